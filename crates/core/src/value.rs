@@ -1,0 +1,621 @@
+//! Configuration values.
+//!
+//! A [`Value`] is what an expression evaluates to and what a provider plans
+//! and returns. Two marks travel with values:
+//!
+//! * [`Value::Unknown`] — "known after apply": a value that only the cloud can
+//!   tell us (an ID, an ARN). Any operation on an unknown yields an unknown.
+//! * [`Value::Sensitive`] — a wrapper that marks the inner value as secret.
+//!   Operations unwrap it, compute, and re-wrap the result, so the mark
+//!   propagates. Printing code must use [`Value::redacted`] or check
+//!   [`Value::is_sensitive`].
+//!
+//! Numbers are `f64`; integers up to 2^53 round-trip exactly, which covers
+//! every number terrace configurations use (counts, ports, sizes).
+
+use serde_json::Number;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A configuration value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    /// A list or tuple: ordered, may repeat.
+    List(Vec<Value>),
+    /// A set: kept sorted by canonical JSON and free of duplicates.
+    Set(Vec<Value>),
+    /// A map or object: string keys in sorted order.
+    Map(BTreeMap<String, Value>),
+    /// Not known until apply.
+    Unknown,
+    /// A sensitive value: never printed.
+    Sensitive(Box<Value>),
+}
+
+/// One step of a path into a value: an attribute/map key or a list index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// A path into a value, e.g. `root_block_device[0].volume_size`.
+pub type ValuePath = Vec<PathStep>;
+
+/// Render a path as `a.b[0]`.
+pub fn path_to_string(path: &[PathStep]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            PathStep::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathStep::Index(i) => {
+                out.push_str(&format!("[{i}]"));
+            }
+        }
+    }
+    out
+}
+
+impl Value {
+    pub fn string(s: impl Into<String>) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
+        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+
+    /// Build a set: sorts by canonical form and removes duplicates.
+    pub fn set(items: Vec<Value>) -> Value {
+        let mut keyed: Vec<(String, Value)> =
+            items.into_iter().map(|v| (v.canonical_key(), v)).collect();
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        keyed.dedup_by(|a, b| a.0 == b.0);
+        Value::Set(keyed.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// A string that sorts and compares values structurally (used for sets).
+    pub fn canonical_key(&self) -> String {
+        match self {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => format_number(*n),
+            Value::Bool(b) => b.to_string(),
+            other => other.to_json_lossy().to_string(),
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.unmarked(), Value::Null)
+    }
+
+    /// True if this value or anything inside it is unknown.
+    pub fn is_wholly_known(&self) -> bool {
+        match self {
+            Value::Unknown => false,
+            Value::Sensitive(v) => v.is_wholly_known(),
+            Value::List(xs) | Value::Set(xs) => xs.iter().all(Value::is_wholly_known),
+            Value::Map(m) => m.values().all(Value::is_wholly_known),
+            _ => true,
+        }
+    }
+
+    /// True if this value itself (not something inside it) is unknown.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self.unmarked(), Value::Unknown)
+    }
+
+    /// True if the top-level value carries the sensitive mark.
+    pub fn is_sensitive(&self) -> bool {
+        matches!(self, Value::Sensitive(_))
+    }
+
+    /// True if this value or anything inside it is sensitive.
+    pub fn contains_sensitive(&self) -> bool {
+        match self {
+            Value::Sensitive(_) => true,
+            Value::List(xs) | Value::Set(xs) => xs.iter().any(Value::contains_sensitive),
+            Value::Map(m) => m.values().any(Value::contains_sensitive),
+            _ => false,
+        }
+    }
+
+    /// The value without its top-level sensitive mark(s).
+    pub fn unmarked(&self) -> &Value {
+        let mut v = self;
+        while let Value::Sensitive(inner) = v {
+            v = inner;
+        }
+        v
+    }
+
+    /// Split into the unmarked value and whether it was marked sensitive.
+    pub fn into_unmarked(self) -> (Value, bool) {
+        let mut v = self;
+        let mut marked = false;
+        while let Value::Sensitive(inner) = v {
+            v = *inner;
+            marked = true;
+        }
+        (v, marked)
+    }
+
+    /// Wrap in the sensitive mark (idempotent).
+    pub fn mark_sensitive(self) -> Value {
+        if self.is_sensitive() {
+            self
+        } else {
+            Value::Sensitive(Box::new(self))
+        }
+    }
+
+    /// Wrap in the sensitive mark when `sensitive` is true.
+    pub fn mark_if(self, sensitive: bool) -> Value {
+        if sensitive { self.mark_sensitive() } else { self }
+    }
+
+    /// Remove every sensitive mark, at any depth, collecting the paths that
+    /// were marked.
+    pub fn deep_unmark(self) -> (Value, Vec<ValuePath>) {
+        let mut paths = Vec::new();
+        let v = deep_unmark_at(self, &mut Vec::new(), &mut paths);
+        (v, paths)
+    }
+
+    /// Re-apply sensitive marks at the given paths (missing paths are ignored).
+    pub fn mark_paths(self, paths: &[ValuePath]) -> Value {
+        let mut v = self;
+        for p in paths {
+            v = mark_at(v, p);
+        }
+        v
+    }
+
+    /// Replace sensitive values with the string `(sensitive value)`, at any depth.
+    pub fn redacted(&self) -> Value {
+        match self {
+            Value::Sensitive(_) => Value::String("(sensitive value)".into()),
+            Value::List(xs) => Value::List(xs.iter().map(Value::redacted).collect()),
+            Value::Set(xs) => Value::Set(xs.iter().map(Value::redacted).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.redacted())).collect()),
+            other => other.clone(),
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self.unmarked() {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.unmarked() {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self.unmarked() {
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        self.as_f64().filter(|n| n.fract() == 0.0).map(|n| n as i64)
+    }
+
+    /// Elements of a list or set.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self.unmarked() {
+            Value::List(xs) | Value::Set(xs) => Some(xs),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
+        match self.unmarked() {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_map_mut(&mut self) -> Option<&mut BTreeMap<String, Value>> {
+        match self {
+            Value::Map(m) => Some(m),
+            Value::Sensitive(inner) => inner.as_map_mut(),
+            _ => None,
+        }
+    }
+
+    /// Attribute of an object/map, `None` if absent or not a map.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_map().and_then(|m| m.get(key))
+    }
+
+    /// Follow a path; `None` if any step is missing.
+    pub fn get_path(&self, path: &[PathStep]) -> Option<&Value> {
+        let mut v = self;
+        for step in path {
+            v = match (step, v.unmarked()) {
+                (PathStep::Key(k), Value::Map(m)) => m.get(k)?,
+                (PathStep::Index(i), Value::List(xs) | Value::Set(xs)) => xs.get(*i)?,
+                _ => return None,
+            };
+        }
+        Some(v)
+    }
+
+    /// A short name of the value's type, for diagnostics.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::Map(_) => "object",
+            Value::Unknown => "unknown",
+            Value::Sensitive(v) => v.type_name(),
+        }
+    }
+
+    /// Convert a JSON value (as stored in state) into a value.
+    pub fn from_json(json: &serde_json::Value) -> Value {
+        match json {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::Array(xs) => Value::List(xs.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
+        }
+    }
+
+    /// Convert to JSON. Fails if anything inside is unknown. Sensitive marks
+    /// are dropped: callers that persist must record the paths first
+    /// ([`Value::deep_unmark`]).
+    pub fn to_json(&self) -> Result<serde_json::Value, UnknownValueError> {
+        Ok(match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => number_to_json(*n),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::List(xs) | Value::Set(xs) => {
+                serde_json::Value::Array(xs.iter().map(Value::to_json).collect::<Result<_, _>>()?)
+            }
+            Value::Map(m) => serde_json::Value::Object(
+                m.iter().map(|(k, v)| Ok((k.clone(), v.to_json()?))).collect::<Result<_, _>>()?,
+            ),
+            Value::Unknown => return Err(UnknownValueError),
+            Value::Sensitive(v) => v.to_json()?,
+        })
+    }
+
+    /// Convert to JSON, writing unknowns as `null`.
+    pub fn to_json_lossy(&self) -> serde_json::Value {
+        match self {
+            Value::Unknown => serde_json::Value::Null,
+            Value::List(xs) | Value::Set(xs) => {
+                serde_json::Value::Array(xs.iter().map(Value::to_json_lossy).collect())
+            }
+            Value::Map(m) => serde_json::Value::Object(
+                m.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect(),
+            ),
+            Value::Sensitive(v) => v.to_json_lossy(),
+            other => other.to_json().unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// Terraform's `after_unknown` shape: `true` where the value is unknown,
+    /// mirroring lists and maps that contain unknowns, `false` elsewhere.
+    pub fn unknown_mask(&self) -> serde_json::Value {
+        mask(self, &|v| matches!(v, Value::Unknown))
+    }
+
+    /// Terraform's `before_sensitive`/`after_sensitive` shape.
+    pub fn sensitive_mask(&self) -> serde_json::Value {
+        mask(self, &|v| matches!(v, Value::Sensitive(_)))
+    }
+}
+
+impl Value {
+    /// Lossless JSON for plan files: unknowns become `{"$unknown": true}`,
+    /// sensitive values `{"$sensitive": …}`, sets `{"$set": […]}`. Plan
+    /// files therefore contain secrets, as Terraform's do.
+    pub fn to_tagged_json(&self) -> serde_json::Value {
+        match self {
+            Value::Unknown => serde_json::json!({ "$unknown": true }),
+            Value::Sensitive(v) => serde_json::json!({ "$sensitive": v.to_tagged_json() }),
+            Value::Set(xs) => serde_json::json!({ "$set": xs.iter().map(Value::to_tagged_json).collect::<Vec<_>>() }),
+            Value::List(xs) => serde_json::Value::Array(xs.iter().map(Value::to_tagged_json).collect()),
+            Value::Map(m) => {
+                let obj: serde_json::Map<String, serde_json::Value> =
+                    m.iter().map(|(k, v)| (k.clone(), v.to_tagged_json())).collect();
+                if obj.keys().any(|k| k.starts_with('$')) {
+                    serde_json::json!({ "$map": obj })
+                } else {
+                    serde_json::Value::Object(obj)
+                }
+            }
+            other => other.to_json().unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// Inverse of [`Value::to_tagged_json`].
+    pub fn from_tagged_json(j: &serde_json::Value) -> Value {
+        match j {
+            serde_json::Value::Object(m) if m.len() == 1 => {
+                let (k, v) = m.iter().next().expect("one entry");
+                match k.as_str() {
+                    "$unknown" => Value::Unknown,
+                    "$sensitive" => Value::from_tagged_json(v).mark_sensitive(),
+                    "$set" => Value::Set(v.as_array().map(|xs| xs.iter().map(Value::from_tagged_json).collect()).unwrap_or_default()),
+                    "$map" => Value::Map(
+                        v.as_object()
+                            .map(|o| o.iter().map(|(k, v)| (k.clone(), Value::from_tagged_json(v))).collect())
+                            .unwrap_or_default(),
+                    ),
+                    _ => Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::from_tagged_json(v))).collect()),
+                }
+            }
+            serde_json::Value::Object(m) => {
+                Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::from_tagged_json(v))).collect())
+            }
+            serde_json::Value::Array(xs) => Value::List(xs.iter().map(Value::from_tagged_json).collect()),
+            other => Value::from_json(other),
+        }
+    }
+}
+
+fn mask(v: &Value, hit: &dyn Fn(&Value) -> bool) -> serde_json::Value {
+    if hit(v) {
+        return serde_json::Value::Bool(true);
+    }
+    match v.unmarked() {
+        Value::List(xs) | Value::Set(xs) => {
+            let inner: Vec<_> = xs.iter().map(|x| mask(x, hit)).collect();
+            if inner.iter().all(|m| m == &serde_json::Value::Bool(false)) {
+                serde_json::Value::Bool(false)
+            } else {
+                serde_json::Value::Array(inner)
+            }
+        }
+        Value::Map(m) => {
+            let inner: serde_json::Map<_, _> = m
+                .iter()
+                .map(|(k, x)| (k.clone(), mask(x, hit)))
+                .filter(|(_, m)| m != &serde_json::Value::Bool(false))
+                .collect();
+            if inner.is_empty() {
+                serde_json::Value::Bool(false)
+            } else {
+                serde_json::Value::Object(inner)
+            }
+        }
+        _ => serde_json::Value::Bool(false),
+    }
+}
+
+fn deep_unmark_at(v: Value, at: &mut ValuePath, paths: &mut Vec<ValuePath>) -> Value {
+    match v {
+        Value::Sensitive(inner) => {
+            paths.push(at.clone());
+            let (inner, _) = Value::Sensitive(inner).into_unmarked();
+            // Marks below a sensitive value are implied by it.
+            let mut ignored = Vec::new();
+            deep_unmark_at(inner, at, &mut ignored)
+        }
+        Value::List(xs) => Value::List(
+            xs.into_iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    at.push(PathStep::Index(i));
+                    let r = deep_unmark_at(x, at, paths);
+                    at.pop();
+                    r
+                })
+                .collect(),
+        ),
+        Value::Set(xs) => Value::Set(
+            xs.into_iter()
+                .enumerate()
+                .map(|(i, x)| {
+                    at.push(PathStep::Index(i));
+                    let r = deep_unmark_at(x, at, paths);
+                    at.pop();
+                    r
+                })
+                .collect(),
+        ),
+        Value::Map(m) => Value::Map(
+            m.into_iter()
+                .map(|(k, x)| {
+                    at.push(PathStep::Key(k.clone()));
+                    let r = deep_unmark_at(x, at, paths);
+                    at.pop();
+                    (k, r)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn mark_at(v: Value, path: &[PathStep]) -> Value {
+    let Some((first, rest)) = path.split_first() else {
+        return v.mark_sensitive();
+    };
+    let (v, marked) = v.into_unmarked();
+    let out = match (first, v) {
+        (PathStep::Key(k), Value::Map(mut m)) => {
+            if let Some(child) = m.remove(k) {
+                m.insert(k.clone(), mark_at(child, rest));
+            }
+            Value::Map(m)
+        }
+        (PathStep::Index(i), Value::List(mut xs)) => {
+            if *i < xs.len() {
+                let child = std::mem::replace(&mut xs[*i], Value::Null);
+                xs[*i] = mark_at(child, rest);
+            }
+            Value::List(xs)
+        }
+        (PathStep::Index(i), Value::Set(mut xs)) => {
+            if *i < xs.len() {
+                let child = std::mem::replace(&mut xs[*i], Value::Null);
+                xs[*i] = mark_at(child, rest);
+            }
+            Value::Set(xs)
+        }
+        (_, other) => other,
+    };
+    out.mark_if(marked)
+}
+
+fn number_to_json(n: f64) -> serde_json::Value {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        serde_json::Value::Number(Number::from(n as i64))
+    } else {
+        Number::from_f64(n).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Format a number as HCL/Terraform does: integers without a fraction.
+pub fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
+/// Returned by [`Value::to_json`] when a value is not wholly known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("value is not known until apply")]
+pub struct UnknownValueError;
+
+impl fmt::Display for Value {
+    /// HCL-like rendering; sensitive values are redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => write!(f, "null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{}", format_number(*n)),
+            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            Value::List(xs) | Value::Set(xs) => {
+                write!(f, "[")?;
+                for (i, x) in xs.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{x}")?;
+                }
+                write!(f, "]")
+            }
+            Value::Map(m) => {
+                write!(f, "{{")?;
+                for (i, (k, x)) in m.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{k} = {x}")?;
+                }
+                write!(f, "}}")
+            }
+            Value::Unknown => write!(f, "(known after apply)"),
+            Value::Sensitive(_) => write!(f, "(sensitive value)"),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_string())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Value::Number(n as f64)
+    }
+}
+impl From<f64> for Value {
+    fn from(n: f64) -> Self {
+        Value::Number(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_keeps_integers() {
+        let v = Value::map([("n", Value::Number(3.0)), ("f", Value::Number(1.5))]);
+        let j = v.to_json().unwrap();
+        assert_eq!(j.to_string(), r#"{"f":1.5,"n":3}"#);
+        assert_eq!(Value::from_json(&j), v);
+    }
+
+    #[test]
+    fn unknown_blocks_json() {
+        let v = Value::List(vec![Value::Unknown]);
+        assert!(v.to_json().is_err());
+        assert!(!v.is_wholly_known());
+        assert_eq!(v.unknown_mask(), serde_json::json!([true]));
+    }
+
+    #[test]
+    fn sensitive_paths_round_trip() {
+        let v = Value::map([
+            ("a", Value::string("x").mark_sensitive()),
+            ("b", Value::List(vec![Value::from(1), Value::from(2).mark_sensitive()])),
+        ]);
+        let (plain, paths) = v.clone().deep_unmark();
+        assert!(!plain.contains_sensitive());
+        assert_eq!(paths.len(), 2);
+        assert_eq!(plain.mark_paths(&paths), v);
+        assert_eq!(v.redacted().get("a").unwrap().as_str(), Some("(sensitive value)"));
+        assert_eq!(v.sensitive_mask(), serde_json::json!({"a": true, "b": [false, true]}));
+    }
+
+    #[test]
+    fn tagged_json_is_lossless() {
+        let v = Value::map([
+            ("u", Value::Unknown),
+            ("s", Value::from("x").mark_sensitive()),
+            ("set", Value::set(vec![Value::from(2), Value::from(1)])),
+            ("odd", Value::map([("$set", Value::from(1))])),
+            ("l", Value::List(vec![Value::Null, Value::Bool(true)])),
+        ]);
+        assert_eq!(Value::from_tagged_json(&v.to_tagged_json()), v);
+    }
+
+    #[test]
+    fn sets_are_sorted_and_deduplicated() {
+        let s = Value::set(vec!["b".into(), "a".into(), "b".into()]);
+        assert_eq!(s, Value::Set(vec!["a".into(), "b".into()]));
+    }
+}
