@@ -1,0 +1,1513 @@
+//! The unevaluated configuration: a tree of modules loaded from `.tf` files.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use hcl_edit::expr::{Expression, TraversalOperator};
+use hcl_edit::structure::{Attribute, Block, Body, Structure};
+use indexmap::IndexMap;
+use terrace_core::{
+    Diagnostic, Diagnostics, InstanceKey, ModuleInstance, PathStep, ResourceAddr, ResourceMode,
+    SourceRange, Value, ValuePath,
+};
+
+use crate::eval::eval_const;
+use crate::refs::{RefCollector, Reference, span_of};
+use crate::source::{SourceFile, SourceMap};
+use crate::suggest::did_you_mean;
+use crate::types::{TypeConstraint, convert, parse_type};
+
+/// A provider configuration reference: `aws` or `aws.west`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderRef {
+    pub name: String,
+    pub alias: Option<String>,
+}
+
+impl ProviderRef {
+    pub fn new(name: &str, alias: Option<&str>) -> Self {
+        ProviderRef {
+            name: name.to_string(),
+            alias: alias.map(str::to_string),
+        }
+    }
+
+    /// The default provider of a resource type: the prefix before the first
+    /// `_` (`aws_instance` → `aws`), `terraform` for `terraform_data`.
+    pub fn default_for(type_name: &str) -> Self {
+        let name = type_name.split('_').next().unwrap_or(type_name);
+        ProviderRef {
+            name: name.to_string(),
+            alias: None,
+        }
+    }
+}
+
+impl fmt::Display for ProviderRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.alias {
+            Some(a) => write!(f, "{}.{a}", self.name),
+            None => write!(f, "{}", self.name),
+        }
+    }
+}
+
+/// An expression with the file it was written in.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub(crate) expr: Expression,
+    pub(crate) file: Arc<SourceFile>,
+}
+
+impl Expr {
+    pub(crate) fn new(expr: Expression, file: &Arc<SourceFile>) -> Self {
+        Expr {
+            expr,
+            file: file.clone(),
+        }
+    }
+    pub fn range(&self) -> SourceRange {
+        self.file.range(span_of(&self.expr))
+    }
+    /// The source text of the expression.
+    pub fn text(&self) -> &str {
+        self.file.slice(span_of(&self.expr))
+    }
+    pub(crate) fn refs(&self) -> Vec<Reference> {
+        let mut c = RefCollector::new();
+        c.expr(&self.expr);
+        c.refs
+    }
+}
+
+/// The whole configuration: the root module and, inside it, every called module.
+#[derive(Debug)]
+pub struct Config {
+    pub root: Module,
+}
+
+impl Config {
+    /// The module at a config path (module call names from the root).
+    pub fn module(&self, path: &[String]) -> Option<&Module> {
+        let mut m = &self.root;
+        for name in path {
+            m = m.module_calls.get(name)?.child.as_deref()?;
+        }
+        Some(m)
+    }
+
+    /// Every module of the tree, root first.
+    pub fn modules(&self) -> Vec<&Module> {
+        let mut out = Vec::new();
+        let mut stack = vec![&self.root];
+        while let Some(m) = stack.pop() {
+            out.push(m);
+            for c in m.module_calls.values().rev() {
+                if let Some(child) = &c.child {
+                    stack.push(child);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One module: the `.tf` files of one directory.
+#[derive(Debug, Default)]
+pub struct Module {
+    pub dir: PathBuf,
+    /// Module call names from the root (empty for the root module).
+    pub path: Vec<String>,
+    pub variables: IndexMap<String, Variable>,
+    pub locals: IndexMap<String, Local>,
+    pub outputs: IndexMap<String, Output>,
+    /// By `aws_vpc.main` / `data.aws_ami.x`.
+    pub resources: IndexMap<String, ResourceBlock>,
+    pub module_calls: IndexMap<String, ModuleCall>,
+    pub providers: Vec<ProviderBlock>,
+    pub terraform: Option<TerraformBlock>,
+    pub moved: Vec<MovedBlock>,
+    pub imports: Vec<ImportBlock>,
+}
+
+/// A `validation` block of a variable.
+#[derive(Debug, Clone)]
+pub struct Validation {
+    pub(crate) condition: Expr,
+    pub(crate) error_message: Expr,
+}
+
+/// A `variable` block.
+#[derive(Debug, Clone)]
+pub struct Variable {
+    pub name: String,
+    pub type_constraint: Option<TypeConstraint>,
+    pub default: Option<Value>,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub nullable: bool,
+    pub range: SourceRange,
+    pub(crate) validations: Vec<Validation>,
+}
+
+impl Variable {
+    /// CLI and environment strings are parsed as HCL expressions unless the
+    /// variable is a string (or has no type).
+    pub fn wants_string_input(&self) -> bool {
+        matches!(self.type_constraint, None | Some(TypeConstraint::String))
+    }
+}
+
+/// One entry of a `locals` block.
+#[derive(Debug, Clone)]
+pub struct Local {
+    pub name: String,
+    pub range: SourceRange,
+    pub(crate) value: Expr,
+}
+
+/// An `output` block.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub name: String,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub range: SourceRange,
+    pub(crate) value: Option<Expr>,
+    pub(crate) depends_on: Vec<Expr>,
+}
+
+/// `ignore_changes` of a lifecycle block.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum IgnoreChanges {
+    #[default]
+    None,
+    All,
+    Paths(Vec<ValuePath>),
+}
+
+/// One `replace_triggered_by` reference.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplaceTrigger {
+    /// The reference as written, e.g. `aws_launch_template.x.id`.
+    pub text: String,
+    /// The referenced resource (block or instance, in the same module instance).
+    pub resource: Option<ResourceAddr>,
+    pub range: SourceRange,
+}
+
+/// The `lifecycle` block of a resource.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Lifecycle {
+    pub create_before_destroy: bool,
+    pub prevent_destroy: bool,
+    pub ignore_changes: IgnoreChanges,
+    pub replace_triggered_by: Vec<ReplaceTrigger>,
+}
+
+/// A `resource` or `data` block.
+#[derive(Debug, Clone)]
+pub struct ResourceBlock {
+    pub mode: ResourceMode,
+    pub type_name: String,
+    pub name: String,
+    /// The block header (`resource "aws_instance" "x"`).
+    pub range: SourceRange,
+    pub provider: ProviderRef,
+    pub lifecycle: Lifecycle,
+    pub(crate) count: Option<Expr>,
+    pub(crate) for_each: Option<Expr>,
+    pub(crate) depends_on: Vec<Expr>,
+    pub(crate) replace_exprs: Vec<Expr>,
+    /// The body without meta-arguments.
+    pub(crate) body: Body,
+    pub(crate) file: Arc<SourceFile>,
+}
+
+impl ResourceBlock {
+    /// `aws_vpc.main` or `data.aws_ami.x`.
+    pub fn local_name(&self) -> String {
+        match self.mode {
+            ResourceMode::Managed => format!("{}.{}", self.type_name, self.name),
+            ResourceMode::Data => format!("data.{}.{}", self.type_name, self.name),
+        }
+    }
+    pub fn has_count(&self) -> bool {
+        self.count.is_some()
+    }
+    pub fn has_for_each(&self) -> bool {
+        self.for_each.is_some()
+    }
+    /// The block address in a module instance.
+    pub fn addr(&self, module: &ModuleInstance) -> ResourceAddr {
+        ResourceAddr {
+            module: module.clone(),
+            mode: self.mode,
+            type_name: self.type_name.clone(),
+            name: self.name.clone(),
+            key: None,
+        }
+    }
+}
+
+/// A `module` block.
+#[derive(Debug)]
+pub struct ModuleCall {
+    pub name: String,
+    pub source: String,
+    pub range: SourceRange,
+    /// The loaded child module; `None` when its folder could not be loaded.
+    pub child: Option<Box<Module>>,
+    /// `providers = { aws = aws.west }`: child name → parent provider.
+    pub providers: Vec<(ProviderRef, ProviderRef)>,
+    pub(crate) count: Option<Expr>,
+    pub(crate) for_each: Option<Expr>,
+    pub(crate) depends_on: Vec<Expr>,
+    /// Inputs to the child's variables.
+    pub(crate) args: IndexMap<String, Expr>,
+}
+
+/// A `provider` block.
+#[derive(Debug, Clone)]
+pub struct ProviderBlock {
+    pub name: String,
+    pub alias: Option<String>,
+    pub range: SourceRange,
+    pub(crate) body: Body,
+    pub(crate) file: Arc<SourceFile>,
+}
+
+impl ProviderBlock {
+    pub fn provider_ref(&self) -> ProviderRef {
+        ProviderRef {
+            name: self.name.clone(),
+            alias: self.alias.clone(),
+        }
+    }
+}
+
+/// One entry of `required_providers`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProviderRequirement {
+    pub source: Option<String>,
+    pub version: Option<String>,
+}
+
+/// The `terraform` block(s) of a module, merged.
+#[derive(Debug, Clone, Default)]
+pub struct TerraformBlock {
+    pub required_version: Option<String>,
+    pub required_providers: BTreeMap<String, ProviderRequirement>,
+    pub range: Option<SourceRange>,
+}
+
+/// The target of a `moved` block endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MoveEndpoint {
+    Resource(ResourceAddr),
+    Module(ModuleInstance),
+}
+
+/// A `moved` block (addresses relative to its module).
+#[derive(Debug, Clone)]
+pub struct MovedBlock {
+    pub from: MoveEndpoint,
+    pub to: MoveEndpoint,
+    pub range: SourceRange,
+}
+
+/// An `import` block.
+#[derive(Debug, Clone)]
+pub struct ImportBlock {
+    pub to: ResourceAddr,
+    pub range: SourceRange,
+    pub(crate) id: Expr,
+}
+
+impl ImportBlock {
+    /// The `id` expression's source range.
+    pub fn id_range(&self) -> SourceRange {
+        self.id.range()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loading
+
+const TOP_BLOCKS: &[&str] = &[
+    "terraform",
+    "provider",
+    "variable",
+    "locals",
+    "output",
+    "resource",
+    "data",
+    "module",
+    "moved",
+    "import",
+];
+
+struct Loader<'s> {
+    sources: &'s mut SourceMap,
+    diags: Diagnostics,
+}
+
+/// Load the root module in `dir` and every module it calls. All
+/// diagnostics are returned together; the config is `None` only when the
+/// root folder itself cannot be read.
+pub fn load_config(dir: &Path, sources: &mut SourceMap) -> (Option<Config>, Diagnostics) {
+    let mut loader = Loader {
+        sources,
+        diags: Diagnostics::new(),
+    };
+    let root = match loader.module(dir, Vec::new(), None, &mut vec![normalize(dir)]) {
+        Some(m) => m,
+        None => return (None, loader.diags),
+    };
+    let config = Config { root };
+    let mut diags = loader.diags;
+    check_module_inputs(&config.root, &mut diags);
+    (Some(config), diags)
+}
+
+/// Lexically normalize a path (resolve `.` and `..`).
+pub(crate) fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+fn diag(
+    file: &SourceFile,
+    span: Range<usize>,
+    summary: &str,
+    detail: impl Into<String>,
+) -> Diagnostic {
+    Diagnostic::error(summary, detail).at(Some(file.range(span)))
+}
+
+/// The span of a block's header: identifier and labels.
+pub(crate) fn header_span(b: &Block) -> Range<usize> {
+    let start = span_of(&b.ident).start;
+    let end = b
+        .labels
+        .last()
+        .map(|l| span_of(l).end)
+        .unwrap_or(span_of(&b.ident).end);
+    start..end
+}
+
+fn attr_key_span(a: &Attribute) -> Range<usize> {
+    span_of(&a.key)
+}
+
+impl Loader<'_> {
+    fn err(
+        &mut self,
+        file: &SourceFile,
+        span: Range<usize>,
+        summary: &str,
+        detail: impl Into<String>,
+    ) {
+        self.diags.push(diag(file, span, summary, detail));
+    }
+
+    fn read_files(
+        &mut self,
+        dir: &Path,
+        at: Option<(&SourceFile, Range<usize>)>,
+    ) -> Option<Vec<(Arc<SourceFile>, Body)>> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => {
+                let d = Diagnostic::error(
+                    "Unreadable module directory",
+                    format!("The directory {} could not be read: {e}.", dir.display()),
+                )
+                .at(at.map(|(f, s)| f.range(s)));
+                self.diags.push(d);
+                return None;
+            }
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "tf") && p.is_file())
+            .collect();
+        paths.sort();
+        let mut out = Vec::new();
+        for path in paths {
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.diags.push(Diagnostic::error(
+                        "Failed to read file",
+                        format!("{}: {e}", path.display()),
+                    ));
+                    continue;
+                }
+            };
+            let text = match String::from_utf8(bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    let valid = e.utf8_error().valid_up_to();
+                    let bytes = e.into_bytes();
+                    let lossy = String::from_utf8_lossy(&bytes).into_owned();
+                    let prefix_len = String::from_utf8_lossy(&bytes[..valid]).len();
+                    let file = self.sources.add(&path, lossy);
+                    self.err(
+                        &file,
+                        prefix_len..prefix_len + 1,
+                        "Invalid file encoding",
+                        format!("{} is not valid UTF-8 text; terrace configuration files must be UTF-8 encoded.", file.name),
+                    );
+                    continue;
+                }
+            };
+            let file = self.sources.add(&path, text);
+            match hcl_edit::parser::parse_body(file.text()) {
+                Ok(body) => out.push((file, body)),
+                Err(e) => {
+                    let off = e.location().offset();
+                    self.err(
+                        &file,
+                        off..off + 1,
+                        "Syntax error",
+                        format!("Invalid HCL: {}.", e.message()),
+                    );
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn module(
+        &mut self,
+        dir: &Path,
+        path: Vec<String>,
+        at: Option<(&SourceFile, Range<usize>)>,
+        chain: &mut Vec<PathBuf>,
+    ) -> Option<Module> {
+        let files = self.read_files(dir, at)?;
+        let mut m = Module {
+            dir: dir.to_path_buf(),
+            path,
+            ..Module::default()
+        };
+        for (file, body) in files {
+            for s in body.into_iter() {
+                match s {
+                    Structure::Attribute(a) => self.err(
+                        &file,
+                        attr_key_span(&a),
+                        "Unsupported argument",
+                        format!(
+                            "An argument named \"{}\" is not expected here.",
+                            a.key.as_str()
+                        ),
+                    ),
+                    Structure::Block(b) => self.top_block(&mut m, &file, b, chain),
+                }
+            }
+        }
+        Some(m)
+    }
+
+    fn labels(
+        &mut self,
+        file: &SourceFile,
+        b: &Block,
+        n: usize,
+        what: &str,
+    ) -> Option<Vec<String>> {
+        if b.labels.len() != n {
+            let kind = b.ident.as_str();
+            let (summary, detail) = if b.labels.len() < n {
+                (
+                    format!("Missing name for {kind}"),
+                    format!("A {kind} block requires {n} label(s): {what}."),
+                )
+            } else {
+                (
+                    "Extraneous label".to_string(),
+                    format!("A {kind} block expects only {n} label(s): {what}."),
+                )
+            };
+            self.err(file, header_span(b), &summary, detail);
+            return None;
+        }
+        Some(b.labels.iter().map(|l| l.as_str().to_string()).collect())
+    }
+
+    fn top_block(
+        &mut self,
+        m: &mut Module,
+        file: &Arc<SourceFile>,
+        b: Block,
+        chain: &mut Vec<PathBuf>,
+    ) {
+        let hs = header_span(&b);
+        match b.ident.as_str() {
+            "terraform" => self.terraform_block(m, file, b),
+            "provider" => {
+                let Some(l) = self.labels(file, &b, 1, "the provider name") else {
+                    return;
+                };
+                let mut body = b.body;
+                let mut alias = None;
+                if let Some(a) = body.remove_attribute("alias") {
+                    match a.value.as_str() {
+                        Some(s) => alias = Some(s.to_string()),
+                        None => self.err(
+                            file,
+                            span_of(&a.value),
+                            "Invalid provider alias",
+                            "The alias must be a literal string.",
+                        ),
+                    }
+                }
+                let p = ProviderBlock {
+                    name: l[0].clone(),
+                    alias,
+                    range: file.range(hs.clone()),
+                    body,
+                    file: file.clone(),
+                };
+                if let Some(prev) = m
+                    .providers
+                    .iter()
+                    .find(|x| x.name == p.name && x.alias == p.alias)
+                {
+                    let detail = format!(
+                        "A provider configuration for \"{}\" was already given at {}. Each configuration needs a unique alias.",
+                        p.provider_ref(),
+                        prev.range
+                    );
+                    self.err(file, hs, "Duplicate provider configuration", detail);
+                    return;
+                }
+                m.providers.push(p);
+            }
+            "variable" => self.variable_block(m, file, b),
+            "locals" => {
+                for s in b.body.into_iter() {
+                    match s {
+                        Structure::Attribute(a) => {
+                            let name = a.key.as_str().to_string();
+                            let range = file.range(attr_key_span(&a));
+                            if let Some(prev) = m.locals.get(&name) {
+                                let detail = format!(
+                                    "A local value named \"{name}\" was already defined at {}. Local value names must be unique within a module.",
+                                    prev.range
+                                );
+                                self.err(
+                                    file,
+                                    attr_key_span(&a),
+                                    "Duplicate local value definition",
+                                    detail,
+                                );
+                                continue;
+                            }
+                            m.locals.insert(
+                                name.clone(),
+                                Local {
+                                    name,
+                                    range,
+                                    value: Expr::new(a.value, file),
+                                },
+                            );
+                        }
+                        Structure::Block(inner) => self.err(
+                            file,
+                            header_span(&inner),
+                            "Unsupported block type",
+                            "Blocks are not allowed in a locals block; use name = value.",
+                        ),
+                    }
+                }
+            }
+            "output" => self.output_block(m, file, b),
+            "resource" | "data" => self.resource_block(m, file, b),
+            "module" => self.module_block(m, file, b, chain),
+            "moved" => {
+                let mut from = None;
+                let mut to = None;
+                for s in b.body.iter() {
+                    match s {
+                        Structure::Attribute(a)
+                            if a.key.as_str() == "from" || a.key.as_str() == "to" =>
+                        {
+                            let text = file.slice(span_of(&a.value)).to_string();
+                            match parse_endpoint(&text) {
+                                Some(e) => {
+                                    if a.key.as_str() == "from" {
+                                        from = Some(e)
+                                    } else {
+                                        to = Some(e)
+                                    }
+                                }
+                                None => self.err(
+                                    file,
+                                    span_of(&a.value),
+                                    "Invalid address",
+                                    format!("\"{text}\" is not a resource or module address."),
+                                ),
+                            }
+                        }
+                        other => self.unsupported(file, other, &["from", "to"], &[]),
+                    }
+                }
+                match (from, to) {
+                    (Some(from), Some(to)) => m.moved.push(MovedBlock {
+                        from,
+                        to,
+                        range: file.range(hs),
+                    }),
+                    _ => self.err(
+                        file,
+                        hs,
+                        "Missing required argument",
+                        "A moved block requires both \"from\" and \"to\".",
+                    ),
+                }
+            }
+            "import" => {
+                let mut to = None;
+                let mut id = None;
+                for s in b.body.into_iter() {
+                    match s {
+                        Structure::Attribute(a) if a.key.as_str() == "to" => {
+                            let text = file.slice(span_of(&a.value)).to_string();
+                            match text.parse::<ResourceAddr>() {
+                                Ok(addr) => to = Some(addr),
+                                Err(_) => self.err(
+                                    file,
+                                    span_of(&a.value),
+                                    "Invalid address",
+                                    format!("\"{text}\" is not a resource address."),
+                                ),
+                            }
+                        }
+                        Structure::Attribute(a) if a.key.as_str() == "id" => {
+                            id = Some(Expr::new(a.value, file))
+                        }
+                        Structure::Attribute(a) if a.key.as_str() == "provider" => {}
+                        other => self.unsupported(file, &other, &["to", "id", "provider"], &[]),
+                    }
+                }
+                match (to, id) {
+                    (Some(to), Some(id)) => m.imports.push(ImportBlock {
+                        to,
+                        id,
+                        range: file.range(hs),
+                    }),
+                    _ => self.err(
+                        file,
+                        hs,
+                        "Missing required argument",
+                        "An import block requires both \"to\" and \"id\".",
+                    ),
+                }
+            }
+            other => {
+                let detail = format!(
+                    "Blocks of type \"{other}\" are not expected here.{}",
+                    did_you_mean(other, TOP_BLOCKS.iter().copied())
+                );
+                self.err(file, span_of(&b.ident), "Unsupported block type", detail);
+            }
+        }
+    }
+
+    fn unsupported(&mut self, file: &SourceFile, s: &Structure, args: &[&str], blocks: &[&str]) {
+        match s {
+            Structure::Attribute(a) => {
+                let k = a.key.as_str();
+                let detail = format!(
+                    "An argument named \"{k}\" is not expected here.{}",
+                    did_you_mean(k, args.iter().copied())
+                );
+                self.err(file, attr_key_span(a), "Unsupported argument", detail);
+            }
+            Structure::Block(b) => {
+                let k = b.ident.as_str();
+                let detail = format!(
+                    "Blocks of type \"{k}\" are not expected here.{}",
+                    did_you_mean(k, blocks.iter().copied())
+                );
+                self.err(file, span_of(&b.ident), "Unsupported block type", detail);
+            }
+        }
+    }
+
+    fn literal_string(&mut self, file: &SourceFile, a: &Attribute) -> Option<String> {
+        match eval_const(&a.value, file, Path::new(".")) {
+            Ok(Value::String(s)) => Some(s),
+            Ok(other) => {
+                self.err(
+                    file,
+                    span_of(&a.value),
+                    "Incorrect attribute value type",
+                    format!(
+                        "Inappropriate value for attribute \"{}\": string required, but have {}.",
+                        a.key.as_str(),
+                        other.type_name()
+                    ),
+                );
+                None
+            }
+            Err(d) => {
+                self.diags.extend(d);
+                None
+            }
+        }
+    }
+
+    fn literal_bool(&mut self, file: &SourceFile, a: &Attribute) -> Option<bool> {
+        match eval_const(&a.value, file, Path::new(".")) {
+            Ok(Value::Bool(b)) => Some(b),
+            Ok(other) => {
+                self.err(
+                    file,
+                    span_of(&a.value),
+                    "Incorrect attribute value type",
+                    format!(
+                        "Inappropriate value for attribute \"{}\": bool required, but have {}.",
+                        a.key.as_str(),
+                        other.type_name()
+                    ),
+                );
+                None
+            }
+            Err(d) => {
+                self.diags.extend(d);
+                None
+            }
+        }
+    }
+
+    fn terraform_block(&mut self, m: &mut Module, file: &Arc<SourceFile>, b: Block) {
+        let hs = header_span(&b);
+        let tb = m.terraform.get_or_insert_with(TerraformBlock::default);
+        if tb.range.is_none() {
+            tb.range = Some(file.range(hs));
+        }
+        let mut version = None;
+        let mut reqs = Vec::new();
+        for s in b.body.iter() {
+            match s {
+                Structure::Attribute(a) if a.key.as_str() == "required_version" => {
+                    version = self.literal_string(file, a)
+                }
+                Structure::Attribute(a) if a.key.as_str() == "experiments" => {}
+                Structure::Block(inner) if inner.ident.as_str() == "required_providers" => {
+                    for s in inner.body.iter() {
+                        match s {
+                            Structure::Attribute(a) => {
+                                let name = a.key.as_str().to_string();
+                                let req = match eval_const(&a.value, file, Path::new(".")) {
+                                    Ok(Value::String(v)) => ProviderRequirement {
+                                        source: None,
+                                        version: Some(v),
+                                    },
+                                    Ok(Value::Map(o)) => ProviderRequirement {
+                                        source: o
+                                            .get("source")
+                                            .and_then(|v| v.as_str())
+                                            .map(str::to_string),
+                                        version: o
+                                            .get("version")
+                                            .and_then(|v| v.as_str())
+                                            .map(str::to_string),
+                                    },
+                                    Ok(_) => {
+                                        self.err(
+                                            file,
+                                            span_of(&a.value),
+                                            "Invalid required_providers entry",
+                                            "Expected { source = \"…\", version = \"…\" }.",
+                                        );
+                                        continue;
+                                    }
+                                    Err(d) => {
+                                        self.diags.extend(d);
+                                        continue;
+                                    }
+                                };
+                                reqs.push((name, req));
+                            }
+                            Structure::Block(x) => self.err(
+                                file,
+                                span_of(&x.ident),
+                                "Unsupported block type",
+                                "Blocks are not expected in required_providers.",
+                            ),
+                        }
+                    }
+                }
+                Structure::Block(inner)
+                    if inner.ident.as_str() == "backend" || inner.ident.as_str() == "cloud" =>
+                {
+                    let detail = format!(
+                        "terrace does not use Terraform {} blocks: configure the state store in terrace.hcl instead, e.g. state {{ url = \"sqlite:state/terrace.db\" }} (or postgres://…, s3://…).",
+                        inner.ident.as_str()
+                    );
+                    self.err(
+                        file,
+                        header_span(inner),
+                        "Backend configuration is not supported",
+                        detail,
+                    );
+                }
+                other => self.unsupported(
+                    file,
+                    other,
+                    &["required_version", "experiments"],
+                    &["required_providers"],
+                ),
+            }
+        }
+        let tb = m.terraform.get_or_insert_with(TerraformBlock::default);
+        if version.is_some() {
+            tb.required_version = version;
+        }
+        tb.required_providers.extend(reqs);
+    }
+
+    fn variable_block(&mut self, m: &mut Module, file: &Arc<SourceFile>, b: Block) {
+        let hs = header_span(&b);
+        let Some(l) = self.labels(file, &b, 1, "the variable name") else {
+            return;
+        };
+        let name = l[0].clone();
+        let mut var = Variable {
+            name: name.clone(),
+            type_constraint: None,
+            default: None,
+            description: None,
+            sensitive: false,
+            nullable: true,
+            range: file.range(hs.clone()),
+            validations: Vec::new(),
+        };
+        let mut default_expr: Option<Expression> = None;
+        let mut bad = false;
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Attribute(a) => match a.key.as_str() {
+                    "type" => {
+                        let const_eval = |e: &Expression| {
+                            eval_const(e, file, Path::new(".")).map_err(|d| {
+                                d.iter()
+                                    .map(|x| x.detail.clone())
+                                    .collect::<Vec<_>>()
+                                    .join(" ")
+                            })
+                        };
+                        match parse_type(&a.value, &const_eval) {
+                            Ok(t) => var.type_constraint = Some(t),
+                            Err((msg, e)) => {
+                                bad = true;
+                                self.err(file, span_of(e), "Invalid type specification", msg);
+                            }
+                        }
+                    }
+                    "default" => default_expr = Some(a.value),
+                    "description" => var.description = self.literal_string(file, &a),
+                    "sensitive" => var.sensitive = self.literal_bool(file, &a).unwrap_or(false),
+                    "nullable" => var.nullable = self.literal_bool(file, &a).unwrap_or(true),
+                    _ => self.unsupported(
+                        file,
+                        &Structure::Attribute(a),
+                        &["type", "default", "description", "sensitive", "nullable"],
+                        &["validation"],
+                    ),
+                },
+                Structure::Block(v) if v.ident.as_str() == "validation" => {
+                    let vhs = header_span(&v);
+                    let mut cond = None;
+                    let mut msg = None;
+                    for s in v.body.into_iter() {
+                        match s {
+                            Structure::Attribute(a) if a.key.as_str() == "condition" => {
+                                cond = Some(Expr::new(a.value, file))
+                            }
+                            Structure::Attribute(a) if a.key.as_str() == "error_message" => {
+                                msg = Some(Expr::new(a.value, file))
+                            }
+                            other => {
+                                self.unsupported(file, &other, &["condition", "error_message"], &[])
+                            }
+                        }
+                    }
+                    match (cond, msg) {
+                        (Some(condition), Some(error_message)) => {
+                            var.validations.push(Validation {
+                                condition,
+                                error_message,
+                            })
+                        }
+                        _ => self.err(
+                            file,
+                            vhs,
+                            "Missing required argument",
+                            "A validation block requires \"condition\" and \"error_message\".",
+                        ),
+                    }
+                }
+                other => self.unsupported(
+                    file,
+                    &other,
+                    &["type", "default", "description", "sensitive", "nullable"],
+                    &["validation"],
+                ),
+            }
+        }
+        if let Some(d) = default_expr {
+            match eval_const(&d, file, Path::new(".")) {
+                Ok(v) => {
+                    let v = match (&var.type_constraint, bad) {
+                        (Some(t), false) if !v.is_null() => match convert(v, t) {
+                            Ok(v) => Some(v),
+                            Err(msg) => {
+                                self.err(file, span_of(&d), "Invalid default value for variable", format!("This default value is not compatible with the variable's type constraint: {msg}."));
+                                None
+                            }
+                        },
+                        (_, _) => Some(v),
+                    };
+                    var.default = v;
+                }
+                Err(diags) => self.diags.extend(diags),
+            }
+        }
+        if let Some(prev) = m.variables.get(&name) {
+            let detail = format!(
+                "An input variable named \"{name}\" was already declared at {}. Variable names must be unique within a module.",
+                prev.range
+            );
+            self.err(file, hs, "Duplicate variable declaration", detail);
+            return;
+        }
+        m.variables.insert(name, var);
+    }
+
+    fn output_block(&mut self, m: &mut Module, file: &Arc<SourceFile>, b: Block) {
+        let hs = header_span(&b);
+        let Some(l) = self.labels(file, &b, 1, "the output name") else {
+            return;
+        };
+        let name = l[0].clone();
+        let mut out = Output {
+            name: name.clone(),
+            description: None,
+            sensitive: false,
+            range: file.range(hs.clone()),
+            value: None,
+            depends_on: Vec::new(),
+        };
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Attribute(a) => match a.key.as_str() {
+                    "value" => out.value = Some(Expr::new(a.value, file)),
+                    "description" => out.description = self.literal_string(file, &a),
+                    "sensitive" => out.sensitive = self.literal_bool(file, &a).unwrap_or(false),
+                    "depends_on" => out.depends_on = self.depends_on(file, a),
+                    _ => self.unsupported(
+                        file,
+                        &Structure::Attribute(a),
+                        &["value", "description", "sensitive", "depends_on"],
+                        &["precondition"],
+                    ),
+                },
+                other => self.unsupported(
+                    file,
+                    &other,
+                    &["value", "description", "sensitive", "depends_on"],
+                    &[],
+                ),
+            }
+        }
+        if out.value.is_none() {
+            self.err(
+                file,
+                hs.clone(),
+                "Missing required argument",
+                "The argument \"value\" is required, but no definition was found.",
+            );
+        }
+        if let Some(prev) = m.outputs.get(&name) {
+            let detail = format!(
+                "An output named \"{name}\" was already defined at {}. Output names must be unique within a module.",
+                prev.range
+            );
+            self.err(file, hs, "Duplicate output definition", detail);
+            return;
+        }
+        m.outputs.insert(name, out);
+    }
+
+    fn depends_on(&mut self, file: &Arc<SourceFile>, a: Attribute) -> Vec<Expr> {
+        match a.value {
+            Expression::Array(items) => items
+                .into_iter()
+                .filter(|e| {
+                    let ok = matches!(e, Expression::Traversal(_) | Expression::Variable(_));
+                    if !ok {
+                        self.err(file, span_of(e), "Invalid depends_on reference", "depends_on may only list references to resources, data sources or modules.");
+                    }
+                    ok
+                })
+                .map(|e| Expr::new(e, file))
+                .collect(),
+            other => {
+                self.err(file, span_of(&other), "Invalid depends_on", "depends_on must be a list of references, e.g. [aws_vpc.main].");
+                Vec::new()
+            }
+        }
+    }
+
+    fn resource_block(&mut self, m: &mut Module, file: &Arc<SourceFile>, b: Block) {
+        let hs = header_span(&b);
+        let mode = if b.ident.as_str() == "data" {
+            ResourceMode::Data
+        } else {
+            ResourceMode::Managed
+        };
+        let what = if mode == ResourceMode::Data {
+            "the data source type and name"
+        } else {
+            "the resource type and name"
+        };
+        let Some(l) = self.labels(file, &b, 2, what) else {
+            return;
+        };
+        let mut r = ResourceBlock {
+            mode,
+            type_name: l[0].clone(),
+            name: l[1].clone(),
+            range: file.range(hs.clone()),
+            provider: ProviderRef::default_for(&l[0]),
+            lifecycle: Lifecycle::default(),
+            count: None,
+            for_each: None,
+            depends_on: Vec::new(),
+            replace_exprs: Vec::new(),
+            body: Body::new(),
+            file: file.clone(),
+        };
+        let mut for_each_span = None;
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Attribute(a) => match a.key.as_str() {
+                    "count" => r.count = Some(Expr::new(a.value, file)),
+                    "for_each" => {
+                        for_each_span = Some(attr_key_span(&a));
+                        r.for_each = Some(Expr::new(a.value, file));
+                    }
+                    "depends_on" => r.depends_on = self.depends_on(file, a),
+                    "provider" => match provider_ref_of(&a.value) {
+                        Some(p) => r.provider = p,
+                        None => self.err(file, span_of(&a.value), "Invalid provider reference", "The provider argument requires a provider name, optionally followed by an alias: aws or aws.west."),
+                    },
+                    _ => r.body.push(Structure::Attribute(a)),
+                },
+                Structure::Block(blk) if blk.ident.as_str() == "lifecycle" && mode == ResourceMode::Managed => {
+                    self.lifecycle(&mut r, file, blk);
+                }
+                other => r.body.push(other),
+            }
+        }
+        if let (Some(_), Some(span)) = (&r.count, for_each_span) {
+            self.err(file, span, "Invalid combination of \"count\" and \"for_each\"", "The \"count\" and \"for_each\" meta-arguments are mutually-exclusive, only one should be used to be explicit about the number of resources to be created.");
+        }
+        let key = r.local_name();
+        if let Some(prev) = m.resources.get(&key) {
+            let kind = if mode == ResourceMode::Data {
+                "data"
+            } else {
+                "resource"
+            };
+            let detail = format!(
+                "A {} {kind} named \"{}\" was already declared at {}. Resource names must be unique per type in each module.",
+                r.type_name, r.name, prev.range
+            );
+            self.err(
+                file,
+                hs,
+                &format!("Duplicate {kind} \"{}\" configuration", r.type_name),
+                detail,
+            );
+            return;
+        }
+        m.resources.insert(key, r);
+    }
+
+    fn lifecycle(&mut self, r: &mut ResourceBlock, file: &Arc<SourceFile>, b: Block) {
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Attribute(a) => match a.key.as_str() {
+                    "create_before_destroy" => {
+                        r.lifecycle.create_before_destroy =
+                            self.literal_bool(file, &a).unwrap_or(false)
+                    }
+                    "prevent_destroy" => {
+                        r.lifecycle.prevent_destroy = self.literal_bool(file, &a).unwrap_or(false)
+                    }
+                    "ignore_changes" => match &a.value {
+                        Expression::Variable(v) if v.as_str() == "all" => {
+                            r.lifecycle.ignore_changes = IgnoreChanges::All
+                        }
+                        Expression::Array(items) => {
+                            let mut paths = Vec::new();
+                            for e in items.iter() {
+                                match traversal_path(e) {
+                                    Some(p) => paths.push(p),
+                                    None => self.err(file, span_of(e), "Invalid ignore_changes", "Each ignore_changes entry must be an attribute path such as tags or tags[\"Name\"]."),
+                                }
+                            }
+                            r.lifecycle.ignore_changes = IgnoreChanges::Paths(paths);
+                        }
+                        other => self.err(
+                            file,
+                            span_of(other),
+                            "Invalid ignore_changes",
+                            "ignore_changes must be all or a list of attribute paths.",
+                        ),
+                    },
+                    "replace_triggered_by" => match a.value {
+                        Expression::Array(items) => {
+                            for e in items.into_iter() {
+                                let text = file.slice(span_of(&e)).to_string();
+                                let resource = trigger_resource(&e);
+                                r.lifecycle.replace_triggered_by.push(ReplaceTrigger {
+                                    text,
+                                    resource,
+                                    range: file.range(span_of(&e)),
+                                });
+                                r.replace_exprs.push(Expr::new(e, file));
+                            }
+                        }
+                        other => self.err(
+                            file,
+                            span_of(&other),
+                            "Invalid replace_triggered_by",
+                            "replace_triggered_by must be a list of resource references.",
+                        ),
+                    },
+                    _ => self.unsupported(
+                        file,
+                        &Structure::Attribute(a),
+                        &[
+                            "create_before_destroy",
+                            "prevent_destroy",
+                            "ignore_changes",
+                            "replace_triggered_by",
+                        ],
+                        &[],
+                    ),
+                },
+                other => self.unsupported(
+                    file,
+                    &other,
+                    &[
+                        "create_before_destroy",
+                        "prevent_destroy",
+                        "ignore_changes",
+                        "replace_triggered_by",
+                    ],
+                    &["precondition", "postcondition"],
+                ),
+            }
+        }
+    }
+
+    fn module_block(
+        &mut self,
+        m: &mut Module,
+        file: &Arc<SourceFile>,
+        b: Block,
+        chain: &mut Vec<PathBuf>,
+    ) {
+        let hs = header_span(&b);
+        let Some(l) = self.labels(file, &b, 1, "the module name") else {
+            return;
+        };
+        let name = l[0].clone();
+        let mut call = ModuleCall {
+            name: name.clone(),
+            source: String::new(),
+            range: file.range(hs.clone()),
+            child: None,
+            providers: Vec::new(),
+            count: None,
+            for_each: None,
+            depends_on: Vec::new(),
+            args: IndexMap::new(),
+        };
+        let mut source_span = None;
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Attribute(a) => match a.key.as_str() {
+                    "source" => {
+                        source_span = Some(span_of(&a.value));
+                        call.source = self.literal_string(file, &a).unwrap_or_default();
+                    }
+                    "version" => self.err(file, attr_key_span(&a), "Unsupported argument", "Module versions apply to registry modules, which terrace does not support; use a local path source."),
+                    "count" => call.count = Some(Expr::new(a.value, file)),
+                    "for_each" => {
+                        if call.count.is_some() {
+                            self.err(file, attr_key_span(&a), "Invalid combination of \"count\" and \"for_each\"", "The \"count\" and \"for_each\" meta-arguments are mutually-exclusive.");
+                        }
+                        call.for_each = Some(Expr::new(a.value, file));
+                    }
+                    "depends_on" => call.depends_on = self.depends_on(file, a),
+                    "providers" => match &a.value {
+                        Expression::Object(o) => {
+                            for (k, v) in o.iter() {
+                                let child = match k {
+                                    hcl_edit::expr::ObjectKey::Ident(i) => provider_ref_of(&Expression::Variable(i.clone())),
+                                    hcl_edit::expr::ObjectKey::Expression(e) => provider_ref_of(e),
+                                };
+                                match (child, provider_ref_of(v.expr())) {
+                                    (Some(c), Some(p)) => call.providers.push((c, p)),
+                                    _ => self.err(file, span_of(v.expr()), "Invalid providers map", "Each entry must map a provider name to a provider configuration, e.g. aws = aws.west."),
+                                }
+                            }
+                        }
+                        other => self.err(file, span_of(other), "Invalid providers map", "providers must be an object, e.g. { aws = aws.west }."),
+                    },
+                    _ => {
+                        call.args.insert(a.key.as_str().to_string(), Expr::new(a.value, file));
+                    }
+                },
+                Structure::Block(blk) => {
+                    self.err(file, span_of(&blk.ident), "Unsupported block type", format!("Blocks of type \"{}\" are not expected in a module block.", blk.ident.as_str()));
+                }
+            }
+        }
+        match source_span {
+            None => self.err(
+                file,
+                hs.clone(),
+                "Missing required argument",
+                "The argument \"source\" is required, but no definition was found.",
+            ),
+            Some(span) if !call.source.is_empty() => {
+                let s = call.source.as_str();
+                if s.starts_with("./") || s.starts_with("../") || s == "." || s == ".." {
+                    let dir = normalize(&m.dir.join(s));
+                    if chain.contains(&dir) {
+                        self.err(
+                            file,
+                            span,
+                            "Module recursion",
+                            format!(
+                                "The module {s} calls itself (directly or through other modules)."
+                            ),
+                        );
+                    } else if !dir.is_dir() {
+                        self.err(
+                            file,
+                            span,
+                            "Module source not found",
+                            format!(
+                                "The folder {} (from source \"{s}\") does not exist.",
+                                dir.display()
+                            ),
+                        );
+                    } else {
+                        chain.push(dir.clone());
+                        let mut path = m.path.clone();
+                        path.push(name.clone());
+                        call.child = self
+                            .module(&dir, path, Some((file, span)), chain)
+                            .map(Box::new);
+                        chain.pop();
+                    }
+                } else {
+                    self.err(
+                        file,
+                        span,
+                        "Remote module sources are not supported",
+                        format!("terrace loads modules only from local folders, but \"{s}\" is a remote (git, registry or URL) source. Copy the module into the repository and use a relative path such as source = \"../modules/{name}\"."),
+                    );
+                }
+            }
+            Some(_) => {}
+        }
+        if let Some(prev) = m.module_calls.get(&name) {
+            let detail = format!(
+                "A module call named \"{name}\" was already defined at {}. Module calls must have unique names within a module.",
+                prev.range
+            );
+            self.err(file, hs, "Duplicate module call", detail);
+            return;
+        }
+        m.module_calls.insert(name, call);
+    }
+}
+
+/// Module call arguments must be variables of the child; required variables must be given.
+fn check_module_inputs(m: &Module, diags: &mut Diagnostics) {
+    for call in m.module_calls.values() {
+        let Some(child) = &call.child else { continue };
+        for (name, e) in &call.args {
+            if !child.variables.contains_key(name) {
+                let span = span_of(&e.expr);
+                // Point at the argument name: search back from the value for the key.
+                let text = e.file.text();
+                let key_start = text[..span.start]
+                    .rfind(name.as_str())
+                    .unwrap_or(span.start);
+                let detail = format!(
+                    "An argument named \"{name}\" is not expected here: module \"{}\" has no variable \"{name}\".{}",
+                    call.name,
+                    did_you_mean(name, child.variables.keys().map(String::as_str))
+                );
+                diags.push(diag(
+                    &e.file,
+                    key_start..key_start + name.len(),
+                    "Unsupported argument",
+                    detail,
+                ));
+            }
+        }
+        for (vname, v) in &child.variables {
+            if v.default.is_none() && !call.args.contains_key(vname) && v.nullable {
+                diags.push(
+                    Diagnostic::error(
+                        "Missing required argument",
+                        format!("The argument \"{vname}\" is required by module \"{}\", but no definition was found.", call.name),
+                    )
+                    .at(Some(call.range.clone())),
+                );
+            }
+        }
+        check_module_inputs(child, diags);
+    }
+}
+
+/// `aws` or `aws.west` as a provider reference.
+pub(crate) fn provider_ref_of(e: &Expression) -> Option<ProviderRef> {
+    match e {
+        Expression::Variable(v) => Some(ProviderRef::new(v.as_str(), None)),
+        Expression::Traversal(t) => {
+            let Expression::Variable(v) = &t.expr else {
+                return None;
+            };
+            match t.operators.as_slice() {
+                [op] => match op.value() {
+                    TraversalOperator::GetAttr(a) => {
+                        Some(ProviderRef::new(v.as_str(), Some(a.as_str())))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `tags["Name"]` / `root_block_device[0].size` as a value path.
+fn traversal_path(e: &Expression) -> Option<ValuePath> {
+    match e {
+        Expression::Variable(v) => Some(vec![PathStep::Key(v.as_str().to_string())]),
+        Expression::String(s) => Some(vec![PathStep::Key(s.value().clone())]),
+        Expression::Traversal(t) => {
+            let Expression::Variable(v) = &t.expr else {
+                return None;
+            };
+            let mut path = vec![PathStep::Key(v.as_str().to_string())];
+            for op in &t.operators {
+                match op.value() {
+                    TraversalOperator::GetAttr(a) => {
+                        path.push(PathStep::Key(a.as_str().to_string()))
+                    }
+                    TraversalOperator::LegacyIndex(n) => {
+                        path.push(PathStep::Index(*n.value() as usize))
+                    }
+                    TraversalOperator::Index(Expression::Number(n)) => {
+                        path.push(PathStep::Index(n.value().as_u64()? as usize))
+                    }
+                    TraversalOperator::Index(Expression::String(s)) => {
+                        path.push(PathStep::Key(s.value().clone()))
+                    }
+                    _ => return None,
+                }
+            }
+            Some(path)
+        }
+        _ => None,
+    }
+}
+
+/// The resource a `replace_triggered_by` entry refers to.
+fn trigger_resource(e: &Expression) -> Option<ResourceAddr> {
+    let Expression::Traversal(t) = e else {
+        return None;
+    };
+    let Expression::Variable(v) = &t.expr else {
+        return None;
+    };
+    let (mode, type_name, rest) = if v.as_str() == "data" {
+        let TraversalOperator::GetAttr(ty) = t.operators.first()?.value() else {
+            return None;
+        };
+        (
+            ResourceMode::Data,
+            ty.as_str().to_string(),
+            &t.operators[1..],
+        )
+    } else {
+        (
+            ResourceMode::Managed,
+            v.as_str().to_string(),
+            &t.operators[..],
+        )
+    };
+    let TraversalOperator::GetAttr(name) = rest.first()?.value() else {
+        return None;
+    };
+    let key = match rest.get(1).map(|o| o.value()) {
+        Some(TraversalOperator::Index(Expression::Number(n))) => {
+            n.value().as_i64().map(InstanceKey::Int)
+        }
+        Some(TraversalOperator::Index(Expression::String(s))) => {
+            Some(InstanceKey::Str(s.value().clone()))
+        }
+        Some(TraversalOperator::LegacyIndex(n)) => Some(InstanceKey::Int(*n.value() as i64)),
+        _ => None,
+    };
+    Some(ResourceAddr {
+        module: ModuleInstance::root(),
+        mode,
+        type_name,
+        name: name.as_str().to_string(),
+        key,
+    })
+}
+
+fn parse_endpoint(text: &str) -> Option<MoveEndpoint> {
+    let text = text.trim();
+    if let Ok(a) = text.parse::<ResourceAddr>() {
+        return Some(MoveEndpoint::Resource(a));
+    }
+    // module.a or module.a["x"].module.b
+    let probe = format!("{text}.x_x.y");
+    let a = probe.parse::<ResourceAddr>().ok()?;
+    Some(MoveEndpoint::Module(a.module))
+}
