@@ -1,0 +1,93 @@
+# stage: a production-like environment of medium size: an autoscaling pool of
+# two to four CI runners, a two-node EKS cluster over three availability zones,
+# and registries with immutable tags.
+#
+#   terrace plan  -e stage
+#   terrace apply -e stage
+
+terraform {
+  required_providers {
+    aws = {
+      source = "hashicorp/aws"
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+
+  # Added to every resource, next to terrace's own ownership tags
+  # (terrace:environment, terrace:address).
+  default_tags {
+    tags = local.tags
+  }
+}
+
+locals {
+  # "terrace-stage": the prefix of every name in this environment, so that other
+  # environments in the same account never collide with it.
+  name = "terrace-${lower(terrace.environment)}"
+
+  tags = merge(var.tags, {
+    Environment = terrace.environment
+    ManagedBy   = "terrace"
+  })
+}
+
+module "network" {
+  source = "../../modules/network"
+
+  name       = local.name
+  cidr_block = var.vpc_cidr
+  az_count   = 3
+  tags       = { Component = "network" }
+}
+
+module "runners" {
+  source = "../../modules/runner-pool"
+
+  name               = "${local.name}-runners"
+  vpc_id             = module.network.vpc_id
+  subnet_ids         = module.network.subnet_ids
+  instance_type      = var.runner_instance_type
+  min_size           = 1
+  max_size           = 4
+  desired_capacity   = 2
+  gitlab_url         = var.gitlab_url
+  registration_token = var.runner_registration_token
+  concurrent         = 4
+
+  # stage runners push the release candidates they build.
+  extra_policy_arns = ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"]
+
+  tags = { Component = "runners" }
+}
+
+module "registry" {
+  source = "../../modules/registry"
+
+  name                       = local.name
+  repositories               = var.repositories
+  image_tag_mutability       = "IMMUTABLE"
+  untagged_image_expiry_days = 7
+  max_image_count            = 100
+  force_delete               = false
+
+  tags = { Component = "registry" }
+}
+
+module "cluster" {
+  source = "../../modules/cluster"
+
+  name                = local.name
+  kubernetes_version  = var.kubernetes_version
+  subnet_ids          = module.network.subnet_ids
+  node_instance_types = ["t3.large"]
+  node_capacity_type  = "ON_DEMAND"
+  node_min_size       = 2
+  node_max_size       = 4
+  node_desired_size   = 2
+  node_labels         = { environment = terrace.environment }
+
+  tags = { Component = "cluster" }
+}

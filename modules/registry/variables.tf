@@ -1,0 +1,61 @@
+variable "name" {
+  description = "Name prefix, e.g. \"terrace-dev\". Repositories are named \"<name>/<repository>\"; the bucket \"<name>-artifacts-<account id>\"."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,30}$", var.name))
+    error_message = "The name must be 1-31 lower-case letters, digits or hyphens (it becomes part of an S3 bucket name)."
+  }
+}
+
+variable "repositories" {
+  description = "Names of the ECR repositories to create, e.g. [\"api\", \"worker\"]."
+  type        = set(string)
+  default     = []
+}
+
+variable "image_tag_mutability" {
+  description = "\"MUTABLE\" or \"IMMUTABLE\" image tags."
+  type        = string
+  default     = "IMMUTABLE"
+
+  validation {
+    condition     = contains(["MUTABLE", "IMMUTABLE"], var.image_tag_mutability)
+    error_message = "The image_tag_mutability must be \"MUTABLE\" or \"IMMUTABLE\"."
+  }
+}
+
+variable "scan_on_push" {
+  description = "Scan images for vulnerabilities when they are pushed."
+  type        = bool
+  default     = true
+}
+
+variable "untagged_image_expiry_days" {
+  description = "Days after which untagged images are expired by the lifecycle policy."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.untagged_image_expiry_days >= 1
+    error_message = "The untagged_image_expiry_days must be at least 1."
+  }
+}
+
+variable "max_image_count" {
+  description = "Images kept per repository; older ones beyond this count are expired."
+  type        = number
+  default     = 200
+}
+
+variable "force_delete" {
+  description = "Allow destroying repositories that still contain images and a bucket that still holds objects (for short-lived environments)."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags added to every resource of the module."
+  type        = map(string)
+  default     = {}
+}
