@@ -1,0 +1,255 @@
+//! `terrace-state` owns the state model (`State`, resources, outputs) and the
+//! stores that keep it: SQLite (default, embedded), PostgreSQL and S3. Every
+//! store offers the same `StateStore` behaviour — compare-and-swap writes on the
+//! serial, full history, leased locks with takeover of expired leases, the intent
+//! journal, drift-run history and the environment registry — and passes one
+//! shared conformance suite (`tests/conformance.rs`). Stored states are wrapped
+//! in a checksummed, versioned envelope, optionally AES-256-GCM encrypted.
+//!
+//! It must not depend on HCL, the engine, AWS resource types or terminals; the
+//! attributes it keeps are opaque JSON.
+
+mod envelope;
+mod error;
+mod lock;
+mod model;
+mod s3;
+mod sql;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+pub use error::StateError;
+pub use lock::{HeldLock, lock_environment};
+pub use model::{
+    Acquired, DriftRun, EnvRecord, FORMAT_VERSION, HistoryEntry, Intent, IntentStatus, LockInfo,
+    LockLease, OutputState, ResourceState, State, WriteMeta, current_host, current_who,
+    validate_env_name,
+};
+pub use s3::S3Store;
+pub use sql::{PostgresStore, SqliteStore};
+
+/// The default store URL, relative to the project directory.
+pub const DEFAULT_STORE_URL: &str = "sqlite:state/terrace.db";
+
+/// Where and how an environment's state is kept.
+///
+/// Write protocol (all stores): `write` succeeds only if the stored serial
+/// equals `expected_serial` (`None`: no current state may exist), the new
+/// `state.serial` is greater than `expected_serial` (any serial ≥ 1 when
+/// `None`), the lineage matches the stored one (when one exists), and — when a
+/// lease is given — that lease is still held and unexpired. The check and the
+/// write are one atomic step; on any failure nothing is written. A stored
+/// state that is corrupt, of a newer format, or encrypted with another key is
+/// never overwritten. Every successful write is also kept in history.
+///
+/// Reads never need the lock.
+#[async_trait::async_trait]
+pub trait StateStore: Send + Sync {
+    /// The store for humans, e.g. `sqlite:state/terrace.db` (never credentials).
+    fn describe(&self) -> String;
+    /// The lease length given to locks on acquire and renew.
+    fn lock_lease(&self) -> Duration;
+    /// Environments that have a current state, sorted.
+    async fn list_environments(&self) -> Result<Vec<String>, StateError>;
+    async fn read(&self, env: &str) -> Result<Option<State>, StateError>;
+    async fn write(
+        &self,
+        env: &str,
+        state: &State,
+        expected_serial: Option<u64>,
+        lease: Option<&LockLease>,
+        meta: &WriteMeta,
+    ) -> Result<(), StateError>;
+    /// Every stored version, oldest first.
+    async fn history(&self, env: &str) -> Result<Vec<HistoryEntry>, StateError>;
+    /// A version from history (the most recent one with that serial, if the
+    /// environment was re-created and serials repeat).
+    async fn read_version(&self, env: &str, serial: u64) -> Result<Option<State>, StateError>;
+    /// Remove the current state (history is kept). A later write starts anew
+    /// with `expected_serial: None`.
+    async fn delete_environment(
+        &self,
+        env: &str,
+        lease: Option<&LockLease>,
+    ) -> Result<(), StateError>;
+    /// Take the lock; an expired holder is taken over (reported in `took_over`).
+    /// `info.created_at`/`expires_at` are set by the store (now + lease).
+    async fn acquire_lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StateError>;
+    /// Extend the lease; `LeaseLost` if this lock is not held any more.
+    async fn renew_lock(&self, lease: &LockLease, until: DateTime<Utc>) -> Result<(), StateError>;
+    /// Release; `LeaseLost` if this lock is not held any more.
+    async fn release_lock(&self, lease: &LockLease) -> Result<(), StateError>;
+    async fn current_lock(&self, env: &str) -> Result<Option<LockInfo>, StateError>;
+    /// Remove the lock with this id; `NoSuchLock` if the id differs or nothing is locked.
+    async fn force_unlock(&self, env: &str, lock_id: &str) -> Result<(), StateError>;
+    async fn journal_record(&self, intent: &Intent) -> Result<(), StateError>;
+    async fn journal_finish(
+        &self,
+        env: &str,
+        intent_id: &str,
+        status: IntentStatus,
+        detail: serde_json::Value,
+    ) -> Result<(), StateError>;
+    /// Intents still pending, oldest first.
+    async fn journal_pending(&self, env: &str) -> Result<Vec<Intent>, StateError>;
+    async fn record_drift_run(&self, run: &DriftRun) -> Result<(), StateError>;
+    /// The newest `limit` drift runs, newest first.
+    async fn drift_runs(&self, env: &str, limit: usize) -> Result<Vec<DriftRun>, StateError>;
+    /// `AlreadyExists` if the name is taken (atomic).
+    async fn registry_create(&self, rec: &EnvRecord) -> Result<(), StateError>;
+    /// Insert or replace.
+    async fn registry_put(&self, rec: &EnvRecord) -> Result<(), StateError>;
+    async fn registry_get(&self, name: &str) -> Result<Option<EnvRecord>, StateError>;
+    /// All records, sorted by name.
+    async fn registry_list(&self) -> Result<Vec<EnvRecord>, StateError>;
+    async fn registry_delete(&self, name: &str) -> Result<(), StateError>;
+}
+
+/// Options common to every store.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Passphrase for AES-256-GCM state encryption (the CLI reads `TERRACE_STATE_KEY`).
+    pub encryption_key: Option<String>,
+    /// Lock lease length; holders renew every third of it.
+    pub lock_lease: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            encryption_key: None,
+            lock_lease: Duration::from_secs(120),
+        }
+    }
+}
+
+impl StoreOptions {
+    pub(crate) fn validate(&self) -> Result<(), StateError> {
+        if self.encryption_key.as_deref() == Some("") {
+            return Err(StateError::Config {
+                detail: "the encryption key (TERRACE_STATE_KEY) is set but empty".into(),
+            });
+        }
+        if self.lock_lease < Duration::from_millis(100) {
+            return Err(StateError::Config {
+                detail: "the lock lease must be at least 100ms".into(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn lease_chrono(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.lock_lease).unwrap_or(chrono::Duration::minutes(2))
+    }
+}
+
+/// Open the store at `url`:
+/// - `sqlite:PATH` — PATH relative to `base_dir` unless absolute; parent
+///   directories and the file are created (default `sqlite:state/terrace.db`);
+/// - `postgres://…` / `postgresql://…`;
+/// - `s3://bucket/prefix` — credentials and region from the standard AWS chain,
+///   `AWS_ENDPOINT_URL` honoured, path-style addressing; the bucket must exist.
+pub async fn open_store(
+    url: &str,
+    base_dir: &Path,
+    opts: StoreOptions,
+) -> Result<Arc<dyn StateStore>, StateError> {
+    opts.validate()?;
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() {
+            return Err(StateError::Config {
+                detail: format!("'{url}' names no database file; e.g. {DEFAULT_STORE_URL}"),
+            });
+        }
+        let full = if Path::new(path).is_absolute() {
+            Path::new(path).to_path_buf()
+        } else {
+            base_dir.join(path)
+        };
+        Ok(Arc::new(SqliteStore::open(&full, path, opts).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open(url, opts).await?))
+    } else if let Some(rest) = url.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            return Err(StateError::Config {
+                detail: format!("'{url}' names no bucket; e.g. s3://my-bucket/terrace"),
+            });
+        }
+        Ok(Arc::new(S3Store::open(bucket, prefix, opts).await?))
+    } else {
+        Err(StateError::Config {
+            detail: format!(
+                "unsupported state store URL '{}'; use sqlite:PATH, postgres://… or s3://BUCKET/PREFIX",
+                redact_url(url)
+            ),
+        })
+    }
+}
+
+/// `url` without password or query string, for messages.
+pub fn redact_url(url: &str) -> String {
+    let url = url.split('?').next().unwrap_or(url);
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{user}@{host}")
+        }
+        None => authority.to_string(),
+    };
+    format!("{scheme}://{authority}{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_drops_password_and_query() {
+        assert_eq!(
+            redact_url("postgres://bob:hunter2@db:5432/terrace?sslmode=require"),
+            "postgres://bob@db:5432/terrace"
+        );
+        assert_eq!(
+            redact_url("postgres://db/terrace?password=x"),
+            "postgres://db/terrace"
+        );
+        assert_eq!(redact_url("s3://bucket/prefix"), "s3://bucket/prefix");
+    }
+
+    #[tokio::test]
+    async fn bad_urls_are_config_errors() {
+        let dir = std::env::temp_dir();
+        for url in ["mysql://x/y", "sqlite:", "s3:///prefix"] {
+            let err = open_store(url, &dir, StoreOptions::default())
+                .await
+                .err()
+                .expect(url);
+            assert!(matches!(err, StateError::Config { .. }), "{url}: {err}");
+        }
+        let err = open_store(
+            "sqlite:x.db",
+            &dir,
+            StoreOptions {
+                encryption_key: Some(String::new()),
+                ..Default::default()
+            },
+        )
+        .await
+        .err()
+        .unwrap();
+        assert!(matches!(err, StateError::Config { .. }));
+    }
+}

@@ -1,0 +1,821 @@
+//! The S3 store. Objects under `s3://bucket/prefix/`:
+//!
+//! ```text
+//! <env>/state.json                          current state (envelope)
+//! <env>/versions/<serial>-<micros>-<r>.json  every written version (serial zero-padded)
+//! <env>/lock.json                           the lock (LockInfo JSON)
+//! <env>/journal/pending/<id>.json           intents not finished yet
+//! <env>/journal/finished/<id>.json          finished intents
+//! <env>/drift/<started micros>-<id>.json    drift runs
+//! _registry/<name>.json                     the environment registry
+//! ```
+//!
+//! Consistency comes from conditional PUTs: creating `state.json`/`lock.json`
+//! uses `If-None-Match: *`, replacing them `If-Match: <etag of what was read>`,
+//! deleting them `If-Match` as well. A lost race is a 412 (or 409) and becomes
+//! `Conflict`/`Locked`/`LeaseLost` — never a silent overwrite.
+//!
+//! S3 has no multi-object transactions, so a write under a lease checks the
+//! lease (reading `lock.json`) and then does the conditional PUT of the state.
+//! If the lease expires and is taken over between the two, the new holder
+//! reads the state after taking the lock and writes with `If-Match`/expected
+//! serial: either it sees our write (as if we wrote before its takeover) or
+//! its write conflicts. No update is lost.
+//!
+//! The version object is written after the current state; if the process dies
+//! in between, `history` and `read_version` fall back to the current state, so
+//! no version is ever invisible.
+//!
+//! Testing note: moto checks `If-None-Match`/`If-Match` and then stores the
+//! object in two steps without holding a lock, so two truly simultaneous
+//! conditional PUTs can both pass on moto (real S3 decides atomically). The
+//! store therefore reads a freshly written lock back and only reports success
+//! if it still carries its own id; this narrows moto's window to almost nothing
+//! but cannot close it, so the racing-lock conformance test on moto is
+//! probabilistic. The protocol itself (412 → Conflict/Locked/LeaseLost) is
+//! covered deterministically by the sequential conformance cases.
+
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{DateTime, Utc};
+
+use crate::envelope::Codec;
+use crate::model::validate_env_name;
+use crate::{
+    Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LockInfo, LockLease, State,
+    StateError, StateStore, StoreOptions, WriteMeta,
+};
+
+const REGISTRY: &str = "_registry/";
+
+/// State in an S3 bucket (or an S3-compatible service with conditional writes).
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    codec: Codec,
+    opts: StoreOptions,
+    described: String,
+}
+
+enum Cond<'a> {
+    None,
+    IfNoneMatch,
+    IfMatch(&'a str),
+}
+
+enum Fail {
+    Precondition,
+    NotFound,
+    Other(StateError),
+}
+
+impl S3Store {
+    /// Open `s3://bucket/prefix` with credentials and region from the
+    /// standard AWS chain (`AWS_ENDPOINT_URL` honoured, path-style addressing).
+    pub async fn open(
+        bucket: &str,
+        prefix: &str,
+        opts: StoreOptions,
+    ) -> Result<S3Store, StateError> {
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let mut conf = aws_sdk_s3::config::Builder::from(&shared).force_path_style(true);
+        if shared.region().is_none() {
+            conf = conf.region(aws_sdk_s3::config::Region::new("us-east-1"));
+        }
+        S3Store::connect(Client::from_conf(conf.build()), bucket, prefix, opts).await
+    }
+
+    /// Use an already configured client; checks that the bucket exists.
+    pub async fn connect(
+        client: Client,
+        bucket: &str,
+        prefix: &str,
+        opts: StoreOptions,
+    ) -> Result<S3Store, StateError> {
+        opts.validate()?;
+        let prefix = prefix.trim_matches('/');
+        let described = if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
+        };
+        let store = S3Store {
+            client,
+            bucket: bucket.to_string(),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+            codec: Codec::new(opts.encryption_key.as_deref()),
+            opts,
+            described,
+        };
+        match store.client.head_bucket().bucket(bucket).send().await {
+            Ok(_) => Ok(store),
+            Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(404) => Err(StateError::Config {
+                    detail: format!(
+                        "the bucket '{bucket}' does not exist; create it first (terrace does not create it)"
+                    ),
+                }),
+                Some(403) => Err(StateError::Config {
+                    detail: format!(
+                        "access to the bucket '{bucket}' is denied; check the credentials and the bucket policy"
+                    ),
+                }),
+                _ => Err(StateError::Unreachable {
+                    store: store.described.clone(),
+                    detail: DisplayErrorContext(&e).to_string(),
+                }),
+            },
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The full key of `rest` under the store's prefix.
+    pub fn key(&self, rest: &str) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+
+    fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+        &self,
+        e: SdkError<E, HttpResponse>,
+    ) -> Fail {
+        match &e {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                return Fail::Other(StateError::Unreachable {
+                    store: self.described.clone(),
+                    detail: DisplayErrorContext(&e).to_string(),
+                });
+            }
+            _ => {}
+        }
+        match e.raw_response().map(|r| r.status().as_u16()) {
+            Some(412) | Some(409) => Fail::Precondition,
+            Some(404) => Fail::NotFound,
+            _ => Fail::Other(StateError::Backend {
+                detail: format!("{}: {}", self.described, DisplayErrorContext(&e)),
+            }),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<(String, String)>, StateError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                return match self.classify(e) {
+                    Fail::NotFound => Ok(None),
+                    Fail::Precondition => Err(StateError::backend(format!(
+                        "unexpected precondition failure reading {key}"
+                    ))),
+                    Fail::Other(e) => Err(e),
+                };
+            }
+        };
+        let etag = out.e_tag().unwrap_or_default().to_string();
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StateError::Unreachable {
+                store: self.described.clone(),
+                detail: e.to_string(),
+            })?
+            .into_bytes();
+        let text = String::from_utf8(bytes.to_vec()).map_err(|_| StateError::Corrupt {
+            what: format!("{}/{key}", self.described),
+            detail: "not UTF-8".into(),
+        })?;
+        Ok(Some((text, etag)))
+    }
+
+    /// `Ok(true)` when written, `Ok(false)` when the condition failed.
+    async fn put(&self, key: &str, body: String, cond: Cond<'_>) -> Result<bool, StateError> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type("application/json")
+            .body(ByteStream::from(body.into_bytes()));
+        req = match cond {
+            Cond::None => req,
+            Cond::IfNoneMatch => req.if_none_match("*"),
+            Cond::IfMatch(etag) => req.if_match(etag),
+        };
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match self.classify(e) {
+                // If-Match on a key that vanished is a lost race too.
+                Fail::Precondition | Fail::NotFound => Ok(false),
+                Fail::Other(e) => Err(e),
+            },
+        }
+    }
+
+    /// `Ok(true)` when deleted, `Ok(false)` when the condition failed or the object is gone.
+    async fn delete(&self, key: &str, if_match: Option<&str>) -> Result<bool, StateError> {
+        let mut req = self.client.delete_object().bucket(&self.bucket).key(key);
+        if let Some(etag) = if_match {
+            req = req.if_match(etag);
+        }
+        match req.send().await {
+            Ok(_) => Ok(true),
+            Err(e) => match self.classify(e) {
+                Fail::Precondition | Fail::NotFound => Ok(false),
+                Fail::Other(e) => Err(e),
+            },
+        }
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StateError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match self.classify(e) {
+                Fail::NotFound => Ok(false),
+                Fail::Precondition => Ok(true),
+                Fail::Other(e) => Err(e),
+            },
+        }
+    }
+
+    /// Keys (and, with a delimiter, common prefixes) under `prefix`, sorted.
+    async fn list(
+        &self,
+        prefix: &str,
+        delimiter: bool,
+    ) -> Result<(Vec<String>, Vec<String>), StateError> {
+        let mut keys = Vec::new();
+        let mut prefixes = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut req = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix);
+            if delimiter {
+                req = req.delimiter("/");
+            }
+            if let Some(t) = &token {
+                req = req.continuation_token(t);
+            }
+            let out = req.send().await.map_err(|e| match self.classify(e) {
+                Fail::Other(e) => e,
+                _ => StateError::backend(format!("cannot list {prefix} in {}", self.described)),
+            })?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+            prefixes.extend(
+                out.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_string)),
+            );
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_string()),
+                _ => break,
+            }
+        }
+        keys.sort();
+        prefixes.sort();
+        Ok((keys, prefixes))
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, String)>, StateError> {
+        match self.get(key).await? {
+            None => Ok(None),
+            Some((text, etag)) => {
+                let value = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+                    what: format!("{}/{key}", self.described),
+                    detail: e.to_string(),
+                })?;
+                Ok(Some((value, etag)))
+            }
+        }
+    }
+
+    fn state_key(&self, env: &str) -> String {
+        self.key(&format!("{env}/state.json"))
+    }
+
+    fn lock_key(&self, env: &str) -> String {
+        self.key(&format!("{env}/lock.json"))
+    }
+
+    async fn check_lease(
+        &self,
+        env: &str,
+        lease: &LockLease,
+        now: DateTime<Utc>,
+    ) -> Result<(), StateError> {
+        if lease.env != env {
+            return Err(StateError::lease_lost(env));
+        }
+        match self.get_json::<LockInfo>(&self.lock_key(env)).await? {
+            Some((lock, _)) if lock.id == lease.lock_id && !lock.is_expired(now) => Ok(()),
+            _ => Err(StateError::lease_lost(env)),
+        }
+    }
+
+    async fn current_serial(&self, env: &str) -> Result<Option<u64>, StateError> {
+        match self.get(&self.state_key(env)).await? {
+            None => Ok(None),
+            Some((raw, _)) => Ok(Some(
+                self.codec
+                    .header(&raw, &format!("the state of '{env}'"))?
+                    .serial,
+            )),
+        }
+    }
+
+    fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StateError> {
+        serde_json::to_string(value).map_err(StateError::backend)
+    }
+}
+
+#[async_trait::async_trait]
+impl StateStore for S3Store {
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+
+    fn lock_lease(&self) -> Duration {
+        self.opts.lock_lease
+    }
+
+    async fn list_environments(&self) -> Result<Vec<String>, StateError> {
+        let (_, prefixes) = self.list(&self.prefix, true).await?;
+        let mut envs = Vec::new();
+        for p in prefixes {
+            let name = p
+                .strip_prefix(&self.prefix)
+                .unwrap_or(&p)
+                .trim_end_matches('/');
+            if validate_env_name(name).is_ok() && self.exists(&self.state_key(name)).await? {
+                envs.push(name.to_string());
+            }
+        }
+        Ok(envs)
+    }
+
+    async fn read(&self, env: &str) -> Result<Option<State>, StateError> {
+        validate_env_name(env)?;
+        match self.get(&self.state_key(env)).await? {
+            None => Ok(None),
+            Some((raw, _)) => Ok(Some(
+                self.codec.decode(&raw, &format!("the state of '{env}'"))?.1,
+            )),
+        }
+    }
+
+    async fn write(
+        &self,
+        env: &str,
+        state: &State,
+        expected_serial: Option<u64>,
+        lease: Option<&LockLease>,
+        meta: &WriteMeta,
+    ) -> Result<(), StateError> {
+        validate_env_name(env)?;
+        if state.serial <= expected_serial.unwrap_or(0) {
+            return Err(StateError::InvalidSerial {
+                env: env.to_string(),
+                expected: expected_serial,
+                given: state.serial,
+            });
+        }
+        let now = Utc::now();
+        let payload = self.codec.encode(state, meta, now)?;
+        if let Some(lease) = lease {
+            self.check_lease(env, lease, now).await?;
+        }
+        let key = self.state_key(env);
+        let current = self.get(&key).await?;
+        let (found, etag) = match &current {
+            None => (None, None),
+            Some((raw, etag)) => {
+                // Never overwrite what cannot be verified.
+                let header = self.codec.header(raw, &format!("the state of '{env}'"))?;
+                self.codec.check_key(&header)?;
+                if expected_serial == Some(header.serial) && header.lineage != state.lineage {
+                    return Err(StateError::LineageMismatch {
+                        env: env.to_string(),
+                        stored: header.lineage,
+                        given: state.lineage,
+                    });
+                }
+                (Some(header.serial), Some(etag.as_str()))
+            }
+        };
+        if found != expected_serial {
+            return Err(StateError::Conflict {
+                env: env.to_string(),
+                expected: expected_serial,
+                found,
+            });
+        }
+        let cond = match etag {
+            None => Cond::IfNoneMatch,
+            Some(etag) => Cond::IfMatch(etag),
+        };
+        if !self.put(&key, payload.clone(), cond).await? {
+            let found = self.current_serial(env).await.unwrap_or(None);
+            return Err(StateError::Conflict {
+                env: env.to_string(),
+                expected: expected_serial,
+                found,
+            });
+        }
+        let version_key = self.key(&format!(
+            "{env}/versions/{:020}-{:020}-{}.json",
+            state.serial,
+            now.timestamp_micros(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ));
+        self.put(&version_key, payload, Cond::IfNoneMatch).await?;
+        Ok(())
+    }
+
+    async fn history(&self, env: &str) -> Result<Vec<HistoryEntry>, StateError> {
+        validate_env_name(env)?;
+        let (keys, _) = self
+            .list(&self.key(&format!("{env}/versions/")), false)
+            .await?;
+        let mut entries = Vec::new();
+        for key in keys {
+            if let Some((raw, _)) = self.get(&key).await? {
+                let h = self
+                    .codec
+                    .header(&raw, &format!("{}/{key}", self.described))?;
+                entries.push(HistoryEntry {
+                    serial: h.serial,
+                    lineage: h.lineage,
+                    written_at: h.written_at,
+                    operation: h.operation,
+                    who: h.who,
+                });
+            }
+        }
+        if let Some((raw, _)) = self.get(&self.state_key(env)).await?
+            && let Ok(h) = self.codec.header(&raw, "current state")
+            && !entries.iter().any(|e| {
+                e.serial == h.serial && e.lineage == h.lineage && e.written_at == h.written_at
+            })
+        {
+            entries.push(HistoryEntry {
+                serial: h.serial,
+                lineage: h.lineage,
+                written_at: h.written_at,
+                operation: h.operation,
+                who: h.who,
+            });
+        }
+        entries.sort_by(|a, b| {
+            a.written_at
+                .cmp(&b.written_at)
+                .then(a.serial.cmp(&b.serial))
+        });
+        Ok(entries)
+    }
+
+    async fn read_version(&self, env: &str, serial: u64) -> Result<Option<State>, StateError> {
+        validate_env_name(env)?;
+        let (keys, _) = self
+            .list(&self.key(&format!("{env}/versions/{serial:020}-")), false)
+            .await?;
+        let what = format!("version {serial} of '{env}'");
+        if let Some(key) = keys.last()
+            && let Some((raw, _)) = self.get(key).await?
+        {
+            return Ok(Some(self.codec.decode(&raw, &what)?.1));
+        }
+        match self.get(&self.state_key(env)).await? {
+            Some((raw, _)) if self.codec.header(&raw, &what)?.serial == serial => {
+                Ok(Some(self.codec.decode(&raw, &what)?.1))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn delete_environment(
+        &self,
+        env: &str,
+        lease: Option<&LockLease>,
+    ) -> Result<(), StateError> {
+        validate_env_name(env)?;
+        if let Some(lease) = lease {
+            self.check_lease(env, lease, Utc::now()).await?;
+        }
+        let key = self.state_key(env);
+        for _ in 0..5 {
+            match self.get(&key).await? {
+                None => return Ok(()),
+                Some((_, etag)) => {
+                    if self.delete(&key, Some(&etag)).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        Err(StateError::backend(format!(
+            "could not delete the state of '{env}': it kept changing"
+        )))
+    }
+
+    async fn acquire_lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StateError> {
+        validate_env_name(env)?;
+        let key = self.lock_key(env);
+        for _ in 0..5 {
+            let now = Utc::now();
+            let mut ours = info.clone();
+            ours.created_at = now;
+            ours.expires_at = now + self.opts.lease_chrono();
+            let body = Self::to_json(&ours)?;
+            let (written, old) = match self.get_json::<LockInfo>(&key).await? {
+                None => (self.put(&key, body, Cond::IfNoneMatch).await?, None),
+                Some((holder, _)) if !holder.is_expired(now) => {
+                    return Err(StateError::locked(env, holder));
+                }
+                Some((holder, etag)) => (
+                    self.put(&key, body, Cond::IfMatch(&etag)).await?,
+                    Some(holder),
+                ),
+            };
+            if !written {
+                continue;
+            }
+            // Read back (see the module note on moto).
+            match self.get_json::<LockInfo>(&key).await? {
+                Some((now_held, _)) if now_held.id == ours.id => {
+                    return Ok(Acquired {
+                        lease: LockLease {
+                            env: env.to_string(),
+                            lock_id: ours.id.clone(),
+                        },
+                        info: ours,
+                        took_over: old,
+                    });
+                }
+                Some((other, _)) => return Err(StateError::locked(env, other)),
+                None => continue,
+            }
+        }
+        match self.current_lock(env).await? {
+            Some(holder) => Err(StateError::locked(env, holder)),
+            None => Err(StateError::backend(format!(
+                "could not acquire the lock on '{env}' (contention)"
+            ))),
+        }
+    }
+
+    async fn renew_lock(&self, lease: &LockLease, until: DateTime<Utc>) -> Result<(), StateError> {
+        let key = self.lock_key(&lease.env);
+        match self.get_json::<LockInfo>(&key).await? {
+            Some((mut lock, etag)) if lock.id == lease.lock_id => {
+                lock.expires_at = until;
+                if self
+                    .put(&key, Self::to_json(&lock)?, Cond::IfMatch(&etag))
+                    .await?
+                {
+                    Ok(())
+                } else {
+                    Err(StateError::lease_lost(&lease.env))
+                }
+            }
+            _ => Err(StateError::lease_lost(&lease.env)),
+        }
+    }
+
+    async fn release_lock(&self, lease: &LockLease) -> Result<(), StateError> {
+        let key = self.lock_key(&lease.env);
+        match self.get_json::<LockInfo>(&key).await? {
+            Some((lock, etag)) if lock.id == lease.lock_id => {
+                if self.delete(&key, Some(&etag)).await? {
+                    Ok(())
+                } else {
+                    Err(StateError::lease_lost(&lease.env))
+                }
+            }
+            _ => Err(StateError::lease_lost(&lease.env)),
+        }
+    }
+
+    async fn current_lock(&self, env: &str) -> Result<Option<LockInfo>, StateError> {
+        validate_env_name(env)?;
+        Ok(self
+            .get_json::<LockInfo>(&self.lock_key(env))
+            .await?
+            .map(|(l, _)| l))
+    }
+
+    async fn force_unlock(&self, env: &str, lock_id: &str) -> Result<(), StateError> {
+        validate_env_name(env)?;
+        let key = self.lock_key(env);
+        let current = self.get_json::<LockInfo>(&key).await?;
+        if let Some((lock, etag)) = &current
+            && lock.id == lock_id
+            && self.delete(&key, Some(etag)).await?
+        {
+            return Ok(());
+        }
+        let current = self.current_lock(env).await?.map(Box::new);
+        Err(StateError::NoSuchLock {
+            env: env.to_string(),
+            lock_id: lock_id.to_string(),
+            current,
+        })
+    }
+
+    async fn journal_record(&self, intent: &Intent) -> Result<(), StateError> {
+        validate_env_name(&intent.env)?;
+        let folder = if intent.status == IntentStatus::Pending {
+            "pending"
+        } else {
+            "finished"
+        };
+        let key = self.key(&format!(
+            "{}/journal/{folder}/{}.json",
+            intent.env, intent.id
+        ));
+        if self
+            .put(&key, Self::to_json(intent)?, Cond::IfNoneMatch)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StateError::backend(format!(
+                "intent '{}' is already in the journal",
+                intent.id
+            )))
+        }
+    }
+
+    async fn journal_finish(
+        &self,
+        env: &str,
+        intent_id: &str,
+        status: IntentStatus,
+        detail: serde_json::Value,
+    ) -> Result<(), StateError> {
+        validate_env_name(env)?;
+        let pending = self.key(&format!("{env}/journal/pending/{intent_id}.json"));
+        let finished = self.key(&format!("{env}/journal/finished/{intent_id}.json"));
+        let (mut intent, from) = match self.get_json::<Intent>(&pending).await? {
+            Some((i, _)) => (i, pending.clone()),
+            None => match self.get_json::<Intent>(&finished).await? {
+                Some((i, _)) => (i, finished.clone()),
+                None => {
+                    return Err(StateError::NoSuchIntent {
+                        env: env.to_string(),
+                        id: intent_id.to_string(),
+                    });
+                }
+            },
+        };
+        intent.status = status;
+        intent.detail = detail;
+        let to = if status == IntentStatus::Pending {
+            pending
+        } else {
+            finished
+        };
+        self.put(&to, Self::to_json(&intent)?, Cond::None).await?;
+        if from != to {
+            self.delete(&from, None).await?;
+        }
+        Ok(())
+    }
+
+    async fn journal_pending(&self, env: &str) -> Result<Vec<Intent>, StateError> {
+        validate_env_name(env)?;
+        let (keys, _) = self
+            .list(&self.key(&format!("{env}/journal/pending/")), false)
+            .await?;
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some((intent, _)) = self.get_json::<Intent>(&key).await? {
+                out.push(intent);
+            }
+        }
+        out.sort_by(|a: &Intent, b: &Intent| {
+            a.recorded_at
+                .cmp(&b.recorded_at)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(out)
+    }
+
+    async fn record_drift_run(&self, run: &DriftRun) -> Result<(), StateError> {
+        validate_env_name(&run.env)?;
+        let key = self.key(&format!(
+            "{}/drift/{:020}-{}.json",
+            run.env,
+            run.started_at.timestamp_micros(),
+            run.id
+        ));
+        self.put(&key, Self::to_json(run)?, Cond::None).await?;
+        Ok(())
+    }
+
+    async fn drift_runs(&self, env: &str, limit: usize) -> Result<Vec<DriftRun>, StateError> {
+        validate_env_name(env)?;
+        let (keys, _) = self
+            .list(&self.key(&format!("{env}/drift/")), false)
+            .await?;
+        let mut out = Vec::new();
+        for key in keys.iter().rev().take(limit) {
+            if let Some((run, _)) = self.get_json::<DriftRun>(key).await? {
+                out.push(run);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn registry_create(&self, rec: &EnvRecord) -> Result<(), StateError> {
+        validate_env_name(&rec.name)?;
+        let key = self.key(&format!("{REGISTRY}{}.json", rec.name));
+        if self
+            .put(&key, Self::to_json(rec)?, Cond::IfNoneMatch)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StateError::AlreadyExists {
+                name: rec.name.clone(),
+            })
+        }
+    }
+
+    async fn registry_put(&self, rec: &EnvRecord) -> Result<(), StateError> {
+        validate_env_name(&rec.name)?;
+        let key = self.key(&format!("{REGISTRY}{}.json", rec.name));
+        self.put(&key, Self::to_json(rec)?, Cond::None).await?;
+        Ok(())
+    }
+
+    async fn registry_get(&self, name: &str) -> Result<Option<EnvRecord>, StateError> {
+        if validate_env_name(name).is_err() {
+            return Ok(None);
+        }
+        Ok(self
+            .get_json(&self.key(&format!("{REGISTRY}{name}.json")))
+            .await?
+            .map(|(r, _)| r))
+    }
+
+    async fn registry_list(&self) -> Result<Vec<EnvRecord>, StateError> {
+        let (keys, _) = self.list(&self.key(REGISTRY), false).await?;
+        let mut out = Vec::new();
+        for key in keys {
+            if let Some((rec, _)) = self.get_json::<EnvRecord>(&key).await? {
+                out.push(rec);
+            }
+        }
+        out.sort_by(|a: &EnvRecord, b: &EnvRecord| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    async fn registry_delete(&self, name: &str) -> Result<(), StateError> {
+        if validate_env_name(name).is_err() {
+            return Ok(());
+        }
+        self.delete(&self.key(&format!("{REGISTRY}{name}.json")), None)
+            .await?;
+        Ok(())
+    }
+}

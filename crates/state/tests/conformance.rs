@@ -1,0 +1,1177 @@
+//! One conformance suite for every state store. Each case is an async fn
+//! taking a `Backend`; the `conformance!` macro instantiates every case for
+//! SQLite (tempdir), PostgreSQL (a fresh database per test) and S3 (moto, a
+//! bucket per test). A missing service prints SKIP, or fails under CI=1.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+use terrace_state::*;
+
+enum Backend {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: std::path::PathBuf,
+    },
+    Postgres {
+        url: String,
+    },
+    S3 {
+        client: Client,
+        bucket: String,
+    },
+}
+
+const PREFIX: &str = "team/terrace";
+
+fn s3_client(endpoint: &str) -> Client {
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .force_path_style(true)
+        .build();
+    Client::from_conf(conf)
+}
+
+impl Backend {
+    async fn sqlite() -> Option<Backend> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/state/terrace.db");
+        Some(Backend::Sqlite { _dir: dir, path })
+    }
+
+    async fn postgres() -> Option<Backend> {
+        terrace_testkit::fresh_postgres_db().map(|url| Backend::Postgres { url })
+    }
+
+    async fn s3() -> Option<Backend> {
+        let moto = terrace_testkit::shared_moto()?;
+        let client = s3_client(&moto.endpoint);
+        let bucket = format!("t-{}", uuid::Uuid::new_v4().simple());
+        client
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("create bucket");
+        Some(Backend::S3 { client, bucket })
+    }
+
+    async fn open(&self, opts: StoreOptions) -> Arc<dyn StateStore> {
+        match self {
+            Backend::Sqlite { path, .. } => Arc::new(
+                SqliteStore::open(path, "test.db", opts)
+                    .await
+                    .expect("open sqlite"),
+            ),
+            Backend::Postgres { url } => {
+                Arc::new(PostgresStore::open(url, opts).await.expect("open postgres"))
+            }
+            Backend::S3 { client, bucket } => Arc::new(
+                S3Store::connect(client.clone(), bucket, PREFIX, opts)
+                    .await
+                    .expect("open s3"),
+            ),
+        }
+    }
+
+    async fn default_store(&self) -> Arc<dyn StateStore> {
+        self.open(StoreOptions::default()).await
+    }
+
+    async fn with_lease(&self, lease: Duration) -> Arc<dyn StateStore> {
+        self.open(StoreOptions {
+            lock_lease: lease,
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn with_key(&self, key: Option<&str>) -> Arc<dyn StateStore> {
+        self.open(StoreOptions {
+            encryption_key: key.map(str::to_string),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// The stored text of `env`'s current state, read behind the store's back.
+    async fn raw(&self, env: &str) -> String {
+        match self {
+            Backend::Sqlite { path, .. } => {
+                let s = SqliteStore::open(path, "raw", StoreOptions::default())
+                    .await
+                    .unwrap();
+                sqlx::query_scalar("SELECT payload FROM states WHERE env = $1")
+                    .bind(env)
+                    .fetch_one(s.pool())
+                    .await
+                    .unwrap()
+            }
+            Backend::Postgres { url } => {
+                let s = PostgresStore::open(url, StoreOptions::default())
+                    .await
+                    .unwrap();
+                sqlx::query_scalar("SELECT payload FROM states WHERE env = $1")
+                    .bind(env)
+                    .fetch_one(s.pool())
+                    .await
+                    .unwrap()
+            }
+            Backend::S3 { client, bucket } => {
+                let out = client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(format!("{PREFIX}/{env}/state.json"))
+                    .send()
+                    .await
+                    .unwrap();
+                String::from_utf8(out.body.collect().await.unwrap().into_bytes().to_vec()).unwrap()
+            }
+        }
+    }
+
+    /// Replace the stored text of `env`'s current state behind the store's back.
+    async fn set_raw(&self, env: &str, text: &str) {
+        match self {
+            Backend::Sqlite { path, .. } => {
+                let s = SqliteStore::open(path, "raw", StoreOptions::default())
+                    .await
+                    .unwrap();
+                let r = sqlx::query("UPDATE states SET payload = $2 WHERE env = $1")
+                    .bind(env)
+                    .bind(text)
+                    .execute(s.pool());
+                assert_eq!(r.await.unwrap().rows_affected(), 1);
+            }
+            Backend::Postgres { url } => {
+                let s = PostgresStore::open(url, StoreOptions::default())
+                    .await
+                    .unwrap();
+                let r = sqlx::query("UPDATE states SET payload = $2 WHERE env = $1")
+                    .bind(env)
+                    .bind(text)
+                    .execute(s.pool());
+                assert_eq!(r.await.unwrap().rows_affected(), 1);
+            }
+            Backend::S3 { client, bucket } => {
+                client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(format!("{PREFIX}/{env}/state.json"))
+                    .body(ByteStream::from(text.as_bytes().to_vec()))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+fn t(secs: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_opt(1_760_000_000 + secs, 0).unwrap()
+}
+
+fn state_with(serial: u64, lineage: uuid::Uuid, marker: &str) -> State {
+    let mut s = State::new();
+    s.lineage = lineage;
+    s.serial = serial;
+    s.set_resource(ResourceState {
+        address: "aws_instance.web[\"a\"]".into(),
+        mode: "managed".into(),
+        type_name: "aws_instance".into(),
+        provider: "aws".into(),
+        attributes: json!({"id": format!("i-{marker}"), "tags": {"Name": marker}}),
+        sensitive_paths: vec![vec![terrace_core::PathStep::Key("user_data".into())]],
+        dependencies: vec!["aws_subnet.a".into()],
+        schema_version: 1,
+        created_at: t(0),
+        updated_at: t(1),
+    });
+    s.outputs.insert(
+        "marker".into(),
+        OutputState {
+            value: json!(marker),
+            sensitive: false,
+        },
+    );
+    s
+}
+
+fn meta(op: &str) -> WriteMeta {
+    WriteMeta {
+        operation: op.into(),
+        who: "tester@box".into(),
+    }
+}
+
+// ---------------------------------------------------------------- cases
+
+async fn cas_conflict(b: Backend) {
+    let store = b.default_store().await;
+    let lineage = uuid::Uuid::new_v4();
+    assert_eq!(store.read("dev").await.unwrap(), None);
+    let s1 = state_with(1, lineage, "one");
+    store
+        .write("dev", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(store.read("dev").await.unwrap(), Some(s1.clone()));
+
+    // A second creator loses.
+    let err = store
+        .write(
+            "dev",
+            &state_with(1, lineage, "x"),
+            None,
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateError::Conflict {
+                expected: None,
+                found: Some(1),
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let s2 = state_with(2, lineage, "two");
+    store
+        .write("dev", &s2, Some(1), None, &meta("apply"))
+        .await
+        .unwrap();
+
+    // A stale writer (still expecting serial 1) gets Conflict; state unchanged.
+    let err = store
+        .write(
+            "dev",
+            &state_with(2, lineage, "stale"),
+            Some(1),
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateError::Conflict {
+                expected: Some(1),
+                found: Some(2),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("expected serial 1"), "{err}");
+    assert_eq!(store.read("dev").await.unwrap(), Some(s2.clone()));
+
+    // The serial must grow, and the lineage must match.
+    let err = store
+        .write(
+            "dev",
+            &state_with(2, lineage, "same"),
+            Some(2),
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::InvalidSerial { .. }), "{err}");
+    let err = store
+        .write(
+            "dev",
+            &state_with(3, uuid::Uuid::new_v4(), "other"),
+            Some(2),
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::LineageMismatch { .. }), "{err}");
+    assert_eq!(store.read("dev").await.unwrap(), Some(s2.clone()));
+
+    // Racing writers from the same serial: exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .write(
+                    "dev",
+                    &state_with(3, lineage, &format!("r{i}")),
+                    Some(2),
+                    None,
+                    &meta("apply"),
+                )
+                .await
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(StateError::Conflict { found: Some(3), .. }) => {}
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(store.read("dev").await.unwrap().unwrap().serial, 3);
+    assert_eq!(store.history("dev").await.unwrap().len(), 3);
+
+    store
+        .write(
+            "stage",
+            &state_with(1, uuid::Uuid::new_v4(), "s"),
+            None,
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.list_environments().await.unwrap(), ["dev", "stage"]);
+
+    let err = store.read("../etc").await.unwrap_err();
+    assert!(matches!(err, StateError::Config { .. }), "{err}");
+}
+
+async fn history_and_rollback(b: Backend) {
+    let store = b.default_store().await;
+    let lineage = uuid::Uuid::new_v4();
+    let s1 = state_with(1, lineage, "one");
+    let s2 = state_with(2, lineage, "two");
+    let s3 = state_with(3, lineage, "three");
+    store
+        .write("dev", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    store
+        .write("dev", &s2, Some(1), None, &meta("apply"))
+        .await
+        .unwrap();
+    store
+        .write("dev", &s3, Some(2), None, &meta("destroy"))
+        .await
+        .unwrap();
+
+    let h = store.history("dev").await.unwrap();
+    assert_eq!(h.iter().map(|e| e.serial).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(
+        h.iter().map(|e| e.operation.as_str()).collect::<Vec<_>>(),
+        ["apply", "apply", "destroy"]
+    );
+    assert!(
+        h.iter()
+            .all(|e| e.who == "tester@box" && e.lineage == lineage)
+    );
+    assert!(h.windows(2).all(|w| w[0].written_at <= w[1].written_at));
+
+    assert_eq!(
+        store.read_version("dev", 2).await.unwrap(),
+        Some(s2.clone())
+    );
+    assert_eq!(store.read_version("dev", 9).await.unwrap(), None);
+
+    // Rollback = an old version written as a new serial.
+    let mut back = store.read_version("dev", 1).await.unwrap().unwrap();
+    back.serial = 4;
+    store
+        .write("dev", &back, Some(3), None, &meta("rollback"))
+        .await
+        .unwrap();
+    let now = store.read("dev").await.unwrap().unwrap();
+    assert_eq!(now.serial, 4);
+    assert_eq!(now.resources, s1.resources);
+    assert_eq!(now.outputs, s1.outputs);
+    let h = store.history("dev").await.unwrap();
+    assert_eq!(h.len(), 4);
+    assert_eq!(h[3].operation, "rollback");
+    assert_eq!(store.read_version("dev", 3).await.unwrap(), Some(s3));
+
+    // Deleting keeps history; a re-created environment starts a new lineage.
+    store.delete_environment("dev", None).await.unwrap();
+    assert_eq!(store.read("dev").await.unwrap(), None);
+    assert!(store.list_environments().await.unwrap().is_empty());
+    assert_eq!(store.history("dev").await.unwrap().len(), 4);
+    let fresh = state_with(1, uuid::Uuid::new_v4(), "fresh");
+    store
+        .write("dev", &fresh, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(store.read("dev").await.unwrap(), Some(fresh.clone()));
+    let h = store.history("dev").await.unwrap();
+    assert_eq!(h.len(), 5);
+    assert_eq!(h[4].lineage, fresh.lineage);
+    assert_eq!(store.read_version("dev", 1).await.unwrap(), Some(fresh));
+}
+
+async fn lock_exclusive_race(b: Backend) {
+    let store = b.with_lease(Duration::from_secs(60)).await;
+    let holders = Arc::new(AtomicUsize::new(0));
+    let max_seen = Arc::new(AtomicUsize::new(0));
+    let acquisitions = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (store, holders, max_seen, acquisitions) = (
+            store.clone(),
+            holders.clone(),
+            max_seen.clone(),
+            acquisitions.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let info = LockInfo::new(&format!("apply-{i}"));
+            let acquired = loop {
+                match store.acquire_lock("dev", &info).await {
+                    Ok(a) => break a,
+                    Err(StateError::Locked { holder, .. }) => {
+                        assert_ne!(holder.id, info.id);
+                        tokio::time::sleep(Duration::from_millis(5 + (i as u64 % 7) * 3)).await;
+                    }
+                    Err(e) => panic!("task {i}: {e}"),
+                }
+            };
+            assert!(acquired.took_over.is_none());
+            let now = holders.fetch_add(1, Ordering::SeqCst) + 1;
+            max_seen.fetch_max(now, Ordering::SeqCst);
+            acquisitions.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(15)).await;
+            holders.fetch_sub(1, Ordering::SeqCst);
+            store.release_lock(&acquired.lease).await.unwrap();
+        }));
+    }
+    tokio::time::timeout(Duration::from_secs(240), async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    })
+    .await
+    .expect("lock race finished in time");
+    assert_eq!(acquisitions.load(Ordering::SeqCst), 24);
+    assert_eq!(
+        max_seen.load(Ordering::SeqCst),
+        1,
+        "more than one task held the lock at once"
+    );
+    assert_eq!(store.current_lock("dev").await.unwrap(), None);
+}
+
+async fn lease_expiry_and_takeover(b: Backend) {
+    let store = b.with_lease(Duration::from_secs(1)).await;
+    let s1 = state_with(1, uuid::Uuid::new_v4(), "one");
+    store
+        .write("dev", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+
+    let a = store
+        .acquire_lock("dev", &LockInfo::new("apply"))
+        .await
+        .unwrap();
+    assert!(a.took_over.is_none());
+    assert!(a.info.expires_at > Utc::now());
+    let current = store.current_lock("dev").await.unwrap().unwrap();
+    assert_eq!(current.id, a.lease.lock_id);
+    assert_eq!(current.operation, "apply");
+
+    let err = store
+        .acquire_lock("dev", &LockInfo::new("plan"))
+        .await
+        .unwrap_err();
+    match &err {
+        StateError::Locked { holder, .. } => assert_eq!(holder.id, a.lease.lock_id),
+        other => panic!("expected Locked, got {other}"),
+    }
+    assert!(
+        err.to_string()
+            .contains(&format!("terrace force-unlock -e dev {}", a.lease.lock_id)),
+        "{err}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let b2 = store
+        .acquire_lock("dev", &LockInfo::new("destroy"))
+        .await
+        .unwrap();
+    assert_eq!(
+        b2.took_over.as_ref().map(|l| l.id.as_str()),
+        Some(a.lease.lock_id.as_str())
+    );
+
+    // The old holder has lost its lease everywhere.
+    assert!(matches!(
+        store
+            .renew_lock(&a.lease, Utc::now() + chrono::Duration::seconds(5))
+            .await,
+        Err(StateError::LeaseLost { .. })
+    ));
+    let stale = state_with(2, s1.lineage, "stale");
+    let err = store
+        .write("dev", &stale, Some(1), Some(&a.lease), &meta("apply"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::LeaseLost { .. }), "{err}");
+    assert_eq!(store.read("dev").await.unwrap(), Some(s1.clone()));
+    assert_eq!(store.history("dev").await.unwrap().len(), 1);
+    assert!(matches!(
+        store.delete_environment("dev", Some(&a.lease)).await,
+        Err(StateError::LeaseLost { .. })
+    ));
+    assert!(matches!(
+        store.release_lock(&a.lease).await,
+        Err(StateError::LeaseLost { .. })
+    ));
+
+    // The new holder writes and renews.
+    store
+        .renew_lock(&b2.lease, Utc::now() + chrono::Duration::seconds(5))
+        .await
+        .unwrap();
+    let s2 = state_with(2, s1.lineage, "two");
+    store
+        .write("dev", &s2, Some(1), Some(&b2.lease), &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(store.read("dev").await.unwrap(), Some(s2));
+
+    // An expired lease (not renewed, not taken over) cannot write either.
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+    let err = store
+        .write(
+            "dev",
+            &state_with(3, s1.lineage, "late"),
+            Some(2),
+            Some(&b2.lease),
+            &meta("apply"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::LeaseLost { .. }), "{err}");
+    store.release_lock(&b2.lease).await.unwrap();
+    assert_eq!(store.current_lock("dev").await.unwrap(), None);
+}
+
+async fn held_lock_heartbeat(b: Backend) {
+    let store = b.with_lease(Duration::from_millis(600)).await;
+    let held = lock_environment(store.clone(), "dev", "apply", Duration::ZERO)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!held.is_lost());
+    let err = store
+        .acquire_lock("dev", &LockInfo::new("plan"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StateError::Locked { .. }),
+        "heartbeat should keep the lock: {err}"
+    );
+
+    let started = std::time::Instant::now();
+    let err = lock_environment(store.clone(), "dev", "plan", Duration::from_millis(400))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, StateError::Locked { .. }), "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+
+    let lease = held.lease().clone();
+    held.release().await.unwrap();
+    assert_eq!(store.current_lock("dev").await.unwrap(), None);
+    assert!(matches!(
+        store.renew_lock(&lease, Utc::now()).await,
+        Err(StateError::LeaseLost { .. })
+    ));
+
+    // A dead holder (no heartbeat) is waited out and taken over.
+    let dead = store
+        .acquire_lock("dev", &LockInfo::new("apply"))
+        .await
+        .unwrap();
+    let next = lock_environment(store.clone(), "dev", "apply", Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        next.took_over().map(|l| l.id.clone()),
+        Some(dead.lease.lock_id.clone())
+    );
+
+    // Losing a held lock is noticed by the heartbeat.
+    store
+        .force_unlock("dev", &next.lease().lock_id)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(next.is_lost());
+    assert!(matches!(
+        next.release().await,
+        Err(StateError::LeaseLost { .. })
+    ));
+}
+
+async fn force_unlock(b: Backend) {
+    let store = b.default_store().await;
+    let a = store
+        .acquire_lock("dev", &LockInfo::new("apply"))
+        .await
+        .unwrap();
+    let err = store.force_unlock("dev", "not-the-id").await.unwrap_err();
+    match &err {
+        StateError::NoSuchLock {
+            current: Some(c), ..
+        } => assert_eq!(c.id, a.lease.lock_id),
+        other => panic!("expected NoSuchLock, got {other}"),
+    }
+    assert!(store.current_lock("dev").await.unwrap().is_some());
+    store.force_unlock("dev", &a.lease.lock_id).await.unwrap();
+    assert_eq!(store.current_lock("dev").await.unwrap(), None);
+    let err = store
+        .force_unlock("dev", &a.lease.lock_id)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StateError::NoSuchLock { current: None, .. }),
+        "{err}"
+    );
+    assert!(matches!(
+        store.release_lock(&a.lease).await,
+        Err(StateError::LeaseLost { .. })
+    ));
+    // Free again.
+    let again = store
+        .acquire_lock("dev", &LockInfo::new("apply"))
+        .await
+        .unwrap();
+    assert!(again.took_over.is_none());
+}
+
+async fn corrupt_payload(b: Backend) {
+    let store = b.default_store().await;
+    let s1 = state_with(1, uuid::Uuid::new_v4(), "one");
+    store
+        .write("dev", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    let good = b.raw("dev").await;
+
+    // Flip content inside the payload: checksum mismatch.
+    let tampered = good.replace("i-one", "i-two");
+    assert_ne!(tampered, good);
+    b.set_raw("dev", &tampered).await;
+    let err = store.read("dev").await.unwrap_err();
+    assert!(
+        matches!(&err, StateError::Corrupt { detail, .. } if detail.contains("checksum")),
+        "{err}"
+    );
+    let err = store
+        .write(
+            "dev",
+            &state_with(2, s1.lineage, "two"),
+            Some(1),
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+    assert_eq!(
+        b.raw("dev").await,
+        tampered,
+        "a corrupt state must not be overwritten"
+    );
+
+    // Truncated.
+    b.set_raw("dev", &good[..good.len() / 2]).await;
+    assert!(matches!(
+        store.read("dev").await,
+        Err(StateError::Corrupt { .. })
+    ));
+
+    // History keeps an intact copy; recovery = delete + write it back.
+    assert_eq!(
+        store.read_version("dev", 1).await.unwrap(),
+        Some(s1.clone())
+    );
+    store.delete_environment("dev", None).await.unwrap();
+    store
+        .write("dev", &s1, None, None, &meta("recover"))
+        .await
+        .unwrap();
+    assert_eq!(store.read("dev").await.unwrap(), Some(s1));
+}
+
+async fn unsupported_version(b: Backend) {
+    let store = b.default_store().await;
+    let s1 = state_with(1, uuid::Uuid::new_v4(), "one");
+    store
+        .write("dev", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    let mut env: serde_json::Value = serde_json::from_str(&b.raw("dev").await).unwrap();
+    env["terrace_state"] = json!(7);
+    let newer = env.to_string();
+    b.set_raw("dev", &newer).await;
+    let err = store.read("dev").await.unwrap_err();
+    assert!(
+        matches!(err, StateError::UnsupportedVersion { found: 7 }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("upgrade terrace"), "{err}");
+    let err = store
+        .write(
+            "dev",
+            &state_with(2, s1.lineage, "two"),
+            Some(1),
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StateError::UnsupportedVersion { found: 7 }),
+        "{err}"
+    );
+    assert_eq!(b.raw("dev").await, newer);
+}
+
+async fn encryption(b: Backend) {
+    let enc = b.with_key(Some("correct horse")).await;
+    let mut s1 = state_with(1, uuid::Uuid::new_v4(), "one");
+    s1.outputs.insert(
+        "password".into(),
+        OutputState {
+            value: json!("s3cr3t-value"),
+            sensitive: true,
+        },
+    );
+    enc.write("dev", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    let raw = b.raw("dev").await;
+    assert!(
+        !raw.contains("s3cr3t-value") && !raw.contains("i-one"),
+        "stored in plaintext: {raw}"
+    );
+    assert_eq!(enc.read("dev").await.unwrap(), Some(s1.clone()));
+
+    // Missing key: reads and writes fail with Encryption, nothing written.
+    let plain = b.with_key(None).await;
+    let err = plain.read("dev").await.unwrap_err();
+    assert!(matches!(err, StateError::Encryption { .. }), "{err}");
+    assert!(err.to_string().contains("TERRACE_STATE_KEY"), "{err}");
+    let err = plain
+        .write(
+            "dev",
+            &state_with(2, s1.lineage, "two"),
+            Some(1),
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::Encryption { .. }), "{err}");
+    assert!(matches!(
+        plain.read_version("dev", 1).await,
+        Err(StateError::Encryption { .. })
+    ));
+
+    // Wrong key.
+    let wrong = b.with_key(Some("battery staple")).await;
+    assert!(matches!(
+        wrong.read("dev").await,
+        Err(StateError::Encryption { .. })
+    ));
+    let err = wrong
+        .write(
+            "dev",
+            &state_with(2, s1.lineage, "two"),
+            Some(1),
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::Encryption { .. }), "{err}");
+    assert_eq!(b.raw("dev").await, raw);
+
+    // Right key continues.
+    let s2 = state_with(2, s1.lineage, "two");
+    enc.write("dev", &s2, Some(1), None, &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(enc.read("dev").await.unwrap(), Some(s2));
+    assert_eq!(enc.read_version("dev", 1).await.unwrap(), Some(s1));
+    assert_eq!(enc.history("dev").await.unwrap().len(), 2);
+
+    // Turning encryption on for a plaintext environment encrypts from then on.
+    let p1 = state_with(1, uuid::Uuid::new_v4(), "plain");
+    plain
+        .write("qa", &p1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    assert!(b.raw("qa").await.contains("i-plain"));
+    assert_eq!(enc.read("qa").await.unwrap(), Some(p1.clone()));
+    enc.write(
+        "qa",
+        &state_with(2, p1.lineage, "plain2"),
+        Some(1),
+        None,
+        &meta("apply"),
+    )
+    .await
+    .unwrap();
+    assert!(!b.raw("qa").await.contains("i-plain2"));
+}
+
+fn intent(id: &str, env: &str, secs: i64) -> Intent {
+    Intent {
+        id: id.into(),
+        env: env.into(),
+        address: format!("aws_instance.{id}"),
+        action: "create".into(),
+        idempotency_token: format!("tok-{id}"),
+        resource_type: "aws_instance".into(),
+        recorded_at: t(secs),
+        status: IntentStatus::Pending,
+        detail: json!({}),
+    }
+}
+
+async fn journal(b: Backend) {
+    let store = b.default_store().await;
+    store.journal_record(&intent("b", "dev", 20)).await.unwrap();
+    store.journal_record(&intent("a", "dev", 10)).await.unwrap();
+    store.journal_record(&intent("c", "prod", 5)).await.unwrap();
+    assert!(
+        store.journal_record(&intent("a", "dev", 10)).await.is_err(),
+        "duplicate intent id"
+    );
+
+    let pending = store.journal_pending("dev").await.unwrap();
+    assert_eq!(
+        pending,
+        vec![intent("a", "dev", 10), intent("b", "dev", 20)]
+    );
+
+    store
+        .journal_finish("dev", "a", IntentStatus::Done, json!({"id": "i-123"}))
+        .await
+        .unwrap();
+    store
+        .journal_finish("dev", "b", IntentStatus::Failed, json!({"error": "boom"}))
+        .await
+        .unwrap();
+    assert!(store.journal_pending("dev").await.unwrap().is_empty());
+    assert_eq!(store.journal_pending("prod").await.unwrap().len(), 1);
+    let err = store
+        .journal_finish("dev", "zzz", IntentStatus::Done, json!(null))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::NoSuchIntent { .. }), "{err}");
+}
+
+fn drift_run(id: &str, secs: i64, changed: u32) -> DriftRun {
+    DriftRun {
+        id: id.into(),
+        env: "dev".into(),
+        started_at: t(secs),
+        finished_at: t(secs + 3),
+        changed,
+        missing: 1,
+        unmanaged: 2,
+        pending: 0,
+        report: json!({"resources": [{"address": "aws_instance.web", "status": "changed"}]}),
+    }
+}
+
+async fn drift_runs(b: Backend) {
+    let store = b.default_store().await;
+    store
+        .record_drift_run(&drift_run("r1", 100, 1))
+        .await
+        .unwrap();
+    store
+        .record_drift_run(&drift_run("r3", 300, 3))
+        .await
+        .unwrap();
+    store
+        .record_drift_run(&drift_run("r2", 200, 2))
+        .await
+        .unwrap();
+    let runs = store.drift_runs("dev", 2).await.unwrap();
+    assert_eq!(runs, vec![drift_run("r3", 300, 3), drift_run("r2", 200, 2)]);
+    assert_eq!(store.drift_runs("dev", 10).await.unwrap().len(), 3);
+    assert!(store.drift_runs("prod", 10).await.unwrap().is_empty());
+}
+
+fn record(name: &str) -> EnvRecord {
+    EnvRecord {
+        name: name.into(),
+        template: "preview".into(),
+        kind: "ephemeral".into(),
+        created_at: t(0),
+        created_by: "ci@runner".into(),
+        expires_at: Some(t(4 * 3600)),
+        status: "creating".into(),
+        status_detail: String::new(),
+        resource_count: 0,
+        last_apply: None,
+        last_drift: None,
+    }
+}
+
+async fn registry(b: Backend) {
+    let store = b.default_store().await;
+    store.registry_create(&record("pr-42")).await.unwrap();
+    let err = store.registry_create(&record("pr-42")).await.unwrap_err();
+    assert!(
+        matches!(&err, StateError::AlreadyExists { name } if name == "pr-42"),
+        "{err}"
+    );
+    let mut active = record("pr-42");
+    active.status = "active".into();
+    active.resource_count = 7;
+    active.last_apply = Some(t(60));
+    active.last_drift = Some("in sync".into());
+    store.registry_put(&active).await.unwrap();
+    assert_eq!(
+        store.registry_get("pr-42").await.unwrap(),
+        Some(active.clone())
+    );
+    store.registry_put(&record("dev")).await.unwrap();
+    let names: Vec<_> = store
+        .registry_list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["dev", "pr-42"]);
+    store.registry_delete("pr-42").await.unwrap();
+    assert_eq!(store.registry_get("pr-42").await.unwrap(), None);
+    // The name is free again.
+    store.registry_create(&record("pr-42")).await.unwrap();
+
+    // Racing creators: exactly one wins.
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.registry_create(&record("pr-77")).await
+        }));
+    }
+    let mut wins = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => wins += 1,
+            Err(StateError::AlreadyExists { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(wins, 1);
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(b) = super::Backend::sqlite().await else { return };
+                    super::$case(b).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(b) = super::Backend::postgres().await else { return };
+                    super::$case(b).await
+                }
+            )*
+        }
+        mod s3 {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(b) = super::Backend::s3().await else { return };
+                    super::$case(b).await
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    cas_conflict,
+    history_and_rollback,
+    lock_exclusive_race,
+    lease_expiry_and_takeover,
+    held_lock_heartbeat,
+    force_unlock,
+    corrupt_payload,
+    unsupported_version,
+    encryption,
+    journal,
+    drift_runs,
+    registry,
+);
+
+// ---------------------------------------------------------------- store-specific
+
+/// moto (like S3) honours conditional PUTs; the S3 store relies on it.
+#[tokio::test]
+async fn s3_conditional_puts_are_enforced() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let client = s3_client(&moto.endpoint);
+    let bucket = format!("t-{}", uuid::Uuid::new_v4().simple());
+    client.create_bucket().bucket(&bucket).send().await.unwrap();
+    let put = |body: &'static str| {
+        client
+            .put_object()
+            .bucket(&bucket)
+            .key("k")
+            .body(ByteStream::from_static(body.as_bytes()))
+    };
+    let first = put("one").if_none_match("*").send().await.unwrap();
+    let err = put("two").if_none_match("*").send().await.unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(412));
+    let etag = first.e_tag().unwrap().to_string();
+    let second = put("three").if_match(&etag).send().await.unwrap();
+    let err = put("four").if_match(&etag).send().await.unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(412));
+    let err = client
+        .delete_object()
+        .bucket(&bucket)
+        .key("k")
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(412));
+    client
+        .delete_object()
+        .bucket(&bucket)
+        .key("k")
+        .if_match(second.e_tag().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn s3_missing_bucket_is_a_clear_error() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let err = S3Store::connect(
+        s3_client(&moto.endpoint),
+        "no-such-bucket-here",
+        "x",
+        StoreOptions::default(),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        matches!(&err, StateError::Config { detail } if detail.contains("does not exist")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn s3_unreachable_endpoint() {
+    let port = terrace_testkit::free_port();
+    let err = S3Store::connect(
+        s3_client(&format!("http://127.0.0.1:{port}")),
+        "b",
+        "",
+        StoreOptions::default(),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(matches!(err, StateError::Unreachable { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn open_store_creates_sqlite_file_and_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(DEFAULT_STORE_URL, dir.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(store.describe(), "sqlite:state/terrace.db");
+    assert!(dir.path().join("state/terrace.db").exists());
+    store
+        .write(
+            "dev",
+            &state_with(1, uuid::Uuid::new_v4(), "x"),
+            None,
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap();
+    // A second process (here: a second store) sees the same state.
+    let other = open_store(DEFAULT_STORE_URL, dir.path(), StoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(other.read("dev").await.unwrap().unwrap().serial, 1);
+}
+
+#[tokio::test]
+async fn open_store_postgres_describe_hides_password() {
+    let Some(url) = terrace_testkit::fresh_postgres_db() else {
+        return;
+    };
+    let with_password = url.replacen("://postgres@", "://postgres:hunter2@", 1);
+    let store = open_store(
+        &with_password,
+        std::path::Path::new("."),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        !store.describe().contains("hunter2"),
+        "{}",
+        store.describe()
+    );
+    assert!(
+        store
+            .describe()
+            .starts_with("postgres://postgres@127.0.0.1"),
+        "{}",
+        store.describe()
+    );
+}
+
+#[tokio::test]
+async fn postgres_unreachable() {
+    let port = terrace_testkit::free_port();
+    let err = open_store(
+        &format!("postgres://postgres@127.0.0.1:{port}/x"),
+        std::path::Path::new("."),
+        StoreOptions::default(),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(matches!(err, StateError::Unreachable { .. }), "{err}");
+}
