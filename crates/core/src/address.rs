@@ -105,7 +105,10 @@ impl ResourceAddr {
 
     /// The address of the block this instance belongs to (no key).
     pub fn block(&self) -> ResourceAddr {
-        ResourceAddr { key: None, ..self.clone() }
+        ResourceAddr {
+            key: None,
+            ..self.clone()
+        }
     }
 
     /// `aws_instance.runner` or `data.aws_ami.x`, without module or key.
@@ -177,7 +180,8 @@ impl<'a> Cursor<'a> {
         let inner = &rest[..end];
         self.pos += end + 1;
         if inner.starts_with('"') {
-            let s: String = serde_json::from_str(inner).map_err(|e| format!("bad key {inner}: {e}"))?;
+            let s: String =
+                serde_json::from_str(inner).map_err(|e| format!("bad key {inner}: {e}"))?;
             Ok(Some(InstanceKey::Str(s)))
         } else {
             let n: i64 = inner.parse().map_err(|_| format!("bad index [{inner}]"))?;
@@ -190,14 +194,19 @@ impl FromStr for ResourceAddr {
     type Err = AddrParseError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let err = |reason: &str| AddrParseError { input: input.to_string(), reason: reason.to_string() };
+        let err = |reason: &str| AddrParseError {
+            input: input.to_string(),
+            reason: reason.to_string(),
+        };
         let mut c = Cursor { s: input, pos: 0 };
         let mut module = Vec::new();
         loop {
             let save = c.pos;
             let word = c.ident().ok_or_else(|| err("expected a resource type"))?;
             if word == "module" && c.eat('.') {
-                let name = c.ident().ok_or_else(|| err("expected a module name after 'module.'"))?;
+                let name = c
+                    .ident()
+                    .ok_or_else(|| err("expected a module name after 'module.'"))?;
                 let key = c.key().map_err(|r| err(&r))?;
                 module.push((name.to_string(), key));
                 if !c.eat('.') {
@@ -215,7 +224,9 @@ impl FromStr for ResourceAddr {
             if !c.eat('.') {
                 return Err(err("expected '.' after 'data'"));
             }
-            type_name = c.ident().ok_or_else(|| err("expected a data source type"))?;
+            type_name = c
+                .ident()
+                .ok_or_else(|| err("expected a data source type"))?;
         }
         if !c.eat('.') {
             return Err(err("expected TYPE.NAME"));
@@ -256,7 +267,14 @@ mod tests {
 
     #[test]
     fn bad_addresses_are_errors() {
-        for s in ["", "aws_vpc", "module.x", "aws_vpc.main[", "aws_vpc.main[x]", "aws_vpc.main.extra"] {
+        for s in [
+            "",
+            "aws_vpc",
+            "module.x",
+            "aws_vpc.main[",
+            "aws_vpc.main[x]",
+            "aws_vpc.main.extra",
+        ] {
             assert!(s.parse::<ResourceAddr>().is_err(), "{s} should not parse");
         }
     }

@@ -37,7 +37,9 @@ pub enum Value {
 }
 
 /// One step of a path into a value: an attribute/map key or a list index.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(untagged)]
 pub enum PathStep {
     Key(String),
@@ -160,7 +162,11 @@ impl Value {
 
     /// Wrap in the sensitive mark when `sensitive` is true.
     pub fn mark_if(self, sensitive: bool) -> Value {
-        if sensitive { self.mark_sensitive() } else { self }
+        if sensitive {
+            self.mark_sensitive()
+        } else {
+            self
+        }
     }
 
     /// Remove every sensitive mark, at any depth, collecting the paths that
@@ -280,7 +286,11 @@ impl Value {
             serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
             serde_json::Value::String(s) => Value::String(s.clone()),
             serde_json::Value::Array(xs) => Value::List(xs.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
+            serde_json::Value::Object(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -297,7 +307,9 @@ impl Value {
                 serde_json::Value::Array(xs.iter().map(Value::to_json).collect::<Result<_, _>>()?)
             }
             Value::Map(m) => serde_json::Value::Object(
-                m.iter().map(|(k, v)| Ok((k.clone(), v.to_json()?))).collect::<Result<_, _>>()?,
+                m.iter()
+                    .map(|(k, v)| Ok((k.clone(), v.to_json()?)))
+                    .collect::<Result<_, _>>()?,
             ),
             Value::Unknown => return Err(UnknownValueError),
             Value::Sensitive(v) => v.to_json()?,
@@ -312,7 +324,9 @@ impl Value {
                 serde_json::Value::Array(xs.iter().map(Value::to_json_lossy).collect())
             }
             Value::Map(m) => serde_json::Value::Object(
-                m.iter().map(|(k, v)| (k.clone(), v.to_json_lossy())).collect(),
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.to_json_lossy()))
+                    .collect(),
             ),
             Value::Sensitive(v) => v.to_json_lossy(),
             other => other.to_json().unwrap_or(serde_json::Value::Null),
@@ -339,11 +353,17 @@ impl Value {
         match self {
             Value::Unknown => serde_json::json!({ "$unknown": true }),
             Value::Sensitive(v) => serde_json::json!({ "$sensitive": v.to_tagged_json() }),
-            Value::Set(xs) => serde_json::json!({ "$set": xs.iter().map(Value::to_tagged_json).collect::<Vec<_>>() }),
-            Value::List(xs) => serde_json::Value::Array(xs.iter().map(Value::to_tagged_json).collect()),
+            Value::Set(xs) => {
+                serde_json::json!({ "$set": xs.iter().map(Value::to_tagged_json).collect::<Vec<_>>() })
+            }
+            Value::List(xs) => {
+                serde_json::Value::Array(xs.iter().map(Value::to_tagged_json).collect())
+            }
             Value::Map(m) => {
-                let obj: serde_json::Map<String, serde_json::Value> =
-                    m.iter().map(|(k, v)| (k.clone(), v.to_tagged_json())).collect();
+                let obj: serde_json::Map<String, serde_json::Value> = m
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_tagged_json()))
+                    .collect();
                 if obj.keys().any(|k| k.starts_with('$')) {
                     serde_json::json!({ "$map": obj })
                 } else {
@@ -362,19 +382,35 @@ impl Value {
                 match k.as_str() {
                     "$unknown" => Value::Unknown,
                     "$sensitive" => Value::from_tagged_json(v).mark_sensitive(),
-                    "$set" => Value::Set(v.as_array().map(|xs| xs.iter().map(Value::from_tagged_json).collect()).unwrap_or_default()),
-                    "$map" => Value::Map(
-                        v.as_object()
-                            .map(|o| o.iter().map(|(k, v)| (k.clone(), Value::from_tagged_json(v))).collect())
+                    "$set" => Value::Set(
+                        v.as_array()
+                            .map(|xs| xs.iter().map(Value::from_tagged_json).collect())
                             .unwrap_or_default(),
                     ),
-                    _ => Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::from_tagged_json(v))).collect()),
+                    "$map" => Value::Map(
+                        v.as_object()
+                            .map(|o| {
+                                o.iter()
+                                    .map(|(k, v)| (k.clone(), Value::from_tagged_json(v)))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    ),
+                    _ => Value::Map(
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), Value::from_tagged_json(v)))
+                            .collect(),
+                    ),
                 }
             }
-            serde_json::Value::Object(m) => {
-                Value::Map(m.iter().map(|(k, v)| (k.clone(), Value::from_tagged_json(v))).collect())
+            serde_json::Value::Object(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_tagged_json(v)))
+                    .collect(),
+            ),
+            serde_json::Value::Array(xs) => {
+                Value::List(xs.iter().map(Value::from_tagged_json).collect())
             }
-            serde_json::Value::Array(xs) => Value::List(xs.iter().map(Value::from_tagged_json).collect()),
             other => Value::from_json(other),
         }
     }
@@ -489,7 +525,9 @@ fn number_to_json(n: f64) -> serde_json::Value {
     if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
         serde_json::Value::Number(Number::from(n as i64))
     } else {
-        Number::from_f64(n).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+        Number::from_f64(n)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null)
     }
 }
 
@@ -591,14 +629,23 @@ mod tests {
     fn sensitive_paths_round_trip() {
         let v = Value::map([
             ("a", Value::string("x").mark_sensitive()),
-            ("b", Value::List(vec![Value::from(1), Value::from(2).mark_sensitive()])),
+            (
+                "b",
+                Value::List(vec![Value::from(1), Value::from(2).mark_sensitive()]),
+            ),
         ]);
         let (plain, paths) = v.clone().deep_unmark();
         assert!(!plain.contains_sensitive());
         assert_eq!(paths.len(), 2);
         assert_eq!(plain.mark_paths(&paths), v);
-        assert_eq!(v.redacted().get("a").unwrap().as_str(), Some("(sensitive value)"));
-        assert_eq!(v.sensitive_mask(), serde_json::json!({"a": true, "b": [false, true]}));
+        assert_eq!(
+            v.redacted().get("a").unwrap().as_str(),
+            Some("(sensitive value)")
+        );
+        assert_eq!(
+            v.sensitive_mask(),
+            serde_json::json!({"a": true, "b": [false, true]})
+        );
     }
 
     #[test]

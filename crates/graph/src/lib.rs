@@ -10,7 +10,8 @@
 use futures::stream::{FuturesUnordered, StreamExt};
 use petgraph::Direction;
 use petgraph::algo::tarjan_scc;
-use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::graph::DiGraph;
+pub use petgraph::graph::NodeIndex;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::sync::Arc;
@@ -26,7 +27,11 @@ pub struct DepGraph<N> {
 
 impl<N> Default for DepGraph<N> {
     fn default() -> Self {
-        DepGraph { graph: DiGraph::new(), ids: HashMap::new(), names: Vec::new() }
+        DepGraph {
+            graph: DiGraph::new(),
+            ids: HashMap::new(),
+            names: Vec::new(),
+        }
     }
 }
 
@@ -57,8 +62,12 @@ impl<N> DepGraph<N> {
 
     /// Record that `dependent` depends on `dependency` (duplicates ignored).
     pub fn add_dependency(&mut self, dependent: &str, dependency: &str) -> Result<(), GraphError> {
-        let a = self.index(dependent).ok_or_else(|| GraphError::Unknown(dependent.to_string()))?;
-        let b = self.index(dependency).ok_or_else(|| GraphError::Unknown(dependency.to_string()))?;
+        let a = self
+            .index(dependent)
+            .ok_or_else(|| GraphError::Unknown(dependent.to_string()))?;
+        let b = self
+            .index(dependency)
+            .ok_or_else(|| GraphError::Unknown(dependency.to_string()))?;
         self.graph.update_edge(a, b, ());
         Ok(())
     }
@@ -128,9 +137,13 @@ impl<N> DepGraph<N> {
     /// Dependencies before dependents. Errors with the cycles if there are any.
     pub fn topo_order(&self) -> Result<Vec<NodeIndex>, Vec<Vec<String>>> {
         let n = self.graph.node_count();
-        let mut remaining: Vec<usize> = (0..n).map(|i| self.dependencies(NodeIndex::new(i)).count()).collect();
-        let mut queue: VecDeque<NodeIndex> =
-            (0..n).filter(|i| remaining[*i] == 0).map(NodeIndex::new).collect();
+        let mut remaining: Vec<usize> = (0..n)
+            .map(|i| self.dependencies(NodeIndex::new(i)).count())
+            .collect();
+        let mut queue: VecDeque<NodeIndex> = (0..n)
+            .filter(|i| remaining[*i] == 0)
+            .map(NodeIndex::new)
+            .collect();
         let mut order = Vec::with_capacity(n);
         while let Some(ix) = queue.pop_front() {
             order.push(ix);
@@ -141,7 +154,11 @@ impl<N> DepGraph<N> {
                 }
             }
         }
-        if order.len() == n { Ok(order) } else { Err(self.cycles()) }
+        if order.len() == n {
+            Ok(order)
+        } else {
+            Err(self.cycles())
+        }
     }
 
     /// `roots` and everything they depend on, transitively.
@@ -255,20 +272,35 @@ where
     let parallelism = parallelism.max(1);
     let waits_for = |ix: NodeIndex| -> Vec<NodeIndex> {
         match order {
-            WalkOrder::DependenciesFirst => graph.dependencies(ix).filter(|d| nodes.contains(d)).collect(),
-            WalkOrder::DependentsFirst => graph.dependents(ix).filter(|d| nodes.contains(d)).collect(),
+            WalkOrder::DependenciesFirst => graph
+                .dependencies(ix)
+                .filter(|d| nodes.contains(d))
+                .collect(),
+            WalkOrder::DependentsFirst => {
+                graph.dependents(ix).filter(|d| nodes.contains(d)).collect()
+            }
         }
     };
     let unblocks = |ix: NodeIndex| -> Vec<NodeIndex> {
         match order {
-            WalkOrder::DependenciesFirst => graph.dependents(ix).filter(|d| nodes.contains(d)).collect(),
-            WalkOrder::DependentsFirst => graph.dependencies(ix).filter(|d| nodes.contains(d)).collect(),
+            WalkOrder::DependenciesFirst => {
+                graph.dependents(ix).filter(|d| nodes.contains(d)).collect()
+            }
+            WalkOrder::DependentsFirst => graph
+                .dependencies(ix)
+                .filter(|d| nodes.contains(d))
+                .collect(),
         }
     };
-    let mut pending: HashMap<NodeIndex, usize> = nodes.iter().map(|ix| (*ix, waits_for(*ix).len())).collect();
+    let mut pending: HashMap<NodeIndex, usize> =
+        nodes.iter().map(|ix| (*ix, waits_for(*ix).len())).collect();
     let mut blocked: HashSet<NodeIndex> = HashSet::new();
     let mut ready: VecDeque<NodeIndex> = {
-        let mut r: Vec<NodeIndex> = pending.iter().filter(|(_, n)| **n == 0).map(|(ix, _)| *ix).collect();
+        let mut r: Vec<NodeIndex> = pending
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(ix, _)| *ix)
+            .collect();
         r.sort();
         r.into()
     };
@@ -286,18 +318,27 @@ where
             let fut = visit(ix);
             in_flight.push(async move { (ix, fut.await) });
         }
-        let Some((ix, result)) = in_flight.next().await else { break };
+        let Some((ix, result)) = in_flight.next().await else {
+            break;
+        };
         let ok = result.is_ok();
-        outcomes.insert(ix, match result {
-            Ok(()) => NodeOutcome::Succeeded,
-            Err(e) => NodeOutcome::Failed(e),
-        });
+        outcomes.insert(
+            ix,
+            match result {
+                Ok(()) => NodeOutcome::Succeeded,
+                Err(e) => NodeOutcome::Failed(e),
+            },
+        );
         release(ix, ok, &unblocks, &mut pending, &mut blocked, &mut ready);
     }
     // Whatever never ran was cancelled, or skipped behind a failure.
     for ix in nodes {
         outcomes.entry(*ix).or_insert_with(|| {
-            if blocked.contains(ix) && !cancel.is_cancelled() { NodeOutcome::Skipped } else { NodeOutcome::Cancelled }
+            if blocked.contains(ix) && !cancel.is_cancelled() {
+                NodeOutcome::Skipped
+            } else {
+                NodeOutcome::Cancelled
+            }
         });
     }
     outcomes
@@ -347,7 +388,12 @@ mod tests {
     #[test]
     fn topo_order_puts_dependencies_first() {
         let g = chain();
-        let order: Vec<&str> = g.topo_order().unwrap().into_iter().map(|ix| g.id(ix)).collect();
+        let order: Vec<&str> = g
+            .topo_order()
+            .unwrap()
+            .into_iter()
+            .map(|ix| g.id(ix))
+            .collect();
         let pos = |id| order.iter().position(|x| *x == id).unwrap();
         assert!(pos("a") < pos("b") && pos("b") < pos("c"));
     }
@@ -356,7 +402,10 @@ mod tests {
     fn cycles_name_every_member() {
         let mut g = chain();
         g.add_dependency("a", "c").unwrap();
-        assert_eq!(g.cycles(), vec![vec!["a".to_string(), "b".into(), "c".into()]]);
+        assert_eq!(
+            g.cycles(),
+            vec![vec!["a".to_string(), "b".into(), "c".into()]]
+        );
         assert!(g.topo_order().is_err());
         let mut s = DepGraph::new();
         s.add_node("x", ()).unwrap();
@@ -368,18 +417,34 @@ mod tests {
     fn duplicate_and_unknown_nodes_are_errors() {
         let mut g = chain();
         assert_eq!(g.add_node("a", ()), Err(GraphError::Duplicate("a".into())));
-        assert_eq!(g.add_dependency("a", "zz"), Err(GraphError::Unknown("zz".into())));
+        assert_eq!(
+            g.add_dependency("a", "zz"),
+            Err(GraphError::Unknown("zz".into()))
+        );
     }
 
     #[tokio::test]
     async fn walk_skips_dependents_of_failures_and_finishes_the_rest() {
         let g = chain();
         let visited = Mutex::new(Vec::new());
-        let out = walk(&g, &all(&g), WalkOrder::DependenciesFirst, 4, &CancelFlag::new(), |ix| {
-            let id = g.id(ix).to_string();
-            visited.lock().unwrap().push(id.clone());
-            async move { if id == "b" { Err("boom".to_string()) } else { Ok(()) } }
-        })
+        let out = walk(
+            &g,
+            &all(&g),
+            WalkOrder::DependenciesFirst,
+            4,
+            &CancelFlag::new(),
+            |ix| {
+                let id = g.id(ix).to_string();
+                visited.lock().unwrap().push(id.clone());
+                async move {
+                    if id == "b" {
+                        Err("boom".to_string())
+                    } else {
+                        Ok(())
+                    }
+                }
+            },
+        )
         .await;
         let by_id = |id: &str| out[&g.index(id).unwrap()].clone();
         assert_eq!(by_id("a"), NodeOutcome::Succeeded);
@@ -393,10 +458,17 @@ mod tests {
     async fn reverse_walk_visits_dependents_first() {
         let g = chain();
         let visited = Mutex::new(Vec::new());
-        walk(&g, &all(&g), WalkOrder::DependentsFirst, 1, &CancelFlag::new(), |ix| {
-            visited.lock().unwrap().push(g.id(ix).to_string());
-            async { Ok(()) }
-        })
+        walk(
+            &g,
+            &all(&g),
+            WalkOrder::DependentsFirst,
+            1,
+            &CancelFlag::new(),
+            |ix| {
+                visited.lock().unwrap().push(g.id(ix).to_string());
+                async { Ok(()) }
+            },
+        )
         .await;
         let v = visited.lock().unwrap().clone();
         let pos = |id: &str| v.iter().position(|x| x == id).unwrap();
@@ -407,12 +479,19 @@ mod tests {
     async fn cancel_stops_new_work() {
         let g = chain();
         let cancel = CancelFlag::new();
-        let out = walk(&g, &all(&g), WalkOrder::DependenciesFirst, 1, &cancel, |ix| {
-            if g.id(ix) == "a" {
-                cancel.cancel();
-            }
-            async { Ok(()) }
-        })
+        let out = walk(
+            &g,
+            &all(&g),
+            WalkOrder::DependenciesFirst,
+            1,
+            &cancel,
+            |ix| {
+                if g.id(ix) == "a" {
+                    cancel.cancel();
+                }
+                async { Ok(()) }
+            },
+        )
         .await;
         assert_eq!(out[&g.index("a").unwrap()], NodeOutcome::Succeeded);
         assert_eq!(out[&g.index("c").unwrap()], NodeOutcome::Cancelled);
@@ -426,16 +505,23 @@ mod tests {
         }
         let live = std::sync::atomic::AtomicUsize::new(0);
         let peak = std::sync::atomic::AtomicUsize::new(0);
-        walk(&g, &all(&g), WalkOrder::DependenciesFirst, 3, &CancelFlag::new(), |_| {
-            let now = live.fetch_add(1, Ordering::SeqCst) + 1;
-            peak.fetch_max(now, Ordering::SeqCst);
-            let live = &live;
-            async move {
-                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                live.fetch_sub(1, Ordering::SeqCst);
-                Ok(())
-            }
-        })
+        walk(
+            &g,
+            &all(&g),
+            WalkOrder::DependenciesFirst,
+            3,
+            &CancelFlag::new(),
+            |_| {
+                let now = live.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                let live = &live;
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    live.fetch_sub(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            },
+        )
         .await;
         assert_eq!(peak.load(Ordering::SeqCst), 3);
     }

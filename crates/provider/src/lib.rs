@@ -51,7 +51,11 @@ pub enum ProviderError {
     #[error("{code}: {message}")]
     Conflict { code: String, message: String },
     #[error("{code}: {message}")]
-    InvalidArgument { path: Option<ValuePath>, code: String, message: String },
+    InvalidArgument {
+        path: Option<ValuePath>,
+        code: String,
+        message: String,
+    },
     #[error("timed out after {after:?} waiting for {what}")]
     Timeout { what: String, after: Duration },
     #[error("{0}")]
@@ -87,19 +91,26 @@ pub trait Provider: Send + Sync {
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
         let _ = ctx;
-        let schema = self
-            .schema()
-            .resources
-            .get(type_name)
-            .ok_or_else(|| ProviderError::Unsupported(format!("resource type {type_name} is not supported")))?;
+        let schema = self.schema().resources.get(type_name).ok_or_else(|| {
+            ProviderError::Unsupported(format!("resource type {type_name} is not supported"))
+        })?;
         Ok(plan_with_schema(schema, prior, config))
     }
 
     /// Refresh many objects of one type in as few API calls as the API
     /// allows. Returns one entry per `prior`, in order; `None` = gone.
-    async fn read_resources(&self, type_name: &str, prior: &[Value]) -> Result<Vec<Option<Value>>, ProviderError>;
+    async fn read_resources(
+        &self,
+        type_name: &str,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError>;
 
-    async fn create(&self, type_name: &str, planned: &Value, ctx: &CreateContext) -> Result<Value, ProviderError>;
+    async fn create(
+        &self,
+        type_name: &str,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError>;
 
     async fn update(
         &self,
@@ -129,7 +140,11 @@ pub trait Provider: Send + Sync {
 
     /// Drift: every object of this type that carries the environment's
     /// ownership tag (`terrace:environment`), managed or not.
-    async fn list_owned(&self, type_name: &str, environment: &str) -> Result<Vec<Value>, ProviderError>;
+    async fn list_owned(
+        &self,
+        type_name: &str,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError>;
 
     /// API calls made so far, per `service:Operation`, sorted.
     fn api_calls(&self) -> Vec<(String, u64)>;
@@ -146,5 +161,9 @@ pub trait ProviderFactory: Send + Sync {
 
     /// Configure an instance from a `provider` block's evaluated value (an
     /// empty map when the configuration has no block).
-    async fn configure(&self, config: &Value, environment: &str) -> Result<Arc<dyn Provider>, ProviderError>;
+    async fn configure(
+        &self,
+        config: &Value,
+        environment: &str,
+    ) -> Result<Arc<dyn Provider>, ProviderError>;
 }

@@ -26,22 +26,28 @@ pub fn convert_to_type(v: &Value, ty: &AttrType) -> Value {
     let out = match (ty, inner) {
         (_, Value::Null) => Value::Null,
         (_, Value::Unknown) => Value::Unknown,
-        (AttrType::String, Value::Number(n)) => Value::String(terrace_core::value::format_number(n)),
+        (AttrType::String, Value::Number(n)) => {
+            Value::String(terrace_core::value::format_number(n))
+        }
         (AttrType::String, Value::Bool(b)) => Value::String(b.to_string()),
         (AttrType::Number, Value::String(s)) => match s.trim().parse::<f64>() {
             Ok(n) => Value::Number(n),
             Err(_) => Value::String(s),
         },
-        (AttrType::Bool, Value::String(s)) if s == "true" || s == "false" => Value::Bool(s == "true"),
+        (AttrType::Bool, Value::String(s)) if s == "true" || s == "false" => {
+            Value::Bool(s == "true")
+        }
         (AttrType::List(t), Value::List(xs) | Value::Set(xs)) => {
             Value::List(xs.iter().map(|x| convert_to_type(x, t)).collect())
         }
         (AttrType::Set(t), Value::List(xs) | Value::Set(xs)) => {
             Value::set(xs.iter().map(|x| convert_to_type(x, t)).collect())
         }
-        (AttrType::Map(t), Value::Map(m)) => {
-            Value::Map(m.iter().map(|(k, x)| (k.clone(), convert_to_type(x, t))).collect())
-        }
+        (AttrType::Map(t), Value::Map(m)) => Value::Map(
+            m.iter()
+                .map(|(k, x)| (k.clone(), convert_to_type(x, t)))
+                .collect(),
+        ),
         (_, other) => other,
     };
     out.mark_if(sensitive)
@@ -50,13 +56,25 @@ pub fn convert_to_type(v: &Value, ty: &AttrType) -> Value {
 /// Plan one object against its schema.
 pub fn plan_with_schema(schema: &Schema, prior: Option<&Value>, config: &Value) -> PlannedResource {
     let mut requires_replace = Vec::new();
-    let planned = plan_object(schema, prior, config, &mut Vec::new(), &mut requires_replace);
+    let planned = plan_object(
+        schema,
+        prior,
+        config,
+        &mut Vec::new(),
+        &mut requires_replace,
+    );
     if requires_replace.is_empty() || prior.is_none() {
-        return PlannedResource { planned, requires_replace };
+        return PlannedResource {
+            planned,
+            requires_replace,
+        };
     }
     // A replacement is a new object: everything only the API knows is unknown again.
     let fresh = plan_object(schema, None, config, &mut Vec::new(), &mut Vec::new());
-    PlannedResource { planned: fresh, requires_replace }
+    PlannedResource {
+        planned: fresh,
+        requires_replace,
+    }
 }
 
 fn plan_object(
@@ -76,8 +94,10 @@ fn plan_object(
                 Some(v) if !v.is_null() || prior.is_some() => v.clone(),
                 _ => Value::Unknown,
             },
-            AttrMode::OptionalComputed if cfg.is_null() => match old {
-                Some(v) if !v.is_null() => v.clone(),
+            // Left unset: an existing object keeps what the API chose (even
+            // null); a new one gets the default or learns it at apply.
+            AttrMode::OptionalComputed if cfg.is_null() => match (prior, old) {
+                (Some(_), Some(v)) => v.clone(),
                 _ => attr.default.clone().unwrap_or(Value::Unknown),
             },
             _ if cfg.is_null() => attr.default.clone().unwrap_or(Value::Null),
@@ -98,7 +118,11 @@ fn plan_object(
         out.insert(name.clone(), planned);
     }
     for (name, block) in &schema.blocks {
-        let cfg_items: Vec<Value> = config.get(name).and_then(Value::as_list).map(<[Value]>::to_vec).unwrap_or_default();
+        let cfg_items: Vec<Value> = config
+            .get(name)
+            .and_then(Value::as_list)
+            .map(<[Value]>::to_vec)
+            .unwrap_or_default();
         let old_items: Vec<Value> = prior
             .and_then(|p| p.get(name))
             .and_then(Value::as_list)
@@ -120,6 +144,16 @@ fn plan_block(
     at: &mut ValuePath,
     replace: &mut Vec<ValuePath>,
 ) -> Value {
+    if block.computed && cfg.is_empty() {
+        return if has_prior {
+            match block.nesting {
+                Nesting::List => Value::List(old.to_vec()),
+                Nesting::Set => Value::set(old.to_vec()),
+            }
+        } else {
+            Value::Unknown
+        };
+    }
     match block.nesting {
         Nesting::List => {
             let items: Vec<Value> = cfg
@@ -127,7 +161,13 @@ fn plan_block(
                 .enumerate()
                 .map(|(i, c)| {
                     at.push(PathStep::Index(i));
-                    let v = plan_object(&block.schema, old.get(i).filter(|_| has_prior), c, at, replace);
+                    let v = plan_object(
+                        &block.schema,
+                        old.get(i).filter(|_| has_prior),
+                        c,
+                        at,
+                        replace,
+                    );
                     at.pop();
                     v
                 })
@@ -142,10 +182,15 @@ fn plan_block(
         Nesting::Set => {
             // Set items have no identity: plan each against no prior, and
             // compare the whole set.
-            let items: Vec<Value> =
-                cfg.iter().map(|c| plan_object(&block.schema, None, c, &mut Vec::new(), &mut Vec::new())).collect();
+            let items: Vec<Value> = cfg
+                .iter()
+                .map(|c| plan_object(&block.schema, None, c, &mut Vec::new(), &mut Vec::new()))
+                .collect();
             let planned = Value::set(items);
-            if has_prior && block_forces_new(&block.schema) && !same_value(&Value::set(old.to_vec()), &planned) {
+            if has_prior
+                && block_forces_new(&block.schema)
+                && !same_value(&Value::set(old.to_vec()), &planned)
+            {
                 replace.push(at.clone());
             }
             planned
@@ -154,19 +199,21 @@ fn plan_block(
 }
 
 fn block_forces_new(schema: &Schema) -> bool {
-    schema.attributes.values().any(|a| a.force_new && a.mode != AttrMode::Computed)
+    schema
+        .attributes
+        .values()
+        .any(|a| a.force_new && a.mode != AttrMode::Computed)
         || schema.blocks.values().any(|b| block_forces_new(&b.schema))
 }
 
 /// Equality that treats an unknown planned value as "may differ" and
 /// ignores sensitive marks.
 fn same_value(old: &Value, new: &Value) -> bool {
-    if new.is_unknown() {
+    if !new.is_wholly_known() {
         return false;
     }
-    let (a, _) = old.clone().deep_unmark();
-    let (b, _) = new.clone().deep_unmark();
-    a == b
+    // Compare as JSON: a list read back from state equals the same set.
+    old.to_json_lossy() == new.to_json_lossy()
 }
 
 #[cfg(test)]
@@ -177,10 +224,22 @@ mod tests {
     fn vpc() -> Schema {
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
-            .attr("cidr_block", Attribute::required(AttrType::String).force_new())
-            .attr("enable_dns_hostnames", Attribute::optional(AttrType::Bool).default(false))
-            .attr("tags", Attribute::optional(AttrType::map_of(AttrType::String)))
-            .attr("password", Attribute::optional(AttrType::String).sensitive())
+            .attr(
+                "cidr_block",
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attr(
+                "enable_dns_hostnames",
+                Attribute::optional(AttrType::Bool).default(false),
+            )
+            .attr(
+                "tags",
+                Attribute::optional(AttrType::map_of(AttrType::String)),
+            )
+            .attr(
+                "password",
+                Attribute::optional(AttrType::String).sensitive(),
+            )
     }
 
     #[test]
@@ -188,7 +247,10 @@ mod tests {
         let cfg = Value::map([("cidr_block", Value::from("10.0.0.0/16"))]);
         let p = plan_with_schema(&vpc(), None, &cfg);
         assert_eq!(p.planned.get("id"), Some(&Value::Unknown));
-        assert_eq!(p.planned.get("enable_dns_hostnames"), Some(&Value::Bool(false)));
+        assert_eq!(
+            p.planned.get("enable_dns_hostnames"),
+            Some(&Value::Bool(false))
+        );
         assert_eq!(p.planned.get("tags"), Some(&Value::Null));
         assert!(p.requires_replace.is_empty());
     }
@@ -204,7 +266,10 @@ mod tests {
         ]);
         let cfg = Value::map([("cidr_block", Value::from("10.1.0.0/16"))]);
         let p = plan_with_schema(&vpc(), Some(&prior), &cfg);
-        assert_eq!(p.requires_replace, vec![vec![PathStep::Key("cidr_block".into())]]);
+        assert_eq!(
+            p.requires_replace,
+            vec![vec![PathStep::Key("cidr_block".into())]]
+        );
         assert_eq!(p.planned.get("id"), Some(&Value::Unknown));
     }
 
@@ -224,8 +289,40 @@ mod tests {
     }
 
     #[test]
+    fn optional_computed_keeps_a_null_prior_and_computed_blocks_keep_items() {
+        let schema = Schema::new()
+            .attr(
+                "key_name",
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .list_block(
+                "enc",
+                0,
+                1,
+                Schema::new().attr("type", Attribute::optional(AttrType::String).force_new()),
+            )
+            .computed_block("enc");
+        let prior = Value::map([
+            ("key_name", Value::Null),
+            (
+                "enc",
+                Value::List(vec![Value::map([("type", Value::from("AES256"))])]),
+            ),
+        ]);
+        let p = plan_with_schema(&schema, Some(&prior), &Value::map::<&str>([]));
+        assert!(p.requires_replace.is_empty(), "{:?}", p.requires_replace);
+        assert_eq!(p.planned, prior);
+        let fresh = plan_with_schema(&schema, None, &Value::map::<&str>([]));
+        assert_eq!(fresh.planned.get("enc"), Some(&Value::Unknown));
+        assert_eq!(fresh.planned.get("key_name"), Some(&Value::Unknown));
+    }
+
+    #[test]
     fn sensitive_attributes_are_marked_and_conversions_apply() {
-        let cfg = Value::map([("cidr_block", Value::from("10.0.0.0/16")), ("password", Value::from(42))]);
+        let cfg = Value::map([
+            ("cidr_block", Value::from("10.0.0.0/16")),
+            ("password", Value::from(42)),
+        ]);
         let p = plan_with_schema(&vpc(), None, &cfg);
         let pw = p.planned.get("password").unwrap();
         assert!(pw.is_sensitive());

@@ -56,7 +56,14 @@ pub struct Attribute {
 
 impl Attribute {
     fn new(ty: AttrType, mode: AttrMode) -> Self {
-        Attribute { ty, mode, force_new: false, sensitive: false, default: None, description: String::new() }
+        Attribute {
+            ty,
+            mode,
+            force_new: false,
+            sensitive: false,
+            default: None,
+            description: String::new(),
+        }
     }
     pub fn required(ty: AttrType) -> Self {
         Self::new(ty, AttrMode::Required)
@@ -104,6 +111,10 @@ pub struct BlockType {
     /// 0 = unlimited.
     pub max_items: usize,
     pub schema: Schema,
+    /// The API fills the block when the configuration leaves it out (e.g.
+    /// `root_block_device`, ECR `encryption_configuration`): an absent block
+    /// keeps the prior object's items instead of planning their removal.
+    pub computed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -126,13 +137,38 @@ impl Schema {
 
     /// A list block with at most `max` items (1 for "single" blocks).
     pub fn list_block(mut self, name: &str, min: usize, max: usize, schema: Schema) -> Self {
-        self.blocks.insert(name.to_string(), BlockType { nesting: Nesting::List, min_items: min, max_items: max, schema });
+        self.blocks.insert(
+            name.to_string(),
+            BlockType {
+                nesting: Nesting::List,
+                min_items: min,
+                max_items: max,
+                schema,
+                computed: false,
+            },
+        );
+        self
+    }
+
+    /// Mark an existing block as filled by the API when left out.
+    pub fn computed_block(mut self, name: &str) -> Self {
+        if let Some(b) = self.blocks.get_mut(name) {
+            b.computed = true;
+        }
         self
     }
 
     pub fn set_block(mut self, name: &str, schema: Schema) -> Self {
-        self.blocks
-            .insert(name.to_string(), BlockType { nesting: Nesting::Set, min_items: 0, max_items: 0, schema });
+        self.blocks.insert(
+            name.to_string(),
+            BlockType {
+                nesting: Nesting::Set,
+                min_items: 0,
+                max_items: 0,
+                schema,
+                computed: false,
+            },
+        );
         self
     }
 

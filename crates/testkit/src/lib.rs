@@ -16,12 +16,17 @@ use std::time::{Duration, Instant};
 
 /// The workspace root (where `Cargo.toml` and `.venv` live).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// True when running in CI, where missing services are failures, not skips.
 pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| !v.is_empty() && v != "0" && v != "false").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| !v.is_empty() && v != "0" && v != "false")
+        .unwrap_or(false)
 }
 
 /// Skip the current test with a printed reason, or panic under CI.
@@ -90,13 +95,19 @@ pub fn moto_server_path() -> Option<PathBuf> {
         return Some(venv);
     }
     std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join("moto_server")).find(|p| p.exists())
+        std::env::split_paths(&paths)
+            .map(|d| d.join("moto_server"))
+            .find(|p| p.exists())
     })
 }
 
 /// A free loopback port.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind loopback").local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind loopback")
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Start a dedicated moto server (an empty account of its own).
@@ -111,6 +122,8 @@ pub fn start_moto() -> Option<Moto> {
         let log_file = std::fs::File::create(&log).expect("moto log file");
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // AWS-managed IAM policies (AmazonEKSClusterPolicy, …) exist only with this.
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
@@ -119,7 +132,11 @@ pub fn start_moto() -> Option<Moto> {
             Ok(c) => c,
             Err(e) => return skip(&format!("cannot start {}: {e}", bin.display())),
         };
-        let mut moto = Moto { endpoint: format!("http://127.0.0.1:{port}"), port, child };
+        let mut moto = Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+            child,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = moto.child.try_wait() {
@@ -148,9 +165,15 @@ pub fn shared_moto() -> Option<&'static Moto> {
 }
 
 fn http_request(port: u16, method: &str, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500)).ok()?;
+    let mut s =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500))
+            .ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n").ok()?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
     let mut reader = BufReader::new(s);
     let mut status = String::new();
     reader.read_line(&mut status).ok()?;
@@ -173,7 +196,8 @@ fn http_post(port: u16, path: &str) -> Option<String> {
 /// The PostgreSQL server for tests: `TERRACE_TEST_POSTGRES` or
 /// `postgres://postgres@127.0.0.1:5432/test`.
 pub fn postgres_base_url() -> String {
-    std::env::var("TERRACE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+    std::env::var("TERRACE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
 /// Create a fresh, empty database for one test and return its URL.
@@ -182,15 +206,27 @@ pub fn fresh_postgres_db() -> Option<String> {
     let base = postgres_base_url();
     let name = format!("terrace_test_{}", uuid::Uuid::new_v4().simple());
     let out = Command::new("psql")
-        .args([base.as_str(), "-v", "ON_ERROR_STOP=1", "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .args([
+            base.as_str(),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
         .output();
     match out {
         Ok(o) if o.status.success() => {
             let prefix = base.rsplit_once('/').map(|(p, _)| p).unwrap_or(&base);
             Some(format!("{prefix}/{name}"))
         }
-        Ok(o) => skip(&format!("PostgreSQL at {base} refused CREATE DATABASE: {}", String::from_utf8_lossy(&o.stderr).trim())),
-        Err(e) => skip(&format!("psql not runnable ({e}); PostgreSQL tests need it")),
+        Ok(o) => skip(&format!(
+            "PostgreSQL at {base} refused CREATE DATABASE: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => skip(&format!(
+            "psql not runnable ({e}); PostgreSQL tests need it"
+        )),
     }
 }
 
@@ -206,6 +242,9 @@ mod tests {
     #[test]
     fn aws_env_points_at_endpoint() {
         let env = aws_env_for("http://127.0.0.1:1");
-        assert!(env.iter().any(|(k, v)| k == "AWS_ENDPOINT_URL" && v == "http://127.0.0.1:1"));
+        assert!(
+            env.iter()
+                .any(|(k, v)| k == "AWS_ENDPOINT_URL" && v == "http://127.0.0.1:1")
+        );
     }
 }

@@ -1,0 +1,314 @@
+//! Every SDK call goes through [`ApiCalls::call`]: it counts the call per
+//! `service:Operation`, retries throttling with exponential backoff and
+//! jitter, and classifies SDK errors into [`ProviderError`]s.
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use rand::Rng;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+use terrace_core::PathStep;
+use terrace_provider::ProviderError;
+
+/// Attempts for a throttled call (on top of the SDK's own retries).
+const THROTTLE_ATTEMPTS: u32 = 6;
+const BASE_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(20);
+
+#[derive(Default)]
+pub(crate) struct ApiCalls {
+    counts: Mutex<BTreeMap<String, u64>>,
+}
+
+impl ApiCalls {
+    pub(crate) fn record(&self, op: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        *counts.entry(op.to_string()).or_default() += 1;
+    }
+
+    pub(crate) fn snapshot(&self) -> Vec<(String, u64)> {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// Run one SDK operation (`f` builds and sends it; it is called again
+    /// for each retry). `op` is `service:Operation`, e.g. `ec2:DescribeVpcs`.
+    pub(crate) async fn call<T, E, F, Fut>(&self, op: &str, f: F) -> Result<T, ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut attempt = 0;
+        loop {
+            self.record(op);
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(err) => {
+                    let classified = classify(op, &err);
+                    if classified.is_retryable() && attempt + 1 < THROTTLE_ATTEMPTS {
+                        tracing::debug!(op, attempt, "throttled; backing off");
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(classified);
+                }
+            }
+        }
+    }
+}
+
+/// Exponential backoff with full jitter.
+fn backoff(attempt: u32) -> Duration {
+    let cap = BASE_BACKOFF
+        .saturating_mul(1 << attempt.min(16))
+        .min(MAX_BACKOFF);
+    let millis = rand::thread_rng().gen_range(cap.as_millis() as u64 / 2..=cap.as_millis() as u64);
+    Duration::from_millis(millis)
+}
+
+/// Classify an SDK error by its error code.
+pub(crate) fn classify<E>(op: &str, err: &SdkError<E, HttpResponse>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let message = err
+        .message()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}", DisplayErrorContext(err)));
+    match err.code() {
+        Some(code) => classify_code(op, code, message),
+        None => match err {
+            // S3 HeadBucket answers a missing bucket with a bare 404.
+            SdkError::ServiceError(ctx) if ctx.raw().status().as_u16() == 404 => {
+                ProviderError::NotFound(format!("{op}: {message}"))
+            }
+            _ => ProviderError::Api {
+                code: "RequestFailed".into(),
+                message: format!("{op}: {message}"),
+            },
+        },
+    }
+}
+
+const NOT_FOUND: &[&str] = &[
+    "NoSuchBucket",
+    "NoSuchEntity",
+    "NoSuchKey",
+    "NotFound",
+    "ResourceNotFoundException",
+    "RepositoryNotFoundException",
+    "LifecyclePolicyNotFoundException",
+    "RepositoryPolicyNotFoundException",
+    "NoSuchLifecycleConfiguration",
+];
+
+const THROTTLED: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "PriorRequestNotComplete",
+    "ProvisionedThroughputExceededException",
+    "EC2ThrottledException",
+];
+
+const CONFLICT: &[&str] = &[
+    "DependencyViolation",
+    "ResourceInUse",
+    "ResourceInUseException",
+    "DeleteConflict",
+    "BucketNotEmpty",
+    "RepositoryNotEmptyException",
+    "IncorrectState",
+    "IncorrectInstanceState",
+    "InvalidGroup.InUse",
+    "OperationAborted",
+    "ConflictException",
+    "InvalidDependency",
+];
+
+const INVALID: &[&str] = &[
+    "InvalidParameterValue",
+    "InvalidParameter",
+    "InvalidParameterCombination",
+    "InvalidParameterException",
+    "InvalidInput",
+    "MissingParameter",
+    "UnknownParameter",
+    "ValidationError",
+    "ValidationException",
+    "InvalidBucketName",
+    "InvalidRequest",
+    "MalformedPolicyDocument",
+    "MalformedXML",
+    "InvalidSubnet.Range",
+    "InvalidSubnet.Conflict",
+    "InvalidVpc.Range",
+    "InvalidInstanceType",
+    "InvalidBlockDeviceMapping",
+    "InvalidUserData.Malformed",
+    "InvalidTagKey.Malformed",
+    "InvalidPermission.Duplicate",
+    "InvalidPermission.Malformed",
+    "InvalidGroup.Duplicate",
+    "InvalidKeyPair.NotFound",
+    "InvalidIAMInstanceProfile.NotFound",
+    "InvalidParameterValueException",
+    "InvalidLayerPartException",
+    "BucketAlreadyExists",
+    "BucketAlreadyOwnedByYou",
+    "RepositoryAlreadyExistsException",
+    "EntityAlreadyExists",
+    "LimitExceededException",
+    "InvalidTagParameterException",
+    "TooManyTagsException",
+];
+
+/// Map an error code to a [`ProviderError`]. Codes of argument errors carry
+/// the attribute path when the code says which argument it is about.
+pub(crate) fn classify_code(op: &str, code: &str, message: String) -> ProviderError {
+    let code_s = code.to_string();
+    // Argument errors that merely look like "not found" come first.
+    if code.starts_with("InvalidAMIID.") || INVALID.contains(&code) || code.ends_with(".Malformed")
+    {
+        return ProviderError::InvalidArgument {
+            path: path_for_code(code),
+            code: code_s,
+            message,
+        };
+    }
+    if THROTTLED.contains(&code) {
+        return ProviderError::Throttled {
+            code: code_s,
+            message,
+        };
+    }
+    if NOT_FOUND.contains(&code)
+        || code.ends_with(".NotFound")
+        || code.ends_with("NotFoundException")
+    {
+        return ProviderError::NotFound(format!("{op}: {code}: {message}"));
+    }
+    if CONFLICT.contains(&code) || code.ends_with(".InUse") {
+        return ProviderError::Conflict {
+            code: code_s,
+            message,
+        };
+    }
+    ProviderError::Api {
+        code: code_s,
+        message: format!("{op}: {message}"),
+    }
+}
+
+fn path_for_code(code: &str) -> Option<Vec<PathStep>> {
+    let name = if code.starts_with("InvalidAMIID.") {
+        "ami"
+    } else if code.starts_with("InvalidSubnet.") || code == "InvalidVpc.Range" {
+        "cidr_block"
+    } else if code.starts_with("InvalidKeyPair.") {
+        "key_name"
+    } else if code == "InvalidInstanceType" {
+        "instance_type"
+    } else if code == "InvalidUserData.Malformed" {
+        "user_data"
+    } else if code.starts_with("InvalidIAMInstanceProfile.") {
+        "iam_instance_profile"
+    } else if code == "InvalidBucketName" || code.starts_with("BucketAlready") {
+        "bucket"
+    } else if code == "RepositoryAlreadyExistsException" || code == "InvalidGroup.Duplicate" {
+        "name"
+    } else if code == "InvalidBlockDeviceMapping" {
+        "root_block_device"
+    } else {
+        return None;
+    };
+    Some(vec![PathStep::Key(name.to_string())])
+}
+
+/// True for a classified "it does not exist".
+pub(crate) fn is_not_found(err: &ProviderError) -> bool {
+    matches!(err, ProviderError::NotFound(_))
+}
+
+/// Attach an attribute path to an argument error that has none.
+pub(crate) fn at_path(err: ProviderError, attr: &str) -> ProviderError {
+    match err {
+        ProviderError::InvalidArgument {
+            path: None,
+            code,
+            message,
+        } => ProviderError::InvalidArgument {
+            path: Some(vec![PathStep::Key(attr.to_string())]),
+            code,
+            message,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_classified() {
+        let c = |code: &str| classify_code("ec2:Op", code, "m".into());
+        assert!(matches!(
+            c("InvalidInstanceID.NotFound"),
+            ProviderError::NotFound(_)
+        ));
+        assert!(matches!(
+            c("InvalidVpcID.NotFound"),
+            ProviderError::NotFound(_)
+        ));
+        assert!(matches!(
+            c("RepositoryNotFoundException"),
+            ProviderError::NotFound(_)
+        ));
+        assert!(matches!(c("NoSuchBucket"), ProviderError::NotFound(_)));
+        assert!(matches!(
+            c("RequestLimitExceeded"),
+            ProviderError::Throttled { .. }
+        ));
+        assert!(matches!(c("SlowDown"), ProviderError::Throttled { .. }));
+        assert!(matches!(
+            c("DependencyViolation"),
+            ProviderError::Conflict { .. }
+        ));
+        assert!(matches!(
+            c("BucketNotEmpty"),
+            ProviderError::Conflict { .. }
+        ));
+        assert!(matches!(c("SomethingElse"), ProviderError::Api { .. }));
+        match c("InvalidAMIID.NotFound") {
+            ProviderError::InvalidArgument { path, .. } => {
+                assert_eq!(path, Some(vec![PathStep::Key("ami".into())]));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match c("InvalidSubnet.Range") {
+            ProviderError::InvalidArgument { path, .. } => {
+                assert_eq!(path, Some(vec![PathStep::Key("cidr_block".into())]));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) <= BASE_BACKOFF);
+        assert!(backoff(3) >= BASE_BACKOFF * 4);
+        assert!(backoff(30) <= MAX_BACKOFF);
+    }
+}

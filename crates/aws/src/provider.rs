@@ -1,0 +1,517 @@
+//! The provider factory, the configured provider and its SDK clients.
+
+use crate::api::ApiCalls;
+use crate::data_sources::{DataSourceType, all_data_source_types};
+use crate::resources::{ResourceType, all_resource_types};
+use crate::tags::TagMap;
+use crate::values::{first_block, get_bool, get_str, get_str_map};
+use async_trait::async_trait;
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{Region, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use terrace_core::Value;
+use terrace_provider::{
+    AttrType, Attribute, CreateContext, PlannedResource, Provider, ProviderError, ProviderFactory,
+    ProviderSchema, ResourceContext, Schema,
+};
+
+/// Ownership tag: the environment that owns the object.
+pub const OWNER_ENVIRONMENT_TAG: &str = "terrace:environment";
+/// Ownership tag: the resource instance address that owns the object.
+pub const OWNER_ADDRESS_TAG: &str = "terrace:address";
+
+/// The services that can have their endpoint set in `endpoints {}`.
+const SERVICES: &[&str] = &["ec2", "s3", "ecr", "eks", "iam", "autoscaling", "sts"];
+
+type ResourceTypes = BTreeMap<&'static str, Box<dyn ResourceType>>;
+type DataSourceTypes = BTreeMap<&'static str, Box<dyn DataSourceType>>;
+
+/// Creates [`AwsProvider`]s from `provider "aws"` blocks.
+pub struct AwsProviderFactory {
+    schema: ProviderSchema,
+    env_overrides: Vec<(String, String)>,
+}
+
+impl Default for AwsProviderFactory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AwsProviderFactory {
+    /// A factory that resolves credentials, region and endpoint through the
+    /// standard AWS chain (environment, profiles, instance metadata).
+    pub fn new() -> Self {
+        AwsProviderFactory {
+            schema: provider_schema(),
+            env_overrides: Vec::new(),
+        }
+    }
+
+    /// A factory that takes `AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION` /
+    /// `AWS_DEFAULT_REGION` and `AWS_PROFILE` from `vars` before the process
+    /// environment (tests in one process pointing at different endpoints).
+    pub fn with_env_overrides(vars: Vec<(String, String)>) -> Self {
+        AwsProviderFactory {
+            schema: provider_schema(),
+            env_overrides: vars,
+        }
+    }
+}
+
+#[async_trait]
+impl ProviderFactory for AwsProviderFactory {
+    fn name(&self) -> &str {
+        "aws"
+    }
+
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    async fn configure(
+        &self,
+        config: &Value,
+        environment: &str,
+    ) -> Result<Arc<dyn Provider>, ProviderError> {
+        Ok(Arc::new(
+            AwsProvider::connect(config, environment, &self.env_overrides).await?,
+        ))
+    }
+}
+
+fn provider_schema() -> ProviderSchema {
+    let mut endpoints = Schema::new();
+    for s in SERVICES {
+        endpoints = endpoints.attr(s, Attribute::optional(AttrType::String));
+    }
+    let provider = Schema::new()
+        .attr("region", Attribute::optional(AttrType::String))
+        .attr("profile", Attribute::optional(AttrType::String))
+        .attr("access_key", Attribute::optional(AttrType::String))
+        .attr(
+            "secret_key",
+            Attribute::optional(AttrType::String).sensitive(),
+        )
+        .attr("token", Attribute::optional(AttrType::String).sensitive())
+        .attr("s3_use_path_style", Attribute::optional(AttrType::Bool))
+        .attr(
+            "skip_credentials_validation",
+            Attribute::optional(AttrType::Bool),
+        )
+        .attr(
+            "skip_metadata_api_check",
+            Attribute::optional(AttrType::Bool),
+        )
+        .attr(
+            "skip_requesting_account_id",
+            Attribute::optional(AttrType::Bool),
+        )
+        .attr(
+            "skip_region_validation",
+            Attribute::optional(AttrType::Bool),
+        )
+        .list_block(
+            "default_tags",
+            0,
+            1,
+            Schema::new().attr(
+                "tags",
+                Attribute::optional(AttrType::map_of(AttrType::String)),
+            ),
+        )
+        .list_block("endpoints", 0, 1, endpoints);
+    ProviderSchema {
+        provider,
+        resources: all_resource_types()
+            .iter()
+            .map(|r| (r.name().to_string(), r.schema()))
+            .collect(),
+        data_sources: all_data_source_types()
+            .iter()
+            .map(|d| (d.name().to_string(), d.schema()))
+            .collect(),
+    }
+}
+
+/// A configured AWS provider: SDK clients built from one `SdkConfig`.
+pub struct AwsProvider {
+    schema: Arc<ProviderSchema>,
+    resources: ResourceTypes,
+    data_sources: DataSourceTypes,
+    calls: ApiCalls,
+    sdk_config: SdkConfig,
+    pub(crate) ec2: aws_sdk_ec2::Client,
+    pub(crate) s3: aws_sdk_s3::Client,
+    pub(crate) ecr: aws_sdk_ecr::Client,
+    pub(crate) eks: aws_sdk_eks::Client,
+    pub(crate) iam: aws_sdk_iam::Client,
+    pub(crate) autoscaling: aws_sdk_autoscaling::Client,
+    pub(crate) sts: aws_sdk_sts::Client,
+    pub(crate) region: String,
+    pub(crate) default_tags: TagMap,
+    /// Raw user data seen at plan time, by its SHA1 hex (state stores only
+    /// the hash, as Terraform does; create needs the text).
+    pub(crate) user_data: std::sync::Mutex<BTreeMap<String, String>>,
+    environment: String,
+}
+
+/// A single nested block given either as a one-item list (as evaluated
+/// from HCL) or as a map.
+fn single_block<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
+    match config.get(key) {
+        Some(v) if v.as_map().is_some() => Some(v),
+        _ => first_block(config, key),
+    }
+}
+
+impl AwsProvider {
+    /// Build a provider from a `provider "aws"` block's value. `env_overrides`
+    /// take precedence over the process environment (see
+    /// [`AwsProviderFactory::with_env_overrides`]).
+    pub async fn connect(
+        config: &Value,
+        environment: &str,
+        env_overrides: &[(String, String)],
+    ) -> Result<Self, ProviderError> {
+        let var = |name: &str| -> Option<String> {
+            env_overrides
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .filter(|v| !v.is_empty())
+        };
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(120))
+                    .build(),
+            );
+        let region = get_str(config, "region")
+            .or_else(|| var("AWS_REGION"))
+            .or_else(|| var("AWS_DEFAULT_REGION"));
+        if let Some(r) = region {
+            loader = loader.region(Region::new(r));
+        }
+        if let Some(profile) = get_str(config, "profile").or_else(|| var("AWS_PROFILE")) {
+            loader = loader.profile_name(profile);
+        }
+        let access = get_str(config, "access_key").or_else(|| var("AWS_ACCESS_KEY_ID"));
+        let secret = get_str(config, "secret_key").or_else(|| var("AWS_SECRET_ACCESS_KEY"));
+        match (access, secret) {
+            (Some(a), Some(s)) => {
+                let token = get_str(config, "token").or_else(|| var("AWS_SESSION_TOKEN"));
+                loader = loader.credentials_provider(aws_sdk_sts::config::Credentials::new(
+                    a,
+                    s,
+                    token,
+                    None,
+                    "terrace-provider-config",
+                ));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ProviderError::Config(
+                    "access_key and secret_key must be given together".to_string(),
+                ));
+            }
+        }
+        if let Some(url) = var("AWS_ENDPOINT_URL") {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk_config = loader.load().await;
+        let region = sdk_config.region().map(|r| r.to_string()).ok_or_else(|| {
+            ProviderError::Config(
+                "no AWS region: set `region` in the provider block or AWS_REGION in the environment".to_string(),
+            )
+        })?;
+
+        let endpoints: BTreeMap<String, String> = single_block(config, "endpoints")
+            .and_then(Value::as_map)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(unknown) = endpoints.keys().find(|k| !SERVICES.contains(&k.as_str())) {
+            return Err(ProviderError::Config(format!(
+                "endpoints: unsupported service {unknown:?}"
+            )));
+        }
+        let ep = |s: &str| endpoints.get(s).cloned();
+
+        let mut ec2 = aws_sdk_ec2::config::Builder::from(&sdk_config);
+        if let Some(u) = ep("ec2") {
+            ec2 = ec2.endpoint_url(u);
+        }
+        let custom_s3 = ep("s3").is_some()
+            || sdk_config.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let mut s3 = aws_sdk_s3::config::Builder::from(&sdk_config)
+            .force_path_style(get_bool(config, "s3_use_path_style").unwrap_or(custom_s3));
+        if let Some(u) = ep("s3") {
+            s3 = s3.endpoint_url(u);
+        }
+        let mut ecr = aws_sdk_ecr::config::Builder::from(&sdk_config);
+        if let Some(u) = ep("ecr") {
+            ecr = ecr.endpoint_url(u);
+        }
+        let mut eks = aws_sdk_eks::config::Builder::from(&sdk_config);
+        if let Some(u) = ep("eks") {
+            eks = eks.endpoint_url(u);
+        }
+        let mut iam = aws_sdk_iam::config::Builder::from(&sdk_config);
+        if let Some(u) = ep("iam") {
+            iam = iam.endpoint_url(u);
+        }
+        let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&sdk_config);
+        if let Some(u) = ep("autoscaling") {
+            autoscaling = autoscaling.endpoint_url(u);
+        }
+        let mut sts = aws_sdk_sts::config::Builder::from(&sdk_config);
+        if let Some(u) = ep("sts") {
+            sts = sts.endpoint_url(u);
+        }
+
+        let default_tags = single_block(config, "default_tags")
+            .map(|b| get_str_map(b, "tags"))
+            .unwrap_or_default();
+
+        Ok(AwsProvider {
+            schema: Arc::new(provider_schema()),
+            resources: all_resource_types()
+                .into_iter()
+                .map(|r| (r.name(), r))
+                .collect(),
+            data_sources: all_data_source_types()
+                .into_iter()
+                .map(|d| (d.name(), d))
+                .collect(),
+            calls: ApiCalls::default(),
+            ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            ecr: aws_sdk_ecr::Client::from_conf(ecr.build()),
+            eks: aws_sdk_eks::Client::from_conf(eks.build()),
+            iam: aws_sdk_iam::Client::from_conf(iam.build()),
+            autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
+            sts: aws_sdk_sts::Client::from_conf(sts.build()),
+            region,
+            default_tags,
+            user_data: Default::default(),
+            environment: environment.to_string(),
+            sdk_config,
+        })
+    }
+
+    /// The resolved region.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The environment this provider was configured for.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// The shared SDK configuration (credentials, region, retry policy).
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk_config
+    }
+
+    /// The EC2 client (for tests and tools; calls made with it directly are
+    /// not counted in [`Provider::api_calls`]).
+    pub fn ec2_client(&self) -> &aws_sdk_ec2::Client {
+        &self.ec2
+    }
+
+    pub fn s3_client(&self) -> &aws_sdk_s3::Client {
+        &self.s3
+    }
+
+    pub fn ecr_client(&self) -> &aws_sdk_ecr::Client {
+        &self.ecr
+    }
+
+    pub fn eks_client(&self) -> &aws_sdk_eks::Client {
+        &self.eks
+    }
+
+    pub fn iam_client(&self) -> &aws_sdk_iam::Client {
+        &self.iam
+    }
+
+    pub fn autoscaling_client(&self) -> &aws_sdk_autoscaling::Client {
+        &self.autoscaling
+    }
+
+    pub fn sts_client(&self) -> &aws_sdk_sts::Client {
+        &self.sts
+    }
+
+    /// Run one counted SDK operation: `op` is `service:Operation`, `f`
+    /// builds and sends the request (called again on throttling retries).
+    pub(crate) async fn call<T, E, F, Fut>(&self, op: &str, f: F) -> Result<T, ProviderError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.calls.call(op, f).await
+    }
+
+    /// Count an SDK call made without [`AwsProvider::call`] (calls that
+    /// need the raw response).
+    pub(crate) fn record_call(&self, op: &str) {
+        self.calls.record(op);
+    }
+
+    /// The ARN partition of the region.
+    pub(crate) fn partition(&self) -> &'static str {
+        if self.region.starts_with("cn-") {
+            "aws-cn"
+        } else if self.region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        }
+    }
+
+    /// `arn:<partition>:<service>:<region>:<account>:<resource>`.
+    pub(crate) fn arn(&self, service: &str, account: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:{account}:{resource}",
+            self.partition(),
+            self.region
+        )
+    }
+
+    /// The schema of a resource type this provider supports.
+    pub(crate) fn resource_schema(&self, type_name: &str) -> Schema {
+        self.schema
+            .resources
+            .get(type_name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn data_source_schema(&self, type_name: &str) -> Schema {
+        self.schema
+            .data_sources
+            .get(type_name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn resource(&self, type_name: &str) -> Result<&dyn ResourceType, ProviderError> {
+        self.resources
+            .get(type_name)
+            .map(|b| b.as_ref())
+            .ok_or_else(|| {
+                ProviderError::Unsupported(format!("resource type {type_name} is not supported"))
+            })
+    }
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    fn schema(&self) -> &ProviderSchema {
+        &self.schema
+    }
+
+    fn plan_resource(
+        &self,
+        type_name: &str,
+        prior: Option<&Value>,
+        config: &Value,
+        ctx: &ResourceContext,
+    ) -> Result<PlannedResource, ProviderError> {
+        self.resource(type_name)?.plan(self, prior, config, ctx)
+    }
+
+    async fn read_resources(
+        &self,
+        type_name: &str,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
+        if prior.is_empty() {
+            return Ok(Vec::new());
+        }
+        let out = self.resource(type_name)?.read_many(self, prior).await?;
+        debug_assert_eq!(out.len(), prior.len());
+        Ok(out)
+    }
+
+    async fn create(
+        &self,
+        type_name: &str,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError> {
+        self.resource(type_name)?.create(self, planned, ctx).await
+    }
+
+    async fn update(
+        &self,
+        type_name: &str,
+        prior: &Value,
+        planned: &Value,
+        ctx: &ResourceContext,
+    ) -> Result<Value, ProviderError> {
+        self.resource(type_name)?
+            .update(self, prior, planned, ctx)
+            .await
+    }
+
+    async fn delete(&self, type_name: &str, prior: &Value) -> Result<(), ProviderError> {
+        self.resource(type_name)?.delete(self, prior).await
+    }
+
+    async fn import(&self, type_name: &str, id: &str) -> Result<Option<Value>, ProviderError> {
+        self.resource(type_name)?.import(self, id).await
+    }
+
+    async fn read_data(&self, type_name: &str, config: &Value) -> Result<Value, ProviderError> {
+        let ds = self.data_sources.get(type_name).ok_or_else(|| {
+            ProviderError::Unsupported(format!("data source {type_name} is not supported"))
+        })?;
+        ds.read(self, config).await
+    }
+
+    async fn find_created(
+        &self,
+        type_name: &str,
+        token: &str,
+        ctx: &ResourceContext,
+    ) -> Result<Option<Value>, ProviderError> {
+        self.resource(type_name)?
+            .find_created(self, token, ctx)
+            .await
+    }
+
+    async fn list_owned(
+        &self,
+        type_name: &str,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
+        self.resource(type_name)?
+            .list_owned(self, environment)
+            .await
+    }
+
+    fn api_calls(&self) -> Vec<(String, u64)> {
+        self.calls.snapshot()
+    }
+}

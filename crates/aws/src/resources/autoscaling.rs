@@ -1,0 +1,508 @@
+//! `aws_autoscaling_group`.
+//!
+//! Tags are Terraform's repeated `tag` blocks. The ownership tags are
+//! written on create (not propagated to instances, so launched instances do
+//! not look like terrace-owned `aws_instance`s) and hidden from `tag`.
+
+use super::iam::generated_name;
+use super::{ResourceType, default_plan, require_id, wait_for};
+use crate::api::{at_path, is_not_found};
+use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::tags::ownership_tags;
+use crate::values::{Obj, first_block, get_blocks, get_bool, get_i64, get_str, get_strings, str_set};
+use async_trait::async_trait;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, LaunchTemplateSpecification, LifecycleState, Tag};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use terrace_core::Value;
+use terrace_provider::{AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema};
+
+pub(crate) struct AutoscalingGroup;
+
+const NAME: &str = "aws_autoscaling_group";
+
+/// Names per `DescribeAutoScalingGroups` call.
+const NAMES_PER_CALL: usize = 100;
+
+const POLL: Duration = Duration::from_secs(2);
+const DELETE_TIMEOUT: Duration = Duration::from_secs(600);
+
+fn is_ownership(key: &str) -> bool {
+    key == OWNER_ENVIRONMENT_TAG || key == OWNER_ADDRESS_TAG
+}
+
+/// `(key → (value, propagate_at_launch))` of the `tag` blocks.
+fn tag_blocks(v: &Value) -> BTreeMap<String, (String, bool)> {
+    get_blocks(v, "tag")
+        .iter()
+        .filter_map(|t| {
+            Some((get_str(t, "key")?, (get_str(t, "value").unwrap_or_default(), get_bool(t, "propagate_at_launch").unwrap_or(false))))
+        })
+        .collect()
+}
+
+fn api_tag(name: &str, key: &str, value: &str, propagate: bool) -> Tag {
+    Tag::builder()
+        .resource_id(name)
+        .resource_type("auto-scaling-group")
+        .key(key)
+        .value(value)
+        .propagate_at_launch(propagate)
+        .build()
+}
+
+fn launch_template_spec(planned: &Value) -> Option<LaunchTemplateSpecification> {
+    let lt = first_block(planned, "launch_template")?;
+    Some(
+        LaunchTemplateSpecification::builder()
+            .set_launch_template_id(get_str(lt, "id"))
+            // The API takes an ID or a name, not both.
+            .set_launch_template_name(if get_str(lt, "id").is_some() { None } else { get_str(lt, "name") })
+            .set_version(get_str(lt, "version"))
+            .build(),
+    )
+}
+
+fn zone_identifier(planned: &Value) -> Option<String> {
+    let subnets = get_strings(planned, "vpc_zone_identifier");
+    (!subnets.is_empty()).then(|| subnets.join(","))
+}
+
+fn i32_of(v: &Value, key: &str) -> Option<i32> {
+    get_i64(v, key).map(|x| x as i32)
+}
+
+/// Terraform-style duration ("10m", "30s", "1h5m"); `None` when invalid.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total = 0u64;
+    let mut num = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let n: u64 = num.parse().ok()?;
+        num.clear();
+        total += match c {
+            'h' => n * 3600,
+            'm' => n * 60,
+            's' => n,
+            _ => return None,
+        };
+    }
+    if !num.is_empty() {
+        total += num.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_secs(total))
+}
+
+impl AutoscalingGroup {
+    fn to_value(&self, p: &AwsProvider, g: &AutoScalingGroup, prior: Option<&Value>) -> Value {
+        let name = g.auto_scaling_group_name().unwrap_or_default();
+        let tags: Vec<Value> = g
+            .tags()
+            .iter()
+            .filter(|t| !t.key().is_some_and(is_ownership))
+            .map(|t| {
+                Value::map([
+                    ("key", Value::from(t.key().unwrap_or_default())),
+                    ("value", Value::from(t.value().unwrap_or_default())),
+                    ("propagate_at_launch", Value::Bool(t.propagate_at_launch().unwrap_or(false))),
+                ])
+            })
+            .collect();
+        let lt: Vec<Value> = g
+            .launch_template()
+            .map(|l| {
+                Value::map([
+                    ("id", l.launch_template_id().map(Value::from).unwrap_or(Value::Null)),
+                    ("name", l.launch_template_name().map(Value::from).unwrap_or(Value::Null)),
+                    ("version", l.version().map(Value::from).unwrap_or(Value::Null)),
+                ])
+            })
+            .into_iter()
+            .collect();
+        let subnets: Vec<String> = g
+            .vpc_zone_identifier()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let num = |v: Option<i32>| v.map(|x| Value::from(i64::from(x))).unwrap_or(Value::Null);
+        Obj::new(&p.resource_schema(NAME))
+            .set("id", name)
+            .set("name", name)
+            .set_opt_str("arn", g.auto_scaling_group_arn())
+            .set("min_size", num(g.min_size()))
+            .set("max_size", num(g.max_size()))
+            .set("desired_capacity", num(g.desired_capacity()))
+            .set("default_cooldown", num(g.default_cooldown()))
+            .set("health_check_grace_period", num(g.health_check_grace_period()))
+            .set_opt_str("health_check_type", g.health_check_type())
+            .set("vpc_zone_identifier", str_set(subnets))
+            .set("availability_zones", str_set(g.availability_zones().to_vec()))
+            .set("target_group_arns", str_set(g.target_group_arns().to_vec()))
+            .set("capacity_rebalance", g.capacity_rebalance().map(Value::Bool).unwrap_or(Value::Null))
+            .set("max_instance_lifetime", num(g.max_instance_lifetime().filter(|x| *x != 0)))
+            .set(
+                "protect_from_scale_in",
+                Value::Bool(g.new_instances_protected_from_scale_in().unwrap_or(false)),
+            )
+            .set_opt_str("service_linked_role_arn", g.service_linked_role_arn())
+            .set("launch_template", Value::List(lt))
+            .set("tag", Value::set(tags))
+            .keep(prior, &["name_prefix", "force_delete", "wait_for_capacity_timeout"])
+            .build()
+    }
+
+    async fn describe(&self, p: &AwsProvider, names: &[String]) -> Result<BTreeMap<String, AutoScalingGroup>, ProviderError> {
+        let mut unique: Vec<String> = names.iter().filter(|n| !n.is_empty()).cloned().collect();
+        unique.sort();
+        unique.dedup();
+        let mut out = BTreeMap::new();
+        for chunk in unique.chunks(NAMES_PER_CALL) {
+            let groups = self.describe_pages(p, Some(chunk.to_vec()), None).await?;
+            out.extend(groups.into_iter().filter_map(|g| Some((g.auto_scaling_group_name()?.to_string(), g))));
+        }
+        Ok(out)
+    }
+
+    async fn describe_pages(
+        &self,
+        p: &AwsProvider,
+        names: Option<Vec<String>>,
+        filters: Option<Vec<Filter>>,
+    ) -> Result<Vec<AutoScalingGroup>, ProviderError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = p
+                .call("autoscaling:DescribeAutoScalingGroups", || {
+                    p.autoscaling
+                        .describe_auto_scaling_groups()
+                        .set_auto_scaling_group_names(names.clone())
+                        .set_filters(filters.clone())
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            out.extend(page.auto_scaling_groups().iter().cloned());
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn get(&self, p: &AwsProvider, name: &str) -> Result<Option<AutoScalingGroup>, ProviderError> {
+        Ok(self.describe(p, &[name.to_string()]).await?.remove(name))
+    }
+
+    async fn read_one(&self, p: &AwsProvider, name: &str, prior: Option<&Value>) -> Result<Option<Value>, ProviderError> {
+        Ok(self.get(p, name).await?.map(|g| self.to_value(p, &g, prior)))
+    }
+
+    /// Wait until the group has `desired_capacity` healthy in-service
+    /// instances (Terraform's `wait_for_capacity_timeout`; "0" skips).
+    async fn wait_for_capacity(&self, p: &AwsProvider, name: &str, planned: &Value, limit: Duration) -> Result<(), ProviderError> {
+        let timeout = get_str(planned, "wait_for_capacity_timeout")
+            .as_deref()
+            .map(|t| parse_duration(t).unwrap_or(limit))
+            .unwrap_or(limit)
+            .min(limit);
+        if timeout.is_zero() {
+            return Ok(());
+        }
+        wait_for(&format!("autoscaling group {name} capacity"), timeout, POLL, || async {
+            let Some(g) = self.get(p, name).await? else {
+                return Err(ProviderError::NotFound(format!("autoscaling group {name} disappeared")));
+            };
+            let want = g.desired_capacity().or(g.min_size()).unwrap_or(0).max(0) as usize;
+            let in_service = g
+                .instances()
+                .iter()
+                .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+                .filter(|i| i.health_status().is_none_or(|h| h.eq_ignore_ascii_case("healthy")))
+                .count();
+            Ok((in_service >= want).then_some(()))
+        })
+        .await
+    }
+
+    fn filter(name: &str, value: &str) -> Filter {
+        Filter::builder().name(name).values(value).build()
+    }
+
+    async fn list_filtered(&self, p: &AwsProvider, filters: Vec<Filter>) -> Result<Vec<Value>, ProviderError> {
+        Ok(self.describe_pages(p, None, Some(filters)).await?.iter().map(|g| self.to_value(p, g, None)).collect())
+    }
+}
+
+#[async_trait]
+impl ResourceType for AutoscalingGroup {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn schema(&self) -> Schema {
+        Schema::new()
+            .attr("id", Attribute::computed(AttrType::String))
+            .attr("arn", Attribute::computed(AttrType::String))
+            .attr("name", Attribute::optional_computed(AttrType::String).force_new())
+            .attr("name_prefix", Attribute::optional(AttrType::String).force_new())
+            .attr("min_size", Attribute::required(AttrType::Number))
+            .attr("max_size", Attribute::required(AttrType::Number))
+            .attr("desired_capacity", Attribute::optional_computed(AttrType::Number))
+            .attr("default_cooldown", Attribute::optional_computed(AttrType::Number))
+            .attr("health_check_type", Attribute::optional_computed(AttrType::String))
+            .attr("health_check_grace_period", Attribute::optional(AttrType::Number).default(300i64))
+            .attr("vpc_zone_identifier", Attribute::optional_computed(AttrType::set_of(AttrType::String)))
+            .attr("availability_zones", Attribute::optional_computed(AttrType::set_of(AttrType::String)))
+            .attr("target_group_arns", Attribute::optional_computed(AttrType::set_of(AttrType::String)))
+            .attr("capacity_rebalance", Attribute::optional_computed(AttrType::Bool))
+            .attr("max_instance_lifetime", Attribute::optional(AttrType::Number))
+            .attr("protect_from_scale_in", Attribute::optional(AttrType::Bool).default(false))
+            .attr("service_linked_role_arn", Attribute::optional_computed(AttrType::String))
+            .attr("force_delete", Attribute::optional(AttrType::Bool).default(false))
+            .attr("wait_for_capacity_timeout", Attribute::optional(AttrType::String).default("10m"))
+            .list_block(
+                "launch_template",
+                0,
+                1,
+                Schema::new()
+                    .attr("id", Attribute::optional_computed(AttrType::String))
+                    .attr("name", Attribute::optional_computed(AttrType::String))
+                    .attr("version", Attribute::optional_computed(AttrType::String)),
+            )
+            .set_block(
+                "tag",
+                Schema::new()
+                    .attr("key", Attribute::required(AttrType::String))
+                    .attr("value", Attribute::required(AttrType::String))
+                    .attr("propagate_at_launch", Attribute::required(AttrType::Bool)),
+            )
+    }
+
+    fn plan(
+        &self,
+        p: &AwsProvider,
+        prior: Option<&Value>,
+        config: &Value,
+        ctx: &ResourceContext,
+    ) -> Result<PlannedResource, ProviderError> {
+        let mut planned = default_plan(p, &p.resource_schema(NAME), prior, config, ctx);
+        // With subnets given, the zones follow from them.
+        if let Some(prior) = prior
+            && planned.planned.get("vpc_zone_identifier") != prior.get("vpc_zone_identifier")
+            && config.get("availability_zones").is_none_or(Value::is_null)
+            && let Some(m) = planned.planned.as_map_mut()
+        {
+            m.insert("availability_zones".into(), Value::Unknown);
+        }
+        Ok(planned)
+    }
+
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>, ProviderError> {
+        let names: Vec<String> = prior.iter().map(|v| get_str(v, "id").unwrap_or_default()).collect();
+        let found = self.describe(p, &names).await?;
+        Ok(prior.iter().zip(&names).map(|(pv, n)| found.get(n).map(|g| self.to_value(p, g, Some(pv)))).collect())
+    }
+
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value, ProviderError> {
+        let name = get_str(planned, "name")
+            .unwrap_or_else(|| generated_name(get_str(planned, "name_prefix").as_deref(), &ctx.idempotency_token));
+        let mut tags: Vec<Tag> =
+            tag_blocks(planned).iter().filter(|(k, _)| !is_ownership(k)).map(|(k, (v, prop))| api_tag(&name, k, v, *prop)).collect();
+        tags.extend(ownership_tags(&ctx.resource).iter().map(|(k, v)| api_tag(&name, k, v, false)));
+        let azs = get_strings(planned, "availability_zones");
+        let tgs = get_strings(planned, "target_group_arns");
+        p.call("autoscaling:CreateAutoScalingGroup", || {
+            p.autoscaling
+                .create_auto_scaling_group()
+                .auto_scaling_group_name(&name)
+                .set_min_size(i32_of(planned, "min_size"))
+                .set_max_size(i32_of(planned, "max_size"))
+                .set_desired_capacity(i32_of(planned, "desired_capacity"))
+                .set_default_cooldown(i32_of(planned, "default_cooldown"))
+                .set_health_check_type(get_str(planned, "health_check_type"))
+                .set_health_check_grace_period(i32_of(planned, "health_check_grace_period"))
+                .set_vpc_zone_identifier(zone_identifier(planned))
+                .set_availability_zones((!azs.is_empty()).then(|| azs.clone()))
+                .set_target_group_arns((!tgs.is_empty()).then(|| tgs.clone()))
+                .set_capacity_rebalance(get_bool(planned, "capacity_rebalance"))
+                .set_max_instance_lifetime(i32_of(planned, "max_instance_lifetime"))
+                .set_new_instances_protected_from_scale_in(get_bool(planned, "protect_from_scale_in"))
+                .set_service_linked_role_arn(get_str(planned, "service_linked_role_arn"))
+                .set_launch_template(launch_template_spec(planned))
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| match &e {
+            ProviderError::InvalidArgument { code, .. } if code.contains("AlreadyExists") => at_path(e, "name"),
+            _ => e,
+        })?;
+        self.wait_for_capacity(p, &name, planned, ctx.timeout).await?;
+        let mut with_name = planned.clone();
+        if let Some(m) = with_name.as_map_mut() {
+            m.insert("name".into(), Value::from(name.as_str()));
+        }
+        self.read_one(p, &name, Some(&with_name))
+            .await?
+            .ok_or_else(|| ProviderError::NotFound(format!("autoscaling group {name} vanished right after create")))
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        prior: &Value,
+        planned: &Value,
+        _ctx: &ResourceContext,
+    ) -> Result<Value, ProviderError> {
+        let name = require_id(NAME, prior)?;
+        let changed = |k: &str| prior.get(k) != planned.get(k) && planned.get(k).is_some_and(|v| !v.is_unknown());
+        let pick_i32 = |k: &str| if changed(k) { i32_of(planned, k) } else { None };
+        let lt_changed = prior.get("launch_template") != planned.get("launch_template");
+        let zones_changed = changed("vpc_zone_identifier");
+        let azs_changed = changed("availability_zones") && zone_identifier(planned).is_none();
+        let any = [
+            "min_size",
+            "max_size",
+            "desired_capacity",
+            "default_cooldown",
+            "health_check_type",
+            "health_check_grace_period",
+            "capacity_rebalance",
+            "max_instance_lifetime",
+            "protect_from_scale_in",
+            "service_linked_role_arn",
+        ]
+        .iter()
+        .any(|k| changed(k))
+            || lt_changed
+            || zones_changed
+            || azs_changed;
+        if any {
+            p.call("autoscaling:UpdateAutoScalingGroup", || {
+                p.autoscaling
+                    .update_auto_scaling_group()
+                    .auto_scaling_group_name(&name)
+                    .set_min_size(pick_i32("min_size"))
+                    .set_max_size(pick_i32("max_size"))
+                    .set_desired_capacity(pick_i32("desired_capacity"))
+                    .set_default_cooldown(pick_i32("default_cooldown"))
+                    .set_health_check_grace_period(pick_i32("health_check_grace_period"))
+                    .set_max_instance_lifetime(pick_i32("max_instance_lifetime"))
+                    .set_health_check_type(if changed("health_check_type") { get_str(planned, "health_check_type") } else { None })
+                    .set_capacity_rebalance(if changed("capacity_rebalance") { get_bool(planned, "capacity_rebalance") } else { None })
+                    .set_new_instances_protected_from_scale_in(if changed("protect_from_scale_in") {
+                        get_bool(planned, "protect_from_scale_in")
+                    } else {
+                        None
+                    })
+                    .set_service_linked_role_arn(if changed("service_linked_role_arn") {
+                        get_str(planned, "service_linked_role_arn")
+                    } else {
+                        None
+                    })
+                    .set_vpc_zone_identifier(if zones_changed { zone_identifier(planned) } else { None })
+                    .set_availability_zones(if azs_changed { Some(get_strings(planned, "availability_zones")) } else { None })
+                    .set_launch_template(if lt_changed { launch_template_spec(planned) } else { None })
+                    .send()
+            })
+            .await?;
+        }
+        // `tag` blocks; the ownership tags are left alone.
+        let old = tag_blocks(prior);
+        let new = tag_blocks(planned);
+        let removed: Vec<Tag> = old
+            .keys()
+            .filter(|k| !new.contains_key(*k) && !is_ownership(k))
+            .map(|k| Tag::builder().resource_id(&name).resource_type("auto-scaling-group").key(k).build())
+            .collect();
+        if !removed.is_empty() {
+            p.call("autoscaling:DeleteTags", || p.autoscaling.delete_tags().set_tags(Some(removed.clone())).send()).await?;
+        }
+        let upserts: Vec<Tag> = new
+            .iter()
+            .filter(|(k, v)| old.get(*k) != Some(*v) && !is_ownership(k))
+            .map(|(k, (v, prop))| api_tag(&name, k, v, *prop))
+            .collect();
+        if !upserts.is_empty() {
+            p.call("autoscaling:CreateOrUpdateTags", || {
+                p.autoscaling.create_or_update_tags().set_tags(Some(upserts.clone())).send()
+            })
+            .await?;
+        }
+        self.read_one(p, &name, Some(planned))
+            .await?
+            .ok_or_else(|| ProviderError::NotFound(format!("autoscaling group {name} disappeared during update")))
+    }
+
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+        let name = require_id(NAME, prior)?;
+        if self.get(p, &name).await?.is_none() {
+            return Ok(());
+        }
+        // Instances are terminated with the group (ForceDelete); a running
+        // scaling activity makes the API refuse for a while.
+        let mut attempts = 0;
+        loop {
+            match p
+                .call("autoscaling:DeleteAutoScalingGroup", || {
+                    p.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(&name).force_delete(true).send()
+                })
+                .await
+            {
+                Ok(_) => break,
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(ProviderError::InvalidArgument { message, .. }) if message.to_lowercase().contains("not found") => {
+                    return Ok(());
+                }
+                Err(ProviderError::Api { code, .. } | ProviderError::Conflict { code, .. })
+                    if (code == "ScalingActivityInProgress" || code == "ResourceInUse") && attempts < 30 =>
+                {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        wait_for(&format!("autoscaling group {name} deletion"), DELETE_TIMEOUT, POLL, || async {
+            Ok(self.get(p, &name).await?.is_none().then_some(()))
+        })
+        .await
+    }
+
+    async fn find_created(
+        &self,
+        p: &AwsProvider,
+        _token: &str,
+        ctx: &ResourceContext,
+    ) -> Result<Option<Value>, ProviderError> {
+        let filters = vec![
+            Self::filter(&format!("tag:{OWNER_ENVIRONMENT_TAG}"), &ctx.environment),
+            Self::filter(&format!("tag:{OWNER_ADDRESS_TAG}"), &ctx.address),
+        ];
+        Ok(self.list_filtered(p, filters).await?.into_iter().next())
+    }
+
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>, ProviderError> {
+        self.list_filtered(p, vec![Self::filter(&format!("tag:{OWNER_ENVIRONMENT_TAG}"), environment)]).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h5m3s"), Some(Duration::from_secs(3903)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        assert_eq!(parse_duration("5x"), None);
+    }
+}

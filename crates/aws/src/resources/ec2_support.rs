@@ -1,0 +1,171 @@
+//! Shared EC2 plumbing: filters, tags, batched describes by ID.
+
+use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::tags::{TagMap, tag_changes};
+use crate::values::value_to_str_map;
+use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, Tag, TagSpecification};
+use std::collections::BTreeMap;
+use std::future::Future;
+use terrace_core::Value;
+use terrace_provider::{ProviderError, ResourceContext};
+
+/// Values per filter in one describe call (the EC2 limit is 200).
+pub(crate) const FILTER_CHUNK: usize = 200;
+
+pub(crate) fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().map(Into::into).collect()))
+        .build()
+}
+
+/// Filters selecting the objects one resource instance owns.
+pub(crate) fn address_filters(ctx: &ResourceContext) -> Vec<Filter> {
+    vec![
+        filter(
+            &format!("tag:{OWNER_ENVIRONMENT_TAG}"),
+            [ctx.environment.clone()],
+        ),
+        filter(&format!("tag:{OWNER_ADDRESS_TAG}"), [ctx.address.clone()]),
+    ]
+}
+
+/// Filter selecting everything an environment owns.
+pub(crate) fn environment_filter(environment: &str) -> Filter {
+    filter(
+        &format!("tag:{OWNER_ENVIRONMENT_TAG}"),
+        [environment.to_string()],
+    )
+}
+
+pub(crate) fn tags_to_map(tags: &[Tag]) -> TagMap {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+fn to_tags(tags: &TagMap) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub(crate) fn tag_spec(resource_type: Ec2ResourceType, tags: &TagMap) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(to_tags(tags)))
+        .build()
+}
+
+/// Bring an object's tags from the prior `tags_all` to the planned one.
+pub(crate) async fn update_tags(
+    p: &AwsProvider,
+    id: &str,
+    prior: &Value,
+    planned: &Value,
+) -> Result<(), ProviderError> {
+    let old = value_to_str_map(prior.get("tags_all").unwrap_or(&Value::Null));
+    let new = value_to_str_map(planned.get("tags_all").unwrap_or(&Value::Null));
+    let (removed, changed) = tag_changes(&old, &new);
+    if !removed.is_empty() {
+        let keys: Vec<Tag> = removed
+            .iter()
+            .map(|k| Tag::builder().key(k).build())
+            .collect();
+        p.call("ec2:DeleteTags", || {
+            p.ec2
+                .delete_tags()
+                .resources(id)
+                .set_tags(Some(keys.clone()))
+                .send()
+        })
+        .await?;
+    }
+    if !changed.is_empty() {
+        let tags = to_tags(&changed);
+        p.call("ec2:CreateTags", || {
+            p.ec2
+                .create_tags()
+                .resources(id)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Describe objects by ID in batches: `describe(ids, next_token)` returns
+/// one page of objects with their IDs. IDs that do not exist are simply
+/// absent from the result (callers pass ID *filters*, which never fail on
+/// missing IDs).
+pub(crate) async fn describe_by_ids<T, F, Fut>(
+    ids: &[String],
+    describe: F,
+) -> Result<BTreeMap<String, T>, ProviderError>
+where
+    F: Fn(Vec<String>, Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<(String, T)>, Option<String>), ProviderError>>,
+{
+    let mut unique: Vec<String> = ids.to_vec();
+    unique.sort();
+    unique.dedup();
+    let mut out = BTreeMap::new();
+    for chunk in unique.chunks(FILTER_CHUNK) {
+        let mut token = None;
+        loop {
+            let (items, next) = describe(chunk.to_vec(), token.clone()).await?;
+            out.extend(items);
+            match next {
+                Some(t) if !t.is_empty() => token = Some(t),
+                _ => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Describe with filters, following pages, collecting everything.
+pub(crate) async fn describe_all<T, F, Fut>(describe: F) -> Result<Vec<T>, ProviderError>
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), ProviderError>>,
+{
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = describe(token.clone()).await?;
+        out.extend(items);
+        match next {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(out),
+        }
+    }
+}
+
+/// IDs of the priors (missing IDs become empty strings, which match nothing).
+pub(crate) fn prior_ids(prior: &[Value]) -> Vec<String> {
+    prior
+        .iter()
+        .map(|v| {
+            v.get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Success when the object is already gone (deletes).
+pub(crate) fn ok_if_gone<T>(r: Result<T, ProviderError>) -> Result<(), ProviderError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if crate::api::is_not_found(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

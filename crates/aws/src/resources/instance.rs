@@ -1,0 +1,798 @@
+//! `aws_instance`.
+//!
+//! Reads are batched: one DescribeInstances for up to 1,000 IDs, falling
+//! back to an `instance-id` filter (which skips missing IDs) when any ID is
+//! gone, plus batched DescribeVolumes for root volumes. `user_data` is kept
+//! in state as the SHA1 hex of its text, as Terraform does; it is not read
+//! back from the API (a per-instance call), so its drift is not detected.
+
+use super::ec2_support::{
+    FILTER_CHUNK, environment_filter, filter, ok_if_gone, prior_ids, tag_spec, tags_to_map,
+    update_tags,
+};
+use super::{ResourceType, default_plan, require_id, tags_attributes, wait_for};
+use crate::api::{at_path, is_not_found};
+use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::tags::{create_tags, tags_from_api};
+use crate::values::{Obj, first_block, get_bool, get_i64, get_str, get_strings, str_set};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    AttributeValue, BlockDeviceMapping, EbsBlockDevice, Filter, IamInstanceProfileSpecification,
+    Instance as Ec2Instance, InstanceStateName, InstanceType, ResourceType as Ec2ResourceType,
+    VolumeType,
+};
+use base64::Engine;
+use sha1::{Digest, Sha1};
+use std::collections::BTreeMap;
+use std::time::Duration;
+use terrace_core::Value;
+use terrace_provider::{
+    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+};
+
+pub(crate) struct Instance;
+
+const NAME: &str = "aws_instance";
+/// Instance IDs per DescribeInstances call (the API maximum).
+const IDS_PER_CALL: usize = 1000;
+const POLL: Duration = Duration::from_secs(2);
+
+/// Terraform's user data hash: SHA1 hex of the text (base64 is decoded first).
+pub(crate) fn user_data_hash(text: &str) -> String {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap_or_else(|_| text.as_bytes().to_vec());
+    hex::encode(Sha1::digest(&bytes))
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// An instance and the account that owns its reservation.
+type Found = (Ec2Instance, String);
+
+/// What a read needs besides the instance: its root volume.
+#[derive(Clone, Default)]
+struct RootVolume {
+    size: Option<i32>,
+    volume_type: Option<String>,
+    encrypted: Option<bool>,
+    iops: Option<i32>,
+}
+
+impl Instance {
+    fn to_value(
+        &self,
+        p: &AwsProvider,
+        (i, account): &(Ec2Instance, String),
+        volumes: &BTreeMap<String, RootVolume>,
+        prior: Option<&Value>,
+    ) -> Value {
+        let id = i.instance_id().unwrap_or_default();
+        let root_name = i.root_device_name().unwrap_or_default();
+        let root = i
+            .block_device_mappings()
+            .iter()
+            .find(|m| m.device_name() == Some(root_name));
+        let root_block = root.map(|m| {
+            let vol_id = m.ebs().and_then(|e| e.volume_id()).unwrap_or_default();
+            let vol = volumes.get(vol_id).cloned().unwrap_or_default();
+            Value::map([
+                ("device_name", Value::from(root_name)),
+                ("volume_id", Value::from(vol_id)),
+                (
+                    "delete_on_termination",
+                    Value::Bool(
+                        m.ebs()
+                            .and_then(|e| e.delete_on_termination())
+                            .unwrap_or(true),
+                    ),
+                ),
+                (
+                    "volume_size",
+                    vol.size
+                        .map(|n| Value::from(n as i64))
+                        .unwrap_or(Value::Null),
+                ),
+                (
+                    "volume_type",
+                    vol.volume_type.map(Value::from).unwrap_or(Value::Null),
+                ),
+                (
+                    "encrypted",
+                    vol.encrypted.map(Value::Bool).unwrap_or(Value::Bool(false)),
+                ),
+                (
+                    "iops",
+                    vol.iops
+                        .map(|n| Value::from(n as i64))
+                        .unwrap_or(Value::Null),
+                ),
+            ])
+        });
+        let profile = i
+            .iam_instance_profile()
+            .and_then(|p| p.arn())
+            .and_then(|arn| arn.rsplit('/').next());
+        let (tags, tags_all) = tags_from_api(&tags_to_map(i.tags()), prior, &p.default_tags);
+        Obj::new(&p.resource_schema(NAME))
+            .keep(prior, &["user_data"])
+            .set("id", id)
+            .set("arn", p.arn("ec2", account, &format!("instance/{id}")))
+            .set_opt_str("ami", i.image_id())
+            .set_opt_str("instance_type", i.instance_type().map(|t| t.as_str()))
+            .set_opt_str("subnet_id", i.subnet_id())
+            .set(
+                "vpc_security_group_ids",
+                str_set(i.security_groups().iter().filter_map(|g| g.group_id())),
+            )
+            .set_opt_str("iam_instance_profile", profile)
+            .set_opt_str("key_name", i.key_name())
+            .set_opt_str(
+                "availability_zone",
+                i.placement().and_then(|pl| pl.availability_zone()),
+            )
+            .set_opt_str("private_ip", i.private_ip_address())
+            .set_opt_str("public_ip", i.public_ip_address())
+            .set_opt_str("private_dns", i.private_dns_name())
+            .set_opt_str("public_dns", i.public_dns_name())
+            .set_opt_str(
+                "instance_state",
+                i.state().and_then(|s| s.name()).map(|n| n.as_str()),
+            )
+            .set(
+                "root_block_device",
+                Value::List(root_block.into_iter().collect()),
+            )
+            .set("tags", tags)
+            .set("tags_all", tags_all)
+            .build()
+    }
+
+    /// Describe instances by ID, batched; terminated instances are omitted.
+    async fn describe(&self, p: &AwsProvider, ids: &[String]) -> Result<Vec<Found>, ProviderError> {
+        let mut unique: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
+        unique.sort();
+        unique.dedup();
+        let mut out = Vec::new();
+        for chunk in unique.chunks(IDS_PER_CALL) {
+            match self
+                .describe_pages(p, Some(chunk.to_vec()), Vec::new())
+                .await
+            {
+                Ok(found) => out.extend(found),
+                Err(e) if is_not_found(&e) => {
+                    // Some ID is gone: the ID list fails as a whole, a filter does not.
+                    for sub in chunk.chunks(FILTER_CHUNK) {
+                        out.extend(
+                            self.describe_pages(p, None, vec![filter("instance-id", sub.to_vec())])
+                                .await?,
+                        );
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn describe_pages(
+        &self,
+        p: &AwsProvider,
+        ids: Option<Vec<String>>,
+        filters: Vec<Filter>,
+    ) -> Result<Vec<Found>, ProviderError> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = p
+                .call("ec2:DescribeInstances", || {
+                    p.ec2
+                        .describe_instances()
+                        .set_instance_ids(ids.clone())
+                        .set_filters((!filters.is_empty()).then(|| filters.clone()))
+                        .set_max_results(if ids.is_none() { Some(1000) } else { None })
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            for r in page.reservations() {
+                let owner = r.owner_id().unwrap_or_default();
+                out.extend(
+                    r.instances()
+                        .iter()
+                        .filter(|i| {
+                            i.state().and_then(|s| s.name()) != Some(&InstanceStateName::Terminated)
+                        })
+                        .map(|i| (i.clone(), owner.to_string())),
+                );
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Root volumes of the instances, in batched DescribeVolumes calls.
+    async fn root_volumes(
+        &self,
+        p: &AwsProvider,
+        instances: &[Found],
+    ) -> Result<BTreeMap<String, RootVolume>, ProviderError> {
+        let ids: Vec<String> = instances
+            .iter()
+            .filter_map(|(i, _)| {
+                let root = i.root_device_name()?;
+                let m = i
+                    .block_device_mappings()
+                    .iter()
+                    .find(|m| m.device_name() == Some(root))?;
+                m.ebs()?.volume_id().map(str::to_string)
+            })
+            .collect();
+        let found = super::ec2_support::describe_by_ids(&ids, |chunk, token| async move {
+            let out = p
+                .call("ec2:DescribeVolumes", || {
+                    p.ec2
+                        .describe_volumes()
+                        .filters(filter("volume-id", chunk.clone()))
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            let items = out
+                .volumes()
+                .iter()
+                .filter_map(|v| {
+                    Some((
+                        v.volume_id()?.to_string(),
+                        RootVolume {
+                            size: v.size(),
+                            volume_type: v.volume_type().map(|t| t.as_str().to_string()),
+                            encrypted: v.encrypted(),
+                            iops: v.iops(),
+                        },
+                    ))
+                })
+                .collect();
+            Ok((items, out.next_token().map(str::to_string)))
+        })
+        .await?;
+        Ok(found)
+    }
+
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
+        let found = self.describe(p, &[id.to_string()]).await?;
+        let vols = self.root_volumes(p, &found).await?;
+        Ok(found.first().map(|i| self.to_value(p, i, &vols, prior)))
+    }
+
+    async fn list(
+        &self,
+        p: &AwsProvider,
+        filters: Vec<Filter>,
+    ) -> Result<Vec<Value>, ProviderError> {
+        let found = self.describe_pages(p, None, filters).await?;
+        let vols = self.root_volumes(p, &found).await?;
+        Ok(found
+            .iter()
+            .map(|i| self.to_value(p, i, &vols, None))
+            .collect())
+    }
+
+    /// Poll until the instance is in `state` (or gone, for `Terminated`).
+    async fn wait_state(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+        state: InstanceStateName,
+        timeout: Duration,
+    ) -> Result<(), ProviderError> {
+        wait_for(
+            &format!("instance {id} to be {}", state.as_str()),
+            timeout,
+            POLL,
+            || {
+                let state = state.clone();
+                async move {
+                    let r = p
+                        .call("ec2:DescribeInstances", || {
+                            p.ec2
+                                .describe_instances()
+                                .filters(filter("instance-id", [id]))
+                                .send()
+                        })
+                        .await?;
+                    let current = r
+                        .reservations()
+                        .iter()
+                        .flat_map(|r| r.instances())
+                        .find_map(|i| i.state()?.name().cloned());
+                    Ok(match current {
+                        None if state == InstanceStateName::Terminated => Some(()),
+                        Some(s) if s == state => Some(()),
+                        _ => None,
+                    })
+                }
+            },
+        )
+        .await
+    }
+
+    async fn profile_associations(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+    ) -> Result<Vec<String>, ProviderError> {
+        let out = p
+            .call("ec2:DescribeIamInstanceProfileAssociations", || {
+                p.ec2
+                    .describe_iam_instance_profile_associations()
+                    .filters(filter("instance-id", [id]))
+                    .send()
+            })
+            .await?;
+        Ok(out
+            .iam_instance_profile_associations()
+            .iter()
+            .filter(|a| a.state().map(|s| s.as_str()) != Some("disassociated"))
+            .filter_map(|a| a.association_id().map(str::to_string))
+            .collect())
+    }
+
+    async fn set_profile(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+        profile: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        let existing = self.profile_associations(p, id).await?;
+        match (profile, existing.first()) {
+            (Some(name), Some(assoc)) => {
+                let spec = IamInstanceProfileSpecification::builder()
+                    .name(name)
+                    .build();
+                p.call("ec2:ReplaceIamInstanceProfileAssociation", || {
+                    p.ec2
+                        .replace_iam_instance_profile_association()
+                        .association_id(assoc)
+                        .iam_instance_profile(spec.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| at_path(e, "iam_instance_profile"))?;
+            }
+            (Some(name), None) => {
+                let spec = IamInstanceProfileSpecification::builder()
+                    .name(name)
+                    .build();
+                p.call("ec2:AssociateIamInstanceProfile", || {
+                    p.ec2
+                        .associate_iam_instance_profile()
+                        .instance_id(id)
+                        .iam_instance_profile(spec.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| at_path(e, "iam_instance_profile"))?;
+            }
+            (None, Some(assoc)) => {
+                p.call("ec2:DisassociateIamInstanceProfile", || {
+                    p.ec2
+                        .disassociate_iam_instance_profile()
+                        .association_id(assoc)
+                        .send()
+                })
+                .await?;
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    /// The user data text for a planned hash (remembered at plan time).
+    fn user_data_text(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+    ) -> Result<Option<String>, ProviderError> {
+        let Some(v) = get_str(planned, "user_data") else {
+            return Ok(None);
+        };
+        if !is_hash(&v) {
+            return Ok(Some(v));
+        }
+        let known = p
+            .user_data
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&v)
+            .cloned();
+        known.map(Some).ok_or_else(|| {
+            ProviderError::Unsupported(
+                "aws_instance.user_data: the planned value is a hash and this provider instance did not plan it; \
+                 plan again before applying"
+                    .to_string(),
+            )
+        })
+    }
+}
+
+#[async_trait]
+impl ResourceType for Instance {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn schema(&self) -> Schema {
+        let root = Schema::new()
+            .attr(
+                "volume_size",
+                Attribute::optional_computed(AttrType::Number),
+            )
+            .attr(
+                "volume_type",
+                Attribute::optional_computed(AttrType::String),
+            )
+            .attr(
+                "delete_on_termination",
+                Attribute::optional(AttrType::Bool).default(true),
+            )
+            .attr("encrypted", Attribute::optional_computed(AttrType::Bool))
+            .attr("iops", Attribute::optional_computed(AttrType::Number))
+            .attr("device_name", Attribute::computed(AttrType::String))
+            .attr("volume_id", Attribute::computed(AttrType::String));
+        tags_attributes(
+            Schema::new()
+                .attr("id", Attribute::computed(AttrType::String))
+                .attr("arn", Attribute::computed(AttrType::String))
+                .attr("ami", Attribute::required(AttrType::String).force_new())
+                .attr("instance_type", Attribute::required(AttrType::String))
+                .attr(
+                    "subnet_id",
+                    Attribute::optional_computed(AttrType::String).force_new(),
+                )
+                .attr(
+                    "vpc_security_group_ids",
+                    Attribute::optional_computed(AttrType::set_of(AttrType::String)),
+                )
+                .attr(
+                    "user_data",
+                    Attribute::optional(AttrType::String).force_new(),
+                )
+                .attr(
+                    "iam_instance_profile",
+                    Attribute::optional(AttrType::String),
+                )
+                .attr(
+                    "key_name",
+                    Attribute::optional_computed(AttrType::String).force_new(),
+                )
+                .attr(
+                    "availability_zone",
+                    Attribute::optional_computed(AttrType::String).force_new(),
+                )
+                .attr(
+                    "private_ip",
+                    Attribute::optional_computed(AttrType::String).force_new(),
+                )
+                .attr("public_ip", Attribute::computed(AttrType::String))
+                .attr("private_dns", Attribute::computed(AttrType::String))
+                .attr("public_dns", Attribute::computed(AttrType::String))
+                .attr("instance_state", Attribute::computed(AttrType::String))
+                .list_block("root_block_device", 0, 1, root)
+                .computed_block("root_block_device"),
+        )
+    }
+
+    fn plan(
+        &self,
+        p: &AwsProvider,
+        prior: Option<&Value>,
+        config: &Value,
+        ctx: &ResourceContext,
+    ) -> Result<PlannedResource, ProviderError> {
+        let mut config = config.clone();
+        if let Some(text) = get_str(&config, "user_data") {
+            let hash = user_data_hash(&text);
+            p.user_data
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(hash.clone(), text);
+            if let Some(m) = config.as_map_mut() {
+                m.insert("user_data".into(), Value::from(hash));
+            }
+        }
+        let mut planned = default_plan(p, &p.resource_schema(NAME), prior, &config, ctx);
+        let replacing = !planned.requires_replace.is_empty();
+        if let Some(m) = planned.planned.as_map_mut() {
+            // root_block_device is optional and computed: unconfigured, it
+            // is whatever the AMI gives.
+            let configured = config
+                .get("root_block_device")
+                .and_then(Value::as_list)
+                .is_some_and(|l| !l.is_empty());
+            if !configured {
+                let keep = prior
+                    .filter(|_| !replacing)
+                    .and_then(|pv| pv.get("root_block_device"))
+                    .cloned();
+                m.insert("root_block_device".into(), keep.unwrap_or(Value::Unknown));
+            }
+            // The instance state is "running" after any apply.
+            if m.get("instance_state")
+                .is_some_and(|s| s.as_str() != Some("running"))
+            {
+                m.insert("instance_state".into(), Value::Unknown);
+            }
+            // A type change stops and starts the instance: its public IP may change.
+            if prior.is_some()
+                && !replacing
+                && prior.and_then(|pv| get_str(pv, "instance_type"))
+                    != get_str(&config, "instance_type")
+            {
+                m.insert("public_ip".into(), Value::Unknown);
+                m.insert("public_dns".into(), Value::Unknown);
+            }
+        }
+        Ok(planned)
+    }
+
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
+        let ids = prior_ids(prior);
+        let found = self.describe(p, &ids).await?;
+        let vols = self.root_volumes(p, &found).await?;
+        let by_id: BTreeMap<&str, &Found> = found
+            .iter()
+            .filter_map(|f| Some((f.0.instance_id()?, f)))
+            .collect();
+        Ok(prior
+            .iter()
+            .zip(&ids)
+            .map(|(pv, id)| {
+                by_id
+                    .get(id.as_str())
+                    .map(|f| self.to_value(p, f, &vols, Some(pv)))
+            })
+            .collect())
+    }
+
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+        self.read_one(p, id, None).await
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError> {
+        let tags = create_tags(&p.default_tags, planned, &ctx.resource);
+        let user_data = self
+            .user_data_text(p, planned)?
+            .map(|t| base64::engine::general_purpose::STANDARD.encode(t.as_bytes()));
+        let ami = get_str(planned, "ami").unwrap_or_default();
+        let mut mappings = Vec::new();
+        if let Some(root) = first_block(planned, "root_block_device") {
+            // The root device name comes from the AMI.
+            let img = p
+                .call("ec2:DescribeImages", || {
+                    p.ec2.describe_images().image_ids(&ami).send()
+                })
+                .await
+                .map_err(|e| at_path(e, "ami"))?;
+            let device = img
+                .images()
+                .first()
+                .and_then(|i| i.root_device_name())
+                .unwrap_or("/dev/xvda")
+                .to_string();
+            let ebs = EbsBlockDevice::builder()
+                .set_volume_size(get_i64(root, "volume_size").map(|n| n as i32))
+                .set_volume_type(get_str(root, "volume_type").map(|t| VolumeType::from(t.as_str())))
+                .set_delete_on_termination(get_bool(root, "delete_on_termination"))
+                .set_encrypted(get_bool(root, "encrypted"))
+                .set_iops(get_i64(root, "iops").map(|n| n as i32))
+                .build();
+            mappings.push(
+                BlockDeviceMapping::builder()
+                    .device_name(device)
+                    .ebs(ebs)
+                    .build(),
+            );
+        }
+        let sgs = get_strings(planned, "vpc_security_group_ids");
+        let token: String = ctx.idempotency_token.chars().take(64).collect();
+        let out = p
+            .call("ec2:RunInstances", || {
+                p.ec2
+                    .run_instances()
+                    .image_id(&ami)
+                    .set_instance_type(
+                        get_str(planned, "instance_type").map(|t| InstanceType::from(t.as_str())),
+                    )
+                    .min_count(1)
+                    .max_count(1)
+                    .set_subnet_id(get_str(planned, "subnet_id"))
+                    .set_security_group_ids((!sgs.is_empty()).then(|| sgs.clone()))
+                    .set_user_data(user_data.clone())
+                    .set_key_name(get_str(planned, "key_name"))
+                    .set_private_ip_address(get_str(planned, "private_ip"))
+                    .set_placement(get_str(planned, "availability_zone").map(|az| {
+                        aws_sdk_ec2::types::Placement::builder()
+                            .availability_zone(az)
+                            .build()
+                    }))
+                    .set_iam_instance_profile(
+                        get_str(planned, "iam_instance_profile")
+                            .map(|n| IamInstanceProfileSpecification::builder().name(n).build()),
+                    )
+                    .set_block_device_mappings((!mappings.is_empty()).then(|| mappings.clone()))
+                    .client_token(&token)
+                    .tag_specifications(tag_spec(Ec2ResourceType::Instance, &tags))
+                    .send()
+            })
+            .await?;
+        let inst = out.instances().first();
+        let id = inst
+            .and_then(|i| i.instance_id())
+            .unwrap_or_default()
+            .to_string();
+        self.wait_state(p, &id, InstanceStateName::Running, ctx.timeout)
+            .await?;
+        self.read_one(p, &id, Some(planned))
+            .await?
+            .ok_or_else(|| ProviderError::NotFound(format!("instance {id} not found after create")))
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        prior: &Value,
+        planned: &Value,
+        _ctx: &ResourceContext,
+    ) -> Result<Value, ProviderError> {
+        let id = require_id(NAME, prior)?;
+        let timeout = Duration::from_secs(600);
+        if let Some(t) = get_str(planned, "instance_type")
+            && get_str(prior, "instance_type").as_deref() != Some(t.as_str())
+        {
+            // Like the AWS provider: stop, change the type, start again.
+            p.call("ec2:StopInstances", || {
+                p.ec2.stop_instances().instance_ids(&id).send()
+            })
+            .await?;
+            self.wait_state(p, &id, InstanceStateName::Stopped, timeout)
+                .await?;
+            let v = AttributeValue::builder().value(&t).build();
+            p.call("ec2:ModifyInstanceAttribute", || {
+                p.ec2
+                    .modify_instance_attribute()
+                    .instance_id(&id)
+                    .instance_type(v.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| at_path(e, "instance_type"))?;
+            p.call("ec2:StartInstances", || {
+                p.ec2.start_instances().instance_ids(&id).send()
+            })
+            .await?;
+            self.wait_state(p, &id, InstanceStateName::Running, timeout)
+                .await?;
+        }
+        let sgs = get_strings(planned, "vpc_security_group_ids");
+        if planned
+            .get("vpc_security_group_ids")
+            .is_some_and(Value::is_wholly_known)
+            && !sgs.is_empty()
+            && sgs != get_strings(prior, "vpc_security_group_ids")
+        {
+            p.call("ec2:ModifyInstanceAttribute", || {
+                p.ec2
+                    .modify_instance_attribute()
+                    .instance_id(&id)
+                    .set_groups(Some(sgs.clone()))
+                    .send()
+            })
+            .await
+            .map_err(|e| at_path(e, "vpc_security_group_ids"))?;
+        }
+        let profile = get_str(planned, "iam_instance_profile");
+        if profile != get_str(prior, "iam_instance_profile") {
+            self.set_profile(p, &id, profile.as_deref()).await?;
+        }
+        update_tags(p, &id, prior, planned).await?;
+        self.read_one(p, &id, Some(planned)).await?.ok_or_else(|| {
+            ProviderError::NotFound(format!("instance {id} disappeared during update"))
+        })
+    }
+
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+        let id = require_id(NAME, prior)?;
+        let r = p
+            .call("ec2:TerminateInstances", || {
+                p.ec2.terminate_instances().instance_ids(&id).send()
+            })
+            .await;
+        if let Err(e) = r {
+            return ok_if_gone::<()>(Err(e));
+        }
+        self.wait_state(
+            p,
+            &id,
+            InstanceStateName::Terminated,
+            Duration::from_secs(1200),
+        )
+        .await
+    }
+
+    async fn find_created(
+        &self,
+        p: &AwsProvider,
+        token: &str,
+        ctx: &ResourceContext,
+    ) -> Result<Option<Value>, ProviderError> {
+        let token: String = token.chars().take(64).collect();
+        // The client token identifies exactly this create; not every
+        // endpoint supports the filter, so ownership tags are the fallback.
+        match self.list(p, vec![filter("client-token", [token])]).await {
+            Ok(found) if !found.is_empty() => return Ok(found.into_iter().next()),
+            Ok(_) => return Ok(None),
+            Err(e) => {
+                tracing::debug!("client-token filter failed ({e}); falling back to ownership tags")
+            }
+        }
+        let found = self
+            .list(
+                p,
+                vec![
+                    filter(
+                        &format!("tag:{OWNER_ENVIRONMENT_TAG}"),
+                        [ctx.environment.clone()],
+                    ),
+                    filter(&format!("tag:{OWNER_ADDRESS_TAG}"), [ctx.address.clone()]),
+                ],
+            )
+            .await?;
+        Ok(found.into_iter().next())
+    }
+
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
+        self.list(p, vec![environment_filter(environment)]).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_data_hash_matches_terraform() {
+        // sha1("hello") and the same text given as base64.
+        assert_eq!(
+            user_data_hash("hello"),
+            "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"
+        );
+        assert_eq!(
+            user_data_hash("aGVsbG8="),
+            "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"
+        );
+        assert!(is_hash(&user_data_hash("x")));
+    }
+}

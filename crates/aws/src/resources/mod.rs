@@ -1,0 +1,276 @@
+//! AWS resource types.
+//!
+//! How to add a resource type (one file plus one line):
+//! 1. Create `src/resources/<thing>.rs` with a unit struct implementing
+//!    [`ResourceType`]: `name()` is the Terraform type name, `schema()` uses the
+//!    Terraform AWS provider's attribute names (include `tags` + `tags_all` via
+//!    [`tags_attributes`] when the API can tag it).
+//! 2. Make every SDK call through `p.call("service:Operation", || builder.clone().send())`
+//!    (counting, throttling retries, error classification come with it).
+//! 3. Build state with `Obj::new(&p.resource_schema(self.name()))` so every attribute is present;
+//!    `read_many` returns one entry per prior in order, `None` for gone objects, batched.
+//! 4. Tag creates with `tags::create_tags(&p.default_tags, planned, &ctx.resource)`.
+//! 5. Add `Box::new(<thing>::Thing)` to [`all_resource_types`] and `mod <thing>;` below.
+//!    Default `plan` already predicts `tags_all`; override it only for type-specific rules.
+
+mod autoscaling;
+pub(crate) mod ec2_support;
+mod ecr_lifecycle_policy;
+mod ecr_repository;
+mod eks;
+mod iam;
+mod instance;
+mod internet_gateway;
+mod launch_template;
+mod route_table;
+mod s3_bucket;
+mod s3_bucket_versioning;
+mod security_group;
+mod subnet;
+mod vpc;
+
+use crate::provider::AwsProvider;
+use crate::tags::planned_tags_all;
+use crate::values::Obj;
+use async_trait::async_trait;
+use terrace_core::Value;
+use terrace_provider::{
+    AttrMode, AttrType, Attribute, CreateContext, Nesting, PlannedResource, ProviderError,
+    ResourceContext, Schema, plan_with_schema,
+};
+
+/// One AWS resource type.
+#[async_trait]
+pub(crate) trait ResourceType: Send + Sync {
+    /// The Terraform type name, e.g. `aws_vpc`.
+    fn name(&self) -> &'static str;
+
+    fn schema(&self) -> Schema;
+
+    /// Plan one instance. The default plans by schema and predicts `tags_all`.
+    fn plan(
+        &self,
+        p: &AwsProvider,
+        prior: Option<&Value>,
+        config: &Value,
+        ctx: &ResourceContext,
+    ) -> Result<PlannedResource, ProviderError> {
+        Ok(default_plan(
+            p,
+            &p.resource_schema(self.name()),
+            prior,
+            config,
+            ctx,
+        ))
+    }
+
+    /// Refresh many objects; one entry per prior, in order; `None` = gone.
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError>;
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError>;
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        prior: &Value,
+        planned: &Value,
+        ctx: &ResourceContext,
+    ) -> Result<Value, ProviderError>;
+
+    /// Delete; already gone is success.
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError>;
+
+    /// Read by import ID. The default reads an object whose `id` is the
+    /// import ID.
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+        let stub = Obj::new(&p.resource_schema(self.name()))
+            .set("id", id)
+            .build();
+        Ok(self.read_many(p, &[stub]).await?.pop().flatten())
+    }
+
+    /// Find what a crashed create with this token / address may have made.
+    async fn find_created(
+        &self,
+        p: &AwsProvider,
+        token: &str,
+        ctx: &ResourceContext,
+    ) -> Result<Option<Value>, ProviderError>;
+
+    /// Every object of this type carrying `terrace:environment=<environment>`.
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError>;
+}
+
+/// Every supported resource type. One line per type.
+pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
+    vec![
+        Box::new(vpc::Vpc),
+        Box::new(subnet::Subnet),
+        Box::new(security_group::SecurityGroup),
+        Box::new(internet_gateway::InternetGateway),
+        Box::new(route_table::RouteTable),
+        Box::new(instance::Instance),
+        Box::new(ecr_repository::EcrRepository),
+        Box::new(ecr_lifecycle_policy::EcrLifecyclePolicy),
+        Box::new(s3_bucket::S3Bucket),
+        Box::new(s3_bucket_versioning::S3BucketVersioning),
+        Box::new(iam::IamRole),
+        Box::new(iam::IamInstanceProfile),
+        Box::new(iam::IamRolePolicyAttachment),
+        Box::new(launch_template::LaunchTemplateType),
+        Box::new(autoscaling::AutoscalingGroup),
+        Box::new(eks::EksCluster),
+        Box::new(eks::EksNodeGroup),
+    ]
+}
+
+/// `tags` (optional map) and `tags_all` (computed) for taggable types.
+pub(crate) fn tags_attributes(schema: Schema) -> Schema {
+    schema
+        .attr(
+            "tags",
+            Attribute::optional(AttrType::map_of(AttrType::String)),
+        )
+        .attr(
+            "tags_all",
+            Attribute::computed(AttrType::map_of(AttrType::String)),
+        )
+}
+
+/// Plan by schema, then predict `tags_all` exactly when the schema has it.
+pub(crate) fn default_plan(
+    p: &AwsProvider,
+    schema: &Schema,
+    prior: Option<&Value>,
+    config: &Value,
+    ctx: &ResourceContext,
+) -> PlannedResource {
+    let adjusted = prior.map(|pv| keep_null_optional_computed(schema, pv, config));
+    let mut planned = plan_with_schema(adjusted.as_ref().unwrap_or(schema), prior, config);
+    if schema.attributes.contains_key("tags_all") {
+        let tags = planned.planned.get("tags").cloned().unwrap_or(Value::Null);
+        let all = planned_tags_all(&p.default_tags, &tags, ctx);
+        if let Some(m) = planned.planned.as_map_mut() {
+            m.insert("tags_all".into(), all);
+        }
+    }
+    planned
+}
+
+/// The generic planner plans an optional+computed attribute that is unset
+/// in the configuration and null in the prior as unknown (and, when it
+/// forces replacement, replaces). An API that reports "none" (no key pair,
+/// no KMS key) must plan as no change: treat such attributes as plain
+/// optional for this plan.
+fn keep_null_optional_computed(schema: &Schema, prior: &Value, config: &Value) -> Schema {
+    let mut out = schema.clone();
+    for (name, attr) in out.attributes.iter_mut() {
+        let cfg_null = config.get(name).is_none_or(Value::is_null);
+        if attr.mode == AttrMode::OptionalComputed
+            && cfg_null
+            && prior.get(name).is_some_and(Value::is_null)
+        {
+            attr.mode = AttrMode::Optional;
+            attr.default = None;
+        }
+    }
+    for (name, block) in out.blocks.iter_mut() {
+        if block.nesting != Nesting::List {
+            continue;
+        }
+        let (Some(old), Some(new)) = (
+            prior.get(name).and_then(Value::as_list),
+            config.get(name).and_then(Value::as_list),
+        ) else {
+            continue;
+        };
+        // Blocks of one item (the common "single" block) only: per-item
+        // schemas cannot differ.
+        if let ([o], [n]) = (old, new) {
+            block.schema = keep_null_optional_computed(&block.schema, o, n);
+        }
+    }
+    out
+}
+
+/// The `id` of a state object, or an error naming the type.
+pub(crate) fn require_id(type_name: &str, v: &Value) -> Result<String, ProviderError> {
+    v.get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| ProviderError::Api {
+            code: "MissingId".into(),
+            message: format!("{type_name} has no id in state"),
+        })
+}
+
+/// Poll `check` until it returns `Some`, or time out.
+pub(crate) async fn wait_for<T, F, Fut>(
+    what: &str,
+    timeout: std::time::Duration,
+    interval: std::time::Duration,
+    mut check: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
+        if start.elapsed() >= timeout {
+            return Err(ProviderError::Timeout {
+                what: what.to_string(),
+                after: timeout,
+            });
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// For a nested block that is optional *and* computed (the API fills it
+/// when the configuration has none): plan the prior's value as if it were
+/// configured, or unknown for a new object. Call before and after planning:
+/// `config = computed_block_config(...)`, then `computed_block_unknown(...)`.
+pub(crate) fn computed_block_config(config: &Value, prior: Option<&Value>, key: &str) -> Value {
+    let configured = config
+        .get(key)
+        .and_then(Value::as_list)
+        .is_some_and(|l| !l.is_empty());
+    let mut config = config.clone();
+    if !configured
+        && let Some(old) = prior
+            .and_then(|pv| pv.get(key))
+            .filter(|v| v.as_list().is_some_and(|l| !l.is_empty()))
+        && let Some(m) = config.as_map_mut()
+    {
+        m.insert(key.to_string(), old.clone());
+    }
+    config
+}
+
+/// See [`computed_block_config`]: an unconfigured block of a new object is unknown.
+pub(crate) fn computed_block_unknown(planned: &mut PlannedResource, config: &Value, key: &str) {
+    let configured = config
+        .get(key)
+        .and_then(Value::as_list)
+        .is_some_and(|l| !l.is_empty());
+    if !configured && let Some(m) = planned.planned.as_map_mut() {
+        m.insert(key.to_string(), Value::Unknown);
+    }
+}

@@ -1,0 +1,256 @@
+//! `aws_subnet`.
+
+use super::ec2_support::{
+    address_filters, describe_all, describe_by_ids, environment_filter, filter, ok_if_gone,
+    prior_ids, tag_spec, tags_to_map, update_tags,
+};
+use super::{ResourceType, require_id, tags_attributes, wait_for};
+use crate::api::at_path;
+use crate::provider::AwsProvider;
+use crate::tags::{create_tags, tags_from_api};
+use crate::values::{Obj, get_bool, get_str};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType as Ec2ResourceType};
+use std::time::Duration;
+use terrace_core::Value;
+use terrace_provider::{
+    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
+};
+
+pub(crate) struct Subnet;
+
+const NAME: &str = "aws_subnet";
+
+impl Subnet {
+    fn to_value(
+        &self,
+        p: &AwsProvider,
+        s: &aws_sdk_ec2::types::Subnet,
+        prior: Option<&Value>,
+    ) -> Value {
+        let id = s.subnet_id().unwrap_or_default();
+        let owner = s.owner_id().unwrap_or_default();
+        let arn = s
+            .subnet_arn()
+            .map(str::to_string)
+            .unwrap_or_else(|| p.arn("ec2", owner, &format!("subnet/{id}")));
+        let (tags, tags_all) = tags_from_api(&tags_to_map(s.tags()), prior, &p.default_tags);
+        Obj::new(&p.resource_schema(NAME))
+            .set("id", id)
+            .set("arn", arn)
+            .set_opt_str("vpc_id", s.vpc_id())
+            .set_opt_str("cidr_block", s.cidr_block())
+            .set_opt_str("availability_zone", s.availability_zone())
+            .set_opt_str("availability_zone_id", s.availability_zone_id())
+            .set(
+                "map_public_ip_on_launch",
+                s.map_public_ip_on_launch().unwrap_or(false),
+            )
+            .set("owner_id", owner)
+            .set("tags", tags)
+            .set("tags_all", tags_all)
+            .build()
+    }
+
+    async fn list(
+        &self,
+        p: &AwsProvider,
+        filters: Vec<Filter>,
+    ) -> Result<Vec<aws_sdk_ec2::types::Subnet>, ProviderError> {
+        describe_all(|token| {
+            let filters = filters.clone();
+            async move {
+                let out = p
+                    .call("ec2:DescribeSubnets", || {
+                        p.ec2
+                            .describe_subnets()
+                            .set_filters(Some(filters.clone()))
+                            .set_next_token(token.clone())
+                            .send()
+                    })
+                    .await?;
+                Ok((out.subnets().to_vec(), out.next_token().map(str::to_string)))
+            }
+        })
+        .await
+    }
+
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
+        let found = self.list(p, vec![filter("subnet-id", [id])]).await?;
+        Ok(found.first().map(|s| self.to_value(p, s, prior)))
+    }
+
+    async fn set_public_ip(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+        value: bool,
+    ) -> Result<(), ProviderError> {
+        let v = AttributeBooleanValue::builder().value(value).build();
+        p.call("ec2:ModifySubnetAttribute", || {
+            p.ec2
+                .modify_subnet_attribute()
+                .subnet_id(id)
+                .map_public_ip_on_launch(v.clone())
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+#[async_trait]
+impl ResourceType for Subnet {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn schema(&self) -> Schema {
+        tags_attributes(
+            Schema::new()
+                .attr("id", Attribute::computed(AttrType::String))
+                .attr("arn", Attribute::computed(AttrType::String))
+                .attr("vpc_id", Attribute::required(AttrType::String).force_new())
+                .attr(
+                    "cidr_block",
+                    Attribute::required(AttrType::String).force_new(),
+                )
+                .attr(
+                    "availability_zone",
+                    Attribute::optional_computed(AttrType::String).force_new(),
+                )
+                .attr(
+                    "availability_zone_id",
+                    Attribute::optional_computed(AttrType::String).force_new(),
+                )
+                .attr(
+                    "map_public_ip_on_launch",
+                    Attribute::optional(AttrType::Bool).default(false),
+                )
+                .attr("owner_id", Attribute::computed(AttrType::String)),
+        )
+    }
+
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
+        let ids = prior_ids(prior);
+        let found = describe_by_ids(&ids, |chunk, token| async move {
+            let out = p
+                .call("ec2:DescribeSubnets", || {
+                    p.ec2
+                        .describe_subnets()
+                        .filters(filter("subnet-id", chunk.clone()))
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            let items = out
+                .subnets()
+                .iter()
+                .filter_map(|s| Some((s.subnet_id()?.to_string(), s.clone())))
+                .collect();
+            Ok((items, out.next_token().map(str::to_string)))
+        })
+        .await?;
+        Ok(prior
+            .iter()
+            .zip(&ids)
+            .map(|(pv, id)| found.get(id).map(|s| self.to_value(p, s, Some(pv))))
+            .collect())
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError> {
+        let tags = create_tags(&p.default_tags, planned, &ctx.resource);
+        let out = p
+            .call("ec2:CreateSubnet", || {
+                p.ec2
+                    .create_subnet()
+                    .set_vpc_id(get_str(planned, "vpc_id"))
+                    .set_cidr_block(get_str(planned, "cidr_block"))
+                    .set_availability_zone(get_str(planned, "availability_zone"))
+                    .set_availability_zone_id(get_str(planned, "availability_zone_id"))
+                    .tag_specifications(tag_spec(Ec2ResourceType::Subnet, &tags))
+                    .send()
+            })
+            .await
+            .map_err(|e| at_path(e, "cidr_block"))?;
+        let id = out
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_string();
+        if get_bool(planned, "map_public_ip_on_launch") == Some(true) {
+            self.set_public_ip(p, &id, true).await?;
+        }
+        wait_for(
+            &format!("subnet {id}"),
+            ctx.timeout,
+            Duration::from_millis(500),
+            || self.read_one(p, &id, Some(planned)),
+        )
+        .await
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        prior: &Value,
+        planned: &Value,
+        _ctx: &ResourceContext,
+    ) -> Result<Value, ProviderError> {
+        let id = require_id(NAME, prior)?;
+        let want = get_bool(planned, "map_public_ip_on_launch").unwrap_or(false);
+        if get_bool(prior, "map_public_ip_on_launch").unwrap_or(false) != want {
+            self.set_public_ip(p, &id, want).await?;
+        }
+        update_tags(p, &id, prior, planned).await?;
+        self.read_one(p, &id, Some(planned)).await?.ok_or_else(|| {
+            ProviderError::NotFound(format!("subnet {id} disappeared during update"))
+        })
+    }
+
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+        let id = require_id(NAME, prior)?;
+        ok_if_gone(
+            p.call("ec2:DeleteSubnet", || {
+                p.ec2.delete_subnet().subnet_id(&id).send()
+            })
+            .await,
+        )
+    }
+
+    async fn find_created(
+        &self,
+        p: &AwsProvider,
+        _token: &str,
+        ctx: &ResourceContext,
+    ) -> Result<Option<Value>, ProviderError> {
+        Ok(self
+            .list(p, address_filters(ctx))
+            .await?
+            .first()
+            .map(|s| self.to_value(p, s, None)))
+    }
+
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
+        let found = self.list(p, vec![environment_filter(environment)]).await?;
+        Ok(found.iter().map(|s| self.to_value(p, s, None)).collect())
+    }
+}

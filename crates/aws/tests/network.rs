@@ -1,0 +1,454 @@
+//! aws_vpc, aws_subnet, aws_security_group, aws_internet_gateway,
+//! aws_route_table against moto.
+
+mod common;
+
+use common::*;
+use terrace_core::{PathStep, Value};
+use terrace_provider::Provider;
+
+#[tokio::test]
+async fn vpc_lifecycle() {
+    let Some(p) = provider_with_default_tags("net-vpc", &[("team", "ci")]).await else {
+        return;
+    };
+    let c = create_ctx("net-vpc", "aws_vpc.main");
+    let config = Value::map([
+        ("cidr_block", Value::from("10.10.0.0/16")),
+        ("enable_dns_hostnames", Value::Bool(true)),
+        ("tags", Value::map([("Name", Value::from("main"))])),
+    ]);
+    let state = create(&p, "aws_vpc", &config, &c).await;
+    let id = s(&state, "id");
+    assert!(id.starts_with("vpc-"));
+    assert!(s(&state, "arn").ends_with(&format!(":vpc/{id}")));
+    assert!(s(&state, "default_security_group_id").starts_with("sg-"));
+    assert!(s(&state, "default_route_table_id").starts_with("rtb-"));
+    assert_eq!(state.get("enable_dns_hostnames"), Some(&Value::Bool(true)));
+    let all = state.get("tags_all").unwrap();
+    assert_eq!(all.get("team"), Some(&Value::from("ci")));
+    assert_eq!(
+        all.get("terrace:environment"),
+        Some(&Value::from("net-vpc"))
+    );
+    assert_eq!(
+        all.get("terrace:address"),
+        Some(&Value::from("aws_vpc.main"))
+    );
+    assert_no_diff(&p, "aws_vpc", &state, &config, &c.resource);
+
+    // Read back equals the state.
+    let read_back = read(&p, "aws_vpc", &state).await.expect("vpc exists");
+    assert_eq!(read_back, state);
+
+    // In-place update: tags and DNS hostnames.
+    let config2 = Value::map([
+        ("cidr_block", Value::from("10.10.0.0/16")),
+        ("enable_dns_hostnames", Value::Bool(false)),
+        ("tags", Value::map([("Name", Value::from("renamed"))])),
+    ]);
+    let plan = p
+        .plan_resource("aws_vpc", Some(&state), &config2, &c.resource)
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let updated = p
+        .update("aws_vpc", &state, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+    assert_eq!(updated, plan.planned);
+    assert_eq!(
+        updated.get("tags_all").unwrap().get("Name"),
+        Some(&Value::from("renamed"))
+    );
+
+    // A CIDR change forces replacement.
+    let config3 = Value::map([("cidr_block", Value::from("10.11.0.0/16"))]);
+    let plan = p
+        .plan_resource("aws_vpc", Some(&updated), &config3, &c.resource)
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("cidr_block".into())]]
+    );
+    assert_eq!(plan.planned.get("id"), Some(&Value::Unknown));
+
+    // Import, find_created, list_owned.
+    let imported = p
+        .import("aws_vpc", &id)
+        .await
+        .unwrap()
+        .expect("import finds the vpc");
+    assert_eq!(s(&imported, "cidr_block"), "10.10.0.0/16");
+    let found = p
+        .find_created("aws_vpc", "unused", &c.resource)
+        .await
+        .unwrap()
+        .expect("found by tags");
+    assert_eq!(s(&found, "id"), id);
+    let owned = p.list_owned("aws_vpc", "net-vpc").await.unwrap();
+    assert_eq!(owned.len(), 1);
+
+    // Delete, then reads report it gone.
+    p.delete("aws_vpc", &updated).await.unwrap();
+    assert_eq!(read(&p, "aws_vpc", &updated).await, None);
+    p.delete("aws_vpc", &updated)
+        .await
+        .expect("deleting twice is fine");
+    assert!(p.import("aws_vpc", &id).await.unwrap().is_none());
+    assert!(calls(&p, "ec2:CreateVpc") == 1);
+}
+
+async fn make_vpc(p: &terrace_aws::AwsProvider, env: &str, cidr: &str) -> Value {
+    let c = create_ctx(env, "aws_vpc.net");
+    create(
+        p,
+        "aws_vpc",
+        &Value::map([("cidr_block", Value::from(cidr))]),
+        &c,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn subnet_lifecycle() {
+    let env = "net-subnet";
+    let Some(p) = provider(env).await else { return };
+    let vpc = make_vpc(&p, env, "10.20.0.0/16").await;
+    let c = create_ctx(env, "aws_subnet.a");
+    let config = Value::map([
+        ("vpc_id", vpc.get("id").unwrap().clone()),
+        ("cidr_block", Value::from("10.20.1.0/24")),
+        ("tags", Value::map([("Name", Value::from("a"))])),
+    ]);
+    let state = create(&p, "aws_subnet", &config, &c).await;
+    assert!(s(&state, "id").starts_with("subnet-"));
+    assert!(!s(&state, "availability_zone").is_empty());
+    assert_eq!(
+        state.get("map_public_ip_on_launch"),
+        Some(&Value::Bool(false))
+    );
+    assert_no_diff(&p, "aws_subnet", &state, &config, &c.resource);
+    assert_eq!(read(&p, "aws_subnet", &state).await.as_ref(), Some(&state));
+
+    // In place: map_public_ip_on_launch.
+    let mut config2 = config.clone();
+    config2
+        .as_map_mut()
+        .unwrap()
+        .insert("map_public_ip_on_launch".into(), Value::Bool(true));
+    let plan = p
+        .plan_resource("aws_subnet", Some(&state), &config2, &c.resource)
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let updated = p
+        .update("aws_subnet", &state, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+    assert_eq!(
+        updated.get("map_public_ip_on_launch"),
+        Some(&Value::Bool(true))
+    );
+    assert_eq!(updated, plan.planned);
+
+    // Replacement: cidr_block.
+    let mut config3 = config2.clone();
+    config3
+        .as_map_mut()
+        .unwrap()
+        .insert("cidr_block".into(), Value::from("10.20.2.0/24"));
+    let plan = p
+        .plan_resource("aws_subnet", Some(&updated), &config3, &c.resource)
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("cidr_block".into())]]
+    );
+
+    let imported = p
+        .import("aws_subnet", &s(&state, "id"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(imported.get("cidr_block"), state.get("cidr_block"));
+    assert_eq!(p.list_owned("aws_subnet", env).await.unwrap().len(), 1);
+
+    // Deleted outside terrace: the read says gone.
+    p.ec2_client()
+        .delete_subnet()
+        .subnet_id(s(&state, "id"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&p, "aws_subnet", &updated).await, None);
+    p.delete("aws_subnet", &updated)
+        .await
+        .expect("already gone is fine");
+    p.delete("aws_vpc", &vpc).await.unwrap();
+}
+
+fn rule(proto: &str, from: i64, to: i64, cidrs: &[&str]) -> Value {
+    Value::map([
+        ("protocol", Value::from(proto)),
+        ("from_port", Value::from(from)),
+        ("to_port", Value::from(to)),
+        (
+            "cidr_blocks",
+            Value::List(cidrs.iter().map(|c| Value::from(*c)).collect()),
+        ),
+    ])
+}
+
+#[tokio::test]
+async fn security_group_lifecycle() {
+    let env = "net-sg";
+    let Some(p) = provider(env).await else { return };
+    let vpc = make_vpc(&p, env, "10.30.0.0/16").await;
+    let c = create_ctx(env, "aws_security_group.web");
+    let config = Value::map([
+        ("name", Value::from(unique("web"))),
+        ("vpc_id", vpc.get("id").unwrap().clone()),
+        (
+            "ingress",
+            Value::set(vec![rule(
+                "tcp",
+                443,
+                443,
+                &["10.0.0.0/8", "192.168.0.0/16"],
+            )]),
+        ),
+        ("egress", Value::set(vec![rule("-1", 0, 0, &["0.0.0.0/0"])])),
+    ]);
+    let state = create(&p, "aws_security_group", &config, &c).await;
+    let id = s(&state, "id");
+    assert!(id.starts_with("sg-"));
+    assert_eq!(s(&state, "description"), "Managed by Terraform");
+    assert_eq!(state.get("ingress").unwrap().as_list().unwrap().len(), 1);
+    assert_no_diff(&p, "aws_security_group", &state, &config, &c.resource);
+    assert_eq!(
+        read(&p, "aws_security_group", &state).await.as_ref(),
+        Some(&state)
+    );
+
+    // In place: add a rule, drop a CIDR, remove all egress.
+    let mut config2 = config.clone();
+    let m = config2.as_map_mut().unwrap();
+    m.insert(
+        "ingress".into(),
+        Value::set(vec![
+            rule("tcp", 443, 443, &["10.0.0.0/8"]),
+            rule("tcp", 22, 22, &["10.1.0.0/16"]),
+        ]),
+    );
+    m.remove("egress");
+    let plan = p
+        .plan_resource("aws_security_group", Some(&state), &config2, &c.resource)
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let updated = p
+        .update("aws_security_group", &state, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+    assert_eq!(updated, plan.planned);
+    let sg = p
+        .ec2_client()
+        .describe_security_groups()
+        .group_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    let g = &sg.security_groups()[0];
+    assert!(
+        g.ip_permissions_egress().is_empty(),
+        "egress rules left: {:?}",
+        g.ip_permissions_egress()
+    );
+    let cidrs: usize = g.ip_permissions().iter().map(|p| p.ip_ranges().len()).sum();
+    assert_eq!(cidrs, 2);
+
+    // A rule added outside terrace shows up in the read.
+    p.ec2_client()
+        .authorize_security_group_ingress()
+        .group_id(&id)
+        .ip_protocol("tcp")
+        .from_port(80)
+        .to_port(80)
+        .cidr_ip("1.2.3.4/32")
+        .send()
+        .await
+        .unwrap();
+    let drifted = read(&p, "aws_security_group", &updated).await.unwrap();
+    assert_eq!(drifted.get("ingress").unwrap().as_list().unwrap().len(), 3);
+
+    // Replacement: description.
+    let mut config3 = config2.clone();
+    config3
+        .as_map_mut()
+        .unwrap()
+        .insert("description".into(), Value::from("other"));
+    let plan = p
+        .plan_resource("aws_security_group", Some(&updated), &config3, &c.resource)
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("description".into())]]
+    );
+
+    let imported = p.import("aws_security_group", &id).await.unwrap().unwrap();
+    assert_eq!(imported.get("name"), state.get("name"));
+    assert_eq!(
+        p.find_created("aws_security_group", "t", &c.resource)
+            .await
+            .unwrap()
+            .map(|v| s(&v, "id")),
+        Some(id.clone())
+    );
+
+    p.delete("aws_security_group", &updated).await.unwrap();
+    assert_eq!(read(&p, "aws_security_group", &updated).await, None);
+    p.delete("aws_vpc", &vpc).await.unwrap();
+}
+
+#[tokio::test]
+async fn internet_gateway_and_route_table_lifecycle() {
+    let env = "net-igw";
+    let Some(p) = provider(env).await else { return };
+    let vpc = make_vpc(&p, env, "10.40.0.0/16").await;
+    let vpc2 = make_vpc(&p, env, "10.41.0.0/16").await;
+    let vpc_id = vpc.get("id").unwrap().clone();
+
+    let c = create_ctx(env, "aws_internet_gateway.gw");
+    let config = Value::map([("vpc_id", vpc_id.clone())]);
+    let igw = create(&p, "aws_internet_gateway", &config, &c).await;
+    assert!(s(&igw, "id").starts_with("igw-"));
+    assert_no_diff(&p, "aws_internet_gateway", &igw, &config, &c.resource);
+    assert_eq!(
+        read(&p, "aws_internet_gateway", &igw).await.as_ref(),
+        Some(&igw)
+    );
+
+    // In place: move to another VPC, then back.
+    let moved_cfg = Value::map([("vpc_id", vpc2.get("id").unwrap().clone())]);
+    let plan = p
+        .plan_resource("aws_internet_gateway", Some(&igw), &moved_cfg, &c.resource)
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let moved = p
+        .update("aws_internet_gateway", &igw, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+    assert_eq!(moved.get("vpc_id"), vpc2.get("id"));
+    let plan = p
+        .plan_resource("aws_internet_gateway", Some(&moved), &config, &c.resource)
+        .unwrap();
+    let igw = p
+        .update("aws_internet_gateway", &moved, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+
+    // Route table with a default route through the gateway.
+    let rc = create_ctx(env, "aws_route_table.public");
+    let route = |cidr: &str| {
+        Value::map([
+            ("cidr_block", Value::from(cidr)),
+            ("gateway_id", igw.get("id").unwrap().clone()),
+        ])
+    };
+    let rt_cfg = Value::map([
+        ("vpc_id", vpc_id.clone()),
+        ("route", Value::set(vec![route("0.0.0.0/0")])),
+    ]);
+    let rt = create(&p, "aws_route_table", &rt_cfg, &rc).await;
+    assert!(s(&rt, "id").starts_with("rtb-"));
+    assert_eq!(rt.get("route").unwrap().as_list().unwrap().len(), 1);
+    assert_no_diff(&p, "aws_route_table", &rt, &rt_cfg, &rc.resource);
+
+    // In place: change the routes.
+    let rt_cfg2 = Value::map([
+        ("vpc_id", vpc_id.clone()),
+        ("route", Value::set(vec![route("10.99.0.0/16")])),
+    ]);
+    let plan = p
+        .plan_resource("aws_route_table", Some(&rt), &rt_cfg2, &rc.resource)
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let rt2 = p
+        .update("aws_route_table", &rt, &plan.planned, &rc.resource)
+        .await
+        .unwrap();
+    assert_eq!(rt2, plan.planned);
+
+    // Replacement: vpc_id.
+    let plan = p
+        .plan_resource(
+            "aws_route_table",
+            Some(&rt2),
+            &Value::map([("vpc_id", vpc2.get("id").unwrap().clone())]),
+            &rc.resource,
+        )
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("vpc_id".into())]]
+    );
+
+    assert!(
+        p.import("aws_route_table", &s(&rt, "id"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        p.import("aws_internet_gateway", &s(&igw, "id"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        p.list_owned("aws_internet_gateway", env)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Batched read of both types plus a missing one.
+    let mut gone = rt2.clone();
+    gone.as_map_mut()
+        .unwrap()
+        .insert("id".into(), Value::from("rtb-00000000000000000"));
+    let out = p
+        .read_resources("aws_route_table", &[rt2.clone(), gone])
+        .await
+        .unwrap();
+    assert!(out[0].is_some() && out[1].is_none());
+
+    p.delete("aws_route_table", &rt2).await.unwrap();
+    assert_eq!(read(&p, "aws_route_table", &rt2).await, None);
+    p.delete("aws_internet_gateway", &igw).await.unwrap();
+    assert_eq!(read(&p, "aws_internet_gateway", &igw).await, None);
+    p.delete("aws_vpc", &vpc).await.unwrap();
+    p.delete("aws_vpc", &vpc2).await.unwrap();
+}
+
+#[tokio::test]
+async fn vpc_reads_are_batched() {
+    let env = "net-batch";
+    let Some(p) = provider(env).await else { return };
+    let mut states = Vec::new();
+    for i in 0..5 {
+        states.push(make_vpc(&p, env, &format!("10.{}.0.0/16", 100 + i)).await);
+    }
+    let mut gone = states[0].clone();
+    gone.as_map_mut()
+        .unwrap()
+        .insert("id".into(), Value::from("vpc-0000000000000000f"));
+    states.push(gone);
+    let before = calls(&p, "ec2:DescribeVpcs");
+    let out = p.read_resources("aws_vpc", &states).await.unwrap();
+    assert_eq!(calls(&p, "ec2:DescribeVpcs") - before, 1);
+    assert_eq!(out.iter().filter(|o| o.is_some()).count(), 5);
+    assert!(out[5].is_none());
+    for s in &states[..5] {
+        p.delete("aws_vpc", s).await.unwrap();
+    }
+}

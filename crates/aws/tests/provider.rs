@@ -1,0 +1,159 @@
+//! Provider configuration, schemas and data sources.
+
+mod common;
+
+use common::*;
+use terrace_aws::{AwsProvider, AwsProviderFactory};
+use terrace_core::Value;
+use terrace_provider::{AttrMode, Provider, ProviderError, ProviderFactory};
+
+#[test]
+fn schema_is_available_offline() {
+    let f = AwsProviderFactory::new();
+    assert_eq!(f.name(), "aws");
+    let schema = f.schema();
+    for t in [
+        "aws_vpc",
+        "aws_subnet",
+        "aws_security_group",
+        "aws_internet_gateway",
+        "aws_route_table",
+        "aws_instance",
+        "aws_ecr_repository",
+        "aws_ecr_lifecycle_policy",
+        "aws_s3_bucket",
+        "aws_s3_bucket_versioning",
+    ] {
+        assert!(schema.resources.contains_key(t), "{t} missing");
+    }
+    for d in ["aws_availability_zones", "aws_ami", "aws_caller_identity"] {
+        assert!(schema.data_sources.contains_key(d), "{d} missing");
+    }
+    let vpc = &schema.resources["aws_vpc"];
+    assert!(vpc.attributes["cidr_block"].force_new);
+    assert_eq!(vpc.attributes["tags_all"].mode, AttrMode::Computed);
+    assert!(schema.provider.blocks.contains_key("endpoints"));
+    assert!(schema.provider.blocks.contains_key("default_tags"));
+}
+
+#[tokio::test]
+async fn factory_configures_from_endpoints_and_counts_calls() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    // Only per-service endpoints and credentials in the provider block.
+    let endpoints = Value::map(
+        ["ec2", "s3", "ecr", "eks", "iam", "autoscaling", "sts"]
+            .map(|s| (s, Value::from(moto.endpoint.as_str()))),
+    );
+    let config = Value::map([
+        ("region", Value::from("us-east-1")),
+        ("access_key", Value::from("testing")),
+        ("secret_key", Value::from("testing")),
+        ("endpoints", Value::List(vec![endpoints])),
+    ]);
+    let f = AwsProviderFactory::new();
+    let p = f.configure(&config, "cfg").await.expect("configure");
+    let me = p
+        .read_data("aws_caller_identity", &Value::map::<&str>([]))
+        .await
+        .unwrap();
+    assert_eq!(
+        me.get("account_id").and_then(Value::as_str).map(str::len),
+        Some(12)
+    );
+    assert!(s(&me, "arn").starts_with("arn:aws:"));
+    assert_eq!(
+        p.api_calls(),
+        vec![("sts:GetCallerIdentity".to_string(), 1)]
+    );
+}
+
+#[tokio::test]
+async fn unknown_endpoint_service_is_a_config_error() {
+    let config = Value::map([
+        ("region", Value::from("us-east-1")),
+        (
+            "endpoints",
+            Value::List(vec![Value::map([(
+                "lambda",
+                Value::from("http://127.0.0.1:1"),
+            )])]),
+        ),
+    ]);
+    let err = AwsProvider::connect(&config, "x", &[])
+        .await
+        .err()
+        .expect("error");
+    assert!(matches!(err, ProviderError::Config(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn availability_zones_and_ami() {
+    let Some(p) = provider("data").await else {
+        return;
+    };
+    let azs = p
+        .read_data(
+            "aws_availability_zones",
+            &Value::map([("state", Value::from("available"))]),
+        )
+        .await
+        .unwrap();
+    let names = azs.get("names").unwrap().as_list().unwrap();
+    assert!(names.len() >= 2, "{azs}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.as_str().unwrap().starts_with("us-east-1"))
+    );
+    assert_eq!(
+        azs.get("zone_ids").unwrap().as_list().unwrap().len(),
+        names.len()
+    );
+
+    let filter = |name: &str| {
+        Value::set(vec![Value::map([
+            ("name", Value::from("name")),
+            ("values", Value::set(vec![Value::from(name)])),
+        ])])
+    };
+    let cfg = Value::map([
+        ("owners", Value::List(vec![Value::from("137112412989")])),
+        ("most_recent", Value::Bool(true)),
+        ("filter", filter("amzn*")),
+    ]);
+    let ami = p.read_data("aws_ami", &cfg).await.unwrap();
+    assert!(s(&ami, "id").starts_with("ami-"));
+    assert!(s(&ami, "name").starts_with("amzn"));
+    // Several matches without most_recent is an error, as in Terraform.
+    let mut many = cfg.clone();
+    many.as_map_mut()
+        .unwrap()
+        .insert("most_recent".into(), Value::Bool(false));
+    assert!(matches!(
+        p.read_data("aws_ami", &many).await,
+        Err(ProviderError::InvalidArgument { .. })
+    ));
+    // No match is an error.
+    let none = Value::map([
+        ("owners", Value::List(vec![Value::from("137112412989")])),
+        ("filter", filter("nothing-*")),
+    ]);
+    assert!(p.read_data("aws_ami", &none).await.is_err());
+}
+
+#[tokio::test]
+async fn unsupported_type_is_reported() {
+    let Some(p) = provider("unsupported").await else {
+        return;
+    };
+    let err = p
+        .read_resources(
+            "aws_lambda_function",
+            &[Value::map([("id", Value::from("x"))])],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ProviderError::Unsupported(_)));
+}

@@ -1,0 +1,389 @@
+//! Command-line flags (clap). Raw flags only; `settings` turns them into
+//! validated settings. Domain crates never see these types.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "terrace",
+    version,
+    about = "Provision CI runners, registries and Kubernetes clusters from HCL — plan, apply, detect drift."
+)]
+pub struct Cli {
+    /// Run as if started in DIR (the project is found by walking up from there).
+    #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log format on stderr.
+    #[arg(long = "log-format", value_enum, default_value = "text", global = true)]
+    pub log_format: LogFormat,
+    /// Never use colour (NO_COLOR is honoured too).
+    #[arg(long = "no-color", global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check configuration without credentials or network access.
+    Validate(ValidateArgs),
+    /// Print the dependency graph (DOT or JSON).
+    Graph(GraphArgs),
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Create, update and delete resources to match the configuration.
+    Apply(ApplyArgs),
+    /// Delete every resource of an environment.
+    Destroy(DestroyArgs),
+    /// Show a saved plan file.
+    Show(ShowArgs),
+    /// Print root outputs for later pipeline stages.
+    Output(OutputArgs),
+    /// Detect drift: changed, missing and unmanaged resources.
+    Drift(DriftArgs),
+    /// Inspect and repair state.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Remove a lock left by a dead process.
+    ForceUnlock(ForceUnlockArgs),
+    /// Environments: list, and ephemeral ones with a time-to-live.
+    #[command(subcommand)]
+    Env(EnvCommand),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct EnvArg {
+    /// The environment (a folder under environments/, or an ephemeral environment).
+    #[arg(short = 'e', long = "env", value_name = "ENV")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct VarArgs {
+    /// Set a root variable (repeatable): --var region=eu-west-1
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read root variables from a .tfvars file (repeatable).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlanFlags {
+    /// Read every resource from the cloud first (default true).
+    #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    /// Only this resource (and what it depends on); repeatable.
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Force replacement of this resource; repeatable.
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+    /// Plan to destroy everything.
+    #[arg(long = "destroy")]
+    pub destroy: bool,
+    /// Only accept changes made outside terrace into state.
+    #[arg(long = "refresh-only")]
+    pub refresh_only: bool,
+    /// Print API calls per operation at the end.
+    #[arg(long = "stats")]
+    pub stats: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Validate every environment and module.
+    #[arg(long = "all")]
+    pub all: bool,
+    /// Diagnostics as JSON on stdout.
+    #[arg(long = "json")]
+    pub json: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum GraphFormat {
+    Dot,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    #[arg(long = "format", value_enum, default_value = "dot")]
+    pub format: GraphFormat,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Save the plan for `terrace apply FILE`.
+    #[arg(long = "out", short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as Terraform plan JSON on stdout.
+    #[arg(long = "json")]
+    pub json: bool,
+    /// Exit 0 with no changes, 2 with changes, 1 on error.
+    #[arg(long = "detailed-exitcode")]
+    pub detailed_exitcode: bool,
+    /// Wait this long for a lock (accepted for symmetry; plan takes no lock).
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// A plan saved with `plan -out FILE`, applied exactly.
+    pub plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Do not ask for confirmation.
+    #[arg(long = "auto-approve")]
+    pub auto_approve: bool,
+    /// How many operations run at once.
+    #[arg(long = "parallelism", default_value_t = 10)]
+    pub parallelism: usize,
+    /// Wait this long for the environment's lock (e.g. 30s, 5m).
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    #[arg(long = "auto-approve")]
+    pub auto_approve: bool,
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    #[arg(long = "parallelism", default_value_t = 10)]
+    pub parallelism: usize,
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+    #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub refresh: bool,
+    #[arg(long = "stats")]
+    pub stats: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The plan file.
+    pub plan_file: PathBuf,
+    /// Terraform plan JSON (also accepted as `-json`).
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Dotenv,
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// One output (printed raw; a sensitive one only when named).
+    pub name: Option<String>,
+    #[arg(long = "format", value_enum, default_value = "text")]
+    pub format: OutputFormat,
+    /// Same as --format json.
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum DriftFormat {
+    Text,
+    Json,
+    Junit,
+    Sarif,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum FailOn {
+    Drift,
+    Pending,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(subcommand)]
+    pub sub: Option<DriftSub>,
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Every environment (persistent and ephemeral).
+    #[arg(long = "all")]
+    pub all: bool,
+    /// Report formats (repeatable; pair each with --output, or stdout for the first).
+    #[arg(long = "format", value_enum)]
+    pub formats: Vec<DriftFormat>,
+    /// Files to write the reports to, in the order of --format.
+    #[arg(long = "output", value_name = "FILE")]
+    pub outputs: Vec<PathBuf>,
+    /// Also exit 2 on pending (unapplied) configuration changes.
+    #[arg(long = "fail-on", value_enum)]
+    pub fail_on: Option<FailOn>,
+    /// How many environments to check at once with --all.
+    #[arg(long = "concurrency", default_value_t = 4)]
+    pub concurrency: usize,
+    #[arg(long = "stats")]
+    pub stats: bool,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DriftSub {
+    /// Past drift runs.
+    History {
+        #[command(flatten)]
+        env: EnvArg,
+        #[arg(long = "json")]
+        json: bool,
+        #[arg(long = "limit", default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List resource addresses in state.
+    List {
+        #[command(flatten)]
+        env: EnvArg,
+    },
+    /// Show one resource's attributes (sensitive ones redacted).
+    Show {
+        #[command(flatten)]
+        env: EnvArg,
+        address: String,
+    },
+    /// Forget a resource (it keeps existing in the cloud).
+    Rm {
+        #[command(flatten)]
+        env: EnvArg,
+        address: Vec<String>,
+    },
+    /// Rename a resource address.
+    Mv {
+        #[command(flatten)]
+        env: EnvArg,
+        from: String,
+        to: String,
+    },
+    /// Print the current state as JSON.
+    Pull {
+        #[command(flatten)]
+        env: EnvArg,
+    },
+    /// Replace the state with a file (lineage and serial checked).
+    Push {
+        #[command(flatten)]
+        env: EnvArg,
+        file: PathBuf,
+        /// Accept a file of another lineage or an older serial.
+        #[arg(long = "force")]
+        force: bool,
+    },
+    /// Every stored version.
+    History {
+        #[command(flatten)]
+        env: EnvArg,
+        #[arg(long = "json")]
+        json: bool,
+    },
+    /// Write an earlier version back as a new serial.
+    Rollback {
+        #[command(flatten)]
+        env: EnvArg,
+        #[arg(long = "to", value_name = "SERIAL")]
+        to: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ForceUnlockArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    pub lock_id: String,
+    /// Do not ask for confirmation.
+    #[arg(long = "force")]
+    pub force: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Register an ephemeral environment from a template and apply it.
+    Create {
+        name: String,
+        /// The template: a folder under environments/.
+        #[arg(long = "from")]
+        from: String,
+        /// Time-to-live, e.g. 4h; `env gc` destroys it afterwards.
+        #[arg(long = "ttl")]
+        ttl: Option<String>,
+        #[command(flatten)]
+        vars: VarArgs,
+        #[arg(long = "auto-approve")]
+        auto_approve: bool,
+        #[arg(long = "parallelism", default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Every environment, persistent and ephemeral.
+    List {
+        #[arg(long = "json")]
+        json: bool,
+    },
+    /// Push an ephemeral environment's expiry out.
+    Extend {
+        name: String,
+        #[arg(long = "ttl")]
+        ttl: String,
+    },
+    /// Destroy an environment's resources, then its record.
+    Destroy {
+        name: String,
+        #[arg(long = "auto-approve")]
+        auto_approve: bool,
+        #[arg(long = "parallelism", default_value_t = 10)]
+        parallelism: usize,
+    },
+    /// Destroy every expired ephemeral environment.
+    Gc {
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+        #[arg(long = "parallelism", default_value_t = 10)]
+        parallelism: usize,
+    },
+}

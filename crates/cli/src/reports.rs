@@ -1,0 +1,621 @@
+//! Reports and state commands: drift in text/JSON/JUnit/SARIF/Markdown,
+//! drift history, `env list`, and `terrace state …`.
+
+use crate::args::{DriftFormat, StateCommand};
+use crate::output::Style;
+use crate::settings;
+use anyhow::{Context, Result, anyhow, bail};
+use std::fmt::Write;
+use std::path::Path;
+use terrace_engine::Engine;
+use terrace_engine::drift::{DriftCategory, DriftItem, DriftReport};
+use terrace_lang::Project;
+use terrace_state::{State, WriteMeta};
+
+/// The Markdown report's limit (merge-request comments allow 65,536).
+pub const MARKDOWN_LIMIT: usize = 65_000;
+
+fn category_name(c: DriftCategory) -> &'static str {
+    match c {
+        DriftCategory::Changed => "changed",
+        DriftCategory::Missing => "missing",
+        DriftCategory::Unmanaged => "unmanaged",
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && c != '\n' && c != '\t' && c != '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn item_detail(i: &DriftItem) -> String {
+    let mut s = String::new();
+    match i.category {
+        DriftCategory::Missing => {
+            let _ = writeln!(
+                s,
+                "{} was deleted outside terrace (id {}).",
+                i.address,
+                i.id.as_deref().unwrap_or("?")
+            );
+        }
+        DriftCategory::Unmanaged => {
+            let _ = writeln!(
+                s,
+                "{} (id {}) carries this environment's ownership tag but no state knows it.",
+                i.type_name,
+                i.id.as_deref().unwrap_or("?")
+            );
+        }
+        DriftCategory::Changed => {
+            let _ = writeln!(s, "{} changed outside terrace:", i.address);
+        }
+    }
+    for a in &i.attributes {
+        let _ = writeln!(s, "  {}: {} -> {}", a.path, a.before, a.after);
+    }
+    s
+}
+
+fn remediation(c: DriftCategory, env: &str) -> String {
+    match c {
+        DriftCategory::Changed => format!(
+            "Run `terrace apply -e {env}` to revert it, or `terrace apply -e {env} --refresh-only` to accept it."
+        ),
+        DriftCategory::Missing => format!(
+            "Run `terrace apply -e {env}` to recreate it, or `terrace apply -e {env} --refresh-only` to forget it."
+        ),
+        DriftCategory::Unmanaged => "Delete it, or adopt it with an `import` block.".into(),
+    }
+}
+
+/// Render drift reports in one format.
+pub fn render_drift(
+    reports: &[DriftReport],
+    format: DriftFormat,
+    root: &Path,
+    st: Style,
+) -> Result<String> {
+    Ok(match format {
+        DriftFormat::Text => drift_text(reports, st),
+        DriftFormat::Json => {
+            let doc = if reports.len() == 1 {
+                serde_json::to_value(&reports[0])?
+            } else {
+                serde_json::json!({ "schema_version": 1, "environments": reports })
+            };
+            serde_json::to_string_pretty(&doc)? + "\n"
+        }
+        DriftFormat::Junit => drift_junit(reports),
+        DriftFormat::Sarif => serde_json::to_string_pretty(&drift_sarif(reports, root))? + "\n",
+        DriftFormat::Markdown => drift_markdown(reports),
+    })
+}
+
+fn drift_text(reports: &[DriftReport], st: Style) -> String {
+    let mut out = String::new();
+    for r in reports {
+        let c = &r.counts;
+        let head = if r.has_drift() {
+            st.yellow(&st.bold("Drift detected"))
+        } else {
+            st.green(&st.bold("In sync"))
+        };
+        let _ = writeln!(
+            out,
+            "{head} in '{}': {} changed, {} missing, {} unmanaged ({} in sync; {} pending config change(s)).",
+            r.environment, c.changed, c.missing, c.unmanaged, c.in_sync, c.pending
+        );
+        for cat in [
+            DriftCategory::Changed,
+            DriftCategory::Missing,
+            DriftCategory::Unmanaged,
+        ] {
+            let items: Vec<&DriftItem> = r.drift.iter().filter(|i| i.category == cat).collect();
+            if items.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "\n{}:",
+                st.bold(&format!("{} ({})", category_name(cat), items.len()))
+            );
+            for i in items {
+                let sym = match cat {
+                    DriftCategory::Changed => st.yellow("~"),
+                    DriftCategory::Missing => st.red("-"),
+                    DriftCategory::Unmanaged => st.cyan("?"),
+                };
+                let id =
+                    i.id.as_deref()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default();
+                let _ = writeln!(out, "  {sym} {}{id}", i.address);
+                for a in &i.attributes {
+                    let _ = writeln!(out, "      {}: {} -> {}", a.path, a.before, a.after);
+                }
+            }
+        }
+        if !r.pending.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{} (not drift; run `terrace plan -e {}`):",
+                st.bold("pending config changes"),
+                r.environment
+            );
+            for p in &r.pending {
+                let _ = writeln!(out, "  {} ({})", p.address, p.actions.join(", "));
+            }
+        }
+        if !r.ignored.is_empty() {
+            let _ = writeln!(out, "\nignored by .terraceignore: {}", r.ignored.join(", "));
+        }
+        let _ = writeln!(out);
+    }
+    out
+}
+
+fn drift_junit(reports: &[DriftReport]) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let tests: usize = reports
+        .iter()
+        .map(|r| r.drift.len() + r.counts.in_sync as usize)
+        .sum();
+    let failures: usize = reports.iter().map(|r| r.drift.len()).sum();
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"terrace drift\" tests=\"{tests}\" failures=\"{failures}\">"
+    );
+    for r in reports {
+        let n = r.drift.len() + r.counts.in_sync as usize;
+        let time = (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0;
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"{time:.3}\" timestamp=\"{}\">",
+            xml_escape(&r.environment),
+            r.drift.len(),
+            r.started_at.format("%Y-%m-%dT%H:%M:%S")
+        );
+        for i in &r.drift {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{}\">",
+                xml_escape(&r.environment),
+                xml_escape(&i.address)
+            );
+            let _ = writeln!(
+                out,
+                "      <failure type=\"{}\" message=\"{} is {}\">{}</failure>",
+                category_name(i.category),
+                xml_escape(&i.address),
+                category_name(i.category),
+                xml_escape(&(item_detail(i) + &remediation(i.category, &r.environment)))
+            );
+            let _ = writeln!(out, "    </testcase>");
+        }
+        if r.counts.in_sync > 0 {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{}\" name=\"{} resources in sync\"/>",
+                xml_escape(&r.environment),
+                r.counts.in_sync
+            );
+        }
+        let _ = writeln!(out, "  </testsuite>");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+fn drift_sarif(reports: &[DriftReport], root: &Path) -> serde_json::Value {
+    let mut results = Vec::new();
+    for r in reports {
+        for i in &r.drift {
+            let mut res = serde_json::json!({
+                "ruleId": format!("terrace/drift/{}", category_name(i.category)),
+                "level": "warning",
+                "message": { "text": format!("{}{}", item_detail(i), remediation(i.category, &r.environment)) },
+                "properties": { "environment": r.environment, "address": i.address },
+            });
+            if let Some(loc) = &i.location {
+                let file = Path::new(&loc.filename);
+                let rel = file
+                    .strip_prefix(root)
+                    .unwrap_or(file)
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                res["locations"] = serde_json::json!([{
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": rel },
+                        "region": { "startLine": loc.start.line.max(1), "startColumn": loc.start.column.max(1) }
+                    }
+                }]);
+            }
+            results.push(res);
+        }
+    }
+    let rule = |id: &str, text: &str| serde_json::json!({ "id": format!("terrace/drift/{id}"), "name": id, "shortDescription": { "text": text } });
+    serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "terrace",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/terrace/terrace",
+                "rules": [
+                    rule("changed", "A resource changed outside terrace"),
+                    rule("missing", "A resource was deleted outside terrace"),
+                    rule("unmanaged", "A resource carries the environment's ownership tag but is not in state"),
+                ]
+            }},
+            "results": results
+        }]
+    })
+}
+
+fn drift_markdown(reports: &[DriftReport]) -> String {
+    let mut out = String::from(
+        "## terrace drift report\n\n| environment | changed | missing | unmanaged | pending | in sync |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    for r in reports {
+        let c = &r.counts;
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            r.environment, c.changed, c.missing, c.unmanaged, c.pending, c.in_sync
+        );
+    }
+    out.push('\n');
+    let mut body = String::new();
+    for r in reports {
+        if r.drift.is_empty() {
+            continue;
+        }
+        let _ = writeln!(body, "### `{}`\n", r.environment);
+        for i in &r.drift {
+            let _ = writeln!(body, "- **{}** `{}`", category_name(i.category), i.address);
+            for a in &i.attributes {
+                let _ = writeln!(body, "  - `{}`: `{}` → `{}`", a.path, a.before, a.after);
+            }
+        }
+        body.push('\n');
+    }
+    let note = "\n_Report truncated to fit a comment: run `terrace drift --format markdown --output FILE` for the full report._\n";
+    if out.len() + body.len() > MARKDOWN_LIMIT {
+        let mut cut = MARKDOWN_LIMIT.saturating_sub(out.len() + note.len());
+        while cut > 0 && !body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let cut = body[..cut].rfind('\n').unwrap_or(cut);
+        out.push_str(&body[..cut]);
+        out.push_str(note);
+    } else {
+        out.push_str(&body);
+    }
+    out
+}
+
+pub async fn drift_history(engine: &Engine, env: &str, json: bool, limit: usize) -> Result<u8> {
+    let runs = engine.store.drift_runs(env, limit).await?;
+    if json {
+        let doc: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id, "environment": r.env, "started_at": r.started_at, "finished_at": r.finished_at,
+                    "changed": r.changed, "missing": r.missing, "unmanaged": r.unmanaged, "pending": r.pending,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(0);
+    }
+    if runs.is_empty() {
+        println!("No drift runs recorded for '{env}'.");
+        return Ok(0);
+    }
+    println!(
+        "{:<25} {:>7} {:>7} {:>9} {:>7}  status",
+        "time", "changed", "missing", "unmanaged", "pending"
+    );
+    // Oldest first, so "resolved" can refer back.
+    let mut prev_drift = false;
+    let mut lines = Vec::new();
+    for r in runs.iter().rev() {
+        let drift = r.changed + r.missing + r.unmanaged > 0;
+        let status = match (drift, prev_drift) {
+            (true, _) => "drift",
+            (false, true) => "resolved",
+            (false, false) => "in sync",
+        };
+        prev_drift = drift;
+        lines.push(format!(
+            "{:<25} {:>7} {:>7} {:>9} {:>7}  {status}",
+            r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            r.changed,
+            r.missing,
+            r.unmanaged,
+            r.pending
+        ));
+    }
+    for l in lines.iter().rev() {
+        println!("{l}");
+    }
+    Ok(0)
+}
+
+pub async fn env_list(
+    project: &Project,
+    engine: &Engine,
+    now: chrono::DateTime<chrono::Utc>,
+    json: bool,
+) -> Result<u8> {
+    let records = engine.store.registry_list().await?;
+    let with_state = engine.store.list_environments().await?;
+    let mut rows: Vec<serde_json::Value> = Vec::new();
+    for name in settings::environment_names(project)? {
+        if records.iter().any(|r| r.name == name) {
+            continue;
+        }
+        let state = engine.store.read(&name).await.ok().flatten();
+        let last_drift = engine
+            .store
+            .drift_runs(&name, 1)
+            .await
+            .ok()
+            .and_then(|r| r.into_iter().next());
+        rows.push(serde_json::json!({
+            "name": name, "kind": "persistent", "template": name, "status": if with_state.contains(&name) { "active" } else { "not applied" },
+            "created_at": null, "expires_at": null,
+            "resources": state.map(|s| s.resources.iter().filter(|r| r.mode == "managed").count()).unwrap_or(0),
+            "last_drift": last_drift.map(|d| if d.changed + d.missing + d.unmanaged > 0 { "drift" } else { "in sync" }),
+        }));
+    }
+    for r in &records {
+        let state = engine.store.read(&r.name).await.ok().flatten();
+        rows.push(serde_json::json!({
+            "name": r.name, "kind": r.kind, "template": r.template, "status": r.status, "status_detail": r.status_detail,
+            "created_at": r.created_at, "created_by": r.created_by, "expires_at": r.expires_at,
+            "expired": r.expires_at.is_some_and(|e| e <= now),
+            "resources": state.map(|s| s.resources.iter().filter(|x| x.mode == "managed").count()).unwrap_or(r.resource_count as usize),
+            "last_drift": r.last_drift,
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    println!(
+        "{:<20} {:<10} {:<12} {:<16} {:>9} {:<22} last drift",
+        "name", "kind", "template", "status", "resources", "expires"
+    );
+    for r in &rows {
+        let age_or_exp = match r["expires_at"].as_str() {
+            Some(e) => {
+                let exp = chrono::DateTime::parse_from_rfc3339(e)
+                    .map(|d| d.with_timezone(&chrono::Utc))
+                    .ok();
+                match exp {
+                    Some(x) if x <= now => "expired".to_string(),
+                    Some(x) => format!(
+                        "in {}",
+                        crate::progress::fmt_elapsed((x - now).to_std().unwrap_or_default())
+                    ),
+                    None => e.to_string(),
+                }
+            }
+            None => "-".into(),
+        };
+        println!(
+            "{:<20} {:<10} {:<12} {:<16} {:>9} {:<22} {}",
+            r["name"].as_str().unwrap_or(""),
+            r["kind"].as_str().unwrap_or(""),
+            r["template"].as_str().unwrap_or(""),
+            r["status"].as_str().unwrap_or(""),
+            r["resources"],
+            age_or_exp,
+            r["last_drift"].as_str().unwrap_or("-")
+        );
+    }
+    Ok(0)
+}
+
+// ---- state -----------------------------------------------------------------
+
+async fn read_state(engine: &Engine, env: &str) -> Result<State> {
+    engine
+        .store
+        .read(env)
+        .await?
+        .ok_or_else(|| anyhow!("environment '{env}' has no state yet"))
+}
+
+async fn write_locked(
+    engine: &Engine,
+    env: &str,
+    operation: &str,
+    edit: impl FnOnce(&mut State) -> Result<()>,
+) -> Result<()> {
+    let held =
+        terrace_state::lock_environment(engine.store.clone(), env, operation, engine.lock_timeout)
+            .await?;
+    let result = async {
+        let mut state = read_state(engine, env).await?;
+        let expected = state.serial;
+        edit(&mut state)?;
+        state.serial = expected + 1;
+        engine
+            .store
+            .write(
+                env,
+                &state,
+                Some(expected),
+                Some(held.lease()),
+                &WriteMeta {
+                    operation: operation.into(),
+                    who: settings::who(),
+                },
+            )
+            .await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    held.release().await?;
+    result
+}
+
+pub async fn state_command(project: &Project, c: StateCommand) -> Result<u8> {
+    let engine = settings::engine(project, std::time::Duration::from_secs(0)).await?;
+    match c {
+        StateCommand::List { env } => {
+            let env = settings::require_env(&env)?;
+            for r in read_state(&engine, &env).await?.resources {
+                println!("{}", r.address);
+            }
+        }
+        StateCommand::Show { env, address } => {
+            let env = settings::require_env(&env)?;
+            let state = read_state(&engine, &env).await?;
+            let r = state
+                .resource(&address)
+                .ok_or_else(|| anyhow!("no resource {address} in the state of '{env}'"))?;
+            let v = terrace_engine::values::state_value(r);
+            println!("# {}", r.address);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&v.redacted().to_json_lossy())?
+            );
+        }
+        StateCommand::Rm { env, address } => {
+            let env = settings::require_env(&env)?;
+            write_locked(&engine, &env, "state rm", |s| {
+                for a in &address {
+                    let before = s.resources.len();
+                    s.resources
+                        .retain(|r| &r.address != a && !r.address.starts_with(&format!("{a}[")));
+                    if s.resources.len() == before {
+                        bail!("no resource {a} in the state of '{env}'");
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+            println!(
+                "Removed {} from state (the objects still exist in the cloud).",
+                address.join(", ")
+            );
+        }
+        StateCommand::Mv { env, from, to } => {
+            let env = settings::require_env(&env)?;
+            to.parse::<terrace_core::ResourceAddr>()
+                .map_err(|e| anyhow!("{e}"))?;
+            write_locked(&engine, &env, "state mv", |s| {
+                if s.resources.iter().any(|r| r.address == to) {
+                    bail!("{to} already exists in the state of '{env}'");
+                }
+                let r = s
+                    .resources
+                    .iter_mut()
+                    .find(|r| r.address == from)
+                    .ok_or_else(|| anyhow!("no resource {from} in the state of '{env}'"))?;
+                r.address = to.clone();
+                s.resources.sort_by(|a, b| a.address.cmp(&b.address));
+                Ok(())
+            })
+            .await?;
+            println!("Moved {from} to {to}.");
+        }
+        StateCommand::Pull { env } => {
+            let env = settings::require_env(&env)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&read_state(&engine, &env).await?)?
+            );
+        }
+        StateCommand::Push { env, file, force } => {
+            let env = settings::require_env(&env)?;
+            let text =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let mut pushed: State = serde_json::from_slice(&text)
+                .with_context(|| format!("{} is not a terrace state file", file.display()))?;
+            let held = terrace_state::lock_environment(
+                engine.store.clone(),
+                &env,
+                "state push",
+                engine.lock_timeout,
+            )
+            .await?;
+            let result = async {
+                let current = engine.store.read(&env).await?;
+                if let Some(cur) = &current
+                    && !force
+                {
+                    if cur.lineage != pushed.lineage {
+                        bail!("{} belongs to another state lineage ({}, not {}); it may be another environment's state. Pass --force to push it anyway", file.display(), pushed.lineage, cur.lineage);
+                    }
+                    if pushed.serial < cur.serial {
+                        bail!("{} has serial {}, older than the stored serial {}; pass --force to push it anyway", file.display(), pushed.serial, cur.serial);
+                    }
+                }
+                let expected = current.as_ref().map(|c| c.serial);
+                pushed.serial = expected.map_or(1, |s| s + 1);
+                engine.store.write(&env, &pushed, expected, Some(held.lease()), &WriteMeta { operation: "state push".into(), who: settings::who() }).await?;
+                Ok(pushed.serial)
+            }
+            .await;
+            held.release().await?;
+            println!("Pushed {} as serial {}.", file.display(), result?);
+        }
+        StateCommand::History { env, json } => {
+            let env = settings::require_env(&env)?;
+            let h = engine.store.history(&env).await?;
+            if json {
+                let doc: Vec<serde_json::Value> = h
+                    .iter()
+                    .map(|e| serde_json::json!({ "serial": e.serial, "written_at": e.written_at, "operation": e.operation, "who": e.who }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                println!("{:>6}  {:<25} {:<14} who", "serial", "time", "operation");
+                for e in h {
+                    println!(
+                        "{:>6}  {:<25} {:<14} {}",
+                        e.serial,
+                        e.written_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        e.operation,
+                        e.who
+                    );
+                }
+            }
+        }
+        StateCommand::Rollback { env, to } => {
+            let env = settings::require_env(&env)?;
+            let old = engine.store.read_version(&env, to).await?.ok_or_else(|| {
+                anyhow!("'{env}' has no state version {to}; see `terrace state history -e {env}`")
+            })?;
+            write_locked(&engine, &env, "rollback", |s| {
+                let serial = s.serial;
+                *s = old.clone();
+                s.serial = serial;
+                Ok(())
+            })
+            .await?;
+            println!(
+                "Rolled '{env}' back to the contents of serial {to} (written as a new serial)."
+            );
+        }
+    }
+    Ok(0)
+}

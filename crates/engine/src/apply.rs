@@ -1,0 +1,1149 @@
+//! Applying a plan: a parallel walk of the graph that journals every create
+//! and delete before calling the cloud, persists state as resources complete,
+//! skips the dependents of failures, and stops starting work when cancelled.
+//!
+//! Crash safety: before a create, an intent with an idempotency token is
+//! journalled; before a delete, an intent with the object. An intent is
+//! marked done only after the state that reflects it is written. The next
+//! apply reconciles pending intents first ([`reconcile`]): objects a crashed
+//! create made are found (by token or ownership tags) and adopted; deletes
+//! are confirmed. So a process killed at any instant orphans nothing.
+
+use crate::context::{Engine, LoadedEnv, Providers};
+use crate::error::EngineError;
+use crate::model::{Action, Plan, PlanMode, ResourceChange, equal_ignoring_marks};
+use crate::plan::with_retries;
+use crate::values::ValueTable;
+use chrono::Utc;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use terrace_core::{ResourceAddr, ResourceMode, Value};
+use terrace_graph::{CancelFlag, DepGraph, NodeOutcome, WalkOrder, walk};
+use terrace_lang::NodeKind;
+use terrace_provider::{CreateContext, Provider, ProviderError, ResourceContext};
+use terrace_state::{
+    Intent, IntentStatus, LockLease, OutputState, ResourceState, State, StateError, StateStore,
+    WriteMeta,
+};
+
+/// Progress callbacks (the CLI renders them; the engine knows no terminal).
+pub trait ApplyObserver: Send + Sync {
+    fn started(&self, address: &str, action: Action);
+    fn finished(&self, address: &str, action: Action, result: Result<(), &str>, elapsed: Duration);
+    fn note(&self, message: &str);
+}
+
+/// An observer that ignores everything.
+pub struct QuietObserver;
+
+impl ApplyObserver for QuietObserver {
+    fn started(&self, _: &str, _: Action) {}
+    fn finished(&self, _: &str, _: Action, _: Result<(), &str>, _: Duration) {}
+    fn note(&self, _: &str) {}
+}
+
+#[derive(Clone)]
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    pub cancel: CancelFlag,
+    /// How long to keep retrying deletes that fail on ordering errors.
+    pub delete_retry_for: Duration,
+    /// How long a create may wait for its object to become ready.
+    pub create_timeout: Duration,
+    pub operation: String,
+    pub who: String,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            parallelism: 10,
+            cancel: CancelFlag::new(),
+            delete_retry_for: Duration::from_secs(300),
+            create_timeout: Duration::from_secs(1200),
+            operation: "apply".into(),
+            who: String::new(),
+        }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Default, Clone)]
+pub struct ApplyReport {
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    pub imported: usize,
+    /// (address, error) of every failed resource.
+    pub failures: Vec<(String, String)>,
+    /// Addresses not attempted because something they depend on failed.
+    pub skipped: Vec<String>,
+    pub cancelled: bool,
+    pub final_serial: Option<u64>,
+}
+
+// ---- state writer --------------------------------------------------------
+
+struct WriterInner {
+    state: State,
+    /// Serial of the last successful write (None: nothing stored yet).
+    stored_serial: Option<u64>,
+    version: u64,
+    intents_after_flush: Vec<(String, IntentStatus)>,
+}
+
+/// Holds the environment's state during an apply and writes it (CAS on the
+/// serial, checked against our lock lease) as resources complete. Writes
+/// coalesce: completions that arrive while a write is in flight go out
+/// together in the next one.
+pub struct StateWriter {
+    store: Arc<dyn StateStore>,
+    env: String,
+    lease: LockLease,
+    meta: WriteMeta,
+    inner: Mutex<WriterInner>,
+    flushed: tokio::sync::Mutex<u64>,
+}
+
+impl StateWriter {
+    pub fn new(
+        store: Arc<dyn StateStore>,
+        env: &str,
+        lease: LockLease,
+        prior: Option<State>,
+        meta: WriteMeta,
+    ) -> Self {
+        let stored_serial = prior.as_ref().map(|s| s.serial);
+        let state = prior.unwrap_or_else(State::new);
+        StateWriter {
+            store,
+            env: env.to_string(),
+            lease,
+            meta,
+            inner: Mutex::new(WriterInner {
+                state,
+                stored_serial,
+                version: 0,
+                intents_after_flush: Vec::new(),
+            }),
+            flushed: tokio::sync::Mutex::new(0),
+        }
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut State)) {
+        let mut g = self.inner.lock().expect("state writer");
+        f(&mut g.state);
+        g.version += 1;
+    }
+
+    pub fn set_resource(&self, record: ResourceState) {
+        self.edit(|s| {
+            match s
+                .resources
+                .binary_search_by(|r| r.address.cmp(&record.address))
+            {
+                Ok(i) => s.resources[i] = record,
+                Err(i) => s.resources.insert(i, record),
+            };
+        });
+    }
+
+    pub fn remove_resource(&self, address: &str) {
+        self.edit(|s| s.resources.retain(|r| r.address != address));
+    }
+
+    pub fn get_resource(&self, address: &str) -> Option<ResourceState> {
+        let g = self.inner.lock().expect("state writer");
+        g.state
+            .resources
+            .iter()
+            .find(|r| r.address == address)
+            .cloned()
+    }
+
+    pub fn set_outputs(&self, outputs: BTreeMap<String, OutputState>) {
+        self.edit(|s| s.outputs = outputs);
+    }
+
+    /// Mark an intent finished once the next write has succeeded.
+    pub fn finish_after_flush(&self, intent_id: String, status: IntentStatus) {
+        self.inner
+            .lock()
+            .expect("state writer")
+            .intents_after_flush
+            .push((intent_id, status));
+    }
+
+    pub fn snapshot(&self) -> State {
+        self.inner.lock().expect("state writer").state.clone()
+    }
+
+    /// Write the state if anything changed since the last write.
+    pub async fn flush(&self) -> Result<(), StateError> {
+        let mut flushed = self.flushed.lock().await;
+        let (state, version, expected, intents) = {
+            let mut g = self.inner.lock().expect("state writer");
+            if g.version == *flushed && g.intents_after_flush.is_empty() {
+                return Ok(());
+            }
+            let mut s = g.state.clone();
+            s.serial = g.stored_serial.map_or(1, |n| n + 1);
+            s.terrace_version = env!("CARGO_PKG_VERSION").to_string();
+            (
+                s,
+                g.version,
+                g.stored_serial,
+                std::mem::take(&mut g.intents_after_flush),
+            )
+        };
+        if version != *flushed {
+            self.store
+                .write(&self.env, &state, expected, Some(&self.lease), &self.meta)
+                .await?;
+            let mut g = self.inner.lock().expect("state writer");
+            g.stored_serial = Some(state.serial);
+            g.state.serial = state.serial;
+            *flushed = version;
+        }
+        for (id, status) in intents {
+            self.store
+                .journal_finish(&self.env, &id, status, serde_json::Value::Null)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub fn stored_serial(&self) -> Option<u64> {
+        self.inner.lock().expect("state writer").stored_serial
+    }
+}
+
+/// A state record for an object.
+pub fn state_record(
+    addr: &ResourceAddr,
+    provider: &str,
+    value: &Value,
+    dependencies: &[String],
+    created_at: Option<chrono::DateTime<Utc>>,
+) -> ResourceState {
+    let (plain, sensitive_paths) = value.clone().deep_unmark();
+    let now = Utc::now();
+    ResourceState {
+        address: addr.to_string(),
+        mode: match addr.mode {
+            ResourceMode::Managed => "managed".into(),
+            ResourceMode::Data => "data".into(),
+        },
+        type_name: addr.type_name.clone(),
+        provider: provider.to_string(),
+        attributes: plain.to_json_lossy(),
+        sensitive_paths,
+        dependencies: dependencies.to_vec(),
+        schema_version: 0,
+        created_at: created_at.unwrap_or(now),
+        updated_at: now,
+    }
+}
+
+// ---- reconciliation ------------------------------------------------------
+
+/// Reconcile the intents an interrupted apply left pending: adopt objects a
+/// crashed create made, confirm deletes, delete deposed objects. Returns a
+/// line per intent handled.
+pub async fn reconcile(
+    engine: &Engine,
+    env_name: &str,
+    providers: &Providers,
+    writer: &StateWriter,
+) -> Result<Vec<String>, EngineError> {
+    let pending = engine.store.journal_pending(env_name).await?;
+    let mut notes = Vec::new();
+    for intent in pending {
+        let pkey = intent
+            .detail
+            .get("provider")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        let Some(provider) = providers.get(&pkey) else {
+            notes.push(format!(
+                "cannot reconcile {} ({}): provider {pkey:?} is not configured",
+                intent.address, intent.action
+            ));
+            continue;
+        };
+        let addr: ResourceAddr = match intent.address.parse() {
+            Ok(a) => a,
+            Err(e) => {
+                engine
+                    .store
+                    .journal_finish(
+                        env_name,
+                        &intent.id,
+                        IntentStatus::Failed,
+                        serde_json::json!({"error": e.to_string()}),
+                    )
+                    .await?;
+                continue;
+            }
+        };
+        match intent.action.as_str() {
+            "create" => {
+                let ctx = ResourceContext {
+                    environment: env_name.to_string(),
+                    address: intent.address.clone(),
+                };
+                let found = with_retries(|| {
+                    provider.find_created(&intent.resource_type, &intent.idempotency_token, &ctx)
+                })
+                .await
+                .map_err(|e| EngineError::Other(format!("reconciling {}: {e}", intent.address)))?;
+                match found {
+                    Some(obj) => {
+                        let known = writer.get_resource(&intent.address);
+                        let same = known.as_ref().is_some_and(|r| {
+                            r.attributes.get("id") == obj.to_json_lossy().get("id")
+                        });
+                        if !same {
+                            if let Some(existing) = known {
+                                // The address already holds another object: keep both known by
+                                // deleting the stray one rather than orphaning it.
+                                let _ = existing;
+                                with_retries(|| provider.delete(&intent.resource_type, &obj))
+                                    .await
+                                    .map_err(|e| {
+                                        EngineError::Other(format!(
+                                            "removing duplicate object of {}: {e}",
+                                            intent.address
+                                        ))
+                                    })?;
+                                notes.push(format!(
+                                    "{}: deleted a duplicate object left by an interrupted create",
+                                    intent.address
+                                ));
+                            } else {
+                                let deps: Vec<String> = intent
+                                    .detail
+                                    .get("dependencies")
+                                    .and_then(|d| serde_json::from_value(d.clone()).ok())
+                                    .unwrap_or_default();
+                                let schema = engine.type_schema(
+                                    ResourceMode::Managed,
+                                    pkey.split('.').next().unwrap_or(""),
+                                    &intent.resource_type,
+                                );
+                                let obj = match schema {
+                                    Some(s) => crate::values::conform_to_schema(s, obj),
+                                    None => obj,
+                                };
+                                writer.set_resource(state_record(&addr, &pkey, &obj, &deps, None));
+                                notes.push(format!(
+                                    "{}: adopted the object an interrupted create made",
+                                    intent.address
+                                ));
+                            }
+                        }
+                        writer.finish_after_flush(intent.id.clone(), IntentStatus::Done);
+                    }
+                    None => {
+                        notes.push(format!(
+                            "{}: an interrupted create left nothing behind",
+                            intent.address
+                        ));
+                        writer.finish_after_flush(intent.id.clone(), IntentStatus::Failed);
+                    }
+                }
+            }
+            "delete" => {
+                let before = intent
+                    .detail
+                    .get("before")
+                    .map(Value::from_tagged_json)
+                    .unwrap_or(Value::Null);
+                let still = with_retries(|| {
+                    provider.read_resources(&intent.resource_type, std::slice::from_ref(&before))
+                })
+                .await
+                .map_err(|e| EngineError::Other(format!("reconciling {}: {e}", intent.address)))?;
+                let exists = still.into_iter().next().flatten().is_some();
+                let in_state = writer
+                    .get_resource(&intent.address)
+                    .is_some_and(|r| r.attributes.get("id") == before.to_json_lossy().get("id"));
+                if !exists {
+                    if in_state {
+                        writer.remove_resource(&intent.address);
+                    }
+                    notes.push(format!("{}: confirmed deleted", intent.address));
+                } else if !in_state {
+                    // A deposed object (replacement) that state no longer tracks: finish the delete.
+                    with_retries(|| provider.delete(&intent.resource_type, &before))
+                        .await
+                        .map_err(|e| {
+                            EngineError::Other(format!(
+                                "deleting deposed object of {}: {e}",
+                                intent.address
+                            ))
+                        })?;
+                    notes.push(format!(
+                        "{}: deleted the deposed object an interrupted replacement left",
+                        intent.address
+                    ));
+                } else {
+                    notes.push(format!(
+                        "{}: delete was interrupted; the object still exists and stays in state",
+                        intent.address
+                    ));
+                }
+                writer.finish_after_flush(intent.id.clone(), IntentStatus::Done);
+            }
+            other => {
+                notes.push(format!(
+                    "{}: unknown intent action {other:?}, marked failed",
+                    intent.address
+                ));
+                writer.finish_after_flush(intent.id.clone(), IntentStatus::Failed);
+            }
+        }
+    }
+    writer.flush().await?;
+    Ok(notes)
+}
+
+// ---- apply ---------------------------------------------------------------
+
+/// Shared by every task of one apply.
+struct Run<'a> {
+    engine: &'a Engine,
+    env: &'a LoadedEnv,
+    providers: &'a Providers,
+    writer: &'a StateWriter,
+    table: ValueTable,
+    opts: &'a ApplyOptions,
+    observer: &'a dyn ApplyObserver,
+    limiter: tokio::sync::Semaphore,
+    report: Mutex<ApplyReport>,
+}
+
+/// Check that a saved plan still fits the state and the configuration.
+pub fn check_plan_current(
+    plan: &Plan,
+    env: &LoadedEnv,
+    current: Option<&State>,
+) -> Result<(), EngineError> {
+    if plan.environment != env.name {
+        return Err(EngineError::StalePlan(format!(
+            "this plan was made for environment '{}', not '{}'; apply it with -e {}",
+            plan.environment, env.name, plan.environment
+        )));
+    }
+    let lineage = current.map(|s| s.lineage.to_string());
+    let serial = current.map(|s| s.serial);
+    if lineage != plan.prior_lineage || serial != plan.prior_serial {
+        return Err(EngineError::StalePlan(format!(
+            "the state of '{}' changed since this plan was made (plan: serial {}, state now: serial {}); run `terrace plan` again",
+            env.name,
+            plan.prior_serial.map_or("none".into(), |s| s.to_string()),
+            serial.map_or("none".into(), |s| s.to_string())
+        )));
+    }
+    if plan.config_hash != env.config_hash {
+        return Err(EngineError::StalePlan(format!(
+            "the configuration of '{}' changed since this plan was made; run `terrace plan` again",
+            env.name
+        )));
+    }
+    Ok(())
+}
+
+/// Apply `plan`. The caller holds the environment's lock (`lease`) and has
+/// already checked the plan is current.
+pub async fn apply_plan(
+    engine: &Engine,
+    env: &LoadedEnv,
+    plan: &Plan,
+    providers: &Providers,
+    writer: &StateWriter,
+    opts: &ApplyOptions,
+    observer: &dyn ApplyObserver,
+) -> Result<ApplyReport, EngineError> {
+    let run = Run {
+        engine,
+        env,
+        providers,
+        writer,
+        table: ValueTable::new(),
+        opts,
+        observer,
+        limiter: tokio::sync::Semaphore::new(opts.parallelism.max(1)),
+        report: Mutex::new(ApplyReport::default()),
+    };
+
+    if plan.mode == PlanMode::RefreshOnly {
+        for (addr, v) in &plan.refreshed {
+            match v {
+                Some(v) => {
+                    if let Some(mut r) = writer.get_resource(addr) {
+                        let (plain, paths) = v.clone().deep_unmark();
+                        r.attributes = plain.to_json_lossy();
+                        r.sensitive_paths = paths;
+                        r.updated_at = Utc::now();
+                        writer.set_resource(r);
+                    }
+                }
+                None => writer.remove_resource(addr),
+            }
+        }
+        writer.flush().await?;
+        let mut report = run.report.into_inner().expect("report");
+        report.final_serial = writer.stored_serial();
+        return Ok(report);
+    }
+
+    // `moved` blocks: the plan uses the new addresses; rename the records.
+    for c in &plan.changes {
+        if let Some(from) = &c.moved_from
+            && writer.get_resource(&c.address()).is_none()
+            && let Some(mut r) = writer.get_resource(from)
+        {
+            writer.remove_resource(from);
+            r.address = c.address();
+            writer.set_resource(r);
+        }
+    }
+
+    let by_block: HashMap<ResourceAddr, Vec<&ResourceChange>> = {
+        let mut m: HashMap<ResourceAddr, Vec<&ResourceChange>> = HashMap::new();
+        for c in &plan.changes {
+            m.entry(c.addr.block()).or_default().push(c);
+        }
+        m
+    };
+
+    // Phase 1: creates, updates, replacements and reads, dependencies first.
+    if plan.mode == PlanMode::Normal {
+        // Seed the table with what state holds, for blocks the plan leaves alone (targets).
+        for r in writer.snapshot().resources {
+            if let Ok(addr) = r.address.parse::<ResourceAddr>() {
+                run.table.set(&addr, crate::values::state_value(&r));
+            }
+        }
+        env.evaluator.reset_cache();
+        let nodes: HashSet<_> = env.graph.node_indices().collect();
+        let outcomes = walk(
+            &env.graph,
+            &nodes,
+            WalkOrder::DependenciesFirst,
+            opts.parallelism.max(1) * 4,
+            &opts.cancel,
+            |ix| {
+                let run = &run;
+                let by_block = &by_block;
+                async move { run.visit(ix, by_block).await }
+            },
+        )
+        .await;
+        let mut report = run.report.lock().expect("report");
+        for (ix, outcome) in &outcomes {
+            if let NodeOutcome::Skipped = outcome
+                && let NodeKind::Resource(a) = &env.node(*ix).kind
+                && by_block
+                    .get(&a.block())
+                    .is_some_and(|cs| cs.iter().any(|c| c.action != Action::NoOp))
+            {
+                report.skipped.push(a.to_string());
+            }
+            if let NodeOutcome::Cancelled = outcome {
+                report.cancelled = true;
+            }
+        }
+    }
+
+    // Phase 2: deletes (orphans, destroy), dependents first.
+    let deletes: Vec<&ResourceChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .collect();
+    if !deletes.is_empty() && !opts.cancel.is_cancelled() {
+        let (g, index) = delete_graph(&deletes);
+        let nodes: HashSet<_> = g.node_indices().collect();
+        let outcomes = walk(
+            &g,
+            &nodes,
+            WalkOrder::DependentsFirst,
+            opts.parallelism.max(1),
+            &opts.cancel,
+            |ix| {
+                let run = &run;
+                let change = index[g.payload(ix)];
+                async move { run.delete(change).await }
+            },
+        )
+        .await;
+        let mut report = run.report.lock().expect("report");
+        for (ix, outcome) in outcomes {
+            match outcome {
+                NodeOutcome::Skipped => report.skipped.push(g.id(ix).to_string()),
+                NodeOutcome::Cancelled => report.cancelled = true,
+                _ => {}
+            }
+        }
+    }
+
+    // Outputs.
+    if plan.mode == PlanMode::Normal {
+        if let Ok(outputs) = env.evaluator.root_outputs(&run.table) {
+            let stored: BTreeMap<String, OutputState> = outputs
+                .into_iter()
+                .filter(|(_, (v, _))| v.is_wholly_known())
+                .map(|(k, (v, sensitive))| {
+                    let sensitive = sensitive || v.contains_sensitive();
+                    (
+                        k,
+                        OutputState {
+                            value: v.deep_unmark().0.to_json_lossy(),
+                            sensitive,
+                        },
+                    )
+                })
+                .collect();
+            writer.set_outputs(stored);
+        }
+    } else {
+        writer.set_outputs(BTreeMap::new());
+    }
+    writer.flush().await?;
+    let mut report = run.report.into_inner().expect("report");
+    report.final_serial = writer.stored_serial();
+    report.failures.sort();
+    report.skipped.sort();
+    report.skipped.dedup();
+    Ok(report)
+}
+
+/// The graph of deletes: an edge X → D when X depends on D, so walking
+/// dependents first deletes X before D.
+fn delete_graph<'a>(
+    deletes: &[&'a ResourceChange],
+) -> (DepGraph<String>, HashMap<String, &'a ResourceChange>) {
+    let mut g = DepGraph::new();
+    let mut index = HashMap::new();
+    for c in deletes {
+        let a = c.addr.to_string();
+        if g.add_node(a.clone(), a.clone()).is_ok() {
+            index.insert(a, *c);
+        }
+    }
+    let addrs: Vec<String> = index.keys().cloned().collect();
+    for c in deletes {
+        let a = c.addr.to_string();
+        for dep in &c.dependencies {
+            for other in &addrs {
+                if other != &a
+                    && (other == dep
+                        || other
+                            .strip_prefix(dep.as_str())
+                            .is_some_and(|r| r.starts_with('[')))
+                {
+                    let _ = g.add_dependency(&a, other);
+                }
+            }
+        }
+    }
+    // A cycle in recorded dependencies must not block the destroy: drop the
+    // edges inside cycles and let ordering errors be retried.
+    if !g.cycles().is_empty() {
+        let mut plain = DepGraph::new();
+        for a in &addrs {
+            let _ = plain.add_node(a.clone(), a.clone());
+        }
+        return (plain, index);
+    }
+    (g, index)
+}
+
+impl Run<'_> {
+    fn record_failure(&self, address: &str, error: String) {
+        self.report
+            .lock()
+            .expect("report")
+            .failures
+            .push((address.to_string(), error));
+    }
+
+    async fn visit(
+        &self,
+        ix: terrace_graph::NodeIndex,
+        by_block: &HashMap<ResourceAddr, Vec<&ResourceChange>>,
+    ) -> Result<(), String> {
+        let node = self.env.node(ix);
+        match &node.kind {
+            NodeKind::Resource(block) => {
+                let changes = by_block.get(&block.block()).cloned().unwrap_or_default();
+                if changes.iter().all(|c| c.action == Action::NoOp) {
+                    for c in &changes {
+                        if let Some(v) = c.after.clone().or(c.before.clone()) {
+                            self.table.set(&c.addr, v);
+                        }
+                        self.adopt_import(c);
+                        if c.addr.mode == ResourceMode::Data
+                            && let Some(v) = &c.after
+                        {
+                            self.writer.set_resource(state_record(
+                                &c.addr,
+                                &c.provider,
+                                v,
+                                &c.dependencies,
+                                None,
+                            ));
+                        }
+                    }
+                    return Ok(());
+                }
+                // Re-evaluate the block now that its dependencies are applied.
+                let configs = self
+                    .env
+                    .evaluator
+                    .expand_resource(node, &self.table)
+                    .map_err(|d| d.to_string())?;
+                let configs: HashMap<String, Value> = configs
+                    .into_iter()
+                    .map(|i| (i.addr.to_string(), i.config))
+                    .collect();
+                let tasks = changes
+                    .iter()
+                    .filter(|c| c.action != Action::Delete)
+                    .map(|c| {
+                        let config = configs.get(&c.addr.to_string()).cloned();
+                        async move {
+                            let _permit =
+                                self.limiter.acquire().await.map_err(|e| e.to_string())?;
+                            self.apply_change(c, config).await
+                        }
+                    });
+                let results = futures::future::join_all(tasks).await;
+                let errors: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+                if errors.is_empty() {
+                    Ok(())
+                } else {
+                    Err(errors.join("; "))
+                }
+            }
+            _ => self
+                .env
+                .evaluator
+                .eval_node(node, &self.table)
+                .map(|_| ())
+                .map_err(|d| d.to_string()),
+        }
+    }
+
+    async fn apply_change(&self, c: &ResourceChange, config: Option<Value>) -> Result<(), String> {
+        let address = c.addr.to_string();
+        if c.action == Action::NoOp {
+            if let Some(v) = c.after.clone().or(c.before.clone()) {
+                self.table.set(&c.addr, v);
+            }
+            self.adopt_import(c);
+            return Ok(());
+        }
+        let started = Instant::now();
+        self.observer.started(&address, c.action);
+        let result = self.apply_change_inner(c, config).await;
+        let elapsed = started.elapsed();
+        match &result {
+            Ok(()) => {
+                self.observer.finished(&address, c.action, Ok(()), elapsed);
+                let mut r = self.report.lock().expect("report");
+                match c.action {
+                    Action::Create => r.added += 1,
+                    Action::Update => r.changed += 1,
+                    Action::DeleteThenCreate | Action::CreateThenDelete => {
+                        r.added += 1;
+                        r.destroyed += 1;
+                    }
+                    _ => {}
+                }
+                if c.import_id.is_some() {
+                    r.imported += 1;
+                }
+            }
+            Err(e) => {
+                self.observer.finished(&address, c.action, Err(e), elapsed);
+                self.record_failure(&address, e.clone());
+            }
+        }
+        result
+    }
+
+    /// An imported object that already matches its configuration (no-op):
+    /// record it in state.
+    fn adopt_import(&self, c: &ResourceChange) {
+        if c.import_id.is_none() || c.addr.mode != ResourceMode::Managed {
+            return;
+        }
+        if let Some(v) = c.after.as_ref().or(c.before.as_ref()) {
+            self.writer
+                .set_resource(state_record(&c.addr, &c.provider, v, &c.dependencies, None));
+            self.report.lock().expect("report").imported += 1;
+        }
+    }
+
+    fn provider(&self, c: &ResourceChange) -> Result<&Arc<dyn Provider>, String> {
+        self.providers
+            .get(&c.provider)
+            .ok_or_else(|| format!("provider {} is not configured", c.provider))
+    }
+
+    async fn apply_change_inner(
+        &self,
+        c: &ResourceChange,
+        config: Option<Value>,
+    ) -> Result<(), String> {
+        let provider = self.provider(c)?;
+        let address = c.addr.to_string();
+        let ctx = ResourceContext {
+            environment: self.env.name.clone(),
+            address: address.clone(),
+        };
+        let type_name = &c.addr.type_name;
+
+        if c.addr.mode == ResourceMode::Data {
+            let config = config.ok_or_else(|| format!("{address}: no configuration to read"))?;
+            let v = with_retries(|| provider.read_data(type_name, &config))
+                .await
+                .map_err(|e| e.to_string())?;
+            let v = match self.engine.type_schema(
+                ResourceMode::Data,
+                provider_name(&c.provider),
+                type_name,
+            ) {
+                Some(s) => crate::values::conform_to_schema(s, v),
+                None => v,
+            };
+            self.table.set(&c.addr, v.clone());
+            self.writer.set_resource(state_record(
+                &c.addr,
+                &c.provider,
+                &v,
+                &c.dependencies,
+                None,
+            ));
+            return self.writer.flush().await.map_err(|e| e.to_string());
+        }
+
+        // Re-plan with the now-known configuration.
+        let replan = |prior: Option<&Value>| -> Result<Value, String> {
+            let Some(cfg) = &config else {
+                return c
+                    .after
+                    .clone()
+                    .ok_or_else(|| format!("{address}: nothing planned"));
+            };
+            let mut planned = provider
+                .plan_resource(type_name, prior, cfg, &ctx)
+                .map_err(|e| e.to_string())?
+                .planned;
+            // Keep values the plan fixed through ignore_changes.
+            if let (Some(p), Some(after)) = (prior, &c.after)
+                && let (Some(pm), Some(am), Some(nm)) =
+                    (p.as_map(), after.as_map(), planned.as_map_mut())
+            {
+                for (k, v) in am {
+                    if pm.get(k).is_some_and(|pv| equal_ignoring_marks(pv, v))
+                        && v.is_wholly_known()
+                    {
+                        nm.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            Ok(planned)
+        };
+
+        match c.action {
+            Action::Create => {
+                let planned = replan(None)?;
+                self.create(c, provider, &planned, &address).await
+            }
+            Action::Update => {
+                let prior = c
+                    .before
+                    .clone()
+                    .ok_or_else(|| format!("{address}: no prior object"))?;
+                let planned = replan(Some(&prior))?;
+                let new = with_retries(|| provider.update(type_name, &prior, &planned, &ctx))
+                    .await
+                    .map_err(|e| self.describe(c, &e))?;
+                let created = self.writer.get_resource(&address).map(|r| r.created_at);
+                self.table.set(&c.addr, new.clone());
+                self.writer.set_resource(state_record(
+                    &c.addr,
+                    &c.provider,
+                    &new,
+                    &c.dependencies,
+                    created,
+                ));
+                self.writer.flush().await.map_err(|e| e.to_string())
+            }
+            Action::DeleteThenCreate => {
+                let prior = c
+                    .before
+                    .clone()
+                    .ok_or_else(|| format!("{address}: no prior object"))?;
+                self.delete_object(c, provider, &prior, true).await?;
+                let planned = replan(None)?;
+                self.create(c, provider, &planned, &address).await
+            }
+            Action::CreateThenDelete => {
+                let prior = c
+                    .before
+                    .clone()
+                    .ok_or_else(|| format!("{address}: no prior object"))?;
+                // Journal the old object's delete first, so a crash after the
+                // create cannot orphan it (it is "deposed": no longer in state).
+                let journalled = self
+                    .journal(
+                        c,
+                        "delete",
+                        serde_json::json!({ "before": prior.to_tagged_json() }),
+                    )
+                    .await?;
+                let deposed = journalled
+                    .split_once('|')
+                    .map(|(_, id)| id.to_string())
+                    .unwrap_or_default();
+                let planned = replan(None)?;
+                self.create(c, provider, &planned, &address).await?;
+                self.delete_with_retries(c, provider, &prior).await?;
+                self.writer.finish_after_flush(deposed, IntentStatus::Done);
+                self.writer.flush().await.map_err(|e| e.to_string())
+            }
+            Action::NoOp | Action::Delete | Action::Read => Ok(()),
+        }
+    }
+
+    fn describe(&self, c: &ResourceChange, e: &ProviderError) -> String {
+        match e {
+            ProviderError::InvalidArgument { path: Some(p), .. } => {
+                match self.env.evaluator.attribute_range(&c.addr, p) {
+                    Some(r) => format!("{e} (at {r})"),
+                    None => e.to_string(),
+                }
+            }
+            _ => e.to_string(),
+        }
+    }
+
+    async fn journal(
+        &self,
+        c: &ResourceChange,
+        action: &str,
+        extra: serde_json::Value,
+    ) -> Result<String, String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut detail = serde_json::json!({
+            "provider": c.provider,
+            "dependencies": c.dependencies,
+        });
+        if let (Some(d), Some(e)) = (detail.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                d.insert(k.clone(), v.clone());
+            }
+        }
+        let intent = Intent {
+            id: id.clone(),
+            env: self.env.name.clone(),
+            address: c.addr.to_string(),
+            action: action.to_string(),
+            idempotency_token: format!("terrace-{}", uuid::Uuid::new_v4().simple()),
+            resource_type: c.addr.type_name.clone(),
+            recorded_at: Utc::now(),
+            status: IntentStatus::Pending,
+            detail,
+        };
+        self.engine
+            .store
+            .journal_record(&intent)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(intent.idempotency_token.clone() + "|" + &id)
+    }
+
+    async fn create(
+        &self,
+        c: &ResourceChange,
+        provider: &Arc<dyn Provider>,
+        planned: &Value,
+        address: &str,
+    ) -> Result<(), String> {
+        let journalled = self.journal(c, "create", serde_json::Value::Null).await?;
+        let (token, intent_id) = journalled
+            .split_once('|')
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .unwrap_or_default();
+        let ctx = CreateContext {
+            resource: ResourceContext {
+                environment: self.env.name.clone(),
+                address: address.to_string(),
+            },
+            idempotency_token: token,
+            timeout: self.opts.create_timeout,
+        };
+        match with_retries(|| provider.create(&c.addr.type_name, planned, &ctx)).await {
+            Ok(new) => {
+                let new = match self.engine.type_schema(
+                    ResourceMode::Managed,
+                    provider_name(&c.provider),
+                    &c.addr.type_name,
+                ) {
+                    Some(s) => crate::values::conform_to_schema(s, new)
+                        .mark_paths(&planned.clone().deep_unmark().1),
+                    None => new,
+                };
+                self.table.set(&c.addr, new.clone());
+                self.writer.set_resource(state_record(
+                    &c.addr,
+                    &c.provider,
+                    &new,
+                    &c.dependencies,
+                    None,
+                ));
+                self.writer
+                    .finish_after_flush(intent_id, IntentStatus::Done);
+                self.writer.flush().await.map_err(|e| e.to_string())
+            }
+            Err(e) => {
+                // A timeout may have left an object behind: keep the intent
+                // pending so the next run adopts or removes it.
+                if !matches!(e, ProviderError::Timeout { .. }) {
+                    let _ = self
+                        .engine
+                        .store
+                        .journal_finish(
+                            &self.env.name,
+                            &intent_id,
+                            IntentStatus::Failed,
+                            serde_json::json!({"error": e.to_string()}),
+                        )
+                        .await;
+                }
+                Err(self.describe(c, &e))
+            }
+        }
+    }
+
+    async fn delete_object(
+        &self,
+        c: &ResourceChange,
+        provider: &Arc<dyn Provider>,
+        prior: &Value,
+        in_state: bool,
+    ) -> Result<(), String> {
+        let journalled = self
+            .journal(
+                c,
+                "delete",
+                serde_json::json!({ "before": prior.to_tagged_json() }),
+            )
+            .await?;
+        let intent_id = journalled
+            .split_once('|')
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        if let Err(e) = self.delete_retrying(c, provider, prior).await {
+            // The API refused: nothing is in flight, so close the intent (the
+            // object stays in state). Only a timeout leaves it for reconciling.
+            if !matches!(e, ProviderError::Timeout { .. }) {
+                let _ = self
+                    .engine
+                    .store
+                    .journal_finish(
+                        &self.env.name,
+                        &intent_id,
+                        IntentStatus::Failed,
+                        serde_json::json!({ "error": e.to_string() }),
+                    )
+                    .await;
+            }
+            return Err(self.describe(c, &e));
+        }
+        if in_state {
+            self.writer.remove_resource(&c.addr.to_string());
+        }
+        self.writer
+            .finish_after_flush(intent_id, IntentStatus::Done);
+        self.writer.flush().await.map_err(|e| e.to_string())
+    }
+
+    /// Delete, retrying ordering errors (dependency violations, in use) with backoff.
+    async fn delete_with_retries(
+        &self,
+        c: &ResourceChange,
+        provider: &Arc<dyn Provider>,
+        prior: &Value,
+    ) -> Result<(), String> {
+        self.delete_retrying(c, provider, prior)
+            .await
+            .map_err(|e| self.describe(c, &e))
+    }
+
+    async fn delete_retrying(
+        &self,
+        c: &ResourceChange,
+        provider: &Arc<dyn Provider>,
+        prior: &Value,
+    ) -> Result<(), ProviderError> {
+        let deadline = Instant::now() + self.opts.delete_retry_for;
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match with_retries(|| provider.delete(&c.addr.type_name, prior)).await {
+                Ok(()) | Err(ProviderError::NotFound(_)) => return Ok(()),
+                Err(ProviderError::Conflict { code, message })
+                    if Instant::now() + delay < deadline =>
+                {
+                    self.observer.note(&format!(
+                        "{}: {code} ({message}); retrying in {delay:?}",
+                        c.addr
+                    ));
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(15));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn delete(&self, c: &ResourceChange) -> Result<(), String> {
+        let address = c.addr.to_string();
+        let started = Instant::now();
+        self.observer.started(&address, Action::Delete);
+        let result = async {
+            let provider = self.provider(c)?;
+            let prior = c
+                .before
+                .clone()
+                .ok_or_else(|| format!("{address}: no prior object"))?;
+            let _permit = self.limiter.acquire().await.map_err(|e| e.to_string())?;
+            self.delete_object(c, provider, &prior, true).await
+        }
+        .await;
+        match &result {
+            Ok(()) => {
+                self.observer
+                    .finished(&address, Action::Delete, Ok(()), started.elapsed());
+                self.report.lock().expect("report").destroyed += 1;
+            }
+            Err(e) => {
+                self.observer
+                    .finished(&address, Action::Delete, Err(e), started.elapsed());
+                self.record_failure(&address, e.clone());
+            }
+        }
+        result
+    }
+}
+
+fn provider_name(key: &str) -> &str {
+    key.split('.').next().unwrap_or(key)
+}

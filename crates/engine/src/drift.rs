@@ -1,0 +1,450 @@
+//! Drift detection: compare what the cloud holds with what the last apply
+//! recorded, attribute by attribute (including attributes the configuration
+//! does not set), and look for unmanaged objects that carry the
+//! environment's ownership tag. Config changes not yet applied are reported
+//! separately as *pending*, never as drift.
+//!
+//! Detecting never writes state and never takes the write lock.
+
+use crate::context::{Engine, LoadedEnv, configure_providers};
+use crate::error::EngineError;
+use crate::model::{AttrDiff, PlanMode, diff_values};
+use crate::plan::{PlanOptions, PriorState, make_plan, refresh};
+use crate::values::ValueTable;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use terrace_core::value::path_to_string;
+use terrace_core::{ResourceMode, SourceRange, Value};
+use terrace_lang::{IgnoreChanges, NodeKind};
+
+/// The category of a drift finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftCategory {
+    /// Exists but differs from state.
+    Changed,
+    /// Deleted outside terrace.
+    Missing,
+    /// Carries the environment's ownership tag but no state knows it.
+    Unmanaged,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftAttr {
+    pub path: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftItem {
+    pub address: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub category: DriftCategory,
+    pub id: Option<String>,
+    pub attributes: Vec<DriftAttr>,
+    /// The resource block, for reports that point at source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<SourceRange>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingItem {
+    pub address: String,
+    pub actions: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftCounts {
+    pub changed: u32,
+    pub missing: u32,
+    pub unmanaged: u32,
+    pub pending: u32,
+    pub in_sync: u32,
+}
+
+/// The result of one drift run. Serialised as the documented JSON schema
+/// (`schema_version` 1).
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftReport {
+    pub schema_version: u32,
+    pub environment: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub counts: DriftCounts,
+    pub drift: Vec<DriftItem>,
+    pub pending: Vec<PendingItem>,
+    pub ignored: Vec<String>,
+    /// API calls per operation, made by this run.
+    pub api_calls: BTreeMap<String, u64>,
+}
+
+impl DriftReport {
+    pub fn has_drift(&self) -> bool {
+        !self.drift.is_empty()
+    }
+}
+
+/// One `.terraceignore` rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IgnoreRule {
+    pub pattern: String,
+    pub reason: Option<String>,
+    pub line: usize,
+}
+
+/// Parse `.terraceignore`: one pattern per line — a resource type
+/// (`aws_security_group`), an address glob (`aws_instance.runner[*]`), or an
+/// `address.attribute` path glob (`aws_instance.*.tags.LastScanned`) — with an
+/// optional `# comment` saying why. `*` matches any run of characters, `?`
+/// one; brackets are literal.
+pub fn parse_ignore_file(text: &str) -> Vec<IgnoreRule> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let (pat, reason) = match line.split_once('#') {
+                Some((p, r)) => (
+                    p.trim(),
+                    Some(r.trim().to_string()).filter(|r| !r.is_empty()),
+                ),
+                None => (line.trim(), None),
+            };
+            (!pat.is_empty()).then(|| IgnoreRule {
+                pattern: pat.to_string(),
+                reason,
+                line: i + 1,
+            })
+        })
+        .collect()
+}
+
+/// Read the environment's `.terraceignore`, if any.
+pub fn load_ignore_rules(env_dir: &Path) -> Vec<IgnoreRule> {
+    std::fs::read_to_string(env_dir.join(".terraceignore"))
+        .map(|t| parse_ignore_file(&t))
+        .unwrap_or_default()
+}
+
+/// Wildcard match: `*` any run, `?` one character; everything else literal.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let (mut star, mut mark) = (None, 0usize);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn rule_ignores_resource(rules: &[IgnoreRule], address: &str, type_name: &str) -> bool {
+    rules
+        .iter()
+        .any(|r| r.pattern == type_name || wildcard_match(&r.pattern, address))
+}
+
+fn rule_ignores_attr(rules: &[IgnoreRule], address: &str, path: &str) -> bool {
+    let full = format!("{address}.{path}");
+    rules.iter().any(|r| {
+        wildcard_match(&r.pattern, &full) || wildcard_match(&format!("{}.*", r.pattern), &full)
+    })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DriftOptions {
+    pub ignore: Vec<IgnoreRule>,
+}
+
+/// Detect drift of one environment.
+pub async fn detect_drift(
+    engine: &Engine,
+    env: &LoadedEnv,
+    opts: &DriftOptions,
+) -> Result<DriftReport, EngineError> {
+    let started_at = Utc::now();
+    let stored = engine.store.read(&env.name).await?;
+    let prior = PriorState::decode(stored)?;
+    let empty = ValueTable::new();
+    let providers = configure_providers(engine, env, &empty, &prior.provider_keys()).await?;
+    let refreshed = refresh(engine, &providers, &prior).await?;
+
+    // Per-block lifecycle rules and ranges from the configuration.
+    let mut ignore_changes: BTreeMap<String, IgnoreChanges> = BTreeMap::new();
+    let mut ranges: BTreeMap<String, SourceRange> = BTreeMap::new();
+    let mut config_types: BTreeSet<(String, String)> = BTreeSet::new();
+    for n in &env.nodes {
+        if let NodeKind::Resource(a) = &n.kind {
+            let block = a.block().to_string();
+            if let Some(l) = crate::context::lifecycle_of(env, n) {
+                ignore_changes.insert(block.clone(), l.ignore_changes.clone());
+            }
+            if let Some(r) = &n.range {
+                ranges.insert(block, r.clone());
+            }
+            if a.mode == ResourceMode::Managed {
+                let pname = a
+                    .type_name
+                    .split('_')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                config_types.insert((pname, a.type_name.clone()));
+            }
+        }
+    }
+
+    let mut items = Vec::new();
+    let mut ignored = Vec::new();
+    let mut in_sync = 0u32;
+    let mut known_ids: BTreeSet<(String, String)> = BTreeSet::new();
+    for (address, r) in &prior.resources {
+        if r.addr.mode != ResourceMode::Managed {
+            continue;
+        }
+        let id = r
+            .value
+            .get("id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(id) = &id {
+            known_ids.insert((r.record.type_name.clone(), id.clone()));
+        }
+        if rule_ignores_resource(&opts.ignore, address, &r.record.type_name) {
+            ignored.push(address.clone());
+            continue;
+        }
+        let block = r.addr.block().to_string();
+        let location = ranges.get(&block).cloned();
+        match refreshed.get(address).cloned().flatten() {
+            None => items.push(DriftItem {
+                address: address.clone(),
+                type_name: r.record.type_name.clone(),
+                category: DriftCategory::Missing,
+                id,
+                attributes: vec![],
+                location,
+            }),
+            Some(now) => {
+                let diffs: Vec<AttrDiff> = diff_values(&r.value, &now)
+                    .into_iter()
+                    .filter(|d| match ignore_changes.get(&block) {
+                        Some(IgnoreChanges::All) => false,
+                        Some(IgnoreChanges::Paths(ps)) => !ps.iter().any(|p| d.path.starts_with(p)),
+                        _ => true,
+                    })
+                    .filter(|d| !rule_ignores_attr(&opts.ignore, address, &path_to_string(&d.path)))
+                    .collect();
+                if diffs.is_empty() {
+                    in_sync += 1;
+                } else {
+                    items.push(DriftItem {
+                        address: address.clone(),
+                        type_name: r.record.type_name.clone(),
+                        category: DriftCategory::Changed,
+                        id,
+                        attributes: diffs
+                            .into_iter()
+                            .map(|d| DriftAttr {
+                                path: path_to_string(&d.path),
+                                before: d
+                                    .before
+                                    .map(|v| v.redacted().to_json_lossy())
+                                    .unwrap_or(serde_json::Value::Null),
+                                after: d
+                                    .after
+                                    .map(|v| v.redacted().to_json_lossy())
+                                    .unwrap_or(serde_json::Value::Null),
+                            })
+                            .collect(),
+                        location,
+                    });
+                }
+            }
+        }
+    }
+
+    // Unmanaged: objects of managed types carrying our ownership tag.
+    let mut types: BTreeSet<(String, String)> = config_types;
+    for r in prior.resources.values() {
+        if r.addr.mode == ResourceMode::Managed {
+            types.insert((r.record.provider.clone(), r.record.type_name.clone()));
+        }
+    }
+    for (pkey, type_name) in &types {
+        let Some(provider) = providers.get(pkey) else {
+            continue;
+        };
+        let owned = crate::plan::with_retries(|| provider.list_owned(type_name, &env.name))
+            .await
+            .map_err(|e| {
+                EngineError::Other(format!(
+                    "listing {type_name} objects of '{}': {e}",
+                    env.name
+                ))
+            })?;
+        for obj in owned {
+            let id = obj
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if known_ids.contains(&(type_name.clone(), id.clone())) {
+                continue;
+            }
+            let tagged_addr = obj
+                .get("tags_all")
+                .or_else(|| obj.get("tags"))
+                .and_then(|t| t.get("terrace:address"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let address = format!("{type_name}.unmanaged[\"{id}\"]");
+            if rule_ignores_resource(&opts.ignore, &address, type_name) {
+                ignored.push(address);
+                continue;
+            }
+            items.push(DriftItem {
+                address,
+                type_name: type_name.clone(),
+                category: DriftCategory::Unmanaged,
+                id: Some(id),
+                attributes: tagged_addr
+                    .map(|a| {
+                        vec![DriftAttr {
+                            path: "tags.terrace:address".into(),
+                            before: serde_json::Value::Null,
+                            after: serde_json::Value::String(a),
+                        }]
+                    })
+                    .unwrap_or_default(),
+                location: None,
+            });
+        }
+    }
+
+    // Pending: configuration changes against the stored state (no refresh).
+    let (plan, plan_providers) = make_plan(
+        engine,
+        env,
+        &PlanOptions {
+            mode: PlanMode::Normal,
+            refresh: false,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let pending: Vec<PendingItem> = plan
+        .effective_changes()
+        .map(|c| PendingItem {
+            address: c.address(),
+            actions: c.action.terraform_actions(),
+        })
+        .collect();
+
+    let mut api_calls: BTreeMap<String, u64> = BTreeMap::new();
+    for p in providers.values().chain(plan_providers.values()) {
+        for (op, n) in p.api_calls() {
+            *api_calls.entry(op).or_default() += n;
+        }
+    }
+    items.sort_by(|a, b| (a.category, &a.address).cmp(&(b.category, &b.address)));
+    let count = |c: DriftCategory| items.iter().filter(|i| i.category == c).count() as u32;
+    let counts = DriftCounts {
+        changed: count(DriftCategory::Changed),
+        missing: count(DriftCategory::Missing),
+        unmanaged: count(DriftCategory::Unmanaged),
+        pending: pending.len() as u32,
+        in_sync,
+    };
+    Ok(DriftReport {
+        schema_version: 1,
+        environment: env.name.clone(),
+        started_at,
+        finished_at: Utc::now(),
+        counts,
+        drift: items,
+        pending,
+        ignored,
+        api_calls,
+    })
+}
+
+/// Record a drift run in the store's history.
+pub async fn record_run(engine: &Engine, report: &DriftReport) -> Result<(), EngineError> {
+    let run = terrace_state::DriftRun {
+        id: uuid::Uuid::new_v4().to_string(),
+        env: report.environment.clone(),
+        started_at: report.started_at,
+        finished_at: report.finished_at,
+        changed: report.counts.changed,
+        missing: report.counts.missing,
+        unmanaged: report.counts.unmanaged,
+        pending: report.counts.pending,
+        report: serde_json::to_value(report).unwrap_or(serde_json::Value::Null),
+    };
+    engine.store.record_drift_run(&run).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_literally_except_star_and_question() {
+        assert!(wildcard_match(
+            "aws_instance.runner[*]",
+            "aws_instance.runner[0]"
+        ));
+        assert!(wildcard_match(
+            "aws_instance.*.tags.Last*",
+            "aws_instance.web.tags.LastScanned"
+        ));
+        assert!(!wildcard_match(
+            "aws_instance.runner[0]",
+            "aws_instance.runner0"
+        ));
+        assert!(wildcard_match("a?c", "abc"));
+        assert!(!wildcard_match("a?c", "ac"));
+    }
+
+    #[test]
+    fn ignore_file_parses_patterns_and_reasons() {
+        let rules = parse_ignore_file(
+            "# header\naws_security_group  # managed by security team\n\naws_instance.*.tags.LastScanned\n",
+        );
+        assert_eq!(rules.len(), 2);
+        assert_eq!(rules[0].pattern, "aws_security_group");
+        assert_eq!(rules[0].reason.as_deref(), Some("managed by security team"));
+        assert_eq!(rules[1].line, 4);
+        assert!(rule_ignores_resource(
+            &rules,
+            "aws_security_group.x",
+            "aws_security_group"
+        ));
+        assert!(rule_ignores_attr(
+            &rules,
+            "aws_instance.web",
+            "tags.LastScanned"
+        ));
+        assert!(!rule_ignores_attr(&rules, "aws_instance.web", "tags.Name"));
+    }
+}

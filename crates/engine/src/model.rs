@@ -1,0 +1,523 @@
+//! The plan model: what will change and why. Computing a plan
+//! ([`crate::plan`]) is separate from rendering it (the CLI) and from its
+//! Terraform JSON shape ([`crate::planjson`]).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use terrace_core::{PathStep, ResourceAddr, Value, ValuePath};
+
+/// What happens to one resource instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    /// Replace: delete the old object, then create the new one.
+    DeleteThenCreate,
+    /// Replace with `create_before_destroy`.
+    CreateThenDelete,
+    Delete,
+    /// Read a data source during apply.
+    Read,
+}
+
+impl Action {
+    /// Terraform's `change.actions` list.
+    pub fn terraform_actions(self) -> Vec<&'static str> {
+        match self {
+            Action::NoOp => vec!["no-op"],
+            Action::Create => vec!["create"],
+            Action::Update => vec!["update"],
+            Action::DeleteThenCreate => vec!["delete", "create"],
+            Action::CreateThenDelete => vec!["create", "delete"],
+            Action::Delete => vec!["delete"],
+            Action::Read => vec!["read"],
+        }
+    }
+
+    /// The symbol of the human plan.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::DeleteThenCreate => "-/+",
+            Action::CreateThenDelete => "+/-",
+            Action::Delete => "-",
+            Action::Read => "<=",
+        }
+    }
+
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+}
+
+/// A planned change of one resource instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceChange {
+    pub addr: ResourceAddr,
+    /// `aws` or `aws.west`.
+    pub provider: String,
+    pub action: Action,
+    /// The current object (refreshed), with sensitive marks.
+    pub before: Option<Value>,
+    /// The planned object, with unknowns and sensitive marks.
+    pub after: Option<Value>,
+    /// Paths whose change forces replacement.
+    pub replace_paths: Vec<ValuePath>,
+    /// Terraform's `action_reason`, e.g. `replace_because_cannot_update`.
+    pub reason: Option<String>,
+    /// Instance addresses this one depends on (recorded in state).
+    pub dependencies: Vec<String>,
+    /// Set when the object is adopted by an `import` block.
+    pub import_id: Option<String>,
+    /// Set when a `moved` block renamed the address.
+    pub moved_from: Option<String>,
+}
+
+impl ResourceChange {
+    pub fn address(&self) -> String {
+        self.addr.to_string()
+    }
+}
+
+/// A resource changed outside terrace since the last apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceDrift {
+    pub addr: ResourceAddr,
+    pub provider: String,
+    pub before: Value,
+    /// `None`: deleted outside terrace.
+    pub after: Option<Value>,
+}
+
+/// A planned change of a root output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputChange {
+    pub action: Action,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub sensitive: bool,
+}
+
+/// What kind of plan this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanMode {
+    #[default]
+    Normal,
+    Destroy,
+    RefreshOnly,
+}
+
+/// A complete plan for one environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub environment: String,
+    pub mode: PlanMode,
+    /// The state the plan was made against (`None`: no state yet).
+    pub prior_lineage: Option<String>,
+    pub prior_serial: Option<u64>,
+    /// A hash of every configuration file, so a plan file is refused once the
+    /// configuration changed.
+    pub config_hash: String,
+    pub changes: Vec<ResourceChange>,
+    pub drift: Vec<ResourceDrift>,
+    pub outputs: BTreeMap<String, OutputChange>,
+    /// Root variables the plan was made with (re-used by `apply FILE`).
+    pub variables: BTreeMap<String, Value>,
+    /// The refreshed objects (for `--refresh-only`), by address.
+    pub refreshed: BTreeMap<String, Option<Value>>,
+    pub targets: Vec<String>,
+    /// Warnings found while planning (e.g. pending intents).
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Changes that do something (not no-ops).
+    pub fn effective_changes(&self) -> impl Iterator<Item = &ResourceChange> {
+        self.changes.iter().filter(|c| c.action != Action::NoOp)
+    }
+
+    /// True if applying would change anything (resources, outputs, or, for
+    /// refresh-only, accepted drift).
+    pub fn has_changes(&self) -> bool {
+        match self.mode {
+            PlanMode::RefreshOnly => !self.drift.is_empty(),
+            _ => {
+                self.effective_changes().next().is_some()
+                    // Imports and moves rewrite state even when the object is unchanged.
+                    || self.changes.iter().any(|c| c.import_id.is_some() || c.moved_from.is_some())
+                    || self.outputs.values().any(|o| o.action != Action::NoOp)
+            }
+        }
+    }
+
+    /// (to add, to change, to destroy) as Terraform counts them.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut add = 0;
+        let mut change = 0;
+        let mut destroy = 0;
+        for c in &self.changes {
+            match c.action {
+                Action::Create => add += 1,
+                Action::Update => change += 1,
+                Action::DeleteThenCreate | Action::CreateThenDelete => {
+                    add += 1;
+                    destroy += 1;
+                }
+                Action::Delete => destroy += 1,
+                Action::NoOp | Action::Read => {}
+            }
+        }
+        (add, change, destroy)
+    }
+
+    pub fn imports(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| c.import_id.is_some())
+            .count()
+    }
+}
+
+// ---- plan files ----------------------------------------------------------
+
+/// The on-disk form of a plan (`plan -out FILE`). Values use the lossless
+/// tagged JSON of [`Value::to_tagged_json`]; the file holds secrets, as
+/// Terraform's plan files do.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub terrace_plan_format: u32,
+    pub terrace_version: String,
+    pub environment: String,
+    pub mode: PlanMode,
+    pub prior_lineage: Option<String>,
+    pub prior_serial: Option<u64>,
+    pub config_hash: String,
+    pub changes: Vec<PlanFileChange>,
+    pub drift: Vec<PlanFileDrift>,
+    pub outputs: BTreeMap<String, PlanFileOutput>,
+    pub variables: BTreeMap<String, serde_json::Value>,
+    pub refreshed: BTreeMap<String, Option<serde_json::Value>>,
+    pub targets: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanFileChange {
+    pub address: String,
+    pub provider: String,
+    pub action: Action,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub replace_paths: Vec<Vec<PathStep>>,
+    pub reason: Option<String>,
+    pub dependencies: Vec<String>,
+    pub import_id: Option<String>,
+    pub moved_from: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanFileDrift {
+    pub address: String,
+    pub provider: String,
+    pub before: serde_json::Value,
+    pub after: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PlanFileOutput {
+    pub action: Action,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub sensitive: bool,
+}
+
+/// The plan-file format version.
+pub const PLAN_FORMAT: u32 = 1;
+
+fn tagged(v: &Option<Value>) -> Option<serde_json::Value> {
+    v.as_ref().map(Value::to_tagged_json)
+}
+
+fn untagged(v: &Option<serde_json::Value>) -> Option<Value> {
+    v.as_ref().map(Value::from_tagged_json)
+}
+
+impl Plan {
+    pub fn to_file(&self) -> PlanFile {
+        PlanFile {
+            terrace_plan_format: PLAN_FORMAT,
+            terrace_version: env!("CARGO_PKG_VERSION").to_string(),
+            environment: self.environment.clone(),
+            mode: self.mode,
+            prior_lineage: self.prior_lineage.clone(),
+            prior_serial: self.prior_serial,
+            config_hash: self.config_hash.clone(),
+            changes: self
+                .changes
+                .iter()
+                .map(|c| PlanFileChange {
+                    address: c.addr.to_string(),
+                    provider: c.provider.clone(),
+                    action: c.action,
+                    before: tagged(&c.before),
+                    after: tagged(&c.after),
+                    replace_paths: c.replace_paths.clone(),
+                    reason: c.reason.clone(),
+                    dependencies: c.dependencies.clone(),
+                    import_id: c.import_id.clone(),
+                    moved_from: c.moved_from.clone(),
+                })
+                .collect(),
+            drift: self
+                .drift
+                .iter()
+                .map(|d| PlanFileDrift {
+                    address: d.addr.to_string(),
+                    provider: d.provider.clone(),
+                    before: d.before.to_tagged_json(),
+                    after: tagged(&d.after),
+                })
+                .collect(),
+            outputs: self
+                .outputs
+                .iter()
+                .map(|(k, o)| {
+                    (
+                        k.clone(),
+                        PlanFileOutput {
+                            action: o.action,
+                            before: tagged(&o.before),
+                            after: tagged(&o.after),
+                            sensitive: o.sensitive,
+                        },
+                    )
+                })
+                .collect(),
+            variables: self
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_tagged_json()))
+                .collect(),
+            refreshed: self
+                .refreshed
+                .iter()
+                .map(|(k, v)| (k.clone(), tagged(v)))
+                .collect(),
+            targets: self.targets.clone(),
+            warnings: self.warnings.clone(),
+        }
+    }
+
+    pub fn from_file(f: PlanFile) -> Result<Plan, String> {
+        if f.terrace_plan_format != PLAN_FORMAT {
+            return Err(format!(
+                "plan file format {} is not supported by this terrace (expects {PLAN_FORMAT}); run `terrace plan -out` again",
+                f.terrace_plan_format
+            ));
+        }
+        let parse = |s: &str| {
+            s.parse::<ResourceAddr>()
+                .map_err(|e| format!("plan file: {e}"))
+        };
+        Ok(Plan {
+            environment: f.environment,
+            mode: f.mode,
+            prior_lineage: f.prior_lineage,
+            prior_serial: f.prior_serial,
+            config_hash: f.config_hash,
+            changes: f
+                .changes
+                .into_iter()
+                .map(|c| {
+                    Ok(ResourceChange {
+                        addr: parse(&c.address)?,
+                        provider: c.provider,
+                        action: c.action,
+                        before: untagged(&c.before),
+                        after: untagged(&c.after),
+                        replace_paths: c.replace_paths,
+                        reason: c.reason,
+                        dependencies: c.dependencies,
+                        import_id: c.import_id,
+                        moved_from: c.moved_from,
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+            drift: f
+                .drift
+                .into_iter()
+                .map(|d| {
+                    Ok(ResourceDrift {
+                        addr: parse(&d.address)?,
+                        provider: d.provider,
+                        before: Value::from_tagged_json(&d.before),
+                        after: untagged(&d.after),
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+            outputs: f
+                .outputs
+                .into_iter()
+                .map(|(k, o)| {
+                    (
+                        k,
+                        OutputChange {
+                            action: o.action,
+                            before: untagged(&o.before),
+                            after: untagged(&o.after),
+                            sensitive: o.sensitive,
+                        },
+                    )
+                })
+                .collect(),
+            variables: f
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from_tagged_json(v)))
+                .collect(),
+            refreshed: f
+                .refreshed
+                .iter()
+                .map(|(k, v)| (k.clone(), untagged(v)))
+                .collect(),
+            targets: f.targets,
+            warnings: f.warnings,
+        })
+    }
+}
+
+// ---- attribute diffs -----------------------------------------------------
+
+/// One attribute-level difference between two objects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttrDiff {
+    pub path: ValuePath,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Leaf-level differences between two objects. Maps recurse; lists and sets
+/// are compared whole (rendering shows them element-wise).
+pub fn diff_values(before: &Value, after: &Value) -> Vec<AttrDiff> {
+    let mut out = Vec::new();
+    diff_at(before, after, &mut Vec::new(), &mut out);
+    out
+}
+
+fn diff_at(before: &Value, after: &Value, at: &mut ValuePath, out: &mut Vec<AttrDiff>) {
+    match (before.unmarked(), after.unmarked()) {
+        (Value::Map(a), Value::Map(b)) if !before.is_sensitive() && !after.is_sensitive() => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                at.push(PathStep::Key(k.clone()));
+                match (a.get(k), b.get(k)) {
+                    (Some(x), Some(y)) => diff_at(x, y, at, out),
+                    (Some(x), None) if !x.is_null() => out.push(AttrDiff {
+                        path: at.clone(),
+                        before: Some(x.clone()),
+                        after: None,
+                    }),
+                    (None, Some(y)) if !y.is_null() => out.push(AttrDiff {
+                        path: at.clone(),
+                        before: None,
+                        after: Some(y.clone()),
+                    }),
+                    _ => {}
+                }
+                at.pop();
+            }
+        }
+        _ => {
+            if !equal_ignoring_marks(before, after) || after.is_unknown() {
+                out.push(AttrDiff {
+                    path: at.clone(),
+                    before: Some(before.clone()),
+                    after: Some(after.clone()),
+                });
+            }
+        }
+    }
+}
+
+/// Structural equality ignoring sensitive marks (unknown never equals).
+/// Lists and sets with the same elements in the same order are equal (state
+/// stores both as JSON arrays).
+pub fn equal_ignoring_marks(a: &Value, b: &Value) -> bool {
+    if !a.is_wholly_known() || !b.is_wholly_known() {
+        return false;
+    }
+    a.to_json_lossy() == b.to_json_lossy()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_finds_leaf_changes_only() {
+        let a = Value::map([
+            ("id", Value::from("i-1")),
+            (
+                "tags",
+                Value::map([("Name", Value::from("a")), ("Team", Value::from("x"))]),
+            ),
+        ]);
+        let b = Value::map([
+            ("id", Value::from("i-1")),
+            (
+                "tags",
+                Value::map([("Name", Value::from("b")), ("Team", Value::from("x"))]),
+            ),
+        ]);
+        let d = diff_values(&a, &b);
+        assert_eq!(d.len(), 1);
+        assert_eq!(terrace_core::value::path_to_string(&d[0].path), "tags.Name");
+    }
+
+    #[test]
+    fn counts_follow_terraform() {
+        let mk = |action| ResourceChange {
+            addr: ResourceAddr::managed("t", "x"),
+            provider: "p".into(),
+            action,
+            before: None,
+            after: None,
+            replace_paths: vec![],
+            reason: None,
+            dependencies: vec![],
+            import_id: None,
+            moved_from: None,
+        };
+        let plan = Plan {
+            environment: "dev".into(),
+            mode: PlanMode::Normal,
+            prior_lineage: None,
+            prior_serial: None,
+            config_hash: String::new(),
+            changes: vec![
+                mk(Action::Create),
+                mk(Action::DeleteThenCreate),
+                mk(Action::Update),
+                mk(Action::NoOp),
+            ],
+            drift: vec![],
+            outputs: BTreeMap::new(),
+            variables: BTreeMap::new(),
+            refreshed: BTreeMap::new(),
+            targets: vec![],
+            warnings: vec![],
+        };
+        assert_eq!(plan.counts(), (2, 1, 1));
+        let back = Plan::from_file(
+            serde_json::from_str(&serde_json::to_string(&plan.to_file()).unwrap()).unwrap(),
+        );
+        assert_eq!(back.unwrap(), plan);
+    }
+}

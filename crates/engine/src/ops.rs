@@ -1,0 +1,218 @@
+//! Whole operations as the CLI runs them: plan, apply (with lock, crash
+//! reconciliation, confirmation and progress), destroy, and outputs.
+
+use crate::apply::{
+    ApplyObserver, ApplyOptions, ApplyReport, StateWriter, apply_plan, check_plan_current,
+    reconcile,
+};
+use crate::context::{Engine, LoadOptions, LoadedEnv, Providers, configure_providers, load_env};
+use crate::error::EngineError;
+use crate::model::{Plan, PlanMode};
+use crate::plan::{PlanOptions, PriorState, make_plan};
+use crate::values::ValueTable;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use terrace_core::Value;
+use terrace_state::{WriteMeta, lock_environment};
+
+/// Which environment, and where its root module lives.
+#[derive(Debug, Clone)]
+pub struct EnvTarget {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+/// Load and plan (no lock: plans read state only).
+pub async fn plan(
+    engine: &Engine,
+    target: &EnvTarget,
+    load: &LoadOptions,
+    opts: &PlanOptions,
+) -> Result<(LoadedEnv, Plan, Providers), EngineError> {
+    let env = load_env(engine, &target.name, &target.dir, load)?;
+    let (plan, providers) = make_plan(engine, &env, opts).await?;
+    Ok((env, plan, providers))
+}
+
+/// Asked after planning, before changing anything; `false` cancels.
+pub type Confirm<'a> = &'a (dyn Fn(&Plan, &LoadedEnv) -> bool + Sync);
+
+/// What `apply` did.
+pub struct ApplyOutcome {
+    pub env: LoadedEnv,
+    pub plan: Plan,
+    pub report: ApplyReport,
+    /// Lines about reconciled intents of an interrupted earlier run.
+    pub reconciled: Vec<String>,
+    /// API calls per operation made during the whole run.
+    pub api_calls: BTreeMap<String, u64>,
+}
+
+/// Everything `apply`/`destroy` needs.
+pub struct ApplyRequest<'a> {
+    pub target: EnvTarget,
+    pub load: LoadOptions,
+    pub plan_opts: PlanOptions,
+    /// A saved plan (`apply FILE`) to execute exactly.
+    pub saved_plan: Option<Plan>,
+    pub apply_opts: ApplyOptions,
+    pub confirm: Confirm<'a>,
+    pub observer: &'a dyn ApplyObserver,
+}
+
+/// Lock, reconcile, plan (or check the saved plan), confirm, apply, unlock.
+pub async fn apply(engine: &Engine, req: ApplyRequest<'_>) -> Result<ApplyOutcome, EngineError> {
+    let operation = req.apply_opts.operation.clone();
+    let held = lock_environment(
+        engine.store.clone(),
+        &req.target.name,
+        &operation,
+        engine.lock_timeout,
+    )
+    .await?;
+    let result = apply_locked(engine, &req, held.lease().clone()).await;
+    let released = held.release().await;
+    let outcome = result?;
+    released?;
+    Ok(outcome)
+}
+
+async fn apply_locked(
+    engine: &Engine,
+    req: &ApplyRequest<'_>,
+    lease: terrace_state::LockLease,
+) -> Result<ApplyOutcome, EngineError> {
+    let mut load = LoadOptions {
+        vars: req.load.vars.clone(),
+        fixed_variables: req.load.fixed_variables.clone(),
+    };
+    if let Some(p) = &req.saved_plan {
+        load.fixed_variables = Some(p.variables.clone());
+    }
+    let env = load_env(engine, &req.target.name, &req.target.dir, &load)?;
+    let stored = engine.store.read(&env.name).await?;
+    let meta = WriteMeta {
+        operation: req.apply_opts.operation.clone(),
+        who: req.apply_opts.who.clone(),
+    };
+    let writer = StateWriter::new(engine.store.clone(), &env.name, lease, stored.clone(), meta);
+
+    // Reconcile what an interrupted run left behind before planning.
+    let prior = PriorState::decode(stored.clone())?;
+    let mut extra = prior.provider_keys();
+    for i in engine.store.journal_pending(&env.name).await? {
+        if let Some(p) = i.detail.get("provider").and_then(|v| v.as_str()) {
+            extra.push(p.to_string());
+        }
+    }
+    let empty = ValueTable::new();
+    let recon_providers = configure_providers(engine, &env, &empty, &extra).await?;
+    let reconciled = reconcile(engine, &env.name, &recon_providers, &writer).await?;
+
+    let (plan, providers) = match &req.saved_plan {
+        Some(saved) => {
+            let current = engine.store.read(&env.name).await?;
+            check_plan_current(saved, &env, current.as_ref())?;
+            let (_, providers) = make_plan(
+                engine,
+                &env,
+                &PlanOptions {
+                    refresh: false,
+                    ..Default::default()
+                },
+            )
+            .await?;
+            (saved.clone(), providers)
+        }
+        None => make_plan(engine, &env, &req.plan_opts).await?,
+    };
+    let mut api_calls: BTreeMap<String, u64> = BTreeMap::new();
+    if !plan.has_changes() {
+        collect_calls(&mut api_calls, &providers);
+        return Ok(ApplyOutcome {
+            env,
+            plan,
+            report: ApplyReport::default(),
+            reconciled,
+            api_calls,
+        });
+    }
+    if !(req.confirm)(&plan, &env) {
+        return Err(EngineError::Cancelled("Apply cancelled.".into()));
+    }
+    let report = apply_plan(
+        engine,
+        &env,
+        &plan,
+        &providers,
+        &writer,
+        &req.apply_opts,
+        req.observer,
+    )
+    .await?;
+    collect_calls(&mut api_calls, &providers);
+    if let Some(mut rec) = engine.store.registry_get(&env.name).await? {
+        rec.last_apply = Some(chrono::Utc::now());
+        rec.resource_count = writer
+            .snapshot()
+            .resources
+            .iter()
+            .filter(|r| r.mode == "managed")
+            .count() as u32;
+        engine.store.registry_put(&rec).await?;
+    }
+    Ok(ApplyOutcome {
+        env,
+        plan,
+        report,
+        reconciled,
+        api_calls,
+    })
+}
+
+fn collect_calls(into: &mut BTreeMap<String, u64>, providers: &Providers) {
+    for p in providers.values() {
+        for (op, n) in p.api_calls() {
+            *into.entry(op).or_default() += n;
+        }
+    }
+}
+
+/// Every API call the providers made, per operation.
+pub fn api_calls(providers: &Providers) -> BTreeMap<String, u64> {
+    let mut m = BTreeMap::new();
+    collect_calls(&mut m, providers);
+    m
+}
+
+/// Root outputs from stored state: name → (value, sensitive).
+pub async fn outputs(
+    engine: &Engine,
+    env_name: &str,
+) -> Result<BTreeMap<String, (Value, bool)>, EngineError> {
+    let state = engine.store.read(env_name).await?.ok_or_else(|| {
+        EngineError::Other(format!(
+            "environment '{env_name}' has no state yet; run `terrace apply -e {env_name}` first"
+        ))
+    })?;
+    Ok(state
+        .outputs
+        .iter()
+        .map(|(k, o)| {
+            (
+                k.clone(),
+                (Value::from_json(&o.value).mark_if(o.sensitive), o.sensitive),
+            )
+        })
+        .collect())
+}
+
+/// A plan for `destroy`.
+pub fn destroy_options(targets: Vec<terrace_core::ResourceAddr>, refresh: bool) -> PlanOptions {
+    PlanOptions {
+        mode: PlanMode::Destroy,
+        refresh,
+        targets,
+        replace: vec![],
+    }
+}

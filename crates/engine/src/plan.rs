@@ -1,0 +1,1002 @@
+//! Planning: configuration + state + reality → a [`Plan`].
+//!
+//! Load → evaluate → graph → refresh (batched per type, concurrently across
+//! types) → walk the graph in dependency order, expanding each block into
+//! instances and asking its provider to plan them → orphans become deletes →
+//! outputs.
+
+use crate::context::{Engine, LoadedEnv, Providers, configure_providers, provider_key};
+use crate::error::EngineError;
+use crate::model::{
+    Action, OutputChange, Plan, PlanMode, ResourceChange, ResourceDrift, equal_ignoring_marks,
+};
+use crate::values::{ValueTable, conform_to_schema, state_value};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use terrace_core::{
+    Diagnostic, Diagnostics, PathStep, ResourceAddr, ResourceMode, Value, ValuePath,
+};
+use terrace_graph::DepGraph;
+use terrace_lang::{GraphNode, IgnoreChanges, NodeKind, ResourceInstanceConfig};
+use terrace_provider::{ProviderError, ResourceContext};
+use terrace_state::{ResourceState, State};
+
+/// How to plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub mode: PlanMode,
+    /// Read every managed object from the cloud first (`--refresh=false` turns it off).
+    pub refresh: bool,
+    /// `--target`: only these (and what they depend on).
+    pub targets: Vec<ResourceAddr>,
+    /// `--replace`: force replacement of these.
+    pub replace: Vec<ResourceAddr>,
+}
+
+/// One resource instance from state, decoded.
+#[derive(Debug, Clone)]
+pub struct PriorResource {
+    pub addr: ResourceAddr,
+    pub record: ResourceState,
+    pub value: Value,
+}
+
+/// The stored state of an environment, decoded and indexed by address.
+#[derive(Debug, Clone, Default)]
+pub struct PriorState {
+    pub state: Option<State>,
+    pub resources: BTreeMap<String, PriorResource>,
+}
+
+impl PriorState {
+    pub fn decode(state: Option<State>) -> Result<Self, EngineError> {
+        let mut resources = BTreeMap::new();
+        if let Some(s) = &state {
+            for r in &s.resources {
+                let addr: ResourceAddr = r.address.parse().map_err(|e| {
+                    EngineError::Other(format!(
+                        "state holds an invalid address {:?}: {e}",
+                        r.address
+                    ))
+                })?;
+                resources.insert(
+                    r.address.clone(),
+                    PriorResource {
+                        addr,
+                        value: state_value(r),
+                        record: r.clone(),
+                    },
+                );
+            }
+        }
+        Ok(PriorState { state, resources })
+    }
+
+    /// Every provider key state refers to.
+    pub fn provider_keys(&self) -> Vec<String> {
+        let set: BTreeSet<String> = self
+            .resources
+            .values()
+            .map(|r| r.record.provider.clone())
+            .collect();
+        set.into_iter().collect()
+    }
+}
+
+/// Refresh every managed resource in `prior`: one batched read per
+/// (provider, type), all types concurrently. `None` = gone.
+pub async fn refresh(
+    engine: &Engine,
+    providers: &Providers,
+    prior: &PriorState,
+) -> Result<BTreeMap<String, Option<Value>>, EngineError> {
+    let mut groups: BTreeMap<(String, String), Vec<&PriorResource>> = BTreeMap::new();
+    for r in prior.resources.values() {
+        if r.addr.mode == ResourceMode::Managed {
+            groups
+                .entry((r.record.provider.clone(), r.record.type_name.clone()))
+                .or_default()
+                .push(r);
+        }
+    }
+    let reads = groups
+        .into_iter()
+        .map(|((pkey, type_name), members)| async move {
+            let provider = providers.get(&pkey).ok_or_else(|| {
+                EngineError::Other(format!(
+                    "state refers to provider {pkey}, which is not configured"
+                ))
+            })?;
+            let values: Vec<Value> = members.iter().map(|m| m.value.clone()).collect();
+            let read = with_retries(|| provider.read_resources(&type_name, &values))
+                .await
+                .map_err(|e| EngineError::Other(format!("refreshing {type_name}: {e}")))?;
+            if read.len() != members.len() {
+                return Err(EngineError::Other(format!(
+                    "provider {pkey} returned {} objects for {} {type_name} instances",
+                    read.len(),
+                    members.len()
+                )));
+            }
+            let pname = pkey.split('.').next().unwrap_or_default();
+            let schema = engine.type_schema(ResourceMode::Managed, pname, &type_name);
+            let out: Vec<(String, Option<Value>)> = members
+                .iter()
+                .zip(read)
+                .map(|(m, v)| {
+                    let v = v.map(|v| {
+                        let v = match schema {
+                            Some(s) => conform_to_schema(s, v),
+                            None => v,
+                        };
+                        v.mark_paths(&m.record.sensitive_paths)
+                    });
+                    (m.record.address.clone(), v)
+                })
+                .collect();
+            Ok::<_, EngineError>(out)
+        });
+    let mut refreshed = BTreeMap::new();
+    for group in futures::future::join_all(reads).await {
+        refreshed.extend(group?);
+    }
+    Ok(refreshed)
+}
+
+/// Retry throttled provider calls with exponential backoff and jitter.
+pub async fn with_retries<T, F, Fut>(mut f: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ProviderError>>,
+{
+    let mut delay = std::time::Duration::from_millis(200);
+    for _ in 0..8 {
+        match f().await {
+            Err(e) if e.is_retryable() => {
+                let jitter =
+                    std::time::Duration::from_millis(rand_jitter(delay.as_millis() as u64 / 2));
+                tracing::warn!("throttled, retrying in {:?}: {e}", delay + jitter);
+                tokio::time::sleep(delay + jitter).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(20));
+            }
+            other => return other,
+        }
+    }
+    f().await
+}
+
+fn rand_jitter(max: u64) -> u64 {
+    if max == 0 {
+        return 0;
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    u64::from(nanos) % max
+}
+
+/// Resource blocks each graph node depends on, looking through locals,
+/// variables and outputs.
+pub fn resource_dependencies(env: &LoadedEnv) -> HashMap<usize, Vec<ResourceAddr>> {
+    let g: &DepGraph<usize> = &env.graph;
+    let mut out = HashMap::new();
+    for ix in g.node_indices() {
+        let node = env.node(ix);
+        if !matches!(node.kind, NodeKind::Resource(_)) {
+            continue;
+        }
+        let mut found = BTreeSet::new();
+        let mut seen = HashSet::new();
+        let mut stack: Vec<_> = g.dependencies(ix).collect();
+        while let Some(d) = stack.pop() {
+            if !seen.insert(d) {
+                continue;
+            }
+            match &env.node(d).kind {
+                NodeKind::Resource(a) => {
+                    found.insert(a.clone());
+                }
+                _ => stack.extend(g.dependencies(d)),
+            }
+        }
+        out.insert(*g.payload(ix), found.into_iter().collect());
+    }
+    out
+}
+
+/// Make a plan.
+pub async fn make_plan(
+    engine: &Engine,
+    env: &LoadedEnv,
+    opts: &PlanOptions,
+) -> Result<(Plan, Providers), EngineError> {
+    let stored = engine.store.read(&env.name).await?;
+    let mut prior = PriorState::decode(stored)?;
+    let mut warnings = Vec::new();
+    let pending = engine.store.journal_pending(&env.name).await?;
+    if !pending.is_empty() {
+        warnings.push(format!(
+            "{} operation(s) of an interrupted apply are not reconciled yet; `terrace apply` reconciles them first",
+            pending.len()
+        ));
+    }
+    let moved = apply_moved_blocks(env, &mut prior);
+
+    let empty = ValueTable::new();
+    let providers = configure_providers(engine, env, &empty, &prior.provider_keys()).await?;
+
+    let refreshed: BTreeMap<String, Option<Value>> = if opts.refresh {
+        refresh(engine, &providers, &prior).await?
+    } else {
+        prior
+            .resources
+            .iter()
+            .filter(|(_, r)| r.addr.mode == ResourceMode::Managed)
+            .map(|(k, r)| (k.clone(), Some(r.value.clone())))
+            .collect()
+    };
+    let mut drift = Vec::new();
+    for (addr, now) in &refreshed {
+        let Some(r) = prior.resources.get(addr) else {
+            continue;
+        };
+        let changed = match now {
+            Some(v) => !equal_ignoring_marks(&r.value, v),
+            None => true,
+        };
+        if changed {
+            drift.push(ResourceDrift {
+                addr: r.addr.clone(),
+                provider: r.record.provider.clone(),
+                before: r.value.clone(),
+                after: now.clone(),
+            });
+        }
+    }
+
+    let mut plan = Plan {
+        environment: env.name.clone(),
+        mode: opts.mode,
+        prior_lineage: prior.state.as_ref().map(|s| s.lineage.to_string()),
+        prior_serial: prior.state.as_ref().map(|s| s.serial),
+        config_hash: env.config_hash.clone(),
+        changes: Vec::new(),
+        drift,
+        outputs: BTreeMap::new(),
+        variables: env.variables.clone(),
+        refreshed: refreshed.clone(),
+        targets: opts.targets.iter().map(ToString::to_string).collect(),
+        warnings,
+    };
+
+    match opts.mode {
+        PlanMode::RefreshOnly => {
+            return Ok((plan, providers));
+        }
+        PlanMode::Destroy => {
+            plan.changes = plan_destroy(env, &prior, &refreshed, opts, &moved)?;
+            for (name, out) in prior.state.iter().flat_map(|s| s.outputs.iter()) {
+                plan.outputs.insert(
+                    name.clone(),
+                    OutputChange {
+                        action: Action::Delete,
+                        before: Some(Value::from_json(&out.value).mark_if(out.sensitive)),
+                        after: None,
+                        sensitive: out.sensitive,
+                    },
+                );
+            }
+            return Ok((plan, providers));
+        }
+        PlanMode::Normal => {}
+    }
+
+    let walk = PlanWalk {
+        engine,
+        env,
+        providers: &providers,
+        prior: &prior,
+        refreshed: &refreshed,
+        opts,
+        moved: &moved,
+    };
+    let (changes, table) = walk.run().await?;
+    plan.changes = changes;
+    filter_targets(env, &mut plan, &opts.targets);
+
+    // Outputs.
+    let outputs = env
+        .evaluator
+        .root_outputs(&table)
+        .map_err(|d| EngineError::config(d, env.sources.clone()))?;
+    let old_outputs = prior
+        .state
+        .as_ref()
+        .map(|s| s.outputs.clone())
+        .unwrap_or_default();
+    for (name, (value, sensitive)) in &outputs {
+        let before = old_outputs
+            .get(name)
+            .map(|o| Value::from_json(&o.value).mark_if(o.sensitive));
+        let action = match &before {
+            None => Action::Create,
+            Some(b) if equal_ignoring_marks(b, value) => Action::NoOp,
+            Some(_) => Action::Update,
+        };
+        plan.outputs.insert(
+            name.clone(),
+            OutputChange {
+                action,
+                before,
+                after: Some(value.clone()),
+                sensitive: *sensitive,
+            },
+        );
+    }
+    for (name, o) in &old_outputs {
+        if !outputs.contains_key(name) {
+            plan.outputs.insert(
+                name.clone(),
+                OutputChange {
+                    action: Action::Delete,
+                    before: Some(Value::from_json(&o.value).mark_if(o.sensitive)),
+                    after: None,
+                    sensitive: o.sensitive,
+                },
+            );
+        }
+    }
+    Ok((plan, providers))
+}
+
+/// `moved { from = … to = … }`: rename state addresses before planning.
+/// Returns new address → old address.
+fn apply_moved_blocks(env: &LoadedEnv, prior: &mut PriorState) -> BTreeMap<String, String> {
+    let mut moved = BTreeMap::new();
+    for module in env.config.modules() {
+        for m in &module.moved {
+            let prefix = module
+                .path
+                .iter()
+                .map(|p| format!("module.{p}."))
+                .collect::<String>();
+            let endpoint = |e: &terrace_lang::MoveEndpoint| match e {
+                terrace_lang::MoveEndpoint::Resource(a) => format!("{prefix}{a}"),
+                terrace_lang::MoveEndpoint::Module(mi) => format!("{prefix}{mi}"),
+            };
+            let (from, to) = (endpoint(&m.from), endpoint(&m.to));
+            // Whole blocks move with all their instances.
+            let keys: Vec<String> = prior
+                .resources
+                .keys()
+                .filter(|k| {
+                    *k == &from
+                        || k.strip_prefix(&from)
+                            .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
+                })
+                .cloned()
+                .collect();
+            for old in keys {
+                let new = format!("{to}{}", &old[from.len()..]);
+                if prior.resources.contains_key(&new) {
+                    continue;
+                }
+                if let Some(mut r) = prior.resources.remove(&old) {
+                    if let Ok(a) = new.parse() {
+                        r.addr = a;
+                    }
+                    r.record.address = new.clone();
+                    prior.resources.insert(new.clone(), r);
+                    moved.insert(new, old);
+                }
+            }
+        }
+    }
+    moved
+}
+
+fn plan_destroy(
+    env: &LoadedEnv,
+    prior: &PriorState,
+    refreshed: &BTreeMap<String, Option<Value>>,
+    opts: &PlanOptions,
+    moved: &BTreeMap<String, String>,
+) -> Result<Vec<ResourceChange>, EngineError> {
+    let protected = protected_blocks(env);
+    let mut diags = Diagnostics::new();
+    let mut changes = Vec::new();
+    for (addr, r) in &prior.resources {
+        if r.addr.mode == ResourceMode::Data {
+            continue;
+        }
+        if !opts.targets.is_empty() && !opts.targets.iter().any(|t| target_matches(t, &r.addr)) {
+            continue;
+        }
+        let before = refreshed
+            .get(addr)
+            .cloned()
+            .unwrap_or(Some(r.value.clone()));
+        let Some(before) = before else { continue }; // already gone: nothing to delete
+        if let Some(range) = protected.get(&r.addr.block()) {
+            diags.push(prevent_destroy_diag(addr, range.clone()));
+            continue;
+        }
+        changes.push(ResourceChange {
+            addr: r.addr.clone(),
+            provider: r.record.provider.clone(),
+            action: Action::Delete,
+            before: Some(before),
+            after: None,
+            replace_paths: vec![],
+            reason: Some("delete_because_destroy".into()),
+            dependencies: r.record.dependencies.clone(),
+            import_id: None,
+            moved_from: moved.get(addr).cloned(),
+        });
+    }
+    if diags.has_errors() {
+        return Err(EngineError::config(diags, env.sources.clone()));
+    }
+    Ok(changes)
+}
+
+fn prevent_destroy_diag(addr: &str, range: Option<terrace_core::SourceRange>) -> Diagnostic {
+    Diagnostic::error(
+        "Instance cannot be destroyed",
+        format!(
+            "{addr} has lifecycle.prevent_destroy set, but the plan calls for it to be destroyed. To avoid this error and continue, either disable prevent_destroy or reduce the scope of the plan with --target."
+        ),
+    )
+    .at(range)
+}
+
+/// Blocks with `prevent_destroy`, with their ranges.
+fn protected_blocks(env: &LoadedEnv) -> HashMap<ResourceAddr, Option<terrace_core::SourceRange>> {
+    let mut out = HashMap::new();
+    for n in &env.nodes {
+        if let NodeKind::Resource(a) = &n.kind
+            && crate::context::lifecycle_of(env, n).is_some_and(|l| l.prevent_destroy)
+        {
+            out.insert(a.block(), n.range.clone());
+        }
+    }
+    out
+}
+
+/// Does `--target T` select `addr`? A block target selects all its instances;
+/// a module target everything inside.
+pub fn target_matches(target: &ResourceAddr, addr: &ResourceAddr) -> bool {
+    if target.key.is_some() {
+        return target == addr;
+    }
+    target == &addr.block()
+}
+
+fn filter_targets(env: &LoadedEnv, plan: &mut Plan, targets: &[ResourceAddr]) {
+    if targets.is_empty() {
+        return;
+    }
+    // Targets plus everything they depend on.
+    let roots: Vec<_> = env
+        .graph
+        .node_indices()
+        .filter(|ix| match &env.node(*ix).kind {
+            NodeKind::Resource(a) => targets.iter().any(|t| t.block() == a.block()),
+            _ => false,
+        })
+        .collect();
+    let keep = env.graph.with_dependencies(&roots);
+    let blocks: HashSet<ResourceAddr> = keep
+        .into_iter()
+        .filter_map(|ix| match &env.node(ix).kind {
+            NodeKind::Resource(a) => Some(a.block()),
+            _ => None,
+        })
+        .collect();
+    plan.changes.retain(|c| {
+        let direct = targets.iter().any(|t| target_matches(t, &c.addr));
+        let dependency = blocks.contains(&c.addr.block())
+            && !targets.iter().any(|t| t.block() == c.addr.block());
+        direct || dependency
+    });
+}
+
+struct PlanWalk<'a> {
+    engine: &'a Engine,
+    env: &'a LoadedEnv,
+    providers: &'a Providers,
+    prior: &'a PriorState,
+    refreshed: &'a BTreeMap<String, Option<Value>>,
+    opts: &'a PlanOptions,
+    moved: &'a BTreeMap<String, String>,
+}
+
+impl PlanWalk<'_> {
+    async fn run(&self) -> Result<(Vec<ResourceChange>, ValueTable), EngineError> {
+        let env = self.env;
+        let order = env.graph.topo_order().map_err(|cycles| {
+            EngineError::Other(format!(
+                "dependency cycle: {}",
+                cycles
+                    .iter()
+                    .map(|c| c.join(" → "))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        })?;
+        let res_deps = resource_dependencies(env);
+        let imports = self.import_ids()?;
+        let table = ValueTable::new();
+        let mut diags = Diagnostics::new();
+        let mut changes: Vec<ResourceChange> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        // Blocks with a pending (non-no-op) change: data sources depending on
+        // them are read during apply.
+        let mut changing_blocks: HashSet<ResourceAddr> = HashSet::new();
+
+        for ix in order {
+            let node = env.node(ix);
+            match &node.kind {
+                NodeKind::Resource(block) => {
+                    let instances = match env.evaluator.expand_resource(node, &table) {
+                        Ok(i) => i,
+                        Err(d) => {
+                            diags.extend(d);
+                            continue;
+                        }
+                    };
+                    if instances.is_empty() {
+                        table.declare_empty(block);
+                    }
+                    let deps = res_deps
+                        .get(env.graph.payload(ix))
+                        .cloned()
+                        .unwrap_or_default();
+                    let dep_addrs = self.instance_addresses(&deps);
+                    let deps_changing = deps.iter().any(|d| changing_blocks.contains(&d.block()));
+                    for inst in instances {
+                        let addr_s = inst.addr.to_string();
+                        seen.insert(addr_s.clone());
+                        let result = match inst.addr.mode {
+                            ResourceMode::Managed => {
+                                self.plan_managed(&inst, &addr_s, &dep_addrs, &imports, &changes)
+                                    .await
+                            }
+                            ResourceMode::Data => {
+                                self.plan_data(&inst, &addr_s, &dep_addrs, deps_changing)
+                                    .await
+                            }
+                        };
+                        match result {
+                            Ok(change) => {
+                                if let Some(after) = &change.after {
+                                    table.set(&inst.addr, after.clone());
+                                }
+                                if change.action != Action::NoOp {
+                                    changing_blocks.insert(inst.addr.block());
+                                }
+                                changes.push(change);
+                            }
+                            Err(d) => diags.push(d),
+                        }
+                    }
+                }
+                _ => {
+                    if let Err(d) = env.evaluator.eval_node(node, &table) {
+                        diags.extend(d);
+                    }
+                }
+            }
+        }
+
+        // Orphans: in state, no longer in configuration.
+        let protected = protected_blocks(env);
+        for (addr, r) in &self.prior.resources {
+            if seen.contains(addr) {
+                continue;
+            }
+            if r.addr.mode == ResourceMode::Data {
+                continue; // data sources just leave state
+            }
+            let Some(before) = self
+                .refreshed
+                .get(addr)
+                .cloned()
+                .unwrap_or(Some(r.value.clone()))
+            else {
+                continue; // already gone outside terrace
+            };
+            if let Some(range) = protected.get(&r.addr.block()) {
+                diags.push(prevent_destroy_diag(addr, range.clone()));
+                continue;
+            }
+            changes.push(ResourceChange {
+                addr: r.addr.clone(),
+                provider: r.record.provider.clone(),
+                action: Action::Delete,
+                before: Some(before),
+                after: None,
+                replace_paths: vec![],
+                reason: Some(orphan_reason(env, &r.addr)),
+                dependencies: r.record.dependencies.clone(),
+                import_id: None,
+                moved_from: self.moved.get(addr).cloned(),
+            });
+        }
+        if diags.has_errors() {
+            return Err(EngineError::config(diags, env.sources.clone()));
+        }
+        changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+        Ok((changes, table))
+    }
+
+    fn import_ids(&self) -> Result<BTreeMap<String, String>, EngineError> {
+        let table = ValueTable::new();
+        let mut out = BTreeMap::new();
+        for imp in &self.env.config.root.imports {
+            let id = self
+                .env
+                .evaluator
+                .import_id(imp, &table)
+                .map_err(|d| EngineError::config(d, self.env.sources.clone()))?;
+            let Some(id) = id.as_str().map(str::to_string) else {
+                let d = terrace_core::Diagnostic::error(
+                    "Invalid import id",
+                    format!(
+                        "The id of the import into {} must be a known string, not {}.",
+                        imp.to,
+                        id.type_name()
+                    ),
+                )
+                .at(Some(imp.id_range()));
+                return Err(EngineError::config(d.into(), self.env.sources.clone()));
+            };
+            out.insert(imp.to.to_string(), id);
+        }
+        Ok(out)
+    }
+
+    /// Every instance address (from state and from this plan) of these blocks.
+    fn instance_addresses(&self, blocks: &[ResourceAddr]) -> Vec<String> {
+        let mut out = Vec::new();
+        for b in blocks {
+            let prefix = b.to_string();
+            for (addr, r) in &self.prior.resources {
+                if r.addr.block() == *b {
+                    out.push(addr.clone());
+                }
+            }
+            out.push(prefix);
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    async fn plan_managed(
+        &self,
+        inst: &ResourceInstanceConfig,
+        addr_s: &str,
+        dep_addrs: &[String],
+        imports: &BTreeMap<String, String>,
+        so_far: &[ResourceChange],
+    ) -> Result<ResourceChange, Diagnostic> {
+        let env = self.env;
+        let pkey = provider_key(&inst.provider);
+        let provider = self.providers.get(&pkey).ok_or_else(|| {
+            Diagnostic::error(
+                "Provider not configured",
+                format!("{addr_s} uses provider {pkey}, which is not configured."),
+            )
+            .at(Some(inst.range.clone()))
+        })?;
+        let mut before: Option<Value> = self.refreshed.get(addr_s).cloned().flatten();
+        let mut import_id = None;
+        if before.is_none()
+            && let Some(id) = imports.get(addr_s)
+        {
+            match provider.import(&inst.addr.type_name, id).await {
+                Ok(Some(v)) => {
+                    let schema = self.engine.type_schema(
+                        ResourceMode::Managed,
+                        &inst.provider.name,
+                        &inst.addr.type_name,
+                    );
+                    before = Some(match schema {
+                        Some(s) => conform_to_schema(s, v),
+                        None => v,
+                    });
+                    import_id = Some(id.clone());
+                }
+                Ok(None) => {
+                    return Err(Diagnostic::error(
+                        "Cannot import non-existent remote object",
+                        format!("While attempting to import {addr_s} with ID {id:?}, the provider found no such object. Check the ID."),
+                    )
+                    .at(Some(inst.range.clone())));
+                }
+                Err(e) => {
+                    return Err(Diagnostic::error("Import failed", format!("{addr_s}: {e}"))
+                        .at(Some(inst.range.clone())));
+                }
+            }
+        }
+        let ctx = ResourceContext {
+            environment: env.name.clone(),
+            address: addr_s.to_string(),
+        };
+        let planned = provider
+            .plan_resource(&inst.addr.type_name, before.as_ref(), &inst.config, &ctx)
+            .map_err(|e| provider_diag(env, inst, "Invalid resource configuration", &e))?;
+        let mut after = planned.planned;
+        let mut replace_paths = planned.requires_replace;
+        if let Some(prior) = &before {
+            match &inst.lifecycle.ignore_changes {
+                IgnoreChanges::None => {}
+                IgnoreChanges::All => {
+                    after = keep_prior_configurable(prior, &after);
+                    replace_paths.clear();
+                }
+                IgnoreChanges::Paths(paths) => {
+                    for p in paths {
+                        after = set_path(after, p, prior.get_path(p).cloned());
+                    }
+                    replace_paths.retain(|rp| !paths.iter().any(|p| rp.starts_with(p)));
+                }
+            }
+        }
+        let forced = self
+            .opts
+            .replace
+            .iter()
+            .any(|t| target_matches(t, &inst.addr));
+        let triggered = before.is_some()
+            && (inst.replace_triggers.iter().any(|t| !t.is_wholly_known())
+                || replace_trigger_changed(inst, so_far));
+        let (action, reason) = match &before {
+            None => (Action::Create, None),
+            Some(prior) => {
+                if !replace_paths.is_empty() || forced || triggered {
+                    let reason = if forced {
+                        "replace_by_request"
+                    } else if triggered {
+                        "replace_by_triggers"
+                    } else {
+                        "replace_because_cannot_update"
+                    };
+                    let a = if inst.lifecycle.create_before_destroy {
+                        Action::CreateThenDelete
+                    } else {
+                        Action::DeleteThenCreate
+                    };
+                    if inst.lifecycle.prevent_destroy {
+                        return Err(prevent_destroy_diag(addr_s, Some(inst.range.clone())));
+                    }
+                    (a, Some(reason.to_string()))
+                } else if equal_ignoring_marks(prior, &after) {
+                    // Keep the prior's marks merged with the plan's.
+                    (Action::NoOp, None)
+                } else {
+                    (Action::Update, None)
+                }
+            }
+        };
+        if (forced || triggered) && replace_paths.is_empty() && action.is_replace() {
+            // Replacement makes everything computed unknown again.
+            let fresh = provider
+                .plan_resource(&inst.addr.type_name, None, &inst.config, &ctx)
+                .map_err(|e| provider_diag(env, inst, "Invalid resource configuration", &e))?;
+            after = fresh.planned;
+        }
+        let mut dependencies: Vec<String> = dep_addrs.to_vec();
+        for d in &inst.depends_on {
+            dependencies.push(d.to_string());
+        }
+        dependencies.sort();
+        dependencies.dedup();
+        Ok(ResourceChange {
+            addr: inst.addr.clone(),
+            provider: pkey,
+            action,
+            before,
+            after: Some(after),
+            replace_paths,
+            reason,
+            dependencies,
+            import_id,
+            moved_from: self.moved.get(addr_s).cloned(),
+        })
+    }
+
+    async fn plan_data(
+        &self,
+        inst: &ResourceInstanceConfig,
+        addr_s: &str,
+        dep_addrs: &[String],
+        deps_changing: bool,
+    ) -> Result<ResourceChange, Diagnostic> {
+        let env = self.env;
+        let pkey = provider_key(&inst.provider);
+        let provider = self.providers.get(&pkey).ok_or_else(|| {
+            Diagnostic::error(
+                "Provider not configured",
+                format!("{addr_s} uses provider {pkey}, which is not configured."),
+            )
+            .at(Some(inst.range.clone()))
+        })?;
+        let schema = self.engine.type_schema(
+            ResourceMode::Data,
+            &inst.provider.name,
+            &inst.addr.type_name,
+        );
+        if inst.config.is_wholly_known() && !deps_changing {
+            let v = with_retries(|| provider.read_data(&inst.addr.type_name, &inst.config))
+                .await
+                .map_err(|e| provider_diag(env, inst, "Error reading data source", &e))?;
+            let v = match schema {
+                Some(s) => conform_to_schema(s, v),
+                None => v,
+            };
+            return Ok(ResourceChange {
+                addr: inst.addr.clone(),
+                provider: pkey,
+                action: Action::NoOp,
+                before: None,
+                after: Some(v),
+                replace_paths: vec![],
+                reason: None,
+                dependencies: dep_addrs.to_vec(),
+                import_id: None,
+                moved_from: None,
+            });
+        }
+        let after = match schema {
+            Some(s) => terrace_provider::plan_with_schema(s, None, &inst.config).planned,
+            None => Value::Unknown,
+        };
+        Ok(ResourceChange {
+            addr: inst.addr.clone(),
+            provider: pkey,
+            action: Action::Read,
+            before: None,
+            after: Some(after),
+            replace_paths: vec![],
+            reason: Some(
+                if deps_changing {
+                    "read_because_dependency_pending"
+                } else {
+                    "read_because_config_unknown"
+                }
+                .into(),
+            ),
+            dependencies: dep_addrs.to_vec(),
+            import_id: None,
+            moved_from: None,
+        })
+    }
+}
+
+/// `replace_triggered_by`: does a referenced resource have a planned change?
+/// A whole-resource reference fires on any change (create, update, replace,
+/// delete); an attribute reference fires when that attribute's planned value
+/// differs from its prior one. (Unknown planned values fire in the caller.)
+fn replace_trigger_changed(inst: &ResourceInstanceConfig, so_far: &[ResourceChange]) -> bool {
+    inst.lifecycle
+        .replace_triggered_by
+        .iter()
+        .enumerate()
+        .any(|(i, trigger)| {
+            let Some(target) = &trigger.resource else {
+                return false;
+            };
+            let target = target.clone().in_module(inst.addr.module.clone());
+            let prefix = format!("{}.{}", target.type_name, target.name);
+            let mut rest = trigger.text.trim().strip_prefix(&prefix).unwrap_or("");
+            if rest.starts_with('[') {
+                rest = rest.find(']').map_or("", |end| &rest[end + 1..]);
+            }
+            let path: Option<ValuePath> = rest
+                .split('.')
+                .filter(|s| !s.is_empty())
+                .map(|s| (!s.contains('[')).then(|| PathStep::Key(s.to_string())))
+                .collect();
+            so_far
+                .iter()
+                .filter(|c| target_matches(&target, &c.addr))
+                .any(|c| {
+                    if matches!(c.action, Action::NoOp | Action::Read) {
+                        return false;
+                    }
+                    match (&path, c.before.as_ref(), inst.replace_triggers.get(i)) {
+                        (Some(p), Some(before), Some(now)) if !p.is_empty() => before
+                            .get_path(p)
+                            .is_none_or(|b| !equal_ignoring_marks(b, now)),
+                        _ => true,
+                    }
+                })
+        })
+}
+
+fn orphan_reason(env: &LoadedEnv, addr: &ResourceAddr) -> String {
+    let block_exists = env
+        .nodes
+        .iter()
+        .any(|n| matches!(&n.kind, NodeKind::Resource(a) if a.block() == addr.block()));
+    if !block_exists {
+        "delete_because_no_resource_config".into()
+    } else if addr.key.is_some() {
+        "delete_because_count_index".into()
+    } else {
+        "delete_because_no_resource_config".into()
+    }
+}
+
+/// A provider error as a diagnostic at the resource (or the attribute it names).
+pub fn provider_diag(
+    env: &LoadedEnv,
+    inst: &ResourceInstanceConfig,
+    summary: &str,
+    e: &ProviderError,
+) -> Diagnostic {
+    let range = match e {
+        ProviderError::InvalidArgument { path: Some(p), .. } => env
+            .evaluator
+            .attribute_range(&inst.addr, p)
+            .or_else(|| Some(inst.range.clone())),
+        _ => Some(inst.range.clone()),
+    };
+    Diagnostic::error(summary, format!("{}: {e}", inst.addr)).at(range)
+}
+
+/// `ignore_changes = all`: keep every prior value the configuration could change.
+fn keep_prior_configurable(prior: &Value, planned: &Value) -> Value {
+    match (prior.as_map(), planned.as_map()) {
+        (Some(p), Some(n)) => {
+            let mut out = n.clone();
+            for (k, v) in p {
+                out.insert(k.clone(), v.clone());
+            }
+            Value::Map(out)
+        }
+        _ => prior.clone(),
+    }
+}
+
+/// Set `path` in `v` to `new` (removing it when `None`); missing parents are left alone.
+fn set_path(v: Value, path: &ValuePath, new: Option<Value>) -> Value {
+    let Some((first, rest)) = path.split_first() else {
+        return new.unwrap_or(Value::Null);
+    };
+    let (v, marked) = v.into_unmarked();
+    let out = match (first, v) {
+        (PathStep::Key(k), Value::Map(mut m)) => {
+            if rest.is_empty() {
+                match new {
+                    Some(n) => {
+                        m.insert(k.clone(), n);
+                    }
+                    None => {
+                        m.insert(k.clone(), Value::Null);
+                    }
+                }
+            } else if let Some(child) = m.remove(k) {
+                m.insert(k.clone(), set_path(child, &rest.to_vec(), new));
+            }
+            Value::Map(m)
+        }
+        (PathStep::Index(i), Value::List(mut xs)) => {
+            if *i < xs.len() {
+                let child = std::mem::replace(&mut xs[*i], Value::Null);
+                xs[*i] = set_path(child, &rest.to_vec(), new);
+            }
+            Value::List(xs)
+        }
+        (_, other) => other,
+    };
+    out.mark_if(marked)
+}
+
+/// Convenience for callers that need graph nodes by id.
+pub fn node_by_id<'a>(env: &'a LoadedEnv, id: &str) -> Option<&'a GraphNode> {
+    env.graph.index(id).map(|ix| env.node(ix))
+}

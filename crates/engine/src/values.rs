@@ -1,0 +1,180 @@
+//! Values of resource blocks during a walk, as the evaluator sees them, and
+//! conversion between state records and values.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+use terrace_core::{InstanceKey, ResourceAddr, Value};
+use terrace_lang::ResourceLookup;
+use terrace_provider::{Schema, convert_to_type};
+use terrace_state::ResourceState;
+
+/// The objects of every resource instance known so far in a walk: planned
+/// objects during plan, applied objects during apply. Lookups are by block
+/// (`aws_instance.runner`): an object for a plain block, a list for `count`,
+/// a map for `for_each`.
+#[derive(Default)]
+pub struct ValueTable {
+    blocks: RwLock<HashMap<ResourceAddr, Block>>,
+}
+
+#[derive(Default)]
+struct Block {
+    instances: BTreeMap<Option<InstanceKey>, Value>,
+    aggregate: Option<Value>,
+}
+
+impl ValueTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Record (or replace) one instance's object.
+    pub fn set(&self, addr: &ResourceAddr, value: Value) {
+        let mut blocks = self.blocks.write().expect("value table lock");
+        let block = blocks.entry(addr.block()).or_default();
+        block.instances.insert(addr.key.clone(), value);
+        block.aggregate = None;
+    }
+
+    /// Declare a block that has no instances (count = 0), so references see
+    /// an empty list instead of "unknown".
+    pub fn declare_empty(&self, block: &ResourceAddr) {
+        let mut blocks = self.blocks.write().expect("value table lock");
+        blocks.entry(block.block()).or_default();
+    }
+
+    pub fn get_instance(&self, addr: &ResourceAddr) -> Option<Value> {
+        let blocks = self.blocks.read().expect("value table lock");
+        blocks
+            .get(&addr.block())
+            .and_then(|b| b.instances.get(&addr.key).cloned())
+    }
+}
+
+impl ResourceLookup for ValueTable {
+    fn resource_value(&self, addr: &ResourceAddr) -> Option<Value> {
+        let block_addr = addr.block();
+        {
+            let blocks = self.blocks.read().expect("value table lock");
+            let block = blocks.get(&block_addr)?;
+            if let Some(v) = &block.aggregate {
+                return Some(v.clone());
+            }
+        }
+        let mut blocks = self.blocks.write().expect("value table lock");
+        let block = blocks.get_mut(&block_addr)?;
+        let value = aggregate(&block.instances);
+        block.aggregate = Some(value.clone());
+        Some(value)
+    }
+}
+
+fn aggregate(instances: &BTreeMap<Option<InstanceKey>, Value>) -> Value {
+    if let Some(v) = instances.get(&None) {
+        return v.clone();
+    }
+    if instances
+        .keys()
+        .all(|k| matches!(k, Some(InstanceKey::Int(_))))
+    {
+        return Value::List(instances.values().cloned().collect());
+    }
+    Value::Map(
+        instances
+            .iter()
+            .map(|(k, v)| {
+                let key = match k {
+                    Some(InstanceKey::Str(s)) => s.clone(),
+                    Some(InstanceKey::Int(i)) => i.to_string(),
+                    None => String::new(),
+                };
+                (key, v.clone())
+            })
+            .collect(),
+    )
+}
+
+/// The object a state record holds, with its sensitive marks restored.
+pub fn state_value(r: &ResourceState) -> Value {
+    Value::from_json(&r.attributes).mark_paths(&r.sensitive_paths)
+}
+
+/// Re-apply the schema's types and sensitive marks to an object read from
+/// the API or from state (JSON loses the difference between lists and sets).
+pub fn conform_to_schema(schema: &Schema, v: Value) -> Value {
+    let (v, outer) = v.into_unmarked();
+    let Value::Map(mut m) = v else {
+        return v.mark_if(outer);
+    };
+    for (name, attr) in &schema.attributes {
+        if let Some(x) = m.remove(name) {
+            let x = convert_to_type(&x, &attr.ty);
+            let sensitive = attr.sensitive && !x.is_null();
+            m.insert(name.clone(), x.mark_if(sensitive));
+        }
+    }
+    for (name, block) in &schema.blocks {
+        if let Some(x) = m.remove(name) {
+            let items: Vec<Value> = x
+                .as_list()
+                .map(|xs| {
+                    xs.iter()
+                        .cloned()
+                        .map(|i| conform_to_schema(&block.schema, i))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let conformed = match block.nesting {
+                terrace_provider::Nesting::List => Value::List(items),
+                terrace_provider::Nesting::Set => Value::set(items),
+            };
+            m.insert(name.clone(), conformed);
+        }
+    }
+    Value::Map(m).mark_if(outer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_aggregate_by_block_kind() {
+        let t = ValueTable::new();
+        let single = ResourceAddr::managed("t", "a");
+        t.set(&single, Value::from("x"));
+        assert_eq!(t.resource_value(&single), Some(Value::from("x")));
+
+        let counted = ResourceAddr::managed("t", "c");
+        t.set(
+            &counted.clone().with_key(Some(InstanceKey::Int(1))),
+            Value::from(1),
+        );
+        t.set(
+            &counted.clone().with_key(Some(InstanceKey::Int(0))),
+            Value::from(0),
+        );
+        assert_eq!(
+            t.resource_value(&counted),
+            Some(Value::List(vec![Value::from(0), Value::from(1)]))
+        );
+
+        let each = ResourceAddr::managed("t", "e");
+        t.set(
+            &each.clone().with_key(Some(InstanceKey::Str("k".into()))),
+            Value::from(true),
+        );
+        assert_eq!(
+            t.resource_value(&each),
+            Some(Value::map([("k", Value::from(true))]))
+        );
+
+        assert_eq!(
+            t.resource_value(&ResourceAddr::managed("t", "missing")),
+            None
+        );
+        let empty = ResourceAddr::managed("t", "none");
+        t.declare_empty(&empty);
+        assert_eq!(t.resource_value(&empty), Some(Value::List(vec![])));
+    }
+}

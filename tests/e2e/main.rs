@@ -1,0 +1,7 @@
+//! End-to-end tests: the real `terrace` binary against a moto server, with
+//! SQLite state in a temporary project. One test binary, grouped by theme.
+
+mod support;
+
+mod lifecycle;
+mod validate;

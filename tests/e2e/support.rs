@@ -1,0 +1,199 @@
+//! Helpers: temporary projects, running the binary, AWS SDK clients on moto.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use terrace_testkit::Moto;
+
+/// A temporary terrace project (terrace.hcl + environments/), removed on drop.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl Project {
+    /// A project whose state lives in SQLite under its own folder.
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("terrace.hcl"),
+            "environments_dir = \"environments\"\nstate {\n  url = \"sqlite:state/terrace.db\"\n}\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("environments")).unwrap();
+        Project {
+            dir,
+            env: vec![("NO_COLOR".into(), "1".into())],
+        }
+    }
+
+    /// Point the binary at a moto server.
+    pub fn with_moto(mut self, moto: &Moto) -> Project {
+        self.env.extend(moto.aws_env());
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write `files` (name → text) into environments/<env>/.
+    pub fn write_env(&self, env: &str, files: &[(&str, &str)]) -> PathBuf {
+        let d = self.path().join("environments").join(env);
+        std::fs::create_dir_all(&d).unwrap();
+        for (name, text) in files {
+            let p = d.join(name);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).unwrap();
+            }
+            std::fs::write(p, text).unwrap();
+        }
+        d
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    pub fn run_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_terrace"));
+        cmd.current_dir(self.path()).args(args).stdin(Stdio::null());
+        cmd.env_remove("TERRACE_STATE")
+            .env_remove("TERRACE_STATE_KEY")
+            .env_remove("AWS_PROFILE");
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let Output {
+            status,
+            stdout,
+            stderr,
+        } = cmd.output().expect("run terrace");
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        }
+    }
+}
+
+/// An SDK config for the moto endpoint.
+pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
+    let creds =
+        aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "terrace-tests");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto.endpoint)
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
+/// A short random suffix for globally unique names (S3 buckets).
+pub fn suffix() -> String {
+    uuid_like()[..8].to_string()
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{:x}{:x}", n, std::process::id())
+}
+
+/// IDs of live EC2 resources tagged with the environment's ownership tag.
+/// (moto keeps tags of deleted objects, so each one is checked to exist.)
+pub async fn owned_ec2_ids(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> {
+    use aws_sdk_ec2::types::Filter;
+    let f = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
+    let out = ec2
+        .describe_tags()
+        .filters(f("key", "terrace:environment"))
+        .filters(f("value", env))
+        .send()
+        .await
+        .expect("describe tags");
+    let mut live = Vec::new();
+    for id in out.tags().iter().filter_map(|t| t.resource_id()) {
+        let exists = if id.starts_with("i-") {
+            let d = ec2
+                .describe_instances()
+                .filters(f("instance-id", id))
+                .send()
+                .await
+                .expect("describe instances");
+            d.reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .any(|i| {
+                    !i.state()
+                        .and_then(|s| s.name())
+                        .is_some_and(|n| n.as_str() == "terminated")
+                })
+        } else if id.starts_with("vpc-") {
+            !ec2.describe_vpcs()
+                .filters(f("vpc-id", id))
+                .send()
+                .await
+                .expect("vpcs")
+                .vpcs()
+                .is_empty()
+        } else if id.starts_with("subnet-") {
+            !ec2.describe_subnets()
+                .filters(f("subnet-id", id))
+                .send()
+                .await
+                .expect("subnets")
+                .subnets()
+                .is_empty()
+        } else if id.starts_with("sg-") {
+            !ec2.describe_security_groups()
+                .filters(f("group-id", id))
+                .send()
+                .await
+                .expect("sgs")
+                .security_groups()
+                .is_empty()
+        } else if id.starts_with("igw-") {
+            !ec2.describe_internet_gateways()
+                .filters(f("internet-gateway-id", id))
+                .send()
+                .await
+                .expect("igws")
+                .internet_gateways()
+                .is_empty()
+        } else if id.starts_with("rtb-") {
+            !ec2.describe_route_tables()
+                .filters(f("route-table-id", id))
+                .send()
+                .await
+                .expect("rtbs")
+                .route_tables()
+                .is_empty()
+        } else {
+            true
+        };
+        if exists {
+            live.push(id.to_string());
+        }
+    }
+    live.sort();
+    live.dedup();
+    live
+}
