@@ -3,5 +3,9 @@
 
 mod support;
 
+mod drift;
+mod envs;
 mod lifecycle;
+mod reliability;
+mod state_cli;
 mod validate;

@@ -66,7 +66,7 @@ pub(crate) fn tags_from_api(
         .filter(|(k, v)| prior_map.contains_key(*k) || defaults.get(*k) != Some(*v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let tags = if user.is_empty() && !prior_tags.is_some_and(|t| t.as_map().is_some()) {
+    let tags = if user.is_empty() && prior_tags.is_none_or(|t| t.as_map().is_none()) {
         Value::Null
     } else {
         str_map_value(&user)

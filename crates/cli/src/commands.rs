@@ -357,6 +357,12 @@ struct RunApply {
 }
 
 async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
+    run_apply_failures(engine, r).await.map(|(code, _)| code)
+}
+
+/// Like `run_apply`, also returning each failure as `ADDR: ERROR` (for the
+/// environment registry's status detail).
+async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(u8, Vec<String>)> {
     let cancel = CancelFlag::new();
     install_interrupt(cancel.clone());
     let delete_retry = match settings::env_var(vars::TERRACE_DELETE_RETRY) {
@@ -412,7 +418,7 @@ async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
         Ok(o) => o,
         Err(EngineError::Cancelled(msg)) => {
             eprintln!("{msg}");
-            return Ok(EXIT_ERROR);
+            return Ok((EXIT_ERROR, vec![msg]));
         }
         Err(e) => return Err(e.into()),
     };
@@ -425,7 +431,7 @@ async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
         if r.stats {
             print_stats(&outcome.api_calls);
         }
-        return Ok(0);
+        return Ok((0, vec![]));
     }
     let rep = &outcome.report;
     let st = Style { on: stdout_color() };
@@ -485,11 +491,19 @@ async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
     if r.stats {
         print_stats(&outcome.api_calls);
     }
-    Ok(if rep.failures.is_empty() && !rep.cancelled {
-        0
-    } else {
-        EXIT_ERROR
-    })
+    let failures = rep
+        .failures
+        .iter()
+        .map(|(addr, err)| format!("{addr}: {err}"))
+        .collect();
+    Ok((
+        if rep.failures.is_empty() && !rep.cancelled {
+            0
+        } else {
+            EXIT_ERROR
+        },
+        failures,
+    ))
 }
 
 async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
@@ -936,22 +950,22 @@ async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> {
             dry_run,
             parallelism,
         } => {
-            let expired = envs::expired(engine.store.as_ref(), now).await?;
-            if expired.is_empty() {
+            let due = envs::due(engine.store.as_ref(), now).await?;
+            if due.is_empty() {
                 println!("No expired environments.");
                 return Ok(0);
             }
             let mut failed = 0;
-            for rec in expired {
+            for rec in due {
+                let why = match rec.expires_at {
+                    Some(e) if e <= now => format!("expired {}", e.to_rfc3339()),
+                    _ => format!("its last destroy failed: {}", rec.status_detail),
+                };
                 if dry_run {
-                    println!(
-                        "would destroy '{}' (expired {})",
-                        rec.name,
-                        rec.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()
-                    );
+                    println!("would destroy '{}' ({why})", rec.name);
                     continue;
                 }
-                println!("Destroying expired environment '{}'...", rec.name);
+                println!("Destroying '{}' ({why})...", rec.name);
                 match destroy_env(project, &engine, &rec.name, true, parallelism).await {
                     Ok(0) => {}
                     Ok(_) => failed += 1,
@@ -976,7 +990,7 @@ async fn destroy_env(
     let rec = engine.store.registry_get(name).await?;
     let dir = settings::env_dir(project, Some(engine.store.as_ref()), name).await?;
     envs::set_status(engine.store.as_ref(), name, envs::STATUS_DESTROYING, "").await?;
-    let result = run_apply(
+    let result = run_apply_failures(
         engine,
         RunApply {
             target: EnvTarget {
@@ -1003,16 +1017,39 @@ async fn destroy_env(
         .map(|s| s.resources.iter().filter(|r| r.mode == "managed").count())
         .unwrap_or(0);
     match result {
-        Ok(0) if remaining == 0 => {
+        Ok((0, _)) if remaining == 0 => {
             if rec.is_some() {
+                // An ephemeral environment leaves nothing behind: its (empty)
+                // current state goes first (history is kept), so that
+                // `output -e NAME` fails and the name can be created anew; the
+                // record goes last, so a failure here is resumed by a retry.
+                let held = terrace_state::lock_environment(
+                    engine.store.clone(),
+                    name,
+                    "env destroy",
+                    engine.lock_timeout,
+                )
+                .await?;
+                let deleted = engine
+                    .store
+                    .delete_environment(name, Some(held.lease()))
+                    .await;
+                held.release().await?;
+                deleted?;
                 engine.store.registry_delete(name).await?;
             }
             println!("Environment '{name}' destroyed.");
             Ok(0)
         }
-        Ok(code) => {
-            let detail =
-                format!("{remaining} resource(s) remain; run `terrace env destroy {name}` again");
+        Ok((code, failures)) => {
+            let reason = if failures.is_empty() {
+                String::new()
+            } else {
+                format!("{}; ", failures.join("; "))
+            };
+            let detail = format!(
+                "{reason}{remaining} resource(s) remain; run `terrace env destroy {name}` or `terrace env gc` again"
+            );
             envs::set_status(
                 engine.store.as_ref(),
                 name,

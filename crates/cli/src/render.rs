@@ -553,3 +553,135 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use terrace_core::{PathStep, ResourceAddr};
+    use terrace_engine::model::OutputChange;
+
+    fn change(
+        addr: &str,
+        action: Action,
+        before: Option<Value>,
+        after: Option<Value>,
+    ) -> ResourceChange {
+        ResourceChange {
+            addr: addr.parse::<ResourceAddr>().unwrap(),
+            provider: "aws".into(),
+            action,
+            before,
+            after,
+            replace_paths: vec![],
+            reason: None,
+            dependencies: vec![],
+            import_id: None,
+            moved_from: None,
+        }
+    }
+
+    fn plan(changes: Vec<ResourceChange>) -> Plan {
+        let mut outputs = BTreeMap::new();
+        outputs.insert(
+            "endpoint".to_string(),
+            OutputChange {
+                action: Action::Create,
+                before: None,
+                after: Some(Value::Unknown),
+                sensitive: false,
+            },
+        );
+        outputs.insert(
+            "token".to_string(),
+            OutputChange {
+                action: Action::Create,
+                before: None,
+                after: Some(Value::from("hunter2").mark_sensitive()),
+                sensitive: true,
+            },
+        );
+        Plan {
+            environment: "dev".into(),
+            mode: PlanMode::Normal,
+            prior_lineage: None,
+            prior_serial: None,
+            config_hash: String::new(),
+            changes,
+            drift: vec![],
+            outputs,
+            variables: BTreeMap::new(),
+            refreshed: BTreeMap::new(),
+            targets: vec![],
+            warnings: vec![],
+        }
+    }
+
+    /// Every action, a sensitive value, unknowns, a multi-line line diff and a
+    /// forced replacement, rendered without colour.
+    #[test]
+    fn human_plan_snapshot() {
+        let vpc_after = Value::map([
+            ("cidr_block", Value::from("10.0.0.0/16")),
+            ("id", Value::Unknown),
+            ("tags", Value::map([("Name", Value::from("dev"))])),
+        ]);
+        let inst_before = Value::map([
+            ("id", Value::from("i-1")),
+            ("instance_type", Value::from("t3.micro")),
+            ("user_data", Value::from("#!/bin/sh\necho one\necho two\n")),
+            ("password", Value::from("old").mark_sensitive()),
+        ]);
+        let inst_after = Value::map([
+            ("id", Value::from("i-1")),
+            ("instance_type", Value::from("t3.small")),
+            ("user_data", Value::from("#!/bin/sh\necho one\necho 2\n")),
+            ("password", Value::from("new").mark_sensitive()),
+        ]);
+        let mut replaced = change(
+            "aws_subnet.a[0]",
+            Action::DeleteThenCreate,
+            Some(Value::map([
+                ("cidr_block", Value::from("10.0.1.0/24")),
+                ("id", Value::from("subnet-1")),
+            ])),
+            Some(Value::map([
+                ("cidr_block", Value::from("10.0.2.0/24")),
+                ("id", Value::Unknown),
+            ])),
+        );
+        replaced.replace_paths = vec![vec![PathStep::Key("cidr_block".into())]];
+        let mut orphan = change(
+            "aws_s3_bucket.old",
+            Action::Delete,
+            Some(Value::map([("bucket", Value::from("old"))])),
+            None,
+        );
+        orphan.reason = Some("delete_because_no_resource_config".into());
+        let p = plan(vec![
+            change("aws_vpc.main", Action::Create, None, Some(vpc_after)),
+            change(
+                "aws_instance.runner",
+                Action::Update,
+                Some(inst_before),
+                Some(inst_after),
+            ),
+            replaced,
+            orphan,
+            change("aws_ecr_repository.same", Action::NoOp, None, None),
+        ]);
+        let text = render_plan(&p, Style { on: false });
+        assert!(
+            !text.contains("hunter2") && !text.contains("\"new\""),
+            "secrets leaked:\n{text}"
+        );
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn no_changes_says_so() {
+        let mut p = plan(vec![]);
+        p.outputs.clear();
+        assert!(render_plan(&p, Style { on: false }).starts_with("No changes."));
+    }
+}

@@ -168,17 +168,17 @@ fn drift_text(reports: &[DriftReport], st: Style) -> String {
 
 fn drift_junit(reports: &[DriftReport]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let tests: usize = reports
-        .iter()
-        .map(|r| r.drift.len() + r.counts.in_sync as usize)
-        .sum();
+    // `tests` counts the testcase elements: one per drifted resource, plus
+    // one standing for all in-sync resources of an environment.
+    let cases = |r: &DriftReport| r.drift.len() + usize::from(r.counts.in_sync > 0);
+    let tests: usize = reports.iter().map(cases).sum();
     let failures: usize = reports.iter().map(|r| r.drift.len()).sum();
     let _ = writeln!(
         out,
         "<testsuites name=\"terrace drift\" tests=\"{tests}\" failures=\"{failures}\">"
     );
     for r in reports {
-        let n = r.drift.len() + r.counts.in_sync as usize;
+        let n = cases(r);
         let time = (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0;
         let _ = writeln!(
             out,
@@ -218,6 +218,31 @@ fn drift_junit(reports: &[DriftReport]) -> String {
     out
 }
 
+/// A SARIF `artifactLocation.uri`: relative to the project root when the file
+/// is under it, a `file://` URI otherwise; percent-encoded either way (SARIF
+/// requires a valid URI reference, so a space must not appear as-is).
+fn artifact_uri(file: &Path, root: &Path) -> String {
+    let (path, absolute) = match file.strip_prefix(root) {
+        Ok(rel) => (rel, false),
+        Err(_) => (file, file.is_absolute()),
+    };
+    let text = path.to_string_lossy().replace('\\', "/");
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    if absolute {
+        let sep = if out.starts_with('/') { "" } else { "/" };
+        format!("file://{sep}{out}")
+    } else {
+        out
+    }
+}
+
 fn drift_sarif(reports: &[DriftReport], root: &Path) -> serde_json::Value {
     let mut results = Vec::new();
     for r in reports {
@@ -229,15 +254,10 @@ fn drift_sarif(reports: &[DriftReport], root: &Path) -> serde_json::Value {
                 "properties": { "environment": r.environment, "address": i.address },
             });
             if let Some(loc) = &i.location {
-                let file = Path::new(&loc.filename);
-                let rel = file
-                    .strip_prefix(root)
-                    .unwrap_or(file)
-                    .to_string_lossy()
-                    .replace('\\', "/");
+                let uri = artifact_uri(Path::new(&loc.filename), root);
                 res["locations"] = serde_json::json!([{
                     "physicalLocation": {
-                        "artifactLocation": { "uri": rel },
+                        "artifactLocation": { "uri": uri },
                         "region": { "startLine": loc.start.line.max(1), "startColumn": loc.start.column.max(1) }
                     }
                 }]);
@@ -409,10 +429,7 @@ pub async fn env_list(
                     .ok();
                 match exp {
                     Some(x) if x <= now => "expired".to_string(),
-                    Some(x) => format!(
-                        "in {}",
-                        crate::progress::fmt_elapsed((x - now).to_std().unwrap_or_default())
-                    ),
+                    Some(x) => format!("in {}", fmt_remaining(x - now)),
                     None => e.to_string(),
                 }
             }
@@ -424,12 +441,27 @@ pub async fn env_list(
             r["kind"].as_str().unwrap_or(""),
             r["template"].as_str().unwrap_or(""),
             r["status"].as_str().unwrap_or(""),
-            r["resources"],
+            r["resources"].as_u64().unwrap_or(0),
             age_or_exp,
             r["last_drift"].as_str().unwrap_or("-")
         );
     }
     Ok(0)
+}
+
+/// Time left until expiry, coarse: `2d4h`, `3h59m`, `12m`, `40s`.
+fn fmt_remaining(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    let (days, hours, mins) = (s / 86_400, s % 86_400 / 3_600, s % 3_600 / 60);
+    if days > 0 {
+        format!("{days}d{hours}h")
+    } else if hours > 0 {
+        format!("{hours}h{mins}m")
+    } else if mins > 0 {
+        format!("{mins}m")
+    } else {
+        format!("{s}s")
+    }
 }
 
 // ---- state -----------------------------------------------------------------
@@ -569,7 +601,15 @@ pub async fn state_command(project: &Project, c: StateCommand) -> Result<u8> {
                         bail!("{} has serial {}, older than the stored serial {}; pass --force to push it anyway", file.display(), pushed.serial, cur.serial);
                     }
                 }
-                let expected = current.as_ref().map(|c| c.serial);
+                let mut expected = current.as_ref().map(|c| c.serial);
+                if let Some(cur) = &current
+                    && cur.lineage != pushed.lineage
+                {
+                    // --force with another lineage: the current state moves to
+                    // history and the pushed one starts anew.
+                    engine.store.delete_environment(&env, Some(held.lease())).await?;
+                    expected = None;
+                }
                 pushed.serial = expected.map_or(1, |s| s + 1);
                 engine.store.write(&env, &pushed, expected, Some(held.lease()), &WriteMeta { operation: "state push".into(), who: settings::who() }).await?;
                 Ok(pushed.serial)
@@ -618,4 +658,176 @@ pub async fn state_command(project: &Project, c: StateCommand) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use terrace_engine::drift::{DriftAttr, DriftCounts};
+
+    fn report(env: &str, n_changed: usize, in_sync: u32) -> DriftReport {
+        let t = chrono::DateTime::parse_from_rfc3339("2024-05-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let drift: Vec<DriftItem> = (0..n_changed)
+            .map(|i| DriftItem {
+                address: format!("aws_instance.pool[{i}]"),
+                type_name: "aws_instance".into(),
+                category: DriftCategory::Changed,
+                id: Some(format!("i-{i:017x}")),
+                attributes: vec![DriftAttr {
+                    path: "tags.Owner".into(),
+                    before: serde_json::json!("platform-team"),
+                    after: serde_json::json!(format!("someone-else-{i}")),
+                }],
+                location: None,
+            })
+            .collect();
+        DriftReport {
+            schema_version: 1,
+            environment: env.into(),
+            started_at: t,
+            finished_at: t + chrono::Duration::milliseconds(1500),
+            counts: DriftCounts {
+                changed: n_changed as u32,
+                missing: 0,
+                unmanaged: 0,
+                pending: 0,
+                in_sync,
+            },
+            drift,
+            pending: vec![],
+            ignored: vec![],
+            api_calls: Default::default(),
+        }
+    }
+
+    #[test]
+    fn markdown_of_a_large_report_is_truncated_under_the_limit_with_a_note() {
+        let big = report("prod", 3000, 0);
+        let md = drift_markdown(std::slice::from_ref(&big));
+        assert!(md.len() <= MARKDOWN_LIMIT, "{} bytes", md.len());
+        assert!(
+            md.len() > MARKDOWN_LIMIT - 1000,
+            "uses the space: {}",
+            md.len()
+        );
+        assert!(md.contains("Report truncated"), "truncation note");
+        assert!(md.trim_end().ends_with('_'), "the note comes last");
+        assert!(md.contains("| `prod` | 3000 | 0 | 0 | 0 | 0 |"));
+        // Cut at a line boundary: the last item line shown is whole.
+        let body: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with("- **") || l.starts_with("  - "))
+            .collect();
+        let last = body.last().expect("some items shown");
+        assert!(
+            last.ends_with('`'),
+            "the last shown line is complete: {last}"
+        );
+        assert!(!md.contains("aws_instance.pool[2999]"));
+
+        let small = report("dev", 3, 1);
+        let md = drift_markdown(std::slice::from_ref(&small));
+        assert!(!md.contains("Report truncated"), "{md}");
+        assert!(md.contains("`aws_instance.pool[2]`"), "{md}");
+        assert!(
+            md.contains("`tags.Owner`: `\"platform-team\"` → `\"someone-else-2\"`"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn junit_counts_match_its_testcases() {
+        let text = drift_junit(&[report("dev", 2, 5), report("stage", 0, 3)]);
+        let tests_attr = |tag: &str| -> Vec<usize> {
+            text.lines()
+                .filter(|l| l.trim_start().starts_with(&format!("<{tag} ")))
+                .map(|l| {
+                    let at = l.find(" tests=\"").unwrap() + 8;
+                    l[at..at + l[at..].find('"').unwrap()].parse().unwrap()
+                })
+                .collect()
+        };
+        let cases = text.matches("<testcase ").count();
+        assert_eq!(tests_attr("testsuites"), [cases], "{text}");
+        assert_eq!(tests_attr("testsuite"), [3, 1], "{text}");
+        assert_eq!(text.matches("<failure ").count(), 2, "{text}");
+    }
+    #[test]
+    fn sarif_of_every_category_is_valid_against_the_schema() {
+        let schema: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../tests/e2e/fixtures/sarif-schema-2.1.0.json"
+        ))
+        .unwrap();
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap();
+        let mut r = report("dev env", 1, 2);
+        let pos = |line| terrace_core::Pos {
+            line,
+            column: 1,
+            byte: 0,
+        };
+        r.drift[0].location = Some(terrace_core::SourceRange {
+            filename: "/work/proj/environments/dev env/main.tf".into(),
+            start: pos(3),
+            end: pos(7),
+        });
+        for (category, id) in [
+            (DriftCategory::Missing, "repo"),
+            (DriftCategory::Unmanaged, "i-0abc"),
+        ] {
+            let mut item = r.drift[0].clone();
+            item.category = category;
+            item.id = Some(id.into());
+            item.location = None;
+            r.drift.push(item);
+        }
+        let doc = drift_sarif(&[r], Path::new("/work/proj"));
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
+        let results = doc["runs"][0]["results"].as_array().unwrap();
+        let rules: Vec<&str> = results
+            .iter()
+            .map(|x| x["ruleId"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                "terrace/drift/changed",
+                "terrace/drift/missing",
+                "terrace/drift/unmanaged"
+            ]
+        );
+        assert_eq!(
+            results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "environments/dev%20env/main.tf"
+        );
+        // The validator is not vacuous: a wrong level fails it.
+        let mut broken = doc.clone();
+        broken["runs"][0]["results"][0]["level"] = "fatal".into();
+        assert!(!validator.is_valid(&broken));
+    }
+
+    #[test]
+    fn artifact_uris_are_relative_or_file_uris() {
+        let root = Path::new("/work/proj");
+        assert_eq!(
+            artifact_uri(Path::new("/work/proj/environments/dev/main.tf"), root),
+            "environments/dev/main.tf"
+        );
+        assert_eq!(
+            artifact_uri(Path::new("/elsewhere/a b%/main.tf"), root),
+            "file:///elsewhere/a%20b%25/main.tf"
+        );
+        assert_eq!(
+            artifact_uri(Path::new("modules/x/main.tf"), root),
+            "modules/x/main.tf"
+        );
+    }
 }

@@ -115,7 +115,7 @@ impl StateWriter {
         meta: WriteMeta,
     ) -> Self {
         let stored_serial = prior.as_ref().map(|s| s.serial);
-        let state = prior.unwrap_or_else(State::new);
+        let state = prior.unwrap_or_default();
         StateWriter {
             store,
             env: env.to_string(),
@@ -150,16 +150,24 @@ impl StateWriter {
     }
 
     pub fn remove_resource(&self, address: &str) {
-        self.edit(|s| s.resources.retain(|r| r.address != address));
+        // `resources` is kept sorted by address (see `set_resource`).
+        self.edit(|s| {
+            if let Ok(i) = s
+                .resources
+                .binary_search_by(|r| r.address.as_str().cmp(address))
+            {
+                s.resources.remove(i);
+            }
+        });
     }
 
     pub fn get_resource(&self, address: &str) -> Option<ResourceState> {
         let g = self.inner.lock().expect("state writer");
         g.state
             .resources
-            .iter()
-            .find(|r| r.address == address)
-            .cloned()
+            .binary_search_by(|r| r.address.as_str().cmp(address))
+            .ok()
+            .map(|i| g.state.resources[i].clone())
     }
 
     pub fn set_outputs(&self, outputs: BTreeMap<String, OutputState>) {
@@ -635,17 +643,20 @@ fn delete_graph<'a>(
             index.insert(a, *c);
         }
     }
-    let addrs: Vec<String> = index.keys().cloned().collect();
+    // Sorted, so the instances of a block (`dep[...]`) are one range.
+    let mut addrs: Vec<String> = index.keys().cloned().collect();
+    addrs.sort();
     for c in deletes {
         let a = c.addr.to_string();
         for dep in &c.dependencies {
-            for other in &addrs {
-                if other != &a
-                    && (other == dep
-                        || other
-                            .strip_prefix(dep.as_str())
-                            .is_some_and(|r| r.starts_with('[')))
-                {
+            let instances = format!("{dep}[");
+            let start = addrs.partition_point(|x| x.as_str() < instances.as_str());
+            let exact = addrs.binary_search(dep).ok().map(|i| &addrs[i]);
+            let keyed = addrs[start..]
+                .iter()
+                .take_while(|x| x.starts_with(instances.as_str()));
+            for other in exact.into_iter().chain(keyed) {
+                if other != &a {
                     let _ = g.add_dependency(&a, other);
                 }
             }

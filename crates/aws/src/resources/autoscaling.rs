@@ -9,13 +9,19 @@ use super::{ResourceType, default_plan, require_id, wait_for};
 use crate::api::{at_path, is_not_found};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::tags::ownership_tags;
-use crate::values::{Obj, first_block, get_blocks, get_bool, get_i64, get_str, get_strings, str_set};
+use crate::values::{
+    Obj, first_block, get_blocks, get_bool, get_i64, get_str, get_strings, str_set,
+};
 use async_trait::async_trait;
-use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, LaunchTemplateSpecification, LifecycleState, Tag};
+use aws_sdk_autoscaling::types::{
+    AutoScalingGroup, Filter, LaunchTemplateSpecification, LifecycleState, Tag,
+};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use terrace_core::Value;
-use terrace_provider::{AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema};
+use terrace_provider::{
+    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+};
 
 pub(crate) struct AutoscalingGroup;
 
@@ -36,7 +42,13 @@ fn tag_blocks(v: &Value) -> BTreeMap<String, (String, bool)> {
     get_blocks(v, "tag")
         .iter()
         .filter_map(|t| {
-            Some((get_str(t, "key")?, (get_str(t, "value").unwrap_or_default(), get_bool(t, "propagate_at_launch").unwrap_or(false))))
+            Some((
+                get_str(t, "key")?,
+                (
+                    get_str(t, "value").unwrap_or_default(),
+                    get_bool(t, "propagate_at_launch").unwrap_or(false),
+                ),
+            ))
         })
         .collect()
 }
@@ -57,7 +69,11 @@ fn launch_template_spec(planned: &Value) -> Option<LaunchTemplateSpecification> 
         LaunchTemplateSpecification::builder()
             .set_launch_template_id(get_str(lt, "id"))
             // The API takes an ID or a name, not both.
-            .set_launch_template_name(if get_str(lt, "id").is_some() { None } else { get_str(lt, "name") })
+            .set_launch_template_name(if get_str(lt, "id").is_some() {
+                None
+            } else {
+                get_str(lt, "name")
+            })
             .set_version(get_str(lt, "version"))
             .build(),
     )
@@ -107,7 +123,10 @@ impl AutoscalingGroup {
                 Value::map([
                     ("key", Value::from(t.key().unwrap_or_default())),
                     ("value", Value::from(t.value().unwrap_or_default())),
-                    ("propagate_at_launch", Value::Bool(t.propagate_at_launch().unwrap_or(false))),
+                    (
+                        "propagate_at_launch",
+                        Value::Bool(t.propagate_at_launch().unwrap_or(false)),
+                    ),
                 ])
             })
             .collect();
@@ -115,9 +134,22 @@ impl AutoscalingGroup {
             .launch_template()
             .map(|l| {
                 Value::map([
-                    ("id", l.launch_template_id().map(Value::from).unwrap_or(Value::Null)),
-                    ("name", l.launch_template_name().map(Value::from).unwrap_or(Value::Null)),
-                    ("version", l.version().map(Value::from).unwrap_or(Value::Null)),
+                    (
+                        "id",
+                        l.launch_template_id()
+                            .map(Value::from)
+                            .unwrap_or(Value::Null),
+                    ),
+                    (
+                        "name",
+                        l.launch_template_name()
+                            .map(Value::from)
+                            .unwrap_or(Value::Null),
+                    ),
+                    (
+                        "version",
+                        l.version().map(Value::from).unwrap_or(Value::Null),
+                    ),
                 ])
             })
             .into_iter()
@@ -139,13 +171,27 @@ impl AutoscalingGroup {
             .set("max_size", num(g.max_size()))
             .set("desired_capacity", num(g.desired_capacity()))
             .set("default_cooldown", num(g.default_cooldown()))
-            .set("health_check_grace_period", num(g.health_check_grace_period()))
+            .set(
+                "health_check_grace_period",
+                num(g.health_check_grace_period()),
+            )
             .set_opt_str("health_check_type", g.health_check_type())
             .set("vpc_zone_identifier", str_set(subnets))
-            .set("availability_zones", str_set(g.availability_zones().to_vec()))
+            .set(
+                "availability_zones",
+                str_set(g.availability_zones().to_vec()),
+            )
             .set("target_group_arns", str_set(g.target_group_arns().to_vec()))
-            .set("capacity_rebalance", g.capacity_rebalance().map(Value::Bool).unwrap_or(Value::Null))
-            .set("max_instance_lifetime", num(g.max_instance_lifetime().filter(|x| *x != 0)))
+            .set(
+                "capacity_rebalance",
+                g.capacity_rebalance()
+                    .map(Value::Bool)
+                    .unwrap_or(Value::Null),
+            )
+            .set(
+                "max_instance_lifetime",
+                num(g.max_instance_lifetime().filter(|x| *x != 0)),
+            )
             .set(
                 "protect_from_scale_in",
                 Value::Bool(g.new_instances_protected_from_scale_in().unwrap_or(false)),
@@ -153,18 +199,29 @@ impl AutoscalingGroup {
             .set_opt_str("service_linked_role_arn", g.service_linked_role_arn())
             .set("launch_template", Value::List(lt))
             .set("tag", Value::set(tags))
-            .keep(prior, &["name_prefix", "force_delete", "wait_for_capacity_timeout"])
+            .keep(
+                prior,
+                &["name_prefix", "force_delete", "wait_for_capacity_timeout"],
+            )
             .build()
     }
 
-    async fn describe(&self, p: &AwsProvider, names: &[String]) -> Result<BTreeMap<String, AutoScalingGroup>, ProviderError> {
+    async fn describe(
+        &self,
+        p: &AwsProvider,
+        names: &[String],
+    ) -> Result<BTreeMap<String, AutoScalingGroup>, ProviderError> {
         let mut unique: Vec<String> = names.iter().filter(|n| !n.is_empty()).cloned().collect();
         unique.sort();
         unique.dedup();
         let mut out = BTreeMap::new();
         for chunk in unique.chunks(NAMES_PER_CALL) {
             let groups = self.describe_pages(p, Some(chunk.to_vec()), None).await?;
-            out.extend(groups.into_iter().filter_map(|g| Some((g.auto_scaling_group_name()?.to_string(), g))));
+            out.extend(
+                groups
+                    .into_iter()
+                    .filter_map(|g| Some((g.auto_scaling_group_name()?.to_string(), g))),
+            );
         }
         Ok(out)
     }
@@ -196,17 +253,35 @@ impl AutoscalingGroup {
         }
     }
 
-    async fn get(&self, p: &AwsProvider, name: &str) -> Result<Option<AutoScalingGroup>, ProviderError> {
+    async fn get(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+    ) -> Result<Option<AutoScalingGroup>, ProviderError> {
         Ok(self.describe(p, &[name.to_string()]).await?.remove(name))
     }
 
-    async fn read_one(&self, p: &AwsProvider, name: &str, prior: Option<&Value>) -> Result<Option<Value>, ProviderError> {
-        Ok(self.get(p, name).await?.map(|g| self.to_value(p, &g, prior)))
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
+        Ok(self
+            .get(p, name)
+            .await?
+            .map(|g| self.to_value(p, &g, prior)))
     }
 
     /// Wait until the group has `desired_capacity` healthy in-service
     /// instances (Terraform's `wait_for_capacity_timeout`; "0" skips).
-    async fn wait_for_capacity(&self, p: &AwsProvider, name: &str, planned: &Value, limit: Duration) -> Result<(), ProviderError> {
+    async fn wait_for_capacity(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        planned: &Value,
+        limit: Duration,
+    ) -> Result<(), ProviderError> {
         let timeout = get_str(planned, "wait_for_capacity_timeout")
             .as_deref()
             .map(|t| parse_duration(t).unwrap_or(limit))
@@ -215,19 +290,29 @@ impl AutoscalingGroup {
         if timeout.is_zero() {
             return Ok(());
         }
-        wait_for(&format!("autoscaling group {name} capacity"), timeout, POLL, || async {
-            let Some(g) = self.get(p, name).await? else {
-                return Err(ProviderError::NotFound(format!("autoscaling group {name} disappeared")));
-            };
-            let want = g.desired_capacity().or(g.min_size()).unwrap_or(0).max(0) as usize;
-            let in_service = g
-                .instances()
-                .iter()
-                .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
-                .filter(|i| i.health_status().is_none_or(|h| h.eq_ignore_ascii_case("healthy")))
-                .count();
-            Ok((in_service >= want).then_some(()))
-        })
+        wait_for(
+            &format!("autoscaling group {name} capacity"),
+            timeout,
+            POLL,
+            || async {
+                let Some(g) = self.get(p, name).await? else {
+                    return Err(ProviderError::NotFound(format!(
+                        "autoscaling group {name} disappeared"
+                    )));
+                };
+                let want = g.desired_capacity().or(g.min_size()).unwrap_or(0).max(0) as usize;
+                let in_service = g
+                    .instances()
+                    .iter()
+                    .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+                    .filter(|i| {
+                        i.health_status()
+                            .is_none_or(|h| h.eq_ignore_ascii_case("healthy"))
+                    })
+                    .count();
+                Ok((in_service >= want).then_some(()))
+            },
+        )
         .await
     }
 
@@ -235,8 +320,17 @@ impl AutoscalingGroup {
         Filter::builder().name(name).values(value).build()
     }
 
-    async fn list_filtered(&self, p: &AwsProvider, filters: Vec<Filter>) -> Result<Vec<Value>, ProviderError> {
-        Ok(self.describe_pages(p, None, Some(filters)).await?.iter().map(|g| self.to_value(p, g, None)).collect())
+    async fn list_filtered(
+        &self,
+        p: &AwsProvider,
+        filters: Vec<Filter>,
+    ) -> Result<Vec<Value>, ProviderError> {
+        Ok(self
+            .describe_pages(p, None, Some(filters))
+            .await?
+            .iter()
+            .map(|g| self.to_value(p, g, None))
+            .collect())
     }
 }
 
@@ -250,23 +344,68 @@ impl ResourceType for AutoscalingGroup {
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
             .attr("arn", Attribute::computed(AttrType::String))
-            .attr("name", Attribute::optional_computed(AttrType::String).force_new())
-            .attr("name_prefix", Attribute::optional(AttrType::String).force_new())
+            .attr(
+                "name",
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attr(
+                "name_prefix",
+                Attribute::optional(AttrType::String).force_new(),
+            )
             .attr("min_size", Attribute::required(AttrType::Number))
             .attr("max_size", Attribute::required(AttrType::Number))
-            .attr("desired_capacity", Attribute::optional_computed(AttrType::Number))
-            .attr("default_cooldown", Attribute::optional_computed(AttrType::Number))
-            .attr("health_check_type", Attribute::optional_computed(AttrType::String))
-            .attr("health_check_grace_period", Attribute::optional(AttrType::Number).default(300i64))
-            .attr("vpc_zone_identifier", Attribute::optional_computed(AttrType::set_of(AttrType::String)))
-            .attr("availability_zones", Attribute::optional_computed(AttrType::set_of(AttrType::String)))
-            .attr("target_group_arns", Attribute::optional_computed(AttrType::set_of(AttrType::String)))
-            .attr("capacity_rebalance", Attribute::optional_computed(AttrType::Bool))
-            .attr("max_instance_lifetime", Attribute::optional(AttrType::Number))
-            .attr("protect_from_scale_in", Attribute::optional(AttrType::Bool).default(false))
-            .attr("service_linked_role_arn", Attribute::optional_computed(AttrType::String))
-            .attr("force_delete", Attribute::optional(AttrType::Bool).default(false))
-            .attr("wait_for_capacity_timeout", Attribute::optional(AttrType::String).default("10m"))
+            .attr(
+                "desired_capacity",
+                Attribute::optional_computed(AttrType::Number),
+            )
+            .attr(
+                "default_cooldown",
+                Attribute::optional_computed(AttrType::Number),
+            )
+            .attr(
+                "health_check_type",
+                Attribute::optional_computed(AttrType::String),
+            )
+            .attr(
+                "health_check_grace_period",
+                Attribute::optional(AttrType::Number).default(300i64),
+            )
+            .attr(
+                "vpc_zone_identifier",
+                Attribute::optional_computed(AttrType::set_of(AttrType::String)),
+            )
+            .attr(
+                "availability_zones",
+                Attribute::optional_computed(AttrType::set_of(AttrType::String)),
+            )
+            .attr(
+                "target_group_arns",
+                Attribute::optional_computed(AttrType::set_of(AttrType::String)),
+            )
+            .attr(
+                "capacity_rebalance",
+                Attribute::optional_computed(AttrType::Bool),
+            )
+            .attr(
+                "max_instance_lifetime",
+                Attribute::optional(AttrType::Number),
+            )
+            .attr(
+                "protect_from_scale_in",
+                Attribute::optional(AttrType::Bool).default(false),
+            )
+            .attr(
+                "service_linked_role_arn",
+                Attribute::optional_computed(AttrType::String),
+            )
+            .attr(
+                "force_delete",
+                Attribute::optional(AttrType::Bool).default(false),
+            )
+            .attr(
+                "wait_for_capacity_timeout",
+                Attribute::optional(AttrType::String).default("10m"),
+            )
             .list_block(
                 "launch_template",
                 0,
@@ -304,18 +443,45 @@ impl ResourceType for AutoscalingGroup {
         Ok(planned)
     }
 
-    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>, ProviderError> {
-        let names: Vec<String> = prior.iter().map(|v| get_str(v, "id").unwrap_or_default()).collect();
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
+        let names: Vec<String> = prior
+            .iter()
+            .map(|v| get_str(v, "id").unwrap_or_default())
+            .collect();
         let found = self.describe(p, &names).await?;
-        Ok(prior.iter().zip(&names).map(|(pv, n)| found.get(n).map(|g| self.to_value(p, g, Some(pv)))).collect())
+        Ok(prior
+            .iter()
+            .zip(&names)
+            .map(|(pv, n)| found.get(n).map(|g| self.to_value(p, g, Some(pv))))
+            .collect())
     }
 
-    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value, ProviderError> {
-        let name = get_str(planned, "name")
-            .unwrap_or_else(|| generated_name(get_str(planned, "name_prefix").as_deref(), &ctx.idempotency_token));
-        let mut tags: Vec<Tag> =
-            tag_blocks(planned).iter().filter(|(k, _)| !is_ownership(k)).map(|(k, (v, prop))| api_tag(&name, k, v, *prop)).collect();
-        tags.extend(ownership_tags(&ctx.resource).iter().map(|(k, v)| api_tag(&name, k, v, false)));
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError> {
+        let name = get_str(planned, "name").unwrap_or_else(|| {
+            generated_name(
+                get_str(planned, "name_prefix").as_deref(),
+                &ctx.idempotency_token,
+            )
+        });
+        let mut tags: Vec<Tag> = tag_blocks(planned)
+            .iter()
+            .filter(|(k, _)| !is_ownership(k))
+            .map(|(k, (v, prop))| api_tag(&name, k, v, *prop))
+            .collect();
+        tags.extend(
+            ownership_tags(&ctx.resource)
+                .iter()
+                .map(|(k, v)| api_tag(&name, k, v, false)),
+        );
         let azs = get_strings(planned, "availability_zones");
         let tgs = get_strings(planned, "target_group_arns");
         p.call("autoscaling:CreateAutoScalingGroup", || {
@@ -333,7 +499,10 @@ impl ResourceType for AutoscalingGroup {
                 .set_target_group_arns((!tgs.is_empty()).then(|| tgs.clone()))
                 .set_capacity_rebalance(get_bool(planned, "capacity_rebalance"))
                 .set_max_instance_lifetime(i32_of(planned, "max_instance_lifetime"))
-                .set_new_instances_protected_from_scale_in(get_bool(planned, "protect_from_scale_in"))
+                .set_new_instances_protected_from_scale_in(get_bool(
+                    planned,
+                    "protect_from_scale_in",
+                ))
                 .set_service_linked_role_arn(get_str(planned, "service_linked_role_arn"))
                 .set_launch_template(launch_template_spec(planned))
                 .set_tags(Some(tags.clone()))
@@ -341,17 +510,24 @@ impl ResourceType for AutoscalingGroup {
         })
         .await
         .map_err(|e| match &e {
-            ProviderError::InvalidArgument { code, .. } if code.contains("AlreadyExists") => at_path(e, "name"),
+            ProviderError::InvalidArgument { code, .. } if code.contains("AlreadyExists") => {
+                at_path(e, "name")
+            }
             _ => e,
         })?;
-        self.wait_for_capacity(p, &name, planned, ctx.timeout).await?;
+        self.wait_for_capacity(p, &name, planned, ctx.timeout)
+            .await?;
         let mut with_name = planned.clone();
         if let Some(m) = with_name.as_map_mut() {
             m.insert("name".into(), Value::from(name.as_str()));
         }
         self.read_one(p, &name, Some(&with_name))
             .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("autoscaling group {name} vanished right after create")))
+            .ok_or_else(|| {
+                ProviderError::NotFound(format!(
+                    "autoscaling group {name} vanished right after create"
+                ))
+            })
     }
 
     async fn update(
@@ -362,7 +538,9 @@ impl ResourceType for AutoscalingGroup {
         _ctx: &ResourceContext,
     ) -> Result<Value, ProviderError> {
         let name = require_id(NAME, prior)?;
-        let changed = |k: &str| prior.get(k) != planned.get(k) && planned.get(k).is_some_and(|v| !v.is_unknown());
+        let changed = |k: &str| {
+            prior.get(k) != planned.get(k) && planned.get(k).is_some_and(|v| !v.is_unknown())
+        };
         let pick_i32 = |k: &str| if changed(k) { i32_of(planned, k) } else { None };
         let lt_changed = prior.get("launch_template") != planned.get("launch_template");
         let zones_changed = changed("vpc_zone_identifier");
@@ -395,21 +573,43 @@ impl ResourceType for AutoscalingGroup {
                     .set_default_cooldown(pick_i32("default_cooldown"))
                     .set_health_check_grace_period(pick_i32("health_check_grace_period"))
                     .set_max_instance_lifetime(pick_i32("max_instance_lifetime"))
-                    .set_health_check_type(if changed("health_check_type") { get_str(planned, "health_check_type") } else { None })
-                    .set_capacity_rebalance(if changed("capacity_rebalance") { get_bool(planned, "capacity_rebalance") } else { None })
-                    .set_new_instances_protected_from_scale_in(if changed("protect_from_scale_in") {
-                        get_bool(planned, "protect_from_scale_in")
+                    .set_health_check_type(if changed("health_check_type") {
+                        get_str(planned, "health_check_type")
                     } else {
                         None
                     })
+                    .set_capacity_rebalance(if changed("capacity_rebalance") {
+                        get_bool(planned, "capacity_rebalance")
+                    } else {
+                        None
+                    })
+                    .set_new_instances_protected_from_scale_in(
+                        if changed("protect_from_scale_in") {
+                            get_bool(planned, "protect_from_scale_in")
+                        } else {
+                            None
+                        },
+                    )
                     .set_service_linked_role_arn(if changed("service_linked_role_arn") {
                         get_str(planned, "service_linked_role_arn")
                     } else {
                         None
                     })
-                    .set_vpc_zone_identifier(if zones_changed { zone_identifier(planned) } else { None })
-                    .set_availability_zones(if azs_changed { Some(get_strings(planned, "availability_zones")) } else { None })
-                    .set_launch_template(if lt_changed { launch_template_spec(planned) } else { None })
+                    .set_vpc_zone_identifier(if zones_changed {
+                        zone_identifier(planned)
+                    } else {
+                        None
+                    })
+                    .set_availability_zones(if azs_changed {
+                        Some(get_strings(planned, "availability_zones"))
+                    } else {
+                        None
+                    })
+                    .set_launch_template(if lt_changed {
+                        launch_template_spec(planned)
+                    } else {
+                        None
+                    })
                     .send()
             })
             .await?;
@@ -420,10 +620,22 @@ impl ResourceType for AutoscalingGroup {
         let removed: Vec<Tag> = old
             .keys()
             .filter(|k| !new.contains_key(*k) && !is_ownership(k))
-            .map(|k| Tag::builder().resource_id(&name).resource_type("auto-scaling-group").key(k).build())
+            .map(|k| {
+                Tag::builder()
+                    .resource_id(&name)
+                    .resource_type("auto-scaling-group")
+                    .key(k)
+                    .build()
+            })
             .collect();
         if !removed.is_empty() {
-            p.call("autoscaling:DeleteTags", || p.autoscaling.delete_tags().set_tags(Some(removed.clone())).send()).await?;
+            p.call("autoscaling:DeleteTags", || {
+                p.autoscaling
+                    .delete_tags()
+                    .set_tags(Some(removed.clone()))
+                    .send()
+            })
+            .await?;
         }
         let upserts: Vec<Tag> = new
             .iter()
@@ -432,13 +644,20 @@ impl ResourceType for AutoscalingGroup {
             .collect();
         if !upserts.is_empty() {
             p.call("autoscaling:CreateOrUpdateTags", || {
-                p.autoscaling.create_or_update_tags().set_tags(Some(upserts.clone())).send()
+                p.autoscaling
+                    .create_or_update_tags()
+                    .set_tags(Some(upserts.clone()))
+                    .send()
             })
             .await?;
         }
         self.read_one(p, &name, Some(planned))
             .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("autoscaling group {name} disappeared during update")))
+            .ok_or_else(|| {
+                ProviderError::NotFound(format!(
+                    "autoscaling group {name} disappeared during update"
+                ))
+            })
     }
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
@@ -452,17 +671,24 @@ impl ResourceType for AutoscalingGroup {
         loop {
             match p
                 .call("autoscaling:DeleteAutoScalingGroup", || {
-                    p.autoscaling.delete_auto_scaling_group().auto_scaling_group_name(&name).force_delete(true).send()
+                    p.autoscaling
+                        .delete_auto_scaling_group()
+                        .auto_scaling_group_name(&name)
+                        .force_delete(true)
+                        .send()
                 })
                 .await
             {
                 Ok(_) => break,
                 Err(e) if is_not_found(&e) => return Ok(()),
-                Err(ProviderError::InvalidArgument { message, .. }) if message.to_lowercase().contains("not found") => {
+                Err(ProviderError::InvalidArgument { message, .. })
+                    if message.to_lowercase().contains("not found") =>
+                {
                     return Ok(());
                 }
                 Err(ProviderError::Api { code, .. } | ProviderError::Conflict { code, .. })
-                    if (code == "ScalingActivityInProgress" || code == "ResourceInUse") && attempts < 30 =>
+                    if (code == "ScalingActivityInProgress" || code == "ResourceInUse")
+                        && attempts < 30 =>
                 {
                     attempts += 1;
                     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -470,9 +696,12 @@ impl ResourceType for AutoscalingGroup {
                 Err(e) => return Err(e),
             }
         }
-        wait_for(&format!("autoscaling group {name} deletion"), DELETE_TIMEOUT, POLL, || async {
-            Ok(self.get(p, &name).await?.is_none().then_some(()))
-        })
+        wait_for(
+            &format!("autoscaling group {name} deletion"),
+            DELETE_TIMEOUT,
+            POLL,
+            || async { Ok(self.get(p, &name).await?.is_none().then_some(())) },
+        )
         .await
     }
 
@@ -489,8 +718,19 @@ impl ResourceType for AutoscalingGroup {
         Ok(self.list_filtered(p, filters).await?.into_iter().next())
     }
 
-    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>, ProviderError> {
-        self.list_filtered(p, vec![Self::filter(&format!("tag:{OWNER_ENVIRONMENT_TAG}"), environment)]).await
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
+        self.list_filtered(
+            p,
+            vec![Self::filter(
+                &format!("tag:{OWNER_ENVIRONMENT_TAG}"),
+                environment,
+            )],
+        )
+        .await
     }
 }
 

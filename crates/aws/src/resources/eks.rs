@@ -10,18 +10,21 @@ use crate::api::{at_path, is_not_found};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::tags::{TagMap, create_tags, tag_changes, tags_from_api};
 use crate::values::{
-    Obj, first_block, get_bool, get_i64, get_str, get_str_map, get_strings, str_list, str_map_value, str_set,
-    value_to_str_map,
+    Obj, first_block, get_bool, get_i64, get_str, get_str_map, get_strings, str_list,
+    str_map_value, str_set, value_to_str_map,
 };
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
-    AmiTypes, CapacityTypes, Cluster, ClusterStatus, LogSetup, LogType, Logging, Nodegroup, NodegroupScalingConfig,
-    NodegroupStatus, NodegroupUpdateConfig, UpdateLabelsPayload, VpcConfigRequest,
+    AmiTypes, CapacityTypes, Cluster, ClusterStatus, LogSetup, LogType, Logging, Nodegroup,
+    NodegroupScalingConfig, NodegroupStatus, NodegroupUpdateConfig, UpdateLabelsPayload,
+    VpcConfigRequest,
 };
 use std::collections::HashMap;
 use std::time::Duration;
 use terrace_core::Value;
-use terrace_provider::{AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema};
+use terrace_provider::{
+    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+};
 
 pub(crate) struct EksCluster;
 pub(crate) struct EksNodeGroup;
@@ -35,7 +38,13 @@ const POLL: Duration = Duration::from_secs(5);
 const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
-const ALL_LOG_TYPES: &[&str] = &["api", "audit", "authenticator", "controllerManager", "scheduler"];
+const ALL_LOG_TYPES: &[&str] = &[
+    "api",
+    "audit",
+    "authenticator",
+    "controllerManager",
+    "scheduler",
+];
 
 fn request_token(token: &str) -> String {
     token.chars().take(REQUEST_TOKEN_MAX).collect()
@@ -46,7 +55,8 @@ fn hash_tags(tags: &TagMap) -> HashMap<String, String> {
 }
 
 fn from_hash(tags: Option<&HashMap<String, String>>) -> TagMap {
-    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }
 
 fn owned(tags: &TagMap, environment: &str, address: Option<&str>) -> bool {
@@ -55,21 +65,43 @@ fn owned(tags: &TagMap, environment: &str, address: Option<&str>) -> bool {
 }
 
 fn set_or_null(items: &[String]) -> Value {
-    if items.is_empty() { Value::Null } else { str_set(items.to_vec()) }
+    if items.is_empty() {
+        Value::Null
+    } else {
+        str_set(items.to_vec())
+    }
 }
 
 /// Tag / untag an EKS resource from prior `tags_all` to planned `tags_all`.
-async fn sync_tags(p: &AwsProvider, arn: &str, prior: &Value, planned: &Value) -> Result<(), ProviderError> {
+async fn sync_tags(
+    p: &AwsProvider,
+    arn: &str,
+    prior: &Value,
+    planned: &Value,
+) -> Result<(), ProviderError> {
     let old = value_to_str_map(prior.get("tags_all").unwrap_or(&Value::Null));
     let new = value_to_str_map(planned.get("tags_all").unwrap_or(&Value::Null));
     let (removed, changed) = tag_changes(&old, &new);
     if !removed.is_empty() {
-        p.call("eks:UntagResource", || p.eks.untag_resource().resource_arn(arn).set_tag_keys(Some(removed.clone())).send())
-            .await?;
+        p.call("eks:UntagResource", || {
+            p.eks
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(removed.clone()))
+                .send()
+        })
+        .await?;
     }
     if !changed.is_empty() {
         let tags = hash_tags(&changed);
-        p.call("eks:TagResource", || p.eks.tag_resource().resource_arn(arn).set_tags(Some(tags.clone())).send()).await?;
+        p.call("eks:TagResource", || {
+            p.eks
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
+        .await?;
     }
     Ok(())
 }
@@ -90,7 +122,12 @@ impl EksCluster {
         if name.is_empty() {
             return Ok(None);
         }
-        match p.call("eks:DescribeCluster", || p.eks.describe_cluster().name(name).send()).await {
+        match p
+            .call("eks:DescribeCluster", || {
+                p.eks.describe_cluster().name(name).send()
+            })
+            .await
+        {
             Ok(out) => Ok(out.cluster().cloned()),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e),
@@ -107,22 +144,39 @@ impl EksCluster {
                 // and forgets the subnets; EKS never has a cluster without
                 // subnets, so an empty answer keeps what we knew.
                 let subnets = if v.subnet_ids().is_empty() {
-                    prior_vpc.and_then(|pv| pv.get("subnet_ids")).cloned().unwrap_or(Value::Null)
+                    prior_vpc
+                        .and_then(|pv| pv.get("subnet_ids"))
+                        .cloned()
+                        .unwrap_or(Value::Null)
                 } else {
                     str_set(v.subnet_ids().to_vec())
                 };
                 let sgs = if v.security_group_ids().is_empty() && v.subnet_ids().is_empty() {
-                    prior_vpc.and_then(|pv| pv.get("security_group_ids")).cloned().unwrap_or(Value::Null)
+                    prior_vpc
+                        .and_then(|pv| pv.get("security_group_ids"))
+                        .cloned()
+                        .unwrap_or(Value::Null)
                 } else {
                     set_or_null(v.security_group_ids())
                 };
                 Value::map([
                     ("subnet_ids", subnets),
                     ("security_group_ids", sgs),
-                    ("endpoint_private_access", Value::Bool(v.endpoint_private_access())),
-                    ("endpoint_public_access", Value::Bool(v.endpoint_public_access())),
+                    (
+                        "endpoint_private_access",
+                        Value::Bool(v.endpoint_private_access()),
+                    ),
+                    (
+                        "endpoint_public_access",
+                        Value::Bool(v.endpoint_public_access()),
+                    ),
                     ("public_access_cidrs", set_or_null(v.public_access_cidrs())),
-                    ("cluster_security_group_id", v.cluster_security_group_id().map(Value::from).unwrap_or(Value::Null)),
+                    (
+                        "cluster_security_group_id",
+                        v.cluster_security_group_id()
+                            .map(Value::from)
+                            .unwrap_or(Value::Null),
+                    ),
                     ("vpc_id", v.vpc_id().map(Value::from).unwrap_or(Value::Null)),
                 ])
             })
@@ -139,7 +193,12 @@ impl EksCluster {
                 .map(|i| {
                     let oidc: Vec<Value> = i
                         .oidc()
-                        .map(|o| Value::map([("issuer", o.issuer().map(Value::from).unwrap_or(Value::Null))]))
+                        .map(|o| {
+                            Value::map([(
+                                "issuer",
+                                o.issuer().map(Value::from).unwrap_or(Value::Null),
+                            )])
+                        })
                         .into_iter()
                         .collect();
                     Value::map([("oidc", Value::List(oidc))])
@@ -166,7 +225,12 @@ impl EksCluster {
             .set_opt_str("endpoint", c.endpoint())
             .set_opt_str("platform_version", c.platform_version())
             .set_opt_str("status", c.status().map(|s| s.as_str()))
-            .set("created_at", c.created_at().map(|d| Value::from(d.to_string())).unwrap_or(Value::Null))
+            .set(
+                "created_at",
+                c.created_at()
+                    .map(|d| Value::from(d.to_string()))
+                    .unwrap_or(Value::Null),
+            )
             .set("certificate_authority", ca)
             .set("identity", identity)
             .set("enabled_cluster_log_types", set_or_null(&log_types))
@@ -176,24 +240,44 @@ impl EksCluster {
             .build()
     }
 
-    async fn read_one(&self, p: &AwsProvider, name: &str, prior: Option<&Value>) -> Result<Option<Value>, ProviderError> {
-        Ok(self.get(p, name).await?.map(|c| self.to_value(p, &c, prior)))
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
+        Ok(self
+            .get(p, name)
+            .await?
+            .map(|c| self.to_value(p, &c, prior)))
     }
 
-    async fn wait_active(&self, p: &AwsProvider, name: &str, timeout: Duration) -> Result<Cluster, ProviderError> {
-        wait_for(&format!("EKS cluster {name} to become ACTIVE"), timeout, POLL, || async {
-            let Some(c) = self.get(p, name).await? else {
-                return Err(ProviderError::NotFound(format!("EKS cluster {name} disappeared while waiting")));
-            };
-            match c.status() {
-                Some(ClusterStatus::Active) | None => Ok(Some(c)),
-                Some(ClusterStatus::Failed) => Err(ProviderError::Api {
-                    code: "ClusterFailed".into(),
-                    message: format!("EKS cluster {name} is in status FAILED"),
-                }),
-                _ => Ok(None),
-            }
-        })
+    async fn wait_active(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Cluster, ProviderError> {
+        wait_for(
+            &format!("EKS cluster {name} to become ACTIVE"),
+            timeout,
+            POLL,
+            || async {
+                let Some(c) = self.get(p, name).await? else {
+                    return Err(ProviderError::NotFound(format!(
+                        "EKS cluster {name} disappeared while waiting"
+                    )));
+                };
+                match c.status() {
+                    Some(ClusterStatus::Active) | None => Ok(Some(c)),
+                    Some(ClusterStatus::Failed) => Err(ProviderError::Api {
+                        code: "ClusterFailed".into(),
+                        message: format!("EKS cluster {name} is in status FAILED"),
+                    }),
+                    _ => Ok(None),
+                }
+            },
+        )
         .await
     }
 
@@ -201,7 +285,11 @@ impl EksCluster {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let page = p.call("eks:ListClusters", || p.eks.list_clusters().set_next_token(token.clone()).send()).await?;
+            let page = p
+                .call("eks:ListClusters", || {
+                    p.eks.list_clusters().set_next_token(token.clone()).send()
+                })
+                .await?;
             out.extend(page.clusters().iter().cloned());
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
@@ -210,7 +298,12 @@ impl EksCluster {
         }
     }
 
-    async fn list_matching(&self, p: &AwsProvider, environment: &str, address: Option<&str>) -> Result<Vec<Value>, ProviderError> {
+    async fn list_matching(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+        address: Option<&str>,
+    ) -> Result<Vec<Value>, ProviderError> {
         let names = self.all_names(p).await?;
         let clusters = read_each(names, |n| async move { self.get(p, &n).await }).await?;
         Ok(clusters
@@ -223,7 +316,9 @@ impl EksCluster {
 }
 
 fn vpc_request(planned: &Value, for_update: bool) -> VpcConfigRequest {
-    let vpc = first_block(planned, "vpc_config").cloned().unwrap_or(Value::Null);
+    let vpc = first_block(planned, "vpc_config")
+        .cloned()
+        .unwrap_or(Value::Null);
     let cidrs = get_strings(&vpc, "public_access_cidrs");
     let mut b = VpcConfigRequest::builder()
         .set_endpoint_private_access(get_bool(&vpc, "endpoint_private_access"))
@@ -231,23 +326,38 @@ fn vpc_request(planned: &Value, for_update: bool) -> VpcConfigRequest {
         .set_public_access_cidrs((!cidrs.is_empty()).then_some(cidrs));
     if !for_update {
         let sgs = get_strings(&vpc, "security_group_ids");
-        b = b.set_subnet_ids(Some(get_strings(&vpc, "subnet_ids"))).set_security_group_ids((!sgs.is_empty()).then_some(sgs));
+        b = b
+            .set_subnet_ids(Some(get_strings(&vpc, "subnet_ids")))
+            .set_security_group_ids((!sgs.is_empty()).then_some(sgs));
     }
     b.build()
 }
 
 fn logging_request(planned: &Value) -> Logging {
     let enabled = get_strings(planned, "enabled_cluster_log_types");
-    let disabled: Vec<LogType> =
-        ALL_LOG_TYPES.iter().filter(|t| !enabled.iter().any(|e| e == *t)).map(|t| LogType::from(*t)).collect();
+    let disabled: Vec<LogType> = ALL_LOG_TYPES
+        .iter()
+        .filter(|t| !enabled.iter().any(|e| e == *t))
+        .map(|t| LogType::from(*t))
+        .collect();
     let mut setups = Vec::new();
     if !enabled.is_empty() {
         setups.push(
-            LogSetup::builder().set_types(Some(enabled.iter().map(|t| LogType::from(t.as_str())).collect())).enabled(true).build(),
+            LogSetup::builder()
+                .set_types(Some(
+                    enabled.iter().map(|t| LogType::from(t.as_str())).collect(),
+                ))
+                .enabled(true)
+                .build(),
         );
     }
     if !disabled.is_empty() {
-        setups.push(LogSetup::builder().set_types(Some(disabled)).enabled(false).build());
+        setups.push(
+            LogSetup::builder()
+                .set_types(Some(disabled))
+                .enabled(false)
+                .build(),
+        );
     }
     Logging::builder().set_cluster_logging(Some(setups)).build()
 }
@@ -264,7 +374,10 @@ impl ResourceType for EksCluster {
                 .attr("id", Attribute::computed(AttrType::String))
                 .attr("arn", Attribute::computed(AttrType::String))
                 .attr("name", Attribute::required(AttrType::String).force_new())
-                .attr("role_arn", Attribute::required(AttrType::String).force_new())
+                .attr(
+                    "role_arn",
+                    Attribute::required(AttrType::String).force_new(),
+                )
                 .attr("version", Attribute::optional_computed(AttrType::String))
                 .attr("endpoint", Attribute::computed(AttrType::String))
                 .attr("platform_version", Attribute::computed(AttrType::String))
@@ -275,18 +388,39 @@ impl ResourceType for EksCluster {
                     Attribute::computed(AttrType::list_of(AttrType::map_of(AttrType::String))),
                 )
                 .attr("identity", Attribute::computed(AttrType::Any))
-                .attr("enabled_cluster_log_types", Attribute::optional(AttrType::set_of(AttrType::String)))
+                .attr(
+                    "enabled_cluster_log_types",
+                    Attribute::optional(AttrType::set_of(AttrType::String)),
+                )
                 .list_block(
                     "vpc_config",
                     1,
                     1,
                     Schema::new()
-                        .attr("subnet_ids", Attribute::required(AttrType::set_of(AttrType::String)).force_new())
-                        .attr("security_group_ids", Attribute::optional(AttrType::set_of(AttrType::String)).force_new())
-                        .attr("endpoint_private_access", Attribute::optional(AttrType::Bool).default(false))
-                        .attr("endpoint_public_access", Attribute::optional(AttrType::Bool).default(true))
-                        .attr("public_access_cidrs", Attribute::optional_computed(AttrType::set_of(AttrType::String)))
-                        .attr("cluster_security_group_id", Attribute::computed(AttrType::String))
+                        .attr(
+                            "subnet_ids",
+                            Attribute::required(AttrType::set_of(AttrType::String)).force_new(),
+                        )
+                        .attr(
+                            "security_group_ids",
+                            Attribute::optional(AttrType::set_of(AttrType::String)).force_new(),
+                        )
+                        .attr(
+                            "endpoint_private_access",
+                            Attribute::optional(AttrType::Bool).default(false),
+                        )
+                        .attr(
+                            "endpoint_public_access",
+                            Attribute::optional(AttrType::Bool).default(true),
+                        )
+                        .attr(
+                            "public_access_cidrs",
+                            Attribute::optional_computed(AttrType::set_of(AttrType::String)),
+                        )
+                        .attr(
+                            "cluster_security_group_id",
+                            Attribute::computed(AttrType::String),
+                        )
                         .attr("vpc_id", Attribute::computed(AttrType::String)),
                 ),
         )
@@ -311,20 +445,35 @@ impl ResourceType for EksCluster {
         Ok(planned)
     }
 
-    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
         read_each(prior.to_vec(), |pv| async move {
-            let name = get_str(&pv, "id").or_else(|| get_str(&pv, "name")).unwrap_or_default();
+            let name = get_str(&pv, "id")
+                .or_else(|| get_str(&pv, "name"))
+                .unwrap_or_default();
             self.read_one(p, &name, Some(&pv)).await
         })
         .await
     }
 
-    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value, ProviderError> {
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError> {
         let name = get_str(planned, "name").unwrap_or_default();
         let tags = hash_tags(&create_tags(&p.default_tags, planned, &ctx.resource));
         let token = request_token(&ctx.idempotency_token);
         let vpc = vpc_request(planned, false);
-        let logging = get_strings(planned, "enabled_cluster_log_types").is_empty().then(|| None).unwrap_or_else(|| Some(logging_request(planned)));
+        let logging = if get_strings(planned, "enabled_cluster_log_types").is_empty() {
+            None
+        } else {
+            Some(logging_request(planned))
+        };
         p.call("eks:CreateCluster", || {
             p.eks
                 .create_cluster()
@@ -339,11 +488,13 @@ impl ResourceType for EksCluster {
         })
         .await
         .map_err(|e| match &e {
-            ProviderError::Conflict { code, .. } if code == "ResourceInUseException" => ProviderError::InvalidArgument {
-                path: Some(vec![terrace_core::PathStep::Key("name".into())]),
-                code: code.clone(),
-                message: format!("an EKS cluster named {name} already exists"),
-            },
+            ProviderError::Conflict { code, .. } if code == "ResourceInUseException" => {
+                ProviderError::InvalidArgument {
+                    path: Some(vec![terrace_core::PathStep::Key("name".into())]),
+                    code: code.clone(),
+                    message: format!("an EKS cluster named {name} already exists"),
+                }
+            }
             _ => at_path(e, "vpc_config"),
         })?;
         let c = self.wait_active(p, &name, ctx.timeout).await?;
@@ -361,20 +512,37 @@ impl ResourceType for EksCluster {
         if let Some(v) = get_str(planned, "version")
             && get_str(prior, "version").as_deref() != Some(v.as_str())
         {
-            p.call("eks:UpdateClusterVersion", || p.eks.update_cluster_version().name(&name).version(&v).send())
-                .await
-                .map_err(|e| at_path(e, "version"))?;
+            p.call("eks:UpdateClusterVersion", || {
+                p.eks
+                    .update_cluster_version()
+                    .name(&name)
+                    .version(&v)
+                    .send()
+            })
+            .await
+            .map_err(|e| at_path(e, "version"))?;
             self.wait_active(p, &name, UPDATE_TIMEOUT).await?;
         }
-        let endpoint_keys = ["endpoint_private_access", "endpoint_public_access", "public_access_cidrs"];
-        let (old_vpc, new_vpc) = (first_block(prior, "vpc_config"), first_block(planned, "vpc_config"));
+        let endpoint_keys = [
+            "endpoint_private_access",
+            "endpoint_public_access",
+            "public_access_cidrs",
+        ];
+        let (old_vpc, new_vpc) = (
+            first_block(prior, "vpc_config"),
+            first_block(planned, "vpc_config"),
+        );
         if endpoint_keys.iter().any(|k| {
             let n = new_vpc.and_then(|v| v.get(k));
             n.is_some_and(|n| !n.is_unknown()) && old_vpc.and_then(|v| v.get(k)) != n
         }) {
             let vpc = vpc_request(planned, true);
             p.call("eks:UpdateClusterConfig", || {
-                p.eks.update_cluster_config().name(&name).resources_vpc_config(vpc.clone()).send()
+                p.eks
+                    .update_cluster_config()
+                    .name(&name)
+                    .resources_vpc_config(vpc.clone())
+                    .send()
             })
             .await
             .map_err(|e| at_path(e, "vpc_config"))?;
@@ -382,9 +550,15 @@ impl ResourceType for EksCluster {
         }
         if prior.get("enabled_cluster_log_types") != planned.get("enabled_cluster_log_types") {
             let logging = logging_request(planned);
-            p.call("eks:UpdateClusterConfig", || p.eks.update_cluster_config().name(&name).logging(logging.clone()).send())
-                .await
-                .map_err(|e| at_path(e, "enabled_cluster_log_types"))?;
+            p.call("eks:UpdateClusterConfig", || {
+                p.eks
+                    .update_cluster_config()
+                    .name(&name)
+                    .logging(logging.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| at_path(e, "enabled_cluster_log_types"))?;
             self.wait_active(p, &name, UPDATE_TIMEOUT).await?;
         }
         if let Some(arn) = get_str(prior, "arn") {
@@ -392,15 +566,27 @@ impl ResourceType for EksCluster {
         }
         self.read_one(p, &name, Some(planned))
             .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("EKS cluster {name} disappeared during update")))
+            .ok_or_else(|| {
+                ProviderError::NotFound(format!("EKS cluster {name} disappeared during update"))
+            })
     }
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
         let name = require_id(CLUSTER, prior)?;
-        ok_if_gone(p.call("eks:DeleteCluster", || p.eks.delete_cluster().name(&name).send()).await.map(|_| ())).await?;
-        wait_for(&format!("EKS cluster {name} deletion"), DELETE_TIMEOUT, POLL, || async {
-            Ok(self.get(p, &name).await?.is_none().then_some(()))
-        })
+        ok_if_gone(
+            p.call("eks:DeleteCluster", || {
+                p.eks.delete_cluster().name(&name).send()
+            })
+            .await
+            .map(|_| ()),
+        )
+        .await?;
+        wait_for(
+            &format!("EKS cluster {name} deletion"),
+            DELETE_TIMEOUT,
+            POLL,
+            || async { Ok(self.get(p, &name).await?.is_none().then_some(())) },
+        )
         .await
     }
 
@@ -410,10 +596,18 @@ impl ResourceType for EksCluster {
         _token: &str,
         ctx: &ResourceContext,
     ) -> Result<Option<Value>, ProviderError> {
-        Ok(self.list_matching(p, &ctx.environment, Some(&ctx.address)).await?.into_iter().next())
+        Ok(self
+            .list_matching(p, &ctx.environment, Some(&ctx.address))
+            .await?
+            .into_iter()
+            .next())
     }
 
-    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
         self.list_matching(p, environment, None).await
     }
 }
@@ -432,12 +626,23 @@ fn node_group_key(v: &Value) -> Option<(String, String)> {
 }
 
 impl EksNodeGroup {
-    async fn get(&self, p: &AwsProvider, cluster: &str, name: &str) -> Result<Option<Nodegroup>, ProviderError> {
+    async fn get(
+        &self,
+        p: &AwsProvider,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<Nodegroup>, ProviderError> {
         if cluster.is_empty() || name.is_empty() {
             return Ok(None);
         }
         match p
-            .call("eks:DescribeNodegroup", || p.eks.describe_nodegroup().cluster_name(cluster).nodegroup_name(name).send())
+            .call("eks:DescribeNodegroup", || {
+                p.eks
+                    .describe_nodegroup()
+                    .cluster_name(cluster)
+                    .nodegroup_name(name)
+                    .send()
+            })
             .await
         {
             Ok(out) => Ok(out.nodegroup().cloned()),
@@ -453,7 +658,8 @@ impl EksNodeGroup {
         let scaling: Vec<Value> = g
             .scaling_config()
             .map(|s| {
-                let n = |v: Option<i32>| v.map(|x| Value::from(i64::from(x))).unwrap_or(Value::Null);
+                let n =
+                    |v: Option<i32>| v.map(|x| Value::from(i64::from(x))).unwrap_or(Value::Null);
                 Value::map([
                     ("desired_size", n(s.desired_size())),
                     ("max_size", n(s.max_size())),
@@ -464,16 +670,22 @@ impl EksNodeGroup {
             .collect();
         // `update_config` is optional and computed: when it was not
         // configured, what EKS defaults it to is no change.
-        let prior_update_cfg_empty = prior.is_some_and(|pv| first_block(pv, "update_config").is_none());
+        let prior_update_cfg_empty =
+            prior.is_some_and(|pv| first_block(pv, "update_config").is_none());
         let update_cfg: Vec<Value> = if prior_update_cfg_empty {
             Vec::new()
         } else {
             g.update_config()
                 .map(|u| {
-                    let n = |v: Option<i32>| v.map(|x| Value::from(i64::from(x))).unwrap_or(Value::Null);
+                    let n = |v: Option<i32>| {
+                        v.map(|x| Value::from(i64::from(x))).unwrap_or(Value::Null)
+                    };
                     Value::map([
                         ("max_unavailable", n(u.max_unavailable())),
-                        ("max_unavailable_percentage", n(u.max_unavailable_percentage())),
+                        (
+                            "max_unavailable_percentage",
+                            n(u.max_unavailable_percentage()),
+                        ),
                     ])
                 })
                 .into_iter()
@@ -485,13 +697,17 @@ impl EksNodeGroup {
                     let asgs: Vec<Value> = r
                         .auto_scaling_groups()
                         .iter()
-                        .map(|a| Value::map([("name", a.name().map(Value::from).unwrap_or(Value::Null))]))
+                        .map(|a| {
+                            Value::map([("name", a.name().map(Value::from).unwrap_or(Value::Null))])
+                        })
                         .collect();
                     Value::map([
                         ("autoscaling_groups", Value::List(asgs)),
                         (
                             "remote_access_security_group_id",
-                            r.remote_access_security_group().map(Value::from).unwrap_or(Value::Null),
+                            r.remote_access_security_group()
+                                .map(Value::from)
+                                .unwrap_or(Value::Null),
                         ),
                     ])
                 })
@@ -510,11 +726,23 @@ impl EksNodeGroup {
             .set("instance_types", str_list(g.instance_types().to_vec()))
             .set_opt_str("capacity_type", g.capacity_type().map(|c| c.as_str()))
             .set_opt_str("ami_type", g.ami_type().map(|c| c.as_str()))
-            .set("disk_size", g.disk_size().map(|d| Value::from(i64::from(d))).unwrap_or(Value::Null))
+            .set(
+                "disk_size",
+                g.disk_size()
+                    .map(|d| Value::from(i64::from(d)))
+                    .unwrap_or(Value::Null),
+            )
             .set_opt_str("version", g.version())
             .set_opt_str("release_version", g.release_version())
             .set_opt_str("status", g.status().map(|s| s.as_str()))
-            .set("labels", if labels.is_empty() && prior_labels_null { Value::Null } else { str_map_value(&labels) })
+            .set(
+                "labels",
+                if labels.is_empty() && prior_labels_null {
+                    Value::Null
+                } else {
+                    str_map_value(&labels)
+                },
+            )
             .set("scaling_config", Value::List(scaling))
             .set("update_config", Value::List(update_cfg))
             .set("resources", resources)
@@ -531,39 +759,68 @@ impl EksNodeGroup {
         name: &str,
         prior: Option<&Value>,
     ) -> Result<Option<Value>, ProviderError> {
-        Ok(self.get(p, cluster, name).await?.map(|g| self.to_value(p, &g, prior)))
+        Ok(self
+            .get(p, cluster, name)
+            .await?
+            .map(|g| self.to_value(p, &g, prior)))
     }
 
-    async fn wait_active(&self, p: &AwsProvider, cluster: &str, name: &str, timeout: Duration) -> Result<Nodegroup, ProviderError> {
-        wait_for(&format!("EKS node group {cluster}:{name} to become ACTIVE"), timeout, POLL, || async {
-            let Some(g) = self.get(p, cluster, name).await? else {
-                return Err(ProviderError::NotFound(format!("EKS node group {cluster}:{name} disappeared while waiting")));
-            };
-            match g.status() {
-                Some(NodegroupStatus::Active) | None => Ok(Some(g)),
-                Some(NodegroupStatus::CreateFailed | NodegroupStatus::DeleteFailed | NodegroupStatus::Degraded) => {
-                    Err(ProviderError::Api {
+    async fn wait_active(
+        &self,
+        p: &AwsProvider,
+        cluster: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> Result<Nodegroup, ProviderError> {
+        wait_for(
+            &format!("EKS node group {cluster}:{name} to become ACTIVE"),
+            timeout,
+            POLL,
+            || async {
+                let Some(g) = self.get(p, cluster, name).await? else {
+                    return Err(ProviderError::NotFound(format!(
+                        "EKS node group {cluster}:{name} disappeared while waiting"
+                    )));
+                };
+                match g.status() {
+                    Some(NodegroupStatus::Active) | None => Ok(Some(g)),
+                    Some(
+                        NodegroupStatus::CreateFailed
+                        | NodegroupStatus::DeleteFailed
+                        | NodegroupStatus::Degraded,
+                    ) => Err(ProviderError::Api {
                         code: "NodegroupFailed".into(),
                         message: format!(
                             "EKS node group {cluster}:{name} is in status {}",
                             g.status().map(|s| s.as_str()).unwrap_or_default()
                         ),
-                    })
+                    }),
+                    _ => Ok(None),
                 }
-                _ => Ok(None),
-            }
-        })
+            },
+        )
         .await
     }
 
-    async fn list_matching(&self, p: &AwsProvider, environment: &str, address: Option<&str>) -> Result<Vec<Value>, ProviderError> {
+    async fn list_matching(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+        address: Option<&str>,
+    ) -> Result<Vec<Value>, ProviderError> {
         let clusters = EksCluster.all_names(p).await?;
         let mut pairs = Vec::new();
         for c in clusters {
             let mut token: Option<String> = None;
             loop {
                 let page = match p
-                    .call("eks:ListNodegroups", || p.eks.list_nodegroups().cluster_name(&c).set_next_token(token.clone()).send())
+                    .call("eks:ListNodegroups", || {
+                        p.eks
+                            .list_nodegroups()
+                            .cluster_name(&c)
+                            .set_next_token(token.clone())
+                            .send()
+                    })
                     .await
                 {
                     Ok(page) => page,
@@ -604,7 +861,9 @@ fn update_config_request(planned: &Value) -> Option<NodegroupUpdateConfig> {
     Some(
         NodegroupUpdateConfig::builder()
             .set_max_unavailable(get_i64(u, "max_unavailable").map(|x| x as i32))
-            .set_max_unavailable_percentage(get_i64(u, "max_unavailable_percentage").map(|x| x as i32))
+            .set_max_unavailable_percentage(
+                get_i64(u, "max_unavailable_percentage").map(|x| x as i32),
+            )
             .build(),
     )
 }
@@ -622,18 +881,51 @@ impl ResourceType for EksNodeGroup {
                 .attr("arn", Attribute::computed(AttrType::String))
                 .attr("status", Attribute::computed(AttrType::String))
                 .attr("resources", Attribute::computed(AttrType::Any))
-                .attr("cluster_name", Attribute::required(AttrType::String).force_new())
-                .attr("node_group_name", Attribute::optional_computed(AttrType::String).force_new())
-                .attr("node_group_name_prefix", Attribute::optional(AttrType::String).force_new())
-                .attr("node_role_arn", Attribute::required(AttrType::String).force_new())
-                .attr("subnet_ids", Attribute::required(AttrType::set_of(AttrType::String)).force_new())
-                .attr("instance_types", Attribute::optional_computed(AttrType::list_of(AttrType::String)).force_new())
-                .attr("capacity_type", Attribute::optional_computed(AttrType::String).force_new())
-                .attr("ami_type", Attribute::optional_computed(AttrType::String).force_new())
-                .attr("disk_size", Attribute::optional_computed(AttrType::Number).force_new())
+                .attr(
+                    "cluster_name",
+                    Attribute::required(AttrType::String).force_new(),
+                )
+                .attr(
+                    "node_group_name",
+                    Attribute::optional_computed(AttrType::String).force_new(),
+                )
+                .attr(
+                    "node_group_name_prefix",
+                    Attribute::optional(AttrType::String).force_new(),
+                )
+                .attr(
+                    "node_role_arn",
+                    Attribute::required(AttrType::String).force_new(),
+                )
+                .attr(
+                    "subnet_ids",
+                    Attribute::required(AttrType::set_of(AttrType::String)).force_new(),
+                )
+                .attr(
+                    "instance_types",
+                    Attribute::optional_computed(AttrType::list_of(AttrType::String)).force_new(),
+                )
+                .attr(
+                    "capacity_type",
+                    Attribute::optional_computed(AttrType::String).force_new(),
+                )
+                .attr(
+                    "ami_type",
+                    Attribute::optional_computed(AttrType::String).force_new(),
+                )
+                .attr(
+                    "disk_size",
+                    Attribute::optional_computed(AttrType::Number).force_new(),
+                )
                 .attr("version", Attribute::optional_computed(AttrType::String))
-                .attr("release_version", Attribute::optional_computed(AttrType::String))
-                .attr("labels", Attribute::optional(AttrType::map_of(AttrType::String)))
+                .attr(
+                    "release_version",
+                    Attribute::optional_computed(AttrType::String),
+                )
+                .attr(
+                    "labels",
+                    Attribute::optional(AttrType::map_of(AttrType::String)),
+                )
                 .list_block(
                     "scaling_config",
                     1,
@@ -649,7 +941,10 @@ impl ResourceType for EksNodeGroup {
                     1,
                     Schema::new()
                         .attr("max_unavailable", Attribute::optional(AttrType::Number))
-                        .attr("max_unavailable_percentage", Attribute::optional(AttrType::Number)),
+                        .attr(
+                            "max_unavailable_percentage",
+                            Attribute::optional(AttrType::Number),
+                        ),
                 ),
         )
     }
@@ -662,28 +957,29 @@ impl ResourceType for EksNodeGroup {
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
         let mut planned = default_plan(p, &p.resource_schema(NODE_GROUP), prior, config, ctx);
-        if let Some(m) = planned.planned.as_map_mut() {
+        if prior.is_none()
+            && let Some(m) = planned.planned.as_map_mut()
+        {
             // The ID is known as soon as both names are.
-            if let (Some(Value::String(c)), Some(Value::String(n))) = (m.get("cluster_name"), m.get("node_group_name")) {
+            if let (Some(Value::String(c)), Some(Value::String(n))) =
+                (m.get("cluster_name"), m.get("node_group_name"))
+            {
                 let id = Value::from(format!("{c}:{n}"));
                 m.insert("id".into(), id);
-            }
-            // A change in place moves the group through UPDATING.
-            if let Some(prior) = prior
-                && planned.requires_replace.is_empty()
-                && ["scaling_config", "labels", "update_config", "version", "release_version"]
-                    .iter()
-                    .any(|k| prior.get(k) != m.get(*k))
-            {
-                m.insert("status".into(), prior.get("status").cloned().unwrap_or(Value::Unknown));
             }
         }
         Ok(planned)
     }
 
-    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
         read_each(prior.to_vec(), |pv| async move {
-            let Some((c, n)) = node_group_key(&pv) else { return Ok(None) };
+            let Some((c, n)) = node_group_key(&pv) else {
+                return Ok(None);
+            };
             self.read_one(p, &c, &n, Some(&pv)).await
         })
         .await
@@ -694,16 +990,26 @@ impl ResourceType for EksNodeGroup {
             return Err(ProviderError::InvalidArgument {
                 path: None,
                 code: "InvalidImportId".into(),
-                message: format!("import ID {id:?} is not of the form <cluster-name>:<node-group-name>"),
+                message: format!(
+                    "import ID {id:?} is not of the form <cluster-name>:<node-group-name>"
+                ),
             });
         };
         self.read_one(p, c, n, None).await
     }
 
-    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value, ProviderError> {
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError> {
         let cluster = get_str(planned, "cluster_name").unwrap_or_default();
         let name = get_str(planned, "node_group_name").unwrap_or_else(|| {
-            generated_name(get_str(planned, "node_group_name_prefix").as_deref(), &ctx.idempotency_token)
+            generated_name(
+                get_str(planned, "node_group_name_prefix").as_deref(),
+                &ctx.idempotency_token,
+            )
         });
         let tags = hash_tags(&create_tags(&p.default_tags, planned, &ctx.resource));
         let labels = get_str_map(planned, "labels");
@@ -712,7 +1018,13 @@ impl ResourceType for EksNodeGroup {
         // EKS's own default; sent explicitly (moto answers its default as a
         // string, which the SDK cannot read).
         let disk_size = get_i64(planned, "disk_size").map(|d| d as i32).or_else(|| {
-            Some(if ami_type.as_deref().is_some_and(|a| a.contains("WINDOWS")) { 50 } else { 20 })
+            Some(
+                if ami_type.as_deref().is_some_and(|a| a.contains("WINDOWS")) {
+                    50
+                } else {
+                    20
+                },
+            )
         });
         let token = request_token(&ctx.idempotency_token);
         p.call("eks:CreateNodegroup", || {
@@ -725,7 +1037,9 @@ impl ResourceType for EksNodeGroup {
                 .set_scaling_config(scaling_request(planned))
                 .set_update_config(update_config_request(planned))
                 .set_instance_types((!instance_types.is_empty()).then(|| instance_types.clone()))
-                .set_capacity_type(get_str(planned, "capacity_type").map(|c| CapacityTypes::from(c.as_str())))
+                .set_capacity_type(
+                    get_str(planned, "capacity_type").map(|c| CapacityTypes::from(c.as_str())),
+                )
                 .set_ami_type(ami_type.as_deref().map(AmiTypes::from))
                 .set_disk_size(disk_size)
                 .set_version(get_str(planned, "version"))
@@ -742,14 +1056,32 @@ impl ResourceType for EksNodeGroup {
                 code: "ResourceNotFoundException".into(),
                 message: m.clone(),
             },
-            ProviderError::Conflict { code, .. } if code == "ResourceInUseException" => ProviderError::InvalidArgument {
-                path: Some(vec![terrace_core::PathStep::Key("node_group_name".into())]),
-                code: code.clone(),
-                message: format!("node group {name} already exists in cluster {cluster}"),
-            },
+            ProviderError::Conflict { code, .. } if code == "ResourceInUseException" => {
+                ProviderError::InvalidArgument {
+                    path: Some(vec![terrace_core::PathStep::Key("node_group_name".into())]),
+                    code: code.clone(),
+                    message: format!("node group {name} already exists in cluster {cluster}"),
+                }
+            }
             _ => e,
         })?;
-        let g = self.wait_active(p, &cluster, &name, ctx.timeout).await?;
+        let mut g = self.wait_active(p, &cluster, &name, ctx.timeout).await?;
+        // moto ignores `updateConfig` on create; converge to the plan.
+        if g.update_config().is_none()
+            && let Some(u) = update_config_request(planned)
+        {
+            p.call("eks:UpdateNodegroupConfig", || {
+                p.eks
+                    .update_nodegroup_config()
+                    .cluster_name(&cluster)
+                    .nodegroup_name(&name)
+                    .update_config(u.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| at_path(e, "update_config"))?;
+            g = self.wait_active(p, &cluster, &name, ctx.timeout).await?;
+        }
         let mut with_name = planned.clone();
         if let Some(m) = with_name.as_map_mut() {
             m.insert("node_group_name".into(), Value::from(name.as_str()));
@@ -764,11 +1096,13 @@ impl ResourceType for EksNodeGroup {
         planned: &Value,
         _ctx: &ResourceContext,
     ) -> Result<Value, ProviderError> {
-        let (cluster, name) = node_group_key(prior)
-            .ok_or_else(|| ProviderError::Api { code: "MissingId".into(), message: "node group has no id".into() })?;
+        let (cluster, name) = node_group_key(prior).ok_or_else(|| ProviderError::Api {
+            code: "MissingId".into(),
+            message: "node group has no id".into(),
+        })?;
         let scaling_changed = prior.get("scaling_config") != planned.get("scaling_config");
-        let update_cfg_changed =
-            first_block(planned, "update_config").is_some() && prior.get("update_config") != planned.get("update_config");
+        let update_cfg_changed = first_block(planned, "update_config").is_some()
+            && prior.get("update_config") != planned.get("update_config");
         let old_labels = get_str_map(prior, "labels");
         let new_labels = get_str_map(planned, "labels");
         let (removed, changed) = tag_changes(&old_labels, &new_labels);
@@ -776,7 +1110,9 @@ impl ResourceType for EksNodeGroup {
         if scaling_changed || update_cfg_changed || labels_changed {
             let labels = labels_changed.then(|| {
                 UpdateLabelsPayload::builder()
-                    .set_add_or_update_labels((!changed.is_empty()).then(|| changed.clone().into_iter().collect()))
+                    .set_add_or_update_labels(
+                        (!changed.is_empty()).then(|| changed.clone().into_iter().collect()),
+                    )
                     .set_remove_labels((!removed.is_empty()).then(|| removed.clone()))
                     .build()
             });
@@ -785,8 +1121,16 @@ impl ResourceType for EksNodeGroup {
                     .update_nodegroup_config()
                     .cluster_name(&cluster)
                     .nodegroup_name(&name)
-                    .set_scaling_config(if scaling_changed { scaling_request(planned) } else { None })
-                    .set_update_config(if update_cfg_changed { update_config_request(planned) } else { None })
+                    .set_scaling_config(if scaling_changed {
+                        scaling_request(planned)
+                    } else {
+                        None
+                    })
+                    .set_update_config(if update_cfg_changed {
+                        update_config_request(planned)
+                    } else {
+                        None
+                    })
                     .set_labels(labels.clone())
                     .send()
             })
@@ -794,9 +1138,12 @@ impl ResourceType for EksNodeGroup {
             .map_err(|e| at_path(e, "scaling_config"))?;
             self.wait_active(p, &cluster, &name, UPDATE_TIMEOUT).await?;
         }
-        let version_changed = ["version", "release_version"]
-            .iter()
-            .any(|k| planned.get(k).is_some_and(|v| !v.is_unknown() && !v.is_null()) && prior.get(k) != planned.get(k));
+        let version_changed = ["version", "release_version"].iter().any(|k| {
+            planned
+                .get(k)
+                .is_some_and(|v| !v.is_unknown() && !v.is_null())
+                && prior.get(k) != planned.get(k)
+        });
         if version_changed {
             p.call("eks:UpdateNodegroupVersion", || {
                 p.eks
@@ -816,20 +1163,35 @@ impl ResourceType for EksNodeGroup {
         }
         self.read_one(p, &cluster, &name, Some(planned))
             .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("EKS node group {cluster}:{name} disappeared during update")))
+            .ok_or_else(|| {
+                ProviderError::NotFound(format!(
+                    "EKS node group {cluster}:{name} disappeared during update"
+                ))
+            })
     }
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
-        let Some((cluster, name)) = node_group_key(prior) else { return Ok(()) };
+        let Some((cluster, name)) = node_group_key(prior) else {
+            return Ok(());
+        };
         ok_if_gone(
-            p.call("eks:DeleteNodegroup", || p.eks.delete_nodegroup().cluster_name(&cluster).nodegroup_name(&name).send())
-                .await
-                .map(|_| ()),
+            p.call("eks:DeleteNodegroup", || {
+                p.eks
+                    .delete_nodegroup()
+                    .cluster_name(&cluster)
+                    .nodegroup_name(&name)
+                    .send()
+            })
+            .await
+            .map(|_| ()),
         )
         .await?;
-        wait_for(&format!("EKS node group {cluster}:{name} deletion"), DELETE_TIMEOUT, POLL, || async {
-            Ok(self.get(p, &cluster, &name).await?.is_none().then_some(()))
-        })
+        wait_for(
+            &format!("EKS node group {cluster}:{name} deletion"),
+            DELETE_TIMEOUT,
+            POLL,
+            || async { Ok(self.get(p, &cluster, &name).await?.is_none().then_some(())) },
+        )
         .await
     }
 
@@ -839,10 +1201,18 @@ impl ResourceType for EksNodeGroup {
         _token: &str,
         ctx: &ResourceContext,
     ) -> Result<Option<Value>, ProviderError> {
-        Ok(self.list_matching(p, &ctx.environment, Some(&ctx.address)).await?.into_iter().next())
+        Ok(self
+            .list_matching(p, &ctx.environment, Some(&ctx.address))
+            .await?
+            .into_iter()
+            .next())
     }
 
-    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
         self.list_matching(p, environment, None).await
     }
 }

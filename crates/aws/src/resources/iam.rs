@@ -17,7 +17,9 @@ use futures::{StreamExt, TryStreamExt};
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, BTreeSet};
 use terrace_core::Value;
-use terrace_provider::{AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema};
+use terrace_provider::{
+    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+};
 
 /// Concurrent single-object IAM reads.
 const READ_CONCURRENCY: usize = 8;
@@ -37,17 +39,23 @@ const ATTACHMENT: &str = "aws_iam_role_policy_attachment";
 fn iam_tags(tags: &TagMap) -> Result<Vec<Tag>, ProviderError> {
     tags.iter()
         .map(|(k, v)| {
-            Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::InvalidArgument {
-                path: None,
-                code: "InvalidTag".into(),
-                message: e.to_string(),
-            })
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| ProviderError::InvalidArgument {
+                    path: None,
+                    code: "InvalidTag".into(),
+                    message: e.to_string(),
+                })
         })
         .collect()
 }
 
 fn tag_map(tags: &[Tag]) -> TagMap {
-    tags.iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+    tags.iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
 }
 
 fn owned_by_env(tags: &TagMap, environment: &str) -> bool {
@@ -138,13 +146,23 @@ where
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = Result<R, ProviderError>>,
 {
-    futures::stream::iter(items).map(f).buffered(READ_CONCURRENCY).try_collect().await
+    futures::stream::iter(items)
+        .map(f)
+        .buffered(READ_CONCURRENCY)
+        .try_collect()
+        .await
 }
 
 fn schema_name_attrs(schema: Schema) -> Schema {
     schema
-        .attr("name", Attribute::optional_computed(AttrType::String).force_new())
-        .attr("name_prefix", Attribute::optional(AttrType::String).force_new())
+        .attr(
+            "name",
+            Attribute::optional_computed(AttrType::String).force_new(),
+        )
+        .attr(
+            "name_prefix",
+            Attribute::optional(AttrType::String).force_new(),
+        )
 }
 
 // ---------------------------------------------------------------------------
@@ -152,7 +170,12 @@ fn schema_name_attrs(schema: Schema) -> Schema {
 // ---------------------------------------------------------------------------
 
 impl IamRole {
-    fn to_value(&self, p: &AwsProvider, role: &aws_sdk_iam::types::Role, prior: Option<&Value>) -> Value {
+    fn to_value(
+        &self,
+        p: &AwsProvider,
+        role: &aws_sdk_iam::types::Role,
+        prior: Option<&Value>,
+    ) -> Value {
         let (tags, tags_all) = tags_from_api(&tag_map(role.tags()), prior, &p.default_tags);
         Obj::new(&p.resource_schema(ROLE))
             .set("id", role.role_name())
@@ -161,29 +184,58 @@ impl IamRole {
             .set("unique_id", role.role_id())
             .set("path", role.path())
             .set("create_date", role.create_date().to_string())
-            .set("assume_role_policy", stored_policy(role.assume_role_policy_document(), prior, "assume_role_policy"))
+            .set(
+                "assume_role_policy",
+                stored_policy(
+                    role.assume_role_policy_document(),
+                    prior,
+                    "assume_role_policy",
+                ),
+            )
             .set_opt_str("description", role.description().filter(|d| !d.is_empty()))
-            .set("max_session_duration", Value::from(i64::from(role.max_session_duration().unwrap_or(3600))))
-            .set_opt_str("permissions_boundary", role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()))
+            .set(
+                "max_session_duration",
+                Value::from(i64::from(role.max_session_duration().unwrap_or(3600))),
+            )
+            .set_opt_str(
+                "permissions_boundary",
+                role.permissions_boundary()
+                    .and_then(|b| b.permissions_boundary_arn()),
+            )
             .set("tags", tags)
             .set("tags_all", tags_all)
             .keep(prior, &["name_prefix", "force_detach_policies"])
             .build()
     }
 
-    async fn get(&self, p: &AwsProvider, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
+    async fn get(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+    ) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
         if name.is_empty() {
             return Ok(None);
         }
-        match p.call("iam:GetRole", || p.iam.get_role().role_name(name).send()).await {
+        match p
+            .call("iam:GetRole", || p.iam.get_role().role_name(name).send())
+            .await
+        {
             Ok(out) => Ok(out.role().cloned()),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e),
         }
     }
 
-    async fn read_one(&self, p: &AwsProvider, name: &str, prior: Option<&Value>) -> Result<Option<Value>, ProviderError> {
-        Ok(self.get(p, name).await?.map(|r| self.to_value(p, &r, prior)))
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
+        Ok(self
+            .get(p, name)
+            .await?
+            .map(|r| self.to_value(p, &r, prior)))
     }
 
     /// Every role with its tags (one paginated call for the whole account).
@@ -212,23 +264,39 @@ impl IamRole {
         }
     }
 
-    async fn read_names(&self, p: &AwsProvider, names: Vec<String>) -> Result<Vec<Value>, ProviderError> {
+    async fn read_names(
+        &self,
+        p: &AwsProvider,
+        names: Vec<String>,
+    ) -> Result<Vec<Value>, ProviderError> {
         let found = read_each(names, |n| async move { self.read_one(p, &n, None).await }).await?;
         Ok(found.into_iter().flatten().collect())
     }
 
-    async fn detach_everything(&self, p: &AwsProvider, name: &str, force_detach: bool) -> Result<(), ProviderError> {
+    async fn detach_everything(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        force_detach: bool,
+    ) -> Result<(), ProviderError> {
         // Instance profiles always let go of the role (as Terraform does).
         let profiles = p
             .call("iam:ListInstanceProfilesForRole", || {
-                p.iam.list_instance_profiles_for_role().role_name(name).send()
+                p.iam
+                    .list_instance_profiles_for_role()
+                    .role_name(name)
+                    .send()
             })
             .await?;
         for ip in profiles.instance_profiles() {
             let ipn = ip.instance_profile_name();
             match p
                 .call("iam:RemoveRoleFromInstanceProfile", || {
-                    p.iam.remove_role_from_instance_profile().instance_profile_name(ipn).role_name(name).send()
+                    p.iam
+                        .remove_role_from_instance_profile()
+                        .instance_profile_name(ipn)
+                        .role_name(name)
+                        .send()
                 })
                 .await
             {
@@ -242,7 +310,13 @@ impl IamRole {
         }
         for arn in attached_policy_arns(p, name).await?.unwrap_or_default() {
             match p
-                .call("iam:DetachRolePolicy", || p.iam.detach_role_policy().role_name(name).policy_arn(&arn).send())
+                .call("iam:DetachRolePolicy", || {
+                    p.iam
+                        .detach_role_policy()
+                        .role_name(name)
+                        .policy_arn(&arn)
+                        .send()
+                })
                 .await
             {
                 Ok(_) => {}
@@ -250,10 +324,20 @@ impl IamRole {
                 Err(e) => return Err(e),
             }
         }
-        let inline = p.call("iam:ListRolePolicies", || p.iam.list_role_policies().role_name(name).send()).await?;
+        let inline = p
+            .call("iam:ListRolePolicies", || {
+                p.iam.list_role_policies().role_name(name).send()
+            })
+            .await?;
         for pn in inline.policy_names() {
             match p
-                .call("iam:DeleteRolePolicy", || p.iam.delete_role_policy().role_name(name).policy_name(pn).send())
+                .call("iam:DeleteRolePolicy", || {
+                    p.iam
+                        .delete_role_policy()
+                        .role_name(name)
+                        .policy_name(pn)
+                        .send()
+                })
                 .await
             {
                 Ok(_) => {}
@@ -280,10 +364,24 @@ impl ResourceType for IamRole {
                 .attr("create_date", Attribute::computed(AttrType::String))
                 .attr("assume_role_policy", Attribute::required(AttrType::String))
                 .attr("description", Attribute::optional(AttrType::String))
-                .attr("path", Attribute::optional(AttrType::String).default("/").force_new())
-                .attr("max_session_duration", Attribute::optional(AttrType::Number).default(3600i64))
-                .attr("permissions_boundary", Attribute::optional(AttrType::String))
-                .attr("force_detach_policies", Attribute::optional(AttrType::Bool).default(false)),
+                .attr(
+                    "path",
+                    Attribute::optional(AttrType::String)
+                        .default("/")
+                        .force_new(),
+                )
+                .attr(
+                    "max_session_duration",
+                    Attribute::optional(AttrType::Number).default(3600i64),
+                )
+                .attr(
+                    "permissions_boundary",
+                    Attribute::optional(AttrType::String),
+                )
+                .attr(
+                    "force_detach_policies",
+                    Attribute::optional(AttrType::Bool).default(false),
+                ),
         ))
     }
 
@@ -297,7 +395,10 @@ impl ResourceType for IamRole {
         let mut planned = default_plan(p, &p.resource_schema(ROLE), prior, config, ctx);
         // A policy that means the same JSON as the prior one is no change.
         if let Some(prior) = prior
-            && let (Some(old), Some(new)) = (get_str(prior, "assume_role_policy"), get_str(config, "assume_role_policy"))
+            && let (Some(old), Some(new)) = (
+                get_str(prior, "assume_role_policy"),
+                get_str(config, "assume_role_policy"),
+            )
             && json_equivalent(&old, &new)
             && let Some(m) = planned.planned.as_map_mut()
         {
@@ -306,17 +407,32 @@ impl ResourceType for IamRole {
         Ok(planned)
     }
 
-    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
         read_each(prior.to_vec(), |pv| async move {
-            let name = get_str(&pv, "id").or_else(|| get_str(&pv, "name")).unwrap_or_default();
+            let name = get_str(&pv, "id")
+                .or_else(|| get_str(&pv, "name"))
+                .unwrap_or_default();
             self.read_one(p, &name, Some(&pv)).await
         })
         .await
     }
 
-    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value, ProviderError> {
-        let name = get_str(planned, "name")
-            .unwrap_or_else(|| generated_name(get_str(planned, "name_prefix").as_deref(), &ctx.idempotency_token));
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError> {
+        let name = get_str(planned, "name").unwrap_or_else(|| {
+            generated_name(
+                get_str(planned, "name_prefix").as_deref(),
+                &ctx.idempotency_token,
+            )
+        });
         let tags = iam_tags(&create_tags(&p.default_tags, planned, &ctx.resource))?;
         let policy = get_str(planned, "assume_role_policy").unwrap_or_default();
         let max = get_i64(planned, "max_session_duration").map(|v| v as i32);
@@ -336,11 +452,33 @@ impl ResourceType for IamRole {
             .await;
         match created {
             Ok(_) => {}
-            Err(ProviderError::InvalidArgument { path: None, code, message }) if code == "MalformedPolicyDocument" => {
-                return Err(at_path(ProviderError::InvalidArgument { path: None, code, message }, "assume_role_policy"));
+            Err(ProviderError::InvalidArgument {
+                path: None,
+                code,
+                message,
+            }) if code == "MalformedPolicyDocument" => {
+                return Err(at_path(
+                    ProviderError::InvalidArgument {
+                        path: None,
+                        code,
+                        message,
+                    },
+                    "assume_role_policy",
+                ));
             }
-            Err(ProviderError::InvalidArgument { path: None, code, message }) if code == "EntityAlreadyExists" => {
-                return Err(at_path(ProviderError::InvalidArgument { path: None, code, message }, "name"));
+            Err(ProviderError::InvalidArgument {
+                path: None,
+                code,
+                message,
+            }) if code == "EntityAlreadyExists" => {
+                return Err(at_path(
+                    ProviderError::InvalidArgument {
+                        path: None,
+                        code,
+                        message,
+                    },
+                    "name",
+                ));
             }
             Err(e) => return Err(e),
         }
@@ -350,7 +488,9 @@ impl ResourceType for IamRole {
         }
         self.read_one(p, &name, Some(&planned_with_name))
             .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("IAM role {name} vanished right after create")))
+            .ok_or_else(|| {
+                ProviderError::NotFound(format!("IAM role {name} vanished right after create"))
+            })
     }
 
     async fn update(
@@ -361,18 +501,26 @@ impl ResourceType for IamRole {
         _ctx: &ResourceContext,
     ) -> Result<Value, ProviderError> {
         let name = require_id(ROLE, prior)?;
-        let (old_doc, new_doc) = (get_str(prior, "assume_role_policy"), get_str(planned, "assume_role_policy"));
+        let (old_doc, new_doc) = (
+            get_str(prior, "assume_role_policy"),
+            get_str(planned, "assume_role_policy"),
+        );
         if let Some(doc) = &new_doc
             && !old_doc.as_deref().is_some_and(|o| json_equivalent(o, doc))
         {
             p.call("iam:UpdateAssumeRolePolicy", || {
-                p.iam.update_assume_role_policy().role_name(&name).policy_document(doc).send()
+                p.iam
+                    .update_assume_role_policy()
+                    .role_name(&name)
+                    .policy_document(doc)
+                    .send()
             })
             .await
             .map_err(|e| at_path(e, "assume_role_policy"))?;
         }
         let desc_changed = get_str(prior, "description") != get_str(planned, "description");
-        let max_changed = get_i64(prior, "max_session_duration") != get_i64(planned, "max_session_duration");
+        let max_changed =
+            get_i64(prior, "max_session_duration") != get_i64(planned, "max_session_duration");
         if desc_changed || max_changed {
             let max = get_i64(planned, "max_session_duration").map(|v| v as i32);
             p.call("iam:UpdateRole", || {
@@ -389,14 +537,21 @@ impl ResourceType for IamRole {
             match get_str(planned, "permissions_boundary") {
                 Some(b) => {
                     p.call("iam:PutRolePermissionsBoundary", || {
-                        p.iam.put_role_permissions_boundary().role_name(&name).permissions_boundary(&b).send()
+                        p.iam
+                            .put_role_permissions_boundary()
+                            .role_name(&name)
+                            .permissions_boundary(&b)
+                            .send()
                     })
                     .await
                     .map_err(|e| at_path(e, "permissions_boundary"))?;
                 }
                 None => {
                     p.call("iam:DeleteRolePermissionsBoundary", || {
-                        p.iam.delete_role_permissions_boundary().role_name(&name).send()
+                        p.iam
+                            .delete_role_permissions_boundary()
+                            .role_name(&name)
+                            .send()
                     })
                     .await?;
                 }
@@ -407,20 +562,32 @@ impl ResourceType for IamRole {
             prior,
             planned,
             |tags| async move {
-                p.call("iam:TagRole", || p.iam.tag_role().role_name(name).set_tags(Some(tags.clone())).send())
-                    .await
-                    .map(|_| ())
+                p.call("iam:TagRole", || {
+                    p.iam
+                        .tag_role()
+                        .role_name(name)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
             },
             |keys| async move {
-                p.call("iam:UntagRole", || p.iam.untag_role().role_name(name).set_tag_keys(Some(keys.clone())).send())
-                    .await
-                    .map(|_| ())
+                p.call("iam:UntagRole", || {
+                    p.iam
+                        .untag_role()
+                        .role_name(name)
+                        .set_tag_keys(Some(keys.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
             },
         )
         .await?;
-        self.read_one(p, name, Some(planned))
-            .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("IAM role {name} disappeared during update")))
+        self.read_one(p, name, Some(planned)).await?.ok_or_else(|| {
+            ProviderError::NotFound(format!("IAM role {name} disappeared during update"))
+        })
     }
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
@@ -431,7 +598,12 @@ impl ResourceType for IamRole {
             Err(e) if is_not_found(&e) => return Ok(()),
             Err(e) => return Err(e),
         }
-        match p.call("iam:DeleteRole", || p.iam.delete_role().role_name(&name).send()).await {
+        match p
+            .call("iam:DeleteRole", || {
+                p.iam.delete_role().role_name(&name).send()
+            })
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(e) => Err(e),
@@ -460,7 +632,11 @@ impl ResourceType for IamRole {
         Ok(self.read_names(p, names).await?.into_iter().next())
     }
 
-    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
         let names: Vec<String> = self
             .all_role_tags(p)
             .await?
@@ -507,7 +683,14 @@ impl IamInstanceProfile {
         if name.is_empty() {
             return Ok(None);
         }
-        match p.call("iam:GetInstanceProfile", || p.iam.get_instance_profile().instance_profile_name(name).send()).await
+        match p
+            .call("iam:GetInstanceProfile", || {
+                p.iam
+                    .get_instance_profile()
+                    .instance_profile_name(name)
+                    .send()
+            })
+            .await
         {
             Ok(out) => Ok(out.instance_profile().cloned()),
             Err(e) if is_not_found(&e) => Ok(None),
@@ -515,19 +698,33 @@ impl IamInstanceProfile {
         }
     }
 
-    async fn read_one(&self, p: &AwsProvider, name: &str, prior: Option<&Value>) -> Result<Option<Value>, ProviderError> {
-        Ok(self.get(p, name).await?.map(|ip| self.to_value(p, &ip, &tag_map(ip.tags()), prior)))
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
+        Ok(self
+            .get(p, name)
+            .await?
+            .map(|ip| self.to_value(p, &ip, &tag_map(ip.tags()), prior)))
     }
 
     /// Every instance profile with its tags. `ListInstanceProfiles` omits
     /// tags on AWS; untagged-looking profiles get one tag listing each.
-    async fn list_all(&self, p: &AwsProvider) -> Result<Vec<(aws_sdk_iam::types::InstanceProfile, TagMap)>, ProviderError> {
+    async fn list_all(
+        &self,
+        p: &AwsProvider,
+    ) -> Result<Vec<(aws_sdk_iam::types::InstanceProfile, TagMap)>, ProviderError> {
         let mut profiles = Vec::new();
         let mut marker: Option<String> = None;
         loop {
             let page = p
                 .call("iam:ListInstanceProfiles", || {
-                    p.iam.list_instance_profiles().set_marker(marker.clone()).send()
+                    p.iam
+                        .list_instance_profiles()
+                        .set_marker(marker.clone())
+                        .send()
                 })
                 .await?;
             profiles.extend(page.instance_profiles().iter().cloned());
@@ -544,7 +741,10 @@ impl IamInstanceProfile {
             let name = ip.instance_profile_name().to_string();
             let tags = match p
                 .call("iam:ListInstanceProfileTags", || {
-                    p.iam.list_instance_profile_tags().instance_profile_name(&name).send()
+                    p.iam
+                        .list_instance_profile_tags()
+                        .instance_profile_name(&name)
+                        .send()
                 })
                 .await
             {
@@ -557,14 +757,24 @@ impl IamInstanceProfile {
         .await
     }
 
-    async fn set_role(&self, p: &AwsProvider, name: &str, old: Option<&str>, new: Option<&str>) -> Result<(), ProviderError> {
+    async fn set_role(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        old: Option<&str>,
+        new: Option<&str>,
+    ) -> Result<(), ProviderError> {
         if old == new {
             return Ok(());
         }
         if let Some(old) = old {
             match p
                 .call("iam:RemoveRoleFromInstanceProfile", || {
-                    p.iam.remove_role_from_instance_profile().instance_profile_name(name).role_name(old).send()
+                    p.iam
+                        .remove_role_from_instance_profile()
+                        .instance_profile_name(name)
+                        .role_name(old)
+                        .send()
                 })
                 .await
             {
@@ -575,7 +785,11 @@ impl IamInstanceProfile {
         }
         if let Some(new) = new {
             p.call("iam:AddRoleToInstanceProfile", || {
-                p.iam.add_role_to_instance_profile().instance_profile_name(name).role_name(new).send()
+                p.iam
+                    .add_role_to_instance_profile()
+                    .instance_profile_name(name)
+                    .role_name(new)
+                    .send()
             })
             .await
             .map_err(|e| match e {
@@ -590,8 +804,16 @@ impl IamInstanceProfile {
         Ok(())
     }
 
-    fn list_matching(&self, p: &AwsProvider, all: Vec<(aws_sdk_iam::types::InstanceProfile, TagMap)>, keep: impl Fn(&TagMap) -> bool) -> Vec<Value> {
-        all.into_iter().filter(|(_, t)| keep(t)).map(|(ip, t)| self.to_value(p, &ip, &t, None)).collect()
+    fn list_matching(
+        &self,
+        p: &AwsProvider,
+        all: Vec<(aws_sdk_iam::types::InstanceProfile, TagMap)>,
+        keep: impl Fn(&TagMap) -> bool,
+    ) -> Vec<Value> {
+        all.into_iter()
+            .filter(|(_, t)| keep(t))
+            .map(|(ip, t)| self.to_value(p, &ip, &t, None))
+            .collect()
     }
 }
 
@@ -608,7 +830,12 @@ impl ResourceType for IamInstanceProfile {
                 .attr("arn", Attribute::computed(AttrType::String))
                 .attr("unique_id", Attribute::computed(AttrType::String))
                 .attr("create_date", Attribute::computed(AttrType::String))
-                .attr("path", Attribute::optional(AttrType::String).default("/").force_new())
+                .attr(
+                    "path",
+                    Attribute::optional(AttrType::String)
+                        .default("/")
+                        .force_new(),
+                )
                 .attr("role", Attribute::optional(AttrType::String)),
         ))
     }
@@ -620,20 +847,41 @@ impl ResourceType for IamInstanceProfile {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
-        Ok(default_plan(p, &p.resource_schema(PROFILE), prior, config, ctx))
+        Ok(default_plan(
+            p,
+            &p.resource_schema(PROFILE),
+            prior,
+            config,
+            ctx,
+        ))
     }
 
-    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
         read_each(prior.to_vec(), |pv| async move {
-            let name = get_str(&pv, "id").or_else(|| get_str(&pv, "name")).unwrap_or_default();
+            let name = get_str(&pv, "id")
+                .or_else(|| get_str(&pv, "name"))
+                .unwrap_or_default();
             self.read_one(p, &name, Some(&pv)).await
         })
         .await
     }
 
-    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value, ProviderError> {
-        let name = get_str(planned, "name")
-            .unwrap_or_else(|| generated_name(get_str(planned, "name_prefix").as_deref(), &ctx.idempotency_token));
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError> {
+        let name = get_str(planned, "name").unwrap_or_else(|| {
+            generated_name(
+                get_str(planned, "name_prefix").as_deref(),
+                &ctx.idempotency_token,
+            )
+        });
         let tags = iam_tags(&create_tags(&p.default_tags, planned, &ctx.resource))?;
         p.call("iam:CreateInstanceProfile", || {
             p.iam
@@ -645,14 +893,19 @@ impl ResourceType for IamInstanceProfile {
         })
         .await
         .map_err(|e| at_path(e, "name"))?;
-        self.set_role(p, &name, None, get_str(planned, "role").as_deref()).await?;
+        self.set_role(p, &name, None, get_str(planned, "role").as_deref())
+            .await?;
         let mut with_name = planned.clone();
         if let Some(m) = with_name.as_map_mut() {
             m.insert("name".into(), Value::from(name.as_str()));
         }
         self.read_one(p, &name, Some(&with_name))
             .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("instance profile {name} vanished right after create")))
+            .ok_or_else(|| {
+                ProviderError::NotFound(format!(
+                    "instance profile {name} vanished right after create"
+                ))
+            })
     }
 
     async fn update(
@@ -663,39 +916,63 @@ impl ResourceType for IamInstanceProfile {
         _ctx: &ResourceContext,
     ) -> Result<Value, ProviderError> {
         let name = require_id(PROFILE, prior)?;
-        self.set_role(p, &name, get_str(prior, "role").as_deref(), get_str(planned, "role").as_deref()).await?;
+        self.set_role(
+            p,
+            &name,
+            get_str(prior, "role").as_deref(),
+            get_str(planned, "role").as_deref(),
+        )
+        .await?;
         let name = &name;
         sync_tags(
             prior,
             planned,
             |tags| async move {
                 p.call("iam:TagInstanceProfile", || {
-                    p.iam.tag_instance_profile().instance_profile_name(name).set_tags(Some(tags.clone())).send()
+                    p.iam
+                        .tag_instance_profile()
+                        .instance_profile_name(name)
+                        .set_tags(Some(tags.clone()))
+                        .send()
                 })
                 .await
                 .map(|_| ())
             },
             |keys| async move {
                 p.call("iam:UntagInstanceProfile", || {
-                    p.iam.untag_instance_profile().instance_profile_name(name).set_tag_keys(Some(keys.clone())).send()
+                    p.iam
+                        .untag_instance_profile()
+                        .instance_profile_name(name)
+                        .set_tag_keys(Some(keys.clone()))
+                        .send()
                 })
                 .await
                 .map(|_| ())
             },
         )
         .await?;
-        self.read_one(p, name, Some(planned))
-            .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("instance profile {name} disappeared during update")))
+        self.read_one(p, name, Some(planned)).await?.ok_or_else(|| {
+            ProviderError::NotFound(format!("instance profile {name} disappeared during update"))
+        })
     }
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
         let name = require_id(PROFILE, prior)?;
-        let Some(ip) = self.get(p, &name).await? else { return Ok(()) };
+        let Some(ip) = self.get(p, &name).await? else {
+            return Ok(());
+        };
         for role in ip.roles() {
-            self.set_role(p, &name, Some(role.role_name()), None).await?;
+            self.set_role(p, &name, Some(role.role_name()), None)
+                .await?;
         }
-        match p.call("iam:DeleteInstanceProfile", || p.iam.delete_instance_profile().instance_profile_name(&name).send()).await
+        match p
+            .call("iam:DeleteInstanceProfile", || {
+                p.iam
+                    .delete_instance_profile()
+                    .instance_profile_name(&name)
+                    .send()
+            })
+            .await
         {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
@@ -715,10 +992,17 @@ impl ResourceType for IamInstanceProfile {
             return Ok(Some(self.to_value(p, &ip, &tag_map(ip.tags()), None)));
         }
         let all = self.list_all(p).await?;
-        Ok(self.list_matching(p, all, |t| owned_by_address(t, ctx)).into_iter().next())
+        Ok(self
+            .list_matching(p, all, |t| owned_by_address(t, ctx))
+            .into_iter()
+            .next())
     }
 
-    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
         let all = self.list_all(p).await?;
         Ok(self.list_matching(p, all, |t| owned_by_env(t, environment)))
     }
@@ -729,13 +1013,20 @@ impl ResourceType for IamInstanceProfile {
 // ---------------------------------------------------------------------------
 
 /// The managed policies attached to a role; `None` when the role is gone.
-async fn attached_policy_arns(p: &AwsProvider, role: &str) -> Result<Option<Vec<String>>, ProviderError> {
+async fn attached_policy_arns(
+    p: &AwsProvider,
+    role: &str,
+) -> Result<Option<Vec<String>>, ProviderError> {
     let mut arns = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let page = match p
             .call("iam:ListAttachedRolePolicies", || {
-                p.iam.list_attached_role_policies().role_name(role).set_marker(marker.clone()).send()
+                p.iam
+                    .list_attached_role_policies()
+                    .role_name(role)
+                    .set_marker(marker.clone())
+                    .send()
             })
             .await
         {
@@ -743,7 +1034,11 @@ async fn attached_policy_arns(p: &AwsProvider, role: &str) -> Result<Option<Vec<
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        arns.extend(page.attached_policies().iter().filter_map(|a| a.policy_arn().map(str::to_string)));
+        arns.extend(
+            page.attached_policies()
+                .iter()
+                .filter_map(|a| a.policy_arn().map(str::to_string)),
+        );
         match page.marker() {
             Some(m) if page.is_truncated() && !m.is_empty() => marker = Some(m.to_string()),
             _ => return Ok(Some(arns)),
@@ -790,25 +1085,40 @@ impl ResourceType for IamRolePolicyAttachment {
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
             .attr("role", Attribute::required(AttrType::String).force_new())
-            .attr("policy_arn", Attribute::required(AttrType::String).force_new())
+            .attr(
+                "policy_arn",
+                Attribute::required(AttrType::String).force_new(),
+            )
     }
 
     /// One `ListAttachedRolePolicies` per distinct role.
-    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
         let keys: Vec<Option<(String, String)>> = prior.iter().map(attachment_key).collect();
-        let roles: Vec<String> =
-            keys.iter().flatten().map(|(r, _)| r.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-        let attached: BTreeMap<String, Option<Vec<String>>> =
-            read_each(roles, |r| async move { Ok((r.clone(), attached_policy_arns(p, &r).await?)) })
-                .await?
-                .into_iter()
-                .collect();
+        let roles: Vec<String> = keys
+            .iter()
+            .flatten()
+            .map(|(r, _)| r.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let attached: BTreeMap<String, Option<Vec<String>>> = read_each(roles, |r| async move {
+            Ok((r.clone(), attached_policy_arns(p, &r).await?))
+        })
+        .await?
+        .into_iter()
+        .collect();
         Ok(keys
             .iter()
             .map(|k| {
                 let (role, arn) = k.as_ref()?;
                 let arns = attached.get(role)?.as_ref()?;
-                arns.iter().any(|a| a == arn).then(|| self.to_value(p, role, arn))
+                arns.iter()
+                    .any(|a| a == arn)
+                    .then(|| self.to_value(p, role, arn))
             })
             .collect())
     }
@@ -825,17 +1135,29 @@ impl ResourceType for IamRolePolicyAttachment {
         Ok(self.read_many(p, &[stub]).await?.pop().flatten())
     }
 
-    async fn create(&self, p: &AwsProvider, planned: &Value, _ctx: &CreateContext) -> Result<Value, ProviderError> {
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+        _ctx: &CreateContext,
+    ) -> Result<Value, ProviderError> {
         let role = get_str(planned, "role").unwrap_or_default();
         let arn = get_str(planned, "policy_arn").unwrap_or_default();
         let attached = p
-            .call("iam:AttachRolePolicy", || p.iam.attach_role_policy().role_name(&role).policy_arn(&arn).send())
+            .call("iam:AttachRolePolicy", || {
+                p.iam
+                    .attach_role_policy()
+                    .role_name(&role)
+                    .policy_arn(&arn)
+                    .send()
+            })
             .await;
         match attached {
             Ok(_) => Ok(self.to_value(p, &role, &arn)),
             // NoSuchEntity names either the policy or the role.
             Err(ProviderError::NotFound(message)) => {
-                let about_policy = message.contains(&arn) || message.to_lowercase().contains("policy");
+                let about_policy =
+                    message.contains(&arn) || message.to_lowercase().contains("policy");
                 let mut message = message;
                 if about_policy && arn.contains(":iam::aws:policy/") {
                     message.push_str(
@@ -867,8 +1189,18 @@ impl ResourceType for IamRolePolicyAttachment {
     }
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
-        let Some((role, arn)) = attachment_key(prior) else { return Ok(()) };
-        match p.call("iam:DetachRolePolicy", || p.iam.detach_role_policy().role_name(&role).policy_arn(&arn).send()).await
+        let Some((role, arn)) = attachment_key(prior) else {
+            return Ok(());
+        };
+        match p
+            .call("iam:DetachRolePolicy", || {
+                p.iam
+                    .detach_role_policy()
+                    .role_name(&role)
+                    .policy_arn(&arn)
+                    .send()
+            })
+            .await
         {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
@@ -888,7 +1220,11 @@ impl ResourceType for IamRolePolicyAttachment {
     }
 
     /// Attachments cannot carry the ownership tag.
-    async fn list_owned(&self, _p: &AwsProvider, _environment: &str) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(
+        &self,
+        _p: &AwsProvider,
+        _environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
         Ok(Vec::new())
     }
 }
@@ -907,8 +1243,14 @@ mod tests {
     #[test]
     fn attachment_ids_parse_both_forms() {
         let arn = "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy";
-        assert_eq!(parse_attachment_id(&format!("my-role-{arn}")), Some(("my-role".into(), arn.into())));
-        assert_eq!(parse_attachment_id(&format!("my-role/{arn}")), Some(("my-role".into(), arn.into())));
+        assert_eq!(
+            parse_attachment_id(&format!("my-role-{arn}")),
+            Some(("my-role".into(), arn.into()))
+        );
+        assert_eq!(
+            parse_attachment_id(&format!("my-role/{arn}")),
+            Some(("my-role".into(), arn.into()))
+        );
         assert_eq!(parse_attachment_id("nonsense"), None);
     }
 

@@ -5,20 +5,22 @@
 //! `update_default_version` it also becomes the default.
 
 use super::ec2_support::{
-    address_filters, describe_all, environment_filter, tag_spec, tags_to_map, update_tags,
+    address_filters, describe_all, environment_filter, filter, tag_spec, tags_to_map, update_tags,
 };
 use super::iam::{generated_name, read_each};
 use super::{ResourceType, default_plan, require_id};
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
-use crate::tags::{create_tags, tags_from_api};
+use crate::tags::{TagMap, create_tags, tags_from_api};
 use crate::values::{
-    Obj, first_block, get_blocks, get_bool, get_i64, get_str, get_str_map, get_strings, str_map_value, str_set,
+    Obj, first_block, get_blocks, get_bool, get_i64, get_str, get_str_map, get_strings,
+    str_map_value, str_set,
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, InstanceType, LaunchTemplate, LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
-    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
+    Filter, InstanceType, LaunchTemplate, LaunchTemplateBlockDeviceMappingRequest,
+    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
+    LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
     LaunchTemplateInstanceMetadataProtocolIpv6, LaunchTemplateInstanceMetadataTagsState,
     LaunchTemplateTagSpecificationRequest, LaunchTemplateVersion, RequestLaunchTemplateData,
@@ -26,9 +28,14 @@ use aws_sdk_ec2::types::{
 };
 use std::collections::BTreeMap;
 use terrace_core::Value;
-use terrace_provider::{AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema};
+use terrace_provider::{
+    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+};
 
 pub(crate) struct LaunchTemplateType;
+
+/// A described template, its latest version and its current tags.
+type Found = (LaunchTemplate, Option<LaunchTemplateVersion>, TagMap);
 
 const NAME: &str = "aws_launch_template";
 
@@ -40,11 +47,22 @@ const ACCOUNT_WIDE_VERSIONS_AT: usize = 5;
 const CLIENT_TOKEN_MAX: usize = 64;
 
 /// Attributes that are not launch data: changing only these makes no new version.
-const NOT_DATA: &[&str] =
-    &["id", "arn", "name", "name_prefix", "tags", "tags_all", "default_version", "update_default_version", "latest_version"];
+const NOT_DATA: &[&str] = &[
+    "id",
+    "arn",
+    "name",
+    "name_prefix",
+    "tags",
+    "tags_all",
+    "default_version",
+    "update_default_version",
+    "latest_version",
+];
 
 fn s(v: Option<&str>) -> Value {
-    v.filter(|x| !x.is_empty()).map(Value::from).unwrap_or(Value::Null)
+    v.filter(|x| !x.is_empty())
+        .map(Value::from)
+        .unwrap_or(Value::Null)
 }
 
 fn n(v: Option<i32>) -> Value {
@@ -56,14 +74,18 @@ fn bool_str(v: Option<bool>) -> Value {
 }
 
 fn parse_bool_str(v: &Value, key: &str) -> Option<bool> {
-    get_str(v, key).filter(|s| !s.is_empty()).map(|s| s == "true")
+    get_str(v, key)
+        .filter(|s| !s.is_empty())
+        .map(|s| s == "true")
 }
 
 /// The launch data of a planned object as an API request.
 fn request_data(planned: &Value) -> RequestLaunchTemplateData {
     let mut d = RequestLaunchTemplateData::builder()
         .set_image_id(get_str(planned, "image_id"))
-        .set_instance_type(get_str(planned, "instance_type").map(|t| InstanceType::from(t.as_str())))
+        .set_instance_type(
+            get_str(planned, "instance_type").map(|t| InstanceType::from(t.as_str())),
+        )
         .set_key_name(get_str(planned, "key_name"))
         .set_user_data(get_str(planned, "user_data"))
         .set_ebs_optimized(parse_bool_str(planned, "ebs_optimized"))
@@ -88,15 +110,23 @@ fn request_data(planned: &Value) -> RequestLaunchTemplateData {
         d = d.metadata_options(
             LaunchTemplateInstanceMetadataOptionsRequest::builder()
                 .set_http_endpoint(
-                    get_str(m, "http_endpoint").map(|x| LaunchTemplateInstanceMetadataEndpointState::from(x.as_str())),
+                    get_str(m, "http_endpoint")
+                        .map(|x| LaunchTemplateInstanceMetadataEndpointState::from(x.as_str())),
                 )
-                .set_http_tokens(get_str(m, "http_tokens").map(|x| LaunchTemplateHttpTokensState::from(x.as_str())))
-                .set_http_put_response_hop_limit(get_i64(m, "http_put_response_hop_limit").map(|x| x as i32))
+                .set_http_tokens(
+                    get_str(m, "http_tokens")
+                        .map(|x| LaunchTemplateHttpTokensState::from(x.as_str())),
+                )
+                .set_http_put_response_hop_limit(
+                    get_i64(m, "http_put_response_hop_limit").map(|x| x as i32),
+                )
                 .set_http_protocol_ipv6(
-                    get_str(m, "http_protocol_ipv6").map(|x| LaunchTemplateInstanceMetadataProtocolIpv6::from(x.as_str())),
+                    get_str(m, "http_protocol_ipv6")
+                        .map(|x| LaunchTemplateInstanceMetadataProtocolIpv6::from(x.as_str())),
                 )
                 .set_instance_metadata_tags(
-                    get_str(m, "instance_metadata_tags").map(|x| LaunchTemplateInstanceMetadataTagsState::from(x.as_str())),
+                    get_str(m, "instance_metadata_tags")
+                        .map(|x| LaunchTemplateInstanceMetadataTagsState::from(x.as_str())),
                 )
                 .build(),
         );
@@ -124,11 +154,15 @@ fn request_data(planned: &Value) -> RequestLaunchTemplateData {
         );
     }
     for t in get_blocks(planned, "tag_specifications") {
-        let tags: Vec<Tag> =
-            get_str_map(t, "tags").iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let tags: Vec<Tag> = get_str_map(t, "tags")
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
         d = d.tag_specifications(
             LaunchTemplateTagSpecificationRequest::builder()
-                .set_resource_type(get_str(t, "resource_type").map(|x| Ec2ResourceType::from(x.as_str())))
+                .set_resource_type(
+                    get_str(t, "resource_type").map(|x| Ec2ResourceType::from(x.as_str())),
+                )
                 .set_tags(Some(tags))
                 .build(),
         );
@@ -144,14 +178,27 @@ fn data_fields(mut o: Obj, d: &ResponseLaunchTemplateData) -> Obj {
         .set("key_name", s(d.key_name()))
         .set("user_data", s(d.user_data()))
         .set("ebs_optimized", bool_str(d.ebs_optimized()))
-        .set("disable_api_termination", d.disable_api_termination().map(Value::Bool).unwrap_or(Value::Null))
+        .set(
+            "disable_api_termination",
+            d.disable_api_termination()
+                .map(Value::Bool)
+                .unwrap_or(Value::Null),
+        )
         .set(
             "vpc_security_group_ids",
-            if d.security_group_ids().is_empty() { Value::Null } else { str_set(d.security_group_ids().to_vec()) },
+            if d.security_group_ids().is_empty() {
+                Value::Null
+            } else {
+                str_set(d.security_group_ids().to_vec())
+            },
         )
         .set(
             "security_group_names",
-            if d.security_groups().is_empty() { Value::Null } else { str_set(d.security_groups().to_vec()) },
+            if d.security_groups().is_empty() {
+                Value::Null
+            } else {
+                str_set(d.security_groups().to_vec())
+            },
         );
     let ip: Vec<Value> = d
         .iam_instance_profile()
@@ -164,9 +211,18 @@ fn data_fields(mut o: Obj, d: &ResponseLaunchTemplateData) -> Obj {
             Value::map([
                 ("http_endpoint", s(m.http_endpoint().map(|x| x.as_str()))),
                 ("http_tokens", s(m.http_tokens().map(|x| x.as_str()))),
-                ("http_put_response_hop_limit", n(m.http_put_response_hop_limit())),
-                ("http_protocol_ipv6", s(m.http_protocol_ipv6().map(|x| x.as_str()))),
-                ("instance_metadata_tags", s(m.instance_metadata_tags().map(|x| x.as_str()))),
+                (
+                    "http_put_response_hop_limit",
+                    n(m.http_put_response_hop_limit()),
+                ),
+                (
+                    "http_protocol_ipv6",
+                    s(m.http_protocol_ipv6().map(|x| x.as_str())),
+                ),
+                (
+                    "instance_metadata_tags",
+                    s(m.instance_metadata_tags().map(|x| x.as_str())),
+                ),
             ])
         })
         .into_iter()
@@ -223,17 +279,35 @@ impl LaunchTemplateType {
         p: &AwsProvider,
         lt: &LaunchTemplate,
         version: Option<&LaunchTemplateVersion>,
+        live_tags: Option<&TagMap>,
         prior: Option<&Value>,
     ) -> Value {
         let id = lt.launch_template_id().unwrap_or_default();
-        let account = lt.created_by().and_then(|a| a.split(':').nth(4)).unwrap_or_default();
-        let (tags, tags_all) = tags_from_api(&tags_to_map(lt.tags()), prior, &p.default_tags);
+        let account = lt
+            .created_by()
+            .and_then(|a| a.split(':').nth(4))
+            .unwrap_or_default();
+        let api_tags = live_tags.cloned().unwrap_or_else(|| tags_to_map(lt.tags()));
+        let (tags, tags_all) = tags_from_api(&api_tags, prior, &p.default_tags);
         let mut o = Obj::new(&p.resource_schema(NAME))
             .set("id", id)
-            .set("arn", p.arn("ec2", account, &format!("launch-template/{id}")))
+            .set(
+                "arn",
+                p.arn("ec2", account, &format!("launch-template/{id}")),
+            )
             .set_opt_str("name", lt.launch_template_name())
-            .set("default_version", lt.default_version_number().map(Value::from).unwrap_or(Value::Null))
-            .set("latest_version", lt.latest_version_number().map(Value::from).unwrap_or(Value::Null))
+            .set(
+                "default_version",
+                lt.default_version_number()
+                    .map(Value::from)
+                    .unwrap_or(Value::Null),
+            )
+            .set(
+                "latest_version",
+                lt.latest_version_number()
+                    .map(Value::from)
+                    .unwrap_or(Value::Null),
+            )
             .set("tags", tags)
             .set("tags_all", tags_all)
             .keep(prior, &["name_prefix", "update_default_version"]);
@@ -248,8 +322,18 @@ impl LaunchTemplateType {
 
     /// Templates by ID: one batched call; when an ID is gone (AWS then
     /// fails the whole call) one call per ID.
-    async fn describe(&self, p: &AwsProvider, ids: &[String]) -> Result<BTreeMap<String, LaunchTemplate>, ProviderError> {
-        let ids: Vec<String> = ids.iter().filter(|i| !i.is_empty()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    async fn describe(
+        &self,
+        p: &AwsProvider,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, LaunchTemplate>, ProviderError> {
+        let ids: Vec<String> = ids
+            .iter()
+            .filter(|i| !i.is_empty())
+            .cloned()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
@@ -265,21 +349,32 @@ impl LaunchTemplateType {
                             .send()
                     })
                     .await?;
-                Ok((page.launch_templates().to_vec(), page.next_token().map(str::to_string)))
+                Ok((
+                    page.launch_templates().to_vec(),
+                    page.next_token().map(str::to_string),
+                ))
             })
             .await;
             let found = match batched {
                 Ok(found) => found,
-                Err(e) if is_not_found(&e) || matches!(&e, ProviderError::InvalidArgument { .. }) => {
+                Err(e)
+                    if is_not_found(&e) || matches!(&e, ProviderError::InvalidArgument { .. }) =>
+                {
                     let each = read_each(chunk.to_vec(), |id| async move {
                         match p
                             .call("ec2:DescribeLaunchTemplates", || {
-                                p.ec2.describe_launch_templates().launch_template_ids(&id).send()
+                                p.ec2
+                                    .describe_launch_templates()
+                                    .launch_template_ids(&id)
+                                    .send()
                             })
                             .await
                         {
                             Ok(page) => Ok(page.launch_templates().to_vec()),
-                            Err(e) if is_not_found(&e) || matches!(&e, ProviderError::InvalidArgument { .. }) => {
+                            Err(e)
+                                if is_not_found(&e)
+                                    || matches!(&e, ProviderError::InvalidArgument { .. }) =>
+                            {
                                 Ok(Vec::new())
                             }
                             Err(e) => Err(e),
@@ -290,7 +385,11 @@ impl LaunchTemplateType {
                 }
                 Err(e) => return Err(e),
             };
-            out.extend(found.into_iter().filter_map(|lt| Some((lt.launch_template_id()?.to_string(), lt))));
+            out.extend(
+                found
+                    .into_iter()
+                    .filter_map(|lt| Some((lt.launch_template_id()?.to_string(), lt))),
+            );
         }
         Ok(out)
     }
@@ -312,14 +411,21 @@ impl LaunchTemplateType {
                             .send()
                     })
                     .await?;
-                Ok((page.launch_template_versions().to_vec(), page.next_token().map(str::to_string)))
+                Ok((
+                    page.launch_template_versions().to_vec(),
+                    page.next_token().map(str::to_string),
+                ))
             })
             .await?
         } else {
             read_each(ids.to_vec(), |id| async move {
                 match p
                     .call("ec2:DescribeLaunchTemplateVersions", || {
-                        p.ec2.describe_launch_template_versions().launch_template_id(&id).versions("$Latest").send()
+                        p.ec2
+                            .describe_launch_template_versions()
+                            .launch_template_id(&id)
+                            .versions("$Latest")
+                            .send()
                     })
                     .await
                 {
@@ -333,26 +439,97 @@ impl LaunchTemplateType {
             .flatten()
             .collect()
         };
-        Ok(versions.into_iter().filter_map(|v| Some((v.launch_template_id()?.to_string(), v))).collect())
+        Ok(versions
+            .into_iter()
+            .filter_map(|v| Some((v.launch_template_id()?.to_string(), v)))
+            .collect())
     }
 
     async fn read_ids(
         &self,
         p: &AwsProvider,
         ids: &[String],
-    ) -> Result<BTreeMap<String, (LaunchTemplate, Option<LaunchTemplateVersion>)>, ProviderError> {
+    ) -> Result<BTreeMap<String, Found>, ProviderError> {
         let templates = self.describe(p, ids).await?;
         let found: Vec<String> = templates.keys().cloned().collect();
-        let mut versions = self.latest_versions(p, &found).await?;
-        Ok(templates.into_iter().map(|(id, lt)| { let v = versions.remove(&id); (id, (lt, v)) }).collect())
+        self.complete(p, templates.into_values().collect(), &found)
+            .await
     }
 
-    async fn read_one(&self, p: &AwsProvider, id: &str, prior: Option<&Value>) -> Result<Option<Value>, ProviderError> {
+    /// Add the latest versions and the current tags to described templates.
+    async fn complete(
+        &self,
+        p: &AwsProvider,
+        templates: Vec<LaunchTemplate>,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, Found>, ProviderError> {
+        let mut versions = self.latest_versions(p, ids).await?;
+        let mut tags = self.current_tags(p, ids).await?;
+        Ok(templates
+            .into_iter()
+            .filter_map(|lt| {
+                let id = lt.launch_template_id()?.to_string();
+                let v = versions.remove(&id);
+                let t = tags.remove(&id).unwrap_or_default();
+                Some((id, (lt, v, t)))
+            })
+            .collect())
+    }
+
+    /// Tags by template ID from `DescribeTags` (batched). The template's
+    /// own `Tags` field is not reliable on moto after `CreateTags`.
+    async fn current_tags(
+        &self,
+        p: &AwsProvider,
+        ids: &[String],
+    ) -> Result<BTreeMap<String, TagMap>, ProviderError> {
+        let mut out: BTreeMap<String, TagMap> = BTreeMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        for chunk in ids.chunks(200) {
+            let tags = describe_all(|token| async move {
+                let page = p
+                    .call("ec2:DescribeTags", || {
+                        p.ec2
+                            .describe_tags()
+                            .filters(filter("resource-id", chunk.to_vec()))
+                            .filters(filter("resource-type", ["launch-template"]))
+                            .set_next_token(token.clone())
+                            .send()
+                    })
+                    .await?;
+                Ok((page.tags().to_vec(), page.next_token().map(str::to_string)))
+            })
+            .await?;
+            for t in tags {
+                if let (Some(id), Some(k)) = (t.resource_id(), t.key()) {
+                    out.entry(id.to_string())
+                        .or_default()
+                        .insert(k.to_string(), t.value().unwrap_or_default().to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
         let found = self.read_ids(p, &[id.to_string()]).await?;
-        Ok(found.get(id).map(|(lt, v)| self.to_value(p, lt, v.as_ref(), prior)))
+        Ok(found
+            .get(id)
+            .map(|(lt, v, t)| self.to_value(p, lt, v.as_ref(), Some(t), prior)))
     }
 
-    async fn list_filtered(&self, p: &AwsProvider, filters: Vec<Filter>) -> Result<Vec<Value>, ProviderError> {
+    async fn list_filtered(
+        &self,
+        p: &AwsProvider,
+        filters: Vec<Filter>,
+    ) -> Result<Vec<Value>, ProviderError> {
         let templates = describe_all(|token| {
             let filters = filters.clone();
             async move {
@@ -365,21 +542,36 @@ impl LaunchTemplateType {
                             .send()
                     })
                     .await?;
-                Ok((page.launch_templates().to_vec(), page.next_token().map(str::to_string)))
+                Ok((
+                    page.launch_templates().to_vec(),
+                    page.next_token().map(str::to_string),
+                ))
             }
         })
         .await?;
-        let ids: Vec<String> = templates.iter().filter_map(|t| t.launch_template_id().map(str::to_string)).collect();
-        let versions = self.latest_versions(p, &ids).await?;
-        Ok(templates
+        let ids: Vec<String> = templates
             .iter()
-            .map(|lt| self.to_value(p, lt, lt.launch_template_id().and_then(|id| versions.get(id)), None))
+            .filter_map(|t| t.launch_template_id().map(str::to_string))
+            .collect();
+        let found = self.complete(p, templates, &ids).await?;
+        Ok(found
+            .values()
+            .map(|(lt, v, t)| self.to_value(p, lt, v.as_ref(), Some(t), None))
             .collect())
     }
 
-    async fn set_default(&self, p: &AwsProvider, id: &str, version: i64) -> Result<(), ProviderError> {
+    async fn set_default(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+        version: i64,
+    ) -> Result<(), ProviderError> {
         p.call("ec2:ModifyLaunchTemplate", || {
-            p.ec2.modify_launch_template().launch_template_id(id).default_version(version.to_string()).send()
+            p.ec2
+                .modify_launch_template()
+                .launch_template_id(id)
+                .default_version(version.to_string())
+                .send()
         })
         .await
         .map_err(|e| at_path(e, "default_version"))?;
@@ -388,8 +580,11 @@ impl LaunchTemplateType {
 }
 
 fn data_changed(prior: &Value, planned: &Value) -> bool {
-    let (Some(a), Some(b)) = (prior.as_map(), planned.as_map()) else { return false };
-    b.iter().any(|(k, v)| !NOT_DATA.contains(&k.as_str()) && (v.is_unknown() || a.get(k) != Some(v)))
+    let (Some(a), Some(b)) = (prior.as_map(), planned.as_map()) else {
+        return false;
+    };
+    b.iter()
+        .any(|(k, v)| !NOT_DATA.contains(&k.as_str()) && (v.is_unknown() || a.get(k) != Some(v)))
 }
 
 #[async_trait]
@@ -400,32 +595,62 @@ impl ResourceType for LaunchTemplateType {
 
     fn schema(&self) -> Schema {
         let ebs = Schema::new()
-            .attr("delete_on_termination", Attribute::optional(AttrType::String))
+            .attr(
+                "delete_on_termination",
+                Attribute::optional(AttrType::String),
+            )
             .attr("encrypted", Attribute::optional(AttrType::String))
             .attr("iops", Attribute::optional_computed(AttrType::Number))
             .attr("kms_key_id", Attribute::optional(AttrType::String))
             .attr("snapshot_id", Attribute::optional(AttrType::String))
             .attr("throughput", Attribute::optional_computed(AttrType::Number))
-            .attr("volume_size", Attribute::optional_computed(AttrType::Number))
-            .attr("volume_type", Attribute::optional_computed(AttrType::String));
+            .attr(
+                "volume_size",
+                Attribute::optional_computed(AttrType::Number),
+            )
+            .attr(
+                "volume_type",
+                Attribute::optional_computed(AttrType::String),
+            );
         super::tags_attributes(
             Schema::new()
                 .attr("id", Attribute::computed(AttrType::String))
                 .attr("arn", Attribute::computed(AttrType::String))
-                .attr("name", Attribute::optional_computed(AttrType::String).force_new())
-                .attr("name_prefix", Attribute::optional(AttrType::String).force_new())
+                .attr(
+                    "name",
+                    Attribute::optional_computed(AttrType::String).force_new(),
+                )
+                .attr(
+                    "name_prefix",
+                    Attribute::optional(AttrType::String).force_new(),
+                )
                 .attr("description", Attribute::optional(AttrType::String))
-                .attr("default_version", Attribute::optional_computed(AttrType::Number))
-                .attr("update_default_version", Attribute::optional(AttrType::Bool))
+                .attr(
+                    "default_version",
+                    Attribute::optional_computed(AttrType::Number),
+                )
+                .attr(
+                    "update_default_version",
+                    Attribute::optional(AttrType::Bool),
+                )
                 .attr("latest_version", Attribute::computed(AttrType::Number))
                 .attr("image_id", Attribute::optional(AttrType::String))
                 .attr("instance_type", Attribute::optional(AttrType::String))
                 .attr("key_name", Attribute::optional(AttrType::String))
                 .attr("user_data", Attribute::optional(AttrType::String))
                 .attr("ebs_optimized", Attribute::optional(AttrType::String))
-                .attr("disable_api_termination", Attribute::optional(AttrType::Bool))
-                .attr("vpc_security_group_ids", Attribute::optional(AttrType::set_of(AttrType::String)))
-                .attr("security_group_names", Attribute::optional(AttrType::set_of(AttrType::String)))
+                .attr(
+                    "disable_api_termination",
+                    Attribute::optional(AttrType::Bool),
+                )
+                .attr(
+                    "vpc_security_group_ids",
+                    Attribute::optional(AttrType::set_of(AttrType::String)),
+                )
+                .attr(
+                    "security_group_names",
+                    Attribute::optional(AttrType::set_of(AttrType::String)),
+                )
                 .list_block(
                     "iam_instance_profile",
                     0,
@@ -439,11 +664,26 @@ impl ResourceType for LaunchTemplateType {
                     0,
                     1,
                     Schema::new()
-                        .attr("http_endpoint", Attribute::optional_computed(AttrType::String))
-                        .attr("http_tokens", Attribute::optional_computed(AttrType::String))
-                        .attr("http_put_response_hop_limit", Attribute::optional_computed(AttrType::Number))
-                        .attr("http_protocol_ipv6", Attribute::optional_computed(AttrType::String))
-                        .attr("instance_metadata_tags", Attribute::optional_computed(AttrType::String)),
+                        .attr(
+                            "http_endpoint",
+                            Attribute::optional_computed(AttrType::String),
+                        )
+                        .attr(
+                            "http_tokens",
+                            Attribute::optional_computed(AttrType::String),
+                        )
+                        .attr(
+                            "http_put_response_hop_limit",
+                            Attribute::optional_computed(AttrType::Number),
+                        )
+                        .attr(
+                            "http_protocol_ipv6",
+                            Attribute::optional_computed(AttrType::String),
+                        )
+                        .attr(
+                            "instance_metadata_tags",
+                            Attribute::optional_computed(AttrType::String),
+                        ),
                 )
                 .list_block(
                     "block_device_mappings",
@@ -461,7 +701,10 @@ impl ResourceType for LaunchTemplateType {
                     0,
                     Schema::new()
                         .attr("resource_type", Attribute::optional(AttrType::String))
-                        .attr("tags", Attribute::optional(AttrType::map_of(AttrType::String))),
+                        .attr(
+                            "tags",
+                            Attribute::optional(AttrType::map_of(AttrType::String)),
+                        ),
                 ),
         )
     }
@@ -491,21 +734,45 @@ impl ResourceType for LaunchTemplateType {
         Ok(planned)
     }
 
-    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>, ProviderError> {
-        let ids: Vec<String> = prior.iter().map(|v| get_str(v, "id").unwrap_or_default()).collect();
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
+        let ids: Vec<String> = prior
+            .iter()
+            .map(|v| get_str(v, "id").unwrap_or_default())
+            .collect();
         let found = self.read_ids(p, &ids).await?;
         Ok(prior
             .iter()
             .zip(&ids)
-            .map(|(pv, id)| found.get(id).map(|(lt, v)| self.to_value(p, lt, v.as_ref(), Some(pv))))
+            .map(|(pv, id)| {
+                found
+                    .get(id)
+                    .map(|(lt, v, t)| self.to_value(p, lt, v.as_ref(), Some(t), Some(pv)))
+            })
             .collect())
     }
 
-    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value, ProviderError> {
-        let name = get_str(planned, "name")
-            .unwrap_or_else(|| generated_name(get_str(planned, "name_prefix").as_deref(), &ctx.idempotency_token));
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        planned: &Value,
+        ctx: &CreateContext,
+    ) -> Result<Value, ProviderError> {
+        let name = get_str(planned, "name").unwrap_or_else(|| {
+            generated_name(
+                get_str(planned, "name_prefix").as_deref(),
+                &ctx.idempotency_token,
+            )
+        });
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
-        let token: String = ctx.idempotency_token.chars().take(CLIENT_TOKEN_MAX).collect();
+        let token: String = ctx
+            .idempotency_token
+            .chars()
+            .take(CLIENT_TOKEN_MAX)
+            .collect();
         let data = request_data(planned);
         let out = p
             .call("ec2:CreateLaunchTemplate", || {
@@ -520,10 +787,16 @@ impl ResourceType for LaunchTemplateType {
             })
             .await
             .map_err(|e| match &e {
-                ProviderError::InvalidArgument { code, .. } if code.contains("AlreadyExists") => at_path(e, "name"),
+                ProviderError::InvalidArgument { code, .. } if code.contains("AlreadyExists") => {
+                    at_path(e, "name")
+                }
                 _ => e,
             })?;
-        let id = out.launch_template().and_then(|t| t.launch_template_id()).unwrap_or_default().to_string();
+        let id = out
+            .launch_template()
+            .and_then(|t| t.launch_template_id())
+            .unwrap_or_default()
+            .to_string();
         if let Some(v) = get_i64(planned, "default_version")
             && v != 1
         {
@@ -535,7 +808,9 @@ impl ResourceType for LaunchTemplateType {
         }
         self.read_one(p, &id, Some(&with_name))
             .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("launch template {id} vanished right after create")))
+            .ok_or_else(|| {
+                ProviderError::NotFound(format!("launch template {id} vanished right after create"))
+            })
     }
 
     async fn update(
@@ -559,7 +834,9 @@ impl ResourceType for LaunchTemplateType {
                         .send()
                 })
                 .await?;
-            new_version = out.launch_template_version().and_then(|v| v.version_number());
+            new_version = out
+                .launch_template_version()
+                .and_then(|v| v.version_number());
         }
         let wanted_default = if get_bool(planned, "update_default_version") == Some(true) {
             new_version
@@ -572,14 +849,22 @@ impl ResourceType for LaunchTemplateType {
             self.set_default(p, &id, v).await?;
         }
         update_tags(p, &id, prior, planned).await?;
-        self.read_one(p, &id, Some(planned))
-            .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("launch template {id} disappeared during update")))
+        self.read_one(p, &id, Some(planned)).await?.ok_or_else(|| {
+            ProviderError::NotFound(format!("launch template {id} disappeared during update"))
+        })
     }
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
         let id = require_id(NAME, prior)?;
-        match p.call("ec2:DeleteLaunchTemplate", || p.ec2.delete_launch_template().launch_template_id(&id).send()).await {
+        match p
+            .call("ec2:DeleteLaunchTemplate", || {
+                p.ec2
+                    .delete_launch_template()
+                    .launch_template_id(&id)
+                    .send()
+            })
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
             Err(ProviderError::InvalidArgument { code, .. }) if code.contains("NotFound") => Ok(()),
@@ -593,10 +878,19 @@ impl ResourceType for LaunchTemplateType {
         _token: &str,
         ctx: &ResourceContext,
     ) -> Result<Option<Value>, ProviderError> {
-        Ok(self.list_filtered(p, address_filters(ctx)).await?.into_iter().next())
+        Ok(self
+            .list_filtered(p, address_filters(ctx))
+            .await?
+            .into_iter()
+            .next())
     }
 
-    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>, ProviderError> {
-        self.list_filtered(p, vec![environment_filter(environment)]).await
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
+        self.list_filtered(p, vec![environment_filter(environment)])
+            .await
     }
 }

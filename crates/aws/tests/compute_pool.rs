@@ -1,0 +1,627 @@
+//! `aws_launch_template` and `aws_autoscaling_group` against a real moto server.
+
+use std::sync::Arc;
+use std::time::Duration;
+use terrace_aws::AwsProviderFactory;
+use terrace_core::{PathStep, Value};
+use terrace_provider::{CreateContext, Provider, ProviderFactory, ResourceContext};
+
+const ENV: &str = "pooltest";
+
+async fn provider() -> Option<Arc<dyn Provider>> {
+    let moto = terrace_testkit::shared_moto()?;
+    let factory = AwsProviderFactory::with_env_overrides(moto.aws_env());
+    Some(
+        factory
+            .configure(&Value::Map(Default::default()), ENV)
+            .await
+            .expect("configure"),
+    )
+}
+
+async fn sdk_config() -> aws_types::SdkConfig {
+    let moto = terrace_testkit::shared_moto().expect("moto");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&moto.endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .load()
+        .await
+}
+
+fn rctx(address: &str) -> ResourceContext {
+    ResourceContext {
+        environment: ENV.into(),
+        address: address.into(),
+    }
+}
+
+fn cctx(address: &str, token: &str) -> CreateContext {
+    CreateContext {
+        resource: rctx(address),
+        idempotency_token: token.into(),
+        timeout: Duration::from_secs(60),
+    }
+}
+
+fn assert_conforms(planned: &Value, actual: &Value, at: &str) {
+    match (planned, actual) {
+        (Value::Unknown, _) => {}
+        (Value::Map(p), Value::Map(a)) => {
+            for (k, v) in p {
+                assert_conforms(v, a.get(k).unwrap_or(&Value::Null), &format!("{at}.{k}"));
+            }
+        }
+        (Value::List(p), Value::List(a)) | (Value::Set(p), Value::Set(a)) if p.len() == a.len() => {
+            for (i, (x, y)) in p.iter().zip(a).enumerate() {
+                assert_conforms(x, y, &format!("{at}[{i}]"));
+            }
+        }
+        _ => assert_eq!(planned, actual, "planned vs actual at {at}"),
+    }
+}
+
+async fn create_checked(
+    p: &dyn Provider,
+    ty: &str,
+    config: &Value,
+    address: &str,
+    token: &str,
+) -> Value {
+    let plan = p
+        .plan_resource(ty, None, config, &rctx(address))
+        .expect("plan");
+    let state = p
+        .create(ty, &plan.planned, &cctx(address, token))
+        .await
+        .expect("create");
+    assert_conforms(&plan.planned, &state, ty);
+    let read = p
+        .read_resources(ty, std::slice::from_ref(&state))
+        .await
+        .expect("read")
+        .pop()
+        .unwrap();
+    assert_eq!(
+        read.as_ref(),
+        Some(&state),
+        "read-back differs from create result"
+    );
+    let again = p
+        .plan_resource(ty, Some(&state), config, &rctx(address))
+        .expect("replan");
+    assert!(
+        again.requires_replace.is_empty(),
+        "{:?}",
+        again.requires_replace
+    );
+    assert_eq!(again.planned, state, "second plan is not empty");
+    state
+}
+
+/// Update in place per plan; check the result against the plan and a read.
+async fn update_checked(
+    p: &dyn Provider,
+    ty: &str,
+    prior: &Value,
+    config: &Value,
+    address: &str,
+) -> Value {
+    let plan = p
+        .plan_resource(ty, Some(prior), config, &rctx(address))
+        .expect("plan");
+    assert!(
+        plan.requires_replace.is_empty(),
+        "{:?}",
+        plan.requires_replace
+    );
+    assert_ne!(&plan.planned, prior, "the change plans nothing");
+    let updated = p
+        .update(ty, prior, &plan.planned, &rctx(address))
+        .await
+        .expect("update");
+    assert_conforms(&plan.planned, &updated, ty);
+    let read = p
+        .read_resources(ty, std::slice::from_ref(&updated))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(read.as_ref(), Some(&updated));
+    let again = p
+        .plan_resource(ty, Some(&updated), config, &rctx(address))
+        .unwrap();
+    assert_eq!(again.planned, updated, "plan after update is not empty");
+    updated
+}
+
+struct Net {
+    subnet: String,
+    sg: String,
+    ami: String,
+}
+
+async fn network(cidr_octet: u8) -> Net {
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config().await);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block(format!("10.{cidr_octet}.0.0/16"))
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block(format!("10.{cidr_octet}.1.0/24"))
+        .availability_zone("us-east-1a")
+        .send()
+        .await
+        .unwrap();
+    let sg = ec2
+        .create_security_group()
+        .vpc_id(&vpc_id)
+        .group_name(format!("pool-{cidr_octet}"))
+        .description("pool test")
+        .send()
+        .await
+        .unwrap();
+    let images = ec2.describe_images().send().await.unwrap();
+    Net {
+        subnet: subnet.subnet().unwrap().subnet_id().unwrap().to_string(),
+        sg: sg.group_id().unwrap().to_string(),
+        ami: images.images()[0].image_id().unwrap().to_string(),
+    }
+}
+
+fn lt_config(name: &str, net: &Net, instance_type: &str) -> Value {
+    Value::map([
+        ("name", Value::from(name)),
+        ("description", Value::from("runners")),
+        ("image_id", Value::from(net.ami.as_str())),
+        ("instance_type", Value::from(instance_type)),
+        ("user_data", Value::from("IyEvYmluL3NoCmVjaG8gaGk=")),
+        (
+            "vpc_security_group_ids",
+            Value::List(vec![Value::from(net.sg.as_str())]),
+        ),
+        ("update_default_version", Value::Bool(true)),
+        (
+            "iam_instance_profile",
+            Value::List(vec![Value::map([("name", Value::from("runner-profile"))])]),
+        ),
+        (
+            "metadata_options",
+            Value::List(vec![Value::map([
+                ("http_endpoint", Value::from("enabled")),
+                ("http_tokens", Value::from("required")),
+                ("http_put_response_hop_limit", Value::from(1i64)),
+            ])]),
+        ),
+        (
+            "tag_specifications",
+            Value::List(vec![Value::map([
+                ("resource_type", Value::from("instance")),
+                ("tags", Value::map([("Role", Value::from("ci-runner"))])),
+            ])]),
+        ),
+        ("tags", Value::map([("team", Value::from("ci"))])),
+    ])
+}
+
+#[tokio::test]
+async fn launch_template_lifecycle() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let net = network(41).await;
+    let ty = "aws_launch_template";
+    let addr = "aws_launch_template.runner";
+    let state = create_checked(
+        p,
+        ty,
+        &lt_config("pooltest-lt", &net, "t3.micro"),
+        addr,
+        "lt-tok-1",
+    )
+    .await;
+    let id = state.get("id").and_then(Value::as_str).unwrap().to_string();
+    assert!(id.starts_with("lt-"));
+    assert!(
+        state
+            .get("arn")
+            .and_then(Value::as_str)
+            .unwrap()
+            .ends_with(&format!(":launch-template/{id}"))
+    );
+    assert_eq!(state.get("latest_version"), Some(&Value::from(1i64)));
+    assert_eq!(state.get("default_version"), Some(&Value::from(1i64)));
+    assert_eq!(
+        state.get("user_data"),
+        Some(&Value::from("IyEvYmluL3NoCmVjaG8gaGk="))
+    );
+    assert_eq!(
+        state.get("tags_all").and_then(|t| t.get("terrace:address")),
+        Some(&Value::from(addr))
+    );
+
+    // New launch data: a new version that becomes the default.
+    let plan = p
+        .plan_resource(
+            ty,
+            Some(&state),
+            &lt_config("pooltest-lt", &net, "t3.small"),
+            &rctx(addr),
+        )
+        .unwrap();
+    assert_eq!(plan.planned.get("latest_version"), Some(&Value::Unknown));
+    assert_eq!(plan.planned.get("default_version"), Some(&Value::Unknown));
+    let v2 = update_checked(
+        p,
+        ty,
+        &state,
+        &lt_config("pooltest-lt", &net, "t3.small"),
+        addr,
+    )
+    .await;
+    assert_eq!(v2.get("latest_version"), Some(&Value::from(2i64)));
+    assert_eq!(v2.get("default_version"), Some(&Value::from(2i64)));
+    assert_eq!(v2.get("instance_type"), Some(&Value::from("t3.small")));
+    assert_eq!(v2.get("id"), state.get("id"));
+
+    // Only tags: no new version.
+    let mut cfg = lt_config("pooltest-lt", &net, "t3.small");
+    cfg.as_map_mut()
+        .unwrap()
+        .insert("tags".into(), Value::map([("team", Value::from("ops"))]));
+    let v2b = update_checked(p, ty, &v2, &cfg, addr).await;
+    assert_eq!(v2b.get("latest_version"), Some(&Value::from(2i64)));
+    assert_eq!(
+        v2b.get("tags"),
+        Some(&Value::map([("team", Value::from("ops"))]))
+    );
+
+    // A new name replaces the template.
+    let plan = p
+        .plan_resource(
+            ty,
+            Some(&v2b),
+            &lt_config("pooltest-lt-2", &net, "t3.small"),
+            &rctx(addr),
+        )
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("name".into())]]
+    );
+
+    let imported = p.import(ty, &id).await.unwrap().expect("import");
+    assert_eq!(
+        imported.get("instance_type"),
+        Some(&Value::from("t3.small"))
+    );
+    assert_eq!(imported.get("tags_all"), v2b.get("tags_all"));
+    assert!(
+        p.list_owned(ty, ENV)
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.get("id") == Some(&Value::from(id.as_str())))
+    );
+    let found = p
+        .find_created(ty, "other", &rctx(addr))
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(found.get("id"), Some(&Value::from(id.as_str())));
+    assert!(
+        p.find_created(ty, "other", &rctx("aws_launch_template.none"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    p.delete(ty, &v2b).await.unwrap();
+    p.delete(ty, &v2b).await.unwrap();
+    assert_eq!(p.read_resources(ty, &[v2b]).await.unwrap(), vec![None]);
+}
+
+#[tokio::test]
+async fn launch_templates_read_in_batches() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let net = network(42).await;
+    let ty = "aws_launch_template";
+    let mut states = Vec::new();
+    for i in 0..6 {
+        let addr = format!("aws_launch_template.many[{i}]");
+        states.push(
+            create_checked(
+                p,
+                ty,
+                &lt_config(&format!("pooltest-many-{i}"), &net, "t3.micro"),
+                &addr,
+                &format!("m{i}"),
+            )
+            .await,
+        );
+    }
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config().await);
+    let gone = states[2].get("id").and_then(Value::as_str).unwrap();
+    ec2.delete_launch_template()
+        .launch_template_id(gone)
+        .send()
+        .await
+        .unwrap();
+
+    let calls = |op: &str| {
+        p.api_calls()
+            .into_iter()
+            .find(|(k, _)| k == op)
+            .map(|(_, n)| n)
+            .unwrap_or(0)
+    };
+    let (lt0, ltv0) = (
+        calls("ec2:DescribeLaunchTemplates"),
+        calls("ec2:DescribeLaunchTemplateVersions"),
+    );
+    let read = p.read_resources(ty, &states).await.unwrap();
+    assert_eq!(read.len(), 6);
+    for (i, r) in read.iter().enumerate() {
+        if i == 2 {
+            assert_eq!(r, &None);
+        } else {
+            assert_eq!(r.as_ref(), Some(&states[i]));
+        }
+    }
+    // Six templates: a bounded number of calls, not one per template and version.
+    assert!(calls("ec2:DescribeLaunchTemplates") - lt0 <= 7);
+    assert_eq!(calls("ec2:DescribeLaunchTemplateVersions") - ltv0, 1);
+    for s in &states {
+        p.delete(ty, s).await.unwrap();
+    }
+}
+
+fn asg_config(
+    name: &str,
+    lt_id: &str,
+    subnet: &str,
+    max: i64,
+    desired: i64,
+    extra_tag: Option<(&str, &str)>,
+) -> Value {
+    let mut tags = vec![Value::map([
+        ("key", Value::from("Name")),
+        ("value", Value::from("runner")),
+        ("propagate_at_launch", Value::Bool(true)),
+    ])];
+    if let Some((k, v)) = extra_tag {
+        tags.push(Value::map([
+            ("key", Value::from(k)),
+            ("value", Value::from(v)),
+            ("propagate_at_launch", Value::Bool(false)),
+        ]));
+    }
+    Value::map([
+        ("name", Value::from(name)),
+        ("min_size", Value::from(0i64)),
+        ("max_size", Value::from(max)),
+        ("desired_capacity", Value::from(desired)),
+        (
+            "vpc_zone_identifier",
+            Value::List(vec![Value::from(subnet)]),
+        ),
+        ("health_check_type", Value::from("EC2")),
+        ("wait_for_capacity_timeout", Value::from("2m")),
+        (
+            "launch_template",
+            Value::List(vec![Value::map([
+                ("id", Value::from(lt_id)),
+                ("version", Value::from("$Latest")),
+            ])]),
+        ),
+        ("tag", Value::List(tags)),
+    ])
+}
+
+#[tokio::test]
+async fn autoscaling_group_lifecycle() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let net = network(43).await;
+    let lt = create_checked(
+        p,
+        "aws_launch_template",
+        &lt_config("pooltest-asg-lt", &net, "t3.micro"),
+        "aws_launch_template.lt",
+        "asg-lt",
+    )
+    .await;
+    let lt_id = lt.get("id").and_then(Value::as_str).unwrap().to_string();
+    let ty = "aws_autoscaling_group";
+    let addr = "aws_autoscaling_group.runner";
+    let name = "pooltest-asg";
+    let state = create_checked(
+        p,
+        ty,
+        &asg_config(name, &lt_id, &net.subnet, 2, 1, None),
+        addr,
+        "asg-tok",
+    )
+    .await;
+    assert_eq!(state.get("id"), Some(&Value::from(name)));
+    assert!(
+        state
+            .get("arn")
+            .and_then(Value::as_str)
+            .unwrap()
+            .contains(&format!("autoScalingGroupName/{name}"))
+    );
+    let lt_block = &state.get("launch_template").unwrap().as_list().unwrap()[0];
+    assert_eq!(lt_block.get("name"), Some(&Value::from("pooltest-asg-lt")));
+    assert_eq!(state.get("desired_capacity"), Some(&Value::from(1i64)));
+
+    // The API has the ownership tags (not propagated) and one instance.
+    let asg = aws_sdk_autoscaling::Client::new(&sdk_config().await);
+    let described = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .unwrap();
+    let g = &described.auto_scaling_groups()[0];
+    assert_eq!(g.instances().len(), 1);
+    let owner = g
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("terrace:environment"))
+        .expect("ownership tag");
+    assert_eq!(owner.value(), Some(ENV));
+    assert_eq!(owner.propagate_at_launch(), Some(false));
+
+    // Scale and retag in place.
+    let updated = update_checked(
+        p,
+        ty,
+        &state,
+        &asg_config(name, &lt_id, &net.subnet, 3, 2, Some(("team", "ci"))),
+        addr,
+    )
+    .await;
+    assert_eq!(updated.get("max_size"), Some(&Value::from(3i64)));
+    assert_eq!(updated.get("desired_capacity"), Some(&Value::from(2i64)));
+    assert_eq!(
+        updated
+            .get("tag")
+            .and_then(Value::as_list)
+            .map(<[Value]>::len),
+        Some(2)
+    );
+    // The ownership tags survived the tag update.
+    let described = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        described.auto_scaling_groups()[0]
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("terrace:address"))
+    );
+
+    // A new name replaces the group.
+    let plan = p
+        .plan_resource(
+            ty,
+            Some(&updated),
+            &asg_config("pooltest-asg-2", &lt_id, &net.subnet, 3, 2, None),
+            &rctx(addr),
+        )
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("name".into())]]
+    );
+
+    let imported = p.import(ty, name).await.unwrap().expect("import");
+    assert_eq!(imported.get("tag"), updated.get("tag"));
+    assert!(
+        p.list_owned(ty, ENV)
+            .await
+            .unwrap()
+            .iter()
+            .any(|v| v.get("id") == Some(&Value::from(name)))
+    );
+    let found = p
+        .find_created(ty, "x", &rctx(addr))
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(found.get("id"), Some(&Value::from(name)));
+    assert!(
+        p.find_created(ty, "x", &rctx("aws_autoscaling_group.other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    p.delete(ty, &updated).await.unwrap();
+    assert_eq!(
+        p.read_resources(ty, std::slice::from_ref(&updated))
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    p.delete(ty, &updated).await.unwrap();
+    p.delete("aws_launch_template", &lt).await.unwrap();
+}
+
+#[tokio::test]
+async fn autoscaling_groups_read_many_and_deleted_outside() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let net = network(44).await;
+    let lt = create_checked(
+        p,
+        "aws_launch_template",
+        &lt_config("pooltest-many-asg-lt", &net, "t3.micro"),
+        "aws_launch_template.l",
+        "mlt",
+    )
+    .await;
+    let lt_id = lt.get("id").and_then(Value::as_str).unwrap().to_string();
+    let ty = "aws_autoscaling_group";
+    let mut states = Vec::new();
+    for i in 0..3 {
+        let cfg = asg_config(
+            &format!("pooltest-many-asg-{i}"),
+            &lt_id,
+            &net.subnet,
+            1,
+            0,
+            None,
+        );
+        states.push(
+            create_checked(
+                p,
+                ty,
+                &cfg,
+                &format!("aws_autoscaling_group.g[{i}]"),
+                &format!("g{i}"),
+            )
+            .await,
+        );
+    }
+    let asg = aws_sdk_autoscaling::Client::new(&sdk_config().await);
+    asg.delete_auto_scaling_group()
+        .auto_scaling_group_name("pooltest-many-asg-0")
+        .force_delete(true)
+        .send()
+        .await
+        .unwrap();
+    let before = p
+        .api_calls()
+        .into_iter()
+        .find(|(k, _)| k == "autoscaling:DescribeAutoScalingGroups")
+        .map(|(_, n)| n)
+        .unwrap_or(0);
+    let read = p.read_resources(ty, &states).await.unwrap();
+    let after = p
+        .api_calls()
+        .into_iter()
+        .find(|(k, _)| k == "autoscaling:DescribeAutoScalingGroups")
+        .map(|(_, n)| n)
+        .unwrap_or(0);
+    assert_eq!(after - before, 1, "one batched describe for three groups");
+    assert_eq!(
+        read,
+        vec![None, Some(states[1].clone()), Some(states[2].clone())]
+    );
+    for s in &states {
+        p.delete(ty, s).await.unwrap();
+    }
+    p.delete("aws_launch_template", &lt).await.unwrap();
+}

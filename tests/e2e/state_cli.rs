@@ -1,0 +1,239 @@
+//! `terrace state …`, saved plans and outputs, on terraform_data (no cloud).
+
+use crate::support::Project;
+
+const CONFIG: &str = r#"
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+
+variable "token" {
+  type      = string
+  default   = "s3cr3t-token-value"
+  sensitive = true
+}
+
+resource "terraform_data" "a" {
+  input = var.greeting
+}
+
+resource "terraform_data" "b" {
+  input = "${terraform_data.a.output}-b"
+}
+
+output "b" {
+  value = terraform_data.b.output
+}
+
+output "token" {
+  value     = var.token
+  sensitive = true
+}
+"#;
+
+fn project() -> Project {
+    let p = Project::new();
+    p.write_env("data", &[("main.tf", CONFIG)]);
+    p
+}
+
+#[test]
+fn state_commands_list_show_mv_rm_history_rollback() {
+    let p = project();
+    let r = p.run(&["apply", "-e", "data", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("2 added"), "{}", r.all());
+
+    let r = p.run(&["state", "list", "-e", "data"]);
+    assert_eq!(
+        r.stdout.lines().collect::<Vec<_>>(),
+        vec!["terraform_data.a", "terraform_data.b"],
+        "{}",
+        r.all()
+    );
+
+    let r = p.run(&["state", "show", "-e", "data", "terraform_data.b"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stdout.contains("hello-b"), "{}", r.all());
+
+    // Outputs: the sensitive one is hidden unless named.
+    let r = p.run(&["output", "-e", "data"]);
+    assert!(
+        r.stdout.contains("b     = \"hello-b\"") || r.stdout.contains("b = \"hello-b\""),
+        "{}",
+        r.all()
+    );
+    assert!(r.stdout.contains("token = <sensitive>"), "{}", r.all());
+    assert!(!r.stdout.contains("s3cr3t-token-value"), "{}", r.all());
+    let r = p.run(&["output", "-e", "data", "token"]);
+    assert_eq!(r.stdout.trim(), "s3cr3t-token-value", "{}", r.all());
+    let r = p.run(&["output", "-e", "data", "--format", "dotenv"]);
+    assert_eq!(r.stdout.trim(), "B=hello-b", "{}", r.all());
+
+    // mv, then the plan sees no change only if config follows: here it does not,
+    // so the renamed object is an orphan and a.* is created again.
+    let r = p.run(&[
+        "state",
+        "mv",
+        "-e",
+        "data",
+        "terraform_data.a",
+        "terraform_data.renamed",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = p.run(&["plan", "-e", "data", "--detailed-exitcode"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("terraform_data.renamed will be destroyed"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("terraform_data.a will be created"),
+        "{}",
+        r.all()
+    );
+
+    // rm forgets it.
+    let r = p.run(&["state", "rm", "-e", "data", "terraform_data.renamed"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = p.run(&["state", "list", "-e", "data"]);
+    assert_eq!(r.stdout.trim(), "terraform_data.b", "{}", r.all());
+    let r = p.run(&["state", "rm", "-e", "data", "terraform_data.nope"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("no resource terraform_data.nope"),
+        "{}",
+        r.all()
+    );
+
+    // History lists every write; rollback restores serial 1's contents as a new serial.
+    let r = p.run(&["state", "history", "-e", "data", "--json"]);
+    let h: serde_json::Value = serde_json::from_str(&r.stdout).expect("history json");
+    let serials: Vec<u64> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["serial"].as_u64().unwrap())
+        .collect();
+    assert!(serials.len() >= 3, "{serials:?}");
+    let last = *serials.last().unwrap();
+    let r = p.run(&["state", "rollback", "-e", "data", "--to", "1"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = p.run(&["state", "pull", "-e", "data"]);
+    let s: serde_json::Value = serde_json::from_str(&r.stdout).expect("state json");
+    assert_eq!(s["serial"].as_u64(), Some(last + 1), "{}", r.all());
+    let r = p.run(&["state", "list", "-e", "data"]);
+    assert!(
+        r.stdout.contains("terraform_data.a"),
+        "rollback to serial 1 restores a\n{}",
+        r.all()
+    );
+}
+
+#[test]
+fn state_push_checks_lineage_and_serial() {
+    let p = project();
+    assert_eq!(p.run(&["apply", "-e", "data", "--auto-approve"]).code, 0);
+    let pulled = p.run(&["state", "pull", "-e", "data"]).stdout;
+    let mut other: serde_json::Value = serde_json::from_str(&pulled).unwrap();
+    other["lineage"] = serde_json::Value::String("00000000-0000-4000-8000-000000000000".into());
+    let file = p.path().join("other.json");
+    std::fs::write(&file, serde_json::to_string(&other).unwrap()).unwrap();
+    let r = p.run(&["state", "push", "-e", "data", file.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("lineage"), "{}", r.all());
+    let r = p.run(&[
+        "state",
+        "push",
+        "-e",
+        "data",
+        "--force",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+#[test]
+fn saved_plans_apply_exactly_and_stale_ones_are_refused() {
+    let p = project();
+    let plan = p.path().join("data.tfplan");
+    let r = p.run(&["plan", "-e", "data", "--out", plan.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = p.run(&["show", "-json", plan.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("plan json");
+    assert_eq!(doc["format_version"], "1.2");
+    let actions: Vec<String> = doc["resource_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["change"]["actions"][0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actions, vec!["create", "create"]);
+    assert!(
+        !r.stdout.contains("s3cr3t-token-value"),
+        "secret leaked into plan JSON"
+    );
+
+    // A second plan file made now goes stale once the first is applied.
+    let stale = p.path().join("stale.tfplan");
+    assert_eq!(
+        p.run(&["plan", "-e", "data", "--out", stale.to_str().unwrap()])
+            .code,
+        0
+    );
+    let r = p.run(&["apply", plan.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = p.run(&["apply", stale.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("changed since this plan was made"),
+        "{}",
+        r.all()
+    );
+
+    // Changed configuration also makes a saved plan stale.
+    let again = p.path().join("again.tfplan");
+    assert_eq!(
+        p.run(&[
+            "plan",
+            "-e",
+            "data",
+            "--var",
+            "greeting=hi",
+            "--out",
+            again.to_str().unwrap()
+        ])
+        .code,
+        0
+    );
+    p.write_env(
+        "data",
+        &[("main.tf", &CONFIG.replace("\"hello\"", "\"hey\""))],
+    );
+    let r = p.run(&["apply", again.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("configuration of 'data' changed"),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn apply_without_a_terminal_needs_auto_approve() {
+    let p = project();
+    let r = p.run(&["apply", "-e", "data"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("--auto-approve"), "{}", r.all());
+    let r = p.run(&["state", "list", "-e", "data"]);
+    assert_ne!(
+        r.code,
+        0,
+        "nothing may be applied without confirmation\n{}",
+        r.all()
+    );
+}
