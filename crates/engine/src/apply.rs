@@ -115,7 +115,9 @@ impl StateWriter {
         meta: WriteMeta,
     ) -> Self {
         let stored_serial = prior.as_ref().map(|s| s.serial);
-        let state = prior.unwrap_or_default();
+        let mut state = prior.unwrap_or_default();
+        // The lookups below binary-search by address.
+        state.sort_resources();
         StateWriter {
             store,
             env: env.to_string(),

@@ -163,9 +163,17 @@ fn rule_ignores_resource(rules: &[IgnoreRule], address: &str, type_name: &str) -
 }
 
 fn rule_ignores_attr(rules: &[IgnoreRule], address: &str, path: &str) -> bool {
-    let full = format!("{address}.{path}");
-    rules.iter().any(|r| {
-        wildcard_match(&r.pattern, &full) || wildcard_match(&format!("{}.*", r.pattern), &full)
+    // `tags_all` mirrors `tags` (plus default and ownership tags), so a rule
+    // for a tag covers the same key in both.
+    let alias = path
+        .strip_prefix("tags_all")
+        .filter(|rest| rest.is_empty() || rest.starts_with('.'))
+        .map(|rest| format!("tags{rest}"));
+    std::iter::once(path.to_string()).chain(alias).any(|p| {
+        let full = format!("{address}.{p}");
+        rules.iter().any(|r| {
+            wildcard_match(&r.pattern, &full) || wildcard_match(&format!("{}.*", r.pattern), &full)
+        })
     })
 }
 
@@ -446,5 +454,21 @@ mod tests {
             "tags.LastScanned"
         ));
         assert!(!rule_ignores_attr(&rules, "aws_instance.web", "tags.Name"));
+        // A tag rule covers the tag's copy in tags_all, and nothing else there.
+        assert!(rule_ignores_attr(
+            &rules,
+            "aws_instance.web",
+            "tags_all.LastScanned"
+        ));
+        assert!(!rule_ignores_attr(
+            &rules,
+            "aws_instance.web",
+            "tags_all.Name"
+        ));
+        assert!(!rule_ignores_attr(
+            &rules,
+            "aws_instance.web",
+            "tags_allx.LastScanned"
+        ));
     }
 }

@@ -67,13 +67,16 @@ pub async fn register(
     match store.registry_create(&rec).await {
         Ok(()) => Ok(rec),
         Err(StateError::AlreadyExists { .. }) => {
-            let existing = store
-                .registry_get(name)
-                .await?
-                .map(|r| r.status)
-                .unwrap_or_default();
+            let existing = store.registry_get(name).await?;
+            let status = existing.as_ref().map(|r| r.status.as_str()).unwrap_or("");
+            let why = match status {
+                STATUS_CREATING => "its creation is in progress in another run, or failed",
+                STATUS_DESTROYING => "it is being destroyed",
+                STATUS_DESTROY_FAILED => "its destroy failed and `terrace env gc` will finish it",
+                _ => "it was created earlier",
+            };
             Err(EngineError::Other(format!(
-                "environment '{name}' already exists (status: {existing}); another pipeline may be creating it — pick another name, or destroy it first with `terrace env destroy {name}`"
+                "environment '{name}' already exists (status: {status}; {why}); pick another name, or destroy it first with `terrace env destroy {name}`"
             )))
         }
         Err(e) => Err(e.into()),
@@ -112,8 +115,17 @@ pub async fn extend(
     Ok(rec)
 }
 
-/// Ephemeral environments whose time-to-live has passed, oldest first.
-pub async fn expired(
+/// Whether `env gc` destroys this environment at `now`: an ephemeral one
+/// whose time-to-live has passed, or whose earlier destroy failed (someone
+/// asked for it to go; gc finishes the job).
+pub fn due_for_gc(rec: &EnvRecord, now: DateTime<Utc>) -> bool {
+    rec.kind == "ephemeral"
+        && (rec.expires_at.is_some_and(|e| e <= now) || rec.status == STATUS_DESTROY_FAILED)
+}
+
+/// The environments `env gc` destroys at `now` (see [`due_for_gc`]), the
+/// earliest expiry first.
+pub async fn due(
     store: &dyn StateStore,
     now: DateTime<Utc>,
 ) -> Result<Vec<EnvRecord>, EngineError> {
@@ -121,9 +133,9 @@ pub async fn expired(
         .registry_list()
         .await?
         .into_iter()
-        .filter(|r| r.kind == "ephemeral" && r.expires_at.is_some_and(|e| e <= now))
+        .filter(|r| due_for_gc(r, now))
         .collect();
-    out.sort_by_key(|r| r.expires_at);
+    out.sort_by_key(|r| (r.expires_at.is_none(), r.expires_at));
     Ok(out)
 }
 
@@ -171,6 +183,39 @@ mod tests {
         ] {
             assert!(validate_name(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn gc_takes_expired_and_failed_destroys() {
+        let now = Utc::now();
+        let rec = |kind: &str, expires: Option<DateTime<Utc>>, status: &str| EnvRecord {
+            name: "pr-1".into(),
+            template: "preview".into(),
+            kind: kind.into(),
+            created_at: now - Duration::hours(2),
+            created_by: "t".into(),
+            expires_at: expires,
+            status: status.into(),
+            status_detail: String::new(),
+            resource_count: 0,
+            last_apply: None,
+            last_drift: None,
+        };
+        let past = Some(now - Duration::minutes(1));
+        let future = Some(now + Duration::hours(1));
+        assert!(due_for_gc(&rec("ephemeral", past, STATUS_ACTIVE), now));
+        assert!(due_for_gc(&rec("ephemeral", Some(now), STATUS_ACTIVE), now));
+        assert!(!due_for_gc(&rec("ephemeral", future, STATUS_ACTIVE), now));
+        assert!(!due_for_gc(&rec("ephemeral", None, STATUS_ACTIVE), now));
+        assert!(due_for_gc(
+            &rec("ephemeral", future, STATUS_DESTROY_FAILED),
+            now
+        ));
+        assert!(due_for_gc(
+            &rec("ephemeral", None, STATUS_DESTROY_FAILED),
+            now
+        ));
+        assert!(!due_for_gc(&rec("persistent", past, STATUS_ACTIVE), now));
     }
 
     #[test]

@@ -525,6 +525,15 @@ impl PlanWalk<'_> {
             ))
         })?;
         let res_deps = resource_dependencies(env);
+        // State addresses by block, built once: looking them up per block
+        // by scanning all of state made planning quadratic.
+        let mut prior_by_block: HashMap<ResourceAddr, Vec<String>> = HashMap::new();
+        for (addr, r) in &self.prior.resources {
+            prior_by_block
+                .entry(r.addr.block())
+                .or_default()
+                .push(addr.clone());
+        }
         let imports = self.import_ids()?;
         let table = ValueTable::new();
         let mut diags = Diagnostics::new();
@@ -552,7 +561,7 @@ impl PlanWalk<'_> {
                         .get(env.graph.payload(ix))
                         .cloned()
                         .unwrap_or_default();
-                    let dep_addrs = self.instance_addresses(&deps);
+                    let dep_addrs = instance_addresses(&prior_by_block, &deps);
                     let deps_changing = deps.iter().any(|d| changing_blocks.contains(&d.block()));
                     for inst in instances {
                         let addr_s = inst.addr.to_string();
@@ -654,23 +663,6 @@ impl PlanWalk<'_> {
             out.insert(imp.to.to_string(), id);
         }
         Ok(out)
-    }
-
-    /// Every instance address (from state and from this plan) of these blocks.
-    fn instance_addresses(&self, blocks: &[ResourceAddr]) -> Vec<String> {
-        let mut out = Vec::new();
-        for b in blocks {
-            let prefix = b.to_string();
-            for (addr, r) in &self.prior.resources {
-                if r.addr.block() == *b {
-                    out.push(addr.clone());
-                }
-            }
-            out.push(prefix);
-        }
-        out.sort();
-        out.dedup();
-        out
     }
 
     async fn plan_managed(
@@ -874,6 +866,24 @@ impl PlanWalk<'_> {
             moved_from: None,
         })
     }
+}
+
+/// Every instance address (from state and from this plan) of these blocks;
+/// `prior_by_block` holds state's addresses grouped by block.
+fn instance_addresses(
+    prior_by_block: &HashMap<ResourceAddr, Vec<String>>,
+    blocks: &[ResourceAddr],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in blocks {
+        if let Some(addrs) = prior_by_block.get(b) {
+            out.extend(addrs.iter().cloned());
+        }
+        out.push(b.to_string());
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `replace_triggered_by`: does a referenced resource have a planned change?

@@ -184,7 +184,7 @@ async fn pending_delete_of_a_deposed_object_finishes_the_delete() {
         out.reconciled
     );
     assert!(
-        h.cloud.lock().objects.get("thing-a-old").is_none(),
+        !h.cloud.lock().objects.contains_key("thing-a-old"),
         "deposed object deleted"
     );
     assert_eq!(

@@ -273,3 +273,25 @@ async fn import_of_a_missing_object_is_an_error() {
         .expect("import of nothing fails");
     assert!(err.to_string().contains("non-existent"), "{err}");
 }
+
+#[tokio::test]
+async fn destroy_with_a_moved_block_empties_state() {
+    let h = Harness::new(&thing("old", 1, "").replace("name = \"old\"", "name = \"keep\"")).await;
+    h.apply_ok().await;
+    h.write_config(&format!(
+        "{}\nmoved {{\n  from = test_thing.old\n  to   = test_thing.new\n}}\n",
+        thing("new", 1, "").replace("name = \"new\"", "name = \"keep\"")
+    ));
+    let out = h
+        .try_apply(terrace_engine::ops::destroy_options(vec![], true))
+        .await
+        .expect("destroy");
+    assert_eq!(out.report.destroyed, 1);
+    assert_eq!(h.cloud.count(), 0);
+    let state = h.state().await;
+    assert!(
+        state.resources.is_empty(),
+        "no record left under either address: {:?}",
+        state.resources
+    );
+}

@@ -10,6 +10,7 @@ mod support;
 
 mod actions;
 mod crash;
+mod drift;
 mod failures;
 mod lifecycle;
 mod sensitive;
