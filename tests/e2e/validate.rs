@@ -47,3 +47,37 @@ fn errors_name_file_line_and_column_and_exit_1() {
         r.all()
     );
 }
+
+#[test]
+fn graph_dump_snapshot() {
+    let p = Project::new();
+    p.write_env("g", &[(
+        "main.tf",
+        r#"
+variable "name" {
+  default = "x"
+}
+locals {
+  prefix = "app-${var.name}"
+}
+resource "terraform_data" "base" {
+  input = local.prefix
+}
+resource "terraform_data" "child" {
+  count = 2
+  input = "${terraform_data.base.output}-${count.index}"
+}
+output "children" {
+  value = terraform_data.child[*].output
+}
+"#,
+    )]);
+    let r = p.run(&["graph", "-e", "g"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    insta::assert_snapshot!("graph_dot", r.stdout);
+    let r = p.run(&["graph", "-e", "g", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let edges = doc["edges"].as_array().unwrap();
+    assert!(edges.iter().any(|e| e["from"] == "terraform_data.child" && e["to"] == "terraform_data.base"), "{doc}");
+}

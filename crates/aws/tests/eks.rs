@@ -269,6 +269,21 @@ async fn cluster_lifecycle() {
         .unwrap();
     assert!(plan.requires_replace.is_empty());
     assert_eq!(plan.planned.get("version"), Some(&Value::from("1.30")));
+    // moto has no UpdateClusterVersion: the attempt must say so, not claim
+    // the cluster is gone (which would make the engine forget it).
+    match p.update(ty, &updated, &plan.planned, &rctx(addr)).await {
+        Ok(v) => assert_eq!(v.get("version"), Some(&Value::from("1.30"))),
+        Err(e) => assert!(
+            matches!(e, terrace_provider::ProviderError::Unsupported(_)),
+            "{e:?}"
+        ),
+    }
+    assert!(
+        p.read_resources(ty, std::slice::from_ref(&updated))
+            .await
+            .unwrap()[0]
+            .is_some()
+    );
 
     // New name or new subnets replace the cluster.
     let plan = p

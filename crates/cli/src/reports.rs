@@ -312,17 +312,20 @@ fn drift_markdown(reports: &[DriftReport]) -> String {
         }
         body.push('\n');
     }
-    let note = "\n_Report truncated to fit a comment: run `terrace drift --format markdown --output FILE` for the full report._\n";
-    if out.len() + body.len() > MARKDOWN_LIMIT {
-        let mut cut = MARKDOWN_LIMIT.saturating_sub(out.len() + note.len());
-        while cut > 0 && !body.is_char_boundary(cut) {
+    // The full report is only in the other formats: markdown is always cut
+    // to fit a comment.
+    let note = "\n_Report truncated to fit a comment: run `terrace drift --format text` (or `--format json`) for the full report._\n";
+    out.push_str(&body);
+    if out.len() > MARKDOWN_LIMIT {
+        // Cut at a line boundary, in the item list or (with very many
+        // environments) already in the summary table.
+        let mut cut = MARKDOWN_LIMIT - note.len();
+        while !out.is_char_boundary(cut) {
             cut -= 1;
         }
-        let cut = body[..cut].rfind('\n').unwrap_or(cut);
-        out.push_str(&body[..cut]);
+        let cut = out[..cut].rfind('\n').unwrap_or(cut);
+        out.truncate(cut);
         out.push_str(note);
-    } else {
-        out.push_str(&body);
     }
     out
 }
@@ -735,6 +738,16 @@ mod tests {
             md.contains("`tags.Owner`: `\"platform-team\"` → `\"someone-else-2\"`"),
             "{md}"
         );
+
+        // So many environments that the summary table alone is too long.
+        let many: Vec<DriftReport> = (0..3000)
+            .map(|i| report(&format!("preview-{i:04}"), 1, 0))
+            .collect();
+        let md = drift_markdown(&many);
+        assert!(md.len() <= MARKDOWN_LIMIT, "{} bytes", md.len());
+        assert!(md.contains("| `preview-0000` | 1 |"));
+        assert!(!md.contains("preview-2999"));
+        assert!(md.trim_end().ends_with("for the full report._"));
     }
 
     #[test]

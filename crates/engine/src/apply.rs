@@ -854,10 +854,13 @@ impl Run<'_> {
                     .clone()
                     .ok_or_else(|| format!("{address}: nothing planned"));
             };
-            let mut planned = provider
-                .plan_resource(type_name, prior, cfg, &ctx)
-                .map_err(|e| e.to_string())?
-                .planned;
+            let mut planned = crate::values::carry_sensitive(
+                cfg,
+                provider
+                    .plan_resource(type_name, prior, cfg, &ctx)
+                    .map_err(|e| e.to_string())?
+                    .planned,
+            );
             // Keep values the plan fixed through ignore_changes.
             if let (Some(p), Some(after)) = (prior, &c.after)
                 && let (Some(pm), Some(am), Some(nm)) =
@@ -888,6 +891,7 @@ impl Run<'_> {
                 let new = with_retries(|| provider.update(type_name, &prior, &planned, &ctx))
                     .await
                     .map_err(|e| self.describe(c, &e))?;
+                let new = crate::values::carry_sensitive(&planned, new);
                 let created = self.writer.get_resource(&address).map(|r| r.created_at);
                 self.table.set(&c.addr, new.clone());
                 self.writer.set_resource(state_record(
@@ -919,7 +923,7 @@ impl Run<'_> {
                     .journal(
                         c,
                         "delete",
-                        serde_json::json!({ "before": prior.to_tagged_json() }),
+                        serde_json::json!({ "before": journal_object(&prior) }),
                     )
                     .await?;
                 let deposed = journalled
@@ -1010,10 +1014,10 @@ impl Run<'_> {
                     provider_name(&c.provider),
                     &c.addr.type_name,
                 ) {
-                    Some(s) => crate::values::conform_to_schema(s, new)
-                        .mark_paths(&planned.clone().deep_unmark().1),
+                    Some(s) => crate::values::conform_to_schema(s, new),
                     None => new,
                 };
+                let new = crate::values::carry_sensitive(planned, new);
                 self.table.set(&c.addr, new.clone());
                 self.writer.set_resource(state_record(
                     &c.addr,
@@ -1057,7 +1061,7 @@ impl Run<'_> {
             .journal(
                 c,
                 "delete",
-                serde_json::json!({ "before": prior.to_tagged_json() }),
+                serde_json::json!({ "before": journal_object(&prior) }),
             )
             .await?;
         let intent_id = journalled
@@ -1155,6 +1159,22 @@ impl Run<'_> {
         }
         result
     }
+}
+
+/// An object as the journal keeps it: the journal is not encrypted with the
+/// state, so sensitive values are left out (reads and deletes need the id and
+/// the plain attributes only).
+fn journal_object(v: &Value) -> serde_json::Value {
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Sensitive(_) => Value::Null,
+            Value::List(xs) => Value::List(xs.iter().map(strip).collect()),
+            Value::Set(xs) => Value::Set(xs.iter().map(strip).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, x)| (k.clone(), strip(x))).collect()),
+            other => other.clone(),
+        }
+    }
+    strip(v).to_tagged_json()
 }
 
 fn provider_name(key: &str) -> &str {

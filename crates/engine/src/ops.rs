@@ -159,6 +159,16 @@ async fn apply_locked(
             .iter()
             .filter(|r| r.mode == "managed")
             .count() as u32;
+        // A normal apply that finished cleanly completes a create that failed
+        // half-way (status `creating`).
+        if plan.mode == PlanMode::Normal
+            && report.failures.is_empty()
+            && !report.cancelled
+            && rec.status == crate::envs::STATUS_CREATING
+        {
+            rec.status = crate::envs::STATUS_ACTIVE.to_string();
+            rec.status_detail.clear();
+        }
         engine.store.registry_put(&rec).await?;
     }
     Ok(ApplyOutcome {

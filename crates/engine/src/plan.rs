@@ -720,7 +720,7 @@ impl PlanWalk<'_> {
         let planned = provider
             .plan_resource(&inst.addr.type_name, before.as_ref(), &inst.config, &ctx)
             .map_err(|e| provider_diag(env, inst, "Invalid resource configuration", &e))?;
-        let mut after = planned.planned;
+        let mut after = crate::values::carry_sensitive(&inst.config, planned.planned);
         let mut replace_paths = planned.requires_replace;
         if let Some(prior) = &before {
             match &inst.lifecycle.ignore_changes {
@@ -778,7 +778,7 @@ impl PlanWalk<'_> {
             let fresh = provider
                 .plan_resource(&inst.addr.type_name, None, &inst.config, &ctx)
                 .map_err(|e| provider_diag(env, inst, "Invalid resource configuration", &e))?;
-            after = fresh.planned;
+            after = crate::values::carry_sensitive(&inst.config, fresh.planned);
         }
         let mut dependencies: Vec<String> = dep_addrs.to_vec();
         for d in &inst.depends_on {

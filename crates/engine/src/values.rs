@@ -2,7 +2,7 @@
 //! conversion between state records and values.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use terrace_core::{InstanceKey, ResourceAddr, Value};
 use terrace_lang::ResourceLookup;
 use terrace_provider::{Schema, convert_to_type};
@@ -20,7 +20,9 @@ pub struct ValueTable {
 #[derive(Default)]
 struct Block {
     instances: BTreeMap<Option<InstanceKey>, Value>,
-    aggregate: Option<Value>,
+    /// The block's value, built on first reference and shared by every
+    /// reference until the block changes.
+    aggregate: Option<Arc<Value>>,
 }
 
 impl ValueTable {
@@ -53,18 +55,22 @@ impl ValueTable {
 
 impl ResourceLookup for ValueTable {
     fn resource_value(&self, addr: &ResourceAddr) -> Option<Value> {
+        self.resource_value_shared(addr).map(Arc::unwrap_or_clone)
+    }
+
+    fn resource_value_shared(&self, addr: &ResourceAddr) -> Option<Arc<Value>> {
         let block_addr = addr.block();
         {
             let blocks = self.blocks.read().expect("value table lock");
             let block = blocks.get(&block_addr)?;
             if let Some(v) = &block.aggregate {
-                return Some(v.clone());
+                return Some(Arc::clone(v));
             }
         }
         let mut blocks = self.blocks.write().expect("value table lock");
         let block = blocks.get_mut(&block_addr)?;
-        let value = aggregate(&block.instances);
-        block.aggregate = Some(value.clone());
+        let value = Arc::new(aggregate(&block.instances));
+        block.aggregate = Some(Arc::clone(&value));
         Some(value)
     }
 }
@@ -176,5 +182,51 @@ mod tests {
         let empty = ResourceAddr::managed("t", "none");
         t.declare_empty(&empty);
         assert_eq!(t.resource_value(&empty), Some(Value::List(vec![])));
+    }
+}
+
+/// Carry `source`'s sensitivity onto `target` (a provider's plan or result
+/// for that configuration): mark `target` at every path that is sensitive in
+/// `source`, and mark any string in `target` equal to a sensitive string of
+/// `source` — providers copy values into other attributes (`tags` into
+/// `tags_all`), and a copy of a secret is a secret.
+pub(crate) fn carry_sensitive(source: &Value, target: Value) -> Value {
+    let (_, paths) = source.clone().deep_unmark();
+    if paths.is_empty() {
+        return target;
+    }
+    let mut secrets = std::collections::BTreeSet::new();
+    collect_secret_strings(source, false, &mut secrets);
+    mark_copies(target.mark_paths(&paths), &secrets)
+}
+
+fn collect_secret_strings(v: &Value, inside: bool, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Sensitive(inner) => collect_secret_strings(inner, true, out),
+        Value::String(s) if inside && !s.is_empty() => {
+            out.insert(s.clone());
+        }
+        Value::List(xs) | Value::Set(xs) => {
+            xs.iter().for_each(|x| collect_secret_strings(x, inside, out))
+        }
+        Value::Map(m) => m.values().for_each(|x| collect_secret_strings(x, inside, out)),
+        _ => {}
+    }
+}
+
+fn mark_copies(v: Value, secrets: &std::collections::BTreeSet<String>) -> Value {
+    if secrets.is_empty() {
+        return v;
+    }
+    match v {
+        Value::String(s) if secrets.contains(&s) => Value::Sensitive(Box::new(Value::String(s))),
+        Value::List(xs) => Value::List(xs.into_iter().map(|x| mark_copies(x, secrets)).collect()),
+        Value::Set(xs) => Value::Set(xs.into_iter().map(|x| mark_copies(x, secrets)).collect()),
+        Value::Map(m) => Value::Map(
+            m.into_iter()
+                .map(|(k, x)| (k, mark_copies(x, secrets)))
+                .collect(),
+        ),
+        other => other,
     }
 }

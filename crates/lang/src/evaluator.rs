@@ -31,6 +31,13 @@ pub trait ResourceLookup: Send + Sync {
     /// an object for a block without count/for_each, a List of objects for count, a Map for for_each.
     /// None = not known yet (the evaluator then uses Value::Unknown).
     fn resource_value(&self, addr: &ResourceAddr) -> Option<Value>;
+
+    /// The same value, shared: a lookup that keeps its values behind an
+    /// `Arc` overrides this so a reference does not deep-copy a whole block
+    /// (a `count` list of thousands of objects) to read one instance of it.
+    fn resource_value_shared(&self, addr: &ResourceAddr) -> Option<Arc<Value>> {
+        self.resource_value(addr).map(Arc::new)
+    }
 }
 
 /// A lookup that knows no resource: every resource is unknown.
@@ -234,7 +241,7 @@ impl Env for Scope<'_> {
                     )
                     .into());
                 }
-                Ok(Arc::new(self.lookup.resource_value(&addr).unwrap_or(Value::Unknown)))
+                Ok(self.lookup.resource_value_shared(&addr).unwrap_or_else(|| Arc::new(Value::Unknown)))
             }
             RefSubject::Module(n) => {
                 let Some(call) = m.module_calls.get(n) else {
@@ -543,7 +550,12 @@ impl Evaluator {
         match r {
             Ok(v) => {
                 let v = Arc::new(v);
-                c.values.insert(id, Slot::Ok(v.clone()));
+                // A value that is not wholly known is provisional: the
+                // resources it depends on may be planned or applied later in
+                // the walk, so it is evaluated again when next asked for.
+                if v.is_wholly_known() {
+                    c.values.insert(id, Slot::Ok(v.clone()));
+                }
                 Ok(v)
             }
             Err(d) => {

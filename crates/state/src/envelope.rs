@@ -87,6 +87,13 @@ impl Codec {
         meta: &WriteMeta,
         written_at: DateTime<Utc>,
     ) -> Result<String, StateError> {
+        // A state claiming a newer format would be written under this
+        // envelope and then be unreadable by this very version: refuse it.
+        if state.format_version > FORMAT_VERSION {
+            return Err(StateError::UnsupportedVersion {
+                found: state.format_version,
+            });
+        }
         let json = serde_json::to_string(state).map_err(StateError::backend)?;
         let (payload, encryption) = match &self.key {
             None => (json, None),
@@ -310,6 +317,16 @@ mod tests {
         // Two writes of the same state use different nonces.
         let raw2 = c.encode(&st, &WriteMeta::new("apply"), Utc::now()).unwrap();
         assert_ne!(raw, raw2);
+    }
+
+    #[test]
+    fn a_newer_format_is_never_encoded() {
+        let mut st = sample();
+        st.format_version = FORMAT_VERSION + 1;
+        assert!(matches!(
+            Codec::new(None).encode(&st, &WriteMeta::new("state push"), Utc::now()),
+            Err(StateError::UnsupportedVersion { .. })
+        ));
     }
 
     #[test]

@@ -109,6 +109,54 @@ pub trait StateStore: Send + Sync {
     async fn registry_delete(&self, name: &str) -> Result<(), StateError>;
 }
 
+/// Decode one stored state version (the envelope text every store keeps),
+/// checking its format version, checksum and encryption key exactly as the
+/// stores do. For tools and the fuzz targets (`fuzz/`).
+pub fn decode_stored(raw: &str, passphrase: Option<&str>) -> Result<State, StateError> {
+    envelope::Codec::new(passphrase)
+        .decode(raw, "stored state")
+        .map(|(_, state)| state)
+}
+
+/// Write version `serial` from history back as the current state of `env`
+/// (the caller holds `lease`), as a new serial above every serial the
+/// environment has had. Unlike a plain compare-and-swap write this also
+/// recovers from a current state that is corrupt or of a newer format: that
+/// state cannot be read, so it is set aside (it stays in history when it was
+/// ever written there) and the restored version starts the record anew.
+/// A state encrypted with another key is never set aside. Returns the new
+/// serial, or `None` when history has no such version.
+pub async fn restore_version(
+    store: &dyn StateStore,
+    env: &str,
+    serial: u64,
+    lease: &LockLease,
+    meta: &WriteMeta,
+) -> Result<Option<u64>, StateError> {
+    let Some(mut old) = store.read_version(env, serial).await? else {
+        return Ok(None);
+    };
+    let top = store
+        .history(env)
+        .await?
+        .iter()
+        .map(|h| h.serial)
+        .max()
+        .unwrap_or(0);
+    let expected = match store.read(env).await {
+        Ok(current) => current.map(|c| c.serial),
+        Err(StateError::Corrupt { .. } | StateError::UnsupportedVersion { .. }) => {
+            tracing::warn!(env, "setting aside the unreadable current state of '{env}' to restore serial {serial}");
+            store.delete_environment(env, Some(lease)).await?;
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    old.serial = top.max(expected.unwrap_or(0)) + 1;
+    store.write(env, &old, expected, Some(lease), meta).await?;
+    Ok(Some(old.serial))
+}
+
 /// Options common to every store.
 #[derive(Clone, Debug)]
 pub struct StoreOptions {

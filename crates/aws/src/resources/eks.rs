@@ -106,6 +106,18 @@ async fn sync_tags(
     Ok(())
 }
 
+/// A bare HTTP 404 (no error code) means the endpoint lacks the operation
+/// (moto has no `UpdateClusterVersion` / `UpdateNodegroupVersion`), not that
+/// the cluster is gone.
+fn unimplemented_as_unsupported(op: &str, e: ProviderError) -> ProviderError {
+    match e {
+        ProviderError::NotFound(m) if !m.contains("NotFoundException") => {
+            ProviderError::Unsupported(format!("the EKS endpoint does not implement {op}: {m}"))
+        }
+        other => other,
+    }
+}
+
 async fn ok_if_gone(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
     match r {
         Err(e) if is_not_found(&e) => Ok(()),
@@ -520,7 +532,12 @@ impl ResourceType for EksCluster {
                     .send()
             })
             .await
-            .map_err(|e| at_path(e, "version"))?;
+            .map_err(|e| {
+                at_path(
+                    unimplemented_as_unsupported("eks:UpdateClusterVersion", e),
+                    "version",
+                )
+            })?;
             self.wait_active(p, &name, UPDATE_TIMEOUT).await?;
         }
         let endpoint_keys = [
@@ -1155,7 +1172,12 @@ impl ResourceType for EksNodeGroup {
                     .send()
             })
             .await
-            .map_err(|e| at_path(e, "version"))?;
+            .map_err(|e| {
+                at_path(
+                    unimplemented_as_unsupported("eks:UpdateNodegroupVersion", e),
+                    "version",
+                )
+            })?;
             self.wait_active(p, &cluster, &name, UPDATE_TIMEOUT).await?;
         }
         if let Some(arn) = get_str(prior, "arn") {
