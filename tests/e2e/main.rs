@@ -7,5 +7,6 @@ mod drift;
 mod envs;
 mod lifecycle;
 mod reliability;
+mod shipped;
 mod state_cli;
 mod validate;

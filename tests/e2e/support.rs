@@ -186,6 +186,13 @@ pub async fn owned_ec2_ids(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> 
                 .expect("rtbs")
                 .route_tables()
                 .is_empty()
+        } else if id.starts_with("lt-") {
+            // Asking for a deleted template by id is an error: that means gone.
+            ec2.describe_launch_templates()
+                .launch_template_ids(id)
+                .send()
+                .await
+                .is_ok_and(|d| !d.launch_templates().is_empty())
         } else {
             true
         };

@@ -309,6 +309,14 @@ pub async fn reconcile(
                 })
                 .await
                 .map_err(|e| EngineError::Other(format!("reconciling {}: {e}", intent.address)))?;
+                let found = match found {
+                    Some(obj) => Some(obj),
+                    None => find_by_ownership_tag(provider, env_name, &intent)
+                        .await
+                        .map_err(|e| {
+                            EngineError::Other(format!("reconciling {}: {e}", intent.address))
+                        })?,
+                };
                 match found {
                     Some(obj) => {
                         let known = writer.get_resource(&intent.address);
@@ -418,6 +426,40 @@ pub async fn reconcile(
     }
     writer.flush().await?;
     Ok(notes)
+}
+
+/// A second look for what an interrupted create made: every live object the
+/// environment owns whose `terrace:address` tag is exactly the intent's
+/// address. Covers endpoints whose tag filters treat `[` `]` of an address
+/// like `aws_subnet.a[0]` as a pattern (moto does), so the provider's own
+/// search misses the object. Candidates are re-read, so deleted objects that
+/// an endpoint still lists (terminated instances) are not adopted.
+async fn find_by_ownership_tag(
+    provider: &Arc<dyn Provider>,
+    env_name: &str,
+    intent: &Intent,
+) -> Result<Option<Value>, ProviderError> {
+    let owned = with_retries(|| provider.list_owned(&intent.resource_type, env_name)).await?;
+    for candidate in owned {
+        let json = candidate.to_json_lossy();
+        let tagged = ["tags_all", "tags"].iter().any(|k| {
+            json.get(*k)
+                .and_then(|t| t.get("terrace:address"))
+                .and_then(|a| a.as_str())
+                == Some(intent.address.as_str())
+        });
+        if !tagged {
+            continue;
+        }
+        let live = with_retries(|| {
+            provider.read_resources(&intent.resource_type, std::slice::from_ref(&candidate))
+        })
+        .await?;
+        if let Some(Some(obj)) = live.into_iter().next() {
+            return Ok(Some(obj));
+        }
+    }
+    Ok(None)
 }
 
 // ---- apply ---------------------------------------------------------------
@@ -622,6 +664,21 @@ pub async fn apply_plan(
         }
     } else {
         writer.set_outputs(BTreeMap::new());
+        // A complete destroy leaves no data sources behind either.
+        let complete = {
+            let r = run.report.lock().expect("report");
+            r.failures.is_empty() && !r.cancelled && r.skipped.is_empty()
+        };
+        if complete && plan.targets.is_empty() {
+            for r in writer
+                .snapshot()
+                .resources
+                .iter()
+                .filter(|r| r.mode == "data")
+            {
+                writer.remove_resource(&r.address);
+            }
+        }
     }
     writer.flush().await?;
     let mut report = run.report.into_inner().expect("report");

@@ -232,7 +232,16 @@ pub async fn make_plan(
             .resources
             .iter()
             .filter(|(_, r)| r.addr.mode == ResourceMode::Managed)
-            .map(|(k, r)| (k.clone(), Some(r.value.clone())))
+            .map(|(k, r)| {
+                // State stores sets as JSON arrays: give providers the schema's types.
+                let pname = r.record.provider.split('.').next().unwrap_or_default();
+                let v = match engine.type_schema(ResourceMode::Managed, pname, &r.record.type_name)
+                {
+                    Some(s) => conform_to_schema(s, r.value.clone()),
+                    None => r.value.clone(),
+                };
+                (k.clone(), Some(v))
+            })
             .collect()
     };
     let mut drift = Vec::new();

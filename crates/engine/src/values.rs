@@ -206,10 +206,12 @@ fn collect_secret_strings(v: &Value, inside: bool, out: &mut std::collections::B
         Value::String(s) if inside && !s.is_empty() => {
             out.insert(s.clone());
         }
-        Value::List(xs) | Value::Set(xs) => {
-            xs.iter().for_each(|x| collect_secret_strings(x, inside, out))
-        }
-        Value::Map(m) => m.values().for_each(|x| collect_secret_strings(x, inside, out)),
+        Value::List(xs) | Value::Set(xs) => xs
+            .iter()
+            .for_each(|x| collect_secret_strings(x, inside, out)),
+        Value::Map(m) => m
+            .values()
+            .for_each(|x| collect_secret_strings(x, inside, out)),
         _ => {}
     }
 }
