@@ -256,7 +256,14 @@ pub async fn detect_drift(
                     .into_iter()
                     .filter(|d| match ignore_changes.get(&block) {
                         Some(IgnoreChanges::All) => false,
-                        Some(IgnoreChanges::Paths(ps)) => !ps.iter().any(|p| d.path.starts_with(p)),
+                        Some(IgnoreChanges::Paths(ps)) => !ps.iter().any(|p| {
+                            // `tags_all` follows `tags`.
+                            d.path.starts_with(p)
+                                || (p.first() == Some(&terrace_core::PathStep::Key("tags".into()))
+                                    && d.path.first()
+                                        == Some(&terrace_core::PathStep::Key("tags_all".into()))
+                                    && d.path[1..].starts_with(&p[1..]))
+                        }),
                         _ => true,
                     })
                     .filter(|d| !rule_ignores_attr(&opts.ignore, address, &path_to_string(&d.path)))

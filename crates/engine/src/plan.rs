@@ -739,6 +739,16 @@ impl PlanWalk<'_> {
                     replace_paths.clear();
                 }
                 IgnoreChanges::Paths(paths) => {
+                    // `tags_all` is derived from `tags`: ignoring one ignores both.
+                    let mut paths = paths.clone();
+                    for p in paths.clone() {
+                        if p.first() == Some(&PathStep::Key("tags".into())) {
+                            let mut q = p.clone();
+                            q[0] = PathStep::Key("tags_all".into());
+                            paths.push(q);
+                        }
+                    }
+                    let paths = &paths;
                     for p in paths {
                         after = set_path(after, p, prior.get_path(p).cloned());
                     }
