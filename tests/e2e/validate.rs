@@ -51,9 +51,11 @@ fn errors_name_file_line_and_column_and_exit_1() {
 #[test]
 fn graph_dump_snapshot() {
     let p = Project::new();
-    p.write_env("g", &[(
-        "main.tf",
-        r#"
+    p.write_env(
+        "g",
+        &[(
+            "main.tf",
+            r#"
 variable "name" {
   default = "x"
 }
@@ -71,7 +73,8 @@ output "children" {
   value = terraform_data.child[*].output
 }
 "#,
-    )]);
+        )],
+    );
     let r = p.run(&["graph", "-e", "g"]);
     assert_eq!(r.code, 0, "{}", r.all());
     insta::assert_snapshot!("graph_dot", r.stdout);
@@ -79,5 +82,10 @@ output "children" {
     assert_eq!(r.code, 0, "{}", r.all());
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     let edges = doc["edges"].as_array().unwrap();
-    assert!(edges.iter().any(|e| e["from"] == "terraform_data.child" && e["to"] == "terraform_data.base"), "{doc}");
+    assert!(
+        edges
+            .iter()
+            .any(|e| e["from"] == "terraform_data.child" && e["to"] == "terraform_data.base"),
+        "{doc}"
+    );
 }

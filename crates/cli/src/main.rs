@@ -21,6 +21,21 @@ pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
 
 fn main() -> ExitCode {
+    // `terrace state pull | head`: a closed stdout is not an error. println!
+    // panics on it; exit quietly instead of printing a panic.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     // Terraform spells some flags with one dash (`show -json`, `-out=FILE`).
     let argv: Vec<String> = std::env::args()
         .map(|a| match a.as_str() {

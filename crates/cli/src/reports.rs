@@ -645,19 +645,36 @@ pub async fn state_command(project: &Project, c: StateCommand) -> Result<u8> {
         }
         StateCommand::Rollback { env, to } => {
             let env = settings::require_env(&env)?;
-            let old = engine.store.read_version(&env, to).await?.ok_or_else(|| {
-                anyhow!("'{env}' has no state version {to}; see `terrace state history -e {env}`")
-            })?;
-            write_locked(&engine, &env, "rollback", |s| {
-                let serial = s.serial;
-                *s = old.clone();
-                s.serial = serial;
-                Ok(())
-            })
+            // restore_version also recovers when the current state is damaged
+            // (unreadable): that is exactly when a rollback is needed.
+            let held = terrace_state::lock_environment(
+                engine.store.clone(),
+                &env,
+                "rollback",
+                engine.lock_timeout,
+            )
             .await?;
-            println!(
-                "Rolled '{env}' back to the contents of serial {to} (written as a new serial)."
-            );
+            let meta = WriteMeta {
+                operation: "rollback".into(),
+                who: settings::who(),
+            };
+            let result = terrace_state::restore_version(
+                engine.store.as_ref(),
+                &env,
+                to,
+                held.lease(),
+                &meta,
+            )
+            .await;
+            held.release().await?;
+            match result? {
+                Some(serial) => println!(
+                    "Rolled '{env}' back to the contents of serial {to} (written as serial {serial})."
+                ),
+                None => {
+                    bail!("'{env}' has no state version {to}; see `terrace state history -e {env}`")
+                }
+            }
         }
     }
     Ok(0)

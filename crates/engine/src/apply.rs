@@ -1118,7 +1118,7 @@ impl Run<'_> {
             .journal(
                 c,
                 "delete",
-                serde_json::json!({ "before": journal_object(&prior) }),
+                serde_json::json!({ "before": journal_object(prior) }),
             )
             .await?;
         let intent_id = journalled

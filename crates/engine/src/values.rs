@@ -140,51 +140,6 @@ pub fn conform_to_schema(schema: &Schema, v: Value) -> Value {
     Value::Map(m).mark_if(outer)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lookups_aggregate_by_block_kind() {
-        let t = ValueTable::new();
-        let single = ResourceAddr::managed("t", "a");
-        t.set(&single, Value::from("x"));
-        assert_eq!(t.resource_value(&single), Some(Value::from("x")));
-
-        let counted = ResourceAddr::managed("t", "c");
-        t.set(
-            &counted.clone().with_key(Some(InstanceKey::Int(1))),
-            Value::from(1),
-        );
-        t.set(
-            &counted.clone().with_key(Some(InstanceKey::Int(0))),
-            Value::from(0),
-        );
-        assert_eq!(
-            t.resource_value(&counted),
-            Some(Value::List(vec![Value::from(0), Value::from(1)]))
-        );
-
-        let each = ResourceAddr::managed("t", "e");
-        t.set(
-            &each.clone().with_key(Some(InstanceKey::Str("k".into()))),
-            Value::from(true),
-        );
-        assert_eq!(
-            t.resource_value(&each),
-            Some(Value::map([("k", Value::from(true))]))
-        );
-
-        assert_eq!(
-            t.resource_value(&ResourceAddr::managed("t", "missing")),
-            None
-        );
-        let empty = ResourceAddr::managed("t", "none");
-        t.declare_empty(&empty);
-        assert_eq!(t.resource_value(&empty), Some(Value::List(vec![])));
-    }
-}
-
 /// Carry `source`'s sensitivity onto `target` (a provider's plan or result
 /// for that configuration): mark `target` at every path that is sensitive in
 /// `source`, and mark any string in `target` equal to a sensitive string of
@@ -230,5 +185,50 @@ fn mark_copies(v: Value, secrets: &std::collections::BTreeSet<String>) -> Value 
                 .collect(),
         ),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_aggregate_by_block_kind() {
+        let t = ValueTable::new();
+        let single = ResourceAddr::managed("t", "a");
+        t.set(&single, Value::from("x"));
+        assert_eq!(t.resource_value(&single), Some(Value::from("x")));
+
+        let counted = ResourceAddr::managed("t", "c");
+        t.set(
+            &counted.clone().with_key(Some(InstanceKey::Int(1))),
+            Value::from(1),
+        );
+        t.set(
+            &counted.clone().with_key(Some(InstanceKey::Int(0))),
+            Value::from(0),
+        );
+        assert_eq!(
+            t.resource_value(&counted),
+            Some(Value::List(vec![Value::from(0), Value::from(1)]))
+        );
+
+        let each = ResourceAddr::managed("t", "e");
+        t.set(
+            &each.clone().with_key(Some(InstanceKey::Str("k".into()))),
+            Value::from(true),
+        );
+        assert_eq!(
+            t.resource_value(&each),
+            Some(Value::map([("k", Value::from(true))]))
+        );
+
+        assert_eq!(
+            t.resource_value(&ResourceAddr::managed("t", "missing")),
+            None
+        );
+        let empty = ResourceAddr::managed("t", "none");
+        t.declare_empty(&empty);
+        assert_eq!(t.resource_value(&empty), Some(Value::List(vec![])));
     }
 }

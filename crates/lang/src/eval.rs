@@ -455,8 +455,8 @@ impl<'a> Ctx<'a> {
                 }
             }
             _ => {
-                let ln = self.want_number(&l, &b.lhs_expr, op)?;
-                let rn = self.want_number(&r, &b.rhs_expr, op)?;
+                let ln = self.want_number(&l, &b.lhs_expr, op, sens)?;
+                let rn = self.want_number(&r, &b.rhs_expr, op, sens)?;
                 match (ln, rn) {
                     (Some(a), Some(c)) => match op {
                         Plus => Value::Number(a + c),
@@ -512,7 +512,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn want_number(&self, v: &Value, e: &Expression, op: BinaryOperator) -> R<Option<f64>> {
+    /// `sensitive`: the operands carry the sensitive mark, so their contents
+    /// must not appear in the message.
+    fn want_number(
+        &self,
+        v: &Value,
+        e: &Expression,
+        op: BinaryOperator,
+        sensitive: bool,
+    ) -> R<Option<f64>> {
         match v {
             Value::Number(n) => Ok(Some(*n)),
             Value::Unknown => Ok(None),
@@ -524,6 +532,7 @@ impl<'a> Ctx<'a> {
                     "Unsuitable value for the \"{}\" operand: a number is required, but have {}.",
                     op.as_str(),
                     match other {
+                        Value::String(_) if sensitive => "a sensitive string".to_string(),
                         Value::String(s) => format!("string {s:?}"),
                         o => o.type_name().to_string(),
                     }

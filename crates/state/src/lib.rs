@@ -146,7 +146,10 @@ pub async fn restore_version(
     let expected = match store.read(env).await {
         Ok(current) => current.map(|c| c.serial),
         Err(StateError::Corrupt { .. } | StateError::UnsupportedVersion { .. }) => {
-            tracing::warn!(env, "setting aside the unreadable current state of '{env}' to restore serial {serial}");
+            tracing::warn!(
+                env,
+                "setting aside the unreadable current state of '{env}' to restore serial {serial}"
+            );
             store.delete_environment(env, Some(lease)).await?;
             None
         }
