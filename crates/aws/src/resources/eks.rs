@@ -842,7 +842,19 @@ impl EksNodeGroup {
                 {
                     Ok(page) => page,
                     Err(e) if is_not_found(&e) => break,
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        // A cluster deleted between ListClusters and
+                        // ListNodegroups: some endpoints (moto) answer with a
+                        // server error instead of not-found. Skip it if gone.
+                        let gone = matches!(
+                            p.call("eks:DescribeCluster", || p.eks.describe_cluster().name(&c).send()).await,
+                            Err(ref d) if is_not_found(d)
+                        );
+                        if gone {
+                            break;
+                        }
+                        return Err(e);
+                    }
                 };
                 pairs.extend(page.nodegroups().iter().map(|n| (c.clone(), n.clone())));
                 match page.next_token() {
