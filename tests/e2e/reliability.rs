@@ -938,8 +938,10 @@ async fn race_test(kind: &str) {
         ],
         &extra,
     );
-    // Wait until the apply has written (so it holds the lock).
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Wait until the apply has written (so it holds the lock). A liveness
+    // bound, generous for a loaded CI machine; "apply ended early" below
+    // catches an apply that died.
+    let deadline = Instant::now() + Duration::from_secs(120);
     while history_serials(&project, &env, &extra).last() == Some(&s1) {
         assert!(Instant::now() < deadline, "the apply never wrote state");
         assert!(apply.try_wait().unwrap().is_none(), "apply ended early");

@@ -162,6 +162,8 @@ fn saved_plans_apply_exactly_and_stale_ones_are_refused() {
     let plan = p.path().join("data.tfplan");
     let r = p.run(&["plan", "-e", "data", "--out", plan.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.all());
+    // Without -v, stderr carries no log lines.
+    assert_eq!(r.stderr, "", "{}", r.all());
     let r = p.run(&["show", "-json", plan.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{}", r.all());
     let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("plan json");

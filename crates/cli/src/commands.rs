@@ -29,13 +29,18 @@ pub fn init_logging(cli: &Cli) {
         _ => "trace",
     };
     // The AWS SDK and its HTTP stack log whole requests and responses (tag
-    // values included) at trace level: keep them at debug at most unless
-    // RUST_LOG asks for them by name.
-    let filter = EnvFilter::try_from_env(vars::RUST_LOG).unwrap_or_else(|_| {
-        EnvFilter::new(format!(
+    // values included) at trace level: at -vvv keep them at debug, unless
+    // RUST_LOG asks for them by name. (A directive enables its target, so the
+    // caps are only added where they lower the level.)
+    let directives = if cli.verbose >= 3 {
+        format!(
             "{default},aws_smithy_runtime=debug,aws_smithy_runtime_api=debug,aws_smithy_http_client=info,aws_sdk_ec2=debug,aws_sdk_s3=debug,aws_sdk_ecr=debug,aws_sdk_eks=debug,aws_sdk_iam=debug,aws_sdk_autoscaling=debug,aws_sdk_sts=debug,aws_config=info,hyper=info,hyper_util=info,h2=info,sqlx=warn"
-        ))
-    });
+        )
+    } else {
+        default.to_string()
+    };
+    let filter =
+        EnvFilter::try_from_env(vars::RUST_LOG).unwrap_or_else(|_| EnvFilter::new(directives));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
