@@ -71,14 +71,34 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(connect)
-            .await
-            .map_err(|e| StateError::Unreachable {
-                store: described.clone(),
-                detail: e.to_string(),
-            })?;
+        // Two processes opening a new file at once: switching it to WAL needs
+        // a lock the other may hold, and that step does not wait on
+        // busy_timeout. Retry while SQLite says the database is locked.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut delay = Duration::from_millis(50);
+        let pool = loop {
+            match SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(connect.clone())
+                .await
+            {
+                Ok(pool) => break pool,
+                Err(e)
+                    if std::time::Instant::now() < deadline
+                        && (e.to_string().contains("database is locked")
+                            || e.to_string().contains("(code: 5)")) =>
+                {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_millis(500));
+                }
+                Err(e) => {
+                    return Err(StateError::Unreachable {
+                        store: described.clone(),
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        };
         let migrator = sqlx::migrate!("./migrations/sqlite");
         if let Err(first) = migrator.run(&pool).await {
             // Another process may be creating the schema of a new file right now.
