@@ -142,9 +142,9 @@ pub async fn owned_ec2_ids(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> 
                 .iter()
                 .flat_map(|r| r.instances())
                 .any(|i| {
-                    !i.state()
+                    i.state()
                         .and_then(|s| s.name())
-                        .is_some_and(|n| n.as_str() == "terminated")
+                        .is_none_or(|n| n.as_str() != "terminated")
                 })
         } else if id.starts_with("vpc-") {
             !ec2.describe_vpcs()

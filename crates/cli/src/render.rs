@@ -84,7 +84,7 @@ fn render_attr(
     let name_p = format!("{name:<width$}");
     match (before, after) {
         (None, Some(a)) | (Some(Value::Null), Some(a)) if !a.is_null() => {
-            render_value_line(out, st, &pad, &st.green("+"), &name_p, a);
+            render_value_line(out, &pad, &st.green("+"), &name_p, a);
         }
         (Some(b), None) | (Some(b), Some(Value::Null)) if !b.is_null() => {
             let _ = writeln!(
@@ -178,7 +178,7 @@ fn scalar_or_short(v: &Value) -> String {
     }
 }
 
-fn render_value_line(out: &mut String, st: Style, pad: &str, sym: &str, name: &str, v: &Value) {
+fn render_value_line(out: &mut String, pad: &str, sym: &str, name: &str, v: &Value) {
     if is_multiline(v) {
         let Value::String(s) = v else { return };
         let _ = writeln!(out, "{pad}{sym} {name} = <<-EOT");
@@ -198,7 +198,6 @@ fn render_value_line(out: &mut String, st: Style, pad: &str, sym: &str, name: &s
                 }
                 render_value_line(
                     out,
-                    st,
                     &format!("{pad}    "),
                     sym,
                     &format!("{:<w$}", quoted_key(k)),
@@ -276,11 +275,10 @@ fn render_object(out: &mut String, st: Style, c: &ResourceChange) {
         if c.replace_paths
             .iter()
             .any(|p| p.len() == 1 && matches!(&p[0], terrace_core::PathStep::Key(x) if x == *k))
+            && let Some(first) = line.lines().next()
         {
-            if let Some(first) = line.lines().next() {
-                let rest: String = line.lines().skip(1).map(|l| format!("{l}\n")).collect();
-                line = format!("{first} {}\n{rest}", st.red("# forces replacement"));
-            }
+            let rest: String = line.lines().skip(1).map(|l| format!("{l}\n")).collect();
+            line = format!("{first} {}\n{rest}", st.red("# forces replacement"));
         }
         out.push_str(&line);
     }
@@ -323,7 +321,6 @@ fn render_blocks(
                     if !v.is_null() {
                         render_value_line(
                             out,
-                            st,
                             "          ",
                             &st.green("+"),
                             &format!("{k:<w$}"),
@@ -369,7 +366,6 @@ fn render_blocks(
                         if !v.is_null() {
                             render_value_line(
                                 out,
-                                st,
                                 "          ",
                                 &st.green("+"),
                                 &format!("{k:<w$}"),
