@@ -346,15 +346,12 @@ pub async fn reconcile(
                                     .get("dependencies")
                                     .and_then(|d| serde_json::from_value(d.clone()).ok())
                                     .unwrap_or_default();
-                                let schema = engine.type_schema(
+                                let obj = engine.conform(
                                     ResourceMode::Managed,
-                                    pkey.split('.').next().unwrap_or(""),
+                                    &pkey,
                                     &intent.resource_type,
+                                    obj,
                                 );
-                                let obj = match schema {
-                                    Some(s) => crate::values::conform_to_schema(s, obj),
-                                    None => obj,
-                                };
                                 writer.set_resource(state_record(&addr, &pkey, &obj, &deps, None));
                                 notes.push(format!(
                                     "{}: adopted the object an interrupted create made",
@@ -884,14 +881,9 @@ impl Run<'_> {
             let v = with_retries(|| provider.read_data(type_name, &config))
                 .await
                 .map_err(|e| e.to_string())?;
-            let v = match self.engine.type_schema(
-                ResourceMode::Data,
-                provider_name(&c.provider),
-                type_name,
-            ) {
-                Some(s) => crate::values::conform_to_schema(s, v),
-                None => v,
-            };
+            let v = self
+                .engine
+                .conform(ResourceMode::Data, &c.provider, type_name, v);
             self.table.set(&c.addr, v.clone());
             self.writer.set_resource(state_record(
                 &c.addr,
@@ -1066,14 +1058,9 @@ impl Run<'_> {
         };
         match with_retries(|| provider.create(&c.addr.type_name, planned, &ctx)).await {
             Ok(new) => {
-                let new = match self.engine.type_schema(
-                    ResourceMode::Managed,
-                    provider_name(&c.provider),
-                    &c.addr.type_name,
-                ) {
-                    Some(s) => crate::values::conform_to_schema(s, new),
-                    None => new,
-                };
+                let new =
+                    self.engine
+                        .conform(ResourceMode::Managed, &c.provider, &c.addr.type_name, new);
                 let new = crate::values::carry_sensitive(planned, new);
                 self.table.set(&c.addr, new.clone());
                 self.writer.set_resource(state_record(
@@ -1232,8 +1219,4 @@ fn journal_object(v: &Value) -> serde_json::Value {
         }
     }
     strip(v).to_tagged_json()
-}
-
-fn provider_name(key: &str) -> &str {
-    key.split('.').next().unwrap_or(key)
 }

@@ -47,6 +47,23 @@ impl Engine {
             ResourceMode::Data => f.schema().data_sources.get(type_name),
         }
     }
+
+    /// Give `v` the schema's types and sensitive marks (sets read back from
+    /// JSON, sensitive attributes); `provider_key` may carry an alias
+    /// (`aws.west`). Unknown types pass through unchanged.
+    pub fn conform(
+        &self,
+        mode: ResourceMode,
+        provider_key: &str,
+        type_name: &str,
+        v: Value,
+    ) -> Value {
+        let name = provider_key.split('.').next().unwrap_or(provider_key);
+        match self.type_schema(mode, name, type_name) {
+            Some(s) => crate::values::conform_to_schema(s, v),
+            None => v,
+        }
+    }
 }
 
 /// A loaded, validated environment: its configuration, variables and graph.

@@ -234,12 +234,12 @@ pub async fn make_plan(
             .filter(|(_, r)| r.addr.mode == ResourceMode::Managed)
             .map(|(k, r)| {
                 // State stores sets as JSON arrays: give providers the schema's types.
-                let pname = r.record.provider.split('.').next().unwrap_or_default();
-                let v = match engine.type_schema(ResourceMode::Managed, pname, &r.record.type_name)
-                {
-                    Some(s) => conform_to_schema(s, r.value.clone()),
-                    None => r.value.clone(),
-                };
+                let v = engine.conform(
+                    ResourceMode::Managed,
+                    &r.record.provider,
+                    &r.record.type_name,
+                    r.value.clone(),
+                );
                 (k.clone(), Some(v))
             })
             .collect()
@@ -698,15 +698,12 @@ impl PlanWalk<'_> {
         {
             match provider.import(&inst.addr.type_name, id).await {
                 Ok(Some(v)) => {
-                    let schema = self.engine.type_schema(
+                    before = Some(self.engine.conform(
                         ResourceMode::Managed,
                         &inst.provider.name,
                         &inst.addr.type_name,
-                    );
-                    before = Some(match schema {
-                        Some(s) => conform_to_schema(s, v),
-                        None => v,
-                    });
+                        v,
+                    ));
                     import_id = Some(id.clone());
                 }
                 Ok(None) => {
