@@ -53,6 +53,8 @@ pub struct ApplyOptions {
     pub create_timeout: Duration,
     pub operation: String,
     pub who: String,
+    /// The shortest pause between two paced state writes ([`MIN_WRITE_INTERVAL`]).
+    pub min_write_interval: Duration,
 }
 
 impl Default for ApplyOptions {
@@ -64,6 +66,7 @@ impl Default for ApplyOptions {
             create_timeout: Duration::from_secs(1200),
             operation: "apply".into(),
             who: String::new(),
+            min_write_interval: MIN_WRITE_INTERVAL,
         }
     }
 }
@@ -81,6 +84,8 @@ pub struct ApplyReport {
     pub skipped: Vec<String>,
     pub cancelled: bool,
     pub final_serial: Option<u64>,
+    /// State writes this apply made (paced writes plus the final one).
+    pub state_writes: u64,
 }
 
 // ---- state writer --------------------------------------------------------
@@ -91,12 +96,42 @@ struct WriterInner {
     stored_serial: Option<u64>,
     version: u64,
     intents_after_flush: Vec<(String, IntentStatus)>,
+    /// The error of a paced write that failed; every later checkpoint reports it.
+    failure: Option<String>,
 }
 
+/// How often paced writes go out: never sooner than `min` after the previous
+/// write ended, and otherwise `WRITE_PACE_FACTOR` times as long as that write
+/// took (at most `MAX_WRITE_INTERVAL`), so writing a large state costs a
+/// bounded share of the apply's time however large it grows.
+#[derive(Clone, Copy, Debug)]
+struct Pacing {
+    last_end: Instant,
+    interval: Duration,
+    min: Duration,
+}
+
+/// The shortest pause between two paced state writes.
+pub const MIN_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest pause between two paced state writes.
+pub const MAX_WRITE_INTERVAL: Duration = Duration::from_secs(30);
+/// A paced write waits this many times as long as the previous write took.
+const WRITE_PACE_FACTOR: u32 = 10;
+
 /// Holds the environment's state during an apply and writes it (CAS on the
-/// serial, checked against our lock lease) as resources complete. Writes
-/// coalesce: completions that arrive while a write is in flight go out
-/// together in the next one.
+/// serial, checked against our lock lease).
+///
+/// Resources record their results with [`StateWriter::set_resource`] and
+/// [`StateWriter::checkpoint`]; the writes themselves are *paced*: while an
+/// apply runs, [`StateWriter::run_pacer`] writes whatever changed at most once
+/// per interval (see [`MIN_WRITE_INTERVAL`]), and [`StateWriter::flush`]
+/// writes at once (the end of a run, reconciliation). Every write stores the
+/// whole state, so writing once per resource made an apply quadratic in the
+/// state's size; pacing makes the number of writes depend on the apply's
+/// duration instead. Crash safety does not depend on the pace: an intent is
+/// marked done only after a write that reflects it, so whatever completed
+/// since the last write is still pending in the journal and the next run
+/// reconciles it.
 pub struct StateWriter {
     store: Arc<dyn StateStore>,
     env: String,
@@ -104,6 +139,8 @@ pub struct StateWriter {
     meta: WriteMeta,
     inner: Mutex<WriterInner>,
     flushed: tokio::sync::Mutex<u64>,
+    pacing: Mutex<Pacing>,
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl StateWriter {
@@ -128,9 +165,27 @@ impl StateWriter {
                 stored_serial,
                 version: 0,
                 intents_after_flush: Vec::new(),
+                failure: None,
             }),
             flushed: tokio::sync::Mutex::new(0),
+            pacing: Mutex::new(Pacing {
+                last_end: Instant::now(),
+                interval: MIN_WRITE_INTERVAL,
+                min: MIN_WRITE_INTERVAL,
+            }),
+            writes: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Pace writes at least `min` apart instead of [`MIN_WRITE_INTERVAL`]
+    /// (tests use a short pause to exercise paced writes).
+    pub fn with_min_interval(self, min: Duration) -> Self {
+        {
+            let mut p = self.pacing.lock().expect("pacing");
+            p.min = min;
+            p.interval = min;
+        }
+        self
     }
 
     fn edit(&self, f: impl FnOnce(&mut State)) {
@@ -189,9 +244,60 @@ impl StateWriter {
         self.inner.lock().expect("state writer").state.clone()
     }
 
-    /// Write the state if anything changed since the last write.
+    /// A resource finished: its result goes out with the next paced write.
+    /// Fails once a paced write has failed (a lost lease, a conflicting
+    /// writer), so no further work is started on a state that cannot be saved.
+    pub fn checkpoint(&self) -> Result<(), String> {
+        match &self.inner.lock().expect("state writer").failure {
+            Some(e) => Err(format!("the state could not be saved: {e}")),
+            None => Ok(()),
+        }
+    }
+
+    /// How many writes this writer made.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn dirty(&self, flushed: u64) -> bool {
+        let g = self.inner.lock().expect("state writer");
+        g.version != flushed || !g.intents_after_flush.is_empty()
+    }
+
+    /// Write whatever changed, once per pacing interval, until `stop` is
+    /// notified. The write in flight when `stop` arrives is finished, never
+    /// dropped half-way (a dropped conditional write could land unseen).
+    pub async fn run_pacer(&self, stop: &tokio::sync::Notify) {
+        loop {
+            let due = {
+                let p = self.pacing.lock().expect("pacing");
+                p.last_end + p.interval
+            };
+            tokio::select! {
+                _ = tokio::time::sleep_until(due.into()) => {}
+                _ = stop.notified() => return,
+            }
+            let flushed = *self.flushed.lock().await;
+            if !self.dirty(flushed) {
+                let mut p = self.pacing.lock().expect("pacing");
+                p.last_end = Instant::now();
+                continue;
+            }
+            if let Err(e) = self.flush().await {
+                tracing::warn!(env = %self.env, "writing state failed: {e}");
+                self.inner.lock().expect("state writer").failure = Some(e.to_string());
+                // Wait for the end of the run; its final flush reports the error.
+                stop.notified().await;
+                return;
+            }
+        }
+    }
+
+    /// Write the state now if anything changed since the last write, then
+    /// mark the intents it reflects finished.
     pub async fn flush(&self) -> Result<(), StateError> {
         let mut flushed = self.flushed.lock().await;
+        let started = Instant::now();
         let (state, version, expected, intents) = {
             let mut g = self.inner.lock().expect("state writer");
             if g.version == *flushed && g.intents_after_flush.is_empty() {
@@ -211,16 +317,21 @@ impl StateWriter {
             self.store
                 .write(&self.env, &state, expected, Some(&self.lease), &self.meta)
                 .await?;
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut g = self.inner.lock().expect("state writer");
             g.stored_serial = Some(state.serial);
             g.state.serial = state.serial;
             *flushed = version;
         }
-        for (id, status) in intents {
-            self.store
-                .journal_finish(&self.env, &id, status, serde_json::Value::Null)
-                .await?;
+        drop(state);
+        if !intents.is_empty() {
+            self.store.journal_finish_many(&self.env, &intents).await?;
         }
+        let took = started.elapsed();
+        let mut p = self.pacing.lock().expect("pacing");
+        p.last_end = Instant::now();
+        p.interval = (took * WRITE_PACE_FACTOR).clamp(p.min, MAX_WRITE_INTERVAL.max(p.min));
         Ok(())
     }
 
@@ -569,76 +680,84 @@ pub async fn apply_plan(
         m
     };
 
-    // Phase 1: creates, updates, replacements and reads, dependencies first.
-    if plan.mode == PlanMode::Normal {
-        // Seed the table with what state holds, for blocks the plan leaves alone (targets).
-        for r in writer.snapshot().resources {
-            if let Ok(addr) = r.address.parse::<ResourceAddr>() {
-                run.table.set(&addr, crate::values::state_value(&r));
+    // The walks run while the pacer writes state at intervals; the final
+    // flush below writes what is left.
+    let stop_pacer = tokio::sync::Notify::new();
+    let phases = async {
+        // Phase 1: creates, updates, replacements and reads, dependencies first.
+        if plan.mode == PlanMode::Normal {
+            // Seed the table with what state holds, for blocks the plan leaves alone (targets).
+            for r in writer.snapshot().resources {
+                if let Ok(addr) = r.address.parse::<ResourceAddr>() {
+                    run.table.set(&addr, crate::values::state_value(&r));
+                }
+            }
+            env.evaluator.reset_cache();
+            let nodes: HashSet<_> = env.graph.node_indices().collect();
+            let outcomes = walk(
+                &env.graph,
+                &nodes,
+                WalkOrder::DependenciesFirst,
+                opts.parallelism.max(1) * 4,
+                &opts.cancel,
+                |ix| {
+                    let run = &run;
+                    let by_block = &by_block;
+                    async move { run.visit(ix, by_block).await }
+                },
+            )
+            .await;
+            let mut report = run.report.lock().expect("report");
+            for (ix, outcome) in &outcomes {
+                if let NodeOutcome::Skipped = outcome
+                    && let NodeKind::Resource(a) = &env.node(*ix).kind
+                    && by_block
+                        .get(&a.block())
+                        .is_some_and(|cs| cs.iter().any(|c| c.action != Action::NoOp))
+                {
+                    report.skipped.push(a.to_string());
+                }
+                if let NodeOutcome::Cancelled = outcome {
+                    report.cancelled = true;
+                }
             }
         }
-        env.evaluator.reset_cache();
-        let nodes: HashSet<_> = env.graph.node_indices().collect();
-        let outcomes = walk(
-            &env.graph,
-            &nodes,
-            WalkOrder::DependenciesFirst,
-            opts.parallelism.max(1) * 4,
-            &opts.cancel,
-            |ix| {
-                let run = &run;
-                let by_block = &by_block;
-                async move { run.visit(ix, by_block).await }
-            },
-        )
-        .await;
-        let mut report = run.report.lock().expect("report");
-        for (ix, outcome) in &outcomes {
-            if let NodeOutcome::Skipped = outcome
-                && let NodeKind::Resource(a) = &env.node(*ix).kind
-                && by_block
-                    .get(&a.block())
-                    .is_some_and(|cs| cs.iter().any(|c| c.action != Action::NoOp))
-            {
-                report.skipped.push(a.to_string());
-            }
-            if let NodeOutcome::Cancelled = outcome {
-                report.cancelled = true;
-            }
-        }
-    }
 
-    // Phase 2: deletes (orphans, destroy), dependents first.
-    let deletes: Vec<&ResourceChange> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action == Action::Delete)
-        .collect();
-    if !deletes.is_empty() && !opts.cancel.is_cancelled() {
-        let (g, index) = delete_graph(&deletes);
-        let nodes: HashSet<_> = g.node_indices().collect();
-        let outcomes = walk(
-            &g,
-            &nodes,
-            WalkOrder::DependentsFirst,
-            opts.parallelism.max(1),
-            &opts.cancel,
-            |ix| {
-                let run = &run;
-                let change = index[g.payload(ix)];
-                async move { run.delete(change).await }
-            },
-        )
-        .await;
-        let mut report = run.report.lock().expect("report");
-        for (ix, outcome) in outcomes {
-            match outcome {
-                NodeOutcome::Skipped => report.skipped.push(g.id(ix).to_string()),
-                NodeOutcome::Cancelled => report.cancelled = true,
-                _ => {}
+        // Phase 2: deletes (orphans, destroy), dependents first.
+        let deletes: Vec<&ResourceChange> = plan
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::Delete)
+            .collect();
+        if !deletes.is_empty() && !opts.cancel.is_cancelled() {
+            let (g, index) = delete_graph(&deletes);
+            let nodes: HashSet<_> = g.node_indices().collect();
+            let outcomes = walk(
+                &g,
+                &nodes,
+                WalkOrder::DependentsFirst,
+                opts.parallelism.max(1),
+                &opts.cancel,
+                |ix| {
+                    let run = &run;
+                    let change = index[g.payload(ix)];
+                    async move { run.delete(change).await }
+                },
+            )
+            .await;
+            let mut report = run.report.lock().expect("report");
+            for (ix, outcome) in outcomes {
+                match outcome {
+                    NodeOutcome::Skipped => report.skipped.push(g.id(ix).to_string()),
+                    NodeOutcome::Cancelled => report.cancelled = true,
+                    _ => {}
+                }
             }
         }
-    }
+
+        stop_pacer.notify_one();
+    };
+    futures::join!(phases, writer.run_pacer(&stop_pacer));
 
     // Outputs.
     if plan.mode == PlanMode::Normal {
@@ -680,6 +799,7 @@ pub async fn apply_plan(
     writer.flush().await?;
     let mut report = run.report.into_inner().expect("report");
     report.final_serial = writer.stored_serial();
+    report.state_writes = writer.writes();
     report.failures.sort();
     report.skipped.sort();
     report.skipped.dedup();
@@ -892,7 +1012,7 @@ impl Run<'_> {
                 &c.dependencies,
                 None,
             ));
-            return self.writer.flush().await.map_err(|e| e.to_string());
+            return self.writer.checkpoint();
         }
 
         // Re-plan with the now-known configuration.
@@ -950,7 +1070,7 @@ impl Run<'_> {
                     &c.dependencies,
                     created,
                 ));
-                self.writer.flush().await.map_err(|e| e.to_string())
+                self.writer.checkpoint()
             }
             Action::DeleteThenCreate => {
                 let prior = c
@@ -983,7 +1103,7 @@ impl Run<'_> {
                 self.create(c, provider, &planned, &address).await?;
                 self.delete_with_retries(c, provider, &prior).await?;
                 self.writer.finish_after_flush(deposed, IntentStatus::Done);
-                self.writer.flush().await.map_err(|e| e.to_string())
+                self.writer.checkpoint()
             }
             Action::NoOp | Action::Delete | Action::Read => Ok(()),
         }
@@ -1043,6 +1163,7 @@ impl Run<'_> {
         planned: &Value,
         address: &str,
     ) -> Result<(), String> {
+        self.writer.checkpoint()?;
         let journalled = self.journal(c, "create", serde_json::Value::Null).await?;
         let (token, intent_id) = journalled
             .split_once('|')
@@ -1072,7 +1193,7 @@ impl Run<'_> {
                 ));
                 self.writer
                     .finish_after_flush(intent_id, IntentStatus::Done);
-                self.writer.flush().await.map_err(|e| e.to_string())
+                self.writer.checkpoint()
             }
             Err(e) => {
                 // A timeout may have left an object behind: keep the intent
@@ -1101,6 +1222,7 @@ impl Run<'_> {
         prior: &Value,
         in_state: bool,
     ) -> Result<(), String> {
+        self.writer.checkpoint()?;
         let journalled = self
             .journal(
                 c,
@@ -1134,7 +1256,7 @@ impl Run<'_> {
         }
         self.writer
             .finish_after_flush(intent_id, IntentStatus::Done);
-        self.writer.flush().await.map_err(|e| e.to_string())
+        self.writer.checkpoint()
     }
 
     /// Delete, retrying ordering errors (dependency violations, in use) with backoff.

@@ -95,7 +95,8 @@ async fn apply_locked(
         operation: req.apply_opts.operation.clone(),
         who: req.apply_opts.who.clone(),
     };
-    let writer = StateWriter::new(engine.store.clone(), &env.name, lease, stored.clone(), meta);
+    let writer = StateWriter::new(engine.store.clone(), &env.name, lease, stored.clone(), meta)
+        .with_min_interval(req.apply_opts.min_write_interval);
 
     // Reconcile what an interrupted run left behind before planning.
     let prior = PriorState::decode(stored.clone())?;

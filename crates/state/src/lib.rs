@@ -94,6 +94,19 @@ pub trait StateStore: Send + Sync {
         status: IntentStatus,
         detail: serde_json::Value,
     ) -> Result<(), StateError>;
+    /// Mark several intents finished (detail cleared), as one write where the
+    /// store can. The default finishes them one by one.
+    async fn journal_finish_many(
+        &self,
+        env: &str,
+        intents: &[(String, IntentStatus)],
+    ) -> Result<(), StateError> {
+        for (id, status) in intents {
+            self.journal_finish(env, id, *status, serde_json::Value::Null)
+                .await?;
+        }
+        Ok(())
+    }
     /// Intents still pending, oldest first.
     async fn journal_pending(&self, env: &str) -> Result<Vec<Intent>, StateError>;
     async fn record_drift_run(&self, run: &DriftRun) -> Result<(), StateError>;

@@ -685,6 +685,21 @@ impl StateStore for S3Store {
         }
     }
 
+    async fn journal_finish_many(
+        &self,
+        env: &str,
+        intents: &[(String, IntentStatus)],
+    ) -> Result<(), StateError> {
+        // Each intent is its own object: move them a few at a time.
+        for chunk in intents.chunks(16) {
+            let moves = chunk
+                .iter()
+                .map(|(id, status)| self.journal_finish(env, id, *status, serde_json::Value::Null));
+            futures::future::try_join_all(moves).await?;
+        }
+        Ok(())
+    }
+
     async fn journal_finish(
         &self,
         env: &str,

@@ -655,6 +655,30 @@ macro_rules! sql_store {
                 }
             }
 
+            async fn journal_finish_many(
+                &self,
+                env: &str,
+                intents: &[(String, IntentStatus)],
+            ) -> Result<(), StateError> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
+                for (id, status) in intents {
+                    let n = sqlx::query("UPDATE journal SET status = $3, detail = $4 WHERE env = $1 AND id = $2")
+                        .bind(env)
+                        .bind(id)
+                        .bind(status.as_str())
+                        .bind("null")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(self.err())?
+                        .rows_affected();
+                    if n != 1 {
+                        return Err(StateError::NoSuchIntent { env: env.to_string(), id: id.to_string() });
+                    }
+                }
+                tx.commit().await.map_err(self.err())?;
+                Ok(())
+            }
+
             async fn journal_pending(&self, env: &str) -> Result<Vec<Intent>, StateError> {
                 let rows = sqlx::query(
                     "SELECT * FROM journal WHERE env = $1 AND status = 'pending' ORDER BY recorded_at, id",

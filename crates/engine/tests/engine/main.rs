@@ -16,4 +16,5 @@ mod lifecycle;
 mod sensitive;
 mod snapshots;
 mod stale;
+mod state_writes;
 mod terraform_data;

@@ -64,6 +64,8 @@ pub struct CloudState {
     pub delete_conflicts: BTreeMap<String, usize>,
     /// The next N API calls (of any kind) are throttled.
     pub throttle: usize,
+    /// Every create takes this long (a slow API).
+    pub create_delay: Duration,
 }
 
 /// The in-memory cloud, shared by every provider instance of a test.
@@ -300,6 +302,10 @@ impl Provider for TestProvider {
         ctx: &CreateContext,
     ) -> Result<Value, ProviderError> {
         self.cloud.call("Create")?;
+        let delay = self.cloud.lock().create_delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let (plain, _) = planned.clone().deep_unmark();
         assert!(
             plain.as_map().is_some_and(|m| m
