@@ -784,15 +784,32 @@ impl StateStore for S3Store {
     async fn registry_create(&self, rec: &EnvRecord) -> Result<(), StateError> {
         validate_env_name(&rec.name)?;
         let key = self.key(&format!("{REGISTRY}{}.json", rec.name));
-        if self
-            .put(&key, Self::to_json(rec)?, Cond::IfNoneMatch)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StateError::AlreadyExists {
-                name: rec.name.clone(),
-            })
+        // A creation nonce beside the record's fields (readers ignore it) lets
+        // the winner recognise its own object when reading it back (see the
+        // module note on moto).
+        let nonce = uuid::Uuid::new_v4().to_string();
+        let mut body = serde_json::to_value(rec).map_err(StateError::backend)?;
+        if let Some(m) = body.as_object_mut() {
+            m.insert(
+                "create_nonce".into(),
+                serde_json::Value::String(nonce.clone()),
+            );
+        }
+        let taken = || StateError::AlreadyExists {
+            name: rec.name.clone(),
+        };
+        if !self.put(&key, body.to_string(), Cond::IfNoneMatch).await? {
+            return Err(taken());
+        }
+        // A racing PUT that passed the same check stores right after ours.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        match self.get_json::<serde_json::Value>(&key).await? {
+            Some((stored, _))
+                if stored.get("create_nonce").and_then(|n| n.as_str()) == Some(&nonce) =>
+            {
+                Ok(())
+            }
+            _ => Err(taken()),
         }
     }
 

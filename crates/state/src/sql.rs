@@ -34,6 +34,7 @@ use crate::{
 
 /// State in an SQLite database file.
 pub struct SqliteStore {
+    written: OwnWrites,
     pool: SqlitePool,
     codec: Codec,
     opts: StoreOptions,
@@ -42,6 +43,7 @@ pub struct SqliteStore {
 
 /// State in a PostgreSQL database.
 pub struct PostgresStore {
+    written: OwnWrites,
     pool: PgPool,
     codec: Codec,
     opts: StoreOptions,
@@ -110,6 +112,7 @@ impl SqliteStore {
             })?;
         }
         Ok(SqliteStore {
+            written: OwnWrites::default(),
             pool,
             codec: Codec::new(opts.encryption_key.as_deref()),
             opts,
@@ -145,6 +148,7 @@ impl PostgresStore {
                 detail: format!("cannot prepare the schema of {described}: {e}"),
             })?;
         Ok(PostgresStore {
+            written: OwnWrites::default(),
             pool,
             codec: Codec::new(opts.encryption_key.as_deref()),
             opts,
@@ -154,6 +158,41 @@ impl PostgresStore {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+/// The version this store last wrote per environment under a lease: (lock
+/// id, serial, lineage). A write under the same lease that finds exactly
+/// that version current need not fetch and re-verify the stored payload: no
+/// other writer can have replaced it while the lease is held (the lease is
+/// checked in the same transaction), and the writer has the full state in
+/// hand. Without it every write of an apply re-read the whole state.
+#[derive(Default)]
+struct OwnWrites(std::sync::Mutex<std::collections::HashMap<String, (String, i64, String)>>);
+
+impl OwnWrites {
+    fn is_ours(&self, env: &str, lease: Option<&LockLease>, serial: i64, lineage: &str) -> bool {
+        let Some(lease) = lease else { return false };
+        self.0
+            .lock()
+            .expect("own writes")
+            .get(env)
+            .is_some_and(|(id, s, l)| *id == lease.lock_id && *s == serial && l == lineage)
+    }
+
+    fn record(&self, env: &str, lease: Option<&LockLease>, serial: i64, lineage: &str) {
+        let mut g = self.0.lock().expect("own writes");
+        match lease {
+            Some(lease) => {
+                g.insert(
+                    env.to_string(),
+                    (lease.lock_id.clone(), serial, lineage.to_string()),
+                );
+            }
+            None => {
+                g.remove(env);
+            }
+        }
     }
 }
 
@@ -343,7 +382,7 @@ macro_rules! sql_store {
                 if let Some(lease) = lease {
                     self.check_lease(&mut tx, env, lease, now).await?;
                 }
-                let current = sqlx::query(concat!("SELECT serial, payload FROM states WHERE env = $1", $for_update))
+                let current = sqlx::query(concat!("SELECT serial, lineage FROM states WHERE env = $1", $for_update))
                     .bind(env)
                     .fetch_optional(&mut *tx)
                     .await
@@ -351,18 +390,26 @@ macro_rules! sql_store {
                 let found = match current {
                     None => None,
                     Some(r) => {
-                        let serial = from_i64(r.try_get("serial").map_err(self.err())?);
-                        let stored: String = r.try_get("payload").map_err(self.err())?;
-                        // Never overwrite what cannot be verified: a corrupt, newer or
-                        // differently-encrypted state stays as it is.
-                        let header = self.codec.header(&stored, &format!("the state of '{env}'"))?;
-                        self.codec.check_key(&header)?;
-                        if expected_serial == Some(serial) && header.lineage != state.lineage {
-                            return Err(StateError::LineageMismatch {
-                                env: env.to_string(),
-                                stored: header.lineage,
-                                given: state.lineage,
-                            });
+                        let serial_i: i64 = r.try_get("serial").map_err(self.err())?;
+                        let lineage_s: String = r.try_get("lineage").map_err(self.err())?;
+                        let serial = from_i64(serial_i);
+                        if !self.written.is_ours(env, lease, serial_i, &lineage_s) {
+                            let stored: String = sqlx::query_scalar("SELECT payload FROM states WHERE env = $1")
+                                .bind(env)
+                                .fetch_one(&mut *tx)
+                                .await
+                                .map_err(self.err())?;
+                            // Never overwrite what cannot be verified: a corrupt, newer or
+                            // differently-encrypted state stays as it is.
+                            let header = self.codec.header(&stored, &format!("the state of '{env}'"))?;
+                            self.codec.check_key(&header)?;
+                            if expected_serial == Some(serial) && header.lineage != state.lineage {
+                                return Err(StateError::LineageMismatch {
+                                    env: env.to_string(),
+                                    stored: header.lineage,
+                                    given: state.lineage,
+                                });
+                            }
                         }
                         Some(serial)
                     }
@@ -420,7 +467,9 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(self.err())?;
-                tx.commit().await.map_err(self.err())
+                tx.commit().await.map_err(self.err())?;
+                self.written.record(env, lease, serial, &lineage);
+                Ok(())
             }
 
             async fn history(&self, env: &str) -> Result<Vec<HistoryEntry>, StateError> {
