@@ -2,6 +2,7 @@
 
 use crate::api::ApiCalls;
 use crate::data_sources::{DataSourceType, all_data_source_types};
+use crate::resources::instance_waiter::InstanceWaiter;
 use crate::resources::{ResourceType, all_resource_types};
 use crate::tags::TagMap;
 use crate::values::{first_block, get_bool, get_str, get_str_map};
@@ -162,6 +163,9 @@ pub struct AwsProvider {
     /// Raw user data seen at plan time, by its SHA1 hex (state stores only
     /// the hash, as Terraform does; create needs the text).
     pub(crate) user_data: std::sync::Mutex<BTreeMap<String, String>>,
+    /// Batched waits for instance states, shared by all concurrent
+    /// creates, updates and deletes of `aws_instance`.
+    pub(crate) instance_waiter: InstanceWaiter,
     environment: String,
 }
 
@@ -311,6 +315,7 @@ impl AwsProvider {
             region,
             default_tags,
             user_data: Default::default(),
+            instance_waiter: InstanceWaiter::default(),
             environment: environment.to_string(),
             sdk_config,
         })

@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use terrace_aws::AwsProvider;
+use futures::StreamExt;
+use std::sync::Arc;
+use terrace_aws::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use terrace_core::{PathStep, Value};
 use terrace_provider::Provider;
 
@@ -234,6 +236,226 @@ async fn missing_instance_ids_do_not_fail_the_batch() {
     assert!(out[0].is_none());
     assert_eq!(out[1].as_ref(), Some(&state));
     p.delete("aws_instance", &state).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_creates_share_describe_instances() {
+    // The engine calls `create` from many tasks at once; their waits for
+    // `running` must share DescribeInstances calls, and the read after
+    // create must reuse what the wait described.
+    const N: usize = 20;
+    let env = "inst-concurrent";
+    let Some(p) = provider(env).await else { return };
+    let p = Arc::new(p);
+    let ami = amazon_linux(&p).await;
+    let config = |i: usize| {
+        Value::map([
+            ("ami", Value::from(ami.as_str())),
+            ("instance_type", Value::from("t3.nano")),
+            (
+                "root_block_device",
+                Value::List(vec![Value::map([("volume_size", Value::from(12))])]),
+            ),
+            (
+                "tags",
+                Value::map([("Name", Value::from(format!("c-{i}")))]),
+            ),
+        ])
+    };
+    let tasks: Vec<_> = (0..N)
+        .map(|i| {
+            let p = p.clone();
+            let config = config(i);
+            tokio::spawn(async move {
+                let c = create_ctx(env, &format!("aws_instance.c[{i}]"));
+                create(&p, "aws_instance", &config, &c).await
+            })
+        })
+        .collect();
+    let mut states = Vec::new();
+    for t in tasks {
+        states.push(t.await.expect("create task"));
+    }
+    let describes = calls(&p, "ec2:DescribeInstances");
+    let volumes = calls(&p, "ec2:DescribeVolumes");
+    eprintln!("{N} concurrent creates: {describes} DescribeInstances, {volumes} DescribeVolumes");
+    assert_eq!(calls(&p, "ec2:RunInstances"), N as u64);
+    assert!(
+        describes <= (N / 2) as u64,
+        "{describes} DescribeInstances for {N} concurrent creates (one per create would be {N})"
+    );
+    assert!(
+        volumes <= describes,
+        "{volumes} DescribeVolumes, {describes} describes"
+    );
+    let mut ids: Vec<String> = states.iter().map(|st| s(st, "id")).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), N);
+    for (i, st) in states.iter().enumerate() {
+        assert_eq!(s(st, "instance_state"), "running");
+        let root = &st.get("root_block_device").unwrap().as_list().unwrap()[0];
+        assert_eq!(root.get("volume_size"), Some(&Value::from(12)));
+        assert_no_diff(
+            &p,
+            "aws_instance",
+            st,
+            &config(i),
+            &ctx(env, &format!("aws_instance.c[{i}]")),
+        );
+    }
+    // What create returned is what a refresh reads.
+    let refreshed = p.read_resources("aws_instance", &states).await.unwrap();
+    for (st, r) in states.iter().zip(&refreshed) {
+        assert_eq!(r.as_ref(), Some(st));
+    }
+
+    // Concurrent deletes share their waits for termination too.
+    let before = calls(&p, "ec2:DescribeInstances");
+    let tasks: Vec<_> = states
+        .iter()
+        .cloned()
+        .map(|st| {
+            let p = p.clone();
+            tokio::spawn(async move { p.delete("aws_instance", &st).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("delete task").expect("delete");
+    }
+    let describes = calls(&p, "ec2:DescribeInstances") - before;
+    eprintln!("{N} concurrent deletes: {describes} DescribeInstances");
+    assert_eq!(calls(&p, "ec2:TerminateInstances"), N as u64);
+    assert!(
+        describes <= (N / 2) as u64,
+        "{describes} DescribeInstances for {N} concurrent deletes"
+    );
+    let gone = p.read_resources("aws_instance", &states).await.unwrap();
+    assert!(gone.iter().all(Option::is_none));
+}
+
+#[tokio::test]
+async fn refresh_across_moto_pages_finds_retagged_and_omits_deleted() {
+    // One reservation per instance, as terrace creates them: moto pages
+    // ID-list describes by 100 reservations.
+    const N: usize = 250;
+    let env = "inst-pages";
+    let Some(p) = provider(env).await else { return };
+    let ami = amazon_linux(&p).await;
+    let run = |i: usize| {
+        let p = &p;
+        let ami = ami.clone();
+        async move {
+            let tags = aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                .tags(tag(OWNER_ENVIRONMENT_TAG, env))
+                .tags(tag(OWNER_ADDRESS_TAG, &format!("aws_instance.r[{i}]")))
+                .build();
+            let out = p
+                .ec2_client()
+                .run_instances()
+                .image_id(ami)
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Nano)
+                .min_count(1)
+                .max_count(1)
+                .tag_specifications(tags)
+                .send()
+                .await
+                .expect("RunInstances");
+            out.instances()[0].instance_id().unwrap().to_string()
+        }
+    };
+    let ids: Vec<String> = futures::stream::iter(0..N)
+        .map(run)
+        .buffered(8)
+        .collect()
+        .await;
+    let mut prior: Vec<Value> = ids
+        .iter()
+        .map(|id| Value::map([("id", Value::from(id.as_str()))]))
+        .collect();
+
+    let out = p.read_resources("aws_instance", &prior).await.unwrap();
+    let describes = calls(&p, "ec2:DescribeInstances");
+    eprintln!("refresh of {N} instances: {describes} DescribeInstances");
+    for (id, v) in ids.iter().zip(&out) {
+        assert_eq!(v.as_ref().map(|v| s(v, "id")).as_deref(), Some(id.as_str()));
+    }
+    assert!(
+        describes <= 2,
+        "{describes} DescribeInstances to refresh {N} instances"
+    );
+
+    // Edited by hand: one lost its ownership tags, one claims another
+    // environment; one was terminated outside terrace; one never existed.
+    let ec2 = p.ec2_client();
+    ec2.delete_tags()
+        .resources(&ids[5])
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key(OWNER_ENVIRONMENT_TAG)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ec2.create_tags()
+        .resources(&ids[6])
+        .tags(tag(OWNER_ENVIRONMENT_TAG, "someone-else"))
+        .tags(tag("Name", "renamed"))
+        .send()
+        .await
+        .unwrap();
+    ec2.terminate_instances()
+        .instance_ids(&ids[7])
+        .send()
+        .await
+        .unwrap();
+    prior.push(Value::map([("id", Value::from("i-0123456789abcdef0"))]));
+    let before = calls(&p, "ec2:DescribeInstances");
+    let out = p.read_resources("aws_instance", &prior).await.unwrap();
+    let describes = calls(&p, "ec2:DescribeInstances") - before;
+    eprintln!("refresh of {N} instances, 4 edited by hand: {describes} DescribeInstances");
+    assert_eq!(out.len(), N + 1);
+    let retagged = out[5].as_ref().expect("instance without its ownership tag");
+    assert_eq!(s(retagged, "id"), ids[5]);
+    assert!(
+        retagged
+            .get("tags_all")
+            .unwrap()
+            .get(OWNER_ENVIRONMENT_TAG)
+            .is_none()
+    );
+    let moved = out[6]
+        .as_ref()
+        .expect("instance tagged for another environment");
+    assert_eq!(s(moved, "id"), ids[6]);
+    assert_eq!(
+        moved.get("tags_all").unwrap().get("Name"),
+        Some(&Value::from("renamed"))
+    );
+    assert!(out[7].is_none(), "terminated outside terrace");
+    assert!(out[N].is_none(), "never existed");
+    assert_eq!(out.iter().filter(|o| o.is_some()).count(), N - 1);
+    assert!(
+        describes <= 3,
+        "{describes} DescribeInstances to refresh {N} instances with 4 edited by hand"
+    );
+
+    for chunk in ids.chunks(200) {
+        ec2.terminate_instances()
+            .set_instance_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+fn tag(key: &str, value: &str) -> aws_sdk_ec2::types::Tag {
+    aws_sdk_ec2::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
 }
 
 fn sha1_hex(text: &str) -> String {

@@ -1,16 +1,32 @@
 //! `aws_instance`.
 //!
-//! Reads are batched: one DescribeInstances for up to 1,000 IDs, falling
-//! back to an `instance-id` filter (which skips missing IDs) when any ID is
-//! gone, plus batched DescribeVolumes for root volumes. `user_data` is kept
-//! in state as the SHA1 hex of its text, as Terraform does; it is not read
-//! back from the API (a per-instance call), so its drift is not detected.
+//! Reads are batched. A refresh of more than 200 instances (one filter
+//! call's worth) first describes the environment's instances by ownership
+//! tag (`tag:terrace:environment`, 1,000 per page): ID lists cannot be paged
+//! by `MaxResults` on EC2, and moto answers them in pages of 100
+//! reservations, one per created instance. What that does not return
+//! (instances retagged by hand, imported ones, gone ones) is then described
+//! by ID: an `instance-id` filter of up to 200 IDs per call (missing IDs are
+//! simply absent), or ID lists of 1,000 when more remain. Smaller sets go
+//! straight to the filter. Terminated instances read as gone. Root volumes
+//! come from batched DescribeVolumes.
+//!
+//! Waits for a state (`running` after create, `stopped`/`running` around a
+//! type change, gone after terminate) go through the provider's shared
+//! [`InstanceWaiter`](super::instance_waiter::InstanceWaiter): concurrent
+//! waits share one DescribeInstances per poll round, and the read after
+//! create is the instance (and root volume) the wait saw running.
+//!
+//! `user_data` is kept in state as the SHA1 hex of its text, as Terraform
+//! does; it is not read back from the API (a per-instance call), so its
+//! drift is not detected.
 
 use super::ec2_support::{
     FILTER_CHUNK, environment_filter, filter, ok_if_gone, prior_ids, tag_spec, tags_to_map,
     update_tags,
 };
-use super::{ResourceType, default_plan, require_id, tags_attributes, wait_for};
+use super::instance_waiter::Want;
+use super::{ResourceType, default_plan, require_id, tags_attributes};
 use crate::api::{at_path, is_not_found};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::tags::{create_tags, tags_from_api};
@@ -23,7 +39,7 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine;
 use sha1::{Digest, Sha1};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use terrace_core::Value;
 use terrace_provider::{
@@ -35,7 +51,9 @@ pub(crate) struct Instance;
 const NAME: &str = "aws_instance";
 /// Instance IDs per DescribeInstances call (the API maximum).
 const IDS_PER_CALL: usize = 1000;
-const POLL: Duration = Duration::from_secs(2);
+/// Page size of filtered DescribeInstances (the API maximum; moto's default
+/// page is 100 reservations, and every create is a reservation of its own).
+pub(super) const PAGE: i32 = 1000;
 
 /// Terraform's user data hash: SHA1 hex of the text (base64 is decoded first).
 pub(crate) fn user_data_hash(text: &str) -> String {
@@ -50,15 +68,114 @@ fn is_hash(s: &str) -> bool {
 }
 
 /// An instance and the account that owns its reservation.
-type Found = (Ec2Instance, String);
+pub(super) type Found = (Ec2Instance, String);
 
 /// What a read needs besides the instance: its root volume.
 #[derive(Clone, Default)]
-struct RootVolume {
+pub(super) struct RootVolume {
     size: Option<i32>,
     volume_type: Option<String>,
     encrypted: Option<bool>,
     iops: Option<i32>,
+}
+
+fn is_terminated(i: &Ec2Instance) -> bool {
+    i.state().and_then(|s| s.name()) == Some(&InstanceStateName::Terminated)
+}
+
+/// The volume ID of an instance's root device, if it has an EBS root.
+pub(super) fn root_volume_id(i: &Ec2Instance) -> Option<&str> {
+    let root = i.root_device_name()?;
+    i.block_device_mappings()
+        .iter()
+        .find(|m| m.device_name() == Some(root))?
+        .ebs()?
+        .volume_id()
+}
+
+/// DescribeInstances, following pages (at most `max_pages` of them; the
+/// flag says whether the listing is complete). Terminated instances are
+/// included: callers decide what they mean.
+pub(super) async fn describe_raw(
+    p: &AwsProvider,
+    ids: Option<Vec<String>>,
+    filters: Vec<Filter>,
+    max_results: Option<i32>,
+    max_pages: Option<usize>,
+) -> Result<(Vec<Found>, bool), ProviderError> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = p
+            .call("ec2:DescribeInstances", || {
+                p.ec2
+                    .describe_instances()
+                    .set_instance_ids(ids.clone())
+                    .set_filters((!filters.is_empty()).then(|| filters.clone()))
+                    .set_max_results(max_results)
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+        pages += 1;
+        for r in page.reservations() {
+            let owner = r.owner_id().unwrap_or_default();
+            out.extend(r.instances().iter().map(|i| (i.clone(), owner.to_string())));
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => {
+                if max_pages.is_some_and(|m| pages >= m) {
+                    return Ok((out, false));
+                }
+                token = Some(t.to_string());
+            }
+            _ => return Ok((out, true)),
+        }
+    }
+}
+
+/// Root volumes of the instances, in batched DescribeVolumes calls.
+pub(super) async fn root_volumes<'a>(
+    p: &AwsProvider,
+    instances: impl IntoIterator<Item = &'a Found>,
+) -> Result<BTreeMap<String, RootVolume>, ProviderError> {
+    let ids: Vec<String> = instances
+        .into_iter()
+        .filter_map(|(i, _)| root_volume_id(i).map(str::to_string))
+        .collect();
+    if ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let found = super::ec2_support::describe_by_ids(&ids, |chunk, token| async move {
+        let out = p
+            .call("ec2:DescribeVolumes", || {
+                p.ec2
+                    .describe_volumes()
+                    .filters(filter("volume-id", chunk.clone()))
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+        let items = out
+            .volumes()
+            .iter()
+            .filter_map(|v| {
+                Some((
+                    v.volume_id()?.to_string(),
+                    RootVolume {
+                        size: v.size(),
+                        volume_type: v.volume_type().map(|t| t.as_str().to_string()),
+                        encrypted: v.encrypted(),
+                        iops: v.iops(),
+                    },
+                ))
+            })
+            .collect();
+        Ok((items, out.next_token().map(str::to_string)))
+    })
+    .await?;
+    Ok(found)
 }
 
 impl Instance {
@@ -150,26 +267,48 @@ impl Instance {
             .build()
     }
 
-    /// Describe instances by ID, batched; terminated instances are omitted.
+    /// Describe instances by ID for a refresh; terminated instances are
+    /// omitted. A set larger than one filter call is first looked up by the
+    /// environment's ownership tag; what that does not return (retagged,
+    /// imported, other environments', gone) is then described by ID.
     async fn describe(&self, p: &AwsProvider, ids: &[String]) -> Result<Vec<Found>, ProviderError> {
-        let mut unique: Vec<String> = ids.iter().filter(|s| !s.is_empty()).cloned().collect();
-        unique.sort();
-        unique.dedup();
+        let mut wanted: BTreeSet<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+            .collect();
         let mut out = Vec::new();
-        for chunk in unique.chunks(IDS_PER_CALL) {
-            match self
-                .describe_pages(p, Some(chunk.to_vec()), Vec::new())
-                .await
-            {
-                Ok(found) => out.extend(found),
+        if wanted.len() > FILTER_CHUNK {
+            // Stop paging when the environment turns out to hold far more
+            // instances than asked for: no more calls than by ID.
+            let budget = wanted.len().div_ceil(FILTER_CHUNK);
+            let (found, _) = describe_raw(
+                p,
+                None,
+                vec![environment_filter(p.environment())],
+                Some(PAGE),
+                Some(budget),
+            )
+            .await?;
+            for f in found {
+                if f.0.instance_id().is_some_and(|id| wanted.remove(id)) && !is_terminated(&f.0) {
+                    out.push(f);
+                }
+            }
+        }
+        let rest: Vec<String> = wanted.into_iter().map(str::to_string).collect();
+        if rest.len() <= FILTER_CHUNK {
+            if !rest.is_empty() {
+                out.extend(self.describe_filtered(p, &rest).await?);
+            }
+            return Ok(out);
+        }
+        for chunk in rest.chunks(IDS_PER_CALL) {
+            match describe_raw(p, Some(chunk.to_vec()), Vec::new(), None, None).await {
+                Ok((found, _)) => out.extend(found.into_iter().filter(|f| !is_terminated(&f.0))),
                 Err(e) if is_not_found(&e) => {
                     // Some ID is gone: the ID list fails as a whole, a filter does not.
-                    for sub in chunk.chunks(FILTER_CHUNK) {
-                        out.extend(
-                            self.describe_pages(p, None, vec![filter("instance-id", sub.to_vec())])
-                                .await?,
-                        );
-                    }
+                    out.extend(self.describe_filtered(p, chunk).await?);
                 }
                 Err(e) => return Err(e),
             }
@@ -177,90 +316,26 @@ impl Instance {
         Ok(out)
     }
 
-    async fn describe_pages(
+    /// Describe by `instance-id` filter (missing IDs are simply absent),
+    /// FILTER_CHUNK IDs per call; terminated instances are omitted.
+    async fn describe_filtered(
         &self,
         p: &AwsProvider,
-        ids: Option<Vec<String>>,
-        filters: Vec<Filter>,
+        ids: &[String],
     ) -> Result<Vec<Found>, ProviderError> {
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = p
-                .call("ec2:DescribeInstances", || {
-                    p.ec2
-                        .describe_instances()
-                        .set_instance_ids(ids.clone())
-                        .set_filters((!filters.is_empty()).then(|| filters.clone()))
-                        .set_max_results(if ids.is_none() { Some(1000) } else { None })
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            for r in page.reservations() {
-                let owner = r.owner_id().unwrap_or_default();
-                out.extend(
-                    r.instances()
-                        .iter()
-                        .filter(|i| {
-                            i.state().and_then(|s| s.name()) != Some(&InstanceStateName::Terminated)
-                        })
-                        .map(|i| (i.clone(), owner.to_string())),
-                );
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
-            }
+        for sub in ids.chunks(FILTER_CHUNK) {
+            let (found, _) = describe_raw(
+                p,
+                None,
+                vec![filter("instance-id", sub.to_vec())],
+                Some(PAGE),
+                None,
+            )
+            .await?;
+            out.extend(found.into_iter().filter(|f| !is_terminated(&f.0)));
         }
-    }
-
-    /// Root volumes of the instances, in batched DescribeVolumes calls.
-    async fn root_volumes(
-        &self,
-        p: &AwsProvider,
-        instances: &[Found],
-    ) -> Result<BTreeMap<String, RootVolume>, ProviderError> {
-        let ids: Vec<String> = instances
-            .iter()
-            .filter_map(|(i, _)| {
-                let root = i.root_device_name()?;
-                let m = i
-                    .block_device_mappings()
-                    .iter()
-                    .find(|m| m.device_name() == Some(root))?;
-                m.ebs()?.volume_id().map(str::to_string)
-            })
-            .collect();
-        let found = super::ec2_support::describe_by_ids(&ids, |chunk, token| async move {
-            let out = p
-                .call("ec2:DescribeVolumes", || {
-                    p.ec2
-                        .describe_volumes()
-                        .filters(filter("volume-id", chunk.clone()))
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            let items = out
-                .volumes()
-                .iter()
-                .filter_map(|v| {
-                    Some((
-                        v.volume_id()?.to_string(),
-                        RootVolume {
-                            size: v.size(),
-                            volume_type: v.volume_type().map(|t| t.as_str().to_string()),
-                            encrypted: v.encrypted(),
-                            iops: v.iops(),
-                        },
-                    ))
-                })
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
-        })
-        .await?;
-        Ok(found)
+        Ok(out)
     }
 
     async fn read_one(
@@ -270,7 +345,7 @@ impl Instance {
         prior: Option<&Value>,
     ) -> Result<Option<Value>, ProviderError> {
         let found = self.describe(p, &[id.to_string()]).await?;
-        let vols = self.root_volumes(p, &found).await?;
+        let vols = root_volumes(p, &found).await?;
         Ok(found.first().map(|i| self.to_value(p, i, &vols, prior)))
     }
 
@@ -279,51 +354,13 @@ impl Instance {
         p: &AwsProvider,
         filters: Vec<Filter>,
     ) -> Result<Vec<Value>, ProviderError> {
-        let found = self.describe_pages(p, None, filters).await?;
-        let vols = self.root_volumes(p, &found).await?;
+        let (found, _) = describe_raw(p, None, filters, Some(PAGE), None).await?;
+        let found: Vec<Found> = found.into_iter().filter(|f| !is_terminated(&f.0)).collect();
+        let vols = root_volumes(p, &found).await?;
         Ok(found
             .iter()
             .map(|i| self.to_value(p, i, &vols, None))
             .collect())
-    }
-
-    /// Poll until the instance is in `state` (or gone, for `Terminated`).
-    async fn wait_state(
-        &self,
-        p: &AwsProvider,
-        id: &str,
-        state: InstanceStateName,
-        timeout: Duration,
-    ) -> Result<(), ProviderError> {
-        wait_for(
-            &format!("instance {id} to be {}", state.as_str()),
-            timeout,
-            POLL,
-            || {
-                let state = state.clone();
-                async move {
-                    let r = p
-                        .call("ec2:DescribeInstances", || {
-                            p.ec2
-                                .describe_instances()
-                                .filters(filter("instance-id", [id]))
-                                .send()
-                        })
-                        .await?;
-                    let current = r
-                        .reservations()
-                        .iter()
-                        .flat_map(|r| r.instances())
-                        .find_map(|i| i.state()?.name().cloned());
-                    Ok(match current {
-                        None if state == InstanceStateName::Terminated => Some(()),
-                        Some(s) if s == state => Some(()),
-                        _ => None,
-                    })
-                }
-            },
-        )
-        .await
     }
 
     async fn profile_associations(
@@ -552,7 +589,7 @@ impl ResourceType for Instance {
     ) -> Result<Vec<Option<Value>>, ProviderError> {
         let ids = prior_ids(prior);
         let found = self.describe(p, &ids).await?;
-        let vols = self.root_volumes(p, &found).await?;
+        let vols = root_volumes(p, &found).await?;
         let by_id: BTreeMap<&str, &Found> = found
             .iter()
             .filter_map(|f| Some((f.0.instance_id()?, f)))
@@ -649,11 +686,18 @@ impl ResourceType for Instance {
             .and_then(|i| i.instance_id())
             .unwrap_or_default()
             .to_string();
-        self.wait_state(p, &id, InstanceStateName::Running, ctx.timeout)
+        // The wait describes the instance (batched with other creates);
+        // what it saw when the instance was running is the read.
+        let reached = p
+            .instance_waiter
+            .wait(p, &id, Want::Running, true, ctx.timeout)
             .await?;
-        self.read_one(p, &id, Some(planned))
-            .await?
-            .ok_or_else(|| ProviderError::NotFound(format!("instance {id} not found after create")))
+        match &reached.instance {
+            Some(found) => Ok(self.to_value(p, found, &reached.volumes, Some(planned))),
+            None => self.read_one(p, &id, Some(planned)).await?.ok_or_else(|| {
+                ProviderError::NotFound(format!("instance {id} not found after create"))
+            }),
+        }
     }
 
     async fn update(
@@ -673,7 +717,8 @@ impl ResourceType for Instance {
                 p.ec2.stop_instances().instance_ids(&id).send()
             })
             .await?;
-            self.wait_state(p, &id, InstanceStateName::Stopped, timeout)
+            p.instance_waiter
+                .wait(p, &id, Want::Stopped, false, timeout)
                 .await?;
             let v = AttributeValue::builder().value(&t).build();
             p.call("ec2:ModifyInstanceAttribute", || {
@@ -689,7 +734,8 @@ impl ResourceType for Instance {
                 p.ec2.start_instances().instance_ids(&id).send()
             })
             .await?;
-            self.wait_state(p, &id, InstanceStateName::Running, timeout)
+            p.instance_waiter
+                .wait(p, &id, Want::Running, false, timeout)
                 .await?;
         }
         let sgs = get_strings(planned, "vpc_security_group_ids");
@@ -729,13 +775,10 @@ impl ResourceType for Instance {
         if let Err(e) = r {
             return ok_if_gone::<()>(Err(e));
         }
-        self.wait_state(
-            p,
-            &id,
-            InstanceStateName::Terminated,
-            Duration::from_secs(1200),
-        )
-        .await
+        p.instance_waiter
+            .wait(p, &id, Want::Gone, false, Duration::from_secs(1200))
+            .await
+            .map(|_| ())
     }
 
     async fn find_created(

@@ -20,6 +20,7 @@ mod ecr_repository;
 mod eks;
 mod iam;
 mod instance;
+pub(crate) mod instance_waiter;
 mod internet_gateway;
 mod launch_template;
 mod route_table;
