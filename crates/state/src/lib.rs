@@ -180,13 +180,20 @@ pub struct StoreOptions {
     pub encryption_key: Option<String>,
     /// Lock lease length; holders renew every third of it.
     pub lock_lease: Duration,
+    /// SQL stores split a stored state into parts of at most this many bytes
+    /// (SQLite and PostgreSQL refuse single values near 1 GB).
+    pub payload_part_bytes: usize,
 }
+
+/// The default part size of SQL-stored states: 256 MiB.
+pub const DEFAULT_PAYLOAD_PART_BYTES: usize = 256 << 20;
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             encryption_key: None,
             lock_lease: Duration::from_secs(120),
+            payload_part_bytes: DEFAULT_PAYLOAD_PART_BYTES,
         }
     }
 }
@@ -196,6 +203,11 @@ impl StoreOptions {
         if self.encryption_key.as_deref() == Some("") {
             return Err(StateError::Config {
                 detail: "the encryption key (TERRACE_STATE_KEY) is set but empty".into(),
+            });
+        }
+        if self.payload_part_bytes < 16 {
+            return Err(StateError::Config {
+                detail: "the payload part size must be at least 16 bytes".into(),
             });
         }
         if self.lock_lease < Duration::from_millis(100) {

@@ -196,6 +196,23 @@ impl OwnWrites {
     }
 }
 
+/// `payload` cut into pieces of at most `max` bytes, at character boundaries.
+fn split_payload(payload: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = payload;
+    while rest.len() > max {
+        let mut cut = max;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        out.push(head);
+        rest = tail;
+    }
+    out.push(rest);
+    out
+}
+
 fn check_serial(env: &str, expected: Option<u64>, given: u64) -> Result<(), StateError> {
     if given > expected.unwrap_or(0) {
         Ok(())
@@ -226,6 +243,35 @@ fn parse_json(text: &str, what: &str) -> Result<serde_json::Value, StateError> {
 macro_rules! sql_store {
     ($store:ident, $db:ty, $begin:literal, $for_update:literal) => {
         impl $store {
+            /// The whole stored text of a `states`/`state_versions` row
+            /// (`payload`, `parts`, `parts_owner`): its first part plus the
+            /// rest from payload_parts. Parts never change once written, so
+            /// this needs no transaction.
+            async fn assemble(&self, row: &<$db as sqlx::Database>::Row, what: &str) -> Result<String, StateError> {
+                let mut payload: String = row.try_get("payload").map_err(self.err())?;
+                let parts: i64 = row.try_get("parts").map_err(self.err())?;
+                if parts == 0 {
+                    return Ok(payload);
+                }
+                let owner: String = row.try_get("parts_owner").map_err(self.err())?;
+                let rows = sqlx::query("SELECT seq, part FROM payload_parts WHERE owner = $1 ORDER BY seq")
+                    .bind(&owner)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(self.err())?;
+                if i64::try_from(rows.len()).ok() != Some(parts) {
+                    return Err(StateError::Corrupt {
+                        what: what.to_string(),
+                        detail: format!("{} of its {parts} continuation parts are stored", rows.len()),
+                    });
+                }
+                for r in rows {
+                    let part: String = r.try_get("part").map_err(self.err())?;
+                    payload.push_str(&part);
+                }
+                Ok(payload)
+            }
+
             fn err(&self) -> impl Fn(sqlx::Error) -> StateError + '_ {
                 move |e| match e {
                     sqlx::Error::Io(_)
@@ -352,7 +398,7 @@ macro_rules! sql_store {
 
             async fn read(&self, env: &str) -> Result<Option<State>, StateError> {
                 validate_env_name(env)?;
-                let row = sqlx::query("SELECT payload FROM states WHERE env = $1")
+                let row = sqlx::query("SELECT payload, parts, parts_owner FROM states WHERE env = $1")
                     .bind(env)
                     .fetch_optional(&self.pool)
                     .await
@@ -360,8 +406,9 @@ macro_rules! sql_store {
                 match row {
                     None => Ok(None),
                     Some(r) => {
-                        let payload: String = r.try_get("payload").map_err(self.err())?;
-                        Ok(Some(self.codec.decode(&payload, &format!("the state of '{env}'"))?.1))
+                        let what = format!("the state of '{env}'");
+                        let payload = self.assemble(&r, &what).await?;
+                        Ok(Some(self.codec.decode(&payload, &what)?.1))
                     }
                 }
             }
@@ -394,11 +441,12 @@ macro_rules! sql_store {
                         let lineage_s: String = r.try_get("lineage").map_err(self.err())?;
                         let serial = from_i64(serial_i);
                         if !self.written.is_ours(env, lease, serial_i, &lineage_s) {
-                            let stored: String = sqlx::query_scalar("SELECT payload FROM states WHERE env = $1")
+                            let row = sqlx::query("SELECT payload, parts, parts_owner FROM states WHERE env = $1")
                                 .bind(env)
                                 .fetch_one(&mut *tx)
                                 .await
                                 .map_err(self.err())?;
+                            let stored = self.assemble(&row, &format!("the state of '{env}'")).await?;
                             // Never overwrite what cannot be verified: a corrupt, newer or
                             // differently-encrypted state stays as it is.
                             let header = self.codec.header(&stored, &format!("the state of '{env}'"))?;
@@ -419,30 +467,46 @@ macro_rules! sql_store {
                 }
                 let serial = to_i64(state.serial)?;
                 let lineage = state.lineage.to_string();
+                let pieces = split_payload(&payload, self.opts.payload_part_bytes);
+                let parts = i64::try_from(pieces.len() - 1).map_err(StateError::backend)?;
+                let owner = if parts > 0 { format!("{env}/{serial}/{}", uuid::Uuid::new_v4()) } else { String::new() };
+                for (seq, part) in pieces.iter().enumerate().skip(1) {
+                    sqlx::query("INSERT INTO payload_parts (owner, seq, part) VALUES ($1, $2, $3)")
+                        .bind(&owner)
+                        .bind(i64::try_from(seq).map_err(StateError::backend)?)
+                        .bind(*part)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(self.err())?;
+                }
                 let changed = match expected_serial {
                     None => sqlx::query(
-                        "INSERT INTO states (env, serial, lineage, payload, written_at) VALUES ($1, $2, $3, $4, $5) \
-                         ON CONFLICT (env) DO NOTHING",
+                        "INSERT INTO states (env, serial, lineage, payload, written_at, parts, parts_owner) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (env) DO NOTHING",
                     )
                     .bind(env)
                     .bind(serial)
                     .bind(&lineage)
-                    .bind(&payload)
+                    .bind(pieces[0])
                     .bind(now)
+                    .bind(parts)
+                    .bind(&owner)
                     .execute(&mut *tx)
                     .await
                     .map_err(self.err())?
                     .rows_affected(),
                     Some(expected) => sqlx::query(
-                        "UPDATE states SET serial = $2, lineage = $3, payload = $4, written_at = $5 \
-                         WHERE env = $1 AND serial = $6",
+                        "UPDATE states SET serial = $2, lineage = $3, payload = $4, written_at = $5, parts = $7, \
+                         parts_owner = $8 WHERE env = $1 AND serial = $6",
                     )
                     .bind(env)
                     .bind(serial)
                     .bind(&lineage)
-                    .bind(&payload)
+                    .bind(pieces[0])
                     .bind(now)
                     .bind(to_i64(expected)?)
+                    .bind(parts)
+                    .bind(&owner)
                     .execute(&mut *tx)
                     .await
                     .map_err(self.err())?
@@ -454,16 +518,18 @@ macro_rules! sql_store {
                     return Err(StateError::Conflict { env: env.to_string(), expected: expected_serial, found });
                 }
                 sqlx::query(
-                    "INSERT INTO state_versions (env, serial, lineage, payload, written_at, operation, who) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO state_versions (env, serial, lineage, payload, written_at, operation, who, parts, \
+                     parts_owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(env)
                 .bind(serial)
                 .bind(&lineage)
-                .bind(&payload)
+                .bind(pieces[0])
                 .bind(now)
                 .bind(&meta.operation)
                 .bind(&meta.who)
+                .bind(parts)
+                .bind(&owner)
                 .execute(&mut *tx)
                 .await
                 .map_err(self.err())?;
@@ -501,7 +567,8 @@ macro_rules! sql_store {
             async fn read_version(&self, env: &str, serial: u64) -> Result<Option<State>, StateError> {
                 validate_env_name(env)?;
                 let row = sqlx::query(
-                    "SELECT payload FROM state_versions WHERE env = $1 AND serial = $2 ORDER BY id DESC LIMIT 1",
+                    "SELECT payload, parts, parts_owner FROM state_versions WHERE env = $1 AND serial = $2 \
+                     ORDER BY id DESC LIMIT 1",
                 )
                 .bind(env)
                 .bind(to_i64(serial)?)
@@ -511,8 +578,9 @@ macro_rules! sql_store {
                 match row {
                     None => Ok(None),
                     Some(r) => {
-                        let payload: String = r.try_get("payload").map_err(self.err())?;
-                        Ok(Some(self.codec.decode(&payload, &format!("version {serial} of '{env}'"))?.1))
+                        let what = format!("version {serial} of '{env}'");
+                        let payload = self.assemble(&r, &what).await?;
+                        Ok(Some(self.codec.decode(&payload, &what)?.1))
                     }
                 }
             }

@@ -139,6 +139,35 @@ impl Backend {
         }
     }
 
+    /// How many continuation parts the SQL stores hold (None for S3).
+    async fn payload_part_rows(&self) -> Option<i64> {
+        match self {
+            Backend::Sqlite { path, .. } => {
+                let s = SqliteStore::open(path, "raw", StoreOptions::default())
+                    .await
+                    .unwrap();
+                Some(
+                    sqlx::query_scalar("SELECT COUNT(*) FROM payload_parts")
+                        .fetch_one(s.pool())
+                        .await
+                        .unwrap(),
+                )
+            }
+            Backend::Postgres { url } => {
+                let s = PostgresStore::open(url, StoreOptions::default())
+                    .await
+                    .unwrap();
+                Some(
+                    sqlx::query_scalar("SELECT COUNT(*) FROM payload_parts")
+                        .fetch_one(s.pool())
+                        .await
+                        .unwrap(),
+                )
+            }
+            Backend::S3 { .. } => None,
+        }
+    }
+
     /// Replace the stored text of `env`'s current state behind the store's back.
     async fn set_raw(&self, env: &str, text: &str) {
         match self {
@@ -658,6 +687,74 @@ async fn force_unlock(b: Backend) {
     assert!(again.took_over.is_none());
 }
 
+/// A state far larger than one stored part (the SQL stores split payloads;
+/// S3 keeps one object) reads back whole, in current state and history, and
+/// with a multi-byte character straddling a part boundary.
+async fn large_state_in_parts(b: Backend) {
+    let store = b
+        .open(StoreOptions {
+            payload_part_bytes: 64,
+            ..Default::default()
+        })
+        .await;
+    let lineage = uuid::Uuid::new_v4();
+    let mut s1 = state_with(1, lineage, "one");
+    s1.outputs.insert(
+        "wide".into(),
+        terrace_state::OutputState {
+            value: json!("é€😀".repeat(200)),
+            sensitive: false,
+        },
+    );
+    store
+        .write("dev", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(store.read("dev").await.unwrap().as_ref(), Some(&s1));
+    let lease = store
+        .acquire_lock("dev", &LockInfo::new("apply"))
+        .await
+        .unwrap()
+        .lease;
+    let mut s2 = s1.clone();
+    s2.serial = 2;
+    s2.outputs.insert(
+        "more".into(),
+        terrace_state::OutputState {
+            value: json!("x".repeat(1000)),
+            sensitive: false,
+        },
+    );
+    store
+        .write("dev", &s2, Some(1), Some(&lease), &meta("apply"))
+        .await
+        .unwrap();
+    let mut s3 = s2.clone();
+    s3.serial = 3;
+    store
+        .write("dev", &s3, Some(2), Some(&lease), &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(store.read("dev").await.unwrap().as_ref(), Some(&s3));
+    assert_eq!(
+        store.read_version("dev", 1).await.unwrap().as_ref(),
+        Some(&s1)
+    );
+    assert_eq!(
+        store.read_version("dev", 2).await.unwrap().as_ref(),
+        Some(&s2)
+    );
+    // A store with the default part size reads what the small-part one wrote.
+    let other = b.default_store().await;
+    assert_eq!(other.read("dev").await.unwrap().as_ref(), Some(&s3));
+    if let Some(parts) = b.payload_part_rows().await {
+        assert!(
+            parts > 30,
+            "the payloads were not split ({parts} part rows)"
+        );
+    }
+}
+
 async fn corrupt_payload(b: Backend) {
     let store = b.default_store().await;
     let s1 = state_with(1, uuid::Uuid::new_v4(), "one");
@@ -1024,6 +1121,7 @@ conformance!(
     held_lock_heartbeat,
     force_unlock,
     corrupt_payload,
+    large_state_in_parts,
     unsupported_version,
     encryption,
     journal,
