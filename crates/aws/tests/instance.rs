@@ -334,60 +334,71 @@ async fn concurrent_creates_share_describe_instances() {
     assert!(gone.iter().all(Option::is_none));
 }
 
-#[tokio::test]
-async fn refresh_across_moto_pages_finds_retagged_and_omits_deleted() {
-    // One reservation per instance, as terrace creates them: moto pages
-    // ID-list describes by 100 reservations.
-    const N: usize = 250;
-    let env = "inst-pages";
-    let Some(p) = provider(env).await else { return };
-    let ami = amazon_linux(&p).await;
-    let run = |i: usize| {
-        let p = &p;
-        let ami = ami.clone();
-        async move {
-            let tags = aws_sdk_ec2::types::TagSpecification::builder()
-                .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
-                .tags(tag(OWNER_ENVIRONMENT_TAG, env))
-                .tags(tag(OWNER_ADDRESS_TAG, &format!("aws_instance.r[{i}]")))
-                .build();
-            let out = p
-                .ec2_client()
-                .run_instances()
-                .image_id(ami)
-                .instance_type(aws_sdk_ec2::types::InstanceType::T3Nano)
-                .min_count(1)
-                .max_count(1)
-                .tag_specifications(tags)
-                .send()
-                .await
-                .expect("RunInstances");
-            out.instances()[0].instance_id().unwrap().to_string()
-        }
-    };
-    let ids: Vec<String> = futures::stream::iter(0..N)
-        .map(run)
-        .buffered(8)
-        .collect()
-        .await;
-    let mut prior: Vec<Value> = ids
+/// Run `count` instances in one reservation carrying the ownership tags.
+async fn run_owned(
+    p: &AwsProvider,
+    ami: &str,
+    env: &str,
+    address: &str,
+    count: i32,
+) -> Vec<String> {
+    let tags = aws_sdk_ec2::types::TagSpecification::builder()
+        .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+        .tags(tag(OWNER_ENVIRONMENT_TAG, env))
+        .tags(tag(OWNER_ADDRESS_TAG, address))
+        .build();
+    let out = p
+        .ec2_client()
+        .run_instances()
+        .image_id(ami)
+        .instance_type(aws_sdk_ec2::types::InstanceType::T3Nano)
+        .min_count(count)
+        .max_count(count)
+        .tag_specifications(tags)
+        .send()
+        .await
+        .expect("RunInstances");
+    out.instances()
         .iter()
-        .map(|id| Value::map([("id", Value::from(id.as_str()))]))
-        .collect();
+        .map(|i| i.instance_id().unwrap().to_string())
+        .collect()
+}
 
-    let out = p.read_resources("aws_instance", &prior).await.unwrap();
-    let describes = calls(&p, "ec2:DescribeInstances");
-    eprintln!("refresh of {N} instances: {describes} DescribeInstances");
+fn id_priors(ids: &[String]) -> Vec<Value> {
+    ids.iter()
+        .map(|id| Value::map([("id", Value::from(id.as_str()))]))
+        .collect()
+}
+
+/// Refresh `ids` (all running): every one is read, in order, within
+/// `max_describes` DescribeInstances.
+async fn refresh_all(p: &AwsProvider, ids: &[String], max_describes: u64) {
+    let before = calls(p, "ec2:DescribeInstances");
+    let out = p
+        .read_resources("aws_instance", &id_priors(ids))
+        .await
+        .unwrap();
+    let describes = calls(p, "ec2:DescribeInstances") - before;
+    eprintln!(
+        "refresh of {} instances: {describes} DescribeInstances",
+        ids.len()
+    );
+    assert_eq!(out.len(), ids.len());
     for (id, v) in ids.iter().zip(&out) {
         assert_eq!(v.as_ref().map(|v| s(v, "id")).as_deref(), Some(id.as_str()));
     }
     assert!(
-        describes <= 2,
-        "{describes} DescribeInstances to refresh {N} instances"
+        describes <= max_describes,
+        "{describes} DescribeInstances to refresh {} instances",
+        ids.len()
     );
+}
 
-    // Edited by hand: one lost its ownership tags, one claims another
-    // environment; one was terminated outside terrace; one never existed.
+/// Edit instances 5..8 by hand (one loses its ownership tag, one claims
+/// another environment, one is terminated) and refresh with one ID more
+/// that never existed: the edited ones are still read, the terminated and
+/// the unknown one are gone, within `max_describes` DescribeInstances.
+async fn refresh_after_hand_edits(p: &AwsProvider, ids: &[String], max_describes: u64) {
     let ec2 = p.ec2_client();
     ec2.delete_tags()
         .resources(&ids[5])
@@ -411,12 +422,17 @@ async fn refresh_across_moto_pages_finds_retagged_and_omits_deleted() {
         .send()
         .await
         .unwrap();
+    let mut prior = id_priors(ids);
     prior.push(Value::map([("id", Value::from("i-0123456789abcdef0"))]));
-    let before = calls(&p, "ec2:DescribeInstances");
+    let before = calls(p, "ec2:DescribeInstances");
     let out = p.read_resources("aws_instance", &prior).await.unwrap();
-    let describes = calls(&p, "ec2:DescribeInstances") - before;
-    eprintln!("refresh of {N} instances, 4 edited by hand: {describes} DescribeInstances");
-    assert_eq!(out.len(), N + 1);
+    let describes = calls(p, "ec2:DescribeInstances") - before;
+    eprintln!(
+        "refresh of {} instances, 4 edited by hand: {describes} DescribeInstances",
+        ids.len()
+    );
+    let n = ids.len();
+    assert_eq!(out.len(), n + 1);
     let retagged = out[5].as_ref().expect("instance without its ownership tag");
     assert_eq!(s(retagged, "id"), ids[5]);
     assert!(
@@ -435,20 +451,79 @@ async fn refresh_across_moto_pages_finds_retagged_and_omits_deleted() {
         Some(&Value::from("renamed"))
     );
     assert!(out[7].is_none(), "terminated outside terrace");
-    assert!(out[N].is_none(), "never existed");
-    assert_eq!(out.iter().filter(|o| o.is_some()).count(), N - 1);
+    assert!(out[n].is_none(), "never existed");
+    assert_eq!(out.iter().filter(|o| o.is_some()).count(), n - 1);
+    for (id, v) in ids.iter().zip(&out).filter(|(id, _)| *id != &ids[7]) {
+        assert_eq!(v.as_ref().map(|v| s(v, "id")).as_deref(), Some(id.as_str()));
+    }
     assert!(
-        describes <= 3,
-        "{describes} DescribeInstances to refresh {N} instances with 4 edited by hand"
+        describes <= max_describes,
+        "{describes} DescribeInstances to refresh {n} instances with 4 edited by hand"
     );
+}
 
+async fn terminate_all(p: &AwsProvider, ids: &[String]) {
     for chunk in ids.chunks(200) {
-        ec2.terminate_instances()
+        p.ec2_client()
+            .terminate_instances()
             .set_instance_ids(Some(chunk.to_vec()))
             .send()
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn refresh_across_moto_pages_finds_retagged_and_omits_deleted() {
+    // One reservation per instance, as terrace creates them: moto pages
+    // ID-list describes by 100 reservations (3 calls for 250).
+    const N: usize = 250;
+    let env = "inst-pages";
+    let Some(p) = provider(env).await else { return };
+    let ami = amazon_linux(&p).await;
+    let ids: Vec<String> = futures::stream::iter(0..N)
+        .map(|i| {
+            let (p, ami) = (&p, &ami);
+            async move { run_owned(p, ami, env, &format!("aws_instance.r[{i}]"), 1).await }
+        })
+        .buffered(8)
+        .collect::<Vec<_>>()
+        .await
+        .concat();
+    assert_eq!(ids.len(), N);
+    // Two instance-id filter calls of 200 IDs.
+    refresh_all(&p, &ids, 2).await;
+    refresh_after_hand_edits(&p, &ids, 2).await;
+    terminate_all(&p, &ids).await;
+}
+
+#[tokio::test]
+async fn refresh_of_more_than_1000_goes_by_ownership_tag() {
+    // 1,100 instances (in five reservations, to keep the test quick): by ID
+    // alone that would be 6 filter calls; the environment's tag finds them
+    // in one page, and only what it misses is described by ID.
+    const N: usize = 1100;
+    let env = "inst-by-tag";
+    let Some(p) = provider(env).await else { return };
+    let ami = amazon_linux(&p).await;
+    let mut ids = Vec::new();
+    for r in 0..5 {
+        ids.extend(
+            run_owned(
+                &p,
+                &ami,
+                env,
+                &format!("aws_instance.t[{r}]"),
+                (N / 5) as i32,
+            )
+            .await,
+        );
+    }
+    assert_eq!(ids.len(), N);
+    refresh_all(&p, &ids, 2).await;
+    // The tag query, then one filter call for the four it did not answer.
+    refresh_after_hand_edits(&p, &ids, 2).await;
+    terminate_all(&p, &ids).await;
 }
 
 fn tag(key: &str, value: &str) -> aws_sdk_ec2::types::Tag {

@@ -1,15 +1,17 @@
 //! `aws_instance`.
 //!
-//! Reads are batched. A refresh of more than 200 instances (one filter
-//! call's worth) first describes the environment's instances by ownership
-//! tag (`tag:terrace:environment`, 1,000 per page): ID lists cannot be paged
-//! by `MaxResults` on EC2, and moto answers them in pages of 100
-//! reservations, one per created instance. What that does not return
-//! (instances retagged by hand, imported ones, gone ones) is then described
-//! by ID: an `instance-id` filter of up to 200 IDs per call (missing IDs are
-//! simply absent), or ID lists of 1,000 when more remain. Smaller sets go
-//! straight to the filter. Terminated instances read as gone. Root volumes
-//! come from batched DescribeVolumes.
+//! Reads are batched. A refresh describes instances by `instance-id`
+//! filter, 200 IDs per call (the EC2 limit on filter values), five calls at
+//! once, so 1,000 instances cost 5 calls. Missing IDs are simply absent (an
+//! ID list fails as a whole), and filtered requests take `MaxResults` 1,000
+//! (EC2 allows no `MaxResults` with an ID list, and moto pages ID lists by
+//! 100 reservations, one per created instance). A refresh of more than
+//! 1,000 instances first describes the environment's instances by
+//! ownership tag (`tag:terrace:environment`, 1,000 per page, paging stopped
+//! once it would cost more than describing by ID), then by ID only what
+//! that did not return: instances retagged by hand, imported ones, gone
+//! ones. Terminated instances read as gone. Root volumes come from batched
+//! DescribeVolumes.
 //!
 //! Waits for a state (`running` after create, `stopped`/`running` around a
 //! type change, gone after terminate) go through the provider's shared
@@ -27,7 +29,7 @@ use super::ec2_support::{
 };
 use super::instance_waiter::Want;
 use super::{ResourceType, default_plan, require_id, tags_attributes};
-use crate::api::{at_path, is_not_found};
+use crate::api::at_path;
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, first_block, get_bool, get_i64, get_str, get_strings, str_set};
@@ -38,6 +40,7 @@ use aws_sdk_ec2::types::{
     VolumeType,
 };
 use base64::Engine;
+use futures::StreamExt;
 use sha1::{Digest, Sha1};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -49,11 +52,15 @@ use terrace_provider::{
 pub(crate) struct Instance;
 
 const NAME: &str = "aws_instance";
-/// Instance IDs per DescribeInstances call (the API maximum).
-const IDS_PER_CALL: usize = 1000;
+/// A refresh of up to this many instances describes them by ID only
+/// (at most 5 filter calls); a larger one looks them up by ownership tag
+/// first (1,000 per call).
+const BY_ID_MAX: usize = 5 * FILTER_CHUNK;
+/// Filtered DescribeInstances calls in flight at once for one batch.
+const FILTER_CONCURRENCY: usize = 5;
 /// Page size of filtered DescribeInstances (the API maximum; moto's default
 /// page is 100 reservations, and every create is a reservation of its own).
-pub(super) const PAGE: i32 = 1000;
+const PAGE: i32 = 1000;
 
 /// Terraform's user data hash: SHA1 hex of the text (base64 is decoded first).
 pub(crate) fn user_data_hash(text: &str) -> String {
@@ -133,6 +140,39 @@ pub(super) async fn describe_raw(
             _ => return Ok((out, true)),
         }
     }
+}
+
+/// Describe instances by `instance-id` filter: [`FILTER_CHUNK`] IDs per
+/// call (the EC2 limit on filter values per call), up to
+/// [`FILTER_CONCURRENCY`] calls at once. IDs that do not exist are simply
+/// absent (an ID list fails as a whole); terminated instances are included.
+pub(super) async fn describe_by_id_filter(
+    p: &AwsProvider,
+    ids: &[String],
+) -> Result<Vec<Found>, ProviderError> {
+    // Built up front (not lazily in the stream) so that the future stays
+    // `Send` for every lifetime the async trait methods need.
+    let calls: Vec<_> = ids
+        .chunks(FILTER_CHUNK)
+        .map(|chunk| {
+            describe_raw(
+                p,
+                None,
+                vec![filter("instance-id", chunk.to_vec())],
+                Some(PAGE),
+                None,
+            )
+        })
+        .collect();
+    let pages: Vec<_> = futures::stream::iter(calls)
+        .buffered(FILTER_CONCURRENCY)
+        .collect()
+        .await;
+    let mut out = Vec::new();
+    for page in pages {
+        out.extend(page?.0);
+    }
+    Ok(out)
 }
 
 /// Root volumes of the instances, in batched DescribeVolumes calls.
@@ -268,9 +308,10 @@ impl Instance {
     }
 
     /// Describe instances by ID for a refresh; terminated instances are
-    /// omitted. A set larger than one filter call is first looked up by the
-    /// environment's ownership tag; what that does not return (retagged,
-    /// imported, other environments', gone) is then described by ID.
+    /// omitted. Up to [`BY_ID_MAX`] IDs go by `instance-id` filter; a larger
+    /// set is first looked up by the environment's ownership tag, and only
+    /// what that does not return (retagged, imported, other environments',
+    /// gone) is then described by ID.
     async fn describe(&self, p: &AwsProvider, ids: &[String]) -> Result<Vec<Found>, ProviderError> {
         let mut wanted: BTreeSet<&str> = ids
             .iter()
@@ -278,7 +319,7 @@ impl Instance {
             .filter(|s| !s.is_empty())
             .collect();
         let mut out = Vec::new();
-        if wanted.len() > FILTER_CHUNK {
+        if wanted.len() > BY_ID_MAX {
             // Stop paging when the environment turns out to hold far more
             // instances than asked for: no more calls than by ID.
             let budget = wanted.len().div_ceil(FILTER_CHUNK);
@@ -297,44 +338,8 @@ impl Instance {
             }
         }
         let rest: Vec<String> = wanted.into_iter().map(str::to_string).collect();
-        if rest.len() <= FILTER_CHUNK {
-            if !rest.is_empty() {
-                out.extend(self.describe_filtered(p, &rest).await?);
-            }
-            return Ok(out);
-        }
-        for chunk in rest.chunks(IDS_PER_CALL) {
-            match describe_raw(p, Some(chunk.to_vec()), Vec::new(), None, None).await {
-                Ok((found, _)) => out.extend(found.into_iter().filter(|f| !is_terminated(&f.0))),
-                Err(e) if is_not_found(&e) => {
-                    // Some ID is gone: the ID list fails as a whole, a filter does not.
-                    out.extend(self.describe_filtered(p, chunk).await?);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Describe by `instance-id` filter (missing IDs are simply absent),
-    /// FILTER_CHUNK IDs per call; terminated instances are omitted.
-    async fn describe_filtered(
-        &self,
-        p: &AwsProvider,
-        ids: &[String],
-    ) -> Result<Vec<Found>, ProviderError> {
-        let mut out = Vec::new();
-        for sub in ids.chunks(FILTER_CHUNK) {
-            let (found, _) = describe_raw(
-                p,
-                None,
-                vec![filter("instance-id", sub.to_vec())],
-                Some(PAGE),
-                None,
-            )
-            .await?;
-            out.extend(found.into_iter().filter(|f| !is_terminated(&f.0)));
-        }
+        let found = describe_by_id_filter(p, &rest).await?;
+        out.extend(found.into_iter().filter(|f| !is_terminated(&f.0)));
         Ok(out)
     }
 

@@ -19,8 +19,7 @@
 //! asked for it, its root volume, looked up in one batched DescribeVolumes
 //! per round), so the read after create needs no second describe.
 
-use super::ec2_support::{FILTER_CHUNK, filter};
-use super::instance::{Found, PAGE, RootVolume, describe_raw, root_volume_id, root_volumes};
+use super::instance::{Found, RootVolume, describe_by_id_filter, root_volume_id, root_volumes};
 use crate::provider::AwsProvider;
 use aws_sdk_ec2::types::InstanceStateName;
 use std::collections::{BTreeMap, BTreeSet};
@@ -280,25 +279,13 @@ async fn round(p: &AwsProvider, members: &[Member]) -> Vec<Option<Result<Reached
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut found: BTreeMap<String, Found> = BTreeMap::new();
-    for chunk in ids.chunks(FILTER_CHUNK) {
-        match describe_raw(
-            p,
-            None,
-            vec![filter("instance-id", chunk.to_vec())],
-            Some(PAGE),
-            None,
-        )
-        .await
-        {
-            Ok((items, _)) => found.extend(
-                items
-                    .into_iter()
-                    .filter_map(|f| Some((f.0.instance_id()?.to_string(), f))),
-            ),
-            Err(e) => return members.iter().map(|_| Some(Err(e.clone()))).collect(),
-        }
-    }
+    let found: BTreeMap<String, Found> = match describe_by_id_filter(p, &ids).await {
+        Ok(items) => items
+            .into_iter()
+            .filter_map(|f| Some((f.0.instance_id()?.to_string(), f)))
+            .collect(),
+        Err(e) => return members.iter().map(|_| Some(Err(e.clone()))).collect(),
+    };
     let state = |id: &str| {
         found
             .get(id)
