@@ -91,13 +91,32 @@ pub struct ApplyReport {
 // ---- state writer --------------------------------------------------------
 
 struct WriterInner {
+    /// The state without its resources (lineage, serial, outputs).
     state: State,
+    /// The resources by address: an ordered map, so recording one result is
+    /// O(log n) (inserting into the sorted `Vec` of `State` was O(n), which
+    /// made a 100,000-resource apply quadratic).
+    resources: BTreeMap<String, ResourceState>,
     /// Serial of the last successful write (None: nothing stored yet).
     stored_serial: Option<u64>,
     version: u64,
     intents_after_flush: Vec<(String, IntentStatus)>,
     /// The error of a paced write that failed; every later checkpoint reports it.
     failure: Option<String>,
+}
+
+impl WriterInner {
+    /// The whole state, resources sorted by address.
+    fn to_state(&self) -> State {
+        State {
+            format_version: self.state.format_version,
+            lineage: self.state.lineage,
+            serial: self.state.serial,
+            terrace_version: self.state.terrace_version.clone(),
+            resources: self.resources.values().cloned().collect(),
+            outputs: self.state.outputs.clone(),
+        }
+    }
 }
 
 /// How often paced writes go out: never sooner than `min` after the previous
@@ -153,8 +172,10 @@ impl StateWriter {
     ) -> Self {
         let stored_serial = prior.as_ref().map(|s| s.serial);
         let mut state = prior.unwrap_or_default();
-        // The lookups below binary-search by address.
-        state.sort_resources();
+        let resources = std::mem::take(&mut state.resources)
+            .into_iter()
+            .map(|r| (r.address.clone(), r))
+            .collect();
         StateWriter {
             store,
             env: env.to_string(),
@@ -162,6 +183,7 @@ impl StateWriter {
             meta,
             inner: Mutex::new(WriterInner {
                 state,
+                resources,
                 stored_serial,
                 version: 0,
                 intents_after_flush: Vec::new(),
@@ -188,47 +210,31 @@ impl StateWriter {
         self
     }
 
-    fn edit(&self, f: impl FnOnce(&mut State)) {
+    fn edit(&self, f: impl FnOnce(&mut WriterInner)) {
         let mut g = self.inner.lock().expect("state writer");
-        f(&mut g.state);
+        f(&mut g);
         g.version += 1;
     }
 
     pub fn set_resource(&self, record: ResourceState) {
-        self.edit(|s| {
-            match s
-                .resources
-                .binary_search_by(|r| r.address.cmp(&record.address))
-            {
-                Ok(i) => s.resources[i] = record,
-                Err(i) => s.resources.insert(i, record),
-            };
+        self.edit(|g| {
+            g.resources.insert(record.address.clone(), record);
         });
     }
 
     pub fn remove_resource(&self, address: &str) {
-        // `resources` is kept sorted by address (see `set_resource`).
-        self.edit(|s| {
-            if let Ok(i) = s
-                .resources
-                .binary_search_by(|r| r.address.as_str().cmp(address))
-            {
-                s.resources.remove(i);
-            }
+        self.edit(|g| {
+            g.resources.remove(address);
         });
     }
 
     pub fn get_resource(&self, address: &str) -> Option<ResourceState> {
         let g = self.inner.lock().expect("state writer");
-        g.state
-            .resources
-            .binary_search_by(|r| r.address.as_str().cmp(address))
-            .ok()
-            .map(|i| g.state.resources[i].clone())
+        g.resources.get(address).cloned()
     }
 
     pub fn set_outputs(&self, outputs: BTreeMap<String, OutputState>) {
-        self.edit(|s| s.outputs = outputs);
+        self.edit(|g| g.state.outputs = outputs);
     }
 
     /// Mark an intent finished once the next write has succeeded.
@@ -241,7 +247,7 @@ impl StateWriter {
     }
 
     pub fn snapshot(&self) -> State {
-        self.inner.lock().expect("state writer").state.clone()
+        self.inner.lock().expect("state writer").to_state()
     }
 
     /// A resource finished: its result goes out with the next paced write.
@@ -303,7 +309,7 @@ impl StateWriter {
             if g.version == *flushed && g.intents_after_flush.is_empty() {
                 return Ok(());
             }
-            let mut s = g.state.clone();
+            let mut s = g.to_state();
             s.serial = g.stored_serial.map_or(1, |n| n + 1);
             s.terrace_version = env!("CARGO_PKG_VERSION").to_string();
             (
