@@ -237,8 +237,12 @@ impl StateWriter {
         self.edit(|g| g.state.outputs = outputs);
     }
 
-    /// Mark an intent finished once the next write has succeeded.
+    /// Mark an intent finished once the next write has succeeded (an empty
+    /// id is an operation that was not journalled).
     pub fn finish_after_flush(&self, intent_id: String, status: IntentStatus) {
+        if intent_id.is_empty() {
+            return;
+        }
         self.inner
             .lock()
             .expect("state writer")
@@ -1133,6 +1137,11 @@ impl Run<'_> {
         action: &str,
         extra: serde_json::Value,
     ) -> Result<String, String> {
+        if !self.provider(c)?.has_remote_objects() {
+            // Nothing outside state to find or finish after a crash: no
+            // intent (an empty id, which finishing ignores).
+            return Ok(format!("terrace-{}|", uuid::Uuid::new_v4().simple()));
+        }
         let id = uuid::Uuid::new_v4().to_string();
         let mut detail = serde_json::json!({
             "provider": c.provider,
@@ -1204,7 +1213,7 @@ impl Run<'_> {
             Err(e) => {
                 // A timeout may have left an object behind: keep the intent
                 // pending so the next run adopts or removes it.
-                if !matches!(e, ProviderError::Timeout { .. }) {
+                if !matches!(e, ProviderError::Timeout { .. }) && !intent_id.is_empty() {
                     let _ = self
                         .engine
                         .store
@@ -1243,7 +1252,7 @@ impl Run<'_> {
         if let Err(e) = self.delete_retrying(c, provider, prior).await {
             // The API refused: nothing is in flight, so close the intent (the
             // object stays in state). Only a timeout leaves it for reconciling.
-            if !matches!(e, ProviderError::Timeout { .. }) {
+            if !matches!(e, ProviderError::Timeout { .. }) && !intent_id.is_empty() {
                 let _ = self
                     .engine
                     .store

@@ -167,4 +167,8 @@ impl Provider for BuiltinProvider {
     fn api_calls(&self) -> Vec<(String, u64)> {
         Vec::new()
     }
+
+    fn has_remote_objects(&self) -> bool {
+        false
+    }
 }

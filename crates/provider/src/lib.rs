@@ -148,6 +148,14 @@ pub trait Provider: Send + Sync {
 
     /// API calls made so far, per `service:Operation`, sorted.
     fn api_calls(&self) -> Vec<(String, u64)>;
+
+    /// Whether creates and deletes touch objects outside terrace's state.
+    /// Only then are they journalled (the journal exists to find or finish
+    /// what an interrupted run left in the cloud); a provider whose objects
+    /// live in state alone (`terraform_data`) answers `false`.
+    fn has_remote_objects(&self) -> bool {
+        true
+    }
 }
 
 /// Creates configured [`Provider`]s from `provider` blocks.
