@@ -368,7 +368,7 @@ pub fn state_record(
         },
         type_name: addr.type_name.clone(),
         provider: provider.to_string(),
-        attributes: plain.to_json_lossy(),
+        attributes: plain.to_json_lossy().into(),
         sensitive_paths,
         dependencies: dependencies.to_vec(),
         schema_version: 0,
@@ -655,7 +655,7 @@ pub async fn apply_plan(
                 Some(v) => {
                     if let Some(mut r) = writer.get_resource(addr) {
                         let (plain, paths) = v.clone().deep_unmark();
-                        r.attributes = plain.to_json_lossy();
+                        r.attributes = plain.to_json_lossy().into();
                         r.sensitive_paths = paths;
                         r.updated_at = Utc::now();
                         writer.set_resource(r);

@@ -91,7 +91,9 @@ pub struct ResourceState {
     pub mode: String,
     pub type_name: String,
     pub provider: String,
-    pub attributes: serde_json::Value,
+    /// Shared, so copying a record (the state writer snapshots every record
+    /// for each write) does not copy its attributes.
+    pub attributes: std::sync::Arc<serde_json::Value>,
     /// Paths into `attributes` whose values are sensitive.
     #[serde(default)]
     pub sensitive_paths: Vec<Vec<PathStep>>,
@@ -321,7 +323,7 @@ mod tests {
             mode: "managed".into(),
             type_name: "t".into(),
             provider: "p".into(),
-            attributes: serde_json::json!({}),
+            attributes: serde_json::json!({}).into(),
             sensitive_paths: vec![],
             dependencies: vec![],
             schema_version: 0,

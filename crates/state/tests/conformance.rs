@@ -218,7 +218,7 @@ fn state_with(serial: u64, lineage: uuid::Uuid, marker: &str) -> State {
         mode: "managed".into(),
         type_name: "aws_instance".into(),
         provider: "aws".into(),
-        attributes: json!({"id": format!("i-{marker}"), "tags": {"Name": marker}}),
+        attributes: json!({"id": format!("i-{marker}"), "tags": {"Name": marker}}).into(),
         sensitive_paths: vec![vec![terrace_core::PathStep::Key("user_data".into())]],
         dependencies: vec!["aws_subnet.a".into()],
         schema_version: 1,

@@ -95,7 +95,7 @@ async fn intents_stay_pending_until_a_write_reflects_them() {
         mode: "managed".into(),
         type_name: "test_thing".into(),
         provider: "test".into(),
-        attributes: serde_json::json!({"id": "thing-t0-1", "name": "t0"}),
+        attributes: serde_json::json!({"id": "thing-t0-1", "name": "t0"}).into(),
         sensitive_paths: vec![],
         dependencies: vec![],
         schema_version: 0,

@@ -652,6 +652,7 @@ impl Harness {
             .resource(address)
             .unwrap_or_else(|| panic!("{address} not in state"))
             .attributes
+            .as_ref()
             .clone()
     }
 
