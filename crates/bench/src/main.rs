@@ -536,9 +536,8 @@ fn synthetic(b: &mut Bench) {
                 );
             }
         }
-        // Apply (create all) of the independent shape, once; above 1,000 it
-        // is slow (every state write serialises the whole state, see BENCHMARKS.md).
-        if n <= 1_000 && b.wanted(&["synthetic", "apply"]) {
+        // Apply (create all) of the independent shape, once.
+        if b.wanted(&["synthetic", "apply"]) {
             let env = Shape::Independent.write(&project, n);
             let apply_env = format!("apply-{env}");
             std::fs::rename(
