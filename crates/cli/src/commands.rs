@@ -492,11 +492,9 @@ async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(u8, Vec<Str
             rep.changed,
             rep.destroyed
         );
-        if let Ok(outs) = ops::outputs(engine, &outcome.env.name).await
-            && !outs.is_empty()
-        {
+        if !outcome.outputs.is_empty() {
             println!("\nOutputs:\n");
-            print_outputs_text(&outs, None)?;
+            print_outputs_text(&outcome.outputs, None)?;
         }
     }
     if r.stats {

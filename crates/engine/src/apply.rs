@@ -250,6 +250,16 @@ impl StateWriter {
             .push((intent_id, status));
     }
 
+    /// The root outputs as they stand.
+    pub fn outputs(&self) -> BTreeMap<String, OutputState> {
+        self.inner
+            .lock()
+            .expect("state writer")
+            .state
+            .outputs
+            .clone()
+    }
+
     pub fn snapshot(&self) -> State {
         self.inner.lock().expect("state writer").to_state()
     }

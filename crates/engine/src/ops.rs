@@ -46,6 +46,9 @@ pub struct ApplyOutcome {
     pub reconciled: Vec<String>,
     /// API calls per operation made during the whole run.
     pub api_calls: BTreeMap<String, u64>,
+    /// The root outputs as stored at the end (name → (value, sensitive)),
+    /// so callers need not read the whole state back to show them.
+    pub outputs: BTreeMap<String, (Value, bool)>,
 }
 
 /// Everything `apply`/`destroy` needs.
@@ -130,12 +133,14 @@ async fn apply_locked(
     let mut api_calls: BTreeMap<String, u64> = BTreeMap::new();
     if !plan.has_changes() {
         collect_calls(&mut api_calls, &providers);
+        let outputs = output_values(&writer.outputs());
         return Ok(ApplyOutcome {
             env,
             plan,
             report: ApplyReport::default(),
             reconciled,
             api_calls,
+            outputs,
         });
     }
     if !(req.confirm)(&plan, &env) {
@@ -172,13 +177,30 @@ async fn apply_locked(
         }
         engine.store.registry_put(&rec).await?;
     }
+    let outputs = output_values(&writer.outputs());
     Ok(ApplyOutcome {
         env,
         plan,
         report,
         reconciled,
         api_calls,
+        outputs,
     })
+}
+
+/// Stored outputs as values: name → (value, sensitive).
+fn output_values(
+    outputs: &BTreeMap<String, terrace_state::OutputState>,
+) -> BTreeMap<String, (Value, bool)> {
+    outputs
+        .iter()
+        .map(|(k, o)| {
+            (
+                k.clone(),
+                (Value::from_json(&o.value).mark_if(o.sensitive), o.sensitive),
+            )
+        })
+        .collect()
 }
 
 fn collect_calls(into: &mut BTreeMap<String, u64>, providers: &Providers) {
@@ -206,16 +228,7 @@ pub async fn outputs(
             "environment '{env_name}' has no state yet; run `terrace apply -e {env_name}` first"
         ))
     })?;
-    Ok(state
-        .outputs
-        .iter()
-        .map(|(k, o)| {
-            (
-                k.clone(),
-                (Value::from_json(&o.value).mark_if(o.sensitive), o.sensitive),
-            )
-        })
-        .collect())
+    Ok(output_values(&state.outputs))
 }
 
 /// A plan for `destroy`.
