@@ -934,11 +934,13 @@ async fn race_test(kind: &str) {
             "--var",
             "n=3",
             "--var",
-            "subnets=4",
+            "subnets=16",
         ],
         &extra,
     );
-    // Wait until the apply has written (so it holds the lock). A liveness
+    // Wait until the apply has written (so it holds the lock). Writes are
+    // paced (at most one a second), so the apply makes 15 subnets one by one
+    // after its first write: it is still running while drift runs. A liveness
     // bound, generous for a loaded CI machine; "apply ended early" below
     // catches an apply that died.
     let deadline = Instant::now() + Duration::from_secs(120);
