@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use hcl_edit::expr::{Expression, TraversalOperator};
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
@@ -15,7 +15,7 @@ use terrace_core::{
 };
 
 use crate::eval::eval_const;
-use crate::refs::{RefCollector, Reference, span_of};
+use crate::refs::{CollectedRefs, Reference, span_of};
 use crate::source::{SourceFile, SourceMap};
 use crate::suggest::did_you_mean;
 use crate::types::{TypeConstraint, convert, parse_type};
@@ -60,6 +60,8 @@ impl fmt::Display for ProviderRef {
 pub struct Expr {
     pub(crate) expr: Expression,
     pub(crate) file: Arc<SourceFile>,
+    /// The references of `expr`, collected on first use.
+    collected: OnceLock<CollectedRefs>,
 }
 
 impl Expr {
@@ -67,6 +69,7 @@ impl Expr {
         Expr {
             expr,
             file: file.clone(),
+            collected: OnceLock::new(),
         }
     }
     pub fn range(&self) -> SourceRange {
@@ -76,10 +79,14 @@ impl Expr {
     pub fn text(&self) -> &str {
         self.file.slice(span_of(&self.expr))
     }
-    pub(crate) fn refs(&self) -> Vec<Reference> {
-        let mut c = RefCollector::new();
-        c.expr(&self.expr);
-        c.refs
+    /// The references (and bad reference prefixes) of the expression,
+    /// walked once per expression however many module instances use it.
+    pub(crate) fn collected(&self) -> &CollectedRefs {
+        self.collected
+            .get_or_init(|| CollectedRefs::of_expr(&self.expr))
+    }
+    pub(crate) fn refs(&self) -> &[Reference] {
+        &self.collected().refs
     }
 }
 
@@ -225,6 +232,8 @@ pub struct ResourceBlock {
     /// The body without meta-arguments.
     pub(crate) body: Body,
     pub(crate) file: Arc<SourceFile>,
+    /// The references of `body`, collected on first use (after loading).
+    collected_body: OnceLock<CollectedRefs>,
 }
 
 impl ResourceBlock {
@@ -250,6 +259,12 @@ impl ResourceBlock {
             name: self.name.clone(),
             key: None,
         }
+    }
+    /// The references of the body (meta-arguments excluded), walked once
+    /// per block however many module instances contain it.
+    pub(crate) fn body_refs(&self) -> &CollectedRefs {
+        self.collected_body
+            .get_or_init(|| CollectedRefs::of_body(&self.body))
     }
 }
 
@@ -278,6 +293,8 @@ pub struct ProviderBlock {
     pub range: SourceRange,
     pub(crate) body: Body,
     pub(crate) file: Arc<SourceFile>,
+    /// The references of `body`, collected on first use (after loading).
+    collected_body: OnceLock<CollectedRefs>,
 }
 
 impl ProviderBlock {
@@ -286,6 +303,11 @@ impl ProviderBlock {
             name: self.name.clone(),
             alias: self.alias.clone(),
         }
+    }
+    /// The references of the body, walked once per block.
+    pub(crate) fn body_refs(&self) -> &CollectedRefs {
+        self.collected_body
+            .get_or_init(|| CollectedRefs::of_body(&self.body))
     }
 }
 
@@ -584,6 +606,7 @@ impl Loader<'_> {
                     range: file.range(hs.clone()),
                     body,
                     file: file.clone(),
+                    collected_body: OnceLock::new(),
                 };
                 if let Some(prev) = m
                     .providers
@@ -1107,6 +1130,7 @@ impl Loader<'_> {
             replace_exprs: Vec::new(),
             body: Body::new(),
             file: file.clone(),
+            collected_body: OnceLock::new(),
         };
         let mut for_each_span = None;
         for s in b.body.into_iter() {

@@ -19,7 +19,7 @@ use crate::config::{
     Config, Expr, Lifecycle, Module, ModuleCall, ProviderRef, ResourceBlock, header_span,
 };
 use crate::eval::{Ctx, Env, error};
-use crate::refs::{RefCollector, RefSubject, Reference, span_of};
+use crate::refs::{CollectedRefs, RefSubject, Reference, span_of};
 use crate::source::SourceFile;
 use crate::suggest::did_you_mean;
 use crate::types::convert;
@@ -127,10 +127,34 @@ struct Expansion {
     each_value: Option<Value>,
 }
 
+/// The instances of one module call in one module instance, in order, with
+/// an index by key: every variable of every child instance looks its own
+/// expansion up, and a linear search made that quadratic in the number of
+/// instances.
+struct Expansions {
+    list: Vec<Expansion>,
+    by_key: HashMap<Option<InstanceKey>, usize>,
+}
+
+impl Expansions {
+    fn new(list: Vec<Expansion>) -> Self {
+        let mut by_key = HashMap::with_capacity(list.len());
+        for (i, e) in list.iter().enumerate() {
+            // The first of equal keys wins, as a linear search would find it.
+            by_key.entry(e.key.clone()).or_insert(i);
+        }
+        Expansions { list, by_key }
+    }
+
+    fn get(&self, key: &Option<InstanceKey>) -> Option<&Expansion> {
+        self.by_key.get(key).map(|&i| &self.list[i])
+    }
+}
+
 #[derive(Default)]
 struct Cache {
     values: HashMap<String, Slot>,
-    expansions: HashMap<String, Arc<Vec<Expansion>>>,
+    expansions: HashMap<String, Arc<Expansions>>,
 }
 
 /// Evaluates a configuration for one environment. Send + Sync; caches
@@ -430,37 +454,6 @@ fn eval_dynamic(
     Ok(())
 }
 
-/// References of a resource body, with dynamic iterators bound.
-fn body_refs(c: &mut RefCollector, body: &Body) {
-    for s in body.iter() {
-        match s {
-            Structure::Attribute(a) => c.expr(&a.value),
-            Structure::Block(b) if b.ident.as_str() == "dynamic" => {
-                if let Some(fe) = b.body.get_attribute("for_each") {
-                    c.expr(&fe.value);
-                }
-                let iter = match b.body.get_attribute("iterator").map(|a| &a.value) {
-                    Some(Expression::Variable(v)) => v.as_str().to_string(),
-                    _ => b
-                        .labels
-                        .first()
-                        .map(|l| l.as_str().to_string())
-                        .unwrap_or_default(),
-                };
-                c.bound.push(iter);
-                if let Some(l) = b.body.get_attribute("labels") {
-                    c.expr(&l.value);
-                }
-                for content in b.body.get_blocks("content") {
-                    body_refs(c, &content.body);
-                }
-                c.bound.pop();
-            }
-            Structure::Block(b) => body_refs(c, &b.body),
-        }
-    }
-}
-
 impl Evaluator {
     /// An evaluator for `environment` with the resolved root variables.
     pub fn new(
@@ -685,7 +678,7 @@ impl Evaluator {
             .get(&name)
             .ok_or_else(Diagnostics::new)?;
         let exps = self.expansions(&parent_inst, parent, call, lookup, stack)?;
-        let exp = exps.iter().find(|e| e.key == key).cloned().ok_or_else(|| {
+        let exp = exps.get(&key).cloned().ok_or_else(|| {
             Diagnostics::from(
                 Diagnostic::error(
                     "Invalid module instance",
@@ -704,14 +697,14 @@ impl Evaluator {
         call: &ModuleCall,
         lookup: &dyn ResourceLookup,
         stack: &RefCell<Vec<String>>,
-    ) -> R<Arc<Vec<Expansion>>> {
+    ) -> R<Arc<Expansions>> {
         let id = format!("{}module.{}", prefix(inst), call.name);
         if let Some(e) = self.lock().expansions.get(&id) {
             return Ok(e.clone());
         }
         let scope = self.scope(inst, m, lookup, stack);
         let exps = match expand_keys(&scope, call.count.as_ref(), call.for_each.as_ref())? {
-            Some(e) => Arc::new(e),
+            Some(e) => Arc::new(Expansions::new(e)),
             None => {
                 let e = call.count.as_ref().or(call.for_each.as_ref());
                 let what = if call.count.is_some() {
@@ -780,10 +773,10 @@ impl Evaluator {
             Ok(Value::Map(obj))
         };
         let v = if call.count.is_some() {
-            Value::List(exps.iter().map(|e| object(&e.key)).collect::<R<_>>()?)
+            Value::List(exps.list.iter().map(|e| object(&e.key)).collect::<R<_>>()?)
         } else if call.for_each.is_some() {
             let mut m = BTreeMap::new();
-            for e in exps.iter() {
+            for e in exps.list.iter() {
                 if let Some(InstanceKey::Str(k)) = &e.key {
                     m.insert(k.clone(), object(&e.key)?);
                 }
@@ -836,11 +829,9 @@ impl Evaluator {
         };
         b.module(&ModuleInstance::root(), &self.config.root, None, &[]);
         for p in &self.config.root.providers {
-            let mut c = RefCollector::new();
-            body_refs(&mut c, &p.body);
             let mut deps = Vec::new();
             b.refs_to_ids(
-                &c.refs,
+                &p.body_refs().refs,
                 &ModuleInstance::root(),
                 &self.config.root,
                 &mut deps,
@@ -1285,13 +1276,13 @@ fn static_depends_on(r: &ResourceBlock, inst: &ModuleInstance, m: &Module) -> Ve
                 mode,
                 type_name,
                 name,
-            } = rf.subject
+            } = &rf.subject
             {
                 let a = ResourceAddr {
                     module: inst.clone(),
-                    mode,
-                    type_name,
-                    name,
+                    mode: *mode,
+                    type_name: type_name.clone(),
+                    name: name.clone(),
                     key: None,
                 };
                 if m.resources.contains_key(&a.local_name()) {
@@ -1320,6 +1311,7 @@ impl GraphBuilder<'_> {
     ) -> Vec<ModuleInstance> {
         match self.ev.expansions(inst, m, call, &NoResources, self.stack) {
             Ok(e) => e
+                .list
                 .iter()
                 .map(|x| inst.child(&call.name, x.key.clone()))
                 .collect(),
@@ -1330,9 +1322,9 @@ impl GraphBuilder<'_> {
         }
     }
 
-    fn refs_to_ids(
+    fn refs_to_ids<'r>(
         &mut self,
-        refs: &[Reference],
+        refs: impl IntoIterator<Item = &'r Reference>,
         inst: &ModuleInstance,
         m: &Module,
         out: &mut Vec<String>,
@@ -1393,17 +1385,19 @@ impl GraphBuilder<'_> {
         inherited: &[String],
     ) {
         let p = prefix(inst);
+        // Every expression's references are collected once (cached on the
+        // expression or block): this runs once per module instance, and the
+        // call's count/for_each is the same expression for all of them.
         for (name, v) in &m.variables {
             let mut deps = Vec::new();
             if let Some((pi, pm, call)) = parent {
-                let mut refs = Vec::new();
-                if let Some(e) = call.args.get(name) {
-                    refs.extend(e.refs());
-                }
-                for e in call.count.iter().chain(call.for_each.iter()) {
-                    refs.extend(e.refs());
-                }
-                self.refs_to_ids(&refs, pi, pm, &mut deps);
+                let exprs = call
+                    .args
+                    .get(name)
+                    .into_iter()
+                    .chain(call.count.iter())
+                    .chain(call.for_each.iter());
+                self.refs_to_ids(exprs.flat_map(Expr::refs), pi, pm, &mut deps);
             }
             self.push(
                 format!("{p}var.{name}"),
@@ -1415,7 +1409,7 @@ impl GraphBuilder<'_> {
         }
         for (name, l) in &m.locals {
             let mut deps = Vec::new();
-            self.refs_to_ids(&l.value.refs(), inst, m, &mut deps);
+            self.refs_to_ids(l.value.refs(), inst, m, &mut deps);
             self.push(
                 format!("{p}local.{name}"),
                 NodeKind::Local(name.clone()),
@@ -1425,15 +1419,9 @@ impl GraphBuilder<'_> {
             );
         }
         for (name, o) in &m.outputs {
-            let mut refs = Vec::new();
-            if let Some(e) = &o.value {
-                refs.extend(e.refs());
-            }
-            for e in &o.depends_on {
-                refs.extend(e.refs());
-            }
+            let refs = o.value.iter().chain(&o.depends_on).flat_map(Expr::refs);
             let mut deps = Vec::new();
-            self.refs_to_ids(&refs, inst, m, &mut deps);
+            self.refs_to_ids(refs, inst, m, &mut deps);
             self.push(
                 format!("{p}output.{name}"),
                 NodeKind::Output(name.clone()),
@@ -1443,19 +1431,15 @@ impl GraphBuilder<'_> {
             );
         }
         for r in m.resources.values() {
-            let mut c = RefCollector::new();
-            body_refs(&mut c, &r.body);
-            for e in r
+            let meta = r
                 .count
                 .iter()
                 .chain(r.for_each.iter())
                 .chain(r.depends_on.iter())
                 .chain(r.replace_exprs.iter())
-            {
-                c.expr(&e.expr);
-            }
+                .flat_map(Expr::refs);
             let mut deps = inherited.to_vec();
-            self.refs_to_ids(&c.refs, inst, m, &mut deps);
+            self.refs_to_ids(r.body_refs().refs.iter().chain(meta), inst, m, &mut deps);
             let provider = self.ev.resolve_provider(inst, &r.provider);
             deps.push(format!("provider.{provider}"));
             self.providers
@@ -1472,8 +1456,8 @@ impl GraphBuilder<'_> {
         for call in m.module_calls.values() {
             let Some(child) = &call.child else { continue };
             let mut inherited_child = inherited.to_vec();
-            let refs: Vec<Reference> = call.depends_on.iter().flat_map(Expr::refs).collect();
-            self.refs_to_ids(&refs, inst, m, &mut inherited_child);
+            let refs = call.depends_on.iter().flat_map(Expr::refs);
+            self.refs_to_ids(refs, inst, m, &mut inherited_child);
             for ci in self.instances_of(inst, m, call) {
                 self.module(&ci, child, Some((inst, m, call)), &inherited_child);
             }
@@ -1592,22 +1576,22 @@ fn find_cycles(nodes: &[GraphNode]) -> Vec<Diagnostic> {
 
 /// Every reference resolves; resource attributes exist; count/each used only where set.
 fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnostics) {
+    /// The references of one or more expressions of a block (collected
+    /// once per expression, see `Expr::collected`), checked together.
     struct Item<'a> {
         file: &'a Arc<SourceFile>,
-        refs: RefCollector,
+        parts: Vec<&'a CollectedRefs>,
         count: bool,
         each: bool,
     }
     let mut items: Vec<Item> = Vec::new();
-    let one = |e: &Expr| {
-        let mut c = RefCollector::new();
-        c.expr(&e.expr);
-        c
-    };
+    fn one(e: &Expr) -> Vec<&CollectedRefs> {
+        vec![e.collected()]
+    }
     for l in m.locals.values() {
         items.push(Item {
             file: &l.value.file,
-            refs: one(&l.value),
+            parts: one(&l.value),
             count: false,
             each: false,
         });
@@ -1616,7 +1600,7 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
         for e in o.value.iter().chain(o.depends_on.iter()) {
             items.push(Item {
                 file: &e.file,
-                refs: one(e),
+                parts: one(e),
                 count: false,
                 each: false,
             });
@@ -1627,7 +1611,7 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
             for e in [&val.condition, &val.error_message] {
                 items.push(Item {
                     file: &e.file,
-                    refs: one(e),
+                    parts: one(e),
                     count: false,
                     each: false,
                 });
@@ -1635,31 +1619,31 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
         }
     }
     for p in &m.providers {
-        let mut c = RefCollector::new();
-        body_refs(&mut c, &p.body);
         items.push(Item {
             file: &p.file,
-            refs: c,
+            parts: vec![p.body_refs()],
             count: false,
             each: false,
         });
     }
     for r in m.resources.values() {
-        let mut c = RefCollector::new();
-        body_refs(&mut c, &r.body);
-        for e in r.depends_on.iter().chain(r.replace_exprs.iter()) {
-            c.expr(&e.expr);
-        }
+        let mut parts = vec![r.body_refs()];
+        parts.extend(
+            r.depends_on
+                .iter()
+                .chain(r.replace_exprs.iter())
+                .map(Expr::collected),
+        );
         items.push(Item {
             file: &r.file,
-            refs: c,
+            parts,
             count: r.count.is_some(),
             each: r.for_each.is_some(),
         });
         for e in r.count.iter().chain(r.for_each.iter()) {
             items.push(Item {
                 file: &e.file,
-                refs: one(e),
+                parts: one(e),
                 count: false,
                 each: false,
             });
@@ -1669,7 +1653,7 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
         for e in call.args.values().chain(call.depends_on.iter()) {
             items.push(Item {
                 file: &e.file,
-                refs: one(e),
+                parts: one(e),
                 count: call.count.is_some(),
                 each: call.for_each.is_some(),
             });
@@ -1677,7 +1661,7 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
         for e in call.count.iter().chain(call.for_each.iter()) {
             items.push(Item {
                 file: &e.file,
-                refs: one(e),
+                parts: one(e),
                 count: false,
                 each: false,
             });
@@ -1690,7 +1674,7 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
     };
     for item in items {
         let f = item.file;
-        for b in &item.refs.bad {
+        for b in item.parts.iter().flat_map(|p| &p.bad) {
             diags.push(error(
                 f,
                 b.span.clone(),
@@ -1698,7 +1682,7 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
                 b.message.clone(),
             ));
         }
-        for r in &item.refs.refs {
+        for r in item.parts.iter().flat_map(|p| &p.refs) {
             let sp = r.span.clone();
             match &r.subject {
                 RefSubject::Var(n) if !m.variables.contains_key(n) => diags.push(error(
@@ -2048,5 +2032,147 @@ fn check_functions(m: &Module, diags: &mut Diagnostics) {
     }
     for p in &m.providers {
         walk_body(&p.body, &p.file, diags);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_config;
+    use crate::refs::visits;
+    use crate::source::SourceMap;
+
+    struct DataOnly;
+
+    impl SchemaLookup for DataOnly {
+        fn body_schema(&self, mode: ResourceMode, type_name: &str) -> Option<BodySchema> {
+            (mode == ResourceMode::Managed && type_name == "terraform_data").then(|| BodySchema {
+                attributes: vec![
+                    ("input".into(), AttrRequirement::Optional),
+                    ("output".into(), AttrRequirement::Computed),
+                    ("id".into(), AttrRequirement::Computed),
+                ],
+                blocks: Vec::new(),
+            })
+        }
+        fn type_names(&self, _: ResourceMode) -> Vec<String> {
+            vec!["terraform_data".into()]
+        }
+    }
+
+    /// A root module calling `modules/unit` with `for_each` over `keys`
+    /// literal keys (plus one from a local).
+    fn project(keys: usize) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let unit = dir.path().join("modules/unit");
+        std::fs::create_dir_all(&unit).expect("module dir");
+        std::fs::write(
+            unit.join("main.tf"),
+            r#"
+variable "name" {
+  type = string
+}
+locals {
+  tag = "${var.name}-tag"
+}
+resource "terraform_data" "r0" {
+  input = local.tag
+}
+resource "terraform_data" "r1" {
+  input      = terraform_data.r0.output
+  depends_on = [terraform_data.r0]
+}
+output "id" {
+  value = terraform_data.r1.output
+}
+"#,
+        )
+        .expect("module file");
+        let root = dir.path().join("env");
+        std::fs::create_dir_all(&root).expect("env dir");
+        let list: Vec<String> = (0..keys).map(|k| format!("\"k{k}\"")).collect();
+        std::fs::write(
+            root.join("main.tf"),
+            format!(
+                r#"
+variable "prefix" {{
+  type = string
+}}
+locals {{
+  extra = ["x"]
+}}
+module "m" {{
+  source   = "../modules/unit"
+  for_each = toset(concat(local.extra, [{}]))
+  name     = "${{var.prefix}}-${{each.key}}"
+}}
+output "ids" {{
+  value = [for k, m in module.m : m.id]
+}}
+"#,
+                list.join(", ")
+            ),
+        )
+        .expect("root file");
+        dir
+    }
+
+    /// Validate and build the graph; the reference-collection work done
+    /// (expression nodes visited) and the graph.
+    fn validate_and_graph(keys: usize) -> (usize, Vec<GraphNode>, Evaluator) {
+        let dir = project(keys);
+        let mut sources = SourceMap::default();
+        let (config, diags) = load_config(&dir.path().join("env"), &mut sources);
+        assert!(!diags.has_errors(), "{diags:?}");
+        let config = Arc::new(config.expect("config"));
+        let vars = BTreeMap::from([("prefix".to_string(), Value::from("p"))]);
+        let ev = Evaluator::new(config, "test", vars);
+        let before = visits();
+        let diags = ev.validate(&DataOnly);
+        assert!(diags.is_empty(), "{diags:?}");
+        let nodes = ev.graph_nodes().expect("graph");
+        (visits() - before, nodes, ev)
+    }
+
+    #[test]
+    fn module_for_each_collects_references_once_per_block() {
+        let (small, _, _) = validate_and_graph(2);
+        let (large, nodes, ev) = validate_and_graph(300);
+        // The only expression that grew is the key list: 298 more string
+        // literals, each visited once. A walk per module instance (of the
+        // call's for_each for every child variable, or of the child's own
+        // blocks) would add hundreds of visits per instance.
+        assert_eq!(large - small, 298, "small {small}, large {large}");
+
+        // 301 instances of 1 variable, 1 local, 2 resources and 1 output,
+        // the root's variable, local and output, and the provider.
+        assert_eq!(nodes.len(), 301 * 5 + 4);
+        let var = nodes
+            .iter()
+            .find(|n| n.id == "module.m[\"k7\"].var.name")
+            .expect("child variable node");
+        assert_eq!(var.deps, vec!["var.prefix", "local.extra"]);
+        let out = nodes.iter().find(|n| n.id == "output.ids").expect("output");
+        assert_eq!(out.deps.len(), 301);
+        assert!(out.deps.contains(&"module.m[\"x\"].output.id".to_string()));
+        let r1 = nodes
+            .iter()
+            .find(|n| n.id == "module.m[\"k299\"].terraform_data.r1")
+            .expect("resource node");
+        assert_eq!(
+            r1.deps,
+            vec!["module.m[\"k299\"].terraform_data.r0", "provider.terraform"]
+        );
+        // Each instance's variable is evaluated with its own key.
+        for key in ["x", "k0", "k150", "k299"] {
+            let node = nodes
+                .iter()
+                .find(|n| n.id == format!("module.m[\"{key}\"].var.name"))
+                .expect("variable node");
+            assert_eq!(
+                ev.eval_node(node, &NoResources).expect("value"),
+                Value::from(format!("p-{key}"))
+            );
+        }
     }
 }

@@ -5,6 +5,7 @@ use std::ops::Range;
 
 use hcl_edit::Span;
 use hcl_edit::expr::{Expression, TraversalOperator};
+use hcl_edit::structure::{Body, Structure};
 use hcl_edit::template::{Directive, Element, Template};
 use hcl_edit::{Decorated, Ident};
 use terrace_core::ResourceMode;
@@ -132,6 +133,84 @@ pub fn parse_subject(
     Ok(Some((subject, consumed, end(last))))
 }
 
+/// The references found in one expression or block body, collected once
+/// and kept with it (see `Expr::collected`, `ResourceBlock::body_refs`):
+/// module expansion asks for the same block's references once per module
+/// instance, and walking a large expression (a `for_each` over thousands of
+/// literal keys) that often made the expansion quadratic.
+#[derive(Debug, Clone, Default)]
+pub struct CollectedRefs {
+    pub refs: Vec<Reference>,
+    pub bad: Vec<BadReference>,
+}
+
+impl CollectedRefs {
+    pub(crate) fn of_expr(e: &Expression) -> Self {
+        let mut c = RefCollector::new();
+        c.expr(e);
+        c.into()
+    }
+
+    pub(crate) fn of_body(body: &Body) -> Self {
+        let mut c = RefCollector::new();
+        body_refs(&mut c, body);
+        c.into()
+    }
+}
+
+impl From<RefCollector> for CollectedRefs {
+    fn from(c: RefCollector) -> Self {
+        CollectedRefs {
+            refs: c.refs,
+            bad: c.bad,
+        }
+    }
+}
+
+/// References of a resource or provider body, with dynamic iterators bound.
+pub(crate) fn body_refs(c: &mut RefCollector, body: &Body) {
+    for s in body.iter() {
+        match s {
+            Structure::Attribute(a) => c.expr(&a.value),
+            Structure::Block(b) if b.ident.as_str() == "dynamic" => {
+                if let Some(fe) = b.body.get_attribute("for_each") {
+                    c.expr(&fe.value);
+                }
+                let iter = match b.body.get_attribute("iterator").map(|a| &a.value) {
+                    Some(Expression::Variable(v)) => v.as_str().to_string(),
+                    _ => b
+                        .labels
+                        .first()
+                        .map(|l| l.as_str().to_string())
+                        .unwrap_or_default(),
+                };
+                c.bound.push(iter);
+                if let Some(l) = b.body.get_attribute("labels") {
+                    c.expr(&l.value);
+                }
+                for content in b.body.get_blocks("content") {
+                    body_refs(c, &content.body);
+                }
+                c.bound.pop();
+            }
+            Structure::Block(b) => body_refs(c, &b.body),
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Expression nodes visited by `RefCollector::expr` on this thread.
+    static VISITS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Expression nodes visited by reference collection on this thread so far
+/// (tests use it to check that no expression is walked once per instance).
+#[cfg(test)]
+pub(crate) fn visits() -> usize {
+    VISITS.with(|v| v.get())
+}
+
 /// Collects references from expressions, tracking names bound by `for`
 /// expressions, template `for` directives and dynamic-block iterators.
 #[derive(Default)]
@@ -147,6 +226,8 @@ impl RefCollector {
     }
 
     pub fn expr(&mut self, e: &Expression) {
+        #[cfg(test)]
+        VISITS.with(|v| v.set(v.get() + 1));
         match e {
             Expression::Null(_)
             | Expression::Bool(_)
