@@ -254,7 +254,7 @@ macro_rules! sql_store {
                     return Ok(payload);
                 }
                 let owner: String = row.try_get("parts_owner").map_err(self.err())?;
-                let rows = sqlx::query("SELECT seq, part FROM payload_parts WHERE owner = $1 ORDER BY seq")
+                let rows = sqlx::query("SELECT part FROM payload_parts WHERE owner = $1 ORDER BY seq")
                     .bind(&owner)
                     .fetch_all(&self.pool)
                     .await
