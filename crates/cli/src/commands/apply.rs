@@ -1,0 +1,347 @@
+//! `plan`, `apply`, `destroy` and `show`: planning, saved plan files, confirmation, interrupts and the apply run.
+
+use super::*;
+
+pub(crate) fn print_stats(calls: &BTreeMap<String, u64>) {
+    let total: u64 = calls.values().sum();
+    eprintln!("API calls: {total}");
+    for (op, n) in calls {
+        eprintln!("  {op:<40} {n}");
+    }
+}
+
+pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
+    let engine = settings::engine(project, std::time::Duration::ZERO).await?;
+    let t = target(project, &engine, &a.env).await?;
+    let opts = plan_options(&a.flags)?;
+    let (env, plan, providers) =
+        ops::plan(&engine, &t, &load_options(&a.flags.vars)?, &opts).await?;
+    if a.json {
+        let prior = engine.store.read(&env.name).await?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&planjson::plan_json(&plan, prior.as_ref()))?
+        );
+    } else {
+        print!(
+            "{}",
+            crate::render::render_plan(&plan, Style { on: stdout_color() })
+        );
+    }
+    if let Some(path) = &a.out {
+        let file = plan.to_file();
+        let text = serde_json::to_vec_pretty(&file)?;
+        write_private(path, &text)
+            .with_context(|| format!("writing plan file {}", path.display()))?;
+        if !a.json {
+            println!(
+                "\nSaved the plan to: {}\nTo perform exactly these actions, run:\n    terrace apply -e {} {}",
+                path.display(),
+                env.name,
+                path.display()
+            );
+        }
+    }
+    if a.flags.stats {
+        print_stats(&ops::api_calls(&providers));
+    }
+    Ok(if a.detailed_exitcode && plan.has_changes() {
+        EXIT_CHANGES
+    } else {
+        0
+    })
+}
+
+/// Plan files hold secrets: write them readable by the owner only.
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)
+}
+
+pub(crate) fn read_plan_file(path: &std::path::Path) -> Result<Plan> {
+    let text =
+        std::fs::read(path).with_context(|| format!("cannot read plan file {}", path.display()))?;
+    let file: PlanFile = serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "{} is not a terrace plan file (create one with `terrace plan -out FILE`)",
+            path.display()
+        )
+    })?;
+    Plan::from_file(file).map_err(|e| anyhow!(e))
+}
+
+/// Ask "type yes" on a terminal; refuse without one.
+pub(crate) fn confirm(prompt: &str, auto_approve: bool) -> Result<bool> {
+    if auto_approve {
+        return Ok(true);
+    }
+    if !crate::output::stdin_is_terminal() {
+        bail!(
+            "{prompt} needs confirmation, but standard input is not a terminal; pass --auto-approve to run without confirmation"
+        );
+    }
+    eprint!("\n{prompt}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "yes")
+}
+
+/// Ctrl-C: the first stops starting new work; the second exits at once (the
+/// intent journal keeps that safe).
+pub(crate) fn install_interrupt(cancel: CancelFlag) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\nInterrupt received: finishing operations in flight, saving state and releasing the lock. Press Ctrl-C again to exit at once."
+            );
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "Second interrupt: exiting now. The next apply reconciles what was in flight."
+                );
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+pub(crate) struct RunApply {
+    pub(crate) target: EnvTarget,
+    pub(crate) load: LoadOptions,
+    pub(crate) plan_opts: PlanOptions,
+    pub(crate) saved_plan: Option<Plan>,
+    pub(crate) auto_approve: bool,
+    pub(crate) parallelism: usize,
+    pub(crate) operation: &'static str,
+    pub(crate) stats: bool,
+}
+
+pub(crate) async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
+    run_apply_failures(engine, r).await.map(|(code, _)| code)
+}
+
+/// Like `run_apply`, also returning each failure as `ADDR: ERROR` (for the
+/// environment registry's status detail).
+pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(u8, Vec<String>)> {
+    let cancel = CancelFlag::new();
+    install_interrupt(cancel.clone());
+    let delete_retry = match settings::env_var(vars::TERRACE_DELETE_RETRY) {
+        Some(s) => settings::parse_duration(&s, vars::TERRACE_DELETE_RETRY)?,
+        None => std::time::Duration::from_secs(300),
+    };
+    let apply_opts = ApplyOptions {
+        parallelism: r.parallelism.max(1),
+        cancel: cancel.clone(),
+        delete_retry_for: delete_retry,
+        operation: r.operation.to_string(),
+        who: settings::who(),
+        ..ApplyOptions::default()
+    };
+    let st_out = Style { on: stdout_color() };
+    let auto = r.auto_approve;
+    let saved = r.saved_plan.is_some();
+    let is_destroy = r.plan_opts.mode == PlanMode::Destroy;
+    let env_name = r.target.name.clone();
+    let confirm_cb = move |plan: &Plan, _env: &LoadedEnv| -> bool {
+        if !saved {
+            print!("{}", crate::render::render_plan(plan, st_out));
+        }
+        if saved {
+            return true;
+        }
+        let prompt = if is_destroy {
+            format!("Do you really want to destroy all resources of '{env_name}'?")
+        } else {
+            format!("Do you want to perform these actions in '{env_name}'?")
+        };
+        match confirm(&prompt, auto) {
+            Ok(yes) => yes,
+            Err(e) => {
+                eprintln!("Error: {e}");
+                false
+            }
+        }
+    };
+    let fancy = crate::output::stderr_is_terminal() && stderr_color();
+    let progress = Arc::new(Progress::new(0, fancy));
+    let observer: &dyn ApplyObserver = progress.as_ref();
+    let req = ApplyRequest {
+        target: r.target.clone(),
+        load: r.load,
+        plan_opts: r.plan_opts,
+        saved_plan: r.saved_plan,
+        apply_opts,
+        confirm: &confirm_cb,
+        observer,
+    };
+    let outcome = match ops::apply(engine, req).await {
+        Ok(o) => o,
+        Err(EngineError::Cancelled(msg)) => {
+            eprintln!("{msg}");
+            return Ok((EXIT_ERROR, vec![msg]));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    progress.finish();
+    for line in &outcome.reconciled {
+        eprintln!("Reconciled: {line}");
+    }
+    if !outcome.plan.has_changes() {
+        print!("{}", crate::render::render_plan(&outcome.plan, st_out));
+        if r.stats {
+            print_stats(&outcome.api_calls);
+        }
+        return Ok((0, vec![]));
+    }
+    let rep = &outcome.report;
+    let st = Style { on: stdout_color() };
+    if rep.cancelled {
+        println!(
+            "\n{} Apply interrupted: state saved, lock released. Run apply again to finish.",
+            st.yellow("Interrupted.")
+        );
+    }
+    if !rep.failures.is_empty() {
+        eprintln!();
+        for (addr, err) in &rep.failures {
+            eprintln!(
+                "{} {addr}: {err}",
+                Style { on: stderr_color() }.red("Error:")
+            );
+        }
+        if !rep.skipped.is_empty() {
+            eprintln!(
+                "Skipped because something they depend on failed: {}",
+                rep.skipped.join(", ")
+            );
+        }
+    }
+    let verb = if is_destroy { "Destroy" } else { "Apply" };
+    let status = if rep.failures.is_empty() && !rep.cancelled {
+        "complete"
+    } else {
+        "finished with errors"
+    };
+    if is_destroy {
+        println!(
+            "\n{} Resources: {} destroyed.",
+            st.green(&st.bold(&format!("{verb} {status}!"))),
+            rep.destroyed
+        );
+    } else {
+        let imported = if rep.imported > 0 {
+            format!("{} imported, ", rep.imported)
+        } else {
+            String::new()
+        };
+        println!(
+            "\n{} Resources: {imported}{} added, {} changed, {} destroyed.",
+            st.bold(&format!("{verb} {status}!")),
+            rep.added,
+            rep.changed,
+            rep.destroyed
+        );
+        if !outcome.outputs.is_empty() {
+            println!("\nOutputs:\n");
+            print_outputs_text(&outcome.outputs, None)?;
+        }
+    }
+    if r.stats {
+        print_stats(&outcome.api_calls);
+    }
+    let failures = rep
+        .failures
+        .iter()
+        .map(|(addr, err)| format!("{addr}: {err}"))
+        .collect();
+    Ok((
+        if rep.failures.is_empty() && !rep.cancelled {
+            0
+        } else {
+            EXIT_ERROR
+        },
+        failures,
+    ))
+}
+
+pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
+    let lock_timeout = settings::parse_duration(&a.lock_timeout, "--lock-timeout")?;
+    let engine = settings::engine(project, lock_timeout).await?;
+    let saved = match &a.plan_file {
+        Some(p) => Some(read_plan_file(p)?),
+        None => None,
+    };
+    let env_arg = match (&a.env.env, &saved) {
+        (Some(_), _) => a.env.clone(),
+        (None, Some(p)) => EnvArg {
+            env: Some(p.environment.clone()),
+        },
+        (None, None) => a.env.clone(),
+    };
+    let t = target(project, &engine, &env_arg).await?;
+    let plan_opts = plan_options(&a.flags)?;
+    let operation = match plan_opts.mode {
+        PlanMode::Destroy => "destroy",
+        _ => "apply",
+    };
+    run_apply(
+        &engine,
+        RunApply {
+            target: t,
+            load: load_options(&a.flags.vars)?,
+            plan_opts,
+            saved_plan: saved,
+            auto_approve: a.auto_approve,
+            parallelism: a.parallelism,
+            operation,
+            stats: a.flags.stats,
+        },
+    )
+    .await
+}
+
+pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
+    let lock_timeout = settings::parse_duration(&a.lock_timeout, "--lock-timeout")?;
+    let engine = settings::engine(project, lock_timeout).await?;
+    let t = target(project, &engine, &a.env).await?;
+    run_apply(
+        &engine,
+        RunApply {
+            target: t,
+            load: load_options(&a.vars)?,
+            plan_opts: ops::destroy_options(parse_addrs(&a.targets, "--target")?, a.refresh),
+            saved_plan: None,
+            auto_approve: a.auto_approve,
+            parallelism: a.parallelism,
+            operation: "destroy",
+            stats: a.stats,
+        },
+    )
+    .await
+}
+
+pub(crate) async fn show(project: &Project, a: ShowArgs) -> Result<u8> {
+    let plan = read_plan_file(&a.plan_file)?;
+    if a.json {
+        let engine = settings::engine(project, std::time::Duration::ZERO).await?;
+        let prior = engine.store.read(&plan.environment).await.ok().flatten();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&planjson::plan_json(&plan, prior.as_ref()))?
+        );
+    } else {
+        print!(
+            "{}",
+            crate::render::render_plan(&plan, Style { on: stdout_color() })
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,230 @@
+//! `env`: ephemeral environments (create, list, extend, destroy, gc).
+
+use super::*;
+
+pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> {
+    let engine = settings::engine(project, std::time::Duration::ZERO).await?;
+    let now = settings::now()?;
+    match c {
+        EnvCommand::Create {
+            name,
+            from,
+            ttl,
+            vars: v,
+            auto_approve,
+            parallelism,
+        } => {
+            let template_dir = project.environments_dir.join(&from);
+            if !template_dir.is_dir() {
+                bail!(
+                    "template '{from}' not found: {} does not exist",
+                    template_dir.display()
+                );
+            }
+            if project.environments_dir.join(&name).is_dir() {
+                bail!(
+                    "'{name}' is a persistent environment (environments/{name}); pick another name"
+                );
+            }
+            let ttl = ttl
+                .map(|t| envs::parse_ttl(&t))
+                .transpose()
+                .map_err(|e| anyhow!(e))?;
+            envs::register(
+                engine.store.as_ref(),
+                &name,
+                &from,
+                ttl,
+                now,
+                &settings::who(),
+            )
+            .await?;
+            eprintln!("Registered ephemeral environment '{name}' from template '{from}'.");
+            let code = run_apply(
+                &engine,
+                RunApply {
+                    target: EnvTarget {
+                        name: name.clone(),
+                        dir: template_dir,
+                    },
+                    load: load_options(&v)?,
+                    plan_opts: PlanOptions {
+                        refresh: true,
+                        ..Default::default()
+                    },
+                    saved_plan: None,
+                    auto_approve,
+                    parallelism,
+                    operation: "env create",
+                    stats: false,
+                },
+            )
+            .await;
+            match code {
+                Ok(0) => {
+                    envs::set_status(engine.store.as_ref(), &name, envs::STATUS_ACTIVE, "").await?;
+                    Ok(0)
+                }
+                Ok(c) => {
+                    envs::set_status(
+                        engine.store.as_ref(),
+                        &name,
+                        envs::STATUS_CREATING,
+                        "apply failed; run `terrace apply -e NAME` or `terrace env destroy NAME`",
+                    )
+                    .await?;
+                    Ok(c)
+                }
+                Err(e) => {
+                    envs::set_status(
+                        engine.store.as_ref(),
+                        &name,
+                        envs::STATUS_CREATING,
+                        &format!("apply failed: {e:#}"),
+                    )
+                    .await?;
+                    Err(e)
+                }
+            }
+        }
+        EnvCommand::List { json } => crate::reports::env_list(project, &engine, now, json).await,
+        EnvCommand::Extend { name, ttl } => {
+            let ttl = envs::parse_ttl(&ttl).map_err(|e| anyhow!(e))?;
+            let rec = envs::extend(engine.store.as_ref(), &name, ttl, now).await?;
+            println!(
+                "'{name}' now expires at {}.",
+                rec.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()
+            );
+            Ok(0)
+        }
+        EnvCommand::Destroy {
+            name,
+            auto_approve,
+            parallelism,
+        } => destroy_env(project, &engine, &name, auto_approve, parallelism).await,
+        EnvCommand::Gc {
+            dry_run,
+            parallelism,
+        } => {
+            let due = envs::due(engine.store.as_ref(), now).await?;
+            if due.is_empty() {
+                println!("No expired environments.");
+                return Ok(0);
+            }
+            let mut failed = 0;
+            for rec in due {
+                let why = match rec.expires_at {
+                    Some(e) if e <= now => format!("expired {}", e.to_rfc3339()),
+                    _ => format!("its last destroy failed: {}", rec.status_detail),
+                };
+                if dry_run {
+                    println!("would destroy '{}' ({why})", rec.name);
+                    continue;
+                }
+                println!("Destroying '{}' ({why})...", rec.name);
+                match destroy_env(project, &engine, &rec.name, true, parallelism).await {
+                    Ok(0) => {}
+                    Ok(_) => failed += 1,
+                    Err(e) => {
+                        print_error(&e);
+                        failed += 1;
+                    }
+                }
+            }
+            Ok(if failed > 0 { EXIT_ERROR } else { 0 })
+        }
+    }
+}
+
+pub(crate) async fn destroy_env(
+    project: &Project,
+    engine: &Engine,
+    name: &str,
+    auto_approve: bool,
+    parallelism: usize,
+) -> Result<u8> {
+    let rec = engine.store.registry_get(name).await?;
+    let dir = settings::env_dir(project, Some(engine.store.as_ref()), name).await?;
+    envs::set_status(engine.store.as_ref(), name, envs::STATUS_DESTROYING, "").await?;
+    let result = run_apply_failures(
+        engine,
+        RunApply {
+            target: EnvTarget {
+                name: name.to_string(),
+                dir,
+            },
+            load: LoadOptions {
+                vars: Default::default(),
+                fixed_variables: None,
+            },
+            plan_opts: ops::destroy_options(vec![], true),
+            saved_plan: None,
+            auto_approve,
+            parallelism,
+            operation: "env destroy",
+            stats: false,
+        },
+    )
+    .await;
+    let remaining = engine
+        .store
+        .read(name)
+        .await?
+        .map(|s| s.resources.iter().filter(|r| r.mode == "managed").count())
+        .unwrap_or(0);
+    match result {
+        Ok((0, _)) if remaining == 0 => {
+            if rec.is_some() {
+                // An ephemeral environment leaves nothing behind: its (empty)
+                // current state goes first (history is kept), so that
+                // `output -e NAME` fails and the name can be created anew; the
+                // record goes last, so a failure here is resumed by a retry.
+                let held = terrace_state::lock_environment(
+                    engine.store.clone(),
+                    name,
+                    "env destroy",
+                    engine.lock_timeout,
+                )
+                .await?;
+                let deleted = engine
+                    .store
+                    .delete_environment(name, Some(held.lease()))
+                    .await;
+                held.release().await?;
+                deleted?;
+                engine.store.registry_delete(name).await?;
+            }
+            println!("Environment '{name}' destroyed.");
+            Ok(0)
+        }
+        Ok((code, failures)) => {
+            let reason = if failures.is_empty() {
+                String::new()
+            } else {
+                format!("{}; ", failures.join("; "))
+            };
+            let detail = format!(
+                "{reason}{remaining} resource(s) remain; run `terrace env destroy {name}` or `terrace env gc` again"
+            );
+            envs::set_status(
+                engine.store.as_ref(),
+                name,
+                envs::STATUS_DESTROY_FAILED,
+                &detail,
+            )
+            .await?;
+            eprintln!("Environment '{name}' not fully destroyed: {detail}");
+            Ok(if code == 0 { EXIT_ERROR } else { code })
+        }
+        Err(e) => {
+            envs::set_status(
+                engine.store.as_ref(),
+                name,
+                envs::STATUS_DESTROY_FAILED,
+                &format!("{e:#}"),
+            )
+            .await?;
+            Err(e)
+        }
+    }
+}
