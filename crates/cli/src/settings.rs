@@ -21,6 +21,9 @@ pub mod vars {
     pub const TERRACE_NOW: &str = "TERRACE_NOW";
     /// For tests only: how long destroys retry ordering errors (e.g. `20s`).
     pub const TERRACE_DELETE_RETRY: &str = "TERRACE_DELETE_RETRY";
+    /// For tests only: read prompt answers from standard input even when it
+    /// is not a terminal (so tests can answer, or interrupt, a prompt).
+    pub const TERRACE_PROMPT_STDIN: &str = "TERRACE_PROMPT_STDIN";
     /// Root variables: `TF_VAR_name` and `TERRACE_VAR_name` (read by the language layer through the engine).
     pub const TF_VAR_PREFIX: &str = "TF_VAR_";
     pub const TERRACE_VAR_PREFIX: &str = "TERRACE_VAR_";

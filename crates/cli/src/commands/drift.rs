@@ -2,7 +2,68 @@
 
 use super::*;
 
+/// Pair each `--output FILE` with the `--format` written just before it on
+/// the command line (by clap's argument indices). A format without a file
+/// goes to stdout; two of them would concatenate two documents there, so
+/// that is refused, as is an `--output` with no `--format` of its own.
+pub(crate) fn pair_reports(
+    formats: &[DriftFormat],
+    format_at: &[usize],
+    outputs: &[std::path::PathBuf],
+    output_at: &[usize],
+) -> Result<Vec<(DriftFormat, Option<std::path::PathBuf>)>> {
+    let name = |f: &DriftFormat| {
+        clap::ValueEnum::to_possible_value(f)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    };
+    if formats.is_empty() {
+        if let Some(path) = outputs.first() {
+            bail!(
+                "--output {} has no --format before it; write e.g. `--format json --output {}`",
+                path.display(),
+                path.display()
+            );
+        }
+        return Ok(vec![(DriftFormat::Text, None)]);
+    }
+    let mut pairs: Vec<(DriftFormat, Option<std::path::PathBuf>)> =
+        formats.iter().map(|f| (*f, None)).collect();
+    for (path, at) in outputs.iter().zip(output_at) {
+        let Some(i) = format_at.iter().rposition(|f| f < at) else {
+            bail!(
+                "--output {} comes before any --format; put it right after the --format it is for, e.g. `--format json --output {}`",
+                path.display(),
+                path.display()
+            );
+        };
+        if let Some(prev) = &pairs[i].1 {
+            bail!(
+                "--format {} has two --output files ({} and {}); give each --output its own --format",
+                name(&pairs[i].0),
+                prev.display(),
+                path.display()
+            );
+        }
+        pairs[i].1 = Some(path.clone());
+    }
+    let to_stdout: Vec<String> = pairs
+        .iter()
+        .filter(|(_, o)| o.is_none())
+        .map(|(f, _)| name(f))
+        .collect();
+    if to_stdout.len() > 1 {
+        bail!(
+            "{} reports ({}) would all go to stdout as one stream; follow all but one --format with --output FILE",
+            to_stdout.len(),
+            to_stdout.join(", ")
+        );
+    }
+    Ok(pairs)
+}
+
 pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
+    let pairs = pair_reports(&a.formats, &a.format_indices, &a.outputs, &a.output_indices)?;
     let engine = settings::engine(project, std::time::Duration::ZERO).await?;
     if let Some(DriftSub::History { env, json, limit }) = &a.sub {
         let name = settings::require_env(env)?;
@@ -62,21 +123,16 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
             Err(e) => errors.push(e),
         }
     }
-    let formats = if a.formats.is_empty() {
-        vec![DriftFormat::Text]
-    } else {
-        a.formats.clone()
-    };
-    for (i, f) in formats.iter().enumerate() {
+    for (f, output) in &pairs {
         let text = crate::reports::render_drift(
             &reports,
             *f,
             &engine.project_root,
             Style {
-                on: stdout_color() && a.outputs.get(i).is_none(),
+                on: stdout_color() && output.is_none(),
             },
         )?;
-        match a.outputs.get(i) {
+        match output {
             Some(path) => {
                 std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
             }
@@ -107,4 +163,45 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
             0
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn each_output_goes_with_the_format_before_it() {
+        use DriftFormat::*;
+        // --format text --format json --output d.json
+        let p = pair_reports(&[Text, Json], &[2, 4], &[PathBuf::from("d.json")], &[6]).unwrap();
+        assert_eq!(p, vec![(Text, None), (Json, Some(PathBuf::from("d.json")))]);
+        // --format json --output d.json --format text
+        let p = pair_reports(&[Json, Text], &[2, 6], &[PathBuf::from("d.json")], &[4]).unwrap();
+        assert_eq!(p, vec![(Json, Some(PathBuf::from("d.json"))), (Text, None)]);
+        // nothing: text on stdout
+        assert_eq!(
+            pair_reports(&[], &[], &[], &[]).unwrap(),
+            vec![(Text, None)]
+        );
+    }
+
+    #[test]
+    fn ambiguous_pairings_are_refused() {
+        use DriftFormat::*;
+        let e = pair_reports(&[Text, Json], &[2, 4], &[], &[]).unwrap_err();
+        assert!(e.to_string().contains("stdout"), "{e}");
+        let e = pair_reports(&[Json], &[4], &[PathBuf::from("a")], &[2]).unwrap_err();
+        assert!(e.to_string().contains("before any --format"), "{e}");
+        let e = pair_reports(
+            &[Json],
+            &[2],
+            &[PathBuf::from("a"), PathBuf::from("b")],
+            &[4, 6],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("two --output"), "{e}");
+        let e = pair_reports(&[], &[], &[PathBuf::from("a")], &[2]).unwrap_err();
+        assert!(e.to_string().contains("no --format"), "{e}");
+    }
 }

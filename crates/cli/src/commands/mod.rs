@@ -83,6 +83,56 @@ pub fn print_error(e: &anyhow::Error) {
     }
     let st = Style { on: stderr_color() };
     eprintln!("{} {e:#}", st.red(&st.bold("Error:")));
+    if let Some((env, holder)) = lock_holder(e)
+        && let Some(note) = dead_holder_note(env, holder, &terrace_state::current_host(), pid_alive)
+    {
+        eprintln!("{note}");
+    }
+}
+
+/// The holder of the lock a "locked" error is about.
+fn lock_holder(e: &anyhow::Error) -> Option<(&str, &terrace_state::LockInfo)> {
+    use terrace_state::StateError;
+    e.chain().find_map(|c| {
+        let state =
+            c.downcast_ref::<StateError>()
+                .or_else(|| match c.downcast_ref::<EngineError>() {
+                    Some(EngineError::State(s)) => Some(s),
+                    _ => None,
+                });
+        match state {
+            Some(StateError::Locked { env, holder }) => Some((env.as_str(), holder.as_ref())),
+            _ => None,
+        }
+    })
+}
+
+/// Is process `pid` of this host running? (`/proc` on Linux; elsewhere
+/// unknown, reported as alive.)
+fn pid_alive(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
+}
+
+/// When the lock's holder ran on this host and its process is gone, say so
+/// and how to go on.
+pub(crate) fn dead_holder_note(
+    env: &str,
+    holder: &terrace_state::LockInfo,
+    this_host: &str,
+    alive: impl Fn(u32) -> bool,
+) -> Option<String> {
+    if holder.host != this_host || alive(holder.pid) {
+        return None;
+    }
+    Some(format!(
+        "The holder, pid {} on this host ({this_host}), is no longer running: its lock expires with its lease at {}. \
+         To go on now, run `terrace force-unlock --force -e {} {}`.",
+        holder.pid,
+        crate::progress::rfc3339(holder.expires_at),
+        env,
+        holder.id
+    ))
 }
 
 pub async fn run(cli: Cli) -> Result<u8> {
