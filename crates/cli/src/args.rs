@@ -14,7 +14,7 @@ pub struct Cli {
     /// Run as if started in DIR (the project is found by walking up from there).
     #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
     pub chdir: Option<PathBuf>,
-    /// More logging on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    /// More logging on stderr: -v what terrace does (refresh batches, locks, state writes), -vv each AWS call too, -vvv library internals. RUST_LOG overrides.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     /// Log format on stderr.

@@ -243,6 +243,81 @@ impl Progress {
     }
 }
 
+/// A long wait before any resource operation (refresh and planning, drift
+/// detection) that shows it is alive: after a second, a spinner on a
+/// terminal, or without one a line, then "Still …" every 10 seconds. A hung
+/// endpoint is visible at once, not after the call's timeout.
+pub struct Activity {
+    task: tokio::task::JoinHandle<()>,
+    bar: Arc<Mutex<Option<ProgressBar>>>,
+}
+
+impl Activity {
+    pub fn start(what: &str, fancy: bool) -> Activity {
+        Activity::start_after(what, fancy, Duration::from_secs(1))
+    }
+
+    fn start_after(what: &str, fancy: bool, first: Duration) -> Activity {
+        let bar: Arc<Mutex<Option<ProgressBar>>> = Arc::new(Mutex::new(None));
+        let what = what.to_string();
+        let task = {
+            let bar = bar.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                tokio::time::sleep(first).await;
+                if fancy {
+                    let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                    b.set_style(
+                        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                    b.set_message(format!("{what}..."));
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    *bar.lock().expect("activity") = Some(b);
+                    return;
+                }
+                eprintln!(
+                    "{} {what}... [{} elapsed]",
+                    timestamp(),
+                    fmt_elapsed(started.elapsed())
+                );
+                loop {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    eprintln!(
+                        "{} Still {}... [{} elapsed]",
+                        timestamp(),
+                        lower_first(&what),
+                        fmt_elapsed(started.elapsed())
+                    );
+                }
+            })
+        };
+        Activity { task, bar }
+    }
+
+    /// Stop showing the wait (idempotent).
+    pub fn stop(&self) {
+        self.task.abort();
+        if let Some(b) = self.bar.lock().expect("activity").take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Activity {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

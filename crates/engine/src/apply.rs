@@ -345,6 +345,12 @@ impl StateWriter {
                 .await?;
             self.writes
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(
+                env = %self.env,
+                serial = state.serial,
+                resources = state.resources.len(),
+                "wrote state"
+            );
             let mut g = self.inner.lock().expect("state writer");
             g.stored_serial = Some(state.serial);
             g.state.serial = state.serial;

@@ -14,8 +14,13 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     let engine = settings::engine(project, std::time::Duration::ZERO).await?;
     let t = target(project, &engine, &a.env).await?;
     let opts = plan_options(&a.flags)?;
-    let (env, plan, providers) =
-        ops::plan(&engine, &t, &load_options(&a.flags.vars)?, &opts).await?;
+    let activity = Activity::start(
+        "Refreshing state and planning",
+        crate::output::stderr_is_terminal() && stderr_color(),
+    );
+    let planned = ops::plan(&engine, &t, &load_options(&a.flags.vars)?, &opts).await;
+    activity.stop();
+    let (env, plan, providers) = planned?;
     if a.json {
         let prior = engine.store.read(&env.name).await?;
         println!(
@@ -196,7 +201,10 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
     let is_destroy = r.plan_opts.mode == PlanMode::Destroy;
     let env_name = r.target.name.clone();
     let confirm_progress = progress.clone();
+    let activity = Arc::new(Activity::start("Refreshing state and planning", fancy));
+    let confirm_activity = activity.clone();
     let confirm_cb = move |plan: &Plan, _env: &LoadedEnv| -> bool {
+        confirm_activity.stop();
         let yes = if saved {
             true
         } else {
@@ -229,7 +237,9 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         confirm: &confirm_cb,
         observer,
     };
-    let outcome = match ops::apply(engine, req).await {
+    let applied = ops::apply(engine, req).await;
+    activity.stop();
+    let outcome = match applied {
         Ok(o) => o,
         Err(EngineError::Cancelled(msg)) => {
             eprintln!("{msg}");

@@ -115,6 +115,10 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
             Ok::<_, anyhow::Error>(report)
         }));
     }
+    let activity = Activity::start(
+        "Reading resources from the cloud",
+        crate::output::stderr_is_terminal() && stderr_color(),
+    );
     let mut reports = Vec::new();
     let mut errors = Vec::new();
     for t in tasks {
@@ -123,6 +127,7 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
             Err(e) => errors.push(e),
         }
     }
+    activity.stop();
     for (f, output) in &pairs {
         let text = crate::reports::render_drift(
             &reports,

@@ -20,7 +20,7 @@ pub(crate) use validate::*;
 
 use crate::args::*;
 use crate::output::{DiagnosticsError, Style, stderr_color, stdout_color};
-use crate::progress::Progress;
+use crate::progress::{Activity, Progress};
 use crate::settings::{self, vars};
 use crate::{EXIT_CHANGES, EXIT_ERROR};
 use anyhow::{Context, Result, anyhow, bail};
@@ -38,25 +38,46 @@ use terrace_engine::{
 use terrace_graph::CancelFlag;
 use terrace_lang::Project;
 
+/// The logging filter for `-v` counts: `-v` logs what terrace does (refresh
+/// batches, locks, state writes) at info, `-vv` adds terrace's debug lines
+/// (each AWS call with its duration); libraries (SQL, the SDK, HTTP) stay at
+/// warnings until `-vvv`, and even then their request and response bodies
+/// are capped at debug.
+pub(crate) fn log_directives(verbose: u8) -> String {
+    const OURS: &[&str] = &[
+        "terrace",
+        "terrace_core",
+        "terrace_lang",
+        "terrace_funcs",
+        "terrace_graph",
+        "terrace_provider",
+        "terrace_aws",
+        "terrace_state",
+        "terrace_engine",
+    ];
+    let ours = |level: &str| {
+        OURS.iter()
+            .map(|c| format!("{c}={level}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match verbose {
+        0 => "warn".to_string(),
+        1 => format!("warn,{}", ours("info")),
+        2 => format!("warn,{}", ours("debug")),
+        // The AWS SDK and its HTTP stack log whole requests and responses (tag
+        // values included) at trace level: at -vvv keep them at debug, unless
+        // RUST_LOG asks for them by name.
+        _ => format!(
+            "debug,{},aws_smithy_runtime=debug,aws_smithy_runtime_api=debug,aws_smithy_http_client=info,aws_sdk_ec2=debug,aws_sdk_s3=debug,aws_sdk_ecr=debug,aws_sdk_eks=debug,aws_sdk_iam=debug,aws_sdk_autoscaling=debug,aws_sdk_sts=debug,aws_config=info,hyper=info,hyper_util=info,h2=info,sqlx=info",
+            ours("trace")
+        ),
+    }
+}
+
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
-    let default = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    // The AWS SDK and its HTTP stack log whole requests and responses (tag
-    // values included) at trace level: at -vvv keep them at debug, unless
-    // RUST_LOG asks for them by name. (A directive enables its target, so the
-    // caps are only added where they lower the level.)
-    let directives = if cli.verbose >= 3 {
-        format!(
-            "{default},aws_smithy_runtime=debug,aws_smithy_runtime_api=debug,aws_smithy_http_client=info,aws_sdk_ec2=debug,aws_sdk_s3=debug,aws_sdk_ecr=debug,aws_sdk_eks=debug,aws_sdk_iam=debug,aws_sdk_autoscaling=debug,aws_sdk_sts=debug,aws_config=info,hyper=info,hyper_util=info,h2=info,sqlx=warn"
-        )
-    } else {
-        default.to_string()
-    };
+    let directives = log_directives(cli.verbose);
     let filter =
         EnvFilter::try_from_env(vars::RUST_LOG).unwrap_or_else(|_| EnvFilter::new(directives));
     let builder = tracing_subscriber::fmt()
