@@ -99,7 +99,11 @@ fn usage_errors_exit_1_not_the_drift_code() {
     ] {
         let r = p.run(&args);
         assert_eq!(r.code, 1, "terrace {args:?}\n{}", r.all());
-        assert!(r.stderr.contains("error"), "{}", r.all());
+        assert!(
+            r.stderr.contains("error") || r.stderr.contains("Usage"),
+            "{}",
+            r.all()
+        );
     }
     let r = p.run(&["--help"]);
     assert_eq!(r.code, 0, "{}", r.all());
