@@ -398,7 +398,7 @@ fn drift_output_goes_with_its_own_format_and_stdout_gets_one_document() {
     assert!(r.stderr.contains("stdout"), "{}", r.all());
     assert!(r.stdout.is_empty(), "{}", r.all());
     let r = p.run(&[
-        "drift", "-e", "data", "--output", json_s, "--format", "json",
+        "drift", "-e", "data", "--format", "json", "--output", json_s, "--output", "x",
     ]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(!json.exists());

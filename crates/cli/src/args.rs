@@ -253,12 +253,13 @@ pub struct DriftArgs {
     /// Every environment (persistent and ephemeral).
     #[arg(long = "all")]
     pub all: bool,
-    /// Report format (repeatable). An --output right after a --format writes
-    /// that report to the file; at most one --format without --output goes to
-    /// stdout.
+    /// Report format (repeatable). At most one --format without an --output
+    /// goes to stdout.
     #[arg(long = "format", value_enum)]
     pub formats: Vec<DriftFormat>,
-    /// Write the report of the --format just before it to FILE (repeatable).
+    /// Write a report to FILE (repeatable): the report of the --format right
+    /// before it (`--format json --output d.json`), or, with the --output
+    /// flags grouped after the formats, of the --format in the same position.
     #[arg(long = "output", value_name = "FILE")]
     pub outputs: Vec<PathBuf>,
     /// Also exit 2 on pending (unapplied) configuration changes.

@@ -2,10 +2,13 @@
 
 use super::*;
 
-/// Pair each `--output FILE` with the `--format` written just before it on
-/// the command line (by clap's argument indices). A format without a file
-/// goes to stdout; two of them would concatenate two documents there, so
-/// that is refused, as is an `--output` with no `--format` of its own.
+/// Pair each `--output FILE` with its `--format`, by position on the command
+/// line (clap's argument indices). When every `--output` comes right after a
+/// `--format` (`--format json --output d.json`), it takes that format;
+/// otherwise (the `--output` flags grouped after the formats) the i-th
+/// `--output` takes the i-th `--format`. A format without a file goes to
+/// stdout; two of them would concatenate two documents there, so that is
+/// refused, as are more files than formats.
 pub(crate) fn pair_reports(
     formats: &[DriftFormat],
     format_at: &[usize],
@@ -20,32 +23,37 @@ pub(crate) fn pair_reports(
     if formats.is_empty() {
         if let Some(path) = outputs.first() {
             bail!(
-                "--output {} has no --format before it; write e.g. `--format json --output {}`",
+                "--output {} has no --format; write e.g. `--format json --output {}`",
                 path.display(),
                 path.display()
             );
         }
         return Ok(vec![(DriftFormat::Text, None)]);
     }
+    if outputs.len() > formats.len() {
+        bail!(
+            "{} --output files for {} --format flags; give each --output its own --format",
+            outputs.len(),
+            formats.len()
+        );
+    }
     let mut pairs: Vec<(DriftFormat, Option<std::path::PathBuf>)> =
         formats.iter().map(|f| (*f, None)).collect();
-    for (path, at) in outputs.iter().zip(output_at) {
-        let Some(i) = format_at.iter().rposition(|f| f < at) else {
-            bail!(
-                "--output {} comes before any --format; put it right after the --format it is for, e.g. `--format json --output {}`",
-                path.display(),
-                path.display()
-            );
-        };
-        if let Some(prev) = &pairs[i].1 {
-            bail!(
-                "--format {} has two --output files ({} and {}); give each --output its own --format",
-                name(&pairs[i].0),
-                prev.display(),
-                path.display()
-            );
-        }
-        pairs[i].1 = Some(path.clone());
+    // The format each --output directly follows (nothing else in between).
+    let follows: Vec<Option<usize>> = output_at
+        .iter()
+        .map(|at| {
+            let last_format = format_at.iter().rposition(|f| f < at)?;
+            let between = output_at
+                .iter()
+                .any(|o| o < at && *o > format_at[last_format]);
+            (!between).then_some(last_format)
+        })
+        .collect();
+    let adjacent = follows.len() == outputs.len() && follows.iter().all(Option::is_some);
+    for (i, path) in outputs.iter().enumerate() {
+        let f = if adjacent { follows[i].unwrap_or(i) } else { i };
+        pairs[f].1 = Some(path.clone());
     }
     let to_stdout: Vec<String> = pairs
         .iter()
@@ -178,12 +186,22 @@ mod tests {
     #[test]
     fn each_output_goes_with_the_format_before_it() {
         use DriftFormat::*;
+        let f = |s: &str| Some(PathBuf::from(s));
         // --format text --format json --output d.json
         let p = pair_reports(&[Text, Json], &[2, 4], &[PathBuf::from("d.json")], &[6]).unwrap();
-        assert_eq!(p, vec![(Text, None), (Json, Some(PathBuf::from("d.json")))]);
+        assert_eq!(p, vec![(Text, None), (Json, f("d.json"))]);
         // --format json --output d.json --format text
         let p = pair_reports(&[Json, Text], &[2, 6], &[PathBuf::from("d.json")], &[4]).unwrap();
-        assert_eq!(p, vec![(Json, Some(PathBuf::from("d.json"))), (Text, None)]);
+        assert_eq!(p, vec![(Json, f("d.json")), (Text, None)]);
+        // Grouped: --format junit --format sarif --format json --output a --output b
+        let p = pair_reports(
+            &[Junit, Sarif, Json],
+            &[2, 4, 6],
+            &[PathBuf::from("a"), PathBuf::from("b")],
+            &[8, 10],
+        )
+        .unwrap();
+        assert_eq!(p, vec![(Junit, f("a")), (Sarif, f("b")), (Json, None)]);
         // nothing: text on stdout
         assert_eq!(
             pair_reports(&[], &[], &[], &[]).unwrap(),
@@ -196,8 +214,6 @@ mod tests {
         use DriftFormat::*;
         let e = pair_reports(&[Text, Json], &[2, 4], &[], &[]).unwrap_err();
         assert!(e.to_string().contains("stdout"), "{e}");
-        let e = pair_reports(&[Json], &[4], &[PathBuf::from("a")], &[2]).unwrap_err();
-        assert!(e.to_string().contains("before any --format"), "{e}");
         let e = pair_reports(
             &[Json],
             &[2],
@@ -205,7 +221,7 @@ mod tests {
             &[4, 6],
         )
         .unwrap_err();
-        assert!(e.to_string().contains("two --output"), "{e}");
+        assert!(e.to_string().contains("its own --format"), "{e}");
         let e = pair_reports(&[], &[], &[PathBuf::from("a")], &[2]).unwrap_err();
         assert!(e.to_string().contains("no --format"), "{e}");
     }

@@ -214,3 +214,48 @@ pub(crate) async fn target(project: &Project, engine: &Engine, env: &EnvArg) -> 
     let dir = settings::env_dir(project, Some(engine.store.as_ref()), &name).await?;
     Ok(EnvTarget { name, dir })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_holder_on_this_host_is_named_and_no_other() {
+        let mut holder = terrace_state::LockInfo::new("apply");
+        holder.host = "ci-1".into();
+        holder.pid = 4242;
+        let note = dead_holder_note("dev", &holder, "ci-1", |_| false).expect("dead here");
+        assert!(note.contains("pid 4242 on this host (ci-1)"), "{note}");
+        assert!(
+            note.contains(&format!(
+                "terrace force-unlock --force -e dev {}",
+                holder.id
+            )),
+            "{note}"
+        );
+        // Alive, or on another host (its PID means nothing here): nothing said.
+        assert_eq!(dead_holder_note("dev", &holder, "ci-1", |_| true), None);
+        assert_eq!(dead_holder_note("dev", &holder, "ci-2", |_| false), None);
+    }
+
+    #[test]
+    fn verbosity_levels_keep_libraries_quiet_until_vvv() {
+        assert_eq!(log_directives(0), "warn");
+        let v = log_directives(1);
+        assert!(
+            v.starts_with("warn,") && v.contains("terrace_engine=info"),
+            "{v}"
+        );
+        let vv = log_directives(2);
+        assert!(
+            vv.starts_with("warn,") && vv.contains("terrace_aws=debug"),
+            "{vv}"
+        );
+        assert!(!vv.contains("sqlx") && !vv.contains("aws_smithy"), "{vv}");
+        let vvv = log_directives(3);
+        assert!(
+            vvv.starts_with("debug,") && vvv.contains("terrace=trace"),
+            "{vvv}"
+        );
+    }
+}
