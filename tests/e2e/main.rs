@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cli_ux;
 mod drift;
 mod envs;
 mod lifecycle;

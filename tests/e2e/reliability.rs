@@ -1449,7 +1449,15 @@ output "v" {
         let to = good_serial - 1;
         let r = run(
             &project,
-            &["state", "rollback", "-e", env, "--to", &to.to_string()],
+            &[
+                "state",
+                "rollback",
+                "-e",
+                env,
+                "--to",
+                &to.to_string(),
+                "--auto-approve",
+            ],
             &none,
         );
         // `state rollback` restores through terrace_state::restore_version,

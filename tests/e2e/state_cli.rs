@@ -120,7 +120,15 @@ fn state_commands_list_show_mv_rm_history_rollback() {
         .collect();
     assert!(serials.len() >= 3, "{serials:?}");
     let last = *serials.last().unwrap();
-    let r = p.run(&["state", "rollback", "-e", "data", "--to", "1"]);
+    let r = p.run(&[
+        "state",
+        "rollback",
+        "-e",
+        "data",
+        "--to",
+        "1",
+        "--auto-approve",
+    ]);
     assert_eq!(r.code, 0, "{}", r.all());
     let r = p.run(&["state", "pull", "-e", "data"]);
     let s: serde_json::Value = serde_json::from_str(&r.stdout).expect("state json");

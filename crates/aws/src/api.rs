@@ -46,7 +46,15 @@ impl ApiCalls {
         let mut attempt = 0;
         loop {
             self.record(op);
-            match f().await {
+            let started = std::time::Instant::now();
+            let result = f().await;
+            tracing::debug!(
+                op,
+                ms = started.elapsed().as_millis() as u64,
+                ok = result.is_ok(),
+                "AWS call"
+            );
+            match result {
                 Ok(v) => return Ok(v),
                 Err(err) => {
                     let classified = classify(op, &err);
@@ -84,6 +92,8 @@ where
     match err.code() {
         Some(code) => classify_code(op, code, message),
         None => match err {
+            SdkError::TimeoutError(_) => timed_out(op, &message),
+            SdkError::DispatchFailure(f) if f.is_timeout() => timed_out(op, &message),
             // S3 HeadBucket answers a missing bucket with a bare 404.
             SdkError::ServiceError(ctx) if ctx.raw().status().as_u16() == 404 => {
                 ProviderError::NotFound(format!("{op}: {message}"))
@@ -93,6 +103,19 @@ where
                 message: format!("{op}: {message}"),
             },
         },
+    }
+}
+
+/// A call that got no answer in time: say so, and what to check.
+fn timed_out(op: &str, detail: &str) -> ProviderError {
+    ProviderError::Api {
+        code: "Timeout".into(),
+        message: format!(
+            "{op}: the AWS endpoint did not answer in time ({detail}); it may be down, hung or unreachable: \
+             check AWS_ENDPOINT_URL, the provider's endpoints and the network, or raise {} (default {}s per attempt)",
+            crate::provider::CALL_TIMEOUT_VAR,
+            crate::provider::DEFAULT_CALL_TIMEOUT.as_secs()
+        ),
     }
 }
 

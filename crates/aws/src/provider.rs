@@ -178,6 +178,25 @@ fn single_block<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
     }
 }
 
+/// The override of the per-attempt timeout of every AWS call (passed in
+/// through [`AwsProviderFactory::with_env_overrides`]).
+pub const CALL_TIMEOUT_VAR: &str = "TERRACE_AWS_TIMEOUT";
+/// How long one attempt of an AWS call may take, by default.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Attempts per call (the SDK's standard retries).
+const CALL_ATTEMPTS: u32 = 3;
+
+/// Every AWS call is bounded: connecting takes at most 10 s (or the attempt
+/// timeout if shorter), each attempt `attempt`, and the whole call with its
+/// retries `attempt` × attempts, so a hung endpoint ends in an error.
+pub(crate) fn call_timeouts(attempt: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(attempt.min(Duration::from_secs(10)))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * CALL_ATTEMPTS)
+        .build()
+}
+
 impl AwsProvider {
     /// Build a provider from a `provider "aws"` block's value. `env_overrides`
     /// take precedence over the process environment (see
@@ -195,14 +214,17 @@ impl AwsProvider {
                 .map(|(_, v)| v.clone())
                 .filter(|v| !v.is_empty())
         };
+        let attempt_timeout = match var(CALL_TIMEOUT_VAR) {
+            Some(s) => humantime::parse_duration(s.trim()).map_err(|e| {
+                ProviderError::Config(format!(
+                    "{CALL_TIMEOUT_VAR}={s:?} is not a duration ({e}); use e.g. 30s or 2m"
+                ))
+            })?,
+            None => DEFAULT_CALL_TIMEOUT,
+        };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .operation_attempt_timeout(Duration::from_secs(120))
-                    .build(),
-            );
+            .retry_config(RetryConfig::standard().with_max_attempts(CALL_ATTEMPTS))
+            .timeout_config(call_timeouts(attempt_timeout));
         let region = get_str(config, "region")
             .or_else(|| var("AWS_REGION"))
             .or_else(|| var("AWS_DEFAULT_REGION"));

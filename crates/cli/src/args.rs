@@ -14,7 +14,7 @@ pub struct Cli {
     /// Run as if started in DIR (the project is found by walking up from there).
     #[arg(short = 'C', long = "chdir", global = true, value_name = "DIR")]
     pub chdir: Option<PathBuf>,
-    /// More logging on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    /// More logging on stderr: -v what terrace does (refresh batches, locks, state writes), -vv each AWS call too, -vvv library internals. RUST_LOG overrides.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
     /// Log format on stderr.
@@ -126,6 +126,7 @@ pub enum GraphFormat {
 pub struct GraphArgs {
     #[command(flatten)]
     pub env: EnvArg,
+    /// Output format: DOT (for Graphviz) or JSON.
     #[arg(long = "format", value_enum, default_value = "dot")]
     pub format: GraphFormat,
     #[command(flatten)]
@@ -175,16 +176,22 @@ pub struct ApplyArgs {
 pub struct DestroyArgs {
     #[command(flatten)]
     pub env: EnvArg,
+    /// Do not ask for confirmation.
     #[arg(long = "auto-approve")]
     pub auto_approve: bool,
+    /// Only destroy this resource (and what depends on it); repeatable.
     #[arg(long = "target", value_name = "ADDR")]
     pub targets: Vec<String>,
+    /// How many operations run at once.
     #[arg(long = "parallelism", default_value_t = 10)]
     pub parallelism: usize,
+    /// Wait this long for the environment's lock (e.g. 30s, 5m).
     #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s")]
     pub lock_timeout: String,
+    /// Read every resource from the cloud first (default true).
     #[arg(long = "refresh", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
+    /// Print API calls per operation at the end.
     #[arg(long = "stats")]
     pub stats: bool,
     #[command(flatten)]
@@ -214,6 +221,7 @@ pub struct OutputArgs {
     pub env: EnvArg,
     /// One output (printed raw; a sensitive one only when named).
     pub name: Option<String>,
+    /// Output format: text, JSON, dotenv (NAME=value lines) or GitHub Actions ($GITHUB_OUTPUT).
     #[arg(long = "format", value_enum, default_value = "text")]
     pub format: OutputFormat,
     /// Same as --format json.
@@ -245,10 +253,13 @@ pub struct DriftArgs {
     /// Every environment (persistent and ephemeral).
     #[arg(long = "all")]
     pub all: bool,
-    /// Report formats (repeatable; pair each with --output, or stdout for the first).
+    /// Report format (repeatable). At most one --format without an --output
+    /// goes to stdout.
     #[arg(long = "format", value_enum)]
     pub formats: Vec<DriftFormat>,
-    /// Files to write the reports to, in the order of --format.
+    /// Write a report to FILE (repeatable): the report of the --format right
+    /// before it (`--format json --output d.json`), or, with the --output
+    /// flags grouped after the formats, of the --format in the same position.
     #[arg(long = "output", value_name = "FILE")]
     pub outputs: Vec<PathBuf>,
     /// Also exit 2 on pending (unapplied) configuration changes.
@@ -257,10 +268,17 @@ pub struct DriftArgs {
     /// How many environments to check at once with --all.
     #[arg(long = "concurrency", default_value_t = 4)]
     pub concurrency: usize,
+    /// Print API calls per operation at the end.
     #[arg(long = "stats")]
     pub stats: bool,
     #[command(flatten)]
     pub vars: VarArgs,
+    /// Command-line positions of each --format (filled in after parsing).
+    #[arg(skip)]
+    pub format_indices: Vec<usize>,
+    /// Command-line positions of each --output (filled in after parsing).
+    #[arg(skip)]
+    pub output_indices: Vec<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,8 +287,10 @@ pub enum DriftSub {
     History {
         #[command(flatten)]
         env: EnvArg,
+        /// Print the runs as JSON.
         #[arg(long = "json")]
         json: bool,
+        /// Show at most this many runs, newest first.
         #[arg(long = "limit", default_value_t = 20)]
         limit: usize,
     },
@@ -287,19 +307,23 @@ pub enum StateCommand {
     Show {
         #[command(flatten)]
         env: EnvArg,
+        /// The resource address, e.g. aws_instance.runner[0].
         address: String,
     },
     /// Forget a resource (it keeps existing in the cloud).
     Rm {
         #[command(flatten)]
         env: EnvArg,
+        /// Resource addresses to forget (a block address forgets all its instances).
         address: Vec<String>,
     },
     /// Rename a resource address.
     Mv {
         #[command(flatten)]
         env: EnvArg,
+        /// The current address.
         from: String,
+        /// The new address.
         to: String,
     },
     /// Print the current state as JSON.
@@ -311,24 +335,30 @@ pub enum StateCommand {
     Push {
         #[command(flatten)]
         env: EnvArg,
+        /// A state file (as written by `state pull`).
         file: PathBuf,
         /// Accept a file of another lineage or an older serial.
         #[arg(long = "force")]
         force: bool,
     },
-    /// Every stored version.
+    /// Every stored version, with its resource count.
     History {
         #[command(flatten)]
         env: EnvArg,
+        /// Print the versions as JSON.
         #[arg(long = "json")]
         json: bool,
     },
-    /// Write an earlier version back as a new serial.
+    /// Write an earlier version back as a new serial (shows what changes, then asks).
     Rollback {
         #[command(flatten)]
         env: EnvArg,
+        /// The serial to restore (see `terrace state history`).
         #[arg(long = "to", value_name = "SERIAL")]
         to: u64,
+        /// Do not ask for confirmation.
+        #[arg(long = "auto-approve")]
+        auto_approve: bool,
     },
 }
 
@@ -336,6 +366,7 @@ pub enum StateCommand {
 pub struct ForceUnlockArgs {
     #[command(flatten)]
     pub env: EnvArg,
+    /// The lock's ID, as printed in the lock error.
     pub lock_id: String,
     /// Do not ask for confirmation.
     #[arg(long = "force")]
@@ -346,44 +377,83 @@ pub struct ForceUnlockArgs {
 pub enum EnvCommand {
     /// Register an ephemeral environment from a template and apply it.
     Create {
+        /// The new environment's name.
         name: String,
         /// The template: a folder under environments/.
-        #[arg(long = "from")]
+        #[arg(long = "from", value_name = "TEMPLATE")]
         from: String,
         /// Time-to-live, e.g. 4h; `env gc` destroys it afterwards.
         #[arg(long = "ttl")]
         ttl: Option<String>,
         #[command(flatten)]
         vars: VarArgs,
+        /// Do not ask for confirmation.
         #[arg(long = "auto-approve")]
         auto_approve: bool,
+        /// How many operations run at once.
         #[arg(long = "parallelism", default_value_t = 10)]
         parallelism: usize,
     },
     /// Every environment, persistent and ephemeral.
     List {
+        /// Print the environments as JSON.
         #[arg(long = "json")]
         json: bool,
     },
     /// Push an ephemeral environment's expiry out.
     Extend {
+        /// The ephemeral environment.
         name: String,
+        /// The new time-to-live from now, e.g. 2h.
         #[arg(long = "ttl")]
         ttl: String,
     },
     /// Destroy an environment's resources, then its record.
     Destroy {
+        /// The environment.
         name: String,
+        /// Do not ask for confirmation.
         #[arg(long = "auto-approve")]
         auto_approve: bool,
+        /// How many operations run at once.
         #[arg(long = "parallelism", default_value_t = 10)]
         parallelism: usize,
     },
     /// Destroy every expired ephemeral environment.
     Gc {
+        /// Only list what would be destroyed.
         #[arg(long = "dry-run")]
         dry_run: bool,
+        /// How many operations run at once.
         #[arg(long = "parallelism", default_value_t = 10)]
         parallelism: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every flag and argument of every command says what it does in --help.
+    #[test]
+    fn every_flag_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "terrace", &mut missing);
+        assert!(missing.is_empty(), "flags without help text: {missing:#?}");
+    }
 }

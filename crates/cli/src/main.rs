@@ -12,7 +12,7 @@ mod render;
 mod reports;
 mod settings;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 
 /// Exit codes: 0 success / no changes, 1 error, 2 changes or drift (with the
@@ -46,7 +46,10 @@ fn main() -> ExitCode {
             _ => a,
         })
         .collect();
-    let cli = args::Cli::parse_from(argv);
+    let cli = match parse_cli(argv) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     if cli.no_color {
         output::disable_color();
     }
@@ -74,6 +77,38 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// Parse the command line. Help and version go to stdout with exit 0; every
+/// usage error (unknown command or flag, bad value) exits 1 — clap's default
+/// of 2 would read as "changes" or "drift" to a CI job.
+fn parse_cli(argv: Vec<String>) -> Result<args::Cli, ExitCode> {
+    let usage = |e: clap::Error| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(EXIT_ERROR)
+        } else {
+            ExitCode::SUCCESS
+        }
+    };
+    let matches = args::Cli::command()
+        .try_get_matches_from(argv)
+        .map_err(usage)?;
+    let mut cli = args::Cli::from_arg_matches(&matches).map_err(usage)?;
+    if let (args::Command::Drift(d), Some(("drift", m))) = (&mut cli.command, matches.subcommand())
+    {
+        // Which --output belongs to which --format is a matter of order on
+        // the command line; clap keeps it in the argument indices.
+        d.format_indices = m
+            .indices_of("formats")
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        d.output_indices = m
+            .indices_of("outputs")
+            .map(Iterator::collect)
+            .unwrap_or_default();
+    }
+    Ok(cli)
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

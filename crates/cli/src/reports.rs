@@ -365,7 +365,7 @@ pub async fn drift_history(engine: &Engine, env: &str, json: bool, limit: usize)
         prev_drift = drift;
         lines.push(format!(
             "{:<25} {:>7} {:>7} {:>9} {:>7}  {status}",
-            r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            crate::progress::rfc3339(r.started_at),
             r.changed,
             r.missing,
             r.unmanaged,

@@ -21,6 +21,11 @@ pub mod vars {
     pub const TERRACE_NOW: &str = "TERRACE_NOW";
     /// For tests only: how long destroys retry ordering errors (e.g. `20s`).
     pub const TERRACE_DELETE_RETRY: &str = "TERRACE_DELETE_RETRY";
+    /// How long one attempt of an AWS call may take (default 60s; 3 attempts).
+    pub const TERRACE_AWS_TIMEOUT: &str = "TERRACE_AWS_TIMEOUT";
+    /// For tests only: read prompt answers from standard input even when it
+    /// is not a terminal (so tests can answer, or interrupt, a prompt).
+    pub const TERRACE_PROMPT_STDIN: &str = "TERRACE_PROMPT_STDIN";
     /// Root variables: `TF_VAR_name` and `TERRACE_VAR_name` (read by the language layer through the engine).
     pub const TF_VAR_PREFIX: &str = "TF_VAR_";
     pub const TERRACE_VAR_PREFIX: &str = "TERRACE_VAR_";
@@ -114,13 +119,24 @@ pub async fn engine(project: &Project, lock_timeout: Duration) -> Result<Engine>
     Ok(Engine {
         store,
         factories: vec![
-            Arc::new(terrace_aws::AwsProviderFactory::default()),
+            Arc::new(aws_factory()),
             Arc::new(terrace_engine::builtin::BuiltinFactory),
         ],
         env_reader: env_reader(),
         project_root: project.root.clone(),
         lock_timeout,
     })
+}
+
+/// The AWS provider factory, with the call timeout if one is set.
+fn aws_factory() -> terrace_aws::AwsProviderFactory {
+    match env_var(vars::TERRACE_AWS_TIMEOUT) {
+        Some(t) => terrace_aws::AwsProviderFactory::with_env_overrides(vec![(
+            vars::TERRACE_AWS_TIMEOUT.to_string(),
+            t,
+        )]),
+        None => terrace_aws::AwsProviderFactory::default(),
+    }
 }
 
 /// Engine without a store, for offline commands (`validate`, `graph`).

@@ -32,6 +32,12 @@ pub trait ApplyObserver: Send + Sync {
     fn started(&self, address: &str, action: Action);
     fn finished(&self, address: &str, action: Action, result: Result<(), &str>, elapsed: Duration);
     fn note(&self, message: &str);
+    /// A resource finished successfully with this `id` (Terraform prints it
+    /// as `[id=…]`). Defaults to `finished` without the ID.
+    fn completed(&self, address: &str, action: Action, id: Option<&str>, elapsed: Duration) {
+        let _ = id;
+        self.finished(address, action, Ok(()), elapsed);
+    }
 }
 
 /// An observer that ignores everything.
@@ -339,6 +345,12 @@ impl StateWriter {
                 .await?;
             self.writes
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(
+                env = %self.env,
+                serial = state.serial,
+                resources = state.resources.len(),
+                "wrote state"
+            );
             let mut g = self.inner.lock().expect("state writer");
             g.stored_serial = Some(state.serial);
             g.state.serial = state.serial;
@@ -961,7 +973,12 @@ impl Run<'_> {
         let elapsed = started.elapsed();
         match &result {
             Ok(()) => {
-                self.observer.finished(&address, c.action, Ok(()), elapsed);
+                let id = self
+                    .table
+                    .get_instance(&c.addr)
+                    .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string));
+                self.observer
+                    .completed(&address, c.action, id.as_deref(), elapsed);
                 let mut r = self.report.lock().expect("report");
                 match c.action {
                     Action::Create => r.added += 1,

@@ -177,6 +177,47 @@ fn rule_ignores_attr(rules: &[IgnoreRule], address: &str, path: &str) -> bool {
     })
 }
 
+/// Is this diff of `tags` only a change of view, not of the cloud? `tags`
+/// is derived from what the cloud holds (`tags_all`) minus the provider's
+/// `default_tags` of the *current* configuration: editing a default tag (a
+/// tfvars change) moves a key between `tags` and the defaults although no
+/// object changed. Such a diff is a pending change, not drift. It is drift
+/// only when `tags_all` itself differs for one of the keys concerned.
+fn tags_view_only(d: &AttrDiff, stored: &Value, now: &Value) -> bool {
+    use terrace_core::PathStep;
+    if d.path.first() != Some(&PathStep::Key("tags".into())) {
+        return false;
+    }
+    let (Some(stored_all), Some(now_all)) = (
+        stored.get("tags_all").and_then(Value::as_map),
+        now.get("tags_all").and_then(Value::as_map),
+    ) else {
+        return false;
+    };
+    let keys: Vec<String> = match d.path.get(1) {
+        Some(PathStep::Key(k)) => vec![k.clone()],
+        Some(_) => return false,
+        None => {
+            // The whole map differs (e.g. null on one side): every key that
+            // differs between the two sides.
+            let empty = BTreeMap::new();
+            let side = |v: &Option<Value>| v.as_ref().and_then(|v| v.as_map().cloned());
+            let (b, a) = (side(&d.before), side(&d.after));
+            let (b, a) = (b.as_ref().unwrap_or(&empty), a.as_ref().unwrap_or(&empty));
+            b.keys()
+                .chain(a.keys())
+                .filter(|k| {
+                    b.get(*k).map(Value::to_json_lossy) != a.get(*k).map(Value::to_json_lossy)
+                })
+                .cloned()
+                .collect()
+        }
+    };
+    keys.iter().all(|k| {
+        stored_all.get(k).map(Value::to_json_lossy) == now_all.get(k).map(Value::to_json_lossy)
+    })
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct DriftOptions {
     pub ignore: Vec<IgnoreRule>,
@@ -267,6 +308,7 @@ pub async fn detect_drift(
                         _ => true,
                     })
                     .filter(|d| !rule_ignores_attr(&opts.ignore, address, &path_to_string(&d.path)))
+                    .filter(|d| !tags_view_only(d, &r.value, &now))
                     .collect();
                 if diffs.is_empty() {
                     in_sync += 1;
@@ -439,6 +481,73 @@ mod tests {
         ));
         assert!(wildcard_match("a?c", "abc"));
         assert!(!wildcard_match("a?c", "ac"));
+    }
+
+    fn resource(tags: Value, tags_all: Value) -> Value {
+        Value::map([
+            ("id", Value::from("vpc-1")),
+            ("tags", tags),
+            ("tags_all", tags_all),
+        ])
+    }
+
+    fn drift_paths(stored: &Value, now: &Value) -> Vec<String> {
+        diff_values(stored, now)
+            .into_iter()
+            .filter(|d| !tags_view_only(d, stored, now))
+            .map(|d| path_to_string(&d.path))
+            .collect()
+    }
+
+    /// A default tag edited in tfvars moves `Owner` from the defaults into
+    /// the refreshed `tags` (the cloud still has the old value): not drift.
+    #[test]
+    fn default_tag_config_change_is_not_drift() {
+        let all = Value::map([
+            ("Owner", Value::from("platform-team")),
+            ("Name", Value::from("x")),
+        ]);
+        // tags was null: the whole map appears.
+        let stored = resource(Value::Null, all.clone());
+        let now = resource(
+            Value::map([("Owner", Value::from("platform-team"))]),
+            all.clone(),
+        );
+        assert!(drift_paths(&stored, &now).is_empty());
+        // tags had keys: one key appears.
+        let stored = resource(Value::map([("Name", Value::from("x"))]), all.clone());
+        let now = resource(
+            Value::map([
+                ("Name", Value::from("x")),
+                ("Owner", Value::from("platform-team")),
+            ]),
+            all,
+        );
+        assert!(drift_paths(&stored, &now).is_empty());
+    }
+
+    /// A tag changed in the cloud is drift, in `tags` and in `tags_all`.
+    #[test]
+    fn tag_changed_in_the_cloud_is_drift() {
+        let stored = resource(
+            Value::map([("Team", Value::from("a"))]),
+            Value::map([("Team", Value::from("a"))]),
+        );
+        let now = resource(
+            Value::map([("Team", Value::from("b"))]),
+            Value::map([("Team", Value::from("b"))]),
+        );
+        assert_eq!(
+            drift_paths(&stored, &now),
+            vec!["tags.Team", "tags_all.Team"]
+        );
+        // A tag added by hand to a resource whose tags were null.
+        let stored = resource(Value::Null, Value::map([("Team", Value::from("a"))]));
+        let now = resource(
+            Value::map([("Extra", Value::from("1"))]),
+            Value::map([("Team", Value::from("a")), ("Extra", Value::from("1"))]),
+        );
+        assert_eq!(drift_paths(&stored, &now), vec!["tags", "tags_all.Extra"]);
     }
 
     #[test]

@@ -107,9 +107,18 @@ pub async fn refresh(
                 ))
             })?;
             let values: Vec<Value> = members.iter().map(|m| m.value.clone()).collect();
+            let started = std::time::Instant::now();
+            tracing::info!(type_name = %type_name, objects = values.len(), "refreshing");
             let read = with_retries(|| provider.read_resources(&type_name, &values))
                 .await
                 .map_err(|e| EngineError::Other(format!("refreshing {type_name}: {e}")))?;
+            tracing::info!(
+                type_name = %type_name,
+                objects = values.len(),
+                found = read.iter().filter(|v| v.is_some()).count(),
+                ms = started.elapsed().as_millis() as u64,
+                "refreshed"
+            );
             if read.len() != members.len() {
                 return Err(EngineError::Other(format!(
                     "provider {pkey} returned {} objects for {} {type_name} instances",
@@ -284,6 +293,8 @@ pub async fn make_plan(
         }
         PlanMode::Destroy => {
             plan.changes = plan_destroy(env, &prior, &refreshed, opts, &moved)?;
+            check_target_addresses(env, &prior, &plan.changes, opts)?;
+            add_targeting_warning(&mut plan);
             for (name, out) in prior.state.iter().flat_map(|s| s.outputs.iter()) {
                 plan.outputs.insert(
                     name.clone(),
@@ -311,6 +322,8 @@ pub async fn make_plan(
     };
     let (changes, table) = walk.run().await?;
     plan.changes = changes;
+    check_target_addresses(env, &prior, &plan.changes, opts)?;
+    add_targeting_warning(&mut plan);
     filter_targets(env, &mut plan, &opts.targets);
 
     // Outputs.
@@ -479,6 +492,78 @@ pub fn target_matches(target: &ResourceAddr, addr: &ResourceAddr) -> bool {
         return target == addr;
     }
     target == &addr.block()
+}
+
+/// Terraform's warning for any targeted plan.
+pub const TARGETING_WARNING: &str = "Resource targeting is in effect. You are creating a plan with --target, \
+so it may not show all of the changes the configuration asks for. --target is not for routine use: \
+it is for exceptional situations such as recovering from errors or mistakes.";
+
+fn add_targeting_warning(plan: &mut Plan) {
+    if !plan.targets.is_empty() {
+        plan.warnings.push(TARGETING_WARNING.to_string());
+    }
+}
+
+/// Every `--target` and `--replace` address must name something: a resource
+/// block of the configuration or of state (an address without a key), or a
+/// planned or stored instance (with a key). An address that matches nothing
+/// is an error naming the closest address there is, never a silent "No
+/// changes".
+fn check_target_addresses(
+    env: &LoadedEnv,
+    prior: &PriorState,
+    changes: &[ResourceChange],
+    opts: &PlanOptions,
+) -> Result<(), EngineError> {
+    if opts.targets.is_empty() && opts.replace.is_empty() {
+        return Ok(());
+    }
+    let mut known: BTreeSet<String> = BTreeSet::new();
+    for n in &env.nodes {
+        if let NodeKind::Resource(a) = &n.kind {
+            known.insert(a.block().to_string());
+        }
+    }
+    for r in prior.resources.values() {
+        known.insert(r.addr.to_string());
+        known.insert(r.addr.block().to_string());
+    }
+    for c in changes {
+        known.insert(c.addr.to_string());
+    }
+    let matches = |t: &ResourceAddr| {
+        changes.iter().any(|c| target_matches(t, &c.addr))
+            || prior.resources.values().any(|r| target_matches(t, &r.addr))
+            || (t.key.is_none() && known.contains(&t.to_string()))
+    };
+    let mut problems = Vec::new();
+    for (flag, list) in [("--target", &opts.targets), ("--replace", &opts.replace)] {
+        for t in list.iter().filter(|t| !matches(t)) {
+            let given = t.to_string();
+            let hint = match closest_address(&given, &known) {
+                Some(c) => format!("; the closest address is {c}"),
+                None => "; the configuration and state have no resources".to_string(),
+            };
+            problems.push(format!(
+                "{flag} {given}: no resource in the configuration or state of '{}' has this address{hint} (`terrace state list -e {}` lists the addresses in state)",
+                env.name, env.name
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(EngineError::Other(problems.join("\n")))
+    }
+}
+
+/// The known address nearest to `given` (edit distance, then name order).
+fn closest_address<'a>(given: &str, known: &'a BTreeSet<String>) -> Option<&'a str> {
+    known
+        .iter()
+        .min_by_key(|k| strsim::levenshtein(given, k))
+        .map(String::as_str)
 }
 
 fn filter_targets(env: &LoadedEnv, plan: &mut Plan, targets: &[ResourceAddr]) {

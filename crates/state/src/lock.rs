@@ -50,7 +50,9 @@ impl HeldLock {
         if let Some(h) = self.heartbeat.take() {
             h.abort();
         }
-        self.store.release_lock(&self.lease).await
+        let released = self.store.release_lock(&self.lease).await;
+        tracing::info!(env = %self.lease.env, ok = released.is_ok(), "released the lock");
+        released
     }
 }
 
@@ -107,6 +109,12 @@ pub async fn lock_environment(
             old.expires_at
         );
     }
+    tracing::info!(
+        env,
+        operation,
+        lock_id = %acquired.info.id,
+        "took the lock"
+    );
     let lost = Arc::new(AtomicBool::new(false));
     let heartbeat = tokio::spawn(heartbeat(
         store.clone(),

@@ -14,8 +14,13 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     let engine = settings::engine(project, std::time::Duration::ZERO).await?;
     let t = target(project, &engine, &a.env).await?;
     let opts = plan_options(&a.flags)?;
-    let (env, plan, providers) =
-        ops::plan(&engine, &t, &load_options(&a.flags.vars)?, &opts).await?;
+    let activity = Activity::start(
+        "Refreshing state and planning",
+        crate::output::stderr_is_terminal() && stderr_color(),
+    );
+    let planned = ops::plan(&engine, &t, &load_options(&a.flags.vars)?, &opts).await;
+    activity.stop();
+    let (env, plan, providers) = planned?;
     if a.json {
         let prior = engine.store.read(&env.name).await?;
         println!(
@@ -77,38 +82,81 @@ pub(crate) fn read_plan_file(path: &std::path::Path) -> Result<Plan> {
     Plan::from_file(file).map_err(|e| anyhow!(e))
 }
 
-/// Ask "type yes" on a terminal; refuse without one.
-pub(crate) fn confirm(prompt: &str, auto_approve: bool) -> Result<bool> {
+type Answer = Option<std::io::Result<String>>;
+
+/// The prompt waiting for an answer, if any: the interrupt handler answers
+/// it with `None` (cancel).
+static PROMPT: std::sync::Mutex<Option<std::sync::mpsc::Sender<Answer>>> =
+    std::sync::Mutex::new(None);
+
+/// Ask "type yes" on a terminal; refuse without one, naming `flag`, the flag
+/// that skips the question. Ctrl-C while it waits answers "no" at once.
+pub(crate) fn confirm(prompt: &str, auto_approve: bool, flag: &str) -> Result<bool> {
     if auto_approve {
         return Ok(true);
     }
-    if !crate::output::stdin_is_terminal() {
+    if !crate::output::stdin_is_terminal()
+        && settings::env_var(vars::TERRACE_PROMPT_STDIN).is_none()
+    {
         bail!(
-            "{prompt} needs confirmation, but standard input is not a terminal; pass --auto-approve to run without confirmation"
+            "cannot ask for confirmation: standard input is not a terminal; pass {flag} to go ahead without asking"
         );
     }
     eprint!("\n{prompt}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
     std::io::stderr().flush()?;
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(line.trim() == "yes")
+    let (tx, rx) = std::sync::mpsc::channel::<Answer>();
+    *PROMPT.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx.clone());
+    // The read blocks; it runs on its own thread so that an interrupt can
+    // answer instead (the thread ends with the process).
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let r = std::io::stdin().lock().read_line(&mut line).map(|_| line);
+        let _ = tx.send(Some(r));
+    });
+    let answer = rx.recv();
+    PROMPT.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match answer {
+        Ok(Some(line)) => Ok(line?.trim() == "yes"),
+        // Interrupted.
+        _ => Ok(false),
+    }
 }
 
-/// Ctrl-C: the first stops starting new work; the second exits at once (the
-/// intent journal keeps that safe).
-pub(crate) fn install_interrupt(cancel: CancelFlag) {
+/// Answer a waiting prompt with "cancel"; false when no prompt waits.
+fn interrupt_prompt() -> bool {
+    match PROMPT.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        Some(tx) => tx.send(None).is_ok(),
+        None => false,
+    }
+}
+
+/// Ctrl-C at the prompt cancels at once (nothing was changed; the lock is
+/// released on the way out). During the apply, the first stops starting new
+/// work; the second exits at once (the intent journal keeps that safe).
+/// Messages go through the progress display so that spinners never
+/// overwrite them.
+pub(crate) fn install_interrupt(cancel: CancelFlag, progress: Arc<Progress>) {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\nInterrupt received: finishing operations in flight, saving state and releasing the lock. Press Ctrl-C again to exit at once."
-            );
+        loop {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            if interrupt_prompt() {
+                eprintln!("\nInterrupt received at the prompt: cancelling; nothing was changed.");
+                continue;
+            }
             cancel.cancel();
+            progress.note(
+                "Interrupt received: finishing operations in flight, saving state and releasing the lock. Press Ctrl-C again to exit at once.",
+            );
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "Second interrupt: exiting now. The next apply reconciles what was in flight."
+                progress.note(
+                    "Second interrupt: exiting now. The next apply reconciles what was in flight.",
                 );
+                progress.finish();
                 std::process::exit(130);
             }
+            return;
         }
     });
 }
@@ -132,7 +180,9 @@ pub(crate) async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
 /// environment registry's status detail).
 pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(u8, Vec<String>)> {
     let cancel = CancelFlag::new();
-    install_interrupt(cancel.clone());
+    let fancy = crate::output::stderr_is_terminal() && stderr_color();
+    let progress = Arc::new(Progress::new(fancy));
+    install_interrupt(cancel.clone(), progress.clone());
     let delete_retry = match settings::env_var(vars::TERRACE_DELETE_RETRY) {
         Some(s) => settings::parse_duration(&s, vars::TERRACE_DELETE_RETRY)?,
         None => std::time::Duration::from_secs(300),
@@ -150,28 +200,33 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
     let saved = r.saved_plan.is_some();
     let is_destroy = r.plan_opts.mode == PlanMode::Destroy;
     let env_name = r.target.name.clone();
+    let confirm_progress = progress.clone();
+    let activity = Arc::new(Activity::start("Refreshing state and planning", fancy));
+    let confirm_activity = activity.clone();
     let confirm_cb = move |plan: &Plan, _env: &LoadedEnv| -> bool {
-        if !saved {
-            print!("{}", crate::render::render_plan(plan, st_out));
-        }
-        if saved {
-            return true;
-        }
-        let prompt = if is_destroy {
-            format!("Do you really want to destroy all resources of '{env_name}'?")
+        confirm_activity.stop();
+        let yes = if saved {
+            true
         } else {
-            format!("Do you want to perform these actions in '{env_name}'?")
-        };
-        match confirm(&prompt, auto) {
-            Ok(yes) => yes,
-            Err(e) => {
-                eprintln!("Error: {e}");
-                false
+            print!("{}", crate::render::render_plan(plan, st_out));
+            let prompt = if is_destroy {
+                format!("Do you really want to destroy all resources of '{env_name}'?")
+            } else {
+                format!("Do you want to perform these actions in '{env_name}'?")
+            };
+            match confirm(&prompt, auto, "--auto-approve") {
+                Ok(yes) => yes,
+                Err(e) => {
+                    print_error(&e);
+                    false
+                }
             }
+        };
+        if yes {
+            confirm_progress.begin(plan.effective_changes().count());
         }
+        yes
     };
-    let fancy = crate::output::stderr_is_terminal() && stderr_color();
-    let progress = Arc::new(Progress::new(0, fancy));
     let observer: &dyn ApplyObserver = progress.as_ref();
     let req = ApplyRequest {
         target: r.target.clone(),
@@ -182,7 +237,9 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         confirm: &confirm_cb,
         observer,
     };
-    let outcome = match ops::apply(engine, req).await {
+    let applied = ops::apply(engine, req).await;
+    activity.stop();
+    let outcome = match applied {
         Ok(o) => o,
         Err(EngineError::Cancelled(msg)) => {
             eprintln!("{msg}");

@@ -2,7 +2,76 @@
 
 use super::*;
 
+/// Pair each `--output FILE` with its `--format`, by position on the command
+/// line (clap's argument indices). When every `--output` comes right after a
+/// `--format` (`--format json --output d.json`), it takes that format;
+/// otherwise (the `--output` flags grouped after the formats) the i-th
+/// `--output` takes the i-th `--format`. A format without a file goes to
+/// stdout; two of them would concatenate two documents there, so that is
+/// refused, as are more files than formats.
+pub(crate) fn pair_reports(
+    formats: &[DriftFormat],
+    format_at: &[usize],
+    outputs: &[std::path::PathBuf],
+    output_at: &[usize],
+) -> Result<Vec<(DriftFormat, Option<std::path::PathBuf>)>> {
+    let name = |f: &DriftFormat| {
+        clap::ValueEnum::to_possible_value(f)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default()
+    };
+    if formats.is_empty() {
+        if let Some(path) = outputs.first() {
+            bail!(
+                "--output {} has no --format; write e.g. `--format json --output {}`",
+                path.display(),
+                path.display()
+            );
+        }
+        return Ok(vec![(DriftFormat::Text, None)]);
+    }
+    if outputs.len() > formats.len() {
+        bail!(
+            "{} --output files for {} --format flags; give each --output its own --format",
+            outputs.len(),
+            formats.len()
+        );
+    }
+    let mut pairs: Vec<(DriftFormat, Option<std::path::PathBuf>)> =
+        formats.iter().map(|f| (*f, None)).collect();
+    // The format each --output directly follows (nothing else in between).
+    let follows: Vec<Option<usize>> = output_at
+        .iter()
+        .map(|at| {
+            let last_format = format_at.iter().rposition(|f| f < at)?;
+            let between = output_at
+                .iter()
+                .any(|o| o < at && *o > format_at[last_format]);
+            (!between).then_some(last_format)
+        })
+        .collect();
+    let adjacent = follows.len() == outputs.len() && follows.iter().all(Option::is_some);
+    for (i, path) in outputs.iter().enumerate() {
+        let f = if adjacent { follows[i].unwrap_or(i) } else { i };
+        pairs[f].1 = Some(path.clone());
+    }
+    let to_stdout: Vec<String> = pairs
+        .iter()
+        .filter(|(_, o)| o.is_none())
+        .map(|(f, _)| name(f))
+        .collect();
+    if to_stdout.len() > 1 {
+        bail!(
+            "{} reports ({}) would all go to stdout as one stream; follow all but one --format with --output FILE",
+            to_stdout.len(),
+            to_stdout.join(", ")
+        );
+    }
+    Ok(pairs)
+}
+
 pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
+    let pairs = pair_reports(&a.formats, &a.format_indices, &a.outputs, &a.output_indices)?;
     let engine = settings::engine(project, std::time::Duration::ZERO).await?;
     if let Some(DriftSub::History { env, json, limit }) = &a.sub {
         let name = settings::require_env(env)?;
@@ -54,6 +123,10 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
             Ok::<_, anyhow::Error>(report)
         }));
     }
+    let activity = Activity::start(
+        "Reading resources from the cloud",
+        crate::output::stderr_is_terminal() && stderr_color(),
+    );
     let mut reports = Vec::new();
     let mut errors = Vec::new();
     for t in tasks {
@@ -62,21 +135,17 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
             Err(e) => errors.push(e),
         }
     }
-    let formats = if a.formats.is_empty() {
-        vec![DriftFormat::Text]
-    } else {
-        a.formats.clone()
-    };
-    for (i, f) in formats.iter().enumerate() {
+    activity.stop();
+    for (f, output) in &pairs {
         let text = crate::reports::render_drift(
             &reports,
             *f,
             &engine.project_root,
             Style {
-                on: stdout_color() && a.outputs.get(i).is_none(),
+                on: stdout_color() && output.is_none(),
             },
         )?;
-        match a.outputs.get(i) {
+        match output {
             Some(path) => {
                 std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
             }
@@ -107,4 +176,53 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
             0
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn each_output_goes_with_the_format_before_it() {
+        use DriftFormat::*;
+        let f = |s: &str| Some(PathBuf::from(s));
+        // --format text --format json --output d.json
+        let p = pair_reports(&[Text, Json], &[2, 4], &[PathBuf::from("d.json")], &[6]).unwrap();
+        assert_eq!(p, vec![(Text, None), (Json, f("d.json"))]);
+        // --format json --output d.json --format text
+        let p = pair_reports(&[Json, Text], &[2, 6], &[PathBuf::from("d.json")], &[4]).unwrap();
+        assert_eq!(p, vec![(Json, f("d.json")), (Text, None)]);
+        // Grouped: --format junit --format sarif --format json --output a --output b
+        let p = pair_reports(
+            &[Junit, Sarif, Json],
+            &[2, 4, 6],
+            &[PathBuf::from("a"), PathBuf::from("b")],
+            &[8, 10],
+        )
+        .unwrap();
+        assert_eq!(p, vec![(Junit, f("a")), (Sarif, f("b")), (Json, None)]);
+        // nothing: text on stdout
+        assert_eq!(
+            pair_reports(&[], &[], &[], &[]).unwrap(),
+            vec![(Text, None)]
+        );
+    }
+
+    #[test]
+    fn ambiguous_pairings_are_refused() {
+        use DriftFormat::*;
+        let e = pair_reports(&[Text, Json], &[2, 4], &[], &[]).unwrap_err();
+        assert!(e.to_string().contains("stdout"), "{e}");
+        let e = pair_reports(
+            &[Json],
+            &[2],
+            &[PathBuf::from("a"), PathBuf::from("b")],
+            &[4, 6],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("its own --format"), "{e}");
+        let e = pair_reports(&[], &[], &[PathBuf::from("a")], &[2]).unwrap_err();
+        assert!(e.to_string().contains("no --format"), "{e}");
+    }
 }

@@ -93,7 +93,9 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
             let rec = envs::extend(engine.store.as_ref(), &name, ttl, now).await?;
             println!(
                 "'{name}' now expires at {}.",
-                rec.expires_at.map(|e| e.to_rfc3339()).unwrap_or_default()
+                rec.expires_at
+                    .map(crate::progress::rfc3339)
+                    .unwrap_or_default()
             );
             Ok(0)
         }
@@ -114,7 +116,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
             let mut failed = 0;
             for rec in due {
                 let why = match rec.expires_at {
-                    Some(e) if e <= now => format!("expired {}", e.to_rfc3339()),
+                    Some(e) if e <= now => format!("expired {}", crate::progress::rfc3339(e)),
                     _ => format!("its last destroy failed: {}", rec.status_detail),
                 };
                 if dry_run {

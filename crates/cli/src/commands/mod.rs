@@ -20,7 +20,7 @@ pub(crate) use validate::*;
 
 use crate::args::*;
 use crate::output::{DiagnosticsError, Style, stderr_color, stdout_color};
-use crate::progress::Progress;
+use crate::progress::{Activity, Progress};
 use crate::settings::{self, vars};
 use crate::{EXIT_CHANGES, EXIT_ERROR};
 use anyhow::{Context, Result, anyhow, bail};
@@ -38,25 +38,46 @@ use terrace_engine::{
 use terrace_graph::CancelFlag;
 use terrace_lang::Project;
 
+/// The logging filter for `-v` counts: `-v` logs what terrace does (refresh
+/// batches, locks, state writes) at info, `-vv` adds terrace's debug lines
+/// (each AWS call with its duration); libraries (SQL, the SDK, HTTP) stay at
+/// warnings until `-vvv`, and even then their request and response bodies
+/// are capped at debug.
+pub(crate) fn log_directives(verbose: u8) -> String {
+    const OURS: &[&str] = &[
+        "terrace",
+        "terrace_core",
+        "terrace_lang",
+        "terrace_funcs",
+        "terrace_graph",
+        "terrace_provider",
+        "terrace_aws",
+        "terrace_state",
+        "terrace_engine",
+    ];
+    let ours = |level: &str| {
+        OURS.iter()
+            .map(|c| format!("{c}={level}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match verbose {
+        0 => "warn".to_string(),
+        1 => format!("warn,{}", ours("info")),
+        2 => format!("warn,{}", ours("debug")),
+        // The AWS SDK and its HTTP stack log whole requests and responses (tag
+        // values included) at trace level: at -vvv keep them at debug, unless
+        // RUST_LOG asks for them by name.
+        _ => format!(
+            "debug,{},aws_smithy_runtime=debug,aws_smithy_runtime_api=debug,aws_smithy_http_client=info,aws_sdk_ec2=debug,aws_sdk_s3=debug,aws_sdk_ecr=debug,aws_sdk_eks=debug,aws_sdk_iam=debug,aws_sdk_autoscaling=debug,aws_sdk_sts=debug,aws_config=info,hyper=info,hyper_util=info,h2=info,sqlx=info",
+            ours("trace")
+        ),
+    }
+}
+
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
-    let default = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    // The AWS SDK and its HTTP stack log whole requests and responses (tag
-    // values included) at trace level: at -vvv keep them at debug, unless
-    // RUST_LOG asks for them by name. (A directive enables its target, so the
-    // caps are only added where they lower the level.)
-    let directives = if cli.verbose >= 3 {
-        format!(
-            "{default},aws_smithy_runtime=debug,aws_smithy_runtime_api=debug,aws_smithy_http_client=info,aws_sdk_ec2=debug,aws_sdk_s3=debug,aws_sdk_ecr=debug,aws_sdk_eks=debug,aws_sdk_iam=debug,aws_sdk_autoscaling=debug,aws_sdk_sts=debug,aws_config=info,hyper=info,hyper_util=info,h2=info,sqlx=warn"
-        )
-    } else {
-        default.to_string()
-    };
+    let directives = log_directives(cli.verbose);
     let filter =
         EnvFilter::try_from_env(vars::RUST_LOG).unwrap_or_else(|_| EnvFilter::new(directives));
     let builder = tracing_subscriber::fmt()
@@ -83,6 +104,56 @@ pub fn print_error(e: &anyhow::Error) {
     }
     let st = Style { on: stderr_color() };
     eprintln!("{} {e:#}", st.red(&st.bold("Error:")));
+    if let Some((env, holder)) = lock_holder(e)
+        && let Some(note) = dead_holder_note(env, holder, &terrace_state::current_host(), pid_alive)
+    {
+        eprintln!("{note}");
+    }
+}
+
+/// The holder of the lock a "locked" error is about.
+fn lock_holder(e: &anyhow::Error) -> Option<(&str, &terrace_state::LockInfo)> {
+    use terrace_state::StateError;
+    e.chain().find_map(|c| {
+        let state =
+            c.downcast_ref::<StateError>()
+                .or_else(|| match c.downcast_ref::<EngineError>() {
+                    Some(EngineError::State(s)) => Some(s),
+                    _ => None,
+                });
+        match state {
+            Some(StateError::Locked { env, holder }) => Some((env.as_str(), holder.as_ref())),
+            _ => None,
+        }
+    })
+}
+
+/// Is process `pid` of this host running? (`/proc` on Linux; elsewhere
+/// unknown, reported as alive.)
+fn pid_alive(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
+}
+
+/// When the lock's holder ran on this host and its process is gone, say so
+/// and how to go on.
+pub(crate) fn dead_holder_note(
+    env: &str,
+    holder: &terrace_state::LockInfo,
+    this_host: &str,
+    alive: impl Fn(u32) -> bool,
+) -> Option<String> {
+    if holder.host != this_host || alive(holder.pid) {
+        return None;
+    }
+    Some(format!(
+        "The holder, pid {} on this host ({this_host}), is no longer running: its lock expires with its lease at {}. \
+         To go on now, run `terrace force-unlock --force -e {} {}`.",
+        holder.pid,
+        crate::progress::rfc3339(holder.expires_at),
+        env,
+        holder.id
+    ))
 }
 
 pub async fn run(cli: Cli) -> Result<u8> {
@@ -142,4 +213,49 @@ pub(crate) async fn target(project: &Project, engine: &Engine, env: &EnvArg) -> 
     let name = settings::require_env(env)?;
     let dir = settings::env_dir(project, Some(engine.store.as_ref()), &name).await?;
     Ok(EnvTarget { name, dir })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_holder_on_this_host_is_named_and_no_other() {
+        let mut holder = terrace_state::LockInfo::new("apply");
+        holder.host = "ci-1".into();
+        holder.pid = 4242;
+        let note = dead_holder_note("dev", &holder, "ci-1", |_| false).expect("dead here");
+        assert!(note.contains("pid 4242 on this host (ci-1)"), "{note}");
+        assert!(
+            note.contains(&format!(
+                "terrace force-unlock --force -e dev {}",
+                holder.id
+            )),
+            "{note}"
+        );
+        // Alive, or on another host (its PID means nothing here): nothing said.
+        assert_eq!(dead_holder_note("dev", &holder, "ci-1", |_| true), None);
+        assert_eq!(dead_holder_note("dev", &holder, "ci-2", |_| false), None);
+    }
+
+    #[test]
+    fn verbosity_levels_keep_libraries_quiet_until_vvv() {
+        assert_eq!(log_directives(0), "warn");
+        let v = log_directives(1);
+        assert!(
+            v.starts_with("warn,") && v.contains("terrace_engine=info"),
+            "{v}"
+        );
+        let vv = log_directives(2);
+        assert!(
+            vv.starts_with("warn,") && vv.contains("terrace_aws=debug"),
+            "{vv}"
+        );
+        assert!(!vv.contains("sqlx") && !vv.contains("aws_smithy"), "{vv}");
+        let vvv = log_directives(3);
+        assert!(
+            vvv.starts_with("debug,") && vvv.contains("terrace=trace"),
+            "{vvv}"
+        );
+    }
 }

@@ -158,27 +158,106 @@ pub(crate) async fn state_command(project: &Project, c: StateCommand) -> Result<
         StateCommand::History { env, json } => {
             let env = settings::require_env(&env)?;
             let h = engine.store.history(&env).await?;
+            // Resource count of each version (None: that version is unreadable).
+            let mut counts = Vec::with_capacity(h.len());
+            for e in &h {
+                counts.push(
+                    engine
+                        .store
+                        .read_version(&env, e.serial)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map(|s| managed_count(&s)),
+                );
+            }
             if json {
                 let doc: Vec<serde_json::Value> = h
                     .iter()
-                    .map(|e| serde_json::json!({ "serial": e.serial, "written_at": e.written_at, "operation": e.operation, "who": e.who }))
+                    .zip(&counts)
+                    .map(|(e, n)| serde_json::json!({ "serial": e.serial, "written_at": crate::progress::rfc3339(e.written_at), "operation": e.operation, "who": e.who, "resources": n }))
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&doc)?);
             } else {
-                println!("{:>6}  {:<25} {:<14} who", "serial", "time", "operation");
-                for e in h {
+                println!(
+                    "{:>6}  {:<20}  {:>9}  {:<14} who",
+                    "serial", "time", "resources", "operation"
+                );
+                for (e, n) in h.iter().zip(&counts) {
                     println!(
-                        "{:>6}  {:<25} {:<14} {}",
+                        "{:>6}  {:<20}  {:>9}  {:<14} {}",
                         e.serial,
-                        e.written_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                        crate::progress::rfc3339(e.written_at),
+                        n.map_or("?".to_string(), |n| n.to_string()),
                         e.operation,
                         e.who
                     );
                 }
             }
         }
-        StateCommand::Rollback { env, to } => {
+        StateCommand::Rollback {
+            env,
+            to,
+            auto_approve,
+        } => {
             let env = settings::require_env(&env)?;
+            let Some(old) = engine.store.read_version(&env, to).await? else {
+                bail!("'{env}' has no state version {to}; see `terrace state history -e {env}`");
+            };
+            // The preview: what the rollback changes in state. A damaged
+            // current state is exactly when a rollback is needed, so an
+            // unreadable one is shown as such and not an error.
+            let current = engine.store.read(&env).await;
+            let current_serial = match &current {
+                Ok(Some(cur)) => {
+                    println!(
+                        "Rolling back '{env}' from serial {} to the contents of serial {to}:",
+                        cur.serial
+                    );
+                    let st = Style { on: stdout_color() };
+                    let preview = rollback_preview(cur, &old);
+                    for line in &preview.lines {
+                        let text = format!("  {line}");
+                        println!(
+                            "{}",
+                            match line.chars().next() {
+                                Some('+') => st.green(&text),
+                                Some('-') => st.red(&text),
+                                _ => st.yellow(&text),
+                            }
+                        );
+                    }
+                    println!(
+                        "\nState: {} to add, {} to change, {} to remove ({} resources after the rollback). Nothing in the cloud changes.",
+                        preview.added,
+                        preview.changed,
+                        preview.removed,
+                        managed_count(&old)
+                    );
+                    Some(cur.serial)
+                }
+                Ok(None) => {
+                    println!(
+                        "'{env}' has no current state; serial {to} ({} resources) becomes it.",
+                        managed_count(&old)
+                    );
+                    None
+                }
+                Err(e) => {
+                    println!(
+                        "The current state of '{env}' cannot be read ({e}); serial {to} ({} resources) replaces it.",
+                        managed_count(&old)
+                    );
+                    None
+                }
+            };
+            if !confirm(
+                &format!("Do you want to roll back the state of '{env}' to serial {to}?"),
+                auto_approve,
+                "--auto-approve",
+            )? {
+                bail!("rollback cancelled; the state was not changed");
+            }
             // restore_version also recovers when the current state is damaged
             // (unreadable): that is exactly when a rollback is needed.
             let held = terrace_state::lock_environment(
@@ -188,6 +267,23 @@ pub(crate) async fn state_command(project: &Project, c: StateCommand) -> Result<
                 engine.lock_timeout,
             )
             .await?;
+            // What was previewed must still be what is stored.
+            if let Some(seen) = current_serial {
+                let now = engine
+                    .store
+                    .read(&env)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|s| s.serial);
+                if now != Some(seen) {
+                    held.release().await?;
+                    bail!(
+                        "the state of '{env}' changed since the preview (serial {seen}, now {}); nothing was rolled back — run the rollback again",
+                        now.map_or("unreadable".to_string(), |n| n.to_string())
+                    );
+                }
+            }
             let meta = WriteMeta {
                 operation: "rollback".into(),
                 who: settings::who(),
@@ -212,4 +308,109 @@ pub(crate) async fn state_command(project: &Project, c: StateCommand) -> Result<
         }
     }
     Ok(0)
+}
+
+/// Managed resource instances in a state.
+fn managed_count(s: &State) -> usize {
+    s.resources.iter().filter(|r| r.mode == "managed").count()
+}
+
+/// What a rollback from `current` to `old` changes in state, per address.
+pub(crate) struct RollbackPreview {
+    pub(crate) lines: Vec<String>,
+    pub(crate) added: usize,
+    pub(crate) changed: usize,
+    pub(crate) removed: usize,
+}
+
+pub(crate) fn rollback_preview(current: &State, old: &State) -> RollbackPreview {
+    let cur: BTreeMap<&str, &terrace_state::ResourceState> = current
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r))
+        .collect();
+    let was: BTreeMap<&str, &terrace_state::ResourceState> = old
+        .resources
+        .iter()
+        .map(|r| (r.address.as_str(), r))
+        .collect();
+    let mut p = RollbackPreview {
+        lines: vec![],
+        added: 0,
+        changed: 0,
+        removed: 0,
+    };
+    let mut addrs: Vec<&str> = cur.keys().chain(was.keys()).copied().collect();
+    addrs.sort_unstable();
+    addrs.dedup();
+    for a in addrs {
+        match (cur.get(a), was.get(a)) {
+            (None, Some(_)) => {
+                p.added += 1;
+                p.lines.push(format!("+ {a} (back into state)"));
+            }
+            (Some(_), None) => {
+                p.removed += 1;
+                p.lines.push(format!(
+                    "- {a} (removed from state; the object stays in the cloud)"
+                ));
+            }
+            (Some(c), Some(o)) if c.attributes != o.attributes || c.type_name != o.type_name => {
+                p.changed += 1;
+                p.lines.push(format!("~ {a} (recorded attributes differ)"));
+            }
+            _ => {}
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(resources: &[(&str, &str)]) -> State {
+        let mut s = State::new();
+        s.resources = resources
+            .iter()
+            .map(|(a, id)| terrace_state::ResourceState {
+                address: a.to_string(),
+                mode: "managed".into(),
+                type_name: "aws_vpc".into(),
+                provider: "aws".into(),
+                attributes: std::sync::Arc::new(serde_json::json!({ "id": id })),
+                sensitive_paths: vec![],
+                dependencies: vec![],
+                schema_version: 0,
+                created_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
+            })
+            .collect();
+        s
+    }
+
+    #[test]
+    fn rollback_preview_lists_added_removed_and_changed() {
+        let current = state(&[
+            ("aws_vpc.a", "v1"),
+            ("aws_vpc.b", "v2"),
+            ("aws_vpc.c", "v3"),
+        ]);
+        let old = state(&[
+            ("aws_vpc.a", "v1"),
+            ("aws_vpc.b", "old"),
+            ("aws_vpc.d", "v4"),
+        ]);
+        let p = rollback_preview(&current, &old);
+        assert_eq!((p.added, p.changed, p.removed), (1, 1, 1));
+        assert_eq!(
+            p.lines,
+            vec![
+                "~ aws_vpc.b (recorded attributes differ)",
+                "- aws_vpc.c (removed from state; the object stays in the cloud)",
+                "+ aws_vpc.d (back into state)",
+            ]
+        );
+        assert_eq!(managed_count(&old), 3);
+    }
 }

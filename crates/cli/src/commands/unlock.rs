@@ -20,9 +20,13 @@ pub(crate) async fn force_unlock(project: &Project, a: ForceUnlockArgs) -> Resul
         && !confirm(
             &format!(
                 "Remove the lock of '{name}' held by {} (pid {}, {}) since {}? Only do this if that process is dead.",
-                holder.who, holder.pid, holder.operation, holder.created_at
+                holder.who,
+                holder.pid,
+                holder.operation,
+                crate::progress::rfc3339(holder.created_at)
             ),
             false,
+            "--force",
         )?
     {
         bail!("force-unlock cancelled");
