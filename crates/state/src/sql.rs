@@ -114,7 +114,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             written: OwnWrites::default(),
             pool,
-            codec: Codec::new(opts.encryption_key.as_deref()),
+            codec: opts.codec(),
             opts,
             described,
         })
@@ -150,7 +150,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             written: OwnWrites::default(),
             pool,
-            codec: Codec::new(opts.encryption_key.as_deref()),
+            codec: opts.codec(),
             opts,
             described,
         })
@@ -408,7 +408,7 @@ macro_rules! sql_store {
                     Some(r) => {
                         let what = format!("the state of '{env}'");
                         let payload = self.assemble(&r, &what).await?;
-                        Ok(Some(self.codec.decode(&payload, &what)?.1))
+                        Ok(Some(self.codec.decode(&payload, &what, env)?.1))
                     }
                 }
             }
@@ -424,7 +424,7 @@ macro_rules! sql_store {
                 validate_env_name(env)?;
                 check_serial(env, expected_serial, state.serial)?;
                 let now = Utc::now();
-                let payload = self.codec.encode(state, meta, now)?;
+                let payload = self.codec.encode(env, state, meta, now)?;
                 let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
                 if let Some(lease) = lease {
                     self.check_lease(&mut tx, env, lease, now).await?;
@@ -580,7 +580,7 @@ macro_rules! sql_store {
                     Some(r) => {
                         let what = format!("version {serial} of '{env}'");
                         let payload = self.assemble(&r, &what).await?;
-                        Ok(Some(self.codec.decode(&payload, &what)?.1))
+                        Ok(Some(self.codec.decode(&payload, &what, env)?.1))
                     }
                 }
             }
@@ -597,6 +597,93 @@ macro_rules! sql_store {
                     .await
                     .map_err(self.err())?;
                 tx.commit().await.map_err(self.err())
+            }
+
+            async fn replace(
+                &self,
+                env: &str,
+                state: &State,
+                lease: &LockLease,
+                meta: &WriteMeta,
+            ) -> Result<(), StateError> {
+                validate_env_name(env)?;
+                check_serial(env, None, state.serial)?;
+                let now = Utc::now();
+                // Encoded before the store is touched: a state that cannot be
+                // written changes nothing.
+                let payload = self.codec.encode(env, state, meta, now)?;
+                let what = format!("the state of '{env}'");
+                let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
+                self.check_lease(&mut tx, env, lease, now).await?;
+                let current = sqlx::query(concat!(
+                    "SELECT payload, parts, parts_owner FROM states WHERE env = $1",
+                    $for_update
+                ))
+                .bind(env)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err())?;
+                if let Some(row) = current {
+                    // An unreadable state may be replaced; one encrypted with
+                    // another key may not.
+                    match self.assemble(&row, &what).await.and_then(|raw| self.codec.header(&raw, &what)) {
+                        Ok(header) => self.codec.check_key(&header)?,
+                        Err(StateError::Corrupt { .. } | StateError::UnsupportedVersion { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                sqlx::query("DELETE FROM states WHERE env = $1")
+                    .bind(env)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err())?;
+                let serial = to_i64(state.serial)?;
+                let lineage = state.lineage.to_string();
+                let pieces = split_payload(&payload, self.opts.payload_part_bytes);
+                let parts = i64::try_from(pieces.len() - 1).map_err(StateError::backend)?;
+                let owner = if parts > 0 { format!("{env}/{serial}/{}", uuid::Uuid::new_v4()) } else { String::new() };
+                for (seq, part) in pieces.iter().enumerate().skip(1) {
+                    sqlx::query("INSERT INTO payload_parts (owner, seq, part) VALUES ($1, $2, $3)")
+                        .bind(&owner)
+                        .bind(i64::try_from(seq).map_err(StateError::backend)?)
+                        .bind(*part)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(self.err())?;
+                }
+                sqlx::query(
+                    "INSERT INTO states (env, serial, lineage, payload, written_at, parts, parts_owner) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(env)
+                .bind(serial)
+                .bind(&lineage)
+                .bind(pieces[0])
+                .bind(now)
+                .bind(parts)
+                .bind(&owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+                sqlx::query(
+                    "INSERT INTO state_versions (env, serial, lineage, payload, written_at, operation, who, parts, \
+                     parts_owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(env)
+                .bind(serial)
+                .bind(&lineage)
+                .bind(pieces[0])
+                .bind(now)
+                .bind(&meta.operation)
+                .bind(&meta.who)
+                .bind(parts)
+                .bind(&owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+                tx.commit().await.map_err(self.err())?;
+                self.written.record(env, Some(lease), serial, &lineage);
+                Ok(())
             }
 
             async fn acquire_lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StateError> {
