@@ -496,6 +496,28 @@ fn bad_names_and_unknown_environments_are_clear_errors() {
     ]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains("invalid time-to-live"), "{}", r.all());
+    // Issue 22.15: a template outside environments/ is refused by name.
+    std::fs::create_dir_all(project.path().join("outside")).unwrap();
+    std::fs::write(
+        project.path().join("outside/main.tf"),
+        "resource \"terraform_data\" \"x\" {}\n",
+    )
+    .unwrap();
+    let r = project.run(&[
+        "env",
+        "create",
+        "pr-1",
+        "--from",
+        "../outside",
+        "--auto-approve",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("'../outside' is not a valid template name"),
+        "{}",
+        r.all()
+    );
     let r = project.run(&["env", "create", "pr-1", "--from", "nope", "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(

@@ -40,6 +40,22 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Check a template name (`env create --from NAME`): a folder directly under
+/// `environments/`, named like an environment, so it can never climb out of
+/// that folder (`../outside`) or name an absolute path.
+pub fn validate_template_name(name: &str) -> Result<(), String> {
+    let hint = "a template is a folder directly under environments/, named with lower-case letters, digits \
+                and '-' (e.g. preview)";
+    let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if name.is_empty() || !first_ok || !chars_ok || name.ends_with('-') || name.contains("--") {
+        return Err(format!("'{name}' is not a valid template name; {hint}"));
+    }
+    Ok(())
+}
+
 /// Register a new ephemeral environment (status `creating`). Fails if the
 /// name exists, atomically, so two pipelines cannot both create it.
 pub async fn register(
@@ -51,6 +67,7 @@ pub async fn register(
     who: &str,
 ) -> Result<EnvRecord, EngineError> {
     validate_name(name).map_err(EngineError::Other)?;
+    validate_template_name(template).map_err(EngineError::Other)?;
     let rec = EnvRecord {
         name: name.to_string(),
         template: template.to_string(),
@@ -182,6 +199,24 @@ mod tests {
             &"a".repeat(MAX_NAME_LEN + 1),
         ] {
             assert!(validate_name(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn template_names_cannot_leave_the_environments_folder() {
+        assert!(validate_template_name("preview").is_ok());
+        for bad in [
+            "",
+            "../outside",
+            "..",
+            "/etc",
+            "a/b",
+            "Preview",
+            "pre view",
+            "x-",
+        ] {
+            let err = validate_template_name(bad).unwrap_err();
+            assert!(err.contains("not a valid template name"), "{bad}: {err}");
         }
     }
 

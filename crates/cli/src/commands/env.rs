@@ -14,6 +14,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
             auto_approve,
             parallelism,
         } => {
+            envs::validate_template_name(&from).map_err(|e| anyhow!("--from: {e}"))?;
             let template_dir = project.environments_dir.join(&from);
             if !template_dir.is_dir() {
                 bail!(
