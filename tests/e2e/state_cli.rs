@@ -294,6 +294,47 @@ fn key_files_and_the_encryption_migration() {
     assert!(r.stderr.contains("set only one"), "{}", r.all());
 }
 
+/// Issue 22.13: a plan file is created 0600 even over a pre-existing
+/// readable file, and a symbolic link is refused, not written through.
+#[cfg(unix)]
+#[test]
+fn plan_files_are_private_and_never_follow_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = project();
+    let out = p.path().join("existing.tfplan");
+    std::fs::write(&out, "old").unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = p.run(&["plan", "-e", "data", "--out", out.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "plan file mode {mode:o}");
+    assert!(std::fs::read_to_string(&out).unwrap().len() > 3);
+
+    let target = p.path().join("elsewhere.txt");
+    std::fs::write(&target, "untouched").unwrap();
+    let link = p.path().join("link.tfplan");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let r = p.run(&["plan", "-e", "data", "--out", link.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("symbolic link"), "{}", r.all());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched");
+
+    // The SQLite state the run created is private too.
+    for f in ["terrace.db", "terrace.db-wal", "terrace.db-shm"] {
+        let path = p.path().join("state").join(f);
+        if path.exists() {
+            let m = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(m, 0o600, "{f} mode {m:o}");
+        }
+    }
+    let m = std::fs::metadata(p.path().join("state"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(m, 0o700, "state/ mode {m:o}");
+}
+
 #[test]
 fn saved_plans_apply_exactly_and_stale_ones_are_refused() {
     let p = project();

@@ -6,6 +6,11 @@
 //! - SQLite: `BEGIN IMMEDIATE` takes the database's write lock up front, so
 //!   every read-check-write transaction is serialized (across processes too);
 //!   WAL mode lets readers continue meanwhile; `busy_timeout` waits for the lock.
+//!   `synchronous=FULL`: every commit (a journal intent above all: it is
+//!   recorded before the cloud call) is on disk before it returns, so power
+//!   loss or an OS crash cannot lose a committed intent (NORMAL could lose
+//!   the last commits in WAL mode). The database and its `-wal`/`-shm` files
+//!   are created 0600 in 0700 folders.
 //! - PostgreSQL: `SELECT … FOR UPDATE` locks the rows a decision depends on, and
 //!   every change is also conditional (`WHERE serial = $expected`,
 //!   `WHERE lock_id = $old`, `ON CONFLICT DO NOTHING`), so concurrent
@@ -60,18 +65,16 @@ impl SqliteStore {
     ) -> Result<SqliteStore, StateError> {
         opts.validate()?;
         let described = format!("sqlite:{shown}");
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StateError::Unreachable {
-                store: described.clone(),
-                detail: format!("cannot create {}: {e}", parent.display()),
-            })?;
-        }
+        prepare_private_file(path).map_err(|e| StateError::Unreachable {
+            store: described.clone(),
+            detail: e,
+        })?;
         let connect = SqliteConnectOptions::from_str("sqlite:")
             .map_err(StateError::backend)?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30));
         // Two processes opening a new file at once: switching it to WAL needs
         // a lock the other may hold, and that step does not wait on
@@ -124,6 +127,62 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// State files hold secrets: create the database's missing parent folders
+/// 0700 and the database file 0600 before SQLite opens it (SQLite gives its
+/// `-wal` and `-shm` files the database file's mode), and tighten an existing
+/// database, `-wal` or `-shm` that group or others may read.
+fn prepare_private_file(path: &Path) -> Result<(), String> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut files = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            files.push(p.into());
+        }
+        for f in files {
+            if let Ok(meta) = std::fs::metadata(&f)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |e| {
+                        format!(
+                            "{} is readable by group or others and cannot be made private: {e}",
+                            f.display()
+                        )
+                    },
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl PostgresStore {

@@ -1371,6 +1371,74 @@ async fn s3_unreachable_endpoint() {
     assert!(matches!(err, StateError::Unreachable { .. }), "{err}");
 }
 
+/// Issue 22.16: commits are durable (`synchronous=FULL`, 2), not NORMAL (1).
+#[tokio::test]
+async fn sqlite_commits_are_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db"), "t.db", StoreOptions::default())
+        .await
+        .unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(sync, 2, "synchronous must be FULL");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+/// Issues 22.13/21.6: the database, its -wal and -shm, and the folders made
+/// for them are private to the owner; an existing readable database is tightened.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(
+        "sqlite:state/deep/terrace.db",
+        dir.path(),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    store
+        .write(
+            "dev",
+            &state_with(1, uuid::Uuid::new_v4(), "x"),
+            None,
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap();
+    let db = dir.path().join("state/deep/terrace.db");
+    for f in ["terrace.db", "terrace.db-wal", "terrace.db-shm"] {
+        let p = dir.path().join("state/deep").join(f);
+        assert!(p.exists(), "{f} missing");
+        assert_eq!(mode(&p), 0o600, "{f}");
+    }
+    assert_eq!(mode(&dir.path().join("state")), 0o700);
+    assert_eq!(mode(&dir.path().join("state/deep")), 0o700);
+    drop(store);
+
+    // A database left readable by an older terrace is made private on open.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = open_store(
+        "sqlite:state/deep/terrace.db",
+        dir.path(),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.read("dev").await.unwrap().unwrap().serial, 1);
+    assert_eq!(mode(&db), 0o600);
+}
+
 #[tokio::test]
 async fn open_store_creates_sqlite_file_and_folders() {
     let dir = tempfile::tempdir().unwrap();
