@@ -142,6 +142,20 @@ pub trait StateStore: Send + Sync {
     async fn registry_create(&self, rec: &EnvRecord) -> Result<(), StateError>;
     /// Insert or replace.
     async fn registry_put(&self, rec: &EnvRecord) -> Result<(), StateError>;
+    /// Compare-and-swap: replace the record of `new.name` with `new` only if
+    /// the stored record still equals `old` (atomic). `Ok(false)` when it
+    /// changed or was deleted meanwhile — a deleted record never comes back.
+    /// The default refuses (a store must not pretend).
+    async fn registry_replace(&self, old: &EnvRecord, new: &EnvRecord) -> Result<bool, StateError> {
+        let _ = old;
+        Err(StateError::Backend {
+            detail: format!(
+                "{} cannot update the registry record of '{}' atomically",
+                self.describe(),
+                new.name
+            ),
+        })
+    }
     async fn registry_get(&self, name: &str) -> Result<Option<EnvRecord>, StateError>;
     /// All records, sorted by name.
     async fn registry_list(&self) -> Result<Vec<EnvRecord>, StateError>;

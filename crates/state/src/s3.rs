@@ -877,6 +877,25 @@ impl StateStore for S3Store {
         Ok(())
     }
 
+    async fn registry_replace(&self, old: &EnvRecord, new: &EnvRecord) -> Result<bool, StateError> {
+        validate_env_name(&new.name)?;
+        if old.name != new.name {
+            return Err(StateError::backend(
+                "registry_replace: old and new name differ",
+            ));
+        }
+        let key = self.key(&format!("{REGISTRY}{}.json", new.name));
+        let Some((stored, etag)) = self.get_json::<EnvRecord>(&key).await? else {
+            return Ok(false);
+        };
+        if stored != *old {
+            return Ok(false);
+        }
+        // If-Match: a record changed or deleted since the read is not overwritten.
+        self.put(&key, Self::to_json(new)?, Cond::IfMatch(&etag))
+            .await
+    }
+
     async fn registry_get(&self, name: &str) -> Result<Option<EnvRecord>, StateError> {
         if validate_env_name(name).is_err() {
             return Ok(None);

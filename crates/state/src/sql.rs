@@ -1019,6 +1019,38 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn registry_replace(&self, old: &EnvRecord, new: &EnvRecord) -> Result<bool, StateError> {
+                validate_env_name(&new.name)?;
+                if old.name != new.name {
+                    return Err(StateError::backend("registry_replace: old and new name differ"));
+                }
+                let text = serde_json::to_string(new).map_err(StateError::backend)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
+                let row = sqlx::query(concat!("SELECT record FROM environments WHERE name = $1", $for_update))
+                    .bind(&new.name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(self.err())?;
+                let Some(row) = row else { return Ok(false) };
+                let stored: String = row.try_get("record").map_err(self.err())?;
+                let stored: EnvRecord = serde_json::from_str(&stored).map_err(|e| StateError::Corrupt {
+                    what: format!("the registry record of '{}'", new.name),
+                    detail: e.to_string(),
+                })?;
+                if stored != *old {
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE environments SET record = $2, updated_at = $3 WHERE name = $1")
+                    .bind(&new.name)
+                    .bind(text)
+                    .bind(Utc::now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err())?;
+                tx.commit().await.map_err(self.err())?;
+                Ok(true)
+            }
+
             async fn registry_get(&self, name: &str) -> Result<Option<EnvRecord>, StateError> {
                 let row = sqlx::query("SELECT record FROM environments WHERE name = $1")
                     .bind(name)

@@ -1242,6 +1242,50 @@ async fn registry(b: Backend) {
     assert_eq!(wins, 1);
 }
 
+/// Issue 22.14: registry updates are compare-and-swap: concurrent updates
+/// are never lost and a deleted record never comes back.
+async fn registry_compare_and_swap(b: Backend) {
+    let store = b.default_store().await;
+    let rec = record("pr-9");
+    store.registry_create(&rec).await.unwrap();
+    let mut a = rec.clone();
+    a.status = "active".into();
+    assert!(store.registry_replace(&rec, &a).await.unwrap());
+    // A writer that read before that update loses, and nothing is overwritten.
+    let mut stale = rec.clone();
+    stale.status_detail = "stale".into();
+    assert!(!store.registry_replace(&rec, &stale).await.unwrap());
+    assert_eq!(store.registry_get("pr-9").await.unwrap(), Some(a.clone()));
+
+    // Concurrent read-modify-write loops: every increment lands.
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let old = store.registry_get("pr-9").await.unwrap().unwrap();
+                let mut new = old.clone();
+                new.resource_count += 1;
+                if store.registry_replace(&old, &new).await.unwrap() {
+                    break;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let now = store.registry_get("pr-9").await.unwrap().unwrap();
+    assert_eq!(now.resource_count, 6);
+
+    // Deleted: an update from an earlier read does not bring it back.
+    store.registry_delete("pr-9").await.unwrap();
+    let mut back = now.clone();
+    back.status = "destroy_failed".into();
+    assert!(!store.registry_replace(&now, &back).await.unwrap());
+    assert_eq!(store.registry_get("pr-9").await.unwrap(), None);
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -1290,6 +1334,7 @@ conformance!(
     journal,
     drift_runs,
     registry,
+    registry_compare_and_swap,
 );
 
 // ---------------------------------------------------------------- store-specific
