@@ -4,7 +4,10 @@
 //! serial, full history, leased locks with takeover of expired leases, the intent
 //! journal, drift-run history and the environment registry — and passes one
 //! shared conformance suite (`tests/conformance.rs`). Stored states are wrapped
-//! in a checksummed, versioned envelope, optionally AES-256-GCM encrypted.
+//! in a checksummed, versioned envelope, optionally AES-256-GCM encrypted
+//! (Argon2id-derived or raw key, bound to environment, lineage and serial).
+//! Replacing a state and updating a registry record are atomic
+//! compare-and-swap steps in every store.
 //!
 //! It must not depend on HCL, the engine, AWS resource types or terminals; the
 //! attributes it keeps are opaque JSON.
