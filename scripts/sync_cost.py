@@ -1,3 +1,5 @@
+# Cost per commit of SQLite WAL with synchronous=NORMAL vs FULL (BENCHMARKS.md).
+# usage: python3 scripts/sync_cost.py DIR N   (2*N commits per run, DIR on the disk to measure)
 import sqlite3, time, os, sys, uuid
 d = sys.argv[1]; n = int(sys.argv[2])
 for mode in ["NORMAL", "FULL", "NORMAL", "FULL"]:
