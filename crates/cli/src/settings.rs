@@ -322,3 +322,59 @@ pub fn var_inputs(v: &crate::args::VarArgs) -> Result<terrace_lang::VarInputs> {
         vars,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_file(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.key");
+        std::fs::write(&path, bytes).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        (dir, path)
+    }
+
+    #[test]
+    fn key_files_hold_raw_hex_or_base64_keys() {
+        let key = [7u8; 32];
+        let (_d, raw) = key_file(&key);
+        assert_eq!(read_key_file(&raw).unwrap(), key);
+        let (_d, hexed) = key_file(format!("{}\n", hex::encode(key)).as_bytes());
+        assert_eq!(read_key_file(&hexed).unwrap(), key);
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+        let (_d, based) = key_file(format!("  {b64}\n").as_bytes());
+        assert_eq!(read_key_file(&based).unwrap(), key);
+    }
+
+    #[test]
+    fn short_or_unreadable_key_files_are_clear_errors() {
+        let (_d, short) = key_file(b"too short");
+        let err = read_key_file(&short).unwrap_err().to_string();
+        assert!(err.contains("does not hold a 256-bit key"), "{err}");
+        assert!(err.contains("openssl rand -hex 32"), "{err}");
+        let err = read_key_file(Path::new("/nonexistent/state.key"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot read /nonexistent/state.key"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn group_or_world_readable_key_files_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_d, path) = key_file(&[1u8; 32]);
+        for mode in [0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = read_key_file(&path).unwrap_err().to_string();
+            assert!(err.contains("chmod 600"), "{mode:o}: {err}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(read_key_file(&path).is_ok());
+    }
+}
