@@ -449,6 +449,42 @@ async fn concurrent_creates_of_one_name_let_exactly_one_win() {
     assert!(listed(&project, "pr-3").is_none());
 }
 
+/// Issue 23.4: an `env create` refused for lack of --auto-approve made
+/// nothing, so it leaves no registration behind and the retry succeeds.
+#[test]
+fn a_refused_create_is_rolled_back_and_the_retry_succeeds() {
+    let project = Project::new();
+    project.write_env(
+        "tpl",
+        &[(
+            "main.tf",
+            "resource \"terraform_data\" \"x\" {\n  input = \"a\"\n}\n",
+        )],
+    );
+    let r = project.run(&["env", "create", "pr-5", "--from", "tpl", "--ttl", "1h"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("--auto-approve"), "{}", r.all());
+    assert!(
+        r.stderr.contains("registration of 'pr-5' was removed"),
+        "{}",
+        r.all()
+    );
+    assert!(listed(&project, "pr-5").is_none());
+    let r = project.run(&[
+        "env",
+        "create",
+        "pr-5",
+        "--from",
+        "tpl",
+        "--ttl",
+        "1h",
+        "--auto-approve",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let rec = listed(&project, "pr-5").unwrap();
+    assert_eq!(rec["status"], "active", "{rec}");
+}
+
 /// Refused before anything touches the cloud, so no moto needed.
 #[test]
 fn bad_names_and_unknown_environments_are_clear_errors() {
@@ -496,6 +532,28 @@ fn bad_names_and_unknown_environments_are_clear_errors() {
     ]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains("invalid time-to-live"), "{}", r.all());
+    // Issue 22.15: a template outside environments/ is refused by name.
+    std::fs::create_dir_all(project.path().join("outside")).unwrap();
+    std::fs::write(
+        project.path().join("outside/main.tf"),
+        "resource \"terraform_data\" \"x\" {}\n",
+    )
+    .unwrap();
+    let r = project.run(&[
+        "env",
+        "create",
+        "pr-1",
+        "--from",
+        "../outside",
+        "--auto-approve",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("'../outside' is not a valid template name"),
+        "{}",
+        r.all()
+    );
     let r = project.run(&["env", "create", "pr-1", "--from", "nope", "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(

@@ -71,6 +71,7 @@ impl Project {
         cmd.current_dir(self.path()).args(args).stdin(Stdio::null());
         cmd.env_remove("TERRACE_STATE")
             .env_remove("TERRACE_STATE_KEY")
+            .env_remove("TERRACE_STATE_KEY_FILE")
             .env_remove("AWS_PROFILE");
         for (k, v) in &self.env {
             cmd.env(k, v);

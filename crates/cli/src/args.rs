@@ -360,6 +360,13 @@ pub enum StateCommand {
         #[arg(long = "auto-approve")]
         auto_approve: bool,
     },
+    /// Turn encryption on for an environment: re-write its current state
+    /// encrypted with TERRACE_STATE_KEY or TERRACE_STATE_KEY_FILE (the only
+    /// command that reads an unencrypted state while a key is set).
+    Encrypt {
+        #[command(flatten)]
+        env: EnvArg,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -13,8 +13,12 @@ use terrace_state::{StateStore, StoreOptions};
 pub mod vars {
     /// State store URL (`sqlite:PATH`, `postgres://…`, `s3://bucket/prefix`); overrides terrace.hcl.
     pub const TERRACE_STATE: &str = "TERRACE_STATE";
-    /// Passphrase for AES-256-GCM encryption of state at rest.
+    /// Passphrase for AES-256-GCM encryption of state at rest (key derived
+    /// with Argon2id). Set but empty is an error.
     pub const TERRACE_STATE_KEY: &str = "TERRACE_STATE_KEY";
+    /// A file holding a raw 256-bit state key (32 bytes, 64 hex digits or
+    /// base64); refused if group or others may read it.
+    pub const TERRACE_STATE_KEY_FILE: &str = "TERRACE_STATE_KEY_FILE";
     /// Lock lease length (e.g. `2m`); holders renew it every third of it.
     pub const TERRACE_LOCK_LEASE: &str = "TERRACE_LOCK_LEASE";
     /// For tests only: the current time (RFC 3339), so TTL expiry can be tested.
@@ -97,13 +101,111 @@ pub fn project(chdir: Option<&Path>) -> Result<(Project, terrace_lang::SourceMap
     }
 }
 
+/// The state key from TERRACE_STATE_KEY (a passphrase) or
+/// TERRACE_STATE_KEY_FILE (a raw 256-bit key). A variable that is set but
+/// empty is an error: a missing CI secret must not silently write state in
+/// clear.
+pub fn state_key() -> Result<(Option<String>, Option<[u8; 32]>)> {
+    let passphrase = match std::env::var_os(vars::TERRACE_STATE_KEY) {
+        None => None,
+        Some(v) if v.is_empty() => bail!(
+            "{} is set but empty, so state would be stored unencrypted (a missing CI secret looks like this); \
+             set it to the passphrase, or unset it to store state without encryption",
+            vars::TERRACE_STATE_KEY
+        ),
+        Some(v) => Some(
+            v.into_string()
+                .map_err(|_| anyhow::anyhow!("{} is not valid UTF-8", vars::TERRACE_STATE_KEY))?,
+        ),
+    };
+    let file = match std::env::var_os(vars::TERRACE_STATE_KEY_FILE) {
+        None => None,
+        Some(v) if v.is_empty() => bail!(
+            "{} is set but empty; set it to the path of the key file, or unset it",
+            vars::TERRACE_STATE_KEY_FILE
+        ),
+        Some(v) => Some(PathBuf::from(v)),
+    };
+    let raw = match file {
+        None => None,
+        Some(path) => {
+            if passphrase.is_some() {
+                bail!(
+                    "both {} and {} are set; set only one",
+                    vars::TERRACE_STATE_KEY,
+                    vars::TERRACE_STATE_KEY_FILE
+                );
+            }
+            Some(read_key_file(&path)?)
+        }
+    };
+    Ok((passphrase, raw))
+}
+
+/// Read a raw 256-bit key: 32 bytes, or 64 hex digits, or base64 of 32
+/// bytes (surrounding whitespace ignored). Refused if group or others may
+/// read the file.
+fn read_key_file(path: &Path) -> Result<[u8; 32]> {
+    let what = vars::TERRACE_STATE_KEY_FILE;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{what}: cannot read {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "{what}: {} is readable or writable by group or others (mode {mode:04o}); a state key must be \
+                 private to its owner: run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    let bytes =
+        std::fs::read(path).with_context(|| format!("{what}: cannot read {}", path.display()))?;
+    if let Ok(k) = <[u8; 32]>::try_from(bytes.as_slice()) {
+        return Ok(k);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim();
+    if let Ok(v) = hex::decode(text)
+        && let Ok(k) = <[u8; 32]>::try_from(v.as_slice())
+    {
+        return Ok(k);
+    }
+    use base64::Engine as _;
+    if let Ok(v) = base64::engine::general_purpose::STANDARD.decode(text)
+        && let Ok(k) = <[u8; 32]>::try_from(v.as_slice())
+    {
+        return Ok(k);
+    }
+    bail!(
+        "{what}: {} does not hold a 256-bit key (32 bytes, 64 hex digits or base64 of 32 bytes); create one with \
+         `openssl rand -hex 32 > FILE && chmod 600 FILE`",
+        path.display()
+    )
+}
+
 /// Open the state store named by TERRACE_STATE or terrace.hcl.
 pub async fn open_store(project: &Project) -> Result<Arc<dyn StateStore>> {
+    open_store_with(project, false).await
+}
+
+/// [`open_store`]; `allow_plaintext` reads unencrypted state although a key
+/// is set (only `state encrypt`).
+pub async fn open_store_with(
+    project: &Project,
+    allow_plaintext: bool,
+) -> Result<Arc<dyn StateStore>> {
     let url = env_var(vars::TERRACE_STATE)
         .or_else(|| project.state_url.clone())
         .unwrap_or_else(|| "sqlite:state/terrace.db".to_string());
+    let (encryption_key, encryption_raw_key) = state_key()?;
     let mut opts = StoreOptions {
-        encryption_key: env_var(vars::TERRACE_STATE_KEY),
+        encryption_key,
+        encryption_raw_key,
+        allow_plaintext,
         ..StoreOptions::default()
     };
     if let Some(l) = env_var(vars::TERRACE_LOCK_LEASE) {
@@ -191,6 +293,9 @@ pub async fn env_dir(
     if let Some(store) = store
         && let Some(rec) = store.registry_get(name).await?
     {
+        terrace_engine::envs::validate_template_name(&rec.template).map_err(|e| {
+            anyhow::anyhow!("the registry record of '{name}' names a bad template: {e}")
+        })?;
         let t = project.environments_dir.join(&rec.template);
         if t.is_dir() {
             return Ok(t);
@@ -232,4 +337,60 @@ pub fn var_inputs(v: &crate::args::VarArgs) -> Result<terrace_lang::VarInputs> {
         var_files: v.var_files.clone(),
         vars,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_file(bytes: &[u8]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.key");
+        std::fs::write(&path, bytes).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        (dir, path)
+    }
+
+    #[test]
+    fn key_files_hold_raw_hex_or_base64_keys() {
+        let key = [7u8; 32];
+        let (_d, raw) = key_file(&key);
+        assert_eq!(read_key_file(&raw).unwrap(), key);
+        let (_d, hexed) = key_file(format!("{}\n", hex::encode(key)).as_bytes());
+        assert_eq!(read_key_file(&hexed).unwrap(), key);
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(key);
+        let (_d, based) = key_file(format!("  {b64}\n").as_bytes());
+        assert_eq!(read_key_file(&based).unwrap(), key);
+    }
+
+    #[test]
+    fn short_or_unreadable_key_files_are_clear_errors() {
+        let (_d, short) = key_file(b"too short");
+        let err = read_key_file(&short).unwrap_err().to_string();
+        assert!(err.contains("does not hold a 256-bit key"), "{err}");
+        assert!(err.contains("openssl rand -hex 32"), "{err}");
+        let err = read_key_file(Path::new("/nonexistent/state.key"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot read /nonexistent/state.key"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn group_or_world_readable_key_files_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let (_d, path) = key_file(&[1u8; 32]);
+        for mode in [0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = read_key_file(&path).unwrap_err().to_string();
+            assert!(err.contains("chmod 600"), "{mode:o}: {err}");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(read_key_file(&path).is_ok());
+    }
 }

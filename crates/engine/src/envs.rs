@@ -40,6 +40,22 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Check a template name (`env create --from NAME`): a folder directly under
+/// `environments/`, named like an environment, so it can never climb out of
+/// that folder (`../outside`) or name an absolute path.
+pub fn validate_template_name(name: &str) -> Result<(), String> {
+    let hint = "a template is a folder directly under environments/, named with lower-case letters, digits \
+                and '-' (e.g. preview)";
+    let first_ok = name.chars().next().is_some_and(|c| c.is_ascii_lowercase());
+    let chars_ok = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if name.is_empty() || !first_ok || !chars_ok || name.ends_with('-') || name.contains("--") {
+        return Err(format!("'{name}' is not a valid template name; {hint}"));
+    }
+    Ok(())
+}
+
 /// Register a new ephemeral environment (status `creating`). Fails if the
 /// name exists, atomically, so two pipelines cannot both create it.
 pub async fn register(
@@ -51,6 +67,7 @@ pub async fn register(
     who: &str,
 ) -> Result<EnvRecord, EngineError> {
     validate_name(name).map_err(EngineError::Other)?;
+    validate_template_name(template).map_err(EngineError::Other)?;
     let rec = EnvRecord {
         name: name.to_string(),
         template: template.to_string(),
@@ -67,10 +84,16 @@ pub async fn register(
     match store.registry_create(&rec).await {
         Ok(()) => Ok(rec),
         Err(StateError::AlreadyExists { .. }) => {
+            if let Some(rec) = resume_failed_create(store, name, template).await? {
+                return Ok(rec);
+            }
             let existing = store.registry_get(name).await?;
             let status = existing.as_ref().map(|r| r.status.as_str()).unwrap_or("");
             let why = match status {
-                STATUS_CREATING => "its creation is in progress in another run, or failed",
+                STATUS_CREATING if existing.as_ref().is_some_and(|r| r.template != template) => {
+                    "its creation from another template failed or is in progress"
+                }
+                STATUS_CREATING => "its creation is in progress in another run",
                 STATUS_DESTROYING => "it is being destroyed",
                 STATUS_DESTROY_FAILED => "its destroy failed and `terrace env gc` will finish it",
                 _ => "it was created earlier",
@@ -83,6 +106,32 @@ pub async fn register(
     }
 }
 
+/// Change a record with compare-and-swap, retrying on a concurrent change:
+/// `change` sees the current record and returns `Ok(false)` to leave it as
+/// it is. Returns the stored record (`None` if there is none: a deleted
+/// record is never re-created).
+pub async fn update(
+    store: &dyn StateStore,
+    name: &str,
+    mut change: impl FnMut(&mut EnvRecord) -> Result<bool, EngineError>,
+) -> Result<Option<EnvRecord>, EngineError> {
+    for _ in 0..50 {
+        let Some(old) = store.registry_get(name).await? else {
+            return Ok(None);
+        };
+        let mut new = old.clone();
+        if !change(&mut new)? || new == old {
+            return Ok(Some(old));
+        }
+        if store.registry_replace(&old, &new).await? {
+            return Ok(Some(new));
+        }
+    }
+    Err(EngineError::Other(format!(
+        "the registry record of '{name}' kept changing; try again"
+    )))
+}
+
 /// Set an environment's status (and reason).
 pub async fn set_status(
     store: &dyn StateStore,
@@ -90,29 +139,82 @@ pub async fn set_status(
     status: &str,
     detail: &str,
 ) -> Result<(), EngineError> {
-    if let Some(mut rec) = store.registry_get(name).await? {
+    update(store, name, |rec| {
         rec.status = status.to_string();
         rec.status_detail = detail.to_string();
-        store.registry_put(&rec).await?;
-    }
+        Ok(true)
+    })
+    .await?;
     Ok(())
 }
 
-/// Extend an environment's time-to-live from now.
+/// Extend an environment's time-to-live from now. Refused once a destroy
+/// has claimed it (`destroying`), so `env gc` and `env extend` never both win.
 pub async fn extend(
     store: &dyn StateStore,
     name: &str,
     ttl: Duration,
     now: DateTime<Utc>,
 ) -> Result<EnvRecord, EngineError> {
-    let mut rec = store.registry_get(name).await?.ok_or_else(|| {
+    update(store, name, |rec| {
+        if rec.status == STATUS_DESTROYING {
+            return Err(EngineError::Other(format!(
+                "environment '{name}' is being destroyed; it cannot be extended"
+            )));
+        }
+        rec.expires_at = Some(now + ttl);
+        Ok(true)
+    })
+    .await?
+    .ok_or_else(|| {
         EngineError::Other(format!(
             "no ephemeral environment named '{name}'; `terrace env list` shows them"
         ))
-    })?;
-    rec.expires_at = Some(now + ttl);
-    store.registry_put(&rec).await?;
-    Ok(rec)
+    })
+}
+
+/// `env gc`'s claim on an environment it listed as due: re-read the record
+/// and, only if it is still due at `now`, mark it `destroying` in the same
+/// compare-and-swap. `None` when it is not due any more (e.g. `env extend`
+/// ran since the listing) or is gone.
+pub async fn claim_for_gc(
+    store: &dyn StateStore,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<EnvRecord>, EngineError> {
+    let mut due = false;
+    let rec = update(store, name, |rec| {
+        due = due_for_gc(rec, now);
+        if due {
+            rec.status = STATUS_DESTROYING.into();
+        }
+        Ok(due)
+    })
+    .await?;
+    Ok(rec.filter(|_| due))
+}
+
+/// A retry of `env create NAME --from TEMPLATE` after a create that failed
+/// (status `creating` with the failure as its detail) resumes it: the record
+/// is claimed back (detail cleared, compare-and-swap, so two retries cannot
+/// both resume). `None` if the record is not a failed create of `template`.
+pub async fn resume_failed_create(
+    store: &dyn StateStore,
+    name: &str,
+    template: &str,
+) -> Result<Option<EnvRecord>, EngineError> {
+    let mut resumed = false;
+    let rec = update(store, name, |rec| {
+        resumed = rec.status == STATUS_CREATING
+            && !rec.status_detail.is_empty()
+            && rec.template == template;
+        if resumed {
+            rec.status_detail.clear();
+        }
+        Ok(resumed)
+    })
+    .await?;
+    Ok(rec.filter(|_| resumed))
 }
 
 /// Whether `env gc` destroys this environment at `now`: an ephemeral one
@@ -186,6 +288,24 @@ mod tests {
     }
 
     #[test]
+    fn template_names_cannot_leave_the_environments_folder() {
+        assert!(validate_template_name("preview").is_ok());
+        for bad in [
+            "",
+            "../outside",
+            "..",
+            "/etc",
+            "a/b",
+            "Preview",
+            "pre view",
+            "x-",
+        ] {
+            let err = validate_template_name(bad).unwrap_err();
+            assert!(err.contains("not a valid template name"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn gc_takes_expired_and_failed_destroys() {
         let now = Utc::now();
         let rec = |kind: &str, expires: Option<DateTime<Utc>>, status: &str| EnvRecord {
@@ -216,6 +336,114 @@ mod tests {
             now
         ));
         assert!(!due_for_gc(&rec("persistent", past, STATUS_ACTIVE), now));
+    }
+
+    async fn sqlite_store() -> (tempfile::TempDir, terrace_state::SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            terrace_state::SqliteStore::open(&dir.path().join("t.db"), "t.db", Default::default())
+                .await
+                .unwrap();
+        (dir, store)
+    }
+
+    /// Issue 22.14: gc lists, then `env extend` runs, then gc's claim must
+    /// see the new expiry and leave the environment alone; and once gc has
+    /// claimed one, extend is refused instead of being silently ignored.
+    #[tokio::test]
+    async fn gc_rechecks_expiry_when_it_claims() {
+        let (_d, store) = sqlite_store().await;
+        let now = Utc::now();
+        register(
+            &store,
+            "pr-1",
+            "preview",
+            Some(Duration::hours(1)),
+            now - Duration::hours(2),
+            "t",
+        )
+        .await
+        .unwrap();
+        register(
+            &store,
+            "pr-2",
+            "preview",
+            Some(Duration::hours(1)),
+            now - Duration::hours(2),
+            "t",
+        )
+        .await
+        .unwrap();
+        let listed: Vec<String> = due(&store, now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(listed, ["pr-1", "pr-2"]);
+        extend(&store, "pr-1", Duration::hours(4), now)
+            .await
+            .unwrap();
+        assert!(claim_for_gc(&store, "pr-1", now).await.unwrap().is_none());
+        assert_eq!(
+            store.registry_get("pr-1").await.unwrap().unwrap().status,
+            STATUS_CREATING
+        );
+        let claimed = claim_for_gc(&store, "pr-2", now).await.unwrap().unwrap();
+        assert_eq!(claimed.status, STATUS_DESTROYING);
+        let err = extend(&store, "pr-2", Duration::hours(4), now)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("being destroyed"), "{err}");
+        // A record deleted meanwhile is not brought back by a status update.
+        store.registry_delete("pr-2").await.unwrap();
+        set_status(&store, "pr-2", STATUS_DESTROY_FAILED, "x")
+            .await
+            .unwrap();
+        assert_eq!(store.registry_get("pr-2").await.unwrap(), None);
+    }
+
+    /// Issue 23.4: a failed create is resumed by the same command; a create
+    /// in progress (no failure recorded) or of another template is not.
+    #[tokio::test]
+    async fn a_failed_create_is_resumed_by_the_same_command() {
+        let (_d, store) = sqlite_store().await;
+        let now = Utc::now();
+        register(&store, "pr-1", "preview", None, now, "t")
+            .await
+            .unwrap();
+        let err = register(&store, "pr-1", "preview", None, now, "t")
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("in progress in another run"),
+            "{err}"
+        );
+        set_status(&store, "pr-1", STATUS_CREATING, "apply failed: boom")
+            .await
+            .unwrap();
+        let err = register(&store, "pr-1", "other", None, now, "t")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("already exists"), "{err}");
+        let rec = register(
+            &store,
+            "pr-1",
+            "preview",
+            None,
+            now + Duration::minutes(5),
+            "t",
+        )
+        .await
+        .unwrap();
+        assert_eq!(rec.created_at, now);
+        assert!(rec.status_detail.is_empty());
+        // Claimed: a second retry at the same time does not also resume.
+        assert!(
+            register(&store, "pr-1", "preview", None, now, "t")
+                .await
+                .is_err()
+        );
     }
 
     #[test]

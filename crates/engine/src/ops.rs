@@ -157,14 +157,17 @@ async fn apply_locked(
     )
     .await?;
     collect_calls(&mut api_calls, &providers);
-    if let Some(mut rec) = engine.store.registry_get(&env.name).await? {
+    // Compare-and-swap (envs::update): never a lost concurrent update, and
+    // a record deleted meanwhile is not re-created.
+    let resource_count = writer
+        .snapshot()
+        .resources
+        .iter()
+        .filter(|r| r.mode == "managed")
+        .count() as u32;
+    crate::envs::update(engine.store.as_ref(), &env.name, |rec| {
         rec.last_apply = Some(chrono::Utc::now());
-        rec.resource_count = writer
-            .snapshot()
-            .resources
-            .iter()
-            .filter(|r| r.mode == "managed")
-            .count() as u32;
+        rec.resource_count = resource_count;
         // A normal apply that finished cleanly completes a create that failed
         // half-way (status `creating`).
         if plan.mode == PlanMode::Normal
@@ -175,8 +178,9 @@ async fn apply_locked(
             rec.status = crate::envs::STATUS_ACTIVE.to_string();
             rec.status_detail.clear();
         }
-        engine.store.registry_put(&rec).await?;
-    }
+        Ok(true)
+    })
+    .await?;
     let outputs = output_values(&writer.outputs());
     Ok(ApplyOutcome {
         env,

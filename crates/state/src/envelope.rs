@@ -5,15 +5,35 @@
 //! ```json
 //! {"terrace_state": 1, "serial": 7, "lineage": "…", "written_at": "…",
 //!  "operation": "apply", "who": "alice@ci-7",
-//!  "encryption": null | {"algorithm": "AES-256-GCM", "key_id": "…", "nonce": "…"},
+//!  "encryption": null | {"algorithm": "AES-256-GCM", "key_id": "…", "nonce": "…",
+//!                        "kdf": {"name": "argon2id", "salt": "…", "m_kib": 19456, "t": 2, "p": 1}
+//!                             | {"name": "raw"}},
 //!  "sha256": "<hex over version, serial, lineage and payload>",
 //!  "payload": "<state JSON, or base64 ciphertext>"}
 //! ```
 //!
+//! Encryption (envelopes with a `kdf`): the AES key is derived from the
+//! passphrase with Argon2id, salted per writing process, with the salt and
+//! cost parameters in the envelope — or it is a raw 256-bit key
+//! (`TERRACE_STATE_KEY_FILE`, `"kdf": {"name": "raw"}`). The environment,
+//! lineage and serial are the ciphertext's associated data, so a payload
+//! copied into another environment's row (or relabelled with another serial)
+//! fails to decrypt. The key id is a hash of the *derived* key: testing a
+//! passphrase guess against it costs a full Argon2id derivation, the same as
+//! trying to decrypt, so it is no shortcut for offline guessing.
+//!
+//! Envelopes written before this (encrypted, no `kdf`: key = SHA-256 of the
+//! passphrase, no associated data) are still read, and every write produces
+//! the new form. A plaintext payload is refused while a key is configured
+//! unless the store was opened to migrate (`terrace state encrypt`).
+//!
 //! Every store keeps exactly this text, so corruption, version and key checks
 //! behave identically everywhere.
 
-use aes_gcm::aead::{Aead, KeyInit};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -25,6 +45,18 @@ use crate::StateError;
 use crate::model::{FORMAT_VERSION, State, WriteMeta};
 
 const ALGORITHM: &str = "AES-256-GCM";
+const KDF_ARGON2ID: &str = "argon2id";
+const KDF_RAW: &str = "raw";
+/// Argon2id cost written into new envelopes (OWASP's minimum recommendation:
+/// 19 MiB, 2 passes, 1 lane).
+const ARGON2_M_KIB: u32 = 19 * 1024;
+const ARGON2_T: u32 = 2;
+const ARGON2_P: u32 = 1;
+/// Upper bounds accepted when reading, so a damaged or hostile envelope
+/// cannot make a reader allocate gigabytes or spin for minutes.
+const ARGON2_MAX_M_KIB: u32 = 256 * 1024;
+const ARGON2_MAX_T: u32 = 16;
+const ARGON2_MAX_P: u32 = 16;
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
@@ -44,6 +76,35 @@ struct EncryptionHeader {
     algorithm: String,
     key_id: String,
     nonce: String,
+    /// Absent in envelopes of the first encryption format (SHA-256 key, no
+    /// associated data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kdf: Option<Kdf>,
+}
+
+/// How the AES key of an envelope is obtained.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Kdf {
+    name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    salt: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    m_kib: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    t: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    p: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The key reference of an encrypted version.
+#[derive(Clone, Debug)]
+pub(crate) struct KeyRef {
+    pub key_id: String,
+    pub kdf: Option<Kdf>,
 }
 
 /// What a store needs to know about a stored version without decrypting it.
@@ -54,35 +115,163 @@ pub(crate) struct Header {
     pub written_at: DateTime<Utc>,
     pub operation: String,
     pub who: String,
-    /// `Some(key id)` when the payload is encrypted.
-    pub key_id: Option<String>,
+    /// `Some` when the payload is encrypted.
+    pub key: Option<KeyRef>,
+}
+
+/// The configured key material.
+#[derive(Clone)]
+pub(crate) enum KeySource {
+    /// `TERRACE_STATE_KEY`: derived with Argon2id.
+    Passphrase(String),
+    /// `TERRACE_STATE_KEY_FILE`: used as is.
+    Raw([u8; 32]),
+}
+
+struct KeyState {
+    source: KeySource,
+    /// The KDF (with this process's salt) new envelopes are written with.
+    write_kdf: Kdf,
+    /// Derived keys by KDF, so each salt costs one derivation per process.
+    derived: Mutex<HashMap<Kdf, [u8; 32]>>,
 }
 
 /// Encodes and decodes envelopes with an optional encryption key.
 #[derive(Clone)]
 pub(crate) struct Codec {
-    key: Option<([u8; 32], String)>,
+    key: Option<Arc<KeyState>>,
+    allow_plaintext: bool,
+}
+
+fn enc_err(detail: impl Into<String>) -> StateError {
+    StateError::Encryption {
+        detail: detail.into(),
+    }
+}
+
+fn aad(env: &str, lineage: &uuid::Uuid, serial: u64) -> Vec<u8> {
+    format!("terrace-state/v2\0{env}\0{lineage}\0{serial}").into_bytes()
 }
 
 impl Codec {
-    /// A codec for the passphrase (`TERRACE_STATE_KEY`), if any. The AES key is
-    /// SHA-256 of the passphrase; the key id (stored, not secret) is a hash of the key.
+    /// A codec for the passphrase (`TERRACE_STATE_KEY`), if any.
     pub fn new(passphrase: Option<&str>) -> Codec {
+        Codec::with_source(
+            passphrase.map(|p| KeySource::Passphrase(p.to_string())),
+            false,
+        )
+    }
+
+    /// A codec for `source`; `allow_plaintext` lets a keyed codec read a
+    /// plaintext version (only for turning encryption on).
+    pub fn with_source(source: Option<KeySource>, allow_plaintext: bool) -> Codec {
         Codec {
-            key: passphrase.map(|p| {
-                let key: [u8; 32] = Sha256::digest(p.as_bytes()).into();
-                let mut h = Sha256::new();
-                h.update(b"terrace state key id\0");
-                h.update(key);
-                let id = hex::encode(&h.finalize()[..8]);
-                (key, id)
+            key: source.map(|source| {
+                let write_kdf = match &source {
+                    KeySource::Passphrase(_) => {
+                        let mut salt = [0u8; 16];
+                        rand::rngs::OsRng.fill_bytes(&mut salt);
+                        Kdf {
+                            name: KDF_ARGON2ID.into(),
+                            salt: base64::engine::general_purpose::STANDARD.encode(salt),
+                            m_kib: ARGON2_M_KIB,
+                            t: ARGON2_T,
+                            p: ARGON2_P,
+                        }
+                    }
+                    KeySource::Raw(_) => Kdf {
+                        name: KDF_RAW.into(),
+                        salt: String::new(),
+                        m_kib: 0,
+                        t: 0,
+                        p: 0,
+                    },
+                };
+                Arc::new(KeyState {
+                    source,
+                    write_kdf,
+                    derived: Mutex::new(HashMap::new()),
+                })
             }),
+            allow_plaintext,
         }
     }
 
-    /// Encode `state` for storage.
+    /// The AES key for an envelope written with `kdf` (`None`: the first
+    /// format, SHA-256 of the passphrase).
+    fn derive(&self, ks: &KeyState, kdf: Option<&Kdf>) -> Result<[u8; 32], StateError> {
+        let Some(kdf) = kdf else {
+            return match &ks.source {
+                KeySource::Passphrase(p) => Ok(Sha256::digest(p.as_bytes()).into()),
+                KeySource::Raw(_) => Err(enc_err(
+                    "the stored state was encrypted with a passphrase; set TERRACE_STATE_KEY to it \
+                     (TERRACE_STATE_KEY_FILE gives a raw key)",
+                )),
+            };
+        };
+        if let Some(k) = ks.derived.lock().expect("derived keys").get(kdf) {
+            return Ok(*k);
+        }
+        let key = match (kdf.name.as_str(), &ks.source) {
+            (KDF_RAW, KeySource::Raw(k)) => *k,
+            (KDF_RAW, KeySource::Passphrase(_)) => {
+                return Err(enc_err(
+                    "the stored state was encrypted with a raw key; set TERRACE_STATE_KEY_FILE to the key file \
+                     it was written with (TERRACE_STATE_KEY gives a passphrase)",
+                ));
+            }
+            (KDF_ARGON2ID, KeySource::Raw(_)) => {
+                return Err(enc_err(
+                    "the stored state was encrypted with a passphrase; set TERRACE_STATE_KEY to it \
+                     (TERRACE_STATE_KEY_FILE gives a raw key)",
+                ));
+            }
+            (KDF_ARGON2ID, KeySource::Passphrase(p)) => {
+                if kdf.m_kib > ARGON2_MAX_M_KIB || kdf.t > ARGON2_MAX_T || kdf.p > ARGON2_MAX_P {
+                    return Err(enc_err(format!(
+                        "the stored state's key derivation parameters (m={} KiB, t={}, p={}) exceed what \
+                         terrace accepts (m≤{ARGON2_MAX_M_KIB}, t≤{ARGON2_MAX_T}, p≤{ARGON2_MAX_P})",
+                        kdf.m_kib, kdf.t, kdf.p
+                    )));
+                }
+                let salt = base64::engine::general_purpose::STANDARD
+                    .decode(&kdf.salt)
+                    .map_err(|e| enc_err(format!("bad key derivation salt: {e}")))?;
+                let params = argon2::Params::new(kdf.m_kib, kdf.t, kdf.p, Some(32))
+                    .map_err(|e| enc_err(format!("bad key derivation parameters: {e}")))?;
+                let mut out = [0u8; 32];
+                argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+                    .hash_password_into(p.as_bytes(), &salt, &mut out)
+                    .map_err(|e| enc_err(format!("key derivation failed: {e}")))?;
+                out
+            }
+            (other, _) => {
+                return Err(enc_err(format!(
+                    "unknown key derivation '{other}'; upgrade terrace"
+                )));
+            }
+        };
+        ks.derived
+            .lock()
+            .expect("derived keys")
+            .insert(kdf.clone(), key);
+        Ok(key)
+    }
+
+    fn key_id(kdf: Option<&Kdf>, key: &[u8; 32]) -> String {
+        let mut h = Sha256::new();
+        match kdf {
+            None => h.update(b"terrace state key id\0"),
+            Some(_) => h.update(b"terrace state key id v2\0"),
+        }
+        h.update(key);
+        hex::encode(&h.finalize()[..8])
+    }
+
+    /// Encode `state` as the version of environment `env`.
     pub fn encode(
         &self,
+        env: &str,
         state: &State,
         meta: &WriteMeta,
         written_at: DateTime<Utc>,
@@ -97,22 +286,30 @@ impl Codec {
         let json = serde_json::to_string(state).map_err(StateError::backend)?;
         let (payload, encryption) = match &self.key {
             None => (json, None),
-            Some((key, key_id)) => {
-                let cipher = Aes256Gcm::new_from_slice(key).map_err(StateError::backend)?;
+            Some(ks) => {
+                let kdf = ks.write_kdf.clone();
+                let key = self.derive(ks, Some(&kdf))?;
+                let cipher = Aes256Gcm::new_from_slice(&key).map_err(StateError::backend)?;
                 let mut nonce = [0u8; 12];
                 rand::rngs::OsRng.fill_bytes(&mut nonce);
+                let aad = aad(env, &state.lineage, state.serial);
                 let ct = cipher
-                    .encrypt(Nonce::from_slice(&nonce), json.as_bytes())
-                    .map_err(|_| StateError::Encryption {
-                        detail: "encryption failed".into(),
-                    })?;
+                    .encrypt(
+                        Nonce::from_slice(&nonce),
+                        Payload {
+                            msg: json.as_bytes(),
+                            aad: &aad,
+                        },
+                    )
+                    .map_err(|_| enc_err("encryption failed"))?;
                 let b64 = base64::engine::general_purpose::STANDARD;
                 (
                     b64.encode(ct),
                     Some(EncryptionHeader {
                         algorithm: ALGORITHM.to_string(),
-                        key_id: key_id.clone(),
+                        key_id: Self::key_id(Some(&kdf), &key),
                         nonce: b64.encode(nonce),
+                        kdf: Some(kdf),
                     }),
                 )
             }
@@ -141,41 +338,57 @@ impl Codec {
     /// Check that this codec may write over (or read) a version with this header:
     /// an encrypted version needs the same key.
     pub fn check_key(&self, header: &Header) -> Result<(), StateError> {
-        match (&header.key_id, &self.key) {
+        match (&header.key, &self.key) {
             (None, _) => Ok(()),
-            (Some(_), None) => Err(StateError::Encryption {
-                detail: "the stored state is encrypted and no key is set; set TERRACE_STATE_KEY to the passphrase \
-                         it was written with"
-                    .into(),
-            }),
-            (Some(stored), Some((_, ours))) if stored != ours => Err(StateError::Encryption {
-                detail: format!(
-                    "the stored state was encrypted with a different key (key id {stored}, TERRACE_STATE_KEY gives \
-                     {ours}); set TERRACE_STATE_KEY to the passphrase it was written with"
-                ),
-            }),
-            _ => Ok(()),
+            (Some(_), None) => Err(enc_err(
+                "the stored state is encrypted and no key is set; set TERRACE_STATE_KEY to the passphrase \
+                 (or TERRACE_STATE_KEY_FILE to the key file) it was written with",
+            )),
+            (Some(stored), Some(ks)) => {
+                let key = self.derive(ks, stored.kdf.as_ref())?;
+                let ours = Self::key_id(stored.kdf.as_ref(), &key);
+                if ours == stored.key_id {
+                    Ok(())
+                } else {
+                    Err(enc_err(format!(
+                        "the stored state was encrypted with a different key (key id {}, the configured key gives \
+                         {ours}); set TERRACE_STATE_KEY (or TERRACE_STATE_KEY_FILE) to the key it was written with",
+                        stored.key_id
+                    )))
+                }
+            }
         }
     }
 
-    /// Decode a stored version fully.
-    pub fn decode(&self, raw: &str, what: &str) -> Result<(Header, State), StateError> {
+    /// Decode a stored version of environment `env` fully.
+    pub fn decode(
+        &self,
+        raw: &str,
+        what: &str,
+        env_name: &str,
+    ) -> Result<(Header, State), StateError> {
         let (header, env) = self.open(raw, what)?;
         self.check_key(&header)?;
         let json = match (&env.encryption, &self.key) {
-            (None, _) => env.payload.into_bytes(),
-            (Some(enc), Some((key, _))) => {
+            (None, None) => env.payload.into_bytes(),
+            (None, Some(_)) if self.allow_plaintext => env.payload.into_bytes(),
+            (None, Some(_)) => {
+                return Err(enc_err(format!(
+                    "{what} is stored unencrypted, but a key is configured, so it is refused (it may have been \
+                     put there in place of the encrypted state); to turn encryption on for this environment \
+                     run `terrace state encrypt -e {env_name}` once, or unset TERRACE_STATE_KEY"
+                )));
+            }
+            (Some(enc), Some(ks)) => {
                 let corrupt = |detail: String| StateError::Corrupt {
                     what: what.to_string(),
                     detail,
                 };
                 if enc.algorithm != ALGORITHM {
-                    return Err(StateError::Encryption {
-                        detail: format!(
-                            "unknown encryption algorithm '{}'; upgrade terrace",
-                            enc.algorithm
-                        ),
-                    });
+                    return Err(enc_err(format!(
+                        "unknown encryption algorithm '{}'; upgrade terrace",
+                        enc.algorithm
+                    )));
                 }
                 let b64 = base64::engine::general_purpose::STANDARD;
                 let nonce = b64
@@ -187,12 +400,30 @@ impl Codec {
                 let ct = b64
                     .decode(&env.payload)
                     .map_err(|e| corrupt(format!("bad ciphertext: {e}")))?;
-                let cipher = Aes256Gcm::new_from_slice(key).map_err(StateError::backend)?;
-                cipher.decrypt(Nonce::from_slice(&nonce), ct.as_ref()).map_err(|_| StateError::Encryption {
-                    detail: "decryption failed although the key id matches; the stored state was tampered with or \
-                             the key is wrong"
-                        .into(),
-                })?
+                let key = self.derive(ks, enc.kdf.as_ref())?;
+                let cipher = Aes256Gcm::new_from_slice(&key).map_err(StateError::backend)?;
+                match &enc.kdf {
+                    Some(_) => {
+                        let aad = aad(env_name, &header.lineage, header.serial);
+                        cipher
+                            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad: &aad })
+                            .map_err(|_| {
+                                enc_err(format!(
+                                    "{what} does not decrypt as a version of environment '{env_name}' with serial {} \
+                                     although the key id matches: it was copied from another environment or \
+                                     version, or tampered with; restore it with `terrace state history` / \
+                                     `terrace state rollback`",
+                                    header.serial
+                                ))
+                            })?
+                    }
+                    None => cipher.decrypt(Nonce::from_slice(&nonce), ct.as_ref()).map_err(|_| {
+                        enc_err(
+                            "decryption failed although the key id matches; the stored state was tampered with or \
+                             the key is wrong",
+                        )
+                    })?,
+                }
             }
             (Some(_), None) => unreachable!("check_key rejects encrypted state without key"),
         };
@@ -254,7 +485,10 @@ impl Codec {
             written_at: env.written_at,
             operation: env.operation.clone(),
             who: env.who.clone(),
-            key_id: env.encryption.as_ref().map(|e| e.key_id.clone()),
+            key: env.encryption.as_ref().map(|e| KeyRef {
+                key_id: e.key_id.clone(),
+                kdf: e.kdf.clone(),
+            }),
         };
         Ok((header, env))
     }
@@ -288,9 +522,9 @@ mod tests {
     fn plain_round_trip() {
         let c = Codec::new(None);
         let raw = c
-            .encode(&sample(), &WriteMeta::new("apply"), Utc::now())
+            .encode("dev", &sample(), &WriteMeta::new("apply"), Utc::now())
             .unwrap();
-        let (h, s) = c.decode(&raw, "state").unwrap();
+        let (h, s) = c.decode(&raw, "state", "dev").unwrap();
         assert_eq!(h.serial, 3);
         assert_eq!(s, {
             let mut x = sample();
@@ -303,19 +537,23 @@ mod tests {
     fn encrypted_hides_payload_and_needs_key() {
         let c = Codec::new(Some("pass"));
         let st = sample();
-        let raw = c.encode(&st, &WriteMeta::new("apply"), Utc::now()).unwrap();
+        let raw = c
+            .encode("dev", &st, &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
         assert!(!raw.contains("secret"));
-        assert_eq!(c.decode(&raw, "state").unwrap().1, st);
+        assert_eq!(c.decode(&raw, "state", "dev").unwrap().1, st);
         assert!(matches!(
-            Codec::new(None).decode(&raw, "state"),
+            Codec::new(None).decode(&raw, "state", "dev"),
             Err(StateError::Encryption { .. })
         ));
         assert!(matches!(
-            Codec::new(Some("other")).decode(&raw, "state"),
+            Codec::new(Some("other")).decode(&raw, "state", "dev"),
             Err(StateError::Encryption { .. })
         ));
         // Two writes of the same state use different nonces.
-        let raw2 = c.encode(&st, &WriteMeta::new("apply"), Utc::now()).unwrap();
+        let raw2 = c
+            .encode("dev", &st, &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
         assert_ne!(raw, raw2);
     }
 
@@ -324,7 +562,7 @@ mod tests {
         let mut st = sample();
         st.format_version = FORMAT_VERSION + 1;
         assert!(matches!(
-            Codec::new(None).encode(&st, &WriteMeta::new("state push"), Utc::now()),
+            Codec::new(None).encode("dev", &st, &WriteMeta::new("state push"), Utc::now()),
             Err(StateError::UnsupportedVersion { .. })
         ));
     }
@@ -333,21 +571,188 @@ mod tests {
     fn truncation_and_tampering_are_corrupt() {
         let c = Codec::new(None);
         let raw = c
-            .encode(&sample(), &WriteMeta::new("apply"), Utc::now())
+            .encode("dev", &sample(), &WriteMeta::new("apply"), Utc::now())
             .unwrap();
         assert!(matches!(
-            c.decode(&raw[..raw.len() / 2], "s"),
+            c.decode(&raw[..raw.len() / 2], "s", "dev"),
             Err(StateError::Corrupt { .. })
         ));
         let tampered = raw.replace("secret", "public");
         assert!(matches!(
-            c.decode(&tampered, "s"),
+            c.decode(&tampered, "s", "dev"),
             Err(StateError::Corrupt { .. })
         ));
         let newer = raw.replace("\"terrace_state\":1", "\"terrace_state\":2");
         assert!(matches!(
-            c.decode(&newer, "s"),
+            c.decode(&newer, "s", "dev"),
             Err(StateError::UnsupportedVersion { found: 2 })
         ));
+    }
+
+    /// An envelope as terrace wrote it before salted key derivation: AES key
+    /// = SHA-256 of the passphrase, no associated data, no `kdf`.
+    fn legacy_encrypted(state: &State, passphrase: &str) -> String {
+        let key: [u8; 32] = Sha256::digest(passphrase.as_bytes()).into();
+        let cipher = Aes256Gcm::new_from_slice(&key).unwrap();
+        let nonce = [7u8; 12];
+        let json = serde_json::to_string(state).unwrap();
+        let ct = cipher
+            .encrypt(Nonce::from_slice(&nonce), json.as_bytes())
+            .unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let payload = b64.encode(ct);
+        serde_json::to_string(&Envelope {
+            terrace_state: FORMAT_VERSION,
+            serial: state.serial,
+            lineage: state.lineage,
+            written_at: Utc::now(),
+            operation: "apply".into(),
+            who: "old@box".into(),
+            encryption: Some(EncryptionHeader {
+                algorithm: ALGORITHM.into(),
+                key_id: Codec::key_id(None, &key),
+                nonce: b64.encode(nonce),
+                kdf: None,
+            }),
+            sha256: checksum(FORMAT_VERSION, state.serial, &state.lineage, &payload),
+            payload,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn old_envelopes_still_open_and_new_ones_use_argon2id() {
+        let st = sample();
+        let old = legacy_encrypted(&st, "pass");
+        let c = Codec::new(Some("pass"));
+        assert_eq!(c.decode(&old, "state", "dev").unwrap().1, st);
+        assert!(matches!(
+            Codec::new(Some("other")).decode(&old, "state", "dev"),
+            Err(StateError::Encryption { .. })
+        ));
+        let new = c
+            .encode("dev", &st, &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&new).unwrap();
+        let kdf = &v["encryption"]["kdf"];
+        assert_eq!(kdf["name"], "argon2id", "{new}");
+        assert_eq!(kdf["m_kib"], ARGON2_M_KIB);
+        assert!(kdf["salt"].as_str().is_some_and(|s| s.len() >= 22));
+    }
+
+    #[test]
+    fn key_id_is_no_cheap_guess_oracle() {
+        // The old id was a function of SHA-256(passphrase) alone: two hashes
+        // per guess. The new one depends on the salted Argon2id key, so the
+        // unsalted computation no longer matches it.
+        let c = Codec::new(Some("hunter2"));
+        let raw = c
+            .encode("dev", &sample(), &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        let stored = v["encryption"]["key_id"].as_str().unwrap().to_string();
+        let unsalted: [u8; 32] = Sha256::digest(b"hunter2").into();
+        assert_ne!(stored, Codec::key_id(None, &unsalted));
+        assert_ne!(
+            stored,
+            Codec::key_id(
+                Some(&Kdf {
+                    name: KDF_ARGON2ID.into(),
+                    salt: String::new(),
+                    m_kib: 0,
+                    t: 0,
+                    p: 0
+                }),
+                &unsalted
+            )
+        );
+        // Another process (another salt) writes another key id for the same passphrase.
+        let raw2 = Codec::new(Some("hunter2"))
+            .encode("dev", &sample(), &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
+        let v2: serde_json::Value = serde_json::from_str(&raw2).unwrap();
+        assert_ne!(v2["encryption"]["key_id"], v["encryption"]["key_id"]);
+        assert_eq!(
+            c.decode(&raw2, "state", "dev").unwrap().1.outputs,
+            sample().outputs
+        );
+    }
+
+    #[test]
+    fn ciphertext_is_bound_to_environment_lineage_and_serial() {
+        let c = Codec::new(Some("pass"));
+        let raw = c
+            .encode("prod", &sample(), &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
+        assert!(c.decode(&raw, "state", "prod").is_ok());
+        let err = c
+            .decode(&raw, "the state of 'staging'", "staging")
+            .unwrap_err();
+        assert!(matches!(err, StateError::Encryption { .. }), "{err}");
+        assert!(err.to_string().contains("'staging'"), "{err}");
+        // Relabelled serial (checksum recomputed, as an attacker could).
+        let mut v: Envelope = serde_json::from_str(&raw).unwrap();
+        v.serial = 4;
+        v.sha256 = checksum(v.terrace_state, v.serial, &v.lineage, &v.payload);
+        let relabelled = serde_json::to_string(&v).unwrap();
+        assert!(matches!(
+            c.decode(&relabelled, "state", "prod"),
+            Err(StateError::Encryption { .. })
+        ));
+    }
+
+    #[test]
+    fn plaintext_is_refused_while_a_key_is_set_unless_migrating() {
+        let raw = Codec::new(None)
+            .encode("dev", &sample(), &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
+        let err = Codec::new(Some("pass"))
+            .decode(&raw, "the state of 'dev'", "dev")
+            .unwrap_err();
+        assert!(matches!(err, StateError::Encryption { .. }), "{err}");
+        assert!(
+            err.to_string().contains("terrace state encrypt -e dev"),
+            "{err}"
+        );
+        let migrating = Codec::with_source(Some(KeySource::Passphrase("pass".into())), true);
+        assert_eq!(
+            migrating.decode(&raw, "s", "dev").unwrap().1.outputs,
+            sample().outputs
+        );
+    }
+
+    #[test]
+    fn raw_keys_round_trip_and_are_not_passphrases() {
+        let raw_key = Codec::with_source(Some(KeySource::Raw([9u8; 32])), false);
+        let raw = raw_key
+            .encode("dev", &sample(), &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
+        assert!(raw.contains("\"name\":\"raw\""), "{raw}");
+        assert_eq!(
+            raw_key.decode(&raw, "s", "dev").unwrap().1.outputs,
+            sample().outputs
+        );
+        assert!(matches!(
+            Codec::with_source(Some(KeySource::Raw([8u8; 32])), false).decode(&raw, "s", "dev"),
+            Err(StateError::Encryption { .. })
+        ));
+        let err = Codec::new(Some("pass"))
+            .decode(&raw, "s", "dev")
+            .unwrap_err();
+        assert!(err.to_string().contains("TERRACE_STATE_KEY_FILE"), "{err}");
+    }
+
+    #[test]
+    fn hostile_kdf_parameters_are_refused() {
+        let c = Codec::new(Some("pass"));
+        let raw = c
+            .encode("dev", &sample(), &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
+        let big = raw.replace(&format!("\"m_kib\":{ARGON2_M_KIB}"), "\"m_kib\":4000000000");
+        assert_ne!(big, raw);
+        let err = Codec::new(Some("pass"))
+            .decode(&big, "s", "dev")
+            .unwrap_err();
+        assert!(err.to_string().contains("exceed"), "{err}");
     }
 }

@@ -4,7 +4,10 @@
 //! serial, full history, leased locks with takeover of expired leases, the intent
 //! journal, drift-run history and the environment registry — and passes one
 //! shared conformance suite (`tests/conformance.rs`). Stored states are wrapped
-//! in a checksummed, versioned envelope, optionally AES-256-GCM encrypted.
+//! in a checksummed, versioned envelope, optionally AES-256-GCM encrypted
+//! (Argon2id-derived or raw key, bound to environment, lineage and serial).
+//! Replacing a state and updating a registry record are atomic
+//! compare-and-swap steps in every store.
 //!
 //! It must not depend on HCL, the engine, AWS resource types or terminals; the
 //! attributes it keeps are opaque JSON.
@@ -76,6 +79,32 @@ pub trait StateStore: Send + Sync {
         env: &str,
         lease: Option<&LockLease>,
     ) -> Result<(), StateError>;
+    /// Replace the current state of `env` with `state` in one atomic step,
+    /// whatever the current state is — another lineage, or unreadable
+    /// (corrupt, or of a newer format; it stays in history when it was ever
+    /// written there) — but never one encrypted with another key. The caller
+    /// holds `lease`, which is checked in the same step. Like `write`, the new
+    /// version is kept in history; on any failure (including a state that
+    /// cannot be encoded) nothing is changed. Used by `state push --force` and
+    /// [`restore_version`] instead of a delete followed by a write.
+    ///
+    /// The default refuses (a store that cannot do it atomically must not
+    /// pretend to); every store of this crate implements it.
+    async fn replace(
+        &self,
+        env: &str,
+        state: &State,
+        lease: &LockLease,
+        meta: &WriteMeta,
+    ) -> Result<(), StateError> {
+        let _ = (state, lease, meta);
+        Err(StateError::Backend {
+            detail: format!(
+                "{} cannot replace the state of '{env}' atomically",
+                self.describe()
+            ),
+        })
+    }
     /// Take the lock; an expired holder is taken over (reported in `took_over`).
     /// `info.created_at`/`expires_at` are set by the store (now + lease).
     async fn acquire_lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StateError>;
@@ -116,6 +145,20 @@ pub trait StateStore: Send + Sync {
     async fn registry_create(&self, rec: &EnvRecord) -> Result<(), StateError>;
     /// Insert or replace.
     async fn registry_put(&self, rec: &EnvRecord) -> Result<(), StateError>;
+    /// Compare-and-swap: replace the record of `new.name` with `new` only if
+    /// the stored record still equals `old` (atomic). `Ok(false)` when it
+    /// changed or was deleted meanwhile — a deleted record never comes back.
+    /// The default refuses (a store must not pretend).
+    async fn registry_replace(&self, old: &EnvRecord, new: &EnvRecord) -> Result<bool, StateError> {
+        let _ = old;
+        Err(StateError::Backend {
+            detail: format!(
+                "{} cannot update the registry record of '{}' atomically",
+                self.describe(),
+                new.name
+            ),
+        })
+    }
     async fn registry_get(&self, name: &str) -> Result<Option<EnvRecord>, StateError>;
     /// All records, sorted by name.
     async fn registry_list(&self) -> Result<Vec<EnvRecord>, StateError>;
@@ -124,21 +167,33 @@ pub trait StateStore: Send + Sync {
 
 /// Decode one stored state version (the envelope text every store keeps),
 /// checking its format version, checksum and encryption key exactly as the
-/// stores do. For tools and the fuzz targets (`fuzz/`).
+/// stores do. For tools and the fuzz targets (`fuzz/`). The environment is
+/// not known here, so an encrypted version decodes only with
+/// [`decode_stored_in`] (its ciphertext is bound to its environment).
 pub fn decode_stored(raw: &str, passphrase: Option<&str>) -> Result<State, StateError> {
+    decode_stored_in(raw, "", passphrase)
+}
+
+/// [`decode_stored`] for a version of environment `env`.
+pub fn decode_stored_in(
+    raw: &str,
+    env: &str,
+    passphrase: Option<&str>,
+) -> Result<State, StateError> {
     envelope::Codec::new(passphrase)
-        .decode(raw, "stored state")
+        .decode(raw, "stored state", env)
         .map(|(_, state)| state)
 }
 
 /// Write version `serial` from history back as the current state of `env`
 /// (the caller holds `lease`), as a new serial above every serial the
 /// environment has had. Unlike a plain compare-and-swap write this also
-/// recovers from a current state that is corrupt or of a newer format: that
-/// state cannot be read, so it is set aside (it stays in history when it was
-/// ever written there) and the restored version starts the record anew.
-/// A state encrypted with another key is never set aside. Returns the new
-/// serial, or `None` when history has no such version.
+/// recovers from a current state that is corrupt or of a newer format, or of
+/// another lineage: that state is replaced in one atomic step
+/// ([`StateStore::replace`]; it stays in history when it was ever written
+/// there), never deleted first. A state encrypted with another key is never
+/// replaced. Returns the new serial, or `None` when history has no such
+/// version.
 pub async fn restore_version(
     store: &dyn StateStore,
     env: &str,
@@ -156,28 +211,46 @@ pub async fn restore_version(
         .map(|h| h.serial)
         .max()
         .unwrap_or(0);
-    let expected = match store.read(env).await {
-        Ok(current) => current.map(|c| c.serial),
+    match store.read(env).await {
+        Ok(Some(current)) if current.lineage == old.lineage => {
+            old.serial = top.max(current.serial) + 1;
+            store
+                .write(env, &old, Some(current.serial), Some(lease), meta)
+                .await?;
+        }
+        Ok(None) => {
+            old.serial = top + 1;
+            store.write(env, &old, None, Some(lease), meta).await?;
+        }
+        Ok(Some(current)) => {
+            old.serial = top.max(current.serial) + 1;
+            store.replace(env, &old, lease, meta).await?;
+        }
         Err(StateError::Corrupt { .. } | StateError::UnsupportedVersion { .. }) => {
             tracing::warn!(
                 env,
-                "setting aside the unreadable current state of '{env}' to restore serial {serial}"
+                "replacing the unreadable current state of '{env}' to restore serial {serial}"
             );
-            store.delete_environment(env, Some(lease)).await?;
-            None
+            old.serial = top + 1;
+            store.replace(env, &old, lease, meta).await?;
         }
         Err(e) => return Err(e),
-    };
-    old.serial = top.max(expected.unwrap_or(0)) + 1;
-    store.write(env, &old, expected, Some(lease), meta).await?;
+    }
     Ok(Some(old.serial))
 }
 
 /// Options common to every store.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StoreOptions {
-    /// Passphrase for AES-256-GCM state encryption (the CLI reads `TERRACE_STATE_KEY`).
+    /// Passphrase for AES-256-GCM state encryption (the CLI reads
+    /// `TERRACE_STATE_KEY`); the AES key is derived from it with Argon2id.
     pub encryption_key: Option<String>,
+    /// A raw 256-bit AES key instead of a passphrase (the CLI reads
+    /// `TERRACE_STATE_KEY_FILE`). At most one of the two may be set.
+    pub encryption_raw_key: Option<[u8; 32]>,
+    /// With a key set, read plaintext versions instead of refusing them: only
+    /// for turning encryption on (`terrace state encrypt`).
+    pub allow_plaintext: bool,
     /// Lock lease length; holders renew every third of it.
     pub lock_lease: Duration,
     /// SQL stores split a stored state into parts of at most this many bytes
@@ -192,9 +265,30 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             encryption_key: None,
+            encryption_raw_key: None,
+            allow_plaintext: false,
             lock_lease: Duration::from_secs(120),
             payload_part_bytes: DEFAULT_PAYLOAD_PART_BYTES,
         }
+    }
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("StoreOptions")
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "<set>"),
+            )
+            .field(
+                "encryption_raw_key",
+                &self.encryption_raw_key.as_ref().map(|_| "<set>"),
+            )
+            .field("allow_plaintext", &self.allow_plaintext)
+            .field("lock_lease", &self.lock_lease)
+            .field("payload_part_bytes", &self.payload_part_bytes)
+            .finish()
     }
 }
 
@@ -202,7 +296,16 @@ impl StoreOptions {
     pub(crate) fn validate(&self) -> Result<(), StateError> {
         if self.encryption_key.as_deref() == Some("") {
             return Err(StateError::Config {
-                detail: "the encryption key (TERRACE_STATE_KEY) is set but empty".into(),
+                detail: "the encryption key (TERRACE_STATE_KEY) is set but empty; set it to the passphrase, \
+                         or unset it to store state unencrypted"
+                    .into(),
+            });
+        }
+        if self.encryption_key.is_some() && self.encryption_raw_key.is_some() {
+            return Err(StateError::Config {
+                detail: "both a passphrase (TERRACE_STATE_KEY) and a raw key (TERRACE_STATE_KEY_FILE) are set; \
+                         set only one"
+                    .into(),
             });
         }
         if self.payload_part_bytes < 16 {
@@ -216,6 +319,15 @@ impl StoreOptions {
             });
         }
         Ok(())
+    }
+
+    pub(crate) fn codec(&self) -> envelope::Codec {
+        let source = match (&self.encryption_key, &self.encryption_raw_key) {
+            (Some(p), _) => Some(envelope::KeySource::Passphrase(p.clone())),
+            (None, Some(k)) => Some(envelope::KeySource::Raw(*k)),
+            (None, None) => None,
+        };
+        envelope::Codec::with_source(source, self.allow_plaintext)
     }
 
     pub(crate) fn lease_chrono(&self) -> chrono::Duration {

@@ -114,7 +114,7 @@ impl S3Store {
             } else {
                 format!("{prefix}/")
             },
-            codec: Codec::new(opts.encryption_key.as_deref()),
+            codec: opts.codec(),
             opts,
             described,
         };
@@ -398,7 +398,9 @@ impl StateStore for S3Store {
         match self.get(&self.state_key(env)).await? {
             None => Ok(None),
             Some((raw, _)) => Ok(Some(
-                self.codec.decode(&raw, &format!("the state of '{env}'"))?.1,
+                self.codec
+                    .decode(&raw, &format!("the state of '{env}'"), env)?
+                    .1,
             )),
         }
     }
@@ -420,7 +422,7 @@ impl StateStore for S3Store {
             });
         }
         let now = Utc::now();
-        let payload = self.codec.encode(state, meta, now)?;
+        let payload = self.codec.encode(env, state, meta, now)?;
         if let Some(lease) = lease {
             self.check_lease(env, lease, now).await?;
         }
@@ -522,11 +524,11 @@ impl StateStore for S3Store {
         if let Some(key) = keys.last()
             && let Some((raw, _)) = self.get(key).await?
         {
-            return Ok(Some(self.codec.decode(&raw, &what)?.1));
+            return Ok(Some(self.codec.decode(&raw, &what, env)?.1));
         }
         match self.get(&self.state_key(env)).await? {
             Some((raw, _)) if self.codec.header(&raw, &what)?.serial == serial => {
-                Ok(Some(self.codec.decode(&raw, &what)?.1))
+                Ok(Some(self.codec.decode(&raw, &what, env)?.1))
             }
             _ => Ok(None),
         }
@@ -555,6 +557,61 @@ impl StateStore for S3Store {
         Err(StateError::backend(format!(
             "could not delete the state of '{env}': it kept changing"
         )))
+    }
+
+    async fn replace(
+        &self,
+        env: &str,
+        state: &State,
+        lease: &LockLease,
+        meta: &WriteMeta,
+    ) -> Result<(), StateError> {
+        validate_env_name(env)?;
+        if state.serial == 0 {
+            return Err(StateError::InvalidSerial {
+                env: env.to_string(),
+                expected: None,
+                given: 0,
+            });
+        }
+        let now = Utc::now();
+        // Encoded before the store is touched: a state that cannot be
+        // written changes nothing.
+        let payload = self.codec.encode(env, state, meta, now)?;
+        self.check_lease(env, lease, now).await?;
+        let key = self.state_key(env);
+        let what = format!("the state of '{env}'");
+        let current = self.get(&key).await?;
+        let cond = match &current {
+            None => Cond::IfNoneMatch,
+            Some((raw, etag)) => {
+                // An unreadable state may be replaced; one encrypted with
+                // another key may not.
+                match self.codec.header(raw, &what) {
+                    Ok(header) => self.codec.check_key(&header)?,
+                    Err(StateError::Corrupt { .. } | StateError::UnsupportedVersion { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+                Cond::IfMatch(etag)
+            }
+        };
+        // One conditional PUT: the old state is replaced, never deleted first.
+        if !self.put(&key, payload.clone(), cond).await? {
+            let found = self.current_serial(env).await.unwrap_or(None);
+            return Err(StateError::Conflict {
+                env: env.to_string(),
+                expected: None,
+                found,
+            });
+        }
+        let version_key = self.key(&format!(
+            "{env}/versions/{:020}-{:020}-{}.json",
+            state.serial,
+            now.timestamp_micros(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ));
+        self.put(&version_key, payload, Cond::IfNoneMatch).await?;
+        Ok(())
     }
 
     async fn acquire_lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StateError> {
@@ -818,6 +875,25 @@ impl StateStore for S3Store {
         let key = self.key(&format!("{REGISTRY}{}.json", rec.name));
         self.put(&key, Self::to_json(rec)?, Cond::None).await?;
         Ok(())
+    }
+
+    async fn registry_replace(&self, old: &EnvRecord, new: &EnvRecord) -> Result<bool, StateError> {
+        validate_env_name(&new.name)?;
+        if old.name != new.name {
+            return Err(StateError::backend(
+                "registry_replace: old and new name differ",
+            ));
+        }
+        let key = self.key(&format!("{REGISTRY}{}.json", new.name));
+        let Some((stored, etag)) = self.get_json::<EnvRecord>(&key).await? else {
+            return Ok(false);
+        };
+        if stored != *old {
+            return Ok(false);
+        }
+        // If-Match: a record changed or deleted since the read is not overwritten.
+        self.put(&key, Self::to_json(new)?, Cond::IfMatch(&etag))
+            .await
     }
 
     async fn registry_get(&self, name: &str) -> Result<Option<EnvRecord>, StateError> {

@@ -6,6 +6,11 @@
 //! - SQLite: `BEGIN IMMEDIATE` takes the database's write lock up front, so
 //!   every read-check-write transaction is serialized (across processes too);
 //!   WAL mode lets readers continue meanwhile; `busy_timeout` waits for the lock.
+//!   `synchronous=FULL`: every commit (a journal intent above all: it is
+//!   recorded before the cloud call) is on disk before it returns, so power
+//!   loss or an OS crash cannot lose a committed intent (NORMAL could lose
+//!   the last commits in WAL mode). The database and its `-wal`/`-shm` files
+//!   are created 0600 in 0700 folders.
 //! - PostgreSQL: `SELECT … FOR UPDATE` locks the rows a decision depends on, and
 //!   every change is also conditional (`WHERE serial = $expected`,
 //!   `WHERE lock_id = $old`, `ON CONFLICT DO NOTHING`), so concurrent
@@ -60,18 +65,16 @@ impl SqliteStore {
     ) -> Result<SqliteStore, StateError> {
         opts.validate()?;
         let described = format!("sqlite:{shown}");
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StateError::Unreachable {
-                store: described.clone(),
-                detail: format!("cannot create {}: {e}", parent.display()),
-            })?;
-        }
+        prepare_private_file(path).map_err(|e| StateError::Unreachable {
+            store: described.clone(),
+            detail: e,
+        })?;
         let connect = SqliteConnectOptions::from_str("sqlite:")
             .map_err(StateError::backend)?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30));
         // Two processes opening a new file at once: switching it to WAL needs
         // a lock the other may hold, and that step does not wait on
@@ -114,7 +117,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             written: OwnWrites::default(),
             pool,
-            codec: Codec::new(opts.encryption_key.as_deref()),
+            codec: opts.codec(),
             opts,
             described,
         })
@@ -124,6 +127,62 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// State files hold secrets: create the database's missing parent folders
+/// 0700 and the database file 0600 before SQLite opens it (SQLite gives its
+/// `-wal` and `-shm` files the database file's mode), and tighten an existing
+/// database, `-wal` or `-shm` that group or others may read.
+fn prepare_private_file(path: &Path) -> Result<(), String> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder
+            .create(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut files = vec![path.to_path_buf()];
+        for suffix in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            files.push(p.into());
+        }
+        for f in files {
+            if let Ok(meta) = std::fs::metadata(&f)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |e| {
+                        format!(
+                            "{} is readable by group or others and cannot be made private: {e}",
+                            f.display()
+                        )
+                    },
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl PostgresStore {
@@ -150,7 +209,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             written: OwnWrites::default(),
             pool,
-            codec: Codec::new(opts.encryption_key.as_deref()),
+            codec: opts.codec(),
             opts,
             described,
         })
@@ -408,7 +467,7 @@ macro_rules! sql_store {
                     Some(r) => {
                         let what = format!("the state of '{env}'");
                         let payload = self.assemble(&r, &what).await?;
-                        Ok(Some(self.codec.decode(&payload, &what)?.1))
+                        Ok(Some(self.codec.decode(&payload, &what, env)?.1))
                     }
                 }
             }
@@ -424,7 +483,7 @@ macro_rules! sql_store {
                 validate_env_name(env)?;
                 check_serial(env, expected_serial, state.serial)?;
                 let now = Utc::now();
-                let payload = self.codec.encode(state, meta, now)?;
+                let payload = self.codec.encode(env, state, meta, now)?;
                 let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
                 if let Some(lease) = lease {
                     self.check_lease(&mut tx, env, lease, now).await?;
@@ -580,7 +639,7 @@ macro_rules! sql_store {
                     Some(r) => {
                         let what = format!("version {serial} of '{env}'");
                         let payload = self.assemble(&r, &what).await?;
-                        Ok(Some(self.codec.decode(&payload, &what)?.1))
+                        Ok(Some(self.codec.decode(&payload, &what, env)?.1))
                     }
                 }
             }
@@ -597,6 +656,93 @@ macro_rules! sql_store {
                     .await
                     .map_err(self.err())?;
                 tx.commit().await.map_err(self.err())
+            }
+
+            async fn replace(
+                &self,
+                env: &str,
+                state: &State,
+                lease: &LockLease,
+                meta: &WriteMeta,
+            ) -> Result<(), StateError> {
+                validate_env_name(env)?;
+                check_serial(env, None, state.serial)?;
+                let now = Utc::now();
+                // Encoded before the store is touched: a state that cannot be
+                // written changes nothing.
+                let payload = self.codec.encode(env, state, meta, now)?;
+                let what = format!("the state of '{env}'");
+                let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
+                self.check_lease(&mut tx, env, lease, now).await?;
+                let current = sqlx::query(concat!(
+                    "SELECT payload, parts, parts_owner FROM states WHERE env = $1",
+                    $for_update
+                ))
+                .bind(env)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(self.err())?;
+                if let Some(row) = current {
+                    // An unreadable state may be replaced; one encrypted with
+                    // another key may not.
+                    match self.assemble(&row, &what).await.and_then(|raw| self.codec.header(&raw, &what)) {
+                        Ok(header) => self.codec.check_key(&header)?,
+                        Err(StateError::Corrupt { .. } | StateError::UnsupportedVersion { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                sqlx::query("DELETE FROM states WHERE env = $1")
+                    .bind(env)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err())?;
+                let serial = to_i64(state.serial)?;
+                let lineage = state.lineage.to_string();
+                let pieces = split_payload(&payload, self.opts.payload_part_bytes);
+                let parts = i64::try_from(pieces.len() - 1).map_err(StateError::backend)?;
+                let owner = if parts > 0 { format!("{env}/{serial}/{}", uuid::Uuid::new_v4()) } else { String::new() };
+                for (seq, part) in pieces.iter().enumerate().skip(1) {
+                    sqlx::query("INSERT INTO payload_parts (owner, seq, part) VALUES ($1, $2, $3)")
+                        .bind(&owner)
+                        .bind(i64::try_from(seq).map_err(StateError::backend)?)
+                        .bind(*part)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(self.err())?;
+                }
+                sqlx::query(
+                    "INSERT INTO states (env, serial, lineage, payload, written_at, parts, parts_owner) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(env)
+                .bind(serial)
+                .bind(&lineage)
+                .bind(pieces[0])
+                .bind(now)
+                .bind(parts)
+                .bind(&owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+                sqlx::query(
+                    "INSERT INTO state_versions (env, serial, lineage, payload, written_at, operation, who, parts, \
+                     parts_owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(env)
+                .bind(serial)
+                .bind(&lineage)
+                .bind(pieces[0])
+                .bind(now)
+                .bind(&meta.operation)
+                .bind(&meta.who)
+                .bind(parts)
+                .bind(&owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.err())?;
+                tx.commit().await.map_err(self.err())?;
+                self.written.record(env, Some(lease), serial, &lineage);
+                Ok(())
             }
 
             async fn acquire_lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StateError> {
@@ -871,6 +1017,38 @@ macro_rules! sql_store {
                 .await
                 .map_err(self.err())?;
                 Ok(())
+            }
+
+            async fn registry_replace(&self, old: &EnvRecord, new: &EnvRecord) -> Result<bool, StateError> {
+                validate_env_name(&new.name)?;
+                if old.name != new.name {
+                    return Err(StateError::backend("registry_replace: old and new name differ"));
+                }
+                let text = serde_json::to_string(new).map_err(StateError::backend)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
+                let row = sqlx::query(concat!("SELECT record FROM environments WHERE name = $1", $for_update))
+                    .bind(&new.name)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(self.err())?;
+                let Some(row) = row else { return Ok(false) };
+                let stored: String = row.try_get("record").map_err(self.err())?;
+                let stored: EnvRecord = serde_json::from_str(&stored).map_err(|e| StateError::Corrupt {
+                    what: format!("the registry record of '{}'", new.name),
+                    detail: e.to_string(),
+                })?;
+                if stored != *old {
+                    return Ok(false);
+                }
+                sqlx::query("UPDATE environments SET record = $2, updated_at = $3 WHERE name = $1")
+                    .bind(&new.name)
+                    .bind(text)
+                    .bind(Utc::now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.err())?;
+                tx.commit().await.map_err(self.err())?;
+                Ok(true)
             }
 
             async fn registry_get(&self, name: &str) -> Result<Option<EnvRecord>, StateError> {

@@ -913,24 +913,185 @@ async fn encryption(b: Backend) {
     assert_eq!(enc.read_version("dev", 1).await.unwrap(), Some(s1));
     assert_eq!(enc.history("dev").await.unwrap().len(), 2);
 
-    // Turning encryption on for a plaintext environment encrypts from then on.
+    // A plaintext state is refused while a key is set (it could have been
+    // put there in place of the encrypted one); turning encryption on is an
+    // explicit migration (a store opened with allow_plaintext).
     let p1 = state_with(1, uuid::Uuid::new_v4(), "plain");
     plain
         .write("qa", &p1, None, None, &meta("apply"))
         .await
         .unwrap();
     assert!(b.raw("qa").await.contains("i-plain"));
-    assert_eq!(enc.read("qa").await.unwrap(), Some(p1.clone()));
-    enc.write(
-        "qa",
-        &state_with(2, p1.lineage, "plain2"),
-        Some(1),
-        None,
-        &meta("apply"),
-    )
-    .await
-    .unwrap();
+    let err = enc.read("qa").await.unwrap_err();
+    assert!(matches!(err, StateError::Encryption { .. }), "{err}");
+    assert!(
+        err.to_string().contains("terrace state encrypt -e qa"),
+        "{err}"
+    );
+    let migrate = b
+        .open(StoreOptions {
+            encryption_key: Some("correct horse".into()),
+            allow_plaintext: true,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(migrate.read("qa").await.unwrap(), Some(p1.clone()));
+    migrate
+        .write(
+            "qa",
+            &state_with(2, p1.lineage, "plain2"),
+            Some(1),
+            None,
+            &meta("state encrypt"),
+        )
+        .await
+        .unwrap();
     assert!(!b.raw("qa").await.contains("i-plain2"));
+    assert_eq!(
+        enc.read("qa").await.unwrap(),
+        Some(state_with(2, p1.lineage, "plain2"))
+    );
+}
+
+/// An encrypted payload is bound to its environment, lineage and serial:
+/// prod's envelope copied into staging's place does not read as staging's.
+async fn encryption_binds_environment(b: Backend) {
+    let enc = b.with_key(Some("correct horse")).await;
+    let prod = state_with(1, uuid::Uuid::new_v4(), "prod");
+    let staging = state_with(1, uuid::Uuid::new_v4(), "staging");
+    enc.write("prod", &prod, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    enc.write("staging", &staging, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    let prod_raw = b.raw("prod").await;
+    b.set_raw("staging", &prod_raw).await;
+    let err = enc.read("staging").await.unwrap_err();
+    assert!(matches!(err, StateError::Encryption { .. }), "{err}");
+    assert!(err.to_string().contains("'staging'"), "{err}");
+    assert_eq!(enc.read("prod").await.unwrap(), Some(prod));
+    // Its own history still reads: the good version is there to restore.
+    assert_eq!(enc.read_version("staging", 1).await.unwrap(), Some(staging));
+
+    // A raw 256-bit key works the same way and is not a passphrase.
+    let raw_key = b
+        .open(StoreOptions {
+            encryption_raw_key: Some([42u8; 32]),
+            ..Default::default()
+        })
+        .await;
+    let s = state_with(1, uuid::Uuid::new_v4(), "rawkey");
+    raw_key
+        .write("raw", &s, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    assert!(!b.raw("raw").await.contains("i-rawkey"));
+    assert_eq!(raw_key.read("raw").await.unwrap(), Some(s));
+    assert!(matches!(
+        enc.read("raw").await,
+        Err(StateError::Encryption { .. })
+    ));
+}
+
+/// `replace` (state push --force, rollback) is one atomic step: a state that
+/// is refused changes nothing, and the old state is never deleted first.
+async fn replace_is_atomic(b: Backend) {
+    let store = b.default_store().await;
+    let s1 = state_with(1, uuid::Uuid::new_v4(), "one");
+    store
+        .write("dev", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    let held = store
+        .acquire_lock("dev", &LockInfo::new("state push"))
+        .await
+        .unwrap();
+
+    // Refused (newer format): the current state is untouched.
+    let mut newer = state_with(1, uuid::Uuid::new_v4(), "newer");
+    newer.format_version = FORMAT_VERSION + 1;
+    let err = store
+        .replace("dev", &newer, &held.lease, &meta("state push"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StateError::UnsupportedVersion { .. }),
+        "{err}"
+    );
+    assert_eq!(store.read("dev").await.unwrap(), Some(s1.clone()));
+
+    // Without the lease: refused, untouched.
+    let other = state_with(1, uuid::Uuid::new_v4(), "other");
+    let stranger = LockLease {
+        env: "dev".into(),
+        lock_id: "not-the-holder".into(),
+    };
+    let err = store
+        .replace("dev", &other, &stranger, &meta("state push"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::LeaseLost { .. }), "{err}");
+    assert_eq!(store.read("dev").await.unwrap(), Some(s1.clone()));
+
+    // Another lineage replaces the current state; both stay in history.
+    store
+        .replace("dev", &other, &held.lease, &meta("state push"))
+        .await
+        .unwrap();
+    assert_eq!(store.read("dev").await.unwrap(), Some(other.clone()));
+    let h = store.history("dev").await.unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[1].lineage, other.lineage);
+    assert_eq!(h[1].operation, "state push");
+    // Ordinary CAS writes continue from it.
+    store
+        .write(
+            "dev",
+            &state_with(2, other.lineage, "two"),
+            Some(1),
+            Some(&held.lease),
+            &meta("apply"),
+        )
+        .await
+        .unwrap();
+
+    // A corrupt current state is replaced (rollback's recovery), in one step.
+    b.set_raw("dev", "{\"terrace_state\": 1, \"truncated").await;
+    let back = restore_version(store.as_ref(), "dev", 1, &held.lease, &meta("rollback"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back, 3);
+    let now = store.read("dev").await.unwrap().unwrap();
+    assert_eq!(now.serial, 3);
+    assert_eq!(now.resources, other.resources);
+
+    // From a readable state of the same lineage, restoring is a CAS write.
+    let back = restore_version(store.as_ref(), "dev", 1, &held.lease, &meta("rollback"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back, 4);
+    store.release_lock(&held.lease).await.unwrap();
+
+    // A state encrypted with another key is never replaced.
+    let enc = b.with_key(Some("key one")).await;
+    enc.write("sec", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    let raw = b.raw("sec").await;
+    let wrong = b.with_key(Some("key two")).await;
+    let held = wrong
+        .acquire_lock("sec", &LockInfo::new("state push"))
+        .await
+        .unwrap();
+    let err = wrong
+        .replace("sec", &other, &held.lease, &meta("state push"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::Encryption { .. }), "{err}");
+    assert_eq!(b.raw("sec").await, raw);
 }
 
 fn intent(id: &str, env: &str, secs: i64) -> Intent {
@@ -1081,6 +1242,50 @@ async fn registry(b: Backend) {
     assert_eq!(wins, 1);
 }
 
+/// Issue 22.14: registry updates are compare-and-swap: concurrent updates
+/// are never lost and a deleted record never comes back.
+async fn registry_compare_and_swap(b: Backend) {
+    let store = b.default_store().await;
+    let rec = record("pr-9");
+    store.registry_create(&rec).await.unwrap();
+    let mut a = rec.clone();
+    a.status = "active".into();
+    assert!(store.registry_replace(&rec, &a).await.unwrap());
+    // A writer that read before that update loses, and nothing is overwritten.
+    let mut stale = rec.clone();
+    stale.status_detail = "stale".into();
+    assert!(!store.registry_replace(&rec, &stale).await.unwrap());
+    assert_eq!(store.registry_get("pr-9").await.unwrap(), Some(a.clone()));
+
+    // Concurrent read-modify-write loops: every increment lands.
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let old = store.registry_get("pr-9").await.unwrap().unwrap();
+                let mut new = old.clone();
+                new.resource_count += 1;
+                if store.registry_replace(&old, &new).await.unwrap() {
+                    break;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let now = store.registry_get("pr-9").await.unwrap().unwrap();
+    assert_eq!(now.resource_count, 6);
+
+    // Deleted: an update from an earlier read does not bring it back.
+    store.registry_delete("pr-9").await.unwrap();
+    let mut back = now.clone();
+    back.status = "destroy_failed".into();
+    assert!(!store.registry_replace(&now, &back).await.unwrap());
+    assert_eq!(store.registry_get("pr-9").await.unwrap(), None);
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -1124,9 +1329,12 @@ conformance!(
     large_state_in_parts,
     unsupported_version,
     encryption,
+    encryption_binds_environment,
+    replace_is_atomic,
     journal,
     drift_runs,
     registry,
+    registry_compare_and_swap,
 );
 
 // ---------------------------------------------------------------- store-specific
@@ -1206,6 +1414,74 @@ async fn s3_unreachable_endpoint() {
     .err()
     .unwrap();
     assert!(matches!(err, StateError::Unreachable { .. }), "{err}");
+}
+
+/// Issue 22.16: commits are durable (`synchronous=FULL`, 2), not NORMAL (1).
+#[tokio::test]
+async fn sqlite_commits_are_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("t.db"), "t.db", StoreOptions::default())
+        .await
+        .unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(sync, 2, "synchronous must be FULL");
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+/// Issues 22.13/21.6: the database, its -wal and -shm, and the folders made
+/// for them are private to the owner; an existing readable database is tightened.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(
+        "sqlite:state/deep/terrace.db",
+        dir.path(),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    store
+        .write(
+            "dev",
+            &state_with(1, uuid::Uuid::new_v4(), "x"),
+            None,
+            None,
+            &meta("apply"),
+        )
+        .await
+        .unwrap();
+    let db = dir.path().join("state/deep/terrace.db");
+    for f in ["terrace.db", "terrace.db-wal", "terrace.db-shm"] {
+        let p = dir.path().join("state/deep").join(f);
+        assert!(p.exists(), "{f} missing");
+        assert_eq!(mode(&p), 0o600, "{f}");
+    }
+    assert_eq!(mode(&dir.path().join("state")), 0o700);
+    assert_eq!(mode(&dir.path().join("state/deep")), 0o700);
+    drop(store);
+
+    // A database left readable by an older terrace is made private on open.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = open_store(
+        "sqlite:state/deep/terrace.db",
+        dir.path(),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.read("dev").await.unwrap().unwrap().serial, 1);
+    assert_eq!(mode(&db), 0o600);
 }
 
 #[tokio::test]

@@ -57,17 +57,47 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     })
 }
 
-/// Plan files hold secrets: write them readable by the owner only.
+/// Plan files hold secrets: write them readable by the owner only (0600).
+/// The file is written beside `path` under a temporary name and renamed over
+/// it, so a pre-existing file's mode (or hard links to it) is never kept, and
+/// a symbolic link at `path` is refused rather than written through.
 pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Ok(meta) = std::fs::symlink_metadata(path)
+        && meta.file_type().is_symlink()
+    {
+        return Err(std::io::Error::other(format!(
+            "{} is a symbolic link; refusing to write a file holding secrets through it (remove the link or \
+             choose another path)",
+            path.display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path)?;
-    f.write_all(bytes)
+    let written = (|| {
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 pub(crate) fn read_plan_file(path: &std::path::Path) -> Result<Plan> {

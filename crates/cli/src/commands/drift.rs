@@ -112,14 +112,17 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
             };
             let report = detect_drift(&engine, &env, &opts).await?;
             record_run(&engine, &report).await?;
-            if let Some(mut rec) = engine.store.registry_get(&name).await? {
-                rec.last_drift = Some(if report.has_drift() {
-                    "drift".into()
-                } else {
-                    "in sync".into()
-                });
-                engine.store.registry_put(&rec).await?;
-            }
+            // Compare-and-swap: a record deleted meanwhile is not re-created.
+            let last = if report.has_drift() {
+                "drift"
+            } else {
+                "in sync"
+            };
+            terrace_engine::envs::update(engine.store.as_ref(), &name, |rec| {
+                rec.last_drift = Some(last.into());
+                Ok(true)
+            })
+            .await?;
             Ok::<_, anyhow::Error>(report)
         }));
     }

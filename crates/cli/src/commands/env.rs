@@ -14,6 +14,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
             auto_approve,
             parallelism,
         } => {
+            envs::validate_template_name(&from).map_err(|e| anyhow!("--from: {e}"))?;
             let template_dir = project.environments_dir.join(&from);
             if !template_dir.is_dir() {
                 bail!(
@@ -30,7 +31,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                 .map(|t| envs::parse_ttl(&t))
                 .transpose()
                 .map_err(|e| anyhow!(e))?;
-            envs::register(
+            let rec = envs::register(
                 engine.store.as_ref(),
                 &name,
                 &from,
@@ -39,7 +40,13 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                 &settings::who(),
             )
             .await?;
-            eprintln!("Registered ephemeral environment '{name}' from template '{from}'.");
+            if rec.created_at == now {
+                eprintln!("Registered ephemeral environment '{name}' from template '{from}'.");
+            } else {
+                eprintln!(
+                    "Resuming the creation of ephemeral environment '{name}' from template '{from}' (an earlier create failed)."
+                );
+            }
             let code = run_apply(
                 &engine,
                 RunApply {
@@ -66,23 +73,29 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     Ok(0)
                 }
                 Ok(c) => {
-                    envs::set_status(
-                        engine.store.as_ref(),
-                        &name,
-                        envs::STATUS_CREATING,
-                        "apply failed; run `terrace apply -e NAME` or `terrace env destroy NAME`",
-                    )
-                    .await?;
+                    if !matches!(rollback_empty_create(&engine, &name).await, Ok(true)) {
+                        envs::set_status(
+                            engine.store.as_ref(),
+                            &name,
+                            envs::STATUS_CREATING,
+                            &format!(
+                                "apply failed; run the same `terrace env create` again to resume, or `terrace env destroy {name}`"
+                            ),
+                        )
+                        .await?;
+                    }
                     Ok(c)
                 }
                 Err(e) => {
-                    envs::set_status(
-                        engine.store.as_ref(),
-                        &name,
-                        envs::STATUS_CREATING,
-                        &format!("apply failed: {e:#}"),
-                    )
-                    .await?;
+                    if !matches!(rollback_empty_create(&engine, &name).await, Ok(true)) {
+                        envs::set_status(
+                            engine.store.as_ref(),
+                            &name,
+                            envs::STATUS_CREATING,
+                            &format!("apply failed: {e:#}"),
+                        )
+                        .await?;
+                    }
                     Err(e)
                 }
             }
@@ -121,6 +134,18 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                 };
                 if dry_run {
                     println!("would destroy '{}' ({why})", rec.name);
+                    continue;
+                }
+                // Re-checked and claimed in one compare-and-swap: an `env
+                // extend` since the listing wins over this gc.
+                if envs::claim_for_gc(engine.store.as_ref(), &rec.name, now)
+                    .await?
+                    .is_none()
+                {
+                    println!(
+                        "Skipping '{}': it is no longer due (extended or removed since it was listed).",
+                        rec.name
+                    );
                     continue;
                 }
                 println!("Destroying '{}' ({why})...", rec.name);
@@ -168,32 +193,40 @@ pub(crate) async fn destroy_env(
         },
     )
     .await;
-    let remaining = engine
-        .store
-        .read(name)
-        .await?
-        .map(|s| s.resources.iter().filter(|r| r.mode == "managed").count())
-        .unwrap_or(0);
+    // Count what remains under the lock, and delete the (empty) state in the
+    // same holding: nothing can be written in between.
+    let held = terrace_state::lock_environment(
+        engine.store.clone(),
+        name,
+        "env destroy",
+        engine.lock_timeout,
+    )
+    .await?;
+    let counted = async {
+        let remaining = engine
+            .store
+            .read(name)
+            .await?
+            .map(|s| s.resources.iter().filter(|r| r.mode == "managed").count())
+            .unwrap_or(0);
+        if remaining == 0 && matches!(result, Ok((0, _))) && rec.is_some() {
+            // An ephemeral environment leaves nothing behind: its (empty)
+            // current state goes first (history is kept), so that
+            // `output -e NAME` fails and the name can be created anew; the
+            // record goes last, so a failure here is resumed by a retry.
+            engine
+                .store
+                .delete_environment(name, Some(held.lease()))
+                .await?;
+        }
+        Ok::<_, anyhow::Error>(remaining)
+    }
+    .await;
+    held.release().await?;
+    let remaining = counted?;
     match result {
         Ok((0, _)) if remaining == 0 => {
             if rec.is_some() {
-                // An ephemeral environment leaves nothing behind: its (empty)
-                // current state goes first (history is kept), so that
-                // `output -e NAME` fails and the name can be created anew; the
-                // record goes last, so a failure here is resumed by a retry.
-                let held = terrace_state::lock_environment(
-                    engine.store.clone(),
-                    name,
-                    "env destroy",
-                    engine.lock_timeout,
-                )
-                .await?;
-                let deleted = engine
-                    .store
-                    .delete_environment(name, Some(held.lease()))
-                    .await;
-                held.release().await?;
-                deleted?;
                 engine.store.registry_delete(name).await?;
             }
             println!("Environment '{name}' destroyed.");
@@ -229,4 +262,43 @@ pub(crate) async fn destroy_env(
             Err(e)
         }
     }
+}
+
+/// After a failed `env create`: if it made nothing (no resource in state,
+/// no pending intent that may have made one), remove the registration (and
+/// an empty state) so the same command can simply be run again. Returns
+/// whether it rolled back.
+async fn rollback_empty_create(engine: &Engine, name: &str) -> Result<bool> {
+    let held = terrace_state::lock_environment(
+        engine.store.clone(),
+        name,
+        "env create",
+        engine.lock_timeout,
+    )
+    .await?;
+    let rolled = async {
+        let state = engine.store.read(name).await?;
+        let made = state.as_ref().is_some_and(|s| !s.resources.is_empty())
+            || !engine.store.journal_pending(name).await?.is_empty();
+        if made {
+            return Ok::<_, anyhow::Error>(false);
+        }
+        if state.is_some() {
+            engine
+                .store
+                .delete_environment(name, Some(held.lease()))
+                .await?;
+        }
+        engine.store.registry_delete(name).await?;
+        Ok(true)
+    }
+    .await;
+    held.release().await?;
+    let rolled = rolled?;
+    if rolled {
+        eprintln!(
+            "Nothing was created; the registration of '{name}' was removed, so the same command can be run again."
+        );
+    }
+    Ok(rolled)
 }

@@ -138,22 +138,73 @@ pub(crate) async fn state_command(project: &Project, c: StateCommand) -> Result<
                         bail!("{} has serial {}, older than the stored serial {}; pass --force to push it anyway", file.display(), pushed.serial, cur.serial);
                     }
                 }
-                let mut expected = current.as_ref().map(|c| c.serial);
-                if let Some(cur) = &current
-                    && cur.lineage != pushed.lineage
-                {
-                    // --force with another lineage: the current state moves to
-                    // history and the pushed one starts anew.
-                    engine.store.delete_environment(&env, Some(held.lease())).await?;
-                    expected = None;
+                let meta = WriteMeta { operation: "state push".into(), who: settings::who() };
+                match &current {
+                    Some(cur) if cur.lineage != pushed.lineage => {
+                        // --force with another lineage: the pushed state starts
+                        // anew and replaces the current one in one atomic step
+                        // (the current one stays in history). Never a delete
+                        // followed by a write: a refused write changes nothing.
+                        pushed.serial = 1;
+                        engine.store.replace(&env, &pushed, held.lease(), &meta).await?;
+                    }
+                    _ => {
+                        let expected = current.as_ref().map(|c| c.serial);
+                        pushed.serial = expected.map_or(1, |s| s + 1);
+                        engine.store.write(&env, &pushed, expected, Some(held.lease()), &meta).await?;
+                    }
                 }
-                pushed.serial = expected.map_or(1, |s| s + 1);
-                engine.store.write(&env, &pushed, expected, Some(held.lease()), &WriteMeta { operation: "state push".into(), who: settings::who() }).await?;
                 Ok(pushed.serial)
             }
             .await;
             held.release().await?;
             println!("Pushed {} as serial {}.", file.display(), result?);
+        }
+        StateCommand::Encrypt { env } => {
+            let env = settings::require_env(&env)?;
+            let (passphrase, raw) = settings::state_key()?;
+            if passphrase.is_none() && raw.is_none() {
+                bail!(
+                    "no state key is set; set {} (a passphrase) or {} (a key file) and run `terrace state encrypt -e {env}` again",
+                    settings::vars::TERRACE_STATE_KEY,
+                    settings::vars::TERRACE_STATE_KEY_FILE
+                );
+            }
+            let store = settings::open_store_with(project, true).await?;
+            let held = terrace_state::lock_environment(
+                store.clone(),
+                &env,
+                "state encrypt",
+                engine.lock_timeout,
+            )
+            .await?;
+            let result = async {
+                let mut state = store
+                    .read(&env)
+                    .await?
+                    .ok_or_else(|| anyhow!("environment '{env}' has no state yet"))?;
+                let expected = state.serial;
+                state.serial = expected + 1;
+                store
+                    .write(
+                        &env,
+                        &state,
+                        Some(expected),
+                        Some(held.lease()),
+                        &WriteMeta {
+                            operation: "state encrypt".into(),
+                            who: settings::who(),
+                        },
+                    )
+                    .await?;
+                Ok::<_, anyhow::Error>(state.serial)
+            }
+            .await;
+            held.release().await?;
+            let serial = result?;
+            println!(
+                "Encrypted the current state of '{env}' (written as serial {serial}). Earlier versions in `state history` stay as they were written."
+            );
         }
         StateCommand::History { env, json } => {
             let env = settings::require_env(&env)?;
