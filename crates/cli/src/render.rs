@@ -1,6 +1,10 @@
-//! The human plan: Terraform-like symbols, attribute-level diffs, nested
-//! blocks, multi-line strings as line diffs (similar), "(known after apply)",
-//! "(sensitive value)", and the summary line.
+//! The human plan, laid out as Terraform's: action symbols three columns
+//! wide, attribute-level diffs aligned on `=` (null attributes left out before
+//! measuring), maps with quoted keys, lists element by element, nested blocks
+//! as blocks, JSON strings as `jsonencode(...)` of their structure,
+//! multi-line strings as line diffs (similar), "(known after apply)",
+//! "(sensitive value)", unchanged children counted as hidden, the "changed
+//! outside of terrace" section, the summary line and "Changes to Outputs".
 
 use crate::output::Style;
 use std::fmt::Write;
