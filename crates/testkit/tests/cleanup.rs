@@ -1,6 +1,8 @@
 //! The moto servers the test kit starts do not outlive the process that
 //! started them (issue 21 item 8): whether it returns with the server still
-//! held in a `static`, panics, or is killed with SIGKILL.
+//! held in a `static`, panics, or is killed with SIGKILL; and the end-of-run
+//! check of `scripts/test` (scripts/lib/processes.sh) fails on, and stops, a
+//! process the tests left running.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -88,5 +90,48 @@ fn dropping_a_server_stops_it() {
     assert!(
         !answers_http(port),
         "moto still answers after its Moto was dropped"
+    );
+}
+
+/// The check at the end of `scripts/test` fails, naming it, when a process
+/// carrying the run's id is still alive, stops it, and passes once none is left.
+#[test]
+fn script_check_fails_on_a_surviving_process_and_stops_it() {
+    let lib = terrace_testkit::workspace_root().join("scripts/lib/processes.sh");
+    let id = format!(
+        "cleanup-test-{}-{}",
+        std::process::id(),
+        terrace_testkit::free_port()
+    );
+    let script = r#"
+set -euo pipefail
+source "$1"
+sleep 300 &
+leak=$!
+if check_no_survivors; then echo "check passed with a survivor"; exit 1; fi
+if grep -qzxF "TERRACE_TEST_RUN=$TERRACE_TEST_RUN" "/proc/$leak/environ" 2>/dev/null; then
+  echo "survivor not stopped"; exit 1
+fi
+check_no_survivors || { echo "check failed with nothing left"; exit 1; }
+echo ok
+"#;
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg("bash")
+        .arg(&lib)
+        .env("TERRACE_TEST_RUN", &id)
+        .env("TERRACE_SURVIVOR_GRACE", "2")
+        .output()
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.trim() == "ok",
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("still running") && stderr.contains("sleep 300"),
+        "the check did not name the survivor:\n{stderr}"
     );
 }
