@@ -106,8 +106,9 @@ fn script_check_fails_on_a_surviving_process_and_stops_it() {
     let script = r#"
 set -euo pipefail
 source "$1"
-sleep 300 &
+sleep 300 >/dev/null 2>&1 &
 leak=$!
+trap 'kill "$leak" 2>/dev/null || true' EXIT
 if check_no_survivors; then echo "check passed with a survivor"; exit 1; fi
 if grep -qzxF "TERRACE_TEST_RUN=$TERRACE_TEST_RUN" "/proc/$leak/environ" 2>/dev/null; then
   echo "survivor not stopped"; exit 1
