@@ -1,6 +1,10 @@
-//! The human plan: Terraform-like symbols, attribute-level diffs, nested
-//! blocks, multi-line strings as line diffs (similar), "(known after apply)",
-//! "(sensitive value)", and the summary line.
+//! The human plan, laid out as Terraform's: action symbols three columns
+//! wide, attribute-level diffs aligned on `=` (null attributes left out before
+//! measuring), maps with quoted keys, lists element by element, nested blocks
+//! as blocks, JSON strings as `jsonencode(...)` of their structure,
+//! multi-line strings as line diffs (similar), "(known after apply)",
+//! "(sensitive value)", unchanged children counted as hidden, the "changed
+//! outside of terrace" section, the summary line and "Changes to Outputs".
 
 use crate::output::Style;
 use std::fmt::Write;
@@ -56,329 +60,704 @@ fn verb(c: &ResourceChange) -> String {
     s
 }
 
-/// Render a scalar for the plan.
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::Sensitive(_) => "(sensitive value)".into(),
-        Value::Unknown => "(known after apply)".into(),
-        Value::Null => "null".into(),
-        other => other.to_string(),
+/// What happens to one value of the plan: decides the symbol in front of it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Act {
+    NoOp,
+    Create,
+    Delete,
+    Update,
+}
+
+/// How a value is rendered (Terraform's layout rules, which depend on where
+/// the value sits).
+#[derive(Clone, Copy)]
+struct Opts {
+    st: Style,
+    /// Show unchanged children instead of counting them as hidden.
+    show_unchanged: bool,
+    /// Leave off `-> null` after a deleted value (its parent says it).
+    no_null_suffix: bool,
+    /// Inside a `jsonencode(...)`: maps are objects (bare keys, "attribute").
+    json: bool,
+}
+
+/// Every symbol is three columns wide, right-aligned, as Terraform draws
+/// them, so `-/+`, `<=` and `+` end in the same column.
+fn sym(st: Style, a: Act) -> String {
+    match a {
+        Act::NoOp => "   ".into(),
+        Act::Create => format!("  {}", st.green("+")),
+        Act::Delete => format!("  {}", st.red("-")),
+        Act::Update => format!("  {}", st.yellow("~")),
     }
 }
 
-fn is_multiline(v: &Value) -> bool {
-    matches!(v, Value::String(s) if s.contains('\n'))
+fn header_sym(st: Style, a: Action) -> String {
+    let s = action_style(st, a);
+    match a.symbol().len() {
+        1 => format!("  {s}"),
+        2 => format!(" {s}"),
+        _ => s,
+    }
 }
 
-/// Render one attribute line (or block) of a change.
-fn render_attr(
+fn ind(level: usize) -> String {
+    "    ".repeat(level)
+}
+
+/// A value that is there: not absent and not null.
+fn present(v: Option<&Value>) -> Option<&Value> {
+    v.filter(|v| !v.is_null())
+}
+
+/// The value with null map entries dropped, at any depth: `{a = null}` and
+/// `{}` render the same, so they must not count as a change.
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .filter(|(_, x)| !x.is_null())
+                .map(|(k, x)| (k.clone(), without_nulls(x)))
+                .collect(),
+        ),
+        Value::List(xs) => Value::List(xs.iter().map(without_nulls).collect()),
+        Value::Set(xs) => Value::Set(xs.iter().map(without_nulls).collect()),
+        Value::Sensitive(x) => Value::Sensitive(Box::new(without_nulls(x))),
+        other => other.clone(),
+    }
+}
+
+fn act_of(b: Option<&Value>, a: Option<&Value>) -> Act {
+    match (present(b), present(a)) {
+        (None, None) => Act::NoOp,
+        (None, Some(_)) => Act::Create,
+        (Some(_), None) => Act::Delete,
+        (Some(x), Some(y)) => {
+            if x.is_sensitive() == y.is_sensitive()
+                && equal_ignoring_marks(&without_nulls(x), &without_nulls(y))
+            {
+                Act::NoOp
+            } else {
+                Act::Update
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Str,
+    Map,
+    List,
+    Other,
+}
+
+fn kind(v: &Value) -> Kind {
+    match v.unmarked() {
+        Value::String(_) => Kind::Str,
+        Value::Map(_) => Kind::Map,
+        Value::List(_) | Value::Set(_) => Kind::List,
+        _ => Kind::Other,
+    }
+}
+
+/// The right-hand side of `name = …` for a value going from `b` to `a` with
+/// action `act`, laid out for a line at indentation level `indent`. Lines after
+/// the first carry their own indentation.
+fn rhs(b: Option<&Value>, a: Option<&Value>, act: Act, indent: usize, o: Opts) -> String {
+    let (b, a) = (present(b), present(a));
+    let null_sfx = if act == Act::Delete && !o.no_null_suffix {
+        format!(" {}", o.st.dim("-> null"))
+    } else {
+        String::new()
+    };
+    if b.is_some_and(Value::is_sensitive) || a.is_some_and(Value::is_sensitive) {
+        return format!("(sensitive value){null_sfx}");
+    }
+    if let Some(y) = a
+        && y.is_unknown()
+    {
+        return match b {
+            Some(x) if act != Act::Create => {
+                let before = rhs(
+                    Some(x),
+                    None,
+                    Act::Delete,
+                    indent,
+                    Opts {
+                        no_null_suffix: true,
+                        ..o
+                    },
+                );
+                format!("{before} -> (known after apply)")
+            }
+            _ => "(known after apply)".into(),
+        };
+    }
+    let kb = b.map(kind);
+    let ka = a.map(kind);
+    if let (Some(x), Some(y)) = (kb, ka)
+        && x != y
+    {
+        // A change of type: the old value removed, the new one added.
+        let quiet = Opts {
+            no_null_suffix: true,
+            ..o
+        };
+        return format!(
+            "{} -> {}",
+            rhs(b, None, Act::Delete, indent, quiet),
+            rhs(None, a, Act::Create, indent, o)
+        );
+    }
+    match kb.or(ka).unwrap_or(Kind::Other) {
+        Kind::Str => string_rhs(b, a, act, indent, o, &null_sfx),
+        Kind::Map => map_rhs(b, a, act, indent, o, &null_sfx),
+        Kind::List => list_rhs(b, a, act, indent, o, &null_sfx),
+        Kind::Other => {
+            let show = |v: Option<&Value>| v.map(|v| v.to_string()).unwrap_or("null".into());
+            match act {
+                Act::Create => show(a),
+                Act::Delete => format!("{}{null_sfx}", show(b)),
+                Act::NoOp => show(b.or(a)),
+                Act::Update => format!("{} {} {}", show(b), o.st.yellow("->"), show(a)),
+            }
+        }
+    }
+}
+
+/// A JSON object or array held in a string (a policy document, say).
+fn json_in(v: Option<&Value>) -> Option<Value> {
+    let s = v?.as_str()?;
+    let t = s.trim_start();
+    if !(t.starts_with('{') || t.starts_with('[')) {
+        return None;
+    }
+    let j: serde_json::Value = serde_json::from_str(s).ok()?;
+    Some(Value::from_json(&j))
+}
+
+fn string_rhs(
+    b: Option<&Value>,
+    a: Option<&Value>,
+    act: Act,
+    indent: usize,
+    o: Opts,
+    null_sfx: &str,
+) -> String {
+    let st = o.st;
+    let (jb, ja) = (json_in(b), json_in(a));
+    if (jb.is_some() || ja.is_some())
+        && (b.is_none() || jb.is_some())
+        && (a.is_none() || ja.is_some())
+    {
+        // Terraform shows JSON strings as the jsonencode() of their structure.
+        let inner_act = act_of(jb.as_ref(), ja.as_ref());
+        let whitespace_only = act == Act::Update && inner_act == Act::NoOp;
+        let jo = Opts {
+            json: true,
+            no_null_suffix: true,
+            show_unchanged: o.show_unchanged || whitespace_only,
+            ..o
+        };
+        let inner_act = if act == Act::NoOp {
+            Act::NoOp
+        } else {
+            inner_act
+        };
+        let inner = rhs(jb.as_ref(), ja.as_ref(), inner_act, indent + 1, jo);
+        let shown = match act {
+            Act::Create | Act::Delete | Act::NoOp => Act::NoOp,
+            Act::Update => inner_act,
+        };
+        let ws = if whitespace_only {
+            st.dim(" # whitespace changes")
+        } else {
+            String::new()
+        };
+        return if inner.contains('\n') {
+            format!(
+                "jsonencode({ws}\n{}{} {inner}\n{})",
+                ind(indent + 1),
+                sym(st, shown),
+                ind(indent + 1)
+            )
+        } else {
+            format!("jsonencode({inner}){ws}")
+        };
+    }
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+    let (x, y) = (text(b), text(a));
+    let multiline = x.contains('\n') || y.contains('\n');
+    if !multiline {
+        let q = |v: Option<&Value>| v.map(|v| v.to_string()).unwrap_or("null".into());
+        return match act {
+            Act::Create => q(a),
+            Act::Delete => format!("{}{null_sfx}", q(b)),
+            Act::NoOp => q(b.or(a)),
+            Act::Update => format!("{} {} {}", q(b), st.yellow("->"), q(a)),
+        };
+    }
+    let line_pad = ind(indent + 1);
+    let mut lines = Vec::new();
+    match act {
+        Act::Create | Act::NoOp | Act::Delete => {
+            let body = if act == Act::Create { &y } else { &x };
+            for l in body.lines() {
+                lines.push(format!("{line_pad}{} {l}", sym(st, Act::NoOp)));
+            }
+        }
+        Act::Update => {
+            let diff = similar::TextDiff::from_lines(x.as_str(), y.as_str());
+            for change in diff.iter_all_changes() {
+                let l = change.value().trim_end_matches('\n');
+                let a = match change.tag() {
+                    similar::ChangeTag::Delete => Act::Delete,
+                    similar::ChangeTag::Insert => Act::Create,
+                    similar::ChangeTag::Equal => Act::NoOp,
+                };
+                lines.push(format!("{line_pad}{} {l}", sym(st, a)));
+            }
+        }
+    }
+    format!(
+        "<<-EOT\n{}\n{}{} EOT{null_sfx}",
+        lines.join("\n"),
+        ind(indent),
+        sym(st, Act::NoOp)
+    )
+}
+
+/// A map key as Terraform prints it: always quoted. An object attribute name
+/// (inside `jsonencode`, or a block's attribute): bare when it is a valid
+/// identifier, quoted otherwise.
+fn map_key(k: &str, json: bool) -> String {
+    if json { attr_name(k) } else { quoted(k) }
+}
+
+fn quoted(k: &str) -> String {
+    serde_json::Value::String(k.to_string()).to_string()
+}
+
+fn attr_name(k: &str) -> String {
+    let mut chars = k.chars();
+    let valid = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if valid { k.to_string() } else { quoted(k) }
+}
+
+fn unchanged_note(st: Style, n: usize, what: &str) -> String {
+    let s = if n == 1 { "" } else { "s" };
+    st.dim(&format!("# ({n} unchanged {what}{s} hidden)"))
+}
+
+fn map_rhs(
+    b: Option<&Value>,
+    a: Option<&Value>,
+    act: Act,
+    indent: usize,
+    o: Opts,
+    null_sfx: &str,
+) -> String {
+    let st = o.st;
+    let empty = std::collections::BTreeMap::new();
+    let bm = b.and_then(Value::as_map).unwrap_or(&empty);
+    let am = a.and_then(Value::as_map).unwrap_or(&empty);
+    let mut keys: Vec<&String> = bm
+        .keys()
+        .chain(am.keys())
+        .filter(|k| present(bm.get(*k)).is_some() || present(am.get(*k)).is_some())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    if keys.is_empty() {
+        return format!("{{}}{null_sfx}");
+    }
+    let width = keys
+        .iter()
+        .map(|k| map_key(k, o.json).chars().count())
+        .max()
+        .unwrap_or(0);
+    let child = Opts {
+        no_null_suffix: o.json || act == Act::Delete,
+        ..o
+    };
+    let what = if o.json { "attribute" } else { "element" };
+    let mut out = String::from("{\n");
+    let mut hidden = 0;
+    for k in keys {
+        let (x, y) = sides(act, bm.get(k), am.get(k));
+        let eact = if act == Act::NoOp {
+            Act::NoOp
+        } else {
+            act_of(x, y)
+        };
+        if eact == Act::NoOp && !o.show_unchanged {
+            hidden += 1;
+            continue;
+        }
+        let key = map_key(k, o.json);
+        let pad = width.saturating_sub(key.chars().count());
+        let _ = writeln!(
+            out,
+            "{}{} {key}{} = {}",
+            ind(indent + 1),
+            sym(st, eact),
+            " ".repeat(pad),
+            rhs(x, y, eact, indent + 1, child)
+        );
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "{}{} {}",
+            ind(indent + 1),
+            sym(st, Act::NoOp),
+            unchanged_note(st, hidden, what)
+        );
+    }
+    let _ = write!(out, "{}{} }}{null_sfx}", ind(indent), sym(st, Act::NoOp));
+    out
+}
+
+/// The two sides of a child value under a parent whose action is `act`: a
+/// created parent has no before, a deleted one no after.
+fn sides<'v>(
+    act: Act,
+    b: Option<&'v Value>,
+    a: Option<&'v Value>,
+) -> (Option<&'v Value>, Option<&'v Value>) {
+    match act {
+        Act::Create => (None, a),
+        Act::Delete => (b, None),
+        Act::NoOp => (b.or(a), b.or(a)),
+        Act::Update => (b, a),
+    }
+}
+
+fn list_rhs(
+    b: Option<&Value>,
+    a: Option<&Value>,
+    act: Act,
+    indent: usize,
+    o: Opts,
+    null_sfx: &str,
+) -> String {
+    let st = o.st;
+    let bl = b.and_then(Value::as_list).unwrap_or(&[]);
+    let al = a.and_then(Value::as_list).unwrap_or(&[]);
+    let elements: Vec<(Act, Option<&Value>, Option<&Value>)> = match act {
+        Act::Create => al.iter().map(|y| (Act::Create, None, Some(y))).collect(),
+        Act::Delete => bl.iter().map(|x| (Act::Delete, Some(x), None)).collect(),
+        Act::NoOp => bl.iter().map(|x| (Act::NoOp, Some(x), Some(x))).collect(),
+        Act::Update => list_changes(bl, al),
+    };
+    if elements.is_empty() {
+        return format!("[]{null_sfx}");
+    }
+    let child = Opts {
+        no_null_suffix: true,
+        ..o
+    };
+    let mut out = String::from("[\n");
+    let mut hidden = 0;
+    let flush = |out: &mut String, hidden: &mut usize| {
+        if *hidden > 0 {
+            let _ = writeln!(
+                out,
+                "{}{} {}",
+                ind(indent + 1),
+                sym(st, Act::NoOp),
+                unchanged_note(st, *hidden, "element")
+            );
+            *hidden = 0;
+        }
+    };
+    for (eact, x, y) in elements {
+        if eact == Act::NoOp && !o.show_unchanged {
+            hidden += 1;
+            continue;
+        }
+        flush(&mut out, &mut hidden);
+        let _ = writeln!(
+            out,
+            "{}{} {},",
+            ind(indent + 1),
+            sym(st, eact),
+            rhs(x, y, eact, indent + 1, child)
+        );
+    }
+    flush(&mut out, &mut hidden);
+    let _ = write!(out, "{}{} ]{null_sfx}", ind(indent), sym(st, Act::NoOp));
+    out
+}
+
+/// Element-wise changes of a list (longest common subsequence): kept,
+/// removed and added elements; a removed map followed by an added one is an
+/// update of that element.
+fn list_changes<'v>(
+    bl: &'v [Value],
+    al: &'v [Value],
+) -> Vec<(Act, Option<&'v Value>, Option<&'v Value>)> {
+    let key = |v: &Value| format!("{v:?}");
+    let bk: Vec<String> = bl.iter().map(key).collect();
+    let ak: Vec<String> = al.iter().map(key).collect();
+    let mut out = Vec::new();
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &bk, &ak) {
+        match op {
+            similar::DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } => {
+                for i in 0..len {
+                    out.push((
+                        Act::NoOp,
+                        Some(&bl[old_index + i]),
+                        Some(&al[new_index + i]),
+                    ));
+                }
+            }
+            similar::DiffOp::Delete {
+                old_index, old_len, ..
+            } => {
+                for x in &bl[old_index..old_index + old_len] {
+                    out.push((Act::Delete, Some(x), None));
+                }
+            }
+            similar::DiffOp::Insert {
+                new_index, new_len, ..
+            } => {
+                for y in &al[new_index..new_index + new_len] {
+                    out.push((Act::Create, None, Some(y)));
+                }
+            }
+            similar::DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
+                let olds = &bl[old_index..old_index + old_len];
+                let news = &al[new_index..new_index + new_len];
+                let all_maps = olds.iter().chain(news).all(|v| kind(v) == Kind::Map);
+                if all_maps {
+                    for i in 0..old_len.max(new_len) {
+                        let (x, y) = (olds.get(i), news.get(i));
+                        out.push((act_of(x, y), x, y));
+                    }
+                } else {
+                    out.extend(olds.iter().map(|x| (Act::Delete, Some(x), None)));
+                    out.extend(news.iter().map(|y| (Act::Create, None, Some(y))));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Terraform always shows these attributes of a changed object, even unchanged.
+fn important(name: &str) -> bool {
+    matches!(name, "id" | "name" | "tags")
+}
+
+/// Nested blocks are attributes holding non-empty lists of (non-sensitive) maps.
+fn is_block_list(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::List(xs) | Value::Set(xs)) => {
+            !xs.is_empty() && xs.iter().all(|x| matches!(x, Value::Map(_)))
+        }
+        _ => false,
+    }
+}
+
+/// The body of a resource or of a nested block, at `indent`: attributes
+/// aligned on `=` (null ones left out before measuring), unchanged ones
+/// counted, then nested blocks.
+fn render_body(
     out: &mut String,
     st: Style,
+    b: Option<&Value>,
+    a: Option<&Value>,
+    act: Act,
     indent: usize,
-    name: &str,
-    before: Option<&Value>,
-    after: Option<&Value>,
-    width: usize,
+    replace_keys: &[&str],
 ) {
-    let pad = " ".repeat(indent);
-    let name_p = format!("{name:<width$}");
-    match (before, after) {
-        (None, Some(a)) | (Some(Value::Null), Some(a)) if !a.is_null() => {
-            render_value_line(out, &pad, &st.green("+"), &name_p, a);
-        }
-        (Some(b), None) | (Some(b), Some(Value::Null)) if !b.is_null() => {
-            let _ = writeln!(
-                out,
-                "{pad}{} {name_p} = {} {}",
-                st.red("-"),
-                scalar_or_short(b),
-                st.dim("-> null")
-            );
-        }
-        (Some(b), Some(a)) => {
-            if equal_ignoring_marks(b, a) && !a.is_unknown() {
-                return;
-            }
-            if let (Value::String(x), Value::String(y)) = (b, a)
-                && (x.contains('\n') || y.contains('\n'))
-            {
-                let _ = writeln!(out, "{pad}{} {name_p} = <<-EOT", st.yellow("~"));
-                let diff = similar::TextDiff::from_lines(x.as_str(), y.as_str());
-                for change in diff.iter_all_changes() {
-                    let line = change.value().trim_end_matches('\n');
-                    match change.tag() {
-                        similar::ChangeTag::Delete => {
-                            let _ = writeln!(out, "{pad}    {} {line}", st.red("-"));
-                        }
-                        similar::ChangeTag::Insert => {
-                            let _ = writeln!(out, "{pad}    {} {line}", st.green("+"));
-                        }
-                        similar::ChangeTag::Equal => {
-                            let _ = writeln!(out, "{pad}      {line}");
-                        }
-                    }
-                }
-                let _ = writeln!(out, "{pad}  EOT");
-                return;
-            }
-            match (b.unmarked(), a.unmarked()) {
-                (Value::Map(bm), Value::Map(am)) if !b.is_sensitive() && !a.is_sensitive() => {
-                    let _ = writeln!(out, "{pad}{} {name} = {{", st.yellow("~"));
-                    let w = bm
-                        .keys()
-                        .chain(am.keys())
-                        .map(|k| quoted_key(k).len())
-                        .max()
-                        .unwrap_or(0);
-                    let mut keys: Vec<&String> = bm.keys().chain(am.keys()).collect();
-                    keys.sort();
-                    keys.dedup();
-                    for k in keys {
-                        render_attr(out, st, indent + 4, &quoted_key(k), bm.get(k), am.get(k), w);
-                    }
-                    let _ = writeln!(out, "{pad}  }}");
-                }
-                _ => {
-                    let _ = writeln!(
-                        out,
-                        "{pad}{} {name_p} = {} -> {}",
-                        st.yellow("~"),
-                        scalar_or_short(b),
-                        scalar_or_short(a)
-                    );
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-fn quoted_key(k: &str) -> String {
-    if k.chars()
-        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
-    {
-        k.to_string()
-    } else {
-        format!("\"{k}\"")
-    }
-}
-
-fn scalar_or_short(v: &Value) -> String {
-    match v.unmarked() {
-        Value::List(xs) | Value::Set(xs) if !v.is_sensitive() && xs.is_empty() => "[]".into(),
-        Value::Map(m) if !v.is_sensitive() && m.is_empty() => "{}".into(),
-        _ => {
-            if v.is_sensitive() {
-                "(sensitive value)".into()
-            } else {
-                let s = v.redacted().to_string();
-                s.replace("\"(sensitive value)\"", "(sensitive value)")
-            }
-        }
-    }
-}
-
-fn render_value_line(out: &mut String, pad: &str, sym: &str, name: &str, v: &Value) {
-    if is_multiline(v) {
-        let Value::String(s) = v else { return };
-        let _ = writeln!(out, "{pad}{sym} {name} = <<-EOT");
-        for line in s.lines() {
-            let _ = writeln!(out, "{pad}      {line}");
-        }
-        let _ = writeln!(out, "{pad}  EOT");
-        return;
-    }
-    match v {
-        Value::Map(m) if !m.is_empty() => {
-            let _ = writeln!(out, "{pad}{sym} {} = {{", name.trim_end());
-            let w = m.keys().map(|k| quoted_key(k).len()).max().unwrap_or(0);
-            for (k, x) in m {
-                if x.is_null() {
-                    continue;
-                }
-                render_value_line(
-                    out,
-                    &format!("{pad}    "),
-                    sym,
-                    &format!("{:<w$}", quoted_key(k)),
-                    x,
-                );
-            }
-            let _ = writeln!(out, "{pad}  }}");
-        }
-        Value::List(xs) | Value::Set(xs)
-            if !xs.is_empty() && xs.iter().any(|x| matches!(x, Value::Map(_))) =>
-        {
-            let _ = writeln!(out, "{pad}{sym} {} = [", name.trim_end());
-            for x in xs {
-                let _ = writeln!(out, "{pad}    {}", scalar_or_short(x));
-            }
-            let _ = writeln!(out, "{pad}  ]");
-        }
-        _ => {
-            let _ = writeln!(
-                out,
-                "{pad}{sym} {name} = {}",
-                scalar(v).replace("\"(sensitive value)\"", "(sensitive value)")
-            );
-        }
-    }
-}
-
-/// Nested blocks are attributes holding lists of maps: render them as blocks.
-fn render_object(out: &mut String, st: Style, c: &ResourceChange) {
-    let before = c.before.clone().unwrap_or(Value::Null);
-    let after = c.after.clone().unwrap_or(Value::Null);
-    let bm = before.as_map().cloned().unwrap_or_default();
-    let am = after.as_map().cloned().unwrap_or_default();
+    let empty = std::collections::BTreeMap::new();
+    let bm = b.and_then(Value::as_map).unwrap_or(&empty);
+    let am = a.and_then(Value::as_map).unwrap_or(&empty);
     let mut keys: Vec<&String> = bm.keys().chain(am.keys()).collect();
     keys.sort();
     keys.dedup();
-    let width = keys
+    let (blocks, attrs): (Vec<&String>, Vec<&String>) = keys.into_iter().partition(|k| {
+        let (x, y) = sides(act, bm.get(*k), am.get(*k));
+        is_block_list(x) || is_block_list(y)
+    });
+    let attrs: Vec<&String> = attrs
+        .into_iter()
+        .filter(|k| {
+            let (x, y) = sides(act, bm.get(*k), am.get(*k));
+            present(x).is_some() || present(y).is_some()
+        })
+        .collect();
+    let width = attrs
         .iter()
-        .filter(|k| !is_block_list(am.get(**k)) && !is_block_list(bm.get(**k)))
-        .map(|k| k.len())
+        .map(|k| attr_name(k).chars().count())
         .max()
         .unwrap_or(0);
-    let mut unchanged = 0;
-    for k in &keys {
-        let (b, a) = (bm.get(*k), am.get(*k));
-        if c.action == Action::Delete {
-            if let Some(b) = b
-                && !b.is_null()
-            {
-                let _ = writeln!(
-                    out,
-                    "      {} {:<width$} = {} {}",
-                    st.red("-"),
-                    k,
-                    scalar_or_short(b),
-                    st.dim("-> null")
-                );
+    let o = Opts {
+        st,
+        show_unchanged: false,
+        no_null_suffix: false,
+        json: false,
+    };
+    let mut hidden = 0;
+    for k in &attrs {
+        let (x, y) = sides(act, bm.get(*k), am.get(*k));
+        let eact = if act == Act::NoOp {
+            Act::NoOp
+        } else {
+            act_of(x, y)
+        };
+        let mut ko = o;
+        if eact == Act::NoOp {
+            if important(k) && act == Act::Update {
+                ko.show_unchanged = true;
+            } else {
+                hidden += 1;
+                continue;
             }
-            continue;
         }
-        if is_block_list(a) || is_block_list(b) {
-            render_blocks(out, st, k, b, a, c.action);
-            continue;
+        let name = attr_name(k);
+        let pad = width.saturating_sub(name.chars().count());
+        let mut value = rhs(x, y, eact, indent + 1, ko);
+        if replace_keys.contains(&k.as_str()) {
+            let note = st.red("# forces replacement");
+            value = match value.split_once('\n') {
+                Some((first, rest)) => format!("{first} {note}\n{rest}"),
+                None => format!("{value} {note}"),
+            };
         }
-        let before_for_diff = if c.action == Action::Create { None } else { b };
-        if let (Some(b), Some(a)) = (before_for_diff, a)
-            && equal_ignoring_marks(b, a)
-            && !a.is_unknown()
-        {
-            unchanged += 1;
-            continue;
-        }
-        let mut line = String::new();
-        render_attr(&mut line, st, 6, k, before_for_diff, a, width);
-        if c.replace_paths
-            .iter()
-            .any(|p| p.len() == 1 && matches!(&p[0], terrace_core::PathStep::Key(x) if x == *k))
-            && let Some(first) = line.lines().next()
-        {
-            let rest: String = line.lines().skip(1).map(|l| format!("{l}\n")).collect();
-            line = format!("{first} {}\n{rest}", st.red("# forces replacement"));
-        }
-        out.push_str(&line);
-    }
-    if unchanged > 0 && c.action != Action::Create {
         let _ = writeln!(
             out,
-            "        {}",
-            st.dim(&format!("# ({unchanged} unchanged attributes hidden)"))
+            "{}{} {name}{} = {value}",
+            ind(indent + 1),
+            sym(st, eact),
+            " ".repeat(pad)
+        );
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "{}{} {}",
+            ind(indent + 1),
+            sym(st, Act::NoOp),
+            unchanged_note(st, hidden, "attribute")
+        );
+    }
+    let mut hidden_blocks = 0;
+    for k in blocks {
+        let (x, y) = sides(act, bm.get(k), am.get(k));
+        let mut group = String::new();
+        render_block_group(&mut group, st, k, x, y, act, indent + 1, &mut hidden_blocks);
+        if !group.is_empty() {
+            if !attrs.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&group);
+        }
+    }
+    if hidden_blocks > 0 {
+        let _ = writeln!(
+            out,
+            "\n{}{} {}",
+            ind(indent + 1),
+            sym(st, Act::NoOp),
+            unchanged_note(st, hidden_blocks, "block")
         );
     }
 }
 
-fn is_block_list(v: Option<&Value>) -> bool {
-    matches!(v.map(Value::unmarked), Some(Value::List(xs) | Value::Set(xs)) if !xs.is_empty() && xs.iter().all(|x| matches!(x.unmarked(), Value::Map(_))))
-}
-
-fn render_blocks(
+/// The blocks named `name`: each one `+`, `-` or `~ name { … }`; a block list
+/// that becomes unknown shows its old blocks removed and
+/// `+ name (known after apply)`.
+#[allow(clippy::too_many_arguments)]
+fn render_block_group(
     out: &mut String,
     st: Style,
     name: &str,
-    before: Option<&Value>,
-    after: Option<&Value>,
-    action: Action,
+    b: Option<&Value>,
+    a: Option<&Value>,
+    act: Act,
+    indent: usize,
+    hidden: &mut usize,
 ) {
-    let empty = Vec::new();
-    let b = before
-        .and_then(Value::as_list)
-        .map(<[Value]>::to_vec)
-        .unwrap_or_else(|| empty.clone());
-    let a = after
-        .and_then(Value::as_list)
-        .map(<[Value]>::to_vec)
-        .unwrap_or(empty);
-    if action == Action::Create {
-        for item in &a {
-            let _ = writeln!(out, "      {} {name} {{", st.green("+"));
-            if let Some(m) = item.as_map() {
-                let w = m.keys().map(String::len).max().unwrap_or(0);
-                for (k, v) in m {
-                    if !v.is_null() {
-                        render_value_line(
-                            out,
-                            "          ",
-                            &st.green("+"),
-                            &format!("{k:<w$}"),
-                            v,
-                        );
-                    }
-                }
-            }
-            let _ = writeln!(out, "        }}");
-        }
-        return;
-    }
-    let n = b.len().max(a.len());
+    let bl = b.and_then(Value::as_list).unwrap_or(&[]);
+    let al = a.and_then(Value::as_list).unwrap_or(&[]);
+    let after_unknown = a.is_some_and(Value::is_unknown);
+    let n = if after_unknown {
+        bl.len()
+    } else {
+        bl.len().max(al.len())
+    };
     for i in 0..n {
-        match (b.get(i), a.get(i)) {
-            (Some(x), Some(y)) if equal_ignoring_marks(x, y) => {}
-            (Some(x), Some(y)) => {
-                let _ = writeln!(out, "      {} {name} {{", st.yellow("~"));
-                let xm = x.as_map().cloned().unwrap_or_default();
-                let ym = y.as_map().cloned().unwrap_or_default();
-                let mut keys: Vec<&String> = xm.keys().chain(ym.keys()).collect();
-                keys.sort();
-                keys.dedup();
-                let w = keys.iter().map(|k| k.len()).max().unwrap_or(0);
-                for k in keys {
-                    render_attr(out, st, 10, k, xm.get(k), ym.get(k), w);
-                }
-                let _ = writeln!(out, "        }}");
-            }
-            (Some(x), None) => {
-                let _ = writeln!(
-                    out,
-                    "      {} {name} {{ {} }}",
-                    st.red("-"),
-                    scalar_or_short(x)
-                );
-            }
-            (None, Some(y)) => {
-                let _ = writeln!(out, "      {} {name} {{", st.green("+"));
-                if let Some(m) = y.as_map() {
-                    let w = m.keys().map(String::len).max().unwrap_or(0);
-                    for (k, v) in m {
-                        if !v.is_null() {
-                            render_value_line(
-                                out,
-                                "          ",
-                                &st.green("+"),
-                                &format!("{k:<w$}"),
-                                v,
-                            );
-                        }
-                    }
-                }
-                let _ = writeln!(out, "        }}");
-            }
-            (None, None) => {}
+        let x = bl.get(i);
+        let y = if after_unknown { None } else { al.get(i) };
+        let bact = match act {
+            Act::NoOp => Act::NoOp,
+            _ => act_of(x, y),
+        };
+        if bact == Act::NoOp {
+            *hidden += 1;
+            continue;
         }
+        let _ = writeln!(
+            out,
+            "{}{} {} {{",
+            ind(indent),
+            sym(st, bact),
+            attr_name(name)
+        );
+        render_body(out, st, x, y, bact, indent, &[]);
+        let _ = writeln!(out, "{}{} }}", ind(indent), sym(st, Act::NoOp));
     }
+    if after_unknown {
+        let _ = writeln!(
+            out,
+            "{}{} {} (known after apply)",
+            ind(indent),
+            sym(st, Act::Create),
+            attr_name(name)
+        );
+    }
+}
+
+/// The body of one change, by its action.
+fn render_object(out: &mut String, st: Style, c: &ResourceChange) {
+    let act = match c.action {
+        Action::Create | Action::Read => Act::Create,
+        Action::Delete => Act::Delete,
+        Action::NoOp => Act::NoOp,
+        Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete => Act::Update,
+    };
+    let replace_keys: Vec<&str> = c
+        .replace_paths
+        .iter()
+        .filter_map(|p| match p.first() {
+            Some(terrace_core::PathStep::Key(k)) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect();
+    render_body(
+        out,
+        st,
+        c.before.as_ref(),
+        c.after.as_ref(),
+        act,
+        0,
+        &replace_keys,
+    );
 }
 
 /// One resource change, Terraform style.
@@ -396,8 +775,8 @@ pub fn render_change(out: &mut String, st: Style, c: &ResourceChange) {
     };
     let _ = writeln!(
         out,
-        "  {} {header_kind} \"{}\" \"{}\" {{",
-        action_style(st, c.action),
+        "{} {header_kind} \"{}\" \"{}\" {{",
+        header_sym(st, c.action),
         c.addr.type_name,
         c.addr.name
     );
@@ -521,30 +900,43 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
         .collect();
     if !outs.is_empty() {
         let _ = writeln!(out, "\nChanges to Outputs:");
-        for (name, o) in outs {
-            let shown = |v: &Option<Value>| -> String {
-                match v {
-                    _ if o.sensitive => "(sensitive value)".into(),
-                    Some(v) => scalar_or_short(v),
-                    None => "null".into(),
-                }
+        let width = outs
+            .iter()
+            .map(|(name, _)| attr_name(name).chars().count())
+            .max()
+            .unwrap_or(0);
+        let o = Opts {
+            st,
+            show_unchanged: false,
+            no_null_suffix: false,
+            json: false,
+        };
+        for (name, oc) in outs {
+            let act = match oc.action {
+                Action::Create => Act::Create,
+                Action::Delete => Act::Delete,
+                _ => Act::Update,
             };
-            let _ = match o.action {
-                Action::Create => writeln!(out, "  {} {name} = {}", st.green("+"), shown(&o.after)),
-                Action::Delete => writeln!(
-                    out,
-                    "  {} {name} = {} -> null",
-                    st.red("-"),
-                    shown(&o.before)
-                ),
-                _ => writeln!(
-                    out,
-                    "  {} {name} = {} -> {}",
-                    st.yellow("~"),
-                    shown(&o.before),
-                    shown(&o.after)
-                ),
+            let hide = |v: &Option<Value>| -> Option<Value> {
+                v.as_ref().map(|v| {
+                    if oc.sensitive {
+                        v.clone().mark_sensitive()
+                    } else {
+                        v.clone()
+                    }
+                })
             };
+            let (b, a) = (hide(&oc.before), hide(&oc.after));
+            let (b, a) = sides(act, b.as_ref(), a.as_ref());
+            let name = attr_name(name);
+            let pad = width.saturating_sub(name.chars().count());
+            let _ = writeln!(
+                out,
+                "{} {name}{} = {}",
+                sym(st, act),
+                " ".repeat(pad),
+                rhs(b, a, act, 0, o)
+            );
         }
     }
     out
@@ -672,6 +1064,244 @@ mod tests {
             "secrets leaked:\n{text}"
         );
         insta::assert_snapshot!(text);
+    }
+
+    fn text(p: &Plan) -> String {
+        render_plan(p, Style { on: false })
+    }
+
+    fn only(c: ResourceChange) -> Plan {
+        let mut p = plan(vec![c]);
+        p.outputs.clear();
+        p
+    }
+
+    /// Terraform measures the padding after dropping null attributes, aligns
+    /// `tags = {` with its siblings and quotes map keys
+    /// (developer.hashicorp.com/terraform/cli/commands/plan; Terraform's
+    /// human plan renderer, map keys are always printed quoted).
+    #[test]
+    fn create_aligns_without_nulls_and_quotes_map_keys() {
+        let after = Value::map([
+            ("max_unavailable", Value::from(1_i64)),
+            ("max_unavailable_percentage", Value::Null),
+            ("name", Value::from("pool")),
+            (
+                "tags",
+                Value::map([
+                    ("Name", Value::from("dev")),
+                    ("kubernetes.io/role/elb", Value::from("1")),
+                ]),
+            ),
+        ]);
+        let t = text(&only(change(
+            "aws_eks_node_group.pool",
+            Action::Create,
+            None,
+            Some(after),
+        )));
+        assert!(t.contains("      + max_unavailable = 1\n"), "{t}");
+        assert!(!t.contains("max_unavailable_percentage"), "{t}");
+        assert!(t.contains("      + tags            = {\n"), "{t}");
+        assert!(
+            t.contains("          + \"Name\"                   = \"dev\"\n"),
+            "{t}"
+        );
+        insta::assert_snapshot!(t);
+    }
+
+    /// `-/+` ends in the same column as `+`, `~` and `-` (Terraform draws every
+    /// action symbol three columns wide).
+    #[test]
+    fn replace_symbol_lines_up_with_the_others() {
+        let mut r = change(
+            "aws_subnet.a",
+            Action::DeleteThenCreate,
+            Some(Value::map([("cidr_block", Value::from("10.0.1.0/24"))])),
+            Some(Value::map([("cidr_block", Value::from("10.0.2.0/24"))])),
+        );
+        r.replace_paths = vec![vec![PathStep::Key("cidr_block".into())]];
+        let t = text(&only(r));
+        assert!(t.contains("\n-/+ resource \"aws_subnet\" \"a\" {\n"), "{t}");
+        assert!(
+            t.contains(
+                "      ~ cidr_block = \"10.0.1.0/24\" -> \"10.0.2.0/24\" # forces replacement\n"
+            ),
+            "{t}"
+        );
+    }
+
+    /// Output names are aligned like attributes.
+    #[test]
+    fn outputs_are_aligned() {
+        let t = text(&plan(vec![change(
+            "aws_vpc.main",
+            Action::Create,
+            None,
+            Some(Value::map([("id", Value::Unknown)])),
+        )]));
+        assert!(t.contains("  + endpoint = (known after apply)\n"), "{t}");
+        assert!(t.contains("  + token    = (sensitive value)\n"), "{t}");
+    }
+
+    /// A JSON policy document is shown as `jsonencode(...)` of its structure,
+    /// and an update shows only what changed inside it.
+    #[test]
+    fn json_strings_render_as_jsonencode() {
+        let doc = |action: &str| {
+            Value::from(format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Principal":{{"Service":"ec2.amazonaws.com"}}}}]}}"#
+            ))
+        };
+        let create = text(&only(change(
+            "aws_iam_role.node",
+            Action::Create,
+            None,
+            Some(Value::map([
+                ("assume_role_policy", doc("sts:AssumeRole")),
+                ("name", Value::from("node")),
+            ])),
+        )));
+        assert!(
+            create.contains("      + assume_role_policy = jsonencode(\n"),
+            "{create}"
+        );
+        assert!(
+            !create.contains("\\\""),
+            "escaped JSON left in the plan:\n{create}"
+        );
+        insta::assert_snapshot!("json_create", create);
+        let update = text(&only(change(
+            "aws_iam_role.node",
+            Action::Update,
+            Some(Value::map([
+                ("assume_role_policy", doc("sts:AssumeRole")),
+                ("name", Value::from("node")),
+            ])),
+            Some(Value::map([
+                ("assume_role_policy", doc("sts:TagSession")),
+                ("name", Value::from("node")),
+            ])),
+        )));
+        assert!(
+            update.contains("~ Action    = \"sts:AssumeRole\" -> \"sts:TagSession\""),
+            "{update}"
+        );
+        insta::assert_snapshot!("json_update", update);
+    }
+
+    /// A destroy plan lists attributes the way a create plan does: maps and
+    /// lists over several lines, closed with `-> null`.
+    #[test]
+    fn destroy_lists_attributes_like_create() {
+        let before = Value::map([
+            (
+                "cidr_blocks",
+                Value::List(vec![Value::from("10.0.0.0/16"), Value::from("10.1.0.0/16")]),
+            ),
+            ("id", Value::from("sg-1")),
+            ("tags", Value::map([("Name", Value::from("dev"))])),
+        ]);
+        let t = text(&only(change(
+            "aws_security_group.web",
+            Action::Delete,
+            Some(before),
+            None,
+        )));
+        assert!(!t.contains("{Name"), "one-line map literal:\n{t}");
+        assert!(
+            t.contains(
+                "      - tags        = {\n          - \"Name\" = \"dev\"\n        } -> null\n"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("      - cidr_blocks = [\n          - \"10.0.0.0/16\",\n"),
+            "{t}"
+        );
+        insta::assert_snapshot!(t);
+    }
+
+    /// `--replace` of a resource whose computed nested block becomes unknown:
+    /// the old block is listed attribute by attribute, the new one is
+    /// `(known after apply)` — not `- block { {k = v} }`.
+    #[test]
+    fn replaced_computed_block_is_rendered_as_blocks() {
+        let before = Value::map([
+            (
+                "encryption_configuration",
+                Value::List(vec![Value::map([
+                    ("encryption_type", Value::from("AES256")),
+                    ("kms_key", Value::from("")),
+                ])]),
+            ),
+            ("id", Value::from("web")),
+            ("name", Value::from("web")),
+        ]);
+        let after = Value::map([
+            ("encryption_configuration", Value::Unknown),
+            ("id", Value::Unknown),
+            ("name", Value::from("web")),
+        ]);
+        let mut c = change(
+            "aws_ecr_repository.web",
+            Action::DeleteThenCreate,
+            Some(before),
+            Some(after),
+        );
+        c.reason = Some("replace_by_request".into());
+        let t = text(&only(c));
+        assert!(!t.contains("{ {"), "{t}");
+        assert!(t.contains("      - encryption_configuration {\n          - encryption_type = \"AES256\" -> null\n"), "{t}");
+        assert!(
+            t.contains("      + encryption_configuration (known after apply)\n"),
+            "{t}"
+        );
+        insta::assert_snapshot!(t);
+    }
+
+    /// The "changed outside of terrace" section: a tag added outside shows in
+    /// `tags` and `tags_all`; a map that differs only by a null entry is not a
+    /// change (it printed an empty `~ tags = { }`).
+    #[test]
+    fn drift_shows_added_tags_and_no_empty_maps() {
+        let before = Value::map([
+            ("id", Value::from("vpc-1")),
+            (
+                "tags",
+                Value::map([("Name", Value::from("dev")), ("Owner", Value::Null)]),
+            ),
+            ("tags_all", Value::map([("Name", Value::from("dev"))])),
+        ]);
+        let after = Value::map([
+            ("id", Value::from("vpc-1")),
+            ("tags", Value::map([("Name", Value::from("dev"))])),
+            (
+                "tags_all",
+                Value::map([
+                    ("Name", Value::from("dev")),
+                    ("CostCenter", Value::from("42")),
+                ]),
+            ),
+        ]);
+        let mut p = plan(vec![]);
+        p.outputs.clear();
+        p.drift = vec![ResourceDrift {
+            addr: "aws_vpc.main".parse().unwrap(),
+            provider: "aws".into(),
+            before,
+            after: Some(after),
+        }];
+        let t = text(&p);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            !lines
+                .windows(2)
+                .any(|w| w[0].ends_with("= {") && w[1].trim() == "}"),
+            "empty map diff:\n{t}"
+        );
+        assert!(t.contains("          + \"CostCenter\" = \"42\"\n"), "{t}");
+        insta::assert_snapshot!(t);
     }
 
     #[test]

@@ -6,11 +6,18 @@
 //!
 //! It is a dev-dependency only; no shipped crate depends on it. Network traffic
 //! goes only to loopback.
+//!
+//! Every moto server it starts runs under a small watchdog (a Python script
+//! run by moto's own interpreter) that holds the read end of a pipe whose write
+//! end only the test process holds. When the test process ends — normally,
+//! by a panic, or killed by a signal — the kernel closes that pipe, and the
+//! watchdog stops moto. So a server held in a `static` that Rust never drops
+//! (`shared_moto`) is still stopped when its test binary exits.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -39,18 +46,78 @@ pub fn skip<T>(reason: &str) -> Option<T> {
     None
 }
 
-/// A running moto server. Dropping it stops the process.
+/// A running moto server. Dropping it stops the process; so does the end of
+/// the test process, however it ends (see the crate documentation).
 pub struct Moto {
     pub endpoint: String,
     pub port: u16,
+    /// The watchdog process (moto is its child).
     child: Child,
+    /// The write end of the watchdog's lifeline: closing it stops moto.
+    lifeline: Option<ChildStdin>,
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_watchdog(&mut self.child, &mut self.lifeline);
     }
+}
+
+/// Close the lifeline (the watchdog then stops moto and exits), wait for the
+/// watchdog a bounded time, and kill it if it is still there.
+fn stop_watchdog(child: &mut Child, lifeline: &mut Option<ChildStdin>) {
+    drop(lifeline.take());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The watchdog run in front of moto: it starts moto as its child, and stops
+/// it when its standard input reaches end-of-file (the test process is gone or
+/// dropped its `Moto`) or when it is asked to terminate; it exits when moto does.
+const WATCHDOG: &str = r#"
+import signal, subprocess, sys, threading
+child = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL)
+def stop(*_):
+    child.terminate()
+    timer = threading.Timer(10, child.kill)
+    timer.daemon = True
+    timer.start()
+def watch():
+    try:
+        while sys.stdin.buffer.read1(4096):
+            pass
+    except OSError:
+        pass
+    stop()
+for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+    signal.signal(sig, stop)
+threading.Thread(target=watch, daemon=True).start()
+sys.exit(child.wait())
+"#;
+
+/// The Python interpreter that runs moto: the one named by `moto_server`'s
+/// `#!` line when it exists, else `python3` from `PATH`.
+fn python_for(moto_server: &std::path::Path) -> PathBuf {
+    let mut first = String::new();
+    if let Ok(f) = std::fs::File::open(moto_server) {
+        let _ = BufReader::new(f).read_line(&mut first);
+    }
+    first
+        .strip_prefix("#!")
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .and_then(|parts| match parts.as_slice() {
+            [interp] => Some(PathBuf::from(interp)),
+            _ => None,
+        })
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
 impl Moto {
@@ -120,22 +187,27 @@ pub fn start_moto() -> Option<Moto> {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("terrace-moto-{port}.log"));
         let log_file = std::fs::File::create(&log).expect("moto log file");
-        let child = Command::new(&bin)
+        let child = Command::new(python_for(&bin))
+            .arg("-c")
+            .arg(WATCHDOG)
+            .arg(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             // AWS-managed IAM policies (AmazonEKSClusterPolicy, …) exist only with this.
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
             .spawn();
-        let child = match child {
+        let mut child = match child {
             Ok(c) => c,
             Err(e) => return skip(&format!("cannot start {}: {e}", bin.display())),
         };
+        let lifeline = child.stdin.take();
         let mut moto = Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
             port,
             child,
+            lifeline,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
@@ -147,8 +219,7 @@ pub fn start_moto() -> Option<Moto> {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = moto.child.kill();
-        let _ = moto.child.wait();
+        drop(moto);
         let mut text = String::new();
         let _ = std::fs::File::open(&log).and_then(|mut f| f.read_to_string(&mut text));
         eprintln!("moto did not start on port {port}; log:\n{text}");
@@ -183,6 +254,12 @@ fn http_request(port: u16, method: &str, path: &str) -> Option<String> {
     let mut body = String::new();
     let _ = reader.read_to_string(&mut body);
     Some(status + &body)
+}
+
+/// True while something answers HTTP on `127.0.0.1:port` (a moto server's
+/// control API, for instance).
+pub fn answers_http(port: u16) -> bool {
+    http_get(port, "/moto-api/").is_some()
 }
 
 fn http_get(port: u16, path: &str) -> Option<String> {
