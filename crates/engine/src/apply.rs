@@ -86,6 +86,9 @@ pub struct ApplyReport {
     pub final_serial: Option<u64>,
     /// State writes this apply made (paced writes plus the final one).
     pub state_writes: u64,
+    /// Records dropped from state because their objects were deleted
+    /// outside terrace ([`Plan::gone`]).
+    pub forgotten: Vec<String>,
 }
 
 // ---- state writer --------------------------------------------------------
@@ -680,6 +683,19 @@ pub async fn apply_plan(
         return Ok(report);
     }
 
+    // Objects deleted outside terrace: their records leave state (before the
+    // table is seeded, so nothing is evaluated against a vanished object).
+    let gone = plan.gone();
+    for addr in &gone {
+        if writer.get_resource(addr).is_some() {
+            writer.remove_resource(addr);
+            observer.note(&format!(
+                "{addr}: the object was deleted outside terrace; removed from state"
+            ));
+        }
+    }
+    run.report.lock().expect("report").forgotten = gone;
+
     // `moved` blocks: the plan uses the new addresses; rename the records.
     for c in &plan.changes {
         if let Some(from) = &c.moved_from
@@ -706,8 +722,20 @@ pub async fn apply_plan(
     let phases = async {
         // Phase 1: creates, updates, replacements and reads, dependencies first.
         if plan.mode == PlanMode::Normal {
-            // Seed the table with what state holds, for blocks the plan leaves alone (targets).
+            // Seed the table with what state holds, for blocks the plan leaves
+            // alone (targets) — but not with instances phase 2 deletes: the
+            // plan evaluated without them, so apply must too (`a[*]` after
+            // `count` 3 → 2 is two instances).
+            let deleting: HashSet<String> = plan
+                .changes
+                .iter()
+                .filter(|c| c.action == Action::Delete)
+                .map(|c| c.address())
+                .collect();
             for r in writer.snapshot().resources {
+                if deleting.contains(&r.address) {
+                    continue;
+                }
                 if let Ok(addr) = r.address.parse::<ResourceAddr>() {
                     run.table.set(&addr, crate::values::state_value(&r));
                 }
