@@ -163,7 +163,12 @@ pub struct StateWriter {
     flushed: tokio::sync::Mutex<u64>,
     pacing: Mutex<Pacing>,
     writes: std::sync::atomic::AtomicU64,
+    /// Tells whether our lock's lease was lost (the heartbeat's verdict).
+    lease_lost: Option<LeaseCheck>,
 }
+
+/// Answers whether the lock's lease has been lost (`HeldLock::is_lost`).
+pub type LeaseCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
 impl StateWriter {
     pub fn new(
@@ -199,7 +204,21 @@ impl StateWriter {
                 min: MIN_WRITE_INTERVAL,
             }),
             writes: std::sync::atomic::AtomicU64::new(0),
+            lease_lost: None,
         }
+    }
+
+    /// Check `lost` before every cloud call and journal write: once it
+    /// answers `true` (another run holds the lock now), [`StateWriter::checkpoint`]
+    /// fails, so no further create, update, delete or intent is started.
+    pub fn with_lease_check(mut self, lost: LeaseCheck) -> Self {
+        self.lease_lost = Some(lost);
+        self
+    }
+
+    /// True once the lease is known to be lost.
+    pub fn lease_lost(&self) -> bool {
+        self.lease_lost.as_ref().is_some_and(|f| f())
     }
 
     /// Pace writes at least `min` apart instead of [`MIN_WRITE_INTERVAL`]
@@ -271,6 +290,12 @@ impl StateWriter {
     /// Fails once a paced write has failed (a lost lease, a conflicting
     /// writer), so no further work is started on a state that cannot be saved.
     pub fn checkpoint(&self) -> Result<(), String> {
+        if self.lease_lost() {
+            return Err(format!(
+                "lost the lock on '{}' (another run holds it now, e.g. after `force-unlock`); stopped before calling the cloud",
+                self.env
+            ));
+        }
         match &self.inner.lock().expect("state writer").failure {
             Some(e) => Err(format!("the state could not be saved: {e}")),
             None => Ok(()),
@@ -1105,6 +1130,7 @@ impl Run<'_> {
                     .clone()
                     .ok_or_else(|| format!("{address}: no prior object"))?;
                 let planned = replan(Some(&prior))?;
+                self.checked()?;
                 let new = with_retries(|| provider.update(type_name, &prior, &planned, &ctx))
                     .await
                     .map_err(|e| self.describe(c, &e))?;
@@ -1157,6 +1183,16 @@ impl Run<'_> {
         }
     }
 
+    /// [`StateWriter::checkpoint`], and on a lost lease also cancel the walk
+    /// so no further node starts.
+    fn checked(&self) -> Result<(), String> {
+        let r = self.writer.checkpoint();
+        if r.is_err() && self.writer.lease_lost() {
+            self.opts.cancel.cancel();
+        }
+        r
+    }
+
     fn describe(&self, c: &ResourceChange, e: &ProviderError) -> String {
         match e {
             ProviderError::InvalidArgument { path: Some(p), .. } => {
@@ -1175,6 +1211,7 @@ impl Run<'_> {
         action: &str,
         extra: serde_json::Value,
     ) -> Result<String, String> {
+        self.checked()?;
         if !self.provider(c)?.has_remote_objects() {
             // Nothing outside state to find or finish after a crash: no
             // intent (an empty id, which finishing ignores).
@@ -1216,7 +1253,7 @@ impl Run<'_> {
         planned: &Value,
         address: &str,
     ) -> Result<(), String> {
-        self.writer.checkpoint()?;
+        self.checked()?;
         let journalled = self.journal(c, "create", serde_json::Value::Null).await?;
         let (token, intent_id) = journalled
             .split_once('|')
@@ -1275,7 +1312,7 @@ impl Run<'_> {
         prior: &Value,
         in_state: bool,
     ) -> Result<(), String> {
-        self.writer.checkpoint()?;
+        self.checked()?;
         let journalled = self
             .journal(
                 c,

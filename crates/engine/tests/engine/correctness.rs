@@ -146,3 +146,69 @@ async fn apply_drops_records_of_removed_resources_whose_objects_are_gone() {
     assert!(h.state().await.resource("test_thing.b").is_none());
     assert!(!h.plan().await.has_changes());
 }
+
+fn things(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("resource \"test_thing\" \"t{i}\" {{\n  name = \"t{i}\"\n}}\n"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lost_lock_stops_new_cloud_calls_at_once() {
+    let mut h = Harness::new(&things(6)).await;
+    // A short lease, so the heartbeat notices the loss within ~100 ms.
+    let db = h.root.path().join("state").join("t.db");
+    h.engine.store = terrace_state::open_store(
+        &format!("sqlite:{}", db.display()),
+        h.root.path(),
+        terrace_state::StoreOptions {
+            lock_lease: std::time::Duration::from_millis(300),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    h.cloud.lock().create_delay = std::time::Duration::from_millis(400);
+    let opts = terrace_engine::apply::ApplyOptions {
+        parallelism: 1,
+        ..Default::default()
+    };
+    let recorder = Recorder::default();
+    let apply = h.try_apply_full(refresh(), opts, None, &recorder);
+    let unlock = async {
+        // While the first create is in flight, another user force-unlocks.
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            if h.cloud.calls("Create") > 0 {
+                break;
+            }
+        }
+        let lock = h
+            .engine
+            .store
+            .current_lock(ENV)
+            .await
+            .unwrap()
+            .expect("held");
+        h.engine.store.force_unlock(ENV, &lock.id).await.unwrap();
+    };
+    let (result, ()) = tokio::join!(apply, unlock);
+    let creates = h.cloud.calls("Create");
+    assert!(
+        creates <= 1,
+        "only the create in flight when the lock was lost ran, not {creates}: {:?}",
+        h.cloud.events()
+    );
+    let text = match &result {
+        Ok(out) => format!("{:?}", out.report.failures),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        result.is_err() || !result.as_ref().unwrap().report.failures.is_empty(),
+        "the run reports the lost lock"
+    );
+    assert!(
+        text.to_lowercase().contains("lock") || text.contains("lease"),
+        "{text}"
+    );
+}
