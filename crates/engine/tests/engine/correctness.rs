@@ -5,6 +5,7 @@
 
 use crate::support::*;
 use terrace_core::Value;
+use terrace_engine::Action;
 use terrace_engine::ops::destroy_options;
 
 fn counted(n: u32) -> String {
@@ -211,4 +212,235 @@ async fn a_lost_lock_stops_new_cloud_calls_at_once() {
         text.to_lowercase().contains("lock") || text.contains("lease"),
         "{text}"
     );
+}
+
+const P: &str = "resource \"test_thing\" \"p\" {\n  name = \"p\"\n  size = 1\n}\n";
+
+#[tokio::test]
+async fn a_create_that_fails_after_making_its_object_keeps_it_in_state() {
+    let h = Harness::new(P).await;
+    h.cloud.lock().partial_create.insert("p".into());
+    let out = h.apply().await;
+    assert_eq!(out.report.failures.len(), 1, "{:?}", out.report.failures);
+    let msg = &out.report.failures[0].1;
+    assert!(
+        msg.contains("second call") && msg.contains("kept in state"),
+        "{msg}"
+    );
+    assert_eq!(
+        h.attrs("test_thing.p").await["id"],
+        "thing-p-1",
+        "the object that exists is in state, not orphaned"
+    );
+    assert!(h.pending().await.is_empty(), "its intent is finished");
+
+    // The next apply does not create a second object.
+    h.cloud.lock().partial_create.clear();
+    h.apply_ok().await;
+    assert_eq!(h.cloud.named("p").len(), 1, "{:?}", h.cloud.events());
+    assert_eq!(h.cloud.calls("Create"), 1);
+    assert!(!h.plan().await.has_changes());
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_stays_pending_and_is_looked_up_before_creating_again() {
+    let h = Harness::new(P).await;
+    h.cloud.lock().unconfirmed_create.insert("p".into());
+    let out = h.apply().await;
+    assert_eq!(out.report.failures.len(), 1);
+    assert!(
+        out.report.failures[0].1.contains("may exist"),
+        "{:?}",
+        out.report.failures
+    );
+    assert_eq!(h.pending().await.len(), 1, "the intent stays pending");
+    assert!(
+        h.cloud.calls("FindCreated") >= 1,
+        "looked for the object at once"
+    );
+
+    h.cloud.lock().unconfirmed_create.clear();
+    let out = h.apply_ok().await;
+    assert!(
+        out.reconciled.iter().any(|l| l.contains("left nothing")),
+        "{:?}",
+        out.reconciled
+    );
+    assert_eq!(h.cloud.named("p").len(), 1);
+    assert!(h.pending().await.is_empty());
+}
+
+const CBD: &str = r#"
+variable "zone" {
+  default = "a"
+}
+resource "test_thing" "a" {
+  name = "a"
+  zone = var.zone
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+resource "test_thing" "b" {
+  name        = "b"
+  description = test_thing.a.id
+}
+"#;
+
+fn quick_deletes() -> terrace_engine::apply::ApplyOptions {
+    terrace_engine::apply::ApplyOptions {
+        delete_retry_for: std::time::Duration::from_millis(700),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn create_before_destroy_deletes_the_old_object_after_dependents_moved() {
+    let h = Harness::new(CBD).await;
+    h.apply_ok().await;
+    h.write_config(&CBD.replace("default = \"a\"", "default = \"c\""));
+    let plan = h.plan().await;
+    assert_eq!(action(&plan, "test_thing.a"), Action::CreateThenDelete);
+    assert_eq!(action(&plan, "test_thing.b"), Action::Update);
+    h.cloud.clear_events();
+    h.apply_ok().await;
+    let events = h.cloud.events();
+    let pos = |e: &str| {
+        events
+            .iter()
+            .position(|x| x == e)
+            .unwrap_or_else(|| panic!("no {e:?} in {events:?}"))
+    };
+    assert!(
+        pos("create test_thing.a thing-a-2") < pos("update test_thing.b thing-b-1"),
+        "{events:?}"
+    );
+    assert!(
+        pos("update test_thing.b thing-b-1") < pos("delete test_thing.a thing-a-1"),
+        "the old object is deleted after its dependent moved: {events:?}"
+    );
+    assert_eq!(h.attrs("test_thing.b").await["description"], "thing-a-2");
+    assert!(h.pending().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_deposed_object_that_cannot_be_deleted_yet_does_not_block_later_runs() {
+    let h = Harness::new(CBD).await;
+    h.apply_ok().await;
+    h.cloud.lock().delete_conflicts.insert("a".into(), 1_000);
+    h.write_config(&CBD.replace("default = \"a\"", "default = \"c\""));
+    let out = h
+        .try_apply_full(refresh(), quick_deletes(), None, &Recorder::default())
+        .await
+        .expect("apply runs");
+    assert_eq!(out.report.failures.len(), 1, "{:?}", out.report.failures);
+    assert!(
+        out.report.failures[0].1.contains("deposed"),
+        "{:?}",
+        out.report.failures
+    );
+    assert_eq!(h.attrs("test_thing.a").await["id"], "thing-a-2");
+    assert_eq!(
+        h.pending().await.len(),
+        1,
+        "the deposed object stays recorded"
+    );
+
+    // Still in use: later runs go on (no "deleting deposed object" abort).
+    h.write_config(&CBD.replace("default = \"a\"", "default = \"c\"").replace(
+        "name        = \"b\"",
+        "name        = \"b\"\n  size        = 3",
+    ));
+    let out = h
+        .try_apply_full(refresh(), quick_deletes(), None, &Recorder::default())
+        .await
+        .expect("a deposed object does not block the environment");
+    assert!(
+        out.reconciled
+            .iter()
+            .any(|l| l.contains("cannot be deleted yet")),
+        "{:?}",
+        out.reconciled
+    );
+    assert_eq!(h.attrs("test_thing.b").await["size"], 3.0);
+
+    // Once free, the next run deletes it.
+    h.cloud.lock().delete_conflicts.clear();
+    h.apply_ok().await;
+    assert!(!h.cloud.lock().objects.contains_key("thing-a-1"));
+    assert!(h.pending().await.is_empty());
+    assert_eq!(h.cloud.named("a").len(), 1);
+}
+
+#[tokio::test]
+async fn crash_recovery_during_a_replacement_never_takes_the_old_object_for_the_new() {
+    let h = Harness::new(P).await;
+    h.apply_ok().await;
+    h.cloud.lock().find_created_by_address = true;
+    let record = h.state().await.resource("test_thing.p").unwrap().clone();
+    let before = terrace_engine::values::state_value(&record);
+    // Killed during a create_before_destroy replacement, after the new
+    // object was made and before state recorded it.
+    let mk = |action: &str, token: &str, detail: serde_json::Value| terrace_state::Intent {
+        id: uuid::Uuid::new_v4().to_string(),
+        env: ENV.into(),
+        address: "test_thing.p".into(),
+        action: action.into(),
+        idempotency_token: token.into(),
+        resource_type: "test_thing".into(),
+        recorded_at: chrono::Utc::now(),
+        status: terrace_state::IntentStatus::Pending,
+        detail,
+    };
+    h.engine
+        .store
+        .journal_record(&mk(
+            "delete",
+            "terrace-old",
+            serde_json::json!({ "provider": "test", "before": before.to_tagged_json(), "deposed": true }),
+        ))
+        .await
+        .unwrap();
+    h.engine
+        .store
+        .journal_record(&mk(
+            "create",
+            "terrace-new",
+            serde_json::json!({ "provider": "test", "dependencies": [] }),
+        ))
+        .await
+        .unwrap();
+    h.cloud.insert(
+        "test_thing",
+        "thing-p-new",
+        thing_value("p", Some(1.0), "a"),
+        "terrace-new",
+        ENV,
+        "test_thing.p",
+    );
+
+    let out = h.apply_ok().await;
+    let state_id = h.attrs("test_thing.p").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let left: Vec<String> = h
+        .cloud
+        .named("p")
+        .iter()
+        .map(|o| {
+            o.value
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        left,
+        vec![state_id],
+        "exactly the object state holds is left, nothing orphaned: {:?}",
+        out.reconciled
+    );
+    assert!(h.pending().await.is_empty());
 }
