@@ -196,7 +196,10 @@ impl AwsProvider {
                 .filter(|v| !v.is_empty())
         };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            // No SDK retries: `ApiCalls::call` retries what is safe to send
+            // again (throttling; idempotent calls whose answer was lost) and
+            // never re-sends a create that has no idempotency token.
+            .retry_config(RetryConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(10))
