@@ -565,9 +565,59 @@ async fn kill_at_random_instants_s3() {
 
 // ---- a loopback proxy that throttles and lags -------------------------------
 
+/// A fault the proxy injects into the requests of one API action (matched
+/// as `Action=<action>` in the body), for its first `times` requests.
+#[derive(Clone)]
+struct Fault {
+    action: &'static str,
+    /// Forward the request to moto first (the call takes effect) and then
+    /// answer with the error instead of moto's answer: a lost answer.
+    reach_upstream: bool,
+    status: u16,
+    code: &'static str,
+    remaining: Arc<AtomicU64>,
+}
+
+impl Fault {
+    fn new(action: &'static str, reach_upstream: bool, status: u16, code: &'static str) -> Fault {
+        Fault {
+            action,
+            reach_upstream,
+            status,
+            code,
+            remaining: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// Does this request trigger the fault (and use one of its turns)?
+    fn fires(&self, body: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(body);
+        let hit = text
+            .split('&')
+            .any(|kv| kv == format!("Action={}", self.action));
+        hit && self
+            .remaining
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    fn response(&self) -> String {
+        let body = format!(
+            "<Response><Errors><Error><Code>{}</Code><Message>injected by the test proxy</Message></Error></Errors><RequestID>x</RequestID></Response>",
+            self.code
+        );
+        format!(
+            "HTTP/1.1 {} Injected\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+            self.status,
+            body.len()
+        )
+    }
+}
+
 /// A loopback HTTP proxy in front of moto. Every `throttle_every`-th EC2
 /// request (0: none) is answered with HTTP 400 `RequestLimitExceeded`;
-/// every request is delayed by `latency`.
+/// every request is delayed by `latency`; [`Fault`]s answer chosen calls
+/// with an error, before or after moto carried them out.
 struct Proxy {
     endpoint: String,
     requests: Arc<AtomicU64>,
@@ -585,6 +635,16 @@ const THROTTLE_BODY: &str = "<Response><Errors><Error><Code>RequestLimitExceeded
 
 impl Proxy {
     fn start(upstream_port: u16, throttle_every: u64, latency: Duration) -> Proxy {
+        Self::start_with(upstream_port, throttle_every, latency, Vec::new())
+    }
+
+    fn start_with(
+        upstream_port: u16,
+        throttle_every: u64,
+        latency: Duration,
+        faults: Vec<Fault>,
+    ) -> Proxy {
+        let faults = Arc::new(faults);
         let requests = Arc::new(AtomicU64::new(0));
         let throttled = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -609,6 +669,7 @@ impl Proxy {
                         continue;
                     };
                     let (req, thr, ec2_seen) = (req.clone(), thr.clone(), ec2_seen.clone());
+                    let faults = faults.clone();
                     tokio::spawn(async move {
                         let _ = proxy_conn(
                             sock,
@@ -618,6 +679,7 @@ impl Proxy {
                             &req,
                             &thr,
                             &ec2_seen,
+                            &faults,
                         )
                         .await;
                     });
@@ -682,6 +744,7 @@ async fn proxy_conn(
     requests: &AtomicU64,
     throttled: &AtomicU64,
     ec2_seen: &AtomicU64,
+    faults: &[Fault],
 ) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = Vec::new();
@@ -701,6 +764,11 @@ async fn proxy_conn(
                 continue;
             }
         }
+        let fault = faults.iter().find(|f| f.fires(&body)).cloned();
+        if let Some(f) = fault.as_ref().filter(|f| !f.reach_upstream) {
+            client.write_all(f.response().as_bytes()).await?;
+            continue;
+        }
         // Forward on a fresh upstream connection that closes after one response.
         let mut up = tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await?;
         let mut new_head = String::new();
@@ -716,6 +784,11 @@ async fn proxy_conn(
         up.write_all(&body).await?;
         let mut resp = Vec::new();
         up.read_to_end(&mut resp).await?;
+        if let Some(f) = &fault {
+            // moto carried the call out; its answer is lost.
+            client.write_all(f.response().as_bytes()).await?;
+            continue;
+        }
         // Hand the response back with a Content-Length the client can rely on.
         let Some(i) = resp.windows(4).position(|w| w == b"\r\n\r\n") else {
             return Ok(());
@@ -1033,6 +1106,130 @@ async fn apply_and_drift_complete_through_throttling_and_latency() {
          apply {:?}, plan {:?}, drift {:?}, destroy {:?}",
         a.elapsed, p.elapsed, d.elapsed, x.elapsed
     );
+}
+
+// ---- faults inside creates (issue 22) ------------------------------------------
+
+/// Live EC2 objects of `env` per `terrace:address`.
+async fn owned_by_address(ec2: &aws_sdk_ec2::Client, env: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (id, address) in live_owned(ec2, env).await {
+        out.entry(address).or_default().push(id);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_whose_answer_is_lost_after_reaching_moto_makes_one_object() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    // moto creates the VPC; the answer is replaced by HTTP 500.
+    let proxy = Proxy::start_with(
+        moto.port,
+        0,
+        Duration::ZERO,
+        vec![Fault::new("CreateVpc", true, 500, "InternalError")],
+    );
+    let mut project = Project::new();
+    project.env.extend(aws_env_via(moto, &proxy.endpoint));
+    let env = format!("lost{}", suffix());
+    let cfg = "resource \"aws_vpc\" \"v\" {\n  cidr_block = \"10.71.0.0/16\"\n}\n";
+    project.write_env(&env, &[("main.tf", cfg)]);
+    let none: Vec<(String, String)> = vec![];
+
+    let first = run(&project, &["apply", "-e", &env, "--auto-approve"], &none);
+    let second = run(&project, &["apply", "-e", &env, "--auto-approve"], &none);
+    assert_eq!(second.code, 0, "{}\n---\n{}", first.all(), second.all());
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
+    let live = owned_by_address(&ec2, &env).await;
+    assert_eq!(
+        live.get("aws_vpc.v").map(Vec::len),
+        Some(1),
+        "one VPC, not one per retry: {live:?}\n{}\n---\n{}",
+        first.all(),
+        second.all()
+    );
+    let ids = state_ids(pull(&project, &env, &none).as_ref());
+    assert_eq!(
+        ids.get("aws_vpc.v"),
+        live["aws_vpc.v"].first(),
+        "state holds it"
+    );
+    let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
+    assert_eq!(x.code, 0, "{}", x.all());
+    assert!(owned_ec2_ids(&ec2, &env).await.is_empty(), "nothing left");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_security_group_whose_rule_call_fails_is_kept_not_orphaned() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    // CreateSecurityGroup succeeds; the ingress rule call after it is refused.
+    let proxy = Proxy::start_with(
+        moto.port,
+        0,
+        Duration::ZERO,
+        vec![Fault::new(
+            "AuthorizeSecurityGroupIngress",
+            false,
+            400,
+            "InvalidPermission.Malformed",
+        )],
+    );
+    let mut project = Project::new();
+    project.env.extend(aws_env_via(moto, &proxy.endpoint));
+    let env = format!("part{}", suffix());
+    let cfg = format!(
+        r#"
+resource "aws_vpc" "v" {{
+  cidr_block = "10.72.0.0/16"
+}}
+
+resource "aws_security_group" "sg" {{
+  name   = "sg-{env}"
+  vpc_id = aws_vpc.v.id
+  ingress {{
+    from_port   = 443
+    to_port     = 443
+    protocol    = "tcp"
+    cidr_blocks = ["10.0.0.0/8"]
+  }}
+}}
+"#
+    );
+    project.write_env(&env, &[("main.tf", &cfg)]);
+    let none: Vec<(String, String)> = vec![];
+
+    let first = run(&project, &["apply", "-e", &env, "--auto-approve"], &none);
+    assert_ne!(first.code, 0, "the rule call failed: {}", first.all());
+    let ids = state_ids(pull(&project, &env, &none).as_ref());
+    assert!(
+        ids.contains_key("aws_security_group.sg"),
+        "the group that exists is in state: {ids:?}\n{}",
+        first.all()
+    );
+    // The next apply finishes the group (adds the rule) instead of failing
+    // with InvalidGroup.Duplicate or making a second group.
+    let second = run(&project, &["apply", "-e", &env, "--auto-approve"], &none);
+    assert_eq!(second.code, 0, "{}", second.all());
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
+    let live = owned_by_address(&ec2, &env).await;
+    assert_eq!(
+        live.get("aws_security_group.sg").map(Vec::len),
+        Some(1),
+        "{live:?}"
+    );
+    let plan = run(
+        &project,
+        &["plan", "-e", &env, "--detailed-exitcode"],
+        &none,
+    );
+    assert_eq!(plan.code, 0, "converged: {}", plan.all());
+    let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
+    assert_eq!(x.code, 0, "{}", x.all());
+    assert!(owned_ec2_ids(&ec2, &env).await.is_empty(), "nothing left");
 }
 
 // ---- 5. secrets ------------------------------------------------------------------

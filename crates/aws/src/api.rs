@@ -1,6 +1,16 @@
 //! Every SDK call goes through [`ApiCalls::call`]: it counts the call per
 //! `service:Operation`, retries throttling with exponential backoff and
 //! jitter, and classifies SDK errors into [`ProviderError`]s.
+//!
+//! The SDK's own retries are off (see `AwsProvider::connect`): whether a
+//! call may be sent again after its answer was lost (a 5xx, a reset
+//! connection, a timeout) depends on the operation, and only this layer
+//! knows it. Idempotent calls are retried; a create without an idempotency
+//! token ([`is_non_idempotent`]) is never re-sent blindly — it fails with
+//! [`ProviderError::Unconfirmed`], and the engine looks the object up by its
+//! ownership tags before anything creates it again. Every resource type,
+//! present or future, gets this by making its calls through `p.call` with
+//! the operation's real name.
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -16,6 +26,8 @@ use terrace_provider::ProviderError;
 
 /// Attempts for a throttled call (on top of the SDK's own retries).
 const THROTTLE_ATTEMPTS: u32 = 6;
+/// Attempts for an idempotent call whose answer was lost (5xx, reset).
+const TRANSIENT_ATTEMPTS: u32 = 4;
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
 
@@ -44,6 +56,7 @@ impl ApiCalls {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
         let mut attempt = 0;
+        let mut transient = 0;
         loop {
             self.record(op);
             let started = std::time::Instant::now();
@@ -64,10 +77,68 @@ impl ApiCalls {
                         attempt += 1;
                         continue;
                     }
+                    if !classified.is_retryable() && answer_lost(&err) {
+                        if is_non_idempotent(op) {
+                            // Sending it again could make a second object.
+                            return Err(unconfirmed(classified));
+                        }
+                        if transient + 1 < TRANSIENT_ATTEMPTS {
+                            tracing::debug!(op, transient, "answer lost; retrying");
+                            tokio::time::sleep(backoff(transient)).await;
+                            transient += 1;
+                            continue;
+                        }
+                    }
                     return Err(classified);
                 }
             }
         }
+    }
+}
+
+/// Operations that make a new object every time they are sent and take no
+/// idempotency token: `Create*` (but tag writes), `Run*`, `Allocate*`,
+/// `Request*`, `Copy*`, `Import*`, `Register*`. Calls that pass a token
+/// (`ec2:RunInstances` with `ClientToken`, EKS creates with
+/// `clientRequestToken`) may be re-sent: the API answers a repeat with the
+/// first object. A new resource type needs nothing to opt in; a new call
+/// that carries a token is listed in `TOKENED`.
+pub(crate) fn is_non_idempotent(op: &str) -> bool {
+    const TOKENED: &[&str] = &[
+        "ec2:RunInstances",
+        "eks:CreateCluster",
+        "eks:CreateNodegroup",
+    ];
+    const TAG_WRITES: &[&str] = &["CreateTags", "CreateOrUpdateTags"];
+    const PREFIXES: &[&str] = &[
+        "Create", "Run", "Allocate", "Request", "Copy", "Import", "Register",
+    ];
+    let name = op.split_once(':').map_or(op, |(_, n)| n);
+    !TOKENED.contains(&op)
+        && !TAG_WRITES.contains(&name)
+        && PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Did the request possibly reach the service without its answer reaching
+/// us? A timeout, a failed or reset connection, an unreadable response, or
+/// a server error (5xx).
+fn answer_lost<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(ctx) => ctx.raw().status().is_server_error(),
+        _ => false,
+    }
+}
+
+fn unconfirmed(classified: ProviderError) -> ProviderError {
+    match classified {
+        ProviderError::Api { code, message } => ProviderError::Unconfirmed { code, message },
+        other => ProviderError::Unconfirmed {
+            code: "RequestFailed".into(),
+            message: other.to_string(),
+        },
     }
 }
 
@@ -325,6 +396,32 @@ mod tests {
                 assert_eq!(path, Some(vec![PathStep::Key("cidr_block".into())]));
             }
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn creates_without_tokens_are_not_idempotent() {
+        for op in [
+            "ec2:CreateVpc",
+            "ec2:CreateSecurityGroup",
+            "s3:CreateBucket",
+            "ecr:CreateRepository",
+            "iam:CreateRole",
+            "ec2:AllocateAddress",
+            "rds:CreateDBInstance",
+        ] {
+            assert!(is_non_idempotent(op), "{op}");
+        }
+        for op in [
+            "ec2:RunInstances",
+            "eks:CreateCluster",
+            "ec2:CreateTags",
+            "autoscaling:CreateOrUpdateTags",
+            "ec2:DescribeVpcs",
+            "s3:PutBucketTagging",
+            "ec2:DeleteVpc",
+        ] {
+            assert!(!is_non_idempotent(op), "{op}");
         }
     }
 

@@ -183,12 +183,13 @@ fn single_block<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
 pub const CALL_TIMEOUT_VAR: &str = "TERRACE_AWS_TIMEOUT";
 /// How long one attempt of an AWS call may take, by default.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
-/// Attempts per call (the SDK's standard retries).
+/// Bound of one SDK operation, in attempts (the SDK itself makes one attempt:
+/// retries are `ApiCalls::call`'s, each a new operation).
 const CALL_ATTEMPTS: u32 = 3;
 
 /// Every AWS call is bounded: connecting takes at most 10 s (or the attempt
-/// timeout if shorter), each attempt `attempt`, and the whole call with its
-/// retries `attempt` × attempts, so a hung endpoint ends in an error.
+/// timeout if shorter), each attempt `attempt`, and the whole operation
+/// `attempt` × `CALL_ATTEMPTS`, so a hung endpoint ends in an error.
 pub(crate) fn call_timeouts(attempt: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(attempt.min(Duration::from_secs(10)))
@@ -223,7 +224,10 @@ impl AwsProvider {
             None => DEFAULT_CALL_TIMEOUT,
         };
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(CALL_ATTEMPTS))
+            // No SDK retries: `ApiCalls::call` retries what is safe to send
+            // again (throttling; idempotent calls whose answer was lost) and
+            // never re-sends a create that has no idempotency token.
+            .retry_config(RetryConfig::disabled())
             .timeout_config(call_timeouts(attempt_timeout));
         let region = get_str(config, "region")
             .or_else(|| var("AWS_REGION"))

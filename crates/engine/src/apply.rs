@@ -92,6 +92,9 @@ pub struct ApplyReport {
     pub final_serial: Option<u64>,
     /// State writes this apply made (paced writes plus the final one).
     pub state_writes: u64,
+    /// Records dropped from state because their objects were deleted
+    /// outside terrace ([`Plan::gone`]).
+    pub forgotten: Vec<String>,
 }
 
 // ---- state writer --------------------------------------------------------
@@ -166,7 +169,12 @@ pub struct StateWriter {
     flushed: tokio::sync::Mutex<u64>,
     pacing: Mutex<Pacing>,
     writes: std::sync::atomic::AtomicU64,
+    /// Tells whether our lock's lease was lost (the heartbeat's verdict).
+    lease_lost: Option<LeaseCheck>,
 }
+
+/// Answers whether the lock's lease has been lost (`HeldLock::is_lost`).
+pub type LeaseCheck = Arc<dyn Fn() -> bool + Send + Sync>;
 
 impl StateWriter {
     pub fn new(
@@ -202,7 +210,21 @@ impl StateWriter {
                 min: MIN_WRITE_INTERVAL,
             }),
             writes: std::sync::atomic::AtomicU64::new(0),
+            lease_lost: None,
         }
+    }
+
+    /// Check `lost` before every cloud call and journal write: once it
+    /// answers `true` (another run holds the lock now), [`StateWriter::checkpoint`]
+    /// fails, so no further create, update, delete or intent is started.
+    pub fn with_lease_check(mut self, lost: LeaseCheck) -> Self {
+        self.lease_lost = Some(lost);
+        self
+    }
+
+    /// True once the lease is known to be lost.
+    pub fn lease_lost(&self) -> bool {
+        self.lease_lost.as_ref().is_some_and(|f| f())
     }
 
     /// Pace writes at least `min` apart instead of [`MIN_WRITE_INTERVAL`]
@@ -274,6 +296,12 @@ impl StateWriter {
     /// Fails once a paced write has failed (a lost lease, a conflicting
     /// writer), so no further work is started on a state that cannot be saved.
     pub fn checkpoint(&self) -> Result<(), String> {
+        if self.lease_lost() {
+            return Err(format!(
+                "lost the lock on '{}' (another run holds it now, e.g. after `force-unlock`); stopped before calling the cloud",
+                self.env
+            ));
+        }
         match &self.inner.lock().expect("state writer").failure {
             Some(e) => Err(format!("the state could not be saved: {e}")),
             None => Ok(()),
@@ -411,6 +439,18 @@ pub async fn reconcile(
     writer: &StateWriter,
 ) -> Result<Vec<String>, EngineError> {
     let pending = engine.store.journal_pending(env_name).await?;
+    // Deposed objects (the old halves of replacements) by address.
+    let mut deposed_ids: HashMap<String, Vec<String>> = HashMap::new();
+    for i in pending.iter().filter(|i| i.action == "delete") {
+        if let Some(id) = i
+            .detail
+            .get("before")
+            .map(Value::from_tagged_json)
+            .and_then(|b| b.get("id").and_then(Value::as_str).map(String::from))
+        {
+            deposed_ids.entry(i.address.clone()).or_default().push(id);
+        }
+    }
     let mut notes = Vec::new();
     for intent in pending {
         let pkey = intent
@@ -447,19 +487,36 @@ pub async fn reconcile(
                     environment: env_name.to_string(),
                     address: intent.address.clone(),
                 };
-                let found = with_retries(|| {
-                    provider.find_created(&intent.resource_type, &intent.idempotency_token, &ctx)
-                })
+                // Objects state holds, and deposed objects awaiting their
+                // delete, carry the address too: they are not what this
+                // create made (during a replacement, adopting the old object
+                // would orphan the new one).
+                let mut exclude: Vec<String> = writer
+                    .get_resource(&intent.address)
+                    .and_then(|r| {
+                        r.attributes
+                            .get("id")
+                            .and_then(|v| v.as_str())
+                            .map(String::from)
+                    })
+                    .into_iter()
+                    .collect();
+                exclude.extend(
+                    deposed_ids
+                        .get(&intent.address)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
+                let found = find_made(
+                    provider,
+                    env_name,
+                    &intent.resource_type,
+                    &intent.idempotency_token,
+                    &ctx,
+                    &exclude,
+                )
                 .await
                 .map_err(|e| EngineError::Other(format!("reconciling {}: {e}", intent.address)))?;
-                let found = match found {
-                    Some(obj) => Some(obj),
-                    None => find_by_ownership_tag(provider, env_name, &intent)
-                        .await
-                        .map_err(|e| {
-                            EngineError::Other(format!("reconciling {}: {e}", intent.address))
-                        })?,
-                };
                 match found {
                     Some(obj) => {
                         let known = writer.get_resource(&intent.address);
@@ -506,7 +563,7 @@ pub async fn reconcile(
                     }
                     None => {
                         notes.push(format!(
-                            "{}: an interrupted create left nothing behind",
+                            "{}: an interrupted create left nothing behind (beyond what state holds)",
                             intent.address
                         ));
                         writer.finish_after_flush(intent.id.clone(), IntentStatus::Failed);
@@ -535,18 +592,24 @@ pub async fn reconcile(
                     notes.push(format!("{}: confirmed deleted", intent.address));
                 } else if !in_state {
                     // A deposed object (replacement) that state no longer tracks: finish the delete.
-                    with_retries(|| provider.delete(&intent.resource_type, &before))
-                        .await
-                        .map_err(|e| {
-                            EngineError::Other(format!(
-                                "deleting deposed object of {}: {e}",
-                                intent.address
-                            ))
-                        })?;
-                    notes.push(format!(
-                        "{}: deleted the deposed object an interrupted replacement left",
-                        intent.address
-                    ));
+                    match with_retries(|| provider.delete(&intent.resource_type, &before)).await {
+                        Ok(()) | Err(ProviderError::NotFound(_)) => notes.push(format!(
+                            "{}: deleted the deposed object an interrupted replacement left",
+                            intent.address
+                        )),
+                        Err(e) => {
+                            // Something still uses it (a dependent not yet
+                            // moved): it stays recorded as deposed, and this
+                            // run deletes it after its own changes. It never
+                            // blocks the environment.
+                            notes.push(format!(
+                                "{}: the deposed object {} cannot be deleted yet ({e}); it stays recorded and is deleted after this run's changes",
+                                intent.address,
+                                before.get("id").and_then(Value::as_str).unwrap_or("?")
+                            ));
+                            continue;
+                        }
+                    }
                 } else {
                     notes.push(format!(
                         "{}: delete was interrupted; the object still exists and stays in state",
@@ -568,6 +631,33 @@ pub async fn reconcile(
     Ok(notes)
 }
 
+/// Find the object a create (token `token`, address `ctx.address`) made,
+/// passing over the objects in `exclude` (ids state holds or deposed objects
+/// carry: they carry the address too). Asks the provider first
+/// ([`Provider::find_created`]), then looks through every object the
+/// environment owns.
+async fn find_made(
+    provider: &Arc<dyn Provider>,
+    env_name: &str,
+    type_name: &str,
+    token: &str,
+    ctx: &ResourceContext,
+    exclude: &[String],
+) -> Result<Option<Value>, ProviderError> {
+    let excluded = |v: &Value| {
+        v.get("id")
+            .and_then(Value::as_str)
+            .is_some_and(|id| exclude.iter().any(|x| x == id))
+    };
+    let found = with_retries(|| provider.find_created(type_name, token, ctx)).await?;
+    if let Some(obj) = found
+        && !excluded(&obj)
+    {
+        return Ok(Some(obj));
+    }
+    find_by_ownership_tag(provider, env_name, type_name, &ctx.address, exclude).await
+}
+
 /// A second look for what an interrupted create made: every live object the
 /// environment owns whose `terrace:address` tag is exactly the intent's
 /// address. Covers endpoints whose tag filters treat `[` `]` of an address
@@ -577,24 +667,32 @@ pub async fn reconcile(
 async fn find_by_ownership_tag(
     provider: &Arc<dyn Provider>,
     env_name: &str,
-    intent: &Intent,
+    type_name: &str,
+    address: &str,
+    exclude: &[String],
 ) -> Result<Option<Value>, ProviderError> {
-    let owned = with_retries(|| provider.list_owned(&intent.resource_type, env_name)).await?;
+    let owned = with_retries(|| provider.list_owned(type_name, env_name)).await?;
     for candidate in owned {
         let json = candidate.to_json_lossy();
+        if json
+            .get("id")
+            .and_then(|v| v.as_str())
+            .is_some_and(|id| exclude.iter().any(|x| x == id))
+        {
+            continue;
+        }
         let tagged = ["tags_all", "tags"].iter().any(|k| {
             json.get(*k)
                 .and_then(|t| t.get("terrace:address"))
                 .and_then(|a| a.as_str())
-                == Some(intent.address.as_str())
+                == Some(address)
         });
         if !tagged {
             continue;
         }
-        let live = with_retries(|| {
-            provider.read_resources(&intent.resource_type, std::slice::from_ref(&candidate))
-        })
-        .await?;
+        let live =
+            with_retries(|| provider.read_resources(type_name, std::slice::from_ref(&candidate)))
+                .await?;
         if let Some(Some(obj)) = live.into_iter().next() {
             return Ok(Some(obj));
         }
@@ -615,6 +713,19 @@ struct Run<'a> {
     observer: &'a dyn ApplyObserver,
     limiter: tokio::sync::Semaphore,
     report: Mutex<ApplyReport>,
+    /// Old objects of `create_before_destroy` replacements: deleted after
+    /// every create, update and delete of the run, so their dependents have
+    /// moved to the new objects first (as Terraform does).
+    deposed: Mutex<Vec<Deposed>>,
+}
+
+/// An old object a replacement left, waiting for its delete (its delete
+/// intent stays pending until it is gone).
+struct Deposed {
+    addr: ResourceAddr,
+    provider: String,
+    object: Value,
+    intent_id: String,
 }
 
 /// Check that a saved plan still fits the state and the configuration.
@@ -669,6 +780,7 @@ pub async fn apply_plan(
         observer,
         limiter: tokio::sync::Semaphore::new(opts.parallelism.max(1)),
         report: Mutex::new(ApplyReport::default()),
+        deposed: Mutex::new(Vec::new()),
     };
 
     if plan.mode == PlanMode::RefreshOnly {
@@ -691,6 +803,49 @@ pub async fn apply_plan(
         report.final_serial = writer.stored_serial();
         return Ok(report);
     }
+
+    // Deposed objects an earlier run could not delete yet (reconcile left
+    // their intents pending): this run deletes them after its changes.
+    // (A targeted run leaves them to a full one.)
+    if plan.targets.is_empty() {
+        for i in engine.store.journal_pending(&env.name).await? {
+            let deposed = i.action == "delete"
+                && i.detail.get("deposed").and_then(|v| v.as_bool()) == Some(true);
+            let (Some(pkey), Ok(addr)) = (
+                i.detail.get("provider").and_then(|v| v.as_str()),
+                i.address.parse::<ResourceAddr>(),
+            ) else {
+                continue;
+            };
+            if !deposed || !providers.contains_key(pkey) {
+                continue;
+            }
+            let object = i
+                .detail
+                .get("before")
+                .map(Value::from_tagged_json)
+                .unwrap_or(Value::Null);
+            run.deposed.lock().expect("deposed").push(Deposed {
+                addr,
+                provider: pkey.to_string(),
+                object,
+                intent_id: i.id.clone(),
+            });
+        }
+    }
+
+    // Objects deleted outside terrace: their records leave state (before the
+    // table is seeded, so nothing is evaluated against a vanished object).
+    let gone = plan.gone();
+    for addr in &gone {
+        if writer.get_resource(addr).is_some() {
+            writer.remove_resource(addr);
+            observer.note(&format!(
+                "{addr}: the object was deleted outside terrace; removed from state"
+            ));
+        }
+    }
+    run.report.lock().expect("report").forgotten = gone;
 
     // `moved` blocks: the plan uses the new addresses; rename the records.
     for c in &plan.changes {
@@ -718,8 +873,20 @@ pub async fn apply_plan(
     let phases = async {
         // Phase 1: creates, updates, replacements and reads, dependencies first.
         if plan.mode == PlanMode::Normal {
-            // Seed the table with what state holds, for blocks the plan leaves alone (targets).
+            // Seed the table with what state holds, for blocks the plan leaves
+            // alone (targets) — but not with instances phase 2 deletes: the
+            // plan evaluated without them, so apply must too (`a[*]` after
+            // `count` 3 → 2 is two instances).
+            let deleting: HashSet<String> = plan
+                .changes
+                .iter()
+                .filter(|c| c.action == Action::Delete)
+                .map(|c| c.address())
+                .collect();
             for r in writer.snapshot().resources {
+                if deleting.contains(&r.address) {
+                    continue;
+                }
                 if let Ok(addr) = r.address.parse::<ResourceAddr>() {
                     run.table.set(&addr, crate::values::state_value(&r));
                 }
@@ -785,6 +952,12 @@ pub async fn apply_plan(
                     _ => {}
                 }
             }
+        }
+
+        // Phase 3: deposed objects, now that their dependents have moved (or
+        // are gone).
+        if !opts.cancel.is_cancelled() {
+            run.delete_deposed().await;
         }
 
         stop_pacer.notify_one();
@@ -1094,6 +1267,7 @@ impl Run<'_> {
                     .clone()
                     .ok_or_else(|| format!("{address}: no prior object"))?;
                 let planned = replan(Some(&prior))?;
+                self.checked()?;
                 let new = with_retries(|| provider.update(type_name, &prior, &planned, &ctx))
                     .await
                     .map_err(|e| self.describe(c, &e))?;
@@ -1129,7 +1303,7 @@ impl Run<'_> {
                     .journal(
                         c,
                         "delete",
-                        serde_json::json!({ "before": journal_object(&prior) }),
+                        serde_json::json!({ "before": journal_object(&prior), "deposed": true }),
                     )
                     .await?;
                 let deposed = journalled
@@ -1137,13 +1311,44 @@ impl Run<'_> {
                     .map(|(_, id)| id.to_string())
                     .unwrap_or_default();
                 let planned = replan(None)?;
-                self.create(c, provider, &planned, &address).await?;
-                self.delete_with_retries(c, provider, &prior).await?;
-                self.writer.finish_after_flush(deposed, IntentStatus::Done);
+                if let Err(e) = self.create(c, provider, &planned, &address).await {
+                    // The old object stays current: nothing is deposed.
+                    if !deposed.is_empty() {
+                        let _ = self
+                            .engine
+                            .store
+                            .journal_finish(
+                                &self.env.name,
+                                &deposed,
+                                IntentStatus::Failed,
+                                serde_json::json!({ "error": "the replacement's create failed" }),
+                            )
+                            .await;
+                    }
+                    return Err(e);
+                }
+                // The old object is deleted once the dependents have moved
+                // to the new one (after the whole walk).
+                self.deposed.lock().expect("deposed").push(Deposed {
+                    addr: c.addr.clone(),
+                    provider: c.provider.clone(),
+                    object: prior,
+                    intent_id: deposed,
+                });
                 self.writer.checkpoint()
             }
             Action::NoOp | Action::Delete | Action::Read => Ok(()),
         }
+    }
+
+    /// [`StateWriter::checkpoint`], and on a lost lease also cancel the walk
+    /// so no further node starts.
+    fn checked(&self) -> Result<(), String> {
+        let r = self.writer.checkpoint();
+        if r.is_err() && self.writer.lease_lost() {
+            self.opts.cancel.cancel();
+        }
+        r
     }
 
     fn describe(&self, c: &ResourceChange, e: &ProviderError) -> String {
@@ -1164,6 +1369,7 @@ impl Run<'_> {
         action: &str,
         extra: serde_json::Value,
     ) -> Result<String, String> {
+        self.checked()?;
         if !self.provider(c)?.has_remote_objects() {
             // Nothing outside state to find or finish after a crash: no
             // intent (an empty id, which finishing ignores).
@@ -1205,7 +1411,7 @@ impl Run<'_> {
         planned: &Value,
         address: &str,
     ) -> Result<(), String> {
-        self.writer.checkpoint()?;
+        self.checked()?;
         let journalled = self.journal(c, "create", serde_json::Value::Null).await?;
         let (token, intent_id) = journalled
             .split_once('|')
@@ -1238,23 +1444,98 @@ impl Run<'_> {
                 self.writer.checkpoint()
             }
             Err(e) => {
-                // A timeout may have left an object behind: keep the intent
-                // pending so the next run adopts or removes it.
-                if !matches!(e, ProviderError::Timeout { .. }) && !intent_id.is_empty() {
-                    let _ = self
-                        .engine
-                        .store
-                        .journal_finish(
-                            &self.env.name,
-                            &intent_id,
-                            IntentStatus::Failed,
-                            serde_json::json!({"error": e.to_string()}),
-                        )
-                        .await;
-                }
-                Err(self.describe(c, &e))
+                self.create_failed(c, provider, planned, &ctx, intent_id, e)
+                    .await
             }
         }
+    }
+
+    /// A create failed. It may have made its object anyway (a multi-call
+    /// create whose later call failed, a lost answer): keep whatever exists
+    /// in state rather than orphaning it, and keep the intent pending when
+    /// nobody can tell yet, so the next run looks before creating again.
+    async fn create_failed(
+        &self,
+        c: &ResourceChange,
+        provider: &Arc<dyn Provider>,
+        planned: &Value,
+        ctx: &CreateContext,
+        intent_id: String,
+        e: ProviderError,
+    ) -> Result<(), String> {
+        let (reported, error) = match e {
+            ProviderError::PartiallyCreated { object, error } => (Some(*object), *error),
+            other => (None, other),
+        };
+        let journalled = !intent_id.is_empty();
+        let (found, lookup_failed) = match reported {
+            Some(obj) => (Some(obj), false),
+            None if journalled => {
+                // The object this change replaces carries the address too.
+                let exclude: Vec<String> = c
+                    .before
+                    .as_ref()
+                    .and_then(|b| b.get("id").and_then(Value::as_str).map(String::from))
+                    .into_iter()
+                    .collect();
+                match find_made(
+                    provider,
+                    &self.env.name,
+                    &c.addr.type_name,
+                    &ctx.idempotency_token,
+                    &ctx.resource,
+                    &exclude,
+                )
+                .await
+                {
+                    Ok(found) => (found, false),
+                    Err(_) => (None, true),
+                }
+            }
+            None => (None, false),
+        };
+        let message = self.describe(c, &error);
+        if let Some(obj) = found {
+            let obj =
+                self.engine
+                    .conform(ResourceMode::Managed, &c.provider, &c.addr.type_name, obj);
+            let obj = crate::values::carry_sensitive(planned, obj);
+            let id = obj
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            self.writer.set_resource(state_record(
+                &c.addr,
+                &c.provider,
+                &obj,
+                &c.dependencies,
+                None,
+            ));
+            self.writer
+                .finish_after_flush(intent_id, IntentStatus::Done);
+            return Err(format!(
+                "{message}; the object was created ({id}) and is kept in state, so the next apply updates or replaces it instead of creating another"
+            ));
+        }
+        if error.may_have_created() || lookup_failed {
+            return Err(format!(
+                "{message}; the object may exist: the next apply looks for it before creating it again"
+            ));
+        }
+        if journalled {
+            let _ = self
+                .engine
+                .store
+                .journal_finish(
+                    &self.env.name,
+                    &intent_id,
+                    IntentStatus::Failed,
+                    serde_json::json!({"error": error.to_string()}),
+                )
+                .await;
+        }
+        Err(message)
     }
 
     async fn delete_object(
@@ -1264,7 +1545,7 @@ impl Run<'_> {
         prior: &Value,
         in_state: bool,
     ) -> Result<(), String> {
-        self.writer.checkpoint()?;
+        self.checked()?;
         let journalled = self
             .journal(
                 c,
@@ -1302,34 +1583,31 @@ impl Run<'_> {
     }
 
     /// Delete, retrying ordering errors (dependency violations, in use) with backoff.
-    async fn delete_with_retries(
-        &self,
-        c: &ResourceChange,
-        provider: &Arc<dyn Provider>,
-        prior: &Value,
-    ) -> Result<(), String> {
-        self.delete_retrying(c, provider, prior)
-            .await
-            .map_err(|e| self.describe(c, &e))
-    }
-
     async fn delete_retrying(
         &self,
         c: &ResourceChange,
         provider: &Arc<dyn Provider>,
         prior: &Value,
     ) -> Result<(), ProviderError> {
+        self.delete_retrying_at(&c.addr, provider, prior).await
+    }
+
+    async fn delete_retrying_at(
+        &self,
+        addr: &ResourceAddr,
+        provider: &Arc<dyn Provider>,
+        prior: &Value,
+    ) -> Result<(), ProviderError> {
         let deadline = Instant::now() + self.opts.delete_retry_for;
         let mut delay = Duration::from_millis(500);
         loop {
-            match with_retries(|| provider.delete(&c.addr.type_name, prior)).await {
+            match with_retries(|| provider.delete(&addr.type_name, prior)).await {
                 Ok(()) | Err(ProviderError::NotFound(_)) => return Ok(()),
                 Err(ProviderError::Conflict { code, message })
                     if Instant::now() + delay < deadline =>
                 {
                     self.observer.note(&format!(
-                        "{}: {code} ({message}); retrying in {delay:?}",
-                        c.addr
+                        "{addr}: {code} ({message}); retrying in {delay:?}"
                     ));
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(15));
@@ -1337,6 +1615,48 @@ impl Run<'_> {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Delete the deposed objects: replacements' old objects, and those an
+    /// earlier run could not delete yet. One that still cannot be deleted
+    /// stays recorded (its intent pending) and is tried again by the next
+    /// run; it is reported, but never blocks the environment.
+    async fn delete_deposed(&self) {
+        let deposed = std::mem::take(&mut *self.deposed.lock().expect("deposed"));
+        let tasks = deposed.into_iter().map(|d| async move {
+            let address = d.addr.to_string();
+            let id = d
+                .object
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
+            let Some(provider) = self.providers.get(&d.provider) else {
+                return;
+            };
+            let Ok(_permit) = self.limiter.acquire().await else {
+                return;
+            };
+            if let Err(e) = self.checked() {
+                self.record_failure(&address, e);
+                return;
+            }
+            match self.delete_retrying_at(&d.addr, provider, &d.object).await {
+                Ok(()) => {
+                    self.observer
+                        .note(&format!("{address}: deleted the deposed object {id}"));
+                    self.writer
+                        .finish_after_flush(d.intent_id, IntentStatus::Done);
+                }
+                Err(e) => self.record_failure(
+                    &address,
+                    format!(
+                        "deleting the deposed object {id}: {e}; it stays recorded as deposed and the next apply or destroy deletes it"
+                    ),
+                ),
+            }
+        });
+        futures::future::join_all(tasks).await;
     }
 
     async fn delete(&self, c: &ResourceChange) -> Result<(), String> {

@@ -151,8 +151,41 @@ impl Plan {
                     // Imports and moves rewrite state even when the object is unchanged.
                     || self.changes.iter().any(|c| c.import_id.is_some() || c.moved_from.is_some())
                     || self.outputs.values().any(|o| o.action != Action::NoOp)
+                    // Records of objects deleted outside terrace leave state.
+                    || !self.gone().is_empty()
             }
         }
+    }
+
+    /// Managed instances whose objects were deleted outside terrace and that
+    /// the plan does not create again: applying drops their records from
+    /// state (within `targets`, when the plan has any). Sorted.
+    pub fn gone(&self) -> Vec<String> {
+        if self.mode == PlanMode::RefreshOnly {
+            return Vec::new();
+        }
+        let targets: Vec<ResourceAddr> =
+            self.targets.iter().filter_map(|t| t.parse().ok()).collect();
+        let mut out: Vec<String> = self
+            .drift
+            .iter()
+            .filter(|d| d.after.is_none() && d.addr.mode == terrace_core::ResourceMode::Managed)
+            .filter(|d| {
+                targets.is_empty()
+                    || targets
+                        .iter()
+                        .any(|t| crate::plan::target_matches(t, &d.addr))
+            })
+            .filter(|d| {
+                !self
+                    .changes
+                    .iter()
+                    .any(|c| c.addr == d.addr && c.action != Action::NoOp)
+            })
+            .map(|d| d.addr.to_string())
+            .collect();
+        out.sort();
+        out
     }
 
     /// (to add, to change, to destroy) as Terraform counts them.

@@ -73,8 +73,20 @@ pub async fn apply(engine: &Engine, req: ApplyRequest<'_>) -> Result<ApplyOutcom
         engine.lock_timeout,
     )
     .await?;
-    let result = apply_locked(engine, &req, held.lease().clone()).await;
-    let released = held.release().await;
+    // Every cloud call and journal write checks the lease first
+    // (`StateWriter::with_lease_check`): a lost lock stops the run at once.
+    let held = std::sync::Arc::new(held);
+    let lost: crate::apply::LeaseCheck = {
+        let held = held.clone();
+        std::sync::Arc::new(move || held.is_lost())
+    };
+    let result = apply_locked(engine, &req, held.lease().clone(), lost).await;
+    let released = match std::sync::Arc::try_unwrap(held) {
+        Ok(held) => held.release().await,
+        // Unreachable (the check is dropped with the writer); dropping the
+        // lock releases it in the background.
+        Err(_) => Ok(()),
+    };
     let outcome = result?;
     released?;
     Ok(outcome)
@@ -84,6 +96,7 @@ async fn apply_locked(
     engine: &Engine,
     req: &ApplyRequest<'_>,
     lease: terrace_state::LockLease,
+    lost: crate::apply::LeaseCheck,
 ) -> Result<ApplyOutcome, EngineError> {
     let mut load = LoadOptions {
         vars: req.load.vars.clone(),
@@ -99,7 +112,8 @@ async fn apply_locked(
         who: req.apply_opts.who.clone(),
     };
     let writer = StateWriter::new(engine.store.clone(), &env.name, lease, stored.clone(), meta)
-        .with_min_interval(req.apply_opts.min_write_interval);
+        .with_min_interval(req.apply_opts.min_write_interval)
+        .with_lease_check(lost);
 
     // Reconcile what an interrupted run left behind before planning.
     let prior = PriorState::decode(stored.clone())?;

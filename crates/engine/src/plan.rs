@@ -733,9 +733,15 @@ impl PlanWalk<'_> {
         Ok((changes, table))
     }
 
-    fn import_ids(&self) -> Result<BTreeMap<String, String>, EngineError> {
+    /// Import IDs by target address, with the import block's range. Two
+    /// imports of one object into two addresses are refused here.
+    fn import_ids(
+        &self,
+    ) -> Result<BTreeMap<String, (String, terrace_core::SourceRange)>, EngineError> {
         let table = ValueTable::new();
-        let mut out = BTreeMap::new();
+        let mut out: BTreeMap<String, (String, terrace_core::SourceRange)> = BTreeMap::new();
+        let mut by_object: HashMap<(String, String), String> = HashMap::new();
+        let mut diags = Diagnostics::new();
         for imp in &self.env.config.root.imports {
             let id = self
                 .env
@@ -754,9 +760,45 @@ impl PlanWalk<'_> {
                 .at(Some(imp.id_range()));
                 return Err(EngineError::config(d.into(), self.env.sources.clone()));
             };
-            out.insert(imp.to.to_string(), id);
+            let to = imp.to.to_string();
+            if let Some(first) = by_object.get(&(imp.to.type_name.clone(), id.clone()))
+                && first != &to
+            {
+                diags.push(
+                    terrace_core::Diagnostic::error(
+                        "Duplicate import of one object",
+                        format!(
+                            "{to} and {first} both import the {} with ID {id:?}; two addresses must not manage one object (deleting either would delete the other's object). Remove one of the import blocks.",
+                            imp.to.type_name
+                        ),
+                    )
+                    .at(Some(imp.range.clone())),
+                );
+                continue;
+            }
+            by_object.insert((imp.to.type_name.clone(), id.clone()), to.clone());
+            out.insert(to, (id, imp.range.clone()));
+        }
+        if diags.has_errors() {
+            return Err(EngineError::config(diags, self.env.sources.clone()));
         }
         Ok(out)
+    }
+
+    /// The address other than `addr_s` whose state record holds the object
+    /// `obj` of type `type_name` (same `id`), if any.
+    fn managed_elsewhere(&self, type_name: &str, addr_s: &str, obj: &Value) -> Option<String> {
+        let id = obj.get("id").and_then(Value::as_str)?;
+        self.prior
+            .resources
+            .iter()
+            .find(|(a, r)| {
+                a.as_str() != addr_s
+                    && r.addr.mode == ResourceMode::Managed
+                    && r.addr.type_name == type_name
+                    && r.value.get("id").and_then(Value::as_str) == Some(id)
+            })
+            .map(|(a, _)| a.clone())
     }
 
     async fn plan_managed(
@@ -764,7 +806,7 @@ impl PlanWalk<'_> {
         inst: &ResourceInstanceConfig,
         addr_s: &str,
         dep_addrs: &[String],
-        imports: &BTreeMap<String, String>,
+        imports: &BTreeMap<String, (String, terrace_core::SourceRange)>,
         so_far: &[ResourceChange],
     ) -> Result<ResourceChange, Diagnostic> {
         let env = self.env;
@@ -779,10 +821,19 @@ impl PlanWalk<'_> {
         let mut before: Option<Value> = self.refreshed.get(addr_s).cloned().flatten();
         let mut import_id = None;
         if before.is_none()
-            && let Some(id) = imports.get(addr_s)
+            && let Some((id, import_range)) = imports.get(addr_s)
         {
             match provider.import(&inst.addr.type_name, id).await {
                 Ok(Some(v)) => {
+                    if let Some(owner) = self.managed_elsewhere(&inst.addr.type_name, addr_s, &v) {
+                        return Err(Diagnostic::error(
+                            "Resource already managed by terrace",
+                            format!(
+                                "Cannot import {id:?} into {addr_s}: that object is already managed by {owner}. Two addresses must not manage one object (deleting either would delete the other's object). Remove the import block, or move the object with a `moved {{ from = {owner} to = {addr_s} }}` block instead."
+                            ),
+                        )
+                        .at(Some(import_range.clone())));
+                    }
                     before = Some(self.engine.conform(
                         ResourceMode::Managed,
                         &inst.provider.name,

@@ -64,12 +64,37 @@ pub enum ProviderError {
     Config(String),
     #[error("{code}: {message}")]
     Api { code: String, message: String },
+    /// The request may or may not have been carried out: its answer was lost
+    /// (a reset connection, a server error, a timeout before the response).
+    /// A create that ends so may have made its object, so it is not sent
+    /// again blindly: the object is looked up first.
+    #[error("{code}: {message} (the request may have been carried out)")]
+    Unconfirmed { code: String, message: String },
+    /// A create made its object, then a later step failed (a rule, an
+    /// attribute or tagging call of a multi-call create). `object` is the
+    /// object as far as it was made; the engine keeps it in state so it is
+    /// neither orphaned nor created twice, and the next plan updates or
+    /// replaces it.
+    #[error("{error}")]
+    PartiallyCreated {
+        object: Box<Value>,
+        error: Box<ProviderError>,
+    },
 }
 
 impl ProviderError {
     /// Errors worth retrying with backoff (throttling).
     pub fn is_retryable(&self) -> bool {
         matches!(self, ProviderError::Throttled { .. })
+    }
+
+    /// Whether a create that failed with this error may have left an object
+    /// behind that nobody can find without looking (a timeout, a lost answer).
+    pub fn may_have_created(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Timeout { .. } | ProviderError::Unconfirmed { .. }
+        )
     }
 }
 
@@ -130,7 +155,10 @@ pub trait Provider: Send + Sync {
     async fn read_data(&self, type_name: &str, config: &Value) -> Result<Value, ProviderError>;
 
     /// Crash recovery: find the object a create with this token / ownership
-    /// address may have made. `None` if nothing was made.
+    /// address may have made. `None` if nothing was made. During a
+    /// replacement two objects carry the address; the engine passes over the
+    /// ones state already holds and, when this answers with one of them,
+    /// looks through [`Provider::list_owned`] for the other.
     async fn find_created(
         &self,
         type_name: &str,

@@ -9,7 +9,14 @@
 //!    (counting, throttling retries, error classification come with it).
 //! 3. Build state with `Obj::new(&p.resource_schema(self.name()))` so every attribute is present;
 //!    `read_many` returns one entry per prior in order, `None` for gone objects, batched.
-//! 4. Tag creates with `tags::create_tags(&p.default_tags, planned, &ctx.resource)`.
+//! 4. Tag creates with `tags::create_tags(&p.default_tags, planned, &ctx.resource)`,
+//!    in the create call itself wherever the API allows (`TagSpecifications`,
+//!    `Tags`): the engine finds an object whose create failed half-way, or
+//!    whose answer was lost, by these tags. Where the object can only be
+//!    tagged by a later call (S3 buckets), map every error after the call that
+//!    made it with [`partially_created`] so the engine keeps it in state.
+//!    Creates need no retry handling: `p.call` never re-sends a create that
+//!    has no idempotency token (see `api::is_non_idempotent`).
 //! 5. Add `Box::new(<thing>::Thing)` to [`all_resource_types`] and `mod <thing>;` below.
 //!    Default `plan` already predicts `tags_all`; override it only for type-specific rules.
 
@@ -113,6 +120,20 @@ pub(crate) trait ResourceType: Send + Sync {
         p: &AwsProvider,
         environment: &str,
     ) -> Result<Vec<Value>, ProviderError>;
+}
+
+/// A create made its object (`object`: the planned value with at least
+/// its `id`), then `error` happened in a later call: report both, so the
+/// engine keeps the object in state (the next plan updates or replaces it)
+/// instead of orphaning it.
+pub(crate) fn partially_created(object: &Value, error: ProviderError) -> ProviderError {
+    match error {
+        e @ ProviderError::PartiallyCreated { .. } => e,
+        error => ProviderError::PartiallyCreated {
+            object: Box::new(object.clone()),
+            error: Box::new(error),
+        },
+    }
 }
 
 /// Every supported resource type. One line per type.

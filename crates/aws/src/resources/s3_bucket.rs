@@ -3,7 +3,7 @@
 //! S3 has no batched describe: a read lists all buckets once (existence and
 //! region), then reads tags per existing bucket, concurrently.
 
-use super::{ResourceType, default_plan, tags_attributes};
+use super::{ResourceType, default_plan, partially_created, tags_attributes};
 use crate::api::{at_path, is_not_found};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::tags::{TagMap, create_tags, tags_from_api};
@@ -371,26 +371,51 @@ impl ResourceType for S3Bucket {
                 .location_constraint(BucketLocationConstraint::from(p.region.as_str()))
                 .build()
         });
-        p.call("s3:CreateBucket", || {
-            p.s3.create_bucket()
-                .bucket(&bucket)
-                .set_create_bucket_configuration(location.clone())
-                .send()
-        })
-        .await
-        .map_err(|e| at_path(e, "bucket"))?;
+        let created = p
+            .call("s3:CreateBucket", || {
+                p.s3.create_bucket()
+                    .bucket(&bucket)
+                    .set_create_bucket_configuration(location.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| at_path(e, "bucket"));
+        match created {
+            Ok(_) => {}
+            // The answer was lost (the call is never re-sent blindly): the
+            // bucket is ours if it exists now without tags (buckets are
+            // tagged only after CreateBucket) or with this address's tags.
+            Err(e @ ProviderError::Unconfirmed { .. }) => {
+                let ours = match self.tags_of(p, &bucket).await {
+                    Ok(Some(tags)) => {
+                        tags.is_empty()
+                            || tags.get(OWNER_ADDRESS_TAG) == Some(&ctx.resource.address)
+                    }
+                    _ => false,
+                };
+                if !ours {
+                    return Err(e);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        // The bucket exists from here on: a later failure reports it, so
+        // the engine keeps it in state instead of orphaning it untagged.
+        let mut prior = planned.clone();
+        if let Some(m) = prior.as_map_mut() {
+            m.insert("bucket".into(), Value::from(bucket.as_str()));
+            m.insert("id".into(), Value::from(bucket.as_str()));
+        }
         self.put_tags(
             p,
             &bucket,
             &create_tags(&p.default_tags, planned, &ctx.resource),
         )
-        .await?;
-        let mut prior = planned.clone();
-        if let Some(m) = prior.as_map_mut() {
-            m.insert("bucket".into(), Value::from(bucket.as_str()));
-        }
+        .await
+        .map_err(|e| partially_created(&prior, e))?;
         self.read_one(p, &bucket, Some(&prior))
-            .await?
+            .await
+            .map_err(|e| partially_created(&prior, e))?
             .ok_or_else(|| {
                 ProviderError::NotFound(format!("S3 bucket {bucket} not found after create"))
             })

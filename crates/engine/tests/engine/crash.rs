@@ -74,24 +74,23 @@ async fn crash_after_create_before_state_write_is_adopted_not_duplicated() {
 }
 
 #[tokio::test]
-async fn lost_create_response_keeps_the_intent_and_the_next_apply_adopts() {
+async fn lost_create_response_is_looked_up_at_once_and_kept_in_state() {
     let h = Harness::new(ONE).await;
     h.cloud.lock().lose_create_result.insert("a".into());
     let out = h.apply().await;
     assert_eq!(out.report.failures.len(), 1, "the create timed out");
-    assert_eq!(h.cloud.named("a").len(), 1, "but the object exists");
-    assert_eq!(h.pending().await.len(), 1, "its intent stays pending");
     assert!(
-        h.engine
-            .store
-            .read(ENV)
-            .await
-            .unwrap()
-            .is_none_or(|s| s.resource("test_thing.a").is_none())
+        out.report.failures[0].1.contains("kept in state"),
+        "{:?}",
+        out.report.failures
     );
+    assert_eq!(h.cloud.named("a").len(), 1, "but the object exists");
+    // The engine looked for it (by token) before giving up on the create.
+    assert_eq!(h.attrs("test_thing.a").await["id"], "thing-a-1");
+    assert!(h.pending().await.is_empty(), "its intent is finished");
 
     let out = h.apply_ok().await;
-    assert_eq!(out.reconciled.len(), 1, "{:?}", out.reconciled);
+    assert!(out.reconciled.is_empty(), "{:?}", out.reconciled);
     assert_eq!(h.cloud.calls("Create"), 1, "no second create");
     assert_eq!(h.cloud.named("a").len(), 1);
     assert_eq!(h.attrs("test_thing.a").await["id"], "thing-a-1");

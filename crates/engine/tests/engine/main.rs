@@ -9,6 +9,7 @@
 mod support;
 
 mod actions;
+mod correctness;
 mod crash;
 mod drift;
 mod failures;

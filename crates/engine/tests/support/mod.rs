@@ -60,6 +60,17 @@ pub struct CloudState {
     /// Creates of objects with these names make the object, then report a
     /// timeout (once per name): the engine never learns the object exists.
     pub lose_create_result: BTreeSet<String>,
+    /// Creates of objects with these names make the object, then fail on a
+    /// later call (a multi-call create: a rule, an attribute, tagging) with
+    /// an argument error that does not say the object exists.
+    pub partial_create: BTreeSet<String>,
+    /// Creates of objects with these names make nothing and report that
+    /// their answer was lost (`ProviderError::Unconfirmed`).
+    pub unconfirmed_create: BTreeSet<String>,
+    /// `find_created` answers with the first object carrying the address
+    /// (as the AWS provider's tag search does) instead of matching the
+    /// token, and `list_owned` shows the `terrace:address` tag in `tags`.
+    pub find_created_by_address: bool,
     /// Deletes of objects with these names fail with a Conflict this many more times.
     pub delete_conflicts: BTreeMap<String, usize>,
     /// The next N API calls (of any kind) are throttled.
@@ -316,6 +327,14 @@ impl Provider for TestProvider {
         );
         let name = name_of(&plain);
         let mut g = self.cloud.lock();
+        if g.unconfirmed_create.contains(&name) {
+            g.events
+                .push(format!("create-unconfirmed {}", ctx.resource.address));
+            return Err(ProviderError::Unconfirmed {
+                code: "InternalError".into(),
+                message: format!("connection reset while creating {name}"),
+            });
+        }
         if g.fail_create.contains(&name) {
             g.events
                 .push(format!("create-failed {}", ctx.resource.address));
@@ -347,6 +366,15 @@ impl Provider for TestProvider {
         );
         g.events
             .push(format!("create {} {id}", ctx.resource.address));
+        if g.partial_create.contains(&name) {
+            g.events
+                .push(format!("create-partial {}", ctx.resource.address));
+            return Err(ProviderError::InvalidArgument {
+                path: None,
+                code: "InvalidParameterValue".into(),
+                message: format!("the second call of the create of {name} was refused"),
+            });
+        }
         if g.lose_create_result.remove(&name) {
             return Err(ProviderError::Timeout {
                 what: format!("{name} to become ready"),
@@ -428,13 +456,18 @@ impl Provider for TestProvider {
         &self,
         _type_name: &str,
         token: &str,
-        _ctx: &ResourceContext,
+        ctx: &ResourceContext,
     ) -> Result<Option<Value>, ProviderError> {
         self.cloud.call("FindCreated")?;
-        Ok(self
-            .cloud
-            .lock()
-            .objects
+        let g = self.cloud.lock();
+        if g.find_created_by_address {
+            return Ok(g
+                .objects
+                .values()
+                .find(|o| o.env == ctx.environment && o.address == ctx.address)
+                .map(|o| o.value.clone()));
+        }
+        Ok(g.objects
             .values()
             .find(|o| o.token == token)
             .map(|o| o.value.clone()))
@@ -446,13 +479,21 @@ impl Provider for TestProvider {
         environment: &str,
     ) -> Result<Vec<Value>, ProviderError> {
         self.cloud.call("ListOwned")?;
-        Ok(self
-            .cloud
-            .lock()
-            .objects
+        let g = self.cloud.lock();
+        let show_address = g.find_created_by_address;
+        Ok(g.objects
             .values()
             .filter(|o| o.type_name == type_name && o.env == environment)
-            .map(|o| o.value.clone())
+            .map(|o| {
+                let mut v = o.value.clone();
+                if show_address && let Some(m) = v.as_map_mut() {
+                    m.insert(
+                        "tags".into(),
+                        Value::map([("terrace:address", Value::from(o.address.as_str()))]),
+                    );
+                }
+                v
+            })
             .collect())
     }
 
