@@ -29,6 +29,11 @@ pub(crate) trait Env {
     ) -> Result<Arc<Value>, Diagnostics>;
     /// The directory relative file paths in functions are resolved against.
     fn base_dir(&self) -> &Path;
+    /// True inside a `templatefile` template, where every name must come
+    /// from the vars map.
+    fn is_template(&self) -> bool {
+        false
+    }
 }
 
 /// An environment without any references (tfvars files, defaults, CLI values).
@@ -258,6 +263,20 @@ impl<'a> Ctx<'a> {
             // Cheap clone-free walk is not possible while borrowing self; clone the binding.
             let v = v.clone();
             return self.apply_ops(&v, ops, false);
+        }
+        if self.env.is_template() {
+            let span = span_of(root);
+            let at = self.file.pos(span.start);
+            return Err(self.err(
+                span,
+                "Invalid value for \"vars\" parameter",
+                format!(
+                    "vars map does not contain key \"{}\", referenced at line {}, column {}.",
+                    root.as_str(),
+                    at.line,
+                    at.column
+                ),
+            ));
         }
         let parsed = parse_subject(root, ops, &|_| false)
             .map_err(|b| self.err(b.span, "Invalid reference", b.message))?;
@@ -1135,6 +1154,9 @@ impl Env for TemplateEnv<'_> {
     }
     fn base_dir(&self) -> &Path {
         self.base_dir
+    }
+    fn is_template(&self) -> bool {
+        true
     }
 }
 

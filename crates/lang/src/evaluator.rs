@@ -629,10 +629,14 @@ impl Evaluator {
                 Some(e) => (Ctx::new(&e.file, &pscope).eval(&e.expr)?, e.range()),
                 None => (Value::Null, call.range.clone()),
             };
-            let value = if value.is_null() {
+            // An omitted argument takes the default. An explicit `null` is
+            // kept when the variable is nullable (Terraform's default) and
+            // replaced by the default only under `nullable = false`.
+            let given = call.args.contains_key(name);
+            let value = if value.is_null() && (!given || !var.nullable) {
                 match &var.default {
                     Some(d) => d.clone(),
-                    None if !var.nullable || !call.args.contains_key(name) => {
+                    None if !var.nullable || !given => {
                         return Err(Diagnostic::error(
                             "Required variable not set",
                             format!("The variable \"{name}\" of {inst} is required, but the given value is null."),
