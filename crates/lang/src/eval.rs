@@ -12,11 +12,13 @@ use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, U
 use hcl_edit::template::{Directive, Element, Template};
 use terrace_core::value::format_number;
 use terrace_core::{Diagnostic, Diagnostics, Value};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::functions;
 use crate::refs::{RefSubject, parse_subject, span_of};
 use crate::source::SourceFile;
 use crate::suggest::did_you_mean;
+use crate::types::{TypeConstraint, convert, type_label, type_of, unify};
 
 /// Where references are resolved.
 pub(crate) trait Env {
@@ -109,7 +111,7 @@ impl<'a> Ctx<'a> {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
             Expression::Number(n) => Ok(Value::Number(n.value().as_f64().unwrap_or(0.0))),
-            Expression::String(s) => Ok(Value::String(s.value().clone())),
+            Expression::String(s) => Ok(Value::String(nfc(s.value()))),
             Expression::Array(a) => {
                 let mut out = Vec::with_capacity(a.len());
                 let mut diags = Diagnostics::new();
@@ -186,42 +188,7 @@ impl<'a> Ctx<'a> {
                     self.apply_ops(&base, &t.operators, false)
                 }
             },
-            Expression::Conditional(c) => {
-                let cond = self.eval(&c.cond_expr)?;
-                let (cond, sens) = cond.into_unmarked();
-                match cond {
-                    Value::Bool(b) => {
-                        let v = if b {
-                            self.eval(&c.true_expr)?
-                        } else {
-                            self.eval(&c.false_expr)?
-                        };
-                        Ok(v.mark_if(sens))
-                    }
-                    Value::Unknown => {
-                        // Still evaluate both sides for their errors.
-                        self.eval(&c.true_expr)?;
-                        self.eval(&c.false_expr)?;
-                        Ok(Value::Unknown.mark_if(sens))
-                    }
-                    Value::String(s) if s == "true" || s == "false" => {
-                        let v = if s == "true" {
-                            self.eval(&c.true_expr)?
-                        } else {
-                            self.eval(&c.false_expr)?
-                        };
-                        Ok(v.mark_if(sens))
-                    }
-                    other => Err(self.err(
-                        span_of(&c.cond_expr),
-                        "Incorrect condition type",
-                        format!(
-                            "The condition expression must be of type bool, but have {}.",
-                            other.type_name()
-                        ),
-                    )),
-                }
-            }
+            Expression::Conditional(c) => self.conditional(c),
             Expression::FuncCall(f) => self.func_call(f, span_of(e)),
             Expression::UnaryOp(u) => {
                 let v = self.eval(&u.expr)?;
@@ -431,6 +398,72 @@ impl<'a> Ctx<'a> {
             Value::Null => Err(self.err(span, "Attempt to index null value", "This value is null, so it does not have any indices.")),
             other => Err(self.err(span, "Invalid index", format!("This value does not have any indices: it is a {}.", other.type_name()))),
         }
+    }
+
+    /// `cond ? a : b`, as HCL evaluates it: both results are evaluated and
+    /// unified to a common type (`true ? 12 : "x"` is `"12"`); the errors
+    /// of the result not chosen are dropped (it counts as of any type).
+    fn conditional(&mut self, c: &hcl_edit::expr::Conditional) -> R<Value> {
+        let cond = self.eval(&c.cond_expr)?;
+        let (cond, sens) = cond.into_unmarked();
+        let pick = match cond {
+            Value::Bool(b) => Some(b),
+            Value::Unknown => None,
+            Value::String(s) if s == "true" || s == "false" => Some(s == "true"),
+            other => {
+                return Err(self.err(
+                    span_of(&c.cond_expr),
+                    "Incorrect condition type",
+                    format!(
+                        "The condition expression must be of type bool, but have {}.",
+                        other.type_name()
+                    ),
+                ));
+            }
+        };
+        let t = self.eval(&c.true_expr);
+        let f = self.eval(&c.false_expr);
+        let (chosen, other) = match pick {
+            Some(true) => (t?, f.ok()),
+            Some(false) => (f?, t.ok()),
+            None => {
+                // Still report both sides' errors.
+                let (t, f) = match (t, f) {
+                    (Ok(t), Ok(f)) => (t, f),
+                    (t, f) => {
+                        let mut d = Diagnostics::new();
+                        for r in [t, f] {
+                            if let Err(e) = r {
+                                d.extend(e);
+                            }
+                        }
+                        return Err(d);
+                    }
+                };
+                (t, Some(f))
+            }
+        };
+        let other_ty = other.as_ref().map(type_of).unwrap_or(TypeConstraint::Any);
+        let (tt, ft) = match pick {
+            Some(false) => (other_ty, type_of(&chosen)),
+            _ => (type_of(&chosen), other_ty),
+        };
+        let Some(common) = unify(&tt, &ft) else {
+            return Err(self.err(
+                span_of(&c.true_expr).start..span_of(&c.false_expr).end,
+                "Inconsistent conditional result types",
+                format!(
+                    "The true and false result expressions must have consistent types. The 'true' value is {}, but the 'false' value is {}.",
+                    type_label(&tt),
+                    type_label(&ft)
+                ),
+            ));
+        };
+        if pick.is_none() {
+            return Ok(Value::Unknown.mark_if(sens));
+        }
+        let v = convert(chosen.clone(), &common).unwrap_or(chosen);
+        Ok(v.mark_if(sens))
     }
 
     fn binary(&mut self, b: &hcl_edit::expr::BinaryOp, span: Range<usize>) -> R<Value> {
@@ -696,7 +729,7 @@ impl<'a> Ctx<'a> {
         if state.unknown {
             return Ok(Value::Unknown.mark_if(state.sensitive));
         }
-        Ok(Value::String(out).mark_if(state.sensitive))
+        Ok(Value::String(nfc_owned(out)).mark_if(state.sensitive))
     }
 
     fn render(
@@ -1188,9 +1221,32 @@ fn strip_after(el: &Element) -> bool {
     }
 }
 
-/// Structural equality ignoring list/set distinction of numbers' formatting.
+/// A string in Unicode Normalization Form C, as Terraform keeps every
+/// string (`"e\u0301"` and `"\u00e9"` are the same string).
+pub(crate) fn nfc(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_string()
+    } else {
+        s.nfc().collect()
+    }
+}
+
+/// [`nfc`] without a copy when the string is already normalised.
+pub(crate) fn nfc_owned(s: String) -> String {
+    if s.is_ascii() || unicode_normalization::is_nfc(&s) {
+        s
+    } else {
+        s.nfc().collect()
+    }
+}
+
+/// Structural equality ignoring list/set distinction of numbers' formatting;
+/// strings compare in NFC.
 pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
     match (a.unmarked(), b.unmarked()) {
+        (Value::String(x), Value::String(y)) => {
+            x == y || (!x.is_ascii() && !y.is_ascii() && x.nfc().eq(y.nfc()))
+        }
         (Value::List(x), Value::List(y)) | (Value::Set(x), Value::Set(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
         }
