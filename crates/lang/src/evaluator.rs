@@ -1024,15 +1024,12 @@ impl Evaluator {
         &self,
         lookup: &dyn ResourceLookup,
     ) -> Result<BTreeMap<String, (Value, bool)>, Diagnostics> {
-        let stack = RefCell::new(Vec::new());
-        let root = &self.config.root;
-        let inst = ModuleInstance::root();
         let mut out = BTreeMap::new();
         let mut diags = Diagnostics::new();
-        for (name, o) in &root.outputs {
-            match self.output_value(&inst, root, name, lookup, &stack, true) {
+        for (name, r) in self.root_outputs_each(lookup) {
+            match r {
                 Ok(v) => {
-                    out.insert(name.clone(), ((*v).clone(), o.sensitive));
+                    out.insert(name, v);
                 }
                 Err(d) => diags.extend(d),
             }
@@ -1042,6 +1039,27 @@ impl Evaluator {
         } else {
             Err(diags)
         }
+    }
+
+    /// Every root output on its own (value, `sensitive` argument), so that
+    /// one that fails to evaluate does not hide the others (apply stores the
+    /// ones that evaluate and fails on the rest).
+    pub fn root_outputs_each(
+        &self,
+        lookup: &dyn ResourceLookup,
+    ) -> BTreeMap<String, Result<(Value, bool), Diagnostics>> {
+        let stack = RefCell::new(Vec::new());
+        let root = &self.config.root;
+        let inst = ModuleInstance::root();
+        root.outputs
+            .iter()
+            .map(|(name, o)| {
+                let r = self
+                    .output_value(&inst, root, name, lookup, &stack, true)
+                    .map(|v| ((*v).clone(), o.sensitive));
+                (name.clone(), r)
+            })
+            .collect()
     }
 
     /// Root-module provider configurations, evaluated; providers used by

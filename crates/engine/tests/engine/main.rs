@@ -13,6 +13,7 @@ mod crash;
 mod drift;
 mod failures;
 mod lifecycle;
+mod outputs;
 mod sensitive;
 mod snapshots;
 mod stale;
