@@ -153,11 +153,6 @@ impl Spec {
             return Ok(Value::Unknown.mark_if(sensitive));
         }
         let out = (self.imp)(&Args::new(self.params, self.variadic, args, marked), ctx)?;
-        if let Value::Number(n) = out
-            && n.is_nan()
-        {
-            return Err(FuncError::new("the result is not a number (NaN)"));
-        }
         Ok(out.mark_if(sensitive))
     }
 }

@@ -16,7 +16,7 @@ fn s(x: &str) -> Value {
     Value::string(x)
 }
 fn n(x: f64) -> Value {
-    Value::Number(x)
+    Value::from(x)
 }
 fn b(x: bool) -> Value {
     Value::Bool(x)
@@ -1784,11 +1784,7 @@ fn sensitive_propagates() {
         ("length", vec![sens(j("[1,2]"))], ok(sens(n(2.0)))),
         // Only the collection's own mark carries to its length (Terraform:
         // https://developer.hashicorp.com/terraform/language/functions/length).
-        (
-            "length",
-            vec![list(vec![sens(n(1.0)), n(2.0)])],
-            ok(n(2.0)),
-        ),
+        ("length", vec![list(vec![sens(n(1.0)), n(2.0)])], ok(n(2.0))),
         (
             "merge",
             vec![map(vec![("a", sens(s("x")))]), j(r#"{"b":"y"}"#)],

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use hcl_edit::Decorated;
 use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
 use hcl_edit::template::{Directive, Element, Template};
-use terrace_core::value::format_number;
-use terrace_core::{Diagnostic, Diagnostics, Value};
+use terrace_core::{Diagnostic, Diagnostics, Number, Value};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::functions;
@@ -110,7 +109,7 @@ impl<'a> Ctx<'a> {
         match e {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
-            Expression::Number(n) => Ok(Value::Number(n.value().as_f64().unwrap_or(0.0))),
+            Expression::Number(n) => Ok(Value::Number(self.number_literal(n, span_of(e)))),
             Expression::String(s) => Ok(Value::String(nfc(s.value()))),
             Expression::Array(a) => {
                 let mut out = Vec::with_capacity(a.len());
@@ -141,7 +140,7 @@ impl<'a> Ctx<'a> {
                             sens |= s;
                             match kv {
                                 Value::String(s) => Ok(s),
-                                Value::Number(n) => Ok(format_number(n)),
+                                Value::Number(n) => Ok(n.to_string()),
                                 Value::Bool(b) => Ok(b.to_string()),
                                 Value::Unknown => {
                                     unknown_key = true;
@@ -196,9 +195,9 @@ impl<'a> Ctx<'a> {
                 let r = match (*u.operator.value(), v) {
                     (_, Value::Unknown) => Value::Unknown,
                     (UnaryOperator::Not, Value::Bool(b)) => Value::Bool(!b),
-                    (UnaryOperator::Neg, Value::Number(n)) => Value::Number(-n),
-                    (UnaryOperator::Neg, Value::String(s)) if s.trim().parse::<f64>().is_ok() => {
-                        Value::Number(-s.trim().parse::<f64>().unwrap_or(0.0))
+                    (UnaryOperator::Neg, Value::Number(n)) => Value::Number(n.neg()),
+                    (UnaryOperator::Neg, Value::String(s)) if Number::parse(s.trim()).is_some() => {
+                        Value::Number(Number::parse(s.trim()).map(|n| n.neg()).unwrap_or_default())
                     }
                     (op, other) => {
                         let want = if op == UnaryOperator::Not {
@@ -309,7 +308,7 @@ impl<'a> Ctx<'a> {
                 self.index(inner, key, span_of(ix), rest, sens)
             }
             TraversalOperator::LegacyIndex(n) => {
-                let key = Value::Number(*n.value() as f64);
+                let key = Value::from(*n.value());
                 self.index(inner, key, span_of(n), rest, sens)
             }
             TraversalOperator::FullSplat(_) | TraversalOperator::AttrSplat(_) => {
@@ -353,8 +352,8 @@ impl<'a> Ctx<'a> {
         match coll {
             Value::List(xs) => {
                 let i = match &key {
-                    Value::Number(n) if n.fract() == 0.0 => *n,
-                    Value::String(s) if s.parse::<i64>().is_ok() => s.parse::<i64>().unwrap_or(0) as f64,
+                    Value::Number(n) if n.is_integer() => n.clone(),
+                    Value::String(s) if s.parse::<i64>().is_ok() => Number::from(s.parse::<i64>().unwrap_or(0)),
                     other => {
                         return Err(self.err(
                             span,
@@ -363,19 +362,19 @@ impl<'a> Ctx<'a> {
                         ));
                     }
                 };
-                if i < 0.0 || i as usize >= xs.len() {
+                let Some(i) = i.to_u64().and_then(|i| usize::try_from(i).ok()).filter(|i| *i < xs.len()) else {
                     return Err(self.err(
                         span,
                         "Invalid index",
-                        format!("The given key does not identify an element in this collection value: index {} is out of range for a list of {} elements.", format_number(i), xs.len()),
+                        format!("The given key does not identify an element in this collection value: index {i} is out of range for a list of {} elements.", xs.len()),
                     ));
-                }
-                self.apply_ops(&xs[i as usize], rest, sens)
+                };
+                self.apply_ops(&xs[i], rest, sens)
             }
             Value::Map(m) => {
                 let k = match &key {
                     Value::String(s) => s.clone(),
-                    Value::Number(n) => format_number(*n),
+                    Value::Number(n) => n.to_string(),
                     Value::Bool(b) => b.to_string(),
                     other => {
                         return Err(self.err(span, "Invalid index", format!("A string key is required, but have {}.", other.type_name())));
@@ -398,6 +397,24 @@ impl<'a> Ctx<'a> {
             Value::Null => Err(self.err(span, "Attempt to index null value", "This value is null, so it does not have any indices.")),
             other => Err(self.err(span, "Invalid index", format!("This value does not have any indices: it is a {}.", other.type_name()))),
         }
+    }
+
+    /// A number literal, exactly as written (`9007199254740993` is not
+    /// rounded to the nearest `f64`).
+    fn number_literal(
+        &self,
+        n: &hcl_edit::Formatted<hcl_edit::Number>,
+        span: Range<usize>,
+    ) -> Number {
+        let text: String = self
+            .file
+            .slice(span)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        Number::parse(&text)
+            .or_else(|| n.value().as_f64().and_then(Number::from_f64))
+            .unwrap_or_default()
     }
 
     /// `cond ? a : b`, as HCL evaluates it: both results are evaluated and
@@ -511,29 +528,29 @@ impl<'a> Ctx<'a> {
                 let rn = self.want_number(&r, &b.rhs_expr, op, sens)?;
                 match (ln, rn) {
                     (Some(a), Some(c)) => match op {
-                        Plus => Value::Number(a + c),
-                        Minus => Value::Number(a - c),
-                        Mul => Value::Number(a * c),
-                        Div => {
-                            if c == 0.0 {
+                        Plus => Value::Number(a.add(&c)),
+                        Minus => Value::Number(a.sub(&c)),
+                        Mul => Value::Number(a.mul(&c)),
+                        Div => match a.div(&c) {
+                            Some(q) => Value::Number(q),
+                            None => {
                                 return Err(self.err(
                                     span,
                                     "Division by zero",
                                     "Can't divide by zero.",
                                 ));
                             }
-                            Value::Number(a / c)
-                        }
-                        Mod => {
-                            if c == 0.0 {
+                        },
+                        Mod => match a.rem(&c) {
+                            Some(r) => Value::Number(r),
+                            None => {
                                 return Err(self.err(
                                     span,
                                     "Division by zero",
                                     "Can't use zero as the divisor of the modulo operator.",
                                 ));
                             }
-                            Value::Number(a % c)
-                        }
+                        },
                         Less => Value::Bool(a < c),
                         LessEq => Value::Bool(a <= c),
                         Greater => Value::Bool(a > c),
@@ -572,11 +589,11 @@ impl<'a> Ctx<'a> {
         e: &Expression,
         op: BinaryOperator,
         sensitive: bool,
-    ) -> R<Option<f64>> {
+    ) -> R<Option<Number>> {
         match v {
-            Value::Number(n) => Ok(Some(*n)),
+            Value::Number(n) => Ok(Some(n.clone())),
             Value::Unknown => Ok(None),
-            Value::String(s) if s.trim().parse::<f64>().is_ok() => Ok(s.trim().parse::<f64>().ok()),
+            Value::String(s) if Number::parse(s.trim()).is_some() => Ok(Number::parse(s.trim())),
             other => Err(self.err(
                 span_of(e),
                 "Invalid operand",
@@ -656,7 +673,7 @@ impl<'a> Ctx<'a> {
                         result_sens |= s;
                         let key = match kv {
                             Value::String(s) => s,
-                            Value::Number(n) => format_number(n),
+                            Value::Number(n) => n.to_string(),
                             Value::Bool(b) => b.to_string(),
                             Value::Unknown => {
                                 unknown = true;
@@ -867,7 +884,7 @@ impl<'a> Ctx<'a> {
         st.sensitive |= s || v.contains_sensitive();
         match v {
             Value::String(s) => out.push_str(&s),
-            Value::Number(n) => out.push_str(&format_number(n)),
+            Value::Number(n) => out.push_str(&n.to_string()),
             Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
             Value::Unknown => st.unknown = true,
             Value::Null => {

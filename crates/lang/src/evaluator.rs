@@ -1223,8 +1223,8 @@ fn expand_keys(
         };
         return match v.unmarked() {
             Value::Unknown => Ok(None),
-            Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 => Ok(Some(
-                (0..*n as i64)
+            Value::Number(n) if n.to_i64().is_some_and(|n| n >= 0) => Ok(Some(
+                (0..n.to_i64().unwrap_or(0))
                     .map(|i| Expansion {
                         key: Some(InstanceKey::Int(i)),
                         each_value: None,
@@ -1233,7 +1233,7 @@ fn expand_keys(
             )),
             Value::Number(n) => Err(bad(format!(
                 "The given \"count\" argument value is unsuitable: must be a whole number greater than or equal to zero, but have {}.",
-                terrace_core::value::format_number(*n)
+                n
             ))),
             Value::String(s) if s.parse::<u32>().is_ok() => {
                 let n: u32 = s.parse().unwrap_or(0);

@@ -181,7 +181,7 @@ fn convert_at(v: Value, ty: &TypeConstraint, path: &mut Vec<String>) -> Result<V
         TypeConstraint::Any => Ok(v),
         TypeConstraint::String => match v {
             Value::String(_) => Ok(v),
-            Value::Number(n) => Ok(Value::String(terrace_core::value::format_number(n))),
+            Value::Number(n) => Ok(Value::String(n.to_string())),
             Value::Bool(b) => Ok(Value::String(b.to_string())),
             other => Err(at(
                 path,
@@ -190,12 +190,14 @@ fn convert_at(v: Value, ty: &TypeConstraint, path: &mut Vec<String>) -> Result<V
         },
         TypeConstraint::Number => match v {
             Value::Number(_) => Ok(v),
-            Value::String(s) => s.trim().parse::<f64>().map(Value::Number).map_err(|_| {
-                at(
-                    path,
-                    &format!("a number is required, but have string {s:?}"),
-                )
-            }),
+            Value::String(s) => terrace_core::Number::parse(s.trim())
+                .map(Value::Number)
+                .ok_or_else(|| {
+                    at(
+                        path,
+                        &format!("a number is required, but have string {s:?}"),
+                    )
+                }),
             other => Err(at(
                 path,
                 &format!("a number is required, but have {}", other.type_name()),
@@ -428,7 +430,7 @@ mod tests {
 
     fn ty(s: &str) -> TypeConstraint {
         let e = hcl_edit::parser::parse_expr(s).unwrap();
-        parse_type(&e, &|_| Ok(Value::Number(3.0))).unwrap()
+        parse_type(&e, &|_| Ok(Value::from(3))).unwrap()
     }
 
     #[test]

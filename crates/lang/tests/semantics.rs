@@ -259,3 +259,43 @@ backend ${ip_addrs[0]}:${port}
     assert!(!text.contains("resource"), "{text}");
     assert_eq!(r.diags.iter().filter(|d| d.is_error()).count(), 1, "{text}");
 }
+
+/// Item 10: numbers are arbitrary precision.
+#[test]
+fn numbers_are_arbitrary_precision() {
+    // https://developer.hashicorp.com/terraform/language/expressions/types#number
+    // ("a numeric value … Terraform's numbers are arbitrary-precision"):
+    // integers keep every digit and decimal arithmetic is exact.
+    check("9007199254740993", "9007199254740993");
+    check("9007199254740993 + 0", "9007199254740993");
+    check("0.1 + 0.2 == 0.3", "true");
+    check("0.1 + 0.2", "0.3");
+    check("12345678901234567890 * 10", "123456789012345678900");
+    check("-9007199254740993", "-9007199254740993");
+    check("7 / 2", "3.5");
+    check("7 % 3", "1");
+    check("1 / 0", "error: Division by zero");
+    // https://developer.hashicorp.com/terraform/language/functions/jsondecode
+    check(
+        r#"jsondecode("{\"n\": 12345678901234567890}").n"#,
+        "12345678901234567890",
+    );
+    check(
+        r#"jsonencode(jsondecode("[12345678901234567890, 0.1]"))"#,
+        r#""[12345678901234567890,0.1]""#,
+    );
+    // https://developer.hashicorp.com/terraform/language/functions/tonumber
+    check(r#"tonumber("9007199254740993")"#, "9007199254740993");
+    check(r#"tostring(9007199254740993)"#, r#""9007199254740993""#);
+    // https://developer.hashicorp.com/terraform/language/functions/sum and max
+    check("sum([0.1, 0.2])", "0.3");
+    check(
+        "max(9007199254740993, 9007199254740992)",
+        "9007199254740993",
+    );
+    check(r#"parseint("9007199254740993", 10)"#, "9007199254740993");
+    check("floor(-1.5)", "-2");
+    check("ceil(1.2)", "2");
+    check("pow(10, 20)", "100000000000000000000");
+    check(r#""n=${9007199254740993}""#, r#""n=9007199254740993""#);
+}
