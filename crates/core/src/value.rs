@@ -94,11 +94,11 @@ impl Number {
     }
 
     pub fn is_zero(&self) -> bool {
-        self.0 == BigDecimal::from(0)
+        bigdecimal::Zero::is_zero(&self.0)
     }
 
     pub fn is_negative(&self) -> bool {
-        self.0 < BigDecimal::from(0)
+        self.0.sign() == bigdecimal::num_bigint::Sign::Minus
     }
 
     pub fn add(&self, o: &Number) -> Number {
