@@ -10,19 +10,227 @@
 //!   propagates. Printing code must use [`Value::redacted`] or check
 //!   [`Value::is_sensitive`].
 //!
-//! Numbers are `f64`; integers up to 2^53 round-trip exactly, which covers
-//! every number terrace configurations use (counts, ports, sizes).
+//! Numbers are arbitrary-precision decimals ([`Number`], on `bigdecimal`),
+//! as Terraform's are arbitrary precision: `9007199254740993` stays itself,
+//! `0.1 + 0.2 == 0.3`, and a 20-digit integer read from JSON keeps its
+//! digits. JSON (state, plan files) carries them exactly: serde_json is
+//! built with `arbitrary_precision`, so a number's text is kept as written.
 
-use serde_json::Number;
+use bigdecimal::{BigDecimal, ToPrimitive};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::str::FromStr;
+
+/// An arbitrary-precision decimal number. Equality and order are numeric
+/// (`1.0 == 1`).
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Number(BigDecimal);
+
+/// Digits kept by a division that does not terminate (Terraform keeps 512
+/// bits, about 154 decimal digits).
+const DIV_PRECISION: u64 = 154;
+
+impl Number {
+    /// A finite `f64`, by its shortest round-trip text (`0.1` is exactly
+    /// 0.1, not the binary fraction nearest to it). `None` for NaN and
+    /// infinities.
+    pub fn from_f64(n: f64) -> Option<Number> {
+        if !n.is_finite() {
+            return None;
+        }
+        BigDecimal::from_str(&format!("{n:?}")).ok().map(Number)
+    }
+
+    /// Parse decimal text (`12`, `-1.5`, `1e3`); `None` if it is not a
+    /// number. No whitespace, `inf`, `nan` or hex.
+    pub fn parse(s: &str) -> Option<Number> {
+        let ok = !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+            && s.bytes().any(|b| b.is_ascii_digit());
+        if !ok {
+            return None;
+        }
+        BigDecimal::from_str(s).ok().map(|d| Number(d.normalized()))
+    }
+
+    pub fn from_decimal(d: BigDecimal) -> Number {
+        Number(d)
+    }
+
+    /// The decimal itself.
+    pub fn decimal(&self) -> &BigDecimal {
+        &self.0
+    }
+
+    /// The nearest `f64`.
+    pub fn to_f64(&self) -> f64 {
+        self.0
+            .to_scientific_notation()
+            .parse::<f64>()
+            .unwrap_or_else(|_| self.0.to_f64().unwrap_or(f64::NAN))
+    }
+
+    /// The number as an `i64` when it is whole and fits.
+    pub fn to_i64(&self) -> Option<i64> {
+        if self.is_integer() {
+            self.0.to_i64()
+        } else {
+            None
+        }
+    }
+
+    /// The number as a `u64` when it is whole, not negative and fits.
+    pub fn to_u64(&self) -> Option<u64> {
+        if self.is_integer() {
+            self.0.to_u64()
+        } else {
+            None
+        }
+    }
+
+    pub fn is_integer(&self) -> bool {
+        self.0.is_integer()
+    }
+
+    pub fn is_zero(&self) -> bool {
+        bigdecimal::Zero::is_zero(&self.0)
+    }
+
+    pub fn is_negative(&self) -> bool {
+        self.0.sign() == bigdecimal::num_bigint::Sign::Minus
+    }
+
+    pub fn add(&self, o: &Number) -> Number {
+        Number((&self.0 + &o.0).normalized())
+    }
+
+    pub fn sub(&self, o: &Number) -> Number {
+        Number((&self.0 - &o.0).normalized())
+    }
+
+    pub fn mul(&self, o: &Number) -> Number {
+        Number((&self.0 * &o.0).normalized())
+    }
+
+    /// `None` when dividing by zero.
+    pub fn div(&self, o: &Number) -> Option<Number> {
+        if o.is_zero() {
+            return None;
+        }
+        let exact = &self.0 / &o.0;
+        Some(Number(exact.with_prec(DIV_PRECISION).normalized()))
+    }
+
+    /// The remainder with the sign of the dividend, as Terraform's `%`;
+    /// `None` when dividing by zero.
+    pub fn rem(&self, o: &Number) -> Option<Number> {
+        if o.is_zero() {
+            return None;
+        }
+        Some(Number((&self.0 % &o.0).normalized()))
+    }
+
+    pub fn neg(&self) -> Number {
+        Number(-self.0.clone())
+    }
+
+    pub fn abs(&self) -> Number {
+        Number(self.0.abs())
+    }
+
+    /// Round towards negative infinity.
+    pub fn floor(&self) -> Number {
+        Number(
+            self.0
+                .with_scale_round(0, bigdecimal::RoundingMode::Floor)
+                .normalized(),
+        )
+    }
+
+    /// Round towards positive infinity.
+    pub fn ceil(&self) -> Number {
+        Number(
+            self.0
+                .with_scale_round(0, bigdecimal::RoundingMode::Ceiling)
+                .normalized(),
+        )
+    }
+
+    /// JSON for this number, exact.
+    pub fn to_json(&self) -> serde_json::Value {
+        if let Some(i) = self.to_i64() {
+            return serde_json::Value::Number(i.into());
+        }
+        if let Some(u) = self.to_u64() {
+            return serde_json::Value::Number(u.into());
+        }
+        // With `arbitrary_precision` serde_json keeps the text as is.
+        serde_json::from_str::<serde_json::Number>(&self.to_string())
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A JSON number, exactly as written.
+    pub fn from_json(n: &serde_json::Number) -> Number {
+        Number::parse(&n.to_string())
+            .or_else(|| n.as_f64().and_then(Number::from_f64))
+            .unwrap_or_else(|| Number::from(0i64))
+    }
+}
+
+impl fmt::Display for Number {
+    /// Plain decimal notation without a needless fraction (`3`, `0.5`,
+    /// `9007199254740993`), as Terraform prints numbers.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.normalized();
+        // Keep astronomically large or small numbers readable.
+        let magnitude = n.order_of_magnitude();
+        if !(-40..=60).contains(&magnitude) {
+            return write!(f, "{}", n.to_scientific_notation());
+        }
+        write!(f, "{}", n.to_plain_string())
+    }
+}
+
+impl fmt::Debug for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl From<i64> for Number {
+    fn from(n: i64) -> Self {
+        Number(BigDecimal::from(n))
+    }
+}
+impl From<i32> for Number {
+    fn from(n: i32) -> Self {
+        Number(BigDecimal::from(n))
+    }
+}
+impl From<u64> for Number {
+    fn from(n: u64) -> Self {
+        Number(BigDecimal::from(n))
+    }
+}
+impl From<usize> for Number {
+    fn from(n: usize) -> Self {
+        Number(BigDecimal::from(n as u64))
+    }
+}
+impl From<BigDecimal> for Number {
+    fn from(d: BigDecimal) -> Self {
+        Number(d)
+    }
+}
 
 /// A configuration value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Null,
     Bool(bool),
-    Number(f64),
+    Number(Number),
     String(String),
     /// A list or tuple: ordered, may repeat.
     List(Vec<Value>),
@@ -37,13 +245,31 @@ pub enum Value {
 }
 
 /// One step of a path into a value: an attribute/map key or a list index.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(untagged)]
 pub enum PathStep {
     Key(String),
     Index(usize),
+}
+
+// Written by hand rather than derived with `untagged`: serde buffers an
+// untagged enum's input, and with serde_json's `arbitrary_precision` a
+// buffered number is no longer a number.
+impl<'de> serde::Deserialize<'de> for PathStep {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        match v {
+            serde_json::Value::String(s) => Ok(PathStep::Key(s)),
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .and_then(|i| usize::try_from(i).ok())
+                .map(PathStep::Index)
+                .ok_or_else(|| serde::de::Error::custom(format!("invalid path index {n}"))),
+            other => Err(serde::de::Error::custom(format!(
+                "a path step is a string or an index, not {other}"
+            ))),
+        }
+    }
 }
 
 /// A path into a value, e.g. `root_block_device[0].volume_size`.
@@ -73,6 +299,11 @@ impl Value {
         Value::String(s.into())
     }
 
+    /// A number value from anything that converts to a [`Number`].
+    pub fn number(n: impl Into<Number>) -> Value {
+        Value::Number(n.into())
+    }
+
     pub fn map<K: Into<String>>(entries: impl IntoIterator<Item = (K, Value)>) -> Value {
         Value::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
@@ -90,7 +321,7 @@ impl Value {
     pub fn canonical_key(&self) -> String {
         match self {
             Value::String(s) => s.clone(),
-            Value::Number(n) => format_number(*n),
+            Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             other => other.to_json_lossy().to_string(),
         }
@@ -211,15 +442,22 @@ impl Value {
         }
     }
 
+    /// The number as the nearest `f64`.
     pub fn as_f64(&self) -> Option<f64> {
-        match self.unmarked() {
-            Value::Number(n) => Some(*n),
-            _ => None,
-        }
+        self.as_number().map(Number::to_f64)
     }
 
+    /// The number when it is whole and fits in an `i64`.
     pub fn as_i64(&self) -> Option<i64> {
-        self.as_f64().filter(|n| n.fract() == 0.0).map(|n| n as i64)
+        self.as_number().and_then(Number::to_i64)
+    }
+
+    /// The exact number.
+    pub fn as_number(&self) -> Option<&Number> {
+        match self.unmarked() {
+            Value::Number(n) => Some(n),
+            _ => None,
+        }
     }
 
     /// Elements of a list or set.
@@ -283,7 +521,7 @@ impl Value {
         match json {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
-            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::Number(n) => Value::Number(Number::from_json(n)),
             serde_json::Value::String(s) => Value::String(s.clone()),
             serde_json::Value::Array(xs) => Value::List(xs.iter().map(Value::from_json).collect()),
             serde_json::Value::Object(m) => Value::Map(
@@ -301,7 +539,7 @@ impl Value {
         Ok(match self {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
-            Value::Number(n) => number_to_json(*n),
+            Value::Number(n) => n.to_json(),
             Value::String(s) => serde_json::Value::String(s.clone()),
             Value::List(xs) | Value::Set(xs) => {
                 serde_json::Value::Array(xs.iter().map(Value::to_json).collect::<Result<_, _>>()?)
@@ -521,17 +759,8 @@ fn mark_at(v: Value, path: &[PathStep]) -> Value {
     out.mark_if(marked)
 }
 
-fn number_to_json(n: f64) -> serde_json::Value {
-    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
-        serde_json::Value::Number(Number::from(n as i64))
-    } else {
-        Number::from_f64(n)
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null)
-    }
-}
-
-/// Format a number as HCL/Terraform does: integers without a fraction.
+/// Format an `f64` as HCL/Terraform does: integers without a fraction.
+/// (Values hold [`Number`]s, which print the same way.)
 pub fn format_number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
         format!("{}", n as i64)
@@ -551,7 +780,7 @@ impl fmt::Display for Value {
         match self {
             Value::Null => write!(f, "null"),
             Value::Bool(b) => write!(f, "{b}"),
-            Value::Number(n) => write!(f, "{}", format_number(*n)),
+            Value::Number(n) => write!(f, "{n}"),
             Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
             Value::List(xs) | Value::Set(xs) => {
                 write!(f, "[")?;
@@ -596,11 +825,33 @@ impl From<bool> for Value {
 }
 impl From<i64> for Value {
     fn from(n: i64) -> Self {
-        Value::Number(n as f64)
+        Value::Number(n.into())
     }
 }
+impl From<i32> for Value {
+    fn from(n: i32) -> Self {
+        Value::Number(n.into())
+    }
+}
+impl From<u64> for Value {
+    fn from(n: u64) -> Self {
+        Value::Number(n.into())
+    }
+}
+impl From<usize> for Value {
+    fn from(n: usize) -> Self {
+        Value::Number(n.into())
+    }
+}
+/// A finite float by its shortest text (`0.1` is exactly 0.1); NaN and the
+/// infinities, which no Terraform value holds, become null.
 impl From<f64> for Value {
     fn from(n: f64) -> Self {
+        Number::from_f64(n).map_or(Value::Null, Value::Number)
+    }
+}
+impl From<Number> for Value {
+    fn from(n: Number) -> Self {
         Value::Number(n)
     }
 }
@@ -611,10 +862,60 @@ mod tests {
 
     #[test]
     fn json_round_trip_keeps_integers() {
-        let v = Value::map([("n", Value::Number(3.0)), ("f", Value::Number(1.5))]);
+        let v = Value::map([("n", Value::from(3)), ("f", Value::from(1.5))]);
         let j = v.to_json().unwrap();
         assert_eq!(j.to_string(), r#"{"f":1.5,"n":3}"#);
         assert_eq!(Value::from_json(&j), v);
+    }
+
+    #[test]
+    fn numbers_are_exact_through_json() {
+        // Integers beyond 2^53 and beyond 64 bits, and decimals, keep every
+        // digit through state JSON (text), as Terraform's numbers do.
+        let text = r#"{"a":9007199254740993,"b":123456789012345678901234567890,"c":0.1,"d":-1.5e-3,"e":2.0}"#;
+        let j: serde_json::Value = serde_json::from_str(text).unwrap();
+        let v = Value::from_json(&j);
+        assert_eq!(v.get("a").unwrap().to_string(), "9007199254740993");
+        assert_eq!(
+            v.get("b").unwrap().to_string(),
+            "123456789012345678901234567890"
+        );
+        let sum = v
+            .get("c")
+            .unwrap()
+            .as_number()
+            .unwrap()
+            .add(&Number::parse("0.2").unwrap());
+        assert_eq!(sum, Number::parse("0.3").unwrap());
+        assert_eq!(v.get("e").unwrap(), &Value::from(2));
+        assert_eq!(
+            v.to_json().unwrap().to_string(),
+            r#"{"a":9007199254740993,"b":123456789012345678901234567890,"c":0.1,"d":-0.0015,"e":2}"#
+        );
+        assert_eq!(Value::from_json(&v.to_json().unwrap()), v);
+        assert_eq!(
+            Value::from(0.1),
+            Value::Number(Number::parse("0.1").unwrap())
+        );
+        assert_eq!(Value::from(f64::NAN), Value::Null);
+        assert_eq!(v.get("a").unwrap().as_i64(), Some(9_007_199_254_740_993));
+        assert_eq!(v.get("c").unwrap().as_f64(), Some(0.1));
+    }
+
+    #[test]
+    fn path_steps_read_back_from_json() {
+        let paths: Vec<ValuePath> =
+            serde_json::from_str(r#"[["tags", "a"], ["xs", 0, "k"]]"#).unwrap();
+        assert_eq!(
+            paths[1],
+            vec![
+                PathStep::Key("xs".into()),
+                PathStep::Index(0),
+                PathStep::Key("k".into())
+            ]
+        );
+        assert_eq!(serde_json::to_string(&paths[1]).unwrap(), r#"["xs",0,"k"]"#);
+        assert!(serde_json::from_str::<ValuePath>("[true]").is_err());
     }
 
     #[test]

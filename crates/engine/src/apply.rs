@@ -966,23 +966,24 @@ pub async fn apply_plan(
 
     // Outputs.
     if plan.mode == PlanMode::Normal {
-        if let Ok(outputs) = env.evaluator.root_outputs(&run.table) {
-            let stored: BTreeMap<String, OutputState> = outputs
-                .into_iter()
-                .filter(|(_, (v, _))| v.is_wholly_known())
-                .map(|(k, (v, sensitive))| {
+        // Outputs that evaluate are stored; one that fails is left out of
+        // state and fails the apply (after the resources are saved), as in
+        // Terraform.
+        let mut stored = BTreeMap::new();
+        let mut failed = Vec::new();
+        for (k, r) in env.evaluator.root_outputs_each(&run.table) {
+            match r {
+                Ok((v, sensitive)) if v.is_wholly_known() => {
                     let sensitive = sensitive || v.contains_sensitive();
-                    (
-                        k,
-                        OutputState {
-                            value: v.deep_unmark().0.to_json_lossy(),
-                            sensitive,
-                        },
-                    )
-                })
-                .collect();
-            writer.set_outputs(stored);
+                    let value = v.deep_unmark().0.to_json_lossy();
+                    stored.insert(k, OutputState { value, sensitive });
+                }
+                Ok(_) => {}
+                Err(d) => failed.push((format!("output.{k}"), d.to_string())),
+            }
         }
+        writer.set_outputs(stored);
+        run.report.lock().expect("report").failures.extend(failed);
     } else {
         writer.set_outputs(BTreeMap::new());
         // A complete destroy leaves no data sources behind either.
@@ -1073,6 +1074,22 @@ impl Run<'_> {
         match &node.kind {
             NodeKind::Resource(block) => {
                 let changes = by_block.get(&block.block()).cloned().unwrap_or_default();
+                // Instances leaving the configuration are deleted in phase 2;
+                // references and outputs must not see them (seeded from state).
+                for c in changes.iter().filter(|c| c.action == Action::Delete) {
+                    self.table.remove(&c.addr);
+                }
+                // A block with no instances (count = 0) reads as empty, not
+                // unknown, so outputs over it are known and stored.
+                if changes.is_empty()
+                    && self
+                        .env
+                        .evaluator
+                        .expand_resource(node, &self.table)
+                        .is_ok_and(|i| i.is_empty())
+                {
+                    self.table.declare_empty(block);
+                }
                 if changes.iter().all(|c| c.action == Action::NoOp) {
                     for c in &changes {
                         if let Some(v) = c.after.clone().or(c.before.clone()) {

@@ -1,7 +1,8 @@
 //! The built-in `terraform` provider: the `terraform_data` resource.
 //!
-//! `terraform_data` stores `input` in state and mirrors it as `output`; any
-//! change of `triggers_replace` replaces it. It has no remote object, so it
+//! `terraform_data` stores `input` in state and mirrors it as `output`
+//! (unknown at plan whenever `input` changes, as in Terraform); any change
+//! of `triggers_replace` replaces it. It has no remote object, so it
 //! never drifts, needs no credentials, and cannot be imported.
 
 use async_trait::async_trait;
@@ -75,10 +76,28 @@ impl Provider for BuiltinProvider {
             ProviderError::Unsupported(format!("resource type {type_name} is not supported"))
         })?;
         let mut planned = plan_with_schema(schema, prior, config);
-        // `output` follows `input`: known now when `input` is known.
+        // `output` is set from `input` at apply, as Terraform's provider
+        // plans it: null when `input` is null, the prior output while
+        // `input` is unchanged, otherwise unknown until apply (so
+        // `count = length(terraform_data.x.output)` cannot be planned).
         let input = planned.planned.get("input").cloned().unwrap_or(Value::Null);
+        let prior_input = prior.and_then(|p| p.get("input"));
+        let unchanged = prior_input.is_some_and(|p| {
+            p.clone().deep_unmark().0.to_json_lossy()
+                == input.clone().deep_unmark().0.to_json_lossy()
+        }) && input.is_wholly_known();
+        let output = if input.is_null() {
+            Value::Null
+        } else if unchanged && planned.requires_replace.is_empty() {
+            prior
+                .and_then(|p| p.get("output"))
+                .cloned()
+                .unwrap_or(input)
+        } else {
+            Value::Unknown
+        };
         if let Some(m) = planned.planned.as_map_mut() {
-            m.insert("output".to_string(), input);
+            m.insert("output".to_string(), output);
         }
         Ok(planned)
     }

@@ -45,6 +45,16 @@ impl ValueTable {
         blocks.entry(block.block()).or_default();
     }
 
+    /// Forget one instance (it leaves the configuration); its block stays
+    /// declared, so a block left with no instances reads as empty.
+    pub fn remove(&self, addr: &ResourceAddr) {
+        let mut blocks = self.blocks.write().expect("value table lock");
+        if let Some(block) = blocks.get_mut(&addr.block()) {
+            block.instances.remove(&addr.key);
+            block.aggregate = None;
+        }
+    }
+
     pub fn get_instance(&self, addr: &ResourceAddr) -> Option<Value> {
         let blocks = self.blocks.read().expect("value table lock");
         blocks

@@ -110,6 +110,12 @@ impl<'a> Args<'a> {
         convert::to_number(v).ok_or_else(|| self.type_error(i, "number"))
     }
 
+    /// A number (or a string holding one), exactly.
+    pub(crate) fn decimal(&self, i: usize) -> Result<terrace_core::Number, FuncError> {
+        let v = self.not_null(i)?;
+        convert::to_decimal(v).ok_or_else(|| self.type_error(i, "number"))
+    }
+
     /// A whole number that fits in an i64.
     pub(crate) fn int(&self, i: usize) -> Result<i64, FuncError> {
         let n = self.number(i)?;

@@ -252,7 +252,7 @@ pub(crate) fn index(a: &Args<'_>, _: &FuncContext) -> R {
     let list = a.list(0)?;
     let value = a.get(1);
     match list.iter().position(|el| loose_eq(el, value)) {
-        Some(i) => Ok(Value::Number(i as f64)),
+        Some(i) => Ok(Value::from(i)),
         None => Err(a.error(1, "item not found")),
     }
 }
@@ -272,12 +272,12 @@ pub(crate) fn values(a: &Args<'_>, _: &FuncContext) -> R {
 pub(crate) fn length(a: &Args<'_>, _: &FuncContext) -> R {
     match a.get(0) {
         Value::Null => Err(a.invalid(0, "argument must not be null")),
-        Value::String(s) => Ok(Value::Number(char_count(s) as f64)),
-        Value::List(xs) => Ok(Value::Number(xs.len() as f64)),
+        Value::String(s) => Ok(Value::from(char_count(s))),
+        Value::List(xs) => Ok(Value::from(xs.len())),
         // Unknown elements of a set may turn out equal and collapse.
         Value::Set(xs) if xs.iter().any(|x| !x.is_wholly_known()) => Ok(Value::Unknown),
-        Value::Set(xs) => Ok(Value::Number(xs.len() as f64)),
-        Value::Map(m) => Ok(Value::Number(m.len() as f64)),
+        Value::Set(xs) => Ok(Value::from(xs.len())),
+        Value::Map(m) => Ok(Value::from(m.len())),
         _ => Err(a.invalid(
             0,
             "argument must be a string, a collection type, or a structural type",
@@ -381,7 +381,7 @@ pub(crate) fn range(a: &Args<'_>, _: &FuncContext) -> R {
                 "more than {MAX_RANGE} values were generated; either decrease the difference between start and end or use a smaller step"
             )));
         }
-        out.push(Value::Number(n));
+        out.push(Value::from(n));
         let next = n + step;
         if next == n {
             // The step is too small to change the number at this magnitude.
@@ -540,11 +540,11 @@ pub(crate) fn sum(a: &Args<'_>, _: &FuncContext) -> R {
     if list.is_empty() {
         return Err(a.error(0, "cannot sum an empty list"));
     }
-    let mut total = 0.0;
+    let mut total = terrace_core::Number::from(0i64);
     for el in list {
-        let n = convert::to_number(el)
+        let n = convert::to_decimal(el)
             .ok_or_else(|| a.error(0, "argument must be list, set, or tuple of number values"))?;
-        total += n;
+        total = total.add(&n);
     }
     Ok(Value::Number(total))
 }
@@ -621,8 +621,8 @@ pub(crate) fn tobool(a: &Args<'_>, _: &FuncContext) -> R {
 pub(crate) fn tonumber(a: &Args<'_>, _: &FuncContext) -> R {
     match a.get(0) {
         Value::Null => Ok(Value::Null),
-        Value::Number(n) => Ok(Value::Number(*n)),
-        Value::String(s) => convert::parse_number(s).map(Value::Number).ok_or_else(|| {
+        Value::Number(n) => Ok(Value::Number(n.clone())),
+        Value::String(s) => convert::parse_decimal(s).map(Value::Number).ok_or_else(|| {
             a.invalid(
                 0,
                 format!("cannot convert {} to number; given string must be a decimal representation of a number", a.quote(0, s)),

@@ -1,15 +1,15 @@
 //! HCL's implicit conversions between primitive types, and the type
 //! unification that collection constructors apply to their elements.
 
-use terrace_core::Value;
 use terrace_core::value::format_number;
+use terrace_core::{Number, Value};
 
 /// A primitive as a string: numbers print without a needless fraction,
 /// bools as `true`/`false`. `None` for null and collections.
 pub(crate) fn to_string(v: &Value) -> Option<String> {
     match v.unmarked() {
         Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(number_to_string(*n)),
+        Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
@@ -29,13 +29,35 @@ pub(crate) fn number_to_string(n: f64) -> String {
     }
 }
 
-/// A number, or a string holding a decimal number.
+/// A number, or a string holding a decimal number, as the nearest `f64`.
 pub(crate) fn to_number(v: &Value) -> Option<f64> {
+    to_decimal(v).map(|n| n.to_f64())
+}
+
+/// A number, or a string holding a decimal number, exactly.
+pub(crate) fn to_decimal(v: &Value) -> Option<Number> {
     match v.unmarked() {
-        Value::Number(n) => Some(*n),
-        Value::String(s) => parse_number(s),
+        Value::Number(n) => Some(n.clone()),
+        Value::String(s) => parse_decimal(s),
         _ => None,
     }
+}
+
+/// [`parse_number`], exactly.
+pub(crate) fn parse_decimal(s: &str) -> Option<Number> {
+    parse_number(s)?;
+    Number::parse(s)
+}
+
+/// A function's numeric result computed in `f64`, as an exact number
+/// (by its shortest text); NaN and infinities are errors.
+pub(crate) fn float_result(n: f64) -> Result<Value, crate::FuncError> {
+    if n.is_nan() {
+        return Err(crate::FuncError::new("the result is not a number (NaN)"));
+    }
+    Number::from_f64(n)
+        .map(Value::Number)
+        .ok_or_else(|| crate::FuncError::new("the result is infinite, which a number cannot hold"))
 }
 
 /// A bool, or the strings `"true"` / `"false"`.
@@ -152,7 +174,7 @@ pub(crate) fn loose_eq(a: &Value, b: &Value) -> bool {
     }
     match (a, b) {
         (Value::Number(x), Value::String(s)) | (Value::String(s), Value::Number(x)) => {
-            parse_number(s).is_some_and(|y| y == *x)
+            parse_decimal(s).is_some_and(|y| y == *x)
         }
         (Value::Bool(x), Value::String(s)) | (Value::String(s), Value::Bool(x)) => {
             s == if *x { "true" } else { "false" }

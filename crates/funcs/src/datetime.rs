@@ -273,10 +273,10 @@ pub(crate) fn timeadd(a: &Args<'_>, _: &FuncContext) -> R {
 pub(crate) fn timecmp(a: &Args<'_>, _: &FuncContext) -> R {
     let x = timestamp_arg(a, 0)?;
     let y = timestamp_arg(a, 1)?;
-    Ok(Value::Number(match x.cmp(&y) {
-        std::cmp::Ordering::Less => -1.0,
-        std::cmp::Ordering::Equal => 0.0,
-        std::cmp::Ordering::Greater => 1.0,
+    Ok(Value::from(match x.cmp(&y) {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
     }))
 }
 

@@ -1,7 +1,6 @@
 //! Encoding functions: base64, CSV, JSON and URL query escaping.
 
 use crate::args::Args;
-use crate::convert::number_to_string;
 use crate::{FuncContext, FuncError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -44,12 +43,7 @@ fn write_json(v: &Value, out: &mut String) -> Result<(), String> {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            if !n.is_finite() {
-                return Err(format!("cannot encode {} as JSON", number_to_string(*n)));
-            }
-            out.push_str(&number_to_string(*n));
-        }
+        Value::Number(n) => out.push_str(&n.to_string()),
         Value::String(s) => write_json_string(s, out),
         Value::List(xs) | Value::Set(xs) => {
             out.push('[');

@@ -243,7 +243,7 @@ fn append(verb: &Verb, out: &mut String, vals: &[Value]) -> Result<(), FmtError>
         'v' => {
             let s = match val {
                 Value::String(s) if !verb.sharp => s.clone(),
-                Value::Number(n) if !verb.sharp => go_float(*n, 'g', None),
+                Value::Number(n) if !verb.sharp => go_float(n.to_f64(), 'g', None),
                 other => json_encode(other).map_err(|e| unsupported(&e))?,
             };
             out.push_str(&pad(verb, s));
@@ -258,20 +258,21 @@ fn append(verb: &Verb, out: &mut String, vals: &[Value]) -> Result<(), FmtError>
             }
         },
         'b' | 'd' | 'o' | 'x' | 'X' | 'e' | 'E' | 'f' | 'g' | 'G' => {
-            let Some(n) = convert::to_number(val) else {
+            let Some(exact) = convert::to_decimal(val) else {
                 return Err(unsupported(&format!(
                     "number required, got {}",
                     val.type_name()
                 )));
             };
+            let n = exact.to_f64();
             if matches!(verb.mode, 'b' | 'd' | 'o' | 'x' | 'X') {
-                if !n.is_finite() || n.fract() != 0.0 {
+                if !exact.is_integer() {
                     return Err(unsupported("an integer is required"));
                 }
-                if n.abs() >= 3.4e38 {
+                let Ok(magnitude) = exact.abs().to_string().parse::<u128>() else {
                     return Err(unsupported("the integer is too large to format"));
-                }
-                out.push_str(&format_integer(verb, n));
+                };
+                out.push_str(&format_integer(verb, exact.is_negative(), magnitude));
             } else {
                 out.push_str(&format_float(verb, n));
             }
@@ -315,9 +316,7 @@ fn pad(verb: &Verb, s: String) -> String {
     if verb.minus { s + &fill } else { fill + &s }
 }
 
-fn format_integer(verb: &Verb, n: f64) -> String {
-    let negative = n < 0.0;
-    let magnitude = n.abs() as u128;
+fn format_integer(verb: &Verb, negative: bool, magnitude: u128) -> String {
     let mut digits = match verb.mode {
         'b' => format!("{magnitude:b}"),
         'o' => format!("{magnitude:o}"),

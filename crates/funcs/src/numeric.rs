@@ -1,41 +1,52 @@
 //! Numeric functions.
 
 use crate::args::Args;
+use crate::convert::float_result;
 use crate::{FuncContext, FuncError};
-use terrace_core::Value;
+use terrace_core::{Number, Value};
 
 type R = Result<Value, FuncError>;
 
 pub(crate) fn abs(a: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::Number(a.number(0)?.abs()))
+    Ok(Value::Number(a.decimal(0)?.abs()))
 }
 
 pub(crate) fn ceil(a: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::Number(a.number(0)?.ceil()))
+    Ok(Value::Number(a.decimal(0)?.ceil()))
 }
 
 pub(crate) fn floor(a: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::Number(a.number(0)?.floor()))
+    Ok(Value::Number(a.decimal(0)?.floor()))
 }
 
 pub(crate) fn log(a: &Args<'_>, _: &FuncContext) -> R {
     let num = a.number(0)?;
     let base = a.number(1)?;
-    Ok(Value::Number(num.ln() / base.ln()))
+    float_result(num.ln() / base.ln())
 }
 
 pub(crate) fn pow(a: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::Number(a.number(0)?.powf(a.number(1)?)))
+    let base = a.decimal(0)?;
+    let power = a.decimal(1)?;
+    // Whole powers are exact (within a sane size); others go through f64.
+    if let Some(p) = power.to_i64().filter(|p| (0..=4096).contains(p)) {
+        let mut out = Number::from(1i64);
+        for _ in 0..p {
+            out = out.mul(&base);
+        }
+        return Ok(Value::Number(out));
+    }
+    float_result(base.to_f64().powf(power.to_f64()))
 }
 
 pub(crate) fn signum(a: &Args<'_>, _: &FuncContext) -> R {
-    let n = a.number(0)?;
-    Ok(Value::Number(if n > 0.0 {
-        1.0
-    } else if n < 0.0 {
-        -1.0
+    let n = a.decimal(0)?;
+    Ok(Value::from(if n.is_zero() {
+        0
+    } else if n.is_negative() {
+        -1
     } else {
-        0.0
+        1
     }))
 }
 
@@ -43,9 +54,9 @@ fn extreme(a: &Args<'_>, pick_greater: bool) -> R {
     if a.len() == 0 {
         return Err(FuncError::new("must pass at least one number"));
     }
-    let mut best = a.number(0)?;
+    let mut best = a.decimal(0)?;
     for i in 1..a.len() {
-        let n = a.number(i)?;
+        let n = a.decimal(i)?;
         if (pick_greater && n > best) || (!pick_greater && n < best) {
             best = n;
         }
@@ -95,13 +106,11 @@ pub(crate) fn parseint(a: &Args<'_>, _: &FuncContext) -> R {
     if digits.is_empty() {
         return Err(cannot());
     }
-    let mut n = 0f64;
+    let mut n = Number::from(0i64);
+    let radix = Number::from(i64::from(base));
     for c in digits.chars() {
         let d = digit_value(c, base).ok_or_else(cannot)?;
-        n = n * f64::from(base) + f64::from(d);
+        n = n.mul(&radix).add(&Number::from(i64::from(d)));
     }
-    if !n.is_finite() {
-        return Err(cannot());
-    }
-    Ok(Value::Number(if negative { -n } else { n }))
+    Ok(Value::Number(if negative { n.neg() } else { n }))
 }

@@ -31,6 +31,10 @@ pub(crate) enum Marks {
     /// The function sees the marked, possibly unknown, arguments and decides
     /// itself (`sensitive`, `nonsensitive`, `issensitive`).
     Custom,
+    /// Only an argument's own (top-level) mark carries to the result; marks
+    /// of its elements do not (`length` of a list holding a secret is not
+    /// secret, as in Terraform).
+    Own,
 }
 
 pub(crate) struct Spec {
@@ -67,6 +71,12 @@ impl Spec {
     /// Any number of further arguments, named `name` in errors.
     const fn variadic(mut self, name: &'static str) -> Spec {
         self.variadic = Some(name);
+        self
+    }
+
+    /// Only the arguments' own marks carry (see [`Marks::Own`]).
+    const fn own_marks(mut self) -> Spec {
+        self.marks = Marks::Own;
         self
     }
 
@@ -129,7 +139,10 @@ impl Spec {
         if self.marks == Marks::Custom {
             return (self.imp)(&Args::new(self.params, self.variadic, args, marked), ctx);
         }
-        let sensitive = marked.contains(&true);
+        let sensitive = match self.marks {
+            Marks::Own => args.iter().any(Value::is_sensitive),
+            _ => marked.contains(&true),
+        };
         let args: Vec<Value> = args.into_iter().map(|a| a.deep_unmark().0).collect();
         let unknown = match self.unknowns {
             Unknowns::Deep => args.iter().any(|a| !a.is_wholly_known()),
@@ -140,11 +153,6 @@ impl Spec {
             return Ok(Value::Unknown.mark_if(sensitive));
         }
         let out = (self.imp)(&Args::new(self.params, self.variadic, args, marked), ctx)?;
-        if let Value::Number(n) = out
-            && n.is_nan()
-        {
-            return Err(FuncError::new("the result is not a number (NaN)"));
-        }
         Ok(out.mark_if(sensitive))
     }
 }
@@ -210,7 +218,9 @@ pub(crate) static FUNCTIONS: &[Spec] = &[
     f("flatten", &["list"], collection::flatten).shallow(),
     f("index", &["list", "value"], collection::index),
     f("keys", &["inputMap"], collection::keys).shallow(),
-    f("length", &["value"], collection::length).shallow(),
+    f("length", &["value"], collection::length)
+        .shallow()
+        .own_marks(),
     f(
         "lookup",
         &["inputMap", "key", "default"],

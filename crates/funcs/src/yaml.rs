@@ -43,7 +43,11 @@ fn from_yaml(y: Yaml) -> Result<Value, String> {
     Ok(match y {
         Yaml::Null => Value::Null,
         Yaml::Bool(b) => Value::Bool(b),
-        Yaml::Number(n) => Value::Number(n.as_f64().ok_or("number out of range")?),
+        Yaml::Number(n) => Value::Number(
+            terrace_core::Number::parse(&n.to_string())
+                .or_else(|| n.as_f64().and_then(terrace_core::Number::from_f64))
+                .ok_or("number out of range")?,
+        ),
         Yaml::String(s) => Value::String(s),
         Yaml::Sequence(xs) => Value::List(xs.into_iter().map(from_yaml).collect::<Result<_, _>>()?),
         Yaml::Mapping(m) => {
@@ -89,7 +93,7 @@ fn scalar(v: &Value) -> Result<String, String> {
     Ok(match v.unmarked() {
         Value::Null => "null".to_string(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => number_to_string(*n),
+        Value::Number(n) => n.to_string(),
         Value::String(s) => double_quoted(s),
         Value::Map(_) => "{}".to_string(),
         Value::List(_) | Value::Set(_) => "[]".to_string(),

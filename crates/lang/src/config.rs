@@ -161,10 +161,14 @@ pub struct Variable {
 }
 
 impl Variable {
-    /// CLI and environment strings are parsed as HCL expressions unless the
-    /// variable is a string (or has no type).
+    /// CLI and environment strings are taken literally when the variable has
+    /// no type or a primitive one (string, number, bool) and converted to it,
+    /// as Terraform does; other types are parsed as HCL expressions.
     pub fn wants_string_input(&self) -> bool {
-        matches!(self.type_constraint, None | Some(TypeConstraint::String))
+        matches!(
+            self.type_constraint,
+            None | Some(TypeConstraint::String | TypeConstraint::Number | TypeConstraint::Bool)
+        )
     }
 }
 

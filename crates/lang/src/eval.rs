@@ -10,13 +10,14 @@ use std::sync::Arc;
 use hcl_edit::Decorated;
 use hcl_edit::expr::{BinaryOperator, Expression, ObjectKey, TraversalOperator, UnaryOperator};
 use hcl_edit::template::{Directive, Element, Template};
-use terrace_core::value::format_number;
-use terrace_core::{Diagnostic, Diagnostics, Value};
+use terrace_core::{Diagnostic, Diagnostics, Number, Value};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::functions;
 use crate::refs::{RefSubject, parse_subject, span_of};
 use crate::source::SourceFile;
 use crate::suggest::did_you_mean;
+use crate::types::{TypeConstraint, convert, type_label, type_of, unify};
 
 /// Where references are resolved.
 pub(crate) trait Env {
@@ -29,6 +30,11 @@ pub(crate) trait Env {
     ) -> Result<Arc<Value>, Diagnostics>;
     /// The directory relative file paths in functions are resolved against.
     fn base_dir(&self) -> &Path;
+    /// True inside a `templatefile` template, where every name must come
+    /// from the vars map.
+    fn is_template(&self) -> bool {
+        false
+    }
 }
 
 /// An environment without any references (tfvars files, defaults, CLI values).
@@ -103,8 +109,8 @@ impl<'a> Ctx<'a> {
         match e {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
-            Expression::Number(n) => Ok(Value::Number(n.value().as_f64().unwrap_or(0.0))),
-            Expression::String(s) => Ok(Value::String(s.value().clone())),
+            Expression::Number(n) => Ok(Value::Number(self.number_literal(n, span_of(e)))),
+            Expression::String(s) => Ok(Value::String(nfc(s.value()))),
             Expression::Array(a) => {
                 let mut out = Vec::with_capacity(a.len());
                 let mut diags = Diagnostics::new();
@@ -134,7 +140,7 @@ impl<'a> Ctx<'a> {
                             sens |= s;
                             match kv {
                                 Value::String(s) => Ok(s),
-                                Value::Number(n) => Ok(format_number(n)),
+                                Value::Number(n) => Ok(n.to_string()),
                                 Value::Bool(b) => Ok(b.to_string()),
                                 Value::Unknown => {
                                     unknown_key = true;
@@ -181,42 +187,7 @@ impl<'a> Ctx<'a> {
                     self.apply_ops(&base, &t.operators, false)
                 }
             },
-            Expression::Conditional(c) => {
-                let cond = self.eval(&c.cond_expr)?;
-                let (cond, sens) = cond.into_unmarked();
-                match cond {
-                    Value::Bool(b) => {
-                        let v = if b {
-                            self.eval(&c.true_expr)?
-                        } else {
-                            self.eval(&c.false_expr)?
-                        };
-                        Ok(v.mark_if(sens))
-                    }
-                    Value::Unknown => {
-                        // Still evaluate both sides for their errors.
-                        self.eval(&c.true_expr)?;
-                        self.eval(&c.false_expr)?;
-                        Ok(Value::Unknown.mark_if(sens))
-                    }
-                    Value::String(s) if s == "true" || s == "false" => {
-                        let v = if s == "true" {
-                            self.eval(&c.true_expr)?
-                        } else {
-                            self.eval(&c.false_expr)?
-                        };
-                        Ok(v.mark_if(sens))
-                    }
-                    other => Err(self.err(
-                        span_of(&c.cond_expr),
-                        "Incorrect condition type",
-                        format!(
-                            "The condition expression must be of type bool, but have {}.",
-                            other.type_name()
-                        ),
-                    )),
-                }
-            }
+            Expression::Conditional(c) => self.conditional(c),
             Expression::FuncCall(f) => self.func_call(f, span_of(e)),
             Expression::UnaryOp(u) => {
                 let v = self.eval(&u.expr)?;
@@ -224,9 +195,9 @@ impl<'a> Ctx<'a> {
                 let r = match (*u.operator.value(), v) {
                     (_, Value::Unknown) => Value::Unknown,
                     (UnaryOperator::Not, Value::Bool(b)) => Value::Bool(!b),
-                    (UnaryOperator::Neg, Value::Number(n)) => Value::Number(-n),
-                    (UnaryOperator::Neg, Value::String(s)) if s.trim().parse::<f64>().is_ok() => {
-                        Value::Number(-s.trim().parse::<f64>().unwrap_or(0.0))
+                    (UnaryOperator::Neg, Value::Number(n)) => Value::Number(n.neg()),
+                    (UnaryOperator::Neg, Value::String(s)) if Number::parse(s.trim()).is_some() => {
+                        Value::Number(Number::parse(s.trim()).map(|n| n.neg()).unwrap_or_default())
                     }
                     (op, other) => {
                         let want = if op == UnaryOperator::Not {
@@ -258,6 +229,20 @@ impl<'a> Ctx<'a> {
             // Cheap clone-free walk is not possible while borrowing self; clone the binding.
             let v = v.clone();
             return self.apply_ops(&v, ops, false);
+        }
+        if self.env.is_template() {
+            let span = span_of(root);
+            let at = self.file.pos(span.start);
+            return Err(self.err(
+                span,
+                "Invalid value for \"vars\" parameter",
+                format!(
+                    "vars map does not contain key \"{}\", referenced at line {}, column {}.",
+                    root.as_str(),
+                    at.line,
+                    at.column
+                ),
+            ));
         }
         let parsed = parse_subject(root, ops, &|_| false)
             .map_err(|b| self.err(b.span, "Invalid reference", b.message))?;
@@ -323,7 +308,7 @@ impl<'a> Ctx<'a> {
                 self.index(inner, key, span_of(ix), rest, sens)
             }
             TraversalOperator::LegacyIndex(n) => {
-                let key = Value::Number(*n.value() as f64);
+                let key = Value::from(*n.value());
                 self.index(inner, key, span_of(n), rest, sens)
             }
             TraversalOperator::FullSplat(_) | TraversalOperator::AttrSplat(_) => {
@@ -367,8 +352,8 @@ impl<'a> Ctx<'a> {
         match coll {
             Value::List(xs) => {
                 let i = match &key {
-                    Value::Number(n) if n.fract() == 0.0 => *n,
-                    Value::String(s) if s.parse::<i64>().is_ok() => s.parse::<i64>().unwrap_or(0) as f64,
+                    Value::Number(n) if n.is_integer() => n.clone(),
+                    Value::String(s) if s.parse::<i64>().is_ok() => Number::from(s.parse::<i64>().unwrap_or(0)),
                     other => {
                         return Err(self.err(
                             span,
@@ -377,19 +362,19 @@ impl<'a> Ctx<'a> {
                         ));
                     }
                 };
-                if i < 0.0 || i as usize >= xs.len() {
+                let Some(i) = i.to_u64().and_then(|i| usize::try_from(i).ok()).filter(|i| *i < xs.len()) else {
                     return Err(self.err(
                         span,
                         "Invalid index",
-                        format!("The given key does not identify an element in this collection value: index {} is out of range for a list of {} elements.", format_number(i), xs.len()),
+                        format!("The given key does not identify an element in this collection value: index {i} is out of range for a list of {} elements.", xs.len()),
                     ));
-                }
-                self.apply_ops(&xs[i as usize], rest, sens)
+                };
+                self.apply_ops(&xs[i], rest, sens)
             }
             Value::Map(m) => {
                 let k = match &key {
                     Value::String(s) => s.clone(),
-                    Value::Number(n) => format_number(*n),
+                    Value::Number(n) => n.to_string(),
                     Value::Bool(b) => b.to_string(),
                     other => {
                         return Err(self.err(span, "Invalid index", format!("A string key is required, but have {}.", other.type_name())));
@@ -412,6 +397,90 @@ impl<'a> Ctx<'a> {
             Value::Null => Err(self.err(span, "Attempt to index null value", "This value is null, so it does not have any indices.")),
             other => Err(self.err(span, "Invalid index", format!("This value does not have any indices: it is a {}.", other.type_name()))),
         }
+    }
+
+    /// A number literal, exactly as written (`9007199254740993` is not
+    /// rounded to the nearest `f64`).
+    fn number_literal(
+        &self,
+        n: &hcl_edit::Formatted<hcl_edit::Number>,
+        span: Range<usize>,
+    ) -> Number {
+        let text: String = self
+            .file
+            .slice(span)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        Number::parse(&text)
+            .or_else(|| n.value().as_f64().and_then(Number::from_f64))
+            .unwrap_or_default()
+    }
+
+    /// `cond ? a : b`, as HCL evaluates it: both results are evaluated and
+    /// unified to a common type (`true ? 12 : "x"` is `"12"`); the errors
+    /// of the result not chosen are dropped (it counts as of any type).
+    fn conditional(&mut self, c: &hcl_edit::expr::Conditional) -> R<Value> {
+        let cond = self.eval(&c.cond_expr)?;
+        let (cond, sens) = cond.into_unmarked();
+        let pick = match cond {
+            Value::Bool(b) => Some(b),
+            Value::Unknown => None,
+            Value::String(s) if s == "true" || s == "false" => Some(s == "true"),
+            other => {
+                return Err(self.err(
+                    span_of(&c.cond_expr),
+                    "Incorrect condition type",
+                    format!(
+                        "The condition expression must be of type bool, but have {}.",
+                        other.type_name()
+                    ),
+                ));
+            }
+        };
+        let t = self.eval(&c.true_expr);
+        let f = self.eval(&c.false_expr);
+        let (chosen, other) = match pick {
+            Some(true) => (t?, f.ok()),
+            Some(false) => (f?, t.ok()),
+            None => {
+                // Still report both sides' errors.
+                let (t, f) = match (t, f) {
+                    (Ok(t), Ok(f)) => (t, f),
+                    (t, f) => {
+                        let mut d = Diagnostics::new();
+                        for r in [t, f] {
+                            if let Err(e) = r {
+                                d.extend(e);
+                            }
+                        }
+                        return Err(d);
+                    }
+                };
+                (t, Some(f))
+            }
+        };
+        let other_ty = other.as_ref().map(type_of).unwrap_or(TypeConstraint::Any);
+        let (tt, ft) = match pick {
+            Some(false) => (other_ty, type_of(&chosen)),
+            _ => (type_of(&chosen), other_ty),
+        };
+        let Some(common) = unify(&tt, &ft) else {
+            return Err(self.err(
+                span_of(&c.true_expr).start..span_of(&c.false_expr).end,
+                "Inconsistent conditional result types",
+                format!(
+                    "The true and false result expressions must have consistent types. The 'true' value is {}, but the 'false' value is {}.",
+                    type_label(&tt),
+                    type_label(&ft)
+                ),
+            ));
+        };
+        if pick.is_none() {
+            return Ok(Value::Unknown.mark_if(sens));
+        }
+        let v = convert(chosen.clone(), &common).unwrap_or(chosen);
+        Ok(v.mark_if(sens))
     }
 
     fn binary(&mut self, b: &hcl_edit::expr::BinaryOp, span: Range<usize>) -> R<Value> {
@@ -459,29 +528,29 @@ impl<'a> Ctx<'a> {
                 let rn = self.want_number(&r, &b.rhs_expr, op, sens)?;
                 match (ln, rn) {
                     (Some(a), Some(c)) => match op {
-                        Plus => Value::Number(a + c),
-                        Minus => Value::Number(a - c),
-                        Mul => Value::Number(a * c),
-                        Div => {
-                            if c == 0.0 {
+                        Plus => Value::Number(a.add(&c)),
+                        Minus => Value::Number(a.sub(&c)),
+                        Mul => Value::Number(a.mul(&c)),
+                        Div => match a.div(&c) {
+                            Some(q) => Value::Number(q),
+                            None => {
                                 return Err(self.err(
                                     span,
                                     "Division by zero",
                                     "Can't divide by zero.",
                                 ));
                             }
-                            Value::Number(a / c)
-                        }
-                        Mod => {
-                            if c == 0.0 {
+                        },
+                        Mod => match a.rem(&c) {
+                            Some(r) => Value::Number(r),
+                            None => {
                                 return Err(self.err(
                                     span,
                                     "Division by zero",
                                     "Can't use zero as the divisor of the modulo operator.",
                                 ));
                             }
-                            Value::Number(a % c)
-                        }
+                        },
                         Less => Value::Bool(a < c),
                         LessEq => Value::Bool(a <= c),
                         Greater => Value::Bool(a > c),
@@ -520,11 +589,11 @@ impl<'a> Ctx<'a> {
         e: &Expression,
         op: BinaryOperator,
         sensitive: bool,
-    ) -> R<Option<f64>> {
+    ) -> R<Option<Number>> {
         match v {
-            Value::Number(n) => Ok(Some(*n)),
+            Value::Number(n) => Ok(Some(n.clone())),
             Value::Unknown => Ok(None),
-            Value::String(s) if s.trim().parse::<f64>().is_ok() => Ok(s.trim().parse::<f64>().ok()),
+            Value::String(s) if Number::parse(s.trim()).is_some() => Ok(Number::parse(s.trim())),
             other => Err(self.err(
                 span_of(e),
                 "Invalid operand",
@@ -604,7 +673,7 @@ impl<'a> Ctx<'a> {
                         result_sens |= s;
                         let key = match kv {
                             Value::String(s) => s,
-                            Value::Number(n) => format_number(n),
+                            Value::Number(n) => n.to_string(),
                             Value::Bool(b) => b.to_string(),
                             Value::Unknown => {
                                 unknown = true;
@@ -677,7 +746,7 @@ impl<'a> Ctx<'a> {
         if state.unknown {
             return Ok(Value::Unknown.mark_if(state.sensitive));
         }
-        Ok(Value::String(out).mark_if(state.sensitive))
+        Ok(Value::String(nfc_owned(out)).mark_if(state.sensitive))
     }
 
     fn render(
@@ -815,7 +884,7 @@ impl<'a> Ctx<'a> {
         st.sensitive |= s || v.contains_sensitive();
         match v {
             Value::String(s) => out.push_str(&s),
-            Value::Number(n) => out.push_str(&format_number(n)),
+            Value::Number(n) => out.push_str(&n.to_string()),
             Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
             Value::Unknown => st.unknown = true,
             Value::Null => {
@@ -1136,6 +1205,9 @@ impl Env for TemplateEnv<'_> {
     fn base_dir(&self) -> &Path {
         self.base_dir
     }
+    fn is_template(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Default)]
@@ -1166,9 +1238,32 @@ fn strip_after(el: &Element) -> bool {
     }
 }
 
-/// Structural equality ignoring list/set distinction of numbers' formatting.
+/// A string in Unicode Normalization Form C, as Terraform keeps every
+/// string (`"e\u0301"` and `"\u00e9"` are the same string).
+pub(crate) fn nfc(s: &str) -> String {
+    if s.is_ascii() {
+        s.to_string()
+    } else {
+        s.nfc().collect()
+    }
+}
+
+/// [`nfc`] without a copy when the string is already normalised.
+pub(crate) fn nfc_owned(s: String) -> String {
+    if s.is_ascii() || unicode_normalization::is_nfc(&s) {
+        s
+    } else {
+        s.nfc().collect()
+    }
+}
+
+/// Structural equality ignoring list/set distinction of numbers' formatting;
+/// strings compare in NFC.
 pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
     match (a.unmarked(), b.unmarked()) {
+        (Value::String(x), Value::String(y)) => {
+            x == y || (!x.is_ascii() && !y.is_ascii() && x.nfc().eq(y.nfc()))
+        }
         (Value::List(x), Value::List(y)) | (Value::Set(x), Value::Set(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| values_equal(p, q))
         }

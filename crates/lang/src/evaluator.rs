@@ -629,10 +629,14 @@ impl Evaluator {
                 Some(e) => (Ctx::new(&e.file, &pscope).eval(&e.expr)?, e.range()),
                 None => (Value::Null, call.range.clone()),
             };
-            let value = if value.is_null() {
+            // An omitted argument takes the default. An explicit `null` is
+            // kept when the variable is nullable (Terraform's default) and
+            // replaced by the default only under `nullable = false`.
+            let given = call.args.contains_key(name);
+            let value = if value.is_null() && (!given || !var.nullable) {
                 match &var.default {
                     Some(d) => d.clone(),
-                    None if !var.nullable || !call.args.contains_key(name) => {
+                    None if !var.nullable || !given => {
                         return Err(Diagnostic::error(
                             "Required variable not set",
                             format!("The variable \"{name}\" of {inst} is required, but the given value is null."),
@@ -1020,15 +1024,12 @@ impl Evaluator {
         &self,
         lookup: &dyn ResourceLookup,
     ) -> Result<BTreeMap<String, (Value, bool)>, Diagnostics> {
-        let stack = RefCell::new(Vec::new());
-        let root = &self.config.root;
-        let inst = ModuleInstance::root();
         let mut out = BTreeMap::new();
         let mut diags = Diagnostics::new();
-        for (name, o) in &root.outputs {
-            match self.output_value(&inst, root, name, lookup, &stack, true) {
+        for (name, r) in self.root_outputs_each(lookup) {
+            match r {
                 Ok(v) => {
-                    out.insert(name.clone(), ((*v).clone(), o.sensitive));
+                    out.insert(name, v);
                 }
                 Err(d) => diags.extend(d),
             }
@@ -1038,6 +1039,27 @@ impl Evaluator {
         } else {
             Err(diags)
         }
+    }
+
+    /// Every root output on its own (value, `sensitive` argument), so that
+    /// one that fails to evaluate does not hide the others (apply stores the
+    /// ones that evaluate and fails on the rest).
+    pub fn root_outputs_each(
+        &self,
+        lookup: &dyn ResourceLookup,
+    ) -> BTreeMap<String, Result<(Value, bool), Diagnostics>> {
+        let stack = RefCell::new(Vec::new());
+        let root = &self.config.root;
+        let inst = ModuleInstance::root();
+        root.outputs
+            .iter()
+            .map(|(name, o)| {
+                let r = self
+                    .output_value(&inst, root, name, lookup, &stack, true)
+                    .map(|v| ((*v).clone(), o.sensitive));
+                (name.clone(), r)
+            })
+            .collect()
     }
 
     /// Root-module provider configurations, evaluated; providers used by
@@ -1201,8 +1223,8 @@ fn expand_keys(
         };
         return match v.unmarked() {
             Value::Unknown => Ok(None),
-            Value::Number(n) if n.fract() == 0.0 && *n >= 0.0 => Ok(Some(
-                (0..*n as i64)
+            Value::Number(n) if n.to_i64().is_some_and(|n| n >= 0) => Ok(Some(
+                (0..n.to_i64().unwrap_or(0))
                     .map(|i| Expansion {
                         key: Some(InstanceKey::Int(i)),
                         each_value: None,
@@ -1211,7 +1233,7 @@ fn expand_keys(
             )),
             Value::Number(n) => Err(bad(format!(
                 "The given \"count\" argument value is unsuitable: must be a whole number greater than or equal to zero, but have {}.",
-                terrace_core::value::format_number(*n)
+                n
             ))),
             Value::String(s) if s.parse::<u32>().is_ok() => {
                 let n: u32 = s.parse().unwrap_or(0);

@@ -16,10 +16,10 @@
 //!
 //! # Variable precedence
 //!
-//! From lowest to highest (later wins): the `default` of the variable block,
-//! `terraform.tfvars` in the environment folder, `*.auto.tfvars` there (in
-//! alphabetical order), each `--var-file` (in the order given),
-//! `TF_VAR_name`, `TERRACE_VAR_name`, each `--var name=value` (in order).
+//! From lowest to highest (later wins), as in Terraform: the `default` of
+//! the variable block, `TF_VAR_name`, `TERRACE_VAR_name`, `terraform.tfvars`
+//! in the environment folder, `*.auto.tfvars` there (in alphabetical order),
+//! each `--var-file` (in the order given), each `--var name=value` (in order).
 //! CLI and environment strings are parsed as HCL expressions when the
 //! variable's type is not `string` (e.g. `--var 'azs=["a","b"]'`).
 //!

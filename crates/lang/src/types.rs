@@ -181,7 +181,7 @@ fn convert_at(v: Value, ty: &TypeConstraint, path: &mut Vec<String>) -> Result<V
         TypeConstraint::Any => Ok(v),
         TypeConstraint::String => match v {
             Value::String(_) => Ok(v),
-            Value::Number(n) => Ok(Value::String(terrace_core::value::format_number(n))),
+            Value::Number(n) => Ok(Value::String(n.to_string())),
             Value::Bool(b) => Ok(Value::String(b.to_string())),
             other => Err(at(
                 path,
@@ -190,12 +190,14 @@ fn convert_at(v: Value, ty: &TypeConstraint, path: &mut Vec<String>) -> Result<V
         },
         TypeConstraint::Number => match v {
             Value::Number(_) => Ok(v),
-            Value::String(s) => s.trim().parse::<f64>().map(Value::Number).map_err(|_| {
-                at(
-                    path,
-                    &format!("a number is required, but have string {s:?}"),
-                )
-            }),
+            Value::String(s) => terrace_core::Number::parse(s.trim())
+                .map(Value::Number)
+                .ok_or_else(|| {
+                    at(
+                        path,
+                        &format!("a number is required, but have string {s:?}"),
+                    )
+                }),
             other => Err(at(
                 path,
                 &format!("a number is required, but have {}", other.type_name()),
@@ -319,13 +321,116 @@ fn convert_at(v: Value, ty: &TypeConstraint, path: &mut Vec<String>) -> Result<V
     }
 }
 
+/// The type a value has as Terraform sees it: lists are tuples, maps are
+/// objects; null and unknown values have no type yet (`Any`).
+pub(crate) fn type_of(v: &Value) -> TypeConstraint {
+    match v.unmarked() {
+        Value::Null | Value::Unknown | Value::Sensitive(_) => TypeConstraint::Any,
+        Value::Bool(_) => TypeConstraint::Bool,
+        Value::Number(_) => TypeConstraint::Number,
+        Value::String(_) => TypeConstraint::String,
+        Value::List(xs) => TypeConstraint::Tuple(xs.iter().map(type_of).collect()),
+        Value::Set(xs) => TypeConstraint::Set(Box::new(
+            xs.iter()
+                .map(type_of)
+                .try_fold(TypeConstraint::Any, |a, b| unify(&a, &b))
+                .unwrap_or(TypeConstraint::Any),
+        )),
+        Value::Map(m) => TypeConstraint::Object(
+            m.iter()
+                .map(|(k, x)| ObjectAttr {
+                    name: k.clone(),
+                    ty: type_of(x),
+                    optional: false,
+                    default: None,
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// The common type two types convert to, as cty's unification finds it
+/// (used for the two results of a conditional): a primitive and a string
+/// unify to string; tuples of one length unify element-wise, of different
+/// lengths to a list; objects with the same attributes unify attribute-wise,
+/// with different ones to a map. `None` when there is none.
+pub(crate) fn unify(a: &TypeConstraint, b: &TypeConstraint) -> Option<TypeConstraint> {
+    use TypeConstraint as T;
+    let all = |ts: &mut dyn Iterator<Item = &TypeConstraint>| {
+        let mut acc = T::Any;
+        for t in ts {
+            acc = unify(&acc, t)?;
+        }
+        Some(acc)
+    };
+    Some(match (a, b) {
+        (T::Any, t) | (t, T::Any) => t.clone(),
+        (x, y) if x == y => x.clone(),
+        (T::String, T::Number | T::Bool) | (T::Number | T::Bool, T::String) => T::String,
+        (T::Tuple(x), T::Tuple(y)) if x.len() == y.len() => T::Tuple(
+            x.iter()
+                .zip(y)
+                .map(|(p, q)| unify(p, q))
+                .collect::<Option<_>>()?,
+        ),
+        (T::Tuple(x), T::Tuple(y)) => T::List(Box::new(all(&mut x.iter().chain(y))?)),
+        (T::Tuple(x), T::List(t)) | (T::List(t), T::Tuple(x)) => {
+            T::List(Box::new(all(&mut x.iter().chain([t.as_ref()]))?))
+        }
+        (T::List(x), T::List(y)) => T::List(Box::new(unify(x, y)?)),
+        (T::Set(x), T::Set(y)) => T::Set(Box::new(unify(x, y)?)),
+        (T::Map(x), T::Map(y)) => T::Map(Box::new(unify(x, y)?)),
+        (T::Object(x), T::Object(y))
+            if x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.name == q.name) =>
+        {
+            T::Object(
+                x.iter()
+                    .zip(y)
+                    .map(|(p, q)| {
+                        Some(ObjectAttr {
+                            name: p.name.clone(),
+                            ty: unify(&p.ty, &q.ty)?,
+                            optional: false,
+                            default: None,
+                        })
+                    })
+                    .collect::<Option<_>>()?,
+            )
+        }
+        (T::Object(x), T::Object(y)) => {
+            T::Map(Box::new(all(&mut x.iter().chain(y).map(|a| &a.ty))?))
+        }
+        (T::Object(x), T::Map(t)) | (T::Map(t), T::Object(x)) => T::Map(Box::new(all(&mut x
+            .iter()
+            .map(|a| &a.ty)
+            .chain([t.as_ref()]))?)),
+        _ => return None,
+    })
+}
+
+/// A short description of a value's type for diagnostics (`string`,
+/// `tuple`, `object`).
+pub(crate) fn type_label(t: &TypeConstraint) -> &'static str {
+    match t {
+        TypeConstraint::Any => "dynamic",
+        TypeConstraint::String => "string",
+        TypeConstraint::Number => "number",
+        TypeConstraint::Bool => "bool",
+        TypeConstraint::List(_) => "list",
+        TypeConstraint::Set(_) => "set",
+        TypeConstraint::Map(_) => "map",
+        TypeConstraint::Object(_) => "object",
+        TypeConstraint::Tuple(_) => "tuple",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ty(s: &str) -> TypeConstraint {
         let e = hcl_edit::parser::parse_expr(s).unwrap();
-        parse_type(&e, &|_| Ok(Value::Number(3.0))).unwrap()
+        parse_type(&e, &|_| Ok(Value::from(3))).unwrap()
     }
 
     #[test]

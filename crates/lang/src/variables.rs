@@ -32,9 +32,9 @@ struct Given {
     origin: String,
 }
 
-/// Resolve every root variable: defaults, `terraform.tfvars`,
-/// `*.auto.tfvars` (alphabetical), `--var-file`s, `TF_VAR_name`,
-/// `TERRACE_VAR_name`, `--var` (lowest to highest precedence).
+/// Resolve every root variable: defaults, `TF_VAR_name`, `TERRACE_VAR_name`,
+/// `terraform.tfvars`, `*.auto.tfvars` (alphabetical), `--var-file`s,
+/// `--var` (lowest to highest precedence, as in Terraform).
 pub fn resolve_root_variables(
     config: &Config,
     env_dir: &Path,
@@ -45,7 +45,35 @@ pub fn resolve_root_variables(
     let vars = &config.root.variables;
     let mut diags = Diagnostics::new();
     let mut given: BTreeMap<String, Given> = BTreeMap::new();
+    // Variables whose given value was invalid: already reported, so not
+    // also "No value for required variable".
+    let mut invalid: std::collections::BTreeSet<String> = Default::default();
 
+    // Environment variables are the lowest source after defaults, as in
+    // Terraform: any variables file or --var overrides them.
+    for (name, var) in vars {
+        for prefix in ["TF_VAR_", "TERRACE_VAR_"] {
+            let key = format!("{prefix}{name}");
+            if let Some(raw) = env(&key) {
+                match parse_raw(var, &raw, &format!("environment variable {key}")) {
+                    Ok(value) => {
+                        given.insert(
+                            name.clone(),
+                            Given {
+                                value,
+                                range: None,
+                                origin: format!("environment variable {key}"),
+                            },
+                        );
+                    }
+                    Err(d) => {
+                        diags.push(*d);
+                        invalid.insert(name.clone());
+                    }
+                }
+            }
+        }
+    }
     let mut files: Vec<PathBuf> = Vec::new();
     let main = env_dir.join("terraform.tfvars");
     if main.is_file() {
@@ -73,26 +101,6 @@ pub fn resolve_root_variables(
         read_var_file(path, explicit, config, sources, &mut given, &mut diags);
     }
 
-    for (name, var) in vars {
-        for prefix in ["TF_VAR_", "TERRACE_VAR_"] {
-            let key = format!("{prefix}{name}");
-            if let Some(raw) = env(&key) {
-                match parse_raw(var, &raw, &format!("environment variable {key}")) {
-                    Ok(value) => {
-                        given.insert(
-                            name.clone(),
-                            Given {
-                                value,
-                                range: None,
-                                origin: format!("environment variable {key}"),
-                            },
-                        );
-                    }
-                    Err(d) => diags.push(*d),
-                }
-            }
-        }
-    }
     for (name, raw) in &inputs.vars {
         let Some(var) = vars.get(name) else {
             diags.push(Diagnostic::error(
@@ -112,12 +120,18 @@ pub fn resolve_root_variables(
                     },
                 );
             }
-            Err(d) => diags.push(*d),
+            Err(d) => {
+                diags.push(*d);
+                invalid.insert(name.clone());
+            }
         }
     }
 
     let mut out = BTreeMap::new();
     for (name, var) in vars {
+        if invalid.contains(name) && !given.contains_key(name) {
+            continue;
+        }
         let (value, range, origin) = match given.remove(name) {
             Some(g) => (g.value, g.range, g.origin),
             None => match &var.default {
@@ -135,6 +149,11 @@ pub fn resolve_root_variables(
             },
         };
         let range = range.or_else(|| Some(var.range.clone()));
+        // `nullable = false` with a default: a given null takes the default.
+        let value = match (&var.default, value.is_null() && !var.nullable) {
+            (Some(d), true) => d.clone(),
+            _ => value,
+        };
         let value = if value.is_null() {
             if !var.nullable {
                 diags.push(Diagnostic::error("Required variable not set", format!("Unsuitable value for var.{name} set from {origin}: the given value is null, but the variable is not nullable.")).at(range));
@@ -285,7 +304,7 @@ fn read_var_file(
 /// A CLI or environment string: literal for string variables, else an HCL expression.
 fn parse_raw(var: &Variable, raw: &str, origin: &str) -> Result<Value, Box<Diagnostic>> {
     if var.wants_string_input() {
-        return Ok(Value::String(raw.to_string()));
+        return Ok(Value::String(crate::eval::nfc(raw)));
     }
     let bad = |detail: String| {
         Box::new(Diagnostic::error(

@@ -25,7 +25,7 @@ async fn changed_missing_and_unmanaged_objects_are_reported() {
         let mut g = h.cloud.lock();
         let a = g.objects.get_mut("thing-a-1").unwrap();
         let m = a.value.as_map_mut().unwrap();
-        m.insert("size".into(), Value::Number(7.0));
+        m.insert("size".into(), Value::from(7));
         m.insert("password".into(), Value::from("changed-by-hand"));
     }
     h.cloud.remove("thing-b-1").unwrap();

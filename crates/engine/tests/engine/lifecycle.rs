@@ -38,15 +38,12 @@ async fn ignore_changes_on_one_attribute_keeps_it_and_applies_the_rest() {
     let plan = h.plan().await;
     let a = change(&plan, "test_thing.a");
     assert_eq!(a.action, Action::Update);
-    assert_eq!(
-        a.after.as_ref().unwrap().get("size"),
-        Some(&Value::Number(1.0))
-    );
+    assert_eq!(a.after.as_ref().unwrap().get("size"), Some(&Value::from(1)));
     h.apply_ok().await;
     let obj = h.cloud.one("a").value;
     assert_eq!(
         obj.get("size"),
-        Some(&Value::Number(1.0)),
+        Some(&Value::from(1)),
         "ignored attribute not sent"
     );
     assert_eq!(
@@ -251,7 +248,7 @@ async fn import_block_adopts_an_existing_object() {
     h.apply_ok().await;
     assert_eq!(
         h.cloud.one("legacy").value.get("size"),
-        Some(&Value::Number(4.0))
+        Some(&Value::from(4))
     );
     assert_eq!(
         h.cloud.one("legacy").value.get("id"),

@@ -14,6 +14,7 @@ mod crash;
 mod drift;
 mod failures;
 mod lifecycle;
+mod outputs;
 mod sensitive;
 mod snapshots;
 mod stale;

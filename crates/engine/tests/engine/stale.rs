@@ -70,7 +70,7 @@ async fn saved_plan_is_refused_after_the_state_changed() {
     assert_eq!(h.cloud.calls("Update"), updates, "nothing applied");
     assert_eq!(
         h.cloud.one("a").value.get("size"),
-        Some(&terrace_core::Value::Number(3.0))
+        Some(&terrace_core::Value::from(3))
     );
     assert!(
         h.engine.store.current_lock(ENV).await.unwrap().is_none(),

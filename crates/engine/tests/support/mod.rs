@@ -182,7 +182,7 @@ pub fn thing_value(name: &str, size: Option<f64>, zone: &str) -> Value {
         ("id", Value::Null),
         ("arn", Value::Null),
         ("name", Value::from(name)),
-        ("size", size.map(Value::Number).unwrap_or(Value::Null)),
+        ("size", size.map(Value::from).unwrap_or(Value::Null)),
         ("zone", Value::from(zone)),
         ("description", Value::Null),
         ("password", Value::Null),
