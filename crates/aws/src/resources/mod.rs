@@ -14,6 +14,7 @@
 //!    Default `plan` already predicts `tags_all`; override it only for type-specific rules.
 
 mod autoscaling;
+pub(crate) mod ec2;
 pub(crate) mod ec2_support;
 mod ecr_lifecycle_policy;
 mod ecr_repository;

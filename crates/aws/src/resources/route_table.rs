@@ -1,15 +1,13 @@
 //! `aws_route_table` with inline `route` blocks.
 
-use super::ec2_support::{
-    address_filters, describe_all, describe_by_ids, environment_filter, filter, ok_if_gone,
-    prior_ids, tag_spec, tags_to_map, update_tags,
-};
+use super::ec2::find::{find_by_address, find_by_environment, find_by_id, read_by_ids};
+use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{ResourceType, require_id, tags_attributes};
 use crate::provider::AwsProvider;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_blocks, get_str, opt_str};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, RouteOrigin, RouteTable as Rt};
+use aws_sdk_ec2::types::{ResourceType as Ec2ResourceType, RouteOrigin, RouteTable as Rt};
 use std::collections::BTreeMap;
 use terrace_core::Value;
 use terrace_provider::{
@@ -134,36 +132,14 @@ impl RouteTable {
             .build()
     }
 
-    async fn list(&self, p: &AwsProvider, filters: Vec<Filter>) -> Result<Vec<Rt>, ProviderError> {
-        describe_all(|token| {
-            let filters = filters.clone();
-            async move {
-                let out = p
-                    .call("ec2:DescribeRouteTables", || {
-                        p.ec2
-                            .describe_route_tables()
-                            .set_filters(Some(filters.clone()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await?;
-                Ok((
-                    out.route_tables().to_vec(),
-                    out.next_token().map(str::to_string),
-                ))
-            }
-        })
-        .await
-    }
-
     async fn read_one(
         &self,
         p: &AwsProvider,
         id: &str,
         prior: Option<&Value>,
     ) -> Result<Option<Value>, ProviderError> {
-        let found = self.list(p, vec![filter("route-table-id", [id])]).await?;
-        Ok(found.first().map(|rt| self.to_value(p, rt, prior)))
+        let found = find_by_id::<Rt>(p, id).await?;
+        Ok(found.map(|rt| self.to_value(p, &rt, prior)))
     }
 
     async fn put_route(
@@ -285,30 +261,7 @@ impl ResourceType for RouteTable {
         p: &AwsProvider,
         prior: &[Value],
     ) -> Result<Vec<Option<Value>>, ProviderError> {
-        let ids = prior_ids(prior);
-        let found = describe_by_ids(&ids, |chunk, token| async move {
-            let out = p
-                .call("ec2:DescribeRouteTables", || {
-                    p.ec2
-                        .describe_route_tables()
-                        .filters(filter("route-table-id", chunk.clone()))
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            let items = out
-                .route_tables()
-                .iter()
-                .filter_map(|rt| Some((rt.route_table_id()?.to_string(), rt.clone())))
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
-        })
-        .await?;
-        Ok(prior
-            .iter()
-            .zip(&ids)
-            .map(|(pv, id)| found.get(id).map(|rt| self.to_value(p, rt, Some(pv))))
-            .collect())
+        read_by_ids::<Rt>(p, prior, |rt, pv| self.to_value(p, rt, Some(pv))).await
     }
 
     async fn create(
@@ -370,11 +323,9 @@ impl ResourceType for RouteTable {
         _token: &str,
         ctx: &ResourceContext,
     ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .list(p, address_filters(ctx))
+        Ok(find_by_address::<Rt>(p, ctx)
             .await?
-            .first()
-            .map(|rt| self.to_value(p, rt, None)))
+            .map(|rt| self.to_value(p, &rt, None)))
     }
 
     async fn list_owned(
@@ -382,7 +333,7 @@ impl ResourceType for RouteTable {
         p: &AwsProvider,
         environment: &str,
     ) -> Result<Vec<Value>, ProviderError> {
-        let found = self.list(p, vec![environment_filter(environment)]).await?;
+        let found = find_by_environment::<Rt>(p, environment).await?;
         Ok(found.iter().map(|rt| self.to_value(p, rt, None)).collect())
     }
 }

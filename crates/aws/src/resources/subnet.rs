@@ -1,16 +1,16 @@
 //! `aws_subnet`.
 
-use super::ec2_support::{
-    address_filters, describe_all, describe_by_ids, environment_filter, filter, ok_if_gone,
-    prior_ids, tag_spec, tags_to_map, update_tags,
-};
+use super::ec2::find::{find_by_address, find_by_environment, find_by_id, read_by_ids};
+use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{ResourceType, require_id, tags_attributes, wait_for};
 use crate::api::at_path;
 use crate::provider::AwsProvider;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_bool, get_str};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType as Ec2ResourceType};
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, ResourceType as Ec2ResourceType, Subnet as Ec2Subnet,
+};
 use std::time::Duration;
 use terrace_core::Value;
 use terrace_provider::{
@@ -22,12 +22,7 @@ pub(crate) struct Subnet;
 const NAME: &str = "aws_subnet";
 
 impl Subnet {
-    fn to_value(
-        &self,
-        p: &AwsProvider,
-        s: &aws_sdk_ec2::types::Subnet,
-        prior: Option<&Value>,
-    ) -> Value {
+    fn to_value(&self, p: &AwsProvider, s: &Ec2Subnet, prior: Option<&Value>) -> Value {
         let id = s.subnet_id().unwrap_or_default();
         let owner = s.owner_id().unwrap_or_default();
         let arn = s
@@ -52,37 +47,14 @@ impl Subnet {
             .build()
     }
 
-    async fn list(
-        &self,
-        p: &AwsProvider,
-        filters: Vec<Filter>,
-    ) -> Result<Vec<aws_sdk_ec2::types::Subnet>, ProviderError> {
-        describe_all(|token| {
-            let filters = filters.clone();
-            async move {
-                let out = p
-                    .call("ec2:DescribeSubnets", || {
-                        p.ec2
-                            .describe_subnets()
-                            .set_filters(Some(filters.clone()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await?;
-                Ok((out.subnets().to_vec(), out.next_token().map(str::to_string)))
-            }
-        })
-        .await
-    }
-
     async fn read_one(
         &self,
         p: &AwsProvider,
         id: &str,
         prior: Option<&Value>,
     ) -> Result<Option<Value>, ProviderError> {
-        let found = self.list(p, vec![filter("subnet-id", [id])]).await?;
-        Ok(found.first().map(|s| self.to_value(p, s, prior)))
+        let found = find_by_id::<Ec2Subnet>(p, id).await?;
+        Ok(found.map(|s| self.to_value(p, &s, prior)))
     }
 
     async fn set_public_ip(
@@ -141,30 +113,7 @@ impl ResourceType for Subnet {
         p: &AwsProvider,
         prior: &[Value],
     ) -> Result<Vec<Option<Value>>, ProviderError> {
-        let ids = prior_ids(prior);
-        let found = describe_by_ids(&ids, |chunk, token| async move {
-            let out = p
-                .call("ec2:DescribeSubnets", || {
-                    p.ec2
-                        .describe_subnets()
-                        .filters(filter("subnet-id", chunk.clone()))
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            let items = out
-                .subnets()
-                .iter()
-                .filter_map(|s| Some((s.subnet_id()?.to_string(), s.clone())))
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
-        })
-        .await?;
-        Ok(prior
-            .iter()
-            .zip(&ids)
-            .map(|(pv, id)| found.get(id).map(|s| self.to_value(p, s, Some(pv))))
-            .collect())
+        read_by_ids::<Ec2Subnet>(p, prior, |s, pv| self.to_value(p, s, Some(pv))).await
     }
 
     async fn create(
@@ -238,11 +187,9 @@ impl ResourceType for Subnet {
         _token: &str,
         ctx: &ResourceContext,
     ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .list(p, address_filters(ctx))
+        Ok(find_by_address::<Ec2Subnet>(p, ctx)
             .await?
-            .first()
-            .map(|s| self.to_value(p, s, None)))
+            .map(|s| self.to_value(p, &s, None)))
     }
 
     async fn list_owned(
@@ -250,7 +197,7 @@ impl ResourceType for Subnet {
         p: &AwsProvider,
         environment: &str,
     ) -> Result<Vec<Value>, ProviderError> {
-        let found = self.list(p, vec![environment_filter(environment)]).await?;
+        let found = find_by_environment::<Ec2Subnet>(p, environment).await?;
         Ok(found.iter().map(|s| self.to_value(p, s, None)).collect())
     }
 }
