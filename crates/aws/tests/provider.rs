@@ -26,7 +26,13 @@ fn schema_is_available_offline() {
     ] {
         assert!(schema.resources.contains_key(t), "{t} missing");
     }
-    for d in ["aws_availability_zones", "aws_ami", "aws_caller_identity"] {
+    for d in [
+        "aws_availability_zones",
+        "aws_ami",
+        "aws_caller_identity",
+        "aws_region",
+        "aws_partition",
+    ] {
         assert!(schema.data_sources.contains_key(d), "{d} missing");
     }
     let vpc = &schema.resources["aws_vpc"];
@@ -141,6 +147,49 @@ async fn availability_zones_and_ami() {
         ("filter", filter("nothing-*")),
     ]);
     assert!(p.read_data("aws_ami", &none).await.is_err());
+}
+
+#[tokio::test]
+async fn region_and_partition_are_computed_locally() {
+    let Some(p) = provider("region").await else {
+        return;
+    };
+    let empty = Value::map::<&str>([]);
+    let region = p.read_data("aws_region", &empty).await.unwrap();
+    assert_eq!(s(&region, "name"), "us-east-1");
+    assert_eq!(s(&region, "region"), "us-east-1");
+    assert_eq!(s(&region, "id"), "us-east-1");
+    assert_eq!(s(&region, "endpoint"), "ec2.us-east-1.amazonaws.com");
+    assert_eq!(s(&region, "description"), "US East (N. Virginia)");
+    let other = p
+        .read_data(
+            "aws_region",
+            &Value::map([("name", Value::from("eu-west-1"))]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s(&other, "region"), "eu-west-1");
+    assert_eq!(s(&other, "description"), "Europe (Ireland)");
+    // A region that does not exist: Terraform's error text.
+    let err = p
+        .read_data(
+            "aws_region",
+            &Value::map([("region", Value::from("xx-nowhere-1"))]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("reading AWS Region: region not found for name: \"xx-nowhere-1\""),
+        "{err}"
+    );
+    let part = p.read_data("aws_partition", &empty).await.unwrap();
+    assert_eq!(s(&part, "partition"), "aws");
+    assert_eq!(s(&part, "id"), "aws");
+    assert_eq!(s(&part, "dns_suffix"), "amazonaws.com");
+    assert_eq!(s(&part, "reverse_dns_prefix"), "com.amazonaws");
+    // Computed locally: no API call.
+    assert!(p.api_calls().is_empty(), "{:?}", p.api_calls());
 }
 
 #[tokio::test]

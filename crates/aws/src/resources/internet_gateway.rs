@@ -154,7 +154,7 @@ impl ResourceType for InternetGateway {
         let id = require_id(NAME, prior)?;
         // Detach from whatever the gateway is attached to now, not only what state says.
         let current = find_by_id::<Igw>(p, &id).await?;
-        for g in &current {
+        if let Some(g) = &current {
             for a in g.attachments() {
                 if let Some(vpc) = a.vpc_id() {
                     self.detach(p, &id, vpc).await?;
