@@ -1,6 +1,6 @@
 //! `aws_internet_gateway`.
 
-use super::ec2::find::{find_by_address, find_by_environment, find_by_id, read_by_ids};
+use super::ec2::find::{Ec2Mapped, Lookups, find_by_id};
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{ResourceType, require_id, tags_attributes};
 use crate::provider::AwsProvider;
@@ -18,23 +18,6 @@ pub(crate) struct InternetGateway;
 const NAME: &str = "aws_internet_gateway";
 
 impl InternetGateway {
-    fn to_value(&self, p: &AwsProvider, g: &Igw, prior: Option<&Value>) -> Value {
-        let id = g.internet_gateway_id().unwrap_or_default();
-        let owner = g.owner_id().unwrap_or_default();
-        let (tags, tags_all) = tags_from_api(&tags_to_map(g.tags()), prior, &p.default_tags);
-        Obj::new(&p.resource_schema(NAME))
-            .set("id", id)
-            .set(
-                "arn",
-                p.arn("ec2", owner, &format!("internet-gateway/{id}")),
-            )
-            .set_opt_str("vpc_id", g.attachments().first().and_then(|a| a.vpc_id()))
-            .set("owner_id", owner)
-            .set("tags", tags)
-            .set("tags_all", tags_all)
-            .build()
-    }
-
     async fn read_one(
         &self,
         p: &AwsProvider,
@@ -42,7 +25,7 @@ impl InternetGateway {
         prior: Option<&Value>,
     ) -> Result<Option<Value>, ProviderError> {
         let found = find_by_id::<Igw>(p, id).await?;
-        Ok(found.map(|g| self.to_value(p, &g, prior)))
+        Ok(found.map(|g| self.map(p, &g, prior)))
     }
 
     async fn attach(&self, p: &AwsProvider, id: &str, vpc: &str) -> Result<(), ProviderError> {
@@ -74,6 +57,27 @@ impl InternetGateway {
     }
 }
 
+impl Ec2Mapped for InternetGateway {
+    type Object = Igw;
+
+    fn map(&self, p: &AwsProvider, g: &Igw, prior: Option<&Value>) -> Value {
+        let id = g.internet_gateway_id().unwrap_or_default();
+        let owner = g.owner_id().unwrap_or_default();
+        let (tags, tags_all) = tags_from_api(&tags_to_map(g.tags()), prior, &p.default_tags);
+        Obj::new(&p.resource_schema(NAME))
+            .set("id", id)
+            .set(
+                "arn",
+                p.arn("ec2", owner, &format!("internet-gateway/{id}")),
+            )
+            .set_opt_str("vpc_id", g.attachments().first().and_then(|a| a.vpc_id()))
+            .set("owner_id", owner)
+            .set("tags", tags)
+            .set("tags_all", tags_all)
+            .build()
+    }
+}
+
 #[async_trait]
 impl ResourceType for InternetGateway {
     fn name(&self) -> &'static str {
@@ -90,12 +94,8 @@ impl ResourceType for InternetGateway {
         )
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_by_ids::<Igw>(p, prior, |g, pv| self.to_value(p, g, Some(pv))).await
+    fn lookups(&self) -> Option<&dyn Lookups> {
+        Some(self)
     }
 
     async fn create(
@@ -170,25 +170,5 @@ impl ResourceType for InternetGateway {
             })
             .await,
         )
-    }
-
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        _token: &str,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(find_by_address::<Igw>(p, ctx)
-            .await?
-            .map(|g| self.to_value(p, &g, None)))
-    }
-
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        let found = find_by_environment::<Igw>(p, environment).await?;
-        Ok(found.iter().map(|g| self.to_value(p, g, None)).collect())
     }
 }

@@ -1,6 +1,6 @@
 //! `aws_route_table` with inline `route` blocks.
 
-use super::ec2::find::{find_by_address, find_by_environment, find_by_id, read_by_ids};
+use super::ec2::find::{Ec2Mapped, Lookups, find_by_id};
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{ResourceType, require_id, tags_attributes};
 use crate::provider::AwsProvider;
@@ -81,57 +81,6 @@ fn route_schema() -> Schema {
 }
 
 impl RouteTable {
-    fn to_value(&self, p: &AwsProvider, rt: &Rt, prior: Option<&Value>) -> Value {
-        let id = rt.route_table_id().unwrap_or_default();
-        let owner = rt.owner_id().unwrap_or_default();
-        let routes: Vec<Value> = rt
-            .routes()
-            .iter()
-            .filter(|r| {
-                r.origin() != Some(&RouteOrigin::CreateRouteTable)
-                    && r.gateway_id() != Some("local")
-            })
-            .filter(|r| r.origin() != Some(&RouteOrigin::EnableVgwRoutePropagation))
-            .map(|r| {
-                let mut targets = BTreeMap::new();
-                let mut put = |k: &'static str, v: Option<&str>| {
-                    if let Some(v) = v.filter(|v| !v.is_empty()) {
-                        targets.insert(k, v.to_string());
-                    }
-                };
-                put("gateway_id", r.gateway_id());
-                put("nat_gateway_id", r.nat_gateway_id());
-                put(
-                    "network_interface_id",
-                    r.network_interface_id()
-                        .filter(|_| r.instance_id().is_none()),
-                );
-                put("transit_gateway_id", r.transit_gateway_id());
-                put("vpc_peering_connection_id", r.vpc_peering_connection_id());
-                put(
-                    "egress_only_gateway_id",
-                    r.egress_only_internet_gateway_id(),
-                );
-                RouteSpec {
-                    cidr: r.destination_cidr_block().map(str::to_string),
-                    ipv6: r.destination_ipv6_cidr_block().map(str::to_string),
-                    targets,
-                }
-                .to_value()
-            })
-            .collect();
-        let (tags, tags_all) = tags_from_api(&tags_to_map(rt.tags()), prior, &p.default_tags);
-        Obj::new(&p.resource_schema(NAME))
-            .set("id", id)
-            .set("arn", p.arn("ec2", owner, &format!("route-table/{id}")))
-            .set_opt_str("vpc_id", rt.vpc_id())
-            .set("owner_id", owner)
-            .set("route", Value::set(routes))
-            .set("tags", tags)
-            .set("tags_all", tags_all)
-            .build()
-    }
-
     async fn read_one(
         &self,
         p: &AwsProvider,
@@ -139,7 +88,7 @@ impl RouteTable {
         prior: Option<&Value>,
     ) -> Result<Option<Value>, ProviderError> {
         let found = find_by_id::<Rt>(p, id).await?;
-        Ok(found.map(|rt| self.to_value(p, &rt, prior)))
+        Ok(found.map(|rt| self.map(p, &rt, prior)))
     }
 
     async fn put_route(
@@ -239,6 +188,61 @@ fn routes_of(v: &Value) -> Vec<RouteSpec> {
         .collect()
 }
 
+impl Ec2Mapped for RouteTable {
+    type Object = Rt;
+
+    fn map(&self, p: &AwsProvider, rt: &Rt, prior: Option<&Value>) -> Value {
+        let id = rt.route_table_id().unwrap_or_default();
+        let owner = rt.owner_id().unwrap_or_default();
+        let routes: Vec<Value> = rt
+            .routes()
+            .iter()
+            .filter(|r| {
+                r.origin() != Some(&RouteOrigin::CreateRouteTable)
+                    && r.gateway_id() != Some("local")
+            })
+            .filter(|r| r.origin() != Some(&RouteOrigin::EnableVgwRoutePropagation))
+            .map(|r| {
+                let mut targets = BTreeMap::new();
+                let mut put = |k: &'static str, v: Option<&str>| {
+                    if let Some(v) = v.filter(|v| !v.is_empty()) {
+                        targets.insert(k, v.to_string());
+                    }
+                };
+                put("gateway_id", r.gateway_id());
+                put("nat_gateway_id", r.nat_gateway_id());
+                put(
+                    "network_interface_id",
+                    r.network_interface_id()
+                        .filter(|_| r.instance_id().is_none()),
+                );
+                put("transit_gateway_id", r.transit_gateway_id());
+                put("vpc_peering_connection_id", r.vpc_peering_connection_id());
+                put(
+                    "egress_only_gateway_id",
+                    r.egress_only_internet_gateway_id(),
+                );
+                RouteSpec {
+                    cidr: r.destination_cidr_block().map(str::to_string),
+                    ipv6: r.destination_ipv6_cidr_block().map(str::to_string),
+                    targets,
+                }
+                .to_value()
+            })
+            .collect();
+        let (tags, tags_all) = tags_from_api(&tags_to_map(rt.tags()), prior, &p.default_tags);
+        Obj::new(&p.resource_schema(NAME))
+            .set("id", id)
+            .set("arn", p.arn("ec2", owner, &format!("route-table/{id}")))
+            .set_opt_str("vpc_id", rt.vpc_id())
+            .set("owner_id", owner)
+            .set("route", Value::set(routes))
+            .set("tags", tags)
+            .set("tags_all", tags_all)
+            .build()
+    }
+}
+
 #[async_trait]
 impl ResourceType for RouteTable {
     fn name(&self) -> &'static str {
@@ -256,12 +260,8 @@ impl ResourceType for RouteTable {
         )
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_by_ids::<Rt>(p, prior, |rt, pv| self.to_value(p, rt, Some(pv))).await
+    fn lookups(&self) -> Option<&dyn Lookups> {
+        Some(self)
     }
 
     async fn create(
@@ -315,25 +315,5 @@ impl ResourceType for RouteTable {
             })
             .await,
         )
-    }
-
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        _token: &str,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(find_by_address::<Rt>(p, ctx)
-            .await?
-            .map(|rt| self.to_value(p, &rt, None)))
-    }
-
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        let found = find_by_environment::<Rt>(p, environment).await?;
-        Ok(found.iter().map(|rt| self.to_value(p, rt, None)).collect())
     }
 }

@@ -1,6 +1,6 @@
 //! `aws_subnet`.
 
-use super::ec2::find::{find_by_address, find_by_environment, find_by_id, read_by_ids};
+use super::ec2::find::{Ec2Mapped, Lookups, find_by_id};
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{ResourceType, require_id, tags_attributes, wait_for};
 use crate::api::at_path;
@@ -22,7 +22,39 @@ pub(crate) struct Subnet;
 const NAME: &str = "aws_subnet";
 
 impl Subnet {
-    fn to_value(&self, p: &AwsProvider, s: &Ec2Subnet, prior: Option<&Value>) -> Value {
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>, ProviderError> {
+        let found = find_by_id::<Ec2Subnet>(p, id).await?;
+        Ok(found.map(|s| self.map(p, &s, prior)))
+    }
+
+    async fn set_public_ip(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+        value: bool,
+    ) -> Result<(), ProviderError> {
+        let v = AttributeBooleanValue::builder().value(value).build();
+        p.call("ec2:ModifySubnetAttribute", || {
+            p.ec2
+                .modify_subnet_attribute()
+                .subnet_id(id)
+                .map_public_ip_on_launch(v.clone())
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+impl Ec2Mapped for Subnet {
+    type Object = Ec2Subnet;
+
+    fn map(&self, p: &AwsProvider, s: &Ec2Subnet, prior: Option<&Value>) -> Value {
         let id = s.subnet_id().unwrap_or_default();
         let owner = s.owner_id().unwrap_or_default();
         let arn = s
@@ -45,34 +77,6 @@ impl Subnet {
             .set("tags", tags)
             .set("tags_all", tags_all)
             .build()
-    }
-
-    async fn read_one(
-        &self,
-        p: &AwsProvider,
-        id: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        let found = find_by_id::<Ec2Subnet>(p, id).await?;
-        Ok(found.map(|s| self.to_value(p, &s, prior)))
-    }
-
-    async fn set_public_ip(
-        &self,
-        p: &AwsProvider,
-        id: &str,
-        value: bool,
-    ) -> Result<(), ProviderError> {
-        let v = AttributeBooleanValue::builder().value(value).build();
-        p.call("ec2:ModifySubnetAttribute", || {
-            p.ec2
-                .modify_subnet_attribute()
-                .subnet_id(id)
-                .map_public_ip_on_launch(v.clone())
-                .send()
-        })
-        .await
-        .map(|_| ())
     }
 }
 
@@ -108,12 +112,8 @@ impl ResourceType for Subnet {
         )
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_by_ids::<Ec2Subnet>(p, prior, |s, pv| self.to_value(p, s, Some(pv))).await
+    fn lookups(&self) -> Option<&dyn Lookups> {
+        Some(self)
     }
 
     async fn create(
@@ -179,25 +179,5 @@ impl ResourceType for Subnet {
             })
             .await,
         )
-    }
-
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        _token: &str,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(find_by_address::<Ec2Subnet>(p, ctx)
-            .await?
-            .map(|s| self.to_value(p, &s, None)))
-    }
-
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        let found = find_by_environment::<Ec2Subnet>(p, environment).await?;
-        Ok(found.iter().map(|s| self.to_value(p, s, None)).collect())
     }
 }

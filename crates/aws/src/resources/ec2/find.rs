@@ -210,3 +210,70 @@ pub(crate) async fn read_by_ids<T: Ec2Object>(
         .map(|(pv, id)| found.get(id).map(|o| to_value(o, pv)))
         .collect())
 }
+
+/// An EC2 resource type whose state maps one describable object. Its
+/// refresh (batched by ID), crash lookup (by ownership address) and
+/// unmanaged listing (by environment) then come from [`Lookups`]: the type
+/// returns `Some(self)` from `ResourceType::lookups` and writes none of them.
+pub(crate) trait Ec2Mapped: Send + Sync {
+    type Object: Ec2Object;
+
+    /// The state value of `object`; `prior` supplies what the API cannot
+    /// tell (user `tags` versus default tags, write-only arguments).
+    fn map(&self, p: &AwsProvider, object: &Self::Object, prior: Option<&Value>) -> Value;
+}
+
+/// The lookups every resource type needs besides create/update/delete.
+#[async_trait]
+pub(crate) trait Lookups: Send + Sync {
+    /// One entry per prior, in order; `None` for gone objects.
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError>;
+
+    /// What the resource instance `ctx` made, by its ownership tags.
+    async fn find_created(
+        &self,
+        p: &AwsProvider,
+        ctx: &ResourceContext,
+    ) -> Result<Option<Value>, ProviderError>;
+
+    /// Everything carrying the environment's ownership tag.
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError>;
+}
+
+#[async_trait]
+impl<M: Ec2Mapped> Lookups for M {
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
+        read_by_ids::<M::Object>(p, prior, |o, pv| self.map(p, o, Some(pv))).await
+    }
+
+    async fn find_created(
+        &self,
+        p: &AwsProvider,
+        ctx: &ResourceContext,
+    ) -> Result<Option<Value>, ProviderError> {
+        Ok(find_by_address::<M::Object>(p, ctx)
+            .await?
+            .map(|o| self.map(p, &o, None)))
+    }
+
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
+        let found = find_by_environment::<M::Object>(p, environment).await?;
+        Ok(found.iter().map(|o| self.map(p, o, None)).collect())
+    }
+}
