@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use terrace_aws::{AwsProvider, AwsProviderFactory};
-use terrace_core::Value;
+use terrace_core::{PathStep, Value};
 use terrace_provider::{AttrMode, Provider, ProviderError, ProviderFactory};
 
 #[test]
@@ -205,4 +205,87 @@ async fn unsupported_type_is_reported() {
         .await
         .unwrap_err();
     assert!(matches!(err, ProviderError::Unsupported(_)));
+}
+
+/// Every unimplemented argument of the Terraform schema is known: null (or
+/// Terraform's default) plans cleanly and re-plans empty after apply; a
+/// value is rejected at that argument; `region` accepts the provider's.
+#[tokio::test]
+async fn unimplemented_arguments_accepted_when_null_rejected_when_set() {
+    let env = "unimpl";
+    let Some(p) = provider(env).await else {
+        return;
+    };
+    let schema = p.schema().clone();
+    for (ty, res) in &schema.resources {
+        assert!(res.attributes.contains_key("region"), "{ty} lacks region");
+    }
+    // A configuration with null for every unimplemented argument, from the schema.
+    let with_nulls = |ty: &str, base: Value| {
+        let mut v = base;
+        let m = v.as_map_mut().unwrap();
+        for (name, a) in &schema.resources[ty].attributes {
+            if a.description.starts_with("not implemented") && a.is_configurable() {
+                m.insert(name.clone(), Value::Null);
+            }
+        }
+        m.insert("region".into(), Value::Null);
+        v
+    };
+    let vpc_cfg = with_nulls(
+        "aws_vpc",
+        Value::map([("cidr_block", Value::from("10.77.0.0/16"))]),
+    );
+    assert!(vpc_cfg.as_map().unwrap().contains_key("ipv6_ipam_pool_id"));
+    let c = create_ctx(env, "aws_vpc.main");
+    let vpc = create(&p, "aws_vpc", &vpc_cfg, &c).await;
+    assert_no_diff(&p, "aws_vpc", &vpc, &vpc_cfg, &c.resource);
+
+    // Defaults and the provider's own region are accepted and re-plan empty.
+    let mut subnet_cfg = with_nulls(
+        "aws_subnet",
+        Value::map([
+            ("vpc_id", vpc.get("id").unwrap().clone()),
+            ("cidr_block", Value::from("10.77.1.0/24")),
+        ]),
+    );
+    let m = subnet_cfg.as_map_mut().unwrap();
+    m.insert("enable_dns64".into(), Value::Bool(false));
+    m.insert("region".into(), Value::from(p.region()));
+    let sc = create_ctx(env, "aws_subnet.a");
+    let subnet = create(&p, "aws_subnet", &subnet_cfg, &sc).await;
+    assert_no_diff(&p, "aws_subnet", &subnet, &subnet_cfg, &sc.resource);
+
+    // Set to a value: rejected at that argument.
+    let set = |name: &str, v: Value| {
+        let mut cfg = subnet_cfg.clone();
+        cfg.as_map_mut().unwrap().insert(name.into(), v);
+        p.plan_resource("aws_subnet", Some(&subnet), &cfg, &sc.resource)
+            .unwrap_err()
+    };
+    match set("ipv6_native", Value::Bool(true)) {
+        ProviderError::InvalidArgument { path, message, .. } => {
+            assert_eq!(path, Some(vec![PathStep::Key("ipv6_native".into())]));
+            assert!(
+                message.contains("terrace does not implement `ipv6_native` of `aws_subnet` yet"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match set("outpost_arn", Value::from("arn:aws:outposts:x")) {
+        ProviderError::InvalidArgument { path, .. } => {
+            assert_eq!(path, Some(vec![PathStep::Key("outpost_arn".into())]));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match set("region", Value::from("eu-west-1")) {
+        ProviderError::InvalidArgument { path, message, .. } => {
+            assert_eq!(path, Some(vec![PathStep::Key("region".into())]));
+            assert!(message.contains("`region` of `aws_subnet`"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    p.delete("aws_subnet", &subnet).await.unwrap();
+    p.delete("aws_vpc", &vpc).await.unwrap();
 }

@@ -35,6 +35,7 @@ mod s3_bucket;
 mod s3_bucket_versioning;
 mod security_group;
 mod subnet;
+pub(crate) mod unimplemented;
 mod vpc;
 
 use crate::provider::AwsProvider;
