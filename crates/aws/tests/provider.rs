@@ -286,6 +286,48 @@ async fn unimplemented_arguments_accepted_when_null_rejected_when_set() {
         }
         other => panic!("unexpected {other:?}"),
     }
+    // Lists: empty is unset, anything else is rejected (the arguments real
+    // modules pass to autoscaling groups and instances).
+    let asg = |lbs: Value| {
+        let cfg = Value::map([
+            ("name", Value::from("pool")),
+            ("min_size", Value::from(1)),
+            ("max_size", Value::from(2)),
+            ("load_balancers", lbs),
+            ("metrics_granularity", Value::from("1Minute")),
+        ]);
+        p.plan_resource(
+            "aws_autoscaling_group",
+            None,
+            &cfg,
+            &ctx(env, "aws_autoscaling_group.pool"),
+        )
+    };
+    let planned = asg(Value::set(vec![]))
+        .expect("empty list is unset")
+        .planned;
+    assert_eq!(planned.get("load_balancers"), Some(&Value::Null));
+    assert_eq!(planned.get("metrics_granularity"), Some(&Value::Null));
+    match asg(Value::set(vec![Value::from("classic-elb")])).unwrap_err() {
+        ProviderError::InvalidArgument { path, message, .. } => {
+            assert_eq!(path, Some(vec![PathStep::Key("load_balancers".into())]));
+            assert!(
+                message.contains("`load_balancers` of `aws_autoscaling_group`"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let instance = |name: &str, v: Value| {
+        let cfg = Value::map([("ami", Value::from("ami-12345678")), (name, v)]);
+        p.plan_resource("aws_instance", None, &cfg, &ctx(env, "aws_instance.x"))
+    };
+    assert!(instance("associate_public_ip_address", Value::Null).is_ok());
+    assert!(instance("source_dest_check", Value::Bool(true)).is_ok());
+    assert!(matches!(
+        instance("source_dest_check", Value::Bool(false)),
+        Err(ProviderError::InvalidArgument { .. })
+    ));
     p.delete("aws_subnet", &subnet).await.unwrap();
     p.delete("aws_vpc", &vpc).await.unwrap();
 }

@@ -15,8 +15,14 @@ use terrace_provider::{AttrType, Attribute, ProviderError, Schema};
 #[derive(Clone, Copy)]
 enum Arg {
     Str,
+    /// A string Terraform defaults to this value.
+    StrDefault(&'static str),
     Num,
     Bool(bool),
+    /// A set of strings (empty is accepted as unset).
+    Strings,
+    /// A map of strings (empty is accepted as unset).
+    Map,
     Computed,
 }
 
@@ -59,6 +65,62 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
             ("ipv6_cidr_block_association_id", Computed),
         ],
     ),
+    (
+        "aws_instance",
+        &[
+            ("associate_public_ip_address", Bool(false)),
+            ("cpu_core_count", Num),
+            ("cpu_threads_per_core", Num),
+            ("disable_api_stop", Bool(false)),
+            ("disable_api_termination", Bool(false)),
+            ("ebs_optimized", Bool(false)),
+            ("enable_primary_ipv6", Bool(false)),
+            ("force_destroy", Bool(false)),
+            ("get_password_data", Bool(false)),
+            ("hibernation", Bool(false)),
+            ("host_id", Str),
+            ("host_resource_group_arn", Str),
+            ("instance_initiated_shutdown_behavior", StrDefault("stop")),
+            ("ipv6_address_count", Num),
+            ("ipv6_addresses", Strings),
+            ("monitoring", Bool(false)),
+            ("placement_group", Str),
+            ("placement_partition_number", Num),
+            ("secondary_private_ips", Strings),
+            ("security_groups", Strings),
+            ("source_dest_check", Bool(true)),
+            ("tenancy", StrDefault("default")),
+            ("user_data_base64", Str),
+            ("user_data_replace_on_change", Bool(false)),
+            ("volume_tags", Map),
+            ("instance_lifecycle", Computed),
+            ("outpost_arn", Computed),
+            ("password_data", Computed),
+            ("primary_network_interface_id", Computed),
+            ("spot_instance_request_id", Computed),
+        ],
+    ),
+    (
+        "aws_autoscaling_group",
+        &[
+            ("context", Str),
+            ("default_instance_warmup", Num),
+            ("desired_capacity_type", Str),
+            ("enabled_metrics", Strings),
+            ("force_delete_warm_pool", Bool(false)),
+            ("ignore_failed_scaling_activities", Bool(false)),
+            ("launch_configuration", Str),
+            ("load_balancers", Strings),
+            ("metrics_granularity", StrDefault("1Minute")),
+            ("min_elb_capacity", Num),
+            ("placement_group", Str),
+            ("suspended_processes", Strings),
+            ("termination_policies", Strings),
+            ("wait_for_elb_capacity", Num),
+            ("predicted_capacity", Computed),
+            ("warm_pool_size", Computed),
+        ],
+    ),
 ];
 
 fn entries(type_name: &str) -> &'static [(&'static str, Arg)] {
@@ -77,7 +139,9 @@ pub(crate) fn complete_schema(type_name: &str, mut schema: Schema) -> Schema {
             continue;
         }
         let attr = match arg {
-            Str => Attribute::optional(AttrType::String),
+            Str | StrDefault(_) => Attribute::optional(AttrType::String),
+            Strings => Attribute::optional(AttrType::set_of(AttrType::String)),
+            Map => Attribute::optional(AttrType::map_of(AttrType::String)),
             Num => Attribute::optional(AttrType::Number),
             Bool(_) => Attribute::optional(AttrType::Bool),
             Computed => Attribute::computed(AttrType::String),
@@ -122,11 +186,29 @@ pub(crate) fn check(
             Bool(default) if v.as_bool() == Some(*default) => {
                 map.insert(name.to_string(), Value::Null);
             }
+            StrDefault(default) if v.as_str() == Some(*default) => {
+                map.insert(name.to_string(), Value::Null);
+            }
+            Strings | Map
+                if v.as_list().is_some_and(|l| l.is_empty())
+                    || v.as_map().is_some_and(|m| m.is_empty()) =>
+            {
+                map.insert(name.to_string(), Value::Null);
+            }
             Bool(default) => {
                 return Err(reject(
                     name,
                     format!("remove it or set it to null or {default}"),
                 ));
+            }
+            StrDefault(default) => {
+                return Err(reject(
+                    name,
+                    format!("remove it or set it to null or {default:?}"),
+                ));
+            }
+            Strings | Map => {
+                return Err(reject(name, "remove it or set it to null or empty".into()));
             }
             _ => return Err(reject(name, "remove it or set it to null".into())),
         }
