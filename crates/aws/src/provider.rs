@@ -135,7 +135,10 @@ fn provider_schema() -> ProviderSchema {
         provider,
         resources: all_resource_types()
             .iter()
-            .map(|r| (r.name().to_string(), r.schema()))
+            .map(|r| {
+                let schema = crate::resources::unimplemented::complete_schema(r.name(), r.schema());
+                (r.name().to_string(), schema)
+            })
             .collect(),
         data_sources: all_data_source_types()
             .iter()
@@ -469,7 +472,9 @@ impl Provider for AwsProvider {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
-        self.resource(type_name)?.plan(self, prior, config, ctx)
+        let resource = self.resource(type_name)?;
+        let config = crate::resources::unimplemented::check(type_name, config, &self.region)?;
+        resource.plan(self, prior, &config, ctx)
     }
 
     async fn read_resources(

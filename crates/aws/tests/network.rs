@@ -452,3 +452,79 @@ async fn vpc_reads_are_batched() {
         p.delete("aws_vpc", s).await.unwrap();
     }
 }
+
+/// The lookups shared by the EC2 types that map one describable object
+/// (internet gateway, subnet, route table): batched refresh with gone
+/// objects as `None`, import by ID, crash lookup by ownership address and
+/// unmanaged listing by environment.
+#[tokio::test]
+async fn ec2_shared_lookups_find_import_and_list() {
+    let env = "net-lookups";
+    let Some(p) = provider(env).await else { return };
+    let vpc = make_vpc(&p, env, "10.42.0.0/16").await;
+    let vpc_id = vpc.get("id").unwrap().clone();
+    let cases = [
+        (
+            "aws_internet_gateway",
+            "aws_internet_gateway.gw",
+            Value::map([("vpc_id", vpc_id.clone())]),
+        ),
+        (
+            "aws_subnet",
+            "aws_subnet.a",
+            Value::map([
+                ("vpc_id", vpc_id.clone()),
+                ("cidr_block", Value::from("10.42.1.0/24")),
+            ]),
+        ),
+        (
+            "aws_route_table",
+            "aws_route_table.private",
+            Value::map([("vpc_id", vpc_id.clone())]),
+        ),
+    ];
+    for (ty, addr, config) in cases {
+        let c = create_ctx(env, addr);
+        let made = create(&p, ty, &config, &c).await;
+        let id = s(&made, "id");
+        // Import by ID reads the same object.
+        let imported = p.import(ty, &id).await.unwrap().expect("import");
+        assert_eq!(s(&imported, "id"), id, "{ty}");
+        // Crash recovery finds it by its ownership tags; another address finds nothing.
+        let found = p
+            .find_created(ty, "token", &c.resource)
+            .await
+            .unwrap()
+            .expect("find_created");
+        assert_eq!(s(&found, "id"), id, "{ty}");
+        assert!(
+            p.find_created(ty, "token", &ctx(env, &format!("{addr}_other")))
+                .await
+                .unwrap()
+                .is_none(),
+            "{ty}"
+        );
+        // Unmanaged detection lists it under the environment only.
+        let owned = p.list_owned(ty, env).await.unwrap();
+        assert!(owned.iter().any(|o| s(o, "id") == id), "{ty}");
+        assert!(
+            p.list_owned(ty, "net-lookups-none")
+                .await
+                .unwrap()
+                .is_empty(),
+            "{ty}"
+        );
+        // Batched refresh: a missing ID is `None`, the object is found.
+        let mut ghost = made.clone();
+        ghost.as_map_mut().unwrap().insert(
+            "id".into(),
+            Value::from(format!("{}-0000000000000000", &id[..id.find('-').unwrap()])),
+        );
+        let read = p.read_resources(ty, &[ghost, made.clone()]).await.unwrap();
+        assert!(read[0].is_none(), "{ty}");
+        assert_eq!(read[1].as_ref().map(|v| s(v, "id")), Some(id.clone()));
+        // Deleted outside → gone.
+        p.delete(ty, &made).await.unwrap();
+        assert!(p.read_resources(ty, &[made]).await.unwrap()[0].is_none());
+    }
+}

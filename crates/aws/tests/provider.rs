@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use terrace_aws::{AwsProvider, AwsProviderFactory};
-use terrace_core::Value;
+use terrace_core::{PathStep, Value};
 use terrace_provider::{AttrMode, Provider, ProviderError, ProviderFactory};
 
 #[test]
@@ -26,7 +26,13 @@ fn schema_is_available_offline() {
     ] {
         assert!(schema.resources.contains_key(t), "{t} missing");
     }
-    for d in ["aws_availability_zones", "aws_ami", "aws_caller_identity"] {
+    for d in [
+        "aws_availability_zones",
+        "aws_ami",
+        "aws_caller_identity",
+        "aws_region",
+        "aws_partition",
+    ] {
         assert!(schema.data_sources.contains_key(d), "{d} missing");
     }
     let vpc = &schema.resources["aws_vpc"];
@@ -144,6 +150,49 @@ async fn availability_zones_and_ami() {
 }
 
 #[tokio::test]
+async fn region_and_partition_are_computed_locally() {
+    let Some(p) = provider("region").await else {
+        return;
+    };
+    let empty = Value::map::<&str>([]);
+    let region = p.read_data("aws_region", &empty).await.unwrap();
+    assert_eq!(s(&region, "name"), "us-east-1");
+    assert_eq!(s(&region, "region"), "us-east-1");
+    assert_eq!(s(&region, "id"), "us-east-1");
+    assert_eq!(s(&region, "endpoint"), "ec2.us-east-1.amazonaws.com");
+    assert_eq!(s(&region, "description"), "US East (N. Virginia)");
+    let other = p
+        .read_data(
+            "aws_region",
+            &Value::map([("name", Value::from("eu-west-1"))]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s(&other, "region"), "eu-west-1");
+    assert_eq!(s(&other, "description"), "Europe (Ireland)");
+    // A region that does not exist: Terraform's error text.
+    let err = p
+        .read_data(
+            "aws_region",
+            &Value::map([("region", Value::from("xx-nowhere-1"))]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("reading AWS Region: region not found for name: \"xx-nowhere-1\""),
+        "{err}"
+    );
+    let part = p.read_data("aws_partition", &empty).await.unwrap();
+    assert_eq!(s(&part, "partition"), "aws");
+    assert_eq!(s(&part, "id"), "aws");
+    assert_eq!(s(&part, "dns_suffix"), "amazonaws.com");
+    assert_eq!(s(&part, "reverse_dns_prefix"), "com.amazonaws");
+    // Computed locally: no API call.
+    assert!(p.api_calls().is_empty(), "{:?}", p.api_calls());
+}
+
+#[tokio::test]
 async fn unsupported_type_is_reported() {
     let Some(p) = provider("unsupported").await else {
         return;
@@ -156,4 +205,129 @@ async fn unsupported_type_is_reported() {
         .await
         .unwrap_err();
     assert!(matches!(err, ProviderError::Unsupported(_)));
+}
+
+/// Every unimplemented argument of the Terraform schema is known: null (or
+/// Terraform's default) plans cleanly and re-plans empty after apply; a
+/// value is rejected at that argument; `region` accepts the provider's.
+#[tokio::test]
+async fn unimplemented_arguments_accepted_when_null_rejected_when_set() {
+    let env = "unimpl";
+    let Some(p) = provider(env).await else {
+        return;
+    };
+    let schema = p.schema().clone();
+    for (ty, res) in &schema.resources {
+        assert!(res.attributes.contains_key("region"), "{ty} lacks region");
+    }
+    // A configuration with null for every unimplemented argument, from the schema.
+    let with_nulls = |ty: &str, base: Value| {
+        let mut v = base;
+        let m = v.as_map_mut().unwrap();
+        for (name, a) in &schema.resources[ty].attributes {
+            if a.description.starts_with("not implemented") && a.is_configurable() {
+                m.insert(name.clone(), Value::Null);
+            }
+        }
+        m.insert("region".into(), Value::Null);
+        v
+    };
+    let vpc_cfg = with_nulls(
+        "aws_vpc",
+        Value::map([("cidr_block", Value::from("10.77.0.0/16"))]),
+    );
+    assert!(vpc_cfg.as_map().unwrap().contains_key("ipv6_ipam_pool_id"));
+    let c = create_ctx(env, "aws_vpc.main");
+    let vpc = create(&p, "aws_vpc", &vpc_cfg, &c).await;
+    assert_no_diff(&p, "aws_vpc", &vpc, &vpc_cfg, &c.resource);
+
+    // Defaults and the provider's own region are accepted and re-plan empty.
+    let mut subnet_cfg = with_nulls(
+        "aws_subnet",
+        Value::map([
+            ("vpc_id", vpc.get("id").unwrap().clone()),
+            ("cidr_block", Value::from("10.77.1.0/24")),
+        ]),
+    );
+    let m = subnet_cfg.as_map_mut().unwrap();
+    m.insert("enable_dns64".into(), Value::Bool(false));
+    m.insert("region".into(), Value::from(p.region()));
+    let sc = create_ctx(env, "aws_subnet.a");
+    let subnet = create(&p, "aws_subnet", &subnet_cfg, &sc).await;
+    assert_no_diff(&p, "aws_subnet", &subnet, &subnet_cfg, &sc.resource);
+
+    // Set to a value: rejected at that argument.
+    let set = |name: &str, v: Value| {
+        let mut cfg = subnet_cfg.clone();
+        cfg.as_map_mut().unwrap().insert(name.into(), v);
+        p.plan_resource("aws_subnet", Some(&subnet), &cfg, &sc.resource)
+            .unwrap_err()
+    };
+    match set("ipv6_native", Value::Bool(true)) {
+        ProviderError::InvalidArgument { path, message, .. } => {
+            assert_eq!(path, Some(vec![PathStep::Key("ipv6_native".into())]));
+            assert!(
+                message.contains("terrace does not implement `ipv6_native` of `aws_subnet` yet"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match set("outpost_arn", Value::from("arn:aws:outposts:x")) {
+        ProviderError::InvalidArgument { path, .. } => {
+            assert_eq!(path, Some(vec![PathStep::Key("outpost_arn".into())]));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    match set("region", Value::from("eu-west-1")) {
+        ProviderError::InvalidArgument { path, message, .. } => {
+            assert_eq!(path, Some(vec![PathStep::Key("region".into())]));
+            assert!(message.contains("`region` of `aws_subnet`"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Lists: empty is unset, anything else is rejected (the arguments real
+    // modules pass to autoscaling groups and instances).
+    let asg = |lbs: Value| {
+        let cfg = Value::map([
+            ("name", Value::from("pool")),
+            ("min_size", Value::from(1)),
+            ("max_size", Value::from(2)),
+            ("load_balancers", lbs),
+            ("metrics_granularity", Value::from("1Minute")),
+        ]);
+        p.plan_resource(
+            "aws_autoscaling_group",
+            None,
+            &cfg,
+            &ctx(env, "aws_autoscaling_group.pool"),
+        )
+    };
+    let planned = asg(Value::set(vec![]))
+        .expect("empty list is unset")
+        .planned;
+    assert_eq!(planned.get("load_balancers"), Some(&Value::Null));
+    assert_eq!(planned.get("metrics_granularity"), Some(&Value::Null));
+    match asg(Value::set(vec![Value::from("classic-elb")])).unwrap_err() {
+        ProviderError::InvalidArgument { path, message, .. } => {
+            assert_eq!(path, Some(vec![PathStep::Key("load_balancers".into())]));
+            assert!(
+                message.contains("`load_balancers` of `aws_autoscaling_group`"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let instance = |name: &str, v: Value| {
+        let cfg = Value::map([("ami", Value::from("ami-12345678")), (name, v)]);
+        p.plan_resource("aws_instance", None, &cfg, &ctx(env, "aws_instance.x"))
+    };
+    assert!(instance("associate_public_ip_address", Value::Null).is_ok());
+    assert!(instance("source_dest_check", Value::Bool(true)).is_ok());
+    assert!(matches!(
+        instance("source_dest_check", Value::Bool(false)),
+        Err(ProviderError::InvalidArgument { .. })
+    ));
+    p.delete("aws_subnet", &subnet).await.unwrap();
+    p.delete("aws_vpc", &vpc).await.unwrap();
 }

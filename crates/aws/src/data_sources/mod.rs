@@ -4,6 +4,7 @@
 mod ami;
 mod availability_zones;
 mod caller_identity;
+mod partition;
 
 use crate::provider::AwsProvider;
 use async_trait::async_trait;
@@ -27,6 +28,8 @@ pub(crate) fn all_data_source_types() -> Vec<Box<dyn DataSourceType>> {
         Box::new(availability_zones::AvailabilityZones),
         Box::new(ami::Ami),
         Box::new(caller_identity::CallerIdentity),
+        Box::new(partition::Partition),
+        Box::new(partition::Region),
     ]
 }
 

@@ -187,35 +187,19 @@ pub(super) async fn root_volumes<'a>(
     if ids.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let found = super::ec2_support::describe_by_ids(&ids, |chunk, token| async move {
-        let out = p
-            .call("ec2:DescribeVolumes", || {
-                p.ec2
-                    .describe_volumes()
-                    .filters(filter("volume-id", chunk.clone()))
-                    .set_next_token(token.clone())
-                    .send()
-            })
-            .await?;
-        let items = out
-            .volumes()
-            .iter()
-            .filter_map(|v| {
-                Some((
-                    v.volume_id()?.to_string(),
-                    RootVolume {
-                        size: v.size(),
-                        volume_type: v.volume_type().map(|t| t.as_str().to_string()),
-                        encrypted: v.encrypted(),
-                        iops: v.iops(),
-                    },
-                ))
-            })
-            .collect();
-        Ok((items, out.next_token().map(str::to_string)))
-    })
-    .await?;
-    Ok(found)
+    let found = super::ec2::find::find_by_ids::<aws_sdk_ec2::types::Volume>(p, &ids).await?;
+    Ok(found
+        .into_iter()
+        .map(|(id, v)| {
+            let vol = RootVolume {
+                size: v.size(),
+                volume_type: v.volume_type().map(|t| t.as_str().to_string()),
+                encrypted: v.encrypted(),
+                iops: v.iops(),
+            };
+            (id, vol)
+        })
+        .collect())
 }
 
 impl Instance {

@@ -1,15 +1,13 @@
 //! `aws_internet_gateway`.
 
-use super::ec2_support::{
-    address_filters, describe_all, describe_by_ids, environment_filter, filter, ok_if_gone,
-    prior_ids, tag_spec, tags_to_map, update_tags,
-};
+use super::ec2::find::{Ec2Mapped, Lookups, find_by_id};
+use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{ResourceType, require_id, tags_attributes};
 use crate::provider::AwsProvider;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, InternetGateway as Igw, ResourceType as Ec2ResourceType};
+use aws_sdk_ec2::types::{InternetGateway as Igw, ResourceType as Ec2ResourceType};
 use terrace_core::Value;
 use terrace_provider::{
     AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
@@ -20,55 +18,14 @@ pub(crate) struct InternetGateway;
 const NAME: &str = "aws_internet_gateway";
 
 impl InternetGateway {
-    fn to_value(&self, p: &AwsProvider, g: &Igw, prior: Option<&Value>) -> Value {
-        let id = g.internet_gateway_id().unwrap_or_default();
-        let owner = g.owner_id().unwrap_or_default();
-        let (tags, tags_all) = tags_from_api(&tags_to_map(g.tags()), prior, &p.default_tags);
-        Obj::new(&p.resource_schema(NAME))
-            .set("id", id)
-            .set(
-                "arn",
-                p.arn("ec2", owner, &format!("internet-gateway/{id}")),
-            )
-            .set_opt_str("vpc_id", g.attachments().first().and_then(|a| a.vpc_id()))
-            .set("owner_id", owner)
-            .set("tags", tags)
-            .set("tags_all", tags_all)
-            .build()
-    }
-
-    async fn list(&self, p: &AwsProvider, filters: Vec<Filter>) -> Result<Vec<Igw>, ProviderError> {
-        describe_all(|token| {
-            let filters = filters.clone();
-            async move {
-                let out = p
-                    .call("ec2:DescribeInternetGateways", || {
-                        p.ec2
-                            .describe_internet_gateways()
-                            .set_filters(Some(filters.clone()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await?;
-                Ok((
-                    out.internet_gateways().to_vec(),
-                    out.next_token().map(str::to_string),
-                ))
-            }
-        })
-        .await
-    }
-
     async fn read_one(
         &self,
         p: &AwsProvider,
         id: &str,
         prior: Option<&Value>,
     ) -> Result<Option<Value>, ProviderError> {
-        let found = self
-            .list(p, vec![filter("internet-gateway-id", [id])])
-            .await?;
-        Ok(found.first().map(|g| self.to_value(p, g, prior)))
+        let found = find_by_id::<Igw>(p, id).await?;
+        Ok(found.map(|g| self.map(p, &g, prior)))
     }
 
     async fn attach(&self, p: &AwsProvider, id: &str, vpc: &str) -> Result<(), ProviderError> {
@@ -100,6 +57,27 @@ impl InternetGateway {
     }
 }
 
+impl Ec2Mapped for InternetGateway {
+    type Object = Igw;
+
+    fn map(&self, p: &AwsProvider, g: &Igw, prior: Option<&Value>) -> Value {
+        let id = g.internet_gateway_id().unwrap_or_default();
+        let owner = g.owner_id().unwrap_or_default();
+        let (tags, tags_all) = tags_from_api(&tags_to_map(g.tags()), prior, &p.default_tags);
+        Obj::new(&p.resource_schema(NAME))
+            .set("id", id)
+            .set(
+                "arn",
+                p.arn("ec2", owner, &format!("internet-gateway/{id}")),
+            )
+            .set_opt_str("vpc_id", g.attachments().first().and_then(|a| a.vpc_id()))
+            .set("owner_id", owner)
+            .set("tags", tags)
+            .set("tags_all", tags_all)
+            .build()
+    }
+}
+
 #[async_trait]
 impl ResourceType for InternetGateway {
     fn name(&self) -> &'static str {
@@ -116,35 +94,8 @@ impl ResourceType for InternetGateway {
         )
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        let ids = prior_ids(prior);
-        let found = describe_by_ids(&ids, |chunk, token| async move {
-            let out = p
-                .call("ec2:DescribeInternetGateways", || {
-                    p.ec2
-                        .describe_internet_gateways()
-                        .filters(filter("internet-gateway-id", chunk.clone()))
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            let items = out
-                .internet_gateways()
-                .iter()
-                .filter_map(|g| Some((g.internet_gateway_id()?.to_string(), g.clone())))
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
-        })
-        .await?;
-        Ok(prior
-            .iter()
-            .zip(&ids)
-            .map(|(pv, id)| found.get(id).map(|g| self.to_value(p, g, Some(pv))))
-            .collect())
+    fn lookups(&self) -> Option<&dyn Lookups> {
+        Some(self)
     }
 
     async fn create(
@@ -202,10 +153,8 @@ impl ResourceType for InternetGateway {
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
         let id = require_id(NAME, prior)?;
         // Detach from whatever the gateway is attached to now, not only what state says.
-        let current = self
-            .list(p, vec![filter("internet-gateway-id", [id.clone()])])
-            .await?;
-        for g in &current {
+        let current = find_by_id::<Igw>(p, &id).await?;
+        if let Some(g) = &current {
             for a in g.attachments() {
                 if let Some(vpc) = a.vpc_id() {
                     self.detach(p, &id, vpc).await?;
@@ -221,27 +170,5 @@ impl ResourceType for InternetGateway {
             })
             .await,
         )
-    }
-
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        _token: &str,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .list(p, address_filters(ctx))
-            .await?
-            .first()
-            .map(|g| self.to_value(p, g, None)))
-    }
-
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        let found = self.list(p, vec![environment_filter(environment)]).await?;
-        Ok(found.iter().map(|g| self.to_value(p, g, None)).collect())
     }
 }

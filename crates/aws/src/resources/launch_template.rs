@@ -4,6 +4,7 @@
 //! provider does). A change to the launch data creates a new version; with
 //! `update_default_version` it also becomes the default.
 
+use super::ec2::find::find_all;
 use super::ec2_support::{
     address_filters, describe_all, environment_filter, filter, tag_spec, tags_to_map, update_tags,
 };
@@ -530,25 +531,7 @@ impl LaunchTemplateType {
         p: &AwsProvider,
         filters: Vec<Filter>,
     ) -> Result<Vec<Value>, ProviderError> {
-        let templates = describe_all(|token| {
-            let filters = filters.clone();
-            async move {
-                let page = p
-                    .call("ec2:DescribeLaunchTemplates", || {
-                        p.ec2
-                            .describe_launch_templates()
-                            .set_filters(Some(filters.clone()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await?;
-                Ok((
-                    page.launch_templates().to_vec(),
-                    page.next_token().map(str::to_string),
-                ))
-            }
-        })
-        .await?;
+        let templates = find_all::<LaunchTemplate>(p, filters).await?;
         let ids: Vec<String> = templates
             .iter()
             .filter_map(|t| t.launch_template_id().map(str::to_string))

@@ -19,8 +19,15 @@
 //!    has no idempotency token (see `api::is_non_idempotent`).
 //! 5. Add `Box::new(<thing>::Thing)` to [`all_resource_types`] and `mod <thing>;` below.
 //!    Default `plan` already predicts `tags_all`; override it only for type-specific rules.
+//!
+//! An EC2 type whose state maps one describable object needs less: add one
+//! `describable!` line in [`ec2::find`], implement [`ec2::find::Ec2Mapped`]
+//! (the mapping) and return `Some(self)` from [`ResourceType::lookups`];
+//! `read_many` (batched by ID), `find_created` (by ownership tags) and
+//! `list_owned` then come for free, and `find_by_id` serves `read_one`.
 
 mod autoscaling;
+pub(crate) mod ec2;
 pub(crate) mod ec2_support;
 mod ecr_lifecycle_policy;
 mod ecr_repository;
@@ -35,9 +42,11 @@ mod s3_bucket;
 mod s3_bucket_versioning;
 mod security_group;
 mod subnet;
+pub(crate) mod unimplemented;
 mod vpc;
 
 use crate::provider::AwsProvider;
+use ec2::find::Lookups;
 use crate::tags::planned_tags_all;
 use crate::values::Obj;
 use async_trait::async_trait;
@@ -72,12 +81,23 @@ pub(crate) trait ResourceType: Send + Sync {
         ))
     }
 
+    /// The shared lookups of a type whose state maps one describable
+    /// object ([`ec2::find::Ec2Mapped`]: return `Some(self)`). Such a type
+    /// writes no `read_many`, `find_created` or `list_owned` of its own.
+    fn lookups(&self) -> Option<&dyn Lookups> {
+        None
+    }
+
     /// Refresh many objects; one entry per prior, in order; `None` = gone.
     async fn read_many(
         &self,
         p: &AwsProvider,
         prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError>;
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
+        no_lookups(self.name(), self.lookups())?
+            .read_many(p, prior)
+            .await
+    }
 
     async fn create(
         &self,
@@ -112,14 +132,35 @@ pub(crate) trait ResourceType: Send + Sync {
         p: &AwsProvider,
         token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError>;
+    ) -> Result<Option<Value>, ProviderError> {
+        let _ = token;
+        no_lookups(self.name(), self.lookups())?
+            .find_created(p, ctx)
+            .await
+    }
 
     /// Every object of this type carrying `terrace:environment=<environment>`.
     async fn list_owned(
         &self,
         p: &AwsProvider,
         environment: &str,
-    ) -> Result<Vec<Value>, ProviderError>;
+    ) -> Result<Vec<Value>, ProviderError> {
+        no_lookups(self.name(), self.lookups())?
+            .list_owned(p, environment)
+            .await
+    }
+}
+
+/// The lookups of a type, or an error naming the type that forgot them.
+fn no_lookups<'a>(
+    type_name: &str,
+    lookups: Option<&'a dyn Lookups>,
+) -> Result<&'a dyn Lookups, ProviderError> {
+    lookups.ok_or_else(|| {
+        ProviderError::Unsupported(format!(
+            "{type_name}: the provider implements no lookups for this type"
+        ))
+    })
 }
 
 /// A create made its object (`object`: the planned value with at least

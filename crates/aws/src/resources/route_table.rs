@@ -1,15 +1,13 @@
 //! `aws_route_table` with inline `route` blocks.
 
-use super::ec2_support::{
-    address_filters, describe_all, describe_by_ids, environment_filter, filter, ok_if_gone,
-    prior_ids, tag_spec, tags_to_map, update_tags,
-};
+use super::ec2::find::{Ec2Mapped, Lookups, find_by_id};
+use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{ResourceType, require_id, tags_attributes};
 use crate::provider::AwsProvider;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_blocks, get_str, opt_str};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, RouteOrigin, RouteTable as Rt};
+use aws_sdk_ec2::types::{ResourceType as Ec2ResourceType, RouteOrigin, RouteTable as Rt};
 use std::collections::BTreeMap;
 use terrace_core::Value;
 use terrace_provider::{
@@ -83,87 +81,14 @@ fn route_schema() -> Schema {
 }
 
 impl RouteTable {
-    fn to_value(&self, p: &AwsProvider, rt: &Rt, prior: Option<&Value>) -> Value {
-        let id = rt.route_table_id().unwrap_or_default();
-        let owner = rt.owner_id().unwrap_or_default();
-        let routes: Vec<Value> = rt
-            .routes()
-            .iter()
-            .filter(|r| {
-                r.origin() != Some(&RouteOrigin::CreateRouteTable)
-                    && r.gateway_id() != Some("local")
-            })
-            .filter(|r| r.origin() != Some(&RouteOrigin::EnableVgwRoutePropagation))
-            .map(|r| {
-                let mut targets = BTreeMap::new();
-                let mut put = |k: &'static str, v: Option<&str>| {
-                    if let Some(v) = v.filter(|v| !v.is_empty()) {
-                        targets.insert(k, v.to_string());
-                    }
-                };
-                put("gateway_id", r.gateway_id());
-                put("nat_gateway_id", r.nat_gateway_id());
-                put(
-                    "network_interface_id",
-                    r.network_interface_id()
-                        .filter(|_| r.instance_id().is_none()),
-                );
-                put("transit_gateway_id", r.transit_gateway_id());
-                put("vpc_peering_connection_id", r.vpc_peering_connection_id());
-                put(
-                    "egress_only_gateway_id",
-                    r.egress_only_internet_gateway_id(),
-                );
-                RouteSpec {
-                    cidr: r.destination_cidr_block().map(str::to_string),
-                    ipv6: r.destination_ipv6_cidr_block().map(str::to_string),
-                    targets,
-                }
-                .to_value()
-            })
-            .collect();
-        let (tags, tags_all) = tags_from_api(&tags_to_map(rt.tags()), prior, &p.default_tags);
-        Obj::new(&p.resource_schema(NAME))
-            .set("id", id)
-            .set("arn", p.arn("ec2", owner, &format!("route-table/{id}")))
-            .set_opt_str("vpc_id", rt.vpc_id())
-            .set("owner_id", owner)
-            .set("route", Value::set(routes))
-            .set("tags", tags)
-            .set("tags_all", tags_all)
-            .build()
-    }
-
-    async fn list(&self, p: &AwsProvider, filters: Vec<Filter>) -> Result<Vec<Rt>, ProviderError> {
-        describe_all(|token| {
-            let filters = filters.clone();
-            async move {
-                let out = p
-                    .call("ec2:DescribeRouteTables", || {
-                        p.ec2
-                            .describe_route_tables()
-                            .set_filters(Some(filters.clone()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await?;
-                Ok((
-                    out.route_tables().to_vec(),
-                    out.next_token().map(str::to_string),
-                ))
-            }
-        })
-        .await
-    }
-
     async fn read_one(
         &self,
         p: &AwsProvider,
         id: &str,
         prior: Option<&Value>,
     ) -> Result<Option<Value>, ProviderError> {
-        let found = self.list(p, vec![filter("route-table-id", [id])]).await?;
-        Ok(found.first().map(|rt| self.to_value(p, rt, prior)))
+        let found = find_by_id::<Rt>(p, id).await?;
+        Ok(found.map(|rt| self.map(p, &rt, prior)))
     }
 
     async fn put_route(
@@ -263,6 +188,61 @@ fn routes_of(v: &Value) -> Vec<RouteSpec> {
         .collect()
 }
 
+impl Ec2Mapped for RouteTable {
+    type Object = Rt;
+
+    fn map(&self, p: &AwsProvider, rt: &Rt, prior: Option<&Value>) -> Value {
+        let id = rt.route_table_id().unwrap_or_default();
+        let owner = rt.owner_id().unwrap_or_default();
+        let routes: Vec<Value> = rt
+            .routes()
+            .iter()
+            .filter(|r| {
+                r.origin() != Some(&RouteOrigin::CreateRouteTable)
+                    && r.gateway_id() != Some("local")
+            })
+            .filter(|r| r.origin() != Some(&RouteOrigin::EnableVgwRoutePropagation))
+            .map(|r| {
+                let mut targets = BTreeMap::new();
+                let mut put = |k: &'static str, v: Option<&str>| {
+                    if let Some(v) = v.filter(|v| !v.is_empty()) {
+                        targets.insert(k, v.to_string());
+                    }
+                };
+                put("gateway_id", r.gateway_id());
+                put("nat_gateway_id", r.nat_gateway_id());
+                put(
+                    "network_interface_id",
+                    r.network_interface_id()
+                        .filter(|_| r.instance_id().is_none()),
+                );
+                put("transit_gateway_id", r.transit_gateway_id());
+                put("vpc_peering_connection_id", r.vpc_peering_connection_id());
+                put(
+                    "egress_only_gateway_id",
+                    r.egress_only_internet_gateway_id(),
+                );
+                RouteSpec {
+                    cidr: r.destination_cidr_block().map(str::to_string),
+                    ipv6: r.destination_ipv6_cidr_block().map(str::to_string),
+                    targets,
+                }
+                .to_value()
+            })
+            .collect();
+        let (tags, tags_all) = tags_from_api(&tags_to_map(rt.tags()), prior, &p.default_tags);
+        Obj::new(&p.resource_schema(NAME))
+            .set("id", id)
+            .set("arn", p.arn("ec2", owner, &format!("route-table/{id}")))
+            .set_opt_str("vpc_id", rt.vpc_id())
+            .set("owner_id", owner)
+            .set("route", Value::set(routes))
+            .set("tags", tags)
+            .set("tags_all", tags_all)
+            .build()
+    }
+}
+
 #[async_trait]
 impl ResourceType for RouteTable {
     fn name(&self) -> &'static str {
@@ -280,35 +260,8 @@ impl ResourceType for RouteTable {
         )
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        let ids = prior_ids(prior);
-        let found = describe_by_ids(&ids, |chunk, token| async move {
-            let out = p
-                .call("ec2:DescribeRouteTables", || {
-                    p.ec2
-                        .describe_route_tables()
-                        .filters(filter("route-table-id", chunk.clone()))
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            let items = out
-                .route_tables()
-                .iter()
-                .filter_map(|rt| Some((rt.route_table_id()?.to_string(), rt.clone())))
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
-        })
-        .await?;
-        Ok(prior
-            .iter()
-            .zip(&ids)
-            .map(|(pv, id)| found.get(id).map(|rt| self.to_value(p, rt, Some(pv))))
-            .collect())
+    fn lookups(&self) -> Option<&dyn Lookups> {
+        Some(self)
     }
 
     async fn create(
@@ -362,27 +315,5 @@ impl ResourceType for RouteTable {
             })
             .await,
         )
-    }
-
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        _token: &str,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .list(p, address_filters(ctx))
-            .await?
-            .first()
-            .map(|rt| self.to_value(p, rt, None)))
-    }
-
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        let found = self.list(p, vec![environment_filter(environment)]).await?;
-        Ok(found.iter().map(|rt| self.to_value(p, rt, None)).collect())
     }
 }

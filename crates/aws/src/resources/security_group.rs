@@ -5,10 +5,8 @@
 //! regroup the atoms the API reports into the prior's rule shapes, so a
 //! rule written with three CIDRs stays one rule in state.
 
-use super::ec2_support::{
-    address_filters, describe_all, describe_by_ids, environment_filter, filter, ok_if_gone,
-    prior_ids, tag_spec, tags_to_map, update_tags,
-};
+use super::ec2::find::{find_by_address, find_by_environment, find_by_id, read_by_ids};
+use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{ResourceType, default_plan, require_id, tags_attributes};
 use crate::api::at_path;
 use crate::provider::AwsProvider;
@@ -18,7 +16,7 @@ use crate::values::{
 };
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType as Ec2ResourceType,
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType as Ec2ResourceType,
     SecurityGroup as Sg, UserIdGroupPair,
 };
 use rand::Rng;
@@ -353,36 +351,14 @@ impl SecurityGroup {
         v
     }
 
-    async fn list(&self, p: &AwsProvider, filters: Vec<Filter>) -> Result<Vec<Sg>, ProviderError> {
-        describe_all(|token| {
-            let filters = filters.clone();
-            async move {
-                let out = p
-                    .call("ec2:DescribeSecurityGroups", || {
-                        p.ec2
-                            .describe_security_groups()
-                            .set_filters(Some(filters.clone()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await?;
-                Ok((
-                    out.security_groups().to_vec(),
-                    out.next_token().map(str::to_string),
-                ))
-            }
-        })
-        .await
-    }
-
     async fn read_one(
         &self,
         p: &AwsProvider,
         id: &str,
         prior: Option<&Value>,
     ) -> Result<Option<Value>, ProviderError> {
-        let found = self.list(p, vec![filter("group-id", [id])]).await?;
-        Ok(found.first().map(|g| self.to_value(p, g, prior)))
+        let found = find_by_id::<Sg>(p, id).await?;
+        Ok(found.map(|g| self.to_value(p, &g, prior)))
     }
 
     async fn change_rules(
@@ -542,38 +518,13 @@ impl ResourceType for SecurityGroup {
         p: &AwsProvider,
         prior: &[Value],
     ) -> Result<Vec<Option<Value>>, ProviderError> {
-        let ids = prior_ids(prior);
-        let found = describe_by_ids(&ids, |chunk, token| async move {
-            let out = p
-                .call("ec2:DescribeSecurityGroups", || {
-                    p.ec2
-                        .describe_security_groups()
-                        .filters(filter("group-id", chunk.clone()))
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            let items = out
-                .security_groups()
-                .iter()
-                .filter_map(|g| Some((g.group_id()?.to_string(), g.clone())))
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
-        })
-        .await?;
-        Ok(prior
-            .iter()
-            .zip(&ids)
-            .map(|(pv, id)| found.get(id).map(|g| self.to_value(p, g, Some(pv))))
-            .collect())
+        read_by_ids::<Sg>(p, prior, |g, pv| self.to_value(p, g, Some(pv))).await
     }
 
     async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .list(p, vec![filter("group-id", [id])])
+        Ok(find_by_id::<Sg>(p, id)
             .await?
-            .first()
-            .map(|g| self.to_value_fresh(p, g)))
+            .map(|g| self.to_value_fresh(p, &g)))
     }
 
     async fn create(
@@ -609,9 +560,9 @@ impl ResourceType for SecurityGroup {
         let id = out.group_id().unwrap_or_default().to_string();
         // Like Terraform, remove AWS's default allow-all egress rule; the
         // configuration says which egress rules exist.
-        let created = self.list(p, vec![filter("group-id", [id.clone()])]).await?;
+        let created = find_by_id::<Sg>(p, &id).await?;
         let default_egress = created
-            .first()
+            .as_ref()
             .map(|g| api_atoms(g.ip_permissions_egress(), &id))
             .unwrap_or_default();
         let want_egress = all_atoms(planned, "egress");
@@ -681,11 +632,9 @@ impl ResourceType for SecurityGroup {
         _token: &str,
         ctx: &ResourceContext,
     ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .list(p, address_filters(ctx))
+        Ok(find_by_address::<Sg>(p, ctx)
             .await?
-            .first()
-            .map(|g| self.to_value_fresh(p, g)))
+            .map(|g| self.to_value_fresh(p, &g)))
     }
 
     async fn list_owned(
@@ -693,7 +642,7 @@ impl ResourceType for SecurityGroup {
         p: &AwsProvider,
         environment: &str,
     ) -> Result<Vec<Value>, ProviderError> {
-        let found = self.list(p, vec![environment_filter(environment)]).await?;
+        let found = find_by_environment::<Sg>(p, environment).await?;
         Ok(found.iter().map(|g| self.to_value_fresh(p, g)).collect())
     }
 }

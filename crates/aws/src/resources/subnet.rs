@@ -1,16 +1,16 @@
 //! `aws_subnet`.
 
-use super::ec2_support::{
-    address_filters, describe_all, describe_by_ids, environment_filter, filter, ok_if_gone,
-    prior_ids, tag_spec, tags_to_map, update_tags,
-};
+use super::ec2::find::{Ec2Mapped, Lookups, find_by_id};
+use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{ResourceType, require_id, tags_attributes, wait_for};
 use crate::api::at_path;
 use crate::provider::AwsProvider;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_bool, get_str};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, ResourceType as Ec2ResourceType};
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, ResourceType as Ec2ResourceType, Subnet as Ec2Subnet,
+};
 use std::time::Duration;
 use terrace_core::Value;
 use terrace_provider::{
@@ -22,12 +22,39 @@ pub(crate) struct Subnet;
 const NAME: &str = "aws_subnet";
 
 impl Subnet {
-    fn to_value(
+    async fn read_one(
         &self,
         p: &AwsProvider,
-        s: &aws_sdk_ec2::types::Subnet,
+        id: &str,
         prior: Option<&Value>,
-    ) -> Value {
+    ) -> Result<Option<Value>, ProviderError> {
+        let found = find_by_id::<Ec2Subnet>(p, id).await?;
+        Ok(found.map(|s| self.map(p, &s, prior)))
+    }
+
+    async fn set_public_ip(
+        &self,
+        p: &AwsProvider,
+        id: &str,
+        value: bool,
+    ) -> Result<(), ProviderError> {
+        let v = AttributeBooleanValue::builder().value(value).build();
+        p.call("ec2:ModifySubnetAttribute", || {
+            p.ec2
+                .modify_subnet_attribute()
+                .subnet_id(id)
+                .map_public_ip_on_launch(v.clone())
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+impl Ec2Mapped for Subnet {
+    type Object = Ec2Subnet;
+
+    fn map(&self, p: &AwsProvider, s: &Ec2Subnet, prior: Option<&Value>) -> Value {
         let id = s.subnet_id().unwrap_or_default();
         let owner = s.owner_id().unwrap_or_default();
         let arn = s
@@ -50,57 +77,6 @@ impl Subnet {
             .set("tags", tags)
             .set("tags_all", tags_all)
             .build()
-    }
-
-    async fn list(
-        &self,
-        p: &AwsProvider,
-        filters: Vec<Filter>,
-    ) -> Result<Vec<aws_sdk_ec2::types::Subnet>, ProviderError> {
-        describe_all(|token| {
-            let filters = filters.clone();
-            async move {
-                let out = p
-                    .call("ec2:DescribeSubnets", || {
-                        p.ec2
-                            .describe_subnets()
-                            .set_filters(Some(filters.clone()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await?;
-                Ok((out.subnets().to_vec(), out.next_token().map(str::to_string)))
-            }
-        })
-        .await
-    }
-
-    async fn read_one(
-        &self,
-        p: &AwsProvider,
-        id: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        let found = self.list(p, vec![filter("subnet-id", [id])]).await?;
-        Ok(found.first().map(|s| self.to_value(p, s, prior)))
-    }
-
-    async fn set_public_ip(
-        &self,
-        p: &AwsProvider,
-        id: &str,
-        value: bool,
-    ) -> Result<(), ProviderError> {
-        let v = AttributeBooleanValue::builder().value(value).build();
-        p.call("ec2:ModifySubnetAttribute", || {
-            p.ec2
-                .modify_subnet_attribute()
-                .subnet_id(id)
-                .map_public_ip_on_launch(v.clone())
-                .send()
-        })
-        .await
-        .map(|_| ())
     }
 }
 
@@ -136,35 +112,8 @@ impl ResourceType for Subnet {
         )
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        let ids = prior_ids(prior);
-        let found = describe_by_ids(&ids, |chunk, token| async move {
-            let out = p
-                .call("ec2:DescribeSubnets", || {
-                    p.ec2
-                        .describe_subnets()
-                        .filters(filter("subnet-id", chunk.clone()))
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            let items = out
-                .subnets()
-                .iter()
-                .filter_map(|s| Some((s.subnet_id()?.to_string(), s.clone())))
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
-        })
-        .await?;
-        Ok(prior
-            .iter()
-            .zip(&ids)
-            .map(|(pv, id)| found.get(id).map(|s| self.to_value(p, s, Some(pv))))
-            .collect())
+    fn lookups(&self) -> Option<&dyn Lookups> {
+        Some(self)
     }
 
     async fn create(
@@ -230,27 +179,5 @@ impl ResourceType for Subnet {
             })
             .await,
         )
-    }
-
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        _token: &str,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .list(p, address_filters(ctx))
-            .await?
-            .first()
-            .map(|s| self.to_value(p, s, None)))
-    }
-
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        let found = self.list(p, vec![environment_filter(environment)]).await?;
-        Ok(found.iter().map(|s| self.to_value(p, s, None)).collect())
     }
 }

@@ -1,8 +1,8 @@
 //! `aws_vpc`.
 
+use super::ec2::find::{find_all, find_by_ids, find_keyed};
 use super::ec2_support::{
-    address_filters, describe_all, describe_by_ids, environment_filter, filter, prior_ids,
-    tag_spec, tags_to_map, update_tags,
+    address_filters, environment_filter, filter, prior_ids, tag_spec, tags_to_map, update_tags,
 };
 use super::{ResourceType, require_id, tags_attributes, wait_for};
 use crate::api::{at_path, is_not_found};
@@ -11,7 +11,8 @@ use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_bool, get_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, ResourceType as Ec2ResourceType, Tenancy, VpcAttributeName, VpcTenancy,
+    AttributeBooleanValue, ResourceType as Ec2ResourceType, RouteTable, SecurityGroup, Tenancy,
+    VpcAttributeName, VpcTenancy,
 };
 use futures::{StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
@@ -43,24 +44,7 @@ impl Vpc {
         p: &AwsProvider,
         ids: &[String],
     ) -> Result<BTreeMap<String, (aws_sdk_ec2::types::Vpc, VpcExtras)>, ProviderError> {
-        let vpcs = describe_by_ids(ids, |chunk, token| async move {
-            let out = p
-                .call("ec2:DescribeVpcs", || {
-                    p.ec2
-                        .describe_vpcs()
-                        .filters(filter("vpc-id", chunk.clone()))
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            let items = out
-                .vpcs()
-                .iter()
-                .filter_map(|v| Some((v.vpc_id()?.to_string(), v.clone())))
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
-        })
-        .await?;
+        let vpcs = find_by_ids::<aws_sdk_ec2::types::Vpc>(p, ids).await?;
         self.with_extras(p, vpcs.into_values().collect()).await
     }
 
@@ -77,43 +61,21 @@ impl Vpc {
             return Ok(BTreeMap::new());
         }
         // Main route tables and default security groups: one batched call each.
-        let main_rts = describe_by_ids(&ids, |chunk, token| async move {
-            let out = p
-                .call("ec2:DescribeRouteTables", || {
-                    p.ec2
-                        .describe_route_tables()
-                        .filters(filter("vpc-id", chunk.clone()))
-                        .filters(filter("association.main", ["true"]))
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            let items = out
-                .route_tables()
-                .iter()
-                .filter_map(|rt| Some((rt.vpc_id()?.to_string(), rt.route_table_id()?.to_string())))
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
-        })
+        let main_rts = find_keyed(
+            p,
+            "vpc-id",
+            &ids,
+            vec![filter("association.main", ["true"])],
+            |rt: &RouteTable| rt.vpc_id().map(str::to_string),
+        )
         .await?;
-        let default_sgs = describe_by_ids(&ids, |chunk, token| async move {
-            let out = p
-                .call("ec2:DescribeSecurityGroups", || {
-                    p.ec2
-                        .describe_security_groups()
-                        .filters(filter("vpc-id", chunk.clone()))
-                        .filters(filter("group-name", ["default"]))
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            let items = out
-                .security_groups()
-                .iter()
-                .filter_map(|g| Some((g.vpc_id()?.to_string(), g.group_id()?.to_string())))
-                .collect();
-            Ok((items, out.next_token().map(str::to_string)))
-        })
+        let default_sgs = find_keyed(
+            p,
+            "vpc-id",
+            &ids,
+            vec![filter("group-name", ["default"])],
+            |g: &SecurityGroup| g.vpc_id().map(str::to_string),
+        )
         .await?;
         // DNS attributes have no batched API: one call per VPC and attribute.
         let dns: Vec<(String, Option<bool>, Option<bool>)> = futures::stream::iter(ids.clone())
@@ -135,8 +97,14 @@ impl Vpc {
                 let extras = VpcExtras {
                     dns_support,
                     dns_hostnames,
-                    main_route_table: main_rts.get(&id).cloned(),
-                    default_security_group: default_sgs.get(&id).cloned(),
+                    main_route_table: main_rts
+                        .get(&id)
+                        .and_then(|rt| rt.route_table_id())
+                        .map(str::to_string),
+                    default_security_group: default_sgs
+                        .get(&id)
+                        .and_then(|g| g.group_id())
+                        .map(str::to_string),
                 };
                 Some((id, (v, extras)))
             })
@@ -424,22 +392,7 @@ impl Vpc {
         p: &AwsProvider,
         filters: Vec<aws_sdk_ec2::types::Filter>,
     ) -> Result<Vec<Value>, ProviderError> {
-        let vpcs = describe_all(|token| {
-            let filters = filters.clone();
-            async move {
-                let out = p
-                    .call("ec2:DescribeVpcs", || {
-                        p.ec2
-                            .describe_vpcs()
-                            .set_filters(Some(filters.clone()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await?;
-                Ok((out.vpcs().to_vec(), out.next_token().map(str::to_string)))
-            }
-        })
-        .await?;
+        let vpcs = find_all::<aws_sdk_ec2::types::Vpc>(p, filters).await?;
         let found = self.with_extras(p, vpcs).await?;
         Ok(found
             .values()

@@ -1,0 +1,279 @@
+//! Finding EC2 objects. Each object type states its `Describe*` call once
+//! (the `describable!` lines below); every lookup shape is generic over it:
+//! by ID in batches of [`FILTER_CHUNK`](super::super::ec2_support::FILTER_CHUNK)
+//! following pages, one by ID, by ownership address (crash recovery) and by
+//! environment (unmanaged-object detection). Every call is counted as
+//! `ec2:Describe…` through [`AwsProvider::call`].
+
+use crate::provider::AwsProvider;
+use crate::resources::ec2_support::{
+    address_filters, describe_all, describe_by_ids, environment_filter, filter, prior_ids,
+};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::Filter;
+use std::collections::BTreeMap;
+use terrace_core::Value;
+use terrace_provider::{ProviderError, ResourceContext};
+
+/// An EC2 object type listed by a paged `Describe*` call that takes filters.
+#[async_trait]
+pub(crate) trait Ec2Object: Sized + Clone + Send + Sync + 'static {
+    /// The describe filter that selects objects by ID, e.g. `vpc-id`.
+    const ID_FILTER: &'static str;
+
+    /// The object's ID as the API reports it.
+    fn object_id(&self) -> Option<&str>;
+
+    /// One page of the describe call with these filters.
+    async fn describe_page(
+        p: &AwsProvider,
+        filters: Vec<Filter>,
+        token: Option<String>,
+    ) -> Result<(Vec<Self>, Option<String>), ProviderError>;
+}
+
+/// Implements [`Ec2Object`]: type, ID filter, ID accessor, counted
+/// operation name, client method and the output's list accessor.
+macro_rules! describable {
+    ($ty:ty, $filter:literal, $id:ident, $op:literal, $call:ident, $items:ident) => {
+        #[async_trait]
+        impl Ec2Object for $ty {
+            const ID_FILTER: &'static str = $filter;
+
+            fn object_id(&self) -> Option<&str> {
+                self.$id()
+            }
+
+            async fn describe_page(
+                p: &AwsProvider,
+                filters: Vec<Filter>,
+                token: Option<String>,
+            ) -> Result<(Vec<Self>, Option<String>), ProviderError> {
+                let out = p
+                    .call($op, || {
+                        p.ec2
+                            .$call()
+                            .set_filters(Some(filters.clone()))
+                            .set_next_token(token.clone())
+                            .send()
+                    })
+                    .await?;
+                Ok((out.$items().to_vec(), out.next_token().map(str::to_string)))
+            }
+        }
+    };
+}
+
+use aws_sdk_ec2::types as t;
+
+describable!(
+    t::Vpc,
+    "vpc-id",
+    vpc_id,
+    "ec2:DescribeVpcs",
+    describe_vpcs,
+    vpcs
+);
+describable!(
+    t::Subnet,
+    "subnet-id",
+    subnet_id,
+    "ec2:DescribeSubnets",
+    describe_subnets,
+    subnets
+);
+describable!(
+    t::InternetGateway,
+    "internet-gateway-id",
+    internet_gateway_id,
+    "ec2:DescribeInternetGateways",
+    describe_internet_gateways,
+    internet_gateways
+);
+describable!(
+    t::RouteTable,
+    "route-table-id",
+    route_table_id,
+    "ec2:DescribeRouteTables",
+    describe_route_tables,
+    route_tables
+);
+describable!(
+    t::SecurityGroup,
+    "group-id",
+    group_id,
+    "ec2:DescribeSecurityGroups",
+    describe_security_groups,
+    security_groups
+);
+describable!(
+    t::LaunchTemplate,
+    "launch-template-id",
+    launch_template_id,
+    "ec2:DescribeLaunchTemplates",
+    describe_launch_templates,
+    launch_templates
+);
+describable!(
+    t::Volume,
+    "volume-id",
+    volume_id,
+    "ec2:DescribeVolumes",
+    describe_volumes,
+    volumes
+);
+
+/// Everything the filters select, following pages.
+pub(crate) async fn find_all<T: Ec2Object>(
+    p: &AwsProvider,
+    filters: Vec<Filter>,
+) -> Result<Vec<T>, ProviderError> {
+    describe_all(|token| T::describe_page(p, filters.clone(), token)).await
+}
+
+/// The objects with these IDs, by ID; missing IDs are simply absent. IDs
+/// are deduplicated and sent in chunks of the filter limit.
+pub(crate) async fn find_by_ids<T: Ec2Object>(
+    p: &AwsProvider,
+    ids: &[String],
+) -> Result<BTreeMap<String, T>, ProviderError> {
+    find_keyed(p, T::ID_FILTER, ids, Vec::new(), |o: &T| {
+        o.object_id().map(str::to_string)
+    })
+    .await
+}
+
+/// Objects selected by `filter_name` ∈ `values` (batched, paged) and the
+/// `extra` filters, keyed by `key` — e.g. the main route table of each VPC
+/// (`vpc-id` ∈ ids, `association.main=true`, keyed by VPC ID).
+pub(crate) async fn find_keyed<T: Ec2Object>(
+    p: &AwsProvider,
+    filter_name: &str,
+    values: &[String],
+    extra: Vec<Filter>,
+    key: impl Fn(&T) -> Option<String>,
+) -> Result<BTreeMap<String, T>, ProviderError> {
+    let key = &key;
+    let extra = &extra;
+    describe_by_ids(values, |chunk, token| async move {
+        let mut filters = vec![filter(filter_name, chunk)];
+        filters.extend(extra.iter().cloned());
+        let (items, next) = T::describe_page(p, filters, token).await?;
+        let items = items
+            .into_iter()
+            .filter_map(|o| Some((key(&o)?, o)))
+            .collect();
+        Ok((items, next))
+    })
+    .await
+}
+
+/// One object by ID (`None` when it does not exist).
+pub(crate) async fn find_by_id<T: Ec2Object>(
+    p: &AwsProvider,
+    id: &str,
+) -> Result<Option<T>, ProviderError> {
+    Ok(find_all(p, vec![filter(T::ID_FILTER, [id])])
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// The object one resource instance made, found by its ownership tags.
+pub(crate) async fn find_by_address<T: Ec2Object>(
+    p: &AwsProvider,
+    ctx: &ResourceContext,
+) -> Result<Option<T>, ProviderError> {
+    Ok(find_all(p, address_filters(ctx)).await?.into_iter().next())
+}
+
+/// Every object carrying the environment's ownership tag.
+pub(crate) async fn find_by_environment<T: Ec2Object>(
+    p: &AwsProvider,
+    environment: &str,
+) -> Result<Vec<T>, ProviderError> {
+    find_all(p, vec![environment_filter(environment)]).await
+}
+
+/// The `read_many` shape: describe the priors by ID in batches and map each
+/// found object with its prior; `None` for gone ones, in prior order.
+pub(crate) async fn read_by_ids<T: Ec2Object>(
+    p: &AwsProvider,
+    prior: &[Value],
+    to_value: impl Fn(&T, &Value) -> Value,
+) -> Result<Vec<Option<Value>>, ProviderError> {
+    let ids = prior_ids(prior);
+    let found = find_by_ids::<T>(p, &ids).await?;
+    Ok(prior
+        .iter()
+        .zip(&ids)
+        .map(|(pv, id)| found.get(id).map(|o| to_value(o, pv)))
+        .collect())
+}
+
+/// An EC2 resource type whose state maps one describable object. Its
+/// refresh (batched by ID), crash lookup (by ownership address) and
+/// unmanaged listing (by environment) then come from [`Lookups`]: the type
+/// returns `Some(self)` from `ResourceType::lookups` and writes none of them.
+pub(crate) trait Ec2Mapped: Send + Sync {
+    type Object: Ec2Object;
+
+    /// The state value of `object`; `prior` supplies what the API cannot
+    /// tell (user `tags` versus default tags, write-only arguments).
+    fn map(&self, p: &AwsProvider, object: &Self::Object, prior: Option<&Value>) -> Value;
+}
+
+/// The lookups every resource type needs besides create/update/delete.
+#[async_trait]
+pub(crate) trait Lookups: Send + Sync {
+    /// One entry per prior, in order; `None` for gone objects.
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError>;
+
+    /// What the resource instance `ctx` made, by its ownership tags.
+    async fn find_created(
+        &self,
+        p: &AwsProvider,
+        ctx: &ResourceContext,
+    ) -> Result<Option<Value>, ProviderError>;
+
+    /// Everything carrying the environment's ownership tag.
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError>;
+}
+
+#[async_trait]
+impl<M: Ec2Mapped> Lookups for M {
+    async fn read_many(
+        &self,
+        p: &AwsProvider,
+        prior: &[Value],
+    ) -> Result<Vec<Option<Value>>, ProviderError> {
+        read_by_ids::<M::Object>(p, prior, |o, pv| self.map(p, o, Some(pv))).await
+    }
+
+    async fn find_created(
+        &self,
+        p: &AwsProvider,
+        ctx: &ResourceContext,
+    ) -> Result<Option<Value>, ProviderError> {
+        Ok(find_by_address::<M::Object>(p, ctx)
+            .await?
+            .map(|o| self.map(p, &o, None)))
+    }
+
+    async fn list_owned(
+        &self,
+        p: &AwsProvider,
+        environment: &str,
+    ) -> Result<Vec<Value>, ProviderError> {
+        let found = find_by_environment::<M::Object>(p, environment).await?;
+        Ok(found.iter().map(|o| self.map(p, o, None)).collect())
+    }
+}

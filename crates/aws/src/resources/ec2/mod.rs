@@ -1,0 +1,15 @@
+//! Shapes shared by the EC2 resource types, one small module per shape
+//! (as terraform-provider-aws keeps `find*`, `wait*` and tag helpers apart
+//! from each resource):
+//!
+//! - [`find`]: every describable EC2 object type declares its `Describe*`
+//!   call once ([`find::Ec2Object`]); lookups by ID (batched and paged), by
+//!   ownership address and by environment are generic over it, so a new
+//!   type's `read_many`, `find_created` and `list_owned` are one line each.
+//! - filters, tags on create (`TagSpecifications`), tag updates and paging
+//!   primitives stay in [`super::ec2_support`].
+//!
+//! A new EC2 type is then its schema, its `to_value` mapping, its
+//! create/update/delete calls and one `describable!` line in [`find`].
+
+pub(crate) mod find;
