@@ -3,7 +3,7 @@
 //! where upstream supports it, destroy, and the error paths.
 
 use base64::Engine as _;
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use std::io::Read as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -542,7 +542,7 @@ async fn tls_private_keys_and_public_key_data_source() {
             &k,
             &config,
             "algorithm",
-            Value::from("ED25519"),
+            Value::from(if s(&k, "algorithm") == "ED25519" { "RSA" } else { "ED25519" }),
         );
     }
     let schema = &p.schema().resources["tls_private_key"];
