@@ -12,6 +12,7 @@
 //! `reqwest`; the crate knows no HCL, state store or terminal.
 
 mod archive;
+mod certs;
 mod cloudinit;
 mod http;
 mod local;
@@ -55,8 +56,8 @@ pub fn factories(clock: Clock) -> Vec<Arc<dyn ProviderFactory>> {
     vec![
         UtilityProvider::new(random::Random),
         UtilityProvider::new(null::Null),
-        UtilityProvider::new(time::Time::new(clock)),
-        UtilityProvider::new(tls::Tls),
+        UtilityProvider::new(time::Time::new(clock.clone())),
+        UtilityProvider::new(tls::Tls::new(clock)),
         UtilityProvider::new(local::Local),
         UtilityProvider::new(archive::Archive),
         UtilityProvider::new(http::Http),

@@ -1,4 +1,5 @@
-//! hashicorp/tls: `tls_private_key` and the data source `tls_public_key`.
+//! hashicorp/tls: `tls_private_key` and the data source `tls_public_key`
+//! (certificates are in `certs`).
 //! Keys are generated and encoded by RustCrypto (`rsa`, `p256`, `p384`,
 //! `ed25519-dalek`): RSA private keys as PKCS#1 PEM, ECDSA as SEC1 PEM,
 //! ED25519 as PKCS#8 PEM (as upstream), public keys as SPKI PEM and in
@@ -68,6 +69,7 @@ fn schema() -> &'static ProviderSchema {
             data = data.attr(o, computed());
         }
         s.data_sources.insert("tls_public_key".into(), data);
+        crate::certs::add_schemas(&mut s.resources);
         s
     })
 }
@@ -295,7 +297,15 @@ fn ssh_mpint(w: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
-pub struct Tls;
+pub struct Tls {
+    clock: crate::Clock,
+}
+
+impl Tls {
+    pub fn new(clock: crate::Clock) -> Self {
+        Tls { clock }
+    }
+}
 
 #[async_trait]
 impl Kind for Tls {
@@ -310,10 +320,13 @@ impl Kind for Tls {
     fn adjust_plan(
         &self,
         type_name: &str,
-        _prior: Option<&Value>,
+        prior: Option<&Value>,
         planned: &mut PlannedResource,
     ) -> Result<(), ProviderError> {
-        if type_name == "tls_private_key" {
+        if type_name != "tls_private_key" {
+            return crate::certs::adjust_plan(type_name, prior, planned, (self.clock)());
+        }
+        {
             let p = &planned.planned;
             match str_arg(p, "algorithm") {
                 None | Some("RSA" | "ED25519") => {}
@@ -348,7 +361,11 @@ impl Kind for Tls {
         _ctx: &CreateContext,
     ) -> Result<Value, ProviderError> {
         if type_name != "tls_private_key" {
-            return Err(crate::unsupported_resource("tls", type_name));
+            let now = (self.clock)();
+            let (ty, planned) = (type_name.to_string(), planned.clone());
+            return tokio::task::spawn_blocking(move || crate::certs::create(&ty, &planned, now))
+                .await
+                .map_err(|e| crate::util::failed("CertificateSigning", e.to_string()))?;
         }
         let algorithm = str_arg(planned, "algorithm")
             .unwrap_or_default()

@@ -542,7 +542,11 @@ async fn tls_private_keys_and_public_key_data_source() {
             &k,
             &config,
             "algorithm",
-            Value::from(if s(&k, "algorithm") == "ED25519" { "RSA" } else { "ED25519" }),
+            Value::from(if s(&k, "algorithm") == "ED25519" {
+                "RSA"
+            } else {
+                "ED25519"
+            }),
         );
     }
     let schema = &p.schema().resources["tls_private_key"];
@@ -917,4 +921,129 @@ async fn every_provider_is_named_and_unknown_types_are_refused() {
         .unwrap_err();
     assert!(e.to_string().contains("random_nope"), "{e}");
     assert!(!p.has_remote_objects());
+}
+
+#[tokio::test]
+async fn tls_certificates_self_signed_request_and_locally_signed() {
+    let p = provider_with("tls", clock_at("2026-03-01T00:00:00Z")).await;
+    let ca_key = create_and_replan(
+        p.as_ref(),
+        "tls_private_key",
+        &cfg([
+            ("algorithm", Value::from("ECDSA")),
+            ("ecdsa_curve", Value::from("P256")),
+        ]),
+    )
+    .await;
+    let subject = |cn: &str| {
+        Value::List(vec![cfg([
+            ("common_name", Value::from(cn)),
+            ("organization", Value::from("Terrace Test")),
+        ])])
+    };
+    let ca_cfg = cfg([
+        (
+            "private_key_pem",
+            ca_key.get("private_key_pem").unwrap().clone(),
+        ),
+        ("subject", subject("Test CA")),
+        ("validity_period_hours", Value::from(48i64)),
+        ("early_renewal_hours", Value::from(12i64)),
+        ("is_ca_certificate", Value::Bool(true)),
+        ("allowed_uses", strs(&["cert_signing", "crl_signing"])),
+    ]);
+    let ca = create_and_replan(p.as_ref(), "tls_self_signed_cert", &ca_cfg).await;
+    assert!(s(&ca, "cert_pem").starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(s(&ca, "validity_start_time"), "2026-03-01T00:00:00Z");
+    assert_eq!(s(&ca, "validity_end_time"), "2026-03-03T00:00:00Z");
+    assert_eq!(s(&ca, "key_algorithm"), "ECDSA");
+    assert_eq!(ca.get("ready_for_renewal"), Some(&Value::Bool(false)));
+    // From the renewal time on (end − early_renewal_hours), a plan replaces it.
+    let later = provider_with("tls", clock_at("2026-03-02T12:00:00Z")).await;
+    let plan = later
+        .plan_resource("tls_self_signed_cert", Some(&ca), &ca_cfg, &rctx())
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("ready_for_renewal".into())]]
+    );
+    assert!(plan.planned.get("cert_pem").unwrap().is_unknown());
+    let mut other = ca_cfg.clone();
+    other
+        .as_map_mut()
+        .unwrap()
+        .insert("subject".into(), subject("Other CA"));
+    let plan = p
+        .plan_resource("tls_self_signed_cert", Some(&ca), &other, &rctx())
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![
+            PathStep::Key("subject".into()),
+            PathStep::Index(0),
+            PathStep::Key("common_name".into())
+        ]]
+    );
+
+    let leaf_key = create_and_replan(
+        p.as_ref(),
+        "tls_private_key",
+        &cfg([("algorithm", Value::from("RSA"))]),
+    )
+    .await;
+    let csr_cfg = cfg([
+        (
+            "private_key_pem",
+            leaf_key.get("private_key_pem").unwrap().clone(),
+        ),
+        ("subject", subject("app.example.test")),
+        ("dns_names", strs(&["app.example.test"])),
+        ("ip_addresses", strs(&["10.0.0.1"])),
+    ]);
+    let csr = create_and_replan(p.as_ref(), "tls_cert_request", &csr_cfg).await;
+    assert!(s(&csr, "cert_request_pem").starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+    assert_eq!(s(&csr, "key_algorithm"), "RSA");
+
+    let signed_cfg = cfg([
+        (
+            "cert_request_pem",
+            csr.get("cert_request_pem").unwrap().clone(),
+        ),
+        (
+            "ca_private_key_pem",
+            ca_key.get("private_key_pem").unwrap().clone(),
+        ),
+        ("ca_cert_pem", ca.get("cert_pem").unwrap().clone()),
+        ("validity_period_hours", Value::from(24i64)),
+        (
+            "allowed_uses",
+            strs(&["digital_signature", "key_encipherment", "server_auth"]),
+        ),
+    ]);
+    let leaf = create_and_replan(p.as_ref(), "tls_locally_signed_cert", &signed_cfg).await;
+    assert!(s(&leaf, "cert_pem").starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_ne!(leaf.get("cert_pem"), ca.get("cert_pem"));
+    assert_eq!(s(&leaf, "ca_key_algorithm"), "ECDSA");
+    assert_eq!(s(&leaf, "validity_end_time"), "2026-03-02T00:00:00Z");
+
+    let mut bad = signed_cfg.clone();
+    bad.as_map_mut()
+        .unwrap()
+        .insert("allowed_uses".into(), strs(&["server_authentication"]));
+    let e = p
+        .plan_resource("tls_locally_signed_cert", None, &bad, &rctx())
+        .unwrap_err();
+    assert!(e.to_string().contains("server_auth"), "{e}");
+    let mut bad = signed_cfg.clone();
+    bad.as_map_mut()
+        .unwrap()
+        .insert("ca_cert_pem".into(), Value::from("garbage"));
+    let plan = p
+        .plan_resource("tls_locally_signed_cert", None, &bad, &rctx())
+        .unwrap();
+    let e = p
+        .create("tls_locally_signed_cert", &plan.planned, &cctx())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("ca_cert_pem"), "{e}");
 }
