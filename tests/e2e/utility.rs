@@ -199,7 +199,7 @@ fn types_of_providers_terrace_lacks_name_the_provider_in_validate_and_plan() {
             "{cmd}: {}",
             r.all()
         );
-        assert!(r.stderr.contains("main.tf:3:1"), "{cmd}: {}", r.all());
+        assert!(r.stderr.contains("main.tf line 3"), "{cmd}: {}", r.all());
         assert!(
             r.stderr
                 .contains("`kubernetes_namespace` belongs to the `kubernetes` provider"),
@@ -233,7 +233,7 @@ fn validate_fails_on_a_provider_block_plan_would_refuse() {
             "{cmd}: {}",
             r.all()
         );
-        assert!(r.stderr.contains("main.tf:3:1"), "{cmd}: {}", r.all());
+        assert!(r.stderr.contains("main.tf line 3"), "{cmd}: {}", r.all());
         assert!(
             !r.stderr.contains("`http` provider"),
             "http is included: {}",
