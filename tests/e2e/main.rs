@@ -10,4 +10,5 @@ mod lifecycle;
 mod reliability;
 mod shipped;
 mod state_cli;
+mod utility;
 mod validate;

@@ -218,12 +218,10 @@ pub async fn open_store_with(
 /// Build the engine: store, providers, environment reader.
 pub async fn engine(project: &Project, lock_timeout: Duration) -> Result<Engine> {
     let store = open_store(project).await?;
+    now()?; // a malformed TERRACE_NOW fails here, not inside the time provider
     Ok(Engine {
         store,
-        factories: vec![
-            Arc::new(aws_factory()),
-            Arc::new(terrace_engine::builtin::BuiltinFactory),
-        ],
+        factories: provider_factories(),
         env_reader: env_reader(),
         project_root: project.root.clone(),
         lock_timeout,
@@ -241,14 +239,25 @@ fn aws_factory() -> terrace_aws::AwsProviderFactory {
     }
 }
 
+/// Every provider terrace includes: AWS, the built-in `terraform`, and the
+/// utility providers (whose `time` provider reads "now" from [`now`]).
+/// A malformed TERRACE_NOW is reported by [`engine`] (offline commands
+/// never ask the time).
+pub fn provider_factories() -> Vec<Arc<dyn terrace_provider::ProviderFactory>> {
+    let clock: terrace_utility::Clock = Arc::new(|| now().unwrap_or_else(|_| chrono::Utc::now()));
+    let mut factories: Vec<Arc<dyn terrace_provider::ProviderFactory>> = vec![
+        Arc::new(aws_factory()),
+        Arc::new(terrace_engine::builtin::BuiltinFactory),
+    ];
+    factories.extend(terrace_utility::factories(clock));
+    factories
+}
+
 /// Engine without a store, for offline commands (`validate`, `graph`).
 pub fn offline_engine(project: &Project) -> Engine {
     Engine {
         store: Arc::new(crate::offline::OfflineStore),
-        factories: vec![
-            Arc::new(terrace_aws::AwsProviderFactory::default()),
-            Arc::new(terrace_engine::builtin::BuiltinFactory),
-        ],
+        factories: provider_factories(),
         env_reader: env_reader(),
         project_root: project.root.clone(),
         lock_timeout: Duration::ZERO,

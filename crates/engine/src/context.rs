@@ -147,6 +147,14 @@ impl SchemaLookup for Schemas<'_> {
             })
             .collect()
     }
+
+    fn provider_names(&self) -> Vec<String> {
+        self.engine
+            .factories
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect()
+    }
 }
 
 /// Load, evaluate variables, validate and build the graph of an environment.

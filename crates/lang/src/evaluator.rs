@@ -70,6 +70,12 @@ pub trait SchemaLookup {
     /// None = unknown type → diagnostic "Unsupported resource type" with did-you-mean over `type_names`.
     fn body_schema(&self, mode: ResourceMode, type_name: &str) -> Option<BodySchema>;
     fn type_names(&self, mode: ResourceMode) -> Vec<String>;
+    /// Local names of the providers available (`aws`, `random`, …). Empty =
+    /// unknown: unknown types and `provider` blocks are then not blamed on
+    /// a missing provider.
+    fn provider_names(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// What a graph node stands for.
@@ -1792,18 +1798,54 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
 }
 
 fn check_module_schemas(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnostics) {
+    let providers = schemas.provider_names();
+    let missing = |name: &str| !providers.is_empty() && !providers.iter().any(|p| p == name);
+    let included = providers.join(", ");
+    for p in &m.providers {
+        if missing(&p.name) {
+            diags.push(
+                Diagnostic::error(
+                    "Provider not included in terrace",
+                    format!(
+                        "terrace does not include the `{}` provider, so this provider block cannot be configured.{} Providers terrace includes: {included}.",
+                        p.name,
+                        did_you_mean(&p.name, providers.iter().map(String::as_str))
+                    ),
+                )
+                .at(Some(p.range.clone())),
+            );
+        }
+    }
     for r in m.resources.values() {
         let Some(schema) = schemas.body_schema(r.mode, &r.type_name) else {
+            let pname = r.provider.name.as_str();
+            let what = match r.mode {
+                ResourceMode::Managed => "resource type",
+                ResourceMode::Data => "data source",
+            };
+            if missing(pname) {
+                diags.push(
+                    Diagnostic::error(
+                        "Provider not included in terrace",
+                        format!(
+                            "The {what} `{}` belongs to the `{pname}` provider, which terrace does not include. Providers terrace includes: {included}.",
+                            r.type_name
+                        ),
+                    )
+                    .at(Some(r.range.clone())),
+                );
+                continue;
+            }
             let names = schemas.type_names(r.mode);
-            let (summary, what) = match r.mode {
-                ResourceMode::Managed => ("Unsupported resource type", "resource type"),
-                ResourceMode::Data => ("Unsupported data source", "data source"),
+            let summary = match r.mode {
+                ResourceMode::Managed => "Unsupported resource type",
+                ResourceMode::Data => "Unsupported data source",
             };
             diags.push(
                 Diagnostic::error(
                     summary,
                     format!(
-                        "The provider does not support the {what} \"{}\".{}",
+                        "The provider \"{pname}\" does not support the {what} \"{}\".{}",
                         r.type_name,
                         did_you_mean(&r.type_name, names.iter().map(String::as_str))
                     ),
