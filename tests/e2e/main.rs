@@ -9,4 +9,5 @@ mod lifecycle;
 mod reliability;
 mod shipped;
 mod state_cli;
+mod terraform_habits;
 mod validate;

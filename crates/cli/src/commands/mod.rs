@@ -40,17 +40,20 @@ use terrace_lang::Project;
 
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
-    let default = match cli.verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
+    // TF_LOG (Terraform's) stands in for -v when RUST_LOG is unset.
+    let tf_log = settings::tf_log().ok().flatten();
+    let default = match (cli.verbose, tf_log) {
+        (0, Some((level, _))) => level,
+        (0, None) => "warn",
+        (1, _) => "info",
+        (2, _) => "debug",
         _ => "trace",
     };
     // The AWS SDK and its HTTP stack log whole requests and responses (tag
     // values included) at trace level: at -vvv keep them at debug, unless
     // RUST_LOG asks for them by name. (A directive enables its target, so the
     // caps are only added where they lower the level.)
-    let directives = if cli.verbose >= 3 {
+    let directives = if cli.verbose >= 3 || default == "trace" {
         format!(
             "{default},aws_smithy_runtime=debug,aws_smithy_runtime_api=debug,aws_smithy_http_client=info,aws_sdk_ec2=debug,aws_sdk_s3=debug,aws_sdk_ecr=debug,aws_sdk_eks=debug,aws_sdk_iam=debug,aws_sdk_autoscaling=debug,aws_sdk_sts=debug,aws_config=info,hyper=info,hyper_util=info,h2=info,sqlx=warn"
         )
@@ -62,7 +65,9 @@ pub fn init_logging(cli: &Cli) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
+    let tf_json = settings::env_var(vars::RUST_LOG).is_none() && tf_log.is_some_and(|t| t.1);
     let _ = match cli.log_format {
+        _ if tf_json => builder.json().try_init(),
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.with_ansi(stderr_color()).try_init(),
     };
