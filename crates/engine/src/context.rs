@@ -78,6 +78,9 @@ pub struct LoadedEnv {
     /// Payload: index into `nodes`.
     pub graph: DepGraph<usize>,
     pub config_hash: String,
+    /// Configuration warnings (`file:line:col: summary: detail`), e.g. an
+    /// ignored `backend` block; plans carry them.
+    pub warnings: Vec<String>,
 }
 
 impl LoadedEnv {
@@ -203,6 +206,14 @@ pub fn load_env(
         }
     };
     let config_hash = hash_config(&config);
+    let warnings = diags
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(|d| match &d.range {
+            Some(r) => format!("{r}: {}: {}", d.summary, d.detail),
+            None => format!("{}: {}", d.summary, d.detail),
+        })
+        .collect();
     Ok(LoadedEnv {
         name: name.to_string(),
         dir: dir.to_path_buf(),
@@ -213,6 +224,7 @@ pub fn load_env(
         nodes,
         graph,
         config_hash,
+        warnings,
     })
 }
 

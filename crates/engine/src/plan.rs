@@ -212,7 +212,7 @@ pub async fn make_plan(
 ) -> Result<(Plan, Providers), EngineError> {
     let stored = engine.store.read(&env.name).await?;
     let mut prior = PriorState::decode(stored)?;
-    let mut warnings = Vec::new();
+    let mut warnings = env.warnings.clone();
     let pending = engine.store.journal_pending(&env.name).await?;
     if !pending.is_empty() {
         warnings.push(format!(

@@ -316,6 +316,9 @@ impl ProviderBlock {
 pub struct ProviderRequirement {
     pub source: Option<String>,
     pub version: Option<String>,
+    /// `configuration_aliases = [aws.east]`: aliased configurations the
+    /// module expects its caller to pass in `providers = { … }`.
+    pub configuration_aliases: Vec<ProviderRef>,
 }
 
 /// The `terraform` block(s) of a module, merged.
@@ -832,28 +835,29 @@ impl Loader<'_> {
         for s in b.body.iter() {
             match s {
                 Structure::Attribute(a) if a.key.as_str() == "required_version" => {
-                    version = self.literal_string(file, a)
+                    version = self.literal_string(file, a);
+                    if let Some(c) = &version {
+                        self.check_required_version(file, a, c);
+                    }
                 }
+                // Module metadata for providers (terraform-aws-modules sets it): ignored.
+                Structure::Block(inner) if inner.ident.as_str() == "provider_meta" => {}
                 Structure::Attribute(a) if a.key.as_str() == "experiments" => {}
                 Structure::Block(inner) if inner.ident.as_str() == "required_providers" => {
                     for s in inner.body.iter() {
                         match s {
                             Structure::Attribute(a) => {
                                 let name = a.key.as_str().to_string();
+                                if let Expression::Object(obj) = &a.value {
+                                    if let Some(req) = self.provider_requirement(file, obj) {
+                                        reqs.push((name, req));
+                                    }
+                                    continue;
+                                }
                                 let req = match eval_const(&a.value, file, Path::new(".")) {
                                     Ok(Value::String(v)) => ProviderRequirement {
-                                        source: None,
                                         version: Some(v),
-                                    },
-                                    Ok(Value::Map(o)) => ProviderRequirement {
-                                        source: o
-                                            .get("source")
-                                            .and_then(|v| v.as_str())
-                                            .map(str::to_string),
-                                        version: o
-                                            .get("version")
-                                            .and_then(|v| v.as_str())
-                                            .map(str::to_string),
+                                        ..ProviderRequirement::default()
                                     },
                                     Ok(_) => {
                                         self.err(
@@ -883,22 +887,23 @@ impl Loader<'_> {
                 Structure::Block(inner)
                     if inner.ident.as_str() == "backend" || inner.ident.as_str() == "cloud" =>
                 {
+                    let what = match (inner.ident.as_str(), inner.labels.first()) {
+                        ("backend", Some(l)) => format!("backend \"{}\"", l.as_str()),
+                        (k, _) => k.to_string(),
+                    };
                     let detail = format!(
-                        "terrace does not use Terraform {} blocks: configure the state store in terrace.hcl instead, e.g. state {{ url = \"sqlite:state/terrace.db\" }} (or postgres://…, s3://…).",
-                        inner.ident.as_str()
+                        "terrace ignores this {what} block and keeps state in the store of terrace.hcl (state {{ url = … }}; SQLite state/terrace.db when unset; TERRACE_STATE overrides), one state per environment. To keep state in S3 as before, set state {{ url = \"s3://BUCKET/PREFIX\" }} in terrace.hcl."
                     );
-                    self.err(
-                        file,
-                        header_span(inner),
-                        "Backend configuration is not supported",
-                        detail,
+                    self.diags.push(
+                        Diagnostic::warning("Backend configuration ignored", detail)
+                            .at(Some(file.range(header_span(inner)))),
                     );
                 }
                 other => self.unsupported(
                     file,
                     other,
                     &["required_version", "experiments"],
-                    &["required_providers"],
+                    &["required_providers", "provider_meta", "backend", "cloud"],
                 ),
             }
         }
@@ -907,6 +912,109 @@ impl Loader<'_> {
             tb.required_version = version;
         }
         tb.required_providers.extend(reqs);
+    }
+
+    /// `required_version` against the Terraform language version terrace implements.
+    fn check_required_version(&mut self, file: &SourceFile, a: &Attribute, constraint: &str) {
+        let v = crate::version::TERRAFORM_LANGUAGE_VERSION;
+        match crate::version::satisfies(constraint, v) {
+            Ok(true) => {}
+            Ok(false) => self.err(
+                file,
+                span_of(&a.value),
+                "Unsupported Terraform Core version",
+                format!(
+                    "This module requires Terraform {constraint}, but terrace implements the Terraform language of version {v}. Relax required_version (e.g. \">= 1.5\") if the module uses nothing newer."
+                ),
+            ),
+            Err(e) => self.err(file, span_of(&a.value), "Invalid required_version", e),
+        }
+    }
+
+    /// `{ source = "hashicorp/aws", version = "~> 5.0", configuration_aliases = [aws.east] }`.
+    fn provider_requirement(
+        &mut self,
+        file: &SourceFile,
+        obj: &hcl_edit::expr::Object,
+    ) -> Option<ProviderRequirement> {
+        let mut req = ProviderRequirement::default();
+        let mut ok = true;
+        for (k, v) in obj.iter() {
+            let key = match k {
+                hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_string(),
+                hcl_edit::expr::ObjectKey::Expression(e) => match e.as_str() {
+                    Some(s) => s.to_string(),
+                    None => file.slice(span_of(e)).to_string(),
+                },
+            };
+            let value = v.expr();
+            match key.as_str() {
+                "source" | "version" => match eval_const(value, file, Path::new(".")) {
+                    Ok(Value::String(s)) => {
+                        if key == "source" {
+                            req.source = Some(s)
+                        } else {
+                            req.version = Some(s)
+                        }
+                    }
+                    Ok(other) => {
+                        ok = false;
+                        self.err(
+                            file,
+                            span_of(value),
+                            "Invalid required_providers entry",
+                            format!("{key} must be a string, but have {}.", other.type_name()),
+                        );
+                    }
+                    Err(d) => {
+                        ok = false;
+                        self.diags.extend(d);
+                    }
+                },
+                "configuration_aliases" => {
+                    let Expression::Array(items) = value else {
+                        ok = false;
+                        self.err(
+                            file,
+                            span_of(value),
+                            "Invalid configuration_aliases",
+                            "Expected a list of provider references, e.g. [aws.east, aws.west].",
+                        );
+                        continue;
+                    };
+                    for item in items.iter() {
+                        match provider_ref_of(item) {
+                            Some(p) if p.alias.is_some() => req.configuration_aliases.push(p),
+                            _ => {
+                                ok = false;
+                                self.err(
+                                    file,
+                                    span_of(item),
+                                    "Invalid configuration_aliases",
+                                    format!(
+                                        "\"{}\" is not an aliased provider reference; write NAME.ALIAS, e.g. aws.east.",
+                                        file.slice(span_of(item))
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+                other => {
+                    ok = false;
+                    self.err(
+                        file,
+                        span_of(value),
+                        "Invalid required_providers entry",
+                        format!(
+                            "\"{other}\" is not expected here; use source, version and configuration_aliases.{}",
+                            did_you_mean(other, ["source", "version", "configuration_aliases"])
+                        ),
+                    );
+                }
+            }
+        }
+        ok.then_some(req)
     }
 
     fn variable_block(&mut self, m: &mut Module, file: &Arc<SourceFile>, b: Block) {

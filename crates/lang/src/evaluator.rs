@@ -1891,15 +1891,30 @@ fn check_functions(m: &Module, diags: &mut Diagnostics) {
                 let builtin_arity: Option<(usize, Option<usize>)> = match name {
                     "try" => Some((1, None)),
                     "can" | "sensitive" | "nonsensitive" => Some((1, Some(1))),
-                    "templatefile" => Some((2, Some(2))),
+                    "templatefile" | "templatestring" => Some((2, Some(2))),
                     _ => crate::functions::signature(name),
                 };
                 match builtin_arity {
-                    None if !call.name.is_namespaced() => {
+                    _ if call.name.is_namespaced() => {
+                        diags.push(error(
+                            f,
+                            span_of(&call.name.name),
+                            "Call to unsupported provider function",
+                            crate::eval::provider_function_detail(&call.name),
+                        ));
+                    }
+                    None => {
                         let mut names = crate::functions::names();
                         names.extend(
-                            ["try", "can", "templatefile", "sensitive", "nonsensitive"]
-                                .map(String::from),
+                            [
+                                "try",
+                                "can",
+                                "templatefile",
+                                "templatestring",
+                                "sensitive",
+                                "nonsensitive",
+                            ]
+                            .map(String::from),
                         );
                         diags.push(error(
                             f,

@@ -41,6 +41,7 @@ mod source;
 mod suggest;
 mod types;
 mod variables;
+mod version;
 
 pub use config::{
     Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module, ModuleCall, MoveEndpoint,
@@ -56,3 +57,4 @@ pub use source::{SourceFile, SourceMap, diagnostics_json, render_diagnostics};
 pub use suggest::did_you_mean;
 pub use types::{ObjectAttr, TypeConstraint, convert};
 pub use variables::{VarInputs, resolve_root_variables};
+pub use version::{TERRAFORM_LANGUAGE_VERSION, satisfies as version_satisfies};

@@ -1,0 +1,91 @@
+//! Terraform root modules load as written: `terraform {}` with
+//! `provider_meta`, `backend`/`cloud` (a warning naming terrace's state
+//! store), `required_version` and `configuration_aliases`.
+
+mod common;
+
+use common::run;
+use terrace_core::Severity;
+use terrace_lang::render_diagnostics;
+
+fn write(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn terraform_block_as_terraform_aws_modules_write_it() {
+    let dir = write(&[
+        (
+            "main.tf",
+            r#"
+terraform {
+  required_version = ">= 1.3, < 2.0"
+  backend "s3" {
+    bucket = "tf-state"
+    key    = "prod/terraform.tfstate"
+  }
+  required_providers {
+    aws = {
+      source                = "hashicorp/aws"
+      version               = ">= 5.0"
+      configuration_aliases = [aws.east, aws.west]
+    }
+  }
+  provider_meta "aws" {
+    user_agent = ["github.com/terraform-aws-modules"]
+  }
+}
+
+output "assert_loaded" {
+  value = true
+}
+"#,
+        ),
+        (
+            "cloud.tf",
+            "terraform {\n  cloud {\n    organization = \"acme\"\n  }\n}\n",
+        ),
+    ]);
+    let r = run(dir.path());
+    let rendered = render_diagnostics(&r.diags, &r.sources, false);
+    assert!(!r.diags.has_errors(), "{rendered}");
+    let warnings: Vec<_> = r
+        .diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .collect();
+    assert_eq!(warnings.len(), 2, "{rendered}");
+    for w in &warnings {
+        assert_eq!(w.summary, "Backend configuration ignored");
+        assert!(w.detail.contains("terrace.hcl"), "{}", w.detail);
+    }
+    assert!(warnings.iter().any(|w| w.detail.contains("backend \"s3\"")
+        && w.detail.contains("s3://BUCKET/PREFIX")));
+    let line = warnings
+        .iter()
+        .find(|w| w.range.as_ref().unwrap().filename == "main.tf")
+        .unwrap()
+        .range
+        .as_ref()
+        .unwrap()
+        .start
+        .line;
+    assert_eq!(line, 4);
+    let ev = r.evaluator.as_ref().expect("evaluator");
+    let tb = ev.config().root.terraform.as_ref().unwrap();
+    let aws = &tb.required_providers["aws"];
+    assert_eq!(aws.source.as_deref(), Some("hashicorp/aws"));
+    assert_eq!(
+        aws.configuration_aliases
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["aws.east", "aws.west"]
+    );
+}
