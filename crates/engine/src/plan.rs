@@ -318,6 +318,8 @@ pub async fn make_plan(
         .evaluator
         .root_outputs(&table)
         .map_err(|d| EngineError::config(d, env.sources.clone()))?;
+    // `check` blocks: failed assertions are warnings, as in Terraform.
+    plan.warnings.extend(env.evaluator.check_warnings(&table));
     let old_outputs = prior
         .state
         .as_ref()

@@ -138,6 +138,23 @@ pub struct Module {
     pub terraform: Option<TerraformBlock>,
     pub moved: Vec<MovedBlock>,
     pub imports: Vec<ImportBlock>,
+    pub checks: Vec<CheckBlock>,
+}
+
+/// A `precondition`, `postcondition` or check `assert` block.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub range: SourceRange,
+    pub(crate) condition: Expr,
+    pub(crate) error_message: Expr,
+}
+
+/// A `check` block: assertions reported as warnings, never errors.
+#[derive(Debug, Clone)]
+pub struct CheckBlock {
+    pub name: String,
+    pub range: SourceRange,
+    pub asserts: Vec<Condition>,
 }
 
 /// A `validation` block of a variable.
@@ -185,6 +202,7 @@ pub struct Output {
     pub range: SourceRange,
     pub(crate) value: Option<Expr>,
     pub(crate) depends_on: Vec<Expr>,
+    pub(crate) preconditions: Vec<Condition>,
 }
 
 /// `ignore_changes` of a lifecycle block.
@@ -229,6 +247,8 @@ pub struct ResourceBlock {
     pub(crate) for_each: Option<Expr>,
     pub(crate) depends_on: Vec<Expr>,
     pub(crate) replace_exprs: Vec<Expr>,
+    /// `lifecycle { precondition { … } }`: checked per instance before planning it.
+    pub(crate) preconditions: Vec<Condition>,
     /// The body without meta-arguments.
     pub(crate) body: Body,
     pub(crate) file: Arc<SourceFile>,
@@ -373,6 +393,7 @@ const TOP_BLOCKS: &[&str] = &[
     "module",
     "moved",
     "import",
+    "check",
 ];
 
 struct Loader<'s> {
@@ -709,6 +730,7 @@ impl Loader<'_> {
                     ),
                 }
             }
+            "check" => self.check_block(m, file, b),
             "import" => {
                 let mut to = None;
                 let mut id = None;
@@ -1148,9 +1170,15 @@ impl Loader<'_> {
             range: file.range(hs.clone()),
             value: None,
             depends_on: Vec::new(),
+            preconditions: Vec::new(),
         };
         for s in b.body.into_iter() {
             match s {
+                Structure::Block(c) if c.ident.as_str() == "precondition" => {
+                    if let Some(c) = self.condition(file, c) {
+                        out.preconditions.push(c);
+                    }
+                }
                 Structure::Attribute(a) => match a.key.as_str() {
                     "value" => out.value = Some(Expr::new(a.value, file)),
                     "description" => out.description = self.literal_string(file, &a),
@@ -1167,7 +1195,7 @@ impl Loader<'_> {
                     file,
                     &other,
                     &["value", "description", "sensitive", "depends_on"],
-                    &[],
+                    &["precondition"],
                 ),
             }
         }
@@ -1188,6 +1216,87 @@ impl Loader<'_> {
             return;
         }
         m.outputs.insert(name, out);
+    }
+
+    /// `condition = …` and `error_message = …`, both required.
+    fn condition(&mut self, file: &Arc<SourceFile>, b: Block) -> Option<Condition> {
+        let hs = header_span(&b);
+        let kind = b.ident.as_str().to_string();
+        let mut condition = None;
+        let mut error_message = None;
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Attribute(a) if a.key.as_str() == "condition" => {
+                    condition = Some(Expr::new(a.value, file))
+                }
+                Structure::Attribute(a) if a.key.as_str() == "error_message" => {
+                    error_message = Some(Expr::new(a.value, file))
+                }
+                other => self.unsupported(file, &other, &["condition", "error_message"], &[]),
+            }
+        }
+        match (condition, error_message) {
+            (Some(condition), Some(error_message)) => Some(Condition {
+                range: file.range(hs),
+                condition,
+                error_message,
+            }),
+            _ => {
+                self.err(
+                    file,
+                    hs,
+                    "Missing required argument",
+                    format!("A {kind} block requires both \"condition\" and \"error_message\"."),
+                );
+                None
+            }
+        }
+    }
+
+    /// `check "name" { data "…" "…" { … }  assert { … } }`. Scoped data
+    /// sources are read like any data source of the module.
+    fn check_block(&mut self, m: &mut Module, file: &Arc<SourceFile>, b: Block) {
+        let hs = header_span(&b);
+        let Some(l) = self.labels(file, &b, 1, "the check name") else {
+            return;
+        };
+        let mut check = CheckBlock {
+            name: l[0].clone(),
+            range: file.range(hs.clone()),
+            asserts: Vec::new(),
+        };
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Block(a) if a.ident.as_str() == "assert" => {
+                    if let Some(c) = self.condition(file, a) {
+                        check.asserts.push(c);
+                    }
+                }
+                Structure::Block(d) if d.ident.as_str() == "data" => {
+                    self.resource_block(m, file, d)
+                }
+                other => self.unsupported(file, &other, &[], &["assert", "data"]),
+            }
+        }
+        if check.asserts.is_empty() {
+            self.err(
+                file,
+                hs,
+                "Missing required block",
+                "A check block needs at least one assert { condition = … error_message = … } block.",
+            );
+            return;
+        }
+        if m.checks.iter().any(|c| c.name == check.name) {
+            self.err(
+                file,
+                hs,
+                "Duplicate check block",
+                format!("A check block named \"{}\" already exists in this module; check names must be unique.", check.name),
+            );
+            return;
+        }
+        m.checks.push(check);
     }
 
     fn depends_on(&mut self, file: &Arc<SourceFile>, a: Attribute) -> Vec<Expr> {
@@ -1236,6 +1345,7 @@ impl Loader<'_> {
             for_each: None,
             depends_on: Vec::new(),
             replace_exprs: Vec::new(),
+            preconditions: Vec::new(),
             body: Body::new(),
             file: file.clone(),
             collected_body: OnceLock::new(),
@@ -1256,7 +1366,7 @@ impl Loader<'_> {
                     },
                     _ => r.body.push(Structure::Attribute(a)),
                 },
-                Structure::Block(blk) if blk.ident.as_str() == "lifecycle" && mode == ResourceMode::Managed => {
+                Structure::Block(blk) if blk.ident.as_str() == "lifecycle" => {
                     self.lifecycle(&mut r, file, blk);
                 }
                 other => r.body.push(other),
@@ -1290,6 +1400,26 @@ impl Loader<'_> {
     fn lifecycle(&mut self, r: &mut ResourceBlock, file: &Arc<SourceFile>, b: Block) {
         for s in b.body.into_iter() {
             match s {
+                Structure::Block(c) if c.ident.as_str() == "precondition" => {
+                    if let Some(c) = self.condition(file, c) {
+                        r.preconditions.push(c);
+                    }
+                }
+                Structure::Block(c) if c.ident.as_str() == "postcondition" => {
+                    let hs = header_span(&c);
+                    if self.condition(file, c).is_some() {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "Postcondition not checked",
+                                format!(
+                                    "terrace accepts postcondition blocks but does not evaluate them yet, so {} is not checked after apply. Use a precondition on a resource that depends on it, or a check block, to have it verified.",
+                                    r.local_name()
+                                ),
+                            )
+                            .at(Some(file.range(hs))),
+                        );
+                    }
+                }
                 Structure::Attribute(a) => match a.key.as_str() {
                     "create_before_destroy" => {
                         r.lifecycle.create_before_destroy =

@@ -44,7 +44,7 @@ mod variables;
 mod version;
 
 pub use config::{
-    Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module, ModuleCall, MoveEndpoint,
+    CheckBlock, Condition, Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module, ModuleCall, MoveEndpoint,
     MovedBlock, Output, ProviderBlock, ProviderRef, ProviderRequirement, ReplaceTrigger,
     ResourceBlock, TerraformBlock, Variable, load_config,
 };

@@ -89,3 +89,93 @@ output "assert_loaded" {
         ["aws.east", "aws.west"]
     );
 }
+
+#[test]
+fn preconditions_checks_and_postconditions() {
+    let dir = write(&[(
+        "main.tf",
+        r#"
+variable "env" {
+  type    = string
+  default = "dev"
+}
+
+resource "aws_vpc" "main" {
+  count      = 2
+  cidr_block = "10.${count.index}.0.0/16"
+  lifecycle {
+    precondition {
+      condition     = contains(["dev", "prod"], var.env)
+      error_message = "env must be dev or prod"
+    }
+    postcondition {
+      condition     = self.id != ""
+      error_message = "no id"
+    }
+  }
+}
+
+data "aws_ami" "x" {
+  lifecycle {
+    precondition {
+      condition     = var.env != ""
+      error_message = "env is empty"
+    }
+  }
+}
+
+output "env" {
+  value = var.env
+  precondition {
+    condition     = length(var.env) > 0
+    error_message = "empty"
+  }
+}
+
+check "env_named" {
+  data "aws_ami" "scoped" {}
+
+  assert {
+    condition     = var.env == "prod"
+    error_message = "this is not prod: ${var.env}"
+  }
+  assert {
+    condition     = aws_vpc.main[0].id != ""
+    error_message = "unknown until apply, so not reported at plan"
+  }
+}
+
+output "assert_ok" {
+  value = true
+}
+"#,
+    )]);
+    let r = run(dir.path());
+    let rendered = render_diagnostics(&r.diags, &r.sources, false);
+    assert!(!r.diags.has_errors(), "{rendered}");
+    // The postcondition is accepted, and said not to be checked.
+    let w: Vec<_> = r
+        .diags
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .collect();
+    assert_eq!(w.len(), 1, "{rendered}");
+    assert_eq!(w[0].summary, "Postcondition not checked");
+    let ev = r.evaluator.as_ref().unwrap();
+    assert!(
+        ev.config()
+            .root
+            .resources
+            .contains_key("data.aws_ami.scoped")
+    );
+    let lookup = common::PlannedLookup {
+        config: ev.config().clone(),
+    };
+    let warnings = ev.check_warnings(&lookup);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            == "Check block assertion failed: check.env_named: this is not prod: dev (main.tf:43:21)",
+        "{warnings:?}"
+    );
+}
