@@ -127,6 +127,13 @@ pub fn project(chdir: Option<&Path>) -> Result<(Project, terrace_lang::SourceMap
     if !start.is_dir() {
         bail!("--chdir {}: no such directory", start.display());
     }
+    let abs = std::path::absolute(&start).unwrap_or_else(|_| start.clone());
+    if !abs.ancestors().any(|d| d.join("terrace.hcl").is_file()) {
+        bail!(
+            "not in a terrace project: neither {} nor any folder above it has a terrace.hcl. Run terrace inside a project, name one with -C DIR (or -chdir=DIR), or start one here by creating terrace.hcl (for example: environments_dir = \"environments\") and a folder environments/<ENV>/ with your .tf files",
+            abs.display()
+        );
+    }
     match terrace_lang::find_project(&start) {
         Ok(p) => Ok((p, terrace_lang::SourceMap::default())),
         Err(diags) => Err(crate::output::DiagnosticsError::new(
@@ -200,8 +207,11 @@ pub fn environment_names(project: &Project) -> Result<Vec<String>> {
 fn has_tf_files(dir: &Path) -> bool {
     std::fs::read_dir(dir)
         .map(|rd| {
-            rd.flatten()
-                .any(|e| e.path().extension().is_some_and(|x| x == "tf"))
+            rd.flatten().any(|e| {
+                e.path()
+                    .extension()
+                    .is_some_and(|x| x == "tf" || x == "tofu")
+            })
         })
         .unwrap_or(false)
 }

@@ -283,7 +283,7 @@ fn hash_config(config: &Config) -> String {
             files.extend(
                 rd.flatten()
                     .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "tf")),
+                    .filter(|p| p.extension().is_some_and(|x| x == "tf" || x == "tofu")),
             );
         }
     }

@@ -490,8 +490,15 @@ impl Loader<'_> {
         };
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "tf") && p.is_file())
+            .filter(|p| p.extension().is_some_and(|x| x == "tf" || x == "tofu") && p.is_file())
             .collect();
+        // As in OpenTofu, `x.tofu` takes the place of a same-named `x.tf`.
+        let tofu: std::collections::HashSet<PathBuf> = paths
+            .iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "tofu"))
+            .map(|p| p.with_extension("tf"))
+            .collect();
+        paths.retain(|p| !tofu.contains(p));
         paths.sort();
         let mut out = Vec::new();
         for path in paths {

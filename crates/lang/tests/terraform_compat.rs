@@ -179,3 +179,29 @@ output "assert_ok" {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn tofu_files_take_the_place_of_same_named_tf_files() {
+    let dir = write(&[
+        ("main.tf", "locals {\n  from = \"tf\"\n}\n"),
+        ("main.tofu", "locals {\n  from = \"tofu\"\n}\n"),
+        (
+            "other.tf",
+            "output \"assert_tofu_wins\" {\n  value = local.from == \"tofu\"\n}\n",
+        ),
+        (
+            "extra.tofu",
+            "output \"assert_tofu_alone\" {\n  value = true\n}\n",
+        ),
+    ]);
+    let r = run(dir.path());
+    let rendered = render_diagnostics(&r.diags, &r.sources, false);
+    assert!(!r.diags.has_errors(), "{rendered}");
+    for name in ["assert_tofu_wins", "assert_tofu_alone"] {
+        assert_eq!(
+            r.outputs.get(name).map(|(v, _)| v.clone()),
+            Some(terrace_core::Value::Bool(true)),
+            "{name}"
+        );
+    }
+}
