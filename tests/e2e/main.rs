@@ -11,4 +11,5 @@ mod reliability;
 mod shipped;
 mod state_cli;
 mod utility;
+mod terraform_habits;
 mod validate;

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 #[command(
     name = "terrace",
     version,
+    // As in Terraform, a flag given again (say by TF_CLI_ARGS and on the
+    // command line) takes its last value.
+    args_override_self = true,
     about = "Provision CI runners, registries and Kubernetes clusters from HCL — plan, apply, detect drift."
 )]
 pub struct Cli {
@@ -78,6 +81,22 @@ pub struct VarArgs {
     pub var_files: Vec<PathBuf>,
 }
 
+/// Terraform's automation flags, accepted by plan, apply and destroy.
+#[derive(Debug, Args, Clone)]
+pub struct TfFlags {
+    /// Ask nothing on the terminal (`-input=false`): a confirmation that
+    /// would be needed is an error instead; pass --auto-approve.
+    #[arg(long = "input", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub input: bool,
+    /// Accepted for Terraform scripts; terrace always takes the environment's
+    /// leased lock when it writes state, so `-lock=false` only prints a warning.
+    #[arg(long = "lock", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub lock: bool,
+    /// Print warnings as one summary line each.
+    #[arg(long = "compact-warnings")]
+    pub compact_warnings: bool,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct PlanFlags {
     /// Read every resource from the cloud first (default true).
@@ -100,6 +119,8 @@ pub struct PlanFlags {
     pub stats: bool,
     #[command(flatten)]
     pub vars: VarArgs,
+    #[command(flatten)]
+    pub tf: TfFlags,
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +172,9 @@ pub struct PlanArgs {
     /// Wait this long for a lock (accepted for symmetry; plan takes no lock).
     #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s")]
     pub lock_timeout: String,
+    /// Accepted for Terraform scripts; plan reads are batched per resource type.
+    #[arg(long = "parallelism", default_value_t = 10)]
+    pub parallelism: usize,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +220,8 @@ pub struct DestroyArgs {
     pub stats: bool,
     #[command(flatten)]
     pub vars: VarArgs,
+    #[command(flatten)]
+    pub tf: TfFlags,
 }
 
 #[derive(Debug, Args)]

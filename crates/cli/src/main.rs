@@ -11,6 +11,7 @@ mod progress;
 mod render;
 mod reports;
 mod settings;
+mod tfargs;
 
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
@@ -36,16 +37,22 @@ fn main() -> ExitCode {
         }
         default_hook(info);
     }));
-    // Terraform spells some flags with one dash (`show -json`, `-out=FILE`).
-    let argv: Vec<String> = std::env::args()
-        .map(|a| match a.as_str() {
-            "-json" => "--json".to_string(),
-            "-auto-approve" => "--auto-approve".to_string(),
-            "-detailed-exitcode" => "--detailed-exitcode".to_string(),
-            s if s.starts_with("-out=") => format!("--out={}", &s[5..]),
-            _ => a,
-        })
-        .collect();
+    // Terraform's habits: `-var-file=x`, `-auto-approve`, TF_CLI_ARGS.
+    let argv = match tfargs::prepare(
+        &<args::Cli as clap::CommandFactory>::command(),
+        std::env::args().collect(),
+        &tfargs::EnvArgs::from_process(),
+    ) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    if let Err(e) = settings::tf_log() {
+        eprintln!("Error: {e:#}");
+        return ExitCode::from(EXIT_ERROR);
+    }
     let cli = match parse_cli(argv) {
         Ok(cli) => cli,
         Err(code) => return code,

@@ -39,6 +39,51 @@ pub mod vars {
     pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
     /// Logging filter.
     pub const RUST_LOG: &str = "RUST_LOG";
+    /// Terraform's: extra arguments for every command, inserted after the command name.
+    pub const TF_CLI_ARGS: &str = "TF_CLI_ARGS";
+    /// Terraform's: `TF_CLI_ARGS_plan`, `TF_CLI_ARGS_apply`, … for one command.
+    pub const TF_CLI_ARGS_PREFIX: &str = "TF_CLI_ARGS_";
+    /// Terraform's: set in CI; terrace leaves out "run this next" hints.
+    pub const TF_IN_AUTOMATION: &str = "TF_IN_AUTOMATION";
+    /// Terraform's log level (TRACE, DEBUG, INFO, WARN, ERROR, or JSON for
+    /// trace as JSON lines), used when RUST_LOG is unset.
+    pub const TF_LOG: &str = "TF_LOG";
+}
+
+static NO_INPUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-input=false`: nothing may be asked on the terminal.
+pub fn disable_input() {
+    NO_INPUT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn input_disabled() -> bool {
+    NO_INPUT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// TF_IN_AUTOMATION is set: leave out hints about which command to run next.
+pub fn in_automation() -> bool {
+    env_var(vars::TF_IN_AUTOMATION).is_some()
+}
+
+/// TF_LOG as a tracing filter, and whether it asks for JSON lines.
+pub fn tf_log() -> Result<Option<(&'static str, bool)>> {
+    let Some(v) = env_var(vars::TF_LOG) else {
+        return Ok(None);
+    };
+    Ok(Some(match v.to_ascii_uppercase().as_str() {
+        "TRACE" => ("trace", false),
+        "DEBUG" => ("debug", false),
+        "INFO" => ("info", false),
+        "WARN" => ("warn", false),
+        "ERROR" => ("error", false),
+        "JSON" => ("trace", true),
+        "OFF" => ("off", false),
+        _ => bail!(
+            "{}={v:?} is not a log level; use TRACE, DEBUG, INFO, WARN, ERROR, JSON or OFF",
+            vars::TF_LOG
+        ),
+    }))
 }
 
 pub fn env_var(name: &str) -> Option<String> {
@@ -90,6 +135,13 @@ pub fn project(chdir: Option<&Path>) -> Result<(Project, terrace_lang::SourceMap
     };
     if !start.is_dir() {
         bail!("--chdir {}: no such directory", start.display());
+    }
+    let abs = std::path::absolute(&start).unwrap_or_else(|_| start.clone());
+    if !abs.ancestors().any(|d| d.join("terrace.hcl").is_file()) {
+        bail!(
+            "not in a terrace project: neither {} nor any folder above it has a terrace.hcl. Run terrace inside a project, name one with -C DIR (or -chdir=DIR), or start one here by creating terrace.hcl (for example: environments_dir = \"environments\") and a folder environments/<ENV>/ with your .tf files",
+            abs.display()
+        );
     }
     match terrace_lang::find_project(&start) {
         Ok(p) => Ok((p, terrace_lang::SourceMap::default())),
@@ -282,8 +334,11 @@ pub fn environment_names(project: &Project) -> Result<Vec<String>> {
 fn has_tf_files(dir: &Path) -> bool {
     std::fs::read_dir(dir)
         .map(|rd| {
-            rd.flatten()
-                .any(|e| e.path().extension().is_some_and(|x| x == "tf"))
+            rd.flatten().any(|e| {
+                e.path()
+                    .extension()
+                    .is_some_and(|x| x == "tf" || x == "tofu")
+            })
         })
         .unwrap_or(false)
 }

@@ -78,6 +78,9 @@ pub struct LoadedEnv {
     /// Payload: index into `nodes`.
     pub graph: DepGraph<usize>,
     pub config_hash: String,
+    /// Configuration warnings (`file:line:col: summary: detail`), e.g. an
+    /// ignored `backend` block; plans carry them.
+    pub warnings: Vec<String>,
 }
 
 impl LoadedEnv {
@@ -211,6 +214,14 @@ pub fn load_env(
         }
     };
     let config_hash = hash_config(&config);
+    let warnings = diags
+        .iter()
+        .filter(|d| !d.is_error())
+        .map(|d| match &d.range {
+            Some(r) => format!("{r}: {}: {}", d.summary, d.detail),
+            None => format!("{}: {}", d.summary, d.detail),
+        })
+        .collect();
     Ok(LoadedEnv {
         name: name.to_string(),
         dir: dir.to_path_buf(),
@@ -221,6 +232,7 @@ pub fn load_env(
         nodes,
         graph,
         config_hash,
+        warnings,
     })
 }
 
@@ -279,7 +291,7 @@ fn hash_config(config: &Config) -> String {
             files.extend(
                 rd.flatten()
                     .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "tf")),
+                    .filter(|p| p.extension().is_some_and(|x| x == "tf" || x == "tofu")),
             );
         }
     }

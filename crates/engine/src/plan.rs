@@ -221,7 +221,7 @@ pub async fn make_plan(
 ) -> Result<(Plan, Providers), EngineError> {
     let stored = engine.store.read(&env.name).await?;
     let mut prior = PriorState::decode(stored)?;
-    let mut warnings = Vec::new();
+    let mut warnings = env.warnings.clone();
     let pending = engine.store.journal_pending(&env.name).await?;
     if !pending.is_empty() {
         warnings.push(format!(
@@ -331,6 +331,8 @@ pub async fn make_plan(
         .evaluator
         .root_outputs(&table)
         .map_err(|d| EngineError::config(d, env.sources.clone()))?;
+    // `check` blocks: failed assertions are warnings, as in Terraform.
+    plan.warnings.extend(env.evaluator.check_warnings(&table));
     let old_outputs = prior
         .state
         .as_ref()

@@ -23,6 +23,7 @@ mod network;
 mod numeric;
 mod registry;
 mod strings;
+mod terraform1x;
 mod yaml;
 
 use std::path::PathBuf;

@@ -4,7 +4,8 @@
 use crate::args::Args;
 use crate::{FuncContext, FuncError, Signature};
 use crate::{
-    collection, crypto, datetime, encoding, filesystem, format, network, numeric, strings, yaml,
+    collection, crypto, datetime, encoding, filesystem, format, network, numeric, strings,
+    terraform1x, yaml,
 };
 use terrace_core::Value;
 
@@ -262,6 +263,27 @@ pub(crate) static FUNCTIONS: &[Spec] = &[
     // encoding
     f("base64decode", STR, encoding::base64decode),
     f("base64encode", STR, encoding::base64encode),
+    f("base64gzip", STR, terraform1x::base64gzip),
+    f(
+        "textencodebase64",
+        &["string", "encoding_name"],
+        terraform1x::textencodebase64,
+    ),
+    f(
+        "textdecodebase64",
+        &["source", "encoding_name"],
+        terraform1x::textdecodebase64,
+    ),
+    f("bcrypt", &["str", "cost"], terraform1x::bcrypt)
+        .optional(1)
+        .impure(),
+    f(
+        "rsadecrypt",
+        &["ciphertext", "privatekey"],
+        terraform1x::rsadecrypt,
+    ),
+    f("plantimestamp", &[], terraform1x::plantimestamp).impure(),
+    f("ephemeralasnull", &["value"], terraform1x::ephemeralasnull).shallow(),
     f("csvdecode", STR, encoding::csvdecode),
     f("jsondecode", STR, encoding::jsondecode),
     f("jsonencode", &["val"], encoding::jsonencode),

@@ -138,6 +138,23 @@ pub struct Module {
     pub terraform: Option<TerraformBlock>,
     pub moved: Vec<MovedBlock>,
     pub imports: Vec<ImportBlock>,
+    pub checks: Vec<CheckBlock>,
+}
+
+/// A `precondition`, `postcondition` or check `assert` block.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub range: SourceRange,
+    pub(crate) condition: Expr,
+    pub(crate) error_message: Expr,
+}
+
+/// A `check` block: assertions reported as warnings, never errors.
+#[derive(Debug, Clone)]
+pub struct CheckBlock {
+    pub name: String,
+    pub range: SourceRange,
+    pub asserts: Vec<Condition>,
 }
 
 /// A `validation` block of a variable.
@@ -189,6 +206,7 @@ pub struct Output {
     pub range: SourceRange,
     pub(crate) value: Option<Expr>,
     pub(crate) depends_on: Vec<Expr>,
+    pub(crate) preconditions: Vec<Condition>,
 }
 
 /// `ignore_changes` of a lifecycle block.
@@ -233,6 +251,8 @@ pub struct ResourceBlock {
     pub(crate) for_each: Option<Expr>,
     pub(crate) depends_on: Vec<Expr>,
     pub(crate) replace_exprs: Vec<Expr>,
+    /// `lifecycle { precondition { … } }`: checked per instance before planning it.
+    pub(crate) preconditions: Vec<Condition>,
     /// The body without meta-arguments.
     pub(crate) body: Body,
     pub(crate) file: Arc<SourceFile>,
@@ -320,6 +340,9 @@ impl ProviderBlock {
 pub struct ProviderRequirement {
     pub source: Option<String>,
     pub version: Option<String>,
+    /// `configuration_aliases = [aws.east]`: aliased configurations the
+    /// module expects its caller to pass in `providers = { … }`.
+    pub configuration_aliases: Vec<ProviderRef>,
 }
 
 /// The `terraform` block(s) of a module, merged.
@@ -374,6 +397,7 @@ const TOP_BLOCKS: &[&str] = &[
     "module",
     "moved",
     "import",
+    "check",
 ];
 
 struct Loader<'s> {
@@ -470,8 +494,15 @@ impl Loader<'_> {
         };
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "tf") && p.is_file())
+            .filter(|p| p.extension().is_some_and(|x| x == "tf" || x == "tofu") && p.is_file())
             .collect();
+        // As in OpenTofu, `x.tofu` takes the place of a same-named `x.tf`.
+        let tofu: std::collections::HashSet<PathBuf> = paths
+            .iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "tofu"))
+            .map(|p| p.with_extension("tf"))
+            .collect();
+        paths.retain(|p| !tofu.contains(p));
         paths.sort();
         let mut out = Vec::new();
         for path in paths {
@@ -710,6 +741,7 @@ impl Loader<'_> {
                     ),
                 }
             }
+            "check" => self.check_block(m, file, b),
             "import" => {
                 let mut to = None;
                 let mut id = None;
@@ -836,28 +868,29 @@ impl Loader<'_> {
         for s in b.body.iter() {
             match s {
                 Structure::Attribute(a) if a.key.as_str() == "required_version" => {
-                    version = self.literal_string(file, a)
+                    version = self.literal_string(file, a);
+                    if let Some(c) = &version {
+                        self.check_required_version(file, a, c);
+                    }
                 }
+                // Module metadata for providers (terraform-aws-modules sets it): ignored.
+                Structure::Block(inner) if inner.ident.as_str() == "provider_meta" => {}
                 Structure::Attribute(a) if a.key.as_str() == "experiments" => {}
                 Structure::Block(inner) if inner.ident.as_str() == "required_providers" => {
                     for s in inner.body.iter() {
                         match s {
                             Structure::Attribute(a) => {
                                 let name = a.key.as_str().to_string();
+                                if let Expression::Object(obj) = &a.value {
+                                    if let Some(req) = self.provider_requirement(file, obj) {
+                                        reqs.push((name, req));
+                                    }
+                                    continue;
+                                }
                                 let req = match eval_const(&a.value, file, Path::new(".")) {
                                     Ok(Value::String(v)) => ProviderRequirement {
-                                        source: None,
                                         version: Some(v),
-                                    },
-                                    Ok(Value::Map(o)) => ProviderRequirement {
-                                        source: o
-                                            .get("source")
-                                            .and_then(|v| v.as_str())
-                                            .map(str::to_string),
-                                        version: o
-                                            .get("version")
-                                            .and_then(|v| v.as_str())
-                                            .map(str::to_string),
+                                        ..ProviderRequirement::default()
                                     },
                                     Ok(_) => {
                                         self.err(
@@ -887,22 +920,23 @@ impl Loader<'_> {
                 Structure::Block(inner)
                     if inner.ident.as_str() == "backend" || inner.ident.as_str() == "cloud" =>
                 {
+                    let what = match (inner.ident.as_str(), inner.labels.first()) {
+                        ("backend", Some(l)) => format!("backend \"{}\"", l.as_str()),
+                        (k, _) => k.to_string(),
+                    };
                     let detail = format!(
-                        "terrace does not use Terraform {} blocks: configure the state store in terrace.hcl instead, e.g. state {{ url = \"sqlite:state/terrace.db\" }} (or postgres://…, s3://…).",
-                        inner.ident.as_str()
+                        "terrace ignores this {what} block and keeps state in the store of terrace.hcl (state {{ url = … }}; SQLite state/terrace.db when unset; TERRACE_STATE overrides), one state per environment. To keep state in S3 as before, set state {{ url = \"s3://BUCKET/PREFIX\" }} in terrace.hcl."
                     );
-                    self.err(
-                        file,
-                        header_span(inner),
-                        "Backend configuration is not supported",
-                        detail,
+                    self.diags.push(
+                        Diagnostic::warning("Backend configuration ignored", detail)
+                            .at(Some(file.range(header_span(inner)))),
                     );
                 }
                 other => self.unsupported(
                     file,
                     other,
                     &["required_version", "experiments"],
-                    &["required_providers"],
+                    &["required_providers", "provider_meta", "backend", "cloud"],
                 ),
             }
         }
@@ -911,6 +945,109 @@ impl Loader<'_> {
             tb.required_version = version;
         }
         tb.required_providers.extend(reqs);
+    }
+
+    /// `required_version` against the Terraform language version terrace implements.
+    fn check_required_version(&mut self, file: &SourceFile, a: &Attribute, constraint: &str) {
+        let v = crate::version::TERRAFORM_LANGUAGE_VERSION;
+        match crate::version::satisfies(constraint, v) {
+            Ok(true) => {}
+            Ok(false) => self.err(
+                file,
+                span_of(&a.value),
+                "Unsupported Terraform Core version",
+                format!(
+                    "This module requires Terraform {constraint}, but terrace implements the Terraform language of version {v}. Relax required_version (e.g. \">= 1.5\") if the module uses nothing newer."
+                ),
+            ),
+            Err(e) => self.err(file, span_of(&a.value), "Invalid required_version", e),
+        }
+    }
+
+    /// `{ source = "hashicorp/aws", version = "~> 5.0", configuration_aliases = [aws.east] }`.
+    fn provider_requirement(
+        &mut self,
+        file: &SourceFile,
+        obj: &hcl_edit::expr::Object,
+    ) -> Option<ProviderRequirement> {
+        let mut req = ProviderRequirement::default();
+        let mut ok = true;
+        for (k, v) in obj.iter() {
+            let key = match k {
+                hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_string(),
+                hcl_edit::expr::ObjectKey::Expression(e) => match e.as_str() {
+                    Some(s) => s.to_string(),
+                    None => file.slice(span_of(e)).to_string(),
+                },
+            };
+            let value = v.expr();
+            match key.as_str() {
+                "source" | "version" => match eval_const(value, file, Path::new(".")) {
+                    Ok(Value::String(s)) => {
+                        if key == "source" {
+                            req.source = Some(s)
+                        } else {
+                            req.version = Some(s)
+                        }
+                    }
+                    Ok(other) => {
+                        ok = false;
+                        self.err(
+                            file,
+                            span_of(value),
+                            "Invalid required_providers entry",
+                            format!("{key} must be a string, but have {}.", other.type_name()),
+                        );
+                    }
+                    Err(d) => {
+                        ok = false;
+                        self.diags.extend(d);
+                    }
+                },
+                "configuration_aliases" => {
+                    let Expression::Array(items) = value else {
+                        ok = false;
+                        self.err(
+                            file,
+                            span_of(value),
+                            "Invalid configuration_aliases",
+                            "Expected a list of provider references, e.g. [aws.east, aws.west].",
+                        );
+                        continue;
+                    };
+                    for item in items.iter() {
+                        match provider_ref_of(item) {
+                            Some(p) if p.alias.is_some() => req.configuration_aliases.push(p),
+                            _ => {
+                                ok = false;
+                                self.err(
+                                    file,
+                                    span_of(item),
+                                    "Invalid configuration_aliases",
+                                    format!(
+                                        "\"{}\" is not an aliased provider reference; write NAME.ALIAS, e.g. aws.east.",
+                                        file.slice(span_of(item))
+                                    ),
+                                );
+                            }
+                        }
+                    }
+                }
+                other => {
+                    ok = false;
+                    self.err(
+                        file,
+                        span_of(value),
+                        "Invalid required_providers entry",
+                        format!(
+                            "\"{other}\" is not expected here; use source, version and configuration_aliases.{}",
+                            did_you_mean(other, ["source", "version", "configuration_aliases"])
+                        ),
+                    );
+                }
+            }
+        }
+        ok.then_some(req)
     }
 
     fn variable_block(&mut self, m: &mut Module, file: &Arc<SourceFile>, b: Block) {
@@ -1044,9 +1181,15 @@ impl Loader<'_> {
             range: file.range(hs.clone()),
             value: None,
             depends_on: Vec::new(),
+            preconditions: Vec::new(),
         };
         for s in b.body.into_iter() {
             match s {
+                Structure::Block(c) if c.ident.as_str() == "precondition" => {
+                    if let Some(c) = self.condition(file, c) {
+                        out.preconditions.push(c);
+                    }
+                }
                 Structure::Attribute(a) => match a.key.as_str() {
                     "value" => out.value = Some(Expr::new(a.value, file)),
                     "description" => out.description = self.literal_string(file, &a),
@@ -1063,7 +1206,7 @@ impl Loader<'_> {
                     file,
                     &other,
                     &["value", "description", "sensitive", "depends_on"],
-                    &[],
+                    &["precondition"],
                 ),
             }
         }
@@ -1084,6 +1227,87 @@ impl Loader<'_> {
             return;
         }
         m.outputs.insert(name, out);
+    }
+
+    /// `condition = …` and `error_message = …`, both required.
+    fn condition(&mut self, file: &Arc<SourceFile>, b: Block) -> Option<Condition> {
+        let hs = header_span(&b);
+        let kind = b.ident.as_str().to_string();
+        let mut condition = None;
+        let mut error_message = None;
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Attribute(a) if a.key.as_str() == "condition" => {
+                    condition = Some(Expr::new(a.value, file))
+                }
+                Structure::Attribute(a) if a.key.as_str() == "error_message" => {
+                    error_message = Some(Expr::new(a.value, file))
+                }
+                other => self.unsupported(file, &other, &["condition", "error_message"], &[]),
+            }
+        }
+        match (condition, error_message) {
+            (Some(condition), Some(error_message)) => Some(Condition {
+                range: file.range(hs),
+                condition,
+                error_message,
+            }),
+            _ => {
+                self.err(
+                    file,
+                    hs,
+                    "Missing required argument",
+                    format!("A {kind} block requires both \"condition\" and \"error_message\"."),
+                );
+                None
+            }
+        }
+    }
+
+    /// `check "name" { data "…" "…" { … }  assert { … } }`. Scoped data
+    /// sources are read like any data source of the module.
+    fn check_block(&mut self, m: &mut Module, file: &Arc<SourceFile>, b: Block) {
+        let hs = header_span(&b);
+        let Some(l) = self.labels(file, &b, 1, "the check name") else {
+            return;
+        };
+        let mut check = CheckBlock {
+            name: l[0].clone(),
+            range: file.range(hs.clone()),
+            asserts: Vec::new(),
+        };
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Block(a) if a.ident.as_str() == "assert" => {
+                    if let Some(c) = self.condition(file, a) {
+                        check.asserts.push(c);
+                    }
+                }
+                Structure::Block(d) if d.ident.as_str() == "data" => {
+                    self.resource_block(m, file, d)
+                }
+                other => self.unsupported(file, &other, &[], &["assert", "data"]),
+            }
+        }
+        if check.asserts.is_empty() {
+            self.err(
+                file,
+                hs,
+                "Missing required block",
+                "A check block needs at least one assert { condition = … error_message = … } block.",
+            );
+            return;
+        }
+        if m.checks.iter().any(|c| c.name == check.name) {
+            self.err(
+                file,
+                hs,
+                "Duplicate check block",
+                format!("A check block named \"{}\" already exists in this module; check names must be unique.", check.name),
+            );
+            return;
+        }
+        m.checks.push(check);
     }
 
     fn depends_on(&mut self, file: &Arc<SourceFile>, a: Attribute) -> Vec<Expr> {
@@ -1132,6 +1356,7 @@ impl Loader<'_> {
             for_each: None,
             depends_on: Vec::new(),
             replace_exprs: Vec::new(),
+            preconditions: Vec::new(),
             body: Body::new(),
             file: file.clone(),
             collected_body: OnceLock::new(),
@@ -1152,7 +1377,7 @@ impl Loader<'_> {
                     },
                     _ => r.body.push(Structure::Attribute(a)),
                 },
-                Structure::Block(blk) if blk.ident.as_str() == "lifecycle" && mode == ResourceMode::Managed => {
+                Structure::Block(blk) if blk.ident.as_str() == "lifecycle" => {
                     self.lifecycle(&mut r, file, blk);
                 }
                 other => r.body.push(other),
@@ -1186,6 +1411,26 @@ impl Loader<'_> {
     fn lifecycle(&mut self, r: &mut ResourceBlock, file: &Arc<SourceFile>, b: Block) {
         for s in b.body.into_iter() {
             match s {
+                Structure::Block(c) if c.ident.as_str() == "precondition" => {
+                    if let Some(c) = self.condition(file, c) {
+                        r.preconditions.push(c);
+                    }
+                }
+                Structure::Block(c) if c.ident.as_str() == "postcondition" => {
+                    let hs = header_span(&c);
+                    if self.condition(file, c).is_some() {
+                        self.diags.push(
+                            Diagnostic::warning(
+                                "Postcondition not checked",
+                                format!(
+                                    "terrace accepts postcondition blocks but does not evaluate them yet, so {} is not checked after apply. Use a precondition on a resource that depends on it, or a check block, to have it verified.",
+                                    r.local_name()
+                                ),
+                            )
+                            .at(Some(file.range(hs))),
+                        );
+                    }
+                }
                 Structure::Attribute(a) => match a.key.as_str() {
                     "create_before_destroy" => {
                         r.lifecycle.create_before_destroy =

@@ -910,8 +910,8 @@ impl<'a> Ctx<'a> {
         if f.name.is_namespaced() {
             return Err(self.err(
                 name_span,
-                "Call to unknown function",
-                "Provider-defined functions are not supported.",
+                "Call to unsupported provider function",
+                provider_function_detail(&f.name),
             ));
         }
         let name = f.name.name.as_str();
@@ -1008,12 +1008,21 @@ impl<'a> Ctx<'a> {
                 return Ok(args.remove(0).deep_unmark().0);
             }
             "templatefile" => return self.templatefile(args, &arg_spans, span),
+            "templatestring" => return self.templatestring(args, &arg_spans, span),
             _ => {}
         }
         let Some(sig) = functions::signature(name) else {
             let mut names = functions::names();
             names.extend(
-                ["try", "can", "templatefile", "sensitive", "nonsensitive"].map(String::from),
+                [
+                    "try",
+                    "can",
+                    "templatefile",
+                    "templatestring",
+                    "sensitive",
+                    "nonsensitive",
+                ]
+                .map(String::from),
             );
             return Err(self.err(
                 name_span,
@@ -1131,17 +1140,83 @@ impl<'a> Ctx<'a> {
                 ),
             )
         })?;
-        let tfile = SourceFile::new(
-            full.to_string_lossy().into_owned(),
-            full.clone(),
-            text.as_str(),
-        );
-        let tmpl = hcl_edit::parser::parse_template(&text).map_err(|e| {
+        let label = full.to_string_lossy().into_owned();
+        self.render_template(
+            "templatefile",
+            &path,
+            SourceFile::new(label, full.clone(), text.as_str()),
+            &text,
+            vars_map,
+            span,
+        )
+        .map(|r| r.mark_if(psens || vars_sens))
+    }
+
+    /// `templatestring(ref, vars)`: a template held in a string value.
+    fn templatestring(
+        &mut self,
+        args: Vec<Value>,
+        spans: &[Range<usize>],
+        span: Range<usize>,
+    ) -> R<Value> {
+        if args.len() != 2 {
+            return Err(self.arity_error("templatestring", 2, Some(2), args.len(), span));
+        }
+        let mut it = args.into_iter();
+        let (text, tsens) = it.next().unwrap_or(Value::Null).into_unmarked();
+        let vars = it.next().unwrap_or(Value::Null);
+        let text = match text {
+            Value::String(s) => s,
+            Value::Unknown => return Ok(Value::Unknown),
+            other => {
+                return Err(self.err(spans[0].clone(), "Invalid function argument", format!("Invalid value for argument 1 of \"templatestring\": a string is required, but have {}.", other.type_name())));
+            }
+        };
+        if !vars.is_wholly_known() {
+            return Ok(Value::Unknown);
+        }
+        let vars_sens = vars.contains_sensitive();
+        let vars_map = match vars.unmarked() {
+            Value::Map(m) => m.clone(),
+            other => {
+                return Err(self.err(spans[1].clone(), "Invalid function argument", format!("Invalid value for argument 2 of \"templatestring\": an object is required, but have {}.", other.type_name())));
+            }
+        };
+        if self.depth > 8 {
+            return Err(self.err(
+                span,
+                "Error in function call",
+                "template functions are nested too deeply.",
+            ));
+        }
+        let base = self.env.base_dir().join("<templatestring>");
+        self.render_template(
+            "templatestring",
+            "template",
+            SourceFile::new("<templatestring>".to_string(), base, text.as_str()),
+            &text,
+            vars_map,
+            span,
+        )
+        .map(|r| r.mark_if(tsens || vars_sens))
+    }
+
+    /// Parse and evaluate a template with only `vars` in scope.
+    fn render_template(
+        &mut self,
+        func: &str,
+        path: &str,
+        tfile: SourceFile,
+        text: &str,
+        vars_map: BTreeMap<String, Value>,
+        span: Range<usize>,
+    ) -> R<Value> {
+        let tmpl = hcl_edit::parser::parse_template(text).map_err(|e| {
             self.err(
                 span.clone(),
                 "Error in function call",
                 format!(
-                    "Call to function \"templatefile\" failed: {}:{},{}: {}.",
+                    "Call to function \"{func}\" failed: {}:{},{}: {}.",
                     path,
                     e.location().line(),
                     e.location().column(),
@@ -1172,13 +1247,10 @@ impl<'a> Ctx<'a> {
             self.err(
                 span.clone(),
                 "Error in function call",
-                format!(
-                    "Call to function \"templatefile\" failed: {}",
-                    msgs.join("; ")
-                ),
+                format!("Call to function \"{func}\" failed: {}", msgs.join("; ")),
             )
         })?;
-        Ok(r.mark_if(psens || vars_sens))
+        Ok(r)
     }
 }
 
@@ -1198,7 +1270,7 @@ impl Env for TemplateEnv<'_> {
             file,
             span,
             "Invalid reference",
-            "Templates can only refer to the variables passed to templatefile.",
+            "Templates can only refer to the variables passed to templatefile or templatestring.",
         )
         .into())
     }
@@ -1281,4 +1353,14 @@ pub(crate) fn values_equal(a: &Value, b: &Value) -> bool {
 pub(crate) fn eval_const(e: &Expression, file: &SourceFile, base_dir: &Path) -> R<Value> {
     let env = ConstEnv { base_dir };
     Ctx::new(file, &env).eval(e)
+}
+
+/// `provider::aws::arn_parse` is a provider-defined function (Terraform 1.8+).
+pub(crate) fn provider_function_detail(name: &hcl_edit::expr::FuncName) -> String {
+    let parts: Vec<&str> = name.namespace.iter().map(|n| n.as_str()).collect();
+    let full = format!("{}::{}", parts.join("::"), name.name.as_str());
+    let provider = parts.get(1).copied().unwrap_or("?");
+    format!(
+        "\"{full}\" is a function of the {provider} provider. terrace does not support provider-defined functions; use built-in functions instead (for example split or regex on an ARN, jsondecode/yamldecode for documents)."
+    )
 }

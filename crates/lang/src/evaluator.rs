@@ -748,6 +748,15 @@ impl Evaluator {
         self.memo(id, stack, Some(out.range.clone()), direct, || {
             let Some(e) = &out.value else { return Ok(Value::Null) };
             let scope = self.scope(inst, m, lookup, stack);
+            if !out.preconditions.is_empty() {
+                let cctx = Ctx::new(&e.file, &scope);
+                check_conditions(
+                    &cctx,
+                    &out.preconditions,
+                    "Module output value precondition failed",
+                    &format!("{}output.{name}", prefix(inst)),
+                )?;
+            }
             let v = Ctx::new(&e.file, &scope).eval(&e.expr)?;
             if v.contains_sensitive() && !out.sensitive {
                 return Err(Diagnostic::error(
@@ -946,6 +955,15 @@ impl Evaluator {
                     continue;
                 }
             };
+            if let Err(d) = check_conditions(
+                &ctx,
+                &r.preconditions,
+                "Resource precondition failed",
+                &addr.clone().with_key(e.key.clone()).to_string(),
+            ) {
+                diags.extend(d);
+                continue;
+            }
             let mut triggers = Vec::new();
             for t in &r.replace_exprs {
                 match ctx.eval(&t.expr) {
@@ -1104,6 +1122,42 @@ impl Evaluator {
         } else {
             Err(diags)
         }
+    }
+
+    /// The root module's `check` blocks: one warning per assertion that is
+    /// false or cannot be evaluated (`check.NAME: message (file:line:col)`).
+    /// Unknown conditions (known only after apply) are skipped.
+    pub fn check_warnings(&self, lookup: &dyn ResourceLookup) -> Vec<String> {
+        let stack = RefCell::new(Vec::new());
+        let root = &self.config.root;
+        let inst = ModuleInstance::root();
+        let scope = self.scope(&inst, root, lookup, &stack);
+        let mut out = Vec::new();
+        for check in &root.checks {
+            for a in &check.asserts {
+                let ctx = Ctx::new(&a.condition.file, &scope);
+                match check_conditions(
+                    &ctx,
+                    std::slice::from_ref(a),
+                    "Check block assertion failed",
+                    &format!("check.{}", check.name),
+                ) {
+                    Ok(()) => {}
+                    Err(d) => {
+                        for x in d.iter() {
+                            let at = x
+                                .range
+                                .as_ref()
+                                .map(|r| format!(" ({r})"))
+                                .unwrap_or_default();
+                            let msg = x.detail.split("\n\n").next().unwrap_or_default();
+                            out.push(format!("{}: check.{}: {msg}{at}", x.summary, check.name));
+                        }
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Evaluate an import block's `id` (root module).
@@ -1447,7 +1501,16 @@ impl GraphBuilder<'_> {
             );
         }
         for (name, o) in &m.outputs {
-            let refs = o.value.iter().chain(&o.depends_on).flat_map(Expr::refs);
+            let conds = o
+                .preconditions
+                .iter()
+                .flat_map(|c| [&c.condition, &c.error_message]);
+            let refs = o
+                .value
+                .iter()
+                .chain(&o.depends_on)
+                .chain(conds)
+                .flat_map(Expr::refs);
             let mut deps = Vec::new();
             self.refs_to_ids(refs, inst, m, &mut deps);
             self.push(
@@ -1465,6 +1528,11 @@ impl GraphBuilder<'_> {
                 .chain(r.for_each.iter())
                 .chain(r.depends_on.iter())
                 .chain(r.replace_exprs.iter())
+                .chain(
+                    r.preconditions
+                        .iter()
+                        .flat_map(|c| [&c.condition, &c.error_message]),
+                )
                 .flat_map(Expr::refs);
             let mut deps = inherited.to_vec();
             self.refs_to_ids(r.body_refs().refs.iter().chain(meta), inst, m, &mut deps);
@@ -1624,8 +1692,22 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
             each: false,
         });
     }
+    for c in m.checks.iter().flat_map(|c| c.asserts.iter()) {
+        for e in [&c.condition, &c.error_message] {
+            items.push(Item {
+                file: &e.file,
+                parts: one(e),
+                count: false,
+                each: false,
+            });
+        }
+    }
     for o in m.outputs.values() {
-        for e in o.value.iter().chain(o.depends_on.iter()) {
+        let conds = o
+            .preconditions
+            .iter()
+            .flat_map(|c| [&c.condition, &c.error_message]);
+        for e in o.value.iter().chain(o.depends_on.iter()).chain(conds) {
             items.push(Item {
                 file: &e.file,
                 parts: one(e),
@@ -1660,6 +1742,11 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
             r.depends_on
                 .iter()
                 .chain(r.replace_exprs.iter())
+                .chain(
+                    r.preconditions
+                        .iter()
+                        .flat_map(|c| [&c.condition, &c.error_message]),
+                )
                 .map(Expr::collected),
         );
         items.push(Item {
@@ -1955,15 +2042,30 @@ fn check_functions(m: &Module, diags: &mut Diagnostics) {
                 let builtin_arity: Option<(usize, Option<usize>)> = match name {
                     "try" => Some((1, None)),
                     "can" | "sensitive" | "nonsensitive" => Some((1, Some(1))),
-                    "templatefile" => Some((2, Some(2))),
+                    "templatefile" | "templatestring" => Some((2, Some(2))),
                     _ => crate::functions::signature(name),
                 };
                 match builtin_arity {
-                    None if !call.name.is_namespaced() => {
+                    _ if call.name.is_namespaced() => {
+                        diags.push(error(
+                            f,
+                            span_of(&call.name.name),
+                            "Call to unsupported provider function",
+                            crate::eval::provider_function_detail(&call.name),
+                        ));
+                    }
+                    None => {
                         let mut names = crate::functions::names();
                         names.extend(
-                            ["try", "can", "templatefile", "sensitive", "nonsensitive"]
-                                .map(String::from),
+                            [
+                                "try",
+                                "can",
+                                "templatefile",
+                                "templatestring",
+                                "sensitive",
+                                "nonsensitive",
+                            ]
+                            .map(String::from),
                         );
                         diags.push(error(
                             f,
@@ -2239,4 +2341,69 @@ output "ids" {{
             );
         }
     }
+}
+
+/// Evaluate an expression in `ctx`'s scope, with the expression's own file.
+fn eval_expr(ctx: &Ctx<'_>, e: &Expr) -> R<Value> {
+    let mut c = Ctx {
+        file: &e.file,
+        env: ctx.env,
+        bindings: ctx.bindings.clone(),
+        depth: ctx.depth,
+    };
+    c.eval(&e.expr)
+}
+
+/// Evaluate `condition`s: a known false one is an error whose detail is its
+/// `error_message`; an unknown one waits for apply.
+fn check_conditions(
+    ctx: &Ctx<'_>,
+    conds: &[crate::config::Condition],
+    summary: &str,
+    owner: &str,
+) -> R<()> {
+    let mut diags = Diagnostics::new();
+    for c in conds {
+        let v = match eval_expr(ctx, &c.condition) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.extend(d);
+                continue;
+            }
+        };
+        match v.unmarked() {
+            Value::Bool(true) | Value::Unknown => {}
+            Value::Bool(false) => {
+                let msg = match eval_expr(ctx, &c.error_message) {
+                    Ok(m) => match m.unmarked() {
+                        Value::String(s) => s.clone(),
+                        _ => "(the error_message is not a string)".to_string(),
+                    },
+                    Err(d) => d
+                        .iter()
+                        .map(|x| x.detail.clone())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                };
+                diags.push(
+                    Diagnostic::error(
+                        summary,
+                        format!("{msg}\n\nThis was checked by the condition of {owner}."),
+                    )
+                    .at(Some(c.condition.range())),
+                );
+            }
+            other => diags.push(
+                Diagnostic::error(
+                    "Invalid condition result",
+                    format!(
+                        "The condition of {owner} must be a bool, but is {}.",
+                        other.type_name()
+                    ),
+                )
+                .at(Some(c.condition.range())),
+            ),
+        }
+    }
+    if diags.is_empty() { Ok(()) } else { Err(diags) }
 }

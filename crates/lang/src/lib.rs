@@ -41,9 +41,10 @@ mod source;
 mod suggest;
 mod types;
 mod variables;
+mod version;
 
 pub use config::{
-    Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module, ModuleCall, MoveEndpoint,
+    CheckBlock, Condition, Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module, ModuleCall, MoveEndpoint,
     MovedBlock, Output, ProviderBlock, ProviderRef, ProviderRequirement, ReplaceTrigger,
     ResourceBlock, TerraformBlock, Variable, load_config,
 };
@@ -56,3 +57,4 @@ pub use source::{SourceFile, SourceMap, diagnostics_json, render_diagnostics};
 pub use suggest::did_you_mean;
 pub use types::{ObjectAttr, TypeConstraint, convert};
 pub use variables::{VarInputs, resolve_root_variables};
+pub use version::{TERRAFORM_LANGUAGE_VERSION, satisfies as version_satisfies};

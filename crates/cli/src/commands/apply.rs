@@ -11,6 +11,7 @@ pub(crate) fn print_stats(calls: &BTreeMap<String, u64>) {
 }
 
 pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
+    tf_flags(&a.flags.tf, "plan");
     let engine = settings::engine(project, std::time::Duration::ZERO).await?;
     let t = target(project, &engine, &a.env).await?;
     let opts = plan_options(&a.flags)?;
@@ -38,7 +39,7 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
         let text = serde_json::to_vec_pretty(&file)?;
         write_private(path, &text)
             .with_context(|| format!("writing plan file {}", path.display()))?;
-        if !a.json {
+        if !a.json && !settings::in_automation() {
             println!(
                 "\nSaved the plan to: {}\nTo perform exactly these actions, run:\n    terrace apply -e {} {}",
                 path.display(),
@@ -55,6 +56,20 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     } else {
         0
     })
+}
+
+/// Terraform's `-input`, `-lock` and `-compact-warnings`.
+pub(crate) fn tf_flags(f: &TfFlags, command: &str) {
+    if !f.input {
+        settings::disable_input();
+    }
+    if !f.lock && command != "plan" {
+        let st = Style { on: stderr_color() };
+        eprintln!(
+            "{} -lock=false is ignored: terrace always holds the environment's leased lock while {command} writes state (a dead holder's lease expires by itself).",
+            st.yellow("Warning:")
+        );
+    }
 }
 
 /// Plan files hold secrets: write them readable by the owner only (0600).
@@ -124,6 +139,11 @@ static PROMPT: std::sync::Mutex<Option<std::sync::mpsc::Sender<Answer>>> =
 pub(crate) fn confirm(prompt: &str, auto_approve: bool, flag: &str) -> Result<bool> {
     if auto_approve {
         return Ok(true);
+    }
+    if settings::input_disabled() {
+        bail!(
+            "{prompt} needs confirmation, but -input=false forbids asking; pass -auto-approve (or apply a saved plan: plan -out=FILE, then apply FILE)"
+        );
     }
     if !crate::output::stdin_is_terminal()
         && settings::env_var(vars::TERRACE_PROMPT_STDIN).is_none()
@@ -360,6 +380,7 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
 }
 
 pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
+    tf_flags(&a.flags.tf, "apply");
     let lock_timeout = settings::parse_duration(&a.lock_timeout, "--lock-timeout")?;
     let engine = settings::engine(project, lock_timeout).await?;
     let saved = match &a.plan_file {
@@ -396,6 +417,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
 }
 
 pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
+    tf_flags(&a.tf, "destroy");
     let lock_timeout = settings::parse_duration(&a.lock_timeout, "--lock-timeout")?;
     let engine = settings::engine(project, lock_timeout).await?;
     let t = target(project, &engine, &a.env).await?;

@@ -77,13 +77,25 @@ pub(crate) fn log_directives(verbose: u8) -> String {
 
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
-    let directives = log_directives(cli.verbose);
+    // TF_LOG (Terraform's) stands in for -v when RUST_LOG is unset.
+    let tf_log = settings::tf_log().ok().flatten();
+    let directives = match (cli.verbose, tf_log) {
+        (0, Some((level, _))) => match level {
+            "info" => log_directives(1),
+            "debug" => log_directives(2),
+            "trace" => log_directives(3),
+            other => other.to_string(),
+        },
+        (verbose, _) => log_directives(verbose),
+    };
     let filter =
         EnvFilter::try_from_env(vars::RUST_LOG).unwrap_or_else(|_| EnvFilter::new(directives));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
+    let tf_json = settings::env_var(vars::RUST_LOG).is_none() && tf_log.is_some_and(|t| t.1);
     let _ = match cli.log_format {
+        _ if tf_json => builder.json().try_init(),
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.with_ansi(stderr_color()).try_init(),
     };

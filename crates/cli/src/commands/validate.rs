@@ -19,6 +19,10 @@ pub(crate) fn validate(project: &Project, a: ValidateArgs) -> Result<u8> {
         }
         match load_env(&engine, name, &dir, &load) {
             Ok(env) => {
+                let st = Style { on: stderr_color() };
+                for w in &env.warnings {
+                    eprintln!("{} {w}", st.yellow("Warning:"));
+                }
                 if !a.json {
                     println!(
                         "{name}: configuration is valid ({} resources/blocks, {} graph nodes).",
