@@ -10,6 +10,6 @@ mod lifecycle;
 mod reliability;
 mod shipped;
 mod state_cli;
-mod utility;
 mod terraform_habits;
+mod utility;
 mod validate;

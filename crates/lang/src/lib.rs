@@ -44,9 +44,9 @@ mod variables;
 mod version;
 
 pub use config::{
-    CheckBlock, Condition, Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module, ModuleCall, MoveEndpoint,
-    MovedBlock, Output, ProviderBlock, ProviderRef, ProviderRequirement, ReplaceTrigger,
-    ResourceBlock, TerraformBlock, Variable, load_config,
+    CheckBlock, Condition, Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module,
+    ModuleCall, MoveEndpoint, MovedBlock, Output, ProviderBlock, ProviderRef, ProviderRequirement,
+    ReplaceTrigger, ResourceBlock, TerraformBlock, Variable, load_config,
 };
 pub use evaluator::{
     AttrRequirement, BodySchema, Evaluator, GraphNode, NodeKind, ResourceInstanceConfig,

@@ -46,10 +46,10 @@ pub(crate) mod unimplemented;
 mod vpc;
 
 use crate::provider::AwsProvider;
-use ec2::find::Lookups;
 use crate::tags::planned_tags_all;
 use crate::values::Obj;
 use async_trait::async_trait;
+use ec2::find::Lookups;
 use terrace_core::Value;
 use terrace_provider::{
     AttrMode, AttrType, Attribute, CreateContext, Nesting, PlannedResource, ProviderError,
