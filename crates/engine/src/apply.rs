@@ -1080,8 +1080,9 @@ impl Run<'_> {
                     self.table.remove(&c.addr);
                 }
                 // A block with no instances (count = 0) reads as empty, not
-                // unknown, so outputs over it are known and stored.
-                if changes.is_empty()
+                // unknown, so outputs over it are known and stored — also
+                // when its last instances are being deleted.
+                if changes.iter().all(|c| c.action == Action::Delete)
                     && self
                         .env
                         .evaluator

@@ -80,9 +80,9 @@ pub fn init_logging(cli: &Cli) {
     // TF_LOG (Terraform's) stands in for -v when RUST_LOG is unset.
     let tf_log = settings::tf_log().ok().flatten();
     let directives = match (cli.verbose, tf_log) {
+        // Terraform's TF_LOG levels apply to everything, as TF_LOG does
+        // (trace keeps the SDK's request bodies capped, like -vvv).
         (0, Some((level, _))) => match level {
-            "info" => log_directives(1),
-            "debug" => log_directives(2),
             "trace" => log_directives(3),
             other => other.to_string(),
         },
