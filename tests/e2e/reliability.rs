@@ -736,6 +736,7 @@ async fn read_message(
     Ok(Some((head, body)))
 }
 
+#[allow(clippy::too_many_arguments)] // one per fault the proxy can inject
 async fn proxy_conn(
     mut client: tokio::net::TcpStream,
     upstream_port: u16,

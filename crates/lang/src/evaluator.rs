@@ -2201,6 +2201,71 @@ fn check_functions(m: &Module, diags: &mut Diagnostics) {
     }
 }
 
+/// Evaluate an expression in `ctx`'s scope, with the expression's own file.
+fn eval_expr(ctx: &Ctx<'_>, e: &Expr) -> R<Value> {
+    let mut c = Ctx {
+        file: &e.file,
+        env: ctx.env,
+        bindings: ctx.bindings.clone(),
+        depth: ctx.depth,
+    };
+    c.eval(&e.expr)
+}
+
+/// Evaluate `condition`s: a known false one is an error whose detail is its
+/// `error_message`; an unknown one waits for apply.
+fn check_conditions(
+    ctx: &Ctx<'_>,
+    conds: &[crate::config::Condition],
+    summary: &str,
+    owner: &str,
+) -> R<()> {
+    let mut diags = Diagnostics::new();
+    for c in conds {
+        let v = match eval_expr(ctx, &c.condition) {
+            Ok(v) => v,
+            Err(d) => {
+                diags.extend(d);
+                continue;
+            }
+        };
+        match v.unmarked() {
+            Value::Bool(true) | Value::Unknown => {}
+            Value::Bool(false) => {
+                let msg = match eval_expr(ctx, &c.error_message) {
+                    Ok(m) => match m.unmarked() {
+                        Value::String(s) => s.clone(),
+                        _ => "(the error_message is not a string)".to_string(),
+                    },
+                    Err(d) => d
+                        .iter()
+                        .map(|x| x.detail.clone())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                };
+                diags.push(
+                    Diagnostic::error(
+                        summary,
+                        format!("{msg}\n\nThis was checked by the condition of {owner}."),
+                    )
+                    .at(Some(c.condition.range())),
+                );
+            }
+            other => diags.push(
+                Diagnostic::error(
+                    "Invalid condition result",
+                    format!(
+                        "The condition of {owner} must be a bool, but is {}.",
+                        other.type_name()
+                    ),
+                )
+                .at(Some(c.condition.range())),
+            ),
+        }
+    }
+    if diags.is_empty() { Ok(()) } else { Err(diags) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2341,69 +2406,4 @@ output "ids" {{
             );
         }
     }
-}
-
-/// Evaluate an expression in `ctx`'s scope, with the expression's own file.
-fn eval_expr(ctx: &Ctx<'_>, e: &Expr) -> R<Value> {
-    let mut c = Ctx {
-        file: &e.file,
-        env: ctx.env,
-        bindings: ctx.bindings.clone(),
-        depth: ctx.depth,
-    };
-    c.eval(&e.expr)
-}
-
-/// Evaluate `condition`s: a known false one is an error whose detail is its
-/// `error_message`; an unknown one waits for apply.
-fn check_conditions(
-    ctx: &Ctx<'_>,
-    conds: &[crate::config::Condition],
-    summary: &str,
-    owner: &str,
-) -> R<()> {
-    let mut diags = Diagnostics::new();
-    for c in conds {
-        let v = match eval_expr(ctx, &c.condition) {
-            Ok(v) => v,
-            Err(d) => {
-                diags.extend(d);
-                continue;
-            }
-        };
-        match v.unmarked() {
-            Value::Bool(true) | Value::Unknown => {}
-            Value::Bool(false) => {
-                let msg = match eval_expr(ctx, &c.error_message) {
-                    Ok(m) => match m.unmarked() {
-                        Value::String(s) => s.clone(),
-                        _ => "(the error_message is not a string)".to_string(),
-                    },
-                    Err(d) => d
-                        .iter()
-                        .map(|x| x.detail.clone())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                };
-                diags.push(
-                    Diagnostic::error(
-                        summary,
-                        format!("{msg}\n\nThis was checked by the condition of {owner}."),
-                    )
-                    .at(Some(c.condition.range())),
-                );
-            }
-            other => diags.push(
-                Diagnostic::error(
-                    "Invalid condition result",
-                    format!(
-                        "The condition of {owner} must be a bool, but is {}.",
-                        other.type_name()
-                    ),
-                )
-                .at(Some(c.condition.range())),
-            ),
-        }
-    }
-    if diags.is_empty() { Ok(()) } else { Err(diags) }
 }

@@ -54,14 +54,14 @@ pub const PROVIDER_NAMES: &[&str] = &[
 /// Every utility provider's factory; `clock` is "now" for the `time` provider.
 pub fn factories(clock: Clock) -> Vec<Arc<dyn ProviderFactory>> {
     vec![
-        UtilityProvider::new(random::Random),
-        UtilityProvider::new(null::Null),
-        UtilityProvider::new(time::Time::new(clock.clone())),
-        UtilityProvider::new(tls::Tls::new(clock)),
-        UtilityProvider::new(local::Local),
-        UtilityProvider::new(archive::Archive),
-        UtilityProvider::new(http::Http),
-        UtilityProvider::new(cloudinit::CloudInit),
+        UtilityProvider::factory(random::Random),
+        UtilityProvider::factory(null::Null),
+        UtilityProvider::factory(time::Time::new(clock.clone())),
+        UtilityProvider::factory(tls::Tls::new(clock)),
+        UtilityProvider::factory(local::Local),
+        UtilityProvider::factory(archive::Archive),
+        UtilityProvider::factory(http::Http),
+        UtilityProvider::factory(cloudinit::CloudInit),
     ]
 }
 
@@ -136,7 +136,7 @@ pub struct UtilityProvider {
 }
 
 impl UtilityProvider {
-    fn new(kind: impl Kind) -> Arc<dyn ProviderFactory> {
+    fn factory(kind: impl Kind) -> Arc<dyn ProviderFactory> {
         Arc::new(UtilityProvider {
             kind: Arc::new(kind),
         })
