@@ -1083,42 +1083,61 @@ impl<'a> Ctx<'a> {
         )
     }
 
-    fn templatefile(
+    /// The arguments both template functions take: a string (a path or the
+    /// template itself) and a map of variables. `None` when either is not
+    /// known yet; the two sensitivity marks come back with them.
+    #[allow(clippy::type_complexity)]
+    fn template_args(
         &mut self,
+        name: &str,
         args: Vec<Value>,
         spans: &[Range<usize>],
         span: Range<usize>,
-    ) -> R<Value> {
+    ) -> R<Option<(String, bool, BTreeMap<String, Value>, bool)>> {
         if args.len() != 2 {
-            return Err(self.arity_error("templatefile", 2, Some(2), args.len(), span));
+            return Err(self.arity_error(name, 2, Some(2), args.len(), span));
         }
         let mut it = args.into_iter();
-        let (path, psens) = it.next().unwrap_or(Value::Null).into_unmarked();
+        let (first, first_sens) = it.next().unwrap_or(Value::Null).into_unmarked();
         let vars = it.next().unwrap_or(Value::Null);
-        let path = match path {
+        let first = match first {
             Value::String(s) => s,
-            Value::Unknown => return Ok(Value::Unknown),
+            Value::Unknown => return Ok(None),
             other => {
-                return Err(self.err(spans[0].clone(), "Invalid function argument", format!("Invalid value for argument 1 of \"templatefile\": a string is required, but have {}.", other.type_name())));
+                return Err(self.err(spans[0].clone(), "Invalid function argument", format!("Invalid value for argument 1 of \"{name}\": a string is required, but have {}.", other.type_name())));
             }
         };
         if !vars.is_wholly_known() {
-            return Ok(Value::Unknown);
+            return Ok(None);
         }
         let vars_sens = vars.contains_sensitive();
         let vars_map = match vars.unmarked() {
             Value::Map(m) => m.clone(),
             other => {
-                return Err(self.err(spans[1].clone(), "Invalid function argument", format!("Invalid value for argument 2 of \"templatefile\": an object is required, but have {}.", other.type_name())));
+                return Err(self.err(spans[1].clone(), "Invalid function argument", format!("Invalid value for argument 2 of \"{name}\": an object is required, but have {}.", other.type_name())));
             }
         };
         if self.depth > 8 {
             return Err(self.err(
                 span,
                 "Error in function call",
-                "templatefile calls are nested too deeply.",
+                format!("{name} calls are nested too deeply."),
             ));
         }
+        Ok(Some((first, first_sens, vars_map, vars_sens)))
+    }
+
+    fn templatefile(
+        &mut self,
+        args: Vec<Value>,
+        spans: &[Range<usize>],
+        span: Range<usize>,
+    ) -> R<Value> {
+        let Some((path, psens, vars_map, vars_sens)) =
+            self.template_args("templatefile", args, spans, span.clone())?
+        else {
+            return Ok(Value::Unknown);
+        };
         let full = self.env.base_dir().join(&path);
         let text = std::fs::read(&full).map_err(|e| {
             self.err(
@@ -1159,36 +1178,11 @@ impl<'a> Ctx<'a> {
         spans: &[Range<usize>],
         span: Range<usize>,
     ) -> R<Value> {
-        if args.len() != 2 {
-            return Err(self.arity_error("templatestring", 2, Some(2), args.len(), span));
-        }
-        let mut it = args.into_iter();
-        let (text, tsens) = it.next().unwrap_or(Value::Null).into_unmarked();
-        let vars = it.next().unwrap_or(Value::Null);
-        let text = match text {
-            Value::String(s) => s,
-            Value::Unknown => return Ok(Value::Unknown),
-            other => {
-                return Err(self.err(spans[0].clone(), "Invalid function argument", format!("Invalid value for argument 1 of \"templatestring\": a string is required, but have {}.", other.type_name())));
-            }
-        };
-        if !vars.is_wholly_known() {
+        let Some((text, tsens, vars_map, vars_sens)) =
+            self.template_args("templatestring", args, spans, span.clone())?
+        else {
             return Ok(Value::Unknown);
-        }
-        let vars_sens = vars.contains_sensitive();
-        let vars_map = match vars.unmarked() {
-            Value::Map(m) => m.clone(),
-            other => {
-                return Err(self.err(spans[1].clone(), "Invalid function argument", format!("Invalid value for argument 2 of \"templatestring\": an object is required, but have {}.", other.type_name())));
-            }
         };
-        if self.depth > 8 {
-            return Err(self.err(
-                span,
-                "Error in function call",
-                "template functions are nested too deeply.",
-            ));
-        }
         let base = self.env.base_dir().join("<templatestring>");
         self.render_template(
             "templatestring",
