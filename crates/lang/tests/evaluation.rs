@@ -4,37 +4,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
-use common::{FakeSchemas, PlannedLookup};
+use common::{FakeSchemas, PlannedLookup, write_files};
 use terrace_core::{InstanceKey, ModuleInstance, PathStep, ResourceAddr, ResourceMode, Value};
 use terrace_lang::{
     Evaluator, GraphNode, IgnoreChanges, NodeKind, ProviderRef, ResourceLookup, SourceMap,
     VarInputs, diagnostics_json, find_project, find_project_with_sources, load_config,
     render_diagnostics, resolve_root_variables,
 };
-
-fn write_files(dir: &Path, fixture: &str) {
-    let mut current: Option<(String, String)> = None;
-    let flush = |c: &mut Option<(String, String)>| {
-        if let Some((path, text)) = c.take() {
-            let p = dir.join(path);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(p, text).expect("write");
-        }
-    };
-    for line in fixture.lines() {
-        if let Some(name) = line.strip_prefix("-- ").and_then(|l| l.strip_suffix(" --")) {
-            flush(&mut current);
-            current = Some((name.to_string(), String::new()));
-        } else if let Some((_, text)) = current.as_mut() {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    flush(&mut current);
-}
 
 struct Loaded {
     _dir: tempfile::TempDir,

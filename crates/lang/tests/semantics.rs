@@ -10,31 +10,8 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::run;
+use common::{run, write_files};
 use terrace_lang::render_diagnostics;
-
-fn write_files(dir: &Path, fixture: &str) {
-    let mut current: Option<(String, String)> = None;
-    let flush = |c: &mut Option<(String, String)>| {
-        if let Some((path, text)) = c.take() {
-            let p = dir.join(path);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
-            std::fs::write(p, text).expect("write");
-        }
-    };
-    for line in fixture.lines() {
-        if let Some(name) = line.strip_prefix("-- ").and_then(|l| l.strip_suffix(" --")) {
-            flush(&mut current);
-            current = Some((name.to_string(), String::new()));
-        } else if let Some((_, text)) = current.as_mut() {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
-    flush(&mut current);
-}
 
 /// Run a configuration (`-- path --` separated files, or a bare expression
 /// that becomes `output "x"`) and compare output `x` (or the errors) with

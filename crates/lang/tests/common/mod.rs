@@ -202,3 +202,26 @@ pub fn run(dir: &Path) -> Run {
     run.diags = diags;
     run
 }
+
+/// Write a fixture of several files, each introduced by a `-- path --` line,
+/// under `dir`.
+pub fn write_files(dir: &Path, fixture: &str) {
+    let mut current: Option<(String, String)> = None;
+    let flush = |c: &mut Option<(String, String)>| {
+        if let Some((path, text)) = c.take() {
+            let p = dir.join(path);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+            std::fs::write(p, text).expect("write");
+        }
+    };
+    for line in fixture.lines() {
+        if let Some(name) = line.strip_prefix("-- ").and_then(|l| l.strip_suffix(" --")) {
+            flush(&mut current);
+            current = Some((name.to_string(), String::new()));
+        } else if let Some((_, text)) = current.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    flush(&mut current);
+}
