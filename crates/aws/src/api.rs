@@ -24,7 +24,7 @@ use std::time::Duration;
 use terrace_core::PathStep;
 use terrace_provider::ProviderError;
 
-/// Attempts for a throttled call (on top of the SDK's own retries).
+/// Attempts for a throttled call (the SDK's own retries are off).
 const THROTTLE_ATTEMPTS: u32 = 6;
 /// Attempts for an idempotent call whose answer was lost (5xx, reset).
 const TRANSIENT_ATTEMPTS: u32 = 4;

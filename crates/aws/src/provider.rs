@@ -186,18 +186,14 @@ fn single_block<'a>(config: &'a Value, key: &str) -> Option<&'a Value> {
 pub const CALL_TIMEOUT_VAR: &str = "TERRACE_AWS_TIMEOUT";
 /// How long one attempt of an AWS call may take, by default.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(60);
-/// Bound of one SDK operation, in attempts (the SDK itself makes one attempt:
-/// retries are `ApiCalls::call`'s, each a new operation).
-const CALL_ATTEMPTS: u32 = 3;
-
 /// Every AWS call is bounded: connecting takes at most 10 s (or the attempt
-/// timeout if shorter), each attempt `attempt`, and the whole operation
-/// `attempt` × `CALL_ATTEMPTS`, so a hung endpoint ends in an error.
+/// timeout if shorter) and each attempt `attempt`, so a hung endpoint ends in
+/// an error. The SDK makes one attempt per call; `ApiCalls::call` decides
+/// what is sent again.
 pub(crate) fn call_timeouts(attempt: Duration) -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(attempt.min(Duration::from_secs(10)))
         .operation_attempt_timeout(attempt)
-        .operation_timeout(attempt * CALL_ATTEMPTS)
         .build()
 }
 
