@@ -30,7 +30,24 @@ pub const OWNER_ENVIRONMENT_TAG: &str = "terrace:environment";
 pub const OWNER_ADDRESS_TAG: &str = "terrace:address";
 
 /// The services that can have their endpoint set in `endpoints {}`.
-const SERVICES: &[&str] = &["ec2", "s3", "ecr", "eks", "iam", "autoscaling", "sts"];
+const SERVICES: &[&str] = &[
+    "ec2",
+    "s3",
+    "ecr",
+    "eks",
+    "iam",
+    "autoscaling",
+    "sts",
+    "kms",
+    "logs",
+    "elbv2",
+    "elb",
+    "ssm",
+    "secretsmanager",
+    "rds",
+    "elasticache",
+    "redshift",
+];
 
 type ResourceTypes = BTreeMap<&'static str, Box<dyn ResourceType>>;
 type DataSourceTypes = BTreeMap<&'static str, Box<dyn DataSourceType>>;
@@ -161,6 +178,15 @@ pub struct AwsProvider {
     pub(crate) iam: aws_sdk_iam::Client,
     pub(crate) autoscaling: aws_sdk_autoscaling::Client,
     pub(crate) sts: aws_sdk_sts::Client,
+    pub(crate) kms: aws_sdk_kms::Client,
+    pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
+    pub(crate) elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub(crate) elb: aws_sdk_elasticloadbalancing::Client,
+    pub(crate) ssm: aws_sdk_ssm::Client,
+    pub(crate) secretsmanager: aws_sdk_secretsmanager::Client,
+    pub(crate) rds: aws_sdk_rds::Client,
+    pub(crate) elasticache: aws_sdk_elasticache::Client,
+    pub(crate) redshift: aws_sdk_redshift::Client,
     pub(crate) region: String,
     pub(crate) default_tags: TagMap,
     /// Raw user data seen at plan time, by its SHA1 hex (state stores only
@@ -294,25 +320,15 @@ impl AwsProvider {
         if let Some(u) = ep("s3") {
             s3 = s3.endpoint_url(u);
         }
-        let mut ecr = aws_sdk_ecr::config::Builder::from(&sdk_config);
-        if let Some(u) = ep("ecr") {
-            ecr = ecr.endpoint_url(u);
-        }
-        let mut eks = aws_sdk_eks::config::Builder::from(&sdk_config);
-        if let Some(u) = ep("eks") {
-            eks = eks.endpoint_url(u);
-        }
-        let mut iam = aws_sdk_iam::config::Builder::from(&sdk_config);
-        if let Some(u) = ep("iam") {
-            iam = iam.endpoint_url(u);
-        }
-        let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&sdk_config);
-        if let Some(u) = ep("autoscaling") {
-            autoscaling = autoscaling.endpoint_url(u);
-        }
-        let mut sts = aws_sdk_sts::config::Builder::from(&sdk_config);
-        if let Some(u) = ep("sts") {
-            sts = sts.endpoint_url(u);
+        // A client per service, honouring its `endpoints {}` entry.
+        macro_rules! client {
+            ($krate:ident, $service:literal) => {{
+                let mut b = $krate::config::Builder::from(&sdk_config);
+                if let Some(u) = ep($service) {
+                    b = b.endpoint_url(u);
+                }
+                $krate::Client::from_conf(b.build())
+            }};
         }
 
         let default_tags = single_block(config, "default_tags")
@@ -332,11 +348,20 @@ impl AwsProvider {
             calls: ApiCalls::default(),
             ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
-            ecr: aws_sdk_ecr::Client::from_conf(ecr.build()),
-            eks: aws_sdk_eks::Client::from_conf(eks.build()),
-            iam: aws_sdk_iam::Client::from_conf(iam.build()),
-            autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
-            sts: aws_sdk_sts::Client::from_conf(sts.build()),
+            ecr: client!(aws_sdk_ecr, "ecr"),
+            eks: client!(aws_sdk_eks, "eks"),
+            iam: client!(aws_sdk_iam, "iam"),
+            autoscaling: client!(aws_sdk_autoscaling, "autoscaling"),
+            sts: client!(aws_sdk_sts, "sts"),
+            kms: client!(aws_sdk_kms, "kms"),
+            logs: client!(aws_sdk_cloudwatchlogs, "logs"),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2, "elbv2"),
+            elb: client!(aws_sdk_elasticloadbalancing, "elb"),
+            ssm: client!(aws_sdk_ssm, "ssm"),
+            secretsmanager: client!(aws_sdk_secretsmanager, "secretsmanager"),
+            rds: client!(aws_sdk_rds, "rds"),
+            elasticache: client!(aws_sdk_elasticache, "elasticache"),
+            redshift: client!(aws_sdk_redshift, "redshift"),
             region,
             default_tags,
             user_data: Default::default(),
@@ -389,6 +414,42 @@ impl AwsProvider {
 
     pub fn sts_client(&self) -> &aws_sdk_sts::Client {
         &self.sts
+    }
+
+    pub fn kms_client(&self) -> &aws_sdk_kms::Client {
+        &self.kms
+    }
+
+    pub fn logs_client(&self) -> &aws_sdk_cloudwatchlogs::Client {
+        &self.logs
+    }
+
+    pub fn elbv2_client(&self) -> &aws_sdk_elasticloadbalancingv2::Client {
+        &self.elbv2
+    }
+
+    pub fn elb_client(&self) -> &aws_sdk_elasticloadbalancing::Client {
+        &self.elb
+    }
+
+    pub fn ssm_client(&self) -> &aws_sdk_ssm::Client {
+        &self.ssm
+    }
+
+    pub fn secretsmanager_client(&self) -> &aws_sdk_secretsmanager::Client {
+        &self.secretsmanager
+    }
+
+    pub fn rds_client(&self) -> &aws_sdk_rds::Client {
+        &self.rds
+    }
+
+    pub fn elasticache_client(&self) -> &aws_sdk_elasticache::Client {
+        &self.elasticache
+    }
+
+    pub fn redshift_client(&self) -> &aws_sdk_redshift::Client {
+        &self.redshift
     }
 
     /// Run one counted SDK operation: `op` is `service:Operation`, `f`
