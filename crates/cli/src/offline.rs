@@ -52,7 +52,7 @@ impl StateStore for OfflineStore {
     async fn acquire_lock(&self, _: &str, _: &LockInfo) -> Result<Acquired, StateError> {
         offline()
     }
-    async fn renew_lock(&self, _: &LockLease, _: DateTime<Utc>) -> Result<(), StateError> {
+    async fn renew_lock(&self, _: &LockLease) -> Result<DateTime<Utc>, StateError> {
         offline()
     }
     async fn release_lock(&self, _: &LockLease) -> Result<(), StateError> {

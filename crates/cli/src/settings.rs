@@ -21,7 +21,9 @@ pub mod vars {
     pub const TERRACE_STATE_KEY_FILE: &str = "TERRACE_STATE_KEY_FILE";
     /// Lock lease length (e.g. `2m`); holders renew it every third of it.
     pub const TERRACE_LOCK_LEASE: &str = "TERRACE_LOCK_LEASE";
-    /// For tests only: the current time (RFC 3339), so TTL expiry can be tested.
+    /// For tests only: the current time (RFC 3339), so TTL expiry can be
+    /// tested; also this machine's clock as the SQLite store's locks see it
+    /// (the team stores decide lease expiry by their own clocks).
     pub const TERRACE_NOW: &str = "TERRACE_NOW";
     /// For tests only: how long destroys retry ordering errors (e.g. `20s`).
     pub const TERRACE_DELETE_RETRY: &str = "TERRACE_DELETE_RETRY";
@@ -262,6 +264,9 @@ pub async fn open_store_with(
     };
     if let Some(l) = env_var(vars::TERRACE_LOCK_LEASE) {
         opts.lock_lease = parse_duration(&l, vars::TERRACE_LOCK_LEASE)?;
+    }
+    if env_var(vars::TERRACE_NOW).is_some() {
+        opts.clock_skew = now()? - chrono::Utc::now();
     }
     let store = terrace_state::open_store(&url, &project.root, opts).await?;
     Ok(store)

@@ -56,6 +56,13 @@ pub trait StateStore: Send + Sync {
     fn describe(&self) -> String;
     /// The lease length given to locks on acquire and renew.
     fn lock_lease(&self) -> Duration;
+    /// How much later than its lease end, by the store's clock, an
+    /// unrenewed lock may be taken over: the resolution of the clock the
+    /// store decides expiry by (S3's `Last-Modified` and `Date` headers count
+    /// whole seconds). Zero where the store's clock is exact.
+    fn lease_slack(&self) -> Duration {
+        Duration::ZERO
+    }
     /// Environments that have a current state, sorted.
     async fn list_environments(&self) -> Result<Vec<String>, StateError>;
     async fn read(&self, env: &str) -> Result<Option<State>, StateError>;
@@ -106,10 +113,15 @@ pub trait StateStore: Send + Sync {
         })
     }
     /// Take the lock; an expired holder is taken over (reported in `took_over`).
-    /// `info.created_at`/`expires_at` are set by the store (now + lease).
+    /// `info.created_at`/`expires_at` are set by the store (now + lease),
+    /// and whether a holder has expired is decided by the store's clock
+    /// where it has one (PostgreSQL's `now()`, S3's `Last-Modified` and
+    /// `Date`), never by the clock of the machine asking.
     async fn acquire_lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StateError>;
-    /// Extend the lease; `LeaseLost` if this lock is not held any more.
-    async fn renew_lock(&self, lease: &LockLease, until: DateTime<Utc>) -> Result<(), StateError>;
+    /// Extend the lease by the store's lease length from the store's own
+    /// "now"; returns the new lease end. `LeaseLost` if this lock is not
+    /// held any more.
+    async fn renew_lock(&self, lease: &LockLease) -> Result<DateTime<Utc>, StateError>;
     /// Release; `LeaseLost` if this lock is not held any more.
     async fn release_lock(&self, lease: &LockLease) -> Result<(), StateError>;
     async fn current_lock(&self, env: &str) -> Result<Option<LockInfo>, StateError>;
@@ -256,6 +268,11 @@ pub struct StoreOptions {
     /// SQL stores split a stored state into parts of at most this many bytes
     /// (SQLite and PostgreSQL refuse single values near 1 GB).
     pub payload_part_bytes: usize,
+    /// How far this machine's clock is off (the CLI reads `TERRACE_NOW`;
+    /// tests use it to run lock holders with skewed clocks). Only the
+    /// SQLite store, which lives on this machine, decides lease expiry by
+    /// this clock; the team stores use their own.
+    pub clock_skew: chrono::Duration,
 }
 
 /// The default part size of SQL-stored states: 256 MiB.
@@ -269,6 +286,7 @@ impl Default for StoreOptions {
             allow_plaintext: false,
             lock_lease: Duration::from_secs(120),
             payload_part_bytes: DEFAULT_PAYLOAD_PART_BYTES,
+            clock_skew: chrono::Duration::zero(),
         }
     }
 }
@@ -287,6 +305,7 @@ impl std::fmt::Debug for StoreOptions {
             )
             .field("allow_plaintext", &self.allow_plaintext)
             .field("lock_lease", &self.lock_lease)
+            .field("clock_skew", &self.clock_skew)
             .field("payload_part_bytes", &self.payload_part_bytes)
             .finish()
     }
@@ -328,6 +347,11 @@ impl StoreOptions {
             (None, None) => None,
         };
         envelope::Codec::with_source(source, self.allow_plaintext)
+    }
+
+    /// This machine's clock, skewed as configured.
+    pub(crate) fn client_now(&self) -> DateTime<Utc> {
+        Utc::now() + self.clock_skew
     }
 
     pub(crate) fn lease_chrono(&self) -> chrono::Duration {

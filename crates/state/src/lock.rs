@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use tokio::task::JoinHandle;
 
 use crate::{LockInfo, LockLease, StateError, StateStore};
@@ -83,9 +82,10 @@ pub async fn lock_environment(
     let start = Instant::now();
     let mut pause = Duration::from_millis(100);
     let info = LockInfo::new(operation);
-    let acquired = loop {
+    let (acquired, asked_at) = loop {
+        let asked_at = Instant::now();
         match store.acquire_lock(env, &info).await {
-            Ok(a) => break a,
+            Ok(a) => break (a, asked_at),
             Err(StateError::Locked { .. }) if start.elapsed() < wait => {
                 let left = wait.saturating_sub(start.elapsed());
                 tokio::time::sleep(pause.min(left)).await;
@@ -119,7 +119,7 @@ pub async fn lock_environment(
     let heartbeat = tokio::spawn(heartbeat(
         store.clone(),
         acquired.lease.clone(),
-        acquired.info.expires_at,
+        asked_at,
         lost.clone(),
     ));
     Ok(HeldLock {
@@ -132,20 +132,23 @@ pub async fn lock_environment(
     })
 }
 
+/// Renew every third of the lease. Whether the lease has run out is judged
+/// by this process's monotonic clock from when the last successful renewal
+/// (or the acquire) was *sent*: the store's lease end is at least that far
+/// away, whatever this machine's wall clock says.
 async fn heartbeat(
     store: Arc<dyn StateStore>,
     lease: LockLease,
-    mut expires_at: chrono::DateTime<Utc>,
+    mut renewed_at: Instant,
     lost: Arc<AtomicBool>,
 ) {
     let length = store.lock_lease();
     let every = (length / 3).max(Duration::from_millis(30));
-    let length = chrono::Duration::from_std(length).unwrap_or(chrono::Duration::minutes(2));
     loop {
         tokio::time::sleep(every).await;
-        let until = Utc::now() + length;
-        match store.renew_lock(&lease, until).await {
-            Ok(()) => expires_at = until,
+        let sent = Instant::now();
+        match store.renew_lock(&lease).await {
+            Ok(_) => renewed_at = sent,
             Err(StateError::LeaseLost { .. }) => {
                 tracing::warn!(env = %lease.env, "lost the lock on '{}': another run holds it now", lease.env);
                 lost.store(true, Ordering::SeqCst);
@@ -153,7 +156,7 @@ async fn heartbeat(
             }
             Err(e) => {
                 tracing::warn!(env = %lease.env, "could not renew the lock on '{}': {e}", lease.env);
-                if Utc::now() >= expires_at {
+                if renewed_at.elapsed() >= length {
                     lost.store(true, Ordering::SeqCst);
                 }
             }

@@ -22,6 +22,14 @@
 //! serial: either it sees our write (as if we wrote before its takeover) or
 //! its write conflicts. No update is lost.
 //!
+//! Lease expiry is decided by S3's clock, never by the clocks of the
+//! machines holding or wanting the lock: a lock's lease runs from its
+//! object's `Last-Modified` (written at acquire and at every renewal), and
+//! "now" is the `Date` of the store's latest response plus the monotonic
+//! time since. Both headers count whole seconds, so a lock is taken over
+//! only once `Date - Last-Modified` exceeds the lease by a second more
+//! ([`StateStore::lease_slack`]: up to two seconds late, never early).
+//!
 //! The version object is written after the current state; if the process dies
 //! in between, `history` and `read_version` fall back to the current state, so
 //! no version is ever invisible.
@@ -35,10 +43,14 @@
 //! probabilistic. The protocol itself (412 → Conflict/Locked/LeaseLost) is
 //! covered deterministically by the sequential conformance cases.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::BoxError;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
@@ -60,6 +72,63 @@ pub struct S3Store {
     codec: Codec,
     opts: StoreOptions,
     described: String,
+    clock: Arc<ServerClock>,
+}
+
+/// S3's clock as its responses tell it: the latest `Date` header seen and
+/// when (monotonically) it was seen.
+#[derive(Debug, Default)]
+struct ServerClock {
+    seen: Mutex<Option<(DateTime<Utc>, Instant)>>,
+}
+
+impl ServerClock {
+    fn observe(&self, date: &str) {
+        if let Ok(t) = DateTime::parse_from_rfc2822(date) {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            *seen = Some((t.with_timezone(&Utc), Instant::now()));
+        }
+    }
+
+    /// The server's "now", if a response has told it (at most a second behind).
+    fn now(&self) -> Option<DateTime<Utc>> {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.map(|(t, at)| {
+            t + chrono::Duration::from_std(at.elapsed()).unwrap_or(chrono::Duration::zero())
+        })
+    }
+}
+
+/// Feeds every response's `Date` header to the store's [`ServerClock`].
+#[derive(Debug)]
+struct WatchDate(Arc<ServerClock>);
+
+impl Intercept for WatchDate {
+    fn name(&self) -> &'static str {
+        "terrace-s3-server-clock"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(date) = context.response().headers().get("date") {
+            self.0.observe(date);
+        }
+        Ok(())
+    }
+}
+
+/// The resolution of S3's `Date` and `Last-Modified` headers.
+const S3_CLOCK_SLACK: Duration = Duration::from_secs(2);
+
+/// A lock object as read: the holder, its ETag, and when S3 last wrote it.
+struct LockObject {
+    info: LockInfo,
+    etag: String,
+    modified: Option<DateTime<Utc>>,
 }
 
 enum Cond<'a> {
@@ -106,7 +175,16 @@ impl S3Store {
         } else {
             format!("s3://{bucket}/{prefix}")
         };
+        let clock = Arc::new(ServerClock::default());
+        let client = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(WatchDate(clock.clone()))
+                .build(),
+        );
         let store = S3Store {
+            clock,
             client,
             bucket: bucket.to_string(),
             prefix: if prefix.is_empty() {
@@ -175,6 +253,17 @@ impl S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<(String, String)>, StateError> {
+        Ok(self
+            .get_timed(key)
+            .await?
+            .map(|(text, etag, _)| (text, etag)))
+    }
+
+    /// An object's text, ETag and `Last-Modified`.
+    async fn get_timed(
+        &self,
+        key: &str,
+    ) -> Result<Option<(String, String, Option<DateTime<Utc>>)>, StateError> {
         let out = match self
             .client
             .get_object()
@@ -195,6 +284,9 @@ impl S3Store {
             }
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
+        let modified = out
+            .last_modified()
+            .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
         let bytes = out
             .body
             .collect()
@@ -208,7 +300,7 @@ impl S3Store {
             what: format!("{}/{key}", self.described),
             detail: "not UTF-8".into(),
         })?;
-        Ok(Some((text, etag)))
+        Ok(Some((text, etag, modified)))
     }
 
     /// `Ok(true)` when written, `Ok(false)` when the condition failed.
@@ -337,17 +429,49 @@ impl S3Store {
         self.key(&format!("{env}/lock.json"))
     }
 
-    async fn check_lease(
-        &self,
-        env: &str,
-        lease: &LockLease,
-        now: DateTime<Utc>,
-    ) -> Result<(), StateError> {
+    /// S3's "now" (this machine's clock only if no response carried a `Date`).
+    fn server_now(&self) -> DateTime<Utc> {
+        self.clock.now().unwrap_or_else(|| self.opts.client_now())
+    }
+
+    /// The lock object of `env`, its lease end taken from S3's
+    /// `Last-Modified` (the holder's clock wrote `expires_at`; S3's decides).
+    async fn read_lock(&self, env: &str) -> Result<Option<LockObject>, StateError> {
+        let key = self.lock_key(env);
+        let Some((text, etag, modified)) = self.get_timed(&key).await? else {
+            return Ok(None);
+        };
+        let mut info: LockInfo = serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+            what: format!("{}/{key}", self.described),
+            detail: e.to_string(),
+        })?;
+        if let Some(m) = modified {
+            info.expires_at = m + self.opts.lease_chrono();
+        }
+        Ok(Some(LockObject {
+            info,
+            etag,
+            modified,
+        }))
+    }
+
+    /// Whether a lock's lease has run out by S3's clock, a second of header
+    /// resolution to spare (never early, at most [`S3_CLOCK_SLACK`] late).
+    fn lock_expired(&self, lock: &LockObject) -> bool {
+        let spare = if lock.modified.is_some() {
+            chrono::Duration::seconds(1)
+        } else {
+            chrono::Duration::zero()
+        };
+        self.server_now() >= lock.info.expires_at + spare
+    }
+
+    async fn check_lease(&self, env: &str, lease: &LockLease) -> Result<(), StateError> {
         if lease.env != env {
             return Err(StateError::lease_lost(env));
         }
-        match self.get_json::<LockInfo>(&self.lock_key(env)).await? {
-            Some((lock, _)) if lock.id == lease.lock_id && !lock.is_expired(now) => Ok(()),
+        match self.read_lock(env).await? {
+            Some(lock) if lock.info.id == lease.lock_id && !self.lock_expired(&lock) => Ok(()),
             _ => Err(StateError::lease_lost(env)),
         }
     }
@@ -376,6 +500,10 @@ impl StateStore for S3Store {
 
     fn lock_lease(&self) -> Duration {
         self.opts.lock_lease
+    }
+
+    fn lease_slack(&self) -> Duration {
+        S3_CLOCK_SLACK
     }
 
     async fn list_environments(&self) -> Result<Vec<String>, StateError> {
@@ -424,7 +552,7 @@ impl StateStore for S3Store {
         let now = Utc::now();
         let payload = self.codec.encode(env, state, meta, now)?;
         if let Some(lease) = lease {
-            self.check_lease(env, lease, now).await?;
+            self.check_lease(env, lease).await?;
         }
         let key = self.state_key(env);
         let current = self.get(&key).await?;
@@ -541,7 +669,7 @@ impl StateStore for S3Store {
     ) -> Result<(), StateError> {
         validate_env_name(env)?;
         if let Some(lease) = lease {
-            self.check_lease(env, lease, Utc::now()).await?;
+            self.check_lease(env, lease).await?;
         }
         let key = self.state_key(env);
         for _ in 0..5 {
@@ -578,7 +706,7 @@ impl StateStore for S3Store {
         // Encoded before the store is touched: a state that cannot be
         // written changes nothing.
         let payload = self.codec.encode(env, state, meta, now)?;
-        self.check_lease(env, lease, now).await?;
+        self.check_lease(env, lease).await?;
         let key = self.state_key(env);
         let what = format!("the state of '{env}'");
         let current = self.get(&key).await?;
@@ -618,37 +746,39 @@ impl StateStore for S3Store {
         validate_env_name(env)?;
         let key = self.lock_key(env);
         for _ in 0..5 {
-            let now = Utc::now();
+            let existing = self.read_lock(env).await?;
+            // Read after the lock, so the clock has this response's `Date`.
+            let now = self.server_now();
             let mut ours = info.clone();
             ours.created_at = now;
             ours.expires_at = now + self.opts.lease_chrono();
             let body = Self::to_json(&ours)?;
-            let (written, old) = match self.get_json::<LockInfo>(&key).await? {
+            let (written, old) = match existing {
                 None => (self.put(&key, body, Cond::IfNoneMatch).await?, None),
-                Some((holder, _)) if !holder.is_expired(now) => {
-                    return Err(StateError::locked(env, holder));
+                Some(holder) if !self.lock_expired(&holder) => {
+                    return Err(StateError::locked(env, holder.info));
                 }
-                Some((holder, etag)) => (
-                    self.put(&key, body, Cond::IfMatch(&etag)).await?,
-                    Some(holder),
+                Some(holder) => (
+                    self.put(&key, body, Cond::IfMatch(&holder.etag)).await?,
+                    Some(holder.info),
                 ),
             };
             if !written {
                 continue;
             }
             // Read back (see the module note on moto).
-            match self.get_json::<LockInfo>(&key).await? {
-                Some((now_held, _)) if now_held.id == ours.id => {
+            match self.read_lock(env).await? {
+                Some(now_held) if now_held.info.id == ours.id => {
                     return Ok(Acquired {
                         lease: LockLease {
                             env: env.to_string(),
                             lock_id: ours.id.clone(),
                         },
-                        info: ours,
+                        info: now_held.info,
                         took_over: old,
                     });
                 }
-                Some((other, _)) => return Err(StateError::locked(env, other)),
+                Some(other) => return Err(StateError::locked(env, other.info)),
                 None => continue,
             }
         }
@@ -660,16 +790,17 @@ impl StateStore for S3Store {
         }
     }
 
-    async fn renew_lock(&self, lease: &LockLease, until: DateTime<Utc>) -> Result<(), StateError> {
+    async fn renew_lock(&self, lease: &LockLease) -> Result<DateTime<Utc>, StateError> {
         let key = self.lock_key(&lease.env);
-        match self.get_json::<LockInfo>(&key).await? {
-            Some((mut lock, etag)) if lock.id == lease.lock_id => {
-                lock.expires_at = until;
+        match self.read_lock(&lease.env).await? {
+            Some(mut lock) if lock.info.id == lease.lock_id => {
+                // Rewriting the object moves its `Last-Modified`: that is the renewal.
+                lock.info.expires_at = self.server_now() + self.opts.lease_chrono();
                 if self
-                    .put(&key, Self::to_json(&lock)?, Cond::IfMatch(&etag))
+                    .put(&key, Self::to_json(&lock.info)?, Cond::IfMatch(&lock.etag))
                     .await?
                 {
-                    Ok(())
+                    Ok(lock.info.expires_at)
                 } else {
                     Err(StateError::lease_lost(&lease.env))
                 }
@@ -694,10 +825,7 @@ impl StateStore for S3Store {
 
     async fn current_lock(&self, env: &str) -> Result<Option<LockInfo>, StateError> {
         validate_env_name(env)?;
-        Ok(self
-            .get_json::<LockInfo>(&self.lock_key(env))
-            .await?
-            .map(|(l, _)| l))
+        Ok(self.read_lock(env).await?.map(|l| l.info))
     }
 
     async fn force_unlock(&self, env: &str, lock_id: &str) -> Result<(), StateError> {

@@ -300,7 +300,7 @@ fn parse_json(text: &str, what: &str) -> Result<serde_json::Value, StateError> {
 }
 
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $begin:literal, $for_update:literal) => {
+    ($store:ident, $db:ty, $begin:literal, $for_update:literal, $now_sql:literal) => {
         impl $store {
             /// The whole stored text of a `states`/`state_versions` row
             /// (`payload`, `parts`, `parts_owner`): its first part plus the
@@ -403,11 +403,11 @@ macro_rules! sql_store {
                 tx: &mut sqlx::Transaction<'static, $db>,
                 env: &str,
                 lease: &LockLease,
-                now: DateTime<Utc>,
             ) -> Result<(), StateError> {
                 if lease.env != env {
                     return Err(StateError::lease_lost(env));
                 }
+                let now = self.store_now(&mut **tx).await?;
                 let row = sqlx::query(concat!("SELECT lock_id, expires_at FROM locks WHERE env = $1", $for_update))
                     .bind(env)
                     .fetch_optional(&mut **tx)
@@ -422,6 +422,21 @@ macro_rules! sql_store {
                     None => false,
                 };
                 if held { Ok(()) } else { Err(StateError::lease_lost(env)) }
+            }
+
+            /// The store's clock, by which lease expiry is decided: the
+            /// server's `now()` where the store is a server (so machines whose
+            /// clocks disagree still agree on who holds a lock), this
+            /// machine's clock for SQLite, which lives on it.
+            async fn store_now<'e, E>(&self, exec: E) -> Result<DateTime<Utc>, StateError>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                if $now_sql.is_empty() {
+                    return Ok(self.opts.client_now());
+                }
+                let row = sqlx::query($now_sql).fetch_one(exec).await.map_err(self.err())?;
+                row.try_get::<DateTime<Utc>, _>(0).map_err(self.err())
             }
 
             async fn stored_serial(&self, env: &str) -> Result<Option<u64>, StateError> {
@@ -486,7 +501,7 @@ macro_rules! sql_store {
                 let payload = self.codec.encode(env, state, meta, now)?;
                 let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
                 if let Some(lease) = lease {
-                    self.check_lease(&mut tx, env, lease, now).await?;
+                    self.check_lease(&mut tx, env, lease).await?;
                 }
                 let current = sqlx::query(concat!("SELECT serial, lineage FROM states WHERE env = $1", $for_update))
                     .bind(env)
@@ -648,7 +663,7 @@ macro_rules! sql_store {
                 validate_env_name(env)?;
                 let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
                 if let Some(lease) = lease {
-                    self.check_lease(&mut tx, env, lease, Utc::now()).await?;
+                    self.check_lease(&mut tx, env, lease).await?;
                 }
                 sqlx::query("DELETE FROM states WHERE env = $1")
                     .bind(env)
@@ -673,7 +688,7 @@ macro_rules! sql_store {
                 let payload = self.codec.encode(env, state, meta, now)?;
                 let what = format!("the state of '{env}'");
                 let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
-                self.check_lease(&mut tx, env, lease, now).await?;
+                self.check_lease(&mut tx, env, lease).await?;
                 let current = sqlx::query(concat!(
                     "SELECT payload, parts, parts_owner FROM states WHERE env = $1",
                     $for_update
@@ -749,11 +764,11 @@ macro_rules! sql_store {
                 validate_env_name(env)?;
                 // Each round either decides or loses a race it can observe on the next round.
                 for _ in 0..5 {
-                    let now = Utc::now();
+                    let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
+                    let now = self.store_now(&mut *tx).await?;
                     let mut ours = info.clone();
                     ours.created_at = now;
                     ours.expires_at = now + self.opts.lease_chrono();
-                    let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
                     let existing = sqlx::query(concat!("SELECT * FROM locks WHERE env = $1", $for_update))
                         .bind(env)
                         .fetch_optional(&mut *tx)
@@ -817,16 +832,19 @@ macro_rules! sql_store {
                 }
             }
 
-            async fn renew_lock(&self, lease: &LockLease, until: DateTime<Utc>) -> Result<(), StateError> {
+            async fn renew_lock(&self, lease: &LockLease) -> Result<DateTime<Utc>, StateError> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
+                let until = self.store_now(&mut *tx).await? + self.opts.lease_chrono();
                 let n = sqlx::query("UPDATE locks SET expires_at = $3 WHERE env = $1 AND lock_id = $2")
                     .bind(&lease.env)
                     .bind(&lease.lock_id)
                     .bind(until)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(self.err())?
                     .rows_affected();
-                if n == 1 { Ok(()) } else { Err(StateError::lease_lost(&lease.env)) }
+                tx.commit().await.map_err(self.err())?;
+                if n == 1 { Ok(until) } else { Err(StateError::lease_lost(&lease.env)) }
             }
 
             async fn release_lock(&self, lease: &LockLease) -> Result<(), StateError> {
@@ -1098,5 +1116,11 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
-sql_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR UPDATE");
+sql_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "", "");
+sql_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    "BEGIN",
+    " FOR UPDATE",
+    "SELECT now()"
+);

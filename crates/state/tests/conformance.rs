@@ -511,7 +511,7 @@ async fn lease_expiry_and_takeover(b: Backend) {
         .await
         .unwrap();
     assert!(a.took_over.is_none());
-    assert!(a.info.expires_at > Utc::now());
+    assert!(a.info.expires_at > a.info.created_at);
     let current = store.current_lock("dev").await.unwrap().unwrap();
     assert_eq!(current.id, a.lease.lock_id);
     assert_eq!(current.operation, "apply");
@@ -530,7 +530,7 @@ async fn lease_expiry_and_takeover(b: Backend) {
         "{err}"
     );
 
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_millis(1300) + store.lease_slack()).await;
     let b2 = store
         .acquire_lock("dev", &LockInfo::new("destroy"))
         .await
@@ -542,9 +542,7 @@ async fn lease_expiry_and_takeover(b: Backend) {
 
     // The old holder has lost its lease everywhere.
     assert!(matches!(
-        store
-            .renew_lock(&a.lease, Utc::now() + chrono::Duration::seconds(5))
-            .await,
+        store.renew_lock(&a.lease).await,
         Err(StateError::LeaseLost { .. })
     ));
     let stale = state_with(2, s1.lineage, "stale");
@@ -565,10 +563,8 @@ async fn lease_expiry_and_takeover(b: Backend) {
     ));
 
     // The new holder writes and renews.
-    store
-        .renew_lock(&b2.lease, Utc::now() + chrono::Duration::seconds(5))
-        .await
-        .unwrap();
+    let until = store.renew_lock(&b2.lease).await.unwrap();
+    assert!(until > b2.info.created_at);
     let s2 = state_with(2, s1.lineage, "two");
     store
         .write("dev", &s2, Some(1), Some(&b2.lease), &meta("apply"))
@@ -577,7 +573,7 @@ async fn lease_expiry_and_takeover(b: Backend) {
     assert_eq!(store.read("dev").await.unwrap(), Some(s2));
 
     // An expired lease (not renewed, not taken over) cannot write either.
-    tokio::time::sleep(Duration::from_millis(5200)).await;
+    tokio::time::sleep(Duration::from_millis(1300) + store.lease_slack()).await;
     let err = store
         .write(
             "dev",
@@ -591,6 +587,72 @@ async fn lease_expiry_and_takeover(b: Backend) {
     assert!(matches!(err, StateError::LeaseLost { .. }), "{err}");
     store.release_lock(&b2.lease).await.unwrap();
     assert_eq!(store.current_lock("dev").await.unwrap(), None);
+}
+
+/// Lease expiry is decided by the store's clock: holders whose clocks are
+/// ten minutes apart neither take a live lock over early nor keep a dead
+/// one past its lease (plus the store's clock resolution). SQLite lives on
+/// one machine, whose clock is the store's: it has nothing to show here.
+async fn clock_skew_does_not_move_lease_expiry(b: Backend) {
+    if matches!(b, Backend::Sqlite { .. }) {
+        return;
+    }
+    let lease = Duration::from_secs(1);
+    let skewed = |minutes: i64| StoreOptions {
+        lock_lease: lease,
+        clock_skew: chrono::Duration::minutes(minutes),
+        ..Default::default()
+    };
+    let fast = b.open(skewed(10)).await;
+    let slow = b.open(skewed(-10)).await;
+    for (holder, other, name) in [(&slow, &fast, "slow"), (&fast, &slow, "fast")] {
+        let env = format!("skew-{name}");
+        let a = holder
+            .acquire_lock(&env, &LockInfo::new("apply"))
+            .await
+            .unwrap();
+        // Ten minutes ahead or behind, the other machine sees a live lock.
+        let err = other
+            .acquire_lock(&env, &LockInfo::new("plan"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StateError::Locked { .. }),
+            "{name} holder taken over early: {err}"
+        );
+        // The holder's own writes still count as under a live lease.
+        let s = state_with(1, uuid::Uuid::new_v4(), "held");
+        holder
+            .write(&env, &s, None, Some(&a.lease), &meta("apply"))
+            .await
+            .unwrap();
+        // And once the lease (plus the clock's resolution) has passed
+        // without renewal, the other takes over at once.
+        tokio::time::sleep(lease + holder.lease_slack() + Duration::from_millis(300)).await;
+        let b2 = other
+            .acquire_lock(&env, &LockInfo::new("apply"))
+            .await
+            .unwrap_or_else(|e| panic!("{name} holder kept its lock past its lease: {e}"));
+        assert_eq!(
+            b2.took_over.map(|l| l.id),
+            Some(a.lease.lock_id.clone()),
+            "{name}"
+        );
+        other.release_lock(&b2.lease).await.unwrap();
+    }
+
+    // A heartbeat on a fast clock keeps its lock alive for many leases.
+    let held = lock_environment(fast.clone(), "skew-heartbeat", "apply", Duration::ZERO)
+        .await
+        .unwrap();
+    tokio::time::sleep(lease * 3).await;
+    assert!(!held.is_lost());
+    assert!(matches!(
+        slow.acquire_lock("skew-heartbeat", &LockInfo::new("plan"))
+            .await,
+        Err(StateError::Locked { .. })
+    ));
+    held.release().await.unwrap();
 }
 
 async fn held_lock_heartbeat(b: Backend) {
@@ -621,7 +683,7 @@ async fn held_lock_heartbeat(b: Backend) {
     held.release().await.unwrap();
     assert_eq!(store.current_lock("dev").await.unwrap(), None);
     assert!(matches!(
-        store.renew_lock(&lease, Utc::now()).await,
+        store.renew_lock(&lease).await,
         Err(StateError::LeaseLost { .. })
     ));
 
@@ -1324,6 +1386,7 @@ conformance!(
     lock_exclusive_race,
     lease_expiry_and_takeover,
     held_lock_heartbeat,
+    clock_skew_does_not_move_lease_expiry,
     force_unlock,
     corrupt_payload,
     large_state_in_parts,
