@@ -565,17 +565,46 @@ async fn kill_at_random_instants_s3() {
 
 // ---- a loopback proxy that throttles and lags -------------------------------
 
-/// A fault the proxy injects into the requests of one API action (matched
-/// as `Action=<action>` in the body), for its first `times` requests.
+/// A fault the proxy injects into the requests of one API operation, for
+/// its first request (see [`request_is`] for how an operation is told).
 #[derive(Clone)]
 struct Fault {
     action: &'static str,
     /// Forward the request to moto first (the call takes effect) and then
     /// answer with the error instead of moto's answer: a lost answer.
     reach_upstream: bool,
+    /// Instead of any answer, close the connection (after moto carried the
+    /// call out, with `reach_upstream`).
+    reset: bool,
     status: u16,
     code: &'static str,
     remaining: Arc<AtomicU64>,
+}
+
+/// Whether a request is a call of `op`: `Action=<op>` in a query-protocol
+/// body (EC2, IAM, Auto Scaling), `X-Amz-Target: ….<op>` (ECR's JSON
+/// protocol), or the REST request line of S3's `CreateBucket`
+/// (`PUT /<bucket>/`) and EKS's `CreateCluster` (`POST /clusters`).
+fn request_is(op: &str, head: &str, body: &[u8]) -> bool {
+    let line = head.lines().next().unwrap_or("");
+    let mut words = line.split(' ');
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    match op {
+        "CreateBucket" => {
+            let bucket = path.trim_start_matches('/').trim_end_matches('/');
+            method == "PUT" && !bucket.is_empty() && !bucket.contains(['/', '?'])
+        }
+        "CreateCluster" => method == "POST" && path == "/clusters",
+        _ => {
+            let target = format!(".{}", op.to_ascii_lowercase());
+            head.lines().any(|l| {
+                let l = l.to_ascii_lowercase();
+                l.starts_with("x-amz-target:") && l.trim_end().ends_with(&target)
+            }) || String::from_utf8_lossy(body)
+                .split('&')
+                .any(|kv| kv == format!("Action={op}"))
+        }
+    }
 }
 
 impl Fault {
@@ -583,22 +612,29 @@ impl Fault {
         Fault {
             action,
             reach_upstream,
+            reset: false,
             status,
             code,
             remaining: Arc::new(AtomicU64::new(1)),
         }
     }
 
+    /// `op` reaches moto, which carries it out; then the connection is
+    /// closed instead of answering.
+    fn reset_after(action: &'static str) -> Fault {
+        Fault {
+            reset: true,
+            ..Fault::new(action, true, 0, "")
+        }
+    }
+
     /// Does this request trigger the fault (and use one of its turns)?
-    fn fires(&self, body: &[u8]) -> bool {
-        let text = String::from_utf8_lossy(body);
-        let hit = text
-            .split('&')
-            .any(|kv| kv == format!("Action={}", self.action));
-        hit && self
-            .remaining
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+    fn fires(&self, head: &str, body: &[u8]) -> bool {
+        request_is(self.action, head, body)
+            && self
+                .remaining
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
     }
 
     fn response(&self) -> String {
@@ -765,7 +801,7 @@ async fn proxy_conn(
                 continue;
             }
         }
-        let fault = faults.iter().find(|f| f.fires(&body)).cloned();
+        let fault = faults.iter().find(|f| f.fires(&head, &body)).cloned();
         if let Some(f) = fault.as_ref().filter(|f| !f.reach_upstream) {
             client.write_all(f.response().as_bytes()).await?;
             continue;
@@ -787,6 +823,10 @@ async fn proxy_conn(
         up.read_to_end(&mut resp).await?;
         if let Some(f) = &fault {
             // moto carried the call out; its answer is lost.
+            if f.reset {
+                // Close without an answer: the client sees the connection end.
+                return Ok(());
+            }
             client.write_all(f.response().as_bytes()).await?;
             continue;
         }
@@ -1160,6 +1200,166 @@ async fn a_create_whose_answer_is_lost_after_reaching_moto_makes_one_object() {
     let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
     assert_eq!(x.code, 0, "{}", x.all());
     assert!(owned_ec2_ids(&ec2, &env).await.is_empty(), "nothing left");
+}
+
+/// One lost-answer case: the configuration, the address whose create is
+/// hit, and the operation that makes it.
+struct LostCase {
+    op: &'static str,
+    address: &'static str,
+    config: String,
+}
+
+fn lost_cases(tag: &str) -> Vec<LostCase> {
+    let vpc = |octet: u8| {
+        format!(
+            "resource \"aws_vpc\" \"v\" {{\n  cidr_block = \"10.{octet}.0.0/16\"\n}}\n\
+             resource \"aws_subnet\" \"a\" {{\n  vpc_id            = aws_vpc.v.id\n  cidr_block        = \"10.{octet}.1.0/24\"\n  availability_zone = \"us-east-1a\"\n}}\n\
+             resource \"aws_subnet\" \"b\" {{\n  vpc_id            = aws_vpc.v.id\n  cidr_block        = \"10.{octet}.2.0/24\"\n  availability_zone = \"us-east-1b\"\n}}\n"
+        )
+    };
+    vec![
+        LostCase {
+            op: "RunInstances",
+            address: "aws_instance.i",
+            config: format!(
+                "{}resource \"aws_instance\" \"i\" {{\n  ami           = \"{AMI}\"\n  instance_type = \"t3.micro\"\n  subnet_id     = aws_subnet.a.id\n}}\n",
+                vpc(72)
+            ),
+        },
+        LostCase {
+            op: "CreateSecurityGroup",
+            address: "aws_security_group.g",
+            config: format!(
+                "{}resource \"aws_security_group\" \"g\" {{\n  name   = \"lost-{tag}\"\n  vpc_id = aws_vpc.v.id\n}}\n",
+                vpc(73)
+            ),
+        },
+        LostCase {
+            op: "CreateRepository",
+            address: "aws_ecr_repository.r",
+            config: format!(
+                "resource \"aws_ecr_repository\" \"r\" {{\n  name = \"lost-{tag}\"\n}}\n"
+            ),
+        },
+        LostCase {
+            op: "CreateBucket",
+            address: "aws_s3_bucket.b",
+            config: format!("resource \"aws_s3_bucket\" \"b\" {{\n  bucket = \"lost-{tag}\"\n}}\n"),
+        },
+        LostCase {
+            op: "CreateCluster",
+            address: "aws_eks_cluster.c",
+            config: format!(
+                "{}resource \"aws_iam_role\" \"eks\" {{\n  name = \"lost-{tag}\"\n  assume_role_policy = jsonencode({{\n    Version = \"2012-10-17\"\n    Statement = [{{ Effect = \"Allow\", Action = \"sts:AssumeRole\", Principal = {{ Service = \"eks.amazonaws.com\" }} }}]\n  }})\n}}\n\
+                 resource \"aws_eks_cluster\" \"c\" {{\n  name     = \"lost-{tag}\"\n  role_arn = aws_iam_role.eks.arn\n  vpc_config {{\n    subnet_ids = [aws_subnet.a.id, aws_subnet.b.id]\n  }}\n}}\n",
+                vpc(74)
+            ),
+        },
+    ]
+}
+
+/// The IDs the account holds for a lost-answer case's object.
+async fn live_ids(moto: &Moto, env: &str, case: &LostCase, tag: &str) -> Vec<String> {
+    let conf = sdk_config(moto).await;
+    let name = format!("lost-{tag}");
+    match case.op {
+        "CreateRepository" => aws_sdk_ecr::Client::new(&conf)
+            .describe_repositories()
+            .send()
+            .await
+            .expect("describe repositories")
+            .repositories()
+            .iter()
+            .filter_map(|r| r.repository_name())
+            .filter(|n| *n == name)
+            .map(str::to_string)
+            .collect(),
+        "CreateBucket" => aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&conf)
+                .force_path_style(true)
+                .build(),
+        )
+        .list_buckets()
+        .send()
+        .await
+        .expect("list buckets")
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name())
+        .filter(|n| *n == name)
+        .map(str::to_string)
+        .collect(),
+        "CreateCluster" => aws_sdk_eks::Client::new(&conf)
+            .list_clusters()
+            .send()
+            .await
+            .expect("list clusters")
+            .clusters()
+            .iter()
+            .filter(|n| **n == name)
+            .cloned()
+            .collect(),
+        _ => owned_by_address(&aws_sdk_ec2::Client::new(&conf), env)
+            .await
+            .remove(case.address)
+            .unwrap_or_default(),
+    }
+}
+
+/// Issue 21, row 1: a create request reaches moto, which makes the object,
+/// and the connection is then closed instead of answering. Whatever the
+/// API (idempotency token or none, unique name or not), the next apply
+/// ends with exactly one object, in state, and a re-plan is empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn creates_whose_connection_drops_after_reaching_moto_make_one_object_each() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let tag = suffix();
+    let none: Vec<(String, String)> = vec![];
+    let mut failures = Vec::new();
+    for case in lost_cases(&tag) {
+        let fault = Fault::reset_after(case.op);
+        let turns_left = fault.remaining.clone();
+        let proxy = Proxy::start_with(moto.port, 0, Duration::ZERO, vec![fault]);
+        let mut project = Project::new();
+        project.env.extend(aws_env_via(moto, &proxy.endpoint));
+        let env = format!("reset{}{}", case.op.to_ascii_lowercase(), tag);
+        project.write_env(&env, &[("main.tf", case.config.as_str())]);
+        let first = run(&project, &["apply", "-e", &env, "--auto-approve"], &none);
+        let second = run(&project, &["apply", "-e", &env, "--auto-approve"], &none);
+        let live = live_ids(moto, &env, &case, &tag).await;
+        let state = state_ids(pull(&project, &env, &none).as_ref());
+        let replan = run(
+            &project,
+            &["plan", "-e", &env, "--detailed-exitcode"],
+            &none,
+        );
+        let story = format!(
+            "{}: first apply\n{}\n--- second apply\n{}\n--- re-plan\n{}",
+            case.op,
+            first.all(),
+            second.all(),
+            replan.all()
+        );
+        if turns_left.load(Ordering::SeqCst) != 0 {
+            failures.push(format!("{}: the proxy never saw the call", case.op));
+        } else if second.code != 0 || live.len() != 1 || replan.code != 0 {
+            failures.push(format!("{story}\nlive: {live:?}"));
+        } else if state.get(case.address).is_none() {
+            failures.push(format!("{story}\nnot in state: {state:?}"));
+        }
+        let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
+        let left = live_ids(moto, &env, &case, &tag).await;
+        if x.code != 0 || !left.is_empty() {
+            failures.push(format!(
+                "{story}\nlive after apply: {live:?}\n--- destroy\n{}\nleft: {left:?}",
+                x.all()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n=====\n"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -99,16 +99,18 @@ impl ApiCalls {
 /// Operations that make a new object every time they are sent and take no
 /// idempotency token: `Create*` (but tag writes), `Run*`, `Allocate*`,
 /// `Request*`, `Copy*`, `Import*`, `Register*`. Calls that pass a token
-/// (`ec2:RunInstances` with `ClientToken`, EKS creates with
-/// `clientRequestToken`) may be re-sent: the API answers a repeat with the
-/// first object. A new resource type needs nothing to opt in; a new call
-/// that carries a token is listed in `TOKENED`.
+/// the endpoint honours (EKS creates with `clientRequestToken`) may be
+/// re-sent: the API answers a repeat with the first object. A new resource
+/// type needs nothing to opt in; a new call that carries a token is listed
+/// in `TOKENED`.
+///
+/// `ec2:RunInstances` carries a `ClientToken` too, but is not re-sent: moto
+/// (and so any endpoint that stores the token without honouring it) makes
+/// a second instance for the repeat. Its lost answer is `Unconfirmed`
+/// instead, and the engine finds the instance by the token's filter or its
+/// ownership tags — exact on every endpoint.
 pub(crate) fn is_non_idempotent(op: &str) -> bool {
-    const TOKENED: &[&str] = &[
-        "ec2:RunInstances",
-        "eks:CreateCluster",
-        "eks:CreateNodegroup",
-    ];
+    const TOKENED: &[&str] = &["eks:CreateCluster", "eks:CreateNodegroup"];
     const TAG_WRITES: &[&str] = &["CreateTags", "CreateOrUpdateTags"];
     const PREFIXES: &[&str] = &[
         "Create", "Run", "Allocate", "Request", "Copy", "Import", "Register",
@@ -409,11 +411,11 @@ mod tests {
             "iam:CreateRole",
             "ec2:AllocateAddress",
             "rds:CreateDBInstance",
+            "ec2:RunInstances",
         ] {
             assert!(is_non_idempotent(op), "{op}");
         }
         for op in [
-            "ec2:RunInstances",
             "eks:CreateCluster",
             "ec2:CreateTags",
             "autoscaling:CreateOrUpdateTags",
