@@ -659,6 +659,9 @@ struct Proxy {
     requests: Arc<AtomicU64>,
     throttled: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
+    /// While true the proxy's port is closed (connections are refused) and
+    /// its open connections are dropped.
+    down: tokio::sync::watch::Sender<bool>,
 }
 
 impl Drop for Proxy {
@@ -681,6 +684,7 @@ impl Proxy {
         faults: Vec<Fault>,
     ) -> Proxy {
         let faults = Arc::new(faults);
+        let (down, down_rx) = tokio::sync::watch::channel(false);
         let requests = Arc::new(AtomicU64::new(0));
         let throttled = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -693,31 +697,50 @@ impl Proxy {
                 .build()
                 .expect("proxy runtime");
             rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                let first = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind proxy");
-                tx.send(listener.local_addr().unwrap().port()).unwrap();
+                let port = first.local_addr().unwrap().port();
+                tx.send(port).unwrap();
+                let mut listener = Some(first);
                 let ec2_seen = Arc::new(AtomicU64::new(0));
                 while !st.load(Ordering::SeqCst) {
+                    if *down_rx.borrow() {
+                        // An outage: the port is closed, so connecting is refused.
+                        listener = None;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                    let Some(l) = &listener else {
+                        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                            Ok(l) => listener = Some(l),
+                            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                        }
+                        continue;
+                    };
                     let accepted =
-                        tokio::time::timeout(Duration::from_millis(200), listener.accept()).await;
+                        tokio::time::timeout(Duration::from_millis(200), l.accept()).await;
                     let Ok(Ok((sock, _))) = accepted else {
                         continue;
                     };
                     let (req, thr, ec2_seen) = (req.clone(), thr.clone(), ec2_seen.clone());
                     let faults = faults.clone();
+                    let mut down = down_rx.clone();
                     tokio::spawn(async move {
-                        let _ = proxy_conn(
-                            sock,
-                            upstream_port,
-                            throttle_every,
-                            latency,
-                            &req,
-                            &thr,
-                            &ec2_seen,
-                            &faults,
-                        )
-                        .await;
+                        tokio::select! {
+                            _ = proxy_conn(
+                                sock,
+                                upstream_port,
+                                throttle_every,
+                                latency,
+                                &req,
+                                &thr,
+                                &ec2_seen,
+                                &faults,
+                            ) => {}
+                            // An outage drops every open connection.
+                            _ = down.wait_for(|d| *d) => {}
+                        }
                     });
                 }
             });
@@ -728,7 +751,18 @@ impl Proxy {
             requests,
             throttled,
             stop,
+            down,
         }
+    }
+
+    /// Refuse connections (and drop open ones) for `length`, then serve again.
+    fn outage(&self, length: Duration) -> std::thread::JoinHandle<()> {
+        let down = self.down.clone();
+        down.send_replace(true);
+        std::thread::spawn(move || {
+            std::thread::sleep(length);
+            down.send_replace(false);
+        })
     }
 }
 
@@ -1360,6 +1394,82 @@ async fn creates_whose_connection_drops_after_reaching_moto_make_one_object_each
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n=====\n"));
+}
+
+/// Issue 21, row 3: the AWS endpoint refuses every connection for 30 s
+/// (`TERRACE_TEST_OUTAGE_SECS` overrides) in the middle of an apply. Calls
+/// refused by an endpoint that answered before never left this machine, so
+/// they are tried again (for up to two minutes): the apply completes, state
+/// matches the account, and a re-plan is empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_refusing_connections_mid_apply_is_ridden_out() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let outage = Duration::from_secs(
+        std::env::var("TERRACE_TEST_OUTAGE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(30),
+    );
+    // Latency stretches the apply so the outage falls inside it.
+    let proxy = Proxy::start(moto.port, 0, Duration::from_millis(150));
+    let mut project = Project::new();
+    project.env.extend(aws_env_via(moto, &proxy.endpoint));
+    let env = format!("outage{}", suffix());
+    let cfg = format!(
+        "resource \"aws_vpc\" \"v\" {{\n  cidr_block = \"10.75.0.0/16\"\n}}\n\
+         resource \"aws_subnet\" \"s\" {{\n  count      = 3\n  vpc_id     = aws_vpc.v.id\n  cidr_block = cidrsubnet(\"10.75.0.0/16\", 8, count.index)\n}}\n\
+         resource \"aws_security_group\" \"g\" {{\n  name   = \"outage\"\n  vpc_id = aws_vpc.v.id\n}}\n\
+         resource \"aws_instance\" \"i\" {{\n  count                  = 2\n  ami                    = \"{AMI}\"\n  instance_type          = \"t3.micro\"\n  subnet_id              = aws_subnet.s[count.index].id\n  vpc_security_group_ids = [aws_security_group.g.id]\n}}\n"
+    );
+    project.write_env(&env, &[("main.tf", cfg.as_str())]);
+    let none: Vec<(String, String)> = vec![];
+
+    let started = Instant::now();
+    let child = spawn(&project, &["apply", "-e", &env, "--auto-approve"], &none);
+    // Once the VPC exists the creates are under way: cut the endpoint off.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
+    while owned_ec2_ids(&ec2, &env).await.is_empty() {
+        assert!(Instant::now() < deadline, "the apply never created the VPC");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let back = proxy.outage(outage);
+    let applied = finish(child, started);
+    back.join().unwrap();
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert!(
+        applied.stderr.contains("refuses connections"),
+        "the outage fell outside the apply: {}",
+        applied.all()
+    );
+    assert!(
+        started.elapsed() >= outage,
+        "the apply finished before the endpoint came back"
+    );
+    let expected: BTreeSet<String> = [
+        "aws_vpc.v",
+        "aws_subnet.s[0]",
+        "aws_subnet.s[1]",
+        "aws_subnet.s[2]",
+        "aws_security_group.g",
+        "aws_instance.i[0]",
+        "aws_instance.i[1]",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_consistent(&ec2, &project, &env, &none, &expected, "after the outage").await;
+    let replan = run(
+        &project,
+        &["plan", "-e", &env, "--detailed-exitcode"],
+        &none,
+    );
+    assert_eq!(replan.code, 0, "{}", replan.all());
+    let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
+    assert_eq!(x.code, 0, "{}", x.all());
+    assert!(owned_ec2_ids(&ec2, &env).await.is_empty(), "nothing left");
 }
 
 #[tokio::test(flavor = "multi_thread")]

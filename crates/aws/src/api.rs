@@ -11,6 +11,12 @@
 //! ownership tags before anything creates it again. Every resource type,
 //! present or future, gets this by making its calls through `p.call` with
 //! the operation's real name.
+//!
+//! An endpoint that answered earlier in the run and now refuses
+//! connections is having an outage: a call it refuses never left this
+//! machine, so any call — a tokenless create too — is sent again, with
+//! backoff, for up to [`OUTAGE_RIDE`]. An endpoint that never answered is
+//! misconfigured, not down, and fails at once.
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -20,7 +26,8 @@ use rand::Rng;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use terrace_core::PathStep;
 use terrace_provider::ProviderError;
 
@@ -30,10 +37,19 @@ const THROTTLE_ATTEMPTS: u32 = 6;
 const TRANSIENT_ATTEMPTS: u32 = 4;
 const BASE_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
+/// How long a call refused by an endpoint that answered before is tried
+/// again (an endpoint restarting, a network blip, a proxy failing over).
+pub(crate) const OUTAGE_RIDE: Duration = Duration::from_secs(120);
+/// The longest pause between tries during an outage.
+const OUTAGE_MAX_PAUSE: Duration = Duration::from_secs(3);
 
 #[derive(Default)]
 pub(crate) struct ApiCalls {
     counts: Mutex<BTreeMap<String, u64>>,
+    /// Some call of this run got an answer (so the endpoint is right).
+    answered: AtomicBool,
+    /// Told once per outage: "the endpoint refuses connections".
+    outage_reported: AtomicBool,
 }
 
 impl ApiCalls {
@@ -57,6 +73,7 @@ impl ApiCalls {
     {
         let mut attempt = 0;
         let mut transient = 0;
+        let mut refused: Option<(Instant, u32)> = None;
         loop {
             self.record(op);
             let started = std::time::Instant::now();
@@ -67,8 +84,28 @@ impl ApiCalls {
                 ok = result.is_ok(),
                 "AWS call"
             );
+            if matches!(&result, Ok(_) | Err(SdkError::ServiceError(_))) {
+                self.answered.store(true, Ordering::SeqCst);
+                if self.outage_reported.swap(false, Ordering::SeqCst) {
+                    tracing::warn!("the AWS endpoint answers again");
+                }
+            }
             match result {
                 Ok(v) => return Ok(v),
+                Err(err) if never_sent(&err) && self.answered.load(Ordering::SeqCst) => {
+                    let (since, tries) = refused.get_or_insert((Instant::now(), 0));
+                    if since.elapsed() >= OUTAGE_RIDE {
+                        return Err(classify(op, &err));
+                    }
+                    if !self.outage_reported.swap(true, Ordering::SeqCst) {
+                        tracing::warn!(
+                            "the AWS endpoint refuses connections; calls are tried again for up to {}s",
+                            OUTAGE_RIDE.as_secs()
+                        );
+                    }
+                    tokio::time::sleep(backoff(*tries).min(OUTAGE_MAX_PAUSE)).await;
+                    *tries += 1;
+                }
                 Err(err) => {
                     let classified = classify(op, &err);
                     if classified.is_retryable() && attempt + 1 < THROTTLE_ATTEMPTS {
@@ -119,6 +156,31 @@ pub(crate) fn is_non_idempotent(op: &str) -> bool {
     !TOKENED.contains(&op)
         && !TAG_WRITES.contains(&name)
         && PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// Did the request certainly never leave this machine? A connection the
+/// endpoint refused (or that no route leads to) carried no request.
+fn never_sent<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: std::error::Error + 'static,
+{
+    use std::io::ErrorKind::{
+        AddrNotAvailable, ConnectionRefused, HostUnreachable, NetworkUnreachable,
+    };
+    let SdkError::DispatchFailure(_) = err else {
+        return false;
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                ConnectionRefused | HostUnreachable | NetworkUnreachable | AddrNotAvailable
+            );
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Did the request possibly reach the service without its answer reaching
@@ -356,6 +418,25 @@ pub(crate) fn at_path(err: ProviderError, attr: &str) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_refused_connections_count_as_never_sent() {
+        use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsError;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+        use std::io::{Error, ErrorKind};
+        let io = |kind: ErrorKind| -> SdkError<DescribeVpcsError, HttpResponse> {
+            SdkError::dispatch_failure(ConnectorError::io(Box::new(Error::from(kind))))
+        };
+        assert!(never_sent(&io(ErrorKind::ConnectionRefused)));
+        assert!(never_sent(&io(ErrorKind::NetworkUnreachable)));
+        // A reset or a cut connection may have carried the request.
+        assert!(!never_sent(&io(ErrorKind::ConnectionReset)));
+        assert!(!never_sent(&io(ErrorKind::UnexpectedEof)));
+        let timeout: SdkError<DescribeVpcsError, HttpResponse> = SdkError::dispatch_failure(
+            ConnectorError::timeout(Box::new(Error::from(ErrorKind::TimedOut))),
+        );
+        assert!(!never_sent(&timeout));
+    }
 
     #[test]
     fn codes_are_classified() {
