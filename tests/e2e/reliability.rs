@@ -662,6 +662,8 @@ struct Proxy {
     /// While true the proxy's port is closed (connections are refused) and
     /// its open connections are dropped.
     down: tokio::sync::watch::Sender<bool>,
+    /// While true every request is answered `503 Service Unavailable`.
+    unavailable: Arc<AtomicBool>,
 }
 
 impl Drop for Proxy {
@@ -685,11 +687,14 @@ impl Proxy {
     ) -> Proxy {
         let faults = Arc::new(faults);
         let (down, down_rx) = tokio::sync::watch::channel(false);
+        let unavailable_out = Arc::new(AtomicBool::new(false));
+        let unavailable_in = unavailable_out.clone();
         let requests = Arc::new(AtomicU64::new(0));
         let throttled = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = std::sync::mpsc::channel();
         let (req, thr, st) = (requests.clone(), throttled.clone(), stop.clone());
+        let unavailable = unavailable_in;
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -700,49 +705,27 @@ impl Proxy {
                 let first = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind proxy");
-                let port = first.local_addr().unwrap().port();
-                tx.send(port).unwrap();
-                let mut listener = Some(first);
+                tx.send(first.local_addr().unwrap().port()).unwrap();
                 let ec2_seen = Arc::new(AtomicU64::new(0));
-                while !st.load(Ordering::SeqCst) {
-                    if *down_rx.borrow() {
-                        // An outage: the port is closed, so connecting is refused.
-                        listener = None;
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                    let Some(l) = &listener else {
-                        match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
-                            Ok(l) => listener = Some(l),
-                            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                        }
-                        continue;
-                    };
-                    let accepted =
-                        tokio::time::timeout(Duration::from_millis(200), l.accept()).await;
-                    let Ok(Ok((sock, _))) = accepted else {
-                        continue;
-                    };
+                accept_loop(first, down_rx, st, move |sock| {
                     let (req, thr, ec2_seen) = (req.clone(), thr.clone(), ec2_seen.clone());
-                    let faults = faults.clone();
-                    let mut down = down_rx.clone();
-                    tokio::spawn(async move {
-                        tokio::select! {
-                            _ = proxy_conn(
-                                sock,
-                                upstream_port,
-                                throttle_every,
-                                latency,
-                                &req,
-                                &thr,
-                                &ec2_seen,
-                                &faults,
-                            ) => {}
-                            // An outage drops every open connection.
-                            _ = down.wait_for(|d| *d) => {}
-                        }
-                    });
-                }
+                    let (faults, unavailable) = (faults.clone(), unavailable.clone());
+                    async move {
+                        let _ = proxy_conn(
+                            sock,
+                            upstream_port,
+                            throttle_every,
+                            latency,
+                            &req,
+                            &thr,
+                            &ec2_seen,
+                            &faults,
+                            &unavailable,
+                        )
+                        .await;
+                    }
+                })
+                .await;
             });
         });
         let port = rx.recv().expect("proxy port");
@@ -752,17 +735,25 @@ impl Proxy {
             throttled,
             stop,
             down,
+            unavailable: unavailable_out,
         }
+    }
+
+    /// Answer every request with `503 Service Unavailable` for `length`.
+    fn unavailable_for(&self, length: Duration) -> std::thread::JoinHandle<()> {
+        let flag = self.unavailable.clone();
+        for_a_while(move |on| flag.store(on, Ordering::SeqCst), length)
     }
 
     /// Refuse connections (and drop open ones) for `length`, then serve again.
     fn outage(&self, length: Duration) -> std::thread::JoinHandle<()> {
         let down = self.down.clone();
-        down.send_replace(true);
-        std::thread::spawn(move || {
-            std::thread::sleep(length);
-            down.send_replace(false);
-        })
+        for_a_while(
+            move |on| {
+                down.send_replace(on);
+            },
+            length,
+        )
     }
 }
 
@@ -816,12 +807,22 @@ async fn proxy_conn(
     throttled: &AtomicU64,
     ec2_seen: &AtomicU64,
     faults: &[Fault],
+    unavailable: &AtomicBool,
 ) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = Vec::new();
     while let Some((head, body)) = read_message(&mut client, &mut buf).await? {
         requests.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(latency).await;
+        if unavailable.load(Ordering::SeqCst) {
+            let body = "<Error><Code>ServiceUnavailable</Code><Message>injected by the test proxy</Message></Error>";
+            let resp = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            client.write_all(resp.as_bytes()).await?;
+            continue;
+        }
         let is_ec2 = String::from_utf8_lossy(&body).contains("Version=2016-11-15");
         if is_ec2 && throttle_every > 0 {
             let n = ec2_seen.fetch_add(1, Ordering::SeqCst) + 1;
@@ -911,6 +912,120 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         }
         out.extend_from_slice(&b[i + 2..i + 2 + size]);
         b = &b[(i + 2 + size + 2).min(b.len())..];
+    }
+}
+
+/// `set(true)` now and `set(false)` after `length` (on a thread of its own).
+fn for_a_while(
+    set: impl Fn(bool) + Send + 'static,
+    length: Duration,
+) -> std::thread::JoinHandle<()> {
+    set(true);
+    std::thread::spawn(move || {
+        std::thread::sleep(length);
+        set(false);
+    })
+}
+
+/// Serve connections from `first` with `handle` until `stop`. While `down`
+/// is true the port is closed (connecting is refused) and every open
+/// connection is dropped; afterwards the same port is bound again.
+async fn accept_loop<H, Fut>(
+    first: tokio::net::TcpListener,
+    down: tokio::sync::watch::Receiver<bool>,
+    stop: Arc<AtomicBool>,
+    handle: H,
+) where
+    H: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let port = first.local_addr().unwrap().port();
+    let mut listener = Some(first);
+    while !stop.load(Ordering::SeqCst) {
+        if *down.borrow() {
+            listener = None;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        }
+        let Some(l) = &listener else {
+            match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(l) => listener = Some(l),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+            continue;
+        };
+        let Ok(Ok((sock, _))) = tokio::time::timeout(Duration::from_millis(200), l.accept()).await
+        else {
+            continue;
+        };
+        let served = handle(sock);
+        let mut down = down.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = served => {}
+                _ = down.wait_for(|d| *d) => {}
+            }
+        });
+    }
+}
+
+/// A byte-level loopback proxy (for PostgreSQL) that can go down.
+struct TcpProxy {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    down: tokio::sync::watch::Sender<bool>,
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+impl TcpProxy {
+    fn start(upstream_port: u16) -> TcpProxy {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (down, down_rx) = tokio::sync::watch::channel(false);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let st = stop.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tcp proxy runtime");
+            rt.block_on(async move {
+                let first = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind tcp proxy");
+                tx.send(first.local_addr().unwrap().port()).unwrap();
+                accept_loop(first, down_rx, st, move |mut sock| async move {
+                    if let Ok(mut up) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream_port)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut sock, &mut up).await;
+                    }
+                })
+                .await;
+            });
+        });
+        TcpProxy {
+            port: rx.recv().expect("tcp proxy port"),
+            stop,
+            down,
+        }
+    }
+
+    /// Refuse connections and drop open ones for `length` (a restart, as
+    /// its clients see it).
+    fn outage(&self, length: Duration) -> std::thread::JoinHandle<()> {
+        let down = self.down.clone();
+        for_a_while(
+            move |on| {
+                down.send_replace(on);
+            },
+            length,
+        )
     }
 }
 
@@ -1381,7 +1496,7 @@ async fn creates_whose_connection_drops_after_reaching_moto_make_one_object_each
             failures.push(format!("{}: the proxy never saw the call", case.op));
         } else if second.code != 0 || live.len() != 1 || replan.code != 0 {
             failures.push(format!("{story}\nlive: {live:?}"));
-        } else if state.get(case.address).is_none() {
+        } else if !state.contains_key(case.address) {
             failures.push(format!("{story}\nnot in state: {state:?}"));
         }
         let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
@@ -1406,23 +1521,13 @@ async fn an_endpoint_refusing_connections_mid_apply_is_ridden_out() {
     let Some(moto) = terrace_testkit::shared_moto() else {
         return;
     };
-    let outage = Duration::from_secs(
-        std::env::var("TERRACE_TEST_OUTAGE_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(30),
-    );
+    let outage = outage_length(30);
     // Latency stretches the apply so the outage falls inside it.
     let proxy = Proxy::start(moto.port, 0, Duration::from_millis(150));
     let mut project = Project::new();
     project.env.extend(aws_env_via(moto, &proxy.endpoint));
     let env = format!("outage{}", suffix());
-    let cfg = format!(
-        "resource \"aws_vpc\" \"v\" {{\n  cidr_block = \"10.75.0.0/16\"\n}}\n\
-         resource \"aws_subnet\" \"s\" {{\n  count      = 3\n  vpc_id     = aws_vpc.v.id\n  cidr_block = cidrsubnet(\"10.75.0.0/16\", 8, count.index)\n}}\n\
-         resource \"aws_security_group\" \"g\" {{\n  name   = \"outage\"\n  vpc_id = aws_vpc.v.id\n}}\n\
-         resource \"aws_instance\" \"i\" {{\n  count                  = 2\n  ami                    = \"{AMI}\"\n  instance_type          = \"t3.micro\"\n  subnet_id              = aws_subnet.s[count.index].id\n  vpc_security_group_ids = [aws_security_group.g.id]\n}}\n"
-    );
+    let (cfg, expected) = outage_config(75);
     project.write_env(&env, &[("main.tf", cfg.as_str())]);
     let none: Vec<(String, String)> = vec![];
 
@@ -1448,7 +1553,27 @@ async fn an_endpoint_refusing_connections_mid_apply_is_ridden_out() {
         started.elapsed() >= outage,
         "the apply finished before the endpoint came back"
     );
-    let expected: BTreeSet<String> = [
+    assert_consistent(&ec2, &project, &env, &none, &expected, "after the outage").await;
+    let replan = run(
+        &project,
+        &["plan", "-e", &env, "--detailed-exitcode"],
+        &none,
+    );
+    assert_eq!(replan.code, 0, "{}", replan.all());
+    let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
+    assert_eq!(x.code, 0, "{}", x.all());
+    assert!(owned_ec2_ids(&ec2, &env).await.is_empty(), "nothing left");
+}
+
+/// The configuration of the outage tests: seven creates, the instances last.
+fn outage_config(octet: u8) -> (String, BTreeSet<String>) {
+    let cfg = format!(
+        "resource \"aws_vpc\" \"v\" {{\n  cidr_block = \"10.{octet}.0.0/16\"\n}}\n\
+         resource \"aws_subnet\" \"s\" {{\n  count      = 3\n  vpc_id     = aws_vpc.v.id\n  cidr_block = cidrsubnet(\"10.{octet}.0.0/16\", 8, count.index)\n}}\n\
+         resource \"aws_security_group\" \"g\" {{\n  name   = \"outage\"\n  vpc_id = aws_vpc.v.id\n}}\n\
+         resource \"aws_instance\" \"i\" {{\n  count                  = 2\n  ami                    = \"{AMI}\"\n  instance_type          = \"t3.micro\"\n  subnet_id              = aws_subnet.s[count.index].id\n  vpc_security_group_ids = [aws_security_group.g.id]\n}}\n"
+    );
+    let addresses = [
         "aws_vpc.v",
         "aws_subnet.s[0]",
         "aws_subnet.s[1]",
@@ -1460,16 +1585,105 @@ async fn an_endpoint_refusing_connections_mid_apply_is_ridden_out() {
     .into_iter()
     .map(String::from)
     .collect();
-    assert_consistent(&ec2, &project, &env, &none, &expected, "after the outage").await;
+    (cfg, addresses)
+}
+
+/// The seconds an outage test cuts a service off (`TERRACE_TEST_OUTAGE_SECS`).
+fn outage_length(default: u64) -> Duration {
+    Duration::from_secs(
+        std::env::var("TERRACE_TEST_OUTAGE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default),
+    )
+}
+
+/// Issue 21, row 2: the state store goes away for 20 s in the middle of an
+/// apply — PostgreSQL dropping every connection and refusing new ones (what
+/// a restart by its operator looks like to its clients; a loopback proxy in
+/// front of the server does it, so the test needs no second server), or S3
+/// answering `503 Service Unavailable` to every request. The apply waits
+/// (journal and state writes are tried again within the lease): it
+/// completes, state matches the account, a re-plan is empty.
+async fn store_outage_test(kind: &str) {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let Some(store) = Store::open(kind, moto).await else {
+        return;
+    };
+    let outage = outage_length(20);
+    let mut project = Project::new();
+    project.env.extend(moto.aws_env());
+    let mut pg_proxy = None;
+    let mut s3_proxy = None;
+    match &store {
+        Store::Postgres(url) => {
+            let (head, db) = url.rsplit_once('/').expect("database url");
+            let (host, port) = head.rsplit_once(':').expect("database url with a port");
+            let proxy = TcpProxy::start(port.parse().expect("database port"));
+            project
+                .env
+                .push(kv("TERRACE_STATE", &format!("{host}:{}/{db}", proxy.port)));
+            pg_proxy = Some(proxy);
+        }
+        Store::S3(_) => {
+            let proxy = Proxy::start(moto.port, 0, Duration::ZERO);
+            project.env.extend(store.env());
+            project.env.push(kv("AWS_ENDPOINT_URL_S3", &proxy.endpoint));
+            s3_proxy = Some(proxy);
+        }
+        Store::Sqlite => unreachable!("SQLite is on this machine"),
+    }
+    let env = format!("storeout{}", suffix());
+    let (cfg, expected) = outage_config(if kind == "s3" { 77 } else { 76 });
+    project.write_env(&env, &[("main.tf", cfg.as_str())]);
+    let none: Vec<(String, String)> = vec![];
+
+    let started = Instant::now();
+    let child = spawn(&project, &["apply", "-e", &env, "--auto-approve"], &none);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
+    while owned_ec2_ids(&ec2, &env).await.is_empty() {
+        assert!(Instant::now() < deadline, "the apply never created the VPC");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let back = match (&pg_proxy, &s3_proxy) {
+        (Some(pg), _) => pg.outage(outage),
+        (_, Some(s3)) => s3.unavailable_for(outage),
+        _ => unreachable!(),
+    };
+    let applied = finish(child, started);
+    back.join().unwrap();
+    assert_eq!(applied.code, 0, "{kind}: {}", applied.all());
+    assert!(
+        applied.stderr.contains("state store is unreachable"),
+        "{kind}: the outage fell outside the apply: {}",
+        applied.all()
+    );
+    assert_consistent(&ec2, &project, &env, &none, &expected, kind).await;
     let replan = run(
         &project,
         &["plan", "-e", &env, "--detailed-exitcode"],
         &none,
     );
-    assert_eq!(replan.code, 0, "{}", replan.all());
+    assert_eq!(replan.code, 0, "{kind}: {}", replan.all());
     let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
-    assert_eq!(x.code, 0, "{}", x.all());
-    assert!(owned_ec2_ids(&ec2, &env).await.is_empty(), "nothing left");
+    assert_eq!(x.code, 0, "{kind}: {}", x.all());
+    assert!(
+        owned_ec2_ids(&ec2, &env).await.is_empty(),
+        "{kind}: nothing left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgres_outage_mid_apply_is_ridden_out() {
+    store_outage_test("postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_s3_store_answering_503_mid_apply_is_ridden_out() {
+    store_outage_test("s3").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

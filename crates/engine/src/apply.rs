@@ -146,6 +146,9 @@ pub const MAX_WRITE_INTERVAL: Duration = Duration::from_secs(30);
 /// A paced write waits this many times as long as the previous write took.
 const WRITE_PACE_FACTOR: u32 = 10;
 
+/// How long an apply waits for an unreachable state store (within its lease).
+pub const STORE_OUTAGE_RIDE: Duration = Duration::from_secs(90);
+
 /// Holds the environment's state during an apply and writes it (CAS on the
 /// serial, checked against our lock lease).
 ///
@@ -225,6 +228,47 @@ impl StateWriter {
     /// True once the lease is known to be lost.
     pub fn lease_lost(&self) -> bool {
         self.lease_lost.as_ref().is_some_and(|f| f())
+    }
+
+    /// Run a store call, riding out an outage of the store: while it is
+    /// `Unreachable` (PostgreSQL restarting, S3 answering 503, a network
+    /// blip) the call is tried again with backoff, for up to
+    /// [`STORE_OUTAGE_RIDE`] and never once the lease is lost. Every call
+    /// made this way is idempotent (a compare-and-swap write, an intent
+    /// recorded or finished by id).
+    pub async fn ride<T, F, Fut>(&self, what: &str, f: F) -> Result<(T, bool), StateError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StateError>>,
+    {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(250);
+        let mut outage = false;
+        loop {
+            match f().await {
+                Err(e @ StateError::Unreachable { .. })
+                    if started.elapsed() < STORE_OUTAGE_RIDE && !self.lease_lost() =>
+                {
+                    if !outage {
+                        tracing::warn!(
+                            env = %self.env,
+                            "{what}: the state store is unreachable ({e}); trying again for up to {}s",
+                            STORE_OUTAGE_RIDE.as_secs()
+                        );
+                    }
+                    outage = true;
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(4));
+                }
+                Ok(v) => {
+                    if outage {
+                        tracing::warn!(env = %self.env, "{what}: the state store answers again");
+                    }
+                    return Ok((v, outage));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Pace writes at least `min` apart instead of [`MIN_WRITE_INTERVAL`]
@@ -368,9 +412,30 @@ impl StateWriter {
             )
         };
         if version != *flushed {
-            self.store
-                .write(&self.env, &state, expected, Some(&self.lease), &self.meta)
-                .await?;
+            let written = self
+                .ride("writing state", || {
+                    self.store
+                        .write(&self.env, &state, expected, Some(&self.lease), &self.meta)
+                })
+                .await;
+            match written {
+                Ok(_) => {}
+                // A try during the outage may have been stored although its
+                // answer was lost: then the store holds exactly our state.
+                Err(StateError::Conflict { found, .. }) if found == Some(state.serial) => {
+                    let stored = self.store.read(&self.env).await?;
+                    if stored.as_ref().map(|s| (s.serial, s.lineage))
+                        != Some((state.serial, state.lineage))
+                    {
+                        return Err(StateError::Conflict {
+                            env: self.env.clone(),
+                            expected,
+                            found,
+                        });
+                    }
+                }
+                Err(e) => return Err(e),
+            }
             self.writes
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(
@@ -386,7 +451,10 @@ impl StateWriter {
         }
         drop(state);
         if !intents.is_empty() {
-            self.store.journal_finish_many(&self.env, &intents).await?;
+            self.ride("finishing journal intents", || {
+                self.store.journal_finish_many(&self.env, &intents)
+            })
+            .await?;
         }
         let took = started.elapsed();
         let mut p = self.pacing.lock().expect("pacing");
@@ -1414,9 +1482,10 @@ impl Run<'_> {
             status: IntentStatus::Pending,
             detail,
         };
-        self.engine
-            .store
-            .journal_record(&intent)
+        self.writer
+            .ride("recording a journal intent", || {
+                self.engine.store.journal_record(&intent)
+            })
             .await
             .map_err(|e| e.to_string())?;
         Ok(intent.idempotency_token.clone() + "|" + &id)

@@ -246,6 +246,11 @@ impl S3Store {
         match e.raw_response().map(|r| r.status().as_u16()) {
             Some(412) | Some(409) => Fail::Precondition,
             Some(404) => Fail::NotFound,
+            // S3 unavailable (500, 503 SlowDown) after the SDK's own retries.
+            Some(status) if status >= 500 => Fail::Other(StateError::Unreachable {
+                store: self.described.clone(),
+                detail: DisplayErrorContext(&e).to_string(),
+            }),
             _ => Fail::Other(StateError::Backend {
                 detail: format!("{}: {}", self.described, DisplayErrorContext(&e)),
             }),
@@ -861,12 +866,16 @@ impl StateStore for S3Store {
             .put(&key, Self::to_json(intent)?, Cond::IfNoneMatch)
             .await?
         {
-            Ok(())
-        } else {
-            Err(StateError::backend(format!(
+            return Ok(());
+        }
+        // Recording the same intent again (a retry whose first try was
+        // stored, but whose answer was lost) is not an error.
+        match self.get_json::<Intent>(&key).await? {
+            Some((stored, _)) if stored.idempotency_token == intent.idempotency_token => Ok(()),
+            _ => Err(StateError::backend(format!(
                 "intent '{}' is already in the journal",
                 intent.id
-            )))
+            ))),
         }
     }
 

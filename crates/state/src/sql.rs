@@ -907,6 +907,16 @@ macro_rules! sql_store {
                 .map_err(self.err())?
                 .rows_affected();
                 if n == 1 {
+                    return Ok(());
+                }
+                // Recording the same intent again (a retry whose first try
+                // committed, but whose answer was lost) is not an error.
+                let token: Option<String> = sqlx::query_scalar("SELECT idempotency_token FROM journal WHERE id = $1")
+                    .bind(&intent.id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(self.err())?;
+                if token.as_deref() == Some(intent.idempotency_token.as_str()) {
                     Ok(())
                 } else {
                     Err(StateError::backend(format!("intent '{}' is already in the journal", intent.id)))
