@@ -241,3 +241,69 @@ fn validate_fails_on_a_provider_block_plan_would_refuse() {
         );
     }
 }
+
+/// Regression (soak, issue 21): referring to one output of a module made
+/// the evaluator evaluate — and remember — every output of that module, at
+/// whatever point of the apply that happened. An output over a `for_each`
+/// block whose slow instances were still being created was remembered
+/// without them, and stored so: the next plan showed the output changing.
+#[test]
+fn a_module_output_read_early_is_not_remembered_without_later_instances() {
+    let p = Project::new();
+    p.write_env(
+        "dev",
+        &[
+            (
+                "main.tf",
+                r#"
+module "m" {
+  source = "./m"
+}
+
+# Applied as soon as module.m.fast exists: after module.m's first slow
+# instance, before its last.
+resource "terraform_data" "early" {
+  input = module.m.fast
+}
+
+output "slow_ids" {
+  value = module.m.slow_ids
+}
+"#,
+            ),
+            (
+                "m/main.tf",
+                r#"
+# Done between the first and the last slow instance.
+resource "time_sleep" "fast" {
+  create_duration = "1500ms"
+}
+
+resource "time_sleep" "slow" {
+  for_each        = { a = "1s", b = "2s", c = "3s" }
+  create_duration = each.value
+}
+
+output "fast" {
+  value = time_sleep.fast.id
+}
+
+output "slow_ids" {
+  value = { for k, s in time_sleep.slow : k => s.id }
+}
+"#,
+            ),
+        ],
+    );
+    let r = p.run(&["apply", "-e", "dev", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let out = p.run(&["output", "-e", "dev", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("output JSON");
+    let keys: Vec<&String> = doc["slow_ids"]["value"]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["a", "b", "c"], "{}", out.all());
+    let replan = p.run(&["plan", "-e", "dev", "--detailed-exitcode"]);
+    assert_eq!(replan.code, 0, "{}", replan.all());
+}

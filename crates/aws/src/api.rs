@@ -25,8 +25,8 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rand::Rng;
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use terrace_core::PathStep;
 use terrace_provider::ProviderError;
@@ -46,13 +46,19 @@ const OUTAGE_MAX_PAUSE: Duration = Duration::from_secs(3);
 #[derive(Default)]
 pub(crate) struct ApiCalls {
     counts: Mutex<BTreeMap<String, u64>>,
-    /// Some call of this run got an answer (so the endpoint is right).
-    answered: AtomicBool,
+    /// Some call of this run got an answer (so the endpoint is right);
+    /// shared by every provider one factory configures (plan and apply).
+    answered: Arc<AtomicBool>,
     /// Told once per outage: "the endpoint refuses connections".
     outage_reported: AtomicBool,
 }
 
 impl ApiCalls {
+    /// Share "the endpoint has answered" with the other providers of a run.
+    pub(crate) fn share_answered(&mut self, answered: Arc<AtomicBool>) {
+        self.answered = answered;
+    }
+
     pub(crate) fn record(&self, op: &str) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         *counts.entry(op.to_string()).or_default() += 1;

@@ -56,6 +56,10 @@ type DataSourceTypes = BTreeMap<&'static str, Box<dyn DataSourceType>>;
 pub struct AwsProviderFactory {
     schema: ProviderSchema,
     env_overrides: Vec<(String, String)>,
+    /// Whether any provider of this factory got an answer from AWS: an
+    /// endpoint that answered the plan and refuses the apply is having an
+    /// outage, not a wrong address (see [`crate::api`]).
+    answered: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for AwsProviderFactory {
@@ -71,6 +75,7 @@ impl AwsProviderFactory {
         AwsProviderFactory {
             schema: provider_schema(),
             env_overrides: Vec::new(),
+            answered: Default::default(),
         }
     }
 
@@ -82,6 +87,7 @@ impl AwsProviderFactory {
         AwsProviderFactory {
             schema: provider_schema(),
             env_overrides: vars,
+            answered: Default::default(),
         }
     }
 }
@@ -101,9 +107,9 @@ impl ProviderFactory for AwsProviderFactory {
         config: &Value,
         environment: &str,
     ) -> Result<Arc<dyn Provider>, ProviderError> {
-        Ok(Arc::new(
-            AwsProvider::connect(config, environment, &self.env_overrides).await?,
-        ))
+        let mut provider = AwsProvider::connect(config, environment, &self.env_overrides).await?;
+        provider.calls.share_answered(self.answered.clone());
+        Ok(Arc::new(provider))
     }
 }
 

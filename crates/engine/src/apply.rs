@@ -959,6 +959,20 @@ pub async fn apply_plan(
                     run.table.set(&addr, crate::values::state_value(&r));
                 }
             }
+            // Until the walk applies them, instances that are created,
+            // changed or read hold their planned objects (unknowns included),
+            // not nothing and not their old objects: an expression evaluated
+            // before they are applied (a module's other outputs, evaluated
+            // with the one a reference asked for) is then provisional and
+            // evaluated again later, instead of being remembered without
+            // them.
+            for c in &plan.changes {
+                if !matches!(c.action, Action::NoOp | Action::Delete)
+                    && let Some(after) = &c.after
+                {
+                    run.table.set(&c.addr, after.clone());
+                }
+            }
             env.evaluator.reset_cache();
             let nodes: HashSet<_> = env.graph.node_indices().collect();
             let outcomes = walk(
