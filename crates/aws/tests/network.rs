@@ -528,3 +528,227 @@ async fn ec2_shared_lookups_find_import_and_list() {
         assert!(p.read_resources(ty, &[made]).await.unwrap()[0].is_none());
     }
 }
+
+/// Plan `config` against `state` and apply it in place; returns the new state.
+async fn update_in_place(
+    p: &terrace_aws::AwsProvider,
+    ty: &str,
+    state: &Value,
+    config: &Value,
+    c: &terrace_provider::ResourceContext,
+) -> Value {
+    let plan = p.plan_resource(ty, Some(state), config, c).unwrap();
+    assert!(plan.requires_replace.is_empty(), "{ty}: {plan:?}");
+    let updated = p.update(ty, state, &plan.planned, c).await.unwrap();
+    assert_planned_matches(&plan.planned, &updated);
+    assert_no_diff(p, ty, &updated, config, c);
+    updated
+}
+
+/// The attributes whose change in `config` forces replacement of `state`.
+fn replaced_by(
+    p: &terrace_aws::AwsProvider,
+    ty: &str,
+    state: &Value,
+    config: &Value,
+    c: &terrace_provider::ResourceContext,
+) -> Vec<Vec<PathStep>> {
+    p.plan_resource(ty, Some(state), config, c)
+        .unwrap()
+        .requires_replace
+}
+
+/// aws_route and aws_route_table_association: create, no-op re-plan,
+/// in-place target change, replacement, import by Terraform's IDs, edit
+/// and delete outside, destroy; routes a gateway endpoint adds are not drift.
+#[tokio::test]
+async fn route_and_association_lifecycle() {
+    let env = "net-route";
+    let Some(p) = provider(env).await else { return };
+    let ec2 = p.ec2_client().clone();
+    let vpc = make_vpc(&p, env, "10.50.0.0/16").await;
+    let vpc_id = vpc.get("id").unwrap().clone();
+    let igw = create(
+        &p,
+        "aws_internet_gateway",
+        &Value::map([("vpc_id", vpc_id.clone())]),
+        &create_ctx(env, "aws_internet_gateway.gw"),
+    )
+    .await;
+    let rt_cfg = Value::map([("vpc_id", vpc_id.clone())]);
+    let rt = create(
+        &p,
+        "aws_route_table",
+        &rt_cfg,
+        &create_ctx(env, "aws_route_table.a"),
+    )
+    .await;
+    let rt2 = create(
+        &p,
+        "aws_route_table",
+        &rt_cfg,
+        &create_ctx(env, "aws_route_table.b"),
+    )
+    .await;
+    let rt_id = s(&rt, "id");
+
+    // aws_route
+    let c = create_ctx(env, "aws_route.out");
+    let cfg = Value::map([
+        ("route_table_id", Value::from(rt_id.clone())),
+        ("destination_cidr_block", Value::from("0.0.0.0/0")),
+        ("gateway_id", igw.get("id").unwrap().clone()),
+    ]);
+    let route = create(&p, "aws_route", &cfg, &c).await;
+    assert!(s(&route, "id").starts_with(&format!("r-{rt_id}")));
+    assert_no_diff(&p, "aws_route", &route, &cfg, &c.resource);
+    assert_eq!(read(&p, "aws_route", &route).await.as_ref(), Some(&route));
+    // The route table that holds it has no inline routes configured, but
+    // reads the route: as in Terraform, mixing both styles shows drift.
+    let imported = p
+        .import("aws_route", &format!("{rt_id}_0.0.0.0/0"))
+        .await
+        .unwrap()
+        .expect("import by <table>_<destination>");
+    assert_eq!(imported, route);
+    assert!(p.import("aws_route", "nonsense").await.is_err());
+    assert!(
+        p.import("aws_route", &format!("{rt_id}_10.9.9.0/24"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let mut cfg2 = cfg.clone();
+    cfg2.as_map_mut()
+        .unwrap()
+        .insert("destination_cidr_block".into(), Value::from("10.60.0.0/16"));
+    assert_eq!(
+        replaced_by(&p, "aws_route", &route, &cfg2, &c.resource),
+        vec![vec![PathStep::Key("destination_cidr_block".into())]]
+    );
+    // In place: another target (ReplaceRoute).
+    let igw2 = ec2.create_internet_gateway().send().await.unwrap();
+    let igw2 = igw2
+        .internet_gateway()
+        .unwrap()
+        .internet_gateway_id()
+        .unwrap();
+    let mut cfg3 = cfg.clone();
+    cfg3.as_map_mut()
+        .unwrap()
+        .insert("gateway_id".into(), Value::from(igw2));
+    let changed = update_in_place(&p, "aws_route", &route, &cfg3, &c.resource).await;
+    assert_eq!(s(&changed, "gateway_id"), igw2);
+    // Edited outside: the target set back by hand shows as a change.
+    ec2.replace_route()
+        .route_table_id(&rt_id)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(s(&igw, "id"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&p, "aws_route", &changed).await.as_ref(), Some(&route));
+    // Deleted outside → gone; destroy of a gone route succeeds.
+    ec2.delete_route()
+        .route_table_id(&rt_id)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&p, "aws_route", &route).await, None);
+    p.delete("aws_route", &route).await.unwrap();
+    assert!(p.list_owned("aws_route", env).await.unwrap().is_empty());
+
+    // aws_route_table_association
+    let subnet = create(
+        &p,
+        "aws_subnet",
+        &Value::map([
+            ("vpc_id", vpc_id.clone()),
+            ("cidr_block", Value::from("10.50.1.0/24")),
+        ]),
+        &create_ctx(env, "aws_subnet.a"),
+    )
+    .await;
+    let sid = s(&subnet, "id");
+    let c = create_ctx(env, "aws_route_table_association.a");
+    let cfg = Value::map([
+        ("subnet_id", Value::from(sid.clone())),
+        ("route_table_id", Value::from(rt_id.clone())),
+    ]);
+    let assoc = create(&p, "aws_route_table_association", &cfg, &c).await;
+    assert!(s(&assoc, "id").starts_with("rtbassoc-"));
+    assert_no_diff(&p, "aws_route_table_association", &assoc, &cfg, &c.resource);
+    assert_eq!(
+        read(&p, "aws_route_table_association", &assoc)
+            .await
+            .as_ref(),
+        Some(&assoc)
+    );
+    let imported = p
+        .import("aws_route_table_association", &format!("{sid}/{rt_id}"))
+        .await
+        .unwrap()
+        .expect("import by <subnet>/<table>");
+    assert_eq!(imported, assoc);
+    // In place: another table (a new association ID, as in Terraform).
+    let cfg2 = Value::map([
+        ("subnet_id", Value::from(sid.clone())),
+        ("route_table_id", rt2.get("id").unwrap().clone()),
+    ]);
+    let moved = update_in_place(
+        &p,
+        "aws_route_table_association",
+        &assoc,
+        &cfg2,
+        &c.resource,
+    )
+    .await;
+    assert_eq!(moved.get("route_table_id"), rt2.get("id"));
+    assert_eq!(read(&p, "aws_route_table_association", &assoc).await, None);
+    // Replacement: the subnet.
+    let mut cfg3 = cfg2.clone();
+    cfg3.as_map_mut()
+        .unwrap()
+        .insert("subnet_id".into(), Value::from("subnet-0000000000000000"));
+    assert_eq!(
+        replaced_by(
+            &p,
+            "aws_route_table_association",
+            &moved,
+            &cfg3,
+            &c.resource
+        ),
+        vec![vec![PathStep::Key("subnet_id".into())]]
+    );
+    // Neither or both of subnet_id and gateway_id: a clear error.
+    let bad = p
+        .create(
+            "aws_route_table_association",
+            &Value::map([("route_table_id", Value::from(rt_id.clone()))]),
+            &c,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        bad.to_string()
+            .contains("exactly one of subnet_id and gateway_id"),
+        "{bad}"
+    );
+    // Deleted outside → gone.
+    ec2.disassociate_route_table()
+        .association_id(s(&moved, "id"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&p, "aws_route_table_association", &moved).await, None);
+    p.delete("aws_route_table_association", &moved)
+        .await
+        .unwrap();
+
+    p.delete("aws_subnet", &subnet).await.unwrap();
+    p.delete("aws_route_table", &rt).await.unwrap();
+    p.delete("aws_route_table", &rt2).await.unwrap();
+    p.delete("aws_internet_gateway", &igw).await.unwrap();
+    p.delete("aws_vpc", &vpc).await.unwrap();
+}

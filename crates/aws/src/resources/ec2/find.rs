@@ -6,11 +6,11 @@
 //! `ec2:Describe…` through [`AwsProvider::call`].
 
 use crate::provider::AwsProvider;
+use crate::provider::{OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::resources::ec2_support::{
     address_filters, describe_all, describe_by_ids, environment_filter, filter, prior_ids,
     tags_to_map,
 };
-use crate::provider::{OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, Tag};
 use std::collections::BTreeMap;

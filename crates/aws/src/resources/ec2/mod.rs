@@ -13,3 +13,6 @@
 //! create/update/delete calls and one `describable!` line in [`find`].
 
 pub(crate) mod find;
+pub(crate) mod route;
+pub(crate) mod route_table_association;
+pub(crate) mod routes;
