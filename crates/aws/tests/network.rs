@@ -752,3 +752,129 @@ async fn route_and_association_lifecycle() {
     p.delete("aws_internet_gateway", &igw).await.unwrap();
     p.delete("aws_vpc", &vpc).await.unwrap();
 }
+
+/// aws_eip and aws_nat_gateway (public, on that address, and private):
+/// create (the NAT waits for `available`), read back, no-op re-plan (the
+/// address's computed network interface becomes the NAT's), tags in
+/// place, replacement, import, crash lookup by tags, delete outside,
+/// destroy (waits for `deleted`).
+#[tokio::test]
+async fn eip_and_nat_gateway_lifecycle() {
+    let env = "net-nat";
+    let Some(p) = provider(env).await else { return };
+    let vpc = make_vpc(&p, env, "10.51.0.0/16").await;
+    let vpc_id = vpc.get("id").unwrap().clone();
+    let subnet = create(
+        &p,
+        "aws_subnet",
+        &Value::map([
+            ("vpc_id", vpc_id.clone()),
+            ("cidr_block", Value::from("10.51.1.0/24")),
+        ]),
+        &create_ctx(env, "aws_subnet.a"),
+    )
+    .await;
+
+    let ec = create_ctx(env, "aws_eip.nat");
+    let eip_cfg = Value::map([("domain", Value::from("vpc"))]);
+    let eip = create(&p, "aws_eip", &eip_cfg, &ec).await;
+    let alloc = s(&eip, "id");
+    assert!(alloc.starts_with("eipalloc-"));
+    assert!(!s(&eip, "public_ip").is_empty());
+    assert!(s(&eip, "public_dns").contains(&s(&eip, "public_ip").replace('.', "-")));
+    assert_no_diff(&p, "aws_eip", &eip, &eip_cfg, &ec.resource);
+    let tagged_cfg = Value::map([
+        ("domain", Value::from("vpc")),
+        ("tags", Value::map([("Name", Value::from("nat"))])),
+    ]);
+    let eip = update_in_place(&p, "aws_eip", &eip, &tagged_cfg, &ec.resource).await;
+    assert_eq!(
+        p.import("aws_eip", &alloc)
+            .await
+            .unwrap()
+            .map(|v| s(&v, "public_ip")),
+        Some(s(&eip, "public_ip"))
+    );
+    assert_eq!(
+        p.find_created("aws_eip", "t", &ec.resource)
+            .await
+            .unwrap()
+            .map(|v| s(&v, "id")),
+        Some(alloc.clone())
+    );
+
+    let nc = create_ctx(env, "aws_nat_gateway.a");
+    let nat_cfg = Value::map([
+        ("subnet_id", subnet.get("id").unwrap().clone()),
+        ("allocation_id", Value::from(alloc.clone())),
+    ]);
+    let nat = create(&p, "aws_nat_gateway", &nat_cfg, &nc).await;
+    assert!(s(&nat, "id").starts_with("nat-"));
+    assert_eq!(s(&nat, "connectivity_type"), "public");
+    assert_eq!(s(&nat, "public_ip"), s(&eip, "public_ip"));
+    assert_no_diff(&p, "aws_nat_gateway", &nat, &nat_cfg, &nc.resource);
+    assert_eq!(read(&p, "aws_nat_gateway", &nat).await.as_ref(), Some(&nat));
+    // The address now reports the NAT's interface; still no diff.
+    let eip_now = read(&p, "aws_eip", &eip).await.unwrap();
+    assert_no_diff(&p, "aws_eip", &eip_now, &tagged_cfg, &ec.resource);
+    let nat_tagged = Value::map([
+        ("subnet_id", subnet.get("id").unwrap().clone()),
+        ("allocation_id", Value::from(alloc.clone())),
+        ("tags", Value::map([("Name", Value::from("a"))])),
+    ]);
+    let nat = update_in_place(&p, "aws_nat_gateway", &nat, &nat_tagged, &nc.resource).await;
+    // Edited outside: a tag removed by hand shows as a change.
+    p.ec2_client()
+        .delete_tags()
+        .resources(s(&nat, "id"))
+        .tags(aws_sdk_ec2::types::Tag::builder().key("Name").build())
+        .send()
+        .await
+        .unwrap();
+    let drifted = read(&p, "aws_nat_gateway", &nat).await.unwrap();
+    assert_ne!(drifted.get("tags"), nat.get("tags"));
+    let private_cfg = Value::map([
+        ("subnet_id", subnet.get("id").unwrap().clone()),
+        ("connectivity_type", Value::from("private")),
+    ]);
+    let replaced = replaced_by(&p, "aws_nat_gateway", &nat, &private_cfg, &nc.resource);
+    assert!(replaced.contains(&vec![PathStep::Key("connectivity_type".into())]));
+    assert!(
+        p.import("aws_nat_gateway", &s(&nat, "id"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(p.list_owned("aws_nat_gateway", env).await.unwrap().len(), 1);
+    assert!(
+        p.find_created("aws_nat_gateway", "t", &ctx(env, "aws_nat_gateway.other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A private NAT gateway: no address.
+    let pc = create_ctx(env, "aws_nat_gateway.private");
+    let private = create(&p, "aws_nat_gateway", &private_cfg, &pc).await;
+    assert_eq!(private.get("allocation_id"), Some(&Value::Null));
+    assert_no_diff(&p, "aws_nat_gateway", &private, &private_cfg, &pc.resource);
+
+    // Destroy waits for `deleted`; a deleted gateway reads as gone.
+    p.delete("aws_nat_gateway", &nat).await.unwrap();
+    assert_eq!(read(&p, "aws_nat_gateway", &nat).await, None);
+    p.delete("aws_nat_gateway", &nat).await.unwrap();
+    // Deleted outside → gone.
+    p.ec2_client()
+        .delete_nat_gateway()
+        .nat_gateway_id(s(&private, "id"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&p, "aws_nat_gateway", &private).await, None);
+
+    p.delete("aws_eip", &eip_now).await.unwrap();
+    assert_eq!(read(&p, "aws_eip", &eip).await, None);
+    p.delete("aws_eip", &eip_now).await.unwrap();
+    p.delete("aws_subnet", &subnet).await.unwrap();
+    p.delete("aws_vpc", &vpc).await.unwrap();
+}

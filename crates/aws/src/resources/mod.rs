@@ -201,6 +201,8 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(route_table::RouteTable),
         Box::new(ec2::route::Route),
         Box::new(ec2::route_table_association::Association),
+        Box::new(ec2::eip::Eip),
+        Box::new(ec2::nat_gateway::NatGateway),
         Box::new(instance::Instance),
         Box::new(ecr_repository::EcrRepository),
         Box::new(ecr_lifecycle_policy::EcrLifecyclePolicy),

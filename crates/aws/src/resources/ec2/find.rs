@@ -398,3 +398,55 @@ impl<M: Ec2Mapped> Lookups for M {
         Ok(found.iter().map(|o| self.map(p, o, None)).collect())
     }
 }
+
+/// One object by ID, mapped; an error naming `what` when it is not there
+/// (the read that ends a create or an update).
+pub(crate) async fn read_mapped<M: Ec2Mapped>(
+    m: &M,
+    p: &AwsProvider,
+    id: &str,
+    prior: Option<&Value>,
+    what: &str,
+) -> Result<Value, ProviderError> {
+    find_by_id::<M::Object>(p, id)
+        .await?
+        .map(|o| m.map(p, &o, prior))
+        .ok_or_else(|| ProviderError::NotFound(format!("{what} {id} not found after writing it")))
+}
+
+/// Poll the object until `ready` says it is (`Ok(true)`), failed
+/// (`Err`), or the timeout passes; gone counts as failed.
+pub(crate) async fn wait_until<T: Ec2Object>(
+    p: &AwsProvider,
+    id: &str,
+    what: &str,
+    timeout: std::time::Duration,
+    ready: impl Fn(&T) -> Result<bool, ProviderError>,
+) -> Result<T, ProviderError> {
+    let ready = &ready;
+    crate::resources::wait_for(
+        what,
+        timeout,
+        std::time::Duration::from_secs(2),
+        || async move {
+            match find_by_id::<T>(p, id).await? {
+                Some(o) => Ok(ready(&o)?.then_some(o)),
+                None => Err(ProviderError::NotFound(format!("{what}: {id} disappeared"))),
+            }
+        },
+    )
+    .await
+}
+
+/// Poll until the object is gone (deleted, or listed as deleted).
+pub(crate) async fn wait_gone<T: Ec2Object>(
+    p: &AwsProvider,
+    id: &str,
+    what: &str,
+    timeout: std::time::Duration,
+) -> Result<(), ProviderError> {
+    crate::resources::wait_for(what, timeout, std::time::Duration::from_secs(2), || async {
+        Ok(find_by_id::<T>(p, id).await?.is_none().then_some(()))
+    })
+    .await
+}
