@@ -878,3 +878,84 @@ async fn eip_and_nat_gateway_lifecycle() {
     p.delete("aws_subnet", &subnet).await.unwrap();
     p.delete("aws_vpc", &vpc).await.unwrap();
 }
+
+/// aws_default_security_group adopts the VPC's default group: its rules
+/// become exactly the configured ones (none = locked down), a rule added
+/// by hand shows as drift, destroy leaves the group, and the group is never
+/// an unmanaged aws_security_group.
+#[tokio::test]
+async fn default_security_group_adopts_and_locks_down() {
+    let env = "net-defsg";
+    let Some(p) = provider(env).await else { return };
+    let vpc = make_vpc(&p, env, "10.52.0.0/16").await;
+    let sg_id = s(&vpc, "default_security_group_id");
+    let c = create_ctx(env, "aws_default_security_group.this");
+    let cfg = Value::map([("vpc_id", vpc.get("id").unwrap().clone())]);
+    let g = create(&p, "aws_default_security_group", &cfg, &c).await;
+    assert_eq!(s(&g, "id"), sg_id);
+    assert_eq!(s(&g, "name"), "default");
+    assert!(g.get("ingress").unwrap().as_list().unwrap().is_empty());
+    assert!(g.get("egress").unwrap().as_list().unwrap().is_empty());
+    let api = p
+        .ec2_client()
+        .describe_security_groups()
+        .group_ids(&sg_id)
+        .send()
+        .await
+        .unwrap();
+    let api = &api.security_groups()[0];
+    assert!(api.ip_permissions().is_empty() && api.ip_permissions_egress().is_empty());
+    assert_no_diff(&p, "aws_default_security_group", &g, &cfg, &c.resource);
+    // In place: allow HTTPS out.
+    let cfg2 = Value::map([
+        ("vpc_id", vpc.get("id").unwrap().clone()),
+        (
+            "egress",
+            Value::set(vec![rule("tcp", 443, 443, &["0.0.0.0/0"])]),
+        ),
+    ]);
+    let g2 = update_in_place(&p, "aws_default_security_group", &g, &cfg2, &c.resource).await;
+    assert_eq!(g2.get("egress").unwrap().as_list().unwrap().len(), 1);
+    // Edited outside: a hand-made ingress rule is drift.
+    p.ec2_client()
+        .authorize_security_group_ingress()
+        .group_id(&sg_id)
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let drifted = read(&p, "aws_default_security_group", &g2).await.unwrap();
+    assert_eq!(drifted.get("ingress").unwrap().as_list().unwrap().len(), 1);
+    // Replacement: another VPC.
+    let cfg3 = Value::map([("vpc_id", Value::from("vpc-0000000000000000"))]);
+    assert_eq!(
+        replaced_by(&p, "aws_default_security_group", &g2, &cfg3, &c.resource),
+        vec![vec![PathStep::Key("vpc_id".into())]]
+    );
+    let imported = p
+        .import("aws_default_security_group", &sg_id)
+        .await
+        .unwrap();
+    assert_eq!(imported.map(|v| s(&v, "id")), Some(sg_id.clone()));
+    assert!(
+        p.list_owned("aws_security_group", env)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the default group is not an unmanaged aws_security_group"
+    );
+    assert_eq!(
+        p.list_owned("aws_default_security_group", env)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Destroy forgets it; the group stays.
+    p.delete("aws_default_security_group", &g2).await.unwrap();
+    assert!(read(&p, "aws_default_security_group", &g2).await.is_some());
+    p.delete("aws_vpc", &vpc).await.unwrap();
+}

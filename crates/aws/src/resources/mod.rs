@@ -27,6 +27,7 @@
 //! `list_owned` then come for free, and `find_by_id` serves `read_one`.
 
 mod autoscaling;
+mod default_security_group;
 pub(crate) mod ec2;
 pub(crate) mod ec2_support;
 mod ecr_lifecycle_policy;
@@ -203,6 +204,7 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(ec2::route_table_association::Association),
         Box::new(ec2::eip::Eip),
         Box::new(ec2::nat_gateway::NatGateway),
+        Box::new(default_security_group::DefaultSecurityGroup),
         Box::new(instance::Instance),
         Box::new(ecr_repository::EcrRepository),
         Box::new(ecr_lifecycle_policy::EcrLifecyclePolicy),
