@@ -5,7 +5,10 @@ use super::ec2::routes::{
     BLOCK_KEYS, RouteSpec, TARGETS, delete_route, managed_elsewhere, put_route,
 };
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
-use super::{ResourceType, require_id, tags_attributes};
+use super::{
+    ResourceType, computed_block_config, computed_block_unknown, default_plan, require_id,
+    tags_attributes,
+};
 use crate::provider::AwsProvider;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_blocks, get_str};
@@ -14,7 +17,7 @@ use aws_sdk_ec2::types::{ResourceType as Ec2ResourceType, RouteTable as Rt};
 use std::collections::BTreeMap;
 use terrace_core::Value;
 use terrace_provider::{
-    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
+    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
 };
 
 pub(crate) struct RouteTable;
@@ -114,6 +117,24 @@ impl ResourceType for RouteTable {
                 .attr("owner_id", Attribute::computed(AttrType::String))
                 .set_block("route", route_schema()),
         )
+    }
+
+    /// `route` is optional and computed, as in Terraform: a table with no
+    /// `route` blocks leaves its routes to `aws_route` resources (and
+    /// shows them), one with blocks owns every route.
+    fn plan(
+        &self,
+        p: &AwsProvider,
+        prior: Option<&Value>,
+        config: &Value,
+        ctx: &ResourceContext,
+    ) -> Result<PlannedResource, ProviderError> {
+        let config = computed_block_config(config, prior, "route");
+        let mut planned = default_plan(p, &p.resource_schema(NAME), prior, &config, ctx);
+        if prior.is_none() {
+            computed_block_unknown(&mut planned, &config, "route");
+        }
+        Ok(planned)
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {

@@ -76,10 +76,16 @@ impl Ec2Mapped for Eip {
         Obj::new(&p.resource_schema(NAME))
             .set("id", id)
             .set("allocation_id", id)
-            .set_opt_str("association_id", a.association_id())
+            .set_opt_str(
+                "association_id",
+                a.association_id().filter(|s| !s.is_empty()),
+            )
             .set_opt_str("domain", a.domain().map(|d| d.as_str()))
             .set_opt_str("instance", a.instance_id().filter(|s| !s.is_empty()))
-            .set_opt_str("network_interface", a.network_interface_id())
+            .set_opt_str(
+                "network_interface",
+                a.network_interface_id().filter(|s| !s.is_empty()),
+            )
             .set_opt_str("private_ip", a.private_ip_address())
             .set_opt_str("private_dns", private_dns.as_deref())
             .set_opt_str("public_ip", a.public_ip())
