@@ -87,11 +87,15 @@ resource "aws_route" "public_internet" {
   gateway_id             = aws_internet_gateway.this.id
 }
 
+# Taking the table ID from the route makes each association wait for the
+# internet route, and the NAT gateways (placed through the associations)
+# for a subnet that is really public: AWS refuses a public NAT gateway in a
+# VPC without an attached internet gateway.
 resource "aws_route_table_association" "public" {
   count = var.az_count
 
   subnet_id      = aws_subnet.public[count.index].id
-  route_table_id = aws_route_table.public.id
+  route_table_id = aws_route.public_internet.route_table_id
 }
 
 resource "aws_eip" "nat" {
@@ -108,13 +112,11 @@ resource "aws_nat_gateway" "this" {
   count = local.nat_count
 
   allocation_id = aws_eip.nat[count.index].id
-  subnet_id     = aws_subnet.public[count.index].id
+  subnet_id     = aws_route_table_association.public[count.index].subnet_id
 
   tags = merge(var.tags, {
     Name = format("%s-nat-%s", var.name, local.azs[count.index])
   })
-
-  depends_on = [aws_internet_gateway.this]
 }
 
 # One private route table per zone, so a per-zone NAT layout keeps traffic
