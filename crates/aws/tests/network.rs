@@ -959,3 +959,143 @@ async fn default_security_group_adopts_and_locks_down() {
     assert!(read(&p, "aws_default_security_group", &g2).await.is_some());
     p.delete("aws_vpc", &vpc).await.unwrap();
 }
+
+/// Data sources aws_vpc, aws_subnet, aws_subnets, aws_security_group: by
+/// id, by argument, by tags and filter blocks; nothing found is
+/// Terraform's error text, except aws_subnets (an empty list).
+#[tokio::test]
+async fn network_data_sources_find_and_report_nothing() {
+    let env = "net-data";
+    let Some(p) = provider(env).await else { return };
+    let vpc = create(
+        &p,
+        "aws_vpc",
+        &Value::map([
+            ("cidr_block", Value::from("10.53.0.0/16")),
+            ("tags", Value::map([("Name", Value::from("net-data"))])),
+        ]),
+        &create_ctx(env, "aws_vpc.main"),
+    )
+    .await;
+    let vpc_id = s(&vpc, "id");
+    let subnet = create(
+        &p,
+        "aws_subnet",
+        &Value::map([
+            ("vpc_id", Value::from(vpc_id.clone())),
+            ("cidr_block", Value::from("10.53.1.0/24")),
+            ("tags", Value::map([("Tier", Value::from("private"))])),
+        ]),
+        &create_ctx(env, "aws_subnet.a"),
+    )
+    .await;
+    let filter = |name: &str, value: &str| {
+        Value::List(vec![Value::map([
+            ("name", Value::from(name)),
+            ("values", Value::List(vec![Value::from(value)])),
+        ])])
+    };
+
+    let by_tags = p
+        .read_data(
+            "aws_vpc",
+            &Value::map([("tags", Value::map([("Name", Value::from("net-data"))]))]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s(&by_tags, "id"), vpc_id);
+    assert_eq!(s(&by_tags, "cidr_block"), "10.53.0.0/16");
+    assert!(s(&by_tags, "main_route_table_id").starts_with("rtb-"));
+    let by_id = p
+        .read_data(
+            "aws_vpc",
+            &Value::map([("id", Value::from(vpc_id.clone()))]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s(&by_id, "arn"), s(&vpc, "arn"));
+    let none = p
+        .read_data(
+            "aws_vpc",
+            &Value::map([("filter", filter("tag:Name", "no-such-vpc"))]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        none.to_string().contains("no matching EC2 VPC found"),
+        "{none}"
+    );
+
+    let sub = p
+        .read_data(
+            "aws_subnet",
+            &Value::map([
+                ("vpc_id", Value::from(vpc_id.clone())),
+                ("cidr_block", Value::from("10.53.1.0/24")),
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s(&sub, "id"), s(&subnet, "id"));
+    let none = p
+        .read_data(
+            "aws_subnet",
+            &Value::map([("id", Value::from("subnet-0000000000000000"))]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        none.to_string().contains("no matching EC2 Subnet found"),
+        "{none}"
+    );
+
+    let ids = p
+        .read_data(
+            "aws_subnets",
+            &Value::map([
+                ("filter", filter("vpc-id", &vpc_id)),
+                ("tags", Value::map([("Tier", Value::from("private"))])),
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids.get("ids"),
+        Some(&Value::List(vec![Value::from(s(&subnet, "id"))]))
+    );
+    let empty = p
+        .read_data(
+            "aws_subnets",
+            &Value::map([("tags", Value::map([("Tier", Value::from("none"))]))]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(empty.get("ids"), Some(&Value::List(vec![])));
+
+    let sg = p
+        .read_data(
+            "aws_security_group",
+            &Value::map([
+                ("vpc_id", Value::from(vpc_id.clone())),
+                ("name", Value::from("default")),
+            ]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s(&sg, "id"), s(&vpc, "default_security_group_id"));
+    let none = p
+        .read_data(
+            "aws_security_group",
+            &Value::map([("name", Value::from("no-such-group"))]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        none.to_string()
+            .contains("no matching EC2 Security Group found"),
+        "{none}"
+    );
+
+    p.delete("aws_subnet", &subnet).await.unwrap();
+    p.delete("aws_vpc", &vpc).await.unwrap();
+}
