@@ -454,7 +454,7 @@ async fn vpc_reads_are_batched() {
 }
 
 /// The lookups shared by the EC2 types that map one describable object
-/// (internet gateway, subnet, route table): batched refresh with gone
+/// (internet gateway, subnet, route table, egress-only gateway, elastic IP): batched refresh with gone
 /// objects as `None`, import by ID, crash lookup by ownership address and
 /// unmanaged listing by environment.
 #[tokio::test]
@@ -481,6 +481,16 @@ async fn ec2_shared_lookups_find_import_and_list() {
             "aws_route_table",
             "aws_route_table.private",
             Value::map([("vpc_id", vpc_id.clone())]),
+        ),
+        (
+            "aws_egress_only_internet_gateway",
+            "aws_egress_only_internet_gateway.v6",
+            Value::map([("vpc_id", vpc_id.clone())]),
+        ),
+        (
+            "aws_eip",
+            "aws_eip.a",
+            Value::map([("domain", Value::from("vpc"))]),
         ),
     ];
     for (ty, addr, config) in cases {

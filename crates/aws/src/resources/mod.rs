@@ -204,6 +204,7 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(ec2::route_table_association::Association),
         Box::new(ec2::eip::Eip),
         Box::new(ec2::nat_gateway::NatGateway),
+        Box::new(ec2::egress_only_internet_gateway::EgressOnlyInternetGateway),
         Box::new(default_security_group::DefaultSecurityGroup),
         Box::new(instance::Instance),
         Box::new(ecr_repository::EcrRepository),
