@@ -47,7 +47,7 @@ module "runners" {
 
   name               = "${local.name}-runners"
   vpc_id             = module.network.vpc_id
-  subnet_ids         = module.network.subnet_ids
+  subnet_ids         = module.network.private_subnet_ids
   instance_type      = var.runner_instance_type
   min_size           = 1
   max_size           = 1
@@ -80,7 +80,7 @@ module "cluster" {
 
   name                = local.name
   kubernetes_version  = var.kubernetes_version
-  subnet_ids          = module.network.subnet_ids
+  subnet_ids          = module.network.private_subnet_ids
   node_instance_types = ["t3.medium"]
   node_capacity_type  = "SPOT"
   node_min_size       = 1

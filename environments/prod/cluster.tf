@@ -60,7 +60,7 @@ resource "aws_eks_cluster" "main" {
   role_arn = aws_iam_role.eks_cluster.arn
 
   vpc_config {
-    subnet_ids              = module.network.subnet_ids
+    subnet_ids              = concat(module.network.public_subnet_ids, module.network.private_subnet_ids)
     endpoint_public_access  = true
     endpoint_private_access = true
     public_access_cidrs     = var.api_allowed_cidrs
@@ -81,7 +81,7 @@ resource "aws_eks_node_group" "pool" {
   cluster_name    = aws_eks_cluster.main.name
   node_group_name = "${local.name}-${each.key}"
   node_role_arn   = aws_iam_role.eks_node.arn
-  subnet_ids      = module.network.subnet_ids
+  subnet_ids      = module.network.private_subnet_ids
   instance_types  = each.value.instance_types
   capacity_type   = each.value.capacity_type
   disk_size       = 100

@@ -52,7 +52,7 @@ module "runners" {
 
   name               = "${local.name}-runners"
   vpc_id             = module.network.vpc_id
-  subnet_ids         = module.network.subnet_ids
+  subnet_ids         = module.network.private_subnet_ids
   instance_type      = var.runner_instance_type
   min_size           = var.runner_min_size
   max_size           = var.runner_max_size

@@ -48,7 +48,7 @@ module "runners" {
 
   name               = "${local.name}-runners"
   vpc_id             = module.network.vpc_id
-  subnet_ids         = module.network.subnet_ids
+  subnet_ids         = module.network.private_subnet_ids
   instance_type      = var.runner_instance_type
   min_size           = 1
   max_size           = 4
@@ -81,7 +81,7 @@ module "cluster" {
 
   name                = local.name
   kubernetes_version  = var.kubernetes_version
-  subnet_ids          = module.network.subnet_ids
+  subnet_ids          = module.network.private_subnet_ids
   node_instance_types = ["t3.large"]
   node_capacity_type  = "ON_DEMAND"
   node_min_size       = 2

@@ -41,3 +41,15 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "enable_nat_gateway" {
+  description = "Give the private subnets a route out through NAT gateways. Without it they reach only the VPC."
+  type        = bool
+  default     = true
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway shared by every zone (cheaper; one zone's outage cuts every private subnet off) instead of one per zone."
+  type        = bool
+  default     = false
+}

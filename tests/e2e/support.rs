@@ -187,6 +187,24 @@ pub async fn owned_ec2_ids(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> 
                 .expect("rtbs")
                 .route_tables()
                 .is_empty()
+        } else if id.starts_with("nat-") {
+            // Deleted NAT gateways stay listed for a while, as `deleted`.
+            ec2.describe_nat_gateways()
+                .filter(f("nat-gateway-id", id))
+                .send()
+                .await
+                .expect("nat gateways")
+                .nat_gateways()
+                .iter()
+                .any(|g| g.state().is_none_or(|s| s.as_str() != "deleted"))
+        } else if id.starts_with("eipalloc-") {
+            !ec2.describe_addresses()
+                .filters(f("allocation-id", id))
+                .send()
+                .await
+                .expect("addresses")
+                .addresses()
+                .is_empty()
         } else if id.starts_with("lt-") {
             // Asking for a deleted template by id is an error: that means gone.
             ec2.describe_launch_templates()

@@ -4,6 +4,7 @@
 mod ami;
 mod availability_zones;
 mod caller_identity;
+mod ec2_lookup;
 mod partition;
 
 use crate::provider::AwsProvider;
@@ -30,6 +31,10 @@ pub(crate) fn all_data_source_types() -> Vec<Box<dyn DataSourceType>> {
         Box::new(caller_identity::CallerIdentity),
         Box::new(partition::Partition),
         Box::new(partition::Region),
+        Box::new(ec2_lookup::VpcLookup),
+        Box::new(ec2_lookup::SubnetLookup),
+        Box::new(ec2_lookup::SubnetsLookup),
+        Box::new(ec2_lookup::SecurityGroupLookup),
     ]
 }
 

@@ -27,6 +27,7 @@
 //! `list_owned` then come for free, and `find_by_id` serves `read_one`.
 
 mod autoscaling;
+mod default_security_group;
 pub(crate) mod ec2;
 pub(crate) mod ec2_support;
 mod ecr_lifecycle_policy;
@@ -88,6 +89,14 @@ pub(crate) trait ResourceType: Send + Sync {
         None
     }
 
+    /// A part of another object (a route, an association, a rule) that
+    /// carries no tags: a crashed create cannot be found by ownership tags
+    /// and nothing is listed as unmanaged. Such a type writes its own
+    /// `read_many` and returns `true` here instead of lookups.
+    fn untagged_part(&self) -> bool {
+        false
+    }
+
     /// Refresh many objects; one entry per prior, in order; `None` = gone.
     async fn read_many(
         &self,
@@ -134,6 +143,9 @@ pub(crate) trait ResourceType: Send + Sync {
         ctx: &ResourceContext,
     ) -> Result<Option<Value>, ProviderError> {
         let _ = token;
+        if self.untagged_part() {
+            return Ok(None);
+        }
         no_lookups(self.name(), self.lookups())?
             .find_created(p, ctx)
             .await
@@ -145,6 +157,9 @@ pub(crate) trait ResourceType: Send + Sync {
         p: &AwsProvider,
         environment: &str,
     ) -> Result<Vec<Value>, ProviderError> {
+        if self.untagged_part() {
+            return Ok(Vec::new());
+        }
         no_lookups(self.name(), self.lookups())?
             .list_owned(p, environment)
             .await
@@ -185,6 +200,12 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(security_group::SecurityGroup),
         Box::new(internet_gateway::InternetGateway),
         Box::new(route_table::RouteTable),
+        Box::new(ec2::route::Route),
+        Box::new(ec2::route_table_association::Association),
+        Box::new(ec2::eip::Eip),
+        Box::new(ec2::nat_gateway::NatGateway),
+        Box::new(ec2::egress_only_internet_gateway::EgressOnlyInternetGateway),
+        Box::new(default_security_group::DefaultSecurityGroup),
         Box::new(instance::Instance),
         Box::new(ecr_repository::EcrRepository),
         Box::new(ecr_lifecycle_policy::EcrLifecyclePolicy),
@@ -267,6 +288,15 @@ fn keep_null_optional_computed(schema: &Schema, prior: &Value, config: &Value) -
         }
     }
     out
+}
+
+/// An import ID that does not have the documented form.
+pub(crate) fn bad_import_id(id: &str, form: &str) -> ProviderError {
+    ProviderError::InvalidArgument {
+        path: None,
+        code: "InvalidImportId".into(),
+        message: format!("import ID {id:?} is not of the form {form}"),
+    }
 }
 
 /// The `id` of a state object, or an error naming the type.

@@ -1,75 +1,28 @@
 //! `aws_route_table` with inline `route` blocks.
 
 use super::ec2::find::{Ec2Mapped, Lookups, find_by_id};
+use super::ec2::routes::{
+    BLOCK_KEYS, RouteSpec, TARGETS, delete_route, managed_elsewhere, put_route,
+};
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
-use super::{ResourceType, require_id, tags_attributes};
+use super::{
+    ResourceType, computed_block_config, computed_block_unknown, default_plan, require_id,
+    tags_attributes,
+};
 use crate::provider::AwsProvider;
 use crate::tags::{create_tags, tags_from_api};
-use crate::values::{Obj, get_blocks, get_str, opt_str};
+use crate::values::{Obj, get_blocks, get_str};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType as Ec2ResourceType, RouteOrigin, RouteTable as Rt};
+use aws_sdk_ec2::types::{ResourceType as Ec2ResourceType, RouteTable as Rt};
 use std::collections::BTreeMap;
 use terrace_core::Value;
 use terrace_provider::{
-    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
+    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
 };
 
 pub(crate) struct RouteTable;
 
 const NAME: &str = "aws_route_table";
-
-/// Route targets, in the order the API and the schema name them.
-const TARGETS: &[&str] = &[
-    "gateway_id",
-    "nat_gateway_id",
-    "network_interface_id",
-    "transit_gateway_id",
-    "vpc_peering_connection_id",
-    "egress_only_gateway_id",
-];
-
-/// A route: its destination and its target attributes.
-#[derive(Debug, Clone, PartialEq)]
-struct RouteSpec {
-    cidr: Option<String>,
-    ipv6: Option<String>,
-    targets: BTreeMap<&'static str, String>,
-}
-
-impl RouteSpec {
-    fn from_value(v: &Value) -> Self {
-        RouteSpec {
-            cidr: get_str(v, "cidr_block"),
-            ipv6: get_str(v, "ipv6_cidr_block"),
-            targets: TARGETS
-                .iter()
-                .filter_map(|t| get_str(v, t).map(|s| (*t, s)))
-                .collect(),
-        }
-    }
-
-    fn destination(&self) -> String {
-        self.cidr
-            .clone()
-            .or_else(|| self.ipv6.clone())
-            .unwrap_or_default()
-    }
-
-    fn to_value(&self) -> Value {
-        let mut m: BTreeMap<String, Value> = TARGETS
-            .iter()
-            .map(|t| {
-                (
-                    t.to_string(),
-                    opt_str(self.targets.get(t).map(String::as_str)),
-                )
-            })
-            .collect();
-        m.insert("cidr_block".into(), opt_str(self.cidr.as_deref()));
-        m.insert("ipv6_cidr_block".into(), opt_str(self.ipv6.as_deref()));
-        Value::Map(m)
-    }
-}
 
 fn route_schema() -> Schema {
     let s = Schema::new()
@@ -91,70 +44,6 @@ impl RouteTable {
         Ok(found.map(|rt| self.map(p, &rt, prior)))
     }
 
-    async fn put_route(
-        &self,
-        p: &AwsProvider,
-        id: &str,
-        r: &RouteSpec,
-        replace: bool,
-    ) -> Result<(), ProviderError> {
-        let t = |k: &str| r.targets.get(k).cloned();
-        if replace {
-            p.call("ec2:ReplaceRoute", || {
-                p.ec2
-                    .replace_route()
-                    .route_table_id(id)
-                    .set_destination_cidr_block(r.cidr.clone())
-                    .set_destination_ipv6_cidr_block(r.ipv6.clone())
-                    .set_gateway_id(t("gateway_id"))
-                    .set_nat_gateway_id(t("nat_gateway_id"))
-                    .set_network_interface_id(t("network_interface_id"))
-                    .set_transit_gateway_id(t("transit_gateway_id"))
-                    .set_vpc_peering_connection_id(t("vpc_peering_connection_id"))
-                    .set_egress_only_internet_gateway_id(t("egress_only_gateway_id"))
-                    .send()
-            })
-            .await
-            .map(|_| ())
-        } else {
-            p.call("ec2:CreateRoute", || {
-                p.ec2
-                    .create_route()
-                    .route_table_id(id)
-                    .set_destination_cidr_block(r.cidr.clone())
-                    .set_destination_ipv6_cidr_block(r.ipv6.clone())
-                    .set_gateway_id(t("gateway_id"))
-                    .set_nat_gateway_id(t("nat_gateway_id"))
-                    .set_network_interface_id(t("network_interface_id"))
-                    .set_transit_gateway_id(t("transit_gateway_id"))
-                    .set_vpc_peering_connection_id(t("vpc_peering_connection_id"))
-                    .set_egress_only_internet_gateway_id(t("egress_only_gateway_id"))
-                    .send()
-            })
-            .await
-            .map(|_| ())
-        }
-    }
-
-    async fn delete_route(
-        &self,
-        p: &AwsProvider,
-        id: &str,
-        r: &RouteSpec,
-    ) -> Result<(), ProviderError> {
-        ok_if_gone(
-            p.call("ec2:DeleteRoute", || {
-                p.ec2
-                    .delete_route()
-                    .route_table_id(id)
-                    .set_destination_cidr_block(r.cidr.clone())
-                    .set_destination_ipv6_cidr_block(r.ipv6.clone())
-                    .send()
-            })
-            .await,
-        )
-    }
-
     /// Bring the table's routes from `old` to `new`, keyed by destination.
     async fn sync_routes(
         &self,
@@ -167,13 +56,13 @@ impl RouteTable {
         let new: BTreeMap<String, &RouteSpec> = new.iter().map(|r| (r.destination(), r)).collect();
         for (dest, r) in &old {
             if !new.contains_key(dest) {
-                self.delete_route(p, id, r).await?;
+                delete_route(p, id, r).await?;
             }
         }
         for (dest, r) in &new {
             match old.get(dest) {
-                None => self.put_route(p, id, r, false).await?,
-                Some(o) if o != r => self.put_route(p, id, r, true).await?,
+                None => put_route(p, id, r, false).await?,
+                Some(o) if o != r => put_route(p, id, r, true).await?,
                 Some(_) => {}
             }
         }
@@ -184,7 +73,7 @@ impl RouteTable {
 fn routes_of(v: &Value) -> Vec<RouteSpec> {
     get_blocks(v, "route")
         .iter()
-        .map(RouteSpec::from_value)
+        .map(|v| RouteSpec::from_value(v, BLOCK_KEYS))
         .collect()
 }
 
@@ -197,38 +86,8 @@ impl Ec2Mapped for RouteTable {
         let routes: Vec<Value> = rt
             .routes()
             .iter()
-            .filter(|r| {
-                r.origin() != Some(&RouteOrigin::CreateRouteTable)
-                    && r.gateway_id() != Some("local")
-            })
-            .filter(|r| r.origin() != Some(&RouteOrigin::EnableVgwRoutePropagation))
-            .map(|r| {
-                let mut targets = BTreeMap::new();
-                let mut put = |k: &'static str, v: Option<&str>| {
-                    if let Some(v) = v.filter(|v| !v.is_empty()) {
-                        targets.insert(k, v.to_string());
-                    }
-                };
-                put("gateway_id", r.gateway_id());
-                put("nat_gateway_id", r.nat_gateway_id());
-                put(
-                    "network_interface_id",
-                    r.network_interface_id()
-                        .filter(|_| r.instance_id().is_none()),
-                );
-                put("transit_gateway_id", r.transit_gateway_id());
-                put("vpc_peering_connection_id", r.vpc_peering_connection_id());
-                put(
-                    "egress_only_gateway_id",
-                    r.egress_only_internet_gateway_id(),
-                );
-                RouteSpec {
-                    cidr: r.destination_cidr_block().map(str::to_string),
-                    ipv6: r.destination_ipv6_cidr_block().map(str::to_string),
-                    targets,
-                }
-                .to_value()
-            })
+            .filter(|r| !managed_elsewhere(r))
+            .map(|r| Value::Map(RouteSpec::from_api(r).attributes(BLOCK_KEYS)))
             .collect();
         let (tags, tags_all) = tags_from_api(&tags_to_map(rt.tags()), prior, &p.default_tags);
         Obj::new(&p.resource_schema(NAME))
@@ -258,6 +117,24 @@ impl ResourceType for RouteTable {
                 .attr("owner_id", Attribute::computed(AttrType::String))
                 .set_block("route", route_schema()),
         )
+    }
+
+    /// `route` is optional and computed, as in Terraform: a table with no
+    /// `route` blocks leaves its routes to `aws_route` resources (and
+    /// shows them), one with blocks owns every route.
+    fn plan(
+        &self,
+        p: &AwsProvider,
+        prior: Option<&Value>,
+        config: &Value,
+        ctx: &ResourceContext,
+    ) -> Result<PlannedResource, ProviderError> {
+        let config = computed_block_config(config, prior, "route");
+        let mut planned = default_plan(p, &p.resource_schema(NAME), prior, &config, ctx);
+        if prior.is_none() {
+            computed_block_unknown(&mut planned, &config, "route");
+        }
+        Ok(planned)
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {

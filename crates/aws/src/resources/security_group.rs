@@ -41,7 +41,7 @@ enum Source {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Atom {
+pub(super) struct Atom {
     protocol: String,
     from: i64,
     to: i64,
@@ -109,7 +109,7 @@ fn rule_atoms(rule: &Value) -> Vec<Atom> {
         .collect()
 }
 
-fn api_atoms(perms: &[IpPermission], own_id: &str) -> BTreeSet<Atom> {
+pub(super) fn api_atoms(perms: &[IpPermission], own_id: &str) -> BTreeSet<Atom> {
     let mut out = BTreeSet::new();
     for perm in perms {
         let protocol = normalize_protocol(perm.ip_protocol().unwrap_or("-1"));
@@ -301,12 +301,12 @@ fn rule_schema() -> Schema {
         .attr("description", Attribute::optional(AttrType::String))
 }
 
-fn all_atoms(v: &Value, key: &str) -> BTreeSet<Atom> {
+pub(super) fn all_atoms(v: &Value, key: &str) -> BTreeSet<Atom> {
     get_blocks(v, key).iter().flat_map(rule_atoms).collect()
 }
 
 impl SecurityGroup {
-    fn to_value(&self, p: &AwsProvider, g: &Sg, prior: Option<&Value>) -> Value {
+    pub(super) fn to_value(&self, p: &AwsProvider, g: &Sg, prior: Option<&Value>) -> Value {
         let id = g.group_id().unwrap_or_default();
         let owner = g.owner_id().unwrap_or_default();
         let arn = g
@@ -343,7 +343,7 @@ impl SecurityGroup {
             .build()
     }
 
-    fn to_value_fresh(&self, p: &AwsProvider, g: &Sg) -> Value {
+    pub(super) fn to_value_fresh(&self, p: &AwsProvider, g: &Sg) -> Value {
         let mut v = self.to_value(p, g, None);
         if let Some(m) = v.as_map_mut() {
             m.insert("revoke_rules_on_delete".into(), Value::Bool(false));
@@ -361,7 +361,7 @@ impl SecurityGroup {
         Ok(found.map(|g| self.to_value(p, &g, prior)))
     }
 
-    async fn change_rules(
+    pub(super) async fn change_rules(
         &self,
         p: &AwsProvider,
         id: &str,
@@ -456,6 +456,31 @@ fn normalize_rules(rules: &Value) -> Value {
     )
 }
 
+/// Plan by schema, with the rules' protocols as reads report them.
+pub(super) fn plan_rules(
+    p: &AwsProvider,
+    type_name: &str,
+    prior: Option<&Value>,
+    config: &Value,
+    ctx: &ResourceContext,
+) -> PlannedResource {
+    let mut planned = default_plan(p, &p.resource_schema(type_name), prior, config, ctx);
+    if let Some(m) = planned.planned.as_map_mut() {
+        for key in ["ingress", "egress"] {
+            if let Some(rules) = m.get(key).map(normalize_rules) {
+                m.insert(key.into(), rules);
+            }
+        }
+    }
+    planned
+}
+
+/// A VPC's default group (`aws_default_security_group` adopts it; it is
+/// never an unmanaged `aws_security_group`).
+pub(super) fn is_default_group(g: &Sg) -> bool {
+    g.group_name() == Some("default")
+}
+
 #[async_trait]
 impl ResourceType for SecurityGroup {
     fn name(&self) -> &'static str {
@@ -502,15 +527,7 @@ impl ResourceType for SecurityGroup {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
-        let mut planned = default_plan(p, &p.resource_schema(NAME), prior, config, ctx);
-        if let Some(m) = planned.planned.as_map_mut() {
-            for key in ["ingress", "egress"] {
-                if let Some(rules) = m.get(key).map(normalize_rules) {
-                    m.insert(key.into(), rules);
-                }
-            }
-        }
-        Ok(planned)
+        Ok(plan_rules(p, NAME, prior, config, ctx))
     }
 
     async fn read_many(
@@ -643,7 +660,11 @@ impl ResourceType for SecurityGroup {
         environment: &str,
     ) -> Result<Vec<Value>, ProviderError> {
         let found = find_by_environment::<Sg>(p, environment).await?;
-        Ok(found.iter().map(|g| self.to_value_fresh(p, g)).collect())
+        Ok(found
+            .iter()
+            .filter(|g| !is_default_group(g))
+            .map(|g| self.to_value_fresh(p, g))
+            .collect())
     }
 }
 

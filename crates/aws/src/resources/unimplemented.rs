@@ -31,6 +31,33 @@ use Arg::*;
 /// Per type: the Terraform schema's arguments and attributes terrace lacks.
 const TABLE: &[(&str, &[(&str, Arg)])] = &[
     (
+        "aws_route",
+        &[
+            ("destination_prefix_list_id", Str),
+            ("carrier_gateway_id", Str),
+            ("core_network_arn", Str),
+            ("local_gateway_id", Str),
+            ("vpc_endpoint_id", Str),
+        ],
+    ),
+    (
+        "aws_eip",
+        &[
+            ("address", Str),
+            ("customer_owned_ipv4_pool", Str),
+            ("ipam_pool_id", Str),
+            ("arn", Computed),
+        ],
+    ),
+    (
+        "aws_nat_gateway",
+        &[
+            ("secondary_allocation_ids", Strings),
+            ("secondary_private_ip_address_count", Num),
+            ("secondary_private_ip_addresses", Strings),
+        ],
+    ),
+    (
         "aws_vpc",
         &[
             ("assign_generated_ipv6_cidr_block", Bool(false)),

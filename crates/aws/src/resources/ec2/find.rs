@@ -6,11 +6,13 @@
 //! `ec2:Describe…` through [`AwsProvider::call`].
 
 use crate::provider::AwsProvider;
+use crate::provider::{OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::resources::ec2_support::{
     address_filters, describe_all, describe_by_ids, environment_filter, filter, prior_ids,
+    tags_to_map,
 };
 use async_trait::async_trait;
-use aws_sdk_ec2::types::Filter;
+use aws_sdk_ec2::types::{Filter, Tag};
 use std::collections::BTreeMap;
 use terrace_core::Value;
 use terrace_provider::{ProviderError, ResourceContext};
@@ -24,6 +26,16 @@ pub(crate) trait Ec2Object: Sized + Clone + Send + Sync + 'static {
     /// The object's ID as the API reports it.
     fn object_id(&self) -> Option<&str>;
 
+    /// The object's tags (ownership is checked on them as well as by
+    /// filter: some emulators ignore tag filters of some calls).
+    fn object_tags(&self) -> &[Tag];
+
+    /// Deleted objects some APIs keep listing for a while (NAT gateways,
+    /// VPC endpoints in state `deleted`) count as gone.
+    fn is_gone(&self) -> bool {
+        false
+    }
+
     /// One page of the describe call with these filters.
     async fn describe_page(
         p: &AwsProvider,
@@ -33,9 +45,18 @@ pub(crate) trait Ec2Object: Sized + Clone + Send + Sync + 'static {
 }
 
 /// Implements [`Ec2Object`]: type, ID filter, ID accessor, counted
-/// operation name, client method and the output's list accessor.
+/// operation name, client method and the output's list accessor. Options
+/// after a `;`: `paged` (the call takes `NextToken`) or `unpaged`;
+/// `filters` (the setter is `set_filters`) or `filter` (`set_filter`);
+/// optionally `ids = setter` when the ID filter is sent as the call's ID
+/// list instead (an ID that does not exist then fails the call);
+/// optionally `gone = |o| expr` for objects listed after deletion.
 macro_rules! describable {
     ($ty:ty, $filter:literal, $id:ident, $op:literal, $call:ident, $items:ident) => {
+        describable!($ty, $filter, $id, $op, $call, $items; paged set_filters);
+    };
+    ($ty:ty, $filter:literal, $id:ident, $op:literal, $call:ident, $items:ident;
+     $paging:ident $setter:ident $(, ids = $ids:ident)? $(, gone = |$o:ident| $gone:expr)?) => {
         #[async_trait]
         impl Ec2Object for $ty {
             const ID_FILTER: &'static str = $filter;
@@ -44,24 +65,51 @@ macro_rules! describable {
                 self.$id()
             }
 
+            fn object_tags(&self) -> &[Tag] {
+                self.tags()
+            }
+
+            $(fn is_gone(&self) -> bool {
+                let $o = self;
+                $gone
+            })?
+
             async fn describe_page(
                 p: &AwsProvider,
                 filters: Vec<Filter>,
                 token: Option<String>,
             ) -> Result<(Vec<Self>, Option<String>), ProviderError> {
+                #[allow(unused_mut)]
+                let mut filters = filters;
+                #[allow(unused_mut, unused_assignments)]
+                let mut ids: Option<Vec<String>> = None;
+                $(
+                    ids = take_filter(&mut filters, $filter);
+                    let _ = stringify!($ids);
+                )?
                 let out = p
                     .call($op, || {
-                        p.ec2
-                            .$call()
-                            .set_filters(Some(filters.clone()))
-                            .set_next_token(token.clone())
-                            .send()
+                        let call = p.ec2.$call();
+                        $(let call = call.$ids(ids.clone());)?
+                        let _ = &ids;
+                        let call = call.$setter((!filters.is_empty()).then(|| filters.clone()));
+                        describable!(@page call, token, $paging).send()
                     })
                     .await?;
-                Ok((out.$items().to_vec(), out.next_token().map(str::to_string)))
+                Ok((out.$items().to_vec(), describable!(@next out, $paging)))
             }
         }
     };
+    (@page $call:ident, $token:ident, paged) => { $call.set_next_token($token.clone()) };
+    (@page $call:ident, $token:ident, unpaged) => {{ let _ = &$token; $call }};
+    (@next $out:ident, paged) => { $out.next_token().map(str::to_string) };
+    (@next $out:ident, unpaged) => {{ let _ = &$out; None }};
+}
+
+/// Remove the filter named `name` from `filters`, returning its values.
+fn take_filter(filters: &mut Vec<Filter>, name: &str) -> Option<Vec<String>> {
+    let at = filters.iter().position(|f| f.name() == Some(name))?;
+    Some(filters.remove(at).values().to_vec())
 }
 
 use aws_sdk_ec2::types as t;
@@ -123,12 +171,55 @@ describable!(
     volumes
 );
 
+describable!(
+    t::Address,
+    "allocation-id",
+    allocation_id,
+    "ec2:DescribeAddresses",
+    describe_addresses,
+    addresses;
+    unpaged set_filters
+);
+describable!(
+    t::NatGateway,
+    "nat-gateway-id",
+    nat_gateway_id,
+    "ec2:DescribeNatGateways",
+    describe_nat_gateways,
+    nat_gateways;
+    paged set_filter,
+    gone = |o| matches!(
+        o.state(),
+        Some(t::NatGatewayState::Deleted | t::NatGatewayState::Deleting)
+    )
+);
+describable!(
+    t::EgressOnlyInternetGateway,
+    "egress-only-internet-gateway-id",
+    egress_only_internet_gateway_id,
+    "ec2:DescribeEgressOnlyInternetGateways",
+    describe_egress_only_internet_gateways,
+    egress_only_internet_gateways
+);
+describable!(
+    t::VpcEndpoint,
+    "vpc-endpoint-id",
+    vpc_endpoint_id,
+    "ec2:DescribeVpcEndpoints",
+    describe_vpc_endpoints,
+    vpc_endpoints;
+    paged set_filters,
+    ids = set_vpc_endpoint_ids,
+    gone = |o| matches!(o.state(), Some(t::State::Deleted | t::State::Deleting))
+);
+
 /// Everything the filters select, following pages.
 pub(crate) async fn find_all<T: Ec2Object>(
     p: &AwsProvider,
     filters: Vec<Filter>,
 ) -> Result<Vec<T>, ProviderError> {
-    describe_all(|token| T::describe_page(p, filters.clone(), token)).await
+    let all = describe_all(|token| T::describe_page(p, filters.clone(), token)).await?;
+    Ok(all.into_iter().filter(|o| !o.is_gone()).collect())
 }
 
 /// The objects with these IDs, by ID; missing IDs are simply absent. IDs
@@ -137,10 +228,22 @@ pub(crate) async fn find_by_ids<T: Ec2Object>(
     p: &AwsProvider,
     ids: &[String],
 ) -> Result<BTreeMap<String, T>, ProviderError> {
-    find_keyed(p, T::ID_FILTER, ids, Vec::new(), |o: &T| {
-        o.object_id().map(str::to_string)
-    })
-    .await
+    let key = |o: &T| o.object_id().map(str::to_string);
+    match find_keyed(p, T::ID_FILTER, ids, Vec::new(), key).await {
+        // Calls that take the IDs as a list fail when one is missing:
+        // look the IDs up one by one then, a missing one being absent.
+        Err(e) if crate::api::is_not_found(&e) && ids.len() > 1 => {
+            let mut out = BTreeMap::new();
+            for id in ids {
+                if let Some(o) = find_by_id::<T>(p, id).await? {
+                    out.insert(id.clone(), o);
+                }
+            }
+            Ok(out)
+        }
+        Err(e) if crate::api::is_not_found(&e) => Ok(BTreeMap::new()),
+        other => other,
+    }
 }
 
 /// Objects selected by `filter_name` ∈ `values` (batched, paged) and the
@@ -161,6 +264,7 @@ pub(crate) async fn find_keyed<T: Ec2Object>(
         let (items, next) = T::describe_page(p, filters, token).await?;
         let items = items
             .into_iter()
+            .filter(|o| !o.is_gone())
             .filter_map(|o| Some((key(&o)?, o)))
             .collect();
         Ok((items, next))
@@ -173,10 +277,11 @@ pub(crate) async fn find_by_id<T: Ec2Object>(
     p: &AwsProvider,
     id: &str,
 ) -> Result<Option<T>, ProviderError> {
-    Ok(find_all(p, vec![filter(T::ID_FILTER, [id])])
-        .await?
-        .into_iter()
-        .next())
+    match find_all::<T>(p, vec![filter(T::ID_FILTER, [id])]).await {
+        Ok(found) => Ok(found.into_iter().find(|o| o.object_id() == Some(id))),
+        Err(e) if crate::api::is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The object one resource instance made, found by its ownership tags.
@@ -184,7 +289,15 @@ pub(crate) async fn find_by_address<T: Ec2Object>(
     p: &AwsProvider,
     ctx: &ResourceContext,
 ) -> Result<Option<T>, ProviderError> {
-    Ok(find_all(p, address_filters(ctx)).await?.into_iter().next())
+    let owned = |o: &T| {
+        let tags = tags_to_map(o.object_tags());
+        tags.get(OWNER_ENVIRONMENT_TAG) == Some(&ctx.environment)
+            && tags.get(OWNER_ADDRESS_TAG) == Some(&ctx.address)
+    };
+    Ok(find_all(p, address_filters(ctx))
+        .await?
+        .into_iter()
+        .find(|o| owned(o)))
 }
 
 /// Every object carrying the environment's ownership tag.
@@ -192,7 +305,15 @@ pub(crate) async fn find_by_environment<T: Ec2Object>(
     p: &AwsProvider,
     environment: &str,
 ) -> Result<Vec<T>, ProviderError> {
-    find_all(p, vec![environment_filter(environment)]).await
+    let found: Vec<T> = find_all(p, vec![environment_filter(environment)]).await?;
+    Ok(found
+        .into_iter()
+        .filter(|o| {
+            tags_to_map(o.object_tags())
+                .get(OWNER_ENVIRONMENT_TAG)
+                .is_some_and(|e| e == environment)
+        })
+        .collect())
 }
 
 /// The `read_many` shape: describe the priors by ID in batches and map each
@@ -276,4 +397,56 @@ impl<M: Ec2Mapped> Lookups for M {
         let found = find_by_environment::<M::Object>(p, environment).await?;
         Ok(found.iter().map(|o| self.map(p, o, None)).collect())
     }
+}
+
+/// One object by ID, mapped; an error naming `what` when it is not there
+/// (the read that ends a create or an update).
+pub(crate) async fn read_mapped<M: Ec2Mapped>(
+    m: &M,
+    p: &AwsProvider,
+    id: &str,
+    prior: Option<&Value>,
+    what: &str,
+) -> Result<Value, ProviderError> {
+    find_by_id::<M::Object>(p, id)
+        .await?
+        .map(|o| m.map(p, &o, prior))
+        .ok_or_else(|| ProviderError::NotFound(format!("{what} {id} not found after writing it")))
+}
+
+/// Poll the object until `ready` says it is (`Ok(true)`), failed
+/// (`Err`), or the timeout passes; gone counts as failed.
+pub(crate) async fn wait_until<T: Ec2Object>(
+    p: &AwsProvider,
+    id: &str,
+    what: &str,
+    timeout: std::time::Duration,
+    ready: impl Fn(&T) -> Result<bool, ProviderError>,
+) -> Result<T, ProviderError> {
+    let ready = &ready;
+    crate::resources::wait_for(
+        what,
+        timeout,
+        std::time::Duration::from_secs(2),
+        || async move {
+            match find_by_id::<T>(p, id).await? {
+                Some(o) => Ok(ready(&o)?.then_some(o)),
+                None => Err(ProviderError::NotFound(format!("{what}: {id} disappeared"))),
+            }
+        },
+    )
+    .await
+}
+
+/// Poll until the object is gone (deleted, or listed as deleted).
+pub(crate) async fn wait_gone<T: Ec2Object>(
+    p: &AwsProvider,
+    id: &str,
+    what: &str,
+    timeout: std::time::Duration,
+) -> Result<(), ProviderError> {
+    crate::resources::wait_for(what, timeout, std::time::Duration::from_secs(2), || async {
+        Ok(find_by_id::<T>(p, id).await?.is_none().then_some(()))
+    })
+    .await
 }
