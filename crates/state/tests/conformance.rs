@@ -1175,8 +1175,13 @@ async fn journal(b: Backend) {
     store.journal_record(&intent("b", "dev", 20)).await.unwrap();
     store.journal_record(&intent("a", "dev", 10)).await.unwrap();
     store.journal_record(&intent("c", "prod", 5)).await.unwrap();
+    // Recording the same intent again (a retry whose first answer was
+    // lost) is no error; another intent under a used id is.
+    store.journal_record(&intent("a", "dev", 10)).await.unwrap();
+    let mut other = intent("a", "dev", 10);
+    other.idempotency_token = "tok-another".into();
     assert!(
-        store.journal_record(&intent("a", "dev", 10)).await.is_err(),
+        store.journal_record(&other).await.is_err(),
         "duplicate intent id"
     );
 
