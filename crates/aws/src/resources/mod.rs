@@ -39,6 +39,8 @@ mod internet_gateway;
 mod launch_template;
 mod route_table;
 mod s3_bucket;
+mod s3_bucket_part;
+mod s3_bucket_parts;
 mod s3_bucket_versioning;
 mod security_group;
 mod subnet;
@@ -50,6 +52,7 @@ use crate::tags::planned_tags_all;
 use crate::values::Obj;
 use async_trait::async_trait;
 use ec2::find::Lookups;
+use s3_bucket_part::BucketResource;
 use terrace_core::Value;
 use terrace_provider::{
     AttrMode, AttrType, Attribute, CreateContext, Nesting, PlannedResource, ProviderError,
@@ -190,6 +193,12 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(ecr_lifecycle_policy::EcrLifecyclePolicy),
         Box::new(s3_bucket::S3Bucket),
         Box::new(s3_bucket_versioning::S3BucketVersioning),
+        Box::new(BucketResource(s3_bucket_parts::PublicAccessBlock)),
+        Box::new(BucketResource(s3_bucket_parts::ServerSideEncryption)),
+        Box::new(BucketResource(s3_bucket_parts::LifecycleConfiguration)),
+        Box::new(BucketResource(s3_bucket_parts::BucketPolicy)),
+        Box::new(BucketResource(s3_bucket_parts::OwnershipControls)),
+        Box::new(BucketResource(s3_bucket_parts::BucketLogging)),
         Box::new(iam::IamRole),
         Box::new(iam::IamInstanceProfile),
         Box::new(iam::IamRolePolicyAttachment),
