@@ -43,6 +43,7 @@ mod s3_bucket_part;
 mod s3_bucket_parts;
 mod s3_bucket_versioning;
 mod security_group;
+pub(crate) mod ssm_parameter;
 mod subnet;
 pub(crate) mod unimplemented;
 mod vpc;
@@ -206,6 +207,7 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(autoscaling::AutoscalingGroup),
         Box::new(eks::EksCluster),
         Box::new(eks::EksNodeGroup),
+        Box::new(ssm_parameter::SsmParameter),
     ]
 }
 
