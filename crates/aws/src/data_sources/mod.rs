@@ -5,6 +5,7 @@ mod ami;
 mod availability_zones;
 mod caller_identity;
 mod partition;
+mod secretsmanager_secret_version;
 mod ssm_parameter;
 
 use crate::provider::AwsProvider;
@@ -32,6 +33,7 @@ pub(crate) fn all_data_source_types() -> Vec<Box<dyn DataSourceType>> {
         Box::new(partition::Partition),
         Box::new(partition::Region),
         Box::new(ssm_parameter::SsmParameter),
+        Box::new(secretsmanager_secret_version::SecretVersion),
     ]
 }
 

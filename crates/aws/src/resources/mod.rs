@@ -42,6 +42,7 @@ mod s3_bucket;
 mod s3_bucket_part;
 mod s3_bucket_parts;
 mod s3_bucket_versioning;
+pub(crate) mod secretsmanager;
 mod security_group;
 pub(crate) mod ssm_parameter;
 mod subnet;
@@ -208,6 +209,8 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(eks::EksCluster),
         Box::new(eks::EksNodeGroup),
         Box::new(ssm_parameter::SsmParameter),
+        Box::new(secretsmanager::Secret),
+        Box::new(secretsmanager::SecretVersion),
     ]
 }
 
