@@ -125,6 +125,107 @@ async fn ecr_repository_and_lifecycle_policy() {
     p.delete("aws_ecr_lifecycle_policy", &pol2).await.unwrap();
     assert_eq!(read(&p, "aws_ecr_lifecycle_policy", &pol2).await, None);
 
+    // Repository policy: the same shape; pull granted to one role.
+    let rc = create_ctx(env, "aws_ecr_repository_policy.app");
+    let repo_policy = |action: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "pull",
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/runner"},
+            "Action": ["ecr:BatchGetImage", action]}]})
+    };
+    let rcfg = |action: &str, pretty: bool| {
+        let doc = repo_policy(action);
+        Value::map([
+            ("repository", Value::from(name.as_str())),
+            (
+                "policy",
+                Value::from(if pretty {
+                    serde_json::to_string_pretty(&doc).unwrap()
+                } else {
+                    doc.to_string()
+                }),
+            ),
+        ])
+    };
+    let rp = create(
+        &p,
+        "aws_ecr_repository_policy",
+        &rcfg("ecr:GetDownloadUrlForLayer", false),
+        &rc,
+    )
+    .await;
+    assert_eq!(s(&rp, "id"), name);
+    assert_no_diff(
+        &p,
+        "aws_ecr_repository_policy",
+        &rp,
+        &rcfg("ecr:GetDownloadUrlForLayer", true),
+        &rc.resource,
+    );
+    assert_eq!(
+        read(&p, "aws_ecr_repository_policy", &rp).await.as_ref(),
+        Some(&rp)
+    );
+    let plan = p
+        .plan_resource(
+            "aws_ecr_repository_policy",
+            Some(&rp),
+            &rcfg("ecr:DescribeImages", false),
+            &rc.resource,
+        )
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let rp2 = p
+        .update(
+            "aws_ecr_repository_policy",
+            &rp,
+            &plan.planned,
+            &rc.resource,
+        )
+        .await
+        .unwrap();
+    assert!(s(&rp2, "policy").contains("ecr:DescribeImages"));
+    assert_eq!(
+        p.import("aws_ecr_repository_policy", &name)
+            .await
+            .unwrap()
+            .map(|v| s(&v, "id")),
+        Some(name.clone())
+    );
+    // Edited outside → changed; deleted outside → missing.
+    p.ecr_client()
+        .set_repository_policy()
+        .repository_name(&name)
+        .policy_text(repo_policy("ecr:ListImages").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        s(
+            &read(&p, "aws_ecr_repository_policy", &rp2).await.unwrap(),
+            "policy"
+        )
+        .contains("ecr:ListImages")
+    );
+    p.ecr_client()
+        .delete_repository_policy()
+        .repository_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&p, "aws_ecr_repository_policy", &rp2).await, None);
+    p.delete("aws_ecr_repository_policy", &rp2)
+        .await
+        .expect("already gone");
+    let bad = Value::map([
+        ("repository", Value::from(name.as_str())),
+        ("policy", Value::from("{oops")),
+    ]);
+    assert!(
+        p.create("aws_ecr_repository_policy", &bad, &rc)
+            .await
+            .is_err()
+    );
+
     // Import, crash recovery, drift listing.
     let imported = p
         .import("aws_ecr_repository", &name)
