@@ -925,3 +925,98 @@ async fn s3_bucket_configuration_types() {
         assert_eq!(p.import(t, &bucket).await.unwrap(), None, "{t}");
     }
 }
+
+#[tokio::test]
+async fn ecr_data_sources() {
+    let env = "reg-ecr-data";
+    let Some(p) = provider(env).await else { return };
+    let name = unique("data");
+    let c = create_ctx(env, "aws_ecr_repository.data");
+    let repo = create(
+        &p,
+        "aws_ecr_repository",
+        &Value::map([("name", Value::from(name.as_str()))]),
+        &c,
+    )
+    .await;
+    let manifest = serde_json::json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+            "digest": "sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7"},
+        "layers": []});
+    let pushed = p
+        .ecr_client()
+        .put_image()
+        .repository_name(&name)
+        .image_manifest(manifest.to_string())
+        .image_tag("v1")
+        .send()
+        .await
+        .unwrap();
+    let digest = pushed
+        .image()
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .image_digest()
+        .unwrap()
+        .to_string();
+
+    let data = p
+        .read_data(
+            "aws_ecr_repository",
+            &Value::map([("name", Value::from(name.as_str()))]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(data.get("arn"), repo.get("arn"));
+    assert_eq!(data.get("repository_url"), repo.get("repository_url"));
+    assert_eq!(
+        data.get("most_recent_image_tags"),
+        Some(&Value::List(vec![Value::from("v1")]))
+    );
+    let err = p
+        .read_data(
+            "aws_ecr_repository",
+            &Value::map([("name", Value::from("no-such-repo"))]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("reading ECR Repository (no-such-repo)"),
+        "{err}"
+    );
+
+    let by =
+        |k: &str, v: Value| Value::map([("repository_name", Value::from(name.as_str())), (k, v)]);
+    for cfg in [
+        by("image_tag", Value::from("v1")),
+        by("image_digest", Value::from(digest.as_str())),
+        by("most_recent", Value::Bool(true)),
+    ] {
+        let img = p.read_data("aws_ecr_image", &cfg).await.unwrap();
+        assert_eq!(s(&img, "id"), digest);
+        assert!(s(&img, "image_uri").ends_with(&format!("/{name}@{digest}")));
+    }
+    let err = p
+        .read_data("aws_ecr_image", &by("image_tag", Value::from("v9")))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("couldn't find resource"), "{err}");
+
+    let token = p
+        .read_data("aws_ecr_authorization_token", &Value::map::<&str>([]))
+        .await
+        .unwrap();
+    assert!(token.get("password").unwrap().is_sensitive());
+    assert!(token.get("authorization_token").unwrap().is_sensitive());
+    assert_eq!(s(&token, "user_name"), "AWS");
+
+    let mut forced = repo.clone();
+    forced
+        .as_map_mut()
+        .unwrap()
+        .insert("force_delete".into(), Value::Bool(true));
+    p.delete("aws_ecr_repository", &forced).await.unwrap();
+}

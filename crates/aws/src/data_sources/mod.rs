@@ -4,6 +4,7 @@
 mod ami;
 mod availability_zones;
 mod caller_identity;
+mod ecr;
 mod partition;
 mod secretsmanager_secret_version;
 mod ssm_parameter;
@@ -33,6 +34,9 @@ pub(crate) fn all_data_source_types() -> Vec<Box<dyn DataSourceType>> {
         Box::new(partition::Partition),
         Box::new(partition::Region),
         Box::new(ssm_parameter::SsmParameter),
+        Box::new(ecr::EcrRepository),
+        Box::new(ecr::EcrAuthorizationToken),
+        Box::new(ecr::EcrImage),
         Box::new(secretsmanager_secret_version::SecretVersion),
     ]
 }
