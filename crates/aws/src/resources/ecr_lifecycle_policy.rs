@@ -9,7 +9,6 @@ use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
 use crate::values::{Obj, get_str, json_equivalent, normalize_json};
 use async_trait::async_trait;
-use futures::{StreamExt, TryStreamExt};
 use terrace_core::{PathStep, Value};
 use terrace_provider::{
     AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
@@ -21,8 +20,6 @@ pub(crate) enum EcrPolicy {
     Lifecycle,
     Repository,
 }
-
-const CONCURRENCY: usize = 8;
 
 impl EcrPolicy {
     /// The policy of one repository: `None` when the repository or its policy is gone.
@@ -129,6 +126,11 @@ impl ResourceType for EcrPolicy {
         self.type_name()
     }
 
+    // Written again idempotently; belongs to its tagged parent.
+    fn untagged(&self) -> bool {
+        true
+    }
+
     fn schema(&self) -> Schema {
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
@@ -169,20 +171,17 @@ impl ResourceType for EcrPolicy {
         prior: &[Value],
     ) -> Result<Vec<Option<Value>>, ProviderError> {
         // ECR has no batched policy read: one call per repository, concurrently.
-        futures::stream::iter(prior.to_vec())
-            .map(|pv| async move {
-                let repo = get_str(&pv, "repository")
-                    .or_else(|| get_str(&pv, "id"))
-                    .unwrap_or_default();
-                Ok::<_, ProviderError>(
-                    self.get(p, &repo)
-                        .await?
-                        .map(|(t, reg)| self.to_value(p, &repo, &t, &reg, Some(&pv))),
-                )
-            })
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await
+        super::read_each(prior, |pv| async move {
+            let repo = get_str(&pv, "repository")
+                .or_else(|| get_str(&pv, "id"))
+                .unwrap_or_default();
+            Ok::<_, ProviderError>(
+                self.get(p, &repo)
+                    .await?
+                    .map(|(t, reg)| self.to_value(p, &repo, &t, &reg, Some(&pv))),
+            )
+        })
+        .await
     }
 
     async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
@@ -244,24 +243,5 @@ impl ResourceType for EcrPolicy {
                 .await
                 .map(|_| ()),
         })
-    }
-
-    async fn find_created(
-        &self,
-        _p: &AwsProvider,
-        _token: &str,
-        _ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        // A policy is not tagged; creating it again is idempotent (PutLifecyclePolicy).
-        Ok(None)
-    }
-
-    async fn list_owned(
-        &self,
-        _p: &AwsProvider,
-        _environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        // Policies carry no tags; they belong to their (tagged) repository.
-        Ok(Vec::new())
     }
 }

@@ -93,6 +93,13 @@ pub(crate) trait ResourceType: Send + Sync {
         None
     }
 
+    /// True for a type whose object is not tagged and not separate from
+    /// its (tagged) parent — a configuration written by an idempotent
+    /// `Put*`: nothing to find after a crash, nothing to list as owned.
+    fn untagged(&self) -> bool {
+        false
+    }
+
     /// Refresh many objects; one entry per prior, in order; `None` = gone.
     async fn read_many(
         &self,
@@ -139,6 +146,9 @@ pub(crate) trait ResourceType: Send + Sync {
         ctx: &ResourceContext,
     ) -> Result<Option<Value>, ProviderError> {
         let _ = token;
+        if self.untagged() {
+            return Ok(None);
+        }
         no_lookups(self.name(), self.lookups())?
             .find_created(p, ctx)
             .await
@@ -150,6 +160,9 @@ pub(crate) trait ResourceType: Send + Sync {
         p: &AwsProvider,
         environment: &str,
     ) -> Result<Vec<Value>, ProviderError> {
+        if self.untagged() {
+            return Ok(Vec::new());
+        }
         no_lookups(self.name(), self.lookups())?
             .list_owned(p, environment)
             .await
@@ -182,6 +195,24 @@ pub(crate) fn partially_created(object: &Value, error: ProviderError) -> Provide
     }
 }
 
+/// Read each prior with `read` (APIs without a batched read), a few
+/// calls in flight; one entry per prior, in order.
+pub(crate) async fn read_each<F, Fut>(
+    prior: &[Value],
+    read: F,
+) -> Result<Vec<Option<Value>>, ProviderError>
+where
+    F: Fn(Value) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Value>, ProviderError>>,
+{
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(prior.to_vec())
+        .map(read)
+        .buffered(8)
+        .try_collect()
+        .await
+}
+
 /// Every supported resource type. One line per type.
 pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
     vec![
@@ -195,7 +226,7 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(ecr_lifecycle_policy::EcrPolicy::Lifecycle),
         Box::new(ecr_lifecycle_policy::EcrPolicy::Repository),
         Box::new(s3_bucket::S3Bucket),
-        Box::new(s3_bucket_versioning::S3BucketVersioning),
+        Box::new(BucketResource(s3_bucket_versioning::S3BucketVersioning)),
         Box::new(BucketResource(s3_bucket_parts::PublicAccessBlock)),
         Box::new(BucketResource(s3_bucket_parts::ServerSideEncryption)),
         Box::new(BucketResource(s3_bucket_parts::LifecycleConfiguration)),

@@ -11,15 +11,12 @@ use crate::api::is_not_found;
 use crate::provider::AwsProvider;
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
-use futures::{StreamExt, TryStreamExt};
 use std::time::Duration;
 use terrace_core::Value;
 use terrace_provider::{
     AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
 };
 
-/// Concurrent reads: S3 has no batched configuration read.
-const CONCURRENCY: usize = 8;
 /// How long a just-written configuration may take to be readable (S3 is
 /// eventually consistent for bucket configuration, as Terraform notes).
 const PROPAGATION: Duration = Duration::from_secs(60);
@@ -125,6 +122,11 @@ impl<T: BucketPart> ResourceType for BucketResource<T> {
         self.0.name()
     }
 
+    // Written again idempotently; belongs to its tagged parent.
+    fn untagged(&self) -> bool {
+        true
+    }
+
     fn schema(&self) -> Schema {
         let mut schema = self
             .0
@@ -162,11 +164,10 @@ impl<T: BucketPart> ResourceType for BucketResource<T> {
         p: &AwsProvider,
         prior: &[Value],
     ) -> Result<Vec<Option<Value>>, ProviderError> {
-        futures::stream::iter(prior.to_vec())
-            .map(|pv| async move { self.get(p, &Self::bucket_of(&pv), Some(&pv)).await })
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await
+        super::read_each(prior, |pv| async move {
+            self.get(p, &Self::bucket_of(&pv), Some(&pv)).await
+        })
+        .await
     }
 
     async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
@@ -203,24 +204,5 @@ impl<T: BucketPart> ResourceType for BucketResource<T> {
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
         super::ec2_support::ok_if_gone(self.0.delete(p, &Self::bucket_of(prior), prior).await)
-    }
-
-    async fn find_created(
-        &self,
-        _p: &AwsProvider,
-        _token: &str,
-        _ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        // Not a separate object: writing it again is idempotent.
-        Ok(None)
-    }
-
-    async fn list_owned(
-        &self,
-        _p: &AwsProvider,
-        _environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        // Untagged; it belongs to its (tagged) bucket.
-        Ok(Vec::new())
     }
 }

@@ -14,6 +14,14 @@ use aws_smithy_types::error::operation::BuildError;
 use terrace_core::{PathStep, Value};
 use terrace_provider::{AttrType, Attribute, ProviderError, Schema};
 
+/// One S3 call that takes nothing but the bucket.
+macro_rules! by_bucket {
+    ($p:expr, $op:literal, $method:ident, $bucket:expr) => {
+        $p.call($op, || $p.s3.$method().bucket($bucket).send())
+            .await
+    };
+}
+
 /// A request the SDK could not build (a required field missing): an
 /// argument error at `path`.
 fn built<T>(r: Result<T, BuildError>, path: &str) -> Result<T, ProviderError> {
@@ -67,11 +75,12 @@ impl BucketPart for PublicAccessBlock {
         bucket: &str,
         _prior: Option<&Value>,
     ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
-        let out = p
-            .call("s3:GetPublicAccessBlock", || {
-                p.s3.get_public_access_block().bucket(bucket).send()
-            })
-            .await?;
+        let out = by_bucket!(
+            p,
+            "s3:GetPublicAccessBlock",
+            get_public_access_block,
+            bucket
+        )?;
         Ok(out.public_access_block_configuration().map(|c| {
             let flags = [
                 c.block_public_acls(),
@@ -117,10 +126,12 @@ impl BucketPart for PublicAccessBlock {
         bucket: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        p.call("s3:DeletePublicAccessBlock", || {
-            p.s3.delete_public_access_block().bucket(bucket).send()
-        })
-        .await
+        by_bucket!(
+            p,
+            "s3:DeletePublicAccessBlock",
+            delete_public_access_block,
+            bucket
+        )
         .map(|_| ())
     }
 }
@@ -161,11 +172,7 @@ impl BucketPart for ServerSideEncryption {
         bucket: &str,
         prior: Option<&Value>,
     ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
-        let out = p
-            .call("s3:GetBucketEncryption", || {
-                p.s3.get_bucket_encryption().bucket(bucket).send()
-            })
-            .await?;
+        let out = by_bucket!(p, "s3:GetBucketEncryption", get_bucket_encryption, bucket)?;
         let Some(cfg) = out.server_side_encryption_configuration() else {
             return Ok(None);
         };
@@ -257,10 +264,12 @@ impl BucketPart for ServerSideEncryption {
         bucket: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        p.call("s3:DeleteBucketEncryption", || {
-            p.s3.delete_bucket_encryption().bucket(bucket).send()
-        })
-        .await
+        by_bucket!(
+            p,
+            "s3:DeleteBucketEncryption",
+            delete_bucket_encryption,
+            bucket
+        )
         .map(|_| ())
     }
 }
@@ -287,11 +296,7 @@ impl BucketPart for BucketPolicy {
         bucket: &str,
         prior: Option<&Value>,
     ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
-        let out = p
-            .call("s3:GetBucketPolicy", || {
-                p.s3.get_bucket_policy().bucket(bucket).send()
-            })
-            .await?;
+        let out = by_bucket!(p, "s3:GetBucketPolicy", get_bucket_policy, bucket)?;
         Ok(out.policy().map(|text| {
             let policy = match prior.and_then(|pv| get_str(pv, "policy")) {
                 Some(old) if json_equivalent(&old, text) => old,
@@ -333,11 +338,7 @@ impl BucketPart for BucketPolicy {
         bucket: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        p.call("s3:DeleteBucketPolicy", || {
-            p.s3.delete_bucket_policy().bucket(bucket).send()
-        })
-        .await
-        .map(|_| ())
+        by_bucket!(p, "s3:DeleteBucketPolicy", delete_bucket_policy, bucket).map(|_| ())
     }
 
     fn adjust_plan(&self, prior: Option<&Value>, config: &Value, planned: &mut Value) {
@@ -378,11 +379,12 @@ impl BucketPart for OwnershipControls {
         bucket: &str,
         _prior: Option<&Value>,
     ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
-        let out = p
-            .call("s3:GetBucketOwnershipControls", || {
-                p.s3.get_bucket_ownership_controls().bucket(bucket).send()
-            })
-            .await?;
+        let out = by_bucket!(
+            p,
+            "s3:GetBucketOwnershipControls",
+            get_bucket_ownership_controls,
+            bucket
+        )?;
         Ok(out.ownership_controls().map(|c| {
             let rules = c
                 .rules()
@@ -466,11 +468,7 @@ impl BucketPart for BucketLogging {
         bucket: &str,
         _prior: Option<&Value>,
     ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
-        let out = p
-            .call("s3:GetBucketLogging", || {
-                p.s3.get_bucket_logging().bucket(bucket).send()
-            })
-            .await?;
+        let out = by_bucket!(p, "s3:GetBucketLogging", get_bucket_logging, bucket)?;
         Ok(out.logging_enabled().map(|l| {
             vec![
                 ("target_bucket", Value::from(l.target_bucket())),
@@ -945,10 +943,12 @@ impl BucketPart for LifecycleConfiguration {
         bucket: &str,
         _prior: &Value,
     ) -> Result<(), ProviderError> {
-        p.call("s3:DeleteBucketLifecycle", || {
-            p.s3.delete_bucket_lifecycle().bucket(bucket).send()
-        })
-        .await
+        by_bucket!(
+            p,
+            "s3:DeleteBucketLifecycle",
+            delete_bucket_lifecycle,
+            bucket
+        )
         .map(|_| ())
     }
 }

@@ -17,7 +17,6 @@ use crate::values::{
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 use base64::Engine;
-use futures::{StreamExt, TryStreamExt};
 use sha1::Digest;
 use terrace_core::{PathStep, Value};
 use terrace_provider::{
@@ -26,7 +25,6 @@ use terrace_provider::{
 
 const SECRET: &str = "aws_secretsmanager_secret";
 const VERSION: &str = "aws_secretsmanager_secret_version";
-const CONCURRENCY: usize = 8;
 
 fn invalid(attr: &str, message: String) -> ProviderError {
     ProviderError::InvalidArgument {
@@ -281,14 +279,11 @@ impl ResourceType for Secret {
         p: &AwsProvider,
         prior: &[Value],
     ) -> Result<Vec<Option<Value>>, ProviderError> {
-        futures::stream::iter(prior.to_vec())
-            .map(|pv| async move {
-                let id = get_str(&pv, "id").unwrap_or_default();
-                self.get(p, &id, Some(&pv)).await
-            })
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await
+        super::read_each(prior, |pv| async move {
+            let id = get_str(&pv, "id").unwrap_or_default();
+            self.get(p, &id, Some(&pv)).await
+        })
+        .await
     }
 
     async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
@@ -593,6 +588,11 @@ impl ResourceType for SecretVersion {
         VERSION
     }
 
+    // Re-sent safely (PutSecretValue carries the engine's token); untagged.
+    fn untagged(&self) -> bool {
+        true
+    }
+
     fn schema(&self) -> Schema {
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
@@ -648,14 +648,11 @@ impl ResourceType for SecretVersion {
         p: &AwsProvider,
         prior: &[Value],
     ) -> Result<Vec<Option<Value>>, ProviderError> {
-        futures::stream::iter(prior.to_vec())
-            .map(|pv| async move {
-                let id = get_str(&pv, "id").unwrap_or_default();
-                self.get(p, &id, Some(&pv)).await
-            })
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await
+        super::read_each(prior, |pv| async move {
+            let id = get_str(&pv, "id").unwrap_or_default();
+            self.get(p, &id, Some(&pv)).await
+        })
+        .await
     }
 
     async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
@@ -743,25 +740,5 @@ impl ResourceType for SecretVersion {
             return Ok(());
         };
         gone(self.set_stages(p, &arn, &version, &now.stages, &[]).await).map(|_| ())
-    }
-
-    async fn find_created(
-        &self,
-        _p: &AwsProvider,
-        _token: &str,
-        _ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        // PutSecretValue carries the engine's token: sending it again
-        // returns the same version.
-        Ok(None)
-    }
-
-    async fn list_owned(
-        &self,
-        _p: &AwsProvider,
-        _environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        // Versions are not tagged; they belong to their (tagged) secret.
-        Ok(Vec::new())
     }
 }
