@@ -15,7 +15,7 @@ use terrace_provider::{
 };
 
 /// Which of a repository's two policies.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub(crate) enum EcrPolicy {
     Lifecycle,
     Repository,
