@@ -1020,3 +1020,73 @@ async fn ecr_data_sources() {
         .insert("force_delete".into(), Value::Bool(true));
     p.delete("aws_ecr_repository", &forced).await.unwrap();
 }
+
+#[tokio::test]
+async fn ecr_registry_scanning_configuration() {
+    let env = "reg-ecr-scan";
+    let Some(p) = provider(env).await else { return };
+    let t = "aws_ecr_registry_scanning_configuration";
+    let c = create_ctx(env, &format!("{t}.this"));
+    let cfg = |freq: &str| {
+        Value::map([
+            ("scan_type", Value::from("ENHANCED")),
+            (
+                "rule",
+                Value::set(vec![Value::map([
+                    ("scan_frequency", Value::from(freq)),
+                    (
+                        "repository_filter",
+                        Value::set(vec![Value::map([
+                            ("filter", Value::from("app-*")),
+                            ("filter_type", Value::from("WILDCARD")),
+                        ])]),
+                    ),
+                ])]),
+            ),
+        ])
+    };
+    let state = create(&p, t, &cfg("SCAN_ON_PUSH"), &c).await;
+    assert!(!s(&state, "registry_id").is_empty());
+    assert_no_diff(&p, t, &state, &cfg("SCAN_ON_PUSH"), &c.resource);
+    assert_eq!(read(&p, t, &state).await.as_ref(), Some(&state));
+    let plan = p
+        .plan_resource(t, Some(&state), &cfg("CONTINUOUS_SCAN"), &c.resource)
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let updated = p
+        .update(t, &state, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+    assert_eq!(updated, plan.planned);
+    assert_eq!(
+        p.import(t, &s(&state, "registry_id"))
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&updated)
+    );
+    assert!(
+        p.plan_resource(
+            t,
+            None,
+            &Value::map([("scan_type", Value::from("DEEP"))]),
+            &c.resource
+        )
+        .is_err()
+    );
+    // Edited outside → changed.
+    p.ecr_client()
+        .put_registry_scanning_configuration()
+        .scan_type(aws_sdk_ecr::types::ScanType::Basic)
+        .set_rules(Some(Vec::new()))
+        .send()
+        .await
+        .unwrap();
+    let drifted = read(&p, t, &updated).await.unwrap();
+    assert_eq!(s(&drifted, "scan_type"), "BASIC");
+    p.delete(t, &updated).await.unwrap();
+    assert_eq!(
+        s(&read(&p, t, &updated).await.unwrap(), "scan_type"),
+        "BASIC"
+    );
+}

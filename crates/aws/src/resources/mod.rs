@@ -30,6 +30,7 @@ mod autoscaling;
 pub(crate) mod ec2;
 pub(crate) mod ec2_support;
 mod ecr_lifecycle_policy;
+mod ecr_registry_scanning;
 mod ecr_repository;
 mod eks;
 mod iam;
@@ -225,6 +226,7 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(ecr_repository::EcrRepository),
         Box::new(ecr_lifecycle_policy::EcrPolicy::Lifecycle),
         Box::new(ecr_lifecycle_policy::EcrPolicy::Repository),
+        Box::new(ecr_registry_scanning::RegistryScanning),
         Box::new(s3_bucket::S3Bucket),
         Box::new(BucketResource(s3_bucket_versioning::S3BucketVersioning)),
         Box::new(BucketResource(s3_bucket_parts::PublicAccessBlock)),
