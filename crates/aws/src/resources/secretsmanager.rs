@@ -10,7 +10,7 @@
 use super::{ResourceType, default_plan, tags_attributes};
 use crate::api::is_not_found;
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
-use crate::tags::{TagMap, create_tags, tag_changes, tags_from_api};
+use crate::tags::{TagMap, create_tags, send_tag_changes, tags_from_api};
 use crate::values::{
     Obj, get_i64, get_str, get_str_map, get_strings, json_equivalent, opt_str, str_set,
 };
@@ -367,31 +367,35 @@ impl ResourceType for Secret {
         {
             self.put_policy(p, &arn, planned).await?;
         }
-        let (removed, changed) = tag_changes(
+        let arn_ref = arn.as_str();
+        send_tag_changes(
             &get_str_map(prior, "tags_all"),
             &get_str_map(planned, "tags_all"),
-        );
-        if !removed.is_empty() {
-            p.call("secretsmanager:UntagResource", || {
-                p.secretsmanager
-                    .untag_resource()
-                    .secret_id(&arn)
-                    .set_tag_keys(Some(removed.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !changed.is_empty() {
-            let tags = sm_tags(&changed);
-            p.call("secretsmanager:TagResource", || {
-                p.secretsmanager
-                    .tag_resource()
-                    .secret_id(&arn)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
-        }
+            |removed| async move {
+                p.call("secretsmanager:UntagResource", || {
+                    p.secretsmanager
+                        .untag_resource()
+                        .secret_id(arn_ref)
+                        .set_tag_keys(Some(removed.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
+            },
+            |changed| async move {
+                let tags = sm_tags(&changed);
+                p.call("secretsmanager:TagResource", || {
+                    p.secretsmanager
+                        .tag_resource()
+                        .secret_id(arn_ref)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
+            },
+        )
+        .await?;
         self.get(p, &arn, Some(planned))
             .await?
             .ok_or_else(|| ProviderError::NotFound(format!("secret {arn} not found after update")))

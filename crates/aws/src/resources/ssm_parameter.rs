@@ -7,7 +7,7 @@
 
 use super::{ResourceType, default_plan, tags_attributes};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
-use crate::tags::{TagMap, create_tags, tag_changes, tags_from_api};
+use crate::tags::{TagMap, create_tags, send_tag_changes, tags_from_api};
 use crate::values::{Obj, get_bool, get_str, get_str_map, opt_str};
 use async_trait::async_trait;
 use aws_sdk_ssm::types::{
@@ -264,31 +264,36 @@ impl SsmParameter {
         old: &TagMap,
         new: &TagMap,
     ) -> Result<(), ProviderError> {
-        let (removed, changed) = tag_changes(old, new);
-        if !removed.is_empty() {
-            p.call("ssm:RemoveTagsFromResource", || {
-                p.ssm
-                    .remove_tags_from_resource()
-                    .resource_type(ResourceTypeForTagging::Parameter)
-                    .resource_id(name)
-                    .set_tag_keys(Some(removed.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        if !changed.is_empty() {
-            let tags = ssm_tags(&changed)?;
-            p.call("ssm:AddTagsToResource", || {
-                p.ssm
-                    .add_tags_to_resource()
-                    .resource_type(ResourceTypeForTagging::Parameter)
-                    .resource_id(name)
-                    .set_tags(Some(tags.clone()))
-                    .send()
-            })
-            .await?;
-        }
-        Ok(())
+        send_tag_changes(
+            old,
+            new,
+            |removed| async move {
+                p.call("ssm:RemoveTagsFromResource", || {
+                    p.ssm
+                        .remove_tags_from_resource()
+                        .resource_type(ResourceTypeForTagging::Parameter)
+                        .resource_id(name)
+                        .set_tag_keys(Some(removed.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
+            },
+            |changed| async move {
+                let tags = ssm_tags(&changed)?;
+                p.call("ssm:AddTagsToResource", || {
+                    p.ssm
+                        .add_tags_to_resource()
+                        .resource_type(ResourceTypeForTagging::Parameter)
+                        .resource_id(name)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
+            },
+        )
+        .await
     }
 
     async fn by_tags(
