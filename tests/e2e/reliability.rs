@@ -1908,3 +1908,69 @@ fn fuzz_smoke_config_loader() {
 fn fuzz_smoke_state_decoder() {
     fuzz_smoke("state_decoder", fuzz_entry::state_decoder);
 }
+
+/// Provider-sensitive attributes (`aws_ssm_parameter.value`,
+/// `aws_secretsmanager_secret_version.secret_string`) are hidden in plan
+/// text, plan JSON, apply output and `state show` although the
+/// configuration never marks them; a re-plan after apply is empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_sensitive_attributes_are_hidden_without_marking() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let secret = format!("tok3n-{}", uuid::Uuid::new_v4().simple());
+    let env = format!("psens{}", suffix());
+    let project = Project::new().with_moto(moto);
+    let config = format!(
+        r#"
+resource "aws_ssm_parameter" "token" {{
+  name  = "/{env}/runner-token"
+  type  = "SecureString"
+  value = "{secret}"
+}}
+
+resource "aws_secretsmanager_secret" "db" {{
+  name                    = "{env}-db"
+  recovery_window_in_days = 0
+}}
+
+resource "aws_secretsmanager_secret_version" "db" {{
+  secret_id     = aws_secretsmanager_secret.db.id
+  secret_string = "{secret}"
+}}
+"#
+    );
+    project.write_env(&env, &[("main.tf", &config)]);
+    let none: Vec<(String, String)> = Vec::new();
+    let mut outputs = Vec::new();
+    let o = run(&project, &["plan", "-e", &env], &none);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(o.stdout.contains("(sensitive"), "{}", o.all());
+    outputs.push(("plan", o.all()));
+    let o = run(&project, &["plan", "-e", &env, "--json"], &none);
+    assert_eq!(o.code, 0, "{}", o.all());
+    outputs.push(("plan --json", o.all()));
+    let o = run(&project, &["apply", "-e", &env, "--auto-approve"], &none);
+    assert_eq!(o.code, 0, "{}", o.all());
+    outputs.push(("apply", o.all()));
+    for addr in [
+        "aws_ssm_parameter.token",
+        "aws_secretsmanager_secret_version.db",
+    ] {
+        let o = run(&project, &["state", "show", "-e", &env, addr], &none);
+        assert_eq!(o.code, 0, "{}", o.all());
+        outputs.push(("state show", o.all()));
+    }
+    let o = run(&project, &["plan", "-e", &env], &none);
+    assert_eq!(o.code, 0, "{}", o.all());
+    assert!(
+        o.stdout.contains("No changes."),
+        "re-plan not empty:\n{}",
+        o.all()
+    );
+    for (what, text) in &outputs {
+        assert!(!text.contains(&secret), "{what} shows the secret:\n{text}");
+    }
+    let o = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
+    assert_eq!(o.code, 0, "{}", o.all());
+}

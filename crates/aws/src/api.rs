@@ -270,6 +270,12 @@ const NOT_FOUND: &[&str] = &[
     "LifecyclePolicyNotFoundException",
     "RepositoryPolicyNotFoundException",
     "NoSuchLifecycleConfiguration",
+    "NoSuchBucketPolicy",
+    "NoSuchPublicAccessBlockConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "OwnershipControlsNotFoundError",
+    "ParameterNotFound",
+    "ParameterVersionNotFound",
 ];
 
 const THROTTLED: &[&str] = &[
@@ -314,6 +320,8 @@ const INVALID: &[&str] = &[
     "InvalidBucketName",
     "InvalidRequest",
     "MalformedPolicyDocument",
+    "MalformedPolicy",
+    "InvalidTargetBucketForLogging",
     "MalformedXML",
     "InvalidSubnet.Range",
     "InvalidSubnet.Conflict",
@@ -392,6 +400,8 @@ fn path_for_code(code: &str) -> Option<Vec<PathStep>> {
         "bucket"
     } else if code == "RepositoryAlreadyExistsException" || code == "InvalidGroup.Duplicate" {
         "name"
+    } else if code == "InvalidTargetBucketForLogging" {
+        "target_bucket"
     } else if code == "InvalidBlockDeviceMapping" {
         "root_block_device"
     } else {

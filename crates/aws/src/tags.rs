@@ -89,6 +89,30 @@ pub(crate) fn tag_changes(old: &TagMap, new: &TagMap) -> (Vec<String>, TagMap) {
     (removed, changed)
 }
 
+/// Send the difference between two tag sets: `remove` gets the keys to
+/// drop, `add` the tags to add or change; neither is called for nothing.
+pub(crate) async fn send_tag_changes<R, RF, A, AF, E>(
+    old: &TagMap,
+    new: &TagMap,
+    remove: R,
+    add: A,
+) -> Result<(), E>
+where
+    R: FnOnce(Vec<String>) -> RF,
+    RF: std::future::Future<Output = Result<(), E>>,
+    A: FnOnce(TagMap) -> AF,
+    AF: std::future::Future<Output = Result<(), E>>,
+{
+    let (removed, changed) = tag_changes(old, new);
+    if !removed.is_empty() {
+        remove(removed).await?;
+    }
+    if !changed.is_empty() {
+        add(changed).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,6 +125,107 @@ async fn ecr_repository_and_lifecycle_policy() {
     p.delete("aws_ecr_lifecycle_policy", &pol2).await.unwrap();
     assert_eq!(read(&p, "aws_ecr_lifecycle_policy", &pol2).await, None);
 
+    // Repository policy: the same shape; pull granted to one role.
+    let rc = create_ctx(env, "aws_ecr_repository_policy.app");
+    let repo_policy = |action: &str| {
+        serde_json::json!({"Version": "2012-10-17", "Statement": [{"Sid": "pull",
+            "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/runner"},
+            "Action": ["ecr:BatchGetImage", action]}]})
+    };
+    let rcfg = |action: &str, pretty: bool| {
+        let doc = repo_policy(action);
+        Value::map([
+            ("repository", Value::from(name.as_str())),
+            (
+                "policy",
+                Value::from(if pretty {
+                    serde_json::to_string_pretty(&doc).unwrap()
+                } else {
+                    doc.to_string()
+                }),
+            ),
+        ])
+    };
+    let rp = create(
+        &p,
+        "aws_ecr_repository_policy",
+        &rcfg("ecr:GetDownloadUrlForLayer", false),
+        &rc,
+    )
+    .await;
+    assert_eq!(s(&rp, "id"), name);
+    assert_no_diff(
+        &p,
+        "aws_ecr_repository_policy",
+        &rp,
+        &rcfg("ecr:GetDownloadUrlForLayer", true),
+        &rc.resource,
+    );
+    assert_eq!(
+        read(&p, "aws_ecr_repository_policy", &rp).await.as_ref(),
+        Some(&rp)
+    );
+    let plan = p
+        .plan_resource(
+            "aws_ecr_repository_policy",
+            Some(&rp),
+            &rcfg("ecr:DescribeImages", false),
+            &rc.resource,
+        )
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let rp2 = p
+        .update(
+            "aws_ecr_repository_policy",
+            &rp,
+            &plan.planned,
+            &rc.resource,
+        )
+        .await
+        .unwrap();
+    assert!(s(&rp2, "policy").contains("ecr:DescribeImages"));
+    assert_eq!(
+        p.import("aws_ecr_repository_policy", &name)
+            .await
+            .unwrap()
+            .map(|v| s(&v, "id")),
+        Some(name.clone())
+    );
+    // Edited outside → changed; deleted outside → missing.
+    p.ecr_client()
+        .set_repository_policy()
+        .repository_name(&name)
+        .policy_text(repo_policy("ecr:ListImages").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        s(
+            &read(&p, "aws_ecr_repository_policy", &rp2).await.unwrap(),
+            "policy"
+        )
+        .contains("ecr:ListImages")
+    );
+    p.ecr_client()
+        .delete_repository_policy()
+        .repository_name(&name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&p, "aws_ecr_repository_policy", &rp2).await, None);
+    p.delete("aws_ecr_repository_policy", &rp2)
+        .await
+        .expect("already gone");
+    let bad = Value::map([
+        ("repository", Value::from(name.as_str())),
+        ("policy", Value::from("{oops")),
+    ]);
+    assert!(
+        p.create("aws_ecr_repository_policy", &bad, &rc)
+            .await
+            .is_err()
+    );
+
     // Import, crash recovery, drift listing.
     let imported = p
         .import("aws_ecr_repository", &name)
@@ -365,4 +466,627 @@ async fn s3_bucket_not_empty_is_a_conflict_without_force_destroy() {
         .await
         .unwrap();
     p.delete("aws_s3_bucket", &state).await.unwrap();
+}
+
+/// One bucket configuration type's whole life: create, read back, no-op
+/// re-plan, import by bucket name, in-place update, edited outside →
+/// changed, destroy → gone.
+async fn bucket_part_lifecycle(
+    p: &terrace_aws::AwsProvider,
+    env: &str,
+    type_name: &str,
+    config: &Value,
+    changed: &Value,
+    edit_outside: impl std::future::Future<Output = ()>,
+) {
+    let c = create_ctx(env, &format!("{type_name}.this"));
+    let state = create(p, type_name, config, &c).await;
+    assert_no_diff(p, type_name, &state, config, &c.resource);
+    assert_eq!(read(p, type_name, &state).await.as_ref(), Some(&state));
+    let bucket = s(&state, "bucket");
+    assert_eq!(
+        p.import(type_name, &bucket).await.unwrap().as_ref(),
+        Some(&state),
+        "{type_name}: import by bucket name"
+    );
+    let plan = p
+        .plan_resource(type_name, Some(&state), changed, &c.resource)
+        .unwrap();
+    assert!(plan.requires_replace.is_empty(), "{type_name}");
+    assert_ne!(plan.planned, state, "{type_name}: the change plans nothing");
+    let updated = p
+        .update(type_name, &state, &plan.planned, &c.resource)
+        .await
+        .unwrap_or_else(|e| panic!("update {type_name}: {e}"));
+    assert_eq!(updated, plan.planned, "{type_name}");
+    assert_no_diff(p, type_name, &updated, changed, &c.resource);
+    edit_outside.await;
+    let drifted = read(p, type_name, &updated).await.expect("still there");
+    assert_ne!(drifted, updated, "{type_name}: an edit outside is not seen");
+    // A different bucket forces replacement.
+    let mut other = changed.clone();
+    other
+        .as_map_mut()
+        .unwrap()
+        .insert("bucket".into(), Value::from("another-bucket"));
+    assert_eq!(
+        p.plan_resource(type_name, Some(&updated), &other, &c.resource)
+            .unwrap()
+            .requires_replace,
+        vec![vec![PathStep::Key("bucket".into())]]
+    );
+    p.delete(type_name, &updated).await.unwrap();
+    p.delete(type_name, &updated).await.expect("already gone");
+}
+
+fn with_bucket(bucket: &str, pairs: Vec<(&str, Value)>) -> Value {
+    let mut m: std::collections::BTreeMap<String, Value> =
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    m.insert("bucket".into(), Value::from(bucket));
+    Value::Map(m)
+}
+
+fn block(pairs: Vec<(&str, Value)>) -> Value {
+    Value::List(vec![Value::Map(
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    )])
+}
+
+#[tokio::test]
+async fn s3_bucket_configuration_types() {
+    let env = "reg-s3-parts";
+    let Some(p) = provider(env).await else { return };
+    let bucket = unique("terrace-parts");
+    let logs = unique("terrace-logs");
+    let mut buckets = Vec::new();
+    for b in [&bucket, &logs] {
+        let c = create_ctx(env, &format!("aws_s3_bucket.{b}"));
+        let state = create(
+            &p,
+            "aws_s3_bucket",
+            &Value::map([
+                ("bucket", Value::from(b.as_str())),
+                ("force_destroy", Value::Bool(true)),
+            ]),
+            &c,
+        )
+        .await;
+        buckets.push(state);
+    }
+    let s3 = p.s3_client().clone();
+
+    // Public access block: defaults false; an edit outside shows.
+    let pab = |v: bool| {
+        with_bucket(
+            &bucket,
+            vec![
+                ("block_public_acls", Value::Bool(true)),
+                ("block_public_policy", Value::Bool(v)),
+            ],
+        )
+    };
+    let c2 = s3.clone();
+    let b2 = bucket.clone();
+    bucket_part_lifecycle(
+        &p,
+        env,
+        "aws_s3_bucket_public_access_block",
+        &pab(false),
+        &pab(true),
+        async move {
+            c2.put_public_access_block()
+                .bucket(&b2)
+                .public_access_block_configuration(
+                    aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(false)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+
+    // Encryption: AES256, then aws:kms with a key and a bucket key.
+    let sse = |alg: &str, key: Option<&str>, bucket_key: Option<bool>| {
+        let mut by_default = vec![("sse_algorithm", Value::from(alg))];
+        if let Some(k) = key {
+            by_default.push(("kms_master_key_id", Value::from(k)));
+        }
+        let mut rule = vec![("apply_server_side_encryption_by_default", block(by_default))];
+        if let Some(b) = bucket_key {
+            rule.push(("bucket_key_enabled", Value::Bool(b)));
+        }
+        let rule = block(rule).as_list().unwrap().to_vec();
+        with_bucket(&bucket, vec![("rule", Value::set(rule))])
+    };
+    let c2 = s3.clone();
+    let b2 = bucket.clone();
+    bucket_part_lifecycle(
+        &p,
+        env,
+        "aws_s3_bucket_server_side_encryption_configuration",
+        &sse("AES256", None, None),
+        &sse("aws:kms", Some("alias/terrace-test"), Some(true)),
+        async move {
+            use aws_sdk_s3::types::*;
+            c2.put_bucket_encryption()
+                .bucket(&b2)
+                .server_side_encryption_configuration(
+                    ServerSideEncryptionConfiguration::builder()
+                        .rules(
+                            ServerSideEncryptionRule::builder()
+                                .apply_server_side_encryption_by_default(
+                                    ServerSideEncryptionByDefault::builder()
+                                        .sse_algorithm(ServerSideEncryption::Aes256)
+                                        .build()
+                                        .unwrap(),
+                                )
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    let c = create_ctx(
+        env,
+        "aws_s3_bucket_server_side_encryption_configuration.bad",
+    );
+    let err = p
+        .create(
+            "aws_s3_bucket_server_side_encryption_configuration",
+            &p.plan_resource(
+                "aws_s3_bucket_server_side_encryption_configuration",
+                None,
+                &sse("DES", None, None),
+                &c.resource,
+            )
+            .unwrap()
+            .planned,
+            &c,
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("sse_algorithm"), "{err}");
+
+    // Policy: compared as JSON.
+    let policy = |sid: &str| {
+        serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": sid, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+            }]
+        })
+    };
+    let pol = |sid: &str| {
+        with_bucket(
+            &bucket,
+            vec![("policy", Value::from(policy(sid).to_string()))],
+        )
+    };
+    let c2 = s3.clone();
+    let b2 = bucket.clone();
+    let outside = policy("Outside").to_string();
+    bucket_part_lifecycle(
+        &p,
+        env,
+        "aws_s3_bucket_policy",
+        &pol("TlsOnly"),
+        &pol("TlsOnly2"),
+        async move {
+            c2.put_bucket_policy()
+                .bucket(&b2)
+                .policy(outside)
+                .send()
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    let c = create_ctx(env, "aws_s3_bucket_policy.this");
+    let state = create(&p, "aws_s3_bucket_policy", &pol("A"), &c).await;
+    let pretty = with_bucket(
+        &bucket,
+        vec![(
+            "policy",
+            Value::from(serde_json::to_string_pretty(&policy("A")).unwrap()),
+        )],
+    );
+    assert_no_diff(&p, "aws_s3_bucket_policy", &state, &pretty, &c.resource);
+    // Deleted outside → missing.
+    s3.delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&p, "aws_s3_bucket_policy", &state).await, None);
+    let bad = with_bucket(&bucket, vec![("policy", Value::from("{not json"))]);
+    let err = p
+        .create("aws_s3_bucket_policy", &bad, &c)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not valid JSON"), "{err}");
+
+    // Ownership controls.
+    let own = |o: &str| {
+        with_bucket(
+            &bucket,
+            vec![("rule", block(vec![("object_ownership", Value::from(o))]))],
+        )
+    };
+    let c2 = s3.clone();
+    let b2 = bucket.clone();
+    bucket_part_lifecycle(
+        &p,
+        env,
+        "aws_s3_bucket_ownership_controls",
+        &own("BucketOwnerPreferred"),
+        &own("BucketOwnerEnforced"),
+        async move {
+            use aws_sdk_s3::types::*;
+            c2.put_bucket_ownership_controls()
+                .bucket(&b2)
+                .ownership_controls(
+                    OwnershipControls::builder()
+                        .rules(
+                            OwnershipControlsRule::builder()
+                                .object_ownership(ObjectOwnership::ObjectWriter)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+
+    // Access logging to the second bucket: refused until the target lets
+    // the logging service write.
+    let c = create_ctx(env, "aws_s3_bucket_logging.refused");
+    let err = p
+        .create(
+            "aws_s3_bucket_logging",
+            &with_bucket(
+                &bucket,
+                vec![
+                    ("target_bucket", Value::from(logs.as_str())),
+                    ("target_prefix", Value::from("x/")),
+                ],
+            ),
+            &c,
+        )
+        .await
+        .unwrap_err();
+    match err {
+        terrace_provider::ProviderError::InvalidArgument { path, .. } => {
+            assert_eq!(path, Some(vec![PathStep::Key("target_bucket".into())]))
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let delivery = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject", "Resource": format!("arn:aws:s3:::{logs}/*")}]});
+    s3.put_bucket_policy()
+        .bucket(&logs)
+        .policy(delivery.to_string())
+        .send()
+        .await
+        .unwrap();
+    let logging = |prefix: &str| {
+        with_bucket(
+            &bucket,
+            vec![
+                ("target_bucket", Value::from(logs.as_str())),
+                ("target_prefix", Value::from(prefix)),
+            ],
+        )
+    };
+    let c2 = s3.clone();
+    let b2 = bucket.clone();
+    let l2 = logs.clone();
+    bucket_part_lifecycle(
+        &p,
+        env,
+        "aws_s3_bucket_logging",
+        &logging("access/"),
+        &logging("access2/"),
+        async move {
+            c2.put_bucket_logging()
+                .bucket(&b2)
+                .bucket_logging_status(
+                    aws_sdk_s3::types::BucketLoggingStatus::builder()
+                        .logging_enabled(
+                            aws_sdk_s3::types::LoggingEnabled::builder()
+                                .target_bucket(l2)
+                                .target_prefix("outside/")
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+
+    // Lifecycle: filter by prefix and by tag, expiration, transitions,
+    // noncurrent versions, aborted uploads.
+    let lifecycle = |days: i64| {
+        let logs_rule = block(vec![
+            ("id", Value::from("logs")),
+            ("status", Value::from("Enabled")),
+            ("filter", block(vec![("prefix", Value::from("logs/"))])),
+            ("expiration", block(vec![("days", Value::from(days))])),
+            (
+                "transition",
+                Value::set(vec![Value::map([
+                    ("days", Value::from(30)),
+                    ("storage_class", Value::from("STANDARD_IA")),
+                ])]),
+            ),
+            (
+                "noncurrent_version_expiration",
+                block(vec![("noncurrent_days", Value::from(7))]),
+            ),
+            (
+                "abort_incomplete_multipart_upload",
+                block(vec![("days_after_initiation", Value::from(3))]),
+            ),
+        ]);
+        let tagged = block(vec![
+            ("id", Value::from("tmp")),
+            ("status", Value::from("Disabled")),
+            (
+                "filter",
+                block(vec![(
+                    "tag",
+                    block(vec![
+                        ("key", Value::from("tmp")),
+                        ("value", Value::from("yes")),
+                    ]),
+                )]),
+            ),
+            ("expiration", block(vec![("days", Value::from(1))])),
+        ]);
+        let everything = block(vec![
+            ("id", Value::from("all")),
+            ("status", Value::from("Enabled")),
+            ("filter", block(vec![])),
+            (
+                "abort_incomplete_multipart_upload",
+                block(vec![("days_after_initiation", Value::from(7))]),
+            ),
+        ]);
+        let rules = [logs_rule, tagged, everything]
+            .into_iter()
+            .flat_map(|b| b.as_list().unwrap().to_vec())
+            .collect();
+        with_bucket(&bucket, vec![("rule", Value::List(rules))])
+    };
+    let c2 = s3.clone();
+    let b2 = bucket.clone();
+    bucket_part_lifecycle(
+        &p,
+        env,
+        "aws_s3_bucket_lifecycle_configuration",
+        &lifecycle(90),
+        &lifecycle(120),
+        async move {
+            use aws_sdk_s3::types::*;
+            c2.put_bucket_lifecycle_configuration()
+                .bucket(&b2)
+                .lifecycle_configuration(
+                    BucketLifecycleConfiguration::builder()
+                        .rules(
+                            LifecycleRule::builder()
+                                .id("outside")
+                                .status(ExpirationStatus::Enabled)
+                                .filter(LifecycleRuleFilter::builder().prefix("x/").build())
+                                .expiration(LifecycleExpiration::builder().days(5).build())
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+
+    // The bucket itself gone: every configuration type reads as missing.
+    for b in &buckets {
+        p.delete("aws_s3_bucket", b).await.unwrap();
+    }
+    for t in [
+        "aws_s3_bucket_public_access_block",
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "aws_s3_bucket_lifecycle_configuration",
+        "aws_s3_bucket_policy",
+        "aws_s3_bucket_ownership_controls",
+        "aws_s3_bucket_logging",
+    ] {
+        assert_eq!(p.import(t, &bucket).await.unwrap(), None, "{t}");
+    }
+}
+
+#[tokio::test]
+async fn ecr_data_sources() {
+    let env = "reg-ecr-data";
+    let Some(p) = provider(env).await else { return };
+    let name = unique("data");
+    let c = create_ctx(env, "aws_ecr_repository.data");
+    let repo = create(
+        &p,
+        "aws_ecr_repository",
+        &Value::map([("name", Value::from(name.as_str()))]),
+        &c,
+    )
+    .await;
+    let manifest = serde_json::json!({"schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023,
+            "digest": "sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7"},
+        "layers": []});
+    let pushed = p
+        .ecr_client()
+        .put_image()
+        .repository_name(&name)
+        .image_manifest(manifest.to_string())
+        .image_tag("v1")
+        .send()
+        .await
+        .unwrap();
+    let digest = pushed
+        .image()
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .image_digest()
+        .unwrap()
+        .to_string();
+
+    let data = p
+        .read_data(
+            "aws_ecr_repository",
+            &Value::map([("name", Value::from(name.as_str()))]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(data.get("arn"), repo.get("arn"));
+    assert_eq!(data.get("repository_url"), repo.get("repository_url"));
+    assert_eq!(
+        data.get("most_recent_image_tags"),
+        Some(&Value::List(vec![Value::from("v1")]))
+    );
+    let err = p
+        .read_data(
+            "aws_ecr_repository",
+            &Value::map([("name", Value::from("no-such-repo"))]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("reading ECR Repository (no-such-repo)"),
+        "{err}"
+    );
+
+    let by =
+        |k: &str, v: Value| Value::map([("repository_name", Value::from(name.as_str())), (k, v)]);
+    for cfg in [
+        by("image_tag", Value::from("v1")),
+        by("image_digest", Value::from(digest.as_str())),
+        by("most_recent", Value::Bool(true)),
+    ] {
+        let img = p.read_data("aws_ecr_image", &cfg).await.unwrap();
+        assert_eq!(s(&img, "id"), digest);
+        assert!(s(&img, "image_uri").ends_with(&format!("/{name}@{digest}")));
+    }
+    let err = p
+        .read_data("aws_ecr_image", &by("image_tag", Value::from("v9")))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("couldn't find resource"), "{err}");
+
+    let token = p
+        .read_data("aws_ecr_authorization_token", &Value::map::<&str>([]))
+        .await
+        .unwrap();
+    assert!(token.get("password").unwrap().is_sensitive());
+    assert!(token.get("authorization_token").unwrap().is_sensitive());
+    assert_eq!(s(&token, "user_name"), "AWS");
+
+    let mut forced = repo.clone();
+    forced
+        .as_map_mut()
+        .unwrap()
+        .insert("force_delete".into(), Value::Bool(true));
+    p.delete("aws_ecr_repository", &forced).await.unwrap();
+}
+
+#[tokio::test]
+async fn ecr_registry_scanning_configuration() {
+    let env = "reg-ecr-scan";
+    let Some(p) = provider(env).await else { return };
+    let t = "aws_ecr_registry_scanning_configuration";
+    let c = create_ctx(env, &format!("{t}.this"));
+    let cfg = |freq: &str| {
+        Value::map([
+            ("scan_type", Value::from("ENHANCED")),
+            (
+                "rule",
+                Value::set(vec![Value::map([
+                    ("scan_frequency", Value::from(freq)),
+                    (
+                        "repository_filter",
+                        Value::set(vec![Value::map([
+                            ("filter", Value::from("app-*")),
+                            ("filter_type", Value::from("WILDCARD")),
+                        ])]),
+                    ),
+                ])]),
+            ),
+        ])
+    };
+    let state = create(&p, t, &cfg("SCAN_ON_PUSH"), &c).await;
+    assert!(!s(&state, "registry_id").is_empty());
+    assert_no_diff(&p, t, &state, &cfg("SCAN_ON_PUSH"), &c.resource);
+    assert_eq!(read(&p, t, &state).await.as_ref(), Some(&state));
+    let plan = p
+        .plan_resource(t, Some(&state), &cfg("CONTINUOUS_SCAN"), &c.resource)
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let updated = p
+        .update(t, &state, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+    assert_eq!(updated, plan.planned);
+    assert_eq!(
+        p.import(t, &s(&state, "registry_id"))
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&updated)
+    );
+    assert!(
+        p.plan_resource(
+            t,
+            None,
+            &Value::map([("scan_type", Value::from("DEEP"))]),
+            &c.resource
+        )
+        .is_err()
+    );
+    // Edited outside → changed.
+    p.ecr_client()
+        .put_registry_scanning_configuration()
+        .scan_type(aws_sdk_ecr::types::ScanType::Basic)
+        .set_rules(Some(Vec::new()))
+        .send()
+        .await
+        .unwrap();
+    let drifted = read(&p, t, &updated).await.unwrap();
+    assert_eq!(s(&drifted, "scan_type"), "BASIC");
+    p.delete(t, &updated).await.unwrap();
+    assert_eq!(
+        s(&read(&p, t, &updated).await.unwrap(), "scan_type"),
+        "BASIC"
+    );
 }

@@ -5,7 +5,10 @@ mod ami;
 mod availability_zones;
 mod caller_identity;
 mod ec2_lookup;
+mod ecr;
 mod partition;
+mod secretsmanager_secret_version;
+mod ssm_parameter;
 
 use crate::provider::AwsProvider;
 use async_trait::async_trait;
@@ -35,6 +38,11 @@ pub(crate) fn all_data_source_types() -> Vec<Box<dyn DataSourceType>> {
         Box::new(ec2_lookup::SubnetLookup),
         Box::new(ec2_lookup::SubnetsLookup),
         Box::new(ec2_lookup::SecurityGroupLookup),
+        Box::new(ssm_parameter::SsmParameter),
+        Box::new(ecr::EcrRepository),
+        Box::new(ecr::EcrAuthorizationToken),
+        Box::new(ecr::EcrImage),
+        Box::new(secretsmanager_secret_version::SecretVersion),
     ]
 }
 

@@ -1,4 +1,6 @@
-//! `aws_ecr_lifecycle_policy`. The policy JSON is compared semantically:
+//! `aws_ecr_lifecycle_policy` and `aws_ecr_repository_policy`: one JSON
+//! document per repository, put / got / deleted by repository name (the
+//! state `id` and the import ID). The document is compared semantically:
 //! reformatting it or reordering keys is no change.
 
 use super::ec2_support::ok_if_gone;
@@ -7,36 +9,47 @@ use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
 use crate::values::{Obj, get_str, json_equivalent, normalize_json};
 use async_trait::async_trait;
-use futures::{StreamExt, TryStreamExt};
 use terrace_core::{PathStep, Value};
 use terrace_provider::{
     AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
 };
 
-pub(crate) struct EcrLifecyclePolicy;
+/// Which of a repository's two policies.
+#[derive(Clone, PartialEq)]
+pub(crate) enum EcrPolicy {
+    Lifecycle,
+    Repository,
+}
 
-const NAME: &str = "aws_ecr_lifecycle_policy";
-const CONCURRENCY: usize = 8;
-
-impl EcrLifecyclePolicy {
+impl EcrPolicy {
     /// The policy of one repository: `None` when the repository or its policy is gone.
     async fn get(
         &self,
         p: &AwsProvider,
         repo: &str,
     ) -> Result<Option<(String, String)>, ProviderError> {
-        let r = p
-            .call("ecr:GetLifecyclePolicy", || {
-                p.ecr.get_lifecycle_policy().repository_name(repo).send()
-            })
-            .await;
+        let r = match self {
+            EcrPolicy::Lifecycle => p
+                .call("ecr:GetLifecyclePolicy", || {
+                    p.ecr.get_lifecycle_policy().repository_name(repo).send()
+                })
+                .await
+                .map(|o| {
+                    let reg = o.registry_id().unwrap_or_default().to_string();
+                    o.lifecycle_policy_text.map(|t| (t, reg))
+                }),
+            EcrPolicy::Repository => p
+                .call("ecr:GetRepositoryPolicy", || {
+                    p.ecr.get_repository_policy().repository_name(repo).send()
+                })
+                .await
+                .map(|o| {
+                    let reg = o.registry_id().unwrap_or_default().to_string();
+                    o.policy_text.map(|t| (t, reg))
+                }),
+        };
         match r {
-            Ok(o) => Ok(o.lifecycle_policy_text().map(|t| {
-                (
-                    t.to_string(),
-                    o.registry_id().unwrap_or_default().to_string(),
-                )
-            })),
+            Ok(found) => Ok(found),
             Err(e) if is_not_found(&e) => Ok(None),
             Err(e) => Err(e),
         }
@@ -55,7 +68,7 @@ impl EcrLifecyclePolicy {
             Some(old) if json_equivalent(&old, text) => old,
             _ => normalize_json(text),
         };
-        Obj::new(&p.resource_schema(NAME))
+        Obj::new(&p.resource_schema(self.type_name()))
             .set("id", repo)
             .set("repository", repo)
             .set("policy", policy)
@@ -73,23 +86,49 @@ impl EcrLifecyclePolicy {
                 message: "policy is not valid JSON".into(),
             });
         }
-        p.call("ecr:PutLifecyclePolicy", || {
-            p.ecr
-                .put_lifecycle_policy()
-                .repository_name(&repo)
-                .lifecycle_policy_text(&text)
-                .send()
-        })
-        .await
+        match self {
+            EcrPolicy::Lifecycle => p
+                .call("ecr:PutLifecyclePolicy", || {
+                    p.ecr
+                        .put_lifecycle_policy()
+                        .repository_name(&repo)
+                        .lifecycle_policy_text(&text)
+                        .send()
+                })
+                .await
+                .map(|_| ()),
+            EcrPolicy::Repository => p
+                .call("ecr:SetRepositoryPolicy", || {
+                    p.ecr
+                        .set_repository_policy()
+                        .repository_name(&repo)
+                        .policy_text(&text)
+                        .send()
+                })
+                .await
+                .map(|_| ()),
+        }
         .map_err(|e| at_path(e, "policy"))?;
         Ok(repo)
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self {
+            EcrPolicy::Lifecycle => "aws_ecr_lifecycle_policy",
+            EcrPolicy::Repository => "aws_ecr_repository_policy",
+        }
     }
 }
 
 #[async_trait]
-impl ResourceType for EcrLifecyclePolicy {
+impl ResourceType for EcrPolicy {
     fn name(&self) -> &'static str {
-        NAME
+        self.type_name()
+    }
+
+    // Written again idempotently; belongs to its tagged parent.
+    fn untagged(&self) -> bool {
+        true
     }
 
     fn schema(&self) -> Schema {
@@ -110,7 +149,7 @@ impl ResourceType for EcrLifecyclePolicy {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
-        let mut planned = default_plan(p, &p.resource_schema(NAME), prior, config, ctx);
+        let mut planned = default_plan(p, &p.resource_schema(self.name()), prior, config, ctx);
         if let Some(m) = planned.planned.as_map_mut() {
             if let (Some(old), Some(new)) = (
                 prior.and_then(|pv| get_str(pv, "policy")),
@@ -132,20 +171,17 @@ impl ResourceType for EcrLifecyclePolicy {
         prior: &[Value],
     ) -> Result<Vec<Option<Value>>, ProviderError> {
         // ECR has no batched policy read: one call per repository, concurrently.
-        futures::stream::iter(prior.to_vec())
-            .map(|pv| async move {
-                let repo = get_str(&pv, "repository")
-                    .or_else(|| get_str(&pv, "id"))
-                    .unwrap_or_default();
-                Ok::<_, ProviderError>(
-                    self.get(p, &repo)
-                        .await?
-                        .map(|(t, reg)| self.to_value(p, &repo, &t, &reg, Some(&pv))),
-                )
-            })
-            .buffered(CONCURRENCY)
-            .try_collect()
-            .await
+        super::read_each(prior, |pv| async move {
+            let repo = get_str(&pv, "repository")
+                .or_else(|| get_str(&pv, "id"))
+                .unwrap_or_default();
+            Ok::<_, ProviderError>(
+                self.get(p, &repo)
+                    .await?
+                    .map(|(t, reg)| self.to_value(p, &repo, &t, &reg, Some(&pv))),
+            )
+        })
+        .await
     }
 
     async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
@@ -163,7 +199,7 @@ impl ResourceType for EcrLifecyclePolicy {
     ) -> Result<Value, ProviderError> {
         let repo = self.put(p, planned).await?;
         let (t, reg) = self.get(p, &repo).await?.ok_or_else(|| {
-            ProviderError::NotFound(format!("lifecycle policy of {repo} not found after create"))
+            ProviderError::NotFound(format!("{} of {repo} not found after create", self.name()))
         })?;
         Ok(self.to_value(p, &repo, &t, &reg, Some(planned)))
     }
@@ -187,33 +223,25 @@ impl ResourceType for EcrLifecyclePolicy {
         let repo = get_str(prior, "repository")
             .or_else(|| get_str(prior, "id"))
             .unwrap_or_default();
-        ok_if_gone(
-            p.call("ecr:DeleteLifecyclePolicy", || {
-                p.ecr
-                    .delete_lifecycle_policy()
-                    .repository_name(&repo)
-                    .send()
-            })
-            .await,
-        )
-    }
-
-    async fn find_created(
-        &self,
-        _p: &AwsProvider,
-        _token: &str,
-        _ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        // A policy is not tagged; creating it again is idempotent (PutLifecyclePolicy).
-        Ok(None)
-    }
-
-    async fn list_owned(
-        &self,
-        _p: &AwsProvider,
-        _environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        // Policies carry no tags; they belong to their (tagged) repository.
-        Ok(Vec::new())
+        ok_if_gone(match self {
+            EcrPolicy::Lifecycle => p
+                .call("ecr:DeleteLifecyclePolicy", || {
+                    p.ecr
+                        .delete_lifecycle_policy()
+                        .repository_name(&repo)
+                        .send()
+                })
+                .await
+                .map(|_| ()),
+            EcrPolicy::Repository => p
+                .call("ecr:DeleteRepositoryPolicy", || {
+                    p.ecr
+                        .delete_repository_policy()
+                        .repository_name(&repo)
+                        .send()
+                })
+                .await
+                .map(|_| ()),
+        })
     }
 }

@@ -31,6 +31,7 @@ mod default_security_group;
 pub(crate) mod ec2;
 pub(crate) mod ec2_support;
 mod ecr_lifecycle_policy;
+mod ecr_registry_scanning;
 mod ecr_repository;
 mod eks;
 mod iam;
@@ -40,8 +41,12 @@ mod internet_gateway;
 mod launch_template;
 mod route_table;
 mod s3_bucket;
+mod s3_bucket_part;
+mod s3_bucket_parts;
 mod s3_bucket_versioning;
+pub(crate) mod secretsmanager;
 mod security_group;
+pub(crate) mod ssm_parameter;
 mod subnet;
 pub(crate) mod unimplemented;
 mod vpc;
@@ -51,6 +56,7 @@ use crate::tags::planned_tags_all;
 use crate::values::Obj;
 use async_trait::async_trait;
 use ec2::find::Lookups;
+use s3_bucket_part::BucketResource;
 use terrace_core::Value;
 use terrace_provider::{
     AttrMode, AttrType, Attribute, CreateContext, Nesting, PlannedResource, ProviderError,
@@ -89,11 +95,12 @@ pub(crate) trait ResourceType: Send + Sync {
         None
     }
 
-    /// A part of another object (a route, an association, a rule) that
-    /// carries no tags: a crashed create cannot be found by ownership tags
-    /// and nothing is listed as unmanaged. Such a type writes its own
-    /// `read_many` and returns `true` here instead of lookups.
-    fn untagged_part(&self) -> bool {
+    /// True for a type whose object carries no tags of its own: a part or
+    /// configuration of a tagged parent (a route, an association, a bucket
+    /// policy written by an idempotent `Put*`). A crashed create cannot be
+    /// found by ownership tags and nothing is listed as unmanaged; such a
+    /// type writes its own `read_many` instead of lookups.
+    fn untagged(&self) -> bool {
         false
     }
 
@@ -143,7 +150,7 @@ pub(crate) trait ResourceType: Send + Sync {
         ctx: &ResourceContext,
     ) -> Result<Option<Value>, ProviderError> {
         let _ = token;
-        if self.untagged_part() {
+        if self.untagged() {
             return Ok(None);
         }
         no_lookups(self.name(), self.lookups())?
@@ -157,7 +164,7 @@ pub(crate) trait ResourceType: Send + Sync {
         p: &AwsProvider,
         environment: &str,
     ) -> Result<Vec<Value>, ProviderError> {
-        if self.untagged_part() {
+        if self.untagged() {
             return Ok(Vec::new());
         }
         no_lookups(self.name(), self.lookups())?
@@ -192,6 +199,24 @@ pub(crate) fn partially_created(object: &Value, error: ProviderError) -> Provide
     }
 }
 
+/// Read each prior with `read` (APIs without a batched read), a few
+/// calls in flight; one entry per prior, in order.
+pub(crate) async fn read_each<F, Fut>(
+    prior: &[Value],
+    read: F,
+) -> Result<Vec<Option<Value>>, ProviderError>
+where
+    F: Fn(Value) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Value>, ProviderError>>,
+{
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(prior.to_vec())
+        .map(read)
+        .buffered(8)
+        .try_collect()
+        .await
+}
+
 /// Every supported resource type. One line per type.
 pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
     vec![
@@ -208,9 +233,17 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(default_security_group::DefaultSecurityGroup),
         Box::new(instance::Instance),
         Box::new(ecr_repository::EcrRepository),
-        Box::new(ecr_lifecycle_policy::EcrLifecyclePolicy),
+        Box::new(ecr_lifecycle_policy::EcrPolicy::Lifecycle),
+        Box::new(ecr_lifecycle_policy::EcrPolicy::Repository),
+        Box::new(ecr_registry_scanning::RegistryScanning),
         Box::new(s3_bucket::S3Bucket),
-        Box::new(s3_bucket_versioning::S3BucketVersioning),
+        Box::new(BucketResource(s3_bucket_versioning::S3BucketVersioning)),
+        Box::new(BucketResource(s3_bucket_parts::PublicAccessBlock)),
+        Box::new(BucketResource(s3_bucket_parts::ServerSideEncryption)),
+        Box::new(BucketResource(s3_bucket_parts::LifecycleConfiguration)),
+        Box::new(BucketResource(s3_bucket_parts::BucketPolicy)),
+        Box::new(BucketResource(s3_bucket_parts::OwnershipControls)),
+        Box::new(BucketResource(s3_bucket_parts::BucketLogging)),
         Box::new(iam::IamRole),
         Box::new(iam::IamInstanceProfile),
         Box::new(iam::IamRolePolicyAttachment),
@@ -218,6 +251,9 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(autoscaling::AutoscalingGroup),
         Box::new(eks::EksCluster),
         Box::new(eks::EksNodeGroup),
+        Box::new(ssm_parameter::SsmParameter),
+        Box::new(secretsmanager::Secret),
+        Box::new(secretsmanager::SecretVersion),
     ]
 }
 

@@ -119,7 +119,7 @@ impl ResourceType for Route {
             .fold(s, |s, t| s.attr(t, Attribute::optional(AttrType::String)))
     }
 
-    fn untagged_part(&self) -> bool {
+    fn untagged(&self) -> bool {
         true
     }
 

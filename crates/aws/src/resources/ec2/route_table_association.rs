@@ -99,7 +99,7 @@ impl ResourceType for Association {
         Ok(planned)
     }
 
-    fn untagged_part(&self) -> bool {
+    fn untagged(&self) -> bool {
         true
     }
 
