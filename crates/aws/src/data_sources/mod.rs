@@ -5,6 +5,7 @@ mod ami;
 mod availability_zones;
 mod caller_identity;
 mod partition;
+mod policy_document;
 
 use crate::provider::AwsProvider;
 use async_trait::async_trait;
@@ -30,6 +31,7 @@ pub(crate) fn all_data_source_types() -> Vec<Box<dyn DataSourceType>> {
         Box::new(caller_identity::CallerIdentity),
         Box::new(partition::Partition),
         Box::new(partition::Region),
+        Box::new(policy_document::PolicyDocument),
     ]
 }
 
