@@ -405,3 +405,59 @@ async fn common_failures_read_without_sdk_debug_dumps() {
         }
     }
 }
+
+/// `allowed_account_ids` / `forbidden_account_ids` stop the provider
+/// before any change, naming the account of the credentials and the list.
+#[tokio::test]
+async fn account_id_lists_are_checked_when_configured() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let config = |key: &str, ids: &[&str]| {
+        Value::map([
+            ("region", Value::from("us-east-1")),
+            ("access_key", Value::from("testing")),
+            ("secret_key", Value::from("testing")),
+            (
+                "endpoints",
+                Value::List(vec![Value::map([(
+                    "sts",
+                    Value::from(moto.endpoint.as_str()),
+                )])]),
+            ),
+            (
+                key,
+                Value::set(ids.iter().map(|s| Value::from(*s)).collect()),
+            ),
+        ])
+    };
+    // moto's account.
+    let me = "123456789012";
+    let err = |r: Result<AwsProvider, ProviderError>| match r {
+        Ok(_) => panic!("expected the account check to fail"),
+        Err(e) => e.to_string(),
+    };
+    let text = err(AwsProvider::connect(
+        &config("allowed_account_ids", &["111111111111"]),
+        "acct",
+        &[],
+    )
+    .await);
+    assert!(text.contains(me) && text.contains("111111111111"), "{text}");
+    let text =
+        err(AwsProvider::connect(&config("forbidden_account_ids", &[me]), "acct", &[]).await);
+    assert!(
+        text.contains("forbidden_account_ids") && text.contains(me),
+        "{text}"
+    );
+    AwsProvider::connect(&config("allowed_account_ids", &[me]), "acct", &[])
+        .await
+        .expect("the allowed account connects");
+    AwsProvider::connect(
+        &config("forbidden_account_ids", &["111111111111"]),
+        "acct",
+        &[],
+    )
+    .await
+    .expect("an account not forbidden connects");
+}
