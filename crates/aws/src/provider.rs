@@ -4,7 +4,7 @@ use crate::api::ApiCalls;
 use crate::data_sources::{DataSourceType, all_data_source_types};
 use crate::resources::instance_waiter::InstanceWaiter;
 use crate::resources::{ResourceType, all_resource_types};
-use crate::tags::TagMap;
+use crate::tags::ProviderTags;
 use crate::values::{first_block, get_bool, get_str, get_str_map, get_strings};
 use async_trait::async_trait;
 use aws_config::BehaviorVersion;
@@ -155,6 +155,20 @@ fn provider_schema() -> ProviderSchema {
             "forbidden_account_ids",
             Attribute::optional(AttrType::set_of(AttrType::String)),
         )
+        .list_block(
+            "ignore_tags",
+            0,
+            1,
+            Schema::new()
+                .attr(
+                    "keys",
+                    Attribute::optional(AttrType::set_of(AttrType::String)),
+                )
+                .attr(
+                    "key_prefixes",
+                    Attribute::optional(AttrType::set_of(AttrType::String)),
+                ),
+        )
         .list_block("endpoints", 0, 1, endpoints);
     ProviderSchema {
         provider,
@@ -220,7 +234,8 @@ pub struct AwsProvider {
     pub(crate) elasticache: aws_sdk_elasticache::Client,
     pub(crate) redshift: aws_sdk_redshift::Client,
     pub(crate) region: String,
-    pub(crate) default_tags: TagMap,
+    /// `default_tags` (deref to the map) and `ignore_tags`.
+    pub(crate) default_tags: ProviderTags,
     /// Raw user data seen at plan time, by its SHA1 hex (state stores only
     /// the hash, as Terraform does; create needs the text).
     pub(crate) user_data: std::sync::Mutex<BTreeMap<String, String>>,
@@ -363,9 +378,16 @@ impl AwsProvider {
             }};
         }
 
-        let default_tags = single_block(config, "default_tags")
-            .map(|b| get_str_map(b, "tags"))
-            .unwrap_or_default();
+        let ignore = single_block(config, "ignore_tags");
+        let default_tags = ProviderTags {
+            defaults: single_block(config, "default_tags")
+                .map(|b| get_str_map(b, "tags"))
+                .unwrap_or_default(),
+            ignore_keys: ignore.map(|b| get_strings(b, "keys")).unwrap_or_default(),
+            ignore_prefixes: ignore
+                .map(|b| get_strings(b, "key_prefixes"))
+                .unwrap_or_default(),
+        };
 
         let provider = AwsProvider {
             schema: Arc::new(provider_schema()),
