@@ -20,7 +20,6 @@
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -120,7 +119,8 @@ impl ApiCalls {
                         attempt += 1;
                         continue;
                     }
-                    if !classified.is_retryable() && answer_lost(&err) {
+                    let never_sent = matches!(classified, ProviderError::Config(_));
+                    if !classified.is_retryable() && !never_sent && answer_lost(&err) {
                         if is_non_idempotent(op) {
                             // Sending it again could make a second object.
                             return Err(unconfirmed(classified));
@@ -229,12 +229,25 @@ where
     let message = err
         .message()
         .map(str::to_string)
-        .unwrap_or_else(|| format!("{}", DisplayErrorContext(err)));
+        .unwrap_or_else(|| error_chain(err));
+    if err.code().is_none()
+        && !matches!(err, SdkError::ServiceError(_))
+        && is_credentials_error(&message)
+    {
+        return no_credentials(&message);
+    }
     match err.code() {
         Some(code) => classify_code(op, code, message),
         None => match err {
             SdkError::TimeoutError(_) => timed_out(op, &message),
             SdkError::DispatchFailure(f) if f.is_timeout() => timed_out(op, &message),
+            SdkError::DispatchFailure(f) if f.is_io() => ProviderError::Api {
+                code: "ConnectionFailed".into(),
+                message: format!(
+                    "{op}: could not connect to the AWS endpoint ({message}); check AWS_ENDPOINT_URL, \
+                     the provider's endpoints and the network"
+                ),
+            },
             // S3 HeadBucket answers a missing bucket with a bare 404.
             SdkError::ServiceError(ctx) if ctx.raw().status().as_u16() == 404 => {
                 ProviderError::NotFound(format!("{op}: {message}"))
@@ -245,6 +258,39 @@ where
             },
         },
     }
+}
+
+/// An error and its sources, each by its `Display`, joined by `: ` (the
+/// SDK's `DisplayErrorContext` appends a `Debug` dump of the whole error,
+/// which no user should read). Repeated segments are left out.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The SDK could not resolve an identity to sign with.
+fn is_credentials_error(chain: &str) -> bool {
+    let lower = chain.to_ascii_lowercase();
+    lower.contains("credential") || lower.contains("no identity resolver")
+}
+
+/// Terraform's "no valid credential sources found", with how to fix it.
+pub(crate) fn no_credentials(detail: &str) -> ProviderError {
+    ProviderError::Config(format!(
+        "no valid AWS credentials were found ({detail}). Sources tried: environment \
+         (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), shared config and credentials files (profile), \
+         SSO, web identity token, EC2 instance metadata (IMDS). Set AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY or AWS_PROFILE (or access_key/secret_key/profile in the provider \
+         block); for a local endpoint such as moto or LocalStack set AWS_ENDPOINT_URL"
+    ))
 }
 
 /// A call that got no answer in time: say so, and what to check.
@@ -529,5 +575,52 @@ mod tests {
         assert!(backoff(0) <= BASE_BACKOFF);
         assert!(backoff(3) >= BASE_BACKOFF * 4);
         assert!(backoff(30) <= MAX_BACKOFF);
+    }
+}
+
+#[cfg(test)]
+mod error_text_tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn error_chain_is_display_only_and_drops_repeats() {
+        let e = Layer(
+            "dispatch failure",
+            Some(Box::new(Layer(
+                "io error",
+                Some(Box::new(Layer("io error", None))),
+            ))),
+        );
+        assert_eq!(error_chain(&e), "dispatch failure: io error");
+    }
+
+    #[test]
+    fn missing_credentials_is_one_short_diagnostic() {
+        assert!(is_credentials_error(
+            "failed to construct request: no credentials provider"
+        ));
+        assert!(!is_credentials_error("io error: connection refused"));
+        let text = no_credentials("the credentials provider was not enabled").to_string();
+        for part in [
+            "no valid AWS credentials",
+            "IMDS",
+            "SSO",
+            "AWS_ENDPOINT_URL",
+        ] {
+            assert!(text.contains(part), "{text}");
+        }
     }
 }

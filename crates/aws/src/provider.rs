@@ -4,8 +4,8 @@ use crate::api::ApiCalls;
 use crate::data_sources::{DataSourceType, all_data_source_types};
 use crate::resources::instance_waiter::InstanceWaiter;
 use crate::resources::{ResourceType, all_resource_types};
-use crate::tags::TagMap;
-use crate::values::{first_block, get_bool, get_str, get_str_map};
+use crate::tags::ProviderTags;
+use crate::values::{first_block, get_bool, get_str, get_str_map, get_strings};
 use async_trait::async_trait;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -153,6 +153,28 @@ fn provider_schema() -> ProviderSchema {
                 Attribute::optional(AttrType::map_of(AttrType::String)),
             ),
         )
+        .attr(
+            "allowed_account_ids",
+            Attribute::optional(AttrType::set_of(AttrType::String)),
+        )
+        .attr(
+            "forbidden_account_ids",
+            Attribute::optional(AttrType::set_of(AttrType::String)),
+        )
+        .list_block(
+            "ignore_tags",
+            0,
+            1,
+            Schema::new()
+                .attr(
+                    "keys",
+                    Attribute::optional(AttrType::set_of(AttrType::String)),
+                )
+                .attr(
+                    "key_prefixes",
+                    Attribute::optional(AttrType::set_of(AttrType::String)),
+                ),
+        )
         .list_block("endpoints", 0, 1, endpoints);
     ProviderSchema {
         provider,
@@ -168,6 +190,30 @@ fn provider_schema() -> ProviderSchema {
             .map(|d| (d.name().to_string(), d.schema()))
             .collect(),
     }
+}
+
+/// Terraform's account check, naming the account of the credentials and
+/// the configured list.
+fn account_id_allowed(
+    account: &str,
+    allowed: &[String],
+    forbidden: &[String],
+) -> Result<(), ProviderError> {
+    if !allowed.is_empty() && !allowed.iter().any(|a| a == account) {
+        return Err(ProviderError::Config(format!(
+            "AWS account ID not allowed: the credentials are for account {account}, \
+             and allowed_account_ids lists only {}; use credentials (or assume_role) for an allowed account",
+            allowed.join(", ")
+        )));
+    }
+    if forbidden.iter().any(|f| f == account) {
+        return Err(ProviderError::Config(format!(
+            "AWS account ID not allowed: the credentials are for account {account}, \
+             which forbidden_account_ids ({}) forbids; use credentials for another account",
+            forbidden.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// A configured AWS provider: SDK clients built from one `SdkConfig`.
@@ -194,7 +240,8 @@ pub struct AwsProvider {
     pub(crate) elasticache: aws_sdk_elasticache::Client,
     pub(crate) redshift: aws_sdk_redshift::Client,
     pub(crate) region: String,
-    pub(crate) default_tags: TagMap,
+    /// `default_tags` (deref to the map) and `ignore_tags`.
+    pub(crate) default_tags: ProviderTags,
     /// Raw user data seen at plan time, by its SHA1 hex (state stores only
     /// the hash, as Terraform does; create needs the text).
     pub(crate) user_data: std::sync::Mutex<BTreeMap<String, String>>,
@@ -337,11 +384,18 @@ impl AwsProvider {
             }};
         }
 
-        let default_tags = single_block(config, "default_tags")
-            .map(|b| get_str_map(b, "tags"))
-            .unwrap_or_default();
+        let ignore = single_block(config, "ignore_tags");
+        let default_tags = ProviderTags {
+            defaults: single_block(config, "default_tags")
+                .map(|b| get_str_map(b, "tags"))
+                .unwrap_or_default(),
+            ignore_keys: ignore.map(|b| get_strings(b, "keys")).unwrap_or_default(),
+            ignore_prefixes: ignore
+                .map(|b| get_strings(b, "key_prefixes"))
+                .unwrap_or_default(),
+        };
 
-        Ok(AwsProvider {
+        let provider = AwsProvider {
             schema: Arc::new(provider_schema()),
             resources: all_resource_types()
                 .into_iter()
@@ -374,7 +428,27 @@ impl AwsProvider {
             instance_waiter: InstanceWaiter::default(),
             environment: environment.to_string(),
             sdk_config,
-        })
+        };
+        provider.check_account_id(config).await?;
+        Ok(provider)
+    }
+
+    /// `allowed_account_ids` / `forbidden_account_ids`: asked once, when
+    /// the provider is configured, so a plan against the wrong account stops
+    /// before any change.
+    async fn check_account_id(&self, config: &Value) -> Result<(), ProviderError> {
+        let allowed = get_strings(config, "allowed_account_ids");
+        let forbidden = get_strings(config, "forbidden_account_ids");
+        if allowed.is_empty() && forbidden.is_empty() {
+            return Ok(());
+        }
+        let me = self
+            .call("sts:GetCallerIdentity", || {
+                self.sts.get_caller_identity().send()
+            })
+            .await?;
+        let account = me.account().unwrap_or_default();
+        account_id_allowed(account, &allowed, &forbidden)
     }
 
     /// The resolved region.

@@ -50,14 +50,51 @@ pub(crate) fn create_tags(defaults: &TagMap, planned: &Value, ctx: &ResourceCont
     }
 }
 
+/// The provider block's tag settings: `default_tags` (what this derefs
+/// to) and `ignore_tags`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProviderTags {
+    pub(crate) defaults: TagMap,
+    /// `ignore_tags.keys`.
+    pub(crate) ignore_keys: Vec<String>,
+    /// `ignore_tags.key_prefixes`.
+    pub(crate) ignore_prefixes: Vec<String>,
+}
+
+impl std::ops::Deref for ProviderTags {
+    type Target = TagMap;
+    fn deref(&self) -> &TagMap {
+        &self.defaults
+    }
+}
+
+impl ProviderTags {
+    /// A tag key `ignore_tags` names: left out of state (so never drift)
+    /// and therefore never removed by an update.
+    pub(crate) fn ignores(&self, key: &str) -> bool {
+        self.ignore_keys.iter().any(|k| k == key)
+            || self
+                .ignore_prefixes
+                .iter()
+                .any(|p| key.starts_with(p.as_str()))
+    }
+}
+
 /// `(tags, tags_all)` as state values from the tags the API reports.
 /// `tags` drops ownership tags, and default tags unless the prior `tags`
 /// set them itself; it stays null when nothing is left and it was null.
+/// Keys `ignore_tags` names are left out of both.
 pub(crate) fn tags_from_api(
     actual: &TagMap,
     prior: Option<&Value>,
-    defaults: &TagMap,
+    provider: &ProviderTags,
 ) -> (Value, Value) {
+    let defaults = &provider.defaults;
+    let actual: TagMap = actual
+        .iter()
+        .filter(|(k, _)| !provider.ignores(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let prior_tags = prior.and_then(|p| p.get("tags"));
     let prior_map = prior_tags.map(value_to_str_map).unwrap_or_default();
     let user: TagMap = actual
@@ -71,7 +108,7 @@ pub(crate) fn tags_from_api(
     } else {
         str_map_value(&user)
     };
-    (tags, str_map_value(actual))
+    (tags, str_map_value(&actual))
 }
 
 /// Keys to remove and tags to (re)write to go from `old` to `new`.
@@ -151,15 +188,42 @@ mod tests {
         let tags = Value::map([("Name", Value::from("main"))]);
         let all = merge_tags(&defaults, &value_to_str_map(&tags), &ctx());
         let prior = Value::map([("tags", tags.clone())]);
-        let (t, a) = tags_from_api(&all, Some(&prior), &defaults);
+        let provider = ProviderTags {
+            defaults: defaults.clone(),
+            ..ProviderTags::default()
+        };
+        let (t, a) = tags_from_api(&all, Some(&prior), &provider);
         assert_eq!(t, tags);
         assert_eq!(a, str_map_value(&all));
         let (t, _) = tags_from_api(
             &merge_tags(&defaults, &TagMap::new(), &ctx()),
             None,
-            &defaults,
+            &provider,
         );
         assert_eq!(t, Value::Null);
+    }
+
+    #[test]
+    fn ignored_tags_stay_out_of_state() {
+        let provider = ProviderTags {
+            ignore_keys: vec!["LastScanned".into()],
+            ignore_prefixes: vec!["kubernetes.io/".into()],
+            ..ProviderTags::default()
+        };
+        let actual = TagMap::from([
+            ("Name".into(), "main".into()),
+            ("LastScanned".into(), "today".into()),
+            ("kubernetes.io/cluster/x".into(), "shared".into()),
+        ]);
+        let prior = Value::map([("tags", Value::map([("Name", Value::from("main"))]))]);
+        let (t, a) = tags_from_api(&actual, Some(&prior), &provider);
+        let only_name = Value::map([("Name", Value::from("main"))]);
+        assert_eq!(t, only_name);
+        assert_eq!(a, only_name);
+        // So an update computed from state never removes them.
+        let old = value_to_str_map(&a);
+        let (removed, _) = tag_changes(&old, &TagMap::new());
+        assert_eq!(removed, vec!["Name".to_string()]);
     }
 
     #[test]

@@ -331,3 +331,133 @@ async fn unimplemented_arguments_accepted_when_null_rejected_when_set() {
     p.delete("aws_subnet", &subnet).await.unwrap();
     p.delete("aws_vpc", &vpc).await.unwrap();
 }
+
+/// A loopback server answering every request with `status` and an STS
+/// query-protocol error `code` (no moto needed).
+fn sts_error_server(status: &str, code: &str) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+         <Code>{code}</Code><Message>answer {code}</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+    );
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 65536];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(response.as_bytes());
+        }
+    });
+    format!("http://{addr}")
+}
+
+async fn caller_identity_error(endpoint: &str) -> ProviderError {
+    let config = Value::map([
+        ("region", Value::from("us-east-1")),
+        ("access_key", Value::from("testing")),
+        ("secret_key", Value::from("testing")),
+        (
+            "endpoints",
+            Value::List(vec![Value::map([("sts", Value::from(endpoint))])]),
+        ),
+    ]);
+    let p = AwsProvider::connect(&config, "errors", &[])
+        .await
+        .expect("connect");
+    p.read_data("aws_caller_identity", &Value::map::<&str>([]))
+        .await
+        .expect_err("the call fails")
+}
+
+/// Common failures read as short messages, never an SDK `Debug` dump.
+#[tokio::test]
+async fn common_failures_read_without_sdk_debug_dumps() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let cases = [
+        (
+            sts_error_server("403 Forbidden", "ExpiredToken"),
+            "ExpiredToken: sts:GetCallerIdentity: answer ExpiredToken",
+        ),
+        (
+            sts_error_server("403 Forbidden", "AccessDenied"),
+            "AccessDenied: sts:GetCallerIdentity: answer AccessDenied",
+        ),
+        (closed, "could not connect to the AWS endpoint"),
+    ];
+    for (endpoint, expected) in cases {
+        let text = caller_identity_error(&endpoint).await.to_string();
+        assert!(text.contains(expected), "{text:?} lacks {expected:?}");
+        for dump in [
+            "DispatchFailure",
+            "ConnectorError",
+            "Extensions {",
+            "source:",
+        ] {
+            assert!(!text.contains(dump), "{text:?} contains {dump:?}");
+        }
+    }
+}
+
+/// `allowed_account_ids` / `forbidden_account_ids` stop the provider
+/// before any change, naming the account of the credentials and the list.
+#[tokio::test]
+async fn account_id_lists_are_checked_when_configured() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let config = |key: &str, ids: &[&str]| {
+        Value::map([
+            ("region", Value::from("us-east-1")),
+            ("access_key", Value::from("testing")),
+            ("secret_key", Value::from("testing")),
+            (
+                "endpoints",
+                Value::List(vec![Value::map([(
+                    "sts",
+                    Value::from(moto.endpoint.as_str()),
+                )])]),
+            ),
+            (
+                key,
+                Value::set(ids.iter().map(|s| Value::from(*s)).collect()),
+            ),
+        ])
+    };
+    // moto's account.
+    let me = "123456789012";
+    let err = |r: Result<AwsProvider, ProviderError>| match r {
+        Ok(_) => panic!("expected the account check to fail"),
+        Err(e) => e.to_string(),
+    };
+    let text = err(AwsProvider::connect(
+        &config("allowed_account_ids", &["111111111111"]),
+        "acct",
+        &[],
+    )
+    .await);
+    assert!(text.contains(me) && text.contains("111111111111"), "{text}");
+    let text =
+        err(AwsProvider::connect(&config("forbidden_account_ids", &[me]), "acct", &[]).await);
+    assert!(
+        text.contains("forbidden_account_ids") && text.contains(me),
+        "{text}"
+    );
+    AwsProvider::connect(&config("allowed_account_ids", &[me]), "acct", &[])
+        .await
+        .expect("the allowed account connects");
+    AwsProvider::connect(
+        &config("forbidden_account_ids", &["111111111111"]),
+        "acct",
+        &[],
+    )
+    .await
+    .expect("an account not forbidden connects");
+}

@@ -9,6 +9,7 @@ mod ecr;
 mod partition;
 mod secretsmanager_secret_version;
 mod ssm_parameter;
+mod policy_document;
 
 use crate::provider::AwsProvider;
 use async_trait::async_trait;
@@ -43,6 +44,7 @@ pub(crate) fn all_data_source_types() -> Vec<Box<dyn DataSourceType>> {
         Box::new(ecr::EcrAuthorizationToken),
         Box::new(ecr::EcrImage),
         Box::new(secretsmanager_secret_version::SecretVersion),
+        Box::new(policy_document::PolicyDocument),
     ]
 }
 
