@@ -374,18 +374,24 @@ pub(crate) fn sort_records(records: &mut [LedgerRecord]) {
     });
 }
 
-/// Checks common to every store's `ledger_close`: the stored record is
-/// still open, the new one is closed, and it is the same run.
-pub(crate) fn check_close(
-    stored: &LedgerRecord,
-    new: &LedgerRecord,
-) -> Result<(), crate::StateError> {
+/// `ledger_close` is given a closed record.
+pub(crate) fn require_closed(new: &LedgerRecord) -> Result<(), crate::StateError> {
     if new.is_open() {
         return Err(crate::StateError::backend(format!(
             "ledger record {} must be closed with an outcome",
             new.id
         )));
     }
+    Ok(())
+}
+
+/// Checks common to every store's `ledger_close`: the stored record is
+/// still open, the new one is closed, and it is the same run.
+pub(crate) fn check_close(
+    stored: &LedgerRecord,
+    new: &LedgerRecord,
+) -> Result<(), crate::StateError> {
+    require_closed(new)?;
     if !stored.is_open() {
         return Err(crate::StateError::LedgerClosed {
             id: new.id.clone(),

@@ -57,7 +57,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 
 use crate::envelope::Codec;
-use crate::ledger::{check_close, sort_records};
+use crate::ledger::{check_close, require_closed, sort_records};
 use crate::model::validate_env_name;
 use crate::{
     Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
@@ -1108,6 +1108,7 @@ impl StateStore for S3Store {
     }
 
     async fn ledger_close(&self, rec: &LedgerRecord) -> Result<(), StateError> {
+        require_closed(rec)?;
         validate_env_name(&rec.env)?;
         let key = self.ledger_key(&rec.env, &rec.id)?;
         let Some((stored, etag)) = self.get_json::<LedgerRecord>(&key).await? else {
@@ -1117,12 +1118,14 @@ impl StateStore for S3Store {
             return Ok(());
         }
         check_close(&stored, rec)?;
-        // If-Match: a record closed by someone else since the read stays as it is.
+        // If-Match: a record closed by someone else since the read stays as
+        // it is. A racing PUT that passed the same check on moto stores
+        // right after ours (see the module note): read back to be sure.
         if self
             .put(&key, Self::to_json(rec)?, Cond::IfMatch(&etag))
             .await?
         {
-            return Ok(());
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         match self.get_json::<LedgerRecord>(&key).await? {
             Some((now, _)) if now == *rec => Ok(()),

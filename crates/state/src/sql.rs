@@ -31,7 +31,7 @@ use sqlx::sqlite::{
 };
 
 use crate::envelope::Codec;
-use crate::ledger::{check_close, sort_records};
+use crate::ledger::{check_close, require_closed, sort_records};
 use crate::model::validate_env_name;
 use crate::{
     Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
@@ -1158,6 +1158,7 @@ macro_rules! sql_store {
             }
 
             async fn ledger_close(&self, rec: &LedgerRecord) -> Result<(), StateError> {
+ require_closed(rec)?;
                 let Some(stored) = self.ledger_get(&rec.id).await? else {
                     return Err(StateError::NoSuchLedgerRecord { id: rec.id.clone() });
                 };
@@ -1187,7 +1188,8 @@ macro_rules! sql_store {
             }
 
             async fn ledger_list(&self, query: &LedgerQuery) -> Result<Vec<LedgerRecord>, StateError> {
-                let since = query.since.unwrap_or(DateTime::<Utc>::MIN_UTC);
+                // PostgreSQL timestamps do not reach chrono's minimum; no record predates 1970.
+                let since = query.since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
                 let rows = match &query.env {
                     Some(env) => sqlx::query(
                         "SELECT id, record FROM ledger WHERE env = $1 AND started_at >= $2 ORDER BY started_at, id",
