@@ -66,7 +66,8 @@ impl Project {
         self.run_env(args, &[])
     }
 
-    pub fn run_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    /// The binary in this project, not yet started (stdin null unless changed).
+    pub fn command(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_terrace"));
         cmd.current_dir(self.path()).args(args).stdin(Stdio::null());
         cmd.env_remove("TERRACE_STATE")
@@ -79,6 +80,11 @@ impl Project {
         for (k, v) in extra {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    pub fn run_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args, extra);
         let Output {
             status,
             stdout,
