@@ -1451,6 +1451,17 @@ async fn ledger_append_only(b: Backend) {
         .await
         .unwrap();
     assert_eq!(ids(recent), [refused.id.as_str(), &late.id]);
+
+    // Deleting an environment's state (env destroy) keeps its records.
+    store.delete_environment("prod", None).await.unwrap();
+    let prod = store
+        .ledger_list(&LedgerQuery {
+            env: Some("prod".into()),
+            since: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(prod.len(), 2);
 }
 
 /// Racing closers of one open record (a run finishing while the next run
