@@ -374,8 +374,57 @@ pub(crate) fn sort_records(records: &mut [LedgerRecord]) {
     });
 }
 
+/// After a conditional create of `rec` did not store it: fine when what is
+/// stored is `rec` itself (a retry whose first try was stored).
+pub(crate) fn settle_open(
+    stored: Option<LedgerRecord>,
+    rec: &LedgerRecord,
+) -> Result<(), crate::StateError> {
+    match stored {
+        Some(s) if s == *rec => Ok(()),
+        _ => Err(crate::StateError::backend(format!(
+            "ledger record {} is already stored",
+            rec.id
+        ))),
+    }
+}
+
+/// Before closing: `Ok(false)` when `stored` already is `rec` (a retry whose
+/// first try was stored; nothing to write), `Ok(true)` when `stored` is
+/// the open record of the same run, an error otherwise.
+pub(crate) fn close_needed(
+    stored: Option<&LedgerRecord>,
+    rec: &LedgerRecord,
+) -> Result<bool, crate::StateError> {
+    require_closed(rec)?;
+    let Some(stored) = stored else {
+        return Err(crate::StateError::NoSuchLedgerRecord { id: rec.id.clone() });
+    };
+    if stored == rec {
+        return Ok(false);
+    }
+    check_close(stored, rec)?;
+    Ok(true)
+}
+
+/// After a conditional close: it took effect when the record now stored
+/// is `rec`; anything else means another closer won.
+pub(crate) fn settle_close(
+    now: Option<LedgerRecord>,
+    rec: &LedgerRecord,
+) -> Result<(), crate::StateError> {
+    match now {
+        Some(now) if now == *rec => Ok(()),
+        Some(now) => Err(crate::StateError::LedgerClosed {
+            id: rec.id.clone(),
+            outcome: now.outcome.to_string(),
+        }),
+        None => Err(crate::StateError::NoSuchLedgerRecord { id: rec.id.clone() }),
+    }
+}
+
 /// `ledger_close` is given a closed record.
-pub(crate) fn require_closed(new: &LedgerRecord) -> Result<(), crate::StateError> {
+fn require_closed(new: &LedgerRecord) -> Result<(), crate::StateError> {
     if new.is_open() {
         return Err(crate::StateError::backend(format!(
             "ledger record {} must be closed with an outcome",
@@ -387,10 +436,7 @@ pub(crate) fn require_closed(new: &LedgerRecord) -> Result<(), crate::StateError
 
 /// Checks common to every store's `ledger_close`: the stored record is
 /// still open, the new one is closed, and it is the same run.
-pub(crate) fn check_close(
-    stored: &LedgerRecord,
-    new: &LedgerRecord,
-) -> Result<(), crate::StateError> {
+fn check_close(stored: &LedgerRecord, new: &LedgerRecord) -> Result<(), crate::StateError> {
     require_closed(new)?;
     if !stored.is_open() {
         return Err(crate::StateError::LedgerClosed {

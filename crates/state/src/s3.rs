@@ -57,7 +57,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 
 use crate::envelope::Codec;
-use crate::ledger::{check_close, require_closed, sort_records};
+use crate::ledger::{close_needed, settle_close, settle_open, sort_records};
 use crate::model::validate_env_name;
 use crate::{
     Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
@@ -1097,27 +1097,18 @@ impl StateStore for S3Store {
         {
             return Ok(());
         }
-        // A retry whose first try was stored wrote the same record.
-        match self.get_json::<LedgerRecord>(&key).await? {
-            Some((stored, _)) if stored == *rec => Ok(()),
-            _ => Err(StateError::backend(format!(
-                "ledger record {} is already stored",
-                rec.id
-            ))),
-        }
+        let stored = self.get_json::<LedgerRecord>(&key).await?;
+        settle_open(stored.map(|(r, _)| r), rec)
     }
 
     async fn ledger_close(&self, rec: &LedgerRecord) -> Result<(), StateError> {
-        require_closed(rec)?;
         validate_env_name(&rec.env)?;
         let key = self.ledger_key(&rec.env, &rec.id)?;
-        let Some((stored, etag)) = self.get_json::<LedgerRecord>(&key).await? else {
-            return Err(StateError::NoSuchLedgerRecord { id: rec.id.clone() });
-        };
-        if stored == *rec {
+        let stored = self.get_json::<LedgerRecord>(&key).await?;
+        if !close_needed(stored.as_ref().map(|(r, _)| r), rec)? {
             return Ok(());
         }
-        check_close(&stored, rec)?;
+        let etag = stored.map(|(_, e)| e).unwrap_or_default();
         // If-Match: a record closed by someone else since the read stays as
         // it is. A racing PUT that passed the same check on moto stores
         // right after ours (see the module note): read back to be sure.
@@ -1127,14 +1118,8 @@ impl StateStore for S3Store {
         {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        match self.get_json::<LedgerRecord>(&key).await? {
-            Some((now, _)) if now == *rec => Ok(()),
-            Some((now, _)) => Err(StateError::LedgerClosed {
-                id: rec.id.clone(),
-                outcome: now.outcome.to_string(),
-            }),
-            None => Err(StateError::NoSuchLedgerRecord { id: rec.id.clone() }),
-        }
+        let now = self.get_json::<LedgerRecord>(&key).await?;
+        settle_close(now.map(|(r, _)| r), rec)
     }
 
     async fn ledger_list(&self, query: &LedgerQuery) -> Result<Vec<LedgerRecord>, StateError> {

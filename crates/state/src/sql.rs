@@ -31,7 +31,7 @@ use sqlx::sqlite::{
 };
 
 use crate::envelope::Codec;
-use crate::ledger::{check_close, require_closed, sort_records};
+use crate::ledger::{close_needed, settle_close, settle_open, sort_records};
 use crate::model::validate_env_name;
 use crate::{
     Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
@@ -1150,23 +1150,13 @@ macro_rules! sql_store {
                 if n == 1 {
                     return Ok(());
                 }
-                // A retry whose first try committed stored the same record.
-                match self.ledger_get(&rec.id).await? {
-                    Some(stored) if stored == *rec => Ok(()),
-                    _ => Err(StateError::backend(format!("ledger record {} is already stored", rec.id))),
-                }
+                settle_open(self.ledger_get(&rec.id).await?, rec)
             }
 
             async fn ledger_close(&self, rec: &LedgerRecord) -> Result<(), StateError> {
- require_closed(rec)?;
-                let Some(stored) = self.ledger_get(&rec.id).await? else {
-                    return Err(StateError::NoSuchLedgerRecord { id: rec.id.clone() });
-                };
-                if stored == *rec {
-                    // A retry whose first try committed.
+                if !close_needed(self.ledger_get(&rec.id).await?.as_ref(), rec)? {
                     return Ok(());
                 }
-                check_close(&stored, rec)?;
                 let text = serde_json::to_string(rec).map_err(StateError::backend)?;
                 // Conditional on still being open: two closers cannot both win.
                 let n = sqlx::query("UPDATE ledger SET outcome = $2, record = $3 WHERE id = $1 AND outcome = 'open'")
@@ -1180,11 +1170,7 @@ macro_rules! sql_store {
                 if n == 1 {
                     return Ok(());
                 }
-                match self.ledger_get(&rec.id).await? {
-                    Some(now) if now == *rec => Ok(()),
-                    Some(now) => Err(StateError::LedgerClosed { id: rec.id.clone(), outcome: now.outcome.to_string() }),
-                    None => Err(StateError::NoSuchLedgerRecord { id: rec.id.clone() }),
-                }
+                settle_close(self.ledger_get(&rec.id).await?, rec)
             }
 
             async fn ledger_list(&self, query: &LedgerQuery) -> Result<Vec<LedgerRecord>, StateError> {

@@ -1435,14 +1435,12 @@ async fn ledger_append_only(b: Backend) {
     let ids = |v: Vec<LedgerRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
     let all = store.ledger_list(&LedgerQuery::default()).await.unwrap();
     assert_eq!(ids(all), [open.id.as_str(), &refused.id, &late.id]);
-    let prod = store
-        .ledger_list(&LedgerQuery {
-            env: Some("prod".into()),
-            since: None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(ids(prod), [open.id.as_str(), &late.id]);
+    let prod_only = LedgerQuery {
+        env: Some("prod".into()),
+        since: None,
+    };
+    let prod = || store.ledger_list(&prod_only);
+    assert_eq!(ids(prod().await.unwrap()), [open.id.as_str(), &late.id]);
     let recent = store
         .ledger_list(&LedgerQuery {
             env: None,
@@ -1454,14 +1452,7 @@ async fn ledger_append_only(b: Backend) {
 
     // Deleting an environment's state (env destroy) keeps its records.
     store.delete_environment("prod", None).await.unwrap();
-    let prod = store
-        .ledger_list(&LedgerQuery {
-            env: Some("prod".into()),
-            since: None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(prod.len(), 2);
+    assert_eq!(prod().await.unwrap().len(), 2);
 }
 
 /// Racing closers of one open record (a run finishing while the next run
