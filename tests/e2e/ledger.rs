@@ -4,9 +4,7 @@
 //! Actions and GitLab CI runs, and `terrace log` / `terrace log show`.
 
 use crate::support::{Project, suffix};
-use std::io::Read;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 use terrace_state::{LedgerQuery, LedgerRecord, Outcome, StateStore};
 
 /// Variables that would make a run look like another CI system's (the
@@ -225,15 +223,7 @@ fn a_sigkilled_run_is_closed_as_interrupted_by_the_next_run() {
         .expect("spawn");
     let _stdin = child.stdin.take();
     let mut stderr = child.stderr.take().unwrap();
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 256];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !String::from_utf8_lossy(&seen).contains("Enter a value:") {
-        assert!(Instant::now() < deadline, "no prompt");
-        let n = stderr.read(&mut buf).expect("read stderr");
-        assert!(n > 0, "ended early: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    crate::support::wait_for_prompt(&mut stderr);
     // The record is open while the run waits for confirmation.
     let open = records(&p, "data");
     assert_eq!(open.len(), 1, "{open:#?}");

@@ -98,6 +98,29 @@ impl Project {
     }
 }
 
+/// Read `stderr` until the confirmation prompt appears (at most a minute);
+/// returns what was read.
+pub fn wait_for_prompt(stderr: &mut impl std::io::Read) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(&seen).contains("Enter a value:") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no prompt: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        let n = stderr.read(&mut buf).expect("read stderr");
+        assert!(
+            n > 0,
+            "terrace ended before the prompt: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
 /// An SDK config for the moto endpoint.
 pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
     let creds =
