@@ -117,19 +117,8 @@ fn usage_errors_exit_1_not_the_drift_code() {
 #[test]
 fn ctrl_c_at_the_prompt_cancels_at_once_and_releases_the_lock() {
     let p = data_project();
-    let mut child = command(
-        &p,
-        &["apply", "-e", "data"],
-        &[("TERRACE_PROMPT_STDIN", "1")],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn");
-    let _stdin = child.stdin.take();
-    let mut stderr = child.stderr.take().unwrap();
-    crate::support::wait_for_prompt(&mut stderr);
+    let (mut child, _stdin, mut stderr) =
+        p.at_prompt(&["apply", "-e", "data"], &[("RUST_LOG", "")]);
     assert!(
         lock_holder(&p, "data").is_some(),
         "the lock is held at the prompt"

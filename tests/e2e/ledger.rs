@@ -4,7 +4,6 @@
 //! Actions and GitLab CI runs, and `terrace log` / `terrace log show`.
 
 use crate::support::{Project, suffix};
-use std::process::Stdio;
 use terrace_state::{LedgerQuery, LedgerRecord, Outcome, StateStore};
 
 /// Variables that would make a run look like another CI system's (the
@@ -213,17 +212,8 @@ fn a_run_refused_because_the_lock_is_held_is_recorded() {
 fn a_sigkilled_run_is_closed_as_interrupted_by_the_next_run() {
     let p = Project::new();
     p.write_env("data", &[("main.tf", DATA)]);
-    let lease = [("TERRACE_LOCK_LEASE", "1s"), ("TERRACE_PROMPT_STDIN", "1")];
-    let mut child = p
-        .command(&["apply", "-e", "data"], &lease)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let _stdin = child.stdin.take();
-    let mut stderr = child.stderr.take().unwrap();
-    crate::support::wait_for_prompt(&mut stderr);
+    let lease = [("TERRACE_LOCK_LEASE", "1s")];
+    let (mut child, _stdin, _stderr) = p.at_prompt(&["apply", "-e", "data"], &lease);
     // The record is open while the run waits for confirmation.
     let open = records(&p, "data");
     assert_eq!(open.len(), 1, "{open:#?}");

@@ -83,6 +83,33 @@ impl Project {
         cmd
     }
 
+    /// Start `args` with answers read from a pipe (`TERRACE_PROMPT_STDIN`)
+    /// and wait until it asks for confirmation; returns the running child
+    /// (its stdin kept open) and its stderr.
+    pub fn at_prompt(
+        &self,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> (
+        std::process::Child,
+        std::process::ChildStdin,
+        std::process::ChildStderr,
+    ) {
+        let mut extra = extra.to_vec();
+        extra.push(("TERRACE_PROMPT_STDIN", "1"));
+        let mut child = self
+            .command(args, &extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn terrace");
+        let stdin = child.stdin.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        wait_for_prompt(&mut stderr);
+        (child, stdin, stderr)
+    }
+
     pub fn run_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
         let mut cmd = self.command(args, extra);
         let Output {
@@ -100,7 +127,7 @@ impl Project {
 
 /// Read `stderr` until the confirmation prompt appears (at most a minute);
 /// returns what was read.
-pub fn wait_for_prompt(stderr: &mut impl std::io::Read) -> String {
+fn wait_for_prompt(stderr: &mut impl std::io::Read) -> String {
     let mut seen = Vec::new();
     let mut buf = [0u8; 256];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
