@@ -117,36 +117,8 @@ fn usage_errors_exit_1_not_the_drift_code() {
 #[test]
 fn ctrl_c_at_the_prompt_cancels_at_once_and_releases_the_lock() {
     let p = data_project();
-    let mut child = command(
-        &p,
-        &["apply", "-e", "data"],
-        &[("TERRACE_PROMPT_STDIN", "1")],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .expect("spawn");
-    let _stdin = child.stdin.take();
-    let mut stderr = child.stderr.take().unwrap();
-    // Wait for the prompt.
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 256];
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !String::from_utf8_lossy(&seen).contains("Enter a value:") {
-        assert!(
-            Instant::now() < deadline,
-            "no prompt: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        let n = stderr.read(&mut buf).expect("read stderr");
-        assert!(
-            n > 0,
-            "terrace ended before the prompt: {}",
-            String::from_utf8_lossy(&seen)
-        );
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let (mut child, _stdin, mut stderr) =
+        p.at_prompt(&["apply", "-e", "data"], &[("RUST_LOG", "")]);
     assert!(
         lock_holder(&p, "data").is_some(),
         "the lock is held at the prompt"

@@ -6,6 +6,7 @@ mod support;
 mod cli_ux;
 mod drift;
 mod envs;
+mod ledger;
 mod lifecycle;
 mod proxy;
 mod reliability;

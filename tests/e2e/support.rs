@@ -66,7 +66,8 @@ impl Project {
         self.run_env(args, &[])
     }
 
-    pub fn run_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+    /// The binary in this project, not yet started (stdin null unless changed).
+    pub fn command(&self, args: &[&str], extra: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_terrace"));
         cmd.current_dir(self.path()).args(args).stdin(Stdio::null());
         cmd.env_remove("TERRACE_STATE")
@@ -79,6 +80,38 @@ impl Project {
         for (k, v) in extra {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// Start `args` with answers read from a pipe (`TERRACE_PROMPT_STDIN`)
+    /// and wait until it asks for confirmation; returns the running child
+    /// (its stdin kept open) and its stderr.
+    pub fn at_prompt(
+        &self,
+        args: &[&str],
+        extra: &[(&str, &str)],
+    ) -> (
+        std::process::Child,
+        std::process::ChildStdin,
+        std::process::ChildStderr,
+    ) {
+        let mut extra = extra.to_vec();
+        extra.push(("TERRACE_PROMPT_STDIN", "1"));
+        let mut child = self
+            .command(args, &extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn terrace");
+        let stdin = child.stdin.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        wait_for_prompt(&mut stderr);
+        (child, stdin, stderr)
+    }
+
+    pub fn run_env(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args, extra);
         let Output {
             status,
             stdout,
@@ -90,6 +123,29 @@ impl Project {
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         }
     }
+}
+
+/// Read `stderr` until the confirmation prompt appears (at most a minute);
+/// returns what was read.
+fn wait_for_prompt(stderr: &mut impl std::io::Read) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !String::from_utf8_lossy(&seen).contains("Enter a value:") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no prompt: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        let n = stderr.read(&mut buf).expect("read stderr");
+        assert!(
+            n > 0,
+            "terrace ended before the prompt: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
 }
 
 /// An SDK config for the moto endpoint.

@@ -62,6 +62,8 @@ pub enum Command {
     /// Environments: list, and ephemeral ones with a time-to-live.
     #[command(subcommand)]
     Env(EnvCommand),
+    /// The apply ledger: who changed what, when, and how it ended.
+    Log(crate::commands::LogArgs),
 }
 
 #[derive(Debug, Args, Clone)]

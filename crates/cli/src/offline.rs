@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use terrace_state::{
-    Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LockInfo, LockLease, State,
-    StateError, StateStore, WriteMeta,
+    Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
+    LockInfo, LockLease, State, StateError, StateStore, WriteMeta,
 };
 
 pub struct OfflineStore;
@@ -98,6 +98,18 @@ impl StateStore for OfflineStore {
         offline()
     }
     async fn registry_delete(&self, _: &str) -> Result<(), StateError> {
+        offline()
+    }
+    async fn ledger_open(&self, _: &LedgerRecord) -> Result<(), StateError> {
+        offline()
+    }
+    async fn ledger_close(&self, _: &LedgerRecord) -> Result<(), StateError> {
+        offline()
+    }
+    async fn ledger_list(&self, _: &LedgerQuery) -> Result<Vec<LedgerRecord>, StateError> {
+        offline()
+    }
+    async fn ledger_get(&self, _: &str) -> Result<Option<LedgerRecord>, StateError> {
         offline()
     }
 }

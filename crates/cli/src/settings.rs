@@ -50,6 +50,22 @@ pub mod vars {
     /// Terraform's log level (TRACE, DEBUG, INFO, WARN, ERROR, or JSON for
     /// trace as JSON lines), used when RUST_LOG is unset.
     pub const TF_LOG: &str = "TF_LOG";
+    /// The CI systems' standard variables recorded in the apply ledger
+    /// (GitHub Actions, GitLab CI, Buildkite, CircleCI, Jenkins, Azure
+    /// Pipelines): the list is `terrace_state::ci_vars::SYSTEMS`, read only
+    /// by [`super::ci_context`]. The README's "Audit log" table lists them.
+    pub fn ci_variables() -> Vec<&'static str> {
+        terrace_state::ci_vars::all_names()
+    }
+}
+
+/// The CI run this process belongs to, from the CI systems' variables
+/// ([`vars::ci_variables`]); `None` outside CI.
+pub fn ci_context() -> Option<terrace_state::CiContext> {
+    terrace_state::CiContext::detect(&|name| {
+        debug_assert!(vars::ci_variables().contains(&name));
+        env_var(name)
+    })
 }
 
 static NO_INPUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

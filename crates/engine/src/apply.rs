@@ -59,6 +59,8 @@ pub struct ApplyOptions {
     pub create_timeout: Duration,
     pub operation: String,
     pub who: String,
+    /// The CI run this change comes from (the CLI reads the CI variables).
+    pub ci: Option<terrace_state::CiContext>,
     /// The shortest pause between two paced state writes ([`MIN_WRITE_INTERVAL`]).
     pub min_write_interval: Duration,
 }
@@ -72,6 +74,7 @@ impl Default for ApplyOptions {
             create_timeout: Duration::from_secs(1200),
             operation: "apply".into(),
             who: String::new(),
+            ci: None,
             min_write_interval: MIN_WRITE_INTERVAL,
         }
     }

@@ -14,6 +14,7 @@ pub mod context;
 pub mod drift;
 pub mod envs;
 pub mod error;
+pub mod ledger;
 pub mod model;
 pub mod ops;
 pub mod plan;

@@ -13,7 +13,7 @@ use crate::values::ValueTable;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use terrace_core::Value;
-use terrace_state::{WriteMeta, lock_environment};
+use terrace_state::{LedgerRecord, WriteMeta, lock_environment};
 
 /// Which environment, and where its root module lives.
 #[derive(Debug, Clone)]
@@ -64,23 +64,84 @@ pub struct ApplyRequest<'a> {
 }
 
 /// Lock, reconcile, plan (or check the saved plan), confirm, apply, unlock.
+///
+/// The run is recorded in the ledger: a record is opened once the lock is
+/// held (before reconciling, the first thing that may change anything) and
+/// closed with the outcome, failed runs included; a run refused because the
+/// lock is held is recorded as `refused`; records left open by runs that
+/// died are closed as `interrupted` first.
 pub async fn apply(engine: &Engine, req: ApplyRequest<'_>) -> Result<ApplyOutcome, EngineError> {
     let operation = req.apply_opts.operation.clone();
-    let held = lock_environment(
+    let mode = req
+        .saved_plan
+        .as_ref()
+        .map_or(req.plan_opts.mode, |p| p.mode);
+    let ledger_op = crate::ledger::operation_name(&operation, mode);
+    let identity = terrace_state::Identity {
+        os_user: req.apply_opts.who.clone(),
+        ci: req.apply_opts.ci.clone(),
+        ..Default::default()
+    };
+    let store = engine.store.as_ref();
+    let env_name = req.target.name.as_str();
+    let held = match lock_environment(
         engine.store.clone(),
-        &req.target.name,
+        env_name,
         &operation,
         engine.lock_timeout,
     )
-    .await?;
+    .await
+    {
+        Ok(held) => held,
+        Err(e @ terrace_state::StateError::Locked { .. }) => {
+            crate::ledger::record_refused(store, env_name, &ledger_op, &identity, &e.to_string())
+                .await;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut rec = LedgerRecord::open(env_name, &ledger_op, identity);
+    rec.lock_id = Some(held.lease().lock_id.clone());
+    let opened = async {
+        crate::ledger::close_interrupted(store, env_name, None).await?;
+        store.ledger_open(&rec).await
+    }
+    .await;
     // Every cloud call and journal write checks the lease first
     // (`StateWriter::with_lease_check`): a lost lock stops the run at once.
     let held = std::sync::Arc::new(held);
-    let lost: crate::apply::LeaseCheck = {
-        let held = held.clone();
-        std::sync::Arc::new(move || held.is_lost())
+    let result = match opened {
+        Ok(()) => {
+            let lost: crate::apply::LeaseCheck = {
+                let held = held.clone();
+                std::sync::Arc::new(move || held.is_lost())
+            };
+            let result = apply_locked(engine, &req, held.lease().clone(), lost, &mut rec).await;
+            let closed = crate::ledger::finish(
+                rec,
+                result.as_ref().ok().map(|o| &o.plan),
+                result.as_ref().map(|o| &o.report),
+            );
+            match (store.ledger_close(&closed).await, result) {
+                (Ok(()), result) => result,
+                (Err(e), Ok(_)) => Err(EngineError::Other(format!(
+                    "the changes were applied, but the ledger record {} could not be closed: {e}; \
+                     the next run on '{env_name}' closes it as interrupted",
+                    closed.id
+                ))),
+                (Err(e), Err(run)) => {
+                    tracing::warn!(
+                        env = env_name,
+                        "could not close ledger record {}: {e}",
+                        closed.id
+                    );
+                    Err(run)
+                }
+            }
+        }
+        // No record, no run: nothing was changed.
+        Err(e) => Err(EngineError::State(e)),
     };
-    let result = apply_locked(engine, &req, held.lease().clone(), lost).await;
     let released = match std::sync::Arc::try_unwrap(held) {
         Ok(held) => held.release().await,
         // Unreachable (the check is dropped with the writer); dropping the
@@ -97,6 +158,7 @@ async fn apply_locked(
     req: &ApplyRequest<'_>,
     lease: terrace_state::LockLease,
     lost: crate::apply::LeaseCheck,
+    rec: &mut LedgerRecord,
 ) -> Result<ApplyOutcome, EngineError> {
     let mut load = LoadOptions {
         vars: req.load.vars.clone(),
@@ -107,6 +169,7 @@ async fn apply_locked(
     }
     let env = load_env(engine, &req.target.name, &req.target.dir, &load)?;
     let stored = engine.store.read(&env.name).await?;
+    rec.serial_before = stored.as_ref().map(|s| s.serial);
     let meta = WriteMeta {
         operation: req.apply_opts.operation.clone(),
         who: req.apply_opts.who.clone(),
@@ -144,6 +207,7 @@ async fn apply_locked(
         }
         None => make_plan(engine, &env, &req.plan_opts).await?,
     };
+    rec.plan_hash = Some(crate::ledger::plan_hash(&plan, stored.as_ref()));
     let mut api_calls: BTreeMap<String, u64> = BTreeMap::new();
     if !plan.has_changes() {
         collect_calls(&mut api_calls, &providers);

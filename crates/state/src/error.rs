@@ -47,6 +47,14 @@ pub enum StateError {
     AlreadyExists { name: String },
 
     #[error(
+        "ledger record {id} is already closed ({outcome}); ledger records are append-only and are never changed once closed"
+    )]
+    LedgerClosed { id: String, outcome: String },
+
+    #[error("no ledger record {id}; list the records with `terrace log --all`")]
+    NoSuchLedgerRecord { id: String },
+
+    #[error(
         "{what} is corrupt: {detail}; nothing was changed — inspect it with `terrace state history` and restore \
          an earlier version"
     )]

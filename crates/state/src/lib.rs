@@ -2,7 +2,8 @@
 //! stores that keep it: SQLite (default, embedded), PostgreSQL and S3. Every
 //! store offers the same `StateStore` behaviour — compare-and-swap writes on the
 //! serial, full history, leased locks with takeover of expired leases, the intent
-//! journal, drift-run history and the environment registry — and passes one
+//! journal, drift-run history, the environment registry and the append-only
+//! apply ledger ([`LedgerRecord`]) — and passes one
 //! shared conformance suite (`tests/conformance.rs`). Stored states are wrapped
 //! in a checksummed, versioned envelope, optionally AES-256-GCM encrypted
 //! (Argon2id-derived or raw key, bound to environment, lineage and serial).
@@ -14,6 +15,7 @@
 
 mod envelope;
 mod error;
+mod ledger;
 mod lock;
 mod model;
 mod s3;
@@ -26,6 +28,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use error::StateError;
+pub use ledger::{
+    ChangeCounts, CiContext, FailedAddress, Identity, LedgerQuery, LedgerRecord, Outcome, ci_vars,
+};
 pub use lock::{HeldLock, lock_environment};
 pub use model::{
     Acquired, DriftRun, EnvRecord, FORMAT_VERSION, HistoryEntry, Intent, IntentStatus, LockInfo,
@@ -175,6 +180,18 @@ pub trait StateStore: Send + Sync {
     /// All records, sorted by name.
     async fn registry_list(&self) -> Result<Vec<EnvRecord>, StateError>;
     async fn registry_delete(&self, name: &str) -> Result<(), StateError>;
+    /// Store a new ledger record (open, or already closed for a refused
+    /// run). `AlreadyExists` if a record with its id is stored. Needs no
+    /// lock: a refused run records that it was refused.
+    async fn ledger_open(&self, rec: &LedgerRecord) -> Result<(), StateError>;
+    /// Close an open record: replace it with `rec` (same id, environment and
+    /// start, an outcome other than `Open`) in one atomic step.
+    /// `LedgerClosed` if it is closed already (records are append-only),
+    /// `NoSuchLedgerRecord` if it was never opened.
+    async fn ledger_close(&self, rec: &LedgerRecord) -> Result<(), StateError>;
+    /// Records matching `query`, oldest first.
+    async fn ledger_list(&self, query: &LedgerQuery) -> Result<Vec<LedgerRecord>, StateError>;
+    async fn ledger_get(&self, id: &str) -> Result<Option<LedgerRecord>, StateError>;
 }
 
 /// Decode one stored state version (the envelope text every store keeps),

@@ -7,6 +7,7 @@
 //! <env>/journal/pending/<id>.json           intents not finished yet
 //! <env>/journal/finished/<id>.json          finished intents
 //! <env>/drift/<started micros>-<id>.json    drift runs
+//! <env>/ledger/<id>.json                    apply ledger records
 //! _registry/<name>.json                     the environment registry
 //! ```
 //!
@@ -56,10 +57,11 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 
 use crate::envelope::Codec;
+use crate::ledger::{close_needed, settle_close, settle_open, sort_records};
 use crate::model::validate_env_name;
 use crate::{
-    Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LockInfo, LockLease, State,
-    StateError, StateStore, StoreOptions, WriteMeta,
+    Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
+    LockInfo, LockLease, State, StateError, StateStore, StoreOptions, WriteMeta,
 };
 
 const REGISTRY: &str = "_registry/";
@@ -424,6 +426,28 @@ impl S3Store {
                 Ok(Some((value, etag)))
             }
         }
+    }
+
+    fn ledger_key(&self, env: &str, id: &str) -> Result<String, StateError> {
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(StateError::backend(format!(
+                "'{id}' is not a ledger record id"
+            )));
+        }
+        Ok(self.key(&format!("{env}/ledger/{id}.json")))
+    }
+
+    /// The keys of every ledger record of `env`, or of every environment.
+    async fn ledger_keys(&self, env: Option<&str>) -> Result<Vec<String>, StateError> {
+        let envs = match env {
+            Some(e) => vec![self.key(&format!("{e}/"))],
+            None => self.list(&self.key(""), true).await?.1,
+        };
+        let mut keys = Vec::new();
+        for prefix in envs {
+            keys.extend(self.list(&format!("{prefix}ledger/"), false).await?.0);
+        }
+        Ok(keys)
     }
 
     fn state_key(&self, env: &str) -> String {
@@ -1062,5 +1086,62 @@ impl StateStore for S3Store {
         self.delete(&self.key(&format!("{REGISTRY}{name}.json")), None)
             .await?;
         Ok(())
+    }
+
+    async fn ledger_open(&self, rec: &LedgerRecord) -> Result<(), StateError> {
+        validate_env_name(&rec.env)?;
+        let key = self.ledger_key(&rec.env, &rec.id)?;
+        if self
+            .put(&key, Self::to_json(rec)?, Cond::IfNoneMatch)
+            .await?
+        {
+            return Ok(());
+        }
+        let stored = self.get_json::<LedgerRecord>(&key).await?;
+        settle_open(stored.map(|(r, _)| r), rec)
+    }
+
+    async fn ledger_close(&self, rec: &LedgerRecord) -> Result<(), StateError> {
+        validate_env_name(&rec.env)?;
+        let key = self.ledger_key(&rec.env, &rec.id)?;
+        let stored = self.get_json::<LedgerRecord>(&key).await?;
+        if !close_needed(stored.as_ref().map(|(r, _)| r), rec)? {
+            return Ok(());
+        }
+        let etag = stored.map(|(_, e)| e).unwrap_or_default();
+        // If-Match: a record closed by someone else since the read stays as
+        // it is. A racing PUT that passed the same check on moto stores
+        // right after ours (see the module note): read back to be sure.
+        if self
+            .put(&key, Self::to_json(rec)?, Cond::IfMatch(&etag))
+            .await?
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let now = self.get_json::<LedgerRecord>(&key).await?;
+        settle_close(now.map(|(r, _)| r), rec)
+    }
+
+    async fn ledger_list(&self, query: &LedgerQuery) -> Result<Vec<LedgerRecord>, StateError> {
+        let mut out = Vec::new();
+        for key in self.ledger_keys(query.env.as_deref()).await? {
+            if let Some((rec, _)) = self.get_json::<LedgerRecord>(&key).await?
+                && query.matches(&rec)
+            {
+                out.push(rec);
+            }
+        }
+        sort_records(&mut out);
+        Ok(out)
+    }
+
+    async fn ledger_get(&self, id: &str) -> Result<Option<LedgerRecord>, StateError> {
+        let suffix = format!("/ledger/{id}.json");
+        for key in self.ledger_keys(None).await? {
+            if key.ends_with(&suffix) {
+                return Ok(self.get_json(&key).await?.map(|(r, _)| r));
+            }
+        }
+        Ok(None)
     }
 }

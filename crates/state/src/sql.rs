@@ -31,10 +31,11 @@ use sqlx::sqlite::{
 };
 
 use crate::envelope::Codec;
+use crate::ledger::{close_needed, settle_close, settle_open, sort_records};
 use crate::model::validate_env_name;
 use crate::{
-    Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LockInfo, LockLease, State,
-    StateError, StateStore, StoreOptions, WriteMeta, redact_url,
+    Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
+    LockInfo, LockLease, State, StateError, StateStore, StoreOptions, WriteMeta, redact_url,
 };
 
 /// State in an SQLite database file.
@@ -290,6 +291,13 @@ fn to_i64(n: u64) -> Result<i64, StateError> {
 
 fn from_i64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
+}
+
+fn parse_record(id: &str, text: &str) -> Result<LedgerRecord, StateError> {
+    serde_json::from_str(text).map_err(|e| StateError::Corrupt {
+        what: format!("ledger record {id}"),
+        detail: e.to_string(),
+    })
 }
 
 fn parse_json(text: &str, what: &str) -> Result<serde_json::Value, StateError> {
@@ -1121,6 +1129,93 @@ macro_rules! sql_store {
                     .await
                     .map_err(self.err())?;
                 Ok(())
+            }
+
+            async fn ledger_open(&self, rec: &LedgerRecord) -> Result<(), StateError> {
+                validate_env_name(&rec.env)?;
+                let text = serde_json::to_string(rec).map_err(StateError::backend)?;
+                let n = sqlx::query(
+                    "INSERT INTO ledger (id, env, started_at, outcome, record) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&rec.id)
+                .bind(&rec.env)
+                .bind(rec.started_at)
+                .bind(rec.outcome.as_str())
+                .bind(&text)
+                .execute(&self.pool)
+                .await
+                .map_err(self.err())?
+                .rows_affected();
+                if n == 1 {
+                    return Ok(());
+                }
+                settle_open(self.ledger_get(&rec.id).await?, rec)
+            }
+
+            async fn ledger_close(&self, rec: &LedgerRecord) -> Result<(), StateError> {
+                if !close_needed(self.ledger_get(&rec.id).await?.as_ref(), rec)? {
+                    return Ok(());
+                }
+                let text = serde_json::to_string(rec).map_err(StateError::backend)?;
+                // Conditional on still being open: two closers cannot both win.
+                let n = sqlx::query("UPDATE ledger SET outcome = $2, record = $3 WHERE id = $1 AND outcome = 'open'")
+                    .bind(&rec.id)
+                    .bind(rec.outcome.as_str())
+                    .bind(&text)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(self.err())?
+                    .rows_affected();
+                if n == 1 {
+                    return Ok(());
+                }
+                settle_close(self.ledger_get(&rec.id).await?, rec)
+            }
+
+            async fn ledger_list(&self, query: &LedgerQuery) -> Result<Vec<LedgerRecord>, StateError> {
+                // PostgreSQL timestamps do not reach chrono's minimum; no record predates 1970.
+                let since = query.since.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+                let rows = match &query.env {
+                    Some(env) => sqlx::query(
+                        "SELECT id, record FROM ledger WHERE env = $1 AND started_at >= $2 ORDER BY started_at, id",
+                    )
+                    .bind(env)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await,
+                    None => sqlx::query("SELECT id, record FROM ledger WHERE started_at >= $1 ORDER BY started_at, id")
+                        .bind(since)
+                        .fetch_all(&self.pool)
+                        .await,
+                }
+                .map_err(self.err())?;
+                let mut out = rows
+                    .iter()
+                    .map(|r| {
+                        let id: String = r.try_get("id").map_err(self.err())?;
+                        let text: String = r.try_get("record").map_err(self.err())?;
+                        parse_record(&id, &text)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                out.retain(|r| query.matches(r));
+                sort_records(&mut out);
+                Ok(out)
+            }
+
+            async fn ledger_get(&self, id: &str) -> Result<Option<LedgerRecord>, StateError> {
+                let row = sqlx::query("SELECT record FROM ledger WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(self.err())?;
+                match row {
+                    None => Ok(None),
+                    Some(r) => {
+                        let text: String = r.try_get("record").map_err(self.err())?;
+                        parse_record(id, &text).map(Some)
+                    }
+                }
             }
         }
     };

@@ -1353,6 +1353,143 @@ async fn registry_compare_and_swap(b: Backend) {
     assert_eq!(store.registry_get("pr-9").await.unwrap(), None);
 }
 
+fn ledger_rec(env: &str, secs: i64, operation: &str) -> LedgerRecord {
+    let mut r = LedgerRecord::open(
+        env,
+        operation,
+        Identity {
+            os_user: "ci@runner".into(),
+            ci: Some(CiContext {
+                system: "gitlab_ci".into(),
+                commit_sha: Some("abc123".into()),
+                change_request: Some("12".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    );
+    r.started_at = t(secs);
+    r
+}
+
+/// Issue 18 §1: ledger records are opened, closed once, listed and read
+/// back identically; a closed record is never changed.
+async fn ledger_append_only(b: Backend) {
+    let store = b.default_store().await;
+    let open = ledger_rec("prod", 10, "apply");
+    store.ledger_open(&open).await.unwrap();
+    // Opening the same record again (a retried call) is harmless; another
+    // record under a taken id is refused.
+    store.ledger_open(&open).await.unwrap();
+    let mut other = open.clone();
+    other.operation = "destroy".into();
+    assert!(store.ledger_open(&other).await.is_err());
+    assert_eq!(
+        store.ledger_get(&open.id).await.unwrap(),
+        Some(open.clone())
+    );
+
+    // Closing needs an outcome.
+    let err = store.ledger_close(&open).await.unwrap_err();
+    assert!(err.to_string().contains("outcome"), "{err}");
+    let mut done = open.clone().closed(Outcome::Failed);
+    done.counts.creates = 2;
+    done.changed = vec!["aws_vpc.main".into()];
+    done.failed = vec![FailedAddress {
+        address: "aws_instance.web".into(),
+        error: "InvalidAMIID.NotFound".into(),
+    }];
+    done.serial_before = Some(3);
+    done.serial_after = Some(4);
+    done.plan_hash = Some("ab".repeat(32));
+    store.ledger_close(&done).await.unwrap();
+    // The same close again (a retry) is harmless; any other change is refused.
+    store.ledger_close(&done).await.unwrap();
+    let rewrite = done.clone().closed(Outcome::Succeeded);
+    let err = store.ledger_close(&rewrite).await.unwrap_err();
+    assert!(
+        matches!(&err, StateError::LedgerClosed { outcome, .. } if outcome == "failed"),
+        "{err}"
+    );
+    assert_eq!(
+        store.ledger_get(&open.id).await.unwrap(),
+        Some(done.clone())
+    );
+
+    // Unknown records.
+    let ghost = ledger_rec("prod", 11, "apply").closed(Outcome::Succeeded);
+    assert!(matches!(
+        store.ledger_close(&ghost).await.unwrap_err(),
+        StateError::NoSuchLedgerRecord { .. }
+    ));
+    assert_eq!(store.ledger_get(&ghost.id).await.unwrap(), None);
+
+    // A refused run is stored closed at once and stays so.
+    let refused = ledger_rec("dev", 20, "apply").closed(Outcome::Refused);
+    store.ledger_open(&refused).await.unwrap();
+    assert!(
+        store
+            .ledger_close(&refused.clone().closed(Outcome::Succeeded))
+            .await
+            .is_err()
+    );
+    let late = ledger_rec("prod", 30, "destroy");
+    store.ledger_open(&late).await.unwrap();
+
+    // Listing: per environment or all, oldest first, with `since`.
+    let ids = |v: Vec<LedgerRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = store.ledger_list(&LedgerQuery::default()).await.unwrap();
+    assert_eq!(ids(all), [open.id.as_str(), &refused.id, &late.id]);
+    let prod_only = LedgerQuery {
+        env: Some("prod".into()),
+        since: None,
+    };
+    let prod = || store.ledger_list(&prod_only);
+    assert_eq!(ids(prod().await.unwrap()), [open.id.as_str(), &late.id]);
+    let recent = store
+        .ledger_list(&LedgerQuery {
+            env: None,
+            since: Some(t(20)),
+        })
+        .await
+        .unwrap();
+    assert_eq!(ids(recent), [refused.id.as_str(), &late.id]);
+
+    // Deleting an environment's state (env destroy) keeps its records.
+    store.delete_environment("prod", None).await.unwrap();
+    assert_eq!(prod().await.unwrap().len(), 2);
+}
+
+/// Racing closers of one open record (a run finishing while the next run
+/// closes it as interrupted): exactly one wins.
+async fn ledger_close_race(b: Backend) {
+    let store = b.default_store().await;
+    let open = ledger_rec("prod", 10, "apply");
+    store.ledger_open(&open).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let store = store.clone();
+        let mut rec = open.clone().closed(Outcome::Interrupted);
+        rec.error = Some(format!("closer {i}"));
+        tasks.push(tokio::spawn(async move {
+            (store.ledger_close(&rec).await, rec)
+        }));
+    }
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (Ok(()), rec) => winners.push(rec),
+            (Err(StateError::LedgerClosed { .. }), _) => {}
+            (Err(e), _) => panic!("{e}"),
+        }
+    }
+    assert_eq!(winners.len(), 1);
+    assert_eq!(
+        store.ledger_get(&open.id).await.unwrap(),
+        Some(winners[0].clone())
+    );
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -1403,6 +1540,8 @@ conformance!(
     drift_runs,
     registry,
     registry_compare_and_swap,
+    ledger_append_only,
+    ledger_close_race,
 );
 
 // ---------------------------------------------------------------- store-specific

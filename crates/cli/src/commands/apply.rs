@@ -243,6 +243,7 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         delete_retry_for: delete_retry,
         operation: r.operation.to_string(),
         who: settings::who(),
+        ci: settings::ci_context(),
         ..ApplyOptions::default()
     };
     let st_out = Style { on: stdout_color() };

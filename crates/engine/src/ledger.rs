@@ -1,0 +1,194 @@
+//! Writing the apply ledger around a run: an open record once the lock is
+//! held (before the first change), closed with the run's outcome; a
+//! `refused` record when the lock is held by another run; and records left
+//! open by runs that died closed as `interrupted` by the next lock holder.
+//! The records and stores belong to `terrace-state`; this module only
+//! decides what goes into them.
+
+use std::collections::BTreeSet;
+
+use sha2::{Digest, Sha256};
+use terrace_state::{
+    FailedAddress, Identity, LedgerQuery, LedgerRecord, Outcome, State, StateError, StateStore,
+};
+
+use crate::apply::ApplyReport;
+use crate::error::EngineError;
+use crate::model::{Action, Plan, PlanMode};
+
+/// The ledger's name for an operation (`apply -refresh-only` for refresh-only applies).
+pub fn operation_name(operation: &str, mode: PlanMode) -> String {
+    if mode == PlanMode::RefreshOnly {
+        format!("{operation} -refresh-only")
+    } else {
+        operation.to_string()
+    }
+}
+
+/// SHA-256 (hex) of the plan's canonical JSON (Terraform's plan JSON
+/// format, keys sorted).
+pub fn plan_hash(plan: &Plan, prior: Option<&State>) -> String {
+    let json = crate::planjson::plan_json(plan, prior);
+    let bytes = serde_json::to_vec(&json).unwrap_or_default();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+/// Record a run that did not start because the lock is held. A failure to
+/// record is logged, never hides the refusal.
+pub async fn record_refused(
+    store: &dyn StateStore,
+    env: &str,
+    operation: &str,
+    identity: &Identity,
+    reason: &str,
+) {
+    let mut rec = LedgerRecord::open(env, operation, identity.clone()).closed(Outcome::Refused);
+    rec.error = Some(reason.to_string());
+    if let Err(e) = store.ledger_open(&rec).await {
+        tracing::warn!(env, "could not record the refused run in the ledger: {e}");
+    }
+}
+
+/// Close every open record of `env` except `keep` as interrupted: the
+/// caller holds the lock, so their runs are gone. Returns how many.
+pub async fn close_interrupted(
+    store: &dyn StateStore,
+    env: &str,
+    keep: Option<&str>,
+) -> Result<usize, StateError> {
+    let open = store
+        .ledger_list(&LedgerQuery {
+            env: Some(env.to_string()),
+            since: None,
+        })
+        .await?;
+    let mut n = 0;
+    for rec in open
+        .into_iter()
+        .filter(|r| r.is_open() && Some(r.id.as_str()) != keep)
+    {
+        let mut closed = rec.closed(Outcome::Interrupted);
+        closed.error = Some(
+            "the run ended without closing its record (killed or lost); closed by the next run that took the lock"
+                .into(),
+        );
+        match store.ledger_close(&closed).await {
+            Ok(()) => {
+                tracing::warn!(env, record = %closed.id, "closed the ledger record of an interrupted run");
+                n += 1;
+            }
+            // Closed meanwhile by its own run: nothing to do.
+            Err(StateError::LedgerClosed { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Fill a record from what the run did and close it with its outcome.
+pub fn finish(
+    mut rec: LedgerRecord,
+    plan: Option<&Plan>,
+    result: Result<&ApplyReport, &EngineError>,
+) -> LedgerRecord {
+    let report = result.ok();
+    if let (Some(plan), Some(report)) = (plan, report) {
+        let not_done: BTreeSet<&str> = report
+            .failures
+            .iter()
+            .map(|(a, _)| a.as_str())
+            .chain(report.skipped.iter().map(String::as_str))
+            .collect();
+        for c in plan.effective_changes() {
+            let addr = c.address();
+            if not_done.contains(addr.as_str()) {
+                continue;
+            }
+            match c.action {
+                Action::Create => rec.counts.creates += 1,
+                Action::Update => rec.counts.updates += 1,
+                Action::DeleteThenCreate | Action::CreateThenDelete => rec.counts.replaces += 1,
+                Action::Delete => rec.counts.deletes += 1,
+                Action::NoOp | Action::Read => continue,
+            }
+            rec.changed.push(addr);
+        }
+        if plan.mode == PlanMode::RefreshOnly {
+            rec.changed
+                .extend(plan.drift.iter().map(|d| d.addr.to_string()));
+        }
+        rec.changed.sort();
+        rec.changed.dedup();
+        rec.failed = report
+            .failures
+            .iter()
+            .map(|(address, error)| FailedAddress {
+                address: address.clone(),
+                error: summary(error),
+            })
+            .collect();
+        if report.final_serial.is_some() {
+            rec.serial_after = report.final_serial;
+        }
+    }
+    let outcome = match result {
+        Ok(r) if r.failures.is_empty() && !r.cancelled => Outcome::Succeeded,
+        Ok(r) => {
+            if r.cancelled {
+                rec.error = Some("interrupted by the user; changes in flight were finished".into());
+            }
+            Outcome::Failed
+        }
+        // Declined at the confirmation prompt: nothing was changed.
+        Err(EngineError::Cancelled(msg)) => {
+            rec.error = Some(summary(msg));
+            Outcome::Refused
+        }
+        Err(e) => {
+            rec.error = Some(summary(&e.to_string()));
+            Outcome::Failed
+        }
+    };
+    if rec.serial_after.is_none() {
+        rec.serial_after = rec.serial_before;
+    }
+    rec.closed(outcome)
+}
+
+/// The first line of an error, at most 300 characters.
+fn summary(error: &str) -> String {
+    let line = error.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let mut s: String = line.trim().chars().take(300).collect();
+    if line.trim().chars().count() > 300 {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_are_one_short_line() {
+        assert_eq!(
+            summary("\nInvalidAMIID.NotFound: no\nmore"),
+            "InvalidAMIID.NotFound: no"
+        );
+        assert_eq!(summary(&"x".repeat(400)).chars().count(), 301);
+    }
+
+    #[test]
+    fn declined_is_refused_and_errors_fail() {
+        let rec = LedgerRecord::open("dev", "apply", Identity::default());
+        let declined = finish(
+            rec.clone(),
+            None,
+            Err(&EngineError::Cancelled("Apply cancelled.".into())),
+        );
+        assert_eq!(declined.outcome, Outcome::Refused);
+        let failed = finish(rec, None, Err(&EngineError::Other("boom".into())));
+        assert_eq!(failed.outcome, Outcome::Failed);
+        assert_eq!(failed.error.as_deref(), Some("boom"));
+    }
+}
