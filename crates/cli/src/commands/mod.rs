@@ -5,6 +5,7 @@
 mod apply;
 mod drift;
 mod env;
+mod fmt;
 mod outputs;
 mod state;
 mod unlock;
@@ -13,6 +14,7 @@ mod validate;
 pub(crate) use apply::*;
 pub(crate) use drift::*;
 pub(crate) use env::*;
+pub(crate) use fmt::*;
 pub(crate) use outputs::*;
 pub(crate) use state::*;
 pub(crate) use unlock::*;
@@ -170,6 +172,10 @@ pub(crate) fn dead_holder_note(
 
 pub async fn run(cli: Cli) -> Result<u8> {
     let chdir = cli.chdir.clone();
+    // fmt works on files anywhere, inside a project or not.
+    if let Command::Fmt(a) = cli.command {
+        return fmt(chdir.as_deref(), a);
+    }
     let (project, _) = settings::project(chdir.as_deref())?;
     match cli.command {
         Command::Validate(a) => validate(&project, a),
@@ -183,6 +189,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::State(c) => state_command(&project, c).await,
         Command::ForceUnlock(a) => force_unlock(&project, a).await,
         Command::Env(c) => env_command(&project, c).await,
+        Command::Fmt(_) => unreachable!("handled above"),
     }
 }
 
