@@ -415,17 +415,25 @@ fn render_lines(lines: &[Line]) -> String {
             format!("{}{}", "  ".repeat(indent), render(&l.lead, None))
         })
         .collect();
-    align(&mut texts, |k| !kept[k].1.assign.is_empty(), |k, text, width| {
-        let line = kept[k].1;
-        let pad = width - text.chars().count();
-        text.push_str(&" ".repeat(pad + 1));
-        text.push_str(&render(&line.assign, line.lead.last()));
-    });
-    align(&mut texts, |k| kept[k].1.comment.is_some(), |k, text, width| {
-        let pad = width - text.chars().count();
-        text.push_str(&" ".repeat(pad + 1));
-        text.push_str(kept[k].1.comment.as_deref().unwrap_or_default());
-    });
+    align(
+        &mut texts,
+        |k| !kept[k].1.assign.is_empty(),
+        |k, text, width| {
+            let line = kept[k].1;
+            let pad = width - text.chars().count();
+            text.push_str(&" ".repeat(pad + 1));
+            text.push_str(&render(&line.assign, line.lead.last()));
+        },
+    );
+    align(
+        &mut texts,
+        |k| kept[k].1.comment.is_some(),
+        |k, text, width| {
+            let pad = width - text.chars().count();
+            text.push_str(&" ".repeat(pad + 1));
+            text.push_str(kept[k].1.comment.as_deref().unwrap_or_default());
+        },
+    );
     let mut out = String::new();
     for t in texts {
         out.push_str(t.trim_end_matches([' ', '\t']));

@@ -24,7 +24,11 @@ fn corpus_formats_to_the_expected_files() {
         let expected =
             std::fs::read_to_string(fixtures().join(format!("{stem}.out.{ext}"))).unwrap();
         assert_eq!(format_source(&input), expected, "{name}");
-        assert_eq!(format_source(&expected), expected, "{stem}.out.{ext} is stable");
+        assert_eq!(
+            format_source(&expected),
+            expected,
+            "{stem}.out.{ext} is stable"
+        );
         checked += 1;
     }
     assert!(checked >= 3, "the corpus is there ({checked} files)");
@@ -50,13 +54,22 @@ fn shipped_configuration_is_already_formatted() {
     assert!(files.len() > 10, "found the shipped files");
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        assert_eq!(format_source(&text), text, "{} is not formatted", f.display());
+        assert_eq!(
+            format_source(&text),
+            text,
+            "{} is not formatted",
+            f.display()
+        );
     }
 }
 
 #[test]
 fn a_file_that_does_not_parse_is_a_located_syntax_error() {
-    let file = SourceFile::new("bad.tf".into(), "bad.tf".into(), "resource \"a\" {\n  x = \n");
+    let file = SourceFile::new(
+        "bad.tf".into(),
+        "bad.tf".into(),
+        "resource \"a\" {\n  x = \n",
+    );
     let diags = format_file(&file).unwrap_err();
     let d = &diags.0[0];
     assert_eq!(d.summary, "Syntax error");

@@ -87,7 +87,11 @@ pub(crate) fn fmt(chdir: Option<&Path>, a: FmtArgs) -> Result<u8> {
     for path in files {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let shown = path.strip_prefix(&base).unwrap_or(&path).display().to_string();
+        let shown = path
+            .strip_prefix(&base)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         let mut sources = SourceMap::new();
         let file = sources.add(&path, text.as_str());
         let out = match terrace_lang::fmt::format_file(&file) {
