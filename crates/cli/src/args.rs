@@ -64,6 +64,29 @@ pub enum Command {
     Env(EnvCommand),
     /// The apply ledger: who changed what, when, and how it ended.
     Log(crate::commands::LogArgs),
+    /// Rewrite .tf, .tofu and .tfvars files in Terraform's canonical layout.
+    Fmt(FmtArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Files or folders to format (default: the current folder); `-` reads stdin and writes stdout.
+    pub paths: Vec<PathBuf>,
+    /// Change nothing; exit 3 when a file is not formatted (and list it).
+    #[arg(long = "check")]
+    pub check: bool,
+    /// Print the changes as unified diffs.
+    #[arg(long = "diff")]
+    pub diff: bool,
+    /// Also format files in sub-folders.
+    #[arg(long = "recursive")]
+    pub recursive: bool,
+    /// Write the formatted files (default true; `-write=false` only lists or diffs).
+    #[arg(long = "write", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub write: bool,
+    /// List the files whose formatting differs (default true).
+    #[arg(long = "list", default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub list: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -34,6 +34,7 @@
 mod config;
 mod eval;
 mod evaluator;
+pub mod fmt;
 mod functions;
 mod project;
 mod refs;

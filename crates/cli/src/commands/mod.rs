@@ -6,6 +6,7 @@ mod apply;
 mod drift;
 mod env;
 mod log;
+mod fmt;
 mod outputs;
 mod state;
 mod unlock;
@@ -15,6 +16,7 @@ pub(crate) use apply::*;
 pub(crate) use drift::*;
 pub(crate) use env::*;
 pub(crate) use log::*;
+pub(crate) use fmt::*;
 pub(crate) use outputs::*;
 pub(crate) use state::*;
 pub(crate) use unlock::*;
@@ -172,6 +174,10 @@ pub(crate) fn dead_holder_note(
 
 pub async fn run(cli: Cli) -> Result<u8> {
     let chdir = cli.chdir.clone();
+    // fmt works on files anywhere, inside a project or not.
+    if let Command::Fmt(a) = cli.command {
+        return fmt(chdir.as_deref(), a);
+    }
     let (project, _) = settings::project(chdir.as_deref())?;
     match cli.command {
         Command::Validate(a) => validate(&project, a),
@@ -186,6 +192,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::ForceUnlock(a) => force_unlock(&project, a).await,
         Command::Env(c) => env_command(&project, c).await,
         Command::Log(a) => log(&project, a).await,
+        Command::Fmt(_) => unreachable!("handled above"),
     }
 }
 
