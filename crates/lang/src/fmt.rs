@@ -254,14 +254,14 @@ fn split_lines(tokens: Vec<Tok>) -> Vec<Line> {
 
 fn make_line(mut lead: Vec<Tok>) -> Line {
     let mut comment = None;
-    if let Some(Tok::LineComment(_)) = lead.last() {
-        if let Some(Tok::LineComment(c)) = lead.pop() {
-            if lead.is_empty() {
-                // A comment on its own line is the line's lead.
-                lead.push(Tok::LineComment(c));
-            } else {
-                comment = Some(c);
-            }
+    if let Some(Tok::LineComment(_)) = lead.last()
+        && let Some(Tok::LineComment(c)) = lead.pop()
+    {
+        if lead.is_empty() {
+            // A comment on its own line is the line's lead.
+            lead.push(Tok::LineComment(c));
+        } else {
+            comment = Some(c);
         }
     }
     let mut assign = Vec::new();

@@ -7,9 +7,9 @@ mod caller_identity;
 mod ec2_lookup;
 mod ecr;
 mod partition;
+mod policy_document;
 mod secretsmanager_secret_version;
 mod ssm_parameter;
-mod policy_document;
 
 use crate::provider::AwsProvider;
 use async_trait::async_trait;
