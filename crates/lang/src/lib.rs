@@ -45,8 +45,9 @@ mod version;
 
 pub use config::{
     CheckBlock, Condition, Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module,
-    ModuleCall, MoveEndpoint, MovedBlock, Output, ProviderBlock, ProviderRef, ProviderRequirement,
-    ReplaceTrigger, ResourceBlock, TerraformBlock, Variable, load_config,
+    ModuleCall, MoveEndpoint, MovedBlock, NoRemoteModules, Output, ProviderBlock, ProviderRef,
+    ProviderRequirement, RemoteModules, RemoteSource, ReplaceTrigger, ResourceBlock,
+    TerraformBlock, Variable, load_config, load_config_with,
 };
 pub use evaluator::{
     AttrRequirement, BodySchema, Evaluator, GraphNode, NodeKind, ResourceInstanceConfig,

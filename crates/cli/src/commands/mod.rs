@@ -5,6 +5,7 @@
 mod apply;
 mod drift;
 mod env;
+mod init;
 mod outputs;
 mod state;
 mod unlock;
@@ -13,6 +14,7 @@ mod validate;
 pub(crate) use apply::*;
 pub(crate) use drift::*;
 pub(crate) use env::*;
+pub(crate) use init::*;
 pub(crate) use outputs::*;
 pub(crate) use state::*;
 pub(crate) use unlock::*;
@@ -183,6 +185,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::State(c) => state_command(&project, c).await,
         Command::ForceUnlock(a) => force_unlock(&project, a).await,
         Command::Env(c) => env_command(&project, c).await,
+        Command::Init(a) => init(&project, a).await,
     }
 }
 
