@@ -7,6 +7,7 @@ mod cli_ux;
 mod drift;
 mod envs;
 mod lifecycle;
+mod modules;
 mod reliability;
 mod shipped;
 mod state_cli;
