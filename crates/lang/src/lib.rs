@@ -1,7 +1,8 @@
 //! `terrace-lang` loads and evaluates terrace configuration: a
 //! Terraform-language subset in `.tf` files (HCL, parsed with hcl-edit so
 //! every expression keeps its source span), one root module per
-//! environment folder plus local-path child modules.
+//! environment folder plus child modules (local paths here; remote sources
+//! reach it as local directories through [`RemoteModules`]).
 //!
 //! It owns: the project file (`terrace.hcl`), the module tree ([`Config`]),
 //! input variables and their precedence, expression evaluation (with unknown
