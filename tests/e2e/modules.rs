@@ -3,26 +3,7 @@
 //! a module changed after init refused by plan-time loading.
 
 use crate::support::Project;
-use std::path::Path;
-use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("git runs")
-        .success();
-    assert!(ok, "git {args:?}");
-}
+use terrace_testkit::git;
 
 #[test]
 fn init_fetches_a_git_module_and_the_lock_file_guards_it() {

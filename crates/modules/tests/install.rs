@@ -3,29 +3,11 @@
 //! loopback by the test (discovery, versions, `X-Terraform-Get` to a tar.gz).
 
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use terrace_lang::{SourceMap, load_config_with};
 use terrace_modules::{InitOptions, InstalledModules, Installer, LOCK_FILE, LockFile};
+use terrace_testkit::git;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("git runs")
-        .success();
-    assert!(ok, "git {args:?}");
-}
 
 /// A repository with `modules/net` tagged v1 and v2 (different outputs).
 fn git_repo(dir: &Path) -> String {
