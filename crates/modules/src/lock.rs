@@ -76,13 +76,14 @@ impl LockFile {
                         a.key.as_str()
                     ));
                 };
-                let v = Some(v.as_str().to_string());
+                let text = v.as_str().to_string();
+                let v = Some(text.clone());
                 match a.key.as_str() {
                     "version" => m.version = v,
                     "constraints" => m.constraints = v,
                     "commit" => m.commit = v,
                     "subdir" => m.subdir = v,
-                    "hash" => m.hash = v.unwrap_or_default(),
+                    "hash" => m.hash = text,
                     other => return Err(format!("unknown attribute {other} in module \"{key}\"")),
                 }
             }
