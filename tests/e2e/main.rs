@@ -8,6 +8,7 @@ mod drift;
 mod envs;
 mod ledger;
 mod lifecycle;
+mod modules;
 mod proxy;
 mod reliability;
 mod shipped;

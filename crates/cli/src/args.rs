@@ -59,6 +59,8 @@ pub enum Command {
     State(StateCommand),
     /// Remove a lock left by a dead process.
     ForceUnlock(ForceUnlockArgs),
+    /// Fetch remote modules (git, registry, URL, S3) and write the lock file.
+    Init(InitArgs),
     /// Environments: list, and ephemeral ones with a time-to-live.
     #[command(subcommand)]
     Env(EnvCommand),
@@ -418,6 +420,18 @@ pub enum StateCommand {
         #[command(flatten)]
         env: EnvArg,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Initialize every environment.
+    #[arg(long = "all")]
+    pub all: bool,
+    /// Choose module versions again instead of keeping the locked ones.
+    #[arg(long = "upgrade")]
+    pub upgrade: bool,
 }
 
 #[derive(Debug, Args)]

@@ -35,6 +35,8 @@ pub mod vars {
     /// Root variables: `TF_VAR_name` and `TERRACE_VAR_name` (read by the language layer through the engine).
     pub const TF_VAR_PREFIX: &str = "TF_VAR_";
     pub const TERRACE_VAR_PREFIX: &str = "TERRACE_VAR_";
+    /// Terraform's registry tokens: `TF_TOKEN_<host>` (dots as `_`, dashes as `__`), read by `init`.
+    pub const TF_TOKEN_PREFIX: &str = "TF_TOKEN_";
     /// Disable colour.
     pub const NO_COLOR: &str = "NO_COLOR";
     /// `github` output format appends here.
@@ -298,6 +300,7 @@ pub async fn engine(project: &Project, lock_timeout: Duration) -> Result<Engine>
         env_reader: env_reader(),
         project_root: project.root.clone(),
         lock_timeout,
+        modules: installed_modules(project)?,
     })
 }
 
@@ -334,7 +337,16 @@ pub fn offline_engine(project: &Project) -> Engine {
         env_reader: env_reader(),
         project_root: project.root.clone(),
         lock_timeout: Duration::ZERO,
+        modules: installed_modules(project)
+            .unwrap_or_else(|_| Arc::new(terrace_lang::NoRemoteModules)),
     }
+}
+
+/// The modules `terrace init` installed, as the lock file pins them.
+pub fn installed_modules(project: &Project) -> Result<Arc<dyn terrace_lang::RemoteModules>> {
+    Ok(Arc::new(terrace_modules::InstalledModules::open(
+        &project.root,
+    )?))
 }
 
 /// Every persistent environment folder.

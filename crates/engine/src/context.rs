@@ -8,8 +8,8 @@ use std::sync::Arc;
 use terrace_core::{Diagnostic, Diagnostics, ResourceMode, Value};
 use terrace_graph::DepGraph;
 use terrace_lang::{
-    AttrRequirement, BodySchema, Config, Evaluator, GraphNode, NodeKind, ProviderRef, SchemaLookup,
-    SourceMap, VarInputs,
+    AttrRequirement, BodySchema, Config, Evaluator, GraphNode, NodeKind, ProviderRef,
+    RemoteModules, SchemaLookup, SourceMap, VarInputs,
 };
 use terrace_provider::{AttrMode, Provider, ProviderFactory, Schema};
 use terrace_state::StateStore;
@@ -27,6 +27,9 @@ pub struct Engine {
     pub project_root: PathBuf,
     /// How long to wait for a held lock.
     pub lock_timeout: std::time::Duration,
+    /// Where remote module sources (git, registry, URL, S3) are on disk:
+    /// the modules `terrace init` installed, checked against the lock file.
+    pub modules: Arc<dyn RemoteModules>,
 }
 
 impl Engine {
@@ -168,7 +171,8 @@ pub fn load_env(
     opts: &LoadOptions,
 ) -> Result<LoadedEnv, EngineError> {
     let mut sources = SourceMap::default();
-    let (config, mut diags) = terrace_lang::load_config(dir, &mut sources);
+    let (config, mut diags) =
+        terrace_lang::load_config_with(dir, &mut sources, engine.modules.as_ref());
     let Some(config) = config else {
         return Err(EngineError::config(diags, sources));
     };

@@ -297,6 +297,8 @@ impl ResourceBlock {
 pub struct ModuleCall {
     pub name: String,
     pub source: String,
+    /// The `version` constraint (registry modules only).
+    pub version: Option<String>,
     pub range: SourceRange,
     /// The loaded child module; `None` when its folder could not be loaded.
     pub child: Option<Box<Module>>,
@@ -403,15 +405,57 @@ const TOP_BLOCKS: &[&str] = &[
 struct Loader<'s> {
     sources: &'s mut SourceMap,
     diags: Diagnostics,
+    remote: &'s dyn RemoteModules,
+}
+
+/// A module call whose `source` is not a local path (git, registry, URL, S3).
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteSource<'a> {
+    pub source: &'a str,
+    pub version: Option<&'a str>,
+    /// Module call names from the root to this call (`["vpc", "subnets"]`).
+    pub module_path: &'a [String],
+}
+
+/// Where remote module sources are found on disk. The language layer only
+/// asks for a local directory; fetching, versions and the lock file belong
+/// to `terrace-modules`, which implements this.
+pub trait RemoteModules: Send + Sync {
+    /// The local directory holding the module's files, or a message saying
+    /// what is wrong and how to fix it (e.g. "run `terrace init`").
+    fn module_dir(&self, call: &RemoteSource<'_>) -> Result<PathBuf, String>;
+}
+
+/// Refuses every remote source: for loading without a project (tests, tools).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRemoteModules;
+
+impl RemoteModules for NoRemoteModules {
+    fn module_dir(&self, call: &RemoteSource<'_>) -> Result<PathBuf, String> {
+        Err(format!(
+            "\"{}\" is a remote (git, registry or URL) source, and remote modules are not available here; run `terrace init` in the project to fetch it.",
+            call.source
+        ))
+    }
 }
 
 /// Load the root module in `dir` and every module it calls. All
 /// diagnostics are returned together; the config is `None` only when the
 /// root folder itself cannot be read.
 pub fn load_config(dir: &Path, sources: &mut SourceMap) -> (Option<Config>, Diagnostics) {
+    load_config_with(dir, sources, &NoRemoteModules)
+}
+
+/// [`load_config`], finding remote module sources through `remote`.
+pub fn load_config_with(
+    dir: &Path,
+    sources: &mut SourceMap,
+    remote: &dyn RemoteModules,
+) -> (Option<Config>, Diagnostics) {
     let mut loader = Loader {
         sources,
         diags: Diagnostics::new(),
+        remote,
     };
     let root = match loader.module(dir, Vec::new(), None, &mut vec![normalize(dir)]) {
         Some(m) => m,
@@ -1522,6 +1566,7 @@ impl Loader<'_> {
         let mut call = ModuleCall {
             name: name.clone(),
             source: String::new(),
+            version: None,
             range: file.range(hs.clone()),
             child: None,
             providers: Vec::new(),
@@ -1538,7 +1583,7 @@ impl Loader<'_> {
                         source_span = Some(span_of(&a.value));
                         call.source = self.literal_string(file, &a).unwrap_or_default();
                     }
-                    "version" => self.err(file, attr_key_span(&a), "Unsupported argument", "Module versions apply to registry modules, which terrace does not support; use a local path source."),
+                    "version" => call.version = self.literal_string(file, &a),
                     "count" => call.count = Some(Expr::new(a.value, file)),
                     "for_each" => {
                         if call.count.is_some() {
@@ -1551,7 +1596,9 @@ impl Loader<'_> {
                         Expression::Object(o) => {
                             for (k, v) in o.iter() {
                                 let child = match k {
-                                    hcl_edit::expr::ObjectKey::Ident(i) => provider_ref_of(&Expression::Variable(i.clone())),
+                                    hcl_edit::expr::ObjectKey::Ident(i) => {
+                                        provider_ref_of(&Expression::Variable(i.clone()))
+                                    }
                                     hcl_edit::expr::ObjectKey::Expression(e) => provider_ref_of(e),
                                 };
                                 match (child, provider_ref_of(v.expr())) {
@@ -1560,14 +1607,28 @@ impl Loader<'_> {
                                 }
                             }
                         }
-                        other => self.err(file, span_of(other), "Invalid providers map", "providers must be an object, e.g. { aws = aws.west }."),
+                        other => self.err(
+                            file,
+                            span_of(other),
+                            "Invalid providers map",
+                            "providers must be an object, e.g. { aws = aws.west }.",
+                        ),
                     },
                     _ => {
-                        call.args.insert(a.key.as_str().to_string(), Expr::new(a.value, file));
+                        call.args
+                            .insert(a.key.as_str().to_string(), Expr::new(a.value, file));
                     }
                 },
                 Structure::Block(blk) => {
-                    self.err(file, span_of(&blk.ident), "Unsupported block type", format!("Blocks of type \"{}\" are not expected in a module block.", blk.ident.as_str()));
+                    self.err(
+                        file,
+                        span_of(&blk.ident),
+                        "Unsupported block type",
+                        format!(
+                            "Blocks of type \"{}\" are not expected in a module block.",
+                            blk.ident.as_str()
+                        ),
+                    );
                 }
             }
         }
@@ -1580,8 +1641,43 @@ impl Loader<'_> {
             ),
             Some(span) if !call.source.is_empty() => {
                 let s = call.source.as_str();
-                if s.starts_with("./") || s.starts_with("../") || s == "." || s == ".." {
+                let local = s.starts_with("./") || s.starts_with("../") || s == "." || s == "..";
+                let mut path = m.path.clone();
+                path.push(name.clone());
+                let dir = if local {
+                    if call.version.is_some() {
+                        self.err(file, span.clone(), "Invalid version argument", format!("\"{s}\" is a local path; version applies only to registry modules. Remove the version argument."));
+                    }
                     let dir = normalize(&m.dir.join(s));
+                    if dir.is_dir() {
+                        Some(dir)
+                    } else {
+                        self.err(
+                            file,
+                            span.clone(),
+                            "Module source not found",
+                            format!(
+                                "The folder {} (from source \"{s}\") does not exist.",
+                                dir.display()
+                            ),
+                        );
+                        None
+                    }
+                } else {
+                    let remote = RemoteSource {
+                        source: s,
+                        version: call.version.as_deref(),
+                        module_path: &path,
+                    };
+                    match self.remote.module_dir(&remote) {
+                        Ok(dir) => Some(normalize(&dir)),
+                        Err(detail) => {
+                            self.err(file, span.clone(), "Module not installed", detail);
+                            None
+                        }
+                    }
+                };
+                if let Some(dir) = dir {
                     if chain.contains(&dir) {
                         self.err(
                             file,
@@ -1591,32 +1687,13 @@ impl Loader<'_> {
                                 "The module {s} calls itself (directly or through other modules)."
                             ),
                         );
-                    } else if !dir.is_dir() {
-                        self.err(
-                            file,
-                            span,
-                            "Module source not found",
-                            format!(
-                                "The folder {} (from source \"{s}\") does not exist.",
-                                dir.display()
-                            ),
-                        );
                     } else {
                         chain.push(dir.clone());
-                        let mut path = m.path.clone();
-                        path.push(name.clone());
                         call.child = self
                             .module(&dir, path, Some((file, span)), chain)
                             .map(Box::new);
                         chain.pop();
                     }
-                } else {
-                    self.err(
-                        file,
-                        span,
-                        "Remote module sources are not supported",
-                        format!("terrace loads modules only from local folders, but \"{s}\" is a remote (git, registry or URL) source. Copy the module into the repository and use a relative path such as source = \"../modules/{name}\"."),
-                    );
                 }
             }
             Some(_) => {}

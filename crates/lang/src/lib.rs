@@ -1,7 +1,8 @@
 //! `terrace-lang` loads and evaluates terrace configuration: a
 //! Terraform-language subset in `.tf` files (HCL, parsed with hcl-edit so
 //! every expression keeps its source span), one root module per
-//! environment folder plus local-path child modules.
+//! environment folder plus child modules (local paths here; remote sources
+//! reach it as local directories through [`RemoteModules`]).
 //!
 //! It owns: the project file (`terrace.hcl`), the module tree ([`Config`]),
 //! input variables and their precedence, expression evaluation (with unknown
@@ -46,8 +47,9 @@ mod version;
 
 pub use config::{
     CheckBlock, Condition, Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module,
-    ModuleCall, MoveEndpoint, MovedBlock, Output, ProviderBlock, ProviderRef, ProviderRequirement,
-    ReplaceTrigger, ResourceBlock, TerraformBlock, Variable, load_config,
+    ModuleCall, MoveEndpoint, MovedBlock, NoRemoteModules, Output, ProviderBlock, ProviderRef,
+    ProviderRequirement, RemoteModules, RemoteSource, ReplaceTrigger, ResourceBlock,
+    TerraformBlock, Variable, load_config, load_config_with,
 };
 pub use evaluator::{
     AttrRequirement, BodySchema, Evaluator, GraphNode, NodeKind, ResourceInstanceConfig,

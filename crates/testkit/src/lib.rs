@@ -307,6 +307,20 @@ pub fn fresh_postgres_db() -> Option<String> {
     }
 }
 
+/// Run `git` in `dir` with a fixed identity and no signing (for tests that
+/// build a repository to use as a module source); panics when it fails.
+pub fn git(dir: &std::path::Path, args: &[&str]) {
+    let ok = std::process::Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("git runs")
+        .success();
+    assert!(ok, "git {args:?} failed in {}", dir.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@ mod apply;
 mod drift;
 mod env;
 mod fmt;
+mod init;
 mod log;
 mod outputs;
 mod state;
@@ -16,6 +17,7 @@ pub(crate) use apply::*;
 pub(crate) use drift::*;
 pub(crate) use env::*;
 pub(crate) use fmt::*;
+pub(crate) use init::*;
 pub(crate) use log::*;
 pub(crate) use outputs::*;
 pub(crate) use state::*;
@@ -193,6 +195,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Env(c) => env_command(&project, c).await,
         Command::Log(a) => log(&project, a).await,
         Command::Fmt(_) => unreachable!("handled above"),
+        Command::Init(a) => init(&project, a).await,
     }
 }
 

@@ -580,6 +580,7 @@ impl Harness {
             env_reader: Arc::new(|_| None),
             project_root: root.path().to_path_buf(),
             lock_timeout: Duration::from_secs(5),
+            modules: Arc::new(terrace_lang::NoRemoteModules),
         };
         let h = Harness {
             root,
