@@ -1218,6 +1218,110 @@ async fn store_outage_test(kind: &str) {
     );
 }
 
+/// Unmounts a test's tmpfs when the test ends, however it ends.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Issue 21, row 2 for SQLite: the disk under the state fills up in the
+/// middle of an apply. The state folder is a 16 MiB tmpfs mounted by the
+/// test (root can; elsewhere the test says why it skips, and fails under
+/// CI); once the VPC exists a filler file takes every free byte. The apply
+/// stops with exit 1 — no panic, no corrupt state — and after the space is
+/// freed the next apply finds what the first one made (journal intents were
+/// stored before each create) and converges: no orphan, no duplicate.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_under_sqlite_mid_apply_stops_cleanly_and_the_next_run_converges() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let mut project = Project::new();
+    project.env.extend(moto.aws_env());
+    // A short lease: the lock row cannot be deleted on a full disk either.
+    project.env.push(kv("TERRACE_LOCK_LEASE", "3s"));
+    let state_dir = project.path().join("state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&state_dir)
+        .status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI: mounting a tmpfs for the full-disk test failed (needs root)"
+        );
+        eprintln!("SKIP: mounting a tmpfs needs root; the full-disk test did not run");
+        return;
+    }
+    let _unmount = Mounted(state_dir.clone());
+    let env = format!("diskfull{}", suffix());
+    let (cfg, expected) = outage_config(78);
+    project.write_env(&env, &[("main.tf", cfg.as_str())]);
+    let none: Vec<(String, String)> = vec![];
+
+    let started = Instant::now();
+    let child = spawn(&project, &["apply", "-e", &env, "--auto-approve"], &none);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while owned_ec2_ids(&ec2, &env).await.is_empty() {
+        assert!(Instant::now() < deadline, "the apply never created the VPC");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Take every free byte of the state's filesystem.
+    let filler = state_dir.join("filler");
+    {
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+    }
+    let applied = finish(child, started);
+    assert_eq!(applied.code, 1, "{}", applied.all());
+    assert!(!applied.stderr.contains("panicked"), "{}", applied.all());
+    std::fs::remove_file(&filler).unwrap();
+
+    let again = run(
+        &project,
+        &[
+            "apply",
+            "-e",
+            &env,
+            "--auto-approve",
+            "--lock-timeout",
+            "30s",
+        ],
+        &none,
+    );
+    assert_eq!(
+        again.code,
+        0,
+        "{}\n--- again\n{}",
+        applied.all(),
+        again.all()
+    );
+    assert_consistent(
+        &ec2,
+        &project,
+        &env,
+        &none,
+        &expected,
+        "after the full disk",
+    )
+    .await;
+    let replan = run(
+        &project,
+        &["plan", "-e", &env, "--detailed-exitcode"],
+        &none,
+    );
+    assert_eq!(replan.code, 0, "{}", replan.all());
+    let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
+    assert_eq!(x.code, 0, "{}", x.all());
+    assert!(owned_ec2_ids(&ec2, &env).await.is_empty(), "nothing left");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_postgres_outage_mid_apply_is_ridden_out() {
     store_outage_test("postgres").await;

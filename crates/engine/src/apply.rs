@@ -152,6 +152,52 @@ const WRITE_PACE_FACTOR: u32 = 10;
 /// How long an apply waits for an unreachable state store (within its lease).
 pub const STORE_OUTAGE_RIDE: Duration = Duration::from_secs(90);
 
+/// Run a store call, riding out an outage of the store: while it is
+/// `Unreachable` (PostgreSQL restarting, S3 answering 503, a network blip)
+/// the call is tried again with backoff, for up to [`STORE_OUTAGE_RIDE`] and
+/// not once `lost()` says the lease is gone. Every call made this way is
+/// idempotent (a compare-and-swap write, an intent or ledger record written
+/// by id). Returns whether an outage was ridden out.
+pub async fn ride_store<T, F, Fut>(
+    env: &str,
+    what: &str,
+    lost: impl Fn() -> bool,
+    f: F,
+) -> Result<(T, bool), StateError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StateError>>,
+{
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(250);
+    let mut outage = false;
+    loop {
+        match f().await {
+            Err(e @ StateError::Unreachable { .. })
+                if started.elapsed() < STORE_OUTAGE_RIDE && !lost() =>
+            {
+                if !outage {
+                    tracing::warn!(
+                        env,
+                        "{what}: the state store is unreachable ({e}); trying again for up to {}s",
+                        STORE_OUTAGE_RIDE.as_secs()
+                    );
+                }
+                outage = true;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(4));
+            }
+            Ok(v) => {
+                if outage {
+                    tracing::warn!(env, "{what}: the state store answers again");
+                }
+                return Ok((v, outage));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Holds the environment's state during an apply and writes it (CAS on the
 /// serial, checked against our lock lease).
 ///
@@ -233,45 +279,14 @@ impl StateWriter {
         self.lease_lost.as_ref().is_some_and(|f| f())
     }
 
-    /// Run a store call, riding out an outage of the store: while it is
-    /// `Unreachable` (PostgreSQL restarting, S3 answering 503, a network
-    /// blip) the call is tried again with backoff, for up to
-    /// [`STORE_OUTAGE_RIDE`] and never once the lease is lost. Every call
-    /// made this way is idempotent (a compare-and-swap write, an intent
-    /// recorded or finished by id).
+    /// Run a store call, riding out an outage of the store ([`ride_store`]),
+    /// never once the lease is lost.
     pub async fn ride<T, F, Fut>(&self, what: &str, f: F) -> Result<(T, bool), StateError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, StateError>>,
     {
-        let started = Instant::now();
-        let mut pause = Duration::from_millis(250);
-        let mut outage = false;
-        loop {
-            match f().await {
-                Err(e @ StateError::Unreachable { .. })
-                    if started.elapsed() < STORE_OUTAGE_RIDE && !self.lease_lost() =>
-                {
-                    if !outage {
-                        tracing::warn!(
-                            env = %self.env,
-                            "{what}: the state store is unreachable ({e}); trying again for up to {}s",
-                            STORE_OUTAGE_RIDE.as_secs()
-                        );
-                    }
-                    outage = true;
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(4));
-                }
-                Ok(v) => {
-                    if outage {
-                        tracing::warn!(env = %self.env, "{what}: the state store answers again");
-                    }
-                    return Ok((v, outage));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        ride_store(&self.env, what, || self.lease_lost(), f).await
     }
 
     /// Pace writes at least `min` apart instead of [`MIN_WRITE_INTERVAL`]

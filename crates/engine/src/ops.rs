@@ -122,7 +122,15 @@ pub async fn apply(engine: &Engine, req: ApplyRequest<'_>) -> Result<ApplyOutcom
                 result.as_ref().ok().map(|o| &o.plan),
                 result.as_ref().map(|o| &o.report),
             );
-            match (store.ledger_close(&closed).await, result) {
+            let close = crate::apply::ride_store(
+                env_name,
+                "closing the ledger record",
+                || held.is_lost(),
+                || store.ledger_close(&closed),
+            )
+            .await
+            .map(|_| ());
+            match (close, result) {
                 (Ok(()), result) => result,
                 (Err(e), Ok(_)) => Err(EngineError::Other(format!(
                     "the changes were applied, but the ledger record {} could not be closed: {e}; \

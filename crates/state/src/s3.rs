@@ -52,7 +52,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 
@@ -120,6 +120,32 @@ impl Intercept for WatchDate {
             self.0.observe(date);
         }
         Ok(())
+    }
+}
+
+/// An S3 error as one line of text: its code and message, else its HTTP
+/// status, else its causes — never the SDK's `Debug` dump.
+fn sdk_error_text<E>(e: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    match (e.code(), e.message(), status) {
+        (Some(code), Some(message), _) => format!("{code}: {message}"),
+        (Some(code), None, _) => code.to_string(),
+        (None, _, Some(status)) => format!("HTTP {status}"),
+        (None, _, None) => {
+            let mut parts: Vec<String> = Vec::new();
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+            while let Some(err) = source {
+                let text = err.to_string();
+                if !parts.iter().any(|p| p.contains(&text)) {
+                    parts.push(text);
+                }
+                source = err.source();
+            }
+            parts.join(": ")
+        }
     }
 }
 
@@ -213,7 +239,7 @@ impl S3Store {
                 }),
                 _ => Err(StateError::Unreachable {
                     store: store.described.clone(),
-                    detail: DisplayErrorContext(&e).to_string(),
+                    detail: sdk_error_text(&e),
                 }),
             },
         }
@@ -240,7 +266,7 @@ impl S3Store {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
                 return Fail::Other(StateError::Unreachable {
                     store: self.described.clone(),
-                    detail: DisplayErrorContext(&e).to_string(),
+                    detail: sdk_error_text(&e),
                 });
             }
             _ => {}
@@ -251,10 +277,10 @@ impl S3Store {
             // S3 unavailable (500, 503 SlowDown) after the SDK's own retries.
             Some(status) if status >= 500 => Fail::Other(StateError::Unreachable {
                 store: self.described.clone(),
-                detail: DisplayErrorContext(&e).to_string(),
+                detail: sdk_error_text(&e),
             }),
             _ => Fail::Other(StateError::Backend {
-                detail: format!("{}: {}", self.described, DisplayErrorContext(&e)),
+                detail: format!("{}: {}", self.described, sdk_error_text(&e)),
             }),
         }
     }

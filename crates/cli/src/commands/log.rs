@@ -26,6 +26,7 @@ pub struct LogArgs {
     /// Only records with this outcome.
     #[arg(long = "outcome", value_enum)]
     pub outcome: Option<OutcomeArg>,
+    /// Output format: text (a table), json or csv.
     #[arg(long = "format", value_enum, default_value_t = LedgerFormat::Text)]
     pub format: LedgerFormat,
 }
