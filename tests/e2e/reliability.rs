@@ -1050,19 +1050,9 @@ async fn an_endpoint_refusing_connections_mid_apply_is_ridden_out() {
     let mut project = Project::new();
     project.env.extend(aws_env_via(moto, &proxy.endpoint));
     let env = format!("outage{}", suffix());
-    let (cfg, expected) = outage_config(75);
-    project.write_env(&env, &[("main.tf", cfg.as_str())]);
     let none: Vec<(String, String)> = vec![];
-
-    let started = Instant::now();
-    let child = spawn(&project, &["apply", "-e", &env, "--auto-approve"], &none);
-    // Once the VPC exists the creates are under way: cut the endpoint off.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
-    while owned_ec2_ids(&ec2, &env).await.is_empty() {
-        assert!(Instant::now() < deadline, "the apply never created the VPC");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (child, started, ec2, expected) =
+        apply_until_the_vpc_exists(&project, &env, 75, moto).await;
     let back = proxy.outage(outage);
     let applied = finish(child, started);
     back.join().unwrap();
@@ -1130,6 +1120,28 @@ fn outage_config(octet: u8) -> (String, BTreeSet<String>) {
     (cfg, addresses)
 }
 
+/// Write [`outage_config`] into `env`, start `apply`, and return once its
+/// VPC exists (the creates are under way): the apply, when it started, an
+/// EC2 client and the addresses the configuration makes.
+async fn apply_until_the_vpc_exists(
+    project: &Project,
+    env: &str,
+    octet: u8,
+    moto: &Moto,
+) -> (Child, Instant, aws_sdk_ec2::Client, BTreeSet<String>) {
+    let (cfg, expected) = outage_config(octet);
+    project.write_env(env, &[("main.tf", cfg.as_str())]);
+    let started = Instant::now();
+    let child = spawn(project, &["apply", "-e", env, "--auto-approve"], &[]);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while owned_ec2_ids(&ec2, env).await.is_empty() {
+        assert!(Instant::now() < deadline, "the apply never created the VPC");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (child, started, ec2, expected)
+}
+
 /// The seconds an outage test cuts a service off (`TERRACE_TEST_OUTAGE_SECS`).
 fn outage_length(default: u64) -> Duration {
     Duration::from_secs(
@@ -1178,18 +1190,9 @@ async fn store_outage_test(kind: &str) {
         Store::Sqlite => unreachable!("SQLite is on this machine"),
     }
     let env = format!("storeout{}", suffix());
-    let (cfg, expected) = outage_config(if kind == "s3" { 77 } else { 76 });
-    project.write_env(&env, &[("main.tf", cfg.as_str())]);
     let none: Vec<(String, String)> = vec![];
-
-    let started = Instant::now();
-    let child = spawn(&project, &["apply", "-e", &env, "--auto-approve"], &none);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
-    while owned_ec2_ids(&ec2, &env).await.is_empty() {
-        assert!(Instant::now() < deadline, "the apply never created the VPC");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (child, started, ec2, expected) =
+        apply_until_the_vpc_exists(&project, &env, if kind == "s3" { 77 } else { 76 }, moto).await;
     let back = match (&pg_proxy, &s3_proxy) {
         (Some(pg), _) => pg.outage(outage),
         (_, Some(s3)) => s3.unavailable_for(outage),
@@ -1259,18 +1262,9 @@ async fn a_full_disk_under_sqlite_mid_apply_stops_cleanly_and_the_next_run_conve
     }
     let _unmount = Mounted(state_dir.clone());
     let env = format!("diskfull{}", suffix());
-    let (cfg, expected) = outage_config(78);
-    project.write_env(&env, &[("main.tf", cfg.as_str())]);
     let none: Vec<(String, String)> = vec![];
-
-    let started = Instant::now();
-    let child = spawn(&project, &["apply", "-e", &env, "--auto-approve"], &none);
-    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while owned_ec2_ids(&ec2, &env).await.is_empty() {
-        assert!(Instant::now() < deadline, "the apply never created the VPC");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (child, started, ec2, expected) =
+        apply_until_the_vpc_exists(&project, &env, 78, moto).await;
     // Take every free byte of the state's filesystem.
     let filler = state_dir.join("filler");
     {
