@@ -39,6 +39,11 @@ async fn apply_replan(p: &Project, env: &str) {
         "{env}: plan without refresh must be empty too\n{}",
         r.all()
     );
+    // State holds what the account holds: no object reads as changed, not
+    // even one a later change of the same apply touched (a NAT gateway
+    // associating an Elastic IP, an aws_route adding to a route table).
+    let r = p.run(&["drift", "-e", env, "--format", "json"]);
+    assert_eq!(r.code, 0, "{env}: drift right after apply\n{}", r.all());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1060,6 +1060,12 @@ pub async fn apply_plan(
             run.delete_deposed().await;
         }
 
+        // Phase 4: what this run created or changed, read back once every
+        // change is made, so state holds what drift will see.
+        if plan.mode == PlanMode::Normal && !opts.cancel.is_cancelled() {
+            run.settle(plan).await;
+        }
+
         stop_pacer.notify_one();
     };
     futures::join!(phases, writer.run_pacer(&stop_pacer));
@@ -1163,6 +1169,59 @@ impl Run<'_> {
             .expect("report")
             .failures
             .push((address.to_string(), error));
+    }
+
+    /// Read back the objects this run created or changed, after all of its
+    /// changes: a later change of the same run may have changed them (a NAT
+    /// gateway associating an Elastic IP, an `aws_route` adding to a route
+    /// table), and a state holding their values from before would be
+    /// reported as drift. One batched read per type; a failed read, or an
+    /// object not found, leaves the record as its change wrote it.
+    async fn settle(&self, plan: &Plan) {
+        let mut groups: BTreeMap<(String, String), Vec<ResourceState>> = BTreeMap::new();
+        for c in &plan.changes {
+            if c.addr.mode != ResourceMode::Managed
+                || matches!(c.action, Action::NoOp | Action::Delete | Action::Read)
+            {
+                continue;
+            }
+            if let Some(r) = self.writer.get_resource(&c.address()) {
+                groups
+                    .entry((r.provider.clone(), r.type_name.clone()))
+                    .or_default()
+                    .push(r);
+            }
+        }
+        for ((pkey, type_name), records) in groups {
+            let Some(provider) = self.providers.get(&pkey) else {
+                continue;
+            };
+            let values: Vec<Value> = records.iter().map(crate::values::state_value).collect();
+            let read = match provider.read_resources(&type_name, &values).await {
+                Ok(read) if read.len() == records.len() => read,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(type_name = %type_name, "reading back after apply failed: {e}");
+                    continue;
+                }
+            };
+            for (mut r, after) in records.into_iter().zip(read) {
+                let Some(after) = after else { continue };
+                let after = self
+                    .engine
+                    .conform(ResourceMode::Managed, &pkey, &type_name, after)
+                    .mark_paths(&r.sensitive_paths);
+                let (plain, paths) = after.deep_unmark();
+                let attributes: std::sync::Arc<serde_json::Value> = plain.to_json_lossy().into();
+                if attributes == r.attributes {
+                    continue;
+                }
+                r.attributes = attributes;
+                r.sensitive_paths = paths;
+                r.updated_at = Utc::now();
+                self.writer.set_resource(r);
+            }
+        }
     }
 
     async fn visit(
