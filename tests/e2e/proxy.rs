@@ -98,6 +98,128 @@ impl Fault {
     }
 }
 
+/// Credentials that expire mid-run: requests signed with `old_key` pass
+/// until `after` of them have, then every one is answered `code` (e.g.
+/// `ExpiredToken`) in its protocol's error format, as AWS answers a call
+/// signed with an expired session. `on_expire` runs once, at the first
+/// rejection (the test makes new credentials available there).
+pub(crate) struct KeyExpiry {
+    pub(crate) old_key: String,
+    pub(crate) after: u64,
+    pub(crate) code: &'static str,
+    pub(crate) on_expire: Box<dyn Fn() + Send + Sync>,
+    /// Requests signed with `old_key`, and with any other key.
+    pub(crate) old_seen: AtomicU64,
+    pub(crate) new_seen: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+}
+
+impl KeyExpiry {
+    pub(crate) fn new(
+        old_key: &str,
+        after: u64,
+        code: &'static str,
+        on_expire: impl Fn() + Send + Sync + 'static,
+    ) -> Arc<KeyExpiry> {
+        Arc::new(KeyExpiry {
+            old_key: old_key.to_string(),
+            after,
+            code,
+            on_expire: Box::new(on_expire),
+            old_seen: AtomicU64::new(0),
+            new_seen: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+        })
+    }
+
+    /// The rejection for this request, if its key has expired.
+    fn check(&self, head: &str, body: &[u8]) -> Option<String> {
+        let key = head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            if !k.trim().eq_ignore_ascii_case("authorization") {
+                return None;
+            }
+            let cred = v.split("Credential=").nth(1)?;
+            cred.split('/').next().map(str::to_string)
+        })?;
+        if key != self.old_key {
+            self.new_seen.fetch_add(1, Ordering::SeqCst);
+            return None;
+        }
+        if self.old_seen.fetch_add(1, Ordering::SeqCst) < self.after {
+            return None;
+        }
+        if self.rejected.fetch_add(1, Ordering::SeqCst) == 0 {
+            (self.on_expire)();
+        }
+        Some(protocol_error(
+            head,
+            body,
+            400,
+            self.code,
+            "The security token included in the request is expired",
+        ))
+    }
+}
+
+/// An error answer in the protocol of the request: EC2's query XML, the
+/// JSON protocols (`X-Amz-Target`), other query protocols (IAM, STS, Auto
+/// Scaling), REST-JSON (EKS) or REST-XML (S3).
+pub(crate) fn protocol_error(
+    head: &str,
+    body: &[u8],
+    status: u16,
+    code: &str,
+    msg: &str,
+) -> String {
+    let text = String::from_utf8_lossy(body);
+    let lower = head.to_ascii_lowercase();
+    let line = head.lines().next().unwrap_or("");
+    let (content_type, extra, payload) = if text.contains("Version=2016-11-15") {
+        (
+            "text/xml",
+            String::new(),
+            format!(
+                "<Response><Errors><Error><Code>{code}</Code><Message>{msg}</Message></Error></Errors><RequestID>x</RequestID></Response>"
+            ),
+        )
+    } else if lower.contains("\nx-amz-target:") {
+        (
+            "application/x-amz-json-1.1",
+            String::new(),
+            format!(r#"{{"__type":"{code}Exception","message":"{msg}"}}"#)
+                .replace("ExceptionException", "Exception"),
+        )
+    } else if text.contains("Action=") {
+        (
+            "text/xml",
+            String::new(),
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{msg}</Message></Error><RequestId>x</RequestId></ErrorResponse>"
+            ),
+        )
+    } else if line.contains(" /clusters") {
+        (
+            "application/json",
+            format!("x-amzn-ErrorType: {code}Exception\r\n")
+                .replace("ExceptionException", "Exception"),
+            format!(r#"{{"message":"{msg}"}}"#),
+        )
+    } else {
+        (
+            "application/xml",
+            String::new(),
+            format!(
+                "<Error><Code>{code}</Code><Message>{msg}</Message><RequestId>x</RequestId></Error>"
+            ),
+        )
+    };
+    format!(
+        "HTTP/1.1 {status} Rejected\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\n\r\n{payload}",
+        payload.len()
+    )
+}
+
 /// A loopback HTTP proxy in front of moto. Every `throttle_every`-th EC2
 /// request (0: none) is answered with HTTP 400 `RequestLimitExceeded`;
 /// every request is delayed by `latency`; [`Fault`]s answer chosen calls
@@ -133,6 +255,17 @@ impl Proxy {
         latency: Duration,
         faults: Vec<Fault>,
     ) -> Proxy {
+        Self::start_full(upstream_port, throttle_every, latency, faults, None)
+    }
+
+    /// [`Proxy::start_with`], plus credentials that expire mid-run.
+    pub(crate) fn start_full(
+        upstream_port: u16,
+        throttle_every: u64,
+        latency: Duration,
+        faults: Vec<Fault>,
+        expiry: Option<Arc<KeyExpiry>>,
+    ) -> Proxy {
         let faults = Arc::new(faults);
         let (down, down_rx) = tokio::sync::watch::channel(false);
         let unavailable_out = Arc::new(AtomicBool::new(false));
@@ -158,6 +291,7 @@ impl Proxy {
                 accept_loop(first, down_rx, st, move |sock| {
                     let (req, thr, ec2_seen) = (req.clone(), thr.clone(), ec2_seen.clone());
                     let (faults, unavailable) = (faults.clone(), unavailable.clone());
+                    let expiry = expiry.clone();
                     async move {
                         let _ = proxy_conn(
                             sock,
@@ -169,6 +303,7 @@ impl Proxy {
                             &ec2_seen,
                             &faults,
                             &unavailable,
+                            expiry.as_deref(),
                         )
                         .await;
                     }
@@ -256,6 +391,7 @@ pub(crate) async fn proxy_conn(
     ec2_seen: &AtomicU64,
     faults: &[Fault],
     unavailable: &AtomicBool,
+    expiry: Option<&KeyExpiry>,
 ) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = Vec::new();
@@ -269,6 +405,10 @@ pub(crate) async fn proxy_conn(
                 body.len()
             );
             client.write_all(resp.as_bytes()).await?;
+            continue;
+        }
+        if let Some(rejection) = expiry.and_then(|e| e.check(&head, &body)) {
+            client.write_all(rejection.as_bytes()).await?;
             continue;
         }
         let is_ec2 = String::from_utf8_lossy(&body).contains("Version=2016-11-15");

@@ -2072,3 +2072,162 @@ resource "aws_secretsmanager_secret_version" "db" {{
     let o = run(&project, &["destroy", "-e", &env, "--auto-approve"], &none);
     assert_eq!(o.code, 0, "{}", o.all());
 }
+
+/// Issue 21, row 4, the project's environment for credentials from a
+/// profile whose `credential_process` prints `creds.json` of `dir` (the
+/// process the SDK runs again whenever terrace asks for new credentials).
+fn process_credentials(dir: &Path, key: &str) -> Vec<(String, String)> {
+    let script = dir.join("creds.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ncat '{}'\n", dir.join("creds.json").display()),
+    )
+    .unwrap();
+    write_process_key(dir, key);
+    std::fs::write(
+        dir.join("config"),
+        format!(
+            "[profile rotating]\ncredential_process = /bin/sh {}\nregion = us-east-1\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    vec![
+        kv("AWS_ACCESS_KEY_ID", ""),
+        kv("AWS_SECRET_ACCESS_KEY", ""),
+        kv("AWS_SESSION_TOKEN", ""),
+        kv("AWS_CONFIG_FILE", &dir.join("config").display().to_string()),
+        kv("AWS_PROFILE", "rotating"),
+    ]
+}
+
+fn write_process_key(dir: &Path, key: &str) {
+    let json = format!(
+        r#"{{"Version": 1, "AccessKeyId": "{key}", "SecretAccessKey": "secret-of-{key}", "SessionToken": "token-of-{key}"}}"#
+    );
+    // Written beside and renamed, so the process never reads half a file.
+    let tmp = dir.join("creds.json.new");
+    std::fs::write(&tmp, json).unwrap();
+    std::fs::rename(tmp, dir.join("creds.json")).unwrap();
+}
+
+/// Issue 21, row 4: the credentials expire in the middle of an apply — the
+/// endpoint starts answering `ExpiredToken` to every request signed with
+/// them, and their source (a profile's `credential_process`, as SSO, web
+/// identity and instance metadata are sources that renew) now hands out
+/// new ones. terrace fetches the new credentials and sends the rejected
+/// calls again (a rejected call did nothing, creates included): the apply
+/// completes with exactly one object per address and a re-plan is empty.
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_expiring_mid_apply_are_renewed_from_their_source() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let creds_dir = dir.path().to_path_buf();
+    let creds = process_credentials(&creds_dir, "ASIAOLDSESSION");
+    // The fourth request signed with the old key is the first rejected:
+    // the VPC exists by then, its subnets and instances do not.
+    let expiry = crate::proxy::KeyExpiry::new("ASIAOLDSESSION", 3, "ExpiredToken", move || {
+        write_process_key(&creds_dir, "ASIANEWSESSION")
+    });
+    let proxy = Proxy::start_full(moto.port, 0, Duration::ZERO, vec![], Some(expiry.clone()));
+    let mut project = Project::new();
+    project.env.extend(aws_env_via(moto, &proxy.endpoint));
+    let env = format!("expiry{}", suffix());
+    let (cfg, expected) = outage_config(77);
+    project.write_env(&env, &[("main.tf", cfg.as_str())]);
+    let applied = run(&project, &["apply", "-e", &env, "--auto-approve"], &creds);
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert!(
+        expiry.rejected.load(Ordering::SeqCst) > 0,
+        "the credentials never expired during the apply: {}",
+        applied.all()
+    );
+    assert!(
+        expiry.new_seen.load(Ordering::SeqCst) > 0,
+        "no call was signed with the new credentials"
+    );
+    assert!(
+        applied
+            .stderr
+            .contains("credentials expired; fetched new ones"),
+        "{}",
+        applied.all()
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
+    assert_consistent(&ec2, &project, &env, &creds, &expected, "after the renewal").await;
+    let replan = run(
+        &project,
+        &["plan", "-e", &env, "--detailed-exitcode"],
+        &creds,
+    );
+    assert_eq!(replan.code, 0, "{}", replan.all());
+    let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &creds);
+    assert_eq!(x.code, 0, "{}", x.all());
+    assert!(owned_ec2_ids(&ec2, &env).await.is_empty(), "nothing left");
+}
+
+/// Issue 21, row 4, static credentials (`AWS_ACCESS_KEY_ID` with a session
+/// token, as a CI step exports them) cannot be renewed: the apply stops
+/// with a message that says the credentials expired, where they came from
+/// and how to fix it — not a generic access error, no SDK dump — and with
+/// fresh credentials the next apply converges: one object per address.
+#[tokio::test(flavor = "multi_thread")]
+async fn static_credentials_expiring_mid_apply_stop_with_a_clear_message() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let expiry = crate::proxy::KeyExpiry::new("ASIASTATICOLD", 3, "ExpiredToken", || {});
+    let proxy = Proxy::start_full(moto.port, 0, Duration::ZERO, vec![], Some(expiry.clone()));
+    let mut project = Project::new();
+    project.env.extend(aws_env_via(moto, &proxy.endpoint));
+    let env = format!("static{}", suffix());
+    let (cfg, expected) = outage_config(78);
+    project.write_env(&env, &[("main.tf", cfg.as_str())]);
+    let old = [kv("AWS_ACCESS_KEY_ID", "ASIASTATICOLD")];
+    let applied = run(&project, &["apply", "-e", &env, "--auto-approve"], &old);
+    assert_eq!(applied.code, 1, "{}", applied.all());
+    for needle in [
+        "ExpiredToken: ec2:",
+        "the environment (AWS_ACCESS_KEY_ID",
+        "the AWS credentials have expired (The security token",
+        "cannot renew",
+        "announced no expiry",
+    ] {
+        assert!(
+            applied.stderr.contains(needle),
+            "{needle:?} missing: {}",
+            applied.all()
+        );
+    }
+    for dump in ["ServiceError {", "DispatchFailure", "raw: Response"] {
+        assert!(
+            !applied.stderr.contains(dump),
+            "SDK dump {dump:?}: {}",
+            applied.all()
+        );
+    }
+    let new = [kv("AWS_ACCESS_KEY_ID", "ASIASTATICNEW")];
+    let again = run(&project, &["apply", "-e", &env, "--auto-approve"], &new);
+    assert_eq!(
+        again.code,
+        0,
+        "{}\n--- again\n{}",
+        applied.all(),
+        again.all()
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
+    assert_consistent(
+        &ec2,
+        &project,
+        &env,
+        &new,
+        &expected,
+        "after new credentials",
+    )
+    .await;
+    let x = run(&project, &["destroy", "-e", &env, "--auto-approve"], &new);
+    assert_eq!(x.code, 0, "{}", x.all());
+    assert!(owned_ec2_ids(&ec2, &env).await.is_empty(), "nothing left");
+}

@@ -17,6 +17,11 @@
 //! machine, so any call — a tokenless create too — is sent again, with
 //! backoff, for up to [`OUTAGE_RIDE`]. An endpoint that never answered is
 //! misconfigured, not down, and fails at once.
+//!
+//! A call rejected as signed with expired credentials did nothing either:
+//! the provider's credentials are fetched again from their source
+//! (`credentials.rs`) and the call — a create too — is sent again; static
+//! credentials stop the run with a message saying how to renew them.
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -29,6 +34,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use terrace_core::PathStep;
 use terrace_provider::ProviderError;
+
+use crate::credentials::{EXPIRED_CODES, RefreshingCredentials};
 
 /// Attempts for a throttled call (the SDK's own retries are off).
 const THROTTLE_ATTEMPTS: u32 = 6;
@@ -50,9 +57,22 @@ pub(crate) struct ApiCalls {
     answered: Arc<AtomicBool>,
     /// Told once per outage: "the endpoint refuses connections".
     outage_reported: AtomicBool,
+    /// The provider's credentials, fetched again when a call is rejected
+    /// as signed with expired ones (None: the SDK found no source).
+    credentials: Option<Arc<RefreshingCredentials>>,
 }
 
+/// Calls rejected as expired that are sent again with new credentials.
+const EXPIRED_RETRIES: u32 = 3;
+
 impl ApiCalls {
+    pub(crate) fn with_credentials(credentials: Option<Arc<RefreshingCredentials>>) -> Self {
+        ApiCalls {
+            credentials,
+            ..Default::default()
+        }
+    }
+
     /// Share "the endpoint has answered" with the other providers of a run.
     pub(crate) fn share_answered(&mut self, answered: Arc<AtomicBool>) {
         self.answered = answered;
@@ -79,6 +99,7 @@ impl ApiCalls {
         let mut attempt = 0;
         let mut transient = 0;
         let mut refused: Option<(Instant, u32)> = None;
+        let mut renewed = 0;
         loop {
             self.record(op);
             let started = std::time::Instant::now();
@@ -110,6 +131,30 @@ impl ApiCalls {
                     }
                     tokio::time::sleep(backoff(*tries).min(OUTAGE_MAX_PAUSE)).await;
                     *tries += 1;
+                }
+                Err(err) if err.code().is_some_and(|c| EXPIRED_CODES.contains(&c)) => {
+                    // AWS checks the signature before it does anything, so
+                    // the call had no effect and may be sent again — a
+                    // create too — once the source gave new credentials.
+                    let code = err.code().unwrap_or_default().to_string();
+                    let message = err.message().unwrap_or_default().to_string();
+                    let Some(credentials) = &self.credentials else {
+                        return Err(classify(op, &err));
+                    };
+                    if renewed >= EXPIRED_RETRIES {
+                        return Err(ProviderError::Api {
+                            code,
+                            message: format!(
+                                "{op}: AWS rejected the credentials as expired ({message}) \
+                                 {renewed} times, each time with new credentials from their \
+                                 source; check the machine's clock and the credential source"
+                            ),
+                        });
+                    }
+                    credentials
+                        .refresh_after_expiry(op, &code, &message, started)
+                        .await?;
+                    renewed += 1;
                 }
                 Err(err) => {
                     let classified = classify(op, &err);

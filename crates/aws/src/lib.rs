@@ -9,6 +9,7 @@
 //! outside this crate sees an AWS SDK type through the `Provider` trait.
 
 mod api;
+mod credentials;
 mod data_sources;
 mod provider;
 mod resources;

@@ -1,6 +1,7 @@
 //! The provider factory, the configured provider and its SDK clients.
 
 use crate::api::ApiCalls;
+use crate::credentials::{CredentialSource, RefreshingCredentials, SharedRefreshing};
 use crate::data_sources::{DataSourceType, all_data_source_types};
 use crate::resources::instance_waiter::InstanceWaiter;
 use crate::resources::{ResourceType, all_resource_types};
@@ -11,6 +12,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -316,8 +318,26 @@ impl AwsProvider {
         if let Some(profile) = get_str(config, "profile").or_else(|| var("AWS_PROFILE")) {
             loader = loader.profile_name(profile);
         }
+        let in_block = get_str(config, "access_key").is_some();
+        // The SDK's chain reads the process environment first.
+        let in_env = |name: &str| {
+            var(name)
+                .or_else(|| std::env::var(name).ok())
+                .is_some_and(|v| !v.is_empty())
+        };
         let access = get_str(config, "access_key").or_else(|| var("AWS_ACCESS_KEY_ID"));
         let secret = get_str(config, "secret_key").or_else(|| var("AWS_SECRET_ACCESS_KEY"));
+        let source = match (&access, &secret) {
+            (Some(_), Some(_)) if in_block => {
+                CredentialSource::Static("access_key/secret_key in the provider block")
+            }
+            _ if in_env("AWS_ACCESS_KEY_ID") && in_env("AWS_SECRET_ACCESS_KEY") => {
+                CredentialSource::Static(
+                    "the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN)",
+                )
+            }
+            _ => CredentialSource::Chain,
+        };
         match (access, secret) {
             (Some(a), Some(s)) => {
                 let token = get_str(config, "token").or_else(|| var("AWS_SESSION_TOKEN"));
@@ -340,6 +360,19 @@ impl AwsProvider {
             loader = loader.endpoint_url(url);
         }
         let sdk_config = loader.load().await;
+        // The provider holds the credentials itself (the SDK's cache is off),
+        // so a call rejected as expired can fetch new ones (credentials.rs).
+        let credentials = sdk_config
+            .credentials_provider()
+            .map(|inner| Arc::new(RefreshingCredentials::new(inner, source)));
+        let sdk_config = match &credentials {
+            Some(c) => sdk_config
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(SharedRefreshing(c.clone())))
+                .identity_cache(aws_config::identity::IdentityCache::no_cache())
+                .build(),
+            None => sdk_config,
+        };
         let region = sdk_config.region().map(|r| r.to_string()).ok_or_else(|| {
             ProviderError::Config(
                 "no AWS region: set `region` in the provider block or AWS_REGION in the environment".to_string(),
@@ -405,7 +438,7 @@ impl AwsProvider {
                 .into_iter()
                 .map(|d| (d.name(), d))
                 .collect(),
-            calls: ApiCalls::default(),
+            calls: ApiCalls::with_credentials(credentials),
             ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             ecr: client!(aws_sdk_ecr, "ecr"),
