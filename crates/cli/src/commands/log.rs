@@ -250,6 +250,14 @@ fn show_text(r: &LedgerRecord) -> String {
         ),
     };
     line("state serial", &serials);
+    line("config snapshot", r.snapshot.as_deref().unwrap_or(""));
+    line("restores", r.restores.as_deref().unwrap_or(""));
+    line(
+        "pruned",
+        &r.pruned
+            .map(|n| format!("{n} records older than the retention"))
+            .unwrap_or_default(),
+    );
     line("error", r.error.as_deref().unwrap_or(""));
     if !r.changed.is_empty() {
         out.push_str("changed:\n");
