@@ -154,6 +154,14 @@ async fn notifications_are_signed_retried_bounded_and_recorded() {
     assert!(n[1].attempts >= 2, "{n:#?}");
     let err = n[1].error.as_deref().unwrap_or_default();
     assert!(err.contains("gave up") && !err.contains(&dead), "{err}");
+    let r = p.run(&["log", "show", &recs[0].id]);
+    assert!(
+        r.stdout
+            .contains("team (apply_succeeded): delivered (2 attempts)")
+            && r.stdout.contains("chat (apply_succeeded): not delivered"),
+        "{}",
+        r.all()
+    );
 
     // Slack's format, to a live endpoint.
     let (chat, seen) = server(vec![]);

@@ -265,6 +265,20 @@ fn show_text(r: &LedgerRecord) -> String {
             out.push_str(&format!("  {a}\n"));
         }
     }
+    if !r.notifications.is_empty() {
+        out.push_str("notifications:\n");
+        for n in &r.notifications {
+            let how = if n.delivered {
+                format!("delivered ({} attempts)", n.attempts)
+            } else {
+                format!(
+                    "not delivered: {}",
+                    n.error.as_deref().unwrap_or("unknown error")
+                )
+            };
+            out.push_str(&format!("  {} ({}): {how}\n", n.target, n.event));
+        }
+    }
     if !r.failed.is_empty() {
         out.push_str("failed:\n");
         for f in &r.failed {
