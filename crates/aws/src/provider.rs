@@ -720,4 +720,22 @@ impl Provider for AwsProvider {
     fn api_calls(&self) -> Vec<(String, u64)> {
         self.calls.snapshot()
     }
+
+    async fn caller_identity(&self) -> Option<terrace_provider::CallerIdentity> {
+        match self
+            .call("sts:GetCallerIdentity", || {
+                self.sts.get_caller_identity().send()
+            })
+            .await
+        {
+            Ok(me) => Some(terrace_provider::CallerIdentity {
+                account: me.account().unwrap_or_default().to_string(),
+                arn: me.arn().unwrap_or_default().to_string(),
+            }),
+            Err(e) => {
+                tracing::warn!("could not read the AWS caller identity for the ledger: {e}");
+                None
+            }
+        }
+    }
 }

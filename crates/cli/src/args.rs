@@ -68,6 +68,10 @@ pub enum Command {
     Log(crate::commands::LogArgs),
     /// Rewrite .tf, .tofu and .tfvars files in Terraform's canonical layout.
     Fmt(FmtArgs),
+    /// Return the infrastructure to an earlier apply's configuration (from the ledger).
+    Rollback(crate::commands::RollbackArgs),
+    /// Delivery metrics from the ledger: deployment frequency, change failure rate, time to restore, drift.
+    Report(crate::commands::ReportArgs),
 }
 
 #[derive(Debug, Args)]

@@ -112,4 +112,17 @@ impl StateStore for OfflineStore {
     async fn ledger_get(&self, _: &str) -> Result<Option<LedgerRecord>, StateError> {
         offline()
     }
+    async fn ledger_prune(
+        &self,
+        _: &str,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, StateError> {
+        offline()
+    }
+    async fn blob_put(&self, _: &str) -> Result<String, StateError> {
+        offline()
+    }
+    async fn blob_get(&self, _: &str) -> Result<Option<String>, StateError> {
+        offline()
+    }
 }

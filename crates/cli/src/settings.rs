@@ -121,6 +121,24 @@ pub fn env_reader() -> EnvReader {
     })
 }
 
+/// The `notify` blocks of terrace.hcl with their URL and secret read from
+/// the environment variables they name.
+pub fn notify_targets(project: &Project) -> Vec<terrace_engine::notify::Target> {
+    project
+        .notify
+        .iter()
+        .map(|n| terrace_engine::notify::Target {
+            name: n.name.clone(),
+            url: env_var(&n.url_env),
+            url_env: n.url_env.clone(),
+            secret: n.secret_env.as_deref().and_then(env_var),
+            events: n.events.clone(),
+            format: n.format.clone(),
+            bound: Duration::from_secs(u64::from(n.timeout_seconds)),
+        })
+        .collect()
+}
+
 /// "Now", overridable for tests with TERRACE_NOW.
 pub fn now() -> Result<chrono::DateTime<chrono::Utc>> {
     match env_var(vars::TERRACE_NOW) {

@@ -63,6 +63,13 @@ pub struct ApplyOptions {
     pub ci: Option<terrace_state::CiContext>,
     /// The shortest pause between two paced state writes ([`MIN_WRITE_INTERVAL`]).
     pub min_write_interval: Duration,
+    /// A rollback: what it restores (see [`crate::rollback`]).
+    pub rollback: Option<crate::rollback::Restore>,
+    /// `ledger { retention_days }` of terrace.hcl: after the run, records of
+    /// the environment older than this are pruned (and the pruning recorded).
+    pub ledger_retention_days: Option<u32>,
+    /// Webhooks told about the run once it ends (`notify` blocks).
+    pub notify: Vec<crate::notify::Target>,
 }
 
 impl Default for ApplyOptions {
@@ -76,6 +83,9 @@ impl Default for ApplyOptions {
             who: String::new(),
             ci: None,
             min_write_interval: MIN_WRITE_INTERVAL,
+            rollback: None,
+            ledger_retention_days: None,
+            notify: Vec::new(),
         }
     }
 }

@@ -5,14 +5,17 @@
 //! The records and stores belong to `terrace-state`; this module only
 //! decides what goes into them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use terrace_state::{
-    FailedAddress, Identity, LedgerQuery, LedgerRecord, Outcome, State, StateError, StateStore,
+    ConfigSnapshot, FailedAddress, Identity, LedgerQuery, LedgerRecord, Outcome, State, StateError,
+    StateStore,
 };
 
 use crate::apply::ApplyReport;
+use crate::context::LoadedEnv;
 use crate::error::EngineError;
 use crate::model::{Action, Plan, PlanMode};
 
@@ -153,6 +156,147 @@ pub fn finish(
         rec.serial_after = rec.serial_before;
     }
     rec.closed(outcome)
+}
+
+/// Retention: delete the records of `env` that started more than `days`
+/// days ago and, when any were, record the pruning (operation `prune`,
+/// `pruned` = how many). Run under the environment's lock after a run;
+/// a failure is logged, never fails the run.
+pub async fn prune(store: &dyn StateStore, env: &str, days: u32, identity: Identity) {
+    let mut rec = LedgerRecord::open(env, "prune", identity);
+    let before = rec.started_at - chrono::Duration::days(i64::from(days));
+    match store.ledger_prune(env, before).await {
+        Ok(0) => {}
+        Ok(n) => {
+            rec.pruned = Some(n as u64);
+            rec.error = None;
+            let rec = rec.closed(Outcome::Succeeded);
+            if let Err(e) = store.ledger_open(&rec).await {
+                tracing::warn!(
+                    env,
+                    "pruned {n} ledger records but could not record it: {e}"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(
+            env,
+            "could not prune the ledger (retention {days} days): {e}"
+        ),
+    }
+}
+
+/// Files larger than this are left out of configuration snapshots.
+const SNAPSHOT_FILE_MAX: u64 = 1 << 20;
+
+/// Variable files: left out of snapshots (they may hold secrets in clear);
+/// the resolved values are stored instead, sensitive ones omitted.
+fn is_var_file(name: &str) -> bool {
+    name.ends_with(".tfvars") || name.ends_with(".tfvars.json")
+}
+
+/// `path` relative to the first of `roots` holding it, with `/` separators.
+fn relative(roots: &[PathBuf], path: &Path) -> Option<String> {
+    let path = path.canonicalize().ok()?;
+    roots.iter().find_map(|r| {
+        let rel = path.strip_prefix(r).ok()?;
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        Some(parts.join("/"))
+    })
+}
+
+/// What a snapshot of `env` holds: the manifest (file hashes not yet
+/// filled in) and the files' texts by relative path. The files are every
+/// configuration file read and every other small text file beside them
+/// (templates, policies read with `file()`), variable files excepted.
+/// `roots` are tried in order to name a file; a file under none of them is
+/// named by its absolute path (and cannot be restored by a rollback).
+pub fn snapshot_of(
+    roots: &[PathBuf],
+    env: &LoadedEnv,
+) -> (ConfigSnapshot, BTreeMap<String, String>) {
+    let roots: Vec<PathBuf> = roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
+    let name = |p: &Path| relative(&roots, p).unwrap_or_else(|| p.to_string_lossy().into_owned());
+    let mut files = BTreeMap::new();
+    let mut dirs = BTreeSet::new();
+    for f in env.sources.files() {
+        let file_name = f.path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if file_name.as_deref().is_some_and(is_var_file) {
+            continue;
+        }
+        if let Some(d) = f.path.parent() {
+            dirs.insert(d.to_path_buf());
+        }
+        files.insert(name(&f.path), f.text().to_string());
+    }
+    dirs.insert(env.dir.clone());
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let fname = e.file_name().to_string_lossy().into_owned();
+            if fname.starts_with('.') || is_var_file(&fname) {
+                continue;
+            }
+            let Ok(meta) = e.metadata() else { continue };
+            if !meta.is_file() || meta.len() > SNAPSHOT_FILE_MAX {
+                continue;
+            }
+            let key = name(&p);
+            if files.contains_key(&key) {
+                continue;
+            }
+            if let Ok(text) = std::fs::read_to_string(&p) {
+                files.insert(key, text);
+            }
+        }
+    }
+    let mut manifest = ConfigSnapshot {
+        env_dir: name(&env.dir),
+        ..Default::default()
+    };
+    for (k, v) in &env.variables {
+        let declared_sensitive = env
+            .config
+            .root
+            .variables
+            .get(k)
+            .is_some_and(|d| d.sensitive);
+        if declared_sensitive || v.contains_sensitive() {
+            manifest.sensitive_omitted.push(k.clone());
+            continue;
+        }
+        match v.to_json() {
+            Ok(j) => {
+                manifest.variables.insert(k.clone(), j);
+            }
+            Err(_) => manifest.sensitive_omitted.push(k.clone()),
+        }
+    }
+    (manifest, files)
+}
+
+/// Store the configuration snapshot of `env` (every file a blob, then the
+/// manifest); returns the manifest's address for the ledger record. Blobs
+/// already stored are not stored again.
+pub async fn store_snapshot(
+    store: &dyn StateStore,
+    roots: &[PathBuf],
+    env: &LoadedEnv,
+) -> Result<String, StateError> {
+    let (mut manifest, files) = snapshot_of(roots, env);
+    for (path, text) in files {
+        let hash = store.blob_put(&text).await?;
+        manifest.files.insert(path, hash);
+    }
+    let text = serde_json::to_string(&manifest).map_err(|e| StateError::Backend {
+        detail: e.to_string(),
+    })?;
+    store.blob_put(&text).await
 }
 
 /// The first line of an error, at most 300 characters.

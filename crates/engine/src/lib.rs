@@ -16,9 +16,12 @@ pub mod envs;
 pub mod error;
 pub mod ledger;
 pub mod model;
+pub mod notify;
 pub mod ops;
 pub mod plan;
 pub mod planjson;
+pub mod report;
+pub mod rollback;
 pub mod values;
 
 pub use context::{Engine, EnvReader, LoadOptions, LoadedEnv, Providers, load_env};

@@ -102,6 +102,11 @@ pub async fn apply(engine: &Engine, req: ApplyRequest<'_>) -> Result<ApplyOutcom
     };
     let mut rec = LedgerRecord::open(env_name, &ledger_op, identity);
     rec.lock_id = Some(held.lease().lock_id.clone());
+    rec.restores = req
+        .apply_opts
+        .rollback
+        .as_ref()
+        .map(|r| r.record_id.clone());
     let opened = async {
         crate::ledger::close_interrupted(store, env_name, None).await?;
         store.ledger_open(&rec).await
@@ -117,11 +122,13 @@ pub async fn apply(engine: &Engine, req: ApplyRequest<'_>) -> Result<ApplyOutcom
                 std::sync::Arc::new(move || held.is_lost())
             };
             let result = apply_locked(engine, &req, held.lease().clone(), lost, &mut rec).await;
-            let closed = crate::ledger::finish(
+            let mut closed = crate::ledger::finish(
                 rec,
                 result.as_ref().ok().map(|o| &o.plan),
                 result.as_ref().map(|o| &o.report),
             );
+            // Bounded, never an error; what happened goes on the record.
+            closed.notifications = crate::notify::deliver(&req.apply_opts.notify, &closed).await;
             let close = crate::apply::ride_store(
                 env_name,
                 "closing the ledger record",
@@ -150,6 +157,16 @@ pub async fn apply(engine: &Engine, req: ApplyRequest<'_>) -> Result<ApplyOutcom
         // No record, no run: nothing was changed.
         Err(e) => Err(EngineError::State(e)),
     };
+    if let Some(days) = req.apply_opts.ledger_retention_days
+        && !held.is_lost()
+    {
+        let identity = terrace_state::Identity {
+            os_user: req.apply_opts.who.clone(),
+            ci: req.apply_opts.ci.clone(),
+            ..Default::default()
+        };
+        crate::ledger::prune(store, env_name, days, identity).await;
+    }
     let released = match std::sync::Arc::try_unwrap(held) {
         Ok(held) => held.release().await,
         // Unreachable (the check is dropped with the writer); dropping the
@@ -176,6 +193,27 @@ async fn apply_locked(
         load.fixed_variables = Some(p.variables.clone());
     }
     let env = load_env(engine, &req.target.name, &req.target.dir, &load)?;
+    // The configuration snapshot, before anything changes; a rollback must
+    // reproduce the snapshot it restores exactly.
+    let roots: Vec<PathBuf> = req
+        .apply_opts
+        .rollback
+        .iter()
+        .map(|r| r.root.clone())
+        .chain([engine.project_root.clone()])
+        .collect();
+    let snapshot = crate::ledger::store_snapshot(engine.store.as_ref(), &roots, &env).await?;
+    if let Some(r) = &req.apply_opts.rollback
+        && snapshot != r.snapshot
+    {
+        return Err(EngineError::Cancelled(format!(
+            "rollback refused: the restored configuration differs from the snapshot of record {} \
+             (a remote module installed since with other content, or a variable given another value); \
+             nothing was changed",
+            r.record_id
+        )));
+    }
+    rec.snapshot = Some(snapshot);
     let stored = engine.store.read(&env.name).await?;
     rec.serial_before = stored.as_ref().map(|s| s.serial);
     let meta = WriteMeta {
@@ -216,6 +254,10 @@ async fn apply_locked(
         None => make_plan(engine, &env, &req.plan_opts).await?,
     };
     rec.plan_hash = Some(crate::ledger::plan_hash(&plan, stored.as_ref()));
+    if let Some(me) = caller_identity(&providers).await {
+        rec.identity.aws_account = Some(me.account);
+        rec.identity.aws_arn = Some(me.arn);
+    }
     let mut api_calls: BTreeMap<String, u64> = BTreeMap::new();
     if !plan.has_changes() {
         collect_calls(&mut api_calls, &providers);
@@ -276,6 +318,19 @@ async fn apply_locked(
         api_calls,
         outputs,
     })
+}
+
+/// Who the run acts as in the cloud: the first provider that can tell
+/// (the default `aws` provider before aliases), asked once.
+async fn caller_identity(providers: &Providers) -> Option<terrace_provider::CallerIdentity> {
+    let mut names: Vec<&String> = providers.keys().collect();
+    names.sort_by(|a, b| (a.contains('.'), a).cmp(&(b.contains('.'), b)));
+    for n in names {
+        if let Some(me) = providers[n].caller_identity().await {
+            return Some(me);
+        }
+    }
+    None
 }
 
 /// Stored outputs as values: name → (value, sensitive).

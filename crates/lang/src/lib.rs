@@ -55,7 +55,7 @@ pub use evaluator::{
     AttrRequirement, BodySchema, Evaluator, GraphNode, NodeKind, ResourceInstanceConfig,
     ResourceLookup, SchemaLookup,
 };
-pub use project::{Project, find_project, find_project_with_sources};
+pub use project::{NOTIFY_EVENTS, NotifyConfig, Project, find_project, find_project_with_sources};
 pub use source::{SourceFile, SourceMap, diagnostics_json, render_diagnostics};
 pub use suggest::did_you_mean;
 pub use types::{ObjectAttr, TypeConstraint, convert};

@@ -24,6 +24,37 @@ pub struct Project {
     pub environments_dir: PathBuf,
     /// `state { url = "…" }`; `None` means the default store.
     pub state_url: Option<String>,
+    /// `ledger { retention_days = N }`: apply ledger records older than
+    /// this are pruned; `None` keeps them for ever.
+    pub ledger_retention_days: Option<u32>,
+    /// `notify "NAME" { … }` blocks: webhooks told about runs.
+    pub notify: Vec<NotifyConfig>,
+}
+
+/// The events a `notify` block may ask for.
+pub const NOTIFY_EVENTS: &[&str] = &[
+    "apply_succeeded",
+    "apply_failed",
+    "drift_detected",
+    "drift_resolved",
+    "env_expired",
+    "rollback",
+];
+
+/// One `notify` block of terrace.hcl. The URL and secret are named by
+/// environment variable, never written in the file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotifyConfig {
+    pub name: String,
+    /// The environment variable holding the webhook URL.
+    pub url_env: String,
+    /// The environment variable holding the HMAC-SHA256 key, if signed.
+    pub secret_env: Option<String>,
+    pub events: Vec<String>,
+    /// `json` or `slack`.
+    pub format: String,
+    /// How long delivery may take in all, retries included (default 10).
+    pub timeout_seconds: u32,
 }
 
 /// Walk up from `start` to the nearest `terrace.hcl`. Without one, the
@@ -56,6 +87,8 @@ pub fn find_project_with_sources(
         root: start.clone(),
         environments_dir: start.join("environments"),
         state_url: None,
+        ledger_retention_days: None,
+        notify: Vec::new(),
     })
 }
 
@@ -95,6 +128,8 @@ fn parse_project(
         root: root.to_path_buf(),
         environments_dir: root.join("environments"),
         state_url: None,
+        ledger_retention_days: None,
+        notify: Vec::new(),
     };
     let err = |span, summary: &str, detail: String| {
         Diagnostic::error(summary, detail).at(Some(file.range(span)))
@@ -166,6 +201,174 @@ fn parse_project(
                     }
                 }
             }
+            Structure::Block(b) if b.ident.as_str() == "ledger" => {
+                for s in b.body.iter() {
+                    match s {
+                        Structure::Attribute(a) if a.key.as_str() == "retention_days" => {
+                            match eval_const(&a.value, &file, root) {
+                                Ok(Value::Number(n))
+                                    if n.to_u64().is_some_and(|d| (1..=100_000).contains(&d)) =>
+                                {
+                                    project.ledger_retention_days =
+                                        n.to_u64().map(|d| d as u32);
+                                }
+                                Ok(_) => diags.push(err(
+                                    span_of(&a.value),
+                                    "Invalid retention",
+                                    "retention_days must be a whole number of days, at least 1 (e.g. retention_days = 400); leave it out to keep every record.".into(),
+                                )),
+                                Err(d) => diags.extend(d),
+                            }
+                        }
+                        Structure::Attribute(a) => diags.push(err(
+                            span_of(&a.key),
+                            "Unsupported argument",
+                            format!(
+                                "An argument named \"{}\" is not expected in the ledger block.{}",
+                                a.key.as_str(),
+                                did_you_mean(a.key.as_str(), ["retention_days"])
+                            ),
+                        )),
+                        Structure::Block(x) => diags.push(err(
+                            span_of(&x.ident),
+                            "Unsupported block type",
+                            format!(
+                                "Blocks of type \"{}\" are not expected in the ledger block.",
+                                x.ident.as_str()
+                            ),
+                        )),
+                    }
+                }
+            }
+            Structure::Block(b) if b.ident.as_str() == "notify" => {
+                let name = match b.labels.as_slice() {
+                    [l] => l.as_str().to_string(),
+                    _ => {
+                        diags.push(err(
+                            header_span(b),
+                            "Missing name for notify block",
+                            "A notify block takes one label, its name: notify \"team\" { … }."
+                                .into(),
+                        ));
+                        continue;
+                    }
+                };
+                let mut n = NotifyConfig {
+                    name,
+                    format: "json".into(),
+                    timeout_seconds: 10,
+                    ..Default::default()
+                };
+                for s in b.body.iter() {
+                    let Structure::Attribute(a) = s else {
+                        diags.push(err(
+                            header_span(b),
+                            "Unsupported block type",
+                            "A notify block holds only arguments.".into(),
+                        ));
+                        continue;
+                    };
+                    match a.key.as_str() {
+                        "url" => diags.push(err(
+                            span_of(&a.key),
+                            "Webhook URL in the file",
+                            "A webhook URL is a secret: name the environment variable that holds it instead, e.g. url_env = \"TEAM_WEBHOOK_URL\".".into(),
+                        )),
+                        "secret" => diags.push(err(
+                            span_of(&a.key),
+                            "Signing secret in the file",
+                            "Name the environment variable that holds the signing secret instead, e.g. secret_env = \"TEAM_WEBHOOK_SECRET\".".into(),
+                        )),
+                        "url_env" => {
+                            if let Some(v) = string_of(&a.value, &mut diags) {
+                                n.url_env = v;
+                            }
+                        }
+                        "secret_env" => n.secret_env = string_of(&a.value, &mut diags),
+                        "format" => {
+                            if let Some(v) = string_of(&a.value, &mut diags) {
+                                if v == "json" || v == "slack" {
+                                    n.format = v;
+                                } else {
+                                    diags.push(err(
+                                        span_of(&a.value),
+                                        "Invalid notification format",
+                                        format!("\"{v}\" is not a notification format: use \"json\" or \"slack\"."),
+                                    ));
+                                }
+                            }
+                        }
+                        "timeout_seconds" => match eval_const(&a.value, &file, root) {
+                            Ok(Value::Number(x))
+                                if x.to_u64().is_some_and(|t| (1..=300).contains(&t)) =>
+                            {
+                                n.timeout_seconds = x.to_u64().unwrap_or(10) as u32;
+                            }
+                            Ok(_) => diags.push(err(
+                                span_of(&a.value),
+                                "Invalid timeout",
+                                "timeout_seconds must be a whole number from 1 to 300.".into(),
+                            )),
+                            Err(d) => diags.extend(d),
+                        },
+                        "events" => match eval_const(&a.value, &file, root) {
+                            Ok(Value::List(xs)) | Ok(Value::Set(xs)) => {
+                                for x in xs {
+                                    match x {
+                                        Value::String(e) if NOTIFY_EVENTS.contains(&e.as_str()) => {
+                                            n.events.push(e)
+                                        }
+                                        other => diags.push(err(
+                                            span_of(&a.value),
+                                            "Unknown notification event",
+                                            format!(
+                                                "{} is not an event; use {}.",
+                                                other.to_json_lossy(),
+                                                NOTIFY_EVENTS.join(", ")
+                                            ),
+                                        )),
+                                    }
+                                }
+                            }
+                            Ok(_) => diags.push(err(
+                                span_of(&a.value),
+                                "Incorrect attribute value type",
+                                "events must be a list of event names.".into(),
+                            )),
+                            Err(d) => diags.extend(d),
+                        },
+                        other => diags.push(err(
+                            span_of(&a.key),
+                            "Unsupported argument",
+                            format!(
+                                "An argument named \"{other}\" is not expected in a notify block.{}",
+                                did_you_mean(
+                                    other,
+                                    ["url_env", "secret_env", "events", "format", "timeout_seconds"]
+                                )
+                            ),
+                        )),
+                    }
+                }
+                if n.url_env.is_empty() {
+                    diags.push(err(
+                        header_span(b),
+                        "Missing required argument",
+                        "A notify block needs url_env, the environment variable holding the webhook URL.".into(),
+                    ));
+                }
+                if n.events.is_empty() {
+                    diags.push(err(
+                        header_span(b),
+                        "Missing required argument",
+                        format!(
+                            "A notify block needs events, a list of: {}.",
+                            NOTIFY_EVENTS.join(", ")
+                        ),
+                    ));
+                }
+                project.notify.push(n);
+            }
             Structure::Attribute(a) => diags.push(err(
                 span_of(&a.key),
                 "Unsupported argument",
@@ -181,7 +384,7 @@ fn parse_project(
                 format!(
                     "Blocks of type \"{}\" are not expected in terrace.hcl.{}",
                     b.ident.as_str(),
-                    did_you_mean(b.ident.as_str(), ["state"])
+                    did_you_mean(b.ident.as_str(), ["state", "ledger", "notify"])
                 ),
             )),
         }

@@ -133,6 +133,11 @@ impl SourceMap {
     pub fn get(&self, name: &str) -> Option<&Arc<SourceFile>> {
         self.files.get(name)
     }
+
+    /// Every file read, in no particular order.
+    pub fn files(&self) -> impl Iterator<Item = &Arc<SourceFile>> {
+        self.files.values()
+    }
 }
 
 /// Render diagnostics like Terraform: severity and summary, the file and

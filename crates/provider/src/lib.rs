@@ -184,6 +184,22 @@ pub trait Provider: Send + Sync {
     fn has_remote_objects(&self) -> bool {
         true
     }
+
+    /// Who the provider acts as (for the apply ledger), asked once per run;
+    /// `None` when the provider has no such notion or cannot tell. Never
+    /// an error: a run is not stopped for its audit detail.
+    async fn caller_identity(&self) -> Option<CallerIdentity> {
+        None
+    }
+}
+
+/// The cloud identity a provider acts as (AWS: STS GetCallerIdentity).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallerIdentity {
+    /// The account (AWS account id).
+    pub account: String,
+    /// The caller (AWS ARN of the user or assumed role).
+    pub arn: String,
 }
 
 /// Creates configured [`Provider`]s from `provider` blocks.

@@ -88,6 +88,10 @@ pub struct CiContext {
     /// The pull request / merge request number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_request: Option<String>,
+    /// When the commit was made, where the CI system says
+    /// (`CI_COMMIT_TIMESTAMP` on GitLab CI): the start of the lead time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_time: Option<DateTime<Utc>>,
 }
 
 /// The variables each CI system is recognised by and read from. The CLI
@@ -193,8 +197,12 @@ pub mod ci_vars {
             out.extend([s.job, s.actor, s.commit_sha, s.change_request]);
             out.extend(s.branch.iter());
         }
+        out.push(COMMIT_TIMESTAMP);
         out
     }
+
+    /// GitLab CI's commit time (ISO 8601), for the lead time.
+    pub const COMMIT_TIMESTAMP: &str = "CI_COMMIT_TIMESTAMP";
 
     /// Upper-case names are variables; anything else in `run_url` is literal text.
     pub(crate) fn is_var(part: &str) -> bool {
@@ -260,6 +268,13 @@ impl CiContext {
             commit_sha: get(sys.commit_sha),
             branch,
             change_request,
+            commit_time: if sys.system == "gitlab_ci" {
+                get(ci_vars::COMMIT_TIMESTAMP)
+                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                    .map(|t| t.with_timezone(&Utc))
+            } else {
+                None
+            },
         })
     }
 }
@@ -313,6 +328,85 @@ pub struct LedgerRecord {
     /// The id of the lock the run held (to recognise its own open record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_id: Option<String>,
+    /// SHA-256 of the configuration snapshot (a blob: see
+    /// [`ConfigSnapshot`]) the run applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// For a rollback: the id of the record whose configuration it restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restores: Option<String>,
+    /// For a retention run (`prune`): how many records it deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<u64>,
+    /// The notifications sent about this run (`notify` blocks), delivered or not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Notification>,
+}
+
+/// One notification about a run, as delivered (or not).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// The `notify` block's label.
+    pub target: String,
+    /// `apply_succeeded`, `apply_failed`, `rollback`, …
+    pub event: String,
+    pub delivered: bool,
+    pub attempts: u32,
+    /// The last HTTP status received, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why it was not delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a configuration snapshot holds: the environment's files and the
+/// files of the modules it used (path relative to the project root →
+/// SHA-256 of the file's text, itself a blob), and the resolved root
+/// variable values. Sensitive values are left out (`sensitive_omitted`
+/// names them), never stored. Stored as a blob; files shared by several
+/// snapshots are stored once.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConfigSnapshot {
+    /// The environment directory, relative to the project root.
+    pub env_dir: String,
+    pub files: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub variables: std::collections::BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub sensitive_omitted: Vec<String>,
+}
+
+/// The SHA-256 (hex) of a blob's text: its address.
+pub fn blob_hash(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A blob address is 64 lower-case hex digits.
+pub(crate) fn check_blob_hash(hash: &str) -> Result<(), crate::StateError> {
+    if hash.len() == 64 && hash.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+        Ok(())
+    } else {
+        Err(crate::StateError::backend(format!(
+            "'{hash}' is not a blob address (64 hex digits)"
+        )))
+    }
+}
+
+/// A blob read back under `hash`: it must hash to it.
+pub(crate) fn verify_blob(
+    store: &str,
+    hash: &str,
+    text: Option<String>,
+) -> Result<Option<String>, crate::StateError> {
+    match text {
+        Some(t) if blob_hash(&t) != hash => Err(crate::StateError::Corrupt {
+            what: format!("{store}: blob {hash}"),
+            detail: "its content does not hash to its address".into(),
+        }),
+        other => Ok(other),
+    }
 }
 
 impl LedgerRecord {
@@ -334,6 +428,10 @@ impl LedgerRecord {
             serial_before: None,
             serial_after: None,
             lock_id: None,
+            snapshot: None,
+            restores: None,
+            pruned: None,
+            notifications: Vec::new(),
         }
     }
 

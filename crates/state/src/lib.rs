@@ -29,7 +29,8 @@ use chrono::{DateTime, Utc};
 
 pub use error::StateError;
 pub use ledger::{
-    ChangeCounts, CiContext, FailedAddress, Identity, LedgerQuery, LedgerRecord, Outcome, ci_vars,
+    ChangeCounts, CiContext, ConfigSnapshot, FailedAddress, Identity, LedgerQuery, LedgerRecord,
+    Notification, Outcome, blob_hash, ci_vars,
 };
 pub use lock::{HeldLock, lock_environment};
 pub use model::{
@@ -192,6 +193,17 @@ pub trait StateStore: Send + Sync {
     /// Records matching `query`, oldest first.
     async fn ledger_list(&self, query: &LedgerQuery) -> Result<Vec<LedgerRecord>, StateError>;
     async fn ledger_get(&self, id: &str) -> Result<Option<LedgerRecord>, StateError>;
+    /// Retention: delete the closed records of `env` started before
+    /// `before`; returns how many. The only way a record leaves the ledger
+    /// (the caller records the pruning as a record of its own).
+    async fn ledger_prune(&self, env: &str, before: DateTime<Utc>) -> Result<usize, StateError>;
+    /// Store a content-addressed text blob (configuration snapshots);
+    /// returns its SHA-256 (hex). Storing the same text again stores
+    /// nothing new, so snapshots are deduplicated across records.
+    async fn blob_put(&self, text: &str) -> Result<String, StateError>;
+    /// A blob by its SHA-256 (hex); `Corrupt` if what is stored does not
+    /// hash to it.
+    async fn blob_get(&self, hash: &str) -> Result<Option<String>, StateError>;
 }
 
 /// Decode one stored state version (the envelope text every store keeps),

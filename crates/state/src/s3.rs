@@ -9,6 +9,7 @@
 //! <env>/drift/<started micros>-<id>.json    drift runs
 //! <env>/ledger/<id>.json                    apply ledger records
 //! _registry/<name>.json                     the environment registry
+//! _blobs/<sha256>                           configuration snapshots (content-addressed)
 //! ```
 //!
 //! Consistency comes from conditional PUTs: creating `state.json`/`lock.json`
@@ -57,7 +58,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 
 use crate::envelope::Codec;
-use crate::ledger::{close_needed, settle_close, settle_open, sort_records};
+use crate::ledger::{
+    blob_hash, check_blob_hash, close_needed, settle_close, settle_open, sort_records, verify_blob,
+};
 use crate::model::validate_env_name;
 use crate::{
     Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
@@ -65,6 +68,7 @@ use crate::{
 };
 
 const REGISTRY: &str = "_registry/";
+const BLOBS: &str = "_blobs/";
 
 /// State in an S3 bucket (or an S3-compatible service with conditional writes).
 pub struct S3Store {
@@ -1159,6 +1163,39 @@ impl StateStore for S3Store {
         }
         sort_records(&mut out);
         Ok(out)
+    }
+
+    async fn ledger_prune(&self, env: &str, before: DateTime<Utc>) -> Result<usize, StateError> {
+        validate_env_name(env)?;
+        let mut n = 0;
+        for key in self.ledger_keys(Some(env)).await? {
+            let Some((rec, etag)) = self.get_json::<LedgerRecord>(&key).await? else {
+                continue;
+            };
+            // If-Match: a record that changed since the read (an open one
+            // closed meanwhile) is left for the next prune.
+            if !rec.is_open() && rec.started_at < before && self.delete(&key, Some(&etag)).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn blob_put(&self, text: &str) -> Result<String, StateError> {
+        let hash = blob_hash(text);
+        let key = self.key(&format!("{BLOBS}{hash}"));
+        // If-None-Match: a blob already stored is the same text.
+        self.put(&key, text.to_string(), Cond::IfNoneMatch).await?;
+        Ok(hash)
+    }
+
+    async fn blob_get(&self, hash: &str) -> Result<Option<String>, StateError> {
+        check_blob_hash(hash)?;
+        let text = self
+            .get(&self.key(&format!("{BLOBS}{hash}")))
+            .await?
+            .map(|(t, _)| t);
+        verify_blob(&self.described, hash, text)
     }
 
     async fn ledger_get(&self, id: &str) -> Result<Option<LedgerRecord>, StateError> {

@@ -31,7 +31,9 @@ use sqlx::sqlite::{
 };
 
 use crate::envelope::Codec;
-use crate::ledger::{close_needed, settle_close, settle_open, sort_records};
+use crate::ledger::{
+    blob_hash, check_blob_hash, close_needed, settle_close, settle_open, sort_records, verify_blob,
+};
 use crate::model::validate_env_name;
 use crate::{
     Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
@@ -1216,6 +1218,43 @@ macro_rules! sql_store {
                         parse_record(id, &text).map(Some)
                     }
                 }
+            }
+
+            async fn ledger_prune(&self, env: &str, before: DateTime<Utc>) -> Result<usize, StateError> {
+                validate_env_name(env)?;
+                let n = sqlx::query("DELETE FROM ledger WHERE env = $1 AND started_at < $2 AND outcome <> 'open'")
+                    .bind(env)
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(self.err())?
+                    .rows_affected();
+                Ok(n as usize)
+            }
+
+            async fn blob_put(&self, text: &str) -> Result<String, StateError> {
+                let hash = blob_hash(text);
+                sqlx::query("INSERT INTO blobs (hash, data) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")
+                    .bind(&hash)
+                    .bind(text)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(self.err())?;
+                Ok(hash)
+            }
+
+            async fn blob_get(&self, hash: &str) -> Result<Option<String>, StateError> {
+                check_blob_hash(hash)?;
+                let row = sqlx::query("SELECT data FROM blobs WHERE hash = $1")
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(self.err())?;
+                let text = match row {
+                    None => None,
+                    Some(r) => Some(r.try_get::<String, _>("data").map_err(self.err())?),
+                };
+                verify_blob(&self.describe(), hash, text)
             }
         }
     };

@@ -1490,6 +1490,48 @@ async fn ledger_close_race(b: Backend) {
     );
 }
 
+/// Issue 18 §1: configuration snapshots are content-addressed blobs —
+/// stored once however often they are put, read back as stored, looked up
+/// only by a well-formed address.
+async fn ledger_snapshot_blobs(b: Backend) {
+    let store = b.default_store().await;
+    let text = "resource \"terraform_data\" \"a\" {\n  input = \"é\"\n}\n";
+    let hash = store.blob_put(text).await.unwrap();
+    assert_eq!(hash, blob_hash(text));
+    assert_eq!(hash.len(), 64);
+    // Again: same address, nothing new (no error either).
+    assert_eq!(store.blob_put(text).await.unwrap(), hash);
+    assert_eq!(store.blob_get(&hash).await.unwrap().as_deref(), Some(text));
+    let other = store.blob_put("").await.unwrap();
+    assert_ne!(other, hash);
+    assert_eq!(store.blob_get(&other).await.unwrap().as_deref(), Some(""));
+    assert_eq!(store.blob_get(&"0".repeat(64)).await.unwrap(), None);
+    let err = store.blob_get("../state").await.unwrap_err();
+    assert!(err.to_string().contains("not a blob address"), "{err}");
+}
+
+/// Issue 18 §1: retention deletes closed records of one environment
+/// started before the cutoff — never open ones, never other environments'.
+async fn ledger_retention_prune(b: Backend) {
+    let store = b.default_store().await;
+    let old = ledger_rec("prod", 10, "apply").closed(Outcome::Succeeded);
+    let old_open = ledger_rec("prod", 11, "apply");
+    let recent = ledger_rec("prod", 100, "apply").closed(Outcome::Failed);
+    let other_env = ledger_rec("dev", 10, "apply").closed(Outcome::Succeeded);
+    for r in [&old, &old_open, &recent, &other_env] {
+        store.ledger_open(r).await.unwrap();
+    }
+    assert_eq!(store.ledger_prune("prod", t(50)).await.unwrap(), 1);
+    assert_eq!(store.ledger_get(&old.id).await.unwrap(), None);
+    let ids = |v: Vec<LedgerRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.ledger_list(&LedgerQuery::default()).await.unwrap()),
+        [other_env.id, old_open.id, recent.id]
+    );
+    // Nothing more to prune: zero, no error.
+    assert_eq!(store.ledger_prune("prod", t(50)).await.unwrap(), 0);
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -1542,6 +1584,8 @@ conformance!(
     registry_compare_and_swap,
     ledger_append_only,
     ledger_close_race,
+    ledger_snapshot_blobs,
+    ledger_retention_prune,
 );
 
 // ---------------------------------------------------------------- store-specific

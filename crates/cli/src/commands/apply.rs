@@ -220,6 +220,12 @@ pub(crate) struct RunApply {
     pub(crate) parallelism: usize,
     pub(crate) operation: &'static str,
     pub(crate) stats: bool,
+    /// `ledger { retention_days }` of terrace.hcl.
+    pub(crate) retention_days: Option<u32>,
+    /// A rollback: the snapshot restored.
+    pub(crate) rollback: Option<terrace_engine::rollback::Restore>,
+    /// `notify` blocks of terrace.hcl.
+    pub(crate) notify: Vec<terrace_engine::notify::Target>,
 }
 
 pub(crate) async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
@@ -244,6 +250,9 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         operation: r.operation.to_string(),
         who: settings::who(),
         ci: settings::ci_context(),
+        ledger_retention_days: r.retention_days,
+        rollback: r.rollback.clone(),
+        notify: r.notify.clone(),
         ..ApplyOptions::default()
     };
     let st_out = Style { on: stdout_color() };
@@ -412,6 +421,9 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
             parallelism: a.parallelism,
             operation,
             stats: a.flags.stats,
+            retention_days: project.ledger_retention_days,
+            notify: settings::notify_targets(project),
+            rollback: None,
         },
     )
     .await
@@ -433,6 +445,9 @@ pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
             parallelism: a.parallelism,
             operation: "destroy",
             stats: a.stats,
+            retention_days: project.ledger_retention_days,
+            notify: settings::notify_targets(project),
+            rollback: None,
         },
     )
     .await

@@ -64,6 +64,9 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     parallelism,
                     operation: "env create",
                     stats: false,
+                    retention_days: project.ledger_retention_days,
+                    notify: settings::notify_targets(project),
+                    rollback: None,
                 },
             )
             .await;
@@ -190,6 +193,9 @@ pub(crate) async fn destroy_env(
             parallelism,
             operation: "env destroy",
             stats: false,
+            retention_days: project.ledger_retention_days,
+            notify: settings::notify_targets(project),
+            rollback: None,
         },
     )
     .await;

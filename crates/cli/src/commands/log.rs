@@ -250,11 +250,33 @@ fn show_text(r: &LedgerRecord) -> String {
         ),
     };
     line("state serial", &serials);
+    line("config snapshot", r.snapshot.as_deref().unwrap_or(""));
+    line("restores", r.restores.as_deref().unwrap_or(""));
+    line(
+        "pruned",
+        &r.pruned
+            .map(|n| format!("{n} records older than the retention"))
+            .unwrap_or_default(),
+    );
     line("error", r.error.as_deref().unwrap_or(""));
     if !r.changed.is_empty() {
         out.push_str("changed:\n");
         for a in &r.changed {
             out.push_str(&format!("  {a}\n"));
+        }
+    }
+    if !r.notifications.is_empty() {
+        out.push_str("notifications:\n");
+        for n in &r.notifications {
+            let how = if n.delivered {
+                format!("delivered ({} attempts)", n.attempts)
+            } else {
+                format!(
+                    "not delivered: {}",
+                    n.error.as_deref().unwrap_or("unknown error")
+                )
+            };
+            out.push_str(&format!("  {} ({}): {how}\n", n.target, n.event));
         }
     }
     if !r.failed.is_empty() {

@@ -9,6 +9,8 @@ mod fmt;
 mod init;
 mod log;
 mod outputs;
+mod report;
+mod rollback;
 mod state;
 mod unlock;
 mod validate;
@@ -20,6 +22,8 @@ pub(crate) use fmt::*;
 pub(crate) use init::*;
 pub(crate) use log::*;
 pub(crate) use outputs::*;
+pub(crate) use report::*;
+pub(crate) use rollback::*;
 pub(crate) use state::*;
 pub(crate) use unlock::*;
 pub(crate) use validate::*;
@@ -196,6 +200,8 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Log(a) => log(&project, a).await,
         Command::Fmt(_) => unreachable!("handled above"),
         Command::Init(a) => init(&project, a).await,
+        Command::Rollback(a) => rollback(&project, a).await,
+        Command::Report(a) => report(&project, a).await,
     }
 }
 
