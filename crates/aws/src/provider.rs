@@ -224,7 +224,7 @@ pub struct AwsProvider {
     resources: ResourceTypes,
     data_sources: DataSourceTypes,
     calls: ApiCalls,
-    sdk_config: SdkConfig,
+    pub(crate) sdk_config: SdkConfig,
     pub(crate) ec2: aws_sdk_ec2::Client,
     pub(crate) s3: aws_sdk_s3::Client,
     pub(crate) ecr: aws_sdk_ecr::Client,

@@ -625,3 +625,357 @@ async fn autoscaling_groups_read_many_and_deleted_outside() {
     }
     p.delete("aws_launch_template", &lt).await.unwrap();
 }
+
+fn schedule_config(name: &str, group: &str, recurrence: &str, desired: i64) -> Value {
+    Value::map([
+        ("scheduled_action_name", Value::from(name)),
+        ("autoscaling_group_name", Value::from(group)),
+        ("recurrence", Value::from(recurrence)),
+        ("time_zone", Value::from("Europe/Berlin")),
+        ("min_size", Value::from(0i64)),
+        ("max_size", Value::from(2i64)),
+        ("desired_capacity", Value::from(desired)),
+    ])
+}
+
+#[tokio::test]
+async fn autoscaling_schedule_lifecycle() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let net = network(45).await;
+    let lt = create_checked(
+        p,
+        "aws_launch_template",
+        &lt_config("pooltest-sched-lt", &net, "t3.micro"),
+        "aws_launch_template.s",
+        "slt",
+    )
+    .await;
+    let lt_id = lt.get("id").and_then(Value::as_str).unwrap().to_string();
+    let group = "pooltest-sched-asg";
+    let asg_state = create_checked(
+        p,
+        "aws_autoscaling_group",
+        &asg_config(group, &lt_id, &net.subnet, 2, 0, None),
+        "aws_autoscaling_group.s",
+        "sasg",
+    )
+    .await;
+    let ty = "aws_autoscaling_schedule";
+    // Scale to zero at night, back up in the morning (working days).
+    let night = create_checked(
+        p,
+        ty,
+        &schedule_config("night", group, "0 19 * * MON-FRI", 0),
+        "aws_autoscaling_schedule.night",
+        "n",
+    )
+    .await;
+    assert_eq!(night.get("id"), Some(&Value::from("night")));
+    assert_eq!(night.get("time_zone"), Some(&Value::from("Europe/Berlin")));
+    assert_eq!(
+        night.get("recurrence"),
+        Some(&Value::from("0 19 * * MON-FRI"))
+    );
+    assert_eq!(night.get("desired_capacity"), Some(&Value::from(0i64)));
+    let morning = create_checked(
+        p,
+        ty,
+        &schedule_config("morning", group, "0 7 * * MON-FRI", 2),
+        "aws_autoscaling_schedule.morning",
+        "m",
+    )
+    .await;
+    // A one-time action with start and end, sizes left alone (-1).
+    let once = create_checked(
+        p,
+        ty,
+        &Value::map([
+            ("scheduled_action_name", Value::from("release-freeze")),
+            ("autoscaling_group_name", Value::from(group)),
+            ("start_time", Value::from("2030-01-01T08:00:00Z")),
+            ("end_time", Value::from("2030-01-02T08:00:00Z")),
+            ("max_size", Value::from(1i64)),
+        ]),
+        "aws_autoscaling_schedule.once",
+        "o",
+    )
+    .await;
+    assert_eq!(once.get("min_size"), Some(&Value::from(-1i64)));
+    assert_eq!(
+        once.get("start_time"),
+        Some(&Value::from("2030-01-01T08:00:00Z"))
+    );
+
+    // Recurrence and sizes change in place; the name replaces.
+    let updated = update_checked(
+        p,
+        ty,
+        &night,
+        &schedule_config("night", group, "30 20 * * *", 0),
+        "aws_autoscaling_schedule.night",
+    )
+    .await;
+    assert_eq!(updated.get("recurrence"), Some(&Value::from("30 20 * * *")));
+    let plan = p
+        .plan_resource(
+            ty,
+            Some(&updated),
+            &schedule_config("evening", group, "30 20 * * *", 0),
+            &rctx("aws_autoscaling_schedule.night"),
+        )
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("scheduled_action_name".into())]]
+    );
+    // A start time that is not Terraform's format is refused at plan.
+    let bad = Value::map([
+        ("scheduled_action_name", Value::from("bad")),
+        ("autoscaling_group_name", Value::from(group)),
+        ("start_time", Value::from("tomorrow 8am")),
+    ]);
+    match p.plan_resource(ty, None, &bad, &rctx("aws_autoscaling_schedule.bad")) {
+        Err(terrace_provider::ProviderError::InvalidArgument { path, .. }) => {
+            assert_eq!(path, Some(vec![PathStep::Key("start_time".into())]))
+        }
+        other => panic!("expected an argument error, got {other:?}"),
+    }
+
+    // Three actions of one group: one batched describe.
+    let before = p
+        .api_calls()
+        .into_iter()
+        .find(|(k, _)| k == "autoscaling:DescribeScheduledActions")
+        .map(|(_, n)| n)
+        .unwrap_or(0);
+    let states = vec![updated.clone(), morning.clone(), once.clone()];
+    let read = p.read_resources(ty, &states).await.unwrap();
+    let after = p
+        .api_calls()
+        .into_iter()
+        .find(|(k, _)| k == "autoscaling:DescribeScheduledActions")
+        .map(|(_, n)| n)
+        .unwrap_or(0);
+    assert_eq!(after - before, 1);
+    assert_eq!(read, states.iter().cloned().map(Some).collect::<Vec<_>>());
+
+    // Import; edited outside → changed; deleted outside → missing.
+    let imported = p
+        .import(ty, &format!("{group}/morning"))
+        .await
+        .unwrap()
+        .expect("import");
+    assert_eq!(imported.get("recurrence"), morning.get("recurrence"));
+    assert!(matches!(
+        p.import(ty, "no-slash").await,
+        Err(terrace_provider::ProviderError::InvalidArgument { .. })
+    ));
+    let asg = aws_sdk_autoscaling::Client::new(&sdk_config().await);
+    asg.put_scheduled_update_group_action()
+        .auto_scaling_group_name(group)
+        .scheduled_action_name("morning")
+        .recurrence("0 6 * * *")
+        .desired_capacity(1)
+        .send()
+        .await
+        .unwrap();
+    let read = p
+        .read_resources(ty, std::slice::from_ref(&morning))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.get("recurrence"), Some(&Value::from("0 6 * * *")));
+    asg.delete_scheduled_action()
+        .auto_scaling_group_name(group)
+        .scheduled_action_name("morning")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        p.read_resources(ty, std::slice::from_ref(&morning))
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    p.delete(ty, &morning).await.unwrap();
+
+    for s in [&updated, &once] {
+        p.delete(ty, s).await.unwrap();
+    }
+    assert_eq!(
+        p.read_resources(ty, std::slice::from_ref(&once))
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    p.delete("aws_autoscaling_group", &asg_state).await.unwrap();
+    p.delete("aws_launch_template", &lt).await.unwrap();
+}
+
+#[tokio::test]
+async fn autoscaling_policy_simple_and_target_tracking() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let net = network(46).await;
+    let lt = create_checked(
+        p,
+        "aws_launch_template",
+        &lt_config("pooltest-policy-lt", &net, "t3.micro"),
+        "aws_launch_template.p",
+        "plt",
+    )
+    .await;
+    let lt_id = lt.get("id").and_then(Value::as_str).unwrap().to_string();
+    let group = "pooltest-policy-asg";
+    let asg_state = create_checked(
+        p,
+        "aws_autoscaling_group",
+        &asg_config(group, &lt_id, &net.subnet, 3, 0, None),
+        "aws_autoscaling_group.p",
+        "pasg",
+    )
+    .await;
+    let ty = "aws_autoscaling_policy";
+    // Simple scaling: add one runner per alarm, with a cooldown.
+    let simple_cfg = |adjust: i64| {
+        Value::map([
+            ("name", Value::from("scale-out")),
+            ("autoscaling_group_name", Value::from(group)),
+            ("adjustment_type", Value::from("ChangeInCapacity")),
+            ("scaling_adjustment", Value::from(adjust)),
+            ("cooldown", Value::from(120i64)),
+        ])
+    };
+    let simple = create_checked(p, ty, &simple_cfg(1), "aws_autoscaling_policy.out", "s").await;
+    assert_eq!(
+        simple.get("policy_type"),
+        Some(&Value::from("SimpleScaling"))
+    );
+    assert!(
+        simple
+            .get("arn")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.contains(":scalingPolicy:"))
+    );
+    let simple = update_checked(p, ty, &simple, &simple_cfg(2), "aws_autoscaling_policy.out").await;
+    assert_eq!(simple.get("scaling_adjustment"), Some(&Value::from(2i64)));
+
+    // Target tracking: keep CPU at 60 %.
+    let tracking_cfg = |target: f64| {
+        Value::map([
+            ("name", Value::from("cpu-target")),
+            ("autoscaling_group_name", Value::from(group)),
+            ("policy_type", Value::from("TargetTrackingScaling")),
+            (
+                "target_tracking_configuration",
+                Value::List(vec![Value::map([
+                    ("target_value", Value::from(target)),
+                    (
+                        "predefined_metric_specification",
+                        Value::List(vec![Value::map([(
+                            "predefined_metric_type",
+                            Value::from("ASGAverageCPUUtilization"),
+                        )])]),
+                    ),
+                ])]),
+            ),
+        ])
+    };
+    let addr = "aws_autoscaling_policy.cpu";
+    let tracking = create_checked(p, ty, &tracking_cfg(60.0), addr, "t").await;
+    let tracking = update_checked(p, ty, &tracking, &tracking_cfg(45.5), addr).await;
+    let t = &tracking
+        .get("target_tracking_configuration")
+        .unwrap()
+        .as_list()
+        .unwrap()[0];
+    assert_eq!(t.get("target_value"), Some(&Value::from(45.5)));
+    // A renamed policy is a new one.
+    let mut renamed = tracking_cfg(45.5);
+    renamed
+        .as_map_mut()
+        .unwrap()
+        .insert("name".into(), Value::from("cpu-target-2"));
+    let plan = p
+        .plan_resource(ty, Some(&tracking), &renamed, &rctx(addr))
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("name".into())]]
+    );
+    // Mismatched type and block: refused at plan, at the attribute.
+    let mut wrong = tracking_cfg(50.0);
+    wrong.as_map_mut().unwrap().remove("policy_type");
+    match p.plan_resource(ty, None, &wrong, &rctx(addr)) {
+        Err(terrace_provider::ProviderError::InvalidArgument { path, .. }) => assert_eq!(
+            path,
+            Some(vec![PathStep::Key("target_tracking_configuration".into())])
+        ),
+        other => panic!("expected an argument error, got {other:?}"),
+    }
+    let mut step = simple_cfg(1);
+    step.as_map_mut()
+        .unwrap()
+        .insert("policy_type".into(), Value::from("StepScaling"));
+    assert!(matches!(
+        p.plan_resource(ty, None, &step, &rctx(addr)),
+        Err(terrace_provider::ProviderError::InvalidArgument { .. })
+    ));
+
+    // Both policies in one batched describe; import; edited and deleted outside.
+    let states = vec![simple.clone(), tracking.clone()];
+    assert_eq!(
+        p.read_resources(ty, &states).await.unwrap(),
+        states.iter().cloned().map(Some).collect::<Vec<_>>()
+    );
+    let imported = p
+        .import(ty, &format!("{group}/cpu-target"))
+        .await
+        .unwrap()
+        .expect("import");
+    assert_eq!(imported.get("arn"), tracking.get("arn"));
+    let asg = aws_sdk_autoscaling::Client::new(&sdk_config().await);
+    asg.put_scaling_policy()
+        .auto_scaling_group_name(group)
+        .policy_name("scale-out")
+        .policy_type("SimpleScaling")
+        .adjustment_type("ChangeInCapacity")
+        .scaling_adjustment(5)
+        .cooldown(120)
+        .send()
+        .await
+        .unwrap();
+    let read = p
+        .read_resources(ty, std::slice::from_ref(&simple))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.get("scaling_adjustment"), Some(&Value::from(5i64)));
+    asg.delete_policy()
+        .auto_scaling_group_name(group)
+        .policy_name("scale-out")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        p.read_resources(ty, std::slice::from_ref(&simple))
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    p.delete(ty, &simple).await.unwrap();
+    p.delete(ty, &tracking).await.unwrap();
+    assert_eq!(
+        p.read_resources(ty, std::slice::from_ref(&tracking))
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    p.delete("aws_autoscaling_group", &asg_state).await.unwrap();
+    p.delete("aws_launch_template", &lt).await.unwrap();
+}

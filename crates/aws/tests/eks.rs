@@ -558,3 +558,464 @@ async fn node_group_lifecycle() {
     p.delete(ty, &s2).await.unwrap();
     p.delete("aws_eks_cluster", &cluster).await.unwrap();
 }
+
+#[tokio::test]
+async fn cluster_encryption_access_and_network_config() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let (subnets, role_arn) = prerequisites(54, "ekstest-enc-role").await;
+    let ty = "aws_eks_cluster";
+    let addr = "aws_eks_cluster.secure";
+    let name = "ekstest-secure";
+    let key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555";
+    let mut cfg = cluster_config(name, &role_arn, &subnets, false, "secure");
+    let m = cfg.as_map_mut().unwrap();
+    m.insert(
+        "encryption_config".into(),
+        Value::List(vec![Value::map([
+            ("resources", Value::List(vec![Value::from("secrets")])),
+            (
+                "provider",
+                Value::List(vec![Value::map([("key_arn", Value::from(key))])]),
+            ),
+        ])]),
+    );
+    m.insert(
+        "access_config".into(),
+        Value::List(vec![Value::map([
+            ("authentication_mode", Value::from("API")),
+            (
+                "bootstrap_cluster_creator_admin_permissions",
+                Value::Bool(false),
+            ),
+        ])]),
+    );
+    m.insert(
+        "kubernetes_network_config".into(),
+        Value::List(vec![Value::map([
+            ("service_ipv4_cidr", Value::from("10.100.0.0/16")),
+            ("ip_family", Value::from("ipv4")),
+        ])]),
+    );
+    m.insert(
+        "enabled_cluster_log_types".into(),
+        Value::List(vec![Value::from("api"), Value::from("audit")]),
+    );
+    let state = create_checked(p, ty, &cfg, addr, "eks-enc").await;
+    let enc = &state.get("encryption_config").unwrap().as_list().unwrap()[0];
+    assert_eq!(
+        enc.get("provider").unwrap().as_list().unwrap()[0].get("key_arn"),
+        Some(&Value::from(key))
+    );
+    let net = &state
+        .get("kubernetes_network_config")
+        .unwrap()
+        .as_list()
+        .unwrap()[0];
+    assert_eq!(
+        net.get("service_ipv4_cidr"),
+        Some(&Value::from("10.100.0.0/16"))
+    );
+    // What EKS was sent, checked with the SDK.
+    let eks = aws_sdk_eks::Client::new(&sdk_config().await);
+    let live = eks.describe_cluster().name(name).send().await.unwrap();
+    let c = live.cluster().unwrap();
+    assert_eq!(
+        c.encryption_config()[0]
+            .provider()
+            .and_then(|p| p.key_arn()),
+        Some(key)
+    );
+    assert_eq!(
+        c.kubernetes_network_config()
+            .and_then(|k| k.service_ipv4_cidr()),
+        Some("10.100.0.0/16")
+    );
+    let vpc = c.resources_vpc_config().unwrap();
+    assert!(!vpc.endpoint_public_access());
+    assert!(vpc.endpoint_private_access());
+    assert_eq!(
+        state.get("enabled_cluster_log_types"),
+        Some(&Value::set(vec![Value::from("api"), Value::from("audit")]))
+    );
+
+    // Leaving the computed blocks out plans no change.
+    let mut bare = cfg.clone();
+    bare.as_map_mut().unwrap().remove("access_config");
+    bare.as_map_mut()
+        .unwrap()
+        .remove("kubernetes_network_config");
+    let plan = p
+        .plan_resource(ty, Some(&state), &bare, &rctx(addr))
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    assert_eq!(plan.planned, state);
+
+    // Another key, another service CIDR or another bootstrap flag replace.
+    let mut other_key = cfg.clone();
+    other_key.as_map_mut().unwrap().insert(
+        "encryption_config".into(),
+        Value::List(vec![Value::map([
+            ("resources", Value::List(vec![Value::from("secrets")])),
+            (
+                "provider",
+                Value::List(vec![Value::map([(
+                    "key_arn",
+                    Value::from("arn:aws:kms:us-east-1:123456789012:key/other"),
+                )])]),
+            ),
+        ])]),
+    );
+    let plan = p
+        .plan_resource(ty, Some(&state), &other_key, &rctx(addr))
+        .unwrap();
+    assert!(
+        plan.requires_replace
+            .contains(&vec![PathStep::Key("encryption_config".into())]),
+        "{:?}",
+        plan.requires_replace
+    );
+    let mut removed = cfg.clone();
+    removed.as_map_mut().unwrap().remove("encryption_config");
+    let plan = p
+        .plan_resource(ty, Some(&state), &removed, &rctx(addr))
+        .unwrap();
+    assert!(!plan.requires_replace.is_empty());
+    let mut cidr = cfg.clone();
+    cidr.as_map_mut().unwrap().insert(
+        "kubernetes_network_config".into(),
+        Value::List(vec![Value::map([(
+            "service_ipv4_cidr",
+            Value::from("172.20.0.0/16"),
+        )])]),
+    );
+    let plan = p
+        .plan_resource(ty, Some(&state), &cidr, &rctx(addr))
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![
+            PathStep::Key("kubernetes_network_config".into()),
+            PathStep::Index(0),
+            PathStep::Key("service_ipv4_cidr".into())
+        ]]
+    );
+
+    // The authentication mode and log types change in place.
+    let mut mode = cfg.clone();
+    let m = mode.as_map_mut().unwrap();
+    m.insert(
+        "access_config".into(),
+        Value::List(vec![Value::map([
+            ("authentication_mode", Value::from("API_AND_CONFIG_MAP")),
+            (
+                "bootstrap_cluster_creator_admin_permissions",
+                Value::Bool(false),
+            ),
+        ])]),
+    );
+    m.insert(
+        "enabled_cluster_log_types".into(),
+        Value::List(vec![Value::from("authenticator")]),
+    );
+    let updated = update_checked(p, ty, &state, &mode, addr).await;
+    assert_eq!(
+        updated.get("enabled_cluster_log_types"),
+        Some(&Value::set(vec![Value::from("authenticator")]))
+    );
+
+    // An unimplemented argument at its default is accepted, else refused.
+    let with_default = {
+        let mut c = cfg.clone();
+        c.as_map_mut()
+            .unwrap()
+            .insert("deletion_protection".into(), Value::Bool(false));
+        c
+    };
+    assert!(
+        p.plan_resource(ty, Some(&updated), &with_default, &rctx(addr))
+            .is_ok()
+    );
+
+    // Deleted outside terrace → gone.
+    eks.delete_cluster().name(name).send().await.unwrap();
+    assert_eq!(
+        p.read_resources(ty, std::slice::from_ref(&updated))
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    p.delete(ty, &updated).await.unwrap();
+}
+
+#[tokio::test]
+async fn node_group_taints_remote_access_and_launch_template() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let (subnets, role_arn) = prerequisites(55, "ekstest-lt-role").await;
+    let cluster = create_checked(
+        p,
+        "aws_eks_cluster",
+        &cluster_config("ekstest-lt", &role_arn, &subnets, true, "c"),
+        "aws_eks_cluster.lt",
+        "ltc",
+    )
+    .await;
+    let ty = "aws_eks_node_group";
+    let taint = |key: &str, effect: &str| {
+        Value::map([
+            ("key", Value::from(key)),
+            ("value", Value::from("true")),
+            ("effect", Value::from(effect)),
+        ])
+    };
+    // Taints and remote access.
+    let mut cfg = node_group_config("ekstest-lt", "ekstest-lt-ssh", &role_arn, &subnets, 2, &[]);
+    let m = cfg.as_map_mut().unwrap();
+    m.insert(
+        "taint".into(),
+        Value::List(vec![taint("dedicated", "NO_SCHEDULE")]),
+    );
+    m.insert(
+        "remote_access".into(),
+        Value::List(vec![Value::map([("ec2_ssh_key", Value::from("ops-key"))])]),
+    );
+    let addr = "aws_eks_node_group.ssh";
+    let state = create_checked(p, ty, &cfg, addr, "lt-ssh").await;
+    assert_eq!(
+        state.get("remote_access").unwrap().as_list().unwrap()[0].get("ec2_ssh_key"),
+        Some(&Value::from("ops-key"))
+    );
+    // Taints change in place (one replaced, one added).
+    let mut cfg2 = cfg.clone();
+    cfg2.as_map_mut().unwrap().insert(
+        "taint".into(),
+        Value::List(vec![
+            taint("dedicated", "NO_EXECUTE"),
+            taint("gpu", "PREFER_NO_SCHEDULE"),
+        ]),
+    );
+    let updated = update_checked(p, ty, &state, &cfg2, addr).await;
+    assert_eq!(
+        updated
+            .get("taint")
+            .and_then(Value::as_list)
+            .map(<[Value]>::len),
+        Some(2)
+    );
+    let eks = aws_sdk_eks::Client::new(&sdk_config().await);
+    let live = eks
+        .describe_nodegroup()
+        .cluster_name("ekstest-lt")
+        .nodegroup_name("ekstest-lt-ssh")
+        .send()
+        .await
+        .unwrap();
+    let mut effects: Vec<&str> = live
+        .nodegroup()
+        .unwrap()
+        .taints()
+        .iter()
+        .filter_map(|t| t.effect().map(|e| e.as_str()))
+        .collect();
+    effects.sort();
+    assert_eq!(effects, vec!["NO_EXECUTE", "PREFER_NO_SCHEDULE"]);
+    // Another SSH key is a new node group.
+    let mut key2 = cfg2.clone();
+    key2.as_map_mut().unwrap().insert(
+        "remote_access".into(),
+        Value::List(vec![Value::map([(
+            "ec2_ssh_key",
+            Value::from("other-key"),
+        )])]),
+    );
+    let plan = p
+        .plan_resource(ty, Some(&updated), &key2, &rctx(addr))
+        .unwrap();
+    assert!(!plan.requires_replace.is_empty());
+    p.delete(ty, &updated).await.unwrap();
+
+    // A node group without remote access reports none, whatever moto
+    // defaults to.
+    let plain = node_group_config(
+        "ekstest-lt",
+        "ekstest-lt-plain",
+        &role_arn,
+        &subnets,
+        1,
+        &[],
+    );
+    let s = create_checked(p, ty, &plain, "aws_eks_node_group.plain", "lt-plain").await;
+    assert_eq!(s.get("remote_access"), Some(&Value::List(vec![])));
+    p.delete(ty, &s).await.unwrap();
+    p.delete("aws_eks_cluster", &cluster).await.unwrap();
+}
+
+#[tokio::test]
+async fn node_group_launch_template_plans() {
+    // moto cannot answer a node group made from a launch template (its
+    // default disk size comes back as a string), so this checks the plan:
+    // a new template version is an update in place, another template a
+    // new node group.
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let ty = "aws_eks_node_group";
+    let lt = |name: &str, version: &str| {
+        Value::List(vec![Value::map([
+            ("name", Value::from(name)),
+            ("version", Value::from(version)),
+        ])])
+    };
+    let mut cfg = node_group_config(
+        "c",
+        "ng",
+        "arn:aws:iam::1:role/r",
+        &["subnet-1".into()],
+        1,
+        &[],
+    );
+    let m = cfg.as_map_mut().unwrap();
+    m.remove("disk_size");
+    m.insert("launch_template".into(), lt("nodes", "1"));
+    let planned = p
+        .plan_resource(ty, None, &cfg, &rctx("aws_eks_node_group.lt"))
+        .unwrap()
+        .planned;
+    // A stand-in for the created object: every unknown filled.
+    let mut prior = planned.clone();
+    let pm = prior.as_map_mut().unwrap();
+    for (k, v) in [
+        (
+            "arn",
+            Value::from("arn:aws:eks:us-east-1:1:nodegroup/c/ng/x"),
+        ),
+        ("status", Value::from("ACTIVE")),
+        ("resources", Value::List(vec![])),
+        ("ami_type", Value::from("AL2_x86_64")),
+        ("disk_size", Value::Null),
+        ("version", Value::from("1.29")),
+        ("release_version", Value::from("1.29.0-1")),
+        ("remote_access", Value::List(vec![])),
+        ("taint", Value::set(vec![])),
+    ] {
+        pm.insert(k.into(), v);
+    }
+    pm.insert(
+        "launch_template".into(),
+        Value::List(vec![Value::map([
+            ("id", Value::from("lt-0123")),
+            ("name", Value::from("nodes")),
+            ("version", Value::from("1")),
+        ])]),
+    );
+    let m = cfg.as_map_mut().unwrap();
+    m.insert("launch_template".into(), lt("nodes", "2"));
+    let plan = p
+        .plan_resource(ty, Some(&prior), &cfg, &rctx("aws_eks_node_group.lt"))
+        .unwrap();
+    assert!(
+        plan.requires_replace.is_empty(),
+        "{:?}",
+        plan.requires_replace
+    );
+    let planned_lt = &plan
+        .planned
+        .get("launch_template")
+        .unwrap()
+        .as_list()
+        .unwrap()[0];
+    assert_eq!(planned_lt.get("version"), Some(&Value::from("2")));
+    assert_eq!(planned_lt.get("id"), Some(&Value::from("lt-0123")));
+    cfg.as_map_mut()
+        .unwrap()
+        .insert("launch_template".into(), lt("other-nodes", "1"));
+    let plan = p
+        .plan_resource(ty, Some(&prior), &cfg, &rctx("aws_eks_node_group.lt"))
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![
+            PathStep::Key("launch_template".into()),
+            PathStep::Index(0),
+            PathStep::Key("name".into())
+        ]]
+    );
+}
+
+#[tokio::test]
+async fn cluster_data_sources() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let (subnets, role_arn) = prerequisites(56, "ekstest-ds-role").await;
+    let cluster = create_checked(
+        p,
+        "aws_eks_cluster",
+        &cluster_config("ekstest-ds", &role_arn, &subnets, true, "ds"),
+        "aws_eks_cluster.ds",
+        "ds",
+    )
+    .await;
+    let cfg = Value::map([("name", Value::from("ekstest-ds"))]);
+    let found = p.read_data("aws_eks_cluster", &cfg).await.unwrap();
+    for key in [
+        "arn",
+        "endpoint",
+        "version",
+        "certificate_authority",
+        "vpc_config",
+    ] {
+        assert_eq!(found.get(key), cluster.get(key), "{key}");
+    }
+    let missing = Value::map([("name", Value::from("ekstest-nowhere"))]);
+    match p.read_data("aws_eks_cluster", &missing).await {
+        Err(terrace_provider::ProviderError::NotFound(m)) => {
+            assert!(m.contains("reading EKS Cluster (ekstest-nowhere)"), "{m}")
+        }
+        other => panic!("expected not found, got {other:?}"),
+    }
+
+    // The token: k8s-aws-v1. + base64url (no padding) of a presigned STS
+    // GetCallerIdentity URL that signs the x-k8s-aws-id header, 60 s.
+    let auth = p.read_data("aws_eks_cluster_auth", &cfg).await.unwrap();
+    assert_eq!(auth.get("id"), Some(&Value::from("ekstest-ds")));
+    let token = auth.get("token").unwrap();
+    assert!(token.is_sensitive(), "the token must be sensitive");
+    let token = token.unmarked().as_str().unwrap();
+    let encoded = token.strip_prefix("k8s-aws-v1.").expect("prefix");
+    assert!(!encoded.contains('=') && !encoded.contains('+') && !encoded.contains('/'));
+    use base64::Engine;
+    let url = String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(encoded)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        url.contains("/?Action=GetCallerIdentity&Version=2011-06-15&"),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Algorithm=AWS4-HMAC-SHA256"), "{url}");
+    assert!(url.contains("X-Amz-Expires=60"), "{url}");
+    assert!(
+        url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"),
+        "{url}"
+    );
+    assert!(url.contains("%2Fus-east-1%2Fsts%2Faws4_request"), "{url}");
+    let sig = url
+        .split("X-Amz-Signature=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .unwrap();
+    assert_eq!(sig.len(), 64);
+    assert!(sig.chars().all(|c| c.is_ascii_hexdigit()));
+    // An empty name is refused at the attribute.
+    assert!(matches!(
+        p.read_data(
+            "aws_eks_cluster_auth",
+            &Value::map([("name", Value::from(""))])
+        )
+        .await,
+        Err(terrace_provider::ProviderError::InvalidArgument { path: Some(_), .. })
+    ));
+    p.delete("aws_eks_cluster", &cluster).await.unwrap();
+}

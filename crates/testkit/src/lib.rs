@@ -7,12 +7,19 @@
 //! It is a dev-dependency only; no shipped crate depends on it. Network traffic
 //! goes only to loopback.
 //!
+//! Where moto lacks an API (EKS add-ons, access entries, pod identity),
+//! [`FakeEks`] is a small loopback server speaking that part of the EKS
+//! REST API with the AWS API reference's request and response shapes.
+//!
 //! Every moto server it starts runs under a small watchdog (a Python script
 //! run by moto's own interpreter) that holds the read end of a pipe whose write
 //! end only the test process holds. When the test process ends — normally,
 //! by a panic, or killed by a signal — the kernel closes that pipe, and the
 //! watchdog stops moto. So a server held in a `static` that Rust never drops
 //! (`shared_moto`) is still stopped when its test binary exits.
+
+mod fake_eks;
+pub use fake_eks::FakeEks;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

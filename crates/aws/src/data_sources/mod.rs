@@ -6,6 +6,7 @@ mod availability_zones;
 mod caller_identity;
 mod ec2_lookup;
 mod ecr;
+mod eks;
 mod partition;
 mod policy_document;
 mod secretsmanager_secret_version;
@@ -45,6 +46,9 @@ pub(crate) fn all_data_source_types() -> Vec<Box<dyn DataSourceType>> {
         Box::new(ecr::EcrImage),
         Box::new(secretsmanager_secret_version::SecretVersion),
         Box::new(policy_document::PolicyDocument),
+        Box::new(eks::EksCluster),
+        Box::new(eks::EksClusterAuth),
+        Box::new(eks::EksAddonVersion),
     ]
 }
 

@@ -10,14 +10,16 @@ use crate::api::{at_path, is_not_found};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::tags::{TagMap, create_tags, tag_changes, tags_from_api};
 use crate::values::{
-    Obj, first_block, get_bool, get_i64, get_str, get_str_map, get_strings, str_list,
-    str_map_value, str_set, value_to_str_map,
+    Obj, first_block, get_blocks, get_bool, get_i64, get_str, get_str_map, get_strings, opt_str,
+    str_list, str_map_value, str_set, value_to_str_map,
 };
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
-    AmiTypes, CapacityTypes, Cluster, ClusterStatus, LogSetup, LogType, Logging, Nodegroup,
-    NodegroupScalingConfig, NodegroupStatus, NodegroupUpdateConfig, UpdateLabelsPayload,
-    VpcConfigRequest,
+    AmiTypes, AuthenticationMode, CapacityTypes, Cluster, ClusterStatus, CreateAccessConfigRequest,
+    EncryptionConfig, IpFamily, KubernetesNetworkConfigRequest, LaunchTemplateSpecification,
+    LogSetup, LogType, Logging, Nodegroup, NodegroupScalingConfig, NodegroupStatus,
+    NodegroupUpdateConfig, Provider as KmsProvider, RemoteAccessConfig, Taint, TaintEffect,
+    UpdateAccessConfigRequest, UpdateLabelsPayload, UpdateTaintsPayload, VpcConfigRequest,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,8 +36,8 @@ const NODE_GROUP: &str = "aws_eks_node_group";
 
 /// The `clientRequestToken` length limit.
 const REQUEST_TOKEN_MAX: usize = 64;
-const POLL: Duration = Duration::from_secs(5);
-const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+pub(super) const POLL: Duration = Duration::from_secs(5);
+pub(super) const DELETE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const UPDATE_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 const ALL_LOG_TYPES: &[&str] = &[
@@ -46,20 +48,25 @@ const ALL_LOG_TYPES: &[&str] = &[
     "scheduler",
 ];
 
-fn request_token(token: &str) -> String {
+fn same_json(a: Option<&Value>, b: Option<&Value>) -> bool {
+    let j = |v: Option<&Value>| v.unwrap_or(&Value::Null).to_json_lossy();
+    j(a) == j(b)
+}
+
+pub(super) fn request_token(token: &str) -> String {
     token.chars().take(REQUEST_TOKEN_MAX).collect()
 }
 
-fn hash_tags(tags: &TagMap) -> HashMap<String, String> {
+pub(super) fn hash_tags(tags: &TagMap) -> HashMap<String, String> {
     tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn from_hash(tags: Option<&HashMap<String, String>>) -> TagMap {
+pub(super) fn from_hash(tags: Option<&HashMap<String, String>>) -> TagMap {
     tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default()
 }
 
-fn owned(tags: &TagMap, environment: &str, address: Option<&str>) -> bool {
+pub(super) fn owned(tags: &TagMap, environment: &str, address: Option<&str>) -> bool {
     tags.get(OWNER_ENVIRONMENT_TAG).map(String::as_str) == Some(environment)
         && address.is_none_or(|a| tags.get(OWNER_ADDRESS_TAG).map(String::as_str) == Some(a))
 }
@@ -73,7 +80,7 @@ fn set_or_null(items: &[String]) -> Value {
 }
 
 /// Tag / untag an EKS resource from prior `tags_all` to planned `tags_all`.
-async fn sync_tags(
+pub(super) async fn sync_tags(
     p: &AwsProvider,
     arn: &str,
     prior: &Value,
@@ -109,7 +116,7 @@ async fn sync_tags(
 /// A bare HTTP 404 (no error code) means the endpoint lacks the operation
 /// (moto has no `UpdateClusterVersion` / `UpdateNodegroupVersion`), not that
 /// the cluster is gone.
-fn unimplemented_as_unsupported(op: &str, e: ProviderError) -> ProviderError {
+pub(super) fn unimplemented_as_unsupported(op: &str, e: ProviderError) -> ProviderError {
     match e {
         ProviderError::NotFound(m) if !m.contains("NotFoundException") => {
             ProviderError::Unsupported(format!("the EKS endpoint does not implement {op}: {m}"))
@@ -118,7 +125,7 @@ fn unimplemented_as_unsupported(op: &str, e: ProviderError) -> ProviderError {
     }
 }
 
-async fn ok_if_gone(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
+pub(super) async fn ok_if_gone(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
     match r {
         Err(e) if is_not_found(&e) => Ok(()),
         other => other,
@@ -228,8 +235,76 @@ impl EksCluster {
                     .collect()
             })
             .unwrap_or_default();
+        let encryption = Value::List(
+            c.encryption_config()
+                .iter()
+                .map(|e| {
+                    // EKS deprecates `resources` (it encrypts everything);
+                    // Terraform still requires `["secrets"]`.
+                    #[allow(deprecated)]
+                    let resources = e.resources().to_vec();
+                    let provider = e
+                        .provider()
+                        .map(|pr| Value::map([("key_arn", opt_str(pr.key_arn()))]))
+                        .into_iter()
+                        .collect();
+                    Value::map([
+                        ("resources", str_set(resources)),
+                        ("provider", Value::List(provider)),
+                    ])
+                })
+                .collect(),
+        );
+        let prior_access = prior.and_then(|v| first_block(v, "access_config"));
+        // EKS does not report the bootstrap flag back (it only acts at
+        // creation); moto reports no access configuration at all. What the
+        // API leaves out is what we last planned.
+        let access = match c.access_config() {
+            Some(a) => vec![Value::map([
+                (
+                    "authentication_mode",
+                    opt_str(a.authentication_mode().map(|m| m.as_str())),
+                ),
+                (
+                    "bootstrap_cluster_creator_admin_permissions",
+                    a.bootstrap_cluster_creator_admin_permissions()
+                        .map(Value::Bool)
+                        .or_else(|| {
+                            prior_access
+                                .and_then(|pa| {
+                                    pa.get("bootstrap_cluster_creator_admin_permissions")
+                                })
+                                .cloned()
+                        })
+                        .unwrap_or(Value::Bool(true)),
+                ),
+            ])],
+            None => prior_access.cloned().into_iter().collect(),
+        };
+        let network: Vec<Value> = c
+            .kubernetes_network_config()
+            .map(|k| {
+                Value::map([
+                    ("service_ipv4_cidr", opt_str(k.service_ipv4_cidr())),
+                    ("service_ipv6_cidr", opt_str(k.service_ipv6_cidr())),
+                    ("ip_family", opt_str(k.ip_family().map(|f| f.as_str()))),
+                ])
+            })
+            .into_iter()
+            .collect();
         Obj::new(&p.resource_schema(CLUSTER))
             .set("id", c.name().unwrap_or_default())
+            .set("encryption_config", encryption)
+            .set("access_config", Value::List(access))
+            .set("kubernetes_network_config", Value::List(network))
+            .set(
+                "bootstrap_self_managed_addons",
+                prior
+                    .and_then(|pv| pv.get("bootstrap_self_managed_addons"))
+                    .filter(|v| !v.is_null())
+                    .cloned()
+                    .unwrap_or(Value::Bool(true)),
+            )
             .set_opt_str("name", c.name())
             .set_opt_str("arn", c.arn())
             .set_opt_str("role_arn", c.role_arn())
@@ -293,7 +368,7 @@ impl EksCluster {
         .await
     }
 
-    async fn all_names(&self, p: &AwsProvider) -> Result<Vec<String>, ProviderError> {
+    pub(super) async fn all_names(&self, p: &AwsProvider) -> Result<Vec<String>, ProviderError> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -343,6 +418,43 @@ fn vpc_request(planned: &Value, for_update: bool) -> VpcConfigRequest {
             .set_security_group_ids((!sgs.is_empty()).then_some(sgs));
     }
     b.build()
+}
+
+#[allow(deprecated)] // `resources`: see the read side.
+fn encryption_request(planned: &Value) -> Option<Vec<EncryptionConfig>> {
+    let e = first_block(planned, "encryption_config")?;
+    let key = first_block(e, "provider").and_then(|pr| get_str(pr, "key_arn"));
+    Some(vec![
+        EncryptionConfig::builder()
+            .set_resources(Some(get_strings(e, "resources")))
+            .provider(KmsProvider::builder().set_key_arn(key).build())
+            .build(),
+    ])
+}
+
+fn access_request(planned: &Value) -> Option<CreateAccessConfigRequest> {
+    let a = first_block(planned, "access_config")?;
+    Some(
+        CreateAccessConfigRequest::builder()
+            .set_authentication_mode(
+                get_str(a, "authentication_mode").map(|m| AuthenticationMode::from(m.as_str())),
+            )
+            .set_bootstrap_cluster_creator_admin_permissions(get_bool(
+                a,
+                "bootstrap_cluster_creator_admin_permissions",
+            ))
+            .build(),
+    )
+}
+
+fn network_request(planned: &Value) -> Option<KubernetesNetworkConfigRequest> {
+    let k = first_block(planned, "kubernetes_network_config")?;
+    Some(
+        KubernetesNetworkConfigRequest::builder()
+            .set_service_ipv4_cidr(get_str(k, "service_ipv4_cidr"))
+            .set_ip_family(get_str(k, "ip_family").map(|f| IpFamily::from(f.as_str())))
+            .build(),
+    )
 }
 
 fn logging_request(planned: &Value) -> Logging {
@@ -434,7 +546,62 @@ impl ResourceType for EksCluster {
                             Attribute::computed(AttrType::String),
                         )
                         .attr("vpc_id", Attribute::computed(AttrType::String)),
-                ),
+                )
+                .attr(
+                    "bootstrap_self_managed_addons",
+                    Attribute::optional(AttrType::Bool)
+                        .default(true)
+                        .force_new(),
+                )
+                .list_block(
+                    "encryption_config",
+                    0,
+                    1,
+                    Schema::new()
+                        .attr(
+                            "resources",
+                            Attribute::required(AttrType::set_of(AttrType::String)),
+                        )
+                        .list_block(
+                            "provider",
+                            1,
+                            1,
+                            Schema::new().attr("key_arn", Attribute::required(AttrType::String)),
+                        ),
+                )
+                .list_block(
+                    "access_config",
+                    0,
+                    1,
+                    Schema::new()
+                        .attr(
+                            "authentication_mode",
+                            Attribute::optional_computed(AttrType::String),
+                        )
+                        .attr(
+                            "bootstrap_cluster_creator_admin_permissions",
+                            Attribute::optional(AttrType::Bool)
+                                .default(true)
+                                .force_new(),
+                        ),
+                )
+                .computed_block("access_config")
+                .list_block(
+                    "kubernetes_network_config",
+                    0,
+                    1,
+                    Schema::new()
+                        .attr(
+                            "service_ipv4_cidr",
+                            Attribute::optional_computed(AttrType::String).force_new(),
+                        )
+                        .attr(
+                            "ip_family",
+                            Attribute::optional_computed(AttrType::String).force_new(),
+                        )
+                        .attr("service_ipv6_cidr", Attribute::computed(AttrType::String)),
+                )
+                .computed_block("kubernetes_network_config"),
         )
     }
 
@@ -445,7 +612,26 @@ impl ResourceType for EksCluster {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
-        let mut planned = default_plan(p, &p.resource_schema(CLUSTER), prior, config, ctx);
+        let schema = p.resource_schema(CLUSTER);
+        let mut planned = default_plan(p, &schema, prior, config, ctx);
+        // Secrets encryption can be added to a cluster (AssociateEncryptionConfig)
+        // but never changed or removed: that is a new cluster.
+        if let Some(pv) = prior
+            && first_block(pv, "encryption_config").is_some()
+            && !same_json(
+                pv.get("encryption_config"),
+                planned.planned.get("encryption_config"),
+            )
+        {
+            let mut fresh = default_plan(p, &schema, None, config, ctx);
+            fresh.requires_replace = planned.requires_replace;
+            fresh
+                .requires_replace
+                .push(vec![terrace_core::PathStep::Key(
+                    "encryption_config".into(),
+                )]);
+            planned = fresh;
+        }
         // A new Kubernetes version changes what the API reports about the platform.
         if let Some(prior) = prior
             && planned.requires_replace.is_empty()
@@ -494,6 +680,13 @@ impl ResourceType for EksCluster {
                 .set_version(get_str(planned, "version"))
                 .resources_vpc_config(vpc.clone())
                 .set_logging(logging.clone())
+                .set_encryption_config(encryption_request(planned))
+                .set_access_config(access_request(planned))
+                .set_kubernetes_network_config(network_request(planned))
+                .set_bootstrap_self_managed_addons(get_bool(
+                    planned,
+                    "bootstrap_self_managed_addons",
+                ))
                 .set_tags(Some(tags.clone()))
                 .client_request_token(&token)
                 .send()
@@ -576,6 +769,45 @@ impl ResourceType for EksCluster {
             })
             .await
             .map_err(|e| at_path(e, "enabled_cluster_log_types"))?;
+            self.wait_active(p, &name, UPDATE_TIMEOUT).await?;
+        }
+        let mode = |v: &Value| {
+            first_block(v, "access_config").and_then(|a| get_str(a, "authentication_mode"))
+        };
+        if let Some(m) = mode(planned)
+            && mode(prior).as_deref() != Some(m.as_str())
+        {
+            let access = UpdateAccessConfigRequest::builder()
+                .authentication_mode(AuthenticationMode::from(m.as_str()))
+                .build();
+            p.call("eks:UpdateClusterConfig", || {
+                p.eks
+                    .update_cluster_config()
+                    .name(&name)
+                    .access_config(access.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| at_path(e, "access_config"))?;
+            self.wait_active(p, &name, UPDATE_TIMEOUT).await?;
+        }
+        if first_block(prior, "encryption_config").is_none()
+            && let Some(enc) = encryption_request(planned)
+        {
+            p.call("eks:AssociateEncryptionConfig", || {
+                p.eks
+                    .associate_encryption_config()
+                    .cluster_name(&name)
+                    .set_encryption_config(Some(enc.clone()))
+                    .send()
+            })
+            .await
+            .map_err(|e| {
+                at_path(
+                    unimplemented_as_unsupported("eks:AssociateEncryptionConfig", e),
+                    "encryption_config",
+                )
+            })?;
             self.wait_active(p, &name, UPDATE_TIMEOUT).await?;
         }
         if let Some(arn) = get_str(prior, "arn") {
@@ -731,6 +963,38 @@ impl EksNodeGroup {
                 .into_iter()
                 .collect(),
         );
+        let launch_template: Vec<Value> = g
+            .launch_template()
+            .map(|lt| {
+                Value::map([
+                    ("id", opt_str(lt.id())),
+                    ("name", opt_str(lt.name())),
+                    ("version", opt_str(lt.version())),
+                ])
+            })
+            .into_iter()
+            .collect();
+        // EKS reports no remote access for a node group made without it;
+        // moto reports a default key pair. Remote access cannot change
+        // after creation, so a node group planned without it has none.
+        let prior_no_remote = prior.is_some_and(|pv| first_block(pv, "remote_access").is_none());
+        let remote: Vec<Value> = if prior_no_remote {
+            Vec::new()
+        } else {
+            g.remote_access()
+                .map(|r| {
+                    Value::map([
+                        ("ec2_ssh_key", opt_str(r.ec2_ssh_key())),
+                        (
+                            "source_security_group_ids",
+                            set_or_null(r.source_security_groups()),
+                        ),
+                    ])
+                })
+                .into_iter()
+                .collect()
+        };
+        let taints = Value::set(g.taints().iter().map(taint_value).collect());
         let labels = from_hash(g.labels());
         let prior_labels_null = prior.is_none_or(|pv| pv.get("labels").is_none_or(Value::is_null));
         Obj::new(&p.resource_schema(NODE_GROUP))
@@ -762,6 +1026,9 @@ impl EksNodeGroup {
             )
             .set("scaling_config", Value::List(scaling))
             .set("update_config", Value::List(update_cfg))
+            .set("launch_template", Value::List(launch_template))
+            .set("remote_access", Value::List(remote))
+            .set("taint", taints)
             .set("resources", resources)
             .set("tags", tags)
             .set("tags_all", tags_all)
@@ -885,6 +1152,78 @@ fn scaling_request(planned: &Value) -> Option<NodegroupScalingConfig> {
     )
 }
 
+fn taint_value(t: &Taint) -> Value {
+    Value::map([
+        ("key", opt_str(t.key())),
+        ("value", opt_str(t.value())),
+        ("effect", opt_str(t.effect().map(|e| e.as_str()))),
+    ])
+}
+
+fn taint_request(v: &Value) -> Taint {
+    Taint::builder()
+        .set_key(get_str(v, "key"))
+        .set_value(get_str(v, "value"))
+        .set_effect(get_str(v, "effect").map(|e| TaintEffect::from(e.as_str())))
+        .build()
+}
+
+/// The taints to add or update and those to remove, from prior to planned.
+fn taint_changes(prior: &Value, planned: &Value) -> Option<UpdateTaintsPayload> {
+    let key = |v: &Value| (get_str(v, "key"), get_str(v, "effect"));
+    let (old, new) = (get_blocks(prior, "taint"), get_blocks(planned, "taint"));
+    let add: Vec<Taint> = new
+        .iter()
+        .filter(|n| !old.contains(n))
+        .map(taint_request)
+        .collect();
+    let remove: Vec<Taint> = old
+        .iter()
+        .filter(|o| !new.iter().any(|n| key(n) == key(o)))
+        .map(taint_request)
+        .collect();
+    (!add.is_empty() || !remove.is_empty()).then(|| {
+        UpdateTaintsPayload::builder()
+            .set_add_or_update_taints((!add.is_empty()).then_some(add))
+            .set_remove_taints((!remove.is_empty()).then_some(remove))
+            .build()
+    })
+}
+
+fn launch_template_request(planned: &Value) -> Option<LaunchTemplateSpecification> {
+    let lt = first_block(planned, "launch_template")?;
+    let known = |k: &str| {
+        lt.get(k)
+            .filter(|v| !v.is_unknown())
+            .and_then(Value::as_str)
+    };
+    // EKS takes the ID or the name, not both.
+    let id = known("id").map(str::to_string);
+    let name = if id.is_some() {
+        None
+    } else {
+        known("name").map(str::to_string)
+    };
+    Some(
+        LaunchTemplateSpecification::builder()
+            .set_id(id)
+            .set_name(name)
+            .set_version(get_str(lt, "version"))
+            .build(),
+    )
+}
+
+fn remote_access_request(planned: &Value) -> Option<RemoteAccessConfig> {
+    let r = first_block(planned, "remote_access")?;
+    let sgs = get_strings(r, "source_security_group_ids");
+    Some(
+        RemoteAccessConfig::builder()
+            .set_ec2_ssh_key(get_str(r, "ec2_ssh_key"))
+            .set_source_security_groups((!sgs.is_empty()).then_some(sgs))
+            .build(),
+    )
+}
+
 fn update_config_request(planned: &Value) -> Option<NodegroupUpdateConfig> {
     let u = first_block(planned, "update_config")?;
     Some(
@@ -974,6 +1313,42 @@ impl ResourceType for EksNodeGroup {
                             "max_unavailable_percentage",
                             Attribute::optional(AttrType::Number),
                         ),
+                )
+                .list_block(
+                    "launch_template",
+                    0,
+                    1,
+                    Schema::new()
+                        .attr(
+                            "id",
+                            Attribute::optional_computed(AttrType::String).force_new(),
+                        )
+                        .attr(
+                            "name",
+                            Attribute::optional_computed(AttrType::String).force_new(),
+                        )
+                        .attr("version", Attribute::required(AttrType::String)),
+                )
+                .list_block(
+                    "remote_access",
+                    0,
+                    1,
+                    Schema::new()
+                        .attr(
+                            "ec2_ssh_key",
+                            Attribute::optional(AttrType::String).force_new(),
+                        )
+                        .attr(
+                            "source_security_group_ids",
+                            Attribute::optional(AttrType::set_of(AttrType::String)).force_new(),
+                        ),
+                )
+                .set_block(
+                    "taint",
+                    Schema::new()
+                        .attr("key", Attribute::required(AttrType::String))
+                        .attr("value", Attribute::optional(AttrType::String))
+                        .attr("effect", Attribute::required(AttrType::String)),
                 ),
         )
     }
@@ -1045,9 +1420,11 @@ impl ResourceType for EksNodeGroup {
         let instance_types = get_strings(planned, "instance_types");
         let ami_type = get_str(planned, "ami_type");
         // EKS's own default; sent explicitly (moto answers its default as a
-        // string, which the SDK cannot read).
+        // string, which the SDK cannot read). With a launch template the
+        // disk is the template's, and EKS refuses a size.
+        let launch_template = launch_template_request(planned);
         let disk_size = get_i64(planned, "disk_size").map(|d| d as i32).or_else(|| {
-            Some(
+            launch_template.is_none().then_some(
                 if ami_type.as_deref().is_some_and(|a| a.contains("WINDOWS")) {
                     50
                 } else {
@@ -1074,6 +1451,15 @@ impl ResourceType for EksNodeGroup {
                 .set_version(get_str(planned, "version"))
                 .set_release_version(get_str(planned, "release_version"))
                 .set_labels((!labels.is_empty()).then(|| labels.clone().into_iter().collect()))
+                .set_launch_template(launch_template.clone())
+                .set_remote_access(remote_access_request(planned))
+                .set_taints({
+                    let t: Vec<Taint> = get_blocks(planned, "taint")
+                        .iter()
+                        .map(taint_request)
+                        .collect();
+                    (!t.is_empty()).then_some(t)
+                })
                 .set_tags(Some(tags.clone()))
                 .client_request_token(&token)
                 .send()
@@ -1136,7 +1522,8 @@ impl ResourceType for EksNodeGroup {
         let new_labels = get_str_map(planned, "labels");
         let (removed, changed) = tag_changes(&old_labels, &new_labels);
         let labels_changed = !removed.is_empty() || !changed.is_empty();
-        if scaling_changed || update_cfg_changed || labels_changed {
+        let taints = taint_changes(prior, planned);
+        if scaling_changed || update_cfg_changed || labels_changed || taints.is_some() {
             let labels = labels_changed.then(|| {
                 UpdateLabelsPayload::builder()
                     .set_add_or_update_labels(
@@ -1161,26 +1548,37 @@ impl ResourceType for EksNodeGroup {
                         None
                     })
                     .set_labels(labels.clone())
+                    .set_taints(taints.clone())
                     .send()
             })
             .await
             .map_err(|e| at_path(e, "scaling_config"))?;
             self.wait_active(p, &cluster, &name, UPDATE_TIMEOUT).await?;
         }
+        let lt_version =
+            |v: &Value| first_block(v, "launch_template").and_then(|lt| get_str(lt, "version"));
+        let lt_changed = lt_version(planned).is_some() && lt_version(prior) != lt_version(planned);
         let version_changed = ["version", "release_version"].iter().any(|k| {
             planned
                 .get(k)
                 .is_some_and(|v| !v.is_unknown() && !v.is_null())
                 && prior.get(k) != planned.get(k)
         });
-        if version_changed {
+        if version_changed || lt_changed {
             p.call("eks:UpdateNodegroupVersion", || {
                 p.eks
                     .update_nodegroup_version()
                     .cluster_name(&cluster)
                     .nodegroup_name(&name)
-                    .set_version(get_str(planned, "version"))
-                    .set_release_version(get_str(planned, "release_version"))
+                    .set_version(get_str(planned, "version").filter(|_| version_changed))
+                    .set_release_version(
+                        get_str(planned, "release_version").filter(|_| version_changed),
+                    )
+                    .set_launch_template(if lt_changed {
+                        launch_template_request(planned)
+                    } else {
+                        None
+                    })
                     .send()
             })
             .await

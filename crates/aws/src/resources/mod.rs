@@ -27,6 +27,8 @@
 //! `list_owned` then come for free, and `find_by_id` serves `read_one`.
 
 mod autoscaling;
+mod autoscaling_policy;
+mod autoscaling_schedule;
 mod default_security_group;
 pub(crate) mod ec2;
 pub(crate) mod ec2_support;
@@ -34,6 +36,7 @@ mod ecr_lifecycle_policy;
 mod ecr_registry_scanning;
 mod ecr_repository;
 mod eks;
+mod eks_access;
 mod iam;
 mod instance;
 pub(crate) mod instance_waiter;
@@ -254,6 +257,12 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(ssm_parameter::SsmParameter),
         Box::new(secretsmanager::Secret),
         Box::new(secretsmanager::SecretVersion),
+        Box::new(eks_access::EksAddon),
+        Box::new(eks_access::EksAccessEntry),
+        Box::new(eks_access::EksAccessPolicyAssociation),
+        Box::new(eks_access::EksPodIdentityAssociation),
+        Box::new(autoscaling_schedule::AutoscalingSchedule),
+        Box::new(autoscaling_policy::AutoscalingPolicy),
     ]
 }
 

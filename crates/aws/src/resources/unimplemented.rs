@@ -148,6 +148,18 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
             ("warm_pool_size", Computed),
         ],
     ),
+    (
+        "aws_eks_cluster",
+        &[
+            ("deletion_protection", Bool(false)),
+            ("force_update_version", Bool(false)),
+            ("cluster_id", Computed),
+        ],
+    ),
+    (
+        "aws_eks_node_group",
+        &[("force_update_version", Bool(false))],
+    ),
 ];
 
 fn entries(type_name: &str) -> &'static [(&'static str, Arg)] {
