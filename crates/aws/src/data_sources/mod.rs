@@ -6,6 +6,8 @@ mod availability_zones;
 mod caller_identity;
 mod ec2_lookup;
 mod ecr;
+mod iam;
+mod kms;
 mod partition;
 mod policy_document;
 mod secretsmanager_secret_version;
@@ -45,6 +47,9 @@ pub(crate) fn all_data_source_types() -> Vec<Box<dyn DataSourceType>> {
         Box::new(ecr::EcrImage),
         Box::new(secretsmanager_secret_version::SecretVersion),
         Box::new(policy_document::PolicyDocument),
+        Box::new(iam::IamPolicy),
+        Box::new(iam::IamRole),
+        Box::new(kms::KmsKey),
     ]
 }
 
