@@ -379,6 +379,7 @@ impl ResourceType for SecurityGroupRule {
         let mut v = planned.clone();
         if let Some(m) = v.as_map_mut() {
             m.insert("id".into(), Value::from(rule_id(planned)));
+            m.insert("security_group_rule_id".into(), Value::Null);
         }
         Ok(v)
     }
