@@ -628,7 +628,26 @@ async fn iam_policy_lifecycle_and_data_source() {
         "{none}"
     );
 
-    // Edited outside: a new default version by hand.
+    // Edited outside: a new default version by hand (room made first).
+    let versions = p
+        .iam_client()
+        .list_policy_versions()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let old = versions
+        .versions()
+        .iter()
+        .find(|v| !v.is_default_version())
+        .unwrap();
+    p.iam_client()
+        .delete_policy_version()
+        .policy_arn(&arn)
+        .version_id(old.version_id().unwrap())
+        .send()
+        .await
+        .unwrap();
     p.iam_client()
         .create_policy_version()
         .policy_arn(&arn)
@@ -1235,6 +1254,7 @@ async fn log_group_and_flow_log_lifecycle() {
     p.delete(fty, &flow).await.expect("already gone");
 
     // skip_destroy leaves the group; deleted outside, it is gone.
+    let group = read(&p, ty, &group).await.unwrap();
     let kept = update_in_place(
         &p,
         env,
