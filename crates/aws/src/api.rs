@@ -522,6 +522,22 @@ pub(crate) fn at_path(err: ProviderError, attr: &str) -> ProviderError {
     }
 }
 
+/// An API error known to be about one argument (a name taken, a
+/// malformed document or key): an argument error at `attr`, whatever path
+/// the code suggested for other types.
+pub(crate) fn argument_error(err: ProviderError, attr: &str) -> ProviderError {
+    match err {
+        ProviderError::InvalidArgument { code, message, .. }
+        | ProviderError::Api { code, message }
+        | ProviderError::Conflict { code, message } => ProviderError::InvalidArgument {
+            path: Some(vec![PathStep::Key(attr.to_string())]),
+            code,
+            message,
+        },
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -229,7 +229,13 @@ async fn security_group_lifecycle() {
         Some(&state)
     );
 
-    // In place: add a rule, drop a CIDR, remove all egress.
+    // Without `egress` blocks the group leaves its egress rules alone (as
+    // Terraform: the blocks are optional and computed).
+    let mut unmanaged = config.clone();
+    unmanaged.as_map_mut().unwrap().remove("egress");
+    assert_no_diff(&p, "aws_security_group", &state, &unmanaged, &c.resource);
+
+    // In place: add a rule, drop a CIDR, change the egress rule.
     let mut config2 = config.clone();
     let m = config2.as_map_mut().unwrap();
     m.insert(
@@ -239,7 +245,10 @@ async fn security_group_lifecycle() {
             rule("tcp", 22, 22, &["10.1.0.0/16"]),
         ]),
     );
-    m.remove("egress");
+    m.insert(
+        "egress".into(),
+        Value::set(vec![rule("tcp", 443, 443, &["0.0.0.0/0"])]),
+    );
     let plan = p
         .plan_resource("aws_security_group", Some(&state), &config2, &c.resource)
         .unwrap();
@@ -257,11 +266,13 @@ async fn security_group_lifecycle() {
         .await
         .unwrap();
     let g = &sg.security_groups()[0];
-    assert!(
-        g.ip_permissions_egress().is_empty(),
-        "egress rules left: {:?}",
+    assert_eq!(
+        g.ip_permissions_egress().len(),
+        1,
+        "egress rules: {:?}",
         g.ip_permissions_egress()
     );
+    assert_eq!(g.ip_permissions_egress()[0].from_port(), Some(443));
     let cidrs: usize = g.ip_permissions().iter().map(|p| p.ip_ranges().len()).sum();
     assert_eq!(cidrs, 2);
 

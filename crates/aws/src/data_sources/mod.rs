@@ -7,6 +7,8 @@ mod caller_identity;
 mod ec2_lookup;
 mod ecr;
 mod eks;
+mod iam;
+mod kms;
 mod partition;
 mod policy_document;
 mod secretsmanager_secret_version;
@@ -49,6 +51,9 @@ pub(crate) fn all_data_source_types() -> Vec<Box<dyn DataSourceType>> {
         Box::new(eks::EksCluster),
         Box::new(eks::EksClusterAuth),
         Box::new(eks::EksAddonVersion),
+        Box::new(iam::IamPolicy),
+        Box::new(iam::IamRole),
+        Box::new(kms::KmsKey),
     ]
 }
 

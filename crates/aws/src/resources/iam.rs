@@ -8,7 +8,7 @@
 
 use super::{ResourceType, default_plan, require_id};
 use crate::api::{at_path, is_not_found};
-use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::provider::AwsProvider;
 use crate::tags::{TagMap, create_tags, tag_changes, tags_from_api};
 use crate::values::{Obj, get_bool, get_i64, get_str, json_equivalent, value_to_str_map};
 use async_trait::async_trait;
@@ -36,7 +36,7 @@ const ATTACHMENT: &str = "aws_iam_role_policy_attachment";
 // Shared helpers
 // ---------------------------------------------------------------------------
 
-fn iam_tags(tags: &TagMap) -> Result<Vec<Tag>, ProviderError> {
+pub(super) fn iam_tags(tags: &TagMap) -> Result<Vec<Tag>, ProviderError> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -52,19 +52,13 @@ fn iam_tags(tags: &TagMap) -> Result<Vec<Tag>, ProviderError> {
         .collect()
 }
 
-fn tag_map(tags: &[Tag]) -> TagMap {
+pub(super) fn tag_map(tags: &[Tag]) -> TagMap {
     tags.iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect()
 }
 
-fn owned_by_env(tags: &TagMap, environment: &str) -> bool {
-    tags.get(OWNER_ENVIRONMENT_TAG).map(String::as_str) == Some(environment)
-}
-
-fn owned_by_address(tags: &TagMap, ctx: &ResourceContext) -> bool {
-    owned_by_env(tags, &ctx.environment) && tags.get(OWNER_ADDRESS_TAG) == Some(&ctx.address)
-}
+pub(super) use super::listed::{owned_by_address, owned_by_env};
 
 /// A deterministic name for an unnamed object, derived from the create's
 /// idempotency token (so a crashed create can be found again by name).
@@ -104,7 +98,7 @@ fn hex_digit(b: u8) -> Option<u8> {
 
 /// The policy text to store: the prior/planned text when it means the same
 /// JSON (so a second plan is empty), else what the API has.
-fn stored_policy(api: Option<&str>, prior: Option<&Value>, key: &str) -> Value {
+pub(super) fn stored_policy(api: Option<&str>, prior: Option<&Value>, key: &str) -> Value {
     let Some(api) = api else { return Value::Null };
     let api = decode_policy(api);
     if let Some(old) = prior.and_then(|p| get_str(p, key))
@@ -115,8 +109,25 @@ fn stored_policy(api: Option<&str>, prior: Option<&Value>, key: &str) -> Value {
     Value::from(api)
 }
 
+/// A policy document that means the same JSON as the prior one is no
+/// change: plan the prior's text.
+pub(crate) fn keep_same_json(
+    planned: &mut PlannedResource,
+    prior: Option<&Value>,
+    config: &Value,
+    key: &str,
+) {
+    if let Some(prior) = prior
+        && let (Some(old), Some(new)) = (get_str(prior, key), get_str(config, key))
+        && json_equivalent(&old, &new)
+        && let Some(m) = planned.planned.as_map_mut()
+    {
+        m.insert(key.into(), Value::from(old));
+    }
+}
+
 /// Bring IAM tags from prior `tags_all` to planned `tags_all`.
-async fn sync_tags<FT, FU, T1, T2>(
+pub(super) async fn sync_tags<FT, FU, T1, T2>(
     prior: &Value,
     planned: &Value,
     tag: FT,
@@ -153,7 +164,7 @@ where
         .await
 }
 
-fn schema_name_attrs(schema: Schema) -> Schema {
+pub(super) fn schema_name_attrs(schema: Schema) -> Schema {
     schema
         .attr(
             "name",
@@ -381,6 +392,12 @@ impl ResourceType for IamRole {
                 .attr(
                     "force_detach_policies",
                     Attribute::optional(AttrType::Bool).default(false),
+                )
+                .set_block(
+                    "inline_policy",
+                    Schema::new()
+                        .attr("name", Attribute::optional(AttrType::String))
+                        .attr("policy", Attribute::optional(AttrType::String)),
                 ),
         ))
     }
@@ -392,18 +409,23 @@ impl ResourceType for IamRole {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
-        let mut planned = default_plan(p, &p.resource_schema(ROLE), prior, config, ctx);
-        // A policy that means the same JSON as the prior one is no change.
-        if let Some(prior) = prior
-            && let (Some(old), Some(new)) = (
-                get_str(prior, "assume_role_policy"),
-                get_str(config, "assume_role_policy"),
-            )
-            && json_equivalent(&old, &new)
-            && let Some(m) = planned.planned.as_map_mut()
+        // `inline_policy` blocks are accepted only when absent (or empty, as
+        // a `dynamic` block over nothing): inline policies are
+        // `aws_iam_role_policy` resources here.
+        if crate::values::get_blocks(config, "inline_policy")
+            .iter()
+            .any(|b| b.as_map().is_some_and(|m| m.values().any(|v| !v.is_null())))
         {
-            m.insert("assume_role_policy".into(), Value::from(old));
+            return Err(ProviderError::InvalidArgument {
+                path: Some(vec![terrace_core::PathStep::Key("inline_policy".into())]),
+                code: "NotImplemented".into(),
+                message: "terrace does not implement `inline_policy` of `aws_iam_role` yet; \
+                          remove the block and declare an `aws_iam_role_policy` resource instead"
+                    .into(),
+            });
         }
+        let mut planned = default_plan(p, &p.resource_schema(ROLE), prior, config, ctx);
+        keep_same_json(&mut planned, prior, config, "assume_role_policy");
         Ok(planned)
     }
 

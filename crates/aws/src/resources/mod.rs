@@ -38,10 +38,15 @@ mod ecr_repository;
 mod eks;
 mod eks_access;
 mod iam;
+pub(crate) mod iam_policy;
 mod instance;
 pub(crate) mod instance_waiter;
 mod internet_gateway;
+mod key_pair;
+pub(crate) mod kms;
 mod launch_template;
+pub(crate) mod listed;
+mod logs;
 mod route_table;
 mod s3_bucket;
 mod s3_bucket_part;
@@ -49,10 +54,12 @@ mod s3_bucket_parts;
 mod s3_bucket_versioning;
 pub(crate) mod secretsmanager;
 mod security_group;
+mod sg_rule;
 pub(crate) mod ssm_parameter;
 mod subnet;
 pub(crate) mod unimplemented;
 mod vpc;
+pub(crate) mod vpc_endpoint;
 
 use crate::provider::AwsProvider;
 use crate::tags::planned_tags_all;
@@ -95,6 +102,13 @@ pub(crate) trait ResourceType: Send + Sync {
     /// object ([`ec2::find::Ec2Mapped`]: return `Some(self)`). Such a type
     /// writes no `read_many`, `find_created` or `list_owned` of its own.
     fn lookups(&self) -> Option<&dyn Lookups> {
+        None
+    }
+
+    /// For a type found by listing its objects with their tags through
+    /// its own API (IAM, KMS, CloudWatch Logs): return `Some(self)`, and
+    /// `find_created` / `list_owned` come from [`listed::TagListed`].
+    fn tag_listed(&self) -> Option<&dyn listed::TagListed> {
         None
     }
 
@@ -156,6 +170,9 @@ pub(crate) trait ResourceType: Send + Sync {
         if self.untagged() {
             return Ok(None);
         }
+        if let Some(t) = self.tag_listed() {
+            return listed::find_created(t, p, ctx).await;
+        }
         no_lookups(self.name(), self.lookups())?
             .find_created(p, ctx)
             .await
@@ -169,6 +186,9 @@ pub(crate) trait ResourceType: Send + Sync {
     ) -> Result<Vec<Value>, ProviderError> {
         if self.untagged() {
             return Ok(Vec::new());
+        }
+        if let Some(t) = self.tag_listed() {
+            return listed::list_owned(t, p, environment).await;
         }
         no_lookups(self.name(), self.lookups())?
             .list_owned(p, environment)
@@ -263,6 +283,18 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(eks_access::EksPodIdentityAssociation),
         Box::new(autoscaling_schedule::AutoscalingSchedule),
         Box::new(autoscaling_policy::AutoscalingPolicy),
+        Box::new(sg_rule::SecurityGroupRule),
+        Box::new(sg_rule::VPC_INGRESS),
+        Box::new(sg_rule::VPC_EGRESS),
+        Box::new(key_pair::KeyPair),
+        Box::new(iam_policy::IamPolicy),
+        Box::new(iam_policy::IamRolePolicy),
+        Box::new(iam_policy::OidcProvider),
+        Box::new(kms::KmsKey),
+        Box::new(kms::KmsAlias),
+        Box::new(logs::LogGroupType),
+        Box::new(logs::FlowLogType),
+        Box::new(vpc_endpoint::VpcEndpointResource),
     ]
 }
 

@@ -4,10 +4,18 @@
 //! updates revoke and authorize only the atoms that changed, and reads
 //! regroup the atoms the API reports into the prior's rule shapes, so a
 //! rule written with three CIDRs stays one rule in state.
+//!
+//! As in Terraform, `ingress` and `egress` are optional and computed: a
+//! group with no `ingress` (`egress`) blocks leaves those rules to
+//! `aws_security_group_rule` / `aws_vpc_security_group_*_rule` resources
+//! (and shows them); a group with blocks owns every rule of that direction.
 
 use super::ec2::find::{find_by_address, find_by_environment, find_by_id, read_by_ids};
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
-use super::{ResourceType, default_plan, require_id, tags_attributes};
+use super::{
+    ResourceType, computed_block_config, computed_block_unknown, default_plan, require_id,
+    tags_attributes,
+};
 use crate::api::at_path;
 use crate::provider::AwsProvider;
 use crate::tags::{create_tags, tags_from_api};
@@ -51,7 +59,7 @@ pub(super) struct Atom {
 
 /// Terraform's protocol normalisation: numbers of well-known protocols
 /// become names, `all` becomes `-1`.
-fn normalize_protocol(p: &str) -> String {
+pub(super) fn normalize_protocol(p: &str) -> String {
     match p.to_ascii_lowercase().as_str() {
         "all" | "-1" => "-1".into(),
         "6" => "tcp".into(),
@@ -62,7 +70,22 @@ fn normalize_protocol(p: &str) -> String {
     }
 }
 
-fn rule_atoms(rule: &Value) -> Vec<Atom> {
+impl Atom {
+    /// The same permission with no description (rules are matched on
+    /// protocol, ports and source; the description is updated in place).
+    pub(super) fn bare(&self) -> Atom {
+        Atom {
+            description: None,
+            ..self.clone()
+        }
+    }
+
+    pub(super) fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+}
+
+pub(super) fn rule_atoms(rule: &Value) -> Vec<Atom> {
     let protocol = normalize_protocol(&get_str(rule, "protocol").unwrap_or_default());
     let (from, to) = if protocol == "-1" {
         (0, 0)
@@ -156,7 +179,7 @@ pub(super) fn api_atoms(perms: &[IpPermission], own_id: &str) -> BTreeSet<Atom> 
     out
 }
 
-fn atom_permission(a: &Atom, own_id: &str) -> IpPermission {
+pub(super) fn atom_permission(a: &Atom, own_id: &str) -> IpPermission {
     let mut b = IpPermission::builder().ip_protocol(&a.protocol);
     if a.protocol != "-1" {
         b = b.from_port(a.from as i32).to_port(a.to as i32);
@@ -527,7 +550,14 @@ impl ResourceType for SecurityGroup {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
-        Ok(plan_rules(p, NAME, prior, config, ctx))
+        let config = computed_block_config(config, prior, "ingress");
+        let config = computed_block_config(&config, prior, "egress");
+        let mut planned = plan_rules(p, NAME, prior, &config, ctx);
+        if prior.is_none() {
+            computed_block_unknown(&mut planned, &config, "ingress");
+            computed_block_unknown(&mut planned, &config, "egress");
+        }
+        Ok(planned)
     }
 
     async fn read_many(

@@ -160,6 +160,31 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
         "aws_eks_node_group",
         &[("force_update_version", Bool(false))],
     ),
+    (
+        "aws_security_group_rule",
+        &[("security_group_rule_id", Computed)],
+    ),
+    ("aws_iam_policy", &[("attachment_count", Computed)]),
+    ("aws_iam_role", &[("managed_policy_arns", Strings)]),
+    (
+        "aws_kms_key",
+        &[
+            ("custom_key_store_id", Str),
+            ("xks_key_id", Str),
+            ("rotation_period_in_days", Num),
+        ],
+    ),
+    (
+        "aws_vpc_endpoint",
+        &[
+            ("ip_address_type", Str),
+            ("service_region", Str),
+            ("resource_configuration_arn", Str),
+            ("service_network_arn", Str),
+            ("prefix_list_id", Computed),
+            ("cidr_blocks", Computed),
+        ],
+    ),
 ];
 
 fn entries(type_name: &str) -> &'static [(&'static str, Arg)] {

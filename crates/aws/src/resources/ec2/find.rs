@@ -210,7 +210,41 @@ describable!(
     vpc_endpoints;
     paged set_filters,
     ids = set_vpc_endpoint_ids,
-    gone = |o| matches!(o.state(), Some(t::State::Deleted | t::State::Deleting))
+    // EC2 sends endpoint states in lower case; the SDK's enum does not
+    // match them (see `vpc_endpoint`).
+    gone = |o| matches!(
+        crate::resources::vpc_endpoint::endpoint_state(o).as_str(),
+        "deleted" | "deleting"
+    )
+);
+
+describable!(
+    t::SecurityGroupRule,
+    "security-group-rule-id",
+    security_group_rule_id,
+    "ec2:DescribeSecurityGroupRules",
+    describe_security_group_rules,
+    security_group_rules
+);
+
+describable!(
+    t::KeyPairInfo,
+    "key-name",
+    key_name,
+    "ec2:DescribeKeyPairs",
+    describe_key_pairs,
+    key_pairs;
+    unpaged set_filters
+);
+
+describable!(
+    t::FlowLog,
+    "flow-log-id",
+    flow_log_id,
+    "ec2:DescribeFlowLogs",
+    describe_flow_logs,
+    flow_logs;
+    paged set_filter
 );
 
 /// Everything the filters select, following pages.
