@@ -17,5 +17,6 @@ mod rollback;
 mod shipped;
 mod state_cli;
 mod terraform_habits;
+mod tf_commands;
 mod utility;
 mod validate;

@@ -72,6 +72,44 @@ pub enum Command {
     Rollback(crate::commands::RollbackArgs),
     /// Delivery metrics from the ledger: deployment frequency, change failure rate, time to restore, drift.
     Report(crate::commands::ReportArgs),
+    /// Bring an existing object under management: ADDR (in the configuration) takes object ID.
+    Import(ImportArgs),
+    /// Evaluate expressions against the configuration and state (one a line on stdin).
+    Console(ConsoleArgs),
+    /// Print terrace's version, the Terraform language version it implements, and the platform.
+    Version(VersionArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// The resource instance address, as in the configuration: aws_vpc.main, aws_subnet.a[0], module.net.aws_vpc.this["x"].
+    pub address: String,
+    /// The object's ID at the provider (as Terraform's provider documents it for import).
+    pub id: String,
+    /// Wait this long for the environment's lock (e.g. 30s, 5m).
+    #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s")]
+    pub lock_timeout: String,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    #[command(flatten)]
+    pub tf: TfFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    #[command(flatten)]
+    pub vars: VarArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// The version as JSON (Terraform's `version -json` fields plus terrace_version).
+    #[arg(long = "json")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +244,9 @@ pub struct PlanArgs {
     /// Accepted for Terraform scripts; plan reads are batched per resource type.
     #[arg(long = "parallelism", default_value_t = 10)]
     pub parallelism: usize,
+    /// Write resource blocks for `import` blocks that have none to FILE (a new file; relative to the environment's folder), then plan with them.
+    #[arg(long = "generate-config-out", value_name = "FILE")]
+    pub generate_config_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -257,9 +298,11 @@ pub struct DestroyArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The plan file.
-    pub plan_file: PathBuf,
-    /// Terraform plan JSON (also accepted as `-json`).
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// A plan file to show; without one, the current state of the environment (-e ENV).
+    pub plan_file: Option<PathBuf>,
+    /// Terraform's JSON: the plan representation for a plan file, the state representation otherwise (also `-json`).
     #[arg(long = "json")]
     pub json: bool,
 }
@@ -284,6 +327,9 @@ pub struct OutputArgs {
     /// Same as --format json.
     #[arg(long = "json")]
     pub json: bool,
+    /// Print the named output's string, number or bool as is: no quotes, no newline (for shell scripts).
+    #[arg(long = "raw", conflicts_with_all = ["json", "format"])]
+    pub raw: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]

@@ -49,6 +49,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    // `terrace -version` / `--version`, as `terraform -version`: the same
+    // as the `version` command.
+    let argv = match argv.get(1).map(String::as_str) {
+        Some("--version" | "-V") => {
+            let mut a = argv;
+            a[1] = "version".into();
+            a
+        }
+        _ => argv,
+    };
     if let Err(e) = settings::tf_log() {
         eprintln!("Error: {e:#}");
         return ExitCode::from(EXIT_ERROR);

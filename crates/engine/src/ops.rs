@@ -383,5 +383,6 @@ pub fn destroy_options(targets: Vec<terrace_core::ResourceAddr>, refresh: bool) 
         refresh,
         targets,
         replace: vec![],
+        imports: vec![],
     }
 }

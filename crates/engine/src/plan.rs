@@ -30,6 +30,9 @@ pub struct PlanOptions {
     pub targets: Vec<ResourceAddr>,
     /// `--replace`: force replacement of these.
     pub replace: Vec<ResourceAddr>,
+    /// `terrace import ADDR ID`: imports asked for on the command line,
+    /// planned exactly as `import` blocks are (same checks, same reads).
+    pub imports: Vec<(ResourceAddr, String)>,
 }
 
 /// One resource instance from state, decoded.
@@ -560,6 +563,45 @@ fn check_target_addresses(
     }
 }
 
+/// The `import` blocks of the root module whose `to` address has no
+/// resource block (`plan --generate-config-out` writes one for them).
+pub fn missing_import_targets(env: &LoadedEnv) -> Vec<&terrace_lang::ImportBlock> {
+    env.config
+        .root
+        .imports
+        .iter()
+        .filter(|imp| {
+            imp.to.mode == ResourceMode::Managed
+                && env
+                    .evaluator
+                    .attribute_range(&imp.to.block(), &Vec::new())
+                    .is_none()
+        })
+        .collect()
+}
+
+/// Terraform's error for an import into an address with no resource block.
+fn missing_import_config(to: &str, range: Option<terrace_core::SourceRange>) -> Diagnostic {
+    let block = to.parse::<ResourceAddr>().ok();
+    let (ty, name) = block
+        .as_ref()
+        .map(|b| (b.type_name.as_str(), b.name.as_str()))
+        .unwrap_or(("TYPE", "NAME"));
+    Diagnostic::error(
+        "Configuration for import target does not exist",
+        format!(
+            "The configuration for the given import target {to} does not exist. All target instances must have an associated configuration to be imported. Add a resource block for it, e.g. `resource \"{ty}\" \"{name}\" {{ … }}`, or let `terrace plan --generate-config-out=FILE` write one for an import block."
+        ),
+    )
+    .at(range)
+}
+
+fn type_of(addr: &str) -> String {
+    addr.parse::<ResourceAddr>()
+        .map(|a| a.type_name)
+        .unwrap_or_default()
+}
+
 /// The known address nearest to `given` (edit distance, then name order).
 fn closest_address<'a>(given: &str, known: &'a BTreeSet<String>) -> Option<&'a str> {
     known
@@ -744,6 +786,12 @@ impl PlanWalk<'_> {
         let mut out: BTreeMap<String, (String, terrace_core::SourceRange)> = BTreeMap::new();
         let mut by_object: HashMap<(String, String), String> = HashMap::new();
         let mut diags = Diagnostics::new();
+        for imp in missing_import_targets(self.env) {
+            diags.push(missing_import_config(
+                &imp.to.to_string(),
+                Some(imp.range.clone()),
+            ));
+        }
         for imp in &self.env.config.root.imports {
             let id = self
                 .env
@@ -780,6 +828,24 @@ impl PlanWalk<'_> {
             }
             by_object.insert((imp.to.type_name.clone(), id.clone()), to.clone());
             out.insert(to, (id, imp.range.clone()));
+        }
+        // `terrace import ADDR ID`: as an import block at the resource block.
+        for (to, id) in &self.opts.imports {
+            let Some(range) = self.env.evaluator.attribute_range(&to.block(), &Vec::new()) else {
+                diags.push(missing_import_config(&to.to_string(), None));
+                continue;
+            };
+            let to = to.to_string();
+            if let Some(first) = by_object.get(&(type_of(&to), id.clone()))
+                && first != &to
+            {
+                diags.push(terrace_core::Diagnostic::error(
+                    "Duplicate import of one object",
+                    format!("{to} and {first} both import the object with ID {id:?}; two addresses must not manage one object. Import it into one address only."),
+                ));
+                continue;
+            }
+            out.insert(to, (id.clone(), range));
         }
         if diags.has_errors() {
             return Err(EngineError::config(diags, self.env.sources.clone()));

@@ -343,3 +343,64 @@ pub fn plan_json(plan: &Plan, prior_state: Option<&terrace_state::State>) -> Jso
     }
     doc
 }
+
+/// A state as Terraform's JSON state representation (`show -json` without
+/// a plan file): `values.outputs` and `values.root_module` with its
+/// `resources` and `child_modules`. Redacted like the plan document:
+/// sensitive values are `null` here and marked in `sensitive_values`.
+pub fn state_json(state: Option<&terrace_state::State>) -> Json {
+    let version = format!("terrace-{}", env!("CARGO_PKG_VERSION"));
+    // Terraform prints only the format version for an empty state.
+    let Some(s) = state.filter(|s| !s.resources.is_empty() || !s.outputs.is_empty()) else {
+        return json!({ "format_version": "1.0" });
+    };
+    let items: Vec<(String, Json)> = s
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let addr: terrace_core::ResourceAddr = r.address.parse().ok()?;
+            let v = crate::values::state_value(r);
+            let mut j = resource_values(&addr, &r.provider, &v);
+            j["schema_version"] = json!(r.schema_version);
+            if !r.dependencies.is_empty() {
+                j["depends_on"] = json!(r.dependencies);
+            }
+            Some((addr.module.to_string(), j))
+        })
+        .collect();
+    let outputs: Map<String, Json> = s
+        .outputs
+        .iter()
+        .map(|(k, o)| {
+            let mut j = json!({ "sensitive": o.sensitive, "type": json_type(&o.value) });
+            if !o.sensitive {
+                j["value"] = o.value.clone();
+            }
+            (k.clone(), j)
+        })
+        .collect();
+    json!({
+        "format_version": "1.0",
+        "terraform_version": version,
+        "values": { "outputs": outputs, "root_module": module_tree(items) },
+    })
+}
+
+/// A JSON value's type in Terraform's type notation (`"string"`,
+/// `["list","string"]`, `["object",{…}]`), as `show -json` prints it for
+/// outputs.
+fn json_type(v: &Json) -> Json {
+    match v {
+        Json::Null => json!("dynamic"),
+        Json::Bool(_) => json!("bool"),
+        Json::Number(_) => json!("number"),
+        Json::String(_) => json!("string"),
+        Json::Array(xs) => json!(["tuple", xs.iter().map(json_type).collect::<Vec<_>>()]),
+        Json::Object(m) => json!([
+            "object",
+            m.iter()
+                .map(|(k, x)| (k.clone(), json_type(x)))
+                .collect::<Map<String, Json>>()
+        ]),
+    }
+}

@@ -1173,6 +1173,33 @@ impl Evaluator {
         Ctx::new(&import.id.file, &scope).eval(&import.id.expr)
     }
 
+    /// Evaluate one expression typed at `terrace console` (the whole text of
+    /// `file`) in the root module's scope: variables, locals, module
+    /// outputs, and resources and data sources through `lookup`.
+    pub fn eval_console(
+        &self,
+        file: &Arc<SourceFile>,
+        lookup: &dyn ResourceLookup,
+    ) -> Result<Value, Diagnostics> {
+        let expr = hcl_edit::parser::parse_expr(file.text()).map_err(|e| {
+            let off = e.location().offset();
+            Diagnostics::from(
+                Diagnostic::error(
+                    "Invalid expression",
+                    format!(
+                        "{}. Type one expression a line, e.g. var.region or aws_vpc.main.id.",
+                        e.message()
+                    ),
+                )
+                .at(Some(file.range(off..off + 1))),
+            )
+        })?;
+        let stack = RefCell::new(Vec::new());
+        let inst = ModuleInstance::root();
+        let scope = self.scope(&inst, &self.config.root, lookup, &stack);
+        Ctx::new(file, &scope).eval(&expr)
+    }
+
     /// The source range of an argument (or nested block) of a resource, for
     /// errors that point at a config line.
     pub fn attribute_range(&self, addr: &ResourceAddr, path: &ValuePath) -> Option<SourceRange> {

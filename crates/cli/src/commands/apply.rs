@@ -1,4 +1,4 @@
-//! `plan`, `apply`, `destroy` and `show`: planning, saved plan files, confirmation, interrupts and the apply run.
+//! `plan`, `apply` and `destroy`: planning, saved plan files, confirmation, interrupts and the apply run.
 
 use super::*;
 
@@ -15,6 +15,9 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     let engine = settings::engine(project, std::time::Duration::ZERO).await?;
     let t = target(project, &engine, &a.env).await?;
     let opts = plan_options(&a.flags)?;
+    if let Some(out) = &a.generate_config_out {
+        generate_config(&engine, &t, &load_options(&a.flags.vars)?, out).await?;
+    }
     let activity = Activity::start(
         "Refreshing state and planning",
         crate::output::stderr_is_terminal() && stderr_color(),
@@ -451,22 +454,4 @@ pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
         },
     )
     .await
-}
-
-pub(crate) async fn show(project: &Project, a: ShowArgs) -> Result<u8> {
-    let plan = read_plan_file(&a.plan_file)?;
-    if a.json {
-        let engine = settings::engine(project, std::time::Duration::ZERO).await?;
-        let prior = engine.store.read(&plan.environment).await.ok().flatten();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&planjson::plan_json(&plan, prior.as_ref()))?
-        );
-    } else {
-        print!(
-            "{}",
-            crate::render::render_plan(&plan, Style { on: stdout_color() })
-        );
-    }
-    Ok(0)
 }

@@ -3,30 +3,40 @@
 //! dispatcher and the helpers they share.
 
 mod apply;
+mod console;
 mod drift;
 mod env;
 mod fmt;
+mod genconfig;
+mod import;
 mod init;
 mod log;
 mod outputs;
 mod report;
 mod rollback;
+mod show;
 mod state;
 mod unlock;
 mod validate;
+mod version;
 
 pub(crate) use apply::*;
+pub(crate) use console::*;
 pub(crate) use drift::*;
 pub(crate) use env::*;
 pub(crate) use fmt::*;
+pub(crate) use genconfig::*;
+pub(crate) use import::*;
 pub(crate) use init::*;
 pub(crate) use log::*;
 pub(crate) use outputs::*;
 pub(crate) use report::*;
 pub(crate) use rollback::*;
+pub(crate) use show::*;
 pub(crate) use state::*;
 pub(crate) use unlock::*;
 pub(crate) use validate::*;
+pub(crate) use version::*;
 
 use crate::args::*;
 use crate::output::{DiagnosticsError, Style, stderr_color, stdout_color};
@@ -184,6 +194,10 @@ pub async fn run(cli: Cli) -> Result<u8> {
     if let Command::Fmt(a) = cli.command {
         return fmt(chdir.as_deref(), a);
     }
+    // So does version.
+    if let Command::Version(a) = cli.command {
+        return version(a);
+    }
     let (project, _) = settings::project(chdir.as_deref())?;
     match cli.command {
         Command::Validate(a) => validate(&project, a),
@@ -202,6 +216,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::Init(a) => init(&project, a).await,
         Command::Rollback(a) => rollback(&project, a).await,
         Command::Report(a) => report(&project, a).await,
+        Command::Import(a) => import(&project, a).await,
+        Command::Console(a) => console(&project, a).await,
+        Command::Version(_) => unreachable!("handled above"),
     }
 }
 
@@ -237,6 +254,7 @@ pub(crate) fn plan_options(f: &PlanFlags) -> Result<PlanOptions> {
         refresh: f.refresh,
         targets: parse_addrs(&f.targets, "--target")?,
         replace: parse_addrs(&f.replace, "--replace")?,
+        imports: vec![],
     })
 }
 

@@ -45,6 +45,11 @@ pub(crate) async fn output(project: &Project, a: OutputArgs) -> Result<u8> {
     let name = settings::require_env(&a.env)?;
     let outs = ops::outputs(&engine, &name).await?;
     let format = if a.json { OutputFormat::Json } else { a.format };
+    if a.raw && a.name.is_none() {
+        bail!(
+            "output -raw needs the name of one output: `terrace output -e {name} -raw NAME` (use -json for all of them)"
+        );
+    }
     if let Some(one) = &a.name {
         let (v, _) = outs.get(one).ok_or_else(|| {
             anyhow!(
@@ -57,6 +62,11 @@ pub(crate) async fn output(project: &Project, a: OutputArgs) -> Result<u8> {
             )
         })?;
         // Named explicitly: print it, sensitive or not, as Terraform does.
+        if a.raw {
+            print!("{}", raw_output(one, v)?);
+            std::io::stdout().flush()?;
+            return Ok(0);
+        }
         match format {
             OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&json_of(v))?),
             OutputFormat::Dotenv => println!("{}={}", dotenv_name(one), shell_quote(&flat(v))),
@@ -124,4 +134,22 @@ pub(crate) fn append_github(pairs: &[(String, String)]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `output -raw NAME`: a string, number or bool as is (no quotes, no
+/// newline); anything else is an error, as in Terraform.
+pub(crate) fn raw_output(name: &str, v: &Value) -> Result<String> {
+    match v.unmarked() {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => bail!(
+            "unsupported value for raw output: -raw prints only strings, numbers and bools, but output {name:?} is {}. Use -json for values of complex types",
+            if other.is_null() {
+                "null".to_string()
+            } else {
+                format!("of type {}", other.type_name())
+            }
+        ),
+    }
 }
