@@ -18,5 +18,6 @@ mod shipped;
 mod state_cli;
 mod terraform_habits;
 mod tf_commands;
+mod tf_language;
 mod utility;
 mod validate;

@@ -241,7 +241,7 @@ check "cidr_is_private" {
         all.contains("check.cidr_is_private: the VPC CIDR 10.77.0.0/16 is not in 192.168.0.0/16"),
         "{all}"
     );
-    assert!(all.contains("Postcondition not checked"), "{all}");
+    assert!(!all.contains("Postcondition not checked"), "{all}");
 
     let r = project.run(&["apply", "-input=false", "tfplan"]);
     assert_eq!(r.code, 0, "{}", r.all());

@@ -20,6 +20,7 @@ fn ing(a: Action) -> &'static str {
         Action::DeleteThenCreate | Action::CreateThenDelete => "Replacing",
         Action::Read => "Reading",
         Action::NoOp => "Checking",
+        Action::Forget => "Forgetting",
     }
 }
 
@@ -31,6 +32,7 @@ fn done(a: Action) -> &'static str {
         Action::DeleteThenCreate | Action::CreateThenDelete => "Replacement complete",
         Action::Read => "Read complete",
         Action::NoOp => "Done",
+        Action::Forget => "Removed from state",
     }
 }
 
@@ -41,7 +43,7 @@ fn still(a: Action) -> &'static str {
         Action::Delete => "Still destroying...",
         Action::DeleteThenCreate | Action::CreateThenDelete => "Still replacing...",
         Action::Read => "Still reading...",
-        Action::NoOp => "Still working...",
+        Action::NoOp | Action::Forget => "Still working...",
     }
 }
 

@@ -21,7 +21,7 @@ fn action_style(st: Style, a: Action) -> String {
         Action::Update => st.yellow(sym),
         Action::DeleteThenCreate | Action::CreateThenDelete => st.yellow(sym),
         Action::Read => st.cyan(sym),
-        Action::NoOp => sym.to_string(),
+        Action::NoOp | Action::Forget => sym.to_string(),
     }
 }
 
@@ -34,6 +34,9 @@ fn verb(c: &ResourceChange) -> String {
         Action::Delete => "will be destroyed",
         Action::Read => "will be read during apply",
         Action::NoOp => "is unchanged",
+        Action::Forget => {
+            "will no longer be managed by terrace (removed from state; the object is not destroyed)"
+        }
     };
     let mut s = base.to_string();
     if c.import_id.is_some() {
@@ -737,7 +740,7 @@ fn render_block_group(
 fn render_object(out: &mut String, st: Style, c: &ResourceChange) {
     let act = match c.action {
         Action::Create | Action::Read => Act::Create,
-        Action::Delete => Act::Delete,
+        Action::Delete | Action::Forget => Act::Delete,
         Action::NoOp => Act::NoOp,
         Action::Update | Action::DeleteThenCreate | Action::CreateThenDelete => Act::Update,
     };
@@ -888,9 +891,15 @@ pub fn render_plan(plan: &Plan, st: Style) -> String {
     } else {
         String::new()
     };
+    let forgets = plan.forgets();
+    let forget_part = if forgets > 0 {
+        format!(", {forgets} to forget")
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "{} {import_part}{add} to add, {change} to change, {destroy} to destroy.",
+        "{} {import_part}{add} to add, {change} to change, {destroy} to destroy{forget_part}.",
         st.bold("Plan:")
     );
     let outs: Vec<_> = plan

@@ -108,6 +108,8 @@ pub struct ApplyReport {
     /// Records dropped from state because their objects were deleted
     /// outside terrace ([`Plan::gone`]).
     pub forgotten: Vec<String>,
+    /// Records dropped by `removed` blocks with `destroy = false`.
+    pub forgot: usize,
 }
 
 // ---- state writer --------------------------------------------------------
@@ -943,6 +945,17 @@ pub async fn apply_plan(
     }
     run.report.lock().expect("report").forgotten = gone;
 
+    // `removed { lifecycle { destroy = false } }`: the records leave state,
+    // the objects stay where they are.
+    for c in plan.changes.iter().filter(|c| c.action == Action::Forget) {
+        let address = c.address();
+        writer.remove_resource(&address);
+        observer.note(&format!(
+            "{address}: removed from state; the object was not destroyed"
+        ));
+        run.report.lock().expect("report").forgot += 1;
+    }
+
     // `moved` blocks: the plan uses the new addresses; rename the records.
     for c in &plan.changes {
         if let Some(from) = &c.moved_from
@@ -1292,7 +1305,7 @@ impl Run<'_> {
                     .collect();
                 let tasks = changes
                     .iter()
-                    .filter(|c| c.action != Action::Delete)
+                    .filter(|c| !matches!(c.action, Action::Delete | Action::Forget))
                     .map(|c| {
                         let config = configs.get(&c.addr.to_string()).cloned();
                         async move {
@@ -1330,6 +1343,16 @@ impl Run<'_> {
         let started = Instant::now();
         self.observer.started(&address, c.action);
         let result = self.apply_change_inner(c, config).await;
+        // `postcondition`s, against the object as created, updated or read.
+        // It is in state already: a failure stops dependents, as in Terraform.
+        let result = result.and_then(|()| match self.table.get_instance(&c.addr) {
+            Some(v) => self
+                .env
+                .evaluator
+                .check_postconditions(&c.addr, &v, &self.table)
+                .map_err(|d| d.to_string()),
+            None => Ok(()),
+        });
         let elapsed = started.elapsed();
         match &result {
             Ok(()) => {
@@ -1524,7 +1547,7 @@ impl Run<'_> {
                 });
                 self.writer.checkpoint()
             }
-            Action::NoOp | Action::Delete | Action::Read => Ok(()),
+            Action::NoOp | Action::Delete | Action::Read | Action::Forget => Ok(()),
         }
     }
 

@@ -112,7 +112,7 @@ pub fn finish(
                 Action::Update => rec.counts.updates += 1,
                 Action::DeleteThenCreate | Action::CreateThenDelete => rec.counts.replaces += 1,
                 Action::Delete => rec.counts.deletes += 1,
-                Action::NoOp | Action::Read => continue,
+                Action::NoOp | Action::Read | Action::Forget => continue,
             }
             rec.changed.push(addr);
         }

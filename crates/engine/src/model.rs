@@ -20,6 +20,9 @@ pub enum Action {
     Delete,
     /// Read a data source during apply.
     Read,
+    /// Drop the record from state and leave the object alone (a `removed`
+    /// block with `lifecycle { destroy = false }`, Terraform 1.7+).
+    Forget,
 }
 
 impl Action {
@@ -33,6 +36,7 @@ impl Action {
             Action::CreateThenDelete => vec!["create", "delete"],
             Action::Delete => vec!["delete"],
             Action::Read => vec!["read"],
+            Action::Forget => vec!["forget"],
         }
     }
 
@@ -46,6 +50,7 @@ impl Action {
             Action::CreateThenDelete => "+/-",
             Action::Delete => "-",
             Action::Read => "<=",
+            Action::Forget => ".",
         }
     }
 
@@ -202,10 +207,19 @@ impl Plan {
                     destroy += 1;
                 }
                 Action::Delete => destroy += 1,
-                Action::NoOp | Action::Read => {}
+                Action::NoOp | Action::Read | Action::Forget => {}
             }
         }
         (add, change, destroy)
+    }
+
+    /// Instances a `removed { lifecycle { destroy = false } }` block drops
+    /// from state.
+    pub fn forgets(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| c.action == Action::Forget)
+            .count()
     }
 
     pub fn imports(&self) -> usize {

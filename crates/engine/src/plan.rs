@@ -334,6 +334,10 @@ pub async fn make_plan(
         .evaluator
         .root_outputs(&table)
         .map_err(|d| EngineError::config(d, env.sources.clone()))?;
+    // Variable validations that refer to other values, now that they are known.
+    env.evaluator
+        .cross_validations(&table)
+        .map_err(|d| EngineError::config(d, env.sources.clone()))?;
     // `check` blocks: failed assertions are warnings, as in Terraform.
     plan.warnings.extend(env.evaluator.check_warnings(&table));
     let old_outputs = prior
@@ -718,6 +722,15 @@ impl PlanWalk<'_> {
                             Ok(change) => {
                                 if let Some(after) = &change.after {
                                     table.set(&inst.addr, after.clone());
+                                    // Postconditions on what is known now;
+                                    // unknown parts are checked after apply.
+                                    if let Err(d) = env
+                                        .evaluator
+                                        .check_postconditions(&inst.addr, after, &table)
+                                    {
+                                        diags.extend(d);
+                                        continue;
+                                    }
                                 }
                                 if change.action != Action::NoOp {
                                     changing_blocks.insert(inst.addr.block());
@@ -733,6 +746,19 @@ impl PlanWalk<'_> {
                         diags.extend(d);
                     }
                 }
+            }
+        }
+
+        // Every import target must be an instance of the configuration.
+        for (to, (_, range)) in &imports {
+            if !seen.contains(to) {
+                diags.push(
+                    Diagnostic::error(
+                        "Configuration for import target does not exist",
+                        format!("The configuration has no {to} to import into. Add a resource block for it (with count or for_each giving that key), or fix the import block's to."),
+                    )
+                    .at(Some(range.clone())),
+                );
             }
         }
 
@@ -753,18 +779,23 @@ impl PlanWalk<'_> {
             else {
                 continue; // already gone outside terrace
             };
-            if let Some(range) = protected.get(&r.addr.block()) {
+            let forget = removed_rule(env, &r.addr).is_some_and(|b| !b.destroy);
+            if !forget && let Some(range) = protected.get(&r.addr.block()) {
                 diags.push(prevent_destroy_diag(addr, range.clone()));
                 continue;
             }
             changes.push(ResourceChange {
                 addr: r.addr.clone(),
                 provider: r.record.provider.clone(),
-                action: Action::Delete,
+                action: if forget {
+                    Action::Forget
+                } else {
+                    Action::Delete
+                },
                 before: Some(before),
                 after: None,
                 replace_paths: vec![],
-                reason: Some(orphan_reason(env, &r.addr)),
+                reason: (!forget).then(|| orphan_reason(env, &r.addr)),
                 dependencies: r.record.dependencies.clone(),
                 import_id: None,
                 moved_from: self.moved.get(addr).cloned(),
@@ -793,41 +824,56 @@ impl PlanWalk<'_> {
             ));
         }
         for imp in &self.env.config.root.imports {
-            let id = self
-                .env
-                .evaluator
-                .import_id(imp, &table)
-                .map_err(|d| EngineError::config(d, self.env.sources.clone()))?;
-            let Some(id) = id.as_str().map(str::to_string) else {
-                let d = terrace_core::Diagnostic::error(
-                    "Invalid import id",
-                    format!(
-                        "The id of the import into {} must be a known string, not {}.",
-                        imp.to,
-                        id.type_name()
-                    ),
-                )
-                .at(Some(imp.id_range()));
-                return Err(EngineError::config(d.into(), self.env.sources.clone()));
+            let targets = match self.env.evaluator.import_targets(imp, &table) {
+                Ok(t) => t,
+                Err(d) => {
+                    diags.extend(d);
+                    continue;
+                }
             };
-            let to = imp.to.to_string();
-            if let Some(first) = by_object.get(&(imp.to.type_name.clone(), id.clone()))
-                && first != &to
-            {
-                diags.push(
-                    terrace_core::Diagnostic::error(
-                        "Duplicate import of one object",
-                        format!(
-                            "{to} and {first} both import the {} with ID {id:?}; two addresses must not manage one object (deleting either would delete the other's object). Remove one of the import blocks.",
-                            imp.to.type_name
-                        ),
-                    )
-                    .at(Some(imp.range.clone())),
-                );
-                continue;
+            for (to_addr, id) in targets {
+                let Some(id) = id.as_str().map(str::to_string) else {
+                    diags.push(
+                        terrace_core::Diagnostic::error(
+                            "Invalid import id",
+                            format!(
+                                "The id of the import into {to_addr} must be a known string, not {}.",
+                                id.type_name()
+                            ),
+                        )
+                        .at(Some(imp.id_range())),
+                    );
+                    continue;
+                };
+                let to = to_addr.to_string();
+                if out.contains_key(&to) {
+                    diags.push(
+                        terrace_core::Diagnostic::error(
+                            "Duplicate import configuration",
+                            format!("More than one import imports into {to}; each instance can be imported once. Give each for_each element its own key in to."),
+                        )
+                        .at(Some(imp.range.clone())),
+                    );
+                    continue;
+                }
+                if let Some(first) = by_object.get(&(to_addr.type_name.clone(), id.clone()))
+                    && first != &to
+                {
+                    diags.push(
+                        terrace_core::Diagnostic::error(
+                            "Duplicate import of one object",
+                            format!(
+                                "{to} and {first} both import the {} with ID {id:?}; two addresses must not manage one object (deleting either would delete the other's object). Remove one of the import blocks.",
+                                to_addr.type_name
+                            ),
+                        )
+                        .at(Some(imp.range.clone())),
+                    );
+                    continue;
+                }
+                by_object.insert((to_addr.type_name.clone(), id.clone()), to.clone());
+                out.insert(to, (id, imp.range.clone()));
             }
-            by_object.insert((imp.to.type_name.clone(), id.clone()), to.clone());
-            out.insert(to, (id, imp.range.clone()));
         }
         // `terrace import ADDR ID`: as an import block at the resource block.
         for (to, id) in &self.opts.imports {
@@ -1145,6 +1191,38 @@ fn replace_trigger_changed(inst: &ResourceInstanceConfig, so_far: &[ResourceChan
                     }
                 })
         })
+}
+
+/// The `removed` block that covers a state address, if any: one naming its
+/// resource, or a module it is in (module instance keys aside). A block in
+/// an outer module wins over one in the module itself, as in Terraform.
+pub(crate) fn removed_rule<'a>(
+    env: &'a LoadedEnv,
+    addr: &ResourceAddr,
+) -> Option<&'a terrace_lang::RemovedBlock> {
+    let path: Vec<&str> = addr.module.0.iter().map(|(n, _)| n.as_str()).collect();
+    for module in env.config.modules() {
+        for b in &module.removed {
+            let mut full: Vec<&str> = module.path.iter().map(String::as_str).collect();
+            let hit = match &b.from {
+                terrace_lang::MoveEndpoint::Resource(a) => {
+                    full.extend(a.module.0.iter().map(|(n, _)| n.as_str()));
+                    full == path
+                        && a.mode == addr.mode
+                        && a.type_name == addr.type_name
+                        && a.name == addr.name
+                }
+                terrace_lang::MoveEndpoint::Module(mi) => {
+                    full.extend(mi.0.iter().map(|(n, _)| n.as_str()));
+                    path.starts_with(&full)
+                }
+            };
+            if hit {
+                return Some(b);
+            }
+        }
+    }
+    None
 }
 
 fn orphan_reason(env: &LoadedEnv, addr: &ResourceAddr) -> String {

@@ -72,6 +72,15 @@ impl Expr {
             collected: OnceLock::new(),
         }
     }
+    /// An expression of a postcondition, where `self` names the object.
+    pub(crate) fn with_self(expr: Expression, file: &Arc<SourceFile>) -> Self {
+        let collected = OnceLock::from(CollectedRefs::of_expr_with_self(&expr));
+        Expr {
+            expr,
+            file: file.clone(),
+            collected,
+        }
+    }
     pub fn range(&self) -> SourceRange {
         self.file.range(span_of(&self.expr))
     }
@@ -139,6 +148,7 @@ pub struct Module {
     pub moved: Vec<MovedBlock>,
     pub imports: Vec<ImportBlock>,
     pub checks: Vec<CheckBlock>,
+    pub removed: Vec<RemovedBlock>,
 }
 
 /// A `precondition`, `postcondition` or check `assert` block.
@@ -253,10 +263,16 @@ pub struct ResourceBlock {
     pub(crate) replace_exprs: Vec<Expr>,
     /// `lifecycle { precondition { … } }`: checked per instance before planning it.
     pub(crate) preconditions: Vec<Condition>,
+    /// `lifecycle { postcondition { … } }`: checked per instance against the
+    /// planned object (when known) and again after it is created, updated or read.
+    pub(crate) postconditions: Vec<Condition>,
     /// The body without meta-arguments.
     pub(crate) body: Body,
     pub(crate) file: Arc<SourceFile>,
-    /// The references of `body`, collected on first use (after loading).
+    /// Arguments and nested blocks from override files, each with its
+    /// file (what they replace is gone from `body`).
+    pub(crate) overlays: Vec<(Arc<SourceFile>, Body)>,
+    /// The references of `body` and `overlays`, collected on first use (after loading).
     collected_body: OnceLock<CollectedRefs>,
 }
 
@@ -287,8 +303,15 @@ impl ResourceBlock {
     /// The references of the body (meta-arguments excluded), walked once
     /// per block however many module instances contain it.
     pub(crate) fn body_refs(&self) -> &CollectedRefs {
-        self.collected_body
-            .get_or_init(|| CollectedRefs::of_body(&self.body))
+        self.collected_body.get_or_init(|| {
+            let mut c = CollectedRefs::of_body(&self.body);
+            for (_, b) in &self.overlays {
+                let o = CollectedRefs::of_body(b);
+                c.refs.extend(o.refs);
+                c.bad.extend(o.bad);
+            }
+            c
+        })
     }
 }
 
@@ -370,12 +393,27 @@ pub struct MovedBlock {
     pub range: SourceRange,
 }
 
+/// A `removed` block (Terraform 1.7): `from` left the configuration; its
+/// objects are destroyed (`destroy = true`, the default) or only dropped
+/// from state (`lifecycle { destroy = false }`).
+#[derive(Debug, Clone)]
+pub struct RemovedBlock {
+    /// Relative to the block's module; no instance keys.
+    pub from: MoveEndpoint,
+    pub destroy: bool,
+    pub range: SourceRange,
+}
+
 /// An `import` block.
 #[derive(Debug, Clone)]
 pub struct ImportBlock {
+    /// The target; without its key when `to_key` is an expression.
     pub to: ResourceAddr,
     pub range: SourceRange,
     pub(crate) id: Expr,
+    /// `to = aws_x.y[each.key]`: the key expression.
+    pub(crate) to_key: Option<Expr>,
+    pub(crate) for_each: Option<Expr>,
 }
 
 impl ImportBlock {
@@ -400,6 +438,7 @@ const TOP_BLOCKS: &[&str] = &[
     "moved",
     "import",
     "check",
+    "removed",
 ];
 
 struct Loader<'s> {
@@ -538,18 +577,27 @@ impl Loader<'_> {
         };
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "tf" || x == "tofu") && p.is_file())
+            .filter(|p| config_file_kind(p).is_some() && p.is_file())
             .collect();
-        // As in OpenTofu, `x.tofu` takes the place of a same-named `x.tf`.
+        // As in OpenTofu, `x.tofu` takes the place of a same-named `x.tf`
+        // (and `x.tofu.json` of `x.tf.json`).
         let tofu: std::collections::HashSet<PathBuf> = paths
             .iter()
-            .filter(|p| p.extension().is_some_and(|x| x == "tofu"))
-            .map(|p| p.with_extension("tf"))
+            .filter_map(|p| {
+                let name = p.file_name()?.to_str()?;
+                let tf = if let Some(stem) = name.strip_suffix(".tofu.json") {
+                    format!("{stem}.tf.json")
+                } else {
+                    format!("{}.tf", name.strip_suffix(".tofu")?)
+                };
+                Some(p.with_file_name(tf))
+            })
             .collect();
         paths.retain(|p| !tofu.contains(p));
         paths.sort();
         let mut out = Vec::new();
         for path in paths {
+            let is_json = config_file_kind(&path) == Some(true);
             let bytes = match std::fs::read(&path) {
                 Ok(b) => b,
                 Err(e) => {
@@ -577,7 +625,25 @@ impl Loader<'_> {
                     continue;
                 }
             };
-            let file = self.sources.add(&path, text);
+            let file = if is_json {
+                match crate::json::to_hcl(&text) {
+                    Ok(hcl) => self.sources.add_generated(&path, hcl, text),
+                    Err(errors) => {
+                        let file = self.sources.add(&path, text);
+                        for (off, msg) in errors {
+                            self.err(
+                                &file,
+                                off..off + 1,
+                                "Invalid JSON configuration",
+                                format!("{}: {msg}. A .tf.json file holds Terraform's JSON configuration syntax.", file.name),
+                            );
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                self.sources.add(&path, text)
+            };
             match hcl_edit::parser::parse_body(file.text()) {
                 Ok(body) => out.push((file, body)),
                 Err(e) => {
@@ -607,6 +673,10 @@ impl Loader<'_> {
             path,
             ..Module::default()
         };
+        // Override files are merged after every other file, in name order.
+        let (overrides, files): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .partition(|(f, _)| is_override_file(&f.path));
         for (file, body) in files {
             for s in body.into_iter() {
                 match s {
@@ -623,6 +693,10 @@ impl Loader<'_> {
                 }
             }
         }
+        for (file, body) in overrides {
+            self.merge_override(&mut m, &file, body, chain);
+        }
+        self.check_removed(&m);
         Some(m)
     }
 
@@ -786,50 +860,331 @@ impl Loader<'_> {
                 }
             }
             "check" => self.check_block(m, file, b),
-            "import" => {
-                let mut to = None;
-                let mut id = None;
-                for s in b.body.into_iter() {
-                    match s {
-                        Structure::Attribute(a) if a.key.as_str() == "to" => {
-                            let text = file.slice(span_of(&a.value)).to_string();
-                            match text.parse::<ResourceAddr>() {
-                                Ok(addr) => to = Some(addr),
-                                Err(_) => self.err(
-                                    file,
-                                    span_of(&a.value),
-                                    "Invalid address",
-                                    format!("\"{text}\" is not a resource address."),
-                                ),
-                            }
-                        }
-                        Structure::Attribute(a) if a.key.as_str() == "id" => {
-                            id = Some(Expr::new(a.value, file))
-                        }
-                        Structure::Attribute(a) if a.key.as_str() == "provider" => {}
-                        other => self.unsupported(file, &other, &["to", "id", "provider"], &[]),
-                    }
-                }
-                match (to, id) {
-                    (Some(to), Some(id)) => m.imports.push(ImportBlock {
-                        to,
-                        id,
-                        range: file.range(hs),
-                    }),
-                    _ => self.err(
-                        file,
-                        hs,
-                        "Missing required argument",
-                        "An import block requires both \"to\" and \"id\".",
-                    ),
-                }
-            }
+            "removed" => self.removed_block(m, file, b),
+            "import" => self.import_block(m, file, b),
             other => {
                 let detail = format!(
                     "Blocks of type \"{other}\" are not expected here.{}",
                     did_you_mean(other, TOP_BLOCKS.iter().copied())
                 );
                 self.err(file, span_of(&b.ident), "Unsupported block type", detail);
+            }
+        }
+    }
+
+    /// `import { for_each = … to = aws_x.y[each.key] id = … }` (the
+    /// target's key and the id may be expressions, Terraform 1.7).
+    fn import_block(&mut self, m: &mut Module, file: &Arc<SourceFile>, b: Block) {
+        let hs = header_span(&b);
+        let mut to = None;
+        let mut to_key = None;
+        let mut id = None;
+        let mut for_each = None;
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Attribute(a) if a.key.as_str() == "to" => {
+                    let text = file.slice(span_of(&a.value)).to_string();
+                    if let Ok(addr) = text.parse::<ResourceAddr>() {
+                        to = Some(addr);
+                        continue;
+                    }
+                    // `aws_x.y[expr]`: a static resource with a key expression.
+                    let dynamic = match &a.value {
+                        Expression::Traversal(t) => match t.operators.last().map(|o| o.value()) {
+                            Some(TraversalOperator::Index(k)) => {
+                                let end = span_of(&t.operators[t.operators.len() - 1]).start;
+                                let start = span_of(&a.value).start;
+                                file.slice(start..end)
+                                    .parse::<ResourceAddr>()
+                                    .ok()
+                                    .filter(|r| r.key.is_none())
+                                    .map(|r| (r, k.clone()))
+                            }
+                            _ => None,
+                        },
+                        _ => None,
+                    };
+                    match dynamic {
+                        Some((addr, k)) => {
+                            to = Some(addr);
+                            to_key = Some(Expr::new(k, file));
+                        }
+                        None => self.err(
+                            file,
+                            span_of(&a.value),
+                            "Invalid address",
+                            format!("\"{text}\" is not a resource address. Write to = aws_instance.web, to = aws_instance.web[\"key\"] or, with for_each, to = aws_instance.web[each.key]."),
+                        ),
+                    }
+                }
+                Structure::Attribute(a) if a.key.as_str() == "id" => {
+                    id = Some(Expr::new(a.value, file))
+                }
+                Structure::Attribute(a) if a.key.as_str() == "for_each" => {
+                    for_each = Some(Expr::new(a.value, file))
+                }
+                Structure::Attribute(a) if a.key.as_str() == "provider" => {}
+                other => self.unsupported(file, &other, &["to", "id", "for_each", "provider"], &[]),
+            }
+        }
+        match (to, id) {
+            (Some(to), Some(id)) => m.imports.push(ImportBlock {
+                to,
+                id,
+                to_key,
+                for_each,
+                range: file.range(hs),
+            }),
+            _ => self.err(
+                file,
+                hs,
+                "Missing required argument",
+                "An import block requires both \"to\" and \"id\".",
+            ),
+        }
+    }
+
+    /// Merge one override file into the module by Terraform's rules: each
+    /// block replaces, argument by argument, the block of the same type and
+    /// labels; a nested block replaces every nested block of its type;
+    /// `locals` entries replace the entry of the same name.
+    fn merge_override(
+        &mut self,
+        m: &mut Module,
+        file: &Arc<SourceFile>,
+        body: Body,
+        chain: &mut Vec<PathBuf>,
+    ) {
+        for s in body.into_iter() {
+            let b = match s {
+                Structure::Block(b) => b,
+                other => {
+                    self.unsupported(file, &other, &[], TOP_BLOCKS);
+                    continue;
+                }
+            };
+            let hs = header_span(&b);
+            let missing = |kind: &str, name: &str| {
+                Diagnostic::error(
+                    format!("Missing base {kind} to override"),
+                    format!("There is no {kind} named \"{name}\" in the module's other files. An override file can only change blocks declared elsewhere; move this block to a file whose name does not end in override.tf."),
+                )
+                .at(Some(file.range(hs.clone())))
+            };
+            match b.ident.as_str() {
+                "locals" => {
+                    let mut tmp = Module::default();
+                    self.top_block(&mut tmp, file, b, chain);
+                    for (name, l) in tmp.locals {
+                        match m.locals.get_mut(&name) {
+                            Some(base) => *base = l,
+                            None => self.diags.push(missing("local value", &name)),
+                        }
+                    }
+                }
+                "resource" | "data" => {
+                    let mut body = b.body.clone();
+                    let mut tmp = Module::default();
+                    self.top_block(&mut tmp, file, b, chain);
+                    let Some((key, o)) = tmp.resources.pop() else {
+                        continue;
+                    };
+                    let Some(base) = m.resources.get_mut(&key) else {
+                        self.diags.push(missing("resource", &key));
+                        continue;
+                    };
+                    // Meta-arguments the override sets replace the base's.
+                    for meta in ["count", "for_each", "depends_on", "provider", "lifecycle"] {
+                        let set = body.get_attribute(meta).is_some()
+                            || body.get_blocks(meta).next().is_some();
+                        if !set {
+                            continue;
+                        }
+                        match meta {
+                            "count" => base.count = o.count.clone(),
+                            "for_each" => base.for_each = o.for_each.clone(),
+                            "depends_on" => base.depends_on = o.depends_on.clone(),
+                            "provider" => base.provider = o.provider.clone(),
+                            _ => {
+                                base.lifecycle = o.lifecycle.clone();
+                                base.replace_exprs = o.replace_exprs.clone();
+                                base.preconditions = o.preconditions.clone();
+                                base.postconditions = o.postconditions.clone();
+                            }
+                        }
+                        body.remove_attribute(meta);
+                        body.remove_blocks(meta);
+                    }
+                    // Arguments replace arguments; a nested block type
+                    // replaces all the base's blocks of that type.
+                    for s in body.iter() {
+                        match s {
+                            Structure::Attribute(a) => {
+                                base.body.remove_attribute(a.key.as_str());
+                                for (_, ob) in base.overlays.iter_mut() {
+                                    ob.remove_attribute(a.key.as_str());
+                                }
+                            }
+                            Structure::Block(nb) => {
+                                let ty = nb.ident.as_str();
+                                base.body.remove_blocks(ty);
+                                for (_, ob) in base.overlays.iter_mut() {
+                                    ob.remove_blocks(ty);
+                                }
+                            }
+                        }
+                    }
+                    base.overlays.push((file.clone(), o.body));
+                    base.collected_body = OnceLock::new();
+                }
+                "output" => {
+                    let mut tmp = Module::default();
+                    let has_value = b.body.get_attribute("value").is_some();
+                    let before = self.diags.len();
+                    self.top_block(&mut tmp, file, b, chain);
+                    if !has_value {
+                        // An override need not repeat `value`.
+                        let mut i = 0;
+                        self.diags.0.retain(|d| {
+                            i += 1;
+                            i <= before || d.summary != "Missing required argument"
+                        });
+                    }
+                    let Some((name, o)) = tmp.outputs.pop() else {
+                        continue;
+                    };
+                    let Some(base) = m.outputs.get_mut(&name) else {
+                        self.diags.push(missing("output", &name));
+                        continue;
+                    };
+                    if o.value.is_some() {
+                        base.value = o.value;
+                    }
+                    if o.description.is_some() {
+                        base.description = o.description;
+                    }
+                    base.sensitive |= o.sensitive;
+                    if !o.depends_on.is_empty() {
+                        base.depends_on = o.depends_on;
+                    }
+                    if !o.preconditions.is_empty() {
+                        base.preconditions = o.preconditions;
+                    }
+                }
+                "variable" => {
+                    let mut tmp = Module::default();
+                    self.top_block(&mut tmp, file, b, chain);
+                    let Some((name, o)) = tmp.variables.pop() else {
+                        continue;
+                    };
+                    let Some(base) = m.variables.get_mut(&name) else {
+                        self.diags.push(missing("variable", &name));
+                        continue;
+                    };
+                    if o.type_constraint.is_some() {
+                        base.type_constraint = o.type_constraint;
+                    }
+                    if o.default.is_some() {
+                        base.default = o.default;
+                    }
+                    if o.description.is_some() {
+                        base.description = o.description;
+                    }
+                    base.sensitive |= o.sensitive;
+                    if !o.validations.is_empty() {
+                        base.validations = o.validations;
+                    }
+                }
+                other => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "Unsupported block in override file",
+                            format!("terrace merges resource, data, locals, output and variable blocks from override files, not {other} blocks yet. Edit the {other} block in its own file instead."),
+                        )
+                        .at(Some(file.range(hs.clone()))),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `removed { from = … lifecycle { destroy = false } }`.
+    fn removed_block(&mut self, m: &mut Module, file: &Arc<SourceFile>, b: Block) {
+        let hs = header_span(&b);
+        let mut from = None;
+        let mut destroy = true;
+        for s in b.body.into_iter() {
+            match s {
+                Structure::Attribute(a) if a.key.as_str() == "from" => {
+                    let text = file.slice(span_of(&a.value)).to_string();
+                    match parse_endpoint(&text) {
+                        Some(e) if endpoint_has_keys(&e) => self.err(
+                            file,
+                            span_of(&a.value),
+                            "Resource instance keys not allowed",
+                            format!("\"{text}\" names an instance; a removed block's from must name a whole resource or module (without [index]), e.g. from = aws_instance.web."),
+                        ),
+                        Some(e) => from = Some(e),
+                        None => self.err(
+                            file,
+                            span_of(&a.value),
+                            "Invalid address",
+                            format!("\"{text}\" is not a resource or module address; write from = aws_instance.web or from = module.network."),
+                        ),
+                    }
+                }
+                Structure::Block(l) if l.ident.as_str() == "lifecycle" => {
+                    for s in l.body.into_iter() {
+                        match s {
+                            Structure::Attribute(a) if a.key.as_str() == "destroy" => {
+                                destroy = self.literal_bool(file, &a).unwrap_or(true)
+                            }
+                            other => self.unsupported(file, &other, &["destroy"], &[]),
+                        }
+                    }
+                }
+                other => self.unsupported(file, &other, &["from"], &["lifecycle"]),
+            }
+        }
+        match from {
+            Some(from) => m.removed.push(RemovedBlock {
+                from,
+                destroy,
+                range: file.range(hs),
+            }),
+            None => self.err(
+                file,
+                hs,
+                "Missing required argument",
+                "A removed block requires \"from\": the address of the resource or module that left the configuration.",
+            ),
+        }
+    }
+
+    /// A `removed` block for something still declared is an error, as in
+    /// Terraform.
+    fn check_removed(&mut self, m: &Module) {
+        for r in &m.removed {
+            let (declared, what) = match &r.from {
+                MoveEndpoint::Resource(a) if a.module.0.is_empty() => (
+                    m.resources.get(&a.local_name()).map(|b| b.range.clone()),
+                    a.to_string(),
+                ),
+                MoveEndpoint::Module(mi) if mi.0.len() == 1 => (
+                    m.module_calls.get(&mi.0[0].0).map(|c| c.range.clone()),
+                    mi.to_string(),
+                ),
+                // Deeper addresses name another module's contents.
+                _ => (None, String::new()),
+            };
+            if let Some(at) = declared {
+                self.diags.push(
+                    Diagnostic::error(
+                        "Removed object still exists",
+                        format!("This removed block says {what} was removed, but it is still declared in the configuration at {at}. Delete the block at {at}, or delete this removed block."),
+                    )
+                    .at(Some(r.range.clone())),
+                );
             }
         }
     }
@@ -1277,15 +1632,20 @@ impl Loader<'_> {
     fn condition(&mut self, file: &Arc<SourceFile>, b: Block) -> Option<Condition> {
         let hs = header_span(&b);
         let kind = b.ident.as_str().to_string();
+        let new_expr = if kind == "postcondition" {
+            Expr::with_self
+        } else {
+            Expr::new
+        };
         let mut condition = None;
         let mut error_message = None;
         for s in b.body.into_iter() {
             match s {
                 Structure::Attribute(a) if a.key.as_str() == "condition" => {
-                    condition = Some(Expr::new(a.value, file))
+                    condition = Some(new_expr(a.value, file))
                 }
                 Structure::Attribute(a) if a.key.as_str() == "error_message" => {
-                    error_message = Some(Expr::new(a.value, file))
+                    error_message = Some(new_expr(a.value, file))
                 }
                 other => self.unsupported(file, &other, &["condition", "error_message"], &[]),
             }
@@ -1401,8 +1761,10 @@ impl Loader<'_> {
             depends_on: Vec::new(),
             replace_exprs: Vec::new(),
             preconditions: Vec::new(),
+            postconditions: Vec::new(),
             body: Body::new(),
             file: file.clone(),
+            overlays: Vec::new(),
             collected_body: OnceLock::new(),
         };
         let mut for_each_span = None;
@@ -1461,18 +1823,8 @@ impl Loader<'_> {
                     }
                 }
                 Structure::Block(c) if c.ident.as_str() == "postcondition" => {
-                    let hs = header_span(&c);
-                    if self.condition(file, c).is_some() {
-                        self.diags.push(
-                            Diagnostic::warning(
-                                "Postcondition not checked",
-                                format!(
-                                    "terrace accepts postcondition blocks but does not evaluate them yet, so {} is not checked after apply. Use a precondition on a resource that depends on it, or a check block, to have it verified.",
-                                    r.local_name()
-                                ),
-                            )
-                            .at(Some(file.range(hs))),
-                        );
+                    if let Some(c) = self.condition(file, c) {
+                        r.postconditions.push(c);
                     }
                 }
                 Structure::Attribute(a) => match a.key.as_str() {
@@ -1849,6 +2201,44 @@ fn trigger_resource(e: &Expression) -> Option<ResourceAddr> {
         name: name.as_str().to_string(),
         key,
     })
+}
+
+/// `override.tf`, `x_override.tf` (and `.tofu`, `.tf.json`, `.tofu.json`).
+fn is_override_file(p: &Path) -> bool {
+    let Some(name) = p.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let stem = [".tf.json", ".tofu.json", ".tf", ".tofu"]
+        .iter()
+        .find_map(|x| name.strip_suffix(x));
+    stem.is_some_and(|s| s == "override" || s.ends_with("_override"))
+}
+
+/// `Some(false)` for a `.tf`/`.tofu` file, `Some(true)` for `.tf.json` /
+/// `.tofu.json`, `None` for anything else.
+fn config_file_kind(p: &Path) -> Option<bool> {
+    let name = p.file_name()?.to_str()?;
+    if name.ends_with(".tf.json") || name.ends_with(".tofu.json") {
+        Some(true)
+    } else if name.ends_with(".tf") || name.ends_with(".tofu") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// True when a `removed` endpoint names an instance (`x.y[0]`, `module.a["k"]`).
+fn endpoint_has_keys(e: &MoveEndpoint) -> bool {
+    let module = match e {
+        MoveEndpoint::Resource(a) => {
+            if a.key.is_some() {
+                return true;
+            }
+            &a.module
+        }
+        MoveEndpoint::Module(mi) => mi,
+    };
+    module.0.iter().any(|(_, k)| k.is_some())
 }
 
 fn parse_endpoint(text: &str) -> Option<MoveEndpoint> {

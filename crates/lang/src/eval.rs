@@ -946,6 +946,39 @@ impl<'a> Ctx<'a> {
                     ),
                 ));
             }
+            // `convert(value, type)`: the value converted to a type
+            // constraint written as in a variable's `type` (OpenTofu 1.9).
+            "convert" => {
+                if arg_exprs.len() != 2 {
+                    return Err(self.arity_error("convert", 2, Some(2), arg_exprs.len(), span));
+                }
+                let v = self.eval(arg_exprs[0])?;
+                let const_eval = |e: &Expression| {
+                    eval_const(e, self.file, Path::new(".")).map_err(|d| {
+                        d.iter()
+                            .map(|x| x.detail.clone())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                };
+                let ty = crate::types::parse_type(arg_exprs[1], &const_eval).map_err(|(msg, e)| {
+                    self.err(span_of(e), "Invalid type specification", format!("{msg} The second argument of convert is a type, e.g. list(string) or map(number)."))
+                })?;
+                if !v.is_wholly_known() {
+                    return Ok(Value::Unknown);
+                }
+                let (v, s) = v.into_unmarked();
+                return convert(v, &ty).map(|v| v.mark_if(s)).map_err(|msg| {
+                    self.err(
+                        span_of(arg_exprs[0]),
+                        "Invalid function argument",
+                        format!(
+                            "Invalid value for \"value\" parameter: cannot convert to {}: {msg}.",
+                            type_label(&ty)
+                        ),
+                    )
+                });
+            }
             "can" => {
                 if arg_exprs.len() != 1 {
                     return Err(self.arity_error("can", 1, Some(1), arg_exprs.len(), span));
@@ -1017,6 +1050,7 @@ impl<'a> Ctx<'a> {
                 [
                     "try",
                     "can",
+                    "convert",
                     "templatefile",
                     "templatestring",
                     "sensitive",

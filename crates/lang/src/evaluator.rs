@@ -23,7 +23,7 @@ use crate::refs::{CollectedRefs, RefSubject, Reference, span_of};
 use crate::source::SourceFile;
 use crate::suggest::did_you_mean;
 use crate::types::convert;
-use crate::variables::check_validations;
+use crate::variables::{check_validations, check_validations_in};
 
 /// Resource values known to the engine (from state or the plan so far).
 pub trait ResourceLookup: Send + Sync {
@@ -174,6 +174,10 @@ pub struct Evaluator {
     root_vars: HashMap<String, Arc<Value>>,
     cwd: PathBuf,
     cache: Mutex<Cache>,
+    /// Schemas of the types `.tf.json` resources use, recorded by
+    /// `validate`: JSON cannot tell a nested block from an object argument,
+    /// so evaluation turns objects the schema calls blocks into blocks.
+    json_schemas: Mutex<HashMap<(ResourceMode, String), BodySchema>>,
 }
 
 fn prefix(inst: &ModuleInstance) -> String {
@@ -476,6 +480,7 @@ impl Evaluator {
                 .collect(),
             cwd: std::env::current_dir().unwrap_or_default(),
             cache: Mutex::new(Cache::default()),
+            json_schemas: Mutex::new(HashMap::new()),
         }
     }
 
@@ -502,6 +507,7 @@ impl Evaluator {
             root_vars: self.root_vars.clone(),
             cwd: self.cwd.clone(),
             cache: Mutex::new(Cache::default()),
+            json_schemas: Mutex::new(self.json_schemas.lock().expect("json schemas").clone()),
         }
     }
 
@@ -955,6 +961,22 @@ impl Evaluator {
                     continue;
                 }
             };
+            let config = match overlay_bodies(&iscope, r, config) {
+                Ok(v) => v,
+                Err(d) => {
+                    diags.extend(d);
+                    continue;
+                }
+            };
+            let config = match self
+                .json_schemas
+                .lock()
+                .expect("json schemas")
+                .get(&(r.mode, r.type_name.clone()))
+            {
+                Some(schema) if is_json_file(&r.file) => json_blocks(config, schema),
+                _ => config,
+            };
             if let Err(d) = check_conditions(
                 &ctx,
                 &r.preconditions,
@@ -1160,6 +1182,165 @@ impl Evaluator {
         out
     }
 
+    /// Variable `validation` conditions that refer to other variables,
+    /// locals or data sources (Terraform 1.9+), evaluated once the values
+    /// they refer to are in `lookup` (after the plan walk). Module
+    /// instances of `count`/`for_each` calls are not checked this way.
+    pub fn cross_validations(&self, lookup: &dyn ResourceLookup) -> Result<(), Diagnostics> {
+        let mut diags = Diagnostics::new();
+        for m in self.config.modules() {
+            let inst = ModuleInstance(m.path.iter().map(|n| (n.clone(), None)).collect());
+            if !inst.is_root() && self.module_config(&inst).is_none() {
+                continue;
+            }
+            let stack = RefCell::new(Vec::new());
+            let scope = self.scope(&inst, m, lookup, &stack);
+            for (name, var) in &m.variables {
+                if !var
+                    .validations
+                    .iter()
+                    .any(|v| crate::variables::refers_beyond(var, v))
+                {
+                    continue;
+                }
+                let value = match self.var_value(&inst, m, name, lookup, &stack, false) {
+                    Ok(v) => v,
+                    // Module calls with count/for_each have no keyless instance.
+                    Err(_) => continue,
+                };
+                if let Err(d) = check_validations_in(var, &value, &m.dir, Some(&scope as &dyn Env))
+                {
+                    diags.extend(d);
+                }
+            }
+        }
+        if diags.is_empty() {
+            Ok(())
+        } else {
+            Err(dedup(diags))
+        }
+    }
+
+    /// Check the `postcondition`s of one resource instance against its
+    /// object (`self`): the planned one (unknown parts wait) or the one just
+    /// created, updated or read. A false condition is an error naming the
+    /// instance, with the condition's `error_message`.
+    pub fn check_postconditions(
+        &self,
+        addr: &ResourceAddr,
+        object: &Value,
+        lookup: &dyn ResourceLookup,
+    ) -> Result<(), Diagnostics> {
+        let Some(m) = self.module_config(&addr.module) else {
+            return Ok(());
+        };
+        let block = addr.block();
+        let Some(r) = m.resources.get(&block.local_name()) else {
+            return Ok(());
+        };
+        if r.postconditions.is_empty() {
+            return Ok(());
+        }
+        let stack = RefCell::new(Vec::new());
+        let scope = self.scope(&addr.module, m, lookup, &stack);
+        let exps = expand_keys(&scope, r.count.as_ref(), r.for_each.as_ref())?.unwrap_or_default();
+        let fallback = Expansion {
+            key: addr.key.clone(),
+            each_value: None,
+        };
+        let e = exps.iter().find(|e| e.key == addr.key).unwrap_or(&fallback);
+        let iscope = scope.with_instance(e);
+        let mut ctx = Ctx::new(&r.file, &iscope);
+        ctx.bindings.push(("self".into(), object.clone()));
+        let summary = match addr.mode {
+            ResourceMode::Managed => "Resource postcondition failed",
+            ResourceMode::Data => "Data source postcondition failed",
+        };
+        check_conditions(&ctx, &r.postconditions, summary, &addr.to_string())
+    }
+
+    /// The (target instance, id) pairs of an import block (root module):
+    /// one per `for_each` element, with `to`'s key expression and `id`
+    /// evaluated with `each`. Errors name the import block.
+    pub fn import_targets(
+        &self,
+        import: &crate::config::ImportBlock,
+        lookup: &dyn ResourceLookup,
+    ) -> Result<Vec<(ResourceAddr, Value)>, Diagnostics> {
+        let stack = RefCell::new(Vec::new());
+        let root = &self.config.root;
+        let inst = ModuleInstance::root();
+        let scope = self.scope(&inst, root, lookup, &stack);
+        let exps = match &import.for_each {
+            None => vec![Expansion {
+                key: None,
+                each_value: None,
+            }],
+            Some(fe) => match expand_keys(&scope, None, Some(fe))? {
+                Some(e) => e,
+                None => {
+                    return Err(Diagnostic::error(
+                        "Invalid for_each argument",
+                        "The for_each of an import block must be known before apply: use variables, locals and literal values.",
+                    )
+                    .at(Some(fe.range()))
+                    .into());
+                }
+            },
+        };
+        let mut out = Vec::with_capacity(exps.len());
+        let mut diags = Diagnostics::new();
+        for e in &exps {
+            let iscope = scope.with_instance(e);
+            let mut to = import.to.clone();
+            if let Some(k) = &import.to_key {
+                let v = match Ctx::new(&k.file, &iscope).eval(&k.expr) {
+                    Ok(v) => v,
+                    Err(d) => {
+                        diags.extend(d);
+                        continue;
+                    }
+                };
+                let key = match v.unmarked() {
+                    Value::String(s) => InstanceKey::Str(s.clone()),
+                    Value::Number(n) => match n.to_string().parse::<i64>() {
+                        Ok(i) if i >= 0 => InstanceKey::Int(i),
+                        _ => {
+                            diags.push(
+                                Diagnostic::error(
+                                    "Invalid import target key",
+                                    format!("The key of the import target must be a whole number ≥ 0 or a string, not {n}."),
+                                )
+                                .at(Some(k.range())),
+                            );
+                            continue;
+                        }
+                    },
+                    other => {
+                        diags.push(
+                            Diagnostic::error(
+                                "Invalid import target key",
+                                format!("The key of the import target must be a known string or number, not {}. Use each.key or a literal.", other.type_name()),
+                            )
+                            .at(Some(k.range())),
+                        );
+                        continue;
+                    }
+                };
+                to.key = Some(key);
+            }
+            match Ctx::new(&import.id.file, &iscope).eval(&import.id.expr) {
+                Ok(id) => out.push((to, id)),
+                Err(d) => diags.extend(d),
+            }
+        }
+        if diags.is_empty() {
+            Ok(out)
+        } else {
+            Err(dedup(diags))
+        }
+    }
+
     /// Evaluate an import block's `id` (root module).
     pub fn import_id(
         &self,
@@ -1238,6 +1419,14 @@ impl Evaluator {
     pub fn validate(&self, schemas: &dyn SchemaLookup) -> Diagnostics {
         let mut diags = Diagnostics::new();
         for m in self.config.modules() {
+            for r in m.resources.values().filter(|r| is_json_file(&r.file)) {
+                if let Some(schema) = schemas.body_schema(r.mode, &r.type_name) {
+                    self.json_schemas
+                        .lock()
+                        .expect("json schemas")
+                        .insert((r.mode, r.type_name.clone()), schema);
+                }
+            }
             check_module_refs(m, schemas, &mut diags);
             check_module_schemas(m, schemas, &mut diags);
             check_functions(m, &mut diags);
@@ -1558,6 +1747,7 @@ impl GraphBuilder<'_> {
                 .chain(
                     r.preconditions
                         .iter()
+                        .chain(&r.postconditions)
                         .flat_map(|c| [&c.condition, &c.error_message]),
                 )
                 .flat_map(Expr::refs);
@@ -1772,6 +1962,7 @@ fn check_module_refs(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diagnos
                 .chain(
                     r.preconditions
                         .iter()
+                        .chain(&r.postconditions)
                         .flat_map(|c| [&c.condition, &c.error_message]),
                 )
                 .map(Expr::collected),
@@ -1972,6 +2163,43 @@ fn check_module_schemas(m: &Module, schemas: &dyn SchemaLookup, diags: &mut Diag
     }
 }
 
+/// A resource body with the arguments and blocks of override files merged in.
+fn overlay_bodies(scope: &Scope, r: &ResourceBlock, base: Value) -> R<Value> {
+    if r.overlays.is_empty() {
+        return Ok(base);
+    }
+    let Value::Map(mut m) = base else {
+        return Ok(base);
+    };
+    for (file, body) in &r.overlays {
+        let mut ctx = Ctx::new(file, scope);
+        if let Value::Map(o) = eval_body(&mut ctx, body)? {
+            m.extend(o);
+        }
+    }
+    Ok(Value::Map(m))
+}
+
+fn is_json_file(f: &SourceFile) -> bool {
+    f.name.ends_with(".json")
+}
+
+/// In a `.tf.json` body, an object (or list of objects) given for what the
+/// schema calls a nested block is that block (or those blocks).
+fn json_blocks(v: Value, schema: &BodySchema) -> Value {
+    let Value::Map(mut m) = v else { return v };
+    for (name, sub) in &schema.blocks {
+        let Some(x) = m.remove(name) else { continue };
+        let x = match x {
+            Value::Map(_) => Value::List(vec![json_blocks(x, sub)]),
+            Value::List(xs) => Value::List(xs.into_iter().map(|x| json_blocks(x, sub)).collect()),
+            other => other,
+        };
+        m.insert(name.clone(), x);
+    }
+    Value::Map(m)
+}
+
 fn check_body(
     file: &SourceFile,
     body: &Body,
@@ -1998,6 +2226,7 @@ fn check_body(
                         format!("The argument \"{k}\" is computed by the provider and cannot be set in configuration."),
                     )),
                     Some(_) => {}
+                    None if block_names.contains(&k) && is_json_file(file) => {}
                     None if block_names.contains(&k) => diags.push(error(
                         file,
                         span_of(&a.key),
@@ -2069,7 +2298,7 @@ fn check_functions(m: &Module, diags: &mut Diagnostics) {
                 let builtin_arity: Option<(usize, Option<usize>)> = match name {
                     "try" => Some((1, None)),
                     "can" | "sensitive" | "nonsensitive" => Some((1, Some(1))),
-                    "templatefile" | "templatestring" => Some((2, Some(2))),
+                    "templatefile" | "templatestring" | "convert" => Some((2, Some(2))),
                     _ => crate::functions::signature(name),
                 };
                 match builtin_arity {
@@ -2087,6 +2316,7 @@ fn check_functions(m: &Module, diags: &mut Diagnostics) {
                             [
                                 "try",
                                 "can",
+                                "convert",
                                 "templatefile",
                                 "templatestring",
                                 "sensitive",
@@ -2126,7 +2356,13 @@ fn check_functions(m: &Module, diags: &mut Diagnostics) {
                     }
                     _ => {}
                 }
-                call.args.iter().for_each(|a| walk(a, f, diags));
+                // `convert`'s second argument is a type, not an expression.
+                let n = if name == "convert" {
+                    1
+                } else {
+                    call.args.len()
+                };
+                call.args.iter().take(n).for_each(|a| walk(a, f, diags));
             }
             Expression::Array(a) => a.iter().for_each(|x| walk(x, f, diags)),
             Expression::Object(o) => o.iter().for_each(|(k, v)| {

@@ -1,6 +1,7 @@
 //! `terrace-lang` loads and evaluates terrace configuration: a
 //! Terraform-language subset in `.tf` files (HCL, parsed with hcl-edit so
-//! every expression keeps its source span), one root module per
+//! every expression keeps its source span) and `.tf.json` files (Terraform's
+//! JSON syntax, rewritten as HCL at the JSON's offsets), one root module per
 //! environment folder plus child modules (local paths here; remote sources
 //! reach it as local directories through [`RemoteModules`]).
 //!
@@ -37,6 +38,7 @@ mod eval;
 mod evaluator;
 pub mod fmt;
 mod functions;
+mod json;
 mod project;
 mod refs;
 mod source;
@@ -48,7 +50,7 @@ mod version;
 pub use config::{
     CheckBlock, Condition, Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module,
     ModuleCall, MoveEndpoint, MovedBlock, NoRemoteModules, Output, ProviderBlock, ProviderRef,
-    ProviderRequirement, RemoteModules, RemoteSource, ReplaceTrigger, ResourceBlock,
+    ProviderRequirement, RemoteModules, RemoteSource, RemovedBlock, ReplaceTrigger, ResourceBlock,
     TerraformBlock, Variable, load_config, load_config_with,
 };
 pub use evaluator::{

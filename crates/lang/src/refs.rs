@@ -88,7 +88,7 @@ pub fn parse_subject(
         "module" => one("module").map(|(a, s)| (RefSubject::Module(a), 1, s))?,
         "self" => {
             return Err(BadReference {
-                message: "The \"self\" object is only available in provisioner and connection blocks, which terrace does not support.".into(),
+                message: "The \"self\" object is only available in a postcondition block of a resource or data source (and in provisioner and connection blocks, which terrace does not support).".into(),
                 span: root_span,
             });
         }
@@ -147,6 +147,15 @@ pub struct CollectedRefs {
 impl CollectedRefs {
     pub(crate) fn of_expr(e: &Expression) -> Self {
         let mut c = RefCollector::new();
+        c.expr(e);
+        c.into()
+    }
+
+    /// The references of a postcondition expression, where `self` is the
+    /// object being checked (bound, not a reference).
+    pub(crate) fn of_expr_with_self(e: &Expression) -> Self {
+        let mut c = RefCollector::new();
+        c.bound.push("self".into());
         c.expr(e);
         c.into()
     }
@@ -253,7 +262,15 @@ impl RefCollector {
                 self.expr(&c.true_expr);
                 self.expr(&c.false_expr);
             }
-            Expression::FuncCall(f) => f.args.iter().for_each(|x| self.expr(x)),
+            Expression::FuncCall(f) => {
+                // `convert(value, type)`: the type is not an expression.
+                let n = if f.name.name.as_str() == "convert" && !f.name.is_namespaced() {
+                    1
+                } else {
+                    f.args.len()
+                };
+                f.args.iter().take(n).for_each(|x| self.expr(x))
+            }
             Expression::Traversal(t) => {
                 if let Expression::Variable(v) = &t.expr {
                     self.traversal(v, &t.operators);

@@ -18,15 +18,25 @@ pub struct SourceFile {
     /// The path on disk.
     pub path: PathBuf,
     text: Arc<str>,
+    /// For a `.tf.json` file: the JSON as written. `text` is then the HCL
+    /// terrace made from it, laid out at the same byte offsets where it
+    /// could be, so positions and source lines are the JSON's.
+    shown: Option<Arc<str>>,
     line_starts: Vec<usize>,
 }
 
 impl SourceFile {
     pub fn new(name: String, path: PathBuf, text: impl Into<Arc<str>>) -> SourceFile {
-        let text: Arc<str> = text.into();
+        Self::with_shown(name, path, text.into(), None)
+    }
+
+    fn with_shown(name: String, path: PathBuf, text: Arc<str>, shown: Option<Arc<str>>) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(
-            text.bytes()
+            shown
+                .as_deref()
+                .unwrap_or(&text)
+                .bytes()
                 .enumerate()
                 .filter(|(_, b)| *b == b'\n')
                 .map(|(i, _)| i + 1),
@@ -35,6 +45,7 @@ impl SourceFile {
             name,
             path,
             text,
+            shown,
             line_starts,
         }
     }
@@ -43,15 +54,21 @@ impl SourceFile {
         &self.text
     }
 
+    /// The text positions and source lines are taken from.
+    fn shown(&self) -> &str {
+        self.shown.as_deref().unwrap_or(&self.text)
+    }
+
     /// The position of a byte offset (clamped to the text, moved back to a char boundary).
     pub fn pos(&self, byte: usize) -> Pos {
-        let mut byte = byte.min(self.text.len());
-        while !self.text.is_char_boundary(byte) {
+        let text = self.shown();
+        let mut byte = byte.min(text.len());
+        while !text.is_char_boundary(byte) {
             byte -= 1;
         }
         let line = self.line_starts.partition_point(|&s| s <= byte);
         let start = self.line_starts[line - 1];
-        let column = self.text[start..byte].chars().count() + 1;
+        let column = text[start..byte].chars().count() + 1;
         Pos { line, column, byte }
     }
 
@@ -71,8 +88,8 @@ impl SourceFile {
             .line_starts
             .get(line)
             .copied()
-            .unwrap_or(self.text.len());
-        Some(self.text[start..end].trim_end_matches(['\n', '\r']))
+            .unwrap_or(self.shown().len());
+        Some(self.shown()[start..end].trim_end_matches(['\n', '\r']))
     }
 
     /// The source text of a byte span.
@@ -126,6 +143,20 @@ impl SourceMap {
     pub fn add(&mut self, path: &Path, text: impl Into<Arc<str>>) -> Arc<SourceFile> {
         let name = self.display_name(path);
         let file = Arc::new(SourceFile::new(name.clone(), path.to_path_buf(), text));
+        self.files.insert(name, file.clone());
+        file
+    }
+
+    /// Add a `.tf.json` file: `hcl` (made from `json`) is what is parsed,
+    /// `json` is what positions and diagnostics show.
+    pub fn add_generated(&mut self, path: &Path, hcl: String, json: String) -> Arc<SourceFile> {
+        let name = self.display_name(path);
+        let file = Arc::new(SourceFile::with_shown(
+            name.clone(),
+            path.to_path_buf(),
+            hcl.into(),
+            Some(json.into()),
+        ));
         self.files.insert(name, file.clone());
         file
     }

@@ -330,6 +330,7 @@ struct VarEnv<'a> {
     name: &'a str,
     value: Arc<Value>,
     base_dir: &'a Path,
+    outer: Option<&'a dyn Env>,
 }
 
 impl Env for VarEnv<'_> {
@@ -339,9 +340,13 @@ impl Env for VarEnv<'_> {
         span: Range<usize>,
         file: &SourceFile,
     ) -> Result<Arc<Value>, Diagnostics> {
-        match subject {
-            RefSubject::Var(n) if n == self.name => Ok(self.value.clone()),
-            _ => Err(error(file, span, "Invalid reference in variable validation", format!("The condition for variable \"{}\" can only refer to the variable itself, using var.{}.", self.name, self.name)).into()),
+        match (subject, self.outer) {
+            (RefSubject::Var(n), _) if n == self.name => Ok(self.value.clone()),
+            // Other variables, locals and data (Terraform 1.9+): resolved in
+            // the module's scope, or unknown until it exists (the
+            // evaluator checks such conditions again with it).
+            (_, Some(outer)) => outer.resolve(subject, span, file),
+            (_, None) => Ok(Arc::new(Value::Unknown)),
         }
     }
     fn base_dir(&self) -> &Path {
@@ -349,11 +354,33 @@ impl Env for VarEnv<'_> {
     }
 }
 
-/// Run a variable's `validation` blocks against its value.
+/// Run a variable's `validation` blocks against its value. Conditions
+/// that refer to other values are unknown here (skipped); see
+/// [`check_validations_in`].
 pub(crate) fn check_validations(
     var: &Variable,
     value: &Value,
     base_dir: &Path,
+) -> Result<(), Diagnostics> {
+    check_validations_in(var, value, base_dir, None)
+}
+
+/// True when a validation refers to something besides its own variable.
+pub(crate) fn refers_beyond(var: &Variable, v: &crate::config::Validation) -> bool {
+    [&v.condition, &v.error_message].iter().any(|e| {
+        e.refs()
+            .iter()
+            .any(|r| !matches!(&r.subject, RefSubject::Var(n) if *n == var.name))
+    })
+}
+
+/// Run a variable's `validation` blocks; with `outer`, only those that
+/// refer to other values, resolved in `outer` (the module's scope).
+pub(crate) fn check_validations_in(
+    var: &Variable,
+    value: &Value,
+    base_dir: &Path,
+    outer: Option<&dyn Env>,
 ) -> Result<(), Diagnostics> {
     if var.validations.is_empty() {
         return Ok(());
@@ -362,9 +389,13 @@ pub(crate) fn check_validations(
         name: &var.name,
         value: Arc::new(value.clone()),
         base_dir,
+        outer,
     };
     let mut diags = Diagnostics::new();
     for v in &var.validations {
+        if outer.is_some() && !refers_beyond(var, v) {
+            continue;
+        }
         let cond = match Ctx::new(&v.condition.file, &env).eval(&v.condition.expr) {
             Ok(c) => c,
             Err(d) => {

@@ -362,8 +362,13 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         } else {
             String::new()
         };
+        let forgot = if rep.forgot > 0 {
+            format!(", {} forgotten", rep.forgot)
+        } else {
+            String::new()
+        };
         println!(
-            "\n{} Resources: {imported}{} added, {} changed, {} destroyed.",
+            "\n{} Resources: {imported}{} added, {} changed, {} destroyed{forgot}.",
             st.bold(&format!("{verb} {status}!")),
             rep.added,
             rep.changed,
