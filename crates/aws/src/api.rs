@@ -459,6 +459,10 @@ pub(crate) fn classify_code(op: &str, code: &str, message: String) -> ProviderEr
     if NOT_FOUND.contains(&code)
         || code.ends_with(".NotFound")
         || code.ends_with("NotFoundException")
+        // ELB (`LoadBalancerNotFound`, `AccessPointNotFound`) and RDS,
+        // ElastiCache, Redshift (`DBSubnetGroupNotFoundFault`).
+        || code.ends_with("NotFound")
+        || code.ends_with("NotFoundFault")
     {
         return ProviderError::NotFound(format!("{op}: {code}: {message}"));
     }

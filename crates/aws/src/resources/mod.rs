@@ -29,7 +29,9 @@
 mod autoscaling;
 mod autoscaling_policy;
 mod autoscaling_schedule;
+mod default_route_table;
 mod default_security_group;
+mod default_vpc;
 pub(crate) mod ec2;
 pub(crate) mod ec2_support;
 mod ecr_lifecycle_policy;
@@ -37,6 +39,7 @@ mod ecr_registry_scanning;
 mod ecr_repository;
 mod eks;
 mod eks_access;
+mod elb;
 mod iam;
 pub(crate) mod iam_policy;
 mod instance;
@@ -47,6 +50,8 @@ pub(crate) mod kms;
 mod launch_template;
 pub(crate) mod listed;
 mod logs;
+pub(crate) mod lb;
+mod not_yet;
 mod route_table;
 mod s3_bucket;
 mod s3_bucket_part;
@@ -57,6 +62,7 @@ mod security_group;
 mod sg_rule;
 pub(crate) mod ssm_parameter;
 mod subnet;
+pub(crate) mod subnet_groups;
 pub(crate) mod unimplemented;
 mod vpc;
 pub(crate) mod vpc_endpoint;
@@ -295,6 +301,30 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(logs::LogGroupType),
         Box::new(logs::FlowLogType),
         Box::new(vpc_endpoint::VpcEndpointResource),
+        Box::new(lb::load_balancer::LoadBalancer),
+        Box::new(lb::target_group::TargetGroup),
+        Box::new(lb::listener::Listener),
+        Box::new(lb::attachment::Attachment),
+        Box::new(ec2::dhcp_options::DhcpOptions),
+        Box::new(ec2::dhcp_options::DhcpOptionsAssociation),
+        Box::new(ec2::customer_gateway::CustomerGateway),
+        Box::new(ec2::vpn_gateway::VpnGateway),
+        Box::new(ec2::vpn_gateway::VpnGatewayAttachment),
+        Box::new(ec2::vpn_gateway::RoutePropagation),
+        Box::new(subnet_groups::SubnetGroup(subnet_groups::Service::Rds)),
+        Box::new(subnet_groups::SubnetGroup(
+            subnet_groups::Service::ElastiCache,
+        )),
+        Box::new(subnet_groups::SubnetGroup(subnet_groups::Service::Redshift)),
+        Box::new(elb::Elb),
+        Box::new(ec2::network_acl_rule::NetworkAclRule),
+        Box::new(ec2::vpc_cidr_association::VpcCidrAssociation),
+        Box::new(default_route_table::DefaultRouteTable),
+        Box::new(ec2::network_acl::NetworkAcl),
+        Box::new(ec2::network_acl::DefaultNetworkAcl),
+        Box::new(default_vpc::DefaultVpc),
+        Box::new(not_yet::NotYet("aws_vpc_block_public_access_options")),
+        Box::new(not_yet::NotYet("aws_vpc_block_public_access_exclusion")),
     ]
 }
 
@@ -443,4 +473,33 @@ pub(crate) fn computed_block_unknown(planned: &mut PlannedResource, config: &Val
     if !configured && let Some(m) = planned.planned.as_map_mut() {
         m.insert(key.to_string(), Value::Unknown);
     }
+}
+
+/// The caller's account ID (`sts:GetCallerIdentity`), for the ARNs of
+/// objects whose API reports no owner.
+pub(crate) async fn caller_account(p: &AwsProvider) -> Result<String, ProviderError> {
+    let who = p
+        .call("sts:GetCallerIdentity", || {
+            p.sts.get_caller_identity().send()
+        })
+        .await?;
+    Ok(who.account().unwrap_or_default().to_string())
+}
+
+/// `v` with its `arn` set to the ARN of `resource` of `service` in the
+/// caller's account, for objects whose describe call reports no owner
+/// (customer and VPN gateways, classic load balancers); their mapping
+/// keeps the ARN from state.
+pub(crate) async fn with_caller_arn(
+    p: &AwsProvider,
+    v: &Value,
+    service: &str,
+    resource: &str,
+) -> Result<Value, ProviderError> {
+    let arn = p.arn(service, &caller_account(p).await?, resource);
+    let mut v = v.clone();
+    if let Some(m) = v.as_map_mut() {
+        m.insert("arn".into(), Value::from(arn));
+    }
+    Ok(v)
 }

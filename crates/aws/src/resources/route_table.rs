@@ -45,7 +45,7 @@ impl RouteTable {
     }
 
     /// Bring the table's routes from `old` to `new`, keyed by destination.
-    async fn sync_routes(
+    pub(crate) async fn sync_routes(
         &self,
         p: &AwsProvider,
         id: &str,
@@ -70,7 +70,7 @@ impl RouteTable {
     }
 }
 
-fn routes_of(v: &Value) -> Vec<RouteSpec> {
+pub(crate) fn routes_of(v: &Value) -> Vec<RouteSpec> {
     get_blocks(v, "route")
         .iter()
         .map(|v| RouteSpec::from_value(v, BLOCK_KEYS))

@@ -185,6 +185,46 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
             ("cidr_blocks", Computed),
         ],
     ),
+    (
+        "aws_lb",
+        &[
+            ("client_keep_alive", Num),
+            ("customer_owned_ipv4_pool", Str),
+            ("desync_mitigation_mode", StrDefault("defensive")),
+            ("dns_record_client_routing_policy", Str),
+            ("enable_tls_version_and_cipher_suite_headers", Bool(false)),
+            ("enable_waf_fail_open", Bool(false)),
+            ("enable_xff_client_port", Bool(false)),
+            ("enable_zonal_shift", Bool(false)),
+            (
+                "enforce_security_group_inbound_rules_on_private_link_traffic",
+                Str,
+            ),
+            ("preserve_host_header", Bool(false)),
+            ("xff_header_processing_mode", StrDefault("append")),
+        ],
+    ),
+    (
+        "aws_lb_target_group",
+        &[
+            ("connection_termination", Bool(false)),
+            ("ip_address_type", Str),
+            ("lambda_multi_value_headers_enabled", Bool(false)),
+            ("load_balancing_algorithm_type", Str),
+            ("load_balancing_anomaly_mitigation", Str),
+            ("load_balancing_cross_zone_enabled", Str),
+            ("preserve_client_ip", Str),
+            ("proxy_protocol_v2", Bool(false)),
+        ],
+    ),
+    (
+        "aws_lb_listener",
+        &[("alpn_policy", Str), ("tcp_idle_timeout_seconds", Num)],
+    ),
+    (
+        "aws_elb",
+        &[("desync_mitigation_mode", StrDefault("defensive"))],
+    ),
 ];
 
 fn entries(type_name: &str) -> &'static [(&'static str, Arg)] {

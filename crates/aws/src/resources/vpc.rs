@@ -152,7 +152,7 @@ impl Vpc {
             .build()
     }
 
-    async fn read_one(
+    pub(crate) async fn read_one(
         &self,
         p: &AwsProvider,
         id: &str,

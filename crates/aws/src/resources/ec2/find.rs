@@ -247,6 +247,46 @@ describable!(
     paged set_filter
 );
 
+describable!(
+    t::DhcpOptions,
+    "dhcp-options-id",
+    dhcp_options_id,
+    "ec2:DescribeDhcpOptions",
+    describe_dhcp_options,
+    dhcp_options
+);
+describable!(
+    t::CustomerGateway,
+    "customer-gateway-id",
+    customer_gateway_id,
+    "ec2:DescribeCustomerGateways",
+    describe_customer_gateways,
+    customer_gateways;
+    unpaged set_filters,
+    gone = |o| matches!(o.state(), Some("deleted" | "deleting"))
+);
+describable!(
+    t::VpnGateway,
+    "vpn-gateway-id",
+    vpn_gateway_id,
+    "ec2:DescribeVpnGateways",
+    describe_vpn_gateways,
+    vpn_gateways;
+    unpaged set_filters,
+    gone = |o| matches!(o.state(), Some(t::VpnState::Deleted | t::VpnState::Deleting))
+);
+
+describable!(
+    t::NetworkAcl,
+    "network-acl-id",
+    network_acl_id,
+    "ec2:DescribeNetworkAcls",
+    describe_network_acls,
+    network_acls;
+    paged set_filters,
+    ids = set_network_acl_ids
+);
+
 /// Everything the filters select, following pages.
 pub(crate) async fn find_all<T: Ec2Object>(
     p: &AwsProvider,

@@ -12,10 +12,16 @@
 //! A new EC2 type is then its schema, its `to_value` mapping, its
 //! create/update/delete calls and one `describable!` line in [`find`].
 
+pub(crate) mod customer_gateway;
+pub(crate) mod dhcp_options;
 pub(crate) mod egress_only_internet_gateway;
 pub(crate) mod eip;
 pub(crate) mod find;
 pub(crate) mod nat_gateway;
+pub(crate) mod network_acl;
+pub(crate) mod network_acl_rule;
 pub(crate) mod route;
 pub(crate) mod route_table_association;
 pub(crate) mod routes;
+pub(crate) mod vpc_cidr_association;
+pub(crate) mod vpn_gateway;
