@@ -14,5 +14,6 @@ mod reliability;
 mod shipped;
 mod state_cli;
 mod terraform_habits;
+mod tfstate;
 mod utility;
 mod validate;
