@@ -393,7 +393,7 @@ pub enum StateCommand {
         env: EnvArg,
         /// `json` (terrace's state) or `tfstate` (a Terraform/OpenTofu state,
         /// format version 4).
-        #[arg(long = "format", value_enum, default_value_t = PullFormat::Json)]
+        #[arg(long = "format", value_enum, default_value = "json")]
         format: PullFormat,
     },
     /// Replace the state with a file (lineage and serial checked).
