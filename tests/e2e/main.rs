@@ -19,5 +19,6 @@ mod state_cli;
 mod terraform_habits;
 mod tf_commands;
 mod tf_language;
+mod tfstate;
 mod utility;
 mod validate;

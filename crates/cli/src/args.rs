@@ -399,6 +399,13 @@ pub enum DriftSub {
     },
 }
 
+/// What `state pull` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PullFormat {
+    Json,
+    Tfstate,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// List resource addresses in state.
@@ -429,16 +436,22 @@ pub enum StateCommand {
         /// The new address.
         to: String,
     },
-    /// Print the current state as JSON.
+    /// Print the current state as JSON (terrace's own, or `--format tfstate`
+    /// for Terraform/OpenTofu).
     Pull {
         #[command(flatten)]
         env: EnvArg,
+        /// `json` (terrace's state) or `tfstate` (a Terraform/OpenTofu state,
+        /// format version 4).
+        #[arg(long = "format", value_enum, default_value = "json")]
+        format: PullFormat,
     },
     /// Replace the state with a file (lineage and serial checked).
     Push {
         #[command(flatten)]
         env: EnvArg,
-        /// A state file (as written by `state pull`).
+        /// A state file: terrace's (as written by `state pull`) or a
+        /// Terraform/OpenTofu `terraform.tfstate` (format version 4).
         file: PathBuf,
         /// Accept a file of another lineage or an older serial.
         #[arg(long = "force")]

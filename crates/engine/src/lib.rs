@@ -1,8 +1,9 @@
 //! `terrace-engine` owns what terrace *does*: planning (refresh in batches,
 //! diff, actions), applying (parallel, journalled, crash-reconciled, state
 //! persisted as resources complete), destroying, drift detection, the plan
-//! file and Terraform plan JSON, ephemeral environments, and the built-in
-//! `terraform_data` resource.
+//! file and Terraform plan JSON, Terraform/OpenTofu state files in and out
+//! (`tfstate`), ephemeral environments, and the built-in `terraform_data`
+//! resource.
 //!
 //! It works through the `terrace-provider` trait and the `terrace-state`
 //! store trait and never sees an AWS SDK type, a terminal or clap. Progress
@@ -22,6 +23,7 @@ pub mod plan;
 pub mod planjson;
 pub mod report;
 pub mod rollback;
+pub mod tfstate;
 pub mod values;
 
 pub use context::{Engine, EnvReader, LoadOptions, LoadedEnv, Providers, load_env};

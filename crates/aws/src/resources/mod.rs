@@ -353,12 +353,38 @@ pub(crate) fn default_plan(
     let mut planned = plan_with_schema(adjusted.as_ref().unwrap_or(schema), prior, config);
     if schema.attributes.contains_key("tags_all") {
         let tags = planned.planned.get("tags").cloned().unwrap_or(Value::Null);
-        let all = planned_tags_all(&p.default_tags, &tags, ctx);
+        let mut all = planned_tags_all(&p.default_tags, &tags, ctx);
+        if planned.requires_replace.is_empty() && prior.is_some_and(is_adopted) {
+            // An object terrace did not create (brought in by an `import`
+            // block or a pushed Terraform state) keeps the tags it has: no
+            // ownership tags are added, so adopting it plans no change.
+            all = without_ownership_tags(all);
+        }
         if let Some(m) = planned.planned.as_map_mut() {
             m.insert("tags_all".into(), all);
         }
     }
     planned
+}
+
+/// An object in state whose recorded `tags_all` carries no
+/// `terrace:environment` tag: one terrace adopted rather than created.
+pub(crate) fn is_adopted(prior: &Value) -> bool {
+    prior
+        .get("tags_all")
+        .and_then(Value::as_map)
+        .is_some_and(|m| !m.contains_key(crate::provider::OWNER_ENVIRONMENT_TAG))
+}
+
+fn without_ownership_tags(all: Value) -> Value {
+    match all {
+        Value::Map(mut m) => {
+            m.remove(crate::provider::OWNER_ENVIRONMENT_TAG);
+            m.remove(crate::provider::OWNER_ADDRESS_TAG);
+            Value::Map(m)
+        }
+        other => other,
+    }
 }
 
 /// The generic planner plans an optional+computed attribute that is unset

@@ -106,19 +106,21 @@ pub(crate) async fn state_command(project: &Project, c: StateCommand) -> Result<
             .await?;
             println!("Moved {from} to {to}.");
         }
-        StateCommand::Pull { env } => {
+        StateCommand::Pull { env, format } => {
             let env = settings::require_env(&env)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&read_state(&engine, &env).await?)?
-            );
+            let state = read_state(&engine, &env).await?;
+            let doc = match format {
+                PullFormat::Json => serde_json::to_value(&state)?,
+                PullFormat::Tfstate => terrace_engine::tfstate::to_tfstate(
+                    &state,
+                    terrace_lang::TERRAFORM_LANGUAGE_VERSION,
+                ),
+            };
+            println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         StateCommand::Push { env, file, force } => {
             let env = settings::require_env(&env)?;
-            let text =
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let mut pushed: State = serde_json::from_slice(&text)
-                .with_context(|| format!("{} is not a terrace state file", file.display()))?;
+            let mut pushed = read_push_file(&engine, &file)?;
             let held = terrace_state::lock_environment(
                 engine.store.clone(),
                 &env,
@@ -359,6 +361,35 @@ pub(crate) async fn state_command(project: &Project, c: StateCommand) -> Result<
         }
     }
     Ok(0)
+}
+
+/// The state in a file given to `state push`: terrace's own, or a
+/// Terraform/OpenTofu state (format version 4) converted to terrace's.
+fn read_push_file(engine: &Engine, file: &std::path::Path) -> Result<State> {
+    let text = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let doc: serde_json::Value = serde_json::from_slice(&text).with_context(|| {
+        format!(
+            "{} is not a state file: it is not valid JSON",
+            file.display()
+        )
+    })?;
+    if terrace_engine::tfstate::is_tfstate(&doc) {
+        let schema = |provider: &str, type_name: &str| {
+            engine.type_schema(terrace_core::ResourceMode::Managed, provider, type_name)
+        };
+        return terrace_engine::tfstate::from_tfstate(&doc, &schema).map_err(|e| {
+            anyhow!(
+                "{} is a Terraform state that cannot be pushed: {e}",
+                file.display()
+            )
+        });
+    }
+    serde_json::from_value(doc).with_context(|| {
+        format!(
+            "{} is neither a terrace state (as written by `terrace state pull`) nor a Terraform state (with \"version\": 4)",
+            file.display()
+        )
+    })
 }
 
 /// Managed resource instances in a state.
