@@ -397,7 +397,6 @@ async fn a_handwritten_tfstate_of_sdk_made_objects_is_adopted_with_an_empty_plan
     assert!(!tags.contains_key("terrace:environment"), "{tags:?}");
     let r = p.run(&["plan", "-e", "legacy", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
-
 }
 
 #[test]

@@ -384,7 +384,7 @@ async fn common_failures_read_without_sdk_debug_dumps() {
     let cases = [
         (
             sts_error_server("403 Forbidden", "ExpiredToken"),
-            "ExpiredToken: sts:GetCallerIdentity: answer ExpiredToken",
+            "ExpiredToken: sts:GetCallerIdentity: the AWS credentials have expired (answer ExpiredToken); they are static credentials",
         ),
         (
             sts_error_server("403 Forbidden", "AccessDenied"),

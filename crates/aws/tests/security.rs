@@ -10,9 +10,9 @@ use terrace_aws::AwsProvider;
 use terrace_core::{PathStep, Value};
 use terrace_provider::{Provider, ProviderError};
 
-const RSA_KEY: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCiiR0lsRGNdTiXwmmm2b18ETDzp/ICDTMZdMt96sQDbyUjBpv7kn4bYc2Ymg5sh5Wxk3blUKqgTLM7mWHnWKWq9PLGQRBbvLqXlVNBEY0uoxRzf0izRMN7Te7Q6sKdzkNUxKKZpqMJuLFvjJ0Qd1jUknqqIK3aKwxdYOccOw/7i4uIXSomGWTEYJIR5WSczWe4gIa5RAabZK2QSii2WcqX/h1q90baXDqxOpb9jO880AjD5Flt2cdZoryF04l/7P1hCaAK1f/qseYcqpu8/Nyau9Ci3JrZaVTJfbdSMRRVifpzlu4fS3xfeWCKNMLyjJKBbZclSvyfGGg+qmUL2Re/";
+const RSA_KEY: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCZO/q/qRXn7A2KJi7ms70l+9ifEWS6Pf+1Y8TcEf/12jr/3RBJ33eaLLLULguutFwqe99++2AHrD0dDIA8qAMFqOa2Ae0n03e06nXOff/PhmGdxa5Xmce6L3iKvXpiwXCvPi2xfMgz9C5Hd5qsMQ5S9llirVRB/erRddAudOaYKoHbbSdtKoL4DODVNpzMcKHI/p3sG28LjFdoKVVGMyrXZnsX2Puv48ymsxVcv7UVvzMEkLDB/pkj2F36XNj+YS/ZrnY8ZfTnksEZ54He3oeAzfbFj4InTRXUCzvT+geQBmVhbcwA56GjPYNrR4yXSL6PZ1Y2aEf0PJ5V1x4SSrwv";
 const ED_KEY: &str =
-    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIP8w6VjV9CSnV+O6kNkcmnQAWCTX/HQJMSQKovxgBNr1";
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN2JVNRvy3IiTqdxoFGEL9uPduhl+eKBof6mz495ZRQr";
 
 fn set(v: &Value, key: &str, x: impl Into<Value>) -> Value {
     let mut v = v.clone();

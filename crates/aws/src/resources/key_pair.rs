@@ -93,6 +93,7 @@ impl ResourceType for KeyPair {
             )
         });
         let key = get_str(planned, "public_key").unwrap_or_default();
+        check_public_key(&key)?;
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         p.call("ec2:ImportKeyPair", || {
             p.ec2
@@ -159,4 +160,31 @@ impl ResourceType for KeyPair {
             .await,
         )
     }
+}
+
+/// Key material EC2 can import: OpenSSH `ssh-rsa`, `ssh-ed25519` or
+/// `ecdsa-sha2-nistp*` with a base64 body (AWS answers anything else with
+/// `InvalidKey.Format`; checking first gives the same error on every
+/// endpoint and never sends a create that cannot succeed).
+fn check_public_key(key: &str) -> Result<(), ProviderError> {
+    use base64::Engine;
+    let mut words = key.split_whitespace();
+    let kind = words.next().unwrap_or("");
+    let body = words.next().unwrap_or("");
+    let known = ["ssh-rsa", "ssh-ed25519"].contains(&kind) || kind.starts_with("ecdsa-sha2-nistp");
+    if known
+        && base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .is_ok()
+    {
+        return Ok(());
+    }
+    Err(ProviderError::InvalidArgument {
+        path: Some(vec![terrace_core::PathStep::Key("public_key".into())]),
+        code: "InvalidKey.Format".into(),
+        message: "public_key is not an OpenSSH public key: give `ssh-rsa AAAA…`, \
+                  `ssh-ed25519 AAAA…` or `ecdsa-sha2-nistp256 AAAA…` (e.g. the contents of \
+                  ~/.ssh/id_ed25519.pub)"
+            .into(),
+    })
 }
