@@ -160,18 +160,25 @@ pub async fn sdk_config(moto: &Moto) -> aws_config::SdkConfig {
         .await
 }
 
-/// A short random suffix for globally unique names (S3 buckets).
+/// A short suffix for unique names (environments, S3 buckets): distinct for
+/// every call in this process (a counter) and, with high probability,
+/// across processes (time and pid mixed in). It used to be the leading
+/// eight hex digits of the time in nanoseconds, which change only every
+/// half second: two tests starting together shared an environment name,
+/// and one test's outage hit the other's apply.
 pub fn suffix() -> String {
-    uuid_like()[..8].to_string()
-}
-
-fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{SystemTime, UNIX_EPOCH};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
-        .as_nanos();
-    format!("{:x}{:x}", n, std::process::id())
+        .as_nanos() as u64;
+    let c = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let mixed = n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (u64::from(std::process::id()) << 40)
+        ^ c.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    format!("{:08x}", (mixed >> 24) as u32 ^ c as u32)
 }
 
 /// IDs of live EC2 resources tagged with the environment's ownership tag.

@@ -325,8 +325,9 @@ async fn import_brings_an_object_into_state_and_the_next_plan_is_empty() {
     let r = project.run(&["import", "-e", &env, "aws_vpc.counted[3]", &vpc_id]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        r.stderr.contains("aws_vpc.counted[3] is not an instance")
-            && r.stderr.contains("aws_vpc.counted[0]"),
+        r.stderr
+            .contains("Configuration for import target does not exist")
+            && r.stderr.contains("aws_vpc.counted[3]"),
         "{}",
         r.all()
     );

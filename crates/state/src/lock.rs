@@ -49,7 +49,28 @@ impl HeldLock {
         if let Some(h) = self.heartbeat.take() {
             h.abort();
         }
-        let released = self.store.release_lock(&self.lease).await;
+        // A store outage at the end of a run (an S3 503, PostgreSQL
+        // restarting) is ridden out like the run's state writes: the
+        // release is tried again with backoff for up to a minute. A retry
+        // that finds our lock gone (an earlier try's answer was lost) has
+        // released it.
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(250);
+        let mut retried = false;
+        let released = loop {
+            match self.store.release_lock(&self.lease).await {
+                Err(StateError::LeaseLost { .. }) if retried => break Ok(()),
+                Err(StateError::Unreachable { .. })
+                    if started.elapsed() < Duration::from_secs(60) =>
+                {
+                    tracing::warn!(env = %self.lease.env, "releasing the lock: the state store is unreachable; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(4));
+                    retried = true;
+                }
+                other => break other,
+            }
+        };
         tracing::info!(env = %self.lease.env, ok = released.is_ok(), "released the lock");
         released
     }
