@@ -734,6 +734,20 @@ impl ResourceType for AutoscalingGroup {
     }
 }
 
+/// The result of deleting a part of an Auto Scaling group (a scaling policy,
+/// a scheduled action) that may be gone already: Auto Scaling answers a
+/// missing one with not-found or with a validation error naming it.
+pub(super) fn ok_if_part_gone<T>(r: Result<T, ProviderError>) -> Result<(), ProviderError> {
+    match r {
+        Err(ProviderError::InvalidArgument { message, .. })
+            if message.contains("not found") || message.contains("does not exist") =>
+        {
+            Ok(())
+        }
+        other => super::ec2_support::ok_if_gone(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -415,24 +415,15 @@ impl ResourceType for AutoscalingPolicy {
         let Some((group, name)) = key_of(prior) else {
             return Ok(());
         };
-        match p
-            .call("autoscaling:DeletePolicy", || {
+        super::autoscaling::ok_if_part_gone(
+            p.call("autoscaling:DeletePolicy", || {
                 p.autoscaling
                     .delete_policy()
                     .auto_scaling_group_name(&group)
                     .policy_name(&name)
                     .send()
             })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(ProviderError::InvalidArgument { message, .. })
-                if message.contains("not found") || message.contains("does not exist") =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+            .await,
+        )
     }
 }

@@ -318,24 +318,15 @@ impl ResourceType for AutoscalingSchedule {
         let Some((group, name)) = key_of(prior) else {
             return Ok(());
         };
-        match p
-            .call("autoscaling:DeleteScheduledAction", || {
+        super::autoscaling::ok_if_part_gone(
+            p.call("autoscaling:DeleteScheduledAction", || {
                 p.autoscaling
                     .delete_scheduled_action()
                     .auto_scaling_group_name(&group)
                     .scheduled_action_name(&name)
                     .send()
             })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(ProviderError::InvalidArgument { message, .. })
-                if message.contains("not found") || message.contains("does not exist") =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+            .await,
+        )
     }
 }

@@ -8,10 +8,11 @@
 //! writes its own reads.
 
 use super::eks::{
-    DELETE_TIMEOUT, EksCluster, from_hash, hash_tags, ok_if_gone, owned, request_token, sync_tags,
+    DELETE_TIMEOUT, EksCluster, from_hash, hash_tags, ok_if_gone, request_token, sync_tags,
     unimplemented_as_unsupported,
 };
 use super::iam::read_each;
+use super::listed::{TagFilter, TagListed};
 use super::{ResourceType, bad_import_id, default_plan, wait_for};
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
@@ -207,12 +208,14 @@ impl EksAddon {
         )
         .await
     }
+}
 
-    async fn list_matching(
+#[async_trait]
+impl TagListed for EksAddon {
+    async fn read_matching(
         &self,
         p: &AwsProvider,
-        environment: &str,
-        address: Option<&str>,
+        keep: TagFilter<'_>,
     ) -> Result<Vec<Value>, ProviderError> {
         let mut pairs = Vec::new();
         for c in EksCluster.all_names(p).await? {
@@ -242,7 +245,7 @@ impl EksAddon {
         Ok(addons
             .into_iter()
             .flatten()
-            .filter(|a| owned(&from_hash(a.tags()), environment, address))
+            .filter(|a| keep(&from_hash(a.tags())))
             .map(|a| self.to_value(p, &a, None))
             .collect())
     }
@@ -475,25 +478,8 @@ impl ResourceType for EksAddon {
         .await
     }
 
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        _token: &str,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .list_matching(p, &ctx.environment, Some(&ctx.address))
-            .await?
-            .into_iter()
-            .next())
-    }
-
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        self.list_matching(p, environment, None).await
+    fn tag_listed(&self) -> Option<&dyn TagListed> {
+        Some(self)
     }
 }
 
@@ -559,12 +545,14 @@ impl EksAccessEntry {
             .await?
             .map(|e| self.to_value(p, &e, prior)))
     }
+}
 
-    async fn list_matching(
+#[async_trait]
+impl TagListed for EksAccessEntry {
+    async fn read_matching(
         &self,
         p: &AwsProvider,
-        environment: &str,
-        address: Option<&str>,
+        keep: TagFilter<'_>,
     ) -> Result<Vec<Value>, ProviderError> {
         let mut pairs = Vec::new();
         for c in EksCluster.all_names(p).await? {
@@ -594,7 +582,7 @@ impl EksAccessEntry {
         Ok(entries
             .into_iter()
             .flatten()
-            .filter(|e| owned(&from_hash(e.tags()), environment, address))
+            .filter(|e| keep(&from_hash(e.tags())))
             .map(|e| self.to_value(p, &e, None))
             .collect())
     }
@@ -781,25 +769,8 @@ impl ResourceType for EksAccessEntry {
         .await
     }
 
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        _token: &str,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .list_matching(p, &ctx.environment, Some(&ctx.address))
-            .await?
-            .into_iter()
-            .next())
-    }
-
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        self.list_matching(p, environment, None).await
+    fn tag_listed(&self) -> Option<&dyn TagListed> {
+        Some(self)
     }
 }
 
@@ -1168,12 +1139,14 @@ impl EksPodIdentityAssociation {
             .await?
             .map(|a| self.to_value(p, &a, prior)))
     }
+}
 
-    async fn list_matching(
+#[async_trait]
+impl TagListed for EksPodIdentityAssociation {
+    async fn read_matching(
         &self,
         p: &AwsProvider,
-        environment: &str,
-        address: Option<&str>,
+        keep: TagFilter<'_>,
     ) -> Result<Vec<Value>, ProviderError> {
         let mut pairs = Vec::new();
         for c in EksCluster.all_names(p).await? {
@@ -1208,7 +1181,7 @@ impl EksPodIdentityAssociation {
         Ok(all
             .into_iter()
             .flatten()
-            .filter(|a| owned(&from_hash(a.tags()), environment, address))
+            .filter(|a| keep(&from_hash(a.tags())))
             .map(|a| self.to_value(p, &a, None))
             .collect())
     }
@@ -1368,24 +1341,7 @@ impl ResourceType for EksPodIdentityAssociation {
         .await
     }
 
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        _token: &str,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .list_matching(p, &ctx.environment, Some(&ctx.address))
-            .await?
-            .into_iter()
-            .next())
-    }
-
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        self.list_matching(p, environment, None).await
+    fn tag_listed(&self) -> Option<&dyn TagListed> {
+        Some(self)
     }
 }
