@@ -115,7 +115,8 @@ async fn notifications_are_signed_retried_bounded_and_recorded() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(took < std::time::Duration::from_secs(12), "took {took:?}");
 
-    let reqs = seen.lock().unwrap();
+    // Taken out of the server's list, so no lock is held across the awaits below.
+    let reqs = std::mem::take(&mut *seen.lock().unwrap());
     assert_eq!(reqs.len(), 2, "a 500, then the retry");
     let last = &reqs[1];
     assert_eq!(reqs[0].body, last.body);
@@ -176,7 +177,8 @@ async fn notifications_are_signed_retried_bounded_and_recorded() {
     let env = [("CHAT_HOOK", chat.as_str())];
     let r = p.run_env(&["apply", "-e", "nt", "--auto-approve"], &env);
     assert_eq!(r.code, 0, "{}", r.all());
-    let reqs = seen.lock().unwrap();
+    // Taken out of the server's list, so no lock is held across the awaits below.
+    let reqs = std::mem::take(&mut *seen.lock().unwrap());
     assert_eq!(reqs.len(), 1);
     let body: serde_json::Value = serde_json::from_slice(&reqs[0].body).unwrap();
     let text = body["text"].as_str().expect("slack text");

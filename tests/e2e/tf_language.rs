@@ -80,76 +80,74 @@ removed {
 
     // 2. The Terraform-style root module adopts them.
     let env = format!("tf{sfx}");
-    let main = format!(
-        r#"
-terraform {{
+    let main = r#"
+terraform {
   required_version = ">= 1.5.0"
-  backend "s3" {{
+  backend "s3" {
     bucket = "company-tf-state"
     key    = "adopt/terraform.tfstate"
     region = "us-east-1"
-  }}
-  provider_meta "aws" {{
+  }
+  provider_meta "aws" {
     user_agent = ["github.com/example/adopt"]
-  }}
-}}
+  }
+}
 
-variable "names" {{
+variable "names" {
   type = set(string)
-}}
+}
 
-variable "prefix" {{
+variable "prefix" {
   type = string
-  validation {{
+  validation {
     condition     = length(var.prefix) + local.longest <= 63
     error_message = "bucket names would be longer than 63 characters"
-  }}
-}}
+  }
+}
 
-locals {{
+locals {
   longest = max([for n in var.names : length(n) + 1]...)
   owner   = "nobody"
-}}
+}
 
-import {{
+import {
   for_each = var.names
   to       = aws_s3_bucket.adopted[each.key]
-  id       = "${{var.prefix}}-${{each.key}}"
-}}
+  id       = "${var.prefix}-${each.key}"
+}
 
-resource "aws_s3_bucket" "adopted" {{
+resource "aws_s3_bucket" "adopted" {
   for_each = var.names
-  bucket   = "${{var.prefix}}-${{each.key}}"
-  tags = {{
+  bucket   = "${var.prefix}-${each.key}"
+  tags = {
     Owner = "nobody"
-  }}
-  lifecycle {{
-    precondition {{
+  }
+  lifecycle {
+    precondition {
       condition     = length(var.names) > 0
       error_message = "no names"
-    }}
-    postcondition {{
-      condition     = self.bucket == "${{var.prefix}}-${{each.key}}"
+    }
+    postcondition {
+      condition     = self.bucket == "${var.prefix}-${each.key}"
       error_message = "adopted the wrong bucket"
-    }}
-  }}
-}}
+    }
+  }
+}
 
-removed {{
+removed {
   from = aws_s3_bucket.retired
-  lifecycle {{
+  lifecycle {
     destroy = false
-  }}
-}}
+  }
+}
 
-check "names" {{
-  assert {{
+check "names" {
+  assert {
     condition     = length(var.names) == 3
-    error_message = "expected three buckets, have ${{length(var.names)}}"
-  }}
-}}
-"#
-    );
+    error_message = "expected three buckets, have ${length(var.names)}"
+  }
+}
+"#;
     let json = r#"{
   "//": "written by a generator, as Terraform's JSON syntax",
   "resource": {
@@ -187,7 +185,7 @@ resource "aws_s3_bucket" "adopted" {
     project.write_env(
         &env,
         &[
-            ("main.tf", &main),
+            ("main.tf", main),
             ("versioning.tf.json", json),
             ("owner_override.tf", overrides),
         ],

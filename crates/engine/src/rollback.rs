@@ -263,7 +263,7 @@ mod tests {
         let list = [v1.clone(), v2.clone(), failed];
         assert_eq!(pick(&list, "dev", None).unwrap().id, v2.id);
         // Only one apply: nothing to return to.
-        let err = pick(&[v1.clone()], "dev", None).unwrap_err();
+        let err = pick(std::slice::from_ref(&v1), "dev", None).unwrap_err();
         assert!(err.contains("--to ID"), "{err}");
         // --to a failed record is refused.
         let failed = rec("apply", Outcome::Failed, "c");

@@ -600,7 +600,7 @@ fn access(
                         "associatedAccessPolicy": assoc,
                     }))
                 }
-                ("DELETE", [policy @ ..]) => {
+                ("DELETE", policy) => {
                     let policy = policy.join("/");
                     if policies.remove(&policy).is_none() {
                         return Err(not_found(format!(

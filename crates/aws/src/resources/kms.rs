@@ -451,7 +451,7 @@ impl ResourceType for KmsKey {
             },
         )
         .await?;
-        self.read_one(p, &id, Some(planned))
+        self.read_one(p, id, Some(planned))
             .await?
             .ok_or_else(|| ProviderError::NotFound(format!("KMS key {id} disappeared")))
     }

@@ -108,9 +108,9 @@ impl ResourceType for Attachment {
         let mut groups: BTreeMap<String, Option<Vec<Key>>> = BTreeMap::new();
         for pv in prior {
             let group = get_str(pv, "target_group_arn").unwrap_or_default();
-            if !groups.contains_key(&group) {
-                let found = self.registered(p, &group).await?;
-                groups.insert(group, found);
+            if let std::collections::btree_map::Entry::Vacant(slot) = groups.entry(group) {
+                let found = self.registered(p, slot.key()).await?;
+                slot.insert(found);
             }
         }
         Ok(prior
