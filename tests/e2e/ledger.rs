@@ -243,3 +243,78 @@ fn a_sigkilled_run_is_closed_as_interrupted_by_the_next_run() {
     assert_eq!(recs[1].outcome, Outcome::Succeeded);
     assert_eq!(recs[1].changed, ["terraform_data.a"]);
 }
+
+/// Outside GitLab (whose variables carry the commit's time), the commit
+/// time for the lead time comes from git: a GitHub Actions run of a
+/// commit made two hours ago in the checkout records that time; a commit
+/// git does not have leaves it unknown.
+#[test]
+fn the_commit_time_comes_from_git_when_the_ci_does_not_give_it() {
+    let p = Project::new();
+    p.write_env("lt", &[("main.tf", DATA)]);
+    let when = (chrono::Utc::now() - chrono::Duration::hours(2))
+        .with_timezone(&chrono::FixedOffset::east_opt(0).unwrap());
+    let when_s = when.to_rfc3339();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(p.path())
+            .env("GIT_COMMITTER_DATE", &when_s)
+            .env("GIT_AUTHOR_DATE", &when_s)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "environments"]);
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@example.com",
+        "commit",
+        "-q",
+        "-m",
+        "v1",
+    ]);
+    let sha = git(&["rev-parse", "HEAD"]);
+    let mut vars: Vec<(&str, &str)> = GITHUB
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "GITHUB_SHA")
+        .collect();
+    vars.push(("GITHUB_SHA", sha.as_str()));
+    let r = p.run_env(&["apply", "-e", "lt", "--auto-approve"], &with_ci(&vars));
+    assert_eq!(r.code, 0, "{}", r.all());
+    let recs = records(&p, "lt");
+    let ci = recs[0].identity.ci.as_ref().expect("ci context");
+    assert_eq!(ci.commit_sha.as_deref(), Some(sha.as_str()));
+    assert_eq!(
+        ci.commit_time.map(|t| t.timestamp()),
+        Some(when.timestamp()),
+        "{ci:#?}"
+    );
+
+    // A commit this checkout does not have: no time, and no error.
+    p.write_env("lt", &[("main.tf", &DATA.replace("one", "two"))]);
+    let r = p.run_env(&["apply", "-e", "lt", "--auto-approve"], &with_ci(GITHUB));
+    assert_eq!(r.code, 0, "{}", r.all());
+    let recs = records(&p, "lt");
+    let ci = recs[1].identity.ci.as_ref().expect("ci context");
+    assert_eq!(ci.commit_time, None, "{ci:#?}");
+
+    // The lead time is reported from the first run.
+    let r = p.run(&["report", "-e", "lt", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let lead = doc["environments"]["lt"]["lead_time_median_hours"]
+        .as_f64()
+        .expect("a lead time");
+    assert!((1.9..3.0).contains(&lead), "{lead}");
+}

@@ -226,3 +226,151 @@ fn a_webhook_url_in_the_file_is_refused() {
         r.all()
     );
 }
+
+/// The events without a ledger apply of their own: a drift run that finds
+/// drift after a clean one sends `drift_detected` (once, not on every run
+/// while the drift lasts), the clean run after it `drift_resolved`, and
+/// `env gc` reaping an expired environment `env_expired` (recorded as
+/// `env gc` in the ledger).
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_incidents_and_expired_environments_are_notified() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let p = Project::new().with_moto(moto);
+    std::fs::write(
+        p.path().join("terrace.hcl"),
+        r#"environments_dir = "environments"
+state {
+  url = "sqlite:state/terrace.db"
+}
+
+notify "ops" {
+  url_env = "OPS_HOOK"
+  events  = ["drift_detected", "drift_resolved", "env_expired"]
+}
+"#,
+    )
+    .unwrap();
+    let env = format!("nd{}", crate::support::suffix());
+    p.write_env(
+        &env,
+        &[(
+            "main.tf",
+            r#"resource "aws_ecr_repository" "images" {
+  name = "notify-${terrace.environment}"
+  tags = { Team = "a" }
+}
+"#,
+        )],
+    );
+    let (url, seen) = server(vec![]);
+    let hook = [("OPS_HOOK", url.as_str())];
+    let events = |seen: &Arc<Mutex<Vec<Request>>>| -> Vec<serde_json::Value> {
+        std::mem::take(&mut *seen.lock().unwrap())
+            .iter()
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    };
+
+    let r = p.run_env(&["apply", "-e", &env, "--auto-approve"], &hook);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // A clean first run opens no incident.
+    let r = p.run_env(&["drift", "-e", &env], &hook);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        events(&seen).is_empty(),
+        "apply and clean drift are not subscribed events"
+    );
+
+    // Edited outside terrace.
+    let cfg = crate::support::sdk_config(moto).await;
+    let ecr = aws_sdk_ecr::Client::new(&cfg);
+    let arn = ecr
+        .describe_repositories()
+        .repository_names(format!("notify-{env}"))
+        .send()
+        .await
+        .unwrap()
+        .repositories()[0]
+        .repository_arn()
+        .unwrap()
+        .to_string();
+    ecr.tag_resource()
+        .resource_arn(&arn)
+        .tags(
+            aws_sdk_ecr::types::Tag::builder()
+                .key("Team")
+                .value("b")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let r = p.run_env(&["drift", "-e", &env], &hook);
+    assert_eq!(r.code, 2, "{}", r.all());
+    let got = events(&seen);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0]["schema"], "terrace.notification/v1");
+    assert_eq!(got[0]["event"], "drift_detected");
+    assert_eq!(got[0]["environment"], env.as_str());
+    assert_eq!(got[0]["drift"]["changed"], 1, "{:#}", got[0]);
+    assert_eq!(
+        got[0]["drift"]["report"]["drift"][0]["address"],
+        "aws_ecr_repository.images"
+    );
+
+    // Still drifted: the incident is already open, nothing is sent.
+    let r = p.run_env(&["drift", "-e", &env], &hook);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(events(&seen).is_empty());
+
+    // Repaired by an apply: the next clean run resolves it.
+    let r = p.run_env(&["apply", "-e", &env, "--auto-approve"], &hook);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = p.run_env(&["drift", "-e", &env], &hook);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let got = events(&seen);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0]["event"], "drift_resolved");
+    let r = p.run_env(&["destroy", "-e", &env, "--auto-approve"], &hook);
+    assert_eq!(r.code, 0, "{}", r.all());
+
+    // An ephemeral environment reaped after its expiry.
+    p.write_env(
+        "tmpl",
+        &[(
+            "main.tf",
+            "resource \"terraform_data\" \"a\" {\n  input = terrace.environment\n}\n",
+        )],
+    );
+    let pr = format!("pr-{}", crate::support::suffix());
+    let r = p.run_env(
+        &[
+            "env",
+            "create",
+            &pr,
+            "--from",
+            "tmpl",
+            "--ttl",
+            "1h",
+            "--auto-approve",
+        ],
+        &hook,
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+    let r = p.run_env(
+        &["env", "gc"],
+        &[("OPS_HOOK", url.as_str()), ("TERRACE_NOW", later.as_str())],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    let got = events(&seen);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert_eq!(got[0]["event"], "env_expired");
+    assert_eq!(got[0]["environment"], pr.as_str());
+    assert_eq!(got[0]["record"]["operation"], "env gc");
+    assert_eq!(got[0]["record"]["outcome"], "succeeded");
+    assert_eq!(got[0]["record"]["counts"]["deletes"], 1);
+}

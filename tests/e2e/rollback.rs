@@ -209,9 +209,17 @@ async fn rollback_returns_the_infrastructure_to_the_previous_apply() {
     assert_eq!(instance(&ec2, &env).await, ("t3.small".into(), "B".into()));
     assert_eq!(records(&p, &env).await.len(), 2);
 
-    let r = p.run_env(&["rollback", "-e", &env, "--auto-approve"], &secret);
+    // Saved with --out (as a reviewed pipeline does), then applied from
+    // the file: the plan was made against v1's snapshot, and is applied
+    // against it, as a rollback.
+    let r = p.run_env(&["rollback", "-e", &env, "--out", "rb.tfplan"], &secret);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(r.stderr.contains("terrace apply rb.tfplan"), "{}", r.all());
+    assert_eq!(instance(&ec2, &env).await, ("t3.small".into(), "B".into()));
+    let r = p.run_env(&["apply", "rb.tfplan", "--auto-approve"], &secret);
     assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(instance(&ec2, &env).await, ("t3.micro".into(), "A".into()));
+
     assert!(
         !bucket_exists(&s3, &bucket).await,
         "the added bucket is deleted"
@@ -232,6 +240,11 @@ async fn rollback_returns_the_infrastructure_to_the_previous_apply() {
     let r = p.run(&["log", "show", &rb.id]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(r.stdout.contains(&v1.id), "{}", r.all());
+
+    // Applied once: the same file is stale now.
+    let r = p.run_env(&["apply", "rb.tfplan", "--auto-approve"], &secret);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("run `terrace plan` again"), "{}", r.all());
 
     // Rolling back again returns to v2 (the last succeeded apply with
     // another configuration than the current one).

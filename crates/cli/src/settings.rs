@@ -64,10 +64,41 @@ pub mod vars {
 /// The CI run this process belongs to, from the CI systems' variables
 /// ([`vars::ci_variables`]); `None` outside CI.
 pub fn ci_context() -> Option<terrace_state::CiContext> {
-    terrace_state::CiContext::detect(&|name| {
+    let mut ctx = terrace_state::CiContext::detect(&|name| {
         debug_assert!(vars::ci_variables().contains(&name));
         env_var(name)
-    })
+    })?;
+    // Only GitLab gives the commit's time in a variable; elsewhere the CI
+    // checkout has the commit, and git knows when it was made (the start
+    // of the lead time). Without git, or without the commit, it stays
+    // unknown and the lead time leaves the run out.
+    if ctx.commit_time.is_none()
+        && let Some(sha) = &ctx.commit_sha
+    {
+        ctx.commit_time = git_commit_time(sha);
+    }
+    Some(ctx)
+}
+
+/// The committer time of `sha` in the git repository around the working
+/// directory, if git and the commit are there.
+fn git_commit_time(sha: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if sha.is_empty() || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let out = std::process::Command::new("git")
+        .args(["show", "-s", "--format=%cI", sha, "--"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8(out.stdout).ok()?;
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 static NO_INPUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);

@@ -288,7 +288,12 @@ pub fn build_graph(nodes: &[GraphNode]) -> Result<DepGraph<usize>, Diagnostics> 
 
 /// A hash of every `.tf` file of every module, so a saved plan is refused
 /// once the configuration changed.
+/// SHA-256 over the `.tf` files of every module (name and content). A file
+/// is named by its path relative to the root module's directory, so the
+/// same configuration in another place (a rollback's restored snapshot, a
+/// CI checkout elsewhere) hashes the same, and a saved plan applies there.
 fn hash_config(config: &Config) -> String {
+    let root = lexical(&config.root.dir);
     let mut files: Vec<PathBuf> = Vec::new();
     for m in config.modules() {
         if let Ok(rd) = std::fs::read_dir(&m.dir) {
@@ -303,12 +308,54 @@ fn hash_config(config: &Config) -> String {
     files.dedup();
     let mut h = Sha256::new();
     for f in files {
-        h.update(f.to_string_lossy().as_bytes());
+        h.update(
+            relative_to(&root, &lexical(&f))
+                .to_string_lossy()
+                .as_bytes(),
+        );
         h.update([0]);
         h.update(std::fs::read(&f).unwrap_or_default());
         h.update([0]);
     }
     hex::encode(h.finalize())
+}
+
+/// `p` made absolute, with `.` and `..` resolved by the names alone (no
+/// symbolic links followed).
+fn lexical(p: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// `path` relative to the directory `base` (both lexical and absolute),
+/// with `..` where `path` is outside `base`.
+fn relative_to(base: &std::path::Path, path: &std::path::Path) -> PathBuf {
+    let b: Vec<_> = base.components().collect();
+    let p: Vec<_> = path.components().collect();
+    let common = b.iter().zip(&p).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &p[common..] {
+        out.push(c.as_os_str());
+    }
+    out
 }
 
 /// The `lifecycle` of a resource node's block.
@@ -395,4 +442,63 @@ pub async fn configure_providers(
         out.insert(key, p);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn paths_are_named_relative_to_the_root_module() {
+        assert_eq!(
+            lexical(Path::new("/p/environments/dev/../../modules/net/./main.tf")),
+            Path::new("/p/modules/net/main.tf")
+        );
+        let root = Path::new("/p/environments/dev");
+        assert_eq!(
+            relative_to(root, Path::new("/p/modules/net/main.tf")),
+            Path::new("../../modules/net/main.tf")
+        );
+        assert_eq!(
+            relative_to(root, Path::new("/p/environments/dev/main.tf")),
+            Path::new("main.tf")
+        );
+        assert_eq!(
+            relative_to(
+                root,
+                Path::new("/p/environments/dev/.terraform/modules/x/a.tf")
+            ),
+            Path::new(".terraform/modules/x/a.tf")
+        );
+    }
+
+    #[test]
+    fn the_same_configuration_elsewhere_hashes_the_same() {
+        let write = |root: &Path, body: &str| {
+            let env = root.join("environments/dev");
+            let module = root.join("modules/m");
+            std::fs::create_dir_all(&env).unwrap();
+            std::fs::create_dir_all(&module).unwrap();
+            std::fs::write(
+                env.join("main.tf"),
+                "module \"m\" {\n  source = \"../../modules/m\"\n}\n",
+            )
+            .unwrap();
+            std::fs::write(module.join("main.tf"), body).unwrap();
+            env
+        };
+        let hash = |dir: &Path| {
+            let mut sources = terrace_lang::SourceMap::default();
+            let (config, diags) = terrace_lang::load_config(dir, &mut sources);
+            hash_config(&config.unwrap_or_else(|| panic!("{diags:?}")))
+        };
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let body = "resource \"terraform_data\" \"x\" {\n  input = 1\n}\n";
+        let ha = hash(&write(a.path(), body));
+        assert_eq!(ha, hash(&write(b.path(), body)));
+        // A module's content counts.
+        let changed = body.replace("1", "2");
+        assert_ne!(ha, hash(&write(b.path(), &changed)));
+    }
 }

@@ -444,8 +444,27 @@ pub async fn detect_drift(
     })
 }
 
-/// Record a drift run in the store's history.
-pub async fn record_run(engine: &Engine, report: &DriftReport) -> Result<(), EngineError> {
+/// Record a drift run in the store's history, and notify `notify`'s
+/// targets when the run opens a drift incident (`drift_detected`: drift
+/// after a clean run) or closes one (`drift_resolved`). A notification
+/// that cannot be delivered, or a history that cannot be read for the
+/// previous run, never fails the run.
+pub async fn record_run(
+    engine: &Engine,
+    report: &DriftReport,
+    notify: &[crate::notify::Target],
+) -> Result<(), EngineError> {
+    let previous = if notify.is_empty() {
+        None
+    } else {
+        match engine.store.drift_runs(&report.environment, 1).await {
+            Ok(mut runs) => runs.pop(),
+            Err(e) => {
+                tracing::warn!(env = %report.environment, "reading the previous drift run: {e}");
+                None
+            }
+        }
+    };
     let run = terrace_state::DriftRun {
         id: uuid::Uuid::new_v4().to_string(),
         env: report.environment.clone(),
@@ -458,6 +477,9 @@ pub async fn record_run(engine: &Engine, report: &DriftReport) -> Result<(), Eng
         report: serde_json::to_value(report).unwrap_or(serde_json::Value::Null),
     };
     engine.store.record_drift_run(&run).await?;
+    if !notify.is_empty() {
+        crate::notify::deliver_drift(notify, previous.as_ref(), &run).await;
+    }
     Ok(())
 }
 

@@ -142,8 +142,9 @@ pub fn finish(
             }
             Outcome::Failed
         }
-        // Declined at the confirmation prompt: nothing was changed.
-        Err(EngineError::Cancelled(msg)) => {
+        // Declined at the confirmation prompt, or a saved plan that no
+        // longer fits (checked before the first change): nothing was changed.
+        Err(EngineError::Cancelled(msg) | EngineError::StalePlan(msg)) => {
             rec.error = Some(summary(msg));
             Outcome::Refused
         }

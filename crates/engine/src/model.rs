@@ -251,6 +251,12 @@ pub struct PlanFile {
     pub refreshed: BTreeMap<String, Option<serde_json::Value>>,
     pub targets: Vec<String>,
     pub warnings: Vec<String>,
+    /// For a plan made by `terrace rollback --out`: the ledger record whose
+    /// configuration snapshot it returns to. `apply FILE` restores that
+    /// snapshot (the plan was made against it, not the working directory)
+    /// and records the run as a rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -357,6 +363,7 @@ impl Plan {
                 .collect(),
             targets: self.targets.clone(),
             warnings: self.warnings.clone(),
+            rollback_of: None,
         }
     }
 

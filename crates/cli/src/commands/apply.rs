@@ -119,6 +119,11 @@ pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Re
 }
 
 pub(crate) fn read_plan_file(path: &std::path::Path) -> Result<Plan> {
+    Ok(read_plan_file_full(path)?.0)
+}
+
+/// The plan and, for a `rollback --out` plan, the ledger record it returns to.
+pub(crate) fn read_plan_file_full(path: &std::path::Path) -> Result<(Plan, Option<String>)> {
     let text =
         std::fs::read(path).with_context(|| format!("cannot read plan file {}", path.display()))?;
     let file: PlanFile = serde_json::from_slice(&text).with_context(|| {
@@ -127,7 +132,8 @@ pub(crate) fn read_plan_file(path: &std::path::Path) -> Result<Plan> {
             path.display()
         )
     })?;
-    Plan::from_file(file).map_err(|e| anyhow!(e))
+    let rollback_of = file.rollback_of.clone();
+    Ok((Plan::from_file(file).map_err(|e| anyhow!(e))?, rollback_of))
 }
 
 type Answer = Option<std::io::Result<String>>;
@@ -401,9 +407,12 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
     tf_flags(&a.flags.tf, "apply");
     let lock_timeout = settings::parse_duration(&a.lock_timeout, "--lock-timeout")?;
     let engine = settings::engine(project, lock_timeout).await?;
-    let saved = match &a.plan_file {
-        Some(p) => Some(read_plan_file(p)?),
-        None => None,
+    let (saved, rollback_of) = match &a.plan_file {
+        Some(p) => {
+            let (plan, rollback_of) = read_plan_file_full(p)?;
+            (Some(plan), rollback_of)
+        }
+        None => (None, None),
     };
     let env_arg = match (&a.env.env, &saved) {
         (Some(_), _) => a.env.clone(),
@@ -414,6 +423,38 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
     };
     let t = target(project, &engine, &env_arg).await?;
     let plan_opts = plan_options(&a.flags)?;
+    if let Some(record) = rollback_of {
+        // A `rollback --out` plan: made against the snapshot of `record`,
+        // so applied against it (restored again from the store), and
+        // recorded as the rollback it is.
+        let identity = terrace_state::Identity {
+            os_user: settings::who(),
+            ci: settings::ci_context(),
+            ..Default::default()
+        };
+        let restored =
+            terrace_engine::rollback::restore(&engine, &t.name, Some(&record), &identity).await?;
+        return run_apply(
+            &engine,
+            RunApply {
+                target: restored.target.clone(),
+                load: LoadOptions {
+                    vars: Default::default(),
+                    fixed_variables: None,
+                },
+                plan_opts,
+                saved_plan: saved,
+                auto_approve: a.auto_approve,
+                parallelism: a.parallelism,
+                operation: "rollback",
+                stats: a.flags.stats,
+                retention_days: project.ledger_retention_days,
+                notify: settings::notify_targets(project),
+                rollback: Some(restored.restore.clone()),
+            },
+        )
+        .await;
+    }
     let operation = match plan_opts.mode {
         PlanMode::Destroy => "destroy",
         _ => "apply",

@@ -94,8 +94,10 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
     };
     let load = load_options(&a.vars)?;
     let sem = Arc::new(tokio::sync::Semaphore::new(a.concurrency.max(1)));
+    let notify = Arc::new(settings::notify_targets(project));
     let mut tasks = Vec::new();
     for name in names {
+        let notify = notify.clone();
         let engine = engine.clone();
         let project = project.clone();
         let load = LoadOptions {
@@ -111,7 +113,7 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
                 ignore: load_ignore_rules(&dir),
             };
             let report = detect_drift(&engine, &env, &opts).await?;
-            record_run(&engine, &report).await?;
+            record_run(&engine, &report, &notify).await?;
             // Compare-and-swap: a record deleted meanwhile is not re-created.
             let last = if report.has_drift() {
                 "drift"

@@ -119,7 +119,17 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
             name,
             auto_approve,
             parallelism,
-        } => destroy_env(project, &engine, &name, auto_approve, parallelism).await,
+        } => {
+            destroy_env(
+                project,
+                &engine,
+                &name,
+                auto_approve,
+                parallelism,
+                "env destroy",
+            )
+            .await
+        }
         EnvCommand::Gc {
             dry_run,
             parallelism,
@@ -152,7 +162,14 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     continue;
                 }
                 println!("Destroying '{}' ({why})...", rec.name);
-                match destroy_env(project, &engine, &rec.name, true, parallelism).await {
+                // Recorded as `env gc` (an expired environment reaped:
+                // the `env_expired` notification) or as a retried destroy.
+                let operation = if rec.expires_at.is_some_and(|e| e <= now) {
+                    "env gc"
+                } else {
+                    "env destroy"
+                };
+                match destroy_env(project, &engine, &rec.name, true, parallelism, operation).await {
                     Ok(0) => {}
                     Ok(_) => failed += 1,
                     Err(e) => {
@@ -172,6 +189,7 @@ pub(crate) async fn destroy_env(
     name: &str,
     auto_approve: bool,
     parallelism: usize,
+    operation: &'static str,
 ) -> Result<u8> {
     let rec = engine.store.registry_get(name).await?;
     let dir = settings::env_dir(project, Some(engine.store.as_ref()), name).await?;
@@ -191,7 +209,7 @@ pub(crate) async fn destroy_env(
             saved_plan: None,
             auto_approve,
             parallelism,
-            operation: "env destroy",
+            operation,
             stats: false,
             retention_days: project.ledger_retention_days,
             notify: settings::notify_targets(project),

@@ -78,15 +78,16 @@ pub(crate) async fn rollback(project: &Project, a: RollbackArgs) -> Result<u8> {
             crate::render::render_plan(&plan, Style { on: stdout_color() })
         );
         if let Some(path) = &a.out {
-            let text = serde_json::to_vec_pretty(&plan.to_file())?;
+            let mut file = plan.to_file();
+            file.rollback_of = Some(rec.id.clone());
+            let text = serde_json::to_vec_pretty(&file)?;
             write_private(path, &text)
                 .with_context(|| format!("writing plan file {}", path.display()))?;
             eprintln!(
-                "\nSaved the rollback plan to: {} (review it with `terrace show {}`; run `terrace rollback -e {} --to {}` to perform it)",
+                "\nSaved the rollback plan to: {} (review it with `terrace show {}`; perform it with `terrace apply {}`)",
                 path.display(),
                 path.display(),
-                t.name,
-                rec.id
+                path.display(),
             );
         }
         return Ok(if a.detailed_exitcode && plan.has_changes() {
