@@ -270,12 +270,12 @@ resource "aws_launch_template" "eks_node" {
 
   tag_specifications {
     resource_type = "instance"
-    tags          = merge({ Component = "cluster" }, { Name = "${local.name}-node" })
+    tags          = { Component = "cluster", Name = "${local.name}-node" }
   }
 
   tag_specifications {
     resource_type = "volume"
-    tags          = merge({ Component = "cluster" }, { Name = "${local.name}-node" })
+    tags          = { Component = "cluster", Name = "${local.name}-node" }
   }
 
   tags = { Component = "cluster" }

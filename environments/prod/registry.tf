@@ -95,9 +95,10 @@ resource "aws_ecr_repository" "service" {
     kms_key         = aws_kms_key.registry.arn
   }
 
-  tags = merge({ Component = "registry" }, {
-    Name = "${local.name}/${each.key}"
-  })
+  tags = {
+    Component = "registry"
+    Name      = "${local.name}/${each.key}"
+  }
 
   lifecycle {
     prevent_destroy = true
@@ -154,10 +155,11 @@ resource "aws_s3_bucket" "artifacts" {
   bucket        = "${local.name}-artifacts-${data.aws_caller_identity.current.account_id}"
   force_destroy = false
 
-  tags = merge({ Component = "registry" }, {
-    Name    = "${local.name}-artifacts"
-    Purpose = "ci-artifacts-and-cache"
-  })
+  tags = {
+    Component = "registry"
+    Name      = "${local.name}-artifacts"
+    Purpose   = "ci-artifacts-and-cache"
+  }
 
   lifecycle {
     prevent_destroy = true
@@ -276,10 +278,11 @@ resource "aws_s3_bucket" "access_logs" {
   bucket        = "${local.name}-access-logs-${data.aws_caller_identity.current.account_id}"
   force_destroy = false
 
-  tags = merge({ Component = "registry" }, {
-    Name    = "${local.name}-access-logs"
-    Purpose = "s3-access-logs"
-  })
+  tags = {
+    Component = "registry"
+    Name      = "${local.name}-access-logs"
+    Purpose   = "s3-access-logs"
+  }
 
   lifecycle {
     prevent_destroy = true

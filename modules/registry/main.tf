@@ -268,8 +268,10 @@ resource "aws_s3_bucket_logging" "artifacts" {
 # S3 server access logs are delivered with SSE-S3 only (SSE-KMS is not
 # supported for the target bucket), and the target must not log to itself.
 resource "aws_s3_bucket" "access_logs" {
-  bucket        = "${var.name}-access-logs-${local.account}"
-  force_destroy = var.force_delete
+  bucket = "${var.name}-access-logs-${local.account}"
+  # S3 keeps writing logs into it, so it is never empty: the logs go with the
+  # environment (environments/prod protects its log bucket instead).
+  force_destroy = true
 
   tags = merge(var.tags, {
     Name    = "${var.name}-access-logs"
