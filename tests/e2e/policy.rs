@@ -68,7 +68,13 @@ fn run_checkov(checkov: &Path, plan: &Path, config: Option<&Path>) -> (u64, Vec<
     // Run where no .checkov.yaml is found unless one is given.
     cmd.current_dir(plan.parent().unwrap())
         .args(["-f", plan.to_str().unwrap()])
-        .args(["--framework", "terraform_plan", "--output", "json", "--quiet"])
+        .args([
+            "--framework",
+            "terraform_plan",
+            "--output",
+            "json",
+            "--quiet",
+        ])
         .arg("--skip-download")
         .env("BC_SKIP_MAPPING", "TRUE")
         .env("CHECKOV_RUN_SCA_PACKAGE_SCAN_V2", "false");
@@ -160,7 +166,9 @@ fn checkov_skips_need_reasons() {
     let err = std::panic::catch_unwind(|| skips("skip-check:\n  - CKV_AWS_1\n"));
     assert!(err.is_err(), "a skip without a reason must be refused");
     assert_eq!(
-        skips("framework:\n  - terraform_plan\nskip-check:\n  - CKV_AWS_1  # one good reason here\n"),
+        skips(
+            "framework:\n  - terraform_plan\nskip-check:\n  - CKV_AWS_1  # one good reason here\n"
+        ),
         ["CKV_AWS_1"]
     );
 }

@@ -83,7 +83,12 @@ fn holds(text: &str, secret: &str) -> bool {
 /// The runner token is in no launch template's user data (read with the
 /// SDK), nor in a plan file, the plan JSON or the state of `env` — while the
 /// token parameter's name is (so the places searched hold the user data).
-async fn assert_token_never_written(p: &Project, moto: &terrace_testkit::Moto, env: &str, token: &str) {
+async fn assert_token_never_written(
+    p: &Project,
+    moto: &terrace_testkit::Moto,
+    env: &str,
+    token: &str,
+) {
     let parameter = format!("/terrace/{env}/gitlab-runner-token");
     let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
     let templates = ec2.describe_launch_templates().send().await.unwrap();
@@ -135,19 +140,40 @@ async fn assert_token_never_written(p: &Project, moto: &terrace_testkit::Moto, e
     assert_eq!(r.code, 0, "{env}: plan --out\n{}", r.all());
     let bytes = std::fs::read(&planfile).unwrap();
     let text = String::from_utf8_lossy(&bytes);
-    assert!(!holds(&text, token), "{env}: the runner token is in the plan file");
-    assert!(holds(&text, &parameter), "{env}: the plan file holds no user data");
+    assert!(
+        !holds(&text, token),
+        "{env}: the runner token is in the plan file"
+    );
+    assert!(
+        holds(&text, &parameter),
+        "{env}: the plan file holds no user data"
+    );
     let r = p.run(&["show", "--json", planfile.to_str().unwrap()]);
     assert_eq!(r.code, 0, "{env}: show --json\n{}", r.all());
-    assert!(!holds(&r.stdout, token), "{env}: the runner token is in the plan JSON");
-    assert!(holds(&r.stdout, &parameter), "{env}: the plan JSON holds no user data");
+    assert!(
+        !holds(&r.stdout, token),
+        "{env}: the runner token is in the plan JSON"
+    );
+    assert!(
+        holds(&r.stdout, &parameter),
+        "{env}: the plan JSON holds no user data"
+    );
     std::fs::remove_file(&planfile).unwrap();
     let r = p.run(&["plan", "-e", env, "--json"]);
-    assert!(!holds(&r.stdout, token), "{env}: the runner token is in plan --json");
+    assert!(
+        !holds(&r.stdout, token),
+        "{env}: the runner token is in plan --json"
+    );
     let r = p.run(&["state", "pull", "-e", env]);
     assert_eq!(r.code, 0, "{env}: state pull\n{}", r.all());
-    assert!(!holds(&r.stdout, token), "{env}: the runner token is in the state");
-    assert!(holds(&r.stdout, &parameter), "{env}: the state holds no user data");
+    assert!(
+        !holds(&r.stdout, token),
+        "{env}: the runner token is in the state"
+    );
+    assert!(
+        holds(&r.stdout, &parameter),
+        "{env}: the state holds no user data"
+    );
 }
 
 /// The cluster of `env` as a platform team runs it: private endpoint,
@@ -172,7 +198,10 @@ async fn assert_cluster_hardened(moto: &terrace_testkit::Moto, env: &str) {
         .and_then(|e| e.provider())
         .and_then(|p| p.key_arn())
         .unwrap_or_default();
-    assert!(key.contains(":key/"), "{env}: secrets encryption key {key:?}");
+    assert!(
+        key.contains(":key/"),
+        "{env}: secrets encryption key {key:?}"
+    );
     let logged: Vec<_> = c
         .logging()
         .unwrap()
@@ -318,10 +347,24 @@ fn shipped_environments_refuse_a_token_as_parameter_name_and_an_open_api() {
         "{}",
         r.all()
     );
-    assert!(!r.all().contains("pasted-the-token"), "the token is echoed\n{}", r.all());
-    let r = p.run(&["plan", "-e", "prod", "--var", r#"api_allowed_cidrs=["0.0.0.0/0"]"#]);
+    assert!(
+        !r.all().contains("pasted-the-token"),
+        "the token is echoed\n{}",
+        r.all()
+    );
+    let r = p.run(&[
+        "plan",
+        "-e",
+        "prod",
+        "--var",
+        r#"api_allowed_cidrs=["0.0.0.0/0"]"#,
+    ]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("must not be open to 0.0.0.0/0"), "{}", r.all());
+    assert!(
+        r.stderr.contains("must not be open to 0.0.0.0/0"),
+        "{}",
+        r.all()
+    );
     assert!(
         r.stderr.contains("environments/prod/variables.tf line"),
         "{}",

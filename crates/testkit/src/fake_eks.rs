@@ -177,7 +177,8 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         if let Some(upstream) = upstream {
             let (path, _) = target.split_once('?').unwrap_or((&target, ""));
             let eks = headers.iter().any(|h| {
-                h.to_ascii_lowercase().starts_with("authorization:") && h.contains("/eks/aws4_request")
+                h.to_ascii_lowercase().starts_with("authorization:")
+                    && h.contains("/eks/aws4_request")
             });
             if !(eks && fake_route(path)) {
                 let Some(mut response) = forward(&upstream, &method, &target, &headers, &body)
@@ -253,7 +254,10 @@ fn fake_route(path: &str) -> bool {
     match segs.as_slice() {
         ["addons", "supported-versions"] => true,
         ["clusters", _, kind, ..] => {
-            matches!(*kind, "addons" | "access-entries" | "pod-identity-associations")
+            matches!(
+                *kind,
+                "addons" | "access-entries" | "pod-identity-associations"
+            )
         }
         ["tags", arn @ ..] => {
             let arn = arn.join("/");
@@ -361,11 +365,9 @@ fn unique_issuer(response: &mut [u8]) {
         return;
     };
     // FNV-1a of the name, as upper-case hex, cut to the ID's length.
-    let hash = name
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     let mut own = format!("{hash:016X}{hash:016X}");
     own.truncate(id.len());
     let (old, new) = (issuer.to_string(), format!("{prefix}/id/{own}"));
@@ -964,7 +966,9 @@ mod tests {
     #[test]
     fn proxy_answers_only_what_moto_lacks() {
         assert!(fake_route("/clusters/c/addons"));
-        assert!(fake_route("/clusters/c/access-entries/arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fa"));
+        assert!(fake_route(
+            "/clusters/c/access-entries/arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fa"
+        ));
         assert!(fake_route("/addons/supported-versions"));
         assert!(fake_route(
             "/tags/arn%3Aaws%3Aeks%3Aus-east-1%3A1%3Aaddon%2Fc%2Fvpc-cni%2Fx"
@@ -972,7 +976,9 @@ mod tests {
         assert!(!fake_route("/clusters"));
         assert!(!fake_route("/clusters/c"));
         assert!(!fake_route("/clusters/c/node-groups"));
-        assert!(!fake_route("/tags/arn%3Aaws%3Aeks%3Aus-east-1%3A1%3Acluster%2Fc"));
+        assert!(!fake_route(
+            "/tags/arn%3Aaws%3Aeks%3Aus-east-1%3A1%3Acluster%2Fc"
+        ));
     }
 
     #[test]
@@ -981,8 +987,11 @@ mod tests {
             let body = format!(
                 r#"{{"cluster":{{"name":"{name}","identity":{{"oidc":{{"issuer":"https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEFGHIJ"}}}}}}}}"#
             );
-            let mut r = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len())
-                .into_bytes();
+            let mut r = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes();
             unique_issuer(&mut r);
             String::from_utf8(r).unwrap()
         };
