@@ -3,12 +3,13 @@
 gitlab_url   = "https://gitlab.com"
 repositories = ["api", "worker", "migrations"]
 
-# PLACEHOLDER, NOT A REAL TOKEN. It lets `terrace plan -e dev` run anywhere
-# (also against a local moto endpoint). As in Terraform, values in this file
-# win over TF_VAR_/TERRACE_VAR_ environment variables, so pass the real token
-# in a var file that is never committed (a CI "file" secret, for instance):
-#   terrace apply -e dev --var-file "$RUNNER_TOKEN_TFVARS"
-runner_registration_token = "glrt-FAKE-dev-placeholder-not-a-real-token"
+# The runner token is not here: it lives in this SSM SecureString parameter,
+# created once outside terrace:
+#   aws ssm put-parameter --type SecureString \
+#     --name /terrace/dev/gitlab-runner-token --value "glrt-..."
+runner_token_parameter = "/terrace/dev/gitlab-runner-token"
+
+cluster_admin_role_names = ["platform-admin"]
 
 tags = {
   CostCenter = "platform-dev"

@@ -46,10 +46,14 @@ locals {
 
   ami_id = var.ami_id != null ? var.ami_id : data.aws_ami.amazon_linux[0].id
 
+  # CostCenter and Owner as in dev, stage and prod, so that previews show
+  # up in cost reports next to the long-lived environments.
   tags = {
     Environment = terrace.environment
     Ephemeral   = "true"
     ManagedBy   = "terrace"
+    CostCenter  = var.cost_center
+    Owner       = var.owner
   }
 }
 

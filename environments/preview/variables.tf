@@ -32,3 +32,15 @@ variable "app_port" {
     error_message = "The app_port must be a TCP port number (1-65535)."
   }
 }
+
+variable "cost_center" {
+  description = "CostCenter tag of every resource of the preview."
+  type        = string
+  default     = "platform-preview"
+}
+
+variable "owner" {
+  description = "Owner tag of every resource of the preview (the team answering for it)."
+  type        = string
+  default     = "platform-team"
+}

@@ -36,6 +36,8 @@ locals {
     ManagedBy   = "terrace"
     Criticality = "high"
   })
+
+  cluster_admin_role_arns = [for r in var.cluster_admin_role_names : "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${r}"]
 }
 
 module "network" {
@@ -50,20 +52,30 @@ module "network" {
 module "runners" {
   source = "../../modules/runner-pool"
 
-  name               = "${local.name}-runners"
-  vpc_id             = module.network.vpc_id
-  subnet_ids         = module.network.private_subnet_ids
-  instance_type      = var.runner_instance_type
-  min_size           = var.runner_min_size
-  max_size           = var.runner_max_size
-  desired_capacity   = var.runner_min_size
-  gitlab_url         = var.gitlab_url
-  registration_token = var.runner_registration_token
-  runner_version     = var.runner_version
-  concurrent         = 4
+  name             = "${local.name}-runners"
+  vpc_id           = module.network.vpc_id
+  subnet_ids       = module.network.private_subnet_ids
+  instance_type    = var.runner_instance_type
+  min_size         = var.runner_min_size
+  max_size         = var.runner_max_size
+  desired_capacity = var.runner_min_size
+  gitlab_url       = var.gitlab_url
+  runner_version   = var.runner_version
+  concurrent       = 4
 
-  # prod runners publish release images.
-  extra_policy_arns = ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"]
+  # The token stays in SSM; the runners read it at boot.
+  registration_token_parameter = var.runner_token_parameter
+
+  # Least privilege: prod's repositories, bucket and key only (registry.tf).
+  repository_arns     = [for r in aws_ecr_repository.service : r.arn]
+  artifact_bucket_arn = aws_s3_bucket.artifacts.arn
+  kms_key_arns        = [aws_kms_key.registry.arn]
+
+  # prod runners run around the clock unless told otherwise.
+  scale_to_zero_outside_working_hours = var.runner_scale_to_zero
+  working_hours_start                 = var.runner_working_hours.start
+  working_hours_end                   = var.runner_working_hours.end
+  time_zone                           = var.runner_working_hours.time_zone
 
   tags = { Component = "runners" }
 }

@@ -16,10 +16,29 @@ variable "gitlab_url" {
   default     = "https://gitlab.com"
 }
 
-variable "runner_registration_token" {
-  description = "GitLab runner authentication token (glrt-...). terraform.tfvars holds a fake placeholder; pass the real one with --var-file from a secret file."
+variable "runner_token_parameter" {
+  description = "Name of the SSM SecureString parameter holding the GitLab runner authentication token. Create it once, outside terrace: aws ssm put-parameter --type SecureString --name NAME --value glrt-..."
   type        = string
-  sensitive   = true
+}
+
+variable "runner_scale_to_zero" {
+  description = "Scale the runner pool to zero outside runner_working_hours."
+  type        = bool
+  default     = false
+}
+
+variable "runner_working_hours" {
+  description = "Working hours of the runner pool (cron expressions in an IANA time zone), used when runner_scale_to_zero is true."
+  type = object({
+    start     = string
+    end       = string
+    time_zone = string
+  })
+  default = {
+    start     = "0 6 * * MON-FRI"
+    end       = "0 22 * * MON-FRI"
+    time_zone = "Europe/Berlin"
+  }
 }
 
 variable "runner_version" {
@@ -76,9 +95,37 @@ variable "kubernetes_version" {
 }
 
 variable "api_allowed_cidrs" {
-  description = "CIDR blocks allowed to reach the public Kubernetes API endpoint."
+  description = "CIDR blocks allowed to reach the Kubernetes API from the internet. Empty (the default): private endpoint only."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
+  default     = []
+
+  validation {
+    condition     = !contains(var.api_allowed_cidrs, "0.0.0.0/0")
+    error_message = "prod's API must not be open to 0.0.0.0/0: list your office or VPN ranges, or leave api_allowed_cidrs empty."
+  }
+}
+
+variable "cluster_admin_role_names" {
+  description = "IAM roles (names, in this account) given cluster-admin access through EKS access entries."
+  type        = list(string)
+  default     = []
+}
+
+variable "cluster_log_retention_days" {
+  description = "Days the control-plane logs are kept."
+  type        = number
+  default     = 365
+}
+
+variable "cluster_addons" {
+  description = "Managed add-ons and their pinned versions."
+  type        = map(string)
+  default = {
+    vpc-cni            = "v1.18.3-eksbuild.1"
+    kube-proxy         = "v1.30.0-eksbuild.3"
+    coredns            = "v1.11.1-eksbuild.9"
+    aws-ebs-csi-driver = "v1.31.0-eksbuild.1"
+  }
 }
 
 variable "node_groups" {

@@ -23,6 +23,9 @@ provider "aws" {
   }
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+
 locals {
   # "terrace-stage": the prefix of every name in this environment, so that other
   # environments in the same account never collide with it.
@@ -46,19 +49,29 @@ module "network" {
 module "runners" {
   source = "../../modules/runner-pool"
 
-  name               = "${local.name}-runners"
-  vpc_id             = module.network.vpc_id
-  subnet_ids         = module.network.private_subnet_ids
-  instance_type      = var.runner_instance_type
-  min_size           = 1
-  max_size           = 4
-  desired_capacity   = 2
-  gitlab_url         = var.gitlab_url
-  registration_token = var.runner_registration_token
-  concurrent         = 4
+  name             = "${local.name}-runners"
+  vpc_id           = module.network.vpc_id
+  subnet_ids       = module.network.private_subnet_ids
+  instance_type    = var.runner_instance_type
+  min_size         = 1
+  max_size         = 4
+  desired_capacity = 2
+  gitlab_url       = var.gitlab_url
+  concurrent       = 4
 
-  # stage runners push the release candidates they build.
-  extra_policy_arns = ["arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPowerUser"]
+  # The token stays in SSM; the runners read it at boot.
+  registration_token_parameter = var.runner_token_parameter
+
+  # Least privilege: this environment's repositories, bucket and key only.
+  repository_arns     = values(module.registry.repository_arns)
+  artifact_bucket_arn = module.registry.bucket_arn
+  kms_key_arns        = [module.registry.kms_key_arn]
+
+  # No runners outside working hours.
+  scale_to_zero_outside_working_hours = true
+  working_hours_start                 = var.runner_working_hours.start
+  working_hours_end                   = var.runner_working_hours.end
+  time_zone                           = var.runner_working_hours.time_zone
 
   tags = { Component = "runners" }
 }
@@ -72,6 +85,9 @@ module "registry" {
   untagged_image_expiry_days = 7
   max_image_count            = 100
   force_delete               = false
+
+  # Only the runners and the cluster's nodes pull images.
+  pull_principal_arns = [module.runners.iam_role_arn, module.cluster.node_role_arn]
 
   tags = { Component = "registry" }
 }
@@ -88,6 +104,11 @@ module "cluster" {
   node_max_size       = 4
   node_desired_size   = 2
   node_labels         = { environment = terrace.environment }
+
+  # Private API endpoint unless CIDR blocks are listed; admins get in through
+  # access entries.
+  public_access_cidrs = var.api_allowed_cidrs
+  admin_role_arns     = [for r in var.cluster_admin_role_names : "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/${r}"]
 
   tags = { Component = "cluster" }
 }

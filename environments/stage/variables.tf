@@ -16,10 +16,35 @@ variable "gitlab_url" {
   default     = "https://gitlab.com"
 }
 
-variable "runner_registration_token" {
-  description = "GitLab runner authentication token (glrt-...). terraform.tfvars holds a fake placeholder; pass the real one with --var-file from a secret file."
+variable "runner_token_parameter" {
+  description = "Name of the SSM SecureString parameter holding the GitLab runner authentication token. Create it once, outside terrace: aws ssm put-parameter --type SecureString --name NAME --value glrt-..."
   type        = string
-  sensitive   = true
+}
+
+variable "runner_working_hours" {
+  description = "When the runners run: cron expressions of the start and end of working hours, in an IANA time zone. Outside them the pool scales to zero."
+  type = object({
+    start     = string
+    end       = string
+    time_zone = string
+  })
+  default = {
+    start     = "0 7 * * MON-FRI"
+    end       = "0 20 * * MON-FRI"
+    time_zone = "Europe/Berlin"
+  }
+}
+
+variable "api_allowed_cidrs" {
+  description = "CIDR blocks allowed to reach the Kubernetes API from the internet. Empty: private endpoint only."
+  type        = list(string)
+  default     = []
+}
+
+variable "cluster_admin_role_names" {
+  description = "IAM roles (names, in this account) given cluster-admin access through EKS access entries."
+  type        = list(string)
+  default     = []
 }
 
 variable "runner_instance_type" {

@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Cluster name, e.g. \"terrace-dev\". Also the prefix of its IAM roles and node group."
+  description = "Cluster name, e.g. \"terrace-dev\". Also the prefix of its IAM roles, KMS alias, launch template and node groups."
   type        = string
 
   validation {
@@ -15,7 +15,7 @@ variable "kubernetes_version" {
 }
 
 variable "subnet_ids" {
-  description = "Subnets for the control plane's network interfaces and the nodes. EKS requires subnets in at least two availability zones."
+  description = "Private subnets for the control plane's network interfaces and the nodes. EKS requires subnets in at least two availability zones."
   type        = list(string)
 
   validation {
@@ -24,26 +24,83 @@ variable "subnet_ids" {
   }
 }
 
-variable "endpoint_public_access" {
-  description = "Expose the Kubernetes API endpoint publicly."
-  type        = bool
-  default     = true
+variable "public_access_cidrs" {
+  description = "CIDR blocks allowed to reach the Kubernetes API from the internet. Empty (the default): the endpoint is private only, reachable from inside the VPC."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = !contains(var.public_access_cidrs, "0.0.0.0/0")
+    error_message = "public_access_cidrs must not contain 0.0.0.0/0: list your office or VPN ranges, or leave it empty for a private endpoint."
+  }
 }
 
-variable "public_access_cidrs" {
-  description = "CIDR blocks allowed to reach the public API endpoint."
+variable "cluster_log_types" {
+  description = "Control-plane log types sent to CloudWatch Logs."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
+  default     = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+}
+
+variable "log_retention_days" {
+  description = "Days the control-plane logs are kept (a CloudWatch Logs retention value)."
+  type        = number
+  default     = 365
+}
+
+variable "kms_deletion_window_in_days" {
+  description = "Days a destroyed KMS key waits before it is deleted (7-30)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_in_days >= 7 && var.kms_deletion_window_in_days <= 30
+    error_message = "The kms_deletion_window_in_days must be between 7 and 30."
+  }
+}
+
+variable "addons" {
+  description = "Managed add-ons and their pinned versions (aws eks describe-addon-versions). aws-ebs-csi-driver runs under an IRSA role the module creates."
+  type        = map(string)
+  default = {
+    vpc-cni            = "v1.18.3-eksbuild.1"
+    kube-proxy         = "v1.30.0-eksbuild.3"
+    coredns            = "v1.11.1-eksbuild.9"
+    aws-ebs-csi-driver = "v1.31.0-eksbuild.1"
+  }
+}
+
+variable "admin_role_arns" {
+  description = "IAM roles given cluster-admin access (an access entry with AmazonEKSClusterAdminPolicy each). The creator of the cluster gets no implicit access."
+  type        = list(string)
+  default     = []
+}
+
+variable "node_groups" {
+  description = "Managed node groups by name. null: one group \"default\" from the node_* inputs."
+  type = map(object({
+    instance_types = list(string)
+    capacity_type  = string
+    min_size       = number
+    max_size       = number
+    desired_size   = number
+    labels         = map(string)
+  }))
+  default = null
+
+  validation {
+    condition     = var.node_groups == null ? true : alltrue([for ng in values(var.node_groups) : ng.min_size <= ng.desired_size && ng.desired_size <= ng.max_size && contains(["ON_DEMAND", "SPOT"], ng.capacity_type)])
+    error_message = "Every node group needs min_size <= desired_size <= max_size and capacity_type \"ON_DEMAND\" or \"SPOT\"."
+  }
 }
 
 variable "node_instance_types" {
-  description = "Instance types of the managed node group."
+  description = "Instance types of the default node group."
   type        = list(string)
   default     = ["t3.large"]
 }
 
 variable "node_capacity_type" {
-  description = "\"ON_DEMAND\" or \"SPOT\" nodes."
+  description = "\"ON_DEMAND\" or \"SPOT\" nodes (default node group)."
   type        = string
   default     = "ON_DEMAND"
 
@@ -54,31 +111,31 @@ variable "node_capacity_type" {
 }
 
 variable "node_disk_size" {
-  description = "Root volume size of a node, in GiB."
+  description = "Root volume size of a node, in GiB (encrypted gp3, from the launch template)."
   type        = number
   default     = 50
 }
 
 variable "node_min_size" {
-  description = "Minimum number of nodes."
+  description = "Minimum number of nodes (default node group)."
   type        = number
   default     = 1
 }
 
 variable "node_max_size" {
-  description = "Maximum number of nodes."
+  description = "Maximum number of nodes (default node group)."
   type        = number
   default     = 3
 }
 
 variable "node_desired_size" {
-  description = "Number of nodes to start with (between node_min_size and node_max_size)."
+  description = "Number of nodes to start with (default node group)."
   type        = number
   default     = 1
 }
 
 variable "node_labels" {
-  description = "Kubernetes labels put on every node."
+  description = "Kubernetes labels put on every node of the default node group."
   type        = map(string)
   default     = {}
 }

@@ -59,3 +59,38 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "pull_principal_arns" {
+  description = "IAM role ARNs allowed to pull from the repositories (the runner and node roles). Every other principal is denied pulling by the repository policy. Empty: no repository policy."
+  type        = list(string)
+  default     = []
+}
+
+variable "kms_deletion_window_in_days" {
+  description = "Days a destroyed KMS key waits before it is deleted (7-30)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.kms_deletion_window_in_days >= 7 && var.kms_deletion_window_in_days <= 30
+    error_message = "The kms_deletion_window_in_days must be between 7 and 30."
+  }
+}
+
+variable "cache_expiry_days" {
+  description = "Days after which objects under cache/ in the artifact bucket expire."
+  type        = number
+  default     = 30
+}
+
+variable "noncurrent_version_expiry_days" {
+  description = "Days a replaced or deleted artifact version is kept."
+  type        = number
+  default     = 30
+}
+
+variable "access_log_expiry_days" {
+  description = "Days the artifact bucket's server access logs are kept."
+  type        = number
+  default     = 365
+}

@@ -24,11 +24,16 @@ output "iam_role_arn" {
 }
 
 output "instance_profile_name" {
-  description = "Name of the runners' instance profile."
+  description = "Name of the instance profile."
   value       = aws_iam_instance_profile.runner.name
 }
 
 output "ami_id" {
   description = "AMI the runners boot from."
   value       = local.ami_id
+}
+
+output "registration_token_parameter_arn" {
+  description = "ARN of the SSM parameter the runners read their token from."
+  value       = local.token_parameter_arn
 }

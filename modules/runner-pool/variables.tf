@@ -59,14 +59,78 @@ variable "gitlab_url" {
   default     = "https://gitlab.com"
 }
 
-variable "registration_token" {
-  description = "Runner authentication token (glrt-...) created in GitLab under CI/CD > Runners. Never printed."
+variable "registration_token_parameter" {
+  description = "Name of the SSM SecureString parameter holding the GitLab runner authentication token (glrt-...), e.g. \"/terrace/dev/gitlab-runner-token\". Created outside terrace; the instances read it at boot."
   type        = string
-  sensitive   = true
 
   validation {
-    condition     = length(var.registration_token) >= 8
-    error_message = "The registration_token looks too short to be a GitLab runner token."
+    condition     = can(regex("^/?[A-Za-z0-9_.\\-/]{1,1011}$", var.registration_token_parameter)) && !startswith(var.registration_token_parameter, "glrt-")
+    error_message = "The registration_token_parameter must be the NAME of an SSM parameter (letters, digits, _.-/), e.g. \"/terrace/dev/gitlab-runner-token\" — never the token itself."
+  }
+}
+
+variable "registration_token_kms_key_arn" {
+  description = "ARN of the KMS key the token parameter is encrypted with. null: AWS's managed aws/ssm key."
+  type        = string
+  default     = null
+}
+
+variable "repository_arns" {
+  description = "ECR repositories the runners may push to and pull from (the environment's own)."
+  type        = list(string)
+  default     = []
+}
+
+variable "artifact_bucket_arn" {
+  description = "ARN of the S3 bucket the runners read and write artifacts and caches in. null: no bucket access."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_arns" {
+  description = "KMS keys the runners encrypt and decrypt artifacts with (the artifact bucket's SSE-KMS key)."
+  type        = list(string)
+  default     = []
+}
+
+variable "root_volume_size" {
+  description = "Root volume of a runner, in GiB (encrypted gp3)."
+  type        = number
+  default     = 50
+}
+
+variable "scale_to_zero_outside_working_hours" {
+  description = "Scale the pool to zero at the end of working hours and back at their start (two scheduled actions)."
+  type        = bool
+  default     = false
+}
+
+variable "working_hours_start" {
+  description = "Cron expression (minute hour day month weekday) of the start of working hours, in time_zone."
+  type        = string
+  default     = "0 7 * * MON-FRI"
+}
+
+variable "working_hours_end" {
+  description = "Cron expression of the end of working hours, in time_zone."
+  type        = string
+  default     = "0 19 * * MON-FRI"
+}
+
+variable "time_zone" {
+  description = "IANA time zone of the working-hours schedule, e.g. \"Europe/Berlin\"."
+  type        = string
+  default     = "Etc/UTC"
+}
+
+variable "target_cpu_utilization" {
+  description = "Average CPU utilisation (percent) the target-tracking policy keeps the pool at."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.target_cpu_utilization > 0 && var.target_cpu_utilization <= 100
+    error_message = "The target_cpu_utilization must be a percentage between 1 and 100."
   }
 }
 
@@ -106,7 +170,7 @@ variable "ssh_ingress_cidr_blocks" {
 }
 
 variable "extra_policy_arns" {
-  description = "Additional IAM policy ARNs to attach to the runners' role (e.g. to push to ECR)."
+  description = "Additional IAM policy ARNs to attach to the runners' role. The module's own policy already grants push/pull to repository_arns and the artifact bucket."
   type        = list(string)
   default     = []
 }

@@ -1,10 +1,16 @@
 //! The shipped environments (dev, stage, prod) against moto: each applies
 //! cleanly, a second plan is empty, and destroy leaves nothing carrying the
 //! environment's ownership tag — except prod, whose registries and cluster
-//! are protected by prevent_destroy.
+//! are protected by prevent_destroy. moto lacks EKS add-ons and access
+//! entries, so the binary talks to the test kit's fake EKS endpoint put in
+//! front of moto (it answers those calls and forwards every other one).
+//! The runner token, put into SSM beforehand as the modules expect, must
+//! appear in no launch template's user data, plan file, plan JSON or state.
 
 use crate::support::{Project, owned_ec2_ids, sdk_config};
+use base64::Engine;
 use std::path::Path;
+use std::sync::OnceLock;
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -25,6 +31,230 @@ fn shipped_project(moto: &terrace_testkit::Moto) -> Project {
     copy_dir(&root.join("modules"), &p.path().join("modules"));
     copy_dir(&root.join("environments"), &p.path().join("environments"));
     p
+}
+
+/// The shipped project with every AWS call going through the fake EKS
+/// endpoint in front of moto (add-ons and access entries answered by the
+/// fake, everything else by moto).
+fn shipped_project_with_eks(moto: &terrace_testkit::Moto) -> Project {
+    let mut p = shipped_project(moto);
+    p.env
+        .push(("AWS_ENDPOINT_URL".into(), fake_eks(moto).endpoint.clone()));
+    p
+}
+
+/// The fake EKS endpoint in front of the shared moto.
+fn fake_eks(moto: &terrace_testkit::Moto) -> &'static terrace_testkit::FakeEks {
+    static FAKE: OnceLock<terrace_testkit::FakeEks> = OnceLock::new();
+    FAKE.get_or_init(|| terrace_testkit::FakeEks::in_front_of(&moto.endpoint))
+}
+
+/// A fake runner token, unique to this run, put where the environment's
+/// runner pool reads it: the SSM SecureString its tfvars name.
+async fn put_runner_token(moto: &terrace_testkit::Moto, env: &str) -> String {
+    let token = format!("glrt-e2e-{env}-{}-do-not-leak", crate::support::suffix());
+    let ssm = aws_sdk_ssm::Client::new(&sdk_config(moto).await);
+    ssm.put_parameter()
+        .name(format!("/terrace/{env}/gitlab-runner-token"))
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .value(&token)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("put the runner token");
+    token
+}
+
+/// Whether `text` holds `secret`, as is or base64-encoded at any alignment
+/// (user data is base64 in the launch template, the plan and state).
+fn holds(text: &str, secret: &str) -> bool {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    text.contains(secret)
+        || (0..3).any(|pad| {
+            let mut bytes = vec![0u8; pad];
+            bytes.extend_from_slice(secret.as_bytes());
+            let enc = b64.encode(&bytes);
+            let from = if pad == 0 { 0 } else { 4 };
+            let to = bytes.len() / 3 * 4;
+            to > from + 8 && text.contains(&enc[from..to])
+        })
+}
+
+/// The runner token is in no launch template's user data (read with the
+/// SDK), nor in a plan file, the plan JSON or the state of `env` — while the
+/// token parameter's name is (so the places searched hold the user data).
+async fn assert_token_never_written(
+    p: &Project,
+    moto: &terrace_testkit::Moto,
+    env: &str,
+    token: &str,
+) {
+    let parameter = format!("/terrace/{env}/gitlab-runner-token");
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
+    let templates = ec2.describe_launch_templates().send().await.unwrap();
+    let mut runner_templates = 0;
+    for t in templates.launch_templates() {
+        let id = t.launch_template_id().unwrap();
+        let versions = ec2
+            .describe_launch_template_versions()
+            .launch_template_id(id)
+            .send()
+            .await
+            .unwrap();
+        for v in versions.launch_template_versions() {
+            let data = v
+                .launch_template_data()
+                .and_then(|d| d.user_data())
+                .unwrap_or_default();
+            let text = String::from_utf8_lossy(
+                &base64::engine::general_purpose::STANDARD
+                    .decode(data)
+                    .unwrap_or_default(),
+            )
+            .into_owned();
+            assert!(
+                !holds(&text, token) && !holds(data, token),
+                "{env}: the runner token is in the user data of {id}"
+            );
+            if text.contains(&parameter) {
+                runner_templates += 1;
+            }
+        }
+    }
+    assert!(
+        runner_templates > 0,
+        "{env}: no launch template's user data names {parameter}"
+    );
+
+    let planfile = p.path().join(format!("{env}-leak.tfplan"));
+    // Force a non-empty plan that still renders the user data.
+    let r = p.run(&[
+        "plan",
+        "-e",
+        env,
+        "--replace",
+        "module.runners.aws_launch_template.runner",
+        "--out",
+        planfile.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{env}: plan --out\n{}", r.all());
+    let bytes = std::fs::read(&planfile).unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        !holds(&text, token),
+        "{env}: the runner token is in the plan file"
+    );
+    assert!(
+        holds(&text, &parameter),
+        "{env}: the plan file holds no user data"
+    );
+    let r = p.run(&["show", "--json", planfile.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{env}: show --json\n{}", r.all());
+    assert!(
+        !holds(&r.stdout, token),
+        "{env}: the runner token is in the plan JSON"
+    );
+    assert!(
+        holds(&r.stdout, &parameter),
+        "{env}: the plan JSON holds no user data"
+    );
+    std::fs::remove_file(&planfile).unwrap();
+    let r = p.run(&["plan", "-e", env, "--json"]);
+    assert!(
+        !holds(&r.stdout, token),
+        "{env}: the runner token is in plan --json"
+    );
+    let r = p.run(&["state", "pull", "-e", env]);
+    assert_eq!(r.code, 0, "{env}: state pull\n{}", r.all());
+    assert!(
+        !holds(&r.stdout, token),
+        "{env}: the runner token is in the state"
+    );
+    assert!(
+        holds(&r.stdout, &parameter),
+        "{env}: the state holds no user data"
+    );
+}
+
+/// The cluster of `env` as a platform team runs it: private endpoint,
+/// secrets encrypted, control-plane logs on, every pinned add-on installed at
+/// its version, the admin role's access entry with the cluster-admin policy.
+async fn assert_cluster_hardened(moto: &terrace_testkit::Moto, env: &str) {
+    let cfg = sdk_config(moto).await;
+    let eks = aws_sdk_eks::Client::from_conf(
+        aws_sdk_eks::config::Builder::from(&cfg)
+            .endpoint_url(&fake_eks(moto).endpoint)
+            .build(),
+    );
+    let name = format!("terrace-{env}");
+    let c = eks.describe_cluster().name(&name).send().await.unwrap();
+    let c = c.cluster().unwrap();
+    let vpc = c.resources_vpc_config().unwrap();
+    assert!(!vpc.endpoint_public_access(), "{env}: public endpoint");
+    assert!(vpc.endpoint_private_access(), "{env}: private endpoint");
+    let key = c
+        .encryption_config()
+        .first()
+        .and_then(|e| e.provider())
+        .and_then(|p| p.key_arn())
+        .unwrap_or_default();
+    assert!(
+        key.contains(":key/"),
+        "{env}: secrets encryption key {key:?}"
+    );
+    let logged: Vec<_> = c
+        .logging()
+        .unwrap()
+        .cluster_logging()
+        .iter()
+        .filter(|l| l.enabled() == Some(true))
+        .flat_map(|l| l.types())
+        .collect();
+    assert_eq!(logged.len(), 5, "{env}: control-plane logs {logged:?}");
+    let addons = eks.list_addons().cluster_name(&name).send().await.unwrap();
+    let mut names = addons.addons().to_vec();
+    names.sort();
+    assert_eq!(
+        names,
+        ["aws-ebs-csi-driver", "coredns", "kube-proxy", "vpc-cni"],
+        "{env}: add-ons"
+    );
+    let proxy = eks
+        .describe_addon()
+        .cluster_name(&name)
+        .addon_name("kube-proxy")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        proxy.addon().and_then(|a| a.addon_version()),
+        Some("v1.30.0-eksbuild.3"),
+        "{env}: pinned kube-proxy"
+    );
+    let entries = eks
+        .list_access_entries()
+        .cluster_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let admin = entries
+        .access_entries()
+        .iter()
+        .find(|a| a.ends_with(":role/platform-admin"))
+        .unwrap_or_else(|| panic!("{env}: no admin access entry in {entries:?}"));
+    let policies = eks
+        .list_associated_access_policies()
+        .cluster_name(&name)
+        .principal_arn(admin)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        policies.associated_access_policies().iter().any(|p| p
+            .policy_arn()
+            .is_some_and(|a| a.ends_with("/AmazonEKSClusterAdminPolicy"))),
+        "{env}: {policies:?}"
+    );
 }
 
 async fn apply_replan(p: &Project, env: &str) {
@@ -51,14 +281,17 @@ async fn dev_and_stage_apply_cleanly_and_destroy_completely() {
     let Some(moto) = terrace_testkit::shared_moto() else {
         return;
     };
-    let p = shipped_project(moto);
+    let p = shipped_project_with_eks(moto);
     let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
     for env in ["dev", "stage"] {
+        let token = put_runner_token(moto, env).await;
         apply_replan(&p, env).await;
         assert!(
             !owned_ec2_ids(&ec2, env).await.is_empty(),
             "{env}: nothing tagged after apply"
         );
+        assert_cluster_hardened(moto, env).await;
+        assert_token_never_written(&p, moto, env, &token).await;
         let r = p.run(&["destroy", "-e", env, "--auto-approve"]);
         assert_eq!(r.code, 0, "{env}: destroy\n{}", r.all());
         let left = owned_ec2_ids(&ec2, env).await;
@@ -73,8 +306,11 @@ async fn prod_applies_cleanly_and_refuses_to_destroy_protected_resources() {
     let Some(moto) = terrace_testkit::shared_moto() else {
         return;
     };
-    let p = shipped_project(moto);
+    let p = shipped_project_with_eks(moto);
+    let token = put_runner_token(moto, "prod").await;
     apply_replan(&p, "prod").await;
+    assert_cluster_hardened(moto, "prod").await;
+    assert_token_never_written(&p, moto, "prod", &token).await;
     let r = p.run(&["destroy", "-e", "prod", "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
@@ -86,6 +322,68 @@ async fn prod_applies_cleanly_and_refuses_to_destroy_protected_resources() {
     // Nothing was destroyed: the refusal happens at plan time.
     let r = p.run(&["plan", "-e", "prod", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// Bad inputs of the shipped environments stop the plan with a diagnostic
+/// naming the variable's file and what to pass instead: a runner token where
+/// its parameter's name belongs, and an API endpoint open to the world.
+#[test]
+fn shipped_environments_refuse_a_token_as_parameter_name_and_an_open_api() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let p = shipped_project(moto);
+    let r = p.run(&[
+        "plan",
+        "-e",
+        "dev",
+        "--var",
+        "runner_token_parameter=glrt-pasted-the-token-by-mistake",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("never the token itself"), "{}", r.all());
+    assert!(
+        r.stderr.contains("modules/runner-pool/variables.tf line"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        !r.all().contains("pasted-the-token"),
+        "the token is echoed\n{}",
+        r.all()
+    );
+    let r = p.run(&[
+        "plan",
+        "-e",
+        "prod",
+        "--var",
+        r#"api_allowed_cidrs=["0.0.0.0/0"]"#,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("must not be open to 0.0.0.0/0"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr.contains("environments/prod/variables.tf line"),
+        "{}",
+        r.all()
+    );
+}
+
+/// The leak check can fail: a token in the user data is found, plain or
+/// base64-encoded at any offset.
+#[test]
+fn token_search_finds_plain_and_base64_copies() {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let token = "glrt-e2e-secret-token-value-1234";
+    for prefix in ["", "x", "xy", "#!/bin/bash\n--token "] {
+        let script = format!("{prefix}{token}\n");
+        assert!(holds(&script, token));
+        assert!(holds(&b64.encode(&script), token), "{prefix:?}");
+    }
+    assert!(!holds(&b64.encode("--token \"$RUNNER_TOKEN\""), token));
 }
 
 /// modules/network in both NAT layouts: after apply every subnet is

@@ -9,6 +9,12 @@
 //!
 //! One thread accepts connections; each connection gets a thread and is
 //! kept alive for as many requests as the client sends.
+//!
+//! [`FakeEks::in_front_of`] starts it as a proxy for a whole account: it
+//! answers the EKS calls above itself and forwards every other request
+//! (other services, and EKS clusters and node groups) unchanged to moto,
+//! learning each cluster moto creates through it — so a binary pointed at
+//! it with `AWS_ENDPOINT_URL` can apply configurations that mix both.
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -24,7 +30,15 @@ const REGION: &str = "us-east-1";
 const CATALOGUE: &[(&str, &[&str])] = &[
     ("vpc-cni", &["v1.18.3-eksbuild.1", "v1.18.1-eksbuild.3"]),
     ("coredns", &["v1.11.1-eksbuild.9", "v1.11.1-eksbuild.4"]),
-    ("kube-proxy", &["v1.29.3-eksbuild.2", "v1.29.1-eksbuild.2"]),
+    (
+        "kube-proxy",
+        // The default first; the 1.30 build the shipped modules pin after it.
+        &[
+            "v1.29.3-eksbuild.2",
+            "v1.29.1-eksbuild.2",
+            "v1.30.0-eksbuild.3",
+        ],
+    ),
     (
         "aws-ebs-csi-driver",
         &["v1.31.0-eksbuild.1", "v1.30.0-eksbuild.1"],
@@ -53,6 +67,9 @@ struct State {
     tags: BTreeMap<String, BTreeMap<String, String>>,
     counter: u64,
     requests: Vec<String>,
+    /// `host:port` of the server that gets every request the fake does not
+    /// answer itself (proxy mode).
+    upstream: Option<String>,
 }
 
 /// A running fake EKS endpoint. The server thread lives as long as the
@@ -80,6 +97,18 @@ impl FakeEks {
             endpoint: format!("http://127.0.0.1:{port}"),
             state,
         }
+    }
+
+    /// Start a server that answers the EKS calls moto lacks and forwards
+    /// everything else to `upstream` (an `http://host:port` endpoint).
+    pub fn in_front_of(upstream: &str) -> FakeEks {
+        let fake = FakeEks::start();
+        let host = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        fake.state.lock().unwrap().upstream = Some(host);
+        fake
     }
 
     /// Declare a cluster (the API answers ResourceNotFoundException for
@@ -112,6 +141,8 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             _ => return,
         };
         let mut length = 0usize;
+        let mut chunked = false;
+        let mut headers: Vec<String> = Vec::new();
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).unwrap_or(0) == 0 {
@@ -121,15 +152,47 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             if h.is_empty() {
                 break;
             }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
+            if let Some((k, v)) = h.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap_or(0);
+                } else if k.eq_ignore_ascii_case("transfer-encoding") {
+                    chunked = v.to_ascii_lowercase().contains("chunked");
+                }
             }
+            headers.push(h.to_string());
         }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
+        let body = if chunked {
+            match read_chunked(&mut reader) {
+                Some(b) => b,
+                None => return,
+            }
+        } else {
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            body
+        };
+        let upstream = state.lock().unwrap().upstream.clone();
+        if let Some(upstream) = upstream {
+            let (path, _) = target.split_once('?').unwrap_or((&target, ""));
+            let eks = headers.iter().any(|h| {
+                h.to_ascii_lowercase().starts_with("authorization:")
+                    && h.contains("/eks/aws4_request")
+            });
+            if !(eks && fake_route(path)) {
+                let Some(mut response) = forward(&upstream, &method, &target, &headers, &body)
+                else {
+                    return;
+                };
+                if eks {
+                    learn_cluster(state, &method, path, &body, &response);
+                    unique_issuer(&mut response);
+                }
+                let _ = writer.write_all(&response);
+                // The response says `connection: close`.
+                return;
+            }
         }
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let (status, error, out) = {
@@ -155,6 +218,162 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         {
             return;
         }
+    }
+}
+
+/// A chunked request body, de-chunked.
+fn read_chunked(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).ok()?;
+        let size = usize::from_str_radix(size.trim().split(';').next()?.trim(), 16).ok()?;
+        if size == 0 {
+            // Trailers, up to the blank line.
+            loop {
+                let mut t = String::new();
+                if reader.read_line(&mut t).ok()? == 0 || t.trim().is_empty() {
+                    return Some(body);
+                }
+            }
+        }
+        let mut chunk = vec![0u8; size + 2];
+        reader.read_exact(&mut chunk).ok()?;
+        body.extend_from_slice(&chunk[..size]);
+    }
+}
+
+/// In proxy mode, the EKS paths the fake answers itself.
+fn fake_route(path: &str) -> bool {
+    let segs: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    match segs.as_slice() {
+        ["addons", "supported-versions"] => true,
+        ["clusters", _, kind, ..] => {
+            matches!(
+                *kind,
+                "addons" | "access-entries" | "pod-identity-associations"
+            )
+        }
+        ["tags", arn @ ..] => {
+            let arn = arn.join("/");
+            [":addon/", ":access-entry/", ":podidentityassociation/"]
+                .iter()
+                .any(|k| arn.contains(k))
+        }
+        _ => false,
+    }
+}
+
+/// Send one request to `upstream` and return its whole response, with
+/// `connection: close` in its head (the connection ends after it).
+fn forward(
+    upstream: &str,
+    method: &str,
+    target: &str,
+    headers: &[String],
+    body: &[u8],
+) -> Option<Vec<u8>> {
+    let mut out = TcpStream::connect(upstream).ok()?;
+    let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {upstream}\r\n");
+    for h in headers {
+        let name = h.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        if !matches!(
+            name.as_str(),
+            "host" | "connection" | "content-length" | "transfer-encoding"
+        ) {
+            head.push_str(h);
+            head.push_str("\r\n");
+        }
+    }
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    out.write_all(head.as_bytes()).ok()?;
+    out.write_all(body).ok()?;
+    let mut response = Vec::new();
+    out.read_to_end(&mut response).ok()?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut rewritten = format!("{}\r\n", lines.next()?);
+    for l in lines {
+        if !l.to_ascii_lowercase().starts_with("connection:") {
+            rewritten.push_str(l);
+            rewritten.push_str("\r\n");
+        }
+    }
+    rewritten.push_str("connection: close\r\n\r\n");
+    let mut whole = rewritten.into_bytes();
+    whole.extend_from_slice(&response[split + 4..]);
+    Some(whole)
+}
+
+/// Proxy mode: a cluster created (or deleted) upstream is known (or
+/// forgotten) here, so its add-ons and access entries can be managed.
+fn learn_cluster(state: &Mutex<State>, method: &str, path: &str, request: &[u8], response: &[u8]) {
+    if !response.starts_with(b"HTTP/1.1 200") && !response.starts_with(b"HTTP/1.0 200") {
+        return;
+    }
+    let segs: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let mut st = state.lock().unwrap();
+    match (method, segs.as_slice()) {
+        ("POST", [c]) if c == "clusters" => {
+            let req: Value = serde_json::from_slice(request).unwrap_or(Value::Null);
+            if let Some(name) = str_of(&req, "name") {
+                let version = str_of(&req, "version").unwrap_or_else(|| "1.30".into());
+                st.clusters.entry(name).or_default().version = version;
+            }
+        }
+        ("DELETE", [c, name]) if c == "clusters" => {
+            st.clusters.remove(name);
+        }
+        _ => {}
+    }
+}
+
+/// moto draws one OIDC issuer ID per process, so every cluster it creates
+/// has the same issuer URL, and a second cluster's IAM OIDC provider is
+/// refused as already existing. Real EKS gives each cluster its own: the
+/// proxy rewrites the ID in a cluster's description to one derived from the
+/// cluster's name (of the same length, so the response's length holds).
+fn unique_issuer(response: &mut [u8]) {
+    let Some(split) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return;
+    };
+    let body = &response[split + 4..];
+    let Ok(doc) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let cluster = &doc["cluster"];
+    let (Some(name), Some(issuer)) = (
+        cluster["name"].as_str(),
+        cluster["identity"]["oidc"]["issuer"].as_str(),
+    ) else {
+        return;
+    };
+    let Some((prefix, id)) = issuer.rsplit_once("/id/") else {
+        return;
+    };
+    // FNV-1a of the name, as upper-case hex, cut to the ID's length.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut own = format!("{hash:016X}{hash:016X}");
+    own.truncate(id.len());
+    let (old, new) = (issuer.to_string(), format!("{prefix}/id/{own}"));
+    let text = String::from_utf8_lossy(body).replace(&old, &new);
+    if text.len() == body.len() {
+        response[split + 4..].copy_from_slice(text.as_bytes());
     }
 }
 
@@ -742,5 +961,44 @@ mod tests {
         let err = handle(&mut st, "GET", "/clusters/x/addons", &[], &Value::Null).unwrap_err();
         assert_eq!(err.0, 404);
         assert_eq!(err.1, "ResourceNotFoundException");
+    }
+
+    #[test]
+    fn proxy_answers_only_what_moto_lacks() {
+        assert!(fake_route("/clusters/c/addons"));
+        assert!(fake_route(
+            "/clusters/c/access-entries/arn%3Aaws%3Aiam%3A%3A1%3Arole%2Fa"
+        ));
+        assert!(fake_route("/addons/supported-versions"));
+        assert!(fake_route(
+            "/tags/arn%3Aaws%3Aeks%3Aus-east-1%3A1%3Aaddon%2Fc%2Fvpc-cni%2Fx"
+        ));
+        assert!(!fake_route("/clusters"));
+        assert!(!fake_route("/clusters/c"));
+        assert!(!fake_route("/clusters/c/node-groups"));
+        assert!(!fake_route(
+            "/tags/arn%3Aaws%3Aeks%3Aus-east-1%3A1%3Acluster%2Fc"
+        ));
+    }
+
+    #[test]
+    fn each_cluster_gets_its_own_issuer() {
+        let reply = |name: &str| {
+            let body = format!(
+                r#"{{"cluster":{{"name":"{name}","identity":{{"oidc":{{"issuer":"https://oidc.eks.us-east-1.amazonaws.com/id/ABCDEFGHIJ"}}}}}}}}"#
+            );
+            let mut r = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .into_bytes();
+            unique_issuer(&mut r);
+            String::from_utf8(r).unwrap()
+        };
+        let (a, b) = (reply("a"), reply("b"));
+        assert_ne!(a, b);
+        assert_eq!(a.len(), b.len());
+        assert!(!a.contains("ABCDEFGHIJ"), "{a}");
+        assert_eq!(a, reply("a"), "stable for one cluster");
     }
 }
