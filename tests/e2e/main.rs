@@ -10,7 +10,7 @@ mod ledger;
 mod lifecycle;
 mod modules;
 mod notify;
-mod policy;
+mod checkov;
 mod proxy;
 mod reliability;
 mod report;
