@@ -46,10 +46,13 @@ locals {
 
   ami_id = var.ami_id != null ? var.ami_id : data.aws_ami.amazon_linux[0].id
 
+  # CostCenter and Owner: required by policies/cost-tags.tf in pr-*.
   tags = {
     Environment = terrace.environment
     Ephemeral   = "true"
     ManagedBy   = "terrace"
+    CostCenter  = "platform-preview"
+    Owner       = "platform-team"
   }
 }
 
