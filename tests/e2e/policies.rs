@@ -59,9 +59,8 @@ resource "aws_s3_bucket" "logs" {{
     let r = p.run(&["plan", "-e", "stage", "--out", "stage.tfplan"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        r.stderr.contains(
-            "every bucket in stage needs CostCenter and Owner tags (aws_s3_bucket.logs)"
-        ),
+        r.stderr
+            .contains("every bucket in stage needs CostCenter and Owner tags (aws_s3_bucket.logs)"),
         "{}",
         r.all()
     );
@@ -90,15 +89,23 @@ resource "aws_s3_bucket" "logs" {{
     let r = p.run(&["apply", "stage.tfplan"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        r.stderr.contains("Policy \"cost-tags\" denied aws_s3_bucket.logs"),
+        r.stderr
+            .contains("Policy \"cost-tags\" denied aws_s3_bucket.logs"),
         "{}",
         r.all()
     );
     // Nor does apply without a plan file go ahead.
     let r = p.run(&["apply", "-e", "stage", "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("needs CostCenter and Owner"), "{}", r.all());
-    assert!(!bucket_exists(moto, &bucket).await, "nothing may be created");
+    assert!(
+        r.stderr.contains("needs CostCenter and Owner"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        !bucket_exists(moto, &bucket).await,
+        "nothing may be created"
+    );
 
     // The reports for CI: SARIF and JUnit.
     let r = p.run(&["policy", "check", "-e", "stage", "--format", "sarif"]);
@@ -109,7 +116,11 @@ resource "aws_s3_bucket" "logs" {{
     assert_eq!(res["ruleId"], "cost-tags");
     let r = p.run(&["policy", "check", "-e", "stage", "--format", "junit"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stdout.contains("<failure type=\"policy-deny\""), "{}", r.all());
+    assert!(
+        r.stdout.contains("<failure type=\"policy-deny\""),
+        "{}",
+        r.all()
+    );
 
     // Another environment the policy does not name is not checked.
     p.write_env(
@@ -128,15 +139,24 @@ resource "aws_s3_bucket" "logs" {{
     let r = p.run(&["plan", "-e", "stage"]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(r.stdout.contains("1 warned"), "{}", r.all());
-    assert!(r.stderr.contains("Warning: Policy \"cost-tags\""), "{}", r.all());
-    let r = p.run(&["apply", "stage.tfplan"]);
-    assert_eq!(r.code, 0, "{}", r.all());
     assert!(
-        r.all().contains("policies changed since this plan was saved"),
+        r.stderr.contains("Warning: Policy \"cost-tags\""),
         "{}",
         r.all()
     );
-    assert!(r.all().contains("needs CostCenter and Owner"), "{}", r.all());
+    let r = p.run(&["apply", "stage.tfplan"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.all()
+            .contains("policies changed since this plan was saved"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.all().contains("needs CostCenter and Owner"),
+        "{}",
+        r.all()
+    );
     assert!(bucket_exists(moto, &bucket).await);
 
     let r = p.run(&["destroy", "-e", "stage", "--auto-approve"]);
@@ -191,17 +211,25 @@ resource "aws_s3_bucket" "b" {{
         "{}",
         r.all()
     );
-    assert!(r.stdout.contains("1 cannot be decided until apply"), "{}", r.all());
+    assert!(
+        r.stdout.contains("1 cannot be decided until apply"),
+        "{}",
+        r.all()
+    );
 
     let r = p.run(&["apply", "-e", &env, "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains("denied at apply"), "{}", r.all());
     assert!(
-        r.stderr.contains("aws_s3_bucket.b may not name a VPC as its source"),
+        r.stderr
+            .contains("aws_s3_bucket.b may not name a VPC as its source"),
         "{}",
         r.all()
     );
-    assert!(!bucket_exists(moto, &bucket).await, "the denied bucket was created");
+    assert!(
+        !bucket_exists(moto, &bucket).await,
+        "the denied bucket was created"
+    );
     let r = p.run(&["state", "list", "-e", &env]);
     assert!(r.stdout.contains("aws_vpc.a"), "{}", r.all());
     assert!(!r.stdout.contains("aws_s3_bucket.b"), "{}", r.all());
@@ -221,6 +249,10 @@ fn a_broken_policy_file_stops_the_plan_at_its_line() {
     p.write_env("dev", &[("main.tf", "locals {\n  a = 1\n}\n")]);
     let r = p.run(&["plan", "-e", "dev"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("Invalid reference in a policy"), "{}", r.all());
+    assert!(
+        r.stderr.contains("Invalid reference in a policy"),
+        "{}",
+        r.all()
+    );
     assert!(r.stderr.contains("policies/bad.tf line 3"), "{}", r.all());
 }

@@ -23,7 +23,9 @@ use std::sync::{Arc, OnceLock};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use terrace_core::{Diagnostic, Diagnostics, InstanceKey, ResourceAddr, ResourceMode, SourceRange, Value};
+use terrace_core::{
+    Diagnostic, Diagnostics, InstanceKey, ResourceAddr, ResourceMode, SourceRange, Value,
+};
 use terrace_lang::{Config, Policy, PolicyScope, PolicySet};
 
 use crate::context::LoadedEnv;
@@ -66,7 +68,8 @@ pub struct PolicyResult {
 impl PolicyResult {
     /// A `deny` policy that failed or could not be evaluated.
     pub fn blocks(&self) -> bool {
-        self.enforcement == "deny" && matches!(self.status, PolicyStatus::Fail | PolicyStatus::Error)
+        self.enforcement == "deny"
+            && matches!(self.status, PolicyStatus::Fail | PolicyStatus::Error)
     }
 
     /// One line: `policy "NAME" (file:line:col) ADDR: MESSAGE`.
@@ -216,15 +219,18 @@ fn globs(patterns: &[String], p: &Policy, what: &str) -> Result<Option<GlobSet>,
         let g = Glob::new(pat).map_err(|e| {
             Diagnostic::error(
                 "Invalid glob in a policy",
-                format!("{what} of policy \"{}\": \"{pat}\" is not a valid glob ({e}).", p.name),
+                format!(
+                    "{what} of policy \"{}\": \"{pat}\" is not a valid glob ({e}).",
+                    p.name
+                ),
             )
             .at(Some(p.range.clone()))
         })?;
         b.add(g);
     }
-    b.build()
-        .map(Some)
-        .map_err(|e| Diagnostic::error("Invalid glob in a policy", e.to_string()).at(Some(p.range.clone())))
+    b.build().map(Some).map_err(|e| {
+        Diagnostic::error("Invalid glob in a policy", e.to_string()).at(Some(p.range.clone()))
+    })
 }
 
 impl Matchers {
@@ -401,7 +407,12 @@ pub fn plan_scope(plan: &Plan) -> Value {
     Value::Map(m)
 }
 
-fn result(p: &Policy, c: &ResourceChange, status: PolicyStatus, message: Option<String>) -> PolicyResult {
+fn result(
+    p: &Policy,
+    c: &ResourceChange,
+    status: PolicyStatus,
+    message: Option<String>,
+) -> PolicyResult {
     PolicyResult {
         policy: p.name.clone(),
         enforcement: p.enforcement.as_str().to_string(),
@@ -425,7 +436,11 @@ fn decide(p: &Policy, c: &ResourceChange, scope: &PolicyScope) -> PolicyResult {
             let text = d
                 .iter()
                 .map(|x| {
-                    let at = x.range.as_ref().map(|r| format!(" ({r})")).unwrap_or_default();
+                    let at = x
+                        .range
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default();
                     format!("{}{at}: {}", x.summary, x.detail)
                 })
                 .collect::<Vec<_>>()
@@ -441,7 +456,11 @@ fn decide(p: &Policy, c: &ResourceChange, scope: &PolicyScope) -> PolicyResult {
 }
 
 /// Evaluate every policy against a plan.
-pub fn evaluate(set: &PolicySet, plan: &Plan, config: &Config) -> Result<PolicyReport, EngineError> {
+pub fn evaluate(
+    set: &PolicySet,
+    plan: &Plan,
+    config: &Config,
+) -> Result<PolicyReport, EngineError> {
     let matchers = Matchers::new(set).map_err(|d| EngineError::config(d, set.sources.clone()))?;
     let plan_value = Arc::new(plan_scope(plan));
     let environment = Value::from(plan.environment.as_str());
@@ -532,7 +551,11 @@ impl PolicyGate {
             }
         }
         let mut undecided: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for r in report.results.iter().filter(|r| r.status == PolicyStatus::Undecided) {
+        for r in report
+            .results
+            .iter()
+            .filter(|r| r.status == PolicyStatus::Undecided)
+        {
             undecided
                 .entry(r.address.clone())
                 .or_default()
@@ -597,10 +620,7 @@ impl PolicyGate {
                 .insert(key);
             match r.status {
                 PolicyStatus::Pass => {}
-                _ if r.blocks() => errors.push(format!(
-                    "denied at apply by {}",
-                    r.line()
-                )),
+                _ if r.blocks() => errors.push(format!("denied at apply by {}", r.line())),
                 _ => notes.push(format!("Warning: {}", r.line())),
             }
         }
@@ -697,7 +717,11 @@ policy "no-deletes" {
         let p = plan(
             "pr-42",
             vec![
-                change("aws_ecr_repository.a", Action::Create, bucket("MUTABLE".into())),
+                change(
+                    "aws_ecr_repository.a",
+                    Action::Create,
+                    bucket("MUTABLE".into()),
+                ),
                 change("aws_s3_bucket.b", Action::Create, bucket("MUTABLE".into())),
             ],
         );
@@ -736,7 +760,16 @@ policy "no-deletes" {
         assert_eq!(r.summary().warned, 1);
         let d = r.diagnostics();
         assert!(!d.has_errors());
-        assert!(d.iter().next().unwrap().range.as_ref().unwrap().filename.ends_with("p.tf"));
+        assert!(
+            d.iter()
+                .next()
+                .unwrap()
+                .range
+                .as_ref()
+                .unwrap()
+                .filename
+                .ends_with("p.tf")
+        );
     }
 
     #[test]
@@ -745,7 +778,11 @@ policy "no-deletes" {
         let p = plan(
             "stage",
             vec![
-                change("aws_ecr_repository.a", Action::Create, bucket(Value::Unknown)),
+                change(
+                    "aws_ecr_repository.a",
+                    Action::Create,
+                    bucket(Value::Unknown),
+                ),
                 change("aws_ecr_repository.old", Action::Delete, None),
             ],
         );
@@ -772,7 +809,11 @@ policy "no-deletes" {
     #[test]
     fn the_gate_checks_undecided_results_on_the_applied_object() {
         let s = Arc::new(set(POLICIES));
-        let c = change("aws_ecr_repository.a", Action::Create, bucket(Value::Unknown));
+        let c = change(
+            "aws_ecr_repository.a",
+            Action::Create,
+            bucket(Value::Unknown),
+        );
         let p = plan("stage", vec![c.clone()]);
         let gate = PolicyGate::new(s, Some("old".into()));
         let report = evaluate(&gate.set, &p, &config()).unwrap();
@@ -789,24 +830,38 @@ policy "no-deletes" {
             config: Arc::new(config()),
         });
         // Still unknown before the call: wait for the object.
-        assert_eq!(gate.check_change(&c, &bucket(Value::Unknown).unwrap(), false), Ok(vec![]));
+        assert_eq!(
+            gate.check_change(&c, &bucket(Value::Unknown).unwrap(), false),
+            Ok(vec![])
+        );
         // Known and failing: the deny policy fails the change, once.
         let e = gate
             .check_change(&c, &bucket("MUTABLE".into()).unwrap(), true)
             .unwrap_err();
         assert!(e.contains("denied at apply by policy \"immutable\""), "{e}");
         assert!(e.contains("must be immutable"), "{e}");
-        assert_eq!(gate.check_change(&c, &bucket("MUTABLE".into()).unwrap(), true), Ok(vec![]));
+        assert_eq!(
+            gate.check_change(&c, &bucket("MUTABLE".into()).unwrap(), true),
+            Ok(vec![])
+        );
     }
 
     #[test]
     fn still_unknown_after_apply_fails_a_deny_policy() {
         let s = Arc::new(set(POLICIES));
-        let c = change("aws_ecr_repository.a", Action::Create, bucket(Value::Unknown));
+        let c = change(
+            "aws_ecr_repository.a",
+            Action::Create,
+            bucket(Value::Unknown),
+        );
         let p = plan("stage", vec![c.clone()]);
         let gate = PolicyGate::new(s, None);
         let _ = gate.state.set(GateState {
-            undecided: [("aws_ecr_repository.a".to_string(), ["immutable".to_string()].into())].into(),
+            undecided: [(
+                "aws_ecr_repository.a".to_string(),
+                ["immutable".to_string()].into(),
+            )]
+            .into(),
             plan: Arc::new(plan_scope(&p)),
             environment: "stage".into(),
             config: Arc::new(config()),
@@ -825,6 +880,9 @@ policy "no-deletes" {
             panic!("{e}")
         };
         let t = diags.iter().next().unwrap().to_string();
-        assert!(t.contains("not a valid glob") && t.contains("p.tf:1:1"), "{t}");
+        assert!(
+            t.contains("not a valid glob") && t.contains("p.tf:1:1"),
+            "{t}"
+        );
     }
 }

@@ -59,8 +59,8 @@ pub use evaluator::{
     ResourceLookup, SchemaLookup,
 };
 pub use policy::{
-    DEFAULT_POLICY_ACTIONS, Enforcement, POLICY_ACTIONS, POLICY_SCOPE, Policy, PolicyScope, PolicySet,
-    load_policies,
+    DEFAULT_POLICY_ACTIONS, Enforcement, POLICY_ACTIONS, POLICY_SCOPE, Policy, PolicyScope,
+    PolicySet, load_policies,
 };
 pub use project::{NOTIFY_EVENTS, NotifyConfig, Project, find_project, find_project_with_sources};
 pub use source::{SourceFile, SourceMap, diagnostics_json, render_diagnostics};

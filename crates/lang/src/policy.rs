@@ -231,7 +231,10 @@ impl Policy {
             Err(d) => format!(
                 "policy \"{}\" failed (its error message could not be evaluated: {})",
                 self.name,
-                d.iter().map(|x| x.detail.clone()).collect::<Vec<_>>().join(" ")
+                d.iter()
+                    .map(|x| x.detail.clone())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             ),
         }
     }
@@ -609,7 +612,10 @@ policy "cost-tags" {
         assert_eq!(p.actions, DEFAULT_POLICY_ACTIONS);
         let tagged = scope(obj(&[(
             "tags_all",
-            obj(&[("CostCenter", Value::from("x")), ("Owner", Value::from("y"))]),
+            obj(&[
+                ("CostCenter", Value::from("x")),
+                ("Owner", Value::from("y")),
+            ]),
         )]));
         assert_eq!(p.condition(&tagged).unwrap(), Value::Bool(true));
         let untagged = scope(obj(&[("tags_all", obj(&[("Owner", Value::from("y"))]))]));
@@ -639,7 +645,10 @@ policy "no-default-password" {
         )
         .unwrap();
         let p = &set.policies[0];
-        let s = scope(obj(&[("password", Value::from("hunter2").mark_sensitive())]));
+        let s = scope(obj(&[(
+            "password",
+            Value::from("hunter2").mark_sensitive(),
+        )]));
         let v = p.condition(&s).unwrap();
         assert!(v.is_sensitive());
         assert_eq!(v.unmarked(), &Value::Bool(false));
@@ -673,10 +682,23 @@ policy "no-default-password" {
             "policy \"a\" {\n  condition = true\n}\npolicy \"a\" {\n  condition = true\n}\npolicy \"b\" {}\nresource \"aws_s3_bucket\" \"x\" {}\n",
         )
         .unwrap_err();
-        let text = e.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n");
-        assert!(text.contains("Duplicate policy") && text.contains("main.tf:4:1"), "{text}");
-        assert!(text.contains("needs a condition") && text.contains("main.tf:7:1"), "{text}");
-        assert!(text.contains("Unsupported block type") && text.contains("main.tf:8:1"), "{text}");
+        let text = e
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            text.contains("Duplicate policy") && text.contains("main.tf:4:1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("needs a condition") && text.contains("main.tf:7:1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Unsupported block type") && text.contains("main.tf:8:1"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -686,7 +708,10 @@ policy "no-default-password" {
             .condition(&scope(obj(&[("name", Value::from("abc"))])))
             .unwrap_err();
         let t = e.iter().next().unwrap().to_string();
-        assert!(t.contains("must be a bool") && t.contains("main.tf:2:15"), "{t}");
+        assert!(
+            t.contains("must be a bool") && t.contains("main.tf:2:15"),
+            "{t}"
+        );
     }
 
     #[test]

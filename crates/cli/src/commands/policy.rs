@@ -174,9 +174,9 @@ pub(crate) fn policy_junit(report: &PolicyReport) -> String {
         let msg = xml_escape(r.message.as_deref().unwrap_or_default());
         match r.status {
             PolicyStatus::Pass => {}
-            PolicyStatus::Undecided => out.push_str(
-                "      <skipped message=\"cannot be decided until apply\"/>\n",
-            ),
+            PolicyStatus::Undecided => {
+                out.push_str("      <skipped message=\"cannot be decided until apply\"/>\n")
+            }
             _ if r.blocks() => out.push_str(&format!(
                 "      <failure type=\"policy-deny\" message=\"{msg}\">{msg}</failure>\n"
             )),
@@ -309,8 +309,9 @@ pub(crate) async fn policy_check(project: &Project, a: PolicyCheckArgs) -> Resul
         ),
     };
     match &a.output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
         None => print!("{text}"),
     }
     Ok(if report.denied() { EXIT_ERROR } else { 0 })
