@@ -210,26 +210,30 @@ pub fn policies_hash(set: &PolicySet) -> String {
 /// Compiled `environments` / `resource_types` globs of each policy.
 struct Matchers(Vec<(Option<GlobSet>, Option<GlobSet>)>);
 
-fn globs(patterns: &[String], p: &Policy, what: &str) -> Result<Option<GlobSet>, Diagnostic> {
+fn globs(patterns: &[String], p: &Policy, what: &str) -> Result<Option<GlobSet>, Box<Diagnostic>> {
     if patterns.is_empty() {
         return Ok(None);
     }
     let mut b = GlobSetBuilder::new();
     for pat in patterns {
-        let g = Glob::new(pat).map_err(|e| {
-            Diagnostic::error(
-                "Invalid glob in a policy",
-                format!(
-                    "{what} of policy \"{}\": \"{pat}\" is not a valid glob ({e}).",
-                    p.name
-                ),
-            )
-            .at(Some(p.range.clone()))
-        })?;
+        let g = Glob::new(pat)
+            .map_err(|e| {
+                Diagnostic::error(
+                    "Invalid glob in a policy",
+                    format!(
+                        "{what} of policy \"{}\": \"{pat}\" is not a valid glob ({e}).",
+                        p.name
+                    ),
+                )
+                .at(Some(p.range.clone()))
+            })
+            .map_err(Box::new)?;
         b.add(g);
     }
     b.build().map(Some).map_err(|e| {
-        Diagnostic::error("Invalid glob in a policy", e.to_string()).at(Some(p.range.clone()))
+        Box::new(
+            Diagnostic::error("Invalid glob in a policy", e.to_string()).at(Some(p.range.clone())),
+        )
     })
 }
 
@@ -244,7 +248,7 @@ impl Matchers {
                 (Ok(e), Ok(t)) => out.push((e, t)),
                 (e, t) => {
                     for x in [e.err(), t.err()].into_iter().flatten() {
-                        diags.push(x);
+                        diags.push(*x);
                     }
                     out.push((None, None));
                 }
