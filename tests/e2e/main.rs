@@ -11,6 +11,7 @@ mod lifecycle;
 mod modules;
 mod notify;
 mod checkov;
+mod policies;
 mod proxy;
 mod reliability;
 mod report;

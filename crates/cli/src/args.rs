@@ -68,6 +68,9 @@ pub enum Command {
     Log(crate::commands::LogArgs),
     /// Rewrite .tf, .tofu and .tfvars files in Terraform's canonical layout.
     Fmt(FmtArgs),
+    /// Policies: check a plan against the project's policy blocks.
+    #[command(subcommand)]
+    Policy(crate::commands::PolicyCommand),
     /// Return the infrastructure to an earlier apply's configuration (from the ledger).
     Rollback(crate::commands::RollbackArgs),
     /// Delivery metrics from the ledger: deployment frequency, change failure rate, time to restore, drift.

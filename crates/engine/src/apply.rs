@@ -70,6 +70,9 @@ pub struct ApplyOptions {
     pub ledger_retention_days: Option<u32>,
     /// Webhooks told about the run once it ends (`notify` blocks).
     pub notify: Vec<crate::notify::Target>,
+    /// Policies: checked on the plan before any change, and undecided
+    /// results again on each object as it is applied ([`crate::policy`]).
+    pub policy: Option<Arc<crate::policy::PolicyGate>>,
 }
 
 impl Default for ApplyOptions {
@@ -86,6 +89,7 @@ impl Default for ApplyOptions {
             rollback: None,
             ledger_retention_days: None,
             notify: Vec::new(),
+            policy: None,
         }
     }
 }
@@ -1353,6 +1357,14 @@ impl Run<'_> {
                 .map_err(|d| d.to_string()),
             None => Ok(()),
         });
+        // Policies still undecided, against the object as applied (it is in
+        // state already, as with a postcondition).
+        let result = result.and_then(|()| match self.table.get_instance(&c.addr) {
+            Some(v) if !matches!(c.action, Action::Read | Action::Forget | Action::Delete) => {
+                self.policy_check(c, &v, true)
+            }
+            _ => Ok(()),
+        });
         let elapsed = started.elapsed();
         match &result {
             Ok(()) => {
@@ -1401,6 +1413,17 @@ impl Run<'_> {
         self.providers
             .get(&c.provider)
             .ok_or_else(|| format!("provider {} is not configured", c.provider))
+    }
+
+    /// Policies undecided at plan time, for one change ([`crate::policy::PolicyGate`]).
+    fn policy_check(&self, c: &ResourceChange, after: &Value, applied: bool) -> Result<(), String> {
+        let Some(gate) = &self.opts.policy else {
+            return Ok(());
+        };
+        for note in gate.check_change(c, after, applied)? {
+            self.observer.note(&note);
+        }
+        Ok(())
     }
 
     async fn apply_change_inner(
@@ -1469,6 +1492,7 @@ impl Run<'_> {
         match c.action {
             Action::Create => {
                 let planned = replan(None)?;
+                self.policy_check(c, &planned, false)?;
                 self.create(c, provider, &planned, &address).await
             }
             Action::Update => {
@@ -1477,6 +1501,7 @@ impl Run<'_> {
                     .clone()
                     .ok_or_else(|| format!("{address}: no prior object"))?;
                 let planned = replan(Some(&prior))?;
+                self.policy_check(c, &planned, false)?;
                 self.checked()?;
                 let new = with_retries(|| provider.update(type_name, &prior, &planned, &ctx))
                     .await
@@ -1498,8 +1523,9 @@ impl Run<'_> {
                     .before
                     .clone()
                     .ok_or_else(|| format!("{address}: no prior object"))?;
-                self.delete_object(c, provider, &prior, true).await?;
                 let planned = replan(None)?;
+                self.policy_check(c, &planned, false)?;
+                self.delete_object(c, provider, &prior, true).await?;
                 self.create(c, provider, &planned, &address).await
             }
             Action::CreateThenDelete => {
@@ -1507,6 +1533,7 @@ impl Run<'_> {
                     .before
                     .clone()
                     .ok_or_else(|| format!("{address}: no prior object"))?;
+                self.policy_check(c, &replan(None)?, false)?;
                 // Journal the old object's delete first, so a crash after the
                 // create cannot orphan it (it is "deposed": no longer in state).
                 let journalled = self

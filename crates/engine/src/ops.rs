@@ -253,6 +253,12 @@ async fn apply_locked(
         }
         None => make_plan(engine, &env, &req.plan_opts).await?,
     };
+    // Policies, before anything changes: a denied plan is refused here.
+    if let Some(gate) = &req.apply_opts.policy {
+        for note in gate.check_plan(&plan, &env)? {
+            req.observer.note(&note);
+        }
+    }
     rec.plan_hash = Some(crate::ledger::plan_hash(&plan, stored.as_ref()));
     if let Some(me) = caller_identity(&providers).await {
         rec.identity.aws_account = Some(me.account);

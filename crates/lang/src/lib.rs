@@ -39,6 +39,7 @@ mod evaluator;
 pub mod fmt;
 mod functions;
 mod json;
+mod policy;
 mod project;
 mod refs;
 mod source;
@@ -56,6 +57,10 @@ pub use config::{
 pub use evaluator::{
     AttrRequirement, BodySchema, Evaluator, GraphNode, NodeKind, ResourceInstanceConfig,
     ResourceLookup, SchemaLookup,
+};
+pub use policy::{
+    DEFAULT_POLICY_ACTIONS, Enforcement, POLICY_ACTIONS, POLICY_SCOPE, Policy, PolicyScope,
+    PolicySet, load_policies,
 };
 pub use project::{NOTIFY_EVENTS, NotifyConfig, Project, find_project, find_project_with_sources};
 pub use source::{SourceFile, SourceMap, diagnostics_json, render_diagnostics};

@@ -29,6 +29,9 @@ pub struct Project {
     pub ledger_retention_days: Option<u32>,
     /// `notify "NAME" { … }` blocks: webhooks told about runs.
     pub notify: Vec<NotifyConfig>,
+    /// `policies = ["policies", …]`: folders of `policy` blocks, absolute.
+    /// `None`: the default `policies/` folder, if there is one.
+    pub policies: Option<Vec<PathBuf>>,
 }
 
 /// The events a `notify` block may ask for.
@@ -89,6 +92,7 @@ pub fn find_project_with_sources(
         state_url: None,
         ledger_retention_days: None,
         notify: Vec::new(),
+        policies: None,
     })
 }
 
@@ -130,6 +134,7 @@ fn parse_project(
         state_url: None,
         ledger_retention_days: None,
         notify: Vec::new(),
+        policies: None,
     };
     let err = |span, summary: &str, detail: String| {
         Diagnostic::error(summary, detail).at(Some(file.range(span)))
@@ -156,6 +161,25 @@ fn parse_project(
             Structure::Attribute(a) if a.key.as_str() == "environments_dir" => {
                 if let Some(v) = string_of(&a.value, &mut diags) {
                     project.environments_dir = root.join(v);
+                }
+            }
+            Structure::Attribute(a) if a.key.as_str() == "policies" => {
+                match eval_const(&a.value, &file, root) {
+                    Ok(Value::List(xs)) | Ok(Value::Set(xs))
+                        if xs.iter().all(|x| matches!(x, Value::String(s) if !s.is_empty())) =>
+                    {
+                        project.policies = Some(
+                            xs.iter()
+                                .filter_map(|x| x.as_str().map(|s| root.join(s)))
+                                .collect(),
+                        );
+                    }
+                    Ok(_) => diags.push(err(
+                        span_of(&a.value),
+                        "Incorrect attribute value type",
+                        "policies must be a list of folders relative to terrace.hcl, e.g. policies = [\"policies\"].".into(),
+                    )),
+                    Err(d) => diags.extend(d),
                 }
             }
             Structure::Block(b) if b.ident.as_str() == "state" => {
@@ -375,7 +399,7 @@ fn parse_project(
                 format!(
                     "An argument named \"{}\" is not expected in terrace.hcl.{}",
                     a.key.as_str(),
-                    did_you_mean(a.key.as_str(), ["environments_dir"])
+                    did_you_mean(a.key.as_str(), ["environments_dir", "policies"])
                 ),
             )),
             Structure::Block(b) => diags.push(err(

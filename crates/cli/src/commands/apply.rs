@@ -15,6 +15,7 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     let engine = settings::engine(project, std::time::Duration::ZERO).await?;
     let t = target(project, &engine, &a.env).await?;
     let opts = plan_options(&a.flags)?;
+    let policies = load_policy_set(project)?;
     if let Some(out) = &a.generate_config_out {
         generate_config(&engine, &t, &load_options(&a.flags.vars)?, out).await?;
     }
@@ -25,20 +26,25 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     let planned = ops::plan(&engine, &t, &load_options(&a.flags.vars)?, &opts).await;
     activity.stop();
     let (env, plan, providers) = planned?;
+    let policy = evaluate_policies(policies.as_ref(), &plan, &env)?;
     if a.json {
         let prior = engine.store.read(&env.name).await?;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&planjson::plan_json(&plan, prior.as_ref()))?
-        );
+        let doc = with_policy_results(planjson::plan_json(&plan, prior.as_ref()), policy.as_ref());
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print!(
             "{}",
             crate::render::render_plan(&plan, Style { on: stdout_color() })
         );
+        if let Some(r) = &policy {
+            print!("{}", policy_summary_text(r, Style { on: stdout_color() }));
+        }
+    }
+    if let (Some(r), Some(set)) = (&policy, &policies) {
+        print_policy_diagnostics(r, set);
     }
     if let Some(path) = &a.out {
-        let file = plan.to_file();
+        let file = with_policy_results(serde_json::to_value(plan.to_file())?, policy.as_ref());
         let text = serde_json::to_vec_pretty(&file)?;
         write_private(path, &text)
             .with_context(|| format!("writing plan file {}", path.display()))?;
@@ -54,7 +60,9 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     if a.flags.stats {
         print_stats(&ops::api_calls(&providers));
     }
-    Ok(if a.detailed_exitcode && plan.has_changes() {
+    Ok(if policy.as_ref().is_some_and(|r| r.denied()) {
+        EXIT_ERROR
+    } else if a.detailed_exitcode && plan.has_changes() {
         EXIT_CHANGES
     } else {
         0
@@ -235,6 +243,8 @@ pub(crate) struct RunApply {
     pub(crate) rollback: Option<terrace_engine::rollback::Restore>,
     /// `notify` blocks of terrace.hcl.
     pub(crate) notify: Vec<terrace_engine::notify::Target>,
+    /// The project's policies (checked before any change; see `commands::policy`).
+    pub(crate) policy: Option<Arc<terrace_engine::policy::PolicyGate>>,
 }
 
 pub(crate) async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
@@ -262,6 +272,7 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         ledger_retention_days: r.retention_days,
         rollback: r.rollback.clone(),
         notify: r.notify.clone(),
+        policy: r.policy.clone(),
         ..ApplyOptions::default()
     };
     let st_out = Style { on: stdout_color() };
@@ -472,6 +483,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
             stats: a.flags.stats,
             retention_days: project.ledger_retention_days,
             notify: settings::notify_targets(project),
+            policy: policy_gate(project, a.plan_file.as_deref())?,
             rollback: None,
         },
     )
@@ -496,6 +508,7 @@ pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
             stats: a.stats,
             retention_days: project.ledger_retention_days,
             notify: settings::notify_targets(project),
+            policy: policy_gate(project, None)?,
             rollback: None,
         },
     )

@@ -66,6 +66,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     stats: false,
                     retention_days: project.ledger_retention_days,
                     notify: settings::notify_targets(project),
+                    policy: policy_gate(project, None)?,
                     rollback: None,
                 },
             )
@@ -213,6 +214,7 @@ pub(crate) async fn destroy_env(
             stats: false,
             retention_days: project.ledger_retention_days,
             notify: settings::notify_targets(project),
+            policy: policy_gate(project, None)?,
             rollback: None,
         },
     )

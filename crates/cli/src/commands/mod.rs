@@ -12,6 +12,7 @@ mod import;
 mod init;
 mod log;
 mod outputs;
+mod policy;
 mod report;
 mod rollback;
 mod show;
@@ -30,6 +31,7 @@ pub(crate) use import::*;
 pub(crate) use init::*;
 pub(crate) use log::*;
 pub(crate) use outputs::*;
+pub(crate) use policy::*;
 pub(crate) use report::*;
 pub(crate) use rollback::*;
 pub(crate) use show::*;
@@ -212,6 +214,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
         Command::ForceUnlock(a) => force_unlock(&project, a).await,
         Command::Env(c) => env_command(&project, c).await,
         Command::Log(a) => log(&project, a).await,
+        Command::Policy(c) => policy_command(&project, c).await,
         Command::Fmt(_) => unreachable!("handled above"),
         Command::Init(a) => init(&project, a).await,
         Command::Rollback(a) => rollback(&project, a).await,

@@ -115,6 +115,7 @@ pub(crate) async fn rollback(project: &Project, a: RollbackArgs) -> Result<u8> {
             stats: false,
             retention_days: project.ledger_retention_days,
             notify: settings::notify_targets(project),
+            policy: policy_gate(project, None)?,
             rollback: Some(restored.restore.clone()),
         },
     )

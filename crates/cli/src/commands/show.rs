@@ -17,10 +17,11 @@ pub(crate) async fn show(project: &Project, a: ShowArgs) -> Result<u8> {
     if a.json {
         let engine = settings::engine(project, std::time::Duration::ZERO).await?;
         let prior = engine.store.read(&plan.environment).await.ok().flatten();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&planjson::plan_json(&plan, prior.as_ref()))?
+        let doc = with_policy_results(
+            planjson::plan_json(&plan, prior.as_ref()),
+            saved_policy_results(plan_file).as_ref(),
         );
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         print!(
             "{}",

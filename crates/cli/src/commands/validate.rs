@@ -4,6 +4,8 @@ use super::*;
 
 pub(crate) fn validate(project: &Project, a: ValidateArgs) -> Result<u8> {
     let engine = settings::offline_engine(project);
+    // The project's policy files, checked as plan would load them.
+    load_policy_set(project)?;
     let names = if a.all {
         settings::environment_names(project)?
     } else {
