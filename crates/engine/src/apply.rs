@@ -70,6 +70,8 @@ pub struct ApplyOptions {
     pub ledger_retention_days: Option<u32>,
     /// Webhooks told about the run once it ends (`notify` blocks).
     pub notify: Vec<crate::notify::Target>,
+    /// The environment's guardrails (see [`crate::guard`]).
+    pub guard: crate::guard::GuardOptions,
 }
 
 impl Default for ApplyOptions {
@@ -86,6 +88,7 @@ impl Default for ApplyOptions {
             rollback: None,
             ledger_retention_days: None,
             notify: Vec::new(),
+            guard: crate::guard::GuardOptions::default(),
         }
     }
 }

@@ -251,6 +251,10 @@ pub struct PlanFile {
     pub refreshed: BTreeMap<String, Option<serde_json::Value>>,
     pub targets: Vec<String>,
     pub warnings: Vec<String>,
+    /// Who made the plan, for the approvals of protected environments
+    /// (see [`crate::guard`]); covered by the file's hash like the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<crate::guard::PlanFileGuard>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -357,6 +361,7 @@ impl Plan {
                 .collect(),
             targets: self.targets.clone(),
             warnings: self.warnings.clone(),
+            guard: None,
         }
     }
 

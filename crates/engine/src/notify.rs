@@ -107,7 +107,7 @@ pub async fn deliver(targets: &[Target], rec: &LedgerRecord) -> Vec<Notification
     out
 }
 
-async fn send(t: &Target, event: &str, rec: &LedgerRecord) -> Notification {
+pub(crate) async fn send(t: &Target, event: &str, rec: &LedgerRecord) -> Notification {
     let mut n = Notification {
         target: t.name.clone(),
         event: event.to_string(),

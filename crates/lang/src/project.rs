@@ -29,6 +29,9 @@ pub struct Project {
     pub ledger_retention_days: Option<u32>,
     /// `notify "NAME" { … }` blocks: webhooks told about runs.
     pub notify: Vec<NotifyConfig>,
+    /// `environment "NAME" { … }` blocks: guardrails per environment (glob
+    /// names allowed); see [`crate::envsettings`].
+    pub environments: Vec<crate::envsettings::EnvironmentSettings>,
 }
 
 /// The events a `notify` block may ask for.
@@ -89,6 +92,7 @@ pub fn find_project_with_sources(
         state_url: None,
         ledger_retention_days: None,
         notify: Vec::new(),
+        environments: Vec::new(),
     })
 }
 
@@ -130,6 +134,7 @@ fn parse_project(
         state_url: None,
         ledger_retention_days: None,
         notify: Vec::new(),
+        environments: Vec::new(),
     };
     let err = |span, summary: &str, detail: String| {
         Diagnostic::error(summary, detail).at(Some(file.range(span)))
@@ -369,6 +374,17 @@ fn parse_project(
                 }
                 project.notify.push(n);
             }
+            Structure::Block(b) if b.ident.as_str() == "environment" => {
+                if let Some(s) = crate::envsettings::parse_environment_block(
+                    b,
+                    &file,
+                    root,
+                    &project.environments,
+                    &mut diags,
+                ) {
+                    project.environments.push(s);
+                }
+            }
             Structure::Attribute(a) => diags.push(err(
                 span_of(&a.key),
                 "Unsupported argument",
@@ -384,7 +400,7 @@ fn parse_project(
                 format!(
                     "Blocks of type \"{}\" are not expected in terrace.hcl.{}",
                     b.ident.as_str(),
-                    did_you_mean(b.ident.as_str(), ["state", "ledger", "notify"])
+                    did_you_mean(b.ident.as_str(), ["state", "ledger", "notify", "environment"])
                 ),
             )),
         }

@@ -37,8 +37,17 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
             crate::render::render_plan(&plan, Style { on: stdout_color() })
         );
     }
+    // max_deletes / max_replacements of the environment's block: refused
+    // (and no plan file written) unless --allow-destructive.
+    for line in check_plan_limits(project, &engine, &plan, a.allow_destructive).await? {
+        eprintln!(
+            "{} {line} (allowed with --allow-destructive)",
+            Style { on: stderr_color() }.yellow("Warning:")
+        );
+    }
     if let Some(path) = &a.out {
-        let file = plan.to_file();
+        let mut file = plan.to_file();
+        file.guard = Some(plan_file_guard(&providers, a.allow_destructive).await);
         let text = serde_json::to_vec_pretty(&file)?;
         write_private(path, &text)
             .with_context(|| format!("writing plan file {}", path.display()))?;
@@ -229,6 +238,9 @@ pub(crate) struct RunApply {
     pub(crate) rollback: Option<terrace_engine::rollback::Restore>,
     /// `notify` blocks of terrace.hcl.
     pub(crate) notify: Vec<terrace_engine::notify::Target>,
+    /// The guardrails of terrace.hcl's `environment` block (approvals,
+    /// limits, freeze windows, promotion) and their overrides.
+    pub(crate) guard: terrace_engine::guard::GuardOptions,
 }
 
 pub(crate) async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
@@ -256,6 +268,7 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         ledger_retention_days: r.retention_days,
         rollback: r.rollback.clone(),
         notify: r.notify.clone(),
+        guard: r.guard.clone(),
         ..ApplyOptions::default()
     };
     let st_out = Style { on: stdout_color() };
@@ -418,6 +431,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
         PlanMode::Destroy => "destroy",
         _ => "apply",
     };
+    let guard = guard_options(project, &t.name, &a.guard, a.plan_file.as_deref())?;
     run_apply(
         &engine,
         RunApply {
@@ -432,6 +446,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
             retention_days: project.ledger_retention_days,
             notify: settings::notify_targets(project),
             rollback: None,
+            guard,
         },
     )
     .await
@@ -442,6 +457,7 @@ pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
     let lock_timeout = settings::parse_duration(&a.lock_timeout, "--lock-timeout")?;
     let engine = settings::engine(project, lock_timeout).await?;
     let t = target(project, &engine, &a.env).await?;
+    let env_name = t.name.clone();
     run_apply(
         &engine,
         RunApply {
@@ -456,6 +472,7 @@ pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
             retention_days: project.ledger_retention_days,
             notify: settings::notify_targets(project),
             rollback: None,
+            guard: guard_options(project, &env_name, &a.guard, None)?,
         },
     )
     .await
