@@ -138,7 +138,11 @@ async fn protected_environments_apply_only_plans_approved_by_someone_else() {
     // Not from a saved plan: refused, recorded as refused.
     let r = run(&p, &["apply", "-e", &env, "--auto-approve"], &[]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("is a protected environment"), "{}", r.all());
+    assert!(
+        r.stderr.contains("is a protected environment"),
+        "{}",
+        r.all()
+    );
     assert!(r.stderr.contains("terrace approve"), "{}", r.all());
     let recs = records(&p, &env).await;
     assert_eq!(recs.last().unwrap().outcome, Outcome::Refused, "{recs:?}");
@@ -153,22 +157,40 @@ async fn protected_environments_apply_only_plans_approved_by_someone_else() {
     );
     assert_eq!(r.code, 0, "{}", r.all());
     let one = p.path().join("one.tfplan");
-    let file: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&one).unwrap()).unwrap();
+    let file: serde_json::Value = serde_json::from_slice(&std::fs::read(&one).unwrap()).unwrap();
     let author = file["guard"]["principal"].as_str().unwrap().to_string();
     assert!(author.contains("user/moto"), "{file}");
 
     // Unapproved: refused, naming what is missing.
     let r = run(&p, &["apply", "one.tfplan"], &[]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("has 0 of the 1 approval(s)"), "{}", r.all());
-    assert!(r.stderr.contains("terrace approve one.tfplan"), "{}", r.all());
+    assert!(
+        r.stderr.contains("has 0 of the 1 approval(s)"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr.contains("terrace approve one.tfplan"),
+        "{}",
+        r.all()
+    );
 
     // Self-approval: refused, nothing recorded.
     let r = run(&p, &["approve", "one.tfplan"], &[]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("you (") && r.stderr.contains("made this plan"), "{}", r.all());
-    assert!(store(&p).await.approvals(&env, None).await.unwrap().is_empty());
+    assert!(
+        r.stderr.contains("you (") && r.stderr.contains("made this plan"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        store(&p)
+            .await
+            .approvals(&env, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A second identity approves the *other* plan: it does not count for one.tfplan.
     let bob = format!("bob-{}", suffix());
@@ -186,20 +208,36 @@ async fn protected_environments_apply_only_plans_approved_by_someone_else() {
     assert!(r.stdout.contains(&format!("user/{bob}")), "{}", r.all());
     let r = run(&p, &["apply", "one.tfplan"], &[]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("has 0 of the 1 approval(s)"), "{}", r.all());
-    assert!(r.stderr.contains("approvals exist for other plan files"), "{}", r.all());
+    assert!(
+        r.stderr.contains("has 0 of the 1 approval(s)"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr.contains("approvals exist for other plan files"),
+        "{}",
+        r.all()
+    );
 
     // Approved by bob, then edited: the edited file is refused.
     let r = run(&p, &["approve", "one.tfplan"], &as_bob);
     assert_eq!(r.code, 0, "{}", r.all());
-    assert!(r.stdout.contains("It has 1 of 1 approval(s)"), "{}", r.all());
+    assert!(
+        r.stdout.contains("It has 1 of 1 approval(s)"),
+        "{}",
+        r.all()
+    );
     let text = std::fs::read_to_string(&one).unwrap();
     assert!(text.contains("item-0"));
     let edited = p.path().join("edited.tfplan");
     std::fs::write(&edited, text.replace("item-0", "item-X")).unwrap();
     let r = run(&p, &["apply", "edited.tfplan"], &[]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains("has 0 of the 1 approval(s)"), "{}", r.all());
+    assert!(
+        r.stderr.contains("has 0 of the 1 approval(s)"),
+        "{}",
+        r.all()
+    );
     assert!(r.stderr.contains("changed after approval"), "{}", r.all());
 
     // The approved file itself applies; the ledger keeps who approved it.
@@ -212,8 +250,15 @@ async fn protected_environments_apply_only_plans_approved_by_someone_else() {
     assert!(g.approvals[0].ends_with(&format!("user/{bob}")), "{g:?}");
     let approvals = store(&p).await.approvals(&env, None).await.unwrap();
     assert_eq!(approvals.len(), 2);
-    assert!(approvals.iter().all(|a| a.author.as_deref() == Some(author.as_str())));
-    assert_eq!(g.plan_sha256.as_deref(), Some(approvals[1].plan_sha256.as_str()));
+    assert!(
+        approvals
+            .iter()
+            .all(|a| a.author.as_deref() == Some(author.as_str()))
+    );
+    assert_eq!(
+        g.plan_sha256.as_deref(),
+        Some(approvals[1].plan_sha256.as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -222,22 +267,31 @@ async fn destructive_plans_above_the_limit_need_allow_destructive() {
         return;
     };
     let env = format!("lim-{}", suffix());
-    let p = project(
-        moto,
-        &format!("environment \"lim-*\" {{\n  max_deletes = 2\n}}\n"),
-    );
+    let p = project(moto, "environment \"lim-*\" {\n  max_deletes = 2\n}\n");
     p.write_env(&env, &[("main.tf", &config("a"))]);
-    let r = run(&p, &["apply", "-e", &env, "--auto-approve", "--var", "n=3"], &[]);
+    let r = run(
+        &p,
+        &["apply", "-e", &env, "--auto-approve", "--var", "n=3"],
+        &[],
+    );
     assert_eq!(r.code, 0, "{}", r.all());
 
     // Three deletes: plan and apply refused, and no plan file written.
-    let r = run(&p, &["plan", "-e", &env, "--var", "n=0", "-out", "d.tfplan"], &[]);
+    let r = run(
+        &p,
+        &["plan", "-e", &env, "--var", "n=0", "-out", "d.tfplan"],
+        &[],
+    );
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains("deletes 3 resource(s)"), "{}", r.all());
     assert!(r.stderr.contains("max_deletes = 2"), "{}", r.all());
     assert!(r.stderr.contains("terrace.hcl:"), "{}", r.all());
     assert!(!p.path().join("d.tfplan").exists());
-    let r = run(&p, &["apply", "-e", &env, "--auto-approve", "--var", "n=0"], &[]);
+    let r = run(
+        &p,
+        &["apply", "-e", &env, "--auto-approve", "--var", "n=0"],
+        &[],
+    );
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains("--allow-destructive"), "{}", r.all());
     let last = records(&p, &env).await.pop().unwrap();
@@ -339,7 +393,10 @@ environment "{env}" {{
     assert_eq!(bodies.len(), 1);
     let body: serde_json::Value = serde_json::from_slice(&bodies[0].body).unwrap();
     assert_eq!(body["event"], "break_glass");
-    assert_eq!(body["record"]["guard"]["break_glass"], "INC-7: registry down");
+    assert_eq!(
+        body["record"]["guard"]["break_glass"],
+        "INC-7: registry down"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -351,10 +408,21 @@ async fn promotion_needs_the_same_commit_applied_in_stage() {
     let (stage, prod) = (format!("stg-{sfx}"), format!("prd-{sfx}"));
     let p = project(
         moto,
-        &format!("environment \"{prod}\" {{\n  promote_from = \"{stage}\"\n  promote_within = \"72h\"\n}}\n"),
+        &format!(
+            "environment \"{prod}\" {{\n  promote_from = \"{stage}\"\n  promote_within = \"72h\"\n}}\n"
+        ),
     );
     p.write_env(&stage, &[("main.tf", &config("a"))]);
-    p.write_env(&prod, &[("main.tf", &config("a")), ("extra.tf", "variable \"size\" {\n  default = \"large\"\n}\n")]);
+    p.write_env(
+        &prod,
+        &[
+            ("main.tf", &config("a")),
+            (
+                "extra.tf",
+                "variable \"size\" {\n  default = \"large\"\n}\n",
+            ),
+        ],
+    );
     let ci = |sha: &'static str| {
         vec![
             ("GITHUB_ACTIONS", "true"),
@@ -362,14 +430,30 @@ async fn promotion_needs_the_same_commit_applied_in_stage() {
             ("GITHUB_SHA", sha),
         ]
     };
-    let r = run(&p, &["apply", "-e", &prod, "--auto-approve"], &ci("c0ffee1"));
+    let r = run(
+        &p,
+        &["apply", "-e", &prod, "--auto-approve"],
+        &ci("c0ffee1"),
+    );
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains(&format!("is promoted from '{stage}'")), "{}", r.all());
+    assert!(
+        r.stderr.contains(&format!("is promoted from '{stage}'")),
+        "{}",
+        r.all()
+    );
     assert!(r.stderr.contains("commit c0ffee1"), "{}", r.all());
-    let r = run(&p, &["apply", "-e", &stage, "--auto-approve"], &ci("c0ffee1"));
+    let r = run(
+        &p,
+        &["apply", "-e", &stage, "--auto-approve"],
+        &ci("c0ffee1"),
+    );
     assert_eq!(r.code, 0, "{}", r.all());
     // Another commit is still refused; the applied one goes through.
-    let r = run(&p, &["apply", "-e", &prod, "--auto-approve"], &ci("badc0de"));
+    let r = run(
+        &p,
+        &["apply", "-e", &prod, "--auto-approve"],
+        &ci("badc0de"),
+    );
     assert_eq!(r.code, 1, "{}", r.all());
     // ... unless more than promote_within ago (the test clock is 4 days on).
     let later = {
@@ -381,11 +465,19 @@ async fn promotion_needs_the_same_commit_applied_in_stage() {
     let r = run(&p, &["apply", "-e", &prod, "--auto-approve"], &later);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains("within the last 3days"), "{}", r.all());
-    let r = run(&p, &["apply", "-e", &prod, "--auto-approve"], &ci("c0ffee1"));
+    let r = run(
+        &p,
+        &["apply", "-e", &prod, "--auto-approve"],
+        &ci("c0ffee1"),
+    );
     assert_eq!(r.code, 0, "{}", r.all());
     let last = records(&p, &prod).await.pop().unwrap();
     assert!(
-        last.guard.unwrap().promoted.unwrap().contains("commit c0ffee1"),
+        last.guard
+            .unwrap()
+            .promoted
+            .unwrap()
+            .contains("commit c0ffee1"),
     );
 
     // The parity report: the VPC's tag matches after normalising the
@@ -396,7 +488,14 @@ async fn promotion_needs_the_same_commit_applied_in_stage() {
     p.write_env(&prod, &[("main.tf", &config("z"))]);
     let r = run(
         &p,
-        &["env", "diff", &stage, &prod, "--json", "--detailed-exitcode"],
+        &[
+            "env",
+            "diff",
+            &stage,
+            &prod,
+            "--json",
+            "--detailed-exitcode",
+        ],
         &[],
     );
     assert_eq!(r.code, 2, "{}", r.all());
@@ -451,7 +550,10 @@ fn ephemeral_limits_ttl_and_count() {
     let rec = envs.iter().find(|e| e["name"] == a.as_str()).unwrap();
     let exp = chrono::DateTime::parse_from_rfc3339(rec["expires_at"].as_str().unwrap()).unwrap();
     let left = exp.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    assert!(left > chrono::Duration::minutes(55) && left <= chrono::Duration::hours(1), "{left}");
+    assert!(
+        left > chrono::Duration::minutes(55) && left <= chrono::Duration::hours(1),
+        "{left}"
+    );
     // max_count = 1: the next create is refused, listing the live one.
     let r = create(&b, Some("1h"));
     assert_eq!(r.code, 1, "{}", r.all());

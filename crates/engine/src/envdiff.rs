@@ -145,10 +145,7 @@ fn compare(
 }
 
 /// Compare two planned environments.
-pub fn diff_plans(
-    a: (&Plan, &Providers),
-    b: (&Plan, &Providers),
-) -> EnvDiff {
+pub fn diff_plans(a: (&Plan, &Providers), b: (&Plan, &Providers)) -> EnvDiff {
     let (a_name, b_name) = (a.0.environment.as_str(), b.0.environment.as_str());
     let ra = configured(a.0, a.1);
     let rb = configured(b.0, b.1);

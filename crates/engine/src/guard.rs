@@ -114,7 +114,12 @@ pub fn check_limits(
     let mut over = Vec::new();
     for (limit, n, what, name) in [
         (settings.max_deletes, deletes, "deletes", "max_deletes"),
-        (settings.max_replacements, replaces, "replaces", "max_replacements"),
+        (
+            settings.max_replacements,
+            replaces,
+            "replaces",
+            "max_replacements",
+        ),
     ] {
         let Some(limit) = limit else { continue };
         let allowed = limit.allowed(total);
@@ -373,8 +378,8 @@ pub async fn check(
             .and_then(|s| s.guard.as_ref())
             .is_some_and(|g| g.allow_destructive);
     rec.allow_destructive = allow;
-    let over = check_limits(settings, &env.name, plan, resource_total(prior), allow)
-        .map_err(refuse)?;
+    let over =
+        check_limits(settings, &env.name, plan, resource_total(prior), allow).map_err(refuse)?;
     rec.overridden.extend(over);
     for w in &settings.freeze {
         if let Some((_, end)) = w.active_at(now) {
@@ -398,7 +403,8 @@ pub async fn check(
             Ok(Some(evidence)) => rec.promoted = Some(evidence),
             Ok(None) => {}
             Err(EngineError::Cancelled(msg)) if opts.break_glass.is_some() => {
-                rec.overridden.push(msg.trim_start_matches("refused: ").to_string());
+                rec.overridden
+                    .push(msg.trim_start_matches("refused: ").to_string());
             }
             Err(e) => return Err(e),
         }
@@ -440,11 +446,7 @@ pub async fn notify_break_glass(
     targets: &[crate::notify::Target],
     rec: &LedgerRecord,
 ) -> Vec<Notification> {
-    if rec
-        .guard
-        .as_ref()
-        .is_none_or(|g| g.break_glass.is_none())
-    {
+    if rec.guard.as_ref().is_none_or(|g| g.break_glass.is_none()) {
         return Vec::new();
     }
     let mut out = Vec::new();

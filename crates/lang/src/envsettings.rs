@@ -425,7 +425,10 @@ pub(crate) fn parse_environment_block(
         }
     }
     if !s.protected {
-        for (span, what) in [(approvals_span, "approvals"), (self_approval_span, "allow_self_approval")] {
+        for (span, what) in [
+            (approvals_span, "approvals"),
+            (self_approval_span, "allow_self_approval"),
+        ] {
             if let Some(span) = span {
                 diags.push(err(span, "Setting without protected", format!("{what} has effect only on a protected environment; add protected = true to this block, or remove {what}.")));
             }
@@ -437,7 +440,15 @@ pub(crate) fn parse_environment_block(
     if let (Some(d), Some(m), Some(span)) = (s.default_ttl, s.max_ttl, default_ttl_span)
         && d > m
     {
-        diags.push(err(span, "default_ttl above max_ttl", format!("default_ttl ({}) is longer than max_ttl ({}); shorten it or raise max_ttl.", humantime::format_duration(d), humantime::format_duration(m))));
+        diags.push(err(
+            span,
+            "default_ttl above max_ttl",
+            format!(
+                "default_ttl ({}) is longer than max_ttl ({}); shorten it or raise max_ttl.",
+                humantime::format_duration(d),
+                humantime::format_duration(m)
+            ),
+        ));
     }
     (diags.len() == before).then_some(s)
 }
@@ -845,10 +856,8 @@ environment "prod" {
 
     #[test]
     fn mistakes_are_located() {
-        let err = parse(
-            "environment \"prod\" {\n  protected = true\n  max_delete = 2\n}\n",
-        )
-        .unwrap_err();
+        let err =
+            parse("environment \"prod\" {\n  protected = true\n  max_delete = 2\n}\n").unwrap_err();
         assert!(err.contains("3:3: Unsupported argument"), "{err}");
         assert!(err.contains("Did you mean \"max_deletes\"?"), "{err}");
         let err = parse("environment \"prod\" {\n  max_deletes = \"lots\"\n}\n").unwrap_err();
@@ -861,10 +870,14 @@ environment "prod" {
         .unwrap_err();
         assert!(err.contains("4:18: Invalid time of day"), "{err}");
         assert!(err.contains("6:17: Unknown time zone"), "{err}");
-        let err = parse("environment \"prod\" {\n  freeze {\n    start = \"2026-01-01T00:00:00Z\"\n  }\n}\n").unwrap_err();
+        let err = parse(
+            "environment \"prod\" {\n  freeze {\n    start = \"2026-01-01T00:00:00Z\"\n  }\n}\n",
+        )
+        .unwrap_err();
         assert!(err.contains("needs reason"), "{err}");
         assert!(err.contains("needs both start and end"), "{err}");
-        let err = parse("environment \"pr-*\" {\n  max_ttl = \"1h\"\n  default_ttl = \"2h\"\n}\n").unwrap_err();
+        let err = parse("environment \"pr-*\" {\n  max_ttl = \"1h\"\n  default_ttl = \"2h\"\n}\n")
+            .unwrap_err();
         assert!(err.contains("3:17: default_ttl above max_ttl"), "{err}");
         let err = parse("environment \"pr-*\" {}\nenvironment \"pr-*\" {}\n").unwrap_err();
         assert!(err.contains("2:1: Duplicate environment block"), "{err}");

@@ -400,7 +400,10 @@ fn parse_project(
                 format!(
                     "Blocks of type \"{}\" are not expected in terrace.hcl.{}",
                     b.ident.as_str(),
-                    did_you_mean(b.ident.as_str(), ["state", "ledger", "notify", "environment"])
+                    did_you_mean(
+                        b.ident.as_str(),
+                        ["state", "ledger", "notify", "environment"]
+                    )
                 ),
             )),
         }

@@ -58,9 +58,9 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 
-use crate::envelope::Codec;
 use crate::Approval;
 use crate::approvals::{check_approval, check_plan_sha256, sort_approvals};
+use crate::envelope::Codec;
 use crate::ledger::{
     blob_hash, check_blob_hash, close_needed, settle_close, settle_open, sort_records, verify_blob,
 };

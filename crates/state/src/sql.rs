@@ -30,9 +30,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::envelope::Codec;
 use crate::Approval;
 use crate::approvals::{check_approval, sort_approvals};
+use crate::envelope::Codec;
 use crate::ledger::{
     blob_hash, check_blob_hash, close_needed, settle_close, settle_open, sort_records, verify_blob,
 };

@@ -42,9 +42,7 @@ pub(crate) fn guard_options(
     if let Some(r) = &flags.break_glass
         && r.trim().is_empty()
     {
-        bail!(
-            "--break-glass needs a reason, e.g. --break-glass \"INC-123: restore the registry\""
-        );
+        bail!("--break-glass needs a reason, e.g. --break-glass \"INC-123: restore the registry\"");
     }
     Ok(GuardOptions {
         settings: env_settings(project, env),
@@ -128,8 +126,8 @@ pub(crate) async fn approve(project: &Project, a: ApproveArgs) -> Result<u8> {
         fixed_variables: Some(plan.variables.clone()),
     };
     let env = load_env(&engine, &t.name, &t.dir, &load)?;
-    let me = terrace_engine::guard::whoami(&engine, &env, settings::who(), settings::ci_context())
-        .await;
+    let me =
+        terrace_engine::guard::whoami(&engine, &env, settings::who(), settings::ci_context()).await;
     let principal = principal_of(&me);
     let author = info.guard.as_ref().map(|g| g.principal.clone());
     if author.as_deref() == Some(principal.as_str()) && !s.allow_self_approval {
@@ -305,8 +303,22 @@ pub(crate) async fn env_diff(
     if a == b {
         bail!("env diff compares two different environments; got '{a}' twice");
     }
-    let ta = target(project, engine, &EnvArg { env: Some(a.into()) }).await?;
-    let tb = target(project, engine, &EnvArg { env: Some(b.into()) }).await?;
+    let ta = target(
+        project,
+        engine,
+        &EnvArg {
+            env: Some(a.into()),
+        },
+    )
+    .await?;
+    let tb = target(
+        project,
+        engine,
+        &EnvArg {
+            env: Some(b.into()),
+        },
+    )
+    .await?;
     let d = terrace_engine::envdiff::diff_envs(engine, &ta, &tb).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&d)?);
@@ -330,7 +342,13 @@ pub(crate) fn render_env_diff(d: &terrace_engine::envdiff::EnvDiff) -> String {
     if !d.variables.is_empty() {
         out.push_str("\nVariables:\n");
         for v in &d.variables {
-            let _ = writeln!(out, "  ~ {}: {} ({a}) → {} ({b})", v.name, side(&v.a), side(&v.b));
+            let _ = writeln!(
+                out,
+                "  ~ {}: {} ({a}) → {} ({b})",
+                v.name,
+                side(&v.a),
+                side(&v.b)
+            );
         }
     }
     if !d.resources.is_empty() {

@@ -262,7 +262,10 @@ fn show_text(r: &LedgerRecord) -> String {
     if let Some(g) = &r.guard {
         line("plan file sha256", g.plan_sha256.as_deref().unwrap_or(""));
         line("approved by", &g.approvals.join(", "));
-        line("allow-destructive", if g.allow_destructive { "yes" } else { "" });
+        line(
+            "allow-destructive",
+            if g.allow_destructive { "yes" } else { "" },
+        );
         line("break-glass", g.break_glass.as_deref().unwrap_or(""));
         line("promoted", g.promoted.as_deref().unwrap_or(""));
         if !g.overridden.is_empty() {

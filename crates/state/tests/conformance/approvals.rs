@@ -46,11 +46,24 @@ pub(crate) async fn plan_approvals(b: Backend) {
 
     let plan_a = "a".repeat(64);
     let got = store.approvals("prod", Some(&plan_a)).await.unwrap();
-    assert_eq!(got, vec![bob.clone(), carol.clone()], "read back identically, oldest first");
+    assert_eq!(
+        got,
+        vec![bob.clone(), carol.clone()],
+        "read back identically, oldest first"
+    );
     let all = store.approvals("prod", None).await.unwrap();
     assert_eq!(all, vec![other_plan, bob, carol]);
-    assert_eq!(store.approvals("stage", None).await.unwrap(), vec![other_env]);
-    assert!(store.approvals("dev", Some(&plan_a)).await.unwrap().is_empty());
+    assert_eq!(
+        store.approvals("stage", None).await.unwrap(),
+        vec![other_env]
+    );
+    assert!(
+        store
+            .approvals("dev", Some(&plan_a))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Bad input is refused before anything is stored.
     let mut bad = approval("prod", 'c', "frank", 1);
@@ -59,6 +72,13 @@ pub(crate) async fn plan_approvals(b: Backend) {
     let mut nobody = approval("prod", 'c', "frank", 1);
     nobody.principal = " ".into();
     assert!(store.approval_add(&nobody).await.is_err());
-    assert!(store.approvals("prod", Some("zz")).await.is_err() || store.approvals("prod", Some("zz")).await.unwrap().is_empty());
+    assert!(
+        store.approvals("prod", Some("zz")).await.is_err()
+            || store
+                .approvals("prod", Some("zz"))
+                .await
+                .unwrap()
+                .is_empty()
+    );
     assert_eq!(store.approvals("prod", None).await.unwrap().len(), 3);
 }
