@@ -9,9 +9,9 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use terrace_state::{LedgerQuery, open_store};
 
-struct Request {
+pub(crate) struct Request {
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Request {
@@ -25,7 +25,7 @@ impl Request {
 
 /// A loopback server answering each request with the next of `statuses`
 /// (then 200); returns its URL and what it received.
-fn server(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Request>>>) {
+pub(crate) fn server(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Request>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));

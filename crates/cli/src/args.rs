@@ -42,6 +42,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the dependency graph (DOT or JSON).
     Graph(GraphArgs),
+    /// Approve a saved plan file of a protected environment (bound to the file's SHA-256).
+    Approve(ApproveArgs),
     /// Show what apply would change.
     Plan(PlanArgs),
     /// Create, update and delete resources to match the configuration.
@@ -250,6 +252,9 @@ pub struct PlanArgs {
     /// Write resource blocks for `import` blocks that have none to FILE (a new file; relative to the environment's folder), then plan with them.
     #[arg(long = "generate-config-out", value_name = "FILE")]
     pub generate_config_out: Option<PathBuf>,
+    /// Plan past max_deletes / max_replacements of the environment (recorded in the plan file and the ledger).
+    #[arg(long = "allow-destructive")]
+    pub allow_destructive: bool,
 }
 
 #[derive(Debug, Args)]
@@ -260,6 +265,8 @@ pub struct ApplyArgs {
     pub plan_file: Option<PathBuf>,
     #[command(flatten)]
     pub flags: PlanFlags,
+    #[command(flatten)]
+    pub guard: GuardFlags,
     /// Do not ask for confirmation.
     #[arg(long = "auto-approve")]
     pub auto_approve: bool,
@@ -297,6 +304,29 @@ pub struct DestroyArgs {
     pub vars: VarArgs,
     #[command(flatten)]
     pub tf: TfFlags,
+    #[command(flatten)]
+    pub guard: GuardFlags,
+}
+
+/// Overrides of the guardrails of terrace.hcl's `environment` blocks.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GuardFlags {
+    /// Go past max_deletes / max_replacements (recorded in the ledger).
+    #[arg(long = "allow-destructive")]
+    pub allow_destructive: bool,
+    /// Apply inside a freeze window, or without the promotion evidence, giving the reason (recorded in the ledger and notified to every notify target).
+    #[arg(long = "break-glass", value_name = "REASON")]
+    pub break_glass: Option<String>,
+}
+
+/// `terrace approve PLANFILE`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The saved plan file (`plan -out FILE`) to approve; the approval covers exactly these bytes.
+    pub plan_file: PathBuf,
+    /// Why, or what was checked (kept with the approval).
+    #[arg(long = "comment", value_name = "TEXT")]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -556,6 +586,19 @@ pub enum EnvCommand {
         /// How many operations run at once.
         #[arg(long = "parallelism", default_value_t = 10)]
         parallelism: usize,
+    },
+    /// Compare two environments' resolved configurations, resource by resource (the parity report).
+    Diff {
+        /// The first environment (e.g. stage).
+        a: String,
+        /// The second environment (e.g. prod).
+        b: String,
+        /// Print the report as JSON.
+        #[arg(long = "json")]
+        json: bool,
+        /// Exit 2 when the environments differ, 0 when they match.
+        #[arg(long = "detailed-exitcode")]
+        detailed_exitcode: bool,
     },
     /// Destroy every expired ephemeral environment.
     Gc {

@@ -73,6 +73,8 @@ pub struct ApplyOptions {
     /// Policies: checked on the plan before any change, and undecided
     /// results again on each object as it is applied ([`crate::policy`]).
     pub policy: Option<Arc<crate::policy::PolicyGate>>,
+    /// The environment's guardrails (see [`crate::guard`]).
+    pub guard: crate::guard::GuardOptions,
 }
 
 impl Default for ApplyOptions {
@@ -90,6 +92,7 @@ impl Default for ApplyOptions {
             ledger_retention_days: None,
             notify: Vec::new(),
             policy: None,
+            guard: crate::guard::GuardOptions::default(),
         }
     }
 }

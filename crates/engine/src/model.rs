@@ -257,6 +257,10 @@ pub struct PlanFile {
     /// and records the run as a rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_of: Option<String>,
+    /// Who made the plan, for the approvals of protected environments
+    /// (see [`crate::guard`]); covered by the file's hash like the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<crate::guard::PlanFileGuard>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -364,6 +368,7 @@ impl Plan {
             targets: self.targets.clone(),
             warnings: self.warnings.clone(),
             rollback_of: None,
+            guard: None,
         }
     }
 

@@ -186,6 +186,13 @@ async fn deliver_event(
     futures::future::join_all(sends).await
 }
 
+/// Send `rec` as `event` to one target, whatever events it asked for
+/// (a break-glass run is always notified).
+pub(crate) async fn send_record(t: &Target, event: &str, rec: &LedgerRecord) -> Notification {
+    let body = serde_json::to_vec(&payload(&t.format, event, rec)).unwrap_or_default();
+    send(t, event, body).await
+}
+
 async fn send(t: &Target, event: &str, body: Vec<u8>) -> Notification {
     let mut n = Notification {
         target: t.name.clone(),

@@ -129,6 +129,8 @@ pub async fn apply(engine: &Engine, req: ApplyRequest<'_>) -> Result<ApplyOutcom
             );
             // Bounded, never an error; what happened goes on the record.
             closed.notifications = crate::notify::deliver(&req.apply_opts.notify, &closed).await;
+            let glass = crate::guard::notify_break_glass(&req.apply_opts.notify, &closed).await;
+            closed.notifications.extend(glass);
             let close = crate::apply::ride_store(
                 env_name,
                 "closing the ledger record",
@@ -277,6 +279,19 @@ async fn apply_locked(
             outputs,
         });
     }
+    // Guardrails of terrace.hcl's `environment` block: refused → a
+    // `refused` record with the reason; overrides are kept on the record.
+    rec.guard = Some(
+        crate::guard::check(
+            engine.store.as_ref(),
+            &req.apply_opts.guard,
+            &env,
+            &plan,
+            stored.as_ref(),
+            &rec.identity,
+        )
+        .await?,
+    );
     if !(req.confirm)(&plan, &env) {
         return Err(EngineError::Cancelled("Apply cancelled.".into()));
     }
@@ -328,7 +343,7 @@ async fn apply_locked(
 
 /// Who the run acts as in the cloud: the first provider that can tell
 /// (the default `aws` provider before aliases), asked once.
-async fn caller_identity(providers: &Providers) -> Option<terrace_provider::CallerIdentity> {
+pub async fn caller_identity(providers: &Providers) -> Option<terrace_provider::CallerIdentity> {
     let mut names: Vec<&String> = providers.keys().collect();
     names.sort_by(|a, b| (a.contains('.'), a).cmp(&(b.contains('.'), b)));
     for n in names {

@@ -34,6 +34,7 @@
 //! `INSTA_UPDATE=always cargo test -p terrace-lang` or `cargo insta review`.
 
 mod config;
+pub mod envsettings;
 mod eval;
 mod evaluator;
 pub mod fmt;

@@ -32,6 +32,9 @@ pub struct Project {
     /// `policies = ["policies", …]`: folders of `policy` blocks, absolute.
     /// `None`: the default `policies/` folder, if there is one.
     pub policies: Option<Vec<PathBuf>>,
+    /// `environment "NAME" { … }` blocks: guardrails per environment (glob
+    /// names allowed); see [`crate::envsettings`].
+    pub environments: Vec<crate::envsettings::EnvironmentSettings>,
 }
 
 /// The events a `notify` block may ask for.
@@ -93,6 +96,7 @@ pub fn find_project_with_sources(
         ledger_retention_days: None,
         notify: Vec::new(),
         policies: None,
+        environments: Vec::new(),
     })
 }
 
@@ -135,6 +139,7 @@ fn parse_project(
         ledger_retention_days: None,
         notify: Vec::new(),
         policies: None,
+        environments: Vec::new(),
     };
     let err = |span, summary: &str, detail: String| {
         Diagnostic::error(summary, detail).at(Some(file.range(span)))
@@ -393,6 +398,17 @@ fn parse_project(
                 }
                 project.notify.push(n);
             }
+            Structure::Block(b) if b.ident.as_str() == "environment" => {
+                if let Some(s) = crate::envsettings::parse_environment_block(
+                    b,
+                    &file,
+                    root,
+                    &project.environments,
+                    &mut diags,
+                ) {
+                    project.environments.push(s);
+                }
+            }
             Structure::Attribute(a) => diags.push(err(
                 span_of(&a.key),
                 "Unsupported argument",
@@ -408,7 +424,10 @@ fn parse_project(
                 format!(
                     "Blocks of type \"{}\" are not expected in terrace.hcl.{}",
                     b.ident.as_str(),
-                    did_you_mean(b.ident.as_str(), ["state", "ledger", "notify"])
+                    did_you_mean(
+                        b.ident.as_str(),
+                        ["state", "ledger", "notify", "environment"]
+                    )
                 ),
             )),
         }

@@ -341,6 +341,9 @@ pub struct LedgerRecord {
     /// The notifications sent about this run (`notify` blocks), delivered or not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<Notification>,
+    /// What the environment's guardrails decided (approvals, overrides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guard: Option<crate::GuardRecord>,
 }
 
 /// One notification about a run, as delivered (or not).
@@ -432,6 +435,7 @@ impl LedgerRecord {
             restores: None,
             pruned: None,
             notifications: Vec::new(),
+            guard: None,
         }
     }
 

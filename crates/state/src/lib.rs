@@ -13,6 +13,7 @@
 //! It must not depend on HCL, the engine, AWS resource types or terminals; the
 //! attributes it keeps are opaque JSON.
 
+mod approvals;
 mod envelope;
 mod error;
 mod ledger;
@@ -27,6 +28,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use approvals::{Approval, GuardRecord};
 pub use error::StateError;
 pub use ledger::{
     ChangeCounts, CiContext, ConfigSnapshot, FailedAddress, Identity, LedgerQuery, LedgerRecord,
@@ -204,6 +206,34 @@ pub trait StateStore: Send + Sync {
     /// A blob by its SHA-256 (hex); `Corrupt` if what is stored does not
     /// hash to it.
     async fn blob_get(&self, hash: &str) -> Result<Option<String>, StateError>;
+    /// Record an approval of a saved plan (protected environments).
+    /// `Ok(false)` when the same principal already approved that plan of
+    /// that environment (nothing is stored; the first approval stands).
+    /// The default refuses: a store must keep approvals to offer them.
+    async fn approval_add(&self, approval: &Approval) -> Result<bool, StateError> {
+        Err(StateError::Backend {
+            detail: format!(
+                "{} cannot keep plan approvals (environment '{}')",
+                self.describe(),
+                approval.env
+            ),
+        })
+    }
+    /// The approvals of `env`, of one plan (`plan_sha256`) or of all,
+    /// oldest first.
+    async fn approvals(
+        &self,
+        env: &str,
+        plan_sha256: Option<&str>,
+    ) -> Result<Vec<Approval>, StateError> {
+        let _ = plan_sha256;
+        Err(StateError::Backend {
+            detail: format!(
+                "{} cannot keep plan approvals (environment '{env}')",
+                self.describe()
+            ),
+        })
+    }
 }
 
 /// Decode one stored state version (the envelope text every store keeps),

@@ -8,6 +8,7 @@
 //! <env>/journal/finished/<id>.json          finished intents
 //! <env>/drift/<started micros>-<id>.json    drift runs
 //! <env>/ledger/<id>.json                    apply ledger records
+//! <env>/approvals/<plan>/<principal>.json   plan approvals (SHA-256s of plan file and principal)
 //! _registry/<name>.json                     the environment registry
 //! _blobs/<sha256>                           configuration snapshots (content-addressed)
 //! ```
@@ -57,6 +58,8 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{DateTime, Utc};
 
+use crate::Approval;
+use crate::approvals::{check_approval, check_plan_sha256, sort_approvals};
 use crate::envelope::Codec;
 use crate::ledger::{
     blob_hash, check_blob_hash, close_needed, settle_close, settle_open, sort_records, verify_blob,
@@ -1196,6 +1199,41 @@ impl StateStore for S3Store {
             .await?
             .map(|(t, _)| t);
         verify_blob(&self.described, hash, text)
+    }
+
+    async fn approval_add(&self, approval: &Approval) -> Result<bool, StateError> {
+        check_approval(approval)?;
+        let who = blob_hash(&approval.principal);
+        let key = self.key(&format!(
+            "{}/approvals/{}/{who}.json",
+            approval.env, approval.plan_sha256
+        ));
+        // If-None-Match: the first approval by a principal stands.
+        self.put(&key, Self::to_json(approval)?, Cond::IfNoneMatch)
+            .await
+    }
+
+    async fn approvals(
+        &self,
+        env: &str,
+        plan_sha256: Option<&str>,
+    ) -> Result<Vec<Approval>, StateError> {
+        validate_env_name(env)?;
+        let prefix = match plan_sha256 {
+            Some(h) => {
+                check_plan_sha256(h)?;
+                self.key(&format!("{env}/approvals/{h}/"))
+            }
+            None => self.key(&format!("{env}/approvals/")),
+        };
+        let mut out = Vec::new();
+        for key in self.list(&prefix, false).await?.0 {
+            if let Some((a, _)) = self.get_json::<Approval>(&key).await? {
+                out.push(a);
+            }
+        }
+        sort_approvals(&mut out);
+        Ok(out)
     }
 
     async fn ledger_get(&self, id: &str) -> Result<Option<LedgerRecord>, StateError> {

@@ -30,6 +30,8 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::Approval;
+use crate::approvals::{check_approval, sort_approvals};
 use crate::envelope::Codec;
 use crate::ledger::{
     blob_hash, check_blob_hash, close_needed, settle_close, settle_open, sort_records, verify_blob,
@@ -1255,6 +1257,56 @@ macro_rules! sql_store {
                     Some(r) => Some(r.try_get::<String, _>("data").map_err(self.err())?),
                 };
                 verify_blob(&self.describe(), hash, text)
+            }
+
+            async fn approval_add(&self, approval: &Approval) -> Result<bool, StateError> {
+                check_approval(approval)?;
+                let text = serde_json::to_string(approval).map_err(StateError::backend)?;
+                // One approval per principal and plan: a second is a no-op.
+                let n = sqlx::query(
+                    "INSERT INTO approvals (id, env, plan_sha256, principal, created_at, record) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                )
+                .bind(&approval.id)
+                .bind(&approval.env)
+                .bind(&approval.plan_sha256)
+                .bind(&approval.principal)
+                .bind(approval.created_at)
+                .bind(&text)
+                .execute(&self.pool)
+                .await
+                .map_err(self.err())?
+                .rows_affected();
+                Ok(n == 1)
+            }
+
+            async fn approvals(&self, env: &str, plan_sha256: Option<&str>) -> Result<Vec<Approval>, StateError> {
+                validate_env_name(env)?;
+                let rows = match plan_sha256 {
+                    Some(h) => sqlx::query("SELECT id, record FROM approvals WHERE env = $1 AND plan_sha256 = $2")
+                        .bind(env)
+                        .bind(h)
+                        .fetch_all(&self.pool)
+                        .await,
+                    None => sqlx::query("SELECT id, record FROM approvals WHERE env = $1")
+                        .bind(env)
+                        .fetch_all(&self.pool)
+                        .await,
+                }
+                .map_err(self.err())?;
+                let mut out = rows
+                    .iter()
+                    .map(|r| {
+                        let id: String = r.try_get("id").map_err(self.err())?;
+                        let text: String = r.try_get("record").map_err(self.err())?;
+                        serde_json::from_str::<Approval>(&text).map_err(|e| StateError::Corrupt {
+                            what: format!("approval {id}"),
+                            detail: e.to_string(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                sort_approvals(&mut out);
+                Ok(out)
             }
         }
     };

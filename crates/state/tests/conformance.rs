@@ -30,6 +30,10 @@ enum Backend {
 
 const PREFIX: &str = "team/terrace";
 
+#[path = "conformance/approvals.rs"]
+mod approvals;
+use approvals::plan_approvals;
+
 fn s3_client(endpoint: &str) -> Client {
     let conf = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
@@ -1586,6 +1590,7 @@ conformance!(
     ledger_close_race,
     ledger_snapshot_blobs,
     ledger_retention_prune,
+    plan_approvals,
 );
 
 // ---------------------------------------------------------------- store-specific

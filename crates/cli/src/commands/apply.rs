@@ -43,8 +43,18 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     if let (Some(r), Some(set)) = (&policy, &policies) {
         print_policy_diagnostics(r, set);
     }
+    // max_deletes / max_replacements of the environment's block: refused
+    // (and no plan file written) unless --allow-destructive.
+    for line in check_plan_limits(project, &engine, &plan, a.allow_destructive).await? {
+        eprintln!(
+            "{} {line} (allowed with --allow-destructive)",
+            Style { on: stderr_color() }.yellow("Warning:")
+        );
+    }
     if let Some(path) = &a.out {
-        let file = with_policy_results(serde_json::to_value(plan.to_file())?, policy.as_ref());
+        let mut file = plan.to_file();
+        file.guard = Some(plan_file_guard(&providers, a.allow_destructive).await);
+        let file = with_policy_results(serde_json::to_value(file)?, policy.as_ref());
         let text = serde_json::to_vec_pretty(&file)?;
         write_private(path, &text)
             .with_context(|| format!("writing plan file {}", path.display()))?;
@@ -245,6 +255,9 @@ pub(crate) struct RunApply {
     pub(crate) notify: Vec<terrace_engine::notify::Target>,
     /// The project's policies (checked before any change; see `commands::policy`).
     pub(crate) policy: Option<Arc<terrace_engine::policy::PolicyGate>>,
+    /// The guardrails of terrace.hcl's `environment` block (approvals,
+    /// limits, freeze windows, promotion) and their overrides.
+    pub(crate) guard: terrace_engine::guard::GuardOptions,
 }
 
 pub(crate) async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
@@ -273,6 +286,7 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         rollback: r.rollback.clone(),
         notify: r.notify.clone(),
         policy: r.policy.clone(),
+        guard: r.guard.clone(),
         ..ApplyOptions::default()
     };
     let st_out = Style { on: stdout_color() };
@@ -470,6 +484,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
         PlanMode::Destroy => "destroy",
         _ => "apply",
     };
+    let guard = guard_options(project, &t.name, &a.guard, a.plan_file.as_deref())?;
     run_apply(
         &engine,
         RunApply {
@@ -485,6 +500,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
             notify: settings::notify_targets(project),
             policy: policy_gate(project, a.plan_file.as_deref())?,
             rollback: None,
+            guard,
         },
     )
     .await
@@ -495,6 +511,7 @@ pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
     let lock_timeout = settings::parse_duration(&a.lock_timeout, "--lock-timeout")?;
     let engine = settings::engine(project, lock_timeout).await?;
     let t = target(project, &engine, &a.env).await?;
+    let env_name = t.name.clone();
     run_apply(
         &engine,
         RunApply {
@@ -510,6 +527,7 @@ pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
             notify: settings::notify_targets(project),
             policy: policy_gate(project, None)?,
             rollback: None,
+            guard: guard_options(project, &env_name, &a.guard, None)?,
         },
     )
     .await

@@ -31,6 +31,8 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                 .map(|t| envs::parse_ttl(&t))
                 .transpose()
                 .map_err(|e| anyhow!(e))?;
+            // max_ttl, default_ttl and max_count of the environment block.
+            let ttl = ephemeral_limits(project, &engine, &name, &from, ttl).await?;
             let rec = envs::register(
                 engine.store.as_ref(),
                 &name,
@@ -68,6 +70,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     notify: settings::notify_targets(project),
                     policy: policy_gate(project, None)?,
                     rollback: None,
+                    guard: Default::default(),
                 },
             )
             .await;
@@ -107,6 +110,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
         EnvCommand::List { json } => crate::reports::env_list(project, &engine, now, json).await,
         EnvCommand::Extend { name, ttl } => {
             let ttl = envs::parse_ttl(&ttl).map_err(|e| anyhow!(e))?;
+            check_extend(project, &engine, &name, ttl).await?;
             let rec = envs::extend(engine.store.as_ref(), &name, ttl, now).await?;
             println!(
                 "'{name}' now expires at {}.",
@@ -131,6 +135,12 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
             )
             .await
         }
+        EnvCommand::Diff {
+            a,
+            b,
+            json,
+            detailed_exitcode,
+        } => env_diff(project, &engine, &a, &b, json, detailed_exitcode).await,
         EnvCommand::Gc {
             dry_run,
             parallelism,
@@ -216,6 +226,7 @@ pub(crate) async fn destroy_env(
             notify: settings::notify_targets(project),
             policy: policy_gate(project, None)?,
             rollback: None,
+            guard: Default::default(),
         },
     )
     .await;

@@ -259,6 +259,22 @@ fn show_text(r: &LedgerRecord) -> String {
             .unwrap_or_default(),
     );
     line("error", r.error.as_deref().unwrap_or(""));
+    if let Some(g) = &r.guard {
+        line("plan file sha256", g.plan_sha256.as_deref().unwrap_or(""));
+        line("approved by", &g.approvals.join(", "));
+        line(
+            "allow-destructive",
+            if g.allow_destructive { "yes" } else { "" },
+        );
+        line("break-glass", g.break_glass.as_deref().unwrap_or(""));
+        line("promoted", g.promoted.as_deref().unwrap_or(""));
+        if !g.overridden.is_empty() {
+            out.push_str("overridden:\n");
+            for o in &g.overridden {
+                out.push_str(&format!("  {o}\n"));
+            }
+        }
+    }
     if !r.changed.is_empty() {
         out.push_str("changed:\n");
         for a in &r.changed {

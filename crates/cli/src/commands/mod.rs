@@ -3,6 +3,7 @@
 //! dispatcher and the helpers they share.
 
 mod apply;
+mod approve;
 mod console;
 mod drift;
 mod env;
@@ -22,6 +23,7 @@ mod validate;
 mod version;
 
 pub(crate) use apply::*;
+pub(crate) use approve::*;
 pub(crate) use console::*;
 pub(crate) use drift::*;
 pub(crate) use env::*;
@@ -204,6 +206,7 @@ pub async fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Validate(a) => validate(&project, a),
         Command::Graph(a) => graph(&project, a),
+        Command::Approve(a) => approve(&project, a).await,
         Command::Plan(a) => plan(&project, a).await,
         Command::Apply(a) => apply(&project, a).await,
         Command::Destroy(a) => destroy(&project, a).await,

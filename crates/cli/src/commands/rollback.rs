@@ -35,6 +35,8 @@ pub struct RollbackArgs {
     /// Wait this long for the environment's lock (e.g. 30s, 5m).
     #[arg(long = "lock-timeout", value_name = "DURATION", default_value = "0s")]
     pub lock_timeout: String,
+    #[command(flatten)]
+    pub guard: GuardFlags,
 }
 
 pub(crate) async fn rollback(project: &Project, a: RollbackArgs) -> Result<u8> {
@@ -117,6 +119,7 @@ pub(crate) async fn rollback(project: &Project, a: RollbackArgs) -> Result<u8> {
             notify: settings::notify_targets(project),
             policy: policy_gate(project, None)?,
             rollback: Some(restored.restore.clone()),
+            guard: guard_options(project, &restored.target.name, &a.guard, None)?,
         },
     )
     .await
