@@ -225,6 +225,8 @@ pub(crate) struct RunApply {
     pub(crate) stats: bool,
     /// `ledger { retention_days }` of terrace.hcl.
     pub(crate) retention_days: Option<u32>,
+    /// `state { history { … } }` of terrace.hcl.
+    pub(crate) history: terrace_state::HistoryRetention,
     /// A rollback: the snapshot restored.
     pub(crate) rollback: Option<terrace_engine::rollback::Restore>,
     /// `notify` blocks of terrace.hcl.
@@ -254,6 +256,7 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         who: settings::who(),
         ci: settings::ci_context(),
         ledger_retention_days: r.retention_days,
+        history_retention: r.history,
         rollback: r.rollback.clone(),
         notify: r.notify.clone(),
         ..ApplyOptions::default()
@@ -430,6 +433,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
             operation,
             stats: a.flags.stats,
             retention_days: project.ledger_retention_days,
+            history: crate::settings::history_retention(project),
             notify: settings::notify_targets(project),
             rollback: None,
         },
@@ -454,6 +458,7 @@ pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
             operation: "destroy",
             stats: a.stats,
             retention_days: project.ledger_retention_days,
+            history: crate::settings::history_retention(project),
             notify: settings::notify_targets(project),
             rollback: None,
         },

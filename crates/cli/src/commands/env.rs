@@ -65,6 +65,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     operation: "env create",
                     stats: false,
                     retention_days: project.ledger_retention_days,
+                    history: crate::settings::history_retention(project),
                     notify: settings::notify_targets(project),
                     rollback: None,
                 },
@@ -122,11 +123,19 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
         } => destroy_env(project, &engine, &name, auto_approve, parallelism).await,
         EnvCommand::Gc {
             dry_run,
+            shard,
             parallelism,
         } => {
-            let due = envs::due(engine.store.as_ref(), now).await?;
+            let shard = crate::shard::parse_opt(shard.as_deref(), "--shard")?;
+            let mut due = envs::due(engine.store.as_ref(), now).await?;
+            if let Some(s) = shard {
+                due.retain(|rec| s.contains(&rec.name));
+            }
             if due.is_empty() {
-                println!("No expired environments.");
+                match shard {
+                    Some(s) => println!("No expired environments in shard {}/{}.", s.k, s.n),
+                    None => println!("No expired environments."),
+                }
                 return Ok(0);
             }
             let mut failed = 0;
@@ -194,6 +203,7 @@ pub(crate) async fn destroy_env(
             operation: "env destroy",
             stats: false,
             retention_days: project.ledger_retention_days,
+            history: crate::settings::history_retention(project),
             notify: settings::notify_targets(project),
             rollback: None,
         },

@@ -113,6 +113,7 @@ pub(crate) async fn rollback(project: &Project, a: RollbackArgs) -> Result<u8> {
             operation: "rollback",
             stats: false,
             retention_days: project.ledger_retention_days,
+            history: crate::settings::history_retention(project),
             notify: settings::notify_targets(project),
             rollback: Some(restored.restore.clone()),
         },
