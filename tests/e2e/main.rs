@@ -6,6 +6,7 @@ mod support;
 mod cli_ux;
 mod drift;
 mod envs;
+mod fleet;
 mod ledger;
 mod lifecycle;
 mod modules;
