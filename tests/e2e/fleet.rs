@@ -47,7 +47,12 @@ fn drift_all_in_two_shards_checks_each_environment_once() {
     assert_eq!(r.code, 0, "{}", r.all());
     for name in NAMES {
         let want = usize::from(first.contains(name));
-        assert_eq!(drift_runs(&p, name), want, "{name} after shard 1/2\n{}", r.all());
+        assert_eq!(
+            drift_runs(&p, name),
+            want,
+            "{name} after shard 1/2\n{}",
+            r.all()
+        );
     }
     let r = p.run(&["drift", "--all", "--shard", "2/2"]);
     assert_eq!(r.code, 0, "{}", r.all());
@@ -97,8 +102,14 @@ fn env_gc_in_two_shards_destroys_each_expired_environment_once() {
     }
     let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     let now = [("TERRACE_NOW", later.as_str())];
-    let first: Vec<&str> = previews.into_iter().filter(|n| shard_of(n, 2) == 1).collect();
-    let second: Vec<&str> = previews.into_iter().filter(|n| shard_of(n, 2) == 2).collect();
+    let first: Vec<&str> = previews
+        .into_iter()
+        .filter(|n| shard_of(n, 2) == 1)
+        .collect();
+    let second: Vec<&str> = previews
+        .into_iter()
+        .filter(|n| shard_of(n, 2) == 2)
+        .collect();
     assert!(!first.is_empty() && !second.is_empty(), "{first:?}");
 
     let r = p.run_env(&["env", "gc", "--dry-run", "--shard", "2/2"], &now);
@@ -124,11 +135,16 @@ fn env_gc_in_two_shards_destroys_each_expired_environment_once() {
     let r = p.run_env(&["env", "gc", "--shard", "2/2"], &now);
     assert_eq!(r.code, 0, "{}", r.all());
     let r = p.run_env(&["env", "gc", "--shard", "2/2"], &now);
-    assert!(r.stdout.contains("No expired environments in shard 2/2."), "{}", r.all());
+    assert!(
+        r.stdout.contains("No expired environments in shard 2/2."),
+        "{}",
+        r.all()
+    );
     let r = p.run(&["env", "list", "--json"]);
     let rows: Vec<serde_json::Value> = serde_json::from_str(&r.stdout).unwrap();
     assert!(
-        rows.iter().all(|x| !x["name"].as_str().unwrap().starts_with("pr-")),
+        rows.iter()
+            .all(|x| !x["name"].as_str().unwrap().starts_with("pr-")),
         "{}",
         r.all()
     );

@@ -47,17 +47,10 @@ pub fn fleet(b: &mut Bench, envs: usize) {
         setup.elapsed().as_secs_f64()
     );
     let scen = format!("fleet: drift --all, {envs} envs × 10 aws_security_group");
-    let one = b.runner.run(
-        project.path(),
-        &["drift", "--all", "--stats"],
-        &aws,
-        None,
-    );
-    let note = format!(
-        "1 process: API calls {}; exit {:?}",
-        calls(&one),
-        one.code
-    );
+    let one = b
+        .runner
+        .run(project.path(), &["drift", "--all", "--stats"], &aws, None);
+    let note = format!("1 process: API calls {}; exit {:?}", calls(&one), one.code);
     let row = Row {
         group: "fleet",
         scenario: scen.clone(),
@@ -76,18 +69,33 @@ pub fn fleet(b: &mut Bench, envs: usize) {
                 let (runner, dir, aws) = (&b.runner, project.path(), &aws);
                 scope.spawn(move || {
                     let shard = format!("{k}/4");
-                    runner.run(dir, &["drift", "--all", "--shard", &shard, "--stats"], aws, None)
+                    runner.run(
+                        dir,
+                        &["drift", "--all", "--shard", &shard, "--stats"],
+                        aws,
+                        None,
+                    )
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("shard thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("shard thread"))
+            .collect()
     });
     let wall = started.elapsed().as_secs_f64();
     let total: u64 = shards.iter().map(calls).sum();
     let per: Vec<String> = shards
         .iter()
         .enumerate()
-        .map(|(i, s)| format!("{}/4: {:.1} s, {} calls", i + 1, s.wall.as_secs_f64(), calls(s)))
+        .map(|(i, s)| {
+            format!(
+                "{}/4: {:.1} s, {} calls",
+                i + 1,
+                s.wall.as_secs_f64(),
+                calls(s)
+            )
+        })
         .collect();
     let codes: Vec<Option<i32>> = shards.iter().map(|s| s.code).collect();
     let row = Row {

@@ -42,7 +42,11 @@ fn stored(port: u16, bucket: &str, prefix: &str) -> Result<(usize, u64), String>
         let mut path = format!("/{bucket}?list-type=2&prefix={prefix}");
         if let Some(t) = &token {
             path.push_str("&continuation-token=");
-            path.push_str(&t.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D"));
+            path.push_str(
+                &t.replace('+', "%2B")
+                    .replace('/', "%2F")
+                    .replace('=', "%3D"),
+            );
         }
         let xml = request(port, "GET", &path)?;
         for part in xml.split("<Size>").skip(1) {
@@ -131,7 +135,11 @@ pub fn history(b: &mut Bench, n: usize, applies: usize) {
         );
         let bad = s.code != Some(0);
         if bad {
-            note = format!("apply {k} exit {:?}: {}", s.code, crate::last_lines(&s.stderr, 3));
+            note = format!(
+                "apply {k} exit {:?}: {}",
+                s.code,
+                crate::last_lines(&s.stderr, 3)
+            );
         }
         samples.push(s);
         if bad {
@@ -155,7 +163,9 @@ pub fn history(b: &mut Bench, n: usize, applies: usize) {
         group: "history",
         scenario: "history".into(),
         n,
-        command: format!("terrace apply -e {env} --auto-approve --refresh=false --var upto=K (K = 1..{applies}; S3 state on moto)"),
+        command: format!(
+            "terrace apply -e {env} --auto-approve --refresh=false --var upto=K (K = 1..{applies}; S3 state on moto)"
+        ),
         samples,
         note,
     };

@@ -112,7 +112,10 @@ mod tests {
             // Roughly even: no shard holds more than twice its share.
             for k in 1..=n {
                 let count = seen.values().filter(|v| **v == k).count();
-                assert!(count <= 2 * names.len() / n as usize + 1, "{k}/{n}: {count}");
+                assert!(
+                    count <= 2 * names.len() / n as usize + 1,
+                    "{k}/{n}: {count}"
+                );
             }
         }
     }
@@ -124,15 +127,27 @@ mod tests {
         assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
         assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
         // A name's shard does not depend on the other names.
-        let alone = select(vec!["pr-42".into()], Some(Shard { k: Shard::of("pr-42", 4), n: 4 }));
+        let alone = select(
+            vec!["pr-42".into()],
+            Some(Shard {
+                k: Shard::of("pr-42", 4),
+                n: 4,
+            }),
+        );
         assert_eq!(alone, ["pr-42"]);
         assert_eq!(Shard::of("anything", 1), 1);
     }
 
     #[test]
     fn bad_shards_are_clear_errors() {
-        assert_eq!(Shard::parse("2/4", "--shard").unwrap(), Shard { k: 2, n: 4 });
-        assert_eq!(Shard::parse(" 1/1 ", "--shard").unwrap(), Shard { k: 1, n: 1 });
+        assert_eq!(
+            Shard::parse("2/4", "--shard").unwrap(),
+            Shard { k: 2, n: 4 }
+        );
+        assert_eq!(
+            Shard::parse(" 1/1 ", "--shard").unwrap(),
+            Shard { k: 1, n: 1 }
+        );
         for (bad, why) in [
             ("0/4", "between 1 and 4"),
             ("5/4", "between 1 and 4"),

@@ -171,11 +171,18 @@ pub async fn apply(engine: &Engine, req: ApplyRequest<'_>) -> Result<ApplyOutcom
     // within the policy can reach are removed. Never fails the run.
     if !held.is_lost() {
         match store
-            .prune_history(env_name, &req.apply_opts.history_retention, Some(held.lease()))
+            .prune_history(
+                env_name,
+                &req.apply_opts.history_retention,
+                Some(held.lease()),
+            )
             .await
         {
             Ok(0) => {}
-            Ok(n) => tracing::info!(env = env_name, "pruned {n} state versions outside the history retention"),
+            Ok(n) => tracing::info!(
+                env = env_name,
+                "pruned {n} state versions outside the history retention"
+            ),
             Err(e) => tracing::warn!(env = env_name, "could not prune the state history: {e}"),
         }
     }

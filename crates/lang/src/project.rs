@@ -487,8 +487,10 @@ mod tests {
 
     #[test]
     fn state_history_retention() {
-        let p = project_with("state {\n  history {\n    keep_versions = 50\n    keep_days = 30\n  }\n}\n")
-            .unwrap();
+        let p = project_with(
+            "state {\n  history {\n    keep_versions = 50\n    keep_days = 30\n  }\n}\n",
+        )
+        .unwrap();
         assert_eq!(
             (p.history_keep_versions, p.history_keep_days),
             (Some(50), Some(30))

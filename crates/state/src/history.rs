@@ -34,9 +34,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::StateError;
 use crate::envelope::{Codec, EncryptionHeader};
 use crate::model::{FORMAT_VERSION, OutputState, ResourceState, State, WriteMeta};
-use crate::StateError;
 
 /// Version of the delta document.
 const DELTA_VERSION: u32 = 1;
@@ -83,8 +83,8 @@ impl HistoryRetention {
             .map(|(i, at)| {
                 let newest = i + 1 == n;
                 let by_count = versions.is_some_and(|k| n - i <= k as usize);
-                let by_age = days
-                    .is_some_and(|d| *at >= now - chrono::Duration::days(i64::from(d)));
+                let by_age =
+                    days.is_some_and(|d| *at >= now - chrono::Duration::days(i64::from(d)));
                 newest || by_count || by_age
             })
             .collect()
@@ -646,9 +646,20 @@ mod tests {
         s3.serial = 2;
         let d3 = digests(&s3).unwrap();
         assert!(
-            encode_delta(&c, "dev", &s3, &meta, Utc::now(), &d1, &d3, "p", Some(&long), full)
-                .unwrap()
-                .is_none()
+            encode_delta(
+                &c,
+                "dev",
+                &s3,
+                &meta,
+                Utc::now(),
+                &d1,
+                &d3,
+                "p",
+                Some(&long),
+                full
+            )
+            .unwrap()
+            .is_none()
         );
     }
 

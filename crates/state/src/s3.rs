@@ -560,7 +560,11 @@ impl S3Store {
         etag: &str,
         lineage: &uuid::Uuid,
     ) -> Result<Option<Arc<Memo>>, StateError> {
-        if let Some((e, memo)) = self.written.lock().unwrap_or_else(|p| p.into_inner()).get(env)
+        if let Some((e, memo)) = self
+            .written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(env)
             && e == etag
         {
             return Ok(Some(memo.clone()));
@@ -665,7 +669,9 @@ impl S3Store {
                 None => {
                     return Err(StateError::Corrupt {
                         what: what.to_string(),
-                        detail: format!("the full version its chain starts from ({base}) is missing"),
+                        detail: format!(
+                            "the full version its chain starts from ({base}) is missing"
+                        ),
                     });
                 }
                 Some(s) => history::apply_delta(&self.codec, s, &parent, &raw, what, env)?,
@@ -847,9 +853,7 @@ impl StateStore for S3Store {
         }
         // What the history delta is taken against: the current version.
         let prev = match (&current, etag) {
-            (Some((raw, _)), Some(etag)) => {
-                self.delta_base(env, raw, etag, &state.lineage).await?
-            }
+            (Some((raw, _)), Some(etag)) => self.delta_base(env, raw, etag, &state.lineage).await?,
             _ => None,
         };
         let cond = match etag {
@@ -887,8 +891,12 @@ impl StateStore for S3Store {
         };
         let link = match delta {
             None => {
-                self.put(&self.version_key(env, &stem, None), payload, Cond::IfNoneMatch)
-                    .await?;
+                self.put(
+                    &self.version_key(env, &stem, None),
+                    payload,
+                    Cond::IfNoneMatch,
+                )
+                .await?;
                 None
             }
             Some((text, link)) => {
@@ -1050,8 +1058,12 @@ impl StateStore for S3Store {
             now.timestamp_micros(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        self.put(&self.version_key(env, &stem, None), payload, Cond::IfNoneMatch)
-            .await?;
+        self.put(
+            &self.version_key(env, &stem, None),
+            payload,
+            Cond::IfNoneMatch,
+        )
+        .await?;
         self.remember(
             env,
             new_etag,

@@ -20,8 +20,8 @@
 //! machines' clocks must agree to well within the lease length.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -264,7 +264,12 @@ impl OwnWrites {
             Some(lease) => {
                 g.insert(
                     env.to_string(),
-                    (lease.lock_id.clone(), serial, lineage.to_string(), Arc::new(memo)),
+                    (
+                        lease.lock_id.clone(),
+                        serial,
+                        lineage.to_string(),
+                        Arc::new(memo),
+                    ),
                 );
             }
             None => {

@@ -277,12 +277,14 @@ impl Backend {
                             .await
                             .unwrap();
                         match text {
-                            Some(t) => sqlx::query("UPDATE state_versions SET payload = $2 WHERE id = $1")
-                                .bind(ids[i])
-                                .bind(t)
-                                .execute($pool)
-                                .await
-                                .unwrap(),
+                            Some(t) => {
+                                sqlx::query("UPDATE state_versions SET payload = $2 WHERE id = $1")
+                                    .bind(ids[i])
+                                    .bind(t)
+                                    .execute($pool)
+                                    .await
+                                    .unwrap()
+                            }
                             None => sqlx::query("DELETE FROM state_versions WHERE id = $1")
                                 .bind(ids[i])
                                 .execute($pool)
@@ -381,7 +383,8 @@ impl Backend {
                         v["lineage"].as_str().unwrap(),
                         t.replace('\'', "''"),
                         match self {
-                            Backend::Sqlite { .. } => at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
+                            Backend::Sqlite { .. } =>
+                                at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
                             _ => at.to_rfc3339(),
                         },
                         v["operation"].as_str().unwrap(),
@@ -1800,7 +1803,8 @@ fn wide_state(n: usize, lineage: uuid::Uuid) -> State {
             mode: "managed".into(),
             type_name: "terraform_data".into(),
             provider: "terraform".into(),
-            attributes: json!({"id": format!("id-{i}"), "input": "v0", "padding": "p".repeat(300)}).into(),
+            attributes: json!({"id": format!("id-{i}"), "input": "v0", "padding": "p".repeat(300)})
+                .into(),
             sensitive_paths: vec![],
             dependencies: vec![],
             schema_version: 0,
@@ -1816,7 +1820,8 @@ fn touch(s: &State, i: usize, marker: &str) -> State {
     let mut next = s.clone();
     next.serial += 1;
     let mut r = next.resources[i].clone();
-    r.attributes = json!({"id": format!("id-{i}"), "input": marker, "padding": "p".repeat(300)}).into();
+    r.attributes =
+        json!({"id": format!("id-{i}"), "input": marker, "padding": "p".repeat(300)}).into();
     next.set_resource(r);
     next
 }
@@ -1898,7 +1903,8 @@ async fn history_shares_unchanged_records(b: Backend) {
         let mut all = written.last().unwrap().clone();
         all.serial += 1;
         for r in all.resources.iter_mut() {
-            r.attributes = json!({"replaced": r.address.clone(), "padding": "q".repeat(300)}).into();
+            r.attributes =
+                json!({"replaced": r.address.clone(), "padding": "q".repeat(300)}).into();
         }
         store
             .write(
@@ -1911,7 +1917,10 @@ async fn history_shares_unchanged_records(b: Backend) {
             .await
             .unwrap();
         assert!(b.history_bytes(env).await > total + full / 2);
-        assert_eq!(fresh.read_version(env, all.serial).await.unwrap(), Some(all));
+        assert_eq!(
+            fresh.read_version(env, all.serial).await.unwrap(),
+            Some(all)
+        );
         store.release_lock(&held.lease).await.unwrap();
     }
 }
@@ -1937,12 +1946,21 @@ async fn history_chain_is_checked(b: Backend) {
         .unwrap();
     let texts = b.history_texts("dev").await;
     assert_eq!(texts.len(), 3);
-    assert!(texts[1].starts_with("{\"terrace_delta\""), "{:.100}", texts[1]);
+    assert!(
+        texts[1].starts_with("{\"terrace_delta\""),
+        "{:.100}",
+        texts[1]
+    );
     // Version 3's delta changed inside: its checksum fails.
     let tampered = texts[2].replace("three", "THREE");
     assert_ne!(tampered, texts[2]);
     b.set_history_text("dev", 2, Some(&tampered)).await;
-    let err = b.default_store().await.read_version("dev", 3).await.unwrap_err();
+    let err = b
+        .default_store()
+        .await
+        .read_version("dev", 3)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, StateError::Corrupt { detail, .. } if detail.contains("checksum")),
         "{err}"
@@ -1950,16 +1968,30 @@ async fn history_chain_is_checked(b: Backend) {
     // Version 2's delta in version 3's place (checksums intact): the chain
     // does not link up.
     b.set_history_text("dev", 2, Some(&texts[1])).await;
-    let err = b.default_store().await.read_version("dev", 3).await.unwrap_err();
+    let err = b
+        .default_store()
+        .await
+        .read_version("dev", 3)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
     b.set_history_text("dev", 2, Some(&texts[2])).await;
     assert_eq!(
-        b.default_store().await.read_version("dev", 3).await.unwrap(),
+        b.default_store()
+            .await
+            .read_version("dev", 3)
+            .await
+            .unwrap(),
         Some(s3.clone())
     );
     // Its base gone: Corrupt, saying what is missing.
     b.set_history_text("dev", 0, None).await;
-    let err = b.default_store().await.read_version("dev", 3).await.unwrap_err();
+    let err = b
+        .default_store()
+        .await
+        .read_version("dev", 3)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, StateError::Corrupt { detail, .. } if detail.contains("missing")),
         "{err}"
@@ -1999,7 +2031,10 @@ async fn history_old_format_reads(b: Backend) {
     b.set_old_history("dev", &old_texts).await;
     let fresh = b.default_store().await;
     for s in &written {
-        assert_eq!(fresh.read_version("dev", s.serial).await.unwrap().as_ref(), Some(s));
+        assert_eq!(
+            fresh.read_version("dev", s.serial).await.unwrap().as_ref(),
+            Some(s)
+        );
     }
     assert_eq!(fresh.history("dev").await.unwrap().len(), 4);
     let next = touch(written.last().unwrap(), 9, "new");
@@ -2009,9 +2044,17 @@ async fn history_old_format_reads(b: Backend) {
         .unwrap();
     let texts = b.history_texts("dev").await;
     assert_eq!(texts.len(), 5);
-    assert!(texts[4].starts_with("{\"terrace_delta\""), "{:.100}", texts[4]);
+    assert!(
+        texts[4].starts_with("{\"terrace_delta\""),
+        "{:.100}",
+        texts[4]
+    );
     assert_eq!(
-        b.default_store().await.read_version("dev", 5).await.unwrap(),
+        b.default_store()
+            .await
+            .read_version("dev", 5)
+            .await
+            .unwrap(),
         Some(next.clone())
     );
     // Keep 1 version: the delta needs the old version 4; 1..3 go.
@@ -2019,7 +2062,10 @@ async fn history_old_format_reads(b: Backend) {
         keep_versions: Some(1),
         keep_days: None,
     };
-    assert_eq!(fresh.prune_history("dev", &keep_one, None).await.unwrap(), 3);
+    assert_eq!(
+        fresh.prune_history("dev", &keep_one, None).await.unwrap(),
+        3
+    );
     let h = fresh.history("dev").await.unwrap();
     assert_eq!(h.iter().map(|e| e.serial).collect::<Vec<_>>(), [4, 5]);
     assert_eq!(fresh.read_version("dev", 5).await.unwrap(), Some(next));
@@ -2103,7 +2149,10 @@ async fn history_pruning(b: Backend) {
     let fresh = b.default_store().await;
     assert_eq!(fresh.read_version("dev", 3).await.unwrap(), None);
     for s in &written[6..] {
-        assert_eq!(fresh.read_version("dev", s.serial).await.unwrap().as_ref(), Some(s));
+        assert_eq!(
+            fresh.read_version("dev", s.serial).await.unwrap().as_ref(),
+            Some(s)
+        );
     }
     assert_eq!(fresh.read("dev").await.unwrap().as_ref(), written.last());
     // Writing goes on from the pruned history.
