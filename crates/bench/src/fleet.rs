@@ -118,7 +118,7 @@ pub fn fleet(b: &mut Bench, envs: usize) {
         command: "terrace drift --all --shard K/4 --stats (K = 1..4 at once)".into(),
         samples: shards,
         note: format!(
-            "4 processes at once: {wall:.1} s until the last ended; API calls {total} in all ({}); exit codes {codes:?}",
+            "4 processes at once: {wall:.1} s until the last ended; API calls {total} in all ({}); codes {codes:?}",
             per.join("; ")
         ),
     };
