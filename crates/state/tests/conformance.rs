@@ -2226,6 +2226,128 @@ conformance!(
 
 // ---------------------------------------------------------------- store-specific
 
+/// A database created by terrace before history deltas (schema migrations
+/// 0001–0004 only, rows written by the statements of then) is migrated on
+/// open; its current state and every old version read, and the next write
+/// stores a delta on the old full version.
+#[tokio::test]
+async fn sqlite_database_of_the_old_schema_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    // The envelopes the old code wrote: full versions (a new store's first
+    // writes are full versions of exactly that format).
+    let scratch = SqliteStore::open(&dir.path().join("scratch.db"), "s", StoreOptions::default())
+        .await
+        .unwrap();
+    let s1 = wide_state(30, uuid::Uuid::new_v4());
+    let s2 = touch(&s1, 4, "two");
+    let mut texts = Vec::new();
+    for (i, s) in [&s1, &s2].into_iter().enumerate() {
+        scratch
+            .write(&format!("e{i}"), s, None, None, &meta("apply"))
+            .await
+            .unwrap();
+        let t: String = sqlx::query_scalar("SELECT payload FROM states WHERE env = $1")
+            .bind(format!("e{i}"))
+            .fetch_one(scratch.pool())
+            .await
+            .unwrap();
+        texts.push(t);
+    }
+    // The old schema: migrations 0001..0004 as shipped.
+    let old = dir.path().join("old-migrations");
+    std::fs::create_dir_all(&old).unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.as_str() < "0005" {
+            std::fs::copy(e.path(), old.join(&name)).unwrap();
+        }
+    }
+    let path = dir.path().join("old.db");
+    let pool = sqlx::sqlite::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let has_chain: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pragma_table_info('state_versions') WHERE name = 'base_ref'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(has_chain, 0, "the old schema has no chain columns");
+    for (s, t) in [(&s1, &texts[0]), (&s2, &texts[1])] {
+        sqlx::query(
+            "INSERT INTO state_versions (env, serial, lineage, payload, written_at, operation, who) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind("dev")
+        .bind(s.serial as i64)
+        .bind(s.lineage.to_string())
+        .bind(t)
+        .bind(Utc::now())
+        .bind("apply")
+        .bind("old@box")
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO states (env, serial, lineage, payload, written_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind("dev")
+    .bind(s2.serial as i64)
+    .bind(s2.lineage.to_string())
+    .bind(&texts[1])
+    .bind(Utc::now())
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = SqliteStore::open(&path, "old.db", StoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(store.read("dev").await.unwrap().as_ref(), Some(&s2));
+    assert_eq!(
+        store.read_version("dev", 1).await.unwrap().as_ref(),
+        Some(&s1)
+    );
+    assert_eq!(
+        store.read_version("dev", 2).await.unwrap().as_ref(),
+        Some(&s2)
+    );
+    let s3 = touch(&s2, 5, "three");
+    store
+        .write("dev", &s3, Some(2), None, &meta("apply"))
+        .await
+        .unwrap();
+    let (kind, base): (String, i64) = {
+        let r = sqlx::query("SELECT payload, base_ref FROM state_versions WHERE serial = 3")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        use sqlx::Row;
+        (r.get::<String, _>(0), r.get::<i64, _>(1))
+    };
+    assert!(kind.starts_with("{\"terrace_delta\""), "{kind:.80}");
+    assert_ne!(base, 0);
+    let fresh = SqliteStore::open(&path, "old.db", StoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(fresh.read_version("dev", 3).await.unwrap(), Some(s3));
+    assert_eq!(fresh.history("dev").await.unwrap().len(), 3);
+}
+
 /// moto (like S3) honours conditional PUTs; the S3 store relies on it.
 #[tokio::test]
 async fn s3_conditional_puts_are_enforced() {
