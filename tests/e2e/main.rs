@@ -7,6 +7,7 @@ mod cli_ux;
 mod drift;
 mod envs;
 mod guard;
+mod fleet;
 mod ledger;
 mod lifecycle;
 mod modules;

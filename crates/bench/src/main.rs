@@ -7,7 +7,9 @@
 //! It depends on no terrace crate except the test kit (for moto): it drives
 //! the binary exactly as a user would, in a temporary project with SQLite state.
 
+mod fleet;
 mod generate;
+mod history;
 mod measure;
 
 use generate::{AMI, Project, Shape, base64_blob, synth_state};
@@ -16,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const USAGE: &str = "usage: terrace-bench [--quick] [--moto] [--only SUBSTRING]... [--runs N] [--sizes 1000,10000,100000] [--timeout SECS] [--json FILE]
+const USAGE: &str = "usage: terrace-bench [--quick] [--moto] [--only SUBSTRING]... [--runs N] [--sizes 1000,10000,100000] [--timeout SECS] [--json FILE] [--terrace PATH] [--history N,APPLIES] [--fleet ENVS]
 
   --quick          sizes 1,000 and 10,000 only, 3 runs, the large-state scenario at 100 resources
   --moto           also the moto scenarios (apply, refresh and drift of 1,000 instances)
@@ -24,7 +26,12 @@ const USAGE: &str = "usage: terrace-bench [--quick] [--moto] [--only SUBSTRING].
   --runs N         runs per measurement (default 5 below 100,000 resources, 3 at 100,000)
   --sizes LIST     resource counts for the synthetic shapes
   --timeout SECS   kill a run after this long (default 900)
-  --json FILE      also write every measurement as JSON";
+  --json FILE      also write every measurement as JSON
+  --terrace PATH   the terrace binary to drive (default: the one next to terrace-bench)
+  --history N,A    the history scenario (bytes stored by A applies each changing one resource of N;
+                   S3 state on moto): default 10000,100 (--quick: 1000,20); run it alone with --only history
+  --fleet ENVS     the fleet scenario: drift --all of ENVS environments of 10 aws_security_group on moto,
+                   in one process and as --shard K/4 in 4 processes at once (default 200 with --only fleet)";
 
 struct Options {
     quick: bool,
@@ -34,6 +41,9 @@ struct Options {
     sizes: Vec<usize>,
     timeout: Duration,
     json: Option<PathBuf>,
+    terrace: Option<PathBuf>,
+    history: Option<(usize, usize)>,
+    fleet: Option<usize>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -45,6 +55,9 @@ fn parse_args() -> Result<Options, String> {
         sizes: vec![],
         timeout: Duration::from_secs(900),
         json: None,
+        terrace: None,
+        history: None,
+        fleet: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -75,6 +88,25 @@ fn parse_args() -> Result<Options, String> {
                 )
             }
             "--json" => o.json = Some(PathBuf::from(value("--json")?)),
+            "--fleet" => {
+                o.fleet = Some(
+                    value("--fleet")?
+                        .parse()
+                        .map_err(|e| format!("--fleet: {e}"))?,
+                )
+            }
+            "--terrace" => o.terrace = Some(PathBuf::from(value("--terrace")?)),
+            "--history" => {
+                let v = value("--history")?;
+                let (n, a) = v
+                    .split_once(',')
+                    .ok_or("--history takes N,APPLIES, e.g. 10000,100")?;
+                let parse = |x: &str| x.trim().replace('_', "").parse::<usize>();
+                o.history = Some((
+                    parse(n).map_err(|e| format!("--history N: {e}"))?,
+                    parse(a).map_err(|e| format!("--history APPLIES: {e}"))?,
+                ));
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -90,7 +122,7 @@ fn parse_args() -> Result<Options, String> {
 }
 
 /// One measured command (one or more runs).
-struct Row {
+pub(crate) struct Row {
     group: &'static str,
     scenario: String,
     n: usize,
@@ -181,7 +213,7 @@ fn fmt_n(n: usize) -> String {
 
 const HEADER: &str = "| scenario | N | command | runs | median wall s | min–max s | peak RSS MiB | median CPU s | note |\n|---|---:|---|---:|---:|---:|---:|---:|---|";
 
-struct Bench {
+pub(crate) struct Bench {
     opts: Options,
     runner: Runner,
     rows: Vec<Row>,
@@ -280,7 +312,7 @@ impl Bench {
     }
 }
 
-fn last_lines(s: &str, n: usize) -> String {
+pub(crate) fn last_lines(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..]
         .join(" / ")
@@ -311,7 +343,7 @@ fn main() {
             std::process::exit(if e.is_empty() { 0 } else { 1 });
         }
     };
-    let terrace = match terrace_binary() {
+    let terrace = match opts.terrace.clone().map(Ok).unwrap_or_else(terrace_binary) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("terrace-bench: {e}");
@@ -347,6 +379,18 @@ fn main() {
     }
     if b.wanted(&["tofu-1", "tofu-2", "tofu-3"]) {
         tofu(&mut b);
+    }
+    if b.opts.history.is_some() || (!b.opts.only.is_empty() && b.wanted(&["history"])) {
+        let (n, applies) = b.opts.history.unwrap_or(if b.opts.quick {
+            (1_000, 20)
+        } else {
+            (10_000, 100)
+        });
+        history::history(&mut b, n, applies);
+    }
+    if b.opts.fleet.is_some() || (!b.opts.only.is_empty() && b.wanted(&["fleet"])) {
+        let envs = b.opts.fleet.unwrap_or(200);
+        fleet::fleet(&mut b, envs);
     }
 
     println!("\n## Issue 8 targets\n");
@@ -395,7 +439,7 @@ fn machine_summary(terrace: &Path, gnu_time: bool) -> String {
 }
 
 /// Apply one `terraform_data` and pull the state: the record shape to synthesise from.
-fn state_template(b: &Bench, project: &Project) -> serde_json::Value {
+pub(crate) fn state_template(b: &Bench, project: &Project) -> serde_json::Value {
     project.write_env(
         "template",
         "main.tf",

@@ -404,6 +404,10 @@ pub struct DriftArgs {
     /// How many environments to check at once with --all.
     #[arg(long = "concurrency", default_value_t = 4)]
     pub concurrency: usize,
+    /// With --all, check only shard K of N (e.g. 2/4): environments are split
+    /// across N workers by a stable hash of their name (FNV-1a 64 mod N).
+    #[arg(long = "shard", value_name = "K/N")]
+    pub shard: Option<String>,
     /// Print API calls per operation at the end.
     #[arg(long = "stats")]
     pub stats: bool,
@@ -605,6 +609,10 @@ pub enum EnvCommand {
         /// Only list what would be destroyed.
         #[arg(long = "dry-run")]
         dry_run: bool,
+        /// Only environments of shard K of N (e.g. 2/4), split across N
+        /// workers by a stable hash of their name (FNV-1a 64 mod N).
+        #[arg(long = "shard", value_name = "K/N")]
+        shard: Option<String>,
         /// How many operations run at once.
         #[arg(long = "parallelism", default_value_t = 10)]
         parallelism: usize,

@@ -11,6 +11,7 @@ mod progress;
 mod render;
 mod reports;
 mod settings;
+mod shard;
 mod tfargs;
 
 use clap::{CommandFactory, FromArgMatches};

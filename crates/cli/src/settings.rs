@@ -339,6 +339,17 @@ pub async fn open_store_with(
     Ok(store)
 }
 
+/// The history retention of terrace.hcl (`state { history { … } }`).
+pub fn history_retention(project: &Project) -> terrace_state::HistoryRetention {
+    match (project.history_keep_versions, project.history_keep_days) {
+        (None, None) => terrace_state::HistoryRetention::default(),
+        (keep_versions, keep_days) => terrace_state::HistoryRetention {
+            keep_versions,
+            keep_days,
+        },
+    }
+}
+
 /// Build the engine: store, providers, environment reader.
 pub async fn engine(project: &Project, lock_timeout: Duration) -> Result<Engine> {
     let store = open_store(project).await?;

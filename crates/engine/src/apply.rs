@@ -68,6 +68,9 @@ pub struct ApplyOptions {
     /// `ledger { retention_days }` of terrace.hcl: after the run, records of
     /// the environment older than this are pruned (and the pruning recorded).
     pub ledger_retention_days: Option<u32>,
+    /// `state { history { keep_versions, keep_days } }` of terrace.hcl:
+    /// after the run, state versions outside it are pruned.
+    pub history_retention: terrace_state::HistoryRetention,
     /// Webhooks told about the run once it ends (`notify` blocks).
     pub notify: Vec<crate::notify::Target>,
     /// Policies: checked on the plan before any change, and undecided
@@ -90,6 +93,7 @@ impl Default for ApplyOptions {
             min_write_interval: MIN_WRITE_INTERVAL,
             rollback: None,
             ledger_retention_days: None,
+            history_retention: terrace_state::HistoryRetention::default(),
             notify: Vec::new(),
             policy: None,
             guard: crate::guard::GuardOptions::default(),

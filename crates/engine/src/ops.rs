@@ -169,6 +169,25 @@ pub async fn apply(engine: &Engine, req: ApplyRequest<'_>) -> Result<ApplyOutcom
         };
         crate::ledger::prune(store, env_name, days, identity).await;
     }
+    // History retention (`state { history { … } }`): versions no rollback
+    // within the policy can reach are removed. Never fails the run.
+    if !held.is_lost() {
+        match store
+            .prune_history(
+                env_name,
+                &req.apply_opts.history_retention,
+                Some(held.lease()),
+            )
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                env = env_name,
+                "pruned {n} state versions outside the history retention"
+            ),
+            Err(e) => tracing::warn!(env = env_name, "could not prune the state history: {e}"),
+        }
+    }
     let released = match std::sync::Arc::try_unwrap(held) {
         Ok(held) => held.release().await,
         // Unreachable (the check is dropped with the writer); dropping the

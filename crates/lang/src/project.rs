@@ -27,6 +27,12 @@ pub struct Project {
     /// `ledger { retention_days = N }`: apply ledger records older than
     /// this are pruned; `None` keeps them for ever.
     pub ledger_retention_days: Option<u32>,
+    /// `state { history { keep_versions = N } }`: state versions kept
+    /// whatever their age (with `keep_days`, a version stays if either keeps it).
+    pub history_keep_versions: Option<u32>,
+    /// `state { history { keep_days = D } }`: state versions younger than
+    /// this are kept. With neither set, the store keeps 90 days.
+    pub history_keep_days: Option<u32>,
     /// `notify "NAME" { … }` blocks: webhooks told about runs.
     pub notify: Vec<NotifyConfig>,
     /// `policies = ["policies", …]`: folders of `policy` blocks, absolute.
@@ -94,6 +100,8 @@ pub fn find_project_with_sources(
         environments_dir: start.join("environments"),
         state_url: None,
         ledger_retention_days: None,
+        history_keep_versions: None,
+        history_keep_days: None,
         notify: Vec::new(),
         policies: None,
         environments: Vec::new(),
@@ -137,6 +145,8 @@ fn parse_project(
         environments_dir: root.join("environments"),
         state_url: None,
         ledger_retention_days: None,
+        history_keep_versions: None,
+        history_keep_days: None,
         notify: Vec::new(),
         policies: None,
         environments: Vec::new(),
@@ -219,6 +229,58 @@ fn parse_project(
                                 did_you_mean(a.key.as_str(), ["url"])
                             ),
                         )),
+                        Structure::Block(x) if x.ident.as_str() == "history" => {
+                            for s in x.body.iter() {
+                                match s {
+                                    Structure::Attribute(a)
+                                        if matches!(a.key.as_str(), "keep_versions" | "keep_days") =>
+                                    {
+                                        let days = a.key.as_str() == "keep_days";
+                                        match eval_const(&a.value, &file, root) {
+                                            Ok(Value::Number(n))
+                                                if n.to_u64().is_some_and(|d| (1..=1_000_000).contains(&d)) =>
+                                            {
+                                                let v = n.to_u64().map(|d| d as u32);
+                                                if days {
+                                                    project.history_keep_days = v;
+                                                } else {
+                                                    project.history_keep_versions = v;
+                                                }
+                                            }
+                                            Ok(_) => diags.push(err(
+                                                span_of(&a.value),
+                                                "Invalid history retention",
+                                                format!(
+                                                    "{} must be a whole number, at least 1 (e.g. {} = {}); leave it out to keep {}.",
+                                                    a.key.as_str(),
+                                                    a.key.as_str(),
+                                                    if days { 90 } else { 50 },
+                                                    if days { "versions by count only (or 90 days when keep_versions is not set either)" } else { "versions by age only" }
+                                                ),
+                                            )),
+                                            Err(d) => diags.extend(d),
+                                        }
+                                    }
+                                    Structure::Attribute(a) => diags.push(err(
+                                        span_of(&a.key),
+                                        "Unsupported argument",
+                                        format!(
+                                            "An argument named \"{}\" is not expected in the history block.{}",
+                                            a.key.as_str(),
+                                            did_you_mean(a.key.as_str(), ["keep_versions", "keep_days"])
+                                        ),
+                                    )),
+                                    Structure::Block(y) => diags.push(err(
+                                        span_of(&y.ident),
+                                        "Unsupported block type",
+                                        format!(
+                                            "Blocks of type \"{}\" are not expected in the history block.",
+                                            y.ident.as_str()
+                                        ),
+                                    )),
+                                }
+                            }
+                        }
                         Structure::Block(x) => diags.push(err(
                             span_of(&x.ident),
                             "Unsupported block type",
@@ -436,5 +498,61 @@ fn parse_project(
         Err(diags)
     } else {
         Ok(project)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project_with(text: &str) -> Result<Project, Diagnostics> {
+        let dir = std::env::temp_dir().join(format!(
+            "terrace-project-{}-{}",
+            std::process::id(),
+            uuid_like()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(PROJECT_FILE), text).unwrap();
+        let r = find_project(&dir);
+        std::fs::remove_dir_all(&dir).ok();
+        r
+    }
+
+    fn uuid_like() -> u128 {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            + u128::from(N.fetch_add(1, Ordering::Relaxed))
+    }
+
+    #[test]
+    fn state_history_retention() {
+        let p = project_with(
+            "state {\n  history {\n    keep_versions = 50\n    keep_days = 30\n  }\n}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            (p.history_keep_versions, p.history_keep_days),
+            (Some(50), Some(30))
+        );
+        let p = project_with("state {\n  url = \"sqlite:x.db\"\n}\n").unwrap();
+        assert_eq!((p.history_keep_versions, p.history_keep_days), (None, None));
+        let mut sources = SourceMap::new();
+        let dir = std::env::temp_dir().join(format!("terrace-project-bad-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(PROJECT_FILE),
+            "state {\n  history {\n    keep_days = 0\n    keep_version = 3\n  }\n}\n",
+        )
+        .unwrap();
+        let diags = find_project_with_sources(&dir, &mut sources).unwrap_err();
+        std::fs::remove_dir_all(&dir).ok();
+        let text = crate::render_diagnostics(&diags, &sources, false);
+        assert!(text.contains("keep_days must be a whole number"), "{text}");
+        assert!(text.contains("line 3"), "{text}");
+        assert!(text.contains("keep_versions"), "did you mean: {text}");
     }
 }

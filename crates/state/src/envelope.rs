@@ -71,8 +71,8 @@ struct Envelope {
     payload: String,
 }
 
-#[derive(Serialize, Deserialize)]
-struct EncryptionHeader {
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub(crate) struct EncryptionHeader {
     algorithm: String,
     key_id: String,
     nonce: String,
@@ -450,6 +450,112 @@ impl Codec {
             });
         }
         Ok((header, state))
+    }
+
+    /// Encrypt `plain` (when a key is configured) with `aad` as associated
+    /// data, for documents other than the state envelope (history deltas):
+    /// the payload text and its encryption header.
+    pub(crate) fn seal(
+        &self,
+        aad: &[u8],
+        plain: &[u8],
+    ) -> Result<(String, Option<EncryptionHeader>), StateError> {
+        let Some(ks) = &self.key else {
+            let text = String::from_utf8(plain.to_vec()).map_err(StateError::backend)?;
+            return Ok((text, None));
+        };
+        let kdf = ks.write_kdf.clone();
+        let key = self.derive(ks, Some(&kdf))?;
+        let cipher = Aes256Gcm::new_from_slice(&key).map_err(StateError::backend)?;
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+            .map_err(|_| enc_err("encryption failed"))?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Ok((
+            b64.encode(ct),
+            Some(EncryptionHeader {
+                algorithm: ALGORITHM.to_string(),
+                key_id: Self::key_id(Some(&kdf), &key),
+                nonce: b64.encode(nonce),
+                kdf: Some(kdf),
+            }),
+        ))
+    }
+
+    /// Whether this codec writes encrypted payloads.
+    pub(crate) fn encrypts(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// The inverse of [`Codec::seal`], with the same key checks and the same
+    /// refusal of plaintext while a key is configured as [`Codec::decode`].
+    pub(crate) fn unseal(
+        &self,
+        enc: Option<&EncryptionHeader>,
+        payload: &str,
+        aad: &[u8],
+        what: &str,
+        env_name: &str,
+    ) -> Result<Vec<u8>, StateError> {
+        let key_ref = enc.map(|e| KeyRef {
+            key_id: e.key_id.clone(),
+            kdf: e.kdf.clone(),
+        });
+        match (enc, &self.key) {
+            (None, None) => Ok(payload.as_bytes().to_vec()),
+            (None, Some(_)) if self.allow_plaintext => Ok(payload.as_bytes().to_vec()),
+            (None, Some(_)) => Err(enc_err(format!(
+                "{what} is stored unencrypted, but a key is configured, so it is refused; unset \
+                 TERRACE_STATE_KEY to read it"
+            ))),
+            (Some(_), None) => Err(enc_err(
+                "the stored state is encrypted and no key is set; set TERRACE_STATE_KEY to the passphrase \
+                 (or TERRACE_STATE_KEY_FILE to the key file) it was written with",
+            )),
+            (Some(enc), Some(ks)) => {
+                let header = Header {
+                    serial: 0,
+                    lineage: uuid::Uuid::nil(),
+                    written_at: DateTime::<Utc>::UNIX_EPOCH,
+                    operation: String::new(),
+                    who: String::new(),
+                    key: key_ref,
+                };
+                self.check_key(&header)?;
+                if enc.algorithm != ALGORITHM || enc.kdf.is_none() {
+                    return Err(enc_err(format!(
+                        "unknown encryption of {what} ('{}'); upgrade terrace",
+                        enc.algorithm
+                    )));
+                }
+                let corrupt = |detail: String| StateError::Corrupt {
+                    what: what.to_string(),
+                    detail,
+                };
+                let b64 = base64::engine::general_purpose::STANDARD;
+                let nonce = b64
+                    .decode(&enc.nonce)
+                    .map_err(|e| corrupt(format!("bad nonce: {e}")))?;
+                if nonce.len() != 12 {
+                    return Err(corrupt("bad nonce length".into()));
+                }
+                let ct = b64
+                    .decode(payload)
+                    .map_err(|e| corrupt(format!("bad ciphertext: {e}")))?;
+                let key = self.derive(ks, enc.kdf.as_ref())?;
+                let cipher = Aes256Gcm::new_from_slice(&key).map_err(StateError::backend)?;
+                cipher
+                    .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad })
+                    .map_err(|_| {
+                        enc_err(format!(
+                            "{what} does not decrypt as a version of environment '{env_name}' although the key \
+                             id matches: it was copied from another environment or version, or tampered with"
+                        ))
+                    })
+            }
+        }
     }
 
     fn open(&self, raw: &str, what: &str) -> Result<(Header, Envelope), StateError> {

@@ -1,7 +1,8 @@
 //! `terrace-state` owns the state model (`State`, resources, outputs) and the
 //! stores that keep it: SQLite (default, embedded), PostgreSQL and S3. Every
 //! store offers the same `StateStore` behaviour — compare-and-swap writes on the
-//! serial, full history, leased locks with takeover of expired leases, the intent
+//! serial, history stored as deltas (`history`: each version full or a delta
+//! on the one before, pruned by a retention policy), leased locks with takeover of expired leases, the intent
 //! journal, drift-run history, the environment registry and the append-only
 //! apply ledger ([`LedgerRecord`]) — and passes one
 //! shared conformance suite (`tests/conformance.rs`). Stored states are wrapped
@@ -16,6 +17,7 @@
 mod approvals;
 mod envelope;
 mod error;
+mod history;
 mod ledger;
 mod lock;
 mod model;
@@ -30,6 +32,7 @@ use chrono::{DateTime, Utc};
 
 pub use approvals::{Approval, GuardRecord};
 pub use error::StateError;
+pub use history::{DEFAULT_HISTORY_DAYS, HistoryRetention};
 pub use ledger::{
     ChangeCounts, CiContext, ConfigSnapshot, FailedAddress, Identity, LedgerQuery, LedgerRecord,
     Notification, Outcome, blob_hash, ci_vars,
@@ -55,7 +58,8 @@ pub const DEFAULT_STORE_URL: &str = "sqlite:state/terrace.db";
 /// lease is given — that lease is still held and unexpired. The check and the
 /// write are one atomic step; on any failure nothing is written. A stored
 /// state that is corrupt, of a newer format, or encrypted with another key is
-/// never overwritten. Every successful write is also kept in history.
+/// never overwritten. Every successful write is also kept in history (as a
+/// delta on the version before it where that is smaller; see `history`).
 ///
 /// Reads never need the lock.
 #[async_trait::async_trait]
@@ -119,6 +123,20 @@ pub trait StateStore: Send + Sync {
                 self.describe()
             ),
         })
+    }
+    /// Retention: remove the stored versions of `env` that `policy` does
+    /// not keep and that no kept version is rebuilt from (a delta needs the
+    /// versions of its chain before it); the newest version always stays.
+    /// With `lease`, it is checked first. Returns how many versions were
+    /// removed. The default removes nothing (a store without history).
+    async fn prune_history(
+        &self,
+        env: &str,
+        policy: &HistoryRetention,
+        lease: Option<&LockLease>,
+    ) -> Result<usize, StateError> {
+        let _ = (env, policy, lease);
+        Ok(0)
     }
     /// Take the lock; an expired holder is taken over (reported in `took_over`).
     /// `info.created_at`/`expires_at` are set by the store (now + lease),

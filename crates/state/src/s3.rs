@@ -2,7 +2,10 @@
 //!
 //! ```text
 //! <env>/state.json                          current state (envelope)
-//! <env>/versions/<serial>-<micros>-<r>.json  every written version (serial zero-padded)
+//! <env>/versions/<serial>-<micros>-<r>.json  every written version (serial zero-padded):
+//!                                           a full envelope, or, named
+//! <env>/versions/<serial>-<micros>-<r>~<base>.json  a history delta on the version before
+//!                                           it, in the chain starting at the full version <base>
 //! <env>/lock.json                           the lock (LockInfo JSON)
 //! <env>/journal/pending/<id>.json           intents not finished yet
 //! <env>/journal/finished/<id>.json          finished intents
@@ -61,6 +64,7 @@ use chrono::{DateTime, Utc};
 use crate::Approval;
 use crate::approvals::{check_approval, check_plan_sha256, sort_approvals};
 use crate::envelope::Codec;
+use crate::history::{self, HistoryRetention, Memo, Rebuilt, Stored};
 use crate::ledger::{
     blob_hash, check_blob_hash, close_needed, settle_close, settle_open, sort_records, verify_blob,
 };
@@ -82,6 +86,39 @@ pub struct S3Store {
     opts: StoreOptions,
     described: String,
     clock: Arc<ServerClock>,
+    /// Per environment, the ETag of the `state.json` this store wrote last
+    /// and what a history delta on it needs.
+    written: Mutex<std::collections::HashMap<String, (String, Arc<Memo>)>>,
+    rebuilt: Mutex<Option<Rebuilt>>,
+}
+
+/// A version object's key, parsed: its reference (`<serial>-<micros>-<r>`),
+/// the chain's base for a delta, the serial and the write time (micros).
+struct VersionKey {
+    key: String,
+    stem: String,
+    base: Option<String>,
+    serial: u64,
+    micros: i64,
+}
+
+fn parse_version_key(key: &str) -> Option<VersionKey> {
+    let name = key.rsplit('/').next()?.strip_suffix(".json")?;
+    let (stem, base) = match name.split_once('~') {
+        Some((s, b)) => (s, Some(b.to_string())),
+        None => (name, None),
+    };
+    let mut it = stem.splitn(3, '-');
+    let serial = it.next()?.parse().ok()?;
+    let micros = it.next()?.parse().ok()?;
+    it.next()?;
+    Some(VersionKey {
+        key: key.to_string(),
+        stem: stem.to_string(),
+        base,
+        serial,
+        micros,
+    })
 }
 
 /// S3's clock as its responses tell it: the latest `Date` header seen and
@@ -219,6 +256,8 @@ impl S3Store {
                 .build(),
         );
         let store = S3Store {
+            written: Mutex::new(std::collections::HashMap::new()),
+            rebuilt: Mutex::new(None),
             clock,
             client,
             bucket: bucket.to_string(),
@@ -345,6 +384,16 @@ impl S3Store {
 
     /// `Ok(true)` when written, `Ok(false)` when the condition failed.
     async fn put(&self, key: &str, body: String, cond: Cond<'_>) -> Result<bool, StateError> {
+        Ok(self.put_etag(key, body, cond).await?.is_some())
+    }
+
+    /// [`S3Store::put`], returning the new object's ETag when written.
+    async fn put_etag(
+        &self,
+        key: &str,
+        body: String,
+        cond: Cond<'_>,
+    ) -> Result<Option<String>, StateError> {
         let mut req = self
             .client
             .put_object()
@@ -358,10 +407,10 @@ impl S3Store {
             Cond::IfMatch(etag) => req.if_match(etag),
         };
         match req.send().await {
-            Ok(_) => Ok(true),
+            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
             Err(e) => match self.classify(e) {
                 // If-Match on a key that vanished is a lost race too.
-                Fail::Precondition | Fail::NotFound => Ok(false),
+                Fail::Precondition | Fail::NotFound => Ok(None),
                 Fail::Other(e) => Err(e),
             },
         }
@@ -485,6 +534,169 @@ impl S3Store {
 
     fn state_key(&self, env: &str) -> String {
         self.key(&format!("{env}/state.json"))
+    }
+
+    /// The parsed keys of `env`'s version objects under `prefix` (a part
+    /// of the name after `versions/`), sorted by key.
+    async fn version_keys(&self, env: &str, prefix: &str) -> Result<Vec<VersionKey>, StateError> {
+        let (keys, _) = self
+            .list(&self.key(&format!("{env}/versions/{prefix}")), false)
+            .await?;
+        Ok(keys.iter().filter_map(|k| parse_version_key(k)).collect())
+    }
+
+    /// The key of the version object `stem` (a delta when `base` is given).
+    fn version_key(&self, env: &str, stem: &str, base: Option<&str>) -> String {
+        match base {
+            None => self.key(&format!("{env}/versions/{stem}.json")),
+            Some(b) => self.key(&format!("{env}/versions/{stem}~{b}.json")),
+        }
+    }
+
+    /// What a history delta on the current state (`raw`, with `etag`) needs,
+    /// when that state is of `lineage`, opens with this store's key, and its
+    /// version object is stored.
+    async fn delta_base(
+        &self,
+        env: &str,
+        raw: &str,
+        etag: &str,
+        lineage: &uuid::Uuid,
+    ) -> Result<Option<Arc<Memo>>, StateError> {
+        if let Some((e, memo)) = self
+            .written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(env)
+            && e == etag
+        {
+            return Ok(Some(memo.clone()));
+        }
+        let what = format!("the state of '{env}'");
+        let Ok(header) = self.codec.header(raw, &what) else {
+            return Ok(None);
+        };
+        if header.lineage != *lineage || header.key.is_some() != self.codec.encrypts() {
+            return Ok(None);
+        }
+        let Ok((_, old)) = self.codec.decode(raw, &what, env) else {
+            return Ok(None);
+        };
+        let prefix = format!(
+            "{:020}-{:020}-",
+            header.serial,
+            header.written_at.timestamp_micros()
+        );
+        // Its version object may be missing (a writer that died between the
+        // two PUTs): then the next version is a full one.
+        let Some(v) = self.version_keys(env, &prefix).await?.pop() else {
+            return Ok(None);
+        };
+        let link = match &v.base {
+            None => None,
+            Some(_) => match self.get(&v.key).await? {
+                Some((text, _)) => history::header(&self.codec, &text, &v.key)?.link,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(Arc::new(Memo {
+            digests: history::digests(&old)?,
+            at: v.stem,
+            link,
+        })))
+    }
+
+    fn remember(&self, env: &str, etag: String, memo: Memo) {
+        self.written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(env.to_string(), (etag, Arc::new(memo)));
+    }
+
+    /// The delta version `target` rebuilt from its chain (base `base`).
+    async fn rebuild(
+        &self,
+        env: &str,
+        target: &VersionKey,
+        base: &str,
+        what: &str,
+    ) -> Result<State, StateError> {
+        let serial_of = |stem: &str| stem.split('-').next().and_then(|s| s.parse::<u64>().ok());
+        let cached = {
+            let c = self.rebuilt.lock().unwrap_or_else(|p| p.into_inner());
+            c.as_ref().and_then(|c| {
+                let at = serial_of(&c.at)?;
+                (c.env == env && c.base == base && at <= target.serial)
+                    .then(|| (at, c.at.clone(), c.state.clone()))
+            })
+        };
+        let mut chain: Vec<VersionKey> = self
+            .version_keys(env, "")
+            .await?
+            .into_iter()
+            .filter(|v| {
+                (v.stem == base && v.base.is_none())
+                    || (v.base.as_deref() == Some(base) && v.serial <= target.serial)
+            })
+            .collect();
+        chain.sort_by_key(|v| (v.serial, v.base.is_some()));
+        let (mut state, mut parent) = match cached {
+            Some((at, stem, state)) => {
+                chain.retain(|v| v.serial > at);
+                (Some(state), stem)
+            }
+            None => (None, String::new()),
+        };
+        use futures::StreamExt;
+        type Fetch<'a> = std::pin::Pin<
+            Box<
+                dyn std::future::Future<Output = Result<Option<(String, String)>, StateError>>
+                    + Send
+                    + 'a,
+            >,
+        >;
+        let mut fetches: Vec<Fetch<'_>> = Vec::with_capacity(chain.len());
+        for v in &chain {
+            fetches.push(Box::pin(self.get(&v.key)));
+        }
+        let texts: Vec<_> = futures::stream::iter(fetches).buffered(16).collect().await;
+        for (v, text) in chain.iter().zip(texts) {
+            let Some((raw, _)) = text? else {
+                return Err(StateError::Corrupt {
+                    what: what.to_string(),
+                    detail: format!("{} of its chain vanished while it was read", v.stem),
+                });
+            };
+            match state.as_mut() {
+                None if v.base.is_none() => state = Some(self.codec.decode(&raw, what, env)?.1),
+                None => {
+                    return Err(StateError::Corrupt {
+                        what: what.to_string(),
+                        detail: format!(
+                            "the full version its chain starts from ({base}) is missing"
+                        ),
+                    });
+                }
+                Some(s) => history::apply_delta(&self.codec, s, &parent, &raw, what, env)?,
+            }
+            parent = v.stem.clone();
+        }
+        let state = match state {
+            Some(s) if parent == target.stem => s,
+            _ => {
+                return Err(StateError::Corrupt {
+                    what: what.to_string(),
+                    detail: "a version of its chain is missing".into(),
+                });
+            }
+        };
+        *self.rebuilt.lock().unwrap_or_else(|p| p.into_inner()) = Some(Rebuilt {
+            env: env.to_string(),
+            base: base.to_string(),
+            at: target.stem.clone(),
+            state: state.clone(),
+        });
+        Ok(state)
     }
 
     fn lock_key(&self, env: &str) -> String {
@@ -613,6 +825,7 @@ impl StateStore for S3Store {
         }
         let now = Utc::now();
         let payload = self.codec.encode(env, state, meta, now)?;
+        let digests = history::digests(state)?;
         if let Some(lease) = lease {
             self.check_lease(env, lease).await?;
         }
@@ -641,25 +854,73 @@ impl StateStore for S3Store {
                 found,
             });
         }
+        // What the history delta is taken against: the current version.
+        let prev = match (&current, etag) {
+            (Some((raw, _)), Some(etag)) => self.delta_base(env, raw, etag, &state.lineage).await?,
+            _ => None,
+        };
         let cond = match etag {
             None => Cond::IfNoneMatch,
             Some(etag) => Cond::IfMatch(etag),
         };
-        if !self.put(&key, payload.clone(), cond).await? {
+        let Some(new_etag) = self.put_etag(&key, payload.clone(), cond).await? else {
             let found = self.current_serial(env).await.unwrap_or(None);
             return Err(StateError::Conflict {
                 env: env.to_string(),
                 expected: expected_serial,
                 found,
             });
-        }
-        let version_key = self.key(&format!(
-            "{env}/versions/{:020}-{:020}-{}.json",
+        };
+        let stem = format!(
+            "{:020}-{:020}-{}",
             state.serial,
             now.timestamp_micros(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
-        ));
-        self.put(&version_key, payload, Cond::IfNoneMatch).await?;
+        );
+        let delta = match &prev {
+            Some(m) => history::encode_delta(
+                &self.codec,
+                env,
+                state,
+                meta,
+                now,
+                &m.digests,
+                &digests,
+                &m.at,
+                m.link.as_ref(),
+                payload.len(),
+            )?,
+            None => None,
+        };
+        let link = match delta {
+            None => {
+                self.put(
+                    &self.version_key(env, &stem, None),
+                    payload,
+                    Cond::IfNoneMatch,
+                )
+                .await?;
+                None
+            }
+            Some((text, link)) => {
+                self.put(
+                    &self.version_key(env, &stem, Some(&link.base)),
+                    text,
+                    Cond::IfNoneMatch,
+                )
+                .await?;
+                Some(link)
+            }
+        };
+        self.remember(
+            env,
+            new_etag,
+            Memo {
+                digests,
+                at: stem,
+                link,
+            },
+        );
         Ok(())
     }
 
@@ -671,9 +932,7 @@ impl StateStore for S3Store {
         let mut entries = Vec::new();
         for key in keys {
             if let Some((raw, _)) = self.get(&key).await? {
-                let h = self
-                    .codec
-                    .header(&raw, &format!("{}/{key}", self.described))?;
+                let h = history::header(&self.codec, &raw, &format!("{}/{key}", self.described))?;
                 entries.push(HistoryEntry {
                     serial: h.serial,
                     lineage: h.lineage,
@@ -707,14 +966,15 @@ impl StateStore for S3Store {
 
     async fn read_version(&self, env: &str, serial: u64) -> Result<Option<State>, StateError> {
         validate_env_name(env)?;
-        let (keys, _) = self
-            .list(&self.key(&format!("{env}/versions/{serial:020}-")), false)
-            .await?;
         let what = format!("version {serial} of '{env}'");
-        if let Some(key) = keys.last()
-            && let Some((raw, _)) = self.get(key).await?
-        {
-            return Ok(Some(self.codec.decode(&raw, &what, env)?.1));
+        let keys = self.version_keys(env, &format!("{serial:020}-")).await?;
+        if let Some(v) = keys.iter().max_by_key(|v| v.micros) {
+            if let Some(base) = &v.base {
+                return self.rebuild(env, v, base, &what).await.map(Some);
+            }
+            if let Some((raw, _)) = self.get(&v.key).await? {
+                return Ok(Some(self.codec.decode(&raw, &what, env)?.1));
+            }
         }
         match self.get(&self.state_key(env)).await? {
             Some((raw, _)) if self.codec.header(&raw, &what)?.serial == serial => {
@@ -768,6 +1028,7 @@ impl StateStore for S3Store {
         // Encoded before the store is touched: a state that cannot be
         // written changes nothing.
         let payload = self.codec.encode(env, state, meta, now)?;
+        let digests = history::digests(state)?;
         self.check_lease(env, lease).await?;
         let key = self.state_key(env);
         let what = format!("the state of '{env}'");
@@ -786,22 +1047,64 @@ impl StateStore for S3Store {
             }
         };
         // One conditional PUT: the old state is replaced, never deleted first.
-        if !self.put(&key, payload.clone(), cond).await? {
+        let Some(new_etag) = self.put_etag(&key, payload.clone(), cond).await? else {
             let found = self.current_serial(env).await.unwrap_or(None);
             return Err(StateError::Conflict {
                 env: env.to_string(),
                 expected: None,
                 found,
             });
-        }
-        let version_key = self.key(&format!(
-            "{env}/versions/{:020}-{:020}-{}.json",
+        };
+        let stem = format!(
+            "{:020}-{:020}-{}",
             state.serial,
             now.timestamp_micros(),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
-        ));
-        self.put(&version_key, payload, Cond::IfNoneMatch).await?;
+        );
+        self.put(
+            &self.version_key(env, &stem, None),
+            payload,
+            Cond::IfNoneMatch,
+        )
+        .await?;
+        self.remember(
+            env,
+            new_etag,
+            Memo {
+                digests,
+                at: stem,
+                link: None,
+            },
+        );
         Ok(())
+    }
+
+    async fn prune_history(
+        &self,
+        env: &str,
+        policy: &HistoryRetention,
+        lease: Option<&LockLease>,
+    ) -> Result<usize, StateError> {
+        validate_env_name(env)?;
+        if let Some(lease) = lease {
+            self.check_lease(env, lease).await?;
+        }
+        let mut keys = self.version_keys(env, "").await?;
+        keys.sort_by_key(|v| (v.micros, v.serial));
+        let versions: Vec<Stored> = keys
+            .iter()
+            .map(|v| Stored {
+                at: v.stem.clone(),
+                serial: v.serial,
+                written_at: DateTime::from_timestamp_micros(v.micros).unwrap_or_default(),
+                base: v.base.clone(),
+            })
+            .collect();
+        let doomed = history::prune_plan(&versions, policy, self.server_now());
+        for &i in &doomed {
+            self.delete(&keys[i].key, None).await?;
+        }
+        Ok(doomed.len())
     }
 
     async fn acquire_lock(&self, env: &str, info: &LockInfo) -> Result<Acquired, StateError> {

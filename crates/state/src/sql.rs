@@ -21,6 +21,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -33,6 +34,7 @@ use sqlx::sqlite::{
 use crate::Approval;
 use crate::approvals::{check_approval, sort_approvals};
 use crate::envelope::Codec;
+use crate::history::{self, HistoryRetention, Link, Memo, Rebuilt, Stored};
 use crate::ledger::{
     blob_hash, check_blob_hash, close_needed, settle_close, settle_open, sort_records, verify_blob,
 };
@@ -45,6 +47,7 @@ use crate::{
 /// State in an SQLite database file.
 pub struct SqliteStore {
     written: OwnWrites,
+    rebuilt: std::sync::Mutex<Option<Rebuilt>>,
     pool: SqlitePool,
     codec: Codec,
     opts: StoreOptions,
@@ -54,6 +57,7 @@ pub struct SqliteStore {
 /// State in a PostgreSQL database.
 pub struct PostgresStore {
     written: OwnWrites,
+    rebuilt: std::sync::Mutex<Option<Rebuilt>>,
     pool: PgPool,
     codec: Codec,
     opts: StoreOptions,
@@ -121,6 +125,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             written: OwnWrites::default(),
+            rebuilt: std::sync::Mutex::new(None),
             pool,
             codec: opts.codec(),
             opts,
@@ -213,6 +218,7 @@ impl PostgresStore {
             })?;
         Ok(PostgresStore {
             written: OwnWrites::default(),
+            rebuilt: std::sync::Mutex::new(None),
             pool,
             codec: opts.codec(),
             opts,
@@ -226,31 +232,46 @@ impl PostgresStore {
 }
 
 /// The version this store last wrote per environment under a lease: (lock
-/// id, serial, lineage). A write under the same lease that finds exactly
+/// id, serial, lineage) and what the next write needs to store a history
+/// delta on it ([`Memo`]). A write under the same lease that finds exactly
 /// that version current need not fetch and re-verify the stored payload: no
 /// other writer can have replaced it while the lease is held (the lease is
 /// checked in the same transaction), and the writer has the full state in
 /// hand. Without it every write of an apply re-read the whole state.
 #[derive(Default)]
-struct OwnWrites(std::sync::Mutex<std::collections::HashMap<String, (String, i64, String)>>);
+struct OwnWrites(
+    std::sync::Mutex<std::collections::HashMap<String, (String, i64, String, Arc<Memo>)>>,
+);
 
 impl OwnWrites {
-    fn is_ours(&self, env: &str, lease: Option<&LockLease>, serial: i64, lineage: &str) -> bool {
-        let Some(lease) = lease else { return false };
+    fn ours(
+        &self,
+        env: &str,
+        lease: Option<&LockLease>,
+        serial: i64,
+        lineage: &str,
+    ) -> Option<Arc<Memo>> {
+        let lease = lease?;
         self.0
             .lock()
             .expect("own writes")
             .get(env)
-            .is_some_and(|(id, s, l)| *id == lease.lock_id && *s == serial && l == lineage)
+            .filter(|(id, s, l, _)| *id == lease.lock_id && *s == serial && l == lineage)
+            .map(|(_, _, _, m)| m.clone())
     }
 
-    fn record(&self, env: &str, lease: Option<&LockLease>, serial: i64, lineage: &str) {
+    fn record(&self, env: &str, lease: Option<&LockLease>, serial: i64, lineage: &str, memo: Memo) {
         let mut g = self.0.lock().expect("own writes");
         match lease {
             Some(lease) => {
                 g.insert(
                     env.to_string(),
-                    (lease.lock_id.clone(), serial, lineage.to_string()),
+                    (
+                        lease.lock_id.clone(),
+                        serial,
+                        lineage.to_string(),
+                        Arc::new(memo),
+                    ),
                 );
             }
             None => {
@@ -341,6 +362,175 @@ macro_rules! sql_store {
                     payload.push_str(&part);
                 }
                 Ok(payload)
+            }
+
+            /// Store `text` as a `state_versions` row's payload columns:
+            /// its first part, how many more, and their owner (the rest go
+            /// to payload_parts).
+            async fn store_parts(
+                &self,
+                tx: &mut sqlx::Transaction<'static, $db>,
+                owner: String,
+                text: &str,
+            ) -> Result<(String, i64, String), StateError> {
+                let pieces = split_payload(text, self.opts.payload_part_bytes);
+                let parts = i64::try_from(pieces.len() - 1).map_err(StateError::backend)?;
+                let owner = if parts > 0 { owner } else { String::new() };
+                for (seq, part) in pieces.iter().enumerate().skip(1) {
+                    sqlx::query("INSERT INTO payload_parts (owner, seq, part) VALUES ($1, $2, $3)")
+                        .bind(&owner)
+                        .bind(i64::try_from(seq).map_err(StateError::backend)?)
+                        .bind(*part)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(self.err())?;
+                }
+                Ok((pieces[0].to_string(), parts, owner))
+            }
+
+            /// Insert a history row; returns its id. `link`: its place in a
+            /// delta chain (`None`: a full version).
+            #[allow(clippy::too_many_arguments)]
+            async fn insert_version(
+                &self,
+                tx: &mut sqlx::Transaction<'static, $db>,
+                env: &str,
+                serial: i64,
+                lineage: &str,
+                now: DateTime<Utc>,
+                meta: &WriteMeta,
+                (first, parts, owner): (&str, i64, &str),
+                link: Option<&Link>,
+            ) -> Result<i64, StateError> {
+                let (base_ref, chain, chain_bytes) = match link {
+                    None => (0i64, 0i64, 0i64),
+                    Some(l) => (
+                        l.base.parse::<i64>().map_err(StateError::backend)?,
+                        i64::from(l.chain),
+                        i64::try_from(l.chain_bytes).map_err(StateError::backend)?,
+                    ),
+                };
+                let row = sqlx::query(
+                    "INSERT INTO state_versions (env, serial, lineage, payload, written_at, operation, who, parts, \
+                     parts_owner, base_ref, chain, chain_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                     $11, $12) RETURNING id",
+                )
+                .bind(env)
+                .bind(serial)
+                .bind(lineage)
+                .bind(first)
+                .bind(now)
+                .bind(&meta.operation)
+                .bind(&meta.who)
+                .bind(parts)
+                .bind(owner)
+                .bind(base_ref)
+                .bind(chain)
+                .bind(chain_bytes)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(self.err())?;
+                row.try_get::<i64, _>("id").map_err(self.err())
+            }
+
+            /// The newest history row of `env` when it is the version
+            /// `serial`/`lineage` (the current state): its reference and
+            /// chain position, for a delta on it.
+            async fn latest_version(
+                &self,
+                tx: &mut sqlx::Transaction<'static, $db>,
+                env: &str,
+                serial: i64,
+                lineage: &str,
+            ) -> Result<Option<(String, Option<Link>)>, StateError> {
+                let row = sqlx::query(
+                    "SELECT id, serial, lineage, base_ref, chain, chain_bytes FROM state_versions WHERE env = $1 \
+                     ORDER BY id DESC LIMIT 1",
+                )
+                .bind(env)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(self.err())?;
+                let Some(r) = row else { return Ok(None) };
+                let (id, s, l): (i64, i64, String) = (
+                    r.try_get("id").map_err(self.err())?,
+                    r.try_get("serial").map_err(self.err())?,
+                    r.try_get("lineage").map_err(self.err())?,
+                );
+                if s != serial || l != lineage {
+                    return Ok(None);
+                }
+                let base: i64 = r.try_get("base_ref").map_err(self.err())?;
+                let chain: i64 = r.try_get("chain").map_err(self.err())?;
+                let chain_bytes: i64 = r.try_get("chain_bytes").map_err(self.err())?;
+                let link = (base != 0).then(|| Link {
+                    parent: String::new(),
+                    base: base.to_string(),
+                    chain: u32::try_from(chain).unwrap_or(u32::MAX),
+                    chain_bytes: u64::try_from(chain_bytes).unwrap_or(u64::MAX),
+                });
+                Ok(Some((id.to_string(), link)))
+            }
+
+            /// Version row `id` (a delta on the chain starting at `base`),
+            /// rebuilt from its chain.
+            async fn rebuild(&self, env: &str, id: i64, base: i64, what: &str) -> Result<State, StateError> {
+                let start = {
+                    let cached = self.rebuilt.lock().expect("rebuilt");
+                    cached.as_ref().and_then(|c| {
+                        let at: i64 = c.at.parse().ok()?;
+                        (c.env == env && c.base == base.to_string() && at <= id)
+                            .then(|| (at, c.state.clone()))
+                    })
+                };
+                let (from, mut state, mut parent) = match start {
+                    Some((at, state)) => (at + 1, Some(state), at.to_string()),
+                    None => (base, None, String::new()),
+                };
+                let rows = sqlx::query(
+                    "SELECT id, base_ref, payload, parts, parts_owner FROM state_versions WHERE env = $1 \
+                     AND (id = $2 OR base_ref = $2) AND id >= $3 AND id <= $4 ORDER BY id",
+                )
+                .bind(env)
+                .bind(base)
+                .bind(from)
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err())?;
+                for r in &rows {
+                    let row_id: i64 = r.try_get("id").map_err(self.err())?;
+                    let raw = self.assemble(r, what).await?;
+                    match state.as_mut() {
+                        None if row_id == base && !history::is_delta(&raw) => {
+                            state = Some(self.codec.decode(&raw, what, env)?.1);
+                        }
+                        None => {
+                            return Err(StateError::Corrupt {
+                                what: what.to_string(),
+                                detail: format!("the full version its chain starts from (row {base}) is missing"),
+                            });
+                        }
+                        Some(s) => history::apply_delta(&self.codec, s, &parent, &raw, what, env)?,
+                    }
+                    parent = row_id.to_string();
+                }
+                let state = match state {
+                    Some(s) if parent == id.to_string() => s,
+                    _ => {
+                        return Err(StateError::Corrupt {
+                            what: what.to_string(),
+                            detail: "a version of its chain is missing".into(),
+                        });
+                    }
+                };
+                *self.rebuilt.lock().expect("rebuilt") = Some(Rebuilt {
+                    env: env.to_string(),
+                    base: base.to_string(),
+                    at: id.to_string(),
+                    state: state.clone(),
+                });
+                Ok(state)
             }
 
             fn err(&self) -> impl Fn(sqlx::Error) -> StateError + '_ {
@@ -511,6 +701,9 @@ macro_rules! sql_store {
                 check_serial(env, expected_serial, state.serial)?;
                 let now = Utc::now();
                 let payload = self.codec.encode(env, state, meta, now)?;
+                let digests = history::digests(state)?;
+                let serial = to_i64(state.serial)?;
+                let lineage = state.lineage.to_string();
                 let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
                 if let Some(lease) = lease {
                     self.check_lease(&mut tx, env, lease).await?;
@@ -520,39 +713,53 @@ macro_rules! sql_store {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(self.err())?;
+                // What the history delta is taken against: the current version.
+                let mut prev: Option<Arc<Memo>> = None;
                 let found = match current {
                     None => None,
                     Some(r) => {
                         let serial_i: i64 = r.try_get("serial").map_err(self.err())?;
                         let lineage_s: String = r.try_get("lineage").map_err(self.err())?;
-                        let serial = from_i64(serial_i);
-                        if !self.written.is_ours(env, lease, serial_i, &lineage_s) {
-                            let row = sqlx::query("SELECT payload, parts, parts_owner FROM states WHERE env = $1")
-                                .bind(env)
-                                .fetch_one(&mut *tx)
-                                .await
-                                .map_err(self.err())?;
-                            let stored = self.assemble(&row, &format!("the state of '{env}'")).await?;
-                            // Never overwrite what cannot be verified: a corrupt, newer or
-                            // differently-encrypted state stays as it is.
-                            let header = self.codec.header(&stored, &format!("the state of '{env}'"))?;
-                            self.codec.check_key(&header)?;
-                            if expected_serial == Some(serial) && header.lineage != state.lineage {
-                                return Err(StateError::LineageMismatch {
-                                    env: env.to_string(),
-                                    stored: header.lineage,
-                                    given: state.lineage,
-                                });
+                        let found_serial = from_i64(serial_i);
+                        match self.written.ours(env, lease, serial_i, &lineage_s) {
+                            Some(memo) => prev = Some(memo),
+                            None => {
+                                let row = sqlx::query("SELECT payload, parts, parts_owner FROM states WHERE env = $1")
+                                    .bind(env)
+                                    .fetch_one(&mut *tx)
+                                    .await
+                                    .map_err(self.err())?;
+                                let what = format!("the state of '{env}'");
+                                let stored = self.assemble(&row, &what).await?;
+                                // Never overwrite what cannot be verified: a corrupt, newer or
+                                // differently-encrypted state stays as it is.
+                                let header = self.codec.header(&stored, &what)?;
+                                self.codec.check_key(&header)?;
+                                if expected_serial == Some(found_serial) && header.lineage != state.lineage {
+                                    return Err(StateError::LineageMismatch {
+                                        env: env.to_string(),
+                                        stored: header.lineage,
+                                        given: state.lineage,
+                                    });
+                                }
+                                // A delta only on a version of the same lineage and
+                                // encryption (a delta's base must open with the same key).
+                                if expected_serial == Some(found_serial)
+                                    && header.key.is_some() == self.codec.encrypts()
+                                    && let Ok((_, old)) = self.codec.decode(&stored, &what, env)
+                                    && let Some((at, link)) =
+                                        self.latest_version(&mut tx, env, serial_i, &lineage_s).await?
+                                {
+                                    prev = Some(Arc::new(Memo { digests: history::digests(&old)?, at, link }));
+                                }
                             }
                         }
-                        Some(serial)
+                        Some(found_serial)
                     }
                 };
                 if found != expected_serial {
                     return Err(StateError::Conflict { env: env.to_string(), expected: expected_serial, found });
                 }
-                let serial = to_i64(state.serial)?;
-                let lineage = state.lineage.to_string();
                 let pieces = split_payload(&payload, self.opts.payload_part_bytes);
                 let parts = i64::try_from(pieces.len() - 1).map_err(StateError::backend)?;
                 let owner = if parts > 0 { format!("{env}/{serial}/{}", uuid::Uuid::new_v4()) } else { String::new() };
@@ -603,24 +810,40 @@ macro_rules! sql_store {
                     let found = self.stored_serial(env).await?;
                     return Err(StateError::Conflict { env: env.to_string(), expected: expected_serial, found });
                 }
-                sqlx::query(
-                    "INSERT INTO state_versions (env, serial, lineage, payload, written_at, operation, who, parts, \
-                     parts_owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(env)
-                .bind(serial)
-                .bind(&lineage)
-                .bind(pieces[0])
-                .bind(now)
-                .bind(&meta.operation)
-                .bind(&meta.who)
-                .bind(parts)
-                .bind(&owner)
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err())?;
+                let delta = match &prev {
+                    Some(m) => history::encode_delta(
+                        &self.codec,
+                        env,
+                        state,
+                        meta,
+                        now,
+                        &m.digests,
+                        &digests,
+                        &m.at,
+                        m.link.as_ref(),
+                        payload.len(),
+                    )?,
+                    None => None,
+                };
+                let (id, link) = match delta {
+                    // A full version shares the current row's parts.
+                    None => (
+                        self.insert_version(&mut tx, env, serial, &lineage, now, meta, (pieces[0], parts, &owner), None)
+                            .await?,
+                        None,
+                    ),
+                    Some((text, link)) => {
+                        let (first, parts, owner) = self
+                            .store_parts(&mut tx, format!("{env}/{serial}/d{}", uuid::Uuid::new_v4()), &text)
+                            .await?;
+                        let id = self
+                            .insert_version(&mut tx, env, serial, &lineage, now, meta, (&first, parts, &owner), Some(&link))
+                            .await?;
+                        (id, Some(link))
+                    }
+                };
                 tx.commit().await.map_err(self.err())?;
-                self.written.record(env, lease, serial, &lineage);
+                self.written.record(env, lease, serial, &lineage, Memo { digests, at: id.to_string(), link });
                 Ok(())
             }
 
@@ -653,7 +876,7 @@ macro_rules! sql_store {
             async fn read_version(&self, env: &str, serial: u64) -> Result<Option<State>, StateError> {
                 validate_env_name(env)?;
                 let row = sqlx::query(
-                    "SELECT payload, parts, parts_owner FROM state_versions WHERE env = $1 AND serial = $2 \
+                    "SELECT id, base_ref, payload, parts, parts_owner FROM state_versions WHERE env = $1 AND serial = $2 \
                      ORDER BY id DESC LIMIT 1",
                 )
                 .bind(env)
@@ -665,10 +888,71 @@ macro_rules! sql_store {
                     None => Ok(None),
                     Some(r) => {
                         let what = format!("version {serial} of '{env}'");
+                        let base: i64 = r.try_get("base_ref").map_err(self.err())?;
+                        if base != 0 {
+                            let id: i64 = r.try_get("id").map_err(self.err())?;
+                            return self.rebuild(env, id, base, &what).await.map(Some);
+                        }
                         let payload = self.assemble(&r, &what).await?;
                         Ok(Some(self.codec.decode(&payload, &what, env)?.1))
                     }
                 }
+            }
+
+            async fn prune_history(
+                &self,
+                env: &str,
+                policy: &HistoryRetention,
+                lease: Option<&LockLease>,
+            ) -> Result<usize, StateError> {
+                validate_env_name(env)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
+                if let Some(lease) = lease {
+                    self.check_lease(&mut tx, env, lease).await?;
+                }
+                let rows = sqlx::query(
+                    "SELECT id, serial, written_at, base_ref, parts_owner FROM state_versions WHERE env = $1 ORDER BY id",
+                )
+                .bind(env)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(self.err())?;
+                let mut versions = Vec::with_capacity(rows.len());
+                let mut owners = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let id: i64 = r.try_get("id").map_err(self.err())?;
+                    let base: i64 = r.try_get("base_ref").map_err(self.err())?;
+                    versions.push(Stored {
+                        at: id.to_string(),
+                        serial: from_i64(r.try_get("serial").map_err(self.err())?),
+                        written_at: r.try_get("written_at").map_err(self.err())?,
+                        base: (base != 0).then(|| base.to_string()),
+                    });
+                    owners.push(r.try_get::<String, _>("parts_owner").map_err(self.err())?);
+                }
+                let doomed = history::prune_plan(&versions, policy, Utc::now());
+                for &i in &doomed {
+                    let id: i64 = versions[i].at.parse().map_err(StateError::backend)?;
+                    sqlx::query("DELETE FROM state_versions WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(self.err())?;
+                    // Continuation parts go with the last row (current or history) using them.
+                    if !owners[i].is_empty() {
+                        sqlx::query(
+                            "DELETE FROM payload_parts WHERE owner = $1 \
+                             AND NOT EXISTS (SELECT 1 FROM states WHERE parts_owner = $1) \
+                             AND NOT EXISTS (SELECT 1 FROM state_versions WHERE parts_owner = $1)",
+                        )
+                        .bind(&owners[i])
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(self.err())?;
+                    }
+                }
+                tx.commit().await.map_err(self.err())?;
+                Ok(doomed.len())
             }
 
             async fn delete_environment(&self, env: &str, lease: Option<&LockLease>) -> Result<(), StateError> {
@@ -698,6 +982,7 @@ macro_rules! sql_store {
                 // Encoded before the store is touched: a state that cannot be
                 // written changes nothing.
                 let payload = self.codec.encode(env, state, meta, now)?;
+                let digests = history::digests(state)?;
                 let what = format!("the state of '{env}'");
                 let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
                 self.check_lease(&mut tx, env, lease).await?;
@@ -751,24 +1036,11 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(self.err())?;
-                sqlx::query(
-                    "INSERT INTO state_versions (env, serial, lineage, payload, written_at, operation, who, parts, \
-                     parts_owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(env)
-                .bind(serial)
-                .bind(&lineage)
-                .bind(pieces[0])
-                .bind(now)
-                .bind(&meta.operation)
-                .bind(&meta.who)
-                .bind(parts)
-                .bind(&owner)
-                .execute(&mut *tx)
-                .await
-                .map_err(self.err())?;
+                let id = self
+                    .insert_version(&mut tx, env, serial, &lineage, now, meta, (pieces[0], parts, &owner), None)
+                    .await?;
                 tx.commit().await.map_err(self.err())?;
-                self.written.record(env, Some(lease), serial, &lineage);
+                self.written.record(env, Some(lease), serial, &lineage, Memo { digests, at: id.to_string(), link: None });
                 Ok(())
             }
 

@@ -172,6 +172,266 @@ impl Backend {
         }
     }
 
+    /// Bytes of `env`'s stored history (every version row or object).
+    async fn history_bytes(&self, env: &str) -> u64 {
+        match self {
+            Backend::Sqlite { path, .. } => {
+                let s = SqliteStore::open(path, "raw", StoreOptions::default())
+                    .await
+                    .unwrap();
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM state_versions WHERE env = $1",
+                )
+                .bind(env)
+                .fetch_one(s.pool())
+                .await
+                .unwrap();
+                n as u64
+            }
+            Backend::Postgres { url } => {
+                let s = PostgresStore::open(url, StoreOptions::default())
+                    .await
+                    .unwrap();
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(LENGTH(payload)), 0)::BIGINT FROM state_versions WHERE env = $1",
+                )
+                .bind(env)
+                .fetch_one(s.pool())
+                .await
+                .unwrap();
+                n as u64
+            }
+            Backend::S3 { client, bucket } => {
+                let out = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(format!("{PREFIX}/{env}/versions/"))
+                    .send()
+                    .await
+                    .unwrap();
+                out.contents()
+                    .iter()
+                    .map(|o| o.size().unwrap_or(0) as u64)
+                    .sum()
+            }
+        }
+    }
+
+    /// The raw texts of `env`'s stored history, oldest first.
+    async fn history_texts(&self, env: &str) -> Vec<String> {
+        match self {
+            Backend::Sqlite { path, .. } => {
+                let s = SqliteStore::open(path, "raw", StoreOptions::default())
+                    .await
+                    .unwrap();
+                sqlx::query_scalar("SELECT payload FROM state_versions WHERE env = $1 ORDER BY id")
+                    .bind(env)
+                    .fetch_all(s.pool())
+                    .await
+                    .unwrap()
+            }
+            Backend::Postgres { url } => {
+                let s = PostgresStore::open(url, StoreOptions::default())
+                    .await
+                    .unwrap();
+                sqlx::query_scalar("SELECT payload FROM state_versions WHERE env = $1 ORDER BY id")
+                    .bind(env)
+                    .fetch_all(s.pool())
+                    .await
+                    .unwrap()
+            }
+            Backend::S3 { client, bucket } => {
+                let out = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(format!("{PREFIX}/{env}/versions/"))
+                    .send()
+                    .await
+                    .unwrap();
+                let mut texts = Vec::new();
+                for o in out.contents() {
+                    let body = client
+                        .get_object()
+                        .bucket(bucket)
+                        .key(o.key().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                    texts.push(
+                        String::from_utf8(body.body.collect().await.unwrap().into_bytes().to_vec())
+                            .unwrap(),
+                    );
+                }
+                texts
+            }
+        }
+    }
+
+    /// Overwrite (`Some`) or delete (`None`) the `i`th stored version of
+    /// `env` (oldest first) behind the store's back.
+    async fn set_history_text(&self, env: &str, i: usize, text: Option<&str>) {
+        match self {
+            Backend::Sqlite { .. } | Backend::Postgres { .. } => {
+                let q_id = "SELECT id FROM state_versions WHERE env = $1 ORDER BY id";
+                macro_rules! run {
+                    ($pool:expr) => {{
+                        let ids: Vec<i64> = sqlx::query_scalar(q_id)
+                            .bind(env)
+                            .fetch_all($pool)
+                            .await
+                            .unwrap();
+                        match text {
+                            Some(t) => {
+                                sqlx::query("UPDATE state_versions SET payload = $2 WHERE id = $1")
+                                    .bind(ids[i])
+                                    .bind(t)
+                                    .execute($pool)
+                                    .await
+                                    .unwrap()
+                            }
+                            None => sqlx::query("DELETE FROM state_versions WHERE id = $1")
+                                .bind(ids[i])
+                                .execute($pool)
+                                .await
+                                .unwrap(),
+                        };
+                    }};
+                }
+                match self {
+                    Backend::Sqlite { path, .. } => {
+                        let s = SqliteStore::open(path, "raw", StoreOptions::default())
+                            .await
+                            .unwrap();
+                        run!(s.pool())
+                    }
+                    Backend::Postgres { url } => {
+                        let s = PostgresStore::open(url, StoreOptions::default())
+                            .await
+                            .unwrap();
+                        run!(s.pool())
+                    }
+                    Backend::S3 { .. } => unreachable!(),
+                }
+            }
+            Backend::S3 { client, bucket } => {
+                let out = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(format!("{PREFIX}/{env}/versions/"))
+                    .send()
+                    .await
+                    .unwrap();
+                let key = out.contents()[i].key().unwrap().to_string();
+                match text {
+                    Some(t) => {
+                        client
+                            .put_object()
+                            .bucket(bucket)
+                            .key(key)
+                            .body(ByteStream::from(t.as_bytes().to_vec()))
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                    None => {
+                        client
+                            .delete_object()
+                            .bucket(bucket)
+                            .key(key)
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replace `env`'s stored history with `texts` (full envelopes), each
+    /// stored as terrace wrote versions before history deltas: for the SQL
+    /// stores a row without the delta columns, for S3 an object named
+    /// `<serial>-<micros>-<r>.json`.
+    async fn set_old_history(&self, env: &str, texts: &[String]) {
+        let header = |t: &str| {
+            let v: serde_json::Value = serde_json::from_str(t).unwrap();
+            let serial = v["serial"].as_u64().unwrap();
+            let at: chrono::DateTime<Utc> = v["written_at"].as_str().unwrap().parse().unwrap();
+            (v, serial, at)
+        };
+        match self {
+            Backend::Sqlite { .. } | Backend::Postgres { .. } => {
+                let exec = |q: &'static str| async move {
+                    match self {
+                        Backend::Sqlite { path, .. } => {
+                            let s = SqliteStore::open(path, "raw", StoreOptions::default())
+                                .await
+                                .unwrap();
+                            sqlx::raw_sql(q).execute(s.pool()).await.unwrap();
+                        }
+                        Backend::Postgres { url } => {
+                            let s = PostgresStore::open(url, StoreOptions::default())
+                                .await
+                                .unwrap();
+                            sqlx::raw_sql(q).execute(s.pool()).await.unwrap();
+                        }
+                        Backend::S3 { .. } => unreachable!(),
+                    }
+                };
+                exec("DELETE FROM state_versions").await;
+                for t in texts {
+                    let (v, serial, at) = header(t);
+                    // The statement terrace ran before history deltas.
+                    let q = format!(
+                        "INSERT INTO state_versions (env, serial, lineage, payload, written_at, operation, who) \
+                         VALUES ('{env}', {serial}, '{}', '{}', '{}', '{}', '{}')",
+                        v["lineage"].as_str().unwrap(),
+                        t.replace('\'', "''"),
+                        match self {
+                            Backend::Sqlite { .. } =>
+                                at.to_rfc3339_opts(chrono::SecondsFormat::Nanos, false),
+                            _ => at.to_rfc3339(),
+                        },
+                        v["operation"].as_str().unwrap(),
+                        v["who"].as_str().unwrap(),
+                    );
+                    exec(Box::leak(q.into_boxed_str())).await;
+                }
+            }
+            Backend::S3 { client, bucket } => {
+                let out = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(format!("{PREFIX}/{env}/versions/"))
+                    .send()
+                    .await
+                    .unwrap();
+                for o in out.contents() {
+                    client
+                        .delete_object()
+                        .bucket(bucket)
+                        .key(o.key().unwrap())
+                        .send()
+                        .await
+                        .unwrap();
+                }
+                for (i, t) in texts.iter().enumerate() {
+                    let (_, serial, at) = header(t);
+                    client
+                        .put_object()
+                        .bucket(bucket)
+                        .key(format!(
+                            "{PREFIX}/{env}/versions/{serial:020}-{:020}-old{i:05}.json",
+                            at.timestamp_micros()
+                        ))
+                        .body(ByteStream::from(t.as_bytes().to_vec()))
+                        .send()
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    }
+
     /// Replace the stored text of `env`'s current state behind the store's back.
     async fn set_raw(&self, env: &str, text: &str) {
         match self {
@@ -1536,6 +1796,378 @@ async fn ledger_retention_prune(b: Backend) {
     assert_eq!(store.ledger_prune("prod", t(50)).await.unwrap(), 0);
 }
 
+/// A state of `n` resources, each about 400 bytes.
+fn wide_state(n: usize, lineage: uuid::Uuid) -> State {
+    let mut s = State::new();
+    s.lineage = lineage;
+    s.serial = 1;
+    for i in 0..n {
+        s.set_resource(ResourceState {
+            address: format!("terraform_data.r[{i}]"),
+            mode: "managed".into(),
+            type_name: "terraform_data".into(),
+            provider: "terraform".into(),
+            attributes: json!({"id": format!("id-{i}"), "input": "v0", "padding": "p".repeat(300)})
+                .into(),
+            sensitive_paths: vec![],
+            dependencies: vec![],
+            schema_version: 0,
+            created_at: t(0),
+            updated_at: t(0),
+        });
+    }
+    s
+}
+
+/// Change resource `i` of `s` (as an apply would) and bump the serial.
+fn touch(s: &State, i: usize, marker: &str) -> State {
+    let mut next = s.clone();
+    next.serial += 1;
+    let mut r = next.resources[i].clone();
+    r.attributes =
+        json!({"id": format!("id-{i}"), "input": marker, "padding": "p".repeat(300)}).into();
+    next.set_resource(r);
+    next
+}
+
+/// A write costs what changed: versions that change one resource of 200 are
+/// stored as small deltas — whether the writer holds the lock across writes,
+/// writes without one, or is a new process — and every version reads back
+/// exactly; a change of everything is stored as a full version again.
+async fn history_shares_unchanged_records(b: Backend) {
+    for key in [None, Some("correct horse")] {
+        let env = if key.is_some() { "enc" } else { "plain" };
+        let store = b.with_key(key).await;
+        let mut written = vec![wide_state(200, uuid::Uuid::new_v4())];
+        store
+            .write(env, &written[0], None, None, &meta("apply"))
+            .await
+            .unwrap();
+        let full = b.history_bytes(env).await;
+        let held = store
+            .acquire_lock(env, &LockInfo::new("apply"))
+            .await
+            .unwrap();
+        for i in 0..20 {
+            let next = touch(written.last().unwrap(), i * 7, &format!("v{i}"));
+            let prev = written.last().unwrap().serial;
+            match i % 3 {
+                // Under the lease: the store remembers what it wrote.
+                0 => store
+                    .write(env, &next, Some(prev), Some(&held.lease), &meta("apply"))
+                    .await
+                    .unwrap(),
+                // Without one: it reads the current version back.
+                1 => store
+                    .write(env, &next, Some(prev), None, &meta("apply"))
+                    .await
+                    .unwrap(),
+                // Another process.
+                _ => b
+                    .with_key(key)
+                    .await
+                    .write(env, &next, Some(prev), Some(&held.lease), &meta("apply"))
+                    .await
+                    .unwrap(),
+            }
+            written.push(next);
+        }
+        let total = b.history_bytes(env).await;
+        assert!(
+            total < full + full / 2,
+            "{env}: 20 one-resource changes grew history from {full} to {total} bytes"
+        );
+        // Every version reads back exactly, newest first and oldest first.
+        let fresh = b.with_key(key).await;
+        for s in written.iter().rev().chain(written.iter()) {
+            assert_eq!(
+                fresh.read_version(env, s.serial).await.unwrap().as_ref(),
+                Some(s),
+                "{env}: version {}",
+                s.serial
+            );
+        }
+        assert_eq!(fresh.history(env).await.unwrap().len(), 21);
+        if key.is_some() {
+            // Nothing in an encrypted history says which records are there
+            // or equal: no address, no value, no hash of either.
+            for text in b.history_texts(env).await {
+                assert!(
+                    !text.contains("terraform_data") && !text.contains("id-7"),
+                    "{text:.300}"
+                );
+            }
+            let plain = b.with_key(None).await;
+            assert!(matches!(
+                plain.read_version(env, 5).await,
+                Err(StateError::Encryption { .. })
+            ));
+        }
+        // Changing everything stores a full version again.
+        let mut all = written.last().unwrap().clone();
+        all.serial += 1;
+        for r in all.resources.iter_mut() {
+            r.attributes =
+                json!({"replaced": r.address.clone(), "padding": "q".repeat(300)}).into();
+        }
+        store
+            .write(
+                env,
+                &all,
+                Some(all.serial - 1),
+                Some(&held.lease),
+                &meta("apply"),
+            )
+            .await
+            .unwrap();
+        assert!(b.history_bytes(env).await > total + full / 2);
+        assert_eq!(
+            fresh.read_version(env, all.serial).await.unwrap(),
+            Some(all)
+        );
+        store.release_lock(&held.lease).await.unwrap();
+    }
+}
+
+/// A broken chain is `Corrupt`, never a different state: a delta whose
+/// parent was tampered with does not rebuild.
+async fn history_chain_is_checked(b: Backend) {
+    let store = b.default_store().await;
+    let s1 = wide_state(20, uuid::Uuid::new_v4());
+    store
+        .write("dev", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    let s2 = touch(&s1, 3, "two");
+    store
+        .write("dev", &s2, Some(1), None, &meta("apply"))
+        .await
+        .unwrap();
+    let s3 = touch(&s2, 4, "three");
+    store
+        .write("dev", &s3, Some(2), None, &meta("apply"))
+        .await
+        .unwrap();
+    let texts = b.history_texts("dev").await;
+    assert_eq!(texts.len(), 3);
+    assert!(
+        texts[1].starts_with("{\"terrace_delta\""),
+        "{:.100}",
+        texts[1]
+    );
+    // Version 3's delta changed inside: its checksum fails.
+    let tampered = texts[2].replace("three", "THREE");
+    assert_ne!(tampered, texts[2]);
+    b.set_history_text("dev", 2, Some(&tampered)).await;
+    let err = b
+        .default_store()
+        .await
+        .read_version("dev", 3)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StateError::Corrupt { detail, .. } if detail.contains("checksum")),
+        "{err}"
+    );
+    // Version 2's delta in version 3's place (checksums intact): the chain
+    // does not link up.
+    b.set_history_text("dev", 2, Some(&texts[1])).await;
+    let err = b
+        .default_store()
+        .await
+        .read_version("dev", 3)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
+    b.set_history_text("dev", 2, Some(&texts[2])).await;
+    assert_eq!(
+        b.default_store()
+            .await
+            .read_version("dev", 3)
+            .await
+            .unwrap(),
+        Some(s3.clone())
+    );
+    // Its base gone: Corrupt, saying what is missing.
+    b.set_history_text("dev", 0, None).await;
+    let err = b
+        .default_store()
+        .await
+        .read_version("dev", 3)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StateError::Corrupt { detail, .. } if detail.contains("missing")),
+        "{err}"
+    );
+    // The current state is unaffected.
+    assert_eq!(store.read("dev").await.unwrap(), Some(s3));
+}
+
+/// History written before deltas (every version a full envelope) still
+/// reads; the next write is a delta on the newest old version, and pruning
+/// treats old versions like any full version.
+async fn history_old_format_reads(b: Backend) {
+    let store = b.default_store().await;
+    let lineage = uuid::Uuid::new_v4();
+    let mut written = vec![wide_state(50, lineage)];
+    let mut old_texts = Vec::new();
+    store
+        .write("dev", &written[0], None, None, &meta("apply"))
+        .await
+        .unwrap();
+    old_texts.push(b.raw("dev").await);
+    for i in 0..3 {
+        let next = touch(written.last().unwrap(), i, &format!("old{i}"));
+        // A full write each time (replace), as the old format stored them.
+        let held = store
+            .acquire_lock("dev", &LockInfo::new("apply"))
+            .await
+            .unwrap();
+        store
+            .replace("dev", &next, &held.lease, &meta("apply"))
+            .await
+            .unwrap();
+        store.release_lock(&held.lease).await.unwrap();
+        old_texts.push(b.raw("dev").await);
+        written.push(next);
+    }
+    b.set_old_history("dev", &old_texts).await;
+    let fresh = b.default_store().await;
+    for s in &written {
+        assert_eq!(
+            fresh.read_version("dev", s.serial).await.unwrap().as_ref(),
+            Some(s)
+        );
+    }
+    assert_eq!(fresh.history("dev").await.unwrap().len(), 4);
+    let next = touch(written.last().unwrap(), 9, "new");
+    fresh
+        .write("dev", &next, Some(4), None, &meta("apply"))
+        .await
+        .unwrap();
+    let texts = b.history_texts("dev").await;
+    assert_eq!(texts.len(), 5);
+    assert!(
+        texts[4].starts_with("{\"terrace_delta\""),
+        "{:.100}",
+        texts[4]
+    );
+    assert_eq!(
+        b.default_store()
+            .await
+            .read_version("dev", 5)
+            .await
+            .unwrap(),
+        Some(next.clone())
+    );
+    // Keep 1 version: the delta needs the old version 4; 1..3 go.
+    let keep_one = HistoryRetention {
+        keep_versions: Some(1),
+        keep_days: None,
+    };
+    assert_eq!(
+        fresh.prune_history("dev", &keep_one, None).await.unwrap(),
+        3
+    );
+    let h = fresh.history("dev").await.unwrap();
+    assert_eq!(h.iter().map(|e| e.serial).collect::<Vec<_>>(), [4, 5]);
+    assert_eq!(fresh.read_version("dev", 5).await.unwrap(), Some(next));
+    assert_eq!(fresh.read_version("dev", 2).await.unwrap(), None);
+}
+
+/// Pruning removes what retention does not keep and nothing a kept version
+/// needs; under a lease it checks the lease first.
+async fn history_pruning(b: Backend) {
+    let store = b.default_store().await;
+    let mut written = vec![wide_state(40, uuid::Uuid::new_v4())];
+    store
+        .write("dev", &written[0], None, None, &meta("apply"))
+        .await
+        .unwrap();
+    for i in 0..5 {
+        let next = touch(written.last().unwrap(), i, &format!("a{i}"));
+        store
+            .write("dev", &next, Some(next.serial - 1), None, &meta("apply"))
+            .await
+            .unwrap();
+        written.push(next);
+    }
+    let keep = |n| HistoryRetention {
+        keep_versions: Some(n),
+        keep_days: None,
+    };
+    // One chain: the newest two need all of it.
+    assert_eq!(store.prune_history("dev", &keep(2), None).await.unwrap(), 0);
+    // The default (90 days) keeps everything written just now.
+    assert_eq!(
+        store
+            .prune_history("dev", &HistoryRetention::default(), None)
+            .await
+            .unwrap(),
+        0
+    );
+    // A change of everything starts a new chain; then the old one can go.
+    let mut all = written.last().unwrap().clone();
+    all.serial += 1;
+    for r in all.resources.iter_mut() {
+        r.attributes = json!({"new": r.address.clone(), "padding": "z".repeat(300)}).into();
+    }
+    store
+        .write("dev", &all, Some(all.serial - 1), None, &meta("apply"))
+        .await
+        .unwrap();
+    written.push(all);
+    let next = touch(written.last().unwrap(), 1, "b");
+    store
+        .write("dev", &next, Some(next.serial - 1), None, &meta("apply"))
+        .await
+        .unwrap();
+    written.push(next);
+    let before = b.history_bytes("dev").await;
+    // A stranger's lease is refused; nothing is removed.
+    let held = store
+        .acquire_lock("dev", &LockInfo::new("apply"))
+        .await
+        .unwrap();
+    let stranger = LockLease {
+        env: "dev".into(),
+        lock_id: "not-the-holder".into(),
+    };
+    let err = store
+        .prune_history("dev", &keep(2), Some(&stranger))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StateError::LeaseLost { .. }), "{err}");
+    assert_eq!(
+        store
+            .prune_history("dev", &keep(2), Some(&held.lease))
+            .await
+            .unwrap(),
+        6
+    );
+    store.release_lock(&held.lease).await.unwrap();
+    assert!(b.history_bytes("dev").await < before / 2);
+    let h = store.history("dev").await.unwrap();
+    assert_eq!(h.iter().map(|e| e.serial).collect::<Vec<_>>(), [7, 8]);
+    let fresh = b.default_store().await;
+    assert_eq!(fresh.read_version("dev", 3).await.unwrap(), None);
+    for s in &written[6..] {
+        assert_eq!(
+            fresh.read_version("dev", s.serial).await.unwrap().as_ref(),
+            Some(s)
+        );
+    }
+    assert_eq!(fresh.read("dev").await.unwrap().as_ref(), written.last());
+    // Writing goes on from the pruned history.
+    let more = touch(written.last().unwrap(), 2, "c");
+    fresh
+        .write("dev", &more, Some(8), None, &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(fresh.read_version("dev", 9).await.unwrap(), Some(more));
+}
+
 macro_rules! conformance {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -1591,9 +2223,135 @@ conformance!(
     ledger_snapshot_blobs,
     ledger_retention_prune,
     plan_approvals,
+    history_shares_unchanged_records,
+    history_chain_is_checked,
+    history_old_format_reads,
+    history_pruning,
 );
 
 // ---------------------------------------------------------------- store-specific
+
+/// A database created by terrace before history deltas (schema migrations
+/// 0001–0004 only, rows written by the statements of then) is migrated on
+/// open; its current state and every old version read, and the next write
+/// stores a delta on the old full version.
+#[tokio::test]
+async fn sqlite_database_of_the_old_schema_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    // The envelopes the old code wrote: full versions (a new store's first
+    // writes are full versions of exactly that format).
+    let scratch = SqliteStore::open(&dir.path().join("scratch.db"), "s", StoreOptions::default())
+        .await
+        .unwrap();
+    let s1 = wide_state(30, uuid::Uuid::new_v4());
+    let s2 = touch(&s1, 4, "two");
+    let mut texts = Vec::new();
+    for (i, s) in [&s1, &s2].into_iter().enumerate() {
+        scratch
+            .write(&format!("e{i}"), s, None, None, &meta("apply"))
+            .await
+            .unwrap();
+        let t: String = sqlx::query_scalar("SELECT payload FROM states WHERE env = $1")
+            .bind(format!("e{i}"))
+            .fetch_one(scratch.pool())
+            .await
+            .unwrap();
+        texts.push(t);
+    }
+    // The old schema: migrations 0001..0004 as shipped.
+    let old = dir.path().join("old-migrations");
+    std::fs::create_dir_all(&old).unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.as_str() < "0005" {
+            std::fs::copy(e.path(), old.join(&name)).unwrap();
+        }
+    }
+    let path = dir.path().join("old.db");
+    let pool = sqlx::sqlite::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    sqlx::migrate::Migrator::new(old.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    let has_chain: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pragma_table_info('state_versions') WHERE name = 'base_ref'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(has_chain, 0, "the old schema has no chain columns");
+    for (s, t) in [(&s1, &texts[0]), (&s2, &texts[1])] {
+        sqlx::query(
+            "INSERT INTO state_versions (env, serial, lineage, payload, written_at, operation, who) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind("dev")
+        .bind(s.serial as i64)
+        .bind(s.lineage.to_string())
+        .bind(t)
+        .bind(Utc::now())
+        .bind("apply")
+        .bind("old@box")
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO states (env, serial, lineage, payload, written_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind("dev")
+    .bind(s2.serial as i64)
+    .bind(s2.lineage.to_string())
+    .bind(&texts[1])
+    .bind(Utc::now())
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = SqliteStore::open(&path, "old.db", StoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(store.read("dev").await.unwrap().as_ref(), Some(&s2));
+    assert_eq!(
+        store.read_version("dev", 1).await.unwrap().as_ref(),
+        Some(&s1)
+    );
+    assert_eq!(
+        store.read_version("dev", 2).await.unwrap().as_ref(),
+        Some(&s2)
+    );
+    let s3 = touch(&s2, 5, "three");
+    store
+        .write("dev", &s3, Some(2), None, &meta("apply"))
+        .await
+        .unwrap();
+    let (kind, base): (String, i64) = {
+        let r = sqlx::query("SELECT payload, base_ref FROM state_versions WHERE serial = 3")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        use sqlx::Row;
+        (r.get::<String, _>(0), r.get::<i64, _>(1))
+    };
+    assert!(kind.starts_with("{\"terrace_delta\""), "{kind:.80}");
+    assert_ne!(base, 0);
+    let fresh = SqliteStore::open(&path, "old.db", StoreOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(fresh.read_version("dev", 3).await.unwrap(), Some(s3));
+    assert_eq!(fresh.history("dev").await.unwrap().len(), 3);
+}
 
 /// moto (like S3) honours conditional PUTs; the S3 store relies on it.
 #[tokio::test]

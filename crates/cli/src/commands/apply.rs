@@ -249,6 +249,8 @@ pub(crate) struct RunApply {
     pub(crate) stats: bool,
     /// `ledger { retention_days }` of terrace.hcl.
     pub(crate) retention_days: Option<u32>,
+    /// `state { history { … } }` of terrace.hcl.
+    pub(crate) history: terrace_state::HistoryRetention,
     /// A rollback: the snapshot restored.
     pub(crate) rollback: Option<terrace_engine::rollback::Restore>,
     /// `notify` blocks of terrace.hcl.
@@ -283,6 +285,7 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         who: settings::who(),
         ci: settings::ci_context(),
         ledger_retention_days: r.retention_days,
+        history_retention: r.history,
         rollback: r.rollback.clone(),
         notify: r.notify.clone(),
         policy: r.policy.clone(),
@@ -497,6 +500,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
             operation,
             stats: a.flags.stats,
             retention_days: project.ledger_retention_days,
+            history: crate::settings::history_retention(project),
             notify: settings::notify_targets(project),
             policy: policy_gate(project, a.plan_file.as_deref())?,
             rollback: None,
@@ -524,6 +528,7 @@ pub(crate) async fn destroy(project: &Project, a: DestroyArgs) -> Result<u8> {
             operation: "destroy",
             stats: a.stats,
             retention_days: project.ledger_retention_days,
+            history: crate::settings::history_retention(project),
             notify: settings::notify_targets(project),
             policy: policy_gate(project, None)?,
             rollback: None,

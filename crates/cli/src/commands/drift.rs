@@ -77,6 +77,8 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
         let name = settings::require_env(env)?;
         return crate::reports::drift_history(&engine, &name, *json, *limit).await;
     }
+    let shard = crate::shard::parse_opt(a.shard.as_deref(), "--shard")?;
+    crate::shard::require_all(shard, a.all, "drift")?;
     let names: Vec<String> = if a.all {
         let mut n = settings::environment_names(project)?;
         for rec in engine.store.registry_list().await? {
@@ -88,7 +90,7 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
         let with_state = engine.store.list_environments().await?;
         n.retain(|x| with_state.contains(x));
         n.sort();
-        n
+        crate::shard::select(n, shard)
     } else {
         vec![settings::require_env(&a.env)?]
     };

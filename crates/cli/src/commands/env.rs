@@ -67,6 +67,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     operation: "env create",
                     stats: false,
                     retention_days: project.ledger_retention_days,
+                    history: crate::settings::history_retention(project),
                     notify: settings::notify_targets(project),
                     policy: policy_gate(project, None)?,
                     rollback: None,
@@ -143,11 +144,19 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
         } => env_diff(project, &engine, &a, &b, json, detailed_exitcode).await,
         EnvCommand::Gc {
             dry_run,
+            shard,
             parallelism,
         } => {
-            let due = envs::due(engine.store.as_ref(), now).await?;
+            let shard = crate::shard::parse_opt(shard.as_deref(), "--shard")?;
+            let mut due = envs::due(engine.store.as_ref(), now).await?;
+            if let Some(s) = shard {
+                due.retain(|rec| s.contains(&rec.name));
+            }
             if due.is_empty() {
-                println!("No expired environments.");
+                match shard {
+                    Some(s) => println!("No expired environments in shard {}/{}.", s.k, s.n),
+                    None => println!("No expired environments."),
+                }
                 return Ok(0);
             }
             let mut failed = 0;
@@ -223,6 +232,7 @@ pub(crate) async fn destroy_env(
             operation,
             stats: false,
             retention_days: project.ledger_retention_days,
+            history: crate::settings::history_retention(project),
             notify: settings::notify_targets(project),
             policy: policy_gate(project, None)?,
             rollback: None,

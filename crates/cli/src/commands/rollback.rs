@@ -116,6 +116,7 @@ pub(crate) async fn rollback(project: &Project, a: RollbackArgs) -> Result<u8> {
             operation: "rollback",
             stats: false,
             retention_days: project.ledger_retention_days,
+            history: crate::settings::history_retention(project),
             notify: settings::notify_targets(project),
             policy: policy_gate(project, None)?,
             rollback: Some(restored.restore.clone()),

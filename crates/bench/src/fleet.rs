@@ -1,0 +1,127 @@
+//! The `fleet` scenario (issue 20 §4): `drift --all` over many small
+//! environments against moto, in one process and split over 4 processes
+//! running at once (`--shard K/4`), each environment holding 10
+//! `aws_security_group`s. Reports wall time (the slowest shard for the
+//! split run) and AWS API calls (summed over the shards).
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use crate::generate::Project;
+use crate::measure::Sample;
+use crate::{Bench, Row};
+
+fn calls(s: &Sample) -> u64 {
+    s.api_calls().map_or(0, |(total, _)| total)
+}
+
+pub fn fleet(b: &mut Bench, envs: usize) {
+    let Some(moto) = terrace_testkit::start_moto() else {
+        eprintln!("terrace-bench: fleet needs moto (TERRACE_MOTO_SERVER); skipped");
+        return;
+    };
+    let aws = moto.aws_env();
+    let project = Project::new();
+    let names: Vec<String> = (0..envs).map(|i| format!("fleet-{i:03}")).collect();
+    let setup = Instant::now();
+    for name in &names {
+        let mut tf = String::from("provider \"aws\" {\n  region = \"us-east-1\"\n}\n\n");
+        let _ = writeln!(
+            tf,
+            "resource \"aws_security_group\" \"g\" {{\n  count       = 10\n  name        = \"${{terrace.environment}}-${{count.index}}\"\n  description = \"terrace bench fleet\"\n}}"
+        );
+        project.write_env(name, "main.tf", &tf);
+        // moto under load now and then answers a create with an empty
+        // body; the next apply finds what was made (intent journal) and goes on.
+        let mut s = b.runner.run(
+            project.path(),
+            &["apply", "--auto-approve", "-e", name],
+            &aws,
+            None,
+        );
+        for _ in 0..2 {
+            if s.code == Some(0) {
+                break;
+            }
+            s = b.runner.run(
+                project.path(),
+                &["apply", "--auto-approve", "-e", name],
+                &aws,
+                None,
+            );
+        }
+        if s.code != Some(0) {
+            eprintln!("terrace-bench: fleet apply of {name} failed: {}", s.stderr);
+            return;
+        }
+    }
+    eprintln!(
+        "terrace-bench: fleet of {envs} environments applied in {:.0} s",
+        setup.elapsed().as_secs_f64()
+    );
+    let scen = format!("fleet: drift --all, {envs} envs × 10 aws_security_group");
+    let one = b
+        .runner
+        .run(project.path(), &["drift", "--all", "--stats"], &aws, None);
+    let note = format!("1 process: API calls {}; exit {:?}", calls(&one), one.code);
+    let row = Row {
+        group: "fleet",
+        scenario: scen.clone(),
+        n: envs * 10,
+        command: "terrace drift --all --stats".into(),
+        samples: vec![one],
+        note,
+    };
+    println!("{}", row.markdown());
+    b.rows.push(row);
+
+    let started = Instant::now();
+    let shards: Vec<Sample> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..=4)
+            .map(|k| {
+                let (runner, dir, aws) = (&b.runner, project.path(), &aws);
+                scope.spawn(move || {
+                    let shard = format!("{k}/4");
+                    runner.run(
+                        dir,
+                        &["drift", "--all", "--shard", &shard, "--stats"],
+                        aws,
+                        None,
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("shard thread"))
+            .collect()
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let total: u64 = shards.iter().map(calls).sum();
+    let per: Vec<String> = shards
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            format!(
+                "{}/4: {:.1} s, {} calls",
+                i + 1,
+                s.wall.as_secs_f64(),
+                calls(s)
+            )
+        })
+        .collect();
+    let codes: Vec<Option<i32>> = shards.iter().map(|s| s.code).collect();
+    let row = Row {
+        group: "fleet",
+        scenario: scen,
+        n: envs * 10,
+        command: "terrace drift --all --shard K/4 --stats (K = 1..4 at once)".into(),
+        samples: shards,
+        note: format!(
+            "4 processes at once: {wall:.1} s until the last ended; API calls {total} in all ({}); codes {codes:?}",
+            per.join("; ")
+        ),
+    };
+    println!("{}", row.markdown());
+    b.rows.push(row);
+}
