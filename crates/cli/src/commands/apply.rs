@@ -451,6 +451,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
     };
     let t = target(project, &engine, &env_arg).await?;
     let plan_opts = plan_options(&a.flags)?;
+    let guard = guard_options(project, &t.name, &a.guard, a.plan_file.as_deref())?;
     if let Some(record) = rollback_of {
         // A `rollback --out` plan: made against the snapshot of `record`,
         // so applied against it (restored again from the store), and
@@ -477,8 +478,13 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
                 operation: "rollback",
                 stats: a.flags.stats,
                 retention_days: project.ledger_retention_days,
+                history: crate::settings::history_retention(project),
                 notify: settings::notify_targets(project),
+                policy: policy_gate(project, a.plan_file.as_deref())?,
                 rollback: Some(restored.restore.clone()),
+                // A saved rollback plan is approved like any plan file,
+                // so a protected environment can be rolled back.
+                guard,
             },
         )
         .await;
@@ -487,7 +493,6 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
         PlanMode::Destroy => "destroy",
         _ => "apply",
     };
-    let guard = guard_options(project, &t.name, &a.guard, a.plan_file.as_deref())?;
     run_apply(
         &engine,
         RunApply {
