@@ -10,6 +10,7 @@ mod ledger;
 mod lifecycle;
 mod modules;
 mod notify;
+mod planfile;
 mod proxy;
 mod reliability;
 mod report;

@@ -21,6 +21,7 @@ pub mod notify;
 pub mod ops;
 pub mod plan;
 pub mod planjson;
+pub mod plansecrets;
 pub mod report;
 pub mod rollback;
 pub mod tfstate;

@@ -38,8 +38,7 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
         );
     }
     if let Some(path) = &a.out {
-        let file = plan.to_file();
-        let text = serde_json::to_vec_pretty(&file)?;
+        let text = write_plan_bytes(&engine, &plan).await?;
         write_private(path, &text)
             .with_context(|| format!("writing plan file {}", path.display()))?;
         if !a.json && !settings::in_automation() {
@@ -118,16 +117,50 @@ pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Re
     written
 }
 
-pub(crate) fn read_plan_file(path: &std::path::Path) -> Result<Plan> {
+/// The bytes of a plan file: no sensitive value in clear (sealed with the
+/// state key when one is set, otherwise left out; `plansecrets`).
+pub(crate) async fn write_plan_bytes(engine: &Engine, plan: &Plan) -> Result<Vec<u8>> {
+    let sealer = settings::sealer()?;
+    Ok(plansecrets::encode(plan, sealer.as_ref(), engine.store.as_ref()).await?)
+}
+
+/// Read a plan file as it is: sensitive values stay placeholders.
+pub(crate) fn read_saved_plan(path: &std::path::Path) -> Result<plansecrets::SavedPlan> {
     let text =
         std::fs::read(path).with_context(|| format!("cannot read plan file {}", path.display()))?;
-    let file: PlanFile = serde_json::from_slice(&text).with_context(|| {
-        format!(
-            "{} is not a terrace plan file (create one with `terrace plan -out FILE`)",
+    plansecrets::SavedPlan::parse(&text).map_err(|e| {
+        anyhow!(
+            "{} is not a terrace plan file ({e}); create one with `terrace plan -out FILE`",
             path.display()
         )
-    })?;
-    Plan::from_file(file).map_err(|e| anyhow!(e))
+    })
+}
+
+/// A plan file for showing (sensitive values hidden; neither the key nor
+/// the values are needed).
+pub(crate) fn read_plan_file(path: &std::path::Path) -> Result<Plan> {
+    read_saved_plan(path)?
+        .for_display()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// A plan file for applying: sensitive values decrypted with the state key,
+/// or evaluated again from this run's inputs and checked against the plan.
+pub(crate) async fn plan_for_apply(
+    engine: &Engine,
+    saved: &plansecrets::SavedPlan,
+    target: &EnvTarget,
+    vars: &VarArgs,
+) -> Result<Plan> {
+    let encrypted = saved
+        .secrets
+        .as_ref()
+        .is_some_and(|s| s.mode == plansecrets::SecretsMode::Encrypted);
+    if encrypted {
+        return Ok(saved.decrypt(settings::sealer()?.as_ref())?);
+    }
+    let inputs = settings::var_inputs(vars)?;
+    Ok(saved.reevaluate(engine, target, &inputs).await?)
 }
 
 type Answer = Option<std::io::Result<String>>;
@@ -401,11 +434,11 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
     tf_flags(&a.flags.tf, "apply");
     let lock_timeout = settings::parse_duration(&a.lock_timeout, "--lock-timeout")?;
     let engine = settings::engine(project, lock_timeout).await?;
-    let saved = match &a.plan_file {
-        Some(p) => Some(read_plan_file(p)?),
+    let file = match &a.plan_file {
+        Some(p) => Some(read_saved_plan(p)?),
         None => None,
     };
-    let env_arg = match (&a.env.env, &saved) {
+    let env_arg = match (&a.env.env, &file) {
         (Some(_), _) => a.env.clone(),
         (None, Some(p)) => EnvArg {
             env: Some(p.environment.clone()),
@@ -413,6 +446,10 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
         (None, None) => a.env.clone(),
     };
     let t = target(project, &engine, &env_arg).await?;
+    let saved = match &file {
+        Some(f) => Some(plan_for_apply(&engine, f, &t, &a.flags.vars).await?),
+        None => None,
+    };
     let plan_opts = plan_options(&a.flags)?;
     let operation = match plan_opts.mode {
         PlanMode::Destroy => "destroy",

@@ -78,7 +78,7 @@ pub(crate) async fn rollback(project: &Project, a: RollbackArgs) -> Result<u8> {
             crate::render::render_plan(&plan, Style { on: stdout_color() })
         );
         if let Some(path) = &a.out {
-            let text = serde_json::to_vec_pretty(&plan.to_file())?;
+            let text = super::apply::write_plan_bytes(&engine, &plan).await?;
             write_private(path, &text)
                 .with_context(|| format!("writing plan file {}", path.display()))?;
             eprintln!(
