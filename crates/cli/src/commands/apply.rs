@@ -74,7 +74,8 @@ pub(crate) fn tf_flags(f: &TfFlags, command: &str) {
     }
 }
 
-/// Plan files hold secrets: write them readable by the owner only (0600).
+/// Plan files hold no secret in clear (`plansecrets`), but they still say
+/// what will change: write them readable by the owner only (0600).
 /// The file is written beside `path` under a temporary name and renamed over
 /// it, so a pre-existing file's mode (or hard links to it) is never kept, and
 /// a symbolic link at `path` is refused rather than written through.
