@@ -14,6 +14,7 @@ mod modules;
 mod notify;
 mod checkov;
 mod policies;
+mod planfile;
 mod proxy;
 mod reliability;
 mod report;

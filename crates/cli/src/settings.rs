@@ -308,6 +308,18 @@ fn read_key_file(path: &Path) -> Result<[u8; 32]> {
     )
 }
 
+/// The state key as a [`terrace_state::Sealer`] (plan files seal their
+/// sensitive values with it); `None` when no key is set.
+pub fn sealer() -> Result<Option<terrace_state::Sealer>> {
+    let (encryption_key, encryption_raw_key) = state_key()?;
+    Ok(StoreOptions {
+        encryption_key,
+        encryption_raw_key,
+        ..StoreOptions::default()
+    }
+    .sealer()?)
+}
+
 /// Open the state store named by TERRACE_STATE or terrace.hcl.
 pub async fn open_store(project: &Project) -> Result<Arc<dyn StateStore>> {
     open_store_with(project, false).await

@@ -24,6 +24,7 @@ pub mod ops;
 pub mod plan;
 pub mod planjson;
 pub mod policy;
+pub mod plansecrets;
 pub mod report;
 pub mod rollback;
 pub mod tfstate;

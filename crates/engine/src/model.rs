@@ -233,8 +233,11 @@ impl Plan {
 // ---- plan files ----------------------------------------------------------
 
 /// The on-disk form of a plan (`plan -out FILE`). Values use the lossless
-/// tagged JSON of [`Value::to_tagged_json`]; the file holds secrets, as
-/// Terraform's plan files do.
+/// tagged JSON of [`Value::to_tagged_json`]. Written through
+/// [`crate::plansecrets::encode`], which takes every sensitive value out
+/// (sealed with the state key, or left out and evaluated again at apply)
+/// and adds a `secrets` section; read through
+/// [`crate::plansecrets::SavedPlan`].
 #[derive(Debug, Serialize, Deserialize)]
 pub struct PlanFile {
     pub terrace_plan_format: u32,
@@ -293,8 +296,10 @@ pub struct PlanFileOutput {
     pub sensitive: bool,
 }
 
-/// The plan-file format version.
-pub const PLAN_FORMAT: u32 = 1;
+/// The plan-file format version. 2: sensitive values are placeholders
+/// (`plansecrets`), so an older terrace, which would apply the placeholders
+/// as values, refuses the file. Format 1 files are still read.
+pub const PLAN_FORMAT: u32 = 2;
 
 fn tagged(v: &Option<Value>) -> Option<serde_json::Value> {
     v.as_ref().map(Value::to_tagged_json)

@@ -600,6 +600,100 @@ impl Codec {
     }
 }
 
+/// A small payload sealed with the state key outside any state version
+/// (the sensitive values of a plan file): AES-256-GCM under the key the
+/// state envelopes use (the same Argon2id derivation, salted per writing
+/// process, or the raw key), with caller-chosen associated data.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct SealedBytes {
+    algorithm: String,
+    key_id: String,
+    nonce: String,
+    kdf: Kdf,
+    ciphertext: String,
+}
+
+impl Codec {
+    /// True when a key is configured.
+    pub(crate) fn has_key(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// Encrypt `msg` with the configured key, bound to `aad`.
+    pub(crate) fn seal(&self, aad: &[u8], msg: &[u8]) -> Result<SealedBytes, StateError> {
+        let ks = self.key.as_ref().ok_or_else(|| {
+            enc_err("no state key is set (TERRACE_STATE_KEY or TERRACE_STATE_KEY_FILE)")
+        })?;
+        let kdf = ks.write_kdf.clone();
+        let key = self.derive(ks, Some(&kdf))?;
+        let cipher = Aes256Gcm::new_from_slice(&key).map_err(StateError::backend)?;
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ct = cipher
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg, aad })
+            .map_err(|_| enc_err("encryption failed"))?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Ok(SealedBytes {
+            algorithm: ALGORITHM.to_string(),
+            key_id: Self::key_id(Some(&kdf), &key),
+            nonce: b64.encode(nonce),
+            kdf,
+            ciphertext: b64.encode(ct),
+        })
+    }
+
+    /// Decrypt what [`Codec::seal`] sealed with the same key and `aad`.
+    pub(crate) fn unseal(&self, s: &SealedBytes, aad: &[u8]) -> Result<Vec<u8>, StateError> {
+        let ks = self.key.as_ref().ok_or_else(|| {
+            enc_err(
+                "the values are encrypted with the state key and no key is set; set TERRACE_STATE_KEY to the \
+                 passphrase (or TERRACE_STATE_KEY_FILE to the key file) they were written with",
+            )
+        })?;
+        if s.algorithm != ALGORITHM {
+            return Err(enc_err(format!(
+                "unknown encryption algorithm '{}'; upgrade terrace",
+                s.algorithm
+            )));
+        }
+        let key = self.derive(ks, Some(&s.kdf))?;
+        let ours = Self::key_id(Some(&s.kdf), &key);
+        if ours != s.key_id {
+            return Err(enc_err(format!(
+                "the values were encrypted with a different key (key id {}, the configured key gives {ours}); \
+                 set TERRACE_STATE_KEY (or TERRACE_STATE_KEY_FILE) to the key they were written with",
+                s.key_id
+            )));
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let nonce = b64
+            .decode(&s.nonce)
+            .map_err(|e| enc_err(format!("bad nonce: {e}")))?;
+        if nonce.len() != 12 {
+            return Err(enc_err("bad nonce length"));
+        }
+        let ct = b64
+            .decode(&s.ciphertext)
+            .map_err(|e| enc_err(format!("bad ciphertext: {e}")))?;
+        let cipher = Aes256Gcm::new_from_slice(&key).map_err(StateError::backend)?;
+        cipher
+            .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ct, aad })
+            .map_err(|_| {
+                enc_err(
+                    "the encrypted values do not decrypt although the key id matches: they were copied from \
+                     another file or tampered with",
+                )
+            })
+    }
+}
+
+/// 32 random bytes from the operating system's generator.
+pub(crate) fn random_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut k);
+    k
+}
+
 fn checksum(version: u32, serial: u64, lineage: &uuid::Uuid, payload: &str) -> String {
     let mut h = Sha256::new();
     h.update(format!("{version}\n{serial}\n{lineage}\n").as_bytes());
@@ -860,5 +954,29 @@ mod tests {
             .decode(&big, "s", "dev")
             .unwrap_err();
         assert!(err.to_string().contains("exceed"), "{err}");
+    }
+
+    #[test]
+    fn sealed_bytes_open_only_with_the_key_and_the_same_associated_data() {
+        let sealer = Codec::new(Some("plan pass"));
+        let sealed = sealer.seal(b"dev\0plan-1", b"the secret").unwrap();
+        let text = serde_json::to_string(&sealed).unwrap();
+        assert!(!text.contains("the secret"), "{text}");
+        let back: SealedBytes = serde_json::from_str(&text).unwrap();
+        // Another process (another salt) with the same passphrase opens it.
+        let reader = Codec::new(Some("plan pass"));
+        assert_eq!(reader.unseal(&back, b"dev\0plan-1").unwrap(), b"the secret");
+        let e = reader.unseal(&back, b"prod\0plan-1").unwrap_err();
+        assert!(e.to_string().contains("copied from another file"), "{e}");
+        let e = Codec::new(Some("other"))
+            .unseal(&back, b"dev\0plan-1")
+            .unwrap_err();
+        assert!(e.to_string().contains("different key"), "{e}");
+        let e = Codec::new(None).unseal(&back, b"dev\0plan-1").unwrap_err();
+        assert!(e.to_string().contains("no key is set"), "{e}");
+        assert!(Codec::new(None).seal(b"", b"x").is_err());
+        let raw = Codec::with_source(Some(KeySource::Raw([3; 32])), false);
+        let sealed = raw.seal(b"a", b"raw secret").unwrap();
+        assert_eq!(raw.unseal(&sealed, b"a").unwrap(), b"raw secret");
     }
 }

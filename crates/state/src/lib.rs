@@ -31,6 +31,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 pub use approvals::{Approval, GuardRecord};
+pub use envelope::SealedBytes;
 pub use error::StateError;
 pub use history::{DEFAULT_HISTORY_DAYS, HistoryRetention};
 pub use ledger::{
@@ -434,6 +435,38 @@ impl StoreOptions {
     pub(crate) fn lease_chrono(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.lock_lease).unwrap_or(chrono::Duration::minutes(2))
     }
+}
+
+/// Seals small payloads with the configured state key (the sensitive values
+/// of plan files): the same key, derivation and cipher as state envelopes.
+#[derive(Clone)]
+pub struct Sealer(envelope::Codec);
+
+impl Sealer {
+    /// Encrypt `msg`, bound to the associated data `aad`.
+    pub fn seal(&self, aad: &[u8], msg: &[u8]) -> Result<SealedBytes, StateError> {
+        self.0.seal(aad, msg)
+    }
+
+    /// Decrypt what [`Sealer::seal`] sealed with the same key and `aad`.
+    pub fn open(&self, sealed: &SealedBytes, aad: &[u8]) -> Result<Vec<u8>, StateError> {
+        self.0.unseal(sealed, aad)
+    }
+}
+
+impl StoreOptions {
+    /// A [`Sealer`] for the configured key; `None` without one. The same
+    /// checks as opening a store (an empty key, or both kinds, is an error).
+    pub fn sealer(&self) -> Result<Option<Sealer>, StateError> {
+        self.validate()?;
+        let codec = self.codec();
+        Ok(codec.has_key().then_some(Sealer(codec)))
+    }
+}
+
+/// 32 random bytes from the operating system's generator (keys, salts).
+pub fn random_key() -> [u8; 32] {
+    envelope::random_key()
 }
 
 /// Open the store at `url`:

@@ -54,8 +54,8 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     if let Some(path) = &a.out {
         let mut file = plan.to_file();
         file.guard = Some(plan_file_guard(&providers, a.allow_destructive).await);
-        let file = with_policy_results(serde_json::to_value(file)?, policy.as_ref());
-        let text = serde_json::to_vec_pretty(&file)?;
+        let doc = with_policy_results(serde_json::to_value(file)?, policy.as_ref());
+        let text = write_plan_doc(&engine, &plan.environment, doc).await?;
         write_private(path, &text)
             .with_context(|| format!("writing plan file {}", path.display()))?;
         if !a.json && !settings::in_automation() {
@@ -93,7 +93,8 @@ pub(crate) fn tf_flags(f: &TfFlags, command: &str) {
     }
 }
 
-/// Plan files hold secrets: write them readable by the owner only (0600).
+/// Plan files hold no secret in clear (`plansecrets`), but they still say
+/// what will change: write them readable by the owner only (0600).
 /// The file is written beside `path` under a temporary name and renamed over
 /// it, so a pre-existing file's mode (or hard links to it) is never kept, and
 /// a symbolic link at `path` is refused rather than written through.
@@ -136,22 +137,60 @@ pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Re
     written
 }
 
-pub(crate) fn read_plan_file(path: &std::path::Path) -> Result<Plan> {
-    Ok(read_plan_file_full(path)?.0)
+/// The bytes of a plan file: no sensitive value in clear (sealed with the
+/// state key when one is set, otherwise left out; `plansecrets`).
+pub(crate) async fn write_plan_bytes(engine: &Engine, plan: &Plan) -> Result<Vec<u8>> {
+    let sealer = settings::sealer()?;
+    Ok(plansecrets::encode(plan, sealer.as_ref(), engine.store.as_ref()).await?)
 }
 
-/// The plan and, for a `rollback --out` plan, the ledger record it returns to.
-pub(crate) fn read_plan_file_full(path: &std::path::Path) -> Result<(Plan, Option<String>)> {
+/// [`write_plan_bytes`] of a plan file's JSON with sections of its own added.
+pub(crate) async fn write_plan_doc(
+    engine: &Engine,
+    environment: &str,
+    doc: serde_json::Value,
+) -> Result<Vec<u8>> {
+    let sealer = settings::sealer()?;
+    Ok(plansecrets::encode_doc(doc, environment, sealer.as_ref(), engine.store.as_ref()).await?)
+}
+
+/// Read a plan file as it is: sensitive values stay placeholders.
+pub(crate) fn read_saved_plan(path: &std::path::Path) -> Result<plansecrets::SavedPlan> {
     let text =
         std::fs::read(path).with_context(|| format!("cannot read plan file {}", path.display()))?;
-    let file: PlanFile = serde_json::from_slice(&text).with_context(|| {
-        format!(
-            "{} is not a terrace plan file (create one with `terrace plan -out FILE`)",
+    plansecrets::SavedPlan::parse(&text).map_err(|e| {
+        anyhow!(
+            "{} is not a terrace plan file ({e}); create one with `terrace plan -out FILE`",
             path.display()
         )
-    })?;
-    let rollback_of = file.rollback_of.clone();
-    Ok((Plan::from_file(file).map_err(|e| anyhow!(e))?, rollback_of))
+    })
+}
+
+/// A plan file for showing (sensitive values hidden; neither the key nor
+/// the values are needed).
+pub(crate) fn read_plan_file(path: &std::path::Path) -> Result<Plan> {
+    read_saved_plan(path)?
+        .for_display()
+        .map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+/// A plan file for applying: sensitive values decrypted with the state key,
+/// or evaluated again from this run's inputs and checked against the plan.
+pub(crate) async fn plan_for_apply(
+    engine: &Engine,
+    saved: &plansecrets::SavedPlan,
+    target: &EnvTarget,
+    vars: &VarArgs,
+) -> Result<Plan> {
+    let encrypted = saved
+        .secrets
+        .as_ref()
+        .is_some_and(|s| s.mode == plansecrets::SecretsMode::Encrypted);
+    if encrypted {
+        return Ok(saved.decrypt(settings::sealer()?.as_ref())?);
+    }
+    let inputs = settings::var_inputs(vars)?;
+    Ok(saved.reevaluate(engine, target, &inputs).await?)
 }
 
 type Answer = Option<std::io::Result<String>>;
@@ -435,14 +474,11 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
     tf_flags(&a.flags.tf, "apply");
     let lock_timeout = settings::parse_duration(&a.lock_timeout, "--lock-timeout")?;
     let engine = settings::engine(project, lock_timeout).await?;
-    let (saved, rollback_of) = match &a.plan_file {
-        Some(p) => {
-            let (plan, rollback_of) = read_plan_file_full(p)?;
-            (Some(plan), rollback_of)
-        }
-        None => (None, None),
+    let file = match &a.plan_file {
+        Some(p) => Some(read_saved_plan(p)?),
+        None => None,
     };
-    let env_arg = match (&a.env.env, &saved) {
+    let env_arg = match (&a.env.env, &file) {
         (Some(_), _) => a.env.clone(),
         (None, Some(p)) => EnvArg {
             env: Some(p.environment.clone()),
@@ -452,7 +488,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
     let t = target(project, &engine, &env_arg).await?;
     let plan_opts = plan_options(&a.flags)?;
     let guard = guard_options(project, &t.name, &a.guard, a.plan_file.as_deref())?;
-    if let Some(record) = rollback_of {
+    if let Some((file, record)) = file.as_ref().and_then(|f| Some((f, f.rollback_of()?))) {
         // A `rollback --out` plan: made against the snapshot of `record`,
         // so applied against it (restored again from the store), and
         // recorded as the rollback it is.
@@ -463,6 +499,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
         };
         let restored =
             terrace_engine::rollback::restore(&engine, &t.name, Some(&record), &identity).await?;
+        let saved = plan_for_apply(&engine, file, &restored.target, &a.flags.vars).await?;
         return run_apply(
             &engine,
             RunApply {
@@ -472,7 +509,7 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
                     fixed_variables: None,
                 },
                 plan_opts,
-                saved_plan: saved,
+                saved_plan: Some(saved),
                 auto_approve: a.auto_approve,
                 parallelism: a.parallelism,
                 operation: "rollback",
@@ -489,6 +526,10 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
         )
         .await;
     }
+    let saved = match &file {
+        Some(f) => Some(plan_for_apply(&engine, f, &t, &a.flags.vars).await?),
+        None => None,
+    };
     let operation = match plan_opts.mode {
         PlanMode::Destroy => "destroy",
         _ => "apply",

@@ -54,10 +54,10 @@ use std::sync::Arc;
 use terrace_core::{ResourceAddr, Value};
 use terrace_engine::apply::{ApplyObserver, ApplyOptions};
 use terrace_engine::drift::{DriftOptions, detect_drift, load_ignore_rules, record_run};
-use terrace_engine::model::{Plan, PlanFile, PlanMode};
+use terrace_engine::model::{Plan, PlanMode};
 use terrace_engine::ops::{self, ApplyRequest, EnvTarget};
 use terrace_engine::{
-    Engine, EngineError, LoadOptions, LoadedEnv, PlanOptions, envs, load_env, planjson,
+    Engine, EngineError, LoadOptions, LoadedEnv, PlanOptions, envs, load_env, planjson, plansecrets,
 };
 use terrace_graph::CancelFlag;
 use terrace_lang::Project;
