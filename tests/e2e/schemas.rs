@@ -133,6 +133,13 @@ fn every_unimplemented_argument_is_accepted_as_null_and_refused_at_its_line() {
         at,
     ));
 
+    // A `timeouts` value that is not a Go duration: refused at its line.
+    let mut block = "\nresource \"aws_vpc\" \"bad_timeouts\" {\n".to_string();
+    required(&mut block, &schema.resources["aws_vpc"], 2);
+    block.push_str("  timeouts {\n");
+    let timeout_at = push(&mut set, block);
+    push(&mut set, "    create = \"5 minutes\"\n  }\n}\n".into());
+
     let p = Project::new().with_moto(moto);
     p.write_env("set", &[("main.tf", &set)]);
     let r = p.run(&["validate", "-e", "set"]);
@@ -157,5 +164,15 @@ fn every_unimplemented_argument_is_accepted_as_null_and_refused_at_its_line() {
             lines.get(at - 1)
         );
     }
-    assert_eq!(diags.len(), expected.len(), "{}", r.stderr);
+    let d = diags
+        .iter()
+        .find(|d| d.contains("aws_vpc.bad_timeouts:"))
+        .unwrap_or_else(|| panic!("no error for bad timeouts\n{}", r.stderr));
+    assert!(d.contains("invalid duration \"5 minutes\""), "{d}");
+    assert!(
+        d.contains(&format!("main.tf line {timeout_at},"))
+            || d.contains(&format!("main.tf line {timeout_at}:")),
+        "expected line {timeout_at}\n{d}"
+    );
+    assert_eq!(diags.len(), expected.len() + 1, "{}", r.stderr);
 }

@@ -456,3 +456,62 @@ pub(crate) fn check(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_as_terraform_takes_them() {
+        for ok in [
+            "5m", "1h30m", "45s", "1.5h", "300ms", "0", "10m0s", "2h45m30s",
+        ] {
+            assert!(is_go_duration(ok), "{ok}");
+        }
+        for bad in ["", "5", "5 minutes", "m", "1x", "1.2.3s", "h5", "5m!"] {
+            assert!(!is_go_duration(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts_are_checked_then_dropped() {
+        let block = |create: &str| {
+            Value::map([(
+                "timeouts",
+                Value::List(vec![Value::map([
+                    ("create", Value::from(create)),
+                    ("delete", Value::Null),
+                ])]),
+            )])
+        };
+        let out = check("aws_route", &block("5m"), "us-east-1").unwrap();
+        assert_eq!(out.get("timeouts"), Some(&Value::List(Vec::new())));
+        match check("aws_route", &block("5 minutes"), "us-east-1").unwrap_err() {
+            ProviderError::InvalidArgument { path, message, .. } => {
+                assert_eq!(
+                    path,
+                    Some(vec![
+                        PathStep::Key("timeouts".into()),
+                        PathStep::Index(0),
+                        PathStep::Key("create".into()),
+                    ])
+                );
+                assert!(
+                    message.contains("invalid duration \"5 minutes\""),
+                    "{message}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_type_gets_timeouts_and_region() {
+        let s = complete_schema("aws_vpc", Schema::new());
+        assert!(s.blocks.contains_key("timeouts"));
+        assert!(s.attributes.contains_key("region"));
+        let computed = Schema::new().attr("region", Attribute::computed(AttrType::String));
+        let s = complete_schema("aws_s3_bucket", computed);
+        assert_eq!(s.attributes["region"].mode, AttrMode::OptionalComputed);
+    }
+}
