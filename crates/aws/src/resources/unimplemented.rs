@@ -303,11 +303,12 @@ pub(crate) fn complete_schema(type_name: &str, mut schema: Schema) -> Schema {
         });
         schema = schema.list_block("timeouts", 0, 1, t);
     }
-    match schema.attributes.get_mut("region") {
-        // A type that reports where its object lives (`aws_s3_bucket`)
-        // takes the v6 argument too.
-        Some(a) if a.mode == AttrMode::Computed => a.mode = AttrMode::OptionalComputed,
-        _ => {}
+    // A type that reports where its object lives (`aws_s3_bucket`) takes
+    // the v6 argument too.
+    if let Some(a) = schema.attributes.get_mut("region")
+        && a.mode == AttrMode::Computed
+    {
+        a.mode = AttrMode::OptionalComputed;
     }
     if !schema.attributes.contains_key("region") {
         schema = schema.attr(
