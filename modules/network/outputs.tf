@@ -57,3 +57,33 @@ output "default_security_group_id" {
   description = "ID of the VPC's default security group (locked down: no rules)."
   value       = aws_default_security_group.this.id
 }
+
+output "s3_endpoint_id" {
+  description = "ID of the S3 gateway endpoint (null when enable_s3_endpoint is false)."
+  value       = one(aws_vpc_endpoint.s3[*].id)
+}
+
+output "interface_endpoint_ids" {
+  description = "IDs of the interface endpoints, by service (\"ecr.api\", \"ecr.dkr\", \"sts\")."
+  value       = { for k, e in aws_vpc_endpoint.interface : k => e.id }
+}
+
+output "endpoints_security_group_id" {
+  description = "ID of the security group of the interface endpoints (HTTPS from the VPC; null without interface endpoints)."
+  value       = one(aws_security_group.endpoints[*].id)
+}
+
+output "flow_log_id" {
+  description = "ID of the VPC flow log (null when enable_flow_logs is false)."
+  value       = one(aws_flow_log.this[*].id)
+}
+
+output "flow_log_group_name" {
+  description = "Name of the CloudWatch log group receiving the flow logs."
+  value       = one(aws_cloudwatch_log_group.flow_logs[*].name)
+}
+
+output "flow_log_role_arn" {
+  description = "ARN of the IAM role the flow-logs service delivers with."
+  value       = one(aws_iam_role.flow_logs[*].arn)
+}

@@ -389,19 +389,32 @@ fn token_search_finds_plain_and_base64_copies() {
 /// modules/network in both NAT layouts: after apply every subnet is
 /// explicitly associated with its intended route table, whose default route
 /// goes through the internet gateway (public) or a NAT gateway in a public
-/// subnet (private: one per zone, or one shared); a re-plan is empty and
-/// destroy leaves nothing.
+/// subnet (private: one per zone, or one shared); the S3 gateway endpoint
+/// is attached to every route table of the module; the interface endpoints
+/// (per-zone layout) sit in the private subnets behind an HTTPS-only group;
+/// the flow log delivers to its log group through the module's scoped
+/// role; a re-plan is empty and destroy leaves nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn network_module_routes_every_subnet_in_both_nat_layouts() {
     let Some(moto) = terrace_testkit::shared_moto() else {
         return;
     };
     let p = shipped_project(moto);
-    let ec2 = aws_sdk_ec2::Client::new(&sdk_config(moto).await);
-    for (env, single, cidr) in [
-        ("netsingle", true, "10.70.0.0/16"),
-        ("netperaz", false, "10.71.0.0/16"),
+    let sdk = sdk_config(moto).await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let sfx = crate::support::suffix();
+    for (env, single, cidr, endpoints) in [
+        (format!("netsingle{sfx}"), true, "10.70.0.0/16", "[]"),
+        (
+            format!("netperaz{sfx}"),
+            false,
+            "10.71.0.0/16",
+            r#"["ecr.api", "ecr.dkr", "sts"]"#,
+        ),
     ] {
+        let env = env.as_str();
         p.write_env(
             env,
             &[(
@@ -414,10 +427,24 @@ module "network" {{
   cidr_block         = "{cidr}"
   az_count           = 2
   single_nat_gateway = {single}
+  interface_endpoints = {endpoints}
+  flow_logs_retention_in_days = 7
 }}
 
 output "vpc_id" {{
   value = module.network.vpc_id
+}}
+
+output "flow_log_role_arn" {{
+  value = module.network.flow_log_role_arn
+}}
+
+output "flow_log_group_name" {{
+  value = module.network.flow_log_group_name
+}}
+
+output "endpoints_security_group_id" {{
+  value = module.network.endpoints_security_group_id
 }}
 "#
                 ),
@@ -426,11 +453,14 @@ output "vpc_id" {{
         apply_replan(&p, env).await;
         let r = p.run(&["output", "-e", env, "--format", "json"]);
         let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_default();
-        let vpc = out["vpc_id"]["value"]
-            .as_str()
-            .or(out["vpc_id"].as_str())
-            .unwrap_or_default()
-            .to_string();
+        let output = |name: &str| {
+            out[name]["value"]
+                .as_str()
+                .or(out[name].as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let vpc = output("vpc_id");
         assert!(vpc.starts_with("vpc-"), "{}", r.all());
         let f = |n: &str, v: &str| {
             aws_sdk_ec2::types::Filter::builder()
@@ -520,9 +550,222 @@ output "vpc_id" {{
             }
         }
         assert_eq!(used_nats.len(), if single { 1 } else { 2 }, "{env}");
+
+        // The S3 gateway endpoint is in every route table of the module
+        // (every table but the VPC's main one).
+        let endpoints = ec2
+            .describe_vpc_endpoints()
+            .filters(f("vpc-id", &vpc))
+            .send()
+            .await
+            .unwrap();
+        let endpoints = endpoints.vpc_endpoints();
+        let kind = |e: &aws_sdk_ec2::types::VpcEndpoint| {
+            e.vpc_endpoint_type()
+                .map(|t| t.as_str().to_ascii_lowercase())
+                .unwrap_or_default()
+        };
+        let s3: Vec<_> = endpoints.iter().filter(|e| kind(e) == "gateway").collect();
+        assert_eq!(s3.len(), 1, "{env}: one gateway endpoint: {endpoints:?}");
+        assert_eq!(
+            s3[0].service_name(),
+            Some("com.amazonaws.us-east-1.s3"),
+            "{env}"
+        );
+        let mut module_tables: Vec<String> = tables
+            .route_tables()
+            .iter()
+            .filter(|t| !t.associations().iter().any(|a| a.main() == Some(true)))
+            .filter_map(|t| t.route_table_id().map(String::from))
+            .collect();
+        module_tables.sort();
+        assert_eq!(module_tables.len(), 3, "{env}: public + two private tables");
+        let mut attached: Vec<String> = s3[0].route_table_ids().to_vec();
+        attached.sort();
+        assert_eq!(attached, module_tables, "{env}: S3 endpoint route tables");
+
+        // Interface endpoints: only where asked for, in the private
+        // subnets, private DNS on, behind the HTTPS-from-the-VPC group.
+        let interface: Vec<_> = endpoints
+            .iter()
+            .filter(|e| kind(e) == "interface")
+            .collect();
+        let sg = output("endpoints_security_group_id");
+        if single {
+            assert!(interface.is_empty(), "{env}: {interface:?}");
+            assert_eq!(sg, "", "{env}: no endpoint group without endpoints");
+        } else {
+            let mut services: Vec<_> = interface.iter().filter_map(|e| e.service_name()).collect();
+            services.sort();
+            assert_eq!(
+                services,
+                [
+                    "com.amazonaws.us-east-1.ecr.api",
+                    "com.amazonaws.us-east-1.ecr.dkr",
+                    "com.amazonaws.us-east-1.sts"
+                ],
+                "{env}"
+            );
+            let mut private: Vec<String> = subnets
+                .subnets()
+                .iter()
+                .filter(|s| tier(s) == "private")
+                .filter_map(|s| s.subnet_id().map(String::from))
+                .collect();
+            private.sort();
+            for e in &interface {
+                let mut ids = e.subnet_ids().to_vec();
+                ids.sort();
+                assert_eq!(ids, private, "{env}: {e:?}");
+                assert_eq!(e.private_dns_enabled(), Some(true), "{env}: {e:?}");
+                let groups: Vec<_> = e.groups().iter().filter_map(|g| g.group_id()).collect();
+                assert_eq!(groups, [sg.as_str()], "{env}: {e:?}");
+            }
+            let g = ec2
+                .describe_security_groups()
+                .group_ids(&sg)
+                .send()
+                .await
+                .unwrap();
+            let g = &g.security_groups()[0];
+            let ingress = g.ip_permissions();
+            assert_eq!(ingress.len(), 1, "{env}: {ingress:?}");
+            assert_eq!(ingress[0].from_port(), Some(443), "{env}");
+            assert_eq!(ingress[0].to_port(), Some(443), "{env}");
+            assert_eq!(ingress[0].ip_protocol(), Some("tcp"), "{env}");
+            let cidrs: Vec<_> = ingress[0]
+                .ip_ranges()
+                .iter()
+                .filter_map(|r| r.cidr_ip())
+                .collect();
+            assert_eq!(cidrs, [cidr], "{env}: HTTPS from the VPC only");
+        }
+
+        // The flow log: the VPC's traffic to the module's log group through
+        // the module's role; the role is trusted by the flow-logs service
+        // and may write to that group only.
+        let role_arn = output("flow_log_role_arn");
+        let group = output("flow_log_group_name");
+        assert_eq!(group, format!("/aws/vpc-flow-logs/{env}"), "{}", r.all());
+        let fl = ec2
+            .describe_flow_logs()
+            .filter(f("resource-id", &vpc))
+            .send()
+            .await
+            .unwrap();
+        let fl = fl.flow_logs();
+        assert_eq!(fl.len(), 1, "{env}: {fl:?}");
+        assert_eq!(fl[0].deliver_logs_permission_arn(), Some(role_arn.as_str()));
+        // The destination is the group (moto reports only its ARN).
+        assert!(
+            fl[0].log_group_name() == Some(group.as_str())
+                || fl[0].log_destination().is_some_and(|d| d
+                    .trim_end_matches(":*")
+                    .ends_with(&format!(":log-group:{group}"))),
+            "{env}: {fl:?}"
+        );
+        assert_eq!(
+            fl[0].traffic_type().map(|t| t.as_str()),
+            Some("ALL"),
+            "{fl:?}"
+        );
+        let lg = logs
+            .describe_log_groups()
+            .log_group_name_prefix(&group)
+            .send()
+            .await
+            .unwrap();
+        let lg: Vec<_> = lg
+            .log_groups()
+            .iter()
+            .filter(|g| g.log_group_name() == Some(group.as_str()))
+            .collect();
+        assert_eq!(lg.len(), 1, "{env}: log group");
+        assert_eq!(lg[0].retention_in_days(), Some(7), "{env}");
+        let role_name = role_arn.rsplit('/').next().unwrap().to_string();
+        let role = iam.get_role().role_name(&role_name).send().await.unwrap();
+        let trust = decode_policy(
+            role.role()
+                .and_then(|r| r.assume_role_policy_document())
+                .unwrap_or_default(),
+        );
+        assert_eq!(
+            trust["Statement"][0]["Principal"]["Service"], "vpc-flow-logs.amazonaws.com",
+            "{env}: {trust}"
+        );
+        assert_eq!(trust["Statement"][0]["Action"], "sts:AssumeRole", "{trust}");
+        let names = iam
+            .list_role_policies()
+            .role_name(&role_name)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(names.policy_names(), ["write-flow-logs"], "{env}");
+        let doc = iam
+            .get_role_policy()
+            .role_name(&role_name)
+            .policy_name("write-flow-logs")
+            .send()
+            .await
+            .unwrap();
+        let doc = decode_policy(doc.policy_document());
+        let group_arn = lg[0].arn().unwrap_or_default().trim_end_matches(":*");
+        let resources = &doc["Statement"][0]["Resource"];
+        let resources: Vec<&str> = resources
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+            .unwrap_or_default();
+        assert!(!resources.is_empty(), "{env}: {doc}");
+        for res in &resources {
+            assert!(
+                *res == group_arn || *res == format!("{group_arn}:*"),
+                "{env}: resource {res} is not the flow-log group {group_arn}: {doc}"
+            );
+        }
         let r = p.run(&["destroy", "-e", env, "--auto-approve"]);
         assert_eq!(r.code, 0, "{env}: destroy\n{}", r.all());
         let left = owned_ec2_ids(&ec2, env).await;
         assert!(left.is_empty(), "{env}: left behind {left:?}");
+        assert!(
+            iam.get_role().role_name(&role_name).send().await.is_err(),
+            "{env}: flow-log role left behind"
+        );
+        let lg = logs
+            .describe_log_groups()
+            .log_group_name_prefix(&group)
+            .send()
+            .await
+            .unwrap();
+        assert!(lg.log_groups().is_empty(), "{env}: log group left behind");
     }
+}
+
+/// An IAM policy document as IAM returns it: JSON, URL-encoded by IAM (moto
+/// may return it plain).
+fn decode_policy(s: &str) -> serde_json::Value {
+    let text = if s.trim_start().starts_with('{') {
+        s.to_string()
+    } else {
+        percent_decode(s)
+    };
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("policy {text}: {e}"))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(if b[i] == b'+' { b' ' } else { b[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -268,6 +268,57 @@ pub async fn owned_ec2_ids(ec2: &aws_sdk_ec2::Client, env: &str) -> Vec<String> 
                 .expect("addresses")
                 .addresses()
                 .is_empty()
+        } else if id.starts_with("vpce-") {
+            // Deleted endpoints may stay listed for a while, as `deleted`;
+            // asking for one that is gone may be an error (gone, too).
+            ec2.describe_vpc_endpoints()
+                .vpc_endpoint_ids(id)
+                .send()
+                .await
+                .is_ok_and(|d| {
+                    d.vpc_endpoints().iter().any(|e| {
+                        e.state()
+                            .is_none_or(|s| !s.as_str().eq_ignore_ascii_case("deleted"))
+                    })
+                })
+        } else if id.starts_with("acl-") {
+            // moto keeps a deleted VPC's default ACL: live only with its VPC.
+            let vpc = ec2
+                .describe_network_acls()
+                .network_acl_ids(id)
+                .send()
+                .await
+                .ok()
+                .and_then(|d| {
+                    d.network_acls()
+                        .first()
+                        .and_then(|a| a.vpc_id().map(String::from))
+                });
+            match vpc {
+                Some(vpc) => ec2
+                    .describe_vpcs()
+                    .vpc_ids(vpc)
+                    .send()
+                    .await
+                    .is_ok_and(|d| !d.vpcs().is_empty()),
+                None => false,
+            }
+        } else if id.starts_with("fl-") {
+            !ec2.describe_flow_logs()
+                .filter(f("flow-log-id", id))
+                .send()
+                .await
+                .expect("flow logs")
+                .flow_logs()
+                .is_empty()
+        } else if id.starts_with("key-") {
+            !ec2.describe_key_pairs()
+                .filters(f("key-pair-id", id))
+                .send()
+                .await
+                .expect("key pairs")
+                .key_pairs()
+                .is_empty()
         } else if id.starts_with("lt-") {
             // Asking for a deleted template by id is an error: that means gone.
             ec2.describe_launch_templates()

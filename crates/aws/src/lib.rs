@@ -17,3 +17,4 @@ mod tags;
 mod values;
 
 pub use provider::{AwsProvider, AwsProviderFactory, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+pub use resources::unimplemented::{UnimplementedArgument, unimplemented_arguments};

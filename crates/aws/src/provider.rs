@@ -629,6 +629,17 @@ impl AwsProvider {
     }
 }
 
+/// Every type's schema has Terraform's `timeouts` block, which no object
+/// ever holds (`resources::unimplemented`): a type that builds its value by
+/// hand gets it empty, as planned.
+fn with_empty_timeouts(mut v: Value) -> Value {
+    if let Some(m) = v.as_map_mut() {
+        m.entry("timeouts".to_string())
+            .or_insert_with(|| Value::List(Vec::new()));
+    }
+    v
+}
+
 #[async_trait]
 impl Provider for AwsProvider {
     fn schema(&self) -> &ProviderSchema {
@@ -655,7 +666,13 @@ impl Provider for AwsProvider {
         if prior.is_empty() {
             return Ok(Vec::new());
         }
-        let out = self.resource(type_name)?.read_many(self, prior).await?;
+        let out: Vec<Option<Value>> = self
+            .resource(type_name)?
+            .read_many(self, prior)
+            .await?
+            .into_iter()
+            .map(|v| v.map(with_empty_timeouts))
+            .collect();
         debug_assert_eq!(out.len(), prior.len());
         Ok(out)
     }
@@ -666,7 +683,10 @@ impl Provider for AwsProvider {
         planned: &Value,
         ctx: &CreateContext,
     ) -> Result<Value, ProviderError> {
-        self.resource(type_name)?.create(self, planned, ctx).await
+        self.resource(type_name)?
+            .create(self, planned, ctx)
+            .await
+            .map(with_empty_timeouts)
     }
 
     async fn update(
@@ -679,6 +699,7 @@ impl Provider for AwsProvider {
         self.resource(type_name)?
             .update(self, prior, planned, ctx)
             .await
+            .map(with_empty_timeouts)
     }
 
     async fn delete(&self, type_name: &str, prior: &Value) -> Result<(), ProviderError> {
@@ -686,7 +707,11 @@ impl Provider for AwsProvider {
     }
 
     async fn import(&self, type_name: &str, id: &str) -> Result<Option<Value>, ProviderError> {
-        self.resource(type_name)?.import(self, id).await
+        Ok(self
+            .resource(type_name)?
+            .import(self, id)
+            .await?
+            .map(with_empty_timeouts))
     }
 
     async fn read_data(&self, type_name: &str, config: &Value) -> Result<Value, ProviderError> {

@@ -100,6 +100,10 @@ impl Ec2Mapped for RouteTable {
             .set("tags_all", tags_all)
             .build()
     }
+
+    fn listed_as_own(&self, rt: &Rt) -> bool {
+        !rt.associations().iter().any(|a| a.main() == Some(true))
+    }
 }
 
 #[async_trait]

@@ -6,9 +6,12 @@
 //! yet". The v6 per-resource `region` argument is accepted on every type
 //! when null or the provider's own region. Computed-only attributes of the
 //! Terraform schema that terrace cannot report yet are known and null.
+//! Every type also takes Terraform's `timeouts` block (`create`, `read`,
+//! `update`, `delete`): the values are checked as Go durations and not
+//! used (terrace's own per-type waits apply); state holds the block empty.
 
 use terrace_core::{PathStep, Value};
-use terrace_provider::{AttrType, Attribute, ProviderError, Schema};
+use terrace_provider::{AttrMode, AttrType, Attribute, ProviderError, Schema};
 
 /// One unimplemented argument: its type and the value Terraform defaults
 /// it to (also accepted), or a computed-only attribute.
@@ -37,9 +40,10 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
             ("carrier_gateway_id", Str),
             ("core_network_arn", Str),
             ("local_gateway_id", Str),
-            ("vpc_endpoint_id", Str),
         ],
     ),
+    ("aws_route_table", &[("propagating_vgws", Strings)]),
+    ("aws_default_route_table", &[("propagating_vgws", Strings)]),
     (
         "aws_eip",
         &[
@@ -68,7 +72,6 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
             ("ipv6_cidr_block_network_border_group", Str),
             ("ipv6_ipam_pool_id", Str),
             ("ipv6_netmask_length", Num),
-            ("default_network_acl_id", Computed),
             ("ipv6_association_id", Computed),
         ],
     ),
@@ -227,6 +230,42 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
     ),
 ];
 
+/// One argument of the Terraform schema that terrace accepts only when
+/// null (or at Terraform's default), for tests and documentation.
+#[derive(Debug, Clone)]
+pub struct UnimplementedArgument {
+    pub type_name: &'static str,
+    pub name: &'static str,
+    /// A value terrace refuses for it ("does not implement"), or `None`
+    /// for a computed-only attribute, which configuration cannot set.
+    pub refused_value: Option<Value>,
+}
+
+/// Every unimplemented argument of every resource type (the v6 `region`
+/// argument, accepted on every type, is not listed).
+pub fn unimplemented_arguments() -> Vec<UnimplementedArgument> {
+    TABLE
+        .iter()
+        .flat_map(|(t, entries)| {
+            entries
+                .iter()
+                .map(move |(name, arg)| UnimplementedArgument {
+                    type_name: t,
+                    name,
+                    refused_value: match arg {
+                        Str => Some(Value::from("not-implemented")),
+                        StrDefault(_) => Some(Value::from("not-the-default")),
+                        Num => Some(Value::from(7)),
+                        Bool(default) => Some(Value::Bool(!default)),
+                        Strings => Some(Value::List(vec![Value::from("x")])),
+                        Map => Some(Value::map([("a", Value::from("b"))])),
+                        Computed => None,
+                    },
+                })
+        })
+        .collect()
+}
+
 fn entries(type_name: &str) -> &'static [(&'static str, Arg)] {
     TABLE
         .iter()
@@ -252,6 +291,25 @@ pub(crate) fn complete_schema(type_name: &str, mut schema: Schema) -> Schema {
         };
         schema = schema.attr(name, attr.describe("not implemented by terrace yet"));
     }
+    // Terraform's `timeouts` block (create / read / update / delete as Go
+    // durations): accepted and checked; terrace keeps its own bounds.
+    if !schema.blocks.contains_key("timeouts") {
+        let t = TIMEOUT_KEYS.iter().fold(Schema::new(), |s, k| {
+            s.attr(
+                k,
+                Attribute::optional(AttrType::String)
+                    .describe("accepted and checked; terrace uses its own time limits"),
+            )
+        });
+        schema = schema.list_block("timeouts", 0, 1, t);
+    }
+    // A type that reports where its object lives (`aws_s3_bucket`) takes
+    // the v6 argument too.
+    if let Some(a) = schema.attributes.get_mut("region")
+        && a.mode == AttrMode::Computed
+    {
+        a.mode = AttrMode::OptionalComputed;
+    }
     if !schema.attributes.contains_key("region") {
         schema = schema.attr(
             "region",
@@ -260,6 +318,66 @@ pub(crate) fn complete_schema(type_name: &str, mut schema: Schema) -> Schema {
         );
     }
     schema
+}
+
+const TIMEOUT_KEYS: [&str; 4] = ["create", "read", "update", "delete"];
+
+/// Whether `s` is a duration Go's `time.ParseDuration` accepts ("5m",
+/// "1h30m", "1.5h", "300ms"), as Terraform requires of `timeouts`.
+fn is_go_duration(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if s == "0" {
+        return true;
+    }
+    let mut rest = s;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..digits];
+        if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+            return false;
+        }
+        rest = &rest[digits..];
+        let Some(unit) = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"]
+            .into_iter()
+            .find(|u| rest.starts_with(u))
+        else {
+            return false;
+        };
+        rest = &rest[unit.len()..];
+    }
+    true
+}
+
+/// Check a `timeouts` block: each value a Go duration. Returns the error
+/// at the first bad one.
+fn check_timeouts(type_name: &str, v: &Value) -> Result<(), ProviderError> {
+    let items = v.as_list().map(|l| l.to_vec()).unwrap_or_default();
+    for (i, item) in items.iter().enumerate() {
+        for key in TIMEOUT_KEYS {
+            let Some(text) = item.get(key).and_then(|x| x.as_str().map(str::to_string)) else {
+                continue;
+            };
+            if !is_go_duration(&text) {
+                return Err(ProviderError::InvalidArgument {
+                    path: Some(vec![
+                        PathStep::Key("timeouts".into()),
+                        PathStep::Index(i),
+                        PathStep::Key(key.into()),
+                    ]),
+                    code: "InvalidDuration".into(),
+                    message: format!(
+                        "time: invalid duration {text:?} in timeouts.{key} of {type_name}; write a duration such as \"10m\", \"1h30m\" or \"45s\""
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Check a resource's configuration: an unimplemented argument set to
@@ -317,6 +435,11 @@ pub(crate) fn check(
             _ => return Err(reject(name, "remove it or set it to null".into())),
         }
     }
+    if let Some(t) = map.get("timeouts").filter(|v| v.is_wholly_known()) {
+        check_timeouts(type_name, t)?;
+        // Never part of the object: reads report the block empty.
+        map.insert("timeouts".into(), Value::List(Vec::new()));
+    }
     if let Some(r) = map
         .get("region")
         .filter(|v| !v.is_null() && v.is_wholly_known())
@@ -333,4 +456,63 @@ pub(crate) fn check(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_as_terraform_takes_them() {
+        for ok in [
+            "5m", "1h30m", "45s", "1.5h", "300ms", "0", "10m0s", "2h45m30s",
+        ] {
+            assert!(is_go_duration(ok), "{ok}");
+        }
+        for bad in ["", "5", "5 minutes", "m", "1x", "1.2.3s", "h5", "5m!"] {
+            assert!(!is_go_duration(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timeouts_are_checked_then_dropped() {
+        let block = |create: &str| {
+            Value::map([(
+                "timeouts",
+                Value::List(vec![Value::map([
+                    ("create", Value::from(create)),
+                    ("delete", Value::Null),
+                ])]),
+            )])
+        };
+        let out = check("aws_route", &block("5m"), "us-east-1").unwrap();
+        assert_eq!(out.get("timeouts"), Some(&Value::List(Vec::new())));
+        match check("aws_route", &block("5 minutes"), "us-east-1").unwrap_err() {
+            ProviderError::InvalidArgument { path, message, .. } => {
+                assert_eq!(
+                    path,
+                    Some(vec![
+                        PathStep::Key("timeouts".into()),
+                        PathStep::Index(0),
+                        PathStep::Key("create".into()),
+                    ])
+                );
+                assert!(
+                    message.contains("invalid duration \"5 minutes\""),
+                    "{message}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_type_gets_timeouts_and_region() {
+        let s = complete_schema("aws_vpc", Schema::new());
+        assert!(s.blocks.contains_key("timeouts"));
+        assert!(s.attributes.contains_key("region"));
+        let computed = Schema::new().attr("region", Attribute::computed(AttrType::String));
+        let s = complete_schema("aws_s3_bucket", computed);
+        assert_eq!(s.attributes["region"].mode, AttrMode::OptionalComputed);
+    }
 }

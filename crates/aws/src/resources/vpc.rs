@@ -11,8 +11,8 @@ use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_bool, get_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, ResourceType as Ec2ResourceType, RouteTable, SecurityGroup, Tenancy,
-    VpcAttributeName, VpcTenancy,
+    AttributeBooleanValue, NetworkAcl, ResourceType as Ec2ResourceType, RouteTable, SecurityGroup,
+    Tenancy, VpcAttributeName, VpcTenancy,
 };
 use futures::{StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
@@ -36,6 +36,7 @@ struct VpcExtras {
     dns_hostnames: Option<bool>,
     main_route_table: Option<String>,
     default_security_group: Option<String>,
+    default_network_acl: Option<String>,
 }
 
 impl Vpc {
@@ -60,7 +61,8 @@ impl Vpc {
         if ids.is_empty() {
             return Ok(BTreeMap::new());
         }
-        // Main route tables and default security groups: one batched call each.
+        // Main route tables, default security groups and default network
+        // ACLs: one batched call each.
         let main_rts = find_keyed(
             p,
             "vpc-id",
@@ -75,6 +77,14 @@ impl Vpc {
             &ids,
             vec![filter("group-name", ["default"])],
             |g: &SecurityGroup| g.vpc_id().map(str::to_string),
+        )
+        .await?;
+        let default_acls = find_keyed(
+            p,
+            "vpc-id",
+            &ids,
+            vec![filter("default", ["true"])],
+            |a: &NetworkAcl| a.vpc_id().map(str::to_string),
         )
         .await?;
         // DNS attributes have no batched API: one call per VPC and attribute.
@@ -104,6 +114,10 @@ impl Vpc {
                     default_security_group: default_sgs
                         .get(&id)
                         .and_then(|g| g.group_id())
+                        .map(str::to_string),
+                    default_network_acl: default_acls
+                        .get(&id)
+                        .and_then(|a| a.network_acl_id())
                         .map(str::to_string),
                 };
                 Some((id, (v, extras)))
@@ -144,6 +158,10 @@ impl Vpc {
             .set_opt_str(
                 "default_security_group_id",
                 extras.default_security_group.as_deref(),
+            )
+            .set_opt_str(
+                "default_network_acl_id",
+                extras.default_network_acl.as_deref(),
             )
             .set_opt_str("dhcp_options_id", vpc.dhcp_options_id())
             .set("owner_id", owner)
@@ -254,6 +272,10 @@ impl ResourceType for Vpc {
                 )
                 .attr(
                     "default_security_group_id",
+                    Attribute::computed(AttrType::String),
+                )
+                .attr(
+                    "default_network_acl_id",
                     Attribute::computed(AttrType::String),
                 )
                 .attr("dhcp_options_id", Attribute::computed(AttrType::String))

@@ -416,6 +416,13 @@ pub(crate) trait Ec2Mapped: Send + Sync {
     /// The state value of `object`; `prior` supplies what the API cannot
     /// tell (user `tags` versus default tags, write-only arguments).
     fn map(&self, p: &AwsProvider, object: &Self::Object, prior: Option<&Value>) -> Value;
+
+    /// Whether a tagged object is this type's own in unmanaged listing: a
+    /// VPC's main route table or default network ACL, adopted by the
+    /// `aws_default_*` types and tagged by them, is not.
+    fn listed_as_own(&self, _object: &Self::Object) -> bool {
+        true
+    }
 }
 
 /// The lookups every resource type needs besides create/update/delete.
@@ -469,7 +476,11 @@ impl<M: Ec2Mapped> Lookups for M {
         environment: &str,
     ) -> Result<Vec<Value>, ProviderError> {
         let found = find_by_environment::<M::Object>(p, environment).await?;
-        Ok(found.iter().map(|o| self.map(p, o, None)).collect())
+        Ok(found
+            .iter()
+            .filter(|o| self.listed_as_own(o))
+            .map(|o| self.map(p, o, None))
+            .collect())
     }
 }
 

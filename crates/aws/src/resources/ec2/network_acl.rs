@@ -387,6 +387,10 @@ impl Ec2Mapped for NetworkAcl {
     fn map(&self, p: &AwsProvider, a: &Acl, prior: Option<&Value>) -> Value {
         acl_value(p, NAME, a, prior)
     }
+
+    fn listed_as_own(&self, a: &Acl) -> bool {
+        a.is_default() != Some(true)
+    }
 }
 
 #[async_trait]

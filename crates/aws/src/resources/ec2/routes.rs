@@ -20,6 +20,8 @@ pub(crate) const TARGETS: &[&str] = &[
     "transit_gateway_id",
     "vpc_peering_connection_id",
     "egress_only_gateway_id",
+    "vpc_endpoint_id",
+    "instance_id",
 ];
 
 /// The attribute names of a route's destination: `cidr_block` and
@@ -68,7 +70,13 @@ impl RouteSpec {
                 targets.insert(k, v.to_string());
             }
         };
-        put("gateway_id", r.gateway_id());
+        // A route through a (Gateway Load Balancer) endpoint reports the
+        // endpoint as its gateway; Terraform names it vpc_endpoint_id.
+        match r.gateway_id() {
+            Some(g) if g.starts_with("vpce-") => put("vpc_endpoint_id", Some(g)),
+            g => put("gateway_id", g),
+        }
+        put("instance_id", r.instance_id());
         put("nat_gateway_id", r.nat_gateway_id());
         put(
             "network_interface_id",
@@ -114,12 +122,15 @@ impl RouteSpec {
 
 /// Routes of a table that its own resources do not manage: the `local`
 /// route, routes propagated from a VPN gateway and those a gateway VPC
-/// endpoint adds (Terraform skips them the same way).
+/// endpoint adds to its prefix list (Terraform skips them the same way); a
+/// CIDR route through an endpoint (`vpc_endpoint_id`) is the table's own.
 pub(crate) fn managed_elsewhere(r: &Route) -> bool {
     r.origin() == Some(&RouteOrigin::CreateRouteTable)
         || r.origin() == Some(&RouteOrigin::EnableVgwRoutePropagation)
         || r.gateway_id() == Some("local")
-        || r.gateway_id().is_some_and(|g| g.starts_with("vpce-"))
+        || (r.gateway_id().is_some_and(|g| g.starts_with("vpce-"))
+            && r.destination_cidr_block().is_none()
+            && r.destination_ipv6_cidr_block().is_none())
         || r.destination_prefix_list_id().is_some()
 }
 
@@ -144,6 +155,8 @@ pub(crate) async fn put_route(
                 .set_transit_gateway_id(t("transit_gateway_id"))
                 .set_vpc_peering_connection_id(t("vpc_peering_connection_id"))
                 .set_egress_only_internet_gateway_id(t("egress_only_gateway_id"))
+                .set_vpc_endpoint_id(t("vpc_endpoint_id"))
+                .set_instance_id(t("instance_id"))
                 .send()
         })
         .await
@@ -161,6 +174,8 @@ pub(crate) async fn put_route(
                 .set_transit_gateway_id(t("transit_gateway_id"))
                 .set_vpc_peering_connection_id(t("vpc_peering_connection_id"))
                 .set_egress_only_internet_gateway_id(t("egress_only_gateway_id"))
+                .set_vpc_endpoint_id(t("vpc_endpoint_id"))
+                .set_instance_id(t("instance_id"))
                 .send()
         })
         .await
