@@ -279,6 +279,10 @@ where
         && !matches!(err, SdkError::ServiceError(_))
         && is_credentials_error(&message)
     {
+        // A role session that could not be renewed: say that, not "none found".
+        if let Some(at) = message.find(crate::credentials::ASSUME_ROLE_PREFIX) {
+            return ProviderError::Config(format!("{op}: {}", &message[at..]));
+        }
         return no_credentials(&message);
     }
     match err.code() {

@@ -27,6 +27,7 @@
 //! `list_owned` then come for free, and `find_by_id` serves `read_one`.
 
 mod autoscaling;
+mod autoscaling_parts;
 mod autoscaling_policy;
 mod autoscaling_schedule;
 mod default_route_table;
@@ -36,6 +37,7 @@ pub(crate) mod ec2;
 pub(crate) mod ec2_support;
 mod ecr_lifecycle_policy;
 mod ecr_registry_scanning;
+mod ecr_registry_settings;
 mod ecr_repository;
 mod eks;
 mod eks_access;
@@ -265,6 +267,8 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(ecr_lifecycle_policy::EcrPolicy::Lifecycle),
         Box::new(ecr_lifecycle_policy::EcrPolicy::Repository),
         Box::new(ecr_registry_scanning::RegistryScanning),
+        Box::new(ecr_registry_settings::ReplicationConfig),
+        Box::new(ecr_registry_settings::PullThroughCacheRuleType),
         Box::new(s3_bucket::S3Bucket),
         Box::new(BucketResource(s3_bucket_versioning::S3BucketVersioning)),
         Box::new(BucketResource(s3_bucket_parts::PublicAccessBlock)),
