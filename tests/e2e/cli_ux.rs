@@ -525,10 +525,20 @@ fn no_aws_credentials_is_one_short_diagnostic() {
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    for part in ["no valid AWS credentials were found", "SSO", "IMDS", "AWS_ACCESS_KEY_ID"] {
+    for part in [
+        "no valid AWS credentials were found",
+        "SSO",
+        "IMDS",
+        "AWS_ACCESS_KEY_ID",
+    ] {
         assert!(stderr.contains(part), "{part:?} missing:\n{stderr}");
     }
-    for dump in ["DispatchFailure", "ConnectorError", "Extensions {", "source:"] {
+    for dump in [
+        "DispatchFailure",
+        "ConnectorError",
+        "Extensions {",
+        "source:",
+    ] {
         assert!(!stderr.contains(dump), "{dump:?} in:\n{stderr}");
     }
     let line = stderr

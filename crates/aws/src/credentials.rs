@@ -127,12 +127,10 @@ impl ProvideCredentials for AssumeRoleSource {
     {
         future::ProvideCredentials::new(async move {
             self.assume().await.map_err(|e| {
-                aws_credential_types::provider::error::CredentialsError::provider_error(
-                    match e {
-                        ProviderError::Config(m) => m,
-                        other => format!("{ASSUME_ROLE_PREFIX}{other}"),
-                    },
-                )
+                aws_credential_types::provider::error::CredentialsError::provider_error(match e {
+                    ProviderError::Config(m) => m,
+                    other => format!("{ASSUME_ROLE_PREFIX}{other}"),
+                })
             })
         })
     }

@@ -512,7 +512,6 @@ impl AwsProvider {
             None => sdk_config,
         };
 
-
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&sdk_config);
         if let Some(u) = ep("ec2") {
             ec2 = ec2.endpoint_url(u);

@@ -77,7 +77,11 @@ async fn classic_elb_lifecycle() {
     let plan = p
         .plan_resource(t, Some(&state), &cfg2, &c.resource)
         .unwrap();
-    assert!(plan.requires_replace.is_empty(), "{:?}", plan.requires_replace);
+    assert!(
+        plan.requires_replace.is_empty(),
+        "{:?}",
+        plan.requires_replace
+    );
     let updated = p
         .update(t, &state, &plan.planned, &c.resource)
         .await
@@ -149,7 +153,13 @@ async fn classic_elb_destroy_and_bad_input() {
     let t = "aws_elb";
     let name = unique("edge").replace('_', "-");
     let c = create_ctx(env, "aws_elb.edge");
-    let state = create(&p, t, &elb_config(&name, vec![listener(80, 80)], 60, "ci"), &c).await;
+    let state = create(
+        &p,
+        t,
+        &elb_config(&name, vec![listener(80, 80)], 60, "ci"),
+        &c,
+    )
+    .await;
     assert!(
         p.list_owned(t, env)
             .await

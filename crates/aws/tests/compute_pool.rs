@@ -1019,7 +1019,10 @@ fn mixed_config(
                             "on_demand_percentage_above_base_capacity",
                             Value::from(percent_on_demand),
                         ),
-                        ("spot_allocation_strategy", Value::from("capacity-optimized")),
+                        (
+                            "spot_allocation_strategy",
+                            Value::from("capacity-optimized"),
+                        ),
                     ]),
                 ),
                 (
@@ -1141,7 +1144,10 @@ async fn autoscaling_group_mixed_instances_warm_pool_and_load_balancers() {
                 path,
                 Some(vec![PathStep::Key("mixed_instances_policy".into())])
             );
-            assert!(message.contains("conflicts with `launch_template`"), "{message}");
+            assert!(
+                message.contains("conflicts with `launch_template`"),
+                "{message}"
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -1257,7 +1263,10 @@ async fn autoscaling_group_mixed_instances_warm_pool_and_load_balancers() {
         imported.get("mixed_instances_policy"),
         without.get("mixed_instances_policy")
     );
-    assert_eq!(imported.get("load_balancers"), without.get("load_balancers"));
+    assert_eq!(
+        imported.get("load_balancers"),
+        without.get("load_balancers")
+    );
 
     p.delete(ty, &without).await.unwrap();
     assert_eq!(
@@ -1279,7 +1288,10 @@ async fn refresh_provider() -> Option<(Arc<dyn Provider>, terrace_testkit::FakeI
         "endpoints",
         block(vec![("autoscaling", Value::from(fake.endpoint.as_str()))]),
     )]);
-    Some((factory.configure(&config, ENV).await.expect("configure"), fake))
+    Some((
+        factory.configure(&config, ENV).await.expect("configure"),
+        fake,
+    ))
 }
 
 fn refresh_config(name: &str, lt_id: &str, version: &str, subnet: &str, team: &str) -> Value {
@@ -1394,7 +1406,14 @@ async fn autoscaling_group_instance_refresh_on_template_change_and_triggers() {
     )
     .await;
     assert!(fake.refreshes_of(name).is_empty());
-    assert!(!state.get("instance_refresh").unwrap().as_list().unwrap().is_empty());
+    assert!(
+        !state
+            .get("instance_refresh")
+            .unwrap()
+            .as_list()
+            .unwrap()
+            .is_empty()
+    );
 
     // A new template version starts one, with the preferences.
     let v2 = update_checked(
@@ -1419,7 +1438,11 @@ async fn autoscaling_group_instance_refresh_on_template_change_and_triggers() {
         ("Preferences.CheckpointPercentages.member.2", "100"),
         ("Preferences.ScaleInProtectedInstances", "Ignore"),
     ] {
-        assert_eq!(params.get(k).map(String::as_str), Some(v), "{k} in {params:?}");
+        assert_eq!(
+            params.get(k).map(String::as_str),
+            Some(v),
+            "{k} in {params:?}"
+        );
     }
 
     // A change not named in triggers starts none.
@@ -1466,7 +1489,10 @@ async fn autoscaling_group_instance_refresh_on_template_change_and_triggers() {
         .update(ty, &retagged_state, &plan.planned, &rctx(addr))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("InstanceRefreshInProgress"), "{err}");
+    assert!(
+        err.to_string().contains("InstanceRefreshInProgress"),
+        "{err}"
+    );
     assert_eq!(fake.refreshes_of(name).len(), 2);
 
     // A warmup that is not a number of seconds is refused at plan, at its path.
@@ -1503,7 +1529,10 @@ async fn autoscaling_group_instance_refresh_on_template_change_and_triggers() {
         .pop()
         .unwrap()
         .unwrap();
-    assert_eq!(read.get("instance_refresh"), retagged_state.get("instance_refresh"));
+    assert_eq!(
+        read.get("instance_refresh"),
+        retagged_state.get("instance_refresh")
+    );
     let imported = p.import(ty, name).await.unwrap().unwrap();
     assert_eq!(imported.get("instance_refresh"), Some(&Value::List(vec![])));
 

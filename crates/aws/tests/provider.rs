@@ -310,7 +310,10 @@ async fn unimplemented_arguments_accepted_when_null_rejected_when_set() {
     assert_eq!(planned.get("metrics_granularity"), Some(&Value::Null));
     match asg(Value::set(vec![Value::from("Launch")])).unwrap_err() {
         ProviderError::InvalidArgument { path, message, .. } => {
-            assert_eq!(path, Some(vec![PathStep::Key("suspended_processes".into())]));
+            assert_eq!(
+                path,
+                Some(vec![PathStep::Key("suspended_processes".into())])
+            );
             assert!(
                 message.contains("`suspended_processes` of `aws_autoscaling_group`"),
                 "{message}"
@@ -490,7 +493,11 @@ async fn assume_role_signs_as_the_role_and_renews_an_expired_session() {
             (action == "GetCallerIdentity"
                 && !expired_once.swap(true, std::sync::atomic::Ordering::SeqCst))
             .then(|| {
-                terrace_testkit::query_error(403, "ExpiredToken", "The security token included in the request is expired")
+                terrace_testkit::query_error(
+                    403,
+                    "ExpiredToken",
+                    "The security token included in the request is expired",
+                )
             })
         }),
     );
@@ -501,9 +508,13 @@ async fn assume_role_signs_as_the_role_and_renews_an_expired_session() {
         ("external_id", Value::from("tenant-7")),
         ("duration", Value::from("1h")),
     ]);
-    let p = AwsProvider::connect(&assume_config(&proxy.endpoint, block), "assume", &moto.aws_env())
-        .await
-        .expect("connect with assume_role");
+    let p = AwsProvider::connect(
+        &assume_config(&proxy.endpoint, block),
+        "assume",
+        &moto.aws_env(),
+    )
+    .await
+    .expect("connect with assume_role");
     let me = p
         .read_data("aws_caller_identity", &Value::map::<&str>([]))
         .await
@@ -594,7 +605,12 @@ async fn assume_role_errors_are_short_and_name_the_role() {
         "{text2}"
     );
     for t in [&text, &text2] {
-        for dump in ["DispatchFailure", "ConnectorError", "Extensions {", "source:"] {
+        for dump in [
+            "DispatchFailure",
+            "ConnectorError",
+            "Extensions {",
+            "source:",
+        ] {
             assert!(!t.contains(dump), "{t:?} contains {dump:?}");
         }
     }

@@ -1230,14 +1230,19 @@ async fn ecr_pull_through_cache_rule_against_the_fake_endpoint() {
     let fake = terrace_testkit::FakeEcr::start();
     let config = Value::map([(
         "endpoints",
-        Value::List(vec![Value::map([("ecr", Value::from(fake.endpoint.as_str()))])]),
+        Value::List(vec![Value::map([(
+            "ecr",
+            Value::from(fake.endpoint.as_str()),
+        )])]),
     )]);
     let Some(p) = provider_with(env, config).await else {
         return;
     };
     let t = "aws_ecr_pull_through_cache_rule";
-    let secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbCdEf";
-    let secret2 = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub2-GhIjKl";
+    let secret =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbCdEf";
+    let secret2 =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub2-GhIjKl";
 
     // A prefix of the wrong length is refused at plan.
     let c = create_ctx(env, &format!("{t}.bad"));
@@ -1246,7 +1251,10 @@ async fn ecr_pull_through_cache_rule_against_the_fake_endpoint() {
         .unwrap_err()
     {
         terrace_provider::ProviderError::InvalidArgument { path, .. } => {
-            assert_eq!(path, Some(vec![PathStep::Key("ecr_repository_prefix".into())]));
+            assert_eq!(
+                path,
+                Some(vec![PathStep::Key("ecr_repository_prefix".into())])
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -1277,12 +1285,13 @@ async fn ecr_pull_through_cache_rule_against_the_fake_endpoint() {
     let quay = create(&p, t, &pull_through("quay", "quay.io", None), &cq).await;
 
     // A second rule with a taken prefix: an error at the prefix.
-    let dup = p
-        .plan_resource(t, None, &k8s_cfg, &ck.resource)
-        .unwrap();
+    let dup = p.plan_resource(t, None, &k8s_cfg, &ck.resource).unwrap();
     match p.create(t, &dup.planned, &ck).await.unwrap_err() {
         terrace_provider::ProviderError::InvalidArgument { path, .. } => {
-            assert_eq!(path, Some(vec![PathStep::Key("ecr_repository_prefix".into())]));
+            assert_eq!(
+                path,
+                Some(vec![PathStep::Key("ecr_repository_prefix".into())])
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -1303,14 +1312,22 @@ async fn ecr_pull_through_cache_rule_against_the_fake_endpoint() {
         .plan_resource(t, Some(&hub), &hub_cfg2, &ch.resource)
         .unwrap();
     assert!(plan.requires_replace.is_empty());
-    let hub2 = p.update(t, &hub, &plan.planned, &ch.resource).await.unwrap();
+    let hub2 = p
+        .update(t, &hub, &plan.planned, &ch.resource)
+        .await
+        .unwrap();
     assert_planned_matches(&plan.planned, &hub2);
     assert_eq!(
         fake.rule("hub").unwrap()["credentialArn"].as_str(),
         Some(secret2)
     );
     let plan = p
-        .plan_resource(t, Some(&k8s), &pull_through("k8s", "public.ecr.aws", None), &ck.resource)
+        .plan_resource(
+            t,
+            Some(&k8s),
+            &pull_through("k8s", "public.ecr.aws", None),
+            &ck.resource,
+        )
         .unwrap();
     assert_eq!(
         plan.requires_replace,

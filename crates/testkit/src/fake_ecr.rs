@@ -150,7 +150,9 @@ fn now() -> f64 {
 fn not_found(prefix: &str) -> Failure {
     (
         "PullThroughCacheRuleNotFoundException",
-        format!("The pull-through cache rule with prefix '{prefix}' does not exist in the registry with id '{ACCOUNT}'"),
+        format!(
+            "The pull-through cache rule with prefix '{prefix}' does not exist in the registry with id '{ACCOUNT}'"
+        ),
     )
 }
 

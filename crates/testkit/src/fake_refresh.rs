@@ -268,7 +268,10 @@ fn handle(
     form: &BTreeMap<String, String>,
 ) -> Option<(u16, String)> {
     let mut st = state.lock().unwrap();
-    let group = form.get("AutoScalingGroupName").cloned().unwrap_or_default();
+    let group = form
+        .get("AutoScalingGroupName")
+        .cloned()
+        .unwrap_or_default();
     Some(match action {
         "StartInstanceRefresh" => {
             if let Some(code) = st.fail_next_start.take() {
@@ -297,7 +300,10 @@ fn handle(
                 status: "InProgress".into(),
                 params,
             });
-            ok(action, &format!("<InstanceRefreshId>{id}</InstanceRefreshId>"))
+            ok(
+                action,
+                &format!("<InstanceRefreshId>{id}</InstanceRefreshId>"),
+            )
         }
         "CancelInstanceRefresh" => {
             match st
@@ -308,7 +314,10 @@ fn handle(
                 Some(r) => {
                     r.status = "Cancelling".into();
                     let id = r.id.clone();
-                    ok(action, &format!("<InstanceRefreshId>{id}</InstanceRefreshId>"))
+                    ok(
+                        action,
+                        &format!("<InstanceRefreshId>{id}</InstanceRefreshId>"),
+                    )
                 }
                 None => error(
                     "ActiveInstanceRefreshNotFound",
@@ -337,7 +346,10 @@ fn handle(
                     r.status = "Cancelled".into();
                 }
             }
-            ok(action, &format!("<InstanceRefreshes>{members}</InstanceRefreshes>"))
+            ok(
+                action,
+                &format!("<InstanceRefreshes>{members}</InstanceRefreshes>"),
+            )
         }
         _ => return None,
     })

@@ -24,7 +24,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use terrace_core::{PathStep, Value};
 use terrace_provider::{
-    AttrMode, AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+    AttrMode, AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext,
+    Schema,
 };
 
 pub(crate) struct AutoscalingGroup;

@@ -9,15 +9,15 @@
 //! rule); any refresh in progress is cancelled first. terrace does not wait
 //! for a refresh to finish, as Terraform does not.
 
+use super::ec2_support::ok_if_gone;
 use super::wait_for;
 use crate::api::is_not_found;
 use crate::provider::AwsProvider;
 use crate::values::{first_block, get_blocks, get_bool, get_i64, get_str};
 use aws_sdk_autoscaling::types::{
     InstanceRefreshStatus, InstanceReusePolicy, InstancesDistribution, LaunchTemplate,
-    LaunchTemplateOverrides, LaunchTemplateSpecification, MixedInstancesPolicy,
-    RefreshPreferences, ScaleInProtectedInstances, StandbyInstances, WarmPoolConfiguration,
-    WarmPoolState,
+    LaunchTemplateOverrides, LaunchTemplateSpecification, MixedInstancesPolicy, RefreshPreferences,
+    ScaleInProtectedInstances, StandbyInstances, WarmPoolConfiguration, WarmPoolState,
 };
 use std::time::Duration;
 use terrace_core::{PathStep, Value};
@@ -109,7 +109,10 @@ pub(super) fn warm_pool_schema() -> Schema {
             "pool_state",
             Attribute::optional(AttrType::String).default("Stopped"),
         )
-        .attr("min_size", Attribute::optional(AttrType::Number).default(0i64))
+        .attr(
+            "min_size",
+            Attribute::optional(AttrType::Number).default(0i64),
+        )
         .attr(
             "max_group_prepared_capacity",
             Attribute::optional(AttrType::Number).default(-1i64),
@@ -254,7 +257,10 @@ pub(super) fn mixed_instances_policy_value(m: &MixedInstancesPolicy) -> Value {
                     "on_demand_percentage_above_base_capacity",
                     num(d.on_demand_percentage_above_base_capacity()),
                 ),
-                ("spot_allocation_strategy", opt(d.spot_allocation_strategy())),
+                (
+                    "spot_allocation_strategy",
+                    opt(d.spot_allocation_strategy()),
+                ),
                 ("spot_instance_pools", num(d.spot_instance_pools())),
                 ("spot_max_price", opt(d.spot_max_price())),
             ])
@@ -333,20 +339,16 @@ pub(super) async fn put_warm_pool(
 
 /// `DeleteWarmPool`; a group that has none is fine.
 pub(super) async fn delete_warm_pool(p: &AwsProvider, name: &str) -> Result<(), ProviderError> {
-    match p
-        .call("autoscaling:DeleteWarmPool", || {
+    ok_if_gone(
+        p.call("autoscaling:DeleteWarmPool", || {
             p.autoscaling
                 .delete_warm_pool()
                 .auto_scaling_group_name(name)
                 .force_delete(true)
                 .send()
         })
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(e),
-    }
+        .await,
+    )
 }
 
 /// The API's warm pool configuration as the block's value (one item).
@@ -358,7 +360,10 @@ pub(super) fn warm_pool_value(w: &WarmPoolConfiguration) -> Value {
                 .map(|s| Value::from(s.as_str()))
                 .unwrap_or(Value::from("Stopped")),
         ),
-        ("min_size", Value::from(i64::from(w.min_size().unwrap_or(0)))),
+        (
+            "min_size",
+            Value::from(i64::from(w.min_size().unwrap_or(0))),
+        ),
         (
             "max_group_prepared_capacity",
             Value::from(i64::from(w.max_group_prepared_capacity().unwrap_or(-1))),
@@ -438,12 +443,13 @@ pub(super) fn refresh_needed(prior: &Value, planned: &Value) -> bool {
 /// Terraform's duration-or-seconds strings (`checkpoint_delay`,
 /// `instance_warmup`) as seconds.
 fn seconds(v: &Value, key: &str) -> Result<Option<i32>, ProviderError> {
-    let Some(text) = get_str(v, key).filter(|_| !v.get(key).is_some_and(Value::is_unknown))
-    else {
+    let Some(text) = get_str(v, key).filter(|_| !v.get(key).is_some_and(Value::is_unknown)) else {
         return Ok(None);
     };
-    text.trim().parse::<i32>().map(Some).map_err(|_| {
-        ProviderError::InvalidArgument {
+    text.trim()
+        .parse::<i32>()
+        .map(Some)
+        .map_err(|_| ProviderError::InvalidArgument {
             path: Some(vec![
                 PathStep::Key("instance_refresh".into()),
                 PathStep::Index(0),
@@ -453,8 +459,7 @@ fn seconds(v: &Value, key: &str) -> Result<Option<i32>, ProviderError> {
             ]),
             code: "InvalidSeconds".into(),
             message: format!("{key} = {text:?} is not a number of seconds; write e.g. \"300\""),
-        }
-    })
+        })
 }
 
 fn preferences(ir: &Value) -> Result<Option<RefreshPreferences>, ProviderError> {
@@ -464,7 +469,12 @@ fn preferences(ir: &Value) -> Result<Option<RefreshPreferences>, ProviderError> 
     let percentages: Vec<i32> = pr
         .get("checkpoint_percentages")
         .and_then(Value::as_list)
-        .map(|l| l.iter().filter_map(Value::as_i64).map(|x| x as i32).collect())
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_i64)
+                .map(|x| x as i32)
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Some(
         RefreshPreferences::builder()

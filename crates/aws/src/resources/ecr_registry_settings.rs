@@ -8,8 +8,9 @@
 //! change in place, the rest replaces; every rule of the registry is read
 //! in one paged `DescribePullThroughCacheRules`).
 
+use super::ec2_support::ok_if_gone;
 use super::{ResourceType, default_plan, require_id};
-use crate::api::{argument_error, at_path, is_not_found};
+use crate::api::{argument_error, at_path};
 use crate::provider::AwsProvider;
 use crate::values::{Obj, first_block, get_blocks, get_str, opt_str};
 use async_trait::async_trait;
@@ -19,7 +20,9 @@ use aws_sdk_ecr::types::{
 };
 use std::collections::BTreeMap;
 use terrace_core::{PathStep, Value};
-use terrace_provider::{AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema};
+use terrace_provider::{
+    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
+};
 
 // ------------------------------------------------ replication configuration
 
@@ -89,7 +92,7 @@ impl ReplicationConfig {
         ))
     }
 
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<(), ProviderError> {
+    async fn write(&self, p: &AwsProvider, planned: &Value) -> Result<(), ProviderError> {
         let mut rules = Vec::new();
         let cfg = first_block(planned, "replication_configuration");
         for r in cfg.map(|c| get_blocks(c, "rule")).unwrap_or_default() {
@@ -130,17 +133,6 @@ impl ReplicationConfig {
         .await
         .map_err(|e| argument_error(e, "replication_configuration"))?;
         Ok(())
-    }
-
-    async fn put_and_read(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
-        self.put(p, planned).await?;
-        self.get(p).await?.ok_or_else(|| {
-            config_error(
-                "the registry has no replication rule after the write; give at least one \
-                 `rule` in replication_configuration"
-                    .into(),
-            )
-        })
     }
 }
 
@@ -202,27 +194,19 @@ impl ResourceType for ReplicationConfig {
         self.get(p).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
-        self.put_and_read(p, planned).await
-    }
-
-    async fn update(
-        &self,
-        p: &AwsProvider,
-        _prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        self.put_and_read(p, planned).await
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+        self.write(p, planned).await?;
+        self.get(p).await?.ok_or_else(|| {
+            config_error(
+                "the registry has no replication rule after the write; give at least one \
+                 `rule` in replication_configuration"
+                    .into(),
+            )
+        })
     }
 
     async fn delete(&self, p: &AwsProvider, _prior: &Value) -> Result<(), ProviderError> {
-        self.put(p, &Value::map::<&str>([])).await
+        self.write(p, &Value::map::<&str>([])).await
     }
 }
 
@@ -240,7 +224,10 @@ impl PullThroughCacheRuleType {
             .set("ecr_repository_prefix", prefix)
             .set_opt_str("upstream_registry_url", r.upstream_registry_url())
             .set_opt_str("registry_id", r.registry_id())
-            .set("credential_arn", opt_str(r.credential_arn().filter(|s| !s.is_empty())))
+            .set(
+                "credential_arn",
+                opt_str(r.credential_arn().filter(|s| !s.is_empty())),
+            )
             .set(
                 "custom_role_arn",
                 opt_str(r.custom_role_arn().filter(|s| !s.is_empty())),
@@ -412,18 +399,14 @@ impl ResourceType for PullThroughCacheRuleType {
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
         let prefix = require_id(PULL_THROUGH, prior)?;
-        match p
-            .call("ecr:DeletePullThroughCacheRule", || {
+        ok_if_gone(
+            p.call("ecr:DeletePullThroughCacheRule", || {
                 p.ecr
                     .delete_pull_through_cache_rule()
                     .ecr_repository_prefix(&prefix)
                     .send()
             })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .await,
+        )
     }
 }
