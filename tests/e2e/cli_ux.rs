@@ -1,8 +1,8 @@
 //! What users see must be true (issue 23): exit codes of usage errors,
 //! Ctrl-C at the prompt, lock errors naming a dead holder, `state rollback`
 //! previews, `--target`/`--replace` checks, `drift --output` pairing,
-//! progress lines, `-v` logging, a hung AWS endpoint, and drift that a
-//! config-only tag change does not fake.
+//! progress lines, `-v` logging, a hung AWS endpoint, missing AWS
+//! credentials, and drift that a config-only tag change does not fake.
 
 use crate::support::{Project, Run, suffix};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -477,6 +477,78 @@ fn a_hung_endpoint_shows_progress_and_ends_with_a_timeout_error() {
     );
     let r = p.run(&["destroy", "-e", &env, "--auto-approve"]);
     assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// With no credentials anywhere, a plan that needs AWS stops with one
+/// short diagnostic: no credentials, the sources tried, how to set one —
+/// never an SDK dump.
+#[test]
+fn no_aws_credentials_is_one_short_diagnostic() {
+    let p = Project::new();
+    let env = format!("nocreds{}", suffix());
+    p.write_env(
+        &env,
+        &[(
+            "main.tf",
+            "provider \"aws\" {\n  region = \"us-east-1\"\n}\n\ndata \"aws_caller_identity\" \"me\" {}\n",
+        )],
+    );
+    let home = tempfile::tempdir().unwrap();
+    // A closed loopback port: nothing may leave this machine.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    // An empty HOME: no ~/.aws files.
+    let mut cmd = command(
+        &p,
+        &["plan", "-e", &env],
+        &[
+            ("HOME", home.path().to_str().unwrap()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ENDPOINT_URL", &closed),
+        ],
+    );
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for part in [
+        "no valid AWS credentials were found",
+        "SSO",
+        "IMDS",
+        "AWS_ACCESS_KEY_ID",
+    ] {
+        assert!(stderr.contains(part), "{part:?} missing:\n{stderr}");
+    }
+    for dump in [
+        "DispatchFailure",
+        "ConnectorError",
+        "Extensions {",
+        "source:",
+    ] {
+        assert!(!stderr.contains(dump), "{dump:?} in:\n{stderr}");
+    }
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("no valid AWS credentials"))
+        .unwrap();
+    assert!(
+        line.contains("IMDS") && line.len() < 1500,
+        "not one short line:\n{stderr}"
+    );
 }
 
 // ---- item 1: a config-only tag change is pending, not drift ----------------------

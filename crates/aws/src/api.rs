@@ -279,7 +279,11 @@ where
         && !matches!(err, SdkError::ServiceError(_))
         && is_credentials_error(&message)
     {
-        return no_credentials(&message);
+        // A role session that could not be renewed: say that, not "none found".
+        if let Some(at) = message.find(crate::credentials::ASSUME_ROLE_PREFIX) {
+            return ProviderError::Config(format!("{op}: {}", &message[at..]));
+        }
+        return no_credentials(&one_line(&message));
     }
     match err.code() {
         Some(code) => classify_code(op, code, message),
@@ -319,6 +323,21 @@ pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         next = e.source();
     }
     parts.join(": ")
+}
+
+/// The SDK's multi-line credential chain report as one line, without the
+/// dispatch wrapper ("dispatch failure: other: …").
+fn one_line(text: &str) -> String {
+    let joined = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    joined
+        .trim_start_matches("dispatch failure: ")
+        .trim_start_matches("other: ")
+        .replace(":; ", ": ")
 }
 
 /// The SDK could not resolve an identity to sign with.
@@ -670,6 +689,17 @@ mod error_text_tests {
             ))),
         );
         assert_eq!(error_chain(&e), "dispatch failure: io error");
+    }
+
+    #[test]
+    fn the_chain_report_becomes_one_line() {
+        let sdk = "dispatch failure: other: no credentials found in chain. Attempted:\n  \
+                   Environment: not set\n  Ec2InstanceMetadata: IMDS disabled";
+        assert_eq!(
+            one_line(sdk),
+            "no credentials found in chain. Attempted: Environment: not set; \
+             Ec2InstanceMetadata: IMDS disabled"
+        );
     }
 
     #[test]

@@ -14,6 +14,12 @@
 //! repeat). Static credentials (the provider block's `access_key`, the
 //! `AWS_ACCESS_KEY_ID` variables) cannot be renewed: the run stops with a
 //! message naming their expiry and how to give a source that refreshes.
+//!
+//! The provider block's `assume_role` is such a source too:
+//! [`AssumeRoleSource`] asks STS for a role session with the base
+//! credentials (static or from the chain), and asks again when the session
+//! nears its expiry or AWS says it expired — so assumed credentials renew
+//! even when the base keys are static.
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{
@@ -40,8 +46,94 @@ pub(crate) enum CredentialSource {
     /// `access_key`/`secret_key` in the provider block, or the
     /// `AWS_ACCESS_KEY_ID` variables: nothing to refresh them from.
     Static(&'static str),
-    /// The SDK's default chain (profile, SSO, web identity, IMDS, …).
+    /// The SDK's default chain (profile, SSO, web identity, IMDS, …), or
+    /// `assume_role` (a new session is asked for).
     Chain,
+}
+
+/// The provider block's `assume_role`: each fetch is one `sts:AssumeRole`
+/// signed with the base credentials of `client`.
+#[derive(Debug)]
+pub(crate) struct AssumeRoleSource {
+    pub(crate) client: aws_sdk_sts::Client,
+    pub(crate) role_arn: String,
+    pub(crate) session_name: String,
+    pub(crate) external_id: Option<String>,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) policy: Option<String>,
+    pub(crate) policy_arns: Vec<String>,
+    pub(crate) source_identity: Option<String>,
+}
+
+impl AssumeRoleSource {
+    /// A new role session, or an error saying which role could not be
+    /// assumed and why (one line, no SDK dump).
+    pub(crate) async fn assume(&self) -> Result<Credentials, ProviderError> {
+        let arns: Vec<aws_sdk_sts::types::PolicyDescriptorType> = self
+            .policy_arns
+            .iter()
+            .map(|a| {
+                aws_sdk_sts::types::PolicyDescriptorType::builder()
+                    .arn(a)
+                    .build()
+            })
+            .collect();
+        let out = self
+            .client
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name(&self.session_name)
+            .set_external_id(self.external_id.clone())
+            .set_duration_seconds(self.duration.map(|d| d.as_secs() as i32))
+            .set_policy(self.policy.clone())
+            .set_policy_arns((!arns.is_empty()).then_some(arns))
+            .set_source_identity(self.source_identity.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                let why = crate::api::classify("sts:AssumeRole", &e);
+                ProviderError::Config(format!(
+                    "assume_role: could not assume role {} ({why}); check role_arn, the role's \
+                     trust policy (it must allow sts:AssumeRole by the base credentials' \
+                     principal, with external_id if it requires one) and the base credentials",
+                    self.role_arn
+                ))
+            })?;
+        let c = out.credentials().ok_or_else(|| {
+            ProviderError::Config(format!(
+                "assume_role: STS answered AssumeRole for {} without credentials",
+                self.role_arn
+            ))
+        })?;
+        let expiry = SystemTime::try_from(*c.expiration()).ok();
+        Ok(Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expiry,
+            "terrace-assume-role",
+        ))
+    }
+}
+
+/// Marks an `assume_role` failure inside the SDK's credentials error, so
+/// the classifier reports it as such (not as "no credentials").
+pub(crate) const ASSUME_ROLE_PREFIX: &str = "assume_role: ";
+
+impl ProvideCredentials for AssumeRoleSource {
+    fn provide_credentials<'a>(&'a self) -> Fut<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            self.assume().await.map_err(|e| {
+                aws_credential_types::provider::error::CredentialsError::provider_error(match e {
+                    ProviderError::Config(m) => m,
+                    other => format!("{ASSUME_ROLE_PREFIX}{other}"),
+                })
+            })
+        })
+    }
 }
 
 struct Cached {
@@ -86,6 +178,15 @@ impl RefreshingCredentials {
             source,
             cached: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// Start with credentials already fetched (the provider's `assume_role`
+    /// check at configure time), so the first call does not fetch again.
+    pub(crate) async fn prime(&self, credentials: Credentials) {
+        *self.cached.lock().await = Some(Cached {
+            credentials,
+            renewed: None,
+        });
     }
 
     async fn current(&self) -> aws_credential_types::provider::Result {

@@ -1,7 +1,9 @@
 //! The provider factory, the configured provider and its SDK clients.
 
 use crate::api::ApiCalls;
-use crate::credentials::{CredentialSource, RefreshingCredentials, SharedRefreshing};
+use crate::credentials::{
+    AssumeRoleSource, CredentialSource, RefreshingCredentials, SharedRefreshing,
+};
 use crate::data_sources::{DataSourceType, all_data_source_types};
 use crate::resources::instance_waiter::InstanceWaiter;
 use crate::resources::{ResourceType, all_resource_types};
@@ -177,7 +179,31 @@ fn provider_schema() -> ProviderSchema {
                     Attribute::optional(AttrType::set_of(AttrType::String)),
                 ),
         )
-        .list_block("endpoints", 0, 1, endpoints);
+        .list_block("endpoints", 0, 1, endpoints)
+        .list_block(
+            "assume_role",
+            0,
+            1,
+            Schema::new()
+                .attr("role_arn", Attribute::optional(AttrType::String))
+                .attr("session_name", Attribute::optional(AttrType::String))
+                .attr("external_id", Attribute::optional(AttrType::String))
+                .attr("duration", Attribute::optional(AttrType::String))
+                .attr("policy", Attribute::optional(AttrType::String))
+                .attr(
+                    "policy_arns",
+                    Attribute::optional(AttrType::set_of(AttrType::String)),
+                )
+                .attr("source_identity", Attribute::optional(AttrType::String))
+                .attr(
+                    "tags",
+                    Attribute::optional(AttrType::map_of(AttrType::String)),
+                )
+                .attr(
+                    "transitive_tag_keys",
+                    Attribute::optional(AttrType::set_of(AttrType::String)),
+                ),
+        );
     ProviderSchema {
         provider,
         resources: all_resource_types()
@@ -216,6 +242,92 @@ fn account_id_allowed(
         )));
     }
     Ok(())
+}
+
+/// The `endpoints {}` block: service → URL, every service known.
+fn configured_endpoints(config: &Value) -> Result<BTreeMap<String, String>, ProviderError> {
+    let endpoints: BTreeMap<String, String> = single_block(config, "endpoints")
+        .and_then(Value::as_map)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(unknown) = endpoints.keys().find(|k| !SERVICES.contains(&k.as_str())) {
+        return Err(ProviderError::Config(format!(
+            "endpoints: unsupported service {unknown:?}"
+        )));
+    }
+    Ok(endpoints)
+}
+
+/// Terraform's bounds of an `assume_role` session.
+const MIN_SESSION: Duration = Duration::from_secs(15 * 60);
+const MAX_SESSION: Duration = Duration::from_secs(12 * 3600);
+
+/// The `assume_role` block as a credentials source whose STS client signs
+/// with the base credentials of `base` (and uses `endpoints { sts }`).
+fn assume_role_source(
+    block: &Value,
+    base: &SdkConfig,
+    sts_endpoint: Option<String>,
+) -> Result<AssumeRoleSource, ProviderError> {
+    let bad = |m: String| ProviderError::Config(format!("assume_role: {m}"));
+    let role_arn = get_str(block, "role_arn").ok_or_else(|| {
+        bad("role_arn is required: the ARN of the role to assume, e.g. \
+             \"arn:aws:iam::123456789012:role/deployer\""
+            .into())
+    })?;
+    for unsupported in ["tags", "transitive_tag_keys"] {
+        let set = block.get(unsupported).is_some_and(|v| {
+            !v.is_null()
+                && v.as_map().is_none_or(|m| !m.is_empty())
+                && v.as_list().is_none_or(|l| !l.is_empty())
+        });
+        if set {
+            return Err(bad(format!(
+                "terrace does not implement `{unsupported}` of assume_role yet; remove it"
+            )));
+        }
+    }
+    let duration = match get_str(block, "duration") {
+        Some(text) => {
+            let d = humantime::parse_duration(text.trim()).map_err(|e| {
+                bad(format!(
+                    "duration {text:?} is not a duration ({e}); write e.g. \"1h\" or \"30m\""
+                ))
+            })?;
+            if !(MIN_SESSION..=MAX_SESSION).contains(&d) {
+                return Err(bad(format!(
+                    "duration {text:?} is outside 15m to 12h, the session lengths STS allows"
+                )));
+            }
+            Some(d)
+        }
+        None => None,
+    };
+    let mut sts = aws_sdk_sts::config::Builder::from(base);
+    if let Some(u) = sts_endpoint {
+        sts = sts.endpoint_url(u);
+    }
+    let session_name = get_str(block, "session_name").unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        format!("terrace-{now}")
+    });
+    Ok(AssumeRoleSource {
+        client: aws_sdk_sts::Client::from_conf(sts.build()),
+        role_arn,
+        session_name,
+        external_id: get_str(block, "external_id"),
+        duration,
+        policy: get_str(block, "policy"),
+        policy_arns: get_strings(block, "policy_arns"),
+        source_identity: get_str(block, "source_identity"),
+    })
 }
 
 /// A configured AWS provider: SDK clients built from one `SdkConfig`.
@@ -360,11 +472,37 @@ impl AwsProvider {
             loader = loader.endpoint_url(url);
         }
         let sdk_config = loader.load().await;
+        let region = sdk_config.region().map(|r| r.to_string()).ok_or_else(|| {
+            ProviderError::Config(
+                "no AWS region: set `region` in the provider block or AWS_REGION in the environment".to_string(),
+            )
+        })?;
+        let endpoints = configured_endpoints(config)?;
+        let ep = |s: &str| endpoints.get(s).cloned();
+        // `assume_role`: the provider's credentials are role sessions asked
+        // for with the base credentials (renewed like any other source).
+        let assumed = match single_block(config, "assume_role") {
+            Some(block) => Some(assume_role_source(block, &sdk_config, ep("sts"))?),
+            None => None,
+        };
+        let first_session = match &assumed {
+            Some(source) => Some(source.assume().await?),
+            None => None,
+        };
         // The provider holds the credentials itself (the SDK's cache is off),
         // so a call rejected as expired can fetch new ones (credentials.rs).
-        let credentials = sdk_config
-            .credentials_provider()
-            .map(|inner| Arc::new(RefreshingCredentials::new(inner, source)));
+        let credentials = match assumed {
+            Some(source) => Some(Arc::new(RefreshingCredentials::new(
+                SharedCredentialsProvider::new(source),
+                CredentialSource::Chain,
+            ))),
+            None => sdk_config
+                .credentials_provider()
+                .map(|inner| Arc::new(RefreshingCredentials::new(inner, source))),
+        };
+        if let (Some(c), Some(first)) = (&credentials, first_session) {
+            c.prime(first).await;
+        }
         let sdk_config = match &credentials {
             Some(c) => sdk_config
                 .into_builder()
@@ -373,26 +511,6 @@ impl AwsProvider {
                 .build(),
             None => sdk_config,
         };
-        let region = sdk_config.region().map(|r| r.to_string()).ok_or_else(|| {
-            ProviderError::Config(
-                "no AWS region: set `region` in the provider block or AWS_REGION in the environment".to_string(),
-            )
-        })?;
-
-        let endpoints: BTreeMap<String, String> = single_block(config, "endpoints")
-            .and_then(Value::as_map)
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(unknown) = endpoints.keys().find(|k| !SERVICES.contains(&k.as_str())) {
-            return Err(ProviderError::Config(format!(
-                "endpoints: unsupported service {unknown:?}"
-            )));
-        }
-        let ep = |s: &str| endpoints.get(s).cloned();
 
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&sdk_config);
         if let Some(u) = ep("ec2") {

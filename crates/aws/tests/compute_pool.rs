@@ -979,3 +979,563 @@ async fn autoscaling_policy_simple_and_target_tracking() {
     p.delete("aws_autoscaling_group", &asg_state).await.unwrap();
     p.delete("aws_launch_template", &lt).await.unwrap();
 }
+
+fn list(items: &[&str]) -> Value {
+    Value::List(items.iter().map(|s| Value::from(*s)).collect())
+}
+
+fn block(entries: Vec<(&str, Value)>) -> Value {
+    Value::List(vec![Value::map(entries)])
+}
+
+/// A group with a mixed instances policy, a warm pool, a classic load
+/// balancer and a target group; all but the name change in place.
+fn mixed_config(
+    name: &str,
+    lt_id: &str,
+    subnet: &str,
+    percent_on_demand: i64,
+    warm_min: i64,
+    elbs: &[&str],
+    tgs: &[&str],
+) -> Value {
+    Value::map([
+        ("name", Value::from(name)),
+        ("min_size", Value::from(0i64)),
+        ("max_size", Value::from(2i64)),
+        ("desired_capacity", Value::from(0i64)),
+        ("vpc_zone_identifier", list(&[subnet])),
+        ("wait_for_capacity_timeout", Value::from("0")),
+        ("load_balancers", list(elbs)),
+        ("target_group_arns", list(tgs)),
+        (
+            "mixed_instances_policy",
+            block(vec![
+                (
+                    "instances_distribution",
+                    block(vec![
+                        ("on_demand_base_capacity", Value::from(0i64)),
+                        (
+                            "on_demand_percentage_above_base_capacity",
+                            Value::from(percent_on_demand),
+                        ),
+                        (
+                            "spot_allocation_strategy",
+                            Value::from("capacity-optimized"),
+                        ),
+                    ]),
+                ),
+                (
+                    "launch_template",
+                    block(vec![
+                        (
+                            "launch_template_specification",
+                            block(vec![
+                                ("launch_template_id", Value::from(lt_id)),
+                                ("version", Value::from("$Latest")),
+                            ]),
+                        ),
+                        (
+                            "override",
+                            Value::List(vec![
+                                Value::map([("instance_type", Value::from("t3.micro"))]),
+                                Value::map([
+                                    ("instance_type", Value::from("t3.small")),
+                                    ("weighted_capacity", Value::from("2")),
+                                ]),
+                            ]),
+                        ),
+                    ]),
+                ),
+            ]),
+        ),
+        (
+            "warm_pool",
+            block(vec![
+                ("pool_state", Value::from("Stopped")),
+                ("min_size", Value::from(warm_min)),
+                (
+                    "instance_reuse_policy",
+                    block(vec![("reuse_on_scale_in", Value::Bool(true))]),
+                ),
+            ]),
+        ),
+    ])
+}
+
+async fn vpc_of(subnet: &str) -> String {
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config().await);
+    let out = ec2
+        .describe_subnets()
+        .subnet_ids(subnet)
+        .send()
+        .await
+        .unwrap();
+    out.subnets()[0].vpc_id().unwrap().to_string()
+}
+
+async fn classic_elb(name: &str) {
+    let elb = aws_sdk_elasticloadbalancing::Client::new(&sdk_config().await);
+    elb.create_load_balancer()
+        .load_balancer_name(name)
+        .availability_zones("us-east-1a")
+        .listeners(
+            aws_sdk_elasticloadbalancing::types::Listener::builder()
+                .protocol("HTTP")
+                .load_balancer_port(80)
+                .instance_protocol("HTTP")
+                .instance_port(8080)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn target_group(name: &str, vpc: &str) -> String {
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&sdk_config().await);
+    let out = elbv2
+        .create_target_group()
+        .name(name)
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .unwrap();
+    out.target_groups()[0]
+        .target_group_arn()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn autoscaling_group_mixed_instances_warm_pool_and_load_balancers() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let net = network(45).await;
+    let vpc = vpc_of(&net.subnet).await;
+    let lt = create_checked(
+        p,
+        "aws_launch_template",
+        &lt_config("pooltest-mixed-lt", &net, "t3.micro"),
+        "aws_launch_template.m",
+        "mixed-lt",
+    )
+    .await;
+    let lt_id = lt.get("id").and_then(Value::as_str).unwrap().to_string();
+    classic_elb("pooltest-elb-a").await;
+    classic_elb("pooltest-elb-b").await;
+    let tg = target_group("pooltest-tg-a", &vpc).await;
+    let ty = "aws_autoscaling_group";
+    let addr = "aws_autoscaling_group.mixed";
+    let name = "pooltest-mixed";
+
+    // Both launch_template and mixed_instances_policy: refused at plan.
+    let mut both = mixed_config(name, &lt_id, &net.subnet, 50, 1, &[], &[]);
+    both.as_map_mut().unwrap().insert(
+        "launch_template".into(),
+        block(vec![("id", Value::from(lt_id.as_str()))]),
+    );
+    match p.plan_resource(ty, None, &both, &rctx(addr)).unwrap_err() {
+        terrace_provider::ProviderError::InvalidArgument { path, message, .. } => {
+            assert_eq!(
+                path,
+                Some(vec![PathStep::Key("mixed_instances_policy".into())])
+            );
+            assert!(
+                message.contains("conflicts with `launch_template`"),
+                "{message}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    let state = create_checked(
+        p,
+        ty,
+        &mixed_config(
+            name,
+            &lt_id,
+            &net.subnet,
+            50,
+            1,
+            &["pooltest-elb-a"],
+            &[tg.as_str()],
+        ),
+        addr,
+        "mixed-tok",
+    )
+    .await;
+    assert_eq!(state.get("launch_template"), Some(&Value::List(vec![])));
+    let asg = aws_sdk_autoscaling::Client::new(&sdk_config().await);
+    let describe = || async {
+        asg.describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .unwrap()
+            .auto_scaling_groups()[0]
+            .clone()
+    };
+    let g = describe().await;
+    assert_eq!(g.load_balancer_names(), ["pooltest-elb-a"]);
+    assert_eq!(g.target_group_arns(), [tg.clone()]);
+    let mip = g.mixed_instances_policy().expect("mixed instances policy");
+    assert_eq!(mip.launch_template().unwrap().overrides().len(), 2);
+    assert_eq!(
+        mip.instances_distribution()
+            .unwrap()
+            .on_demand_percentage_above_base_capacity(),
+        Some(50)
+    );
+    assert_eq!(g.warm_pool_configuration().unwrap().min_size(), Some(1));
+
+    // In place: another load balancer, no target group, a bigger warm
+    // pool, another on-demand share.
+    let updated = update_checked(
+        p,
+        ty,
+        &state,
+        &mixed_config(name, &lt_id, &net.subnet, 25, 2, &["pooltest-elb-b"], &[]),
+        addr,
+    )
+    .await;
+    let g = describe().await;
+    assert_eq!(g.load_balancer_names(), ["pooltest-elb-b"]);
+    assert!(g.target_group_arns().is_empty());
+    assert_eq!(g.warm_pool_configuration().unwrap().min_size(), Some(2));
+    assert_eq!(
+        g.mixed_instances_policy()
+            .unwrap()
+            .instances_distribution()
+            .unwrap()
+            .on_demand_percentage_above_base_capacity(),
+        Some(25)
+    );
+
+    // Edited outside: a load balancer attached by hand and the warm pool
+    // deleted show up as changes on the next read and plan.
+    asg.attach_load_balancers()
+        .auto_scaling_group_name(name)
+        .load_balancer_names("pooltest-elb-a")
+        .send()
+        .await
+        .unwrap();
+    asg.delete_warm_pool()
+        .auto_scaling_group_name(name)
+        .force_delete(true)
+        .send()
+        .await
+        .unwrap();
+    let drifted = p
+        .read_resources(ty, std::slice::from_ref(&updated))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .expect("still there");
+    assert_eq!(
+        drifted.get("load_balancers"),
+        Some(&Value::set(vec![
+            Value::from("pooltest-elb-a"),
+            Value::from("pooltest-elb-b")
+        ]))
+    );
+    assert_eq!(drifted.get("warm_pool"), Some(&Value::List(vec![])));
+    let cfg = mixed_config(name, &lt_id, &net.subnet, 25, 2, &["pooltest-elb-b"], &[]);
+    let repaired = update_checked(p, ty, &drifted, &cfg, addr).await;
+    assert_eq!(repaired, updated);
+    let g = describe().await;
+    assert_eq!(g.load_balancer_names(), ["pooltest-elb-b"]);
+    assert_eq!(g.warm_pool_configuration().unwrap().min_size(), Some(2));
+
+    // No warm_pool block: the pool is deleted.
+    let mut no_pool = cfg.clone();
+    no_pool.as_map_mut().unwrap().remove("warm_pool");
+    let without = update_checked(p, ty, &repaired, &no_pool, addr).await;
+    assert!(describe().await.warm_pool_configuration().is_none());
+
+    // Import reads the policy and attachments back.
+    let imported = p.import(ty, name).await.unwrap().expect("import");
+    assert_eq!(
+        imported.get("mixed_instances_policy"),
+        without.get("mixed_instances_policy")
+    );
+    assert_eq!(
+        imported.get("load_balancers"),
+        without.get("load_balancers")
+    );
+
+    p.delete(ty, &without).await.unwrap();
+    assert_eq!(
+        p.read_resources(ty, std::slice::from_ref(&without))
+            .await
+            .unwrap(),
+        vec![None]
+    );
+    p.delete("aws_launch_template", &lt).await.unwrap();
+}
+
+/// A provider whose Auto Scaling calls go through the instance-refresh fake
+/// (moto lacks the refresh API); everything else is moto's.
+async fn refresh_provider() -> Option<(Arc<dyn Provider>, terrace_testkit::FakeInstanceRefresh)> {
+    let moto = terrace_testkit::shared_moto()?;
+    let fake = terrace_testkit::FakeInstanceRefresh::start(&moto.endpoint);
+    let factory = AwsProviderFactory::with_env_overrides(moto.aws_env());
+    let config = Value::map([(
+        "endpoints",
+        block(vec![("autoscaling", Value::from(fake.endpoint.as_str()))]),
+    )]);
+    Some((
+        factory.configure(&config, ENV).await.expect("configure"),
+        fake,
+    ))
+}
+
+fn refresh_config(name: &str, lt_id: &str, version: &str, subnet: &str, team: &str) -> Value {
+    Value::map([
+        ("name", Value::from(name)),
+        ("min_size", Value::from(0i64)),
+        ("max_size", Value::from(2i64)),
+        ("desired_capacity", Value::from(0i64)),
+        ("vpc_zone_identifier", list(&[subnet])),
+        ("wait_for_capacity_timeout", Value::from("0")),
+        (
+            "launch_template",
+            block(vec![
+                ("id", Value::from(lt_id)),
+                ("version", Value::from(version)),
+            ]),
+        ),
+        (
+            "tag",
+            Value::List(vec![Value::map([
+                ("key", Value::from("team")),
+                ("value", Value::from(team)),
+                ("propagate_at_launch", Value::Bool(true)),
+            ])]),
+        ),
+        (
+            "instance_refresh",
+            block(vec![
+                ("strategy", Value::from("Rolling")),
+                ("triggers", list(&["tag"])),
+                (
+                    "preferences",
+                    block(vec![
+                        ("min_healthy_percentage", Value::from(50i64)),
+                        ("instance_warmup", Value::from("60")),
+                        ("skip_matching", Value::Bool(true)),
+                        (
+                            "checkpoint_percentages",
+                            Value::List(vec![Value::from(50i64), Value::from(100i64)]),
+                        ),
+                        ("checkpoint_delay", Value::from("600")),
+                    ]),
+                ),
+            ]),
+        ),
+    ])
+}
+
+#[tokio::test]
+async fn autoscaling_group_instance_refresh_on_template_change_and_triggers() {
+    let Some((p, fake)) = refresh_provider().await else {
+        return;
+    };
+    let p = p.as_ref();
+    let net = network(46).await;
+    let lt = create_checked(
+        p,
+        "aws_launch_template",
+        &lt_config("pooltest-refresh-lt", &net, "t3.micro"),
+        "aws_launch_template.r",
+        "refresh-lt",
+    )
+    .await;
+    let lt_id = lt.get("id").and_then(Value::as_str).unwrap().to_string();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config().await);
+    ec2.create_launch_template_version()
+        .launch_template_id(&lt_id)
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id(&net.ami)
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Small)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ty = "aws_autoscaling_group";
+    let addr = "aws_autoscaling_group.refresh";
+    let name = "pooltest-refresh";
+
+    // A trigger that is no argument of the group: refused at plan.
+    let mut bad = refresh_config(name, &lt_id, "1", &net.subnet, "ci");
+    bad.as_map_mut().unwrap().insert(
+        "instance_refresh".into(),
+        block(vec![
+            ("strategy", Value::from("Rolling")),
+            ("triggers", list(&["colour"])),
+        ]),
+    );
+    match p.plan_resource(ty, None, &bad, &rctx(addr)).unwrap_err() {
+        terrace_provider::ProviderError::InvalidArgument { path, message, .. } => {
+            assert_eq!(
+                path,
+                Some(vec![
+                    PathStep::Key("instance_refresh".into()),
+                    PathStep::Index(0),
+                    PathStep::Key("triggers".into())
+                ])
+            );
+            assert!(message.contains("\"colour\""), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // Creating starts no refresh.
+    let state = create_checked(
+        p,
+        ty,
+        &refresh_config(name, &lt_id, "1", &net.subnet, "ci"),
+        addr,
+        "refresh-tok",
+    )
+    .await;
+    assert!(fake.refreshes_of(name).is_empty());
+    assert!(
+        !state
+            .get("instance_refresh")
+            .unwrap()
+            .as_list()
+            .unwrap()
+            .is_empty()
+    );
+
+    // A new template version starts one, with the preferences.
+    let v2 = update_checked(
+        p,
+        ty,
+        &state,
+        &refresh_config(name, &lt_id, "2", &net.subnet, "ci"),
+        addr,
+    )
+    .await;
+    let refreshes = fake.refreshes_of(name);
+    assert_eq!(refreshes.len(), 1);
+    let params = &refreshes[0].params;
+    assert_eq!(params.get("Strategy").map(String::as_str), Some("Rolling"));
+    for (k, v) in [
+        ("Preferences.MinHealthyPercentage", "50"),
+        ("Preferences.MaxHealthyPercentage", "100"),
+        ("Preferences.InstanceWarmup", "60"),
+        ("Preferences.SkipMatching", "true"),
+        ("Preferences.CheckpointDelay", "600"),
+        ("Preferences.CheckpointPercentages.member.1", "50"),
+        ("Preferences.CheckpointPercentages.member.2", "100"),
+        ("Preferences.ScaleInProtectedInstances", "Ignore"),
+    ] {
+        assert_eq!(
+            params.get(k).map(String::as_str),
+            Some(v),
+            "{k} in {params:?}"
+        );
+    }
+
+    // A change not named in triggers starts none.
+    let mut scaled = refresh_config(name, &lt_id, "2", &net.subnet, "ci");
+    scaled
+        .as_map_mut()
+        .unwrap()
+        .insert("desired_capacity".into(), Value::from(1i64));
+    let scaled_state = update_checked(p, ty, &v2, &scaled, addr).await;
+    assert_eq!(fake.refreshes_of(name).len(), 1);
+
+    // A tag change (named in triggers) cancels the running refresh first.
+    let mut retagged = refresh_config(name, &lt_id, "2", &net.subnet, "platform");
+    retagged
+        .as_map_mut()
+        .unwrap()
+        .insert("desired_capacity".into(), Value::from(1i64));
+    let retagged_state = update_checked(p, ty, &scaled_state, &retagged, addr).await;
+    let refreshes = fake.refreshes_of(name);
+    assert_eq!(refreshes.len(), 2);
+    assert_eq!(refreshes[0].status, "Cancelled");
+    assert_eq!(refreshes[1].status, "InProgress");
+    let actions = fake.actions();
+    let cancel = actions
+        .iter()
+        .rposition(|a| a == "CancelInstanceRefresh")
+        .expect("cancelled");
+    let start = actions
+        .iter()
+        .rposition(|a| a == "StartInstanceRefresh")
+        .unwrap();
+    assert!(cancel < start, "cancel before start: {actions:?}");
+
+    // A refused start fails the update with the API's code.
+    fake.fail_next_start("InstanceRefreshInProgress");
+    let mut back = refresh_config(name, &lt_id, "1", &net.subnet, "platform");
+    back.as_map_mut()
+        .unwrap()
+        .insert("desired_capacity".into(), Value::from(1i64));
+    let plan = p
+        .plan_resource(ty, Some(&retagged_state), &back, &rctx(addr))
+        .unwrap();
+    let err = p
+        .update(ty, &retagged_state, &plan.planned, &rctx(addr))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("InstanceRefreshInProgress"),
+        "{err}"
+    );
+    assert_eq!(fake.refreshes_of(name).len(), 2);
+
+    // A warmup that is not a number of seconds is refused at plan, at its path.
+    let mut bad_warmup = back.clone();
+    bad_warmup.as_map_mut().unwrap().insert(
+        "instance_refresh".into(),
+        block(vec![
+            ("strategy", Value::from("Rolling")),
+            (
+                "preferences",
+                block(vec![("instance_warmup", Value::from("5m"))]),
+            ),
+        ]),
+    );
+    match p
+        .plan_resource(ty, Some(&retagged_state), &bad_warmup, &rctx(addr))
+        .unwrap_err()
+    {
+        terrace_provider::ProviderError::InvalidArgument { path, message, .. } => {
+            assert_eq!(
+                path.unwrap().last(),
+                Some(&PathStep::Key("instance_warmup".into()))
+            );
+            assert!(message.contains("\"5m\""), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // instance_refresh is configuration: a read keeps it, an import has none.
+    let read = p
+        .read_resources(ty, std::slice::from_ref(&retagged_state))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read.get("instance_refresh"),
+        retagged_state.get("instance_refresh")
+    );
+    let imported = p.import(ty, name).await.unwrap().unwrap();
+    assert_eq!(imported.get("instance_refresh"), Some(&Value::List(vec![])));
+
+    p.delete(ty, &retagged_state).await.unwrap();
+    p.delete("aws_launch_template", &lt).await.unwrap();
+}

@@ -288,12 +288,12 @@ async fn unimplemented_arguments_accepted_when_null_rejected_when_set() {
     }
     // Lists: empty is unset, anything else is rejected (the arguments real
     // modules pass to autoscaling groups and instances).
-    let asg = |lbs: Value| {
+    let asg = |processes: Value| {
         let cfg = Value::map([
             ("name", Value::from("pool")),
             ("min_size", Value::from(1)),
             ("max_size", Value::from(2)),
-            ("load_balancers", lbs),
+            ("suspended_processes", processes),
             ("metrics_granularity", Value::from("1Minute")),
         ]);
         p.plan_resource(
@@ -306,13 +306,16 @@ async fn unimplemented_arguments_accepted_when_null_rejected_when_set() {
     let planned = asg(Value::set(vec![]))
         .expect("empty list is unset")
         .planned;
-    assert_eq!(planned.get("load_balancers"), Some(&Value::Null));
+    assert_eq!(planned.get("suspended_processes"), Some(&Value::Null));
     assert_eq!(planned.get("metrics_granularity"), Some(&Value::Null));
-    match asg(Value::set(vec![Value::from("classic-elb")])).unwrap_err() {
+    match asg(Value::set(vec![Value::from("Launch")])).unwrap_err() {
         ProviderError::InvalidArgument { path, message, .. } => {
-            assert_eq!(path, Some(vec![PathStep::Key("load_balancers".into())]));
+            assert_eq!(
+                path,
+                Some(vec![PathStep::Key("suspended_processes".into())])
+            );
             assert!(
-                message.contains("`load_balancers` of `aws_autoscaling_group`"),
+                message.contains("`suspended_processes` of `aws_autoscaling_group`"),
                 "{message}"
             );
         }
@@ -460,4 +463,230 @@ async fn account_id_lists_are_checked_when_configured() {
     )
     .await
     .expect("an account not forbidden connects");
+}
+
+fn assume_config(sts: &str, block: Value) -> Value {
+    Value::map([
+        ("region", Value::from("us-east-1")),
+        ("access_key", Value::from("testing")),
+        ("secret_key", Value::from("testing")),
+        (
+            "endpoints",
+            Value::List(vec![Value::map([("sts", Value::from(sts))])]),
+        ),
+        ("assume_role", Value::List(vec![block])),
+    ])
+}
+
+/// `assume_role`: the provider signs as the role's session, and a session
+/// AWS calls expired is replaced by a new AssumeRole — even though the base
+/// keys are static.
+#[tokio::test]
+async fn assume_role_signs_as_the_role_and_renews_an_expired_session() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let expired_once = std::sync::atomic::AtomicBool::new(false);
+    let proxy = terrace_testkit::QueryProxy::start(
+        &moto.endpoint,
+        std::sync::Arc::new(move |action, _form| {
+            (action == "GetCallerIdentity"
+                && !expired_once.swap(true, std::sync::atomic::Ordering::SeqCst))
+            .then(|| {
+                terrace_testkit::query_error(
+                    403,
+                    "ExpiredToken",
+                    "The security token included in the request is expired",
+                )
+            })
+        }),
+    );
+    let role_arn = "arn:aws:iam::123456789012:role/terrace-deployer";
+    let block = Value::map([
+        ("role_arn", Value::from(role_arn)),
+        ("session_name", Value::from("ci-run")),
+        ("external_id", Value::from("tenant-7")),
+        ("duration", Value::from("1h")),
+    ]);
+    let p = AwsProvider::connect(
+        &assume_config(&proxy.endpoint, block),
+        "assume",
+        &moto.aws_env(),
+    )
+    .await
+    .expect("connect with assume_role");
+    let me = p
+        .read_data("aws_caller_identity", &Value::map::<&str>([]))
+        .await
+        .expect("caller identity after renewal");
+    assert_eq!(
+        me.get("arn").and_then(Value::as_str),
+        Some("arn:aws:sts::123456789012:assumed-role/terrace-deployer/ci-run")
+    );
+    assert_eq!(
+        proxy.actions(),
+        [
+            "AssumeRole",
+            "GetCallerIdentity",
+            "AssumeRole",
+            "GetCallerIdentity"
+        ],
+        "one session at configure, a new one after ExpiredToken"
+    );
+}
+
+/// Bad `assume_role` blocks and a refused AssumeRole stop the provider with
+/// one short message naming the role, never an SDK dump.
+#[tokio::test]
+async fn assume_role_errors_are_short_and_name_the_role() {
+    let connect_err = |config: Value| async move {
+        match AwsProvider::connect(&config, "assume-errors", &[]).await {
+            Ok(_) => panic!("expected an assume_role error"),
+            Err(e) => e.to_string(),
+        }
+    };
+    let unused = "http://127.0.0.1:9";
+    let arn = "arn:aws:iam::123456789012:role/deployer";
+    let cases = [
+        (
+            Value::map([("session_name", Value::from("x"))]),
+            "role_arn is required",
+        ),
+        (
+            Value::map([
+                ("role_arn", Value::from(arn)),
+                ("duration", Value::from("5m")),
+            ]),
+            "outside 15m to 12h",
+        ),
+        (
+            Value::map([
+                ("role_arn", Value::from(arn)),
+                ("duration", Value::from("an hour")),
+            ]),
+            "is not a duration",
+        ),
+        (
+            Value::map([
+                ("role_arn", Value::from(arn)),
+                ("tags", Value::map([("team", Value::from("ci"))])),
+            ]),
+            "does not implement `tags` of assume_role",
+        ),
+    ];
+    for (block, expected) in cases {
+        let text = connect_err(assume_config(unused, block)).await;
+        assert!(text.contains("assume_role: "), "{text}");
+        assert!(text.contains(expected), "{text:?} lacks {expected:?}");
+    }
+    // STS refuses: the role and the API's answer, no dump.
+    let refusing = sts_error_server("403 Forbidden", "AccessDenied");
+    let text = connect_err(assume_config(
+        &refusing,
+        Value::map([("role_arn", Value::from(arn))]),
+    ))
+    .await;
+    assert!(
+        text.contains(&format!("could not assume role {arn}")) && text.contains("AccessDenied"),
+        "{text}"
+    );
+    // STS unreachable: which call could not connect.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let text2 = connect_err(assume_config(
+        &closed,
+        Value::map([("role_arn", Value::from(arn))]),
+    ))
+    .await;
+    assert!(
+        text2.contains("sts:AssumeRole") && text2.contains("could not connect"),
+        "{text2}"
+    );
+    for t in [&text, &text2] {
+        for dump in [
+            "DispatchFailure",
+            "ConnectorError",
+            "Extensions {",
+            "source:",
+        ] {
+            assert!(!t.contains(dump), "{t:?} contains {dump:?}");
+        }
+    }
+}
+
+/// `ignore_tags`: keys and prefixes it names never show in `tags`/`tags_all`
+/// (so they are no drift), and an update leaves them on the object.
+#[tokio::test]
+async fn ignore_tags_hides_named_keys_and_updates_keep_them() {
+    let env = "ignoretags";
+    let config = Value::map([(
+        "ignore_tags",
+        Value::List(vec![Value::map([
+            ("keys", Value::set(vec![Value::from("LastScanned")])),
+            (
+                "key_prefixes",
+                Value::set(vec![Value::from("kubernetes.io/")]),
+            ),
+        ])]),
+    )]);
+    let Some(p) = provider_with(env, config).await else {
+        return;
+    };
+    let c = create_ctx(env, "aws_vpc.main");
+    let cfg = |team: &str| {
+        Value::map([
+            ("cidr_block", Value::from("10.93.0.0/16")),
+            ("tags", Value::map([("team", Value::from(team))])),
+        ])
+    };
+    let vpc = create(&p, "aws_vpc", &cfg("ci"), &c).await;
+    let id = s(&vpc, "id");
+    let ec2 = p.ec2_client();
+    ec2.create_tags()
+        .resources(&id)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("LastScanned")
+                .value("2026-12-01")
+                .build(),
+        )
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("kubernetes.io/cluster/dev")
+                .value("shared")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let read_back = read(&p, "aws_vpc", &vpc).await.unwrap();
+    assert_eq!(read_back, vpc, "ignored tags are not drift");
+    assert_no_diff(&p, "aws_vpc", &read_back, &cfg("ci"), &c.resource);
+
+    let plan = p
+        .plan_resource("aws_vpc", Some(&read_back), &cfg("platform"), &c.resource)
+        .unwrap();
+    let updated = p
+        .update("aws_vpc", &read_back, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+    assert_planned_matches(&plan.planned, &updated);
+    let tags = ec2
+        .describe_tags()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("resource-id")
+                .values(&id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = tags.tags().iter().filter_map(|t| t.key()).collect();
+    for k in ["LastScanned", "kubernetes.io/cluster/dev", "team"] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+    p.delete("aws_vpc", &updated).await.unwrap();
 }

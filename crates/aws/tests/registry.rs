@@ -1,5 +1,7 @@
-//! aws_ecr_repository, aws_ecr_lifecycle_policy, aws_s3_bucket,
-//! aws_s3_bucket_versioning against moto.
+//! aws_ecr_repository, aws_ecr_lifecycle_policy, the registry settings
+//! (scanning, replication) and aws_s3_bucket, aws_s3_bucket_versioning
+//! against moto; aws_ecr_pull_through_cache_rule against the test kit's
+//! fake ECR endpoint (moto lacks the API).
 
 mod common;
 
@@ -1089,4 +1091,262 @@ async fn ecr_registry_scanning_configuration() {
         s(&read(&p, t, &updated).await.unwrap(), "scan_type"),
         "BASIC"
     );
+}
+
+fn replication(region: &str, filter: Option<&str>) -> Value {
+    let mut rule = vec![(
+        "destination",
+        Value::List(vec![Value::map([
+            ("region", Value::from(region)),
+            ("registry_id", Value::from("123456789012")),
+        ])]),
+    )];
+    if let Some(f) = filter {
+        rule.push((
+            "repository_filter",
+            Value::List(vec![Value::map([
+                ("filter", Value::from(f)),
+                ("filter_type", Value::from("PREFIX_MATCH")),
+            ])]),
+        ));
+    }
+    Value::map([(
+        "replication_configuration",
+        Value::List(vec![Value::map([(
+            "rule",
+            Value::List(vec![Value::map(rule)]),
+        )])]),
+    )])
+}
+
+#[tokio::test]
+async fn ecr_replication_configuration() {
+    let env = "reg-ecr-repl";
+    let Some(p) = provider(env).await else { return };
+    let t = "aws_ecr_replication_configuration";
+    let c = create_ctx(env, &format!("{t}.this"));
+
+    // The source registry as destination: the API's refusal at the block.
+    let plan = p
+        .plan_resource(t, None, &replication("us-east-1", None), &c.resource)
+        .unwrap();
+    match p.create(t, &plan.planned, &c).await.unwrap_err() {
+        terrace_provider::ProviderError::InvalidArgument { path, .. } => {
+            assert_eq!(
+                path,
+                Some(vec![PathStep::Key("replication_configuration".into())])
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    let cfg = replication("us-west-2", Some("app"));
+    let state = create(&p, t, &cfg, &c).await;
+    assert_eq!(s(&state, "registry_id"), "123456789012");
+    assert_eq!(s(&state, "id"), "123456789012");
+    assert_no_diff(&p, t, &state, &cfg, &c.resource);
+    assert_eq!(read(&p, t, &state).await.as_ref(), Some(&state));
+    let described = p.ecr_client().describe_registry().send().await.unwrap();
+    let rule = &described.replication_configuration().unwrap().rules()[0];
+    assert_eq!(rule.destinations()[0].region(), "us-west-2");
+    assert_eq!(rule.repository_filters()[0].filter(), "app");
+
+    // In place: another region, no filter.
+    let cfg2 = replication("eu-west-1", None);
+    let plan = p
+        .plan_resource(t, Some(&state), &cfg2, &c.resource)
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let updated = p
+        .update(t, &state, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+    assert_planned_matches(&plan.planned, &updated);
+    assert_no_diff(&p, t, &updated, &cfg2, &c.resource);
+    assert_eq!(
+        p.import(t, "123456789012").await.unwrap().as_ref(),
+        Some(&updated)
+    );
+
+    // Edited outside → changed; emptied outside → gone.
+    let edited = aws_sdk_ecr::types::ReplicationConfiguration::builder()
+        .rules(
+            aws_sdk_ecr::types::ReplicationRule::builder()
+                .destinations(
+                    aws_sdk_ecr::types::ReplicationDestination::builder()
+                        .region("ap-south-1")
+                        .registry_id("123456789012")
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    p.ecr_client()
+        .put_replication_configuration()
+        .replication_configuration(edited)
+        .send()
+        .await
+        .unwrap();
+    let drifted = read(&p, t, &updated).await.expect("still configured");
+    assert_ne!(drifted, updated);
+    assert!(drifted.to_string().contains("ap-south-1"), "{drifted}");
+    p.ecr_client()
+        .put_replication_configuration()
+        .replication_configuration(
+            aws_sdk_ecr::types::ReplicationConfiguration::builder()
+                .set_rules(Some(vec![]))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&p, t, &updated).await, None);
+
+    // Destroy writes an empty configuration (and is fine twice).
+    let again = create(&p, t, &cfg, &c).await;
+    p.delete(t, &again).await.unwrap();
+    assert_eq!(read(&p, t, &again).await, None);
+    p.delete(t, &again).await.unwrap();
+}
+
+fn pull_through(prefix: &str, url: &str, credential: Option<&str>) -> Value {
+    let mut m = vec![
+        ("ecr_repository_prefix", Value::from(prefix)),
+        ("upstream_registry_url", Value::from(url)),
+    ];
+    if let Some(c) = credential {
+        m.push(("credential_arn", Value::from(c)));
+    }
+    Value::map(m)
+}
+
+#[tokio::test]
+async fn ecr_pull_through_cache_rule_against_the_fake_endpoint() {
+    let env = "reg-ecr-ptc";
+    let fake = terrace_testkit::FakeEcr::start();
+    let config = Value::map([(
+        "endpoints",
+        Value::List(vec![Value::map([(
+            "ecr",
+            Value::from(fake.endpoint.as_str()),
+        )])]),
+    )]);
+    let Some(p) = provider_with(env, config).await else {
+        return;
+    };
+    let t = "aws_ecr_pull_through_cache_rule";
+    let secret =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub-AbCdEf";
+    let secret2 =
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/hub2-GhIjKl";
+
+    // A prefix of the wrong length is refused at plan.
+    let c = create_ctx(env, &format!("{t}.bad"));
+    match p
+        .plan_resource(t, None, &pull_through("k", "quay.io", None), &c.resource)
+        .unwrap_err()
+    {
+        terrace_provider::ProviderError::InvalidArgument { path, .. } => {
+            assert_eq!(
+                path,
+                Some(vec![PathStep::Key("ecr_repository_prefix".into())])
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Docker Hub needs a credential: the API's error, nothing created.
+    let plan = p
+        .plan_resource(
+            t,
+            None,
+            &pull_through("hub", "registry-1.docker.io", None),
+            &c.resource,
+        )
+        .unwrap();
+    let err = p.create(t, &plan.planned, &c).await.unwrap_err();
+    assert!(err.to_string().contains("credential"), "{err}");
+    assert!(fake.rule("hub").is_none());
+
+    let ck = create_ctx(env, &format!("{t}.k8s"));
+    let k8s_cfg = pull_through("k8s", "registry.k8s.io", None);
+    let k8s = create(&p, t, &k8s_cfg, &ck).await;
+    assert_eq!(s(&k8s, "id"), "k8s");
+    assert_eq!(s(&k8s, "registry_id"), "123456789012");
+    assert_eq!(s(&k8s, "upstream_repository_prefix"), "ROOT");
+    assert_no_diff(&p, t, &k8s, &k8s_cfg, &ck.resource);
+    let ch = create_ctx(env, &format!("{t}.hub"));
+    let hub_cfg = pull_through("hub", "registry-1.docker.io", Some(secret));
+    let hub = create(&p, t, &hub_cfg, &ch).await;
+    let cq = create_ctx(env, &format!("{t}.quay"));
+    let quay = create(&p, t, &pull_through("quay", "quay.io", None), &cq).await;
+
+    // A second rule with a taken prefix: an error at the prefix.
+    let dup = p.plan_resource(t, None, &k8s_cfg, &ck.resource).unwrap();
+    match p.create(t, &dup.planned, &ck).await.unwrap_err() {
+        terrace_provider::ProviderError::InvalidArgument { path, .. } => {
+            assert_eq!(
+                path,
+                Some(vec![PathStep::Key("ecr_repository_prefix".into())])
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // Three rules are read with one paged listing (two a page here).
+    let before = calls(&p, "ecr:DescribePullThroughCacheRules");
+    let states = vec![k8s.clone(), hub.clone(), quay.clone()];
+    let read_back = p.read_resources(t, &states).await.unwrap();
+    assert_eq!(calls(&p, "ecr:DescribePullThroughCacheRules") - before, 2);
+    assert_eq!(
+        read_back,
+        states.iter().cloned().map(Some).collect::<Vec<_>>()
+    );
+
+    // credential_arn changes in place; a new upstream replaces.
+    let hub_cfg2 = pull_through("hub", "registry-1.docker.io", Some(secret2));
+    let plan = p
+        .plan_resource(t, Some(&hub), &hub_cfg2, &ch.resource)
+        .unwrap();
+    assert!(plan.requires_replace.is_empty());
+    let hub2 = p
+        .update(t, &hub, &plan.planned, &ch.resource)
+        .await
+        .unwrap();
+    assert_planned_matches(&plan.planned, &hub2);
+    assert_eq!(
+        fake.rule("hub").unwrap()["credentialArn"].as_str(),
+        Some(secret2)
+    );
+    let plan = p
+        .plan_resource(
+            t,
+            Some(&k8s),
+            &pull_through("k8s", "public.ecr.aws", None),
+            &ck.resource,
+        )
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("upstream_registry_url".into())]]
+    );
+
+    // Import by prefix.
+    assert_eq!(p.import(t, "hub").await.unwrap().as_ref(), Some(&hub2));
+    assert_eq!(p.import(t, "nope").await.unwrap(), None);
+
+    // Edited outside → changed; deleted outside → gone.
+    fake.set_credential("hub", secret);
+    let drifted = read(&p, t, &hub2).await.unwrap();
+    assert_eq!(s(&drifted, "credential_arn"), secret);
+    fake.remove_rule("quay");
+    assert_eq!(read(&p, t, &quay).await, None);
+
+    for st in [&k8s, &hub2, &quay] {
+        p.delete(t, st).await.unwrap();
+    }
+    assert!(fake.rule("k8s").is_none() && fake.rule("hub").is_none());
 }

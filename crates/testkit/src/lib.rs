@@ -18,8 +18,12 @@
 //! watchdog stops moto. So a server held in a `static` that Rust never drops
 //! (`shared_moto`) is still stopped when its test binary exits.
 
+mod fake_ecr;
 mod fake_eks;
+mod fake_refresh;
+pub use fake_ecr::FakeEcr;
 pub use fake_eks::FakeEks;
+pub use fake_refresh::{FakeInstanceRefresh, QueryHandler, QueryProxy, query_error};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -3,9 +3,13 @@
 //! Tags are Terraform's repeated `tag` blocks. The ownership tags are
 //! written on create (not propagated to instances, so launched instances do
 //! not look like terrace-owned `aws_instance`s) and hidden from `tag`.
+//! `load_balancers` and `target_group_arns` are attached and detached in
+//! place; `mixed_instances_policy`, `warm_pool` and `instance_refresh` live
+//! in `autoscaling_parts`.
 
+use super::autoscaling_parts as parts;
 use super::iam::generated_name;
-use super::{ResourceType, default_plan, require_id, wait_for};
+use super::{ResourceType, default_plan, partially_created, require_id, wait_for};
 use crate::api::{at_path, is_not_found};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::tags::ownership_tags;
@@ -18,9 +22,10 @@ use aws_sdk_autoscaling::types::{
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
-use terrace_core::Value;
+use terrace_core::{PathStep, Value};
 use terrace_provider::{
-    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+    AttrMode, AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext,
+    Schema,
 };
 
 pub(crate) struct AutoscalingGroup;
@@ -130,8 +135,15 @@ impl AutoscalingGroup {
                 ])
             })
             .collect();
+        let mixed: Vec<Value> = g
+            .mixed_instances_policy()
+            .map(parts::mixed_instances_policy_value)
+            .into_iter()
+            .collect();
         let lt: Vec<Value> = g
             .launch_template()
+            // A group with a mixed instances policy has its template there.
+            .filter(|_| mixed.is_empty())
             .map(|l| {
                 Value::map([
                     (
@@ -182,6 +194,17 @@ impl AutoscalingGroup {
                 str_set(g.availability_zones().to_vec()),
             )
             .set("target_group_arns", str_set(g.target_group_arns().to_vec()))
+            .set("load_balancers", str_set(g.load_balancer_names().to_vec()))
+            .set("mixed_instances_policy", Value::List(mixed))
+            .set(
+                "warm_pool",
+                Value::List(
+                    g.warm_pool_configuration()
+                        .map(parts::warm_pool_value)
+                        .into_iter()
+                        .collect(),
+                ),
+            )
             .set(
                 "capacity_rebalance",
                 g.capacity_rebalance()
@@ -201,7 +224,13 @@ impl AutoscalingGroup {
             .set("tag", Value::set(tags))
             .keep(
                 prior,
-                &["name_prefix", "force_delete", "wait_for_capacity_timeout"],
+                &[
+                    "name_prefix",
+                    "force_delete",
+                    "wait_for_capacity_timeout",
+                    // Configuration only, never read back (as in Terraform).
+                    "instance_refresh",
+                ],
             )
             .build()
     }
@@ -316,6 +345,75 @@ impl AutoscalingGroup {
         .await
     }
 
+    /// Attach and detach classic load balancers (`load_balancers`) and
+    /// target groups (`target_group_arns`) by difference.
+    async fn update_attachments(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<(), ProviderError> {
+        let diff = |k: &str| -> Option<(Vec<String>, Vec<String>)> {
+            // Unknown or unset (optional+computed): leave as it is.
+            if planned.get(k).is_none_or(|v| v.is_unknown() || v.is_null()) {
+                return None;
+            }
+            let old = get_strings(prior, k);
+            let new = get_strings(planned, k);
+            let add: Vec<String> = new.iter().filter(|x| !old.contains(x)).cloned().collect();
+            let remove: Vec<String> = old.iter().filter(|x| !new.contains(x)).cloned().collect();
+            Some((add, remove))
+        };
+        if let Some((add, remove)) = diff("load_balancers") {
+            if !remove.is_empty() {
+                p.call("autoscaling:DetachLoadBalancers", || {
+                    p.autoscaling
+                        .detach_load_balancers()
+                        .auto_scaling_group_name(name)
+                        .set_load_balancer_names(Some(remove.clone()))
+                        .send()
+                })
+                .await?;
+            }
+            if !add.is_empty() {
+                p.call("autoscaling:AttachLoadBalancers", || {
+                    p.autoscaling
+                        .attach_load_balancers()
+                        .auto_scaling_group_name(name)
+                        .set_load_balancer_names(Some(add.clone()))
+                        .send()
+                })
+                .await
+                .map_err(|e| at_path(e, "load_balancers"))?;
+            }
+        }
+        if let Some((add, remove)) = diff("target_group_arns") {
+            if !remove.is_empty() {
+                p.call("autoscaling:DetachLoadBalancerTargetGroups", || {
+                    p.autoscaling
+                        .detach_load_balancer_target_groups()
+                        .auto_scaling_group_name(name)
+                        .set_target_group_arns(Some(remove.clone()))
+                        .send()
+                })
+                .await?;
+            }
+            if !add.is_empty() {
+                p.call("autoscaling:AttachLoadBalancerTargetGroups", || {
+                    p.autoscaling
+                        .attach_load_balancer_target_groups()
+                        .auto_scaling_group_name(name)
+                        .set_target_group_arns(Some(add.clone()))
+                        .send()
+                })
+                .await
+                .map_err(|e| at_path(e, "target_group_arns"))?;
+            }
+        }
+        Ok(())
+    }
+
     fn filter(name: &str, value: &str) -> Filter {
         Filter::builder().name(name).values(value).build()
     }
@@ -383,6 +481,10 @@ impl ResourceType for AutoscalingGroup {
                 Attribute::optional_computed(AttrType::set_of(AttrType::String)),
             )
             .attr(
+                "load_balancers",
+                Attribute::optional_computed(AttrType::set_of(AttrType::String)),
+            )
+            .attr(
                 "capacity_rebalance",
                 Attribute::optional_computed(AttrType::Bool),
             )
@@ -415,6 +517,14 @@ impl ResourceType for AutoscalingGroup {
                     .attr("name", Attribute::optional_computed(AttrType::String))
                     .attr("version", Attribute::optional_computed(AttrType::String)),
             )
+            .list_block(
+                "mixed_instances_policy",
+                0,
+                1,
+                parts::mixed_instances_policy_schema(),
+            )
+            .list_block("warm_pool", 0, 1, parts::warm_pool_schema())
+            .list_block("instance_refresh", 0, 1, parts::instance_refresh_schema())
             .set_block(
                 "tag",
                 Schema::new()
@@ -431,7 +541,28 @@ impl ResourceType for AutoscalingGroup {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
-        let mut planned = default_plan(p, &p.resource_schema(NAME), prior, config, ctx);
+        let schema = p.resource_schema(NAME);
+        let arguments: Vec<String> = schema
+            .attributes
+            .iter()
+            .filter(|(_, a)| a.mode != AttrMode::Computed)
+            .map(|(k, _)| k.clone())
+            .chain(schema.blocks.keys().cloned())
+            .collect();
+        parts::check_instance_refresh(config, &arguments)?;
+        if !get_blocks(config, "launch_template").is_empty()
+            && !get_blocks(config, "mixed_instances_policy").is_empty()
+        {
+            return Err(ProviderError::InvalidArgument {
+                path: Some(vec![PathStep::Key("mixed_instances_policy".into())]),
+                code: "ConflictingArguments".into(),
+                message: "`mixed_instances_policy` conflicts with `launch_template`: give the \
+                          template in mixed_instances_policy.launch_template and remove the \
+                          top-level launch_template block"
+                    .into(),
+            });
+        }
+        let mut planned = default_plan(p, &schema, prior, config, ctx);
         // With subnets given, the zones follow from them.
         if let Some(prior) = prior
             && planned.planned.get("vpc_zone_identifier") != prior.get("vpc_zone_identifier")
@@ -484,6 +615,7 @@ impl ResourceType for AutoscalingGroup {
         );
         let azs = get_strings(planned, "availability_zones");
         let tgs = get_strings(planned, "target_group_arns");
+        let elbs = get_strings(planned, "load_balancers");
         p.call("autoscaling:CreateAutoScalingGroup", || {
             p.autoscaling
                 .create_auto_scaling_group()
@@ -497,6 +629,8 @@ impl ResourceType for AutoscalingGroup {
                 .set_vpc_zone_identifier(zone_identifier(planned))
                 .set_availability_zones((!azs.is_empty()).then(|| azs.clone()))
                 .set_target_group_arns((!tgs.is_empty()).then(|| tgs.clone()))
+                .set_load_balancer_names((!elbs.is_empty()).then(|| elbs.clone()))
+                .set_mixed_instances_policy(parts::mixed_instances_policy(planned))
                 .set_capacity_rebalance(get_bool(planned, "capacity_rebalance"))
                 .set_max_instance_lifetime(i32_of(planned, "max_instance_lifetime"))
                 .set_new_instances_protected_from_scale_in(get_bool(
@@ -515,12 +649,19 @@ impl ResourceType for AutoscalingGroup {
             }
             _ => e,
         })?;
-        self.wait_for_capacity(p, &name, planned, ctx.timeout)
-            .await?;
         let mut with_name = planned.clone();
         if let Some(m) = with_name.as_map_mut() {
             m.insert("name".into(), Value::from(name.as_str()));
+            m.insert("id".into(), Value::from(name.as_str()));
         }
+        // The group exists from here on: a later failure keeps it in state.
+        if let Some(wp) = first_block(planned, "warm_pool") {
+            parts::put_warm_pool(p, &name, wp)
+                .await
+                .map_err(|e| partially_created(&with_name, e))?;
+        }
+        self.wait_for_capacity(p, &name, planned, ctx.timeout)
+            .await?;
         self.read_one(p, &name, Some(&with_name))
             .await?
             .ok_or_else(|| {
@@ -543,6 +684,11 @@ impl ResourceType for AutoscalingGroup {
         };
         let pick_i32 = |k: &str| if changed(k) { i32_of(planned, k) } else { None };
         let lt_changed = prior.get("launch_template") != planned.get("launch_template");
+        let mixed_changed =
+            prior.get("mixed_instances_policy") != planned.get("mixed_instances_policy");
+        // Sent with every update while the group has one: an update without
+        // it must not read as "remove the policy".
+        let mixed = parts::mixed_instances_policy(planned);
         let zones_changed = changed("vpc_zone_identifier");
         let azs_changed = changed("availability_zones") && zone_identifier(planned).is_none();
         let any = [
@@ -560,6 +706,7 @@ impl ResourceType for AutoscalingGroup {
         .iter()
         .any(|k| changed(k))
             || lt_changed
+            || mixed_changed
             || zones_changed
             || azs_changed;
         if any {
@@ -605,14 +752,26 @@ impl ResourceType for AutoscalingGroup {
                     } else {
                         None
                     })
-                    .set_launch_template(if lt_changed {
+                    .set_launch_template(if lt_changed && mixed.is_none() {
                         launch_template_spec(planned)
                     } else {
                         None
                     })
+                    .set_mixed_instances_policy(mixed.clone())
                     .send()
             })
             .await?;
+        }
+        self.update_attachments(p, &name, prior, planned).await?;
+        let (old_wp, new_wp) = (
+            first_block(prior, "warm_pool"),
+            first_block(planned, "warm_pool"),
+        );
+        if old_wp != new_wp {
+            match new_wp {
+                Some(wp) => parts::put_warm_pool(p, &name, wp).await?,
+                None => parts::delete_warm_pool(p, &name).await?,
+            }
         }
         // `tag` blocks; the ownership tags are left alone.
         let old = tag_blocks(prior);
@@ -650,6 +809,9 @@ impl ResourceType for AutoscalingGroup {
                     .send()
             })
             .await?;
+        }
+        if parts::refresh_needed(prior, planned) {
+            parts::start_instance_refresh(p, &name, planned).await?;
         }
         self.read_one(p, &name, Some(planned))
             .await?

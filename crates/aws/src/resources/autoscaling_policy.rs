@@ -17,7 +17,7 @@ use aws_sdk_autoscaling::types::{
 use std::collections::BTreeMap;
 use terrace_core::{PathStep, Value};
 use terrace_provider::{
-    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+    AttrType, Attribute, PlannedResource, ProviderError, ResourceContext, Schema,
 };
 
 pub(crate) struct AutoscalingPolicy;
@@ -182,61 +182,6 @@ impl AutoscalingPolicy {
             .find(|s| s.policy_name() == Some(name))
             .map(|s| self.to_value(p, s, prior)))
     }
-
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
-        let (group, name) = key_of(planned).ok_or_else(|| ProviderError::Api {
-            code: "MissingId".into(),
-            message: format!("{NAME} has no group or policy name"),
-        })?;
-        let policy_type = get_str(planned, "policy_type").unwrap_or_else(|| SIMPLE.into());
-        let simple = policy_type == SIMPLE;
-        p.call("autoscaling:PutScalingPolicy", || {
-            p.autoscaling
-                .put_scaling_policy()
-                .auto_scaling_group_name(&group)
-                .policy_name(&name)
-                .policy_type(&policy_type)
-                .set_adjustment_type(get_str(planned, "adjustment_type"))
-                .set_scaling_adjustment(i32_of(planned, "scaling_adjustment"))
-                .set_cooldown(if simple {
-                    i32_of(planned, "cooldown")
-                } else {
-                    None
-                })
-                .set_min_adjustment_magnitude(i32_of(planned, "min_adjustment_magnitude"))
-                .set_estimated_instance_warmup(i32_of(planned, "estimated_instance_warmup"))
-                .set_metric_aggregation_type(if simple {
-                    None
-                } else {
-                    get_str(planned, "metric_aggregation_type")
-                })
-                .set_enabled(get_bool(planned, "enabled"))
-                .set_target_tracking_configuration(target_tracking_request(planned))
-                .send()
-        })
-        .await
-        .map_err(|e| match e {
-            ProviderError::InvalidArgument {
-                path: None,
-                code,
-                message,
-            } if message.contains("not found") || message.contains("No group") => {
-                ProviderError::InvalidArgument {
-                    path: Some(vec![PathStep::Key("autoscaling_group_name".into())]),
-                    code,
-                    message,
-                }
-            }
-            other => other,
-        })?;
-        self.read_one(p, &group, &name, Some(planned))
-            .await?
-            .ok_or_else(|| {
-                ProviderError::NotFound(format!(
-                    "scaling policy {name} of group {group} not found after it was written"
-                ))
-            })
-    }
 }
 
 #[async_trait]
@@ -392,23 +337,59 @@ impl ResourceType for AutoscalingPolicy {
         self.read_one(p, group, name, None).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
-        self.put(p, planned).await
-    }
-
-    async fn update(
-        &self,
-        p: &AwsProvider,
-        _prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        self.put(p, planned).await
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+        let (group, name) = key_of(planned).ok_or_else(|| ProviderError::Api {
+            code: "MissingId".into(),
+            message: format!("{NAME} has no group or policy name"),
+        })?;
+        let policy_type = get_str(planned, "policy_type").unwrap_or_else(|| SIMPLE.into());
+        let simple = policy_type == SIMPLE;
+        p.call("autoscaling:PutScalingPolicy", || {
+            p.autoscaling
+                .put_scaling_policy()
+                .auto_scaling_group_name(&group)
+                .policy_name(&name)
+                .policy_type(&policy_type)
+                .set_adjustment_type(get_str(planned, "adjustment_type"))
+                .set_scaling_adjustment(i32_of(planned, "scaling_adjustment"))
+                .set_cooldown(if simple {
+                    i32_of(planned, "cooldown")
+                } else {
+                    None
+                })
+                .set_min_adjustment_magnitude(i32_of(planned, "min_adjustment_magnitude"))
+                .set_estimated_instance_warmup(i32_of(planned, "estimated_instance_warmup"))
+                .set_metric_aggregation_type(if simple {
+                    None
+                } else {
+                    get_str(planned, "metric_aggregation_type")
+                })
+                .set_enabled(get_bool(planned, "enabled"))
+                .set_target_tracking_configuration(target_tracking_request(planned))
+                .send()
+        })
+        .await
+        .map_err(|e| match e {
+            ProviderError::InvalidArgument {
+                path: None,
+                code,
+                message,
+            } if message.contains("not found") || message.contains("No group") => {
+                ProviderError::InvalidArgument {
+                    path: Some(vec![PathStep::Key("autoscaling_group_name".into())]),
+                    code,
+                    message,
+                }
+            }
+            other => other,
+        })?;
+        self.read_one(p, &group, &name, Some(planned))
+            .await?
+            .ok_or_else(|| {
+                ProviderError::NotFound(format!(
+                    "scaling policy {name} of group {group} not found after it was written"
+                ))
+            })
     }
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {

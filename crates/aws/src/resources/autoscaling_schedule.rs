@@ -16,7 +16,7 @@ use aws_smithy_types::date_time::Format;
 use std::collections::BTreeMap;
 use terrace_core::{PathStep, Value};
 use terrace_provider::{
-    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+    AttrType, Attribute, PlannedResource, ProviderError, ResourceContext, Schema,
 };
 
 pub(crate) struct AutoscalingSchedule;
@@ -135,58 +135,6 @@ impl AutoscalingSchedule {
             .find(|a| a.scheduled_action_name() == Some(name))
             .map(|a| self.to_value(p, a)))
     }
-
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
-        let (group, name) = key_of(planned).ok_or_else(|| ProviderError::Api {
-            code: "MissingId".into(),
-            message: format!("{NAME} has no group or action name"),
-        })?;
-        let start = parse_time(planned, "start_time")?;
-        let end = parse_time(planned, "end_time")?;
-        p.call("autoscaling:PutScheduledUpdateGroupAction", || {
-            p.autoscaling
-                .put_scheduled_update_group_action()
-                .auto_scaling_group_name(&group)
-                .scheduled_action_name(&name)
-                .set_start_time(start)
-                .set_end_time(end)
-                .set_recurrence(get_str(planned, "recurrence"))
-                .set_time_zone(get_str(planned, "time_zone"))
-                .set_min_size(size(planned, "min_size"))
-                .set_max_size(size(planned, "max_size"))
-                .set_desired_capacity(size(planned, "desired_capacity"))
-                .send()
-        })
-        .await
-        .map_err(|e| match e {
-            ProviderError::InvalidArgument {
-                path: None,
-                code,
-                message,
-            } if message.contains("not found") || message.contains("No group") => {
-                ProviderError::InvalidArgument {
-                    path: Some(vec![PathStep::Key("autoscaling_group_name".into())]),
-                    code,
-                    message,
-                }
-            }
-            other => other,
-        })?;
-        let mut read = self.read_one(p, &group, &name).await?.ok_or_else(|| {
-            ProviderError::NotFound(format!(
-                "scheduled action {name} of group {group} not found after it was written"
-            ))
-        })?;
-        // The API reports the next start of a recurring action, not the
-        // configured one: a configured start time stays as written.
-        if let (Some(m), Some(configured)) = (
-            read.as_map_mut(),
-            planned.get("start_time").filter(|v| v.as_str().is_some()),
-        ) {
-            m.insert("start_time".into(), configured.clone());
-        }
-        Ok(read)
-    }
 }
 
 #[async_trait]
@@ -295,23 +243,56 @@ impl ResourceType for AutoscalingSchedule {
         self.read_one(p, group, name).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
-        self.put(p, planned).await
-    }
-
-    async fn update(
-        &self,
-        p: &AwsProvider,
-        _prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        self.put(p, planned).await
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+        let (group, name) = key_of(planned).ok_or_else(|| ProviderError::Api {
+            code: "MissingId".into(),
+            message: format!("{NAME} has no group or action name"),
+        })?;
+        let start = parse_time(planned, "start_time")?;
+        let end = parse_time(planned, "end_time")?;
+        p.call("autoscaling:PutScheduledUpdateGroupAction", || {
+            p.autoscaling
+                .put_scheduled_update_group_action()
+                .auto_scaling_group_name(&group)
+                .scheduled_action_name(&name)
+                .set_start_time(start)
+                .set_end_time(end)
+                .set_recurrence(get_str(planned, "recurrence"))
+                .set_time_zone(get_str(planned, "time_zone"))
+                .set_min_size(size(planned, "min_size"))
+                .set_max_size(size(planned, "max_size"))
+                .set_desired_capacity(size(planned, "desired_capacity"))
+                .send()
+        })
+        .await
+        .map_err(|e| match e {
+            ProviderError::InvalidArgument {
+                path: None,
+                code,
+                message,
+            } if message.contains("not found") || message.contains("No group") => {
+                ProviderError::InvalidArgument {
+                    path: Some(vec![PathStep::Key("autoscaling_group_name".into())]),
+                    code,
+                    message,
+                }
+            }
+            other => other,
+        })?;
+        let mut read = self.read_one(p, &group, &name).await?.ok_or_else(|| {
+            ProviderError::NotFound(format!(
+                "scheduled action {name} of group {group} not found after it was written"
+            ))
+        })?;
+        // The API reports the next start of a recurring action, not the
+        // configured one: a configured start time stays as written.
+        if let (Some(m), Some(configured)) = (
+            read.as_map_mut(),
+            planned.get("start_time").filter(|v| v.as_str().is_some()),
+        ) {
+            m.insert("start_time".into(), configured.clone());
+        }
+        Ok(read)
     }
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {

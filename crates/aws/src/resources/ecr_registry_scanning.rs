@@ -14,7 +14,7 @@ use aws_sdk_ecr::types::{
 };
 use terrace_core::{PathStep, Value};
 use terrace_provider::{
-    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+    AttrType, Attribute, PlannedResource, ProviderError, ResourceContext, Schema,
 };
 
 pub(crate) struct RegistryScanning;
@@ -61,40 +61,6 @@ impl RegistryScanning {
             )
             .set("rule", Value::set(rules))
             .build())
-    }
-
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
-        let mut rules = Vec::new();
-        for r in get_blocks(planned, "rule") {
-            let mut b = RegistryScanningRule::builder().scan_frequency(ScanFrequency::from(
-                get_str(r, "scan_frequency").unwrap_or_default().as_str(),
-            ));
-            for f in get_blocks(r, "repository_filter") {
-                b = b.repository_filters(
-                    ScanningRepositoryFilter::builder()
-                        .filter(get_str(f, "filter").unwrap_or_default())
-                        .filter_type(ScanningRepositoryFilterType::from(
-                            get_str(f, "filter_type")
-                                .unwrap_or_else(|| "WILDCARD".into())
-                                .as_str(),
-                        ))
-                        .build()
-                        .map_err(|e| invalid(e.to_string()))?,
-                );
-            }
-            rules.push(b.build().map_err(|e| invalid(e.to_string()))?);
-        }
-        let scan_type = get_str(planned, "scan_type").unwrap_or_else(|| "BASIC".into());
-        p.call("ecr:PutRegistryScanningConfiguration", || {
-            p.ecr
-                .put_registry_scanning_configuration()
-                .scan_type(ScanType::from(scan_type.as_str()))
-                .set_rules(Some(rules.clone()))
-                .send()
-        })
-        .await
-        .map_err(|e| crate::api::at_path(e, "rule"))?;
-        self.get(p).await
     }
 }
 
@@ -175,23 +141,38 @@ impl ResourceType for RegistryScanning {
         self.get(p).await.map(Some)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
-        self.put(p, planned).await
-    }
-
-    async fn update(
-        &self,
-        p: &AwsProvider,
-        _prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        self.put(p, planned).await
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+        let mut rules = Vec::new();
+        for r in get_blocks(planned, "rule") {
+            let mut b = RegistryScanningRule::builder().scan_frequency(ScanFrequency::from(
+                get_str(r, "scan_frequency").unwrap_or_default().as_str(),
+            ));
+            for f in get_blocks(r, "repository_filter") {
+                b = b.repository_filters(
+                    ScanningRepositoryFilter::builder()
+                        .filter(get_str(f, "filter").unwrap_or_default())
+                        .filter_type(ScanningRepositoryFilterType::from(
+                            get_str(f, "filter_type")
+                                .unwrap_or_else(|| "WILDCARD".into())
+                                .as_str(),
+                        ))
+                        .build()
+                        .map_err(|e| invalid(e.to_string()))?,
+                );
+            }
+            rules.push(b.build().map_err(|e| invalid(e.to_string()))?);
+        }
+        let scan_type = get_str(planned, "scan_type").unwrap_or_else(|| "BASIC".into());
+        p.call("ecr:PutRegistryScanningConfiguration", || {
+            p.ecr
+                .put_registry_scanning_configuration()
+                .scan_type(ScanType::from(scan_type.as_str()))
+                .set_rules(Some(rules.clone()))
+                .send()
+        })
+        .await
+        .map_err(|e| crate::api::at_path(e, "rule"))?;
+        self.get(p).await
     }
 
     async fn delete(&self, p: &AwsProvider, _prior: &Value) -> Result<(), ProviderError> {

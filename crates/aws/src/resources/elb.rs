@@ -78,6 +78,32 @@ fn listener_value(l: &Listener) -> Value {
     ])
 }
 
+/// The protocols a classic load balancer listener takes (Terraform's check).
+const PROTOCOLS: &[&str] = &["http", "https", "tcp", "ssl"];
+
+/// Refuse a listener protocol the API does not know, at plan.
+fn check_protocols(config: &Value) -> Result<(), ProviderError> {
+    for l in get_blocks(config, "listener") {
+        for k in ["lb_protocol", "instance_protocol"] {
+            if let Some(proto) = get_str(l, k)
+                && !PROTOCOLS.contains(&proto.as_str())
+            {
+                return Err(ProviderError::InvalidArgument {
+                    path: Some(vec![
+                        terrace_core::PathStep::Key("listener".into()),
+                        terrace_core::PathStep::Key(k.into()),
+                    ]),
+                    code: "InvalidProtocol".into(),
+                    message: format!(
+                        "listener {k} {proto:?} is not one of HTTP, HTTPS, TCP or SSL"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The listeners of a configuration with protocols in lower case.
 fn lower_listeners(config: &Value) -> Value {
     let mut c = config.clone();
@@ -534,6 +560,7 @@ impl ResourceType for Elb {
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
         let config = lower_listeners(config);
+        check_protocols(&config)?;
         let cfg = computed_block_config(&config, prior, "health_check");
         let mut planned = default_plan(p, &p.resource_schema(NAME), prior, &cfg, ctx);
         if prior.is_none() {

@@ -6,6 +6,7 @@
 //! `GetAccountAuthorizationDetails` (every role with its tags, paginated)
 //! and `ListInstanceProfiles`.
 
+use super::ec2_support::ok_if_gone;
 use super::{ResourceType, default_plan, require_id};
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
@@ -620,16 +621,12 @@ impl ResourceType for IamRole {
             Err(e) if is_not_found(&e) => return Ok(()),
             Err(e) => return Err(e),
         }
-        match p
-            .call("iam:DeleteRole", || {
+        ok_if_gone(
+            p.call("iam:DeleteRole", || {
                 p.iam.delete_role().role_name(&name).send()
             })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .await,
+        )
     }
 
     async fn find_created(
@@ -987,19 +984,15 @@ impl ResourceType for IamInstanceProfile {
             self.set_role(p, &name, Some(role.role_name()), None)
                 .await?;
         }
-        match p
-            .call("iam:DeleteInstanceProfile", || {
+        ok_if_gone(
+            p.call("iam:DeleteInstanceProfile", || {
                 p.iam
                     .delete_instance_profile()
                     .instance_profile_name(&name)
                     .send()
             })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .await,
+        )
     }
 
     async fn find_created(
@@ -1214,20 +1207,16 @@ impl ResourceType for IamRolePolicyAttachment {
         let Some((role, arn)) = attachment_key(prior) else {
             return Ok(());
         };
-        match p
-            .call("iam:DetachRolePolicy", || {
+        ok_if_gone(
+            p.call("iam:DetachRolePolicy", || {
                 p.iam
                     .detach_role_policy()
                     .role_name(&role)
                     .policy_arn(&arn)
                     .send()
             })
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+            .await,
+        )
     }
 
     /// Attachments carry no tags and `AttachRolePolicy` is idempotent: a

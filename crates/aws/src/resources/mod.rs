@@ -18,6 +18,10 @@
 //!    Creates need no retry handling: `p.call` never re-sends a create that
 //!    has no idempotency token (see `api::is_non_idempotent`).
 //! 5. Add `Box::new(<thing>::Thing)` to [`all_resource_types`] and `mod <thing>;` below.
+//!
+//! A type whose create and update are the same idempotent write (a `Put*`
+//! call, then a read) implements [`ResourceType::put`] only: the default
+//! `create` and `update` call it.
 //!    Default `plan` already predicts `tags_all`; override it only for type-specific rules.
 //!
 //! An EC2 type whose state maps one describable object needs less: add one
@@ -27,6 +31,7 @@
 //! `list_owned` then come for free, and `find_by_id` serves `read_one`.
 
 mod autoscaling;
+mod autoscaling_parts;
 mod autoscaling_policy;
 mod autoscaling_schedule;
 mod default_route_table;
@@ -36,6 +41,7 @@ pub(crate) mod ec2;
 pub(crate) mod ec2_support;
 mod ecr_lifecycle_policy;
 mod ecr_registry_scanning;
+mod ecr_registry_settings;
 mod ecr_repository;
 mod eks;
 mod eks_access;
@@ -138,12 +144,27 @@ pub(crate) trait ResourceType: Send + Sync {
             .await
     }
 
+    /// For a type whose create and update are one idempotent write
+    /// (a `Put*` call) and a read: that write, returning the new state.
+    /// The default `create` and `update` call it; other types override
+    /// those two instead.
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+        let _ = (p, planned);
+        Err(ProviderError::Unsupported(format!(
+            "{}: the provider implements no create or update for this type",
+            self.name()
+        )))
+    }
+
     async fn create(
         &self,
         p: &AwsProvider,
         planned: &Value,
         ctx: &CreateContext,
-    ) -> Result<Value, ProviderError>;
+    ) -> Result<Value, ProviderError> {
+        let _ = ctx;
+        self.put(p, planned).await
+    }
 
     async fn update(
         &self,
@@ -151,7 +172,10 @@ pub(crate) trait ResourceType: Send + Sync {
         prior: &Value,
         planned: &Value,
         ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError>;
+    ) -> Result<Value, ProviderError> {
+        let _ = (prior, ctx);
+        self.put(p, planned).await
+    }
 
     /// Delete; already gone is success.
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError>;
@@ -265,6 +289,8 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
         Box::new(ecr_lifecycle_policy::EcrPolicy::Lifecycle),
         Box::new(ecr_lifecycle_policy::EcrPolicy::Repository),
         Box::new(ecr_registry_scanning::RegistryScanning),
+        Box::new(ecr_registry_settings::ReplicationConfig),
+        Box::new(ecr_registry_settings::PullThroughCacheRuleType),
         Box::new(s3_bucket::S3Bucket),
         Box::new(BucketResource(s3_bucket_versioning::S3BucketVersioning)),
         Box::new(BucketResource(s3_bucket_parts::PublicAccessBlock)),

@@ -140,7 +140,6 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
             ("force_delete_warm_pool", Bool(false)),
             ("ignore_failed_scaling_activities", Bool(false)),
             ("launch_configuration", Str),
-            ("load_balancers", Strings),
             ("metrics_granularity", StrDefault("1Minute")),
             ("min_elb_capacity", Num),
             ("placement_group", Str),

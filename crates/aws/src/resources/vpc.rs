@@ -2,7 +2,8 @@
 
 use super::ec2::find::{find_all, find_by_ids, find_keyed};
 use super::ec2_support::{
-    address_filters, environment_filter, filter, prior_ids, tag_spec, tags_to_map, update_tags,
+    address_filters, environment_filter, filter, ok_if_gone, prior_ids, tag_spec, tags_to_map,
+    update_tags,
 };
 use super::{ResourceType, require_id, tags_attributes, wait_for};
 use crate::api::{at_path, is_not_found};
@@ -378,14 +379,10 @@ impl ResourceType for Vpc {
 
     async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
         let id = require_id(NAME, prior)?;
-        match p
-            .call("ec2:DeleteVpc", || p.ec2.delete_vpc().vpc_id(&id).send())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e),
-        }
+        ok_if_gone(
+            p.call("ec2:DeleteVpc", || p.ec2.delete_vpc().vpc_id(&id).send())
+                .await,
+        )
     }
 
     async fn find_created(
