@@ -3,18 +3,18 @@
 
 mod support;
 
+mod checkov;
 mod cli_ux;
 mod drift;
 mod envs;
-mod guard;
 mod fleet;
+mod guard;
 mod ledger;
 mod lifecycle;
 mod modules;
 mod notify;
-mod checkov;
-mod policies;
 mod planfile;
+mod policies;
 mod proxy;
 mod reliability;
 mod report;

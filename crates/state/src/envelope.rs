@@ -620,7 +620,7 @@ impl Codec {
     }
 
     /// Encrypt `msg` with the configured key, bound to `aad`.
-    pub(crate) fn seal(&self, aad: &[u8], msg: &[u8]) -> Result<SealedBytes, StateError> {
+    pub(crate) fn seal_bytes(&self, aad: &[u8], msg: &[u8]) -> Result<SealedBytes, StateError> {
         let ks = self.key.as_ref().ok_or_else(|| {
             enc_err("no state key is set (TERRACE_STATE_KEY or TERRACE_STATE_KEY_FILE)")
         })?;
@@ -643,7 +643,7 @@ impl Codec {
     }
 
     /// Decrypt what [`Codec::seal`] sealed with the same key and `aad`.
-    pub(crate) fn unseal(&self, s: &SealedBytes, aad: &[u8]) -> Result<Vec<u8>, StateError> {
+    pub(crate) fn unseal_bytes(&self, s: &SealedBytes, aad: &[u8]) -> Result<Vec<u8>, StateError> {
         let ks = self.key.as_ref().ok_or_else(|| {
             enc_err(
                 "the values are encrypted with the state key and no key is set; set TERRACE_STATE_KEY to the \
@@ -959,24 +959,29 @@ mod tests {
     #[test]
     fn sealed_bytes_open_only_with_the_key_and_the_same_associated_data() {
         let sealer = Codec::new(Some("plan pass"));
-        let sealed = sealer.seal(b"dev\0plan-1", b"the secret").unwrap();
+        let sealed = sealer.seal_bytes(b"dev\0plan-1", b"the secret").unwrap();
         let text = serde_json::to_string(&sealed).unwrap();
         assert!(!text.contains("the secret"), "{text}");
         let back: SealedBytes = serde_json::from_str(&text).unwrap();
         // Another process (another salt) with the same passphrase opens it.
         let reader = Codec::new(Some("plan pass"));
-        assert_eq!(reader.unseal(&back, b"dev\0plan-1").unwrap(), b"the secret");
-        let e = reader.unseal(&back, b"prod\0plan-1").unwrap_err();
+        assert_eq!(
+            reader.unseal_bytes(&back, b"dev\0plan-1").unwrap(),
+            b"the secret"
+        );
+        let e = reader.unseal_bytes(&back, b"prod\0plan-1").unwrap_err();
         assert!(e.to_string().contains("copied from another file"), "{e}");
         let e = Codec::new(Some("other"))
-            .unseal(&back, b"dev\0plan-1")
+            .unseal_bytes(&back, b"dev\0plan-1")
             .unwrap_err();
         assert!(e.to_string().contains("different key"), "{e}");
-        let e = Codec::new(None).unseal(&back, b"dev\0plan-1").unwrap_err();
+        let e = Codec::new(None)
+            .unseal_bytes(&back, b"dev\0plan-1")
+            .unwrap_err();
         assert!(e.to_string().contains("no key is set"), "{e}");
-        assert!(Codec::new(None).seal(b"", b"x").is_err());
+        assert!(Codec::new(None).seal_bytes(b"", b"x").is_err());
         let raw = Codec::with_source(Some(KeySource::Raw([3; 32])), false);
-        let sealed = raw.seal(b"a", b"raw secret").unwrap();
-        assert_eq!(raw.unseal(&sealed, b"a").unwrap(), b"raw secret");
+        let sealed = raw.seal_bytes(b"a", b"raw secret").unwrap();
+        assert_eq!(raw.unseal_bytes(&sealed, b"a").unwrap(), b"raw secret");
     }
 }

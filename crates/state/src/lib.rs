@@ -445,12 +445,12 @@ pub struct Sealer(envelope::Codec);
 impl Sealer {
     /// Encrypt `msg`, bound to the associated data `aad`.
     pub fn seal(&self, aad: &[u8], msg: &[u8]) -> Result<SealedBytes, StateError> {
-        self.0.seal(aad, msg)
+        self.0.seal_bytes(aad, msg)
     }
 
     /// Decrypt what [`Sealer::seal`] sealed with the same key and `aad`.
     pub fn open(&self, sealed: &SealedBytes, aad: &[u8]) -> Result<Vec<u8>, StateError> {
-        self.0.unseal(sealed, aad)
+        self.0.unseal_bytes(sealed, aad)
     }
 }
 

@@ -137,14 +137,9 @@ pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Re
     written
 }
 
-/// The bytes of a plan file: no sensitive value in clear (sealed with the
-/// state key when one is set, otherwise left out; `plansecrets`).
-pub(crate) async fn write_plan_bytes(engine: &Engine, plan: &Plan) -> Result<Vec<u8>> {
-    let sealer = settings::sealer()?;
-    Ok(plansecrets::encode(plan, sealer.as_ref(), engine.store.as_ref()).await?)
-}
-
-/// [`write_plan_bytes`] of a plan file's JSON with sections of its own added.
+/// The bytes of a plan file for the JSON of a plan file (with sections of
+/// its own added): no sensitive value in clear (sealed with the state key
+/// when one is set, otherwise left out; `plansecrets`).
 pub(crate) async fn write_plan_doc(
     engine: &Engine,
     environment: &str,

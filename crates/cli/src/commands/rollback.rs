@@ -82,7 +82,12 @@ pub(crate) async fn rollback(project: &Project, a: RollbackArgs) -> Result<u8> {
         if let Some(path) = &a.out {
             let mut file = plan.to_file();
             file.rollback_of = Some(rec.id.clone());
-            let text = super::apply::write_plan_doc(&engine, &plan.environment, serde_json::to_value(file)?).await?;
+            let text = super::apply::write_plan_doc(
+                &engine,
+                &plan.environment,
+                serde_json::to_value(file)?,
+            )
+            .await?;
             write_private(path, &text)
                 .with_context(|| format!("writing plan file {}", path.display()))?;
             eprintln!(
