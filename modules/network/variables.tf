@@ -78,9 +78,9 @@ variable "enable_flow_logs" {
 }
 
 variable "flow_logs_retention_in_days" {
-  description = "Days CloudWatch keeps the flow logs (0 keeps them forever)."
+  description = "Days CloudWatch keeps the flow logs (0 keeps them forever); a year by default, as audits ask."
   type        = number
-  default     = 30
+  default     = 365
 
   validation {
     condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.flow_logs_retention_in_days)

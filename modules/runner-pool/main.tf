@@ -283,7 +283,15 @@ resource "aws_autoscaling_group" "runner" {
     version = aws_launch_template.runner.latest_version
   }
 
-  # instance_refresh: rolls the runners when the launch template changes; added once aws_autoscaling_group implements it (issue 15 §1).
+  # A new launch template version (a new AMI, instance type or boot script)
+  # rolls the runners, keeping at least half of them in service.
+  instance_refresh {
+    strategy = "Rolling"
+    preferences {
+      min_healthy_percentage = var.refresh_min_healthy_percentage
+      instance_warmup        = "120"
+    }
+  }
 
   # Autoscaling groups take tags as repeated `tag` blocks.
   dynamic "tag" {

@@ -180,3 +180,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "refresh_min_healthy_percentage" {
+  description = "During an instance refresh (a new launch template version), the share of runners kept in service, in percent."
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.refresh_min_healthy_percentage >= 0 && var.refresh_min_healthy_percentage <= 100
+    error_message = "refresh_min_healthy_percentage is a percentage: 0 to 100."
+  }
+}

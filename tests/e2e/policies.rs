@@ -256,3 +256,41 @@ fn a_broken_policy_file_stops_the_plan_at_its_line() {
     );
     assert!(r.stderr.contains("policies/bad.tf line 3"), "{}", r.all());
 }
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Issue 19's done-when: the shipped environments pass the shipped
+/// policies (deny results none; results undecided until apply allowed,
+/// they are checked again then).
+#[test]
+fn the_shipped_environments_pass_the_shipped_policies() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let p = Project::new().with_moto(moto);
+    let root = terrace_testkit::workspace_root();
+    for dir in ["modules", "environments", "policies"] {
+        copy_tree(&root.join(dir), &p.path().join(dir));
+    }
+    for env in ["dev", "stage", "prod"] {
+        let r = p.run(&["policy", "check", "-e", env, "--format", "json"]);
+        assert_eq!(r.code, 0, "{env}: the shipped policies deny\n{}", r.all());
+        let doc: serde_json::Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{env}: policy check --format json: {e}\n{}", r.all()));
+        let text = doc.to_string();
+        // The policies ran: the cost-tag policy has results in stage and prod.
+        if env != "dev" {
+            assert!(text.contains("cost-tags"), "{env}: {doc:#}");
+        }
+    }
+}

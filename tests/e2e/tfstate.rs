@@ -20,11 +20,16 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A project (own SQLite store) holding copies of the shipped modules/ and environments/.
-fn shipped_project(moto: &terrace_testkit::Moto) -> Project {
-    let p = Project::new().with_moto(moto);
+/// A project holding copies of the repository's modules/ and environments/,
+/// every AWS call going through `eks` (the EKS calls moto lacks answered
+/// there, everything else by moto).
+fn shipped_project(moto: &terrace_testkit::Moto, eks: &terrace_testkit::FakeEks) -> Project {
+    let mut p = Project::new().with_moto(moto);
     let root = terrace_testkit::workspace_root();
     copy_dir(&root.join("modules"), &p.path().join("modules"));
     copy_dir(&root.join("environments"), &p.path().join("environments"));
+    p.env
+        .push(("AWS_ENDPOINT_URL".into(), eks.endpoint.clone()));
     p
 }
 
@@ -59,7 +64,8 @@ async fn shipped_dev_round_trips_through_a_tfstate_into_a_fresh_store() {
     let Some(moto) = terrace_testkit::start_moto() else {
         return;
     };
-    let a = shipped_project(&moto);
+    let eks = terrace_testkit::FakeEks::in_front_of(&moto.endpoint);
+    let a = shipped_project(&moto, &eks);
     let r = a.run(&["apply", "-e", "dev", "--auto-approve"]);
     assert_eq!(r.code, 0, "apply\n{}", r.all());
     let listed = a.run(&["state", "list", "-e", "dev"]);
@@ -101,10 +107,11 @@ async fn shipped_dev_round_trips_through_a_tfstate_into_a_fresh_store() {
             .any(|i| i["index_key"].is_string())),
         "no for_each instance"
     );
-    // The runner registration token is sensitive in state.
+    // The runner registration token is not in state at all: runners read
+    // it from SSM at boot (only the parameter's name is configured).
     assert!(
-        r.stdout.contains("\"sensitive_attributes\": [\n"),
-        "no sensitive path recorded"
+        !r.stdout.contains("runner_registration_token"),
+        "a runner token variable in state"
     );
     assert!(doc["outputs"].as_object().is_some_and(|o| !o.is_empty()));
     let file = a.path().join("terraform.tfstate");
@@ -114,7 +121,7 @@ async fn shipped_dev_round_trips_through_a_tfstate_into_a_fresh_store() {
     }
 
     // A fresh store, the same configuration, the same account.
-    let b = shipped_project(&moto);
+    let b = shipped_project(&moto, &eks);
     let r = b.run(&["state", "push", "-e", "dev", file.to_str().unwrap()]);
     assert_eq!(r.code, 0, "push\n{}", r.all());
     // Data sources are left out (every plan reads them again).
@@ -460,4 +467,46 @@ fn unsupported_types_bad_json_and_other_versions_are_refused_with_nothing_writte
     assert!(r.stderr.contains("neither a terrace state"), "{}", r.all());
     let r = p.run(&["state", "list", "-e", "legacy"]);
     assert_eq!(r.code, 1, "still nothing written\n{}", r.all());
+}
+
+/// Objects recorded without a `timeouts` block (by a terrace from before
+/// the block, or pushed from a Terraform state, which writes `null`) are no
+/// change: a plan with `-refresh=false` does not update them, nor does one
+/// with a refresh (the prior is read against the schema, where an absent
+/// block is an empty one).
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_recorded_without_timeouts_plan_no_change() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let p = Project::new().with_moto(moto);
+    let env = format!("to{}", suffix());
+    let config = "resource \"aws_ecr_repository\" \"r\" {\n  name = \"timeouts-${terrace.environment}\"\n}\n";
+    p.write_env(&env, &[("main.tf", config)]);
+    let r = p.run(&["apply", "-e", &env, "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = p.run(&["state", "pull", "-e", &env, "--format", "tfstate"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let mut doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let mut seen = 0;
+    for res in doc["resources"].as_array_mut().unwrap() {
+        for inst in res["instances"].as_array_mut().unwrap() {
+            inst["attributes"]["timeouts"] = serde_json::Value::Null;
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 1, "{doc:#}");
+    doc["serial"] = serde_json::json!(doc["serial"].as_u64().unwrap() + 1);
+    let file = p.path().join("old.tfstate");
+    std::fs::write(&file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let r = p.run(&["state", "push", "-e", &env, file.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    for extra in [&["-refresh=false"][..], &[][..]] {
+        let mut args = vec!["plan", "-e", &env, "-detailed-exitcode"];
+        args.extend_from_slice(extra);
+        let r = p.run(&args);
+        assert_eq!(r.code, 0, "{args:?} must be no change\n{}", r.all());
+    }
+    let r = p.run(&["destroy", "-e", &env, "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
 }
