@@ -382,3 +382,29 @@ resource "aws_s3_bucket_policy" "access_logs" {
 
   depends_on = [aws_s3_bucket_public_access_block.access_logs]
 }
+
+# --- Cross-region replication (optional) -------------------------------------
+# A disaster-recovery copy of the environment's repositories in other
+# regions. The replication configuration belongs to the registry (one per
+# account and region), not to a repository: set replication_regions in one
+# environment per account only, or their applies overwrite each other's rule.
+resource "aws_ecr_replication_configuration" "this" {
+  count = length(var.replication_regions) > 0 ? 1 : 0
+
+  replication_configuration {
+    rule {
+      dynamic "destination" {
+        for_each = var.replication_regions
+        content {
+          region      = destination.value
+          registry_id = data.aws_caller_identity.current.account_id
+        }
+      }
+
+      repository_filter {
+        filter      = "${var.name}/"
+        filter_type = "PREFIX_MATCH"
+      }
+    }
+  }
+}

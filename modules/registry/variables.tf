@@ -94,3 +94,14 @@ variable "access_log_expiry_days" {
   type        = number
   default     = 365
 }
+
+variable "replication_regions" {
+  description = "Regions that receive a replica of every repository of this environment (cross-region ECR replication). Empty: none. The registry holds one replication configuration per account and region, so set this in one environment per account only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.replication_regions : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", r))])
+    error_message = "Each replication region must be an AWS region name such as \"eu-west-1\"."
+  }
+}

@@ -72,7 +72,8 @@ resource "aws_s3_bucket" "logs" {{
     // plan --json carries policy_results beside Terraform's fields.
     let r = p.run(&["plan", "-e", "stage", "--json"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.all());
+    let doc: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
     assert!(doc["resource_changes"].is_array());
     let pr = &doc["policy_results"];
     assert_eq!(pr["denied"], true, "{pr}");
@@ -84,7 +85,8 @@ resource "aws_s3_bucket" "logs" {{
     // The saved plan carries the results, and cannot be applied.
     let r = p.run(&["show", "--json", "stage.tfplan"]);
     assert_eq!(r.code, 0, "{}", r.all());
-    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.all());
+    let doc: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
     assert_eq!(doc["policy_results"]["denied"], true);
     let r = p.run(&["apply", "stage.tfplan"]);
     assert_eq!(r.code, 1, "{}", r.all());
@@ -110,7 +112,8 @@ resource "aws_s3_bucket" "logs" {{
     // The reports for CI: SARIF and JUnit.
     let r = p.run(&["policy", "check", "-e", "stage", "--format", "sarif"]);
     assert_eq!(r.code, 1, "{}", r.all());
-    let sarif: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.all());
+    let sarif: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
     let res = &sarif["runs"][0]["results"][0];
     assert_eq!(res["level"], "error");
     assert_eq!(res["ruleId"], "cost-tags");

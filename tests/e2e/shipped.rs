@@ -769,3 +769,57 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// The registry module's optional cross-region replication: one registry
+/// rule sending the environment's repositories (prefix `<name>/`) to the
+/// given regions; with none given, no replication configuration at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_module_replicates_its_repositories_when_asked() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let p = shipped_project(moto);
+    let env = format!("rr{}", crate::support::suffix());
+    p.write_env(
+        &env,
+        &[(
+            "main.tf",
+            r#"module "registry" {
+  source = "../../modules/registry"
+
+  name                = "rep-${terrace.environment}"
+  repositories        = ["app"]
+  force_delete        = true
+  replication_regions = ["us-west-2", "eu-west-1"]
+}
+"#,
+        )],
+    );
+    let r = p.run(&["apply", "-e", &env, "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let ecr = aws_sdk_ecr::Client::new(&crate::support::sdk_config(moto).await);
+    let reg = ecr.describe_registry().send().await.unwrap();
+    let rules = reg.replication_configuration().unwrap().rules();
+    assert_eq!(rules.len(), 1, "{reg:?}");
+    let regions: Vec<&str> = rules[0].destinations().iter().map(|d| d.region()).collect();
+    assert_eq!(regions, ["us-west-2", "eu-west-1"]);
+    assert_eq!(
+        rules[0].repository_filters()[0].filter(),
+        format!("rep-{env}/")
+    );
+    let r = p.run(&["plan", "-e", &env, "-detailed-exitcode"]);
+    assert_eq!(r.code, 0, "re-plan must be empty\n{}", r.all());
+    // A bad region is refused at the variable, before anything changes.
+    let good =
+        std::fs::read_to_string(p.path().join("environments").join(&env).join("main.tf")).unwrap();
+    p.write_env(
+        &env,
+        &[("main.tf", &good.replace("\"eu-west-1\"", "\"Europe\""))],
+    );
+    let r = p.run(&["plan", "-e", &env]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("AWS region name"), "{}", r.all());
+    p.write_env(&env, &[("main.tf", &good)]);
+    let r = p.run(&["destroy", "-e", &env, "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}

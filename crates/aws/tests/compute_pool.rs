@@ -1181,7 +1181,7 @@ async fn autoscaling_group_mixed_instances_warm_pool_and_load_balancers() {
     };
     let g = describe().await;
     assert_eq!(g.load_balancer_names(), ["pooltest-elb-a"]);
-    assert_eq!(g.target_group_arns(), [tg.clone()]);
+    assert_eq!(g.target_group_arns(), std::slice::from_ref(&tg));
     let mip = g.mixed_instances_policy().expect("mixed instances policy");
     assert_eq!(mip.launch_template().unwrap().overrides().len(), 2);
     assert_eq!(

@@ -231,6 +231,10 @@ impl PostgresStore {
     }
 }
 
+/// Per environment: the lock id, serial and lineage of this process's
+/// last write, and the memo of the records it wrote.
+type OwnWrite = (String, i64, String, Arc<Memo>);
+
 /// The version this store last wrote per environment under a lease: (lock
 /// id, serial, lineage) and what the next write needs to store a history
 /// delta on it ([`Memo`]). A write under the same lease that finds exactly
@@ -239,9 +243,7 @@ impl PostgresStore {
 /// checked in the same transaction), and the writer has the full state in
 /// hand. Without it every write of an apply re-read the whole state.
 #[derive(Default)]
-struct OwnWrites(
-    std::sync::Mutex<std::collections::HashMap<String, (String, i64, String, Arc<Memo>)>>,
-);
+struct OwnWrites(std::sync::Mutex<std::collections::HashMap<String, OwnWrite>>);
 
 impl OwnWrites {
     fn ours(

@@ -406,7 +406,7 @@ pub(super) fn check_instance_refresh(
     };
     preferences(ir)?;
     for t in crate::values::get_strings(ir, "triggers") {
-        let known = arguments.iter().any(|a| *a == t) || ALWAYS_TRIGGERS.contains(&t.as_str());
+        let known = arguments.contains(&t) || ALWAYS_TRIGGERS.contains(&t.as_str());
         if !known || t == "instance_refresh" {
             return Err(ProviderError::InvalidArgument {
                 path: Some(vec![
