@@ -5,21 +5,9 @@
 //! one-line reason. Without checkov the test prints SKIP — unless `CI` is
 //! set, when it fails.
 
-use crate::support::Project;
+use crate::support::{Project, copy_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
 
 /// `TERRACE_CHECKOV`, then the repository's .venv, then `PATH`.
 fn checkov() -> Option<PathBuf> {

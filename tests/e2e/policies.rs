@@ -5,7 +5,7 @@
 //! plan is checked again at apply. The fixtures are written here; the
 //! shipped environments are not used.
 
-use crate::support::{Project, sdk_config, suffix};
+use crate::support::{Project, copy_dir, sdk_config, suffix};
 
 fn tags_policy(enforcement: &str) -> String {
     format!(
@@ -260,18 +260,6 @@ fn a_broken_policy_file_stops_the_plan_at_its_line() {
     assert!(r.stderr.contains("policies/bad.tf line 3"), "{}", r.all());
 }
 
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_tree(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 /// Issue 19's done-when: the shipped environments pass the shipped
 /// policies (deny results none; results undecided until apply allowed,
 /// they are checked again then).
@@ -283,7 +271,7 @@ fn the_shipped_environments_pass_the_shipped_policies() {
     let p = Project::new().with_moto(moto);
     let root = terrace_testkit::workspace_root();
     for dir in ["modules", "environments", "policies"] {
-        copy_tree(&root.join(dir), &p.path().join(dir));
+        copy_dir(&root.join(dir), &p.path().join(dir));
     }
     for env in ["dev", "stage", "prod"] {
         let r = p.run(&["policy", "check", "-e", env, "--format", "json"]);

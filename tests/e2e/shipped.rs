@@ -7,22 +7,9 @@
 //! The runner token, put into SSM beforehand as the modules expect, must
 //! appear in no launch template's user data, plan file, plan JSON or state.
 
-use crate::support::{Project, owned_ec2_ids, sdk_config};
+use crate::support::{Project, copy_dir, owned_ec2_ids, sdk_config};
 use base64::Engine;
-use std::path::Path;
 use std::sync::OnceLock;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
 
 /// A project holding copies of the repository's modules/ and environments/.
 fn shipped_project(moto: &terrace_testkit::Moto) -> Project {

@@ -4,20 +4,7 @@
 //! under tests/e2e/fixtures/, written for these tests) — validate, apply,
 //! re-plan empty, show no drift and destroy completely against moto.
 
-use crate::support::{Project, owned_ec2_ids, sdk_config, suffix};
-use std::path::Path;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
+use crate::support::{Project, copy_dir, owned_ec2_ids, sdk_config, suffix};
 
 /// The fixture copied into environments/<env> of a project on moto.
 fn stack_project(moto: &terrace_testkit::Moto, fixture: &str, env: &str) -> Project {

@@ -4,20 +4,8 @@
 //! adopted with an empty plan; unsupported types, bad JSON and other format
 //! versions are refused with nothing written.
 
-use crate::support::{Project, sdk_config, suffix};
+use crate::support::{Project, copy_dir, sdk_config, suffix};
 use std::path::Path;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let target = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
 
 /// A project (own SQLite store) holding copies of the shipped modules/ and environments/.
 /// A project holding copies of the repository's modules/ and environments/,

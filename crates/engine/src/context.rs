@@ -323,23 +323,11 @@ fn hash_config(config: &Config) -> String {
 /// `p` made absolute, with `.` and `..` resolved by the names alone (no
 /// symbolic links followed).
 fn lexical(p: &std::path::Path) -> PathBuf {
-    use std::path::Component;
-    let abs = if p.is_absolute() {
-        p.to_path_buf()
+    if p.is_absolute() {
+        terrace_lang::normalize_path(p)
     } else {
-        std::env::current_dir().unwrap_or_default().join(p)
-    };
-    let mut out = PathBuf::new();
-    for c in abs.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
+        terrace_lang::normalize_path(&std::env::current_dir().unwrap_or_default().join(p))
     }
-    out
 }
 
 /// `path` relative to the directory `base` (both lexical and absolute),

@@ -507,7 +507,7 @@ pub fn load_config_with(
 }
 
 /// Lexically normalize a path (resolve `.` and `..`).
-pub(crate) fn normalize(p: &Path) -> PathBuf {
+pub fn normalize(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {
         match c {

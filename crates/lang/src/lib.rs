@@ -53,7 +53,7 @@ pub use config::{
     CheckBlock, Condition, Config, Expr, IgnoreChanges, ImportBlock, Lifecycle, Local, Module,
     ModuleCall, MoveEndpoint, MovedBlock, NoRemoteModules, Output, ProviderBlock, ProviderRef,
     ProviderRequirement, RemoteModules, RemoteSource, RemovedBlock, ReplaceTrigger, ResourceBlock,
-    TerraformBlock, Variable, load_config, load_config_with,
+    TerraformBlock, Variable, load_config, load_config_with, normalize as normalize_path,
 };
 pub use evaluator::{
     AttrRequirement, BodySchema, Evaluator, GraphNode, NodeKind, ResourceInstanceConfig,

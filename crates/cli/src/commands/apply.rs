@@ -483,57 +483,50 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
     let t = target(project, &engine, &env_arg).await?;
     let plan_opts = plan_options(&a.flags)?;
     let guard = guard_options(project, &t.name, &a.guard, a.plan_file.as_deref())?;
-    if let Some((file, record)) = file.as_ref().and_then(|f| Some((f, f.rollback_of()?))) {
-        // A `rollback --out` plan: made against the snapshot of `record`,
-        // so applied against it (restored again from the store), and
-        // recorded as the rollback it is.
-        let identity = terrace_state::Identity {
-            os_user: settings::who(),
-            ci: settings::ci_context(),
-            ..Default::default()
-        };
-        let restored =
-            terrace_engine::rollback::restore(&engine, &t.name, Some(&record), &identity).await?;
-        let saved = plan_for_apply(&engine, file, &restored.target, &a.flags.vars).await?;
-        return run_apply(
-            &engine,
-            RunApply {
-                target: restored.target.clone(),
-                load: LoadOptions {
-                    vars: Default::default(),
-                    fixed_variables: None,
-                },
-                plan_opts,
-                saved_plan: Some(saved),
-                auto_approve: a.auto_approve,
-                parallelism: a.parallelism,
-                operation: "rollback",
-                stats: a.flags.stats,
-                retention_days: project.ledger_retention_days,
-                history: crate::settings::history_retention(project),
-                notify: settings::notify_targets(project),
-                policy: policy_gate(project, a.plan_file.as_deref())?,
-                rollback: Some(restored.restore.clone()),
-                // A saved rollback plan is approved like any plan file,
-                // so a protected environment can be rolled back.
-                guard,
-            },
-        )
-        .await;
-    }
-    let saved = match &file {
-        Some(f) => Some(plan_for_apply(&engine, f, &t, &a.flags.vars).await?),
+    // A `rollback --out` plan was made against the snapshot of the record
+    // it names: it is applied against that snapshot (restored again from
+    // the store) and recorded as the rollback it is.
+    let restored = match file.as_ref().and_then(|f| f.rollback_of()) {
+        Some(record) => {
+            let identity = terrace_state::Identity {
+                os_user: settings::who(),
+                ci: settings::ci_context(),
+                ..Default::default()
+            };
+            Some(
+                terrace_engine::rollback::restore(&engine, &t.name, Some(&record), &identity)
+                    .await?,
+            )
+        }
         None => None,
     };
-    let operation = match plan_opts.mode {
-        PlanMode::Destroy => "destroy",
-        _ => "apply",
+    let (target, load, operation) = match &restored {
+        Some(r) => (
+            r.target.clone(),
+            LoadOptions {
+                vars: Default::default(),
+                fixed_variables: None,
+            },
+            "rollback",
+        ),
+        None => (
+            t,
+            load_options(&a.flags.vars)?,
+            match plan_opts.mode {
+                PlanMode::Destroy => "destroy",
+                _ => "apply",
+            },
+        ),
+    };
+    let saved = match &file {
+        Some(f) => Some(plan_for_apply(&engine, f, &target, &a.flags.vars).await?),
+        None => None,
     };
     run_apply(
         &engine,
         RunApply {
-            target: t,
-            load: load_options(&a.flags.vars)?,
+            target,
+            load,
             plan_opts,
             saved_plan: saved,
             auto_approve: a.auto_approve,
@@ -544,7 +537,9 @@ pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {
             history: crate::settings::history_retention(project),
             notify: settings::notify_targets(project),
             policy: policy_gate(project, a.plan_file.as_deref())?,
-            rollback: None,
+            rollback: restored.as_ref().map(|r| r.restore.clone()),
+            // A saved rollback plan is approved like any plan file, so a
+            // protected environment can be rolled back.
             guard,
         },
     )
