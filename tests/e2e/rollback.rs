@@ -388,3 +388,102 @@ async fn retention_prunes_old_records_and_records_the_pruning() {
         r.all()
     );
 }
+
+/// Issue 18: the snapshot blobs of pruned records are collected by
+/// `env gc` once past the grace period; those of the records kept stay; a
+/// snapshot manifest that cannot be read stops the sweep with nothing
+/// removed.
+#[tokio::test(flavor = "multi_thread")]
+async fn env_gc_collects_the_snapshots_of_pruned_records() {
+    let p = Project::new();
+    std::fs::write(
+        p.path().join("terrace.hcl"),
+        "environments_dir = \"environments\"\nstate {\n  url = \"sqlite:state/terrace.db\"\n}\nledger {\n  blob_grace_days = 2\n}\n",
+    )
+    .unwrap();
+    let env = "snap";
+    let apply = |input: &str| {
+        p.write_env(
+            env,
+            &[(
+                "main.tf",
+                &format!("resource \"terraform_data\" \"a\" {{\n  input = \"{input}\"\n}}\n"),
+            )],
+        );
+        let r = p.run(&["apply", "-e", env, "--auto-approve"]);
+        assert_eq!(r.code, 0, "{}", r.all());
+    };
+    apply("one");
+    let between = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    apply("two");
+    let recs = records(&p, env).await;
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    let st = store(&p).await;
+    let blobs_of = |rec: &LedgerRecord| {
+        let st = st.clone();
+        let manifest = rec.snapshot.clone().expect("a snapshot");
+        async move {
+            let text = st.blob_get(&manifest).await.unwrap().expect("manifest");
+            let snap: ConfigSnapshot = serde_json::from_str(&text).unwrap();
+            let mut all: Vec<String> = snap.files.into_values().collect();
+            all.push(manifest);
+            all
+        }
+    };
+    let first = blobs_of(&recs[0]).await;
+    let second = blobs_of(&recs[1]).await;
+    assert!(first.iter().all(|b| !second.contains(b)), "main.tf changed");
+    // Retention removes the first record (as `ledger { retention_days }`
+    // does after an apply).
+    assert_eq!(st.ledger_prune(env, between).await.unwrap(), 1);
+    let later = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+
+    // A record whose snapshot manifest is not one: the sweep stops, exit 1,
+    // nothing removed.
+    let bad = st.blob_put("{ not a manifest").await.unwrap();
+    let mut odd = LedgerRecord::open(env, "apply", Default::default()).closed(Outcome::Succeeded);
+    odd.started_at = chrono::Utc::now() - chrono::Duration::days(400);
+    odd.snapshot = Some(bad);
+    st.ledger_open(&odd).await.unwrap();
+    let r = p.run_env(&["env", "gc"], &[("TERRACE_NOW", later.as_str())]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("could not collect unused blobs") && r.stderr.contains(&odd.id),
+        "{}",
+        r.all()
+    );
+    for b in &first {
+        assert!(st.blob_get(b).await.unwrap().is_some(), "{b} kept");
+    }
+    let cutoff = chrono::Utc::now() - chrono::Duration::days(300);
+    assert_eq!(st.ledger_prune(env, cutoff).await.unwrap(), 1);
+
+    // Within the grace period nothing goes; past it, the pruned record's
+    // blobs go and the kept record's stay.
+    let r = p.run(&["env", "gc"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.stdout.contains("Removed"), "{}", r.all());
+    let r = p.run_env(&["env", "gc"], &[("TERRACE_NOW", later.as_str())]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    // The first record's manifest and files, and the unreadable manifest.
+    let removed = format!("Removed {} stored blob(s)", first.len() + 1);
+    assert!(r.stdout.contains(&removed), "{}", r.all());
+    for b in &first {
+        assert_eq!(st.blob_get(b).await.unwrap(), None, "{b} removed");
+    }
+    for b in &second {
+        assert!(st.blob_get(b).await.unwrap().is_some(), "{b} kept");
+    }
+    // A dry run and a shard other than the first sweep nothing.
+    let far = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    for args in [
+        &["env", "gc", "--dry-run"][..],
+        &["env", "gc", "--shard", "2/2"],
+    ] {
+        st.blob_put("orphan").await.unwrap();
+        let r = p.run_env(args, &[("TERRACE_NOW", far.as_str())]);
+        assert_eq!(r.code, 0, "{}", r.all());
+        assert!(!r.stdout.contains("Removed"), "{args:?}: {}", r.all());
+    }
+}

@@ -125,4 +125,11 @@ impl StateStore for OfflineStore {
     async fn blob_get(&self, _: &str) -> Result<Option<String>, StateError> {
         offline()
     }
+    async fn blob_sweep(
+        &self,
+        _: &std::collections::BTreeSet<String>,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, StateError> {
+        offline()
+    }
 }

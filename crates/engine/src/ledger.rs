@@ -186,6 +186,61 @@ pub async fn prune(store: &dyn StateStore, env: &str, days: u32, identity: Ident
     }
 }
 
+/// Default of `ledger { blob_grace_days }`.
+pub const BLOB_GRACE_DAYS: u32 = 30;
+
+/// What a blob sweep did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct BlobSweep {
+    /// Blobs still named by a ledger record (snapshot manifests and their files).
+    pub kept: usize,
+    /// Blobs removed.
+    pub removed: usize,
+}
+
+/// Mark and sweep the store's blobs: every configuration snapshot a
+/// ledger record (of any environment) names is kept, with the files its
+/// manifest names; any other blob last stored more than `grace_days` ago
+/// is deleted. The grace period protects what a concurrent run has put but
+/// not yet recorded, and plan-file HMAC keys (a plan file outside the store
+/// names them). A manifest that cannot be read stops the sweep with
+/// nothing deleted: its files cannot be told from garbage.
+pub async fn sweep_blobs(
+    store: &dyn StateStore,
+    grace_days: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<BlobSweep, StateError> {
+    let records = store.ledger_list(&LedgerQuery::default()).await?;
+    let mut keep = BTreeSet::new();
+    for rec in &records {
+        let Some(manifest) = &rec.snapshot else {
+            continue;
+        };
+        if !keep.insert(manifest.clone()) {
+            continue;
+        }
+        let Some(text) = store.blob_get(manifest).await? else {
+            // Gone already: nothing it names can be reached through it.
+            continue;
+        };
+        let snapshot: ConfigSnapshot = serde_json::from_str(&text).map_err(|e| StateError::Backend {
+            detail: format!(
+                "the configuration snapshot {manifest} of ledger record {} cannot be read ({e}), so the \
+                 blobs it names cannot be told from unused ones; no blob was removed. A newer terrace \
+                 may have written it: sweep with that version",
+                rec.id
+            ),
+        })?;
+        keep.extend(snapshot.files.into_values());
+    }
+    let before = now - chrono::Duration::days(i64::from(grace_days));
+    let removed = store.blob_sweep(&keep, before).await?;
+    Ok(BlobSweep {
+        kept: keep.len(),
+        removed,
+    })
+}
+
 /// Files larger than this are left out of configuration snapshots.
 const SNAPSHOT_FILE_MAX: u64 = 1 << 20;
 

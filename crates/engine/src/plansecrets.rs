@@ -620,7 +620,8 @@ impl SavedPlan {
         let key_hex = engine.store.blob_get(blob).await?.ok_or_else(|| {
             EngineError::StalePlan(format!(
                 "the plan file's HMAC key (blob {blob}) is not in this state store: the plan was made against \
-                 another store; apply it with the same TERRACE_STATE / terrace.hcl, or run `terrace plan -out` again"
+                 another store, or it is older than `ledger {{ blob_grace_days }}` and `terrace env gc` removed \
+                 its key; apply it with the same TERRACE_STATE / terrace.hcl, or run `terrace plan -out` again"
             ))
         })?;
         let key = hex::decode(key_hex.trim())

@@ -27,6 +27,10 @@ pub struct Project {
     /// `ledger { retention_days = N }`: apply ledger records older than
     /// this are pruned; `None` keeps them for ever.
     pub ledger_retention_days: Option<u32>,
+    /// `ledger { blob_grace_days = N }`: `env gc` removes a stored blob
+    /// (snapshot file, plan-file key) that no ledger record names once it
+    /// has not been stored for this long; `None` means 30 days.
+    pub blob_grace_days: Option<u32>,
     /// `state { history { keep_versions = N } }`: state versions kept
     /// whatever their age (with `keep_days`, a version stays if either keeps it).
     pub history_keep_versions: Option<u32>,
@@ -100,6 +104,7 @@ pub fn find_project_with_sources(
         environments_dir: start.join("environments"),
         state_url: None,
         ledger_retention_days: None,
+        blob_grace_days: None,
         history_keep_versions: None,
         history_keep_days: None,
         notify: Vec::new(),
@@ -145,6 +150,7 @@ fn parse_project(
         environments_dir: root.join("environments"),
         state_url: None,
         ledger_retention_days: None,
+        blob_grace_days: None,
         history_keep_versions: None,
         history_keep_days: None,
         notify: Vec::new(),
@@ -295,18 +301,30 @@ fn parse_project(
             Structure::Block(b) if b.ident.as_str() == "ledger" => {
                 for s in b.body.iter() {
                     match s {
-                        Structure::Attribute(a) if a.key.as_str() == "retention_days" => {
+                        Structure::Attribute(a)
+                            if matches!(a.key.as_str(), "retention_days" | "blob_grace_days") =>
+                        {
+                            let retention = a.key.as_str() == "retention_days";
                             match eval_const(&a.value, &file, root) {
                                 Ok(Value::Number(n))
                                     if n.to_u64().is_some_and(|d| (1..=100_000).contains(&d)) =>
                                 {
-                                    project.ledger_retention_days =
-                                        n.to_u64().map(|d| d as u32);
+                                    let days = n.to_u64().map(|d| d as u32);
+                                    if retention {
+                                        project.ledger_retention_days = days;
+                                    } else {
+                                        project.blob_grace_days = days;
+                                    }
                                 }
-                                Ok(_) => diags.push(err(
+                                Ok(_) if retention => diags.push(err(
                                     span_of(&a.value),
                                     "Invalid retention",
                                     "retention_days must be a whole number of days, at least 1 (e.g. retention_days = 400); leave it out to keep every record.".into(),
+                                )),
+                                Ok(_) => diags.push(err(
+                                    span_of(&a.value),
+                                    "Invalid grace period",
+                                    "blob_grace_days must be a whole number of days, at least 1 (e.g. blob_grace_days = 30); leave it out for 30 days.".into(),
                                 )),
                                 Err(d) => diags.extend(d),
                             }
@@ -317,7 +335,7 @@ fn parse_project(
                             format!(
                                 "An argument named \"{}\" is not expected in the ledger block.{}",
                                 a.key.as_str(),
-                                did_you_mean(a.key.as_str(), ["retention_days"])
+                                did_you_mean(a.key.as_str(), ["retention_days", "blob_grace_days"])
                             ),
                         )),
                         Structure::Block(x) => diags.push(err(
@@ -554,5 +572,31 @@ mod tests {
         assert!(text.contains("keep_days must be a whole number"), "{text}");
         assert!(text.contains("line 3"), "{text}");
         assert!(text.contains("keep_versions"), "did you mean: {text}");
+    }
+
+    #[test]
+    fn ledger_blob_grace_period() {
+        let p =
+            project_with("ledger {\n  retention_days = 400\n  blob_grace_days = 7\n}\n").unwrap();
+        assert_eq!(
+            (p.ledger_retention_days, p.blob_grace_days),
+            (Some(400), Some(7))
+        );
+        let mut sources = SourceMap::new();
+        let dir = std::env::temp_dir().join(format!("terrace-project-grace-{}", uuid_like()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(PROJECT_FILE),
+            "ledger {\n  blob_grace_days = 0\n}\n",
+        )
+        .unwrap();
+        let diags = find_project_with_sources(&dir, &mut sources).unwrap_err();
+        std::fs::remove_dir_all(&dir).ok();
+        let text = crate::render_diagnostics(&diags, &sources, false);
+        assert!(
+            text.contains("blob_grace_days must be a whole number"),
+            "{text}"
+        );
+        assert!(text.contains("line 2"), "{text}");
     }
 }

@@ -220,11 +220,26 @@ pub trait StateStore: Send + Sync {
     async fn ledger_prune(&self, env: &str, before: DateTime<Utc>) -> Result<usize, StateError>;
     /// Store a content-addressed text blob (configuration snapshots);
     /// returns its SHA-256 (hex). Storing the same text again stores
-    /// nothing new, so snapshots are deduplicated across records.
+    /// nothing new, so snapshots are deduplicated across records; it only
+    /// renews the blob's last-stored time (see [`StateStore::blob_sweep`]).
     async fn blob_put(&self, text: &str) -> Result<String, StateError>;
     /// A blob by its SHA-256 (hex); `Corrupt` if what is stored does not
     /// hash to it.
     async fn blob_get(&self, hash: &str) -> Result<Option<String>, StateError>;
+    /// Collect blobs: delete every blob whose address is not in `keep` and
+    /// that was last stored before `touched_before`; returns how many.
+    /// Storing a blob again ([`StateStore::blob_put`] of the same text)
+    /// counts as storing it, so a run that reuses a blob while a sweep is
+    /// running keeps it: the age is checked again at the moment of the
+    /// delete (atomically on SQLite and PostgreSQL; on S3 by a `HEAD` just
+    /// before the `DELETE`). `keep` is what the ledger still names; the
+    /// grace period covers blobs put by runs whose records are not written
+    /// yet and plan-file keys, which no record names.
+    async fn blob_sweep(
+        &self,
+        keep: &std::collections::BTreeSet<String>,
+        touched_before: DateTime<Utc>,
+    ) -> Result<usize, StateError>;
     /// Record an approval of a saved plan (protected environments).
     /// `Ok(false)` when the same principal already approved that plan of
     /// that environment (nothing is stored; the first approval stands).

@@ -432,6 +432,12 @@ impl S3Store {
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StateError> {
+        Ok(self.head(key).await?.is_some())
+    }
+
+    /// `Some(Last-Modified)` when the object exists (`Some(None)` when S3
+    /// gave no time), `None` when it does not.
+    async fn head(&self, key: &str) -> Result<Option<Option<DateTime<Utc>>>, StateError> {
         match self
             .client
             .head_object()
@@ -440,10 +446,14 @@ impl S3Store {
             .send()
             .await
         {
-            Ok(_) => Ok(true),
+            Ok(out) => {
+                Ok(Some(out.last_modified().and_then(|t| {
+                    DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+                })))
+            }
             Err(e) => match self.classify(e) {
-                Fail::NotFound => Ok(false),
-                Fail::Precondition => Ok(true),
+                Fail::NotFound => Ok(None),
+                Fail::Precondition => Ok(Some(None)),
                 Fail::Other(e) => Err(e),
             },
         }
@@ -455,6 +465,17 @@ impl S3Store {
         prefix: &str,
         delimiter: bool,
     ) -> Result<(Vec<String>, Vec<String>), StateError> {
+        let (objects, prefixes) = self.list_timed(prefix, delimiter).await?;
+        Ok((objects.into_iter().map(|(k, _)| k).collect(), prefixes))
+    }
+
+    /// [`S3Store::list`] with each object's `Last-Modified`.
+    #[allow(clippy::type_complexity)]
+    async fn list_timed(
+        &self,
+        prefix: &str,
+        delimiter: bool,
+    ) -> Result<(Vec<(String, Option<DateTime<Utc>>)>, Vec<String>), StateError> {
         let mut keys = Vec::new();
         let mut prefixes = Vec::new();
         let mut token: Option<String> = None;
@@ -474,11 +495,12 @@ impl S3Store {
                 Fail::Other(e) => e,
                 _ => StateError::backend(format!("cannot list {prefix} in {}", self.described)),
             })?;
-            keys.extend(
-                out.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
+            keys.extend(out.contents().iter().filter_map(|o| {
+                let modified = o
+                    .last_modified()
+                    .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()));
+                o.key().map(|k| (k.to_string(), modified))
+            }));
             prefixes.extend(
                 out.common_prefixes()
                     .iter()
@@ -1490,9 +1512,40 @@ impl StateStore for S3Store {
     async fn blob_put(&self, text: &str) -> Result<String, StateError> {
         let hash = blob_hash(text);
         let key = self.key(&format!("{BLOBS}{hash}"));
-        // If-None-Match: a blob already stored is the same text.
-        self.put(&key, text.to_string(), Cond::IfNoneMatch).await?;
+        // Unconditional: a blob already stored is the same text, and
+        // storing it again renews its Last-Modified, which is what a sweep
+        // reads as its age (one request, as an If-None-Match put was).
+        self.put(&key, text.to_string(), Cond::None).await?;
         Ok(hash)
+    }
+
+    async fn blob_sweep(
+        &self,
+        keep: &std::collections::BTreeSet<String>,
+        touched_before: DateTime<Utc>,
+    ) -> Result<usize, StateError> {
+        let prefix = self.key(BLOBS);
+        let old = |t: Option<DateTime<Utc>>| t.is_some_and(|t| t < touched_before);
+        let mut n = 0;
+        for (key, modified) in self.list_timed(&prefix, false).await?.0 {
+            let Some(hash) = key.strip_prefix(&prefix) else {
+                continue;
+            };
+            if keep.contains(hash) || !old(modified) {
+                continue;
+            }
+            // The age again just before the delete: a put since the listing
+            // renewed the blob and it stays. (S3 cannot make the check and
+            // the delete one step for objects of the same content: their
+            // ETag does not change; the window is this one round trip.)
+            if let Some(now) = self.head(&key).await?
+                && old(now)
+                && self.delete(&key, None).await?
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     async fn blob_get(&self, hash: &str) -> Result<Option<String>, StateError> {

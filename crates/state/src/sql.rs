@@ -1510,13 +1510,48 @@ macro_rules! sql_store {
 
             async fn blob_put(&self, text: &str) -> Result<String, StateError> {
                 let hash = blob_hash(text);
-                sqlx::query("INSERT INTO blobs (hash, data) VALUES ($1, $2) ON CONFLICT (hash) DO NOTHING")
-                    .bind(&hash)
-                    .bind(text)
-                    .execute(&self.pool)
+                // Storing it again renews its last-stored time (sweeps).
+                sqlx::query(
+                    "INSERT INTO blobs (hash, data, touched_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (hash) DO UPDATE SET touched_at = excluded.touched_at",
+                )
+                .bind(&hash)
+                .bind(text)
+                .bind(Utc::now().timestamp())
+                .execute(&self.pool)
+                .await
+                .map_err(self.err())?;
+                Ok(hash)
+            }
+
+            async fn blob_sweep(
+                &self,
+                keep: &std::collections::BTreeSet<String>,
+                touched_before: DateTime<Utc>,
+            ) -> Result<usize, StateError> {
+                let cutoff = touched_before.timestamp();
+                let rows = sqlx::query("SELECT hash FROM blobs WHERE touched_at < $1")
+                    .bind(cutoff)
+                    .fetch_all(&self.pool)
                     .await
                     .map_err(self.err())?;
-                Ok(hash)
+                let mut n = 0;
+                for row in rows {
+                    let hash: String = row.try_get("hash").map_err(self.err())?;
+                    if keep.contains(&hash) {
+                        continue;
+                    }
+                    // The age again, in the DELETE itself: a put since the
+                    // SELECT renewed the blob and it stays.
+                    n += sqlx::query("DELETE FROM blobs WHERE hash = $1 AND touched_at < $2")
+                        .bind(&hash)
+                        .bind(cutoff)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(self.err())?
+                        .rows_affected();
+                }
+                Ok(n as usize)
             }
 
             async fn blob_get(&self, hash: &str) -> Result<Option<String>, StateError> {

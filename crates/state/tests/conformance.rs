@@ -1774,6 +1774,42 @@ async fn ledger_snapshot_blobs(b: Backend) {
     assert!(err.to_string().contains("not a blob address"), "{err}");
 }
 
+/// Issue 18: a sweep deletes the blobs not in `keep` last stored before the
+/// cutoff — never a kept one, never one stored again since the cutoff (a
+/// run reusing it while the sweep runs).
+async fn blob_sweep_keeps_named_and_renewed_blobs(b: Backend) {
+    let store = b.default_store().await;
+    let kept = store.blob_put("kept").await.unwrap();
+    let stale = store.blob_put("stale").await.unwrap();
+    let renewed = store.blob_put("renewed").await.unwrap();
+    let keep: std::collections::BTreeSet<String> = [kept.clone()].into();
+    let hour = chrono::Duration::hours(1);
+    // Nothing was stored before a cutoff an hour ago.
+    assert_eq!(store.blob_sweep(&keep, Utc::now() - hour).await.unwrap(), 0);
+    // Stores keep whole seconds: put the cutoff between two of them.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let cutoff = Utc::now();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(store.blob_put("renewed").await.unwrap(), renewed);
+    assert_eq!(store.blob_sweep(&keep, cutoff).await.unwrap(), 1);
+    assert_eq!(store.blob_get(&stale).await.unwrap(), None);
+    let text = |h: &String| {
+        let store = store.clone();
+        let h = h.clone();
+        async move { store.blob_get(&h).await.unwrap() }
+    };
+    assert_eq!(text(&kept).await.as_deref(), Some("kept"));
+    assert_eq!(text(&renewed).await.as_deref(), Some("renewed"));
+    // Past every put: the unnamed one goes, the named one stays.
+    assert_eq!(store.blob_sweep(&keep, Utc::now() + hour).await.unwrap(), 1);
+    assert_eq!(text(&renewed).await, None);
+    assert_eq!(text(&kept).await.as_deref(), Some("kept"));
+    // Nothing left to sweep: zero, no error; a swept blob can be stored again.
+    assert_eq!(store.blob_sweep(&keep, Utc::now() + hour).await.unwrap(), 0);
+    assert_eq!(store.blob_put("stale").await.unwrap(), stale);
+    assert_eq!(text(&stale).await.as_deref(), Some("stale"));
+}
+
 /// Issue 18 §1: retention deletes closed records of one environment
 /// started before the cutoff — never open ones, never other environments'.
 async fn ledger_retention_prune(b: Backend) {
@@ -2221,6 +2257,7 @@ conformance!(
     ledger_append_only,
     ledger_close_race,
     ledger_snapshot_blobs,
+    blob_sweep_keeps_named_and_renewed_blobs,
     ledger_retention_prune,
     plan_approvals,
     history_shares_unchanged_records,

@@ -157,7 +157,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     Some(s) => println!("No expired environments in shard {}/{}.", s.k, s.n),
                     None => println!("No expired environments."),
                 }
-                return Ok(0);
+                return sweep_blobs(project, &engine, shard, dry_run, now).await;
             }
             let mut failed = 0;
             for rec in due {
@@ -198,7 +198,43 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     }
                 }
             }
-            Ok(if failed > 0 { EXIT_ERROR } else { 0 })
+            let swept = sweep_blobs(project, &engine, shard, dry_run, now).await?;
+            Ok(if failed > 0 { EXIT_ERROR } else { swept })
+        }
+    }
+}
+
+/// The last step of `env gc`: remove the store's blobs that no ledger
+/// record names any more (snapshots of pruned records, old plan-file
+/// keys) once past the grace period. Only shard 1 of a sharded gc sweeps
+/// (the blobs are shared by all environments); a dry run sweeps nothing.
+/// A failed sweep is reported and makes the exit code 1; it deletes
+/// nothing it is unsure of.
+async fn sweep_blobs(
+    project: &Project,
+    engine: &Engine,
+    shard: Option<crate::shard::Shard>,
+    dry_run: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u8> {
+    if dry_run || shard.is_some_and(|s| s.k != 1) {
+        return Ok(0);
+    }
+    let grace = project
+        .blob_grace_days
+        .unwrap_or(terrace_engine::ledger::BLOB_GRACE_DAYS);
+    match terrace_engine::ledger::sweep_blobs(engine.store.as_ref(), grace, now).await {
+        Ok(s) if s.removed > 0 => {
+            println!(
+                "Removed {} stored blob(s) no ledger record names (unused for over {grace} days); {} kept.",
+                s.removed, s.kept
+            );
+            Ok(0)
+        }
+        Ok(_) => Ok(0),
+        Err(e) => {
+            eprintln!("Error: could not collect unused blobs: {e}");
+            Ok(EXIT_ERROR)
         }
     }
 }
