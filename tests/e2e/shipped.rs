@@ -296,6 +296,7 @@ async fn prod_applies_cleanly_and_refuses_to_destroy_protected_resources() {
     let p = shipped_project_with_eks(moto);
     let token = put_runner_token(moto, "prod").await;
     apply_replan(&p, "prod").await;
+    assert_refresh_batched_and_concurrent(&p, "prod");
     assert_cluster_hardened(moto, "prod").await;
     assert_token_never_written(&p, moto, "prod", &token).await;
     let r = p.run(&["destroy", "-e", "prod", "--auto-approve"]);
@@ -809,4 +810,84 @@ async fn registry_module_replicates_its_repositories_when_asked() {
     p.write_env(&env, &[("main.tf", &good)]);
     let r = p.run(&["destroy", "-e", &env, "--auto-approve"]);
     assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// Issue 20 §5: a plan with refresh of an applied environment reads its
+/// types concurrently and in batches. Prints what BENCHMARKS.md quotes
+/// (wall time, calls per operation, objects per type, per-type refresh
+/// times) and checks: two or more types are refreshed at the same time, and
+/// no EC2, Auto Scaling or ELBv2 read (APIs that take a list of IDs or a
+/// filter) is called more often than there are types in state — one
+/// batched read per type, not one per object.
+fn assert_refresh_batched_and_concurrent(p: &Project, env: &str) {
+    let started = std::time::Instant::now();
+    let r = p.run_env(
+        &["plan", "-e", env, "--detailed-exitcode", "--stats"],
+        &[("RUST_LOG", "terrace_engine::plan=info")],
+    );
+    let wall = started.elapsed();
+    assert_eq!(r.code, 0, "{}", r.all());
+    let calls: Vec<(String, u64)> = r
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("API calls:"))
+        .skip(1)
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            Some((w.next()?.to_string(), w.next()?.parse().ok()?))
+        })
+        .collect();
+    let list = p.run(&["state", "list", "-e", env]);
+    let mut objects: std::collections::BTreeMap<String, usize> = Default::default();
+    for addr in list.stdout.lines().filter(|l| !l.contains("data.")) {
+        let ty = addr.split('.').find(|s| s.starts_with("aws_")).unwrap_or(addr);
+        *objects.entry(ty.to_string()).or_default() += 1;
+    }
+    // The engine's "refreshing"/"refreshed" events, in the order printed.
+    let events: Vec<(bool, String)> = r
+        .stderr
+        .lines()
+        .filter_map(|l| {
+            let done = l.contains("refreshed");
+            if !done && !l.contains("refreshing") {
+                return None;
+            }
+            let ty = l.split("type_name=").nth(1)?.split_whitespace().next()?;
+            Some((done, ty.trim_matches('"').to_string()))
+        })
+        .collect();
+    let mut in_flight = std::collections::BTreeSet::new();
+    let mut most = 0;
+    for (done, ty) in &events {
+        if *done {
+            in_flight.remove(ty);
+        } else {
+            in_flight.insert(ty.clone());
+        }
+        most = most.max(in_flight.len());
+    }
+    eprintln!(
+        "{env}: plan with refresh {:.2} s, {} calls, {} types, at most {most} refreshed at once",
+        wall.as_secs_f64(),
+        calls.iter().map(|c| c.1).sum::<u64>(),
+        objects.len()
+    );
+    eprintln!("{env}: objects per type {objects:?}");
+    eprintln!("{env}: calls {calls:?}");
+    for l in r.stderr.lines().filter(|l| l.contains("refreshed")) {
+        eprintln!("{env}: {l}");
+    }
+    assert!(most >= 2, "types are refreshed one at a time:\n{}", r.stderr);
+    let types = objects.len() as u64;
+    for (op, n) in &calls {
+        let batched_api = ["ec2:", "autoscaling:", "elasticloadbalancing:"]
+            .iter()
+            .any(|s| op.starts_with(s));
+        let read = op.contains(":Describe");
+        assert!(
+            !(batched_api && read) || *n <= types,
+            "{op} was called {n} times for {types} types: one call per object?\n{}",
+            r.stderr
+        );
+    }
 }
