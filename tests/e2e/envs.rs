@@ -732,3 +732,77 @@ async fn example_preview_pipelines_run_as_written() {
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(leftovers(moto, "pr-7").await.is_empty());
 }
+
+/// Issue 20: `env gc` ends the history of destroyed environments once it is
+/// older than the history retention (90 days by default): within it the
+/// versions stay (inspection, `state history`), past it nothing remains —
+/// while a live environment keeps its newest version whatever its age.
+#[tokio::test(flavor = "multi_thread")]
+async fn env_gc_ends_the_history_of_destroyed_environments() {
+    let project = Project::new();
+    project.write_env(
+        "tpl",
+        &[(
+            "main.tf",
+            "resource \"terraform_data\" \"x\" {\n  input = \"a\"\n}\n",
+        )],
+    );
+    let r = project.run(&["apply", "-e", "tpl", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    for name in ["pr-7", "pr-8"] {
+        let r = project.run(&[
+            "env",
+            "create",
+            name,
+            "--from",
+            "tpl",
+            "--ttl",
+            "1h",
+            "--auto-approve",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.all());
+    }
+    let r = project.run(&["env", "destroy", "pr-7", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let store = terrace_state::open_store(
+        "sqlite:state/terrace.db",
+        project.path(),
+        terrace_state::StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let versions = |env: &'static str| {
+        let store = store.clone();
+        async move { store.history(env).await.unwrap().len() }
+    };
+    assert!(versions("pr-7").await > 0);
+    // Within the retention: kept.
+    let r = project.run(&["env", "gc"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(!r.stdout.contains("state version"), "{}", r.all());
+    assert!(versions("pr-7").await > 0);
+    // 100 days on (pr-8 expired too, and is reaped by the same run: its
+    // history was written just now, so it stays).
+    let later = (chrono::Utc::now() + chrono::Duration::days(100)).to_rfc3339();
+    let r = project.run_env(&["env", "gc"], &[("TERRACE_NOW", later.as_str())]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout
+            .contains("old state version(s) of 1 destroyed environment(s)"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(versions("pr-7").await, 0);
+    assert!(versions("pr-8").await > 0, "pr-8's history is new");
+    assert!(
+        versions("tpl").await > 0,
+        "a live environment keeps its newest version"
+    );
+    assert!(
+        !store
+            .history_environments()
+            .await
+            .unwrap()
+            .contains(&"pr-7".to_string())
+    );
+}

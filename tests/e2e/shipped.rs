@@ -840,7 +840,10 @@ fn assert_refresh_batched_and_concurrent(p: &Project, env: &str) {
     let list = p.run(&["state", "list", "-e", env]);
     let mut objects: std::collections::BTreeMap<String, usize> = Default::default();
     for addr in list.stdout.lines().filter(|l| !l.contains("data.")) {
-        let ty = addr.split('.').find(|s| s.starts_with("aws_")).unwrap_or(addr);
+        let ty = addr
+            .split('.')
+            .find(|s| s.starts_with("aws_"))
+            .unwrap_or(addr);
         *objects.entry(ty.to_string()).or_default() += 1;
     }
     // The engine's "refreshing"/"refreshed" events, in the order printed.
@@ -877,7 +880,11 @@ fn assert_refresh_batched_and_concurrent(p: &Project, env: &str) {
     for l in r.stderr.lines().filter(|l| l.contains("refreshed")) {
         eprintln!("{env}: {l}");
     }
-    assert!(most >= 2, "types are refreshed one at a time:\n{}", r.stderr);
+    assert!(
+        most >= 2,
+        "types are refreshed one at a time:\n{}",
+        r.stderr
+    );
     let types = objects.len() as u64;
     for (op, n) in &calls {
         let batched_api = ["ec2:", "autoscaling:", "elasticloadbalancing:"]

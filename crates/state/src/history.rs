@@ -72,23 +72,41 @@ impl HistoryRetention {
     /// Which of `versions` (oldest first: write time) the policy keeps by
     /// itself, at `now`. The caller adds what kept deltas depend on.
     pub(crate) fn keeps(&self, written: &[DateTime<Utc>], now: DateTime<Utc>) -> Vec<bool> {
-        let n = written.len();
         let (versions, days) = match (self.keep_versions, self.keep_days) {
             (None, None) => (None, Some(DEFAULT_HISTORY_DAYS)),
             other => other,
         };
-        written
-            .iter()
-            .enumerate()
-            .map(|(i, at)| {
-                let newest = i + 1 == n;
-                let by_count = versions.is_some_and(|k| n - i <= k as usize);
-                let by_age =
-                    days.is_some_and(|d| *at >= now - chrono::Duration::days(i64::from(d)));
-                newest || by_count || by_age
-            })
-            .collect()
+        keeps(written, now, versions, days, true)
     }
+
+    /// What the policy keeps of a deleted environment's history (one with
+    /// no current state: an ephemeral environment destroyed): only what is
+    /// younger than `keep_days` (90 by default) — no newest version, no
+    /// count — so its history ends once its last write is that old.
+    pub(crate) fn keeps_deleted(&self, written: &[DateTime<Utc>], now: DateTime<Utc>) -> Vec<bool> {
+        let days = self.keep_days.unwrap_or(DEFAULT_HISTORY_DAYS);
+        keeps(written, now, None, Some(days), false)
+    }
+}
+
+fn keeps(
+    written: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+    versions: Option<u32>,
+    days: Option<u32>,
+    keep_newest: bool,
+) -> Vec<bool> {
+    let n = written.len();
+    written
+        .iter()
+        .enumerate()
+        .map(|(i, at)| {
+            let newest = keep_newest && i + 1 == n;
+            let by_count = versions.is_some_and(|k| n - i <= k as usize);
+            let by_age = days.is_some_and(|d| *at >= now - chrono::Duration::days(i64::from(d)));
+            newest || by_count || by_age
+        })
+        .collect()
 }
 
 /// Where a stored version sits in its chain (`chain` 0: a full version).
@@ -483,13 +501,20 @@ pub(crate) struct Stored {
 /// Which of `versions` (oldest first) pruning removes: those `policy` does
 /// not keep and no kept delta is rebuilt from (a kept delta needs its base
 /// and every delta of its chain with a lower serial).
+/// `deleted`: the environment has no current state (see
+/// [`HistoryRetention::keeps_deleted`]).
 pub(crate) fn prune_plan(
     versions: &[Stored],
     policy: &HistoryRetention,
     now: DateTime<Utc>,
+    deleted: bool,
 ) -> Vec<usize> {
     let written: Vec<DateTime<Utc>> = versions.iter().map(|v| v.written_at).collect();
-    let mut keep = policy.keeps(&written, now);
+    let mut keep = if deleted {
+        policy.keeps_deleted(&written, now)
+    } else {
+        policy.keeps(&written, now)
+    };
     // Per chain (by base), the highest serial a kept delta has.
     let mut needed: HashMap<&str, u64> = HashMap::new();
     for (v, k) in versions.iter().zip(&keep) {
@@ -685,31 +710,31 @@ mod tests {
         ];
         // 90 days keep f and g; they need d and e; the chain on a goes.
         assert_eq!(
-            prune_plan(&versions, &HistoryRetention::default(), now),
+            prune_plan(&versions, &HistoryRetention::default(), now, false),
             [0, 1, 2]
         );
         let last = HistoryRetention {
             keep_versions: Some(1),
             keep_days: None,
         };
-        assert_eq!(prune_plan(&versions, &last, now), [0, 1, 2]);
+        assert_eq!(prune_plan(&versions, &last, now, false), [0, 1, 2]);
         let all = HistoryRetention {
             keep_versions: None,
             keep_days: Some(1000),
         };
-        assert!(prune_plan(&versions, &all, now).is_empty());
+        assert!(prune_plan(&versions, &all, now, false).is_empty());
         // A kept delta in the middle of the old chain keeps its base and predecessors only.
         let mid = HistoryRetention {
             keep_versions: None,
             keep_days: Some(160),
         };
-        assert_eq!(prune_plan(&versions, &mid, now), Vec::<usize>::new());
+        assert_eq!(prune_plan(&versions, &mid, now, false), Vec::<usize>::new());
         let recent_old = [
             v("a", 1, 200, None),
             v("b", 2, 150, Some("a")),
             v("c", 3, 10, Some("a")),
         ];
-        assert!(prune_plan(&recent_old, &HistoryRetention::default(), now).is_empty());
+        assert!(prune_plan(&recent_old, &HistoryRetention::default(), now, false).is_empty());
     }
 
     #[test]
@@ -739,5 +764,24 @@ mod tests {
         );
         // The newest version always stays.
         assert_eq!(keep(None, Some(1)).keeps(&[days(500)], now), [true]);
+        // ... unless the environment was deleted: then only age counts
+        // (keep_days, or 90 days), not the count nor the newest.
+        assert_eq!(
+            keep(Some(4), Some(60)).keeps_deleted(&written, now),
+            [false, false, true, true, true]
+        );
+        assert_eq!(
+            keep(Some(4), None).keeps_deleted(&written, now),
+            [false, false, true, true, true]
+        );
+        assert_eq!(
+            keep(None, Some(1)).keeps_deleted(&[days(500)], now),
+            [false]
+        );
+        let gone = [days(200), days(100)];
+        assert_eq!(
+            HistoryRetention::default().keeps_deleted(&gone, now),
+            [false, false]
+        );
     }
 }

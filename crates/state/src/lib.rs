@@ -125,9 +125,18 @@ pub trait StateStore: Send + Sync {
             ),
         })
     }
+    /// The environments that have stored versions (history), with or
+    /// without a current state, sorted. The default is the environments
+    /// with a current state (a store without history).
+    async fn history_environments(&self) -> Result<Vec<String>, StateError> {
+        self.list_environments().await
+    }
     /// Retention: remove the stored versions of `env` that `policy` does
     /// not keep and that no kept version is rebuilt from (a delta needs the
-    /// versions of its chain before it); the newest version always stays.
+    /// versions of its chain before it); the newest version always stays —
+    /// unless `env` has no current state (deleted, e.g. an ephemeral
+    /// environment destroyed): then only versions younger than `keep_days`
+    /// (90 by default) stay, so a deleted environment's history ends.
     /// With `lease`, it is checked first. Returns how many versions were
     /// removed. The default removes nothing (a store without history).
     async fn prune_history(

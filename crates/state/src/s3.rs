@@ -459,6 +459,23 @@ impl S3Store {
         }
     }
 
+    /// Whether any object is stored under `prefix` (one listing of one key).
+    async fn any_under(&self, prefix: &str) -> Result<bool, StateError> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| match self.classify(e) {
+                Fail::Other(e) => e,
+                _ => StateError::backend(format!("cannot list {prefix} in {}", self.described)),
+            })?;
+        Ok(!out.contents().is_empty())
+    }
+
     /// Keys (and, with a delimiter, common prefixes) under `prefix`, sorted.
     async fn list(
         &self,
@@ -802,6 +819,25 @@ impl StateStore for S3Store {
         S3_CLOCK_SLACK
     }
 
+    async fn history_environments(&self) -> Result<Vec<String>, StateError> {
+        let (_, prefixes) = self.list(&self.prefix, true).await?;
+        let mut envs = Vec::new();
+        for p in prefixes {
+            let name = p
+                .strip_prefix(&self.prefix)
+                .unwrap_or(&p)
+                .trim_end_matches('/');
+            if validate_env_name(name).is_ok()
+                && self
+                    .any_under(&self.key(&format!("{name}/versions/")))
+                    .await?
+            {
+                envs.push(name.to_string());
+            }
+        }
+        Ok(envs)
+    }
+
     async fn list_environments(&self) -> Result<Vec<String>, StateError> {
         let (_, prefixes) = self.list(&self.prefix, true).await?;
         let mut envs = Vec::new();
@@ -1122,7 +1158,10 @@ impl StateStore for S3Store {
                 base: v.base.clone(),
             })
             .collect();
-        let doomed = history::prune_plan(&versions, policy, self.server_now());
+        // No current state: the environment was deleted, and its history
+        // ends once it is older than the retention.
+        let deleted = !self.exists(&self.state_key(env)).await?;
+        let doomed = history::prune_plan(&versions, policy, self.server_now(), deleted);
         for &i in &doomed {
             self.delete(&keys[i].key, None).await?;
         }

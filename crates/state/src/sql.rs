@@ -666,6 +666,14 @@ macro_rules! sql_store {
                 self.opts.lock_lease
             }
 
+            async fn history_environments(&self) -> Result<Vec<String>, StateError> {
+                let rows = sqlx::query("SELECT DISTINCT env FROM state_versions ORDER BY env")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(self.err())?;
+                rows.iter().map(|r| r.try_get("env").map_err(self.err())).collect()
+            }
+
             async fn list_environments(&self) -> Result<Vec<String>, StateError> {
                 let rows = sqlx::query("SELECT env FROM states ORDER BY env")
                     .fetch_all(&self.pool)
@@ -701,7 +709,7 @@ macro_rules! sql_store {
             ) -> Result<(), StateError> {
                 validate_env_name(env)?;
                 check_serial(env, expected_serial, state.serial)?;
-                let now = Utc::now();
+                let now = self.opts.client_now();
                 let payload = self.codec.encode(env, state, meta, now)?;
                 let digests = history::digests(state)?;
                 let serial = to_i64(state.serial)?;
@@ -932,7 +940,15 @@ macro_rules! sql_store {
                     });
                     owners.push(r.try_get::<String, _>("parts_owner").map_err(self.err())?);
                 }
-                let doomed = history::prune_plan(&versions, policy, Utc::now());
+                // No current state: the environment was deleted, and its
+                // history ends once it is older than the retention.
+                let deleted = sqlx::query("SELECT 1 FROM states WHERE env = $1")
+                    .bind(env)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(self.err())?
+                    .is_none();
+                let doomed = history::prune_plan(&versions, policy, self.opts.client_now(), deleted);
                 for &i in &doomed {
                     let id: i64 = versions[i].at.parse().map_err(StateError::backend)?;
                     sqlx::query("DELETE FROM state_versions WHERE id = $1")
@@ -980,7 +996,7 @@ macro_rules! sql_store {
             ) -> Result<(), StateError> {
                 validate_env_name(env)?;
                 check_serial(env, None, state.serial)?;
-                let now = Utc::now();
+                let now = self.opts.client_now();
                 // Encoded before the store is touched: a state that cannot be
                 // written changes nothing.
                 let payload = self.codec.encode(env, state, meta, now)?;

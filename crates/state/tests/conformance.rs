@@ -2112,6 +2112,66 @@ async fn history_old_format_reads(b: Backend) {
     assert_eq!(fresh.read_version("dev", 2).await.unwrap(), None);
 }
 
+/// Issue 20: a deleted environment (no current state) keeps its history
+/// only while it is younger than the retention's days — not its newest
+/// version, not a count — so the history of destroyed preview
+/// environments ends; a live environment's newest version always stays.
+async fn history_of_a_deleted_environment_ends(b: Backend) {
+    let store = b.default_store().await;
+    let first = wide_state(5, uuid::Uuid::new_v4());
+    for env in ["gone", "live"] {
+        store
+            .write(env, &first, None, None, &meta("apply"))
+            .await
+            .unwrap();
+        let next = touch(&first, 1, "x");
+        store
+            .write(env, &next, Some(next.serial - 1), None, &meta("apply"))
+            .await
+            .unwrap();
+    }
+    store.delete_environment("gone", None).await.unwrap();
+    let envs = store.history_environments().await.unwrap();
+    assert_eq!(envs, ["gone", "live"]);
+    assert_eq!(store.list_environments().await.unwrap(), ["live"]);
+    // Within the retention nothing goes.
+    let default = HistoryRetention::default();
+    assert_eq!(
+        store.prune_history("gone", &default, None).await.unwrap(),
+        0
+    );
+    // Past it (0 days: everything written before now), all of a deleted
+    // environment goes, whatever keep_versions says; a live one keeps its
+    // newest version. (S3's clock counts whole seconds: step over one.)
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let past = HistoryRetention {
+        keep_versions: Some(5),
+        keep_days: Some(0),
+    };
+    assert_eq!(store.prune_history("gone", &past, None).await.unwrap(), 2);
+    assert!(store.history("gone").await.unwrap().is_empty());
+    assert_eq!(store.history_environments().await.unwrap(), ["live"]);
+    let newest_only = HistoryRetention {
+        keep_versions: None,
+        keep_days: Some(0),
+    };
+    // The newest is a delta on the first write: both stay.
+    assert_eq!(
+        store
+            .prune_history("live", &newest_only, None)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.history("live").await.unwrap().len(), 2);
+    // The name can be used again: a new history starts.
+    store
+        .write("gone", &first, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(store.history("gone").await.unwrap().len(), 1);
+}
+
 /// Pruning removes what retention does not keep and nothing a kept version
 /// needs; under a lease it checks the lease first.
 async fn history_pruning(b: Backend) {
@@ -2264,6 +2324,7 @@ conformance!(
     history_chain_is_checked,
     history_old_format_reads,
     history_pruning,
+    history_of_a_deleted_environment_ends,
 );
 
 // ---------------------------------------------------------------- store-specific

@@ -157,7 +157,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     Some(s) => println!("No expired environments in shard {}/{}.", s.k, s.n),
                     None => println!("No expired environments."),
                 }
-                return sweep_blobs(project, &engine, shard, dry_run, now).await;
+                return collect_unused(project, &engine, shard, dry_run, now).await;
             }
             let mut failed = 0;
             for rec in due {
@@ -198,27 +198,85 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     }
                 }
             }
-            let swept = sweep_blobs(project, &engine, shard, dry_run, now).await?;
+            let swept = collect_unused(project, &engine, shard, dry_run, now).await?;
             Ok(if failed > 0 { EXIT_ERROR } else { swept })
         }
     }
 }
 
-/// The last step of `env gc`: remove the store's blobs that no ledger
-/// record names any more (snapshots of pruned records, old plan-file
-/// keys) once past the grace period. Only shard 1 of a sharded gc sweeps
-/// (the blobs are shared by all environments); a dry run sweeps nothing.
-/// A failed sweep is reported and makes the exit code 1; it deletes
-/// nothing it is unsure of.
-async fn sweep_blobs(
+/// The last steps of `env gc`, which a dry run skips: end the history of
+/// deleted environments (those of this shard) once older than the history
+/// retention, then collect unused blobs. A failure is reported and makes
+/// the exit code 1.
+async fn collect_unused(
     project: &Project,
     engine: &Engine,
     shard: Option<crate::shard::Shard>,
     dry_run: bool,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<u8> {
-    if dry_run || shard.is_some_and(|s| s.k != 1) {
+    if dry_run {
         return Ok(0);
+    }
+    let histories = prune_deleted_histories(project, engine, shard).await;
+    let blobs = sweep_blobs(project, engine, shard, now).await;
+    Ok(histories.max(blobs))
+}
+
+/// Prune the history of every environment of this shard that has stored
+/// versions but no current state (destroyed), by the history retention:
+/// once its last write is older than `keep_days` (90 by default), nothing
+/// of it remains.
+async fn prune_deleted_histories(
+    project: &Project,
+    engine: &Engine,
+    shard: Option<crate::shard::Shard>,
+) -> u8 {
+    let store = engine.store.as_ref();
+    let result = async {
+        let live: std::collections::BTreeSet<String> =
+            store.list_environments().await?.into_iter().collect();
+        let retention = crate::settings::history_retention(project);
+        let (mut envs, mut versions) = (0, 0);
+        for env in store.history_environments().await? {
+            if live.contains(&env) || shard.is_some_and(|s| !s.contains(&env)) {
+                continue;
+            }
+            let n = store.prune_history(&env, &retention, None).await?;
+            if n > 0 {
+                envs += 1;
+                versions += n;
+            }
+        }
+        Ok::<_, terrace_state::StateError>((envs, versions))
+    };
+    match result.await {
+        Ok((0, _)) => 0,
+        Ok((envs, versions)) => {
+            println!(
+                "Removed {versions} old state version(s) of {envs} destroyed environment(s) (history retention)."
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("Error: could not prune the history of destroyed environments: {e}");
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Remove the store's blobs that no ledger record names any more
+/// (snapshots of pruned records, old plan-file keys) once past the grace
+/// period. Only shard 1 of a sharded gc sweeps (the blobs are shared by
+/// all environments). It deletes nothing it is unsure of.
+async fn sweep_blobs(
+    project: &Project,
+    engine: &Engine,
+    shard: Option<crate::shard::Shard>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> u8 {
+    if shard.is_some_and(|s| s.k != 1) {
+        return 0;
     }
     let grace = project
         .blob_grace_days
@@ -229,12 +287,12 @@ async fn sweep_blobs(
                 "Removed {} stored blob(s) no ledger record names (unused for over {grace} days); {} kept.",
                 s.removed, s.kept
             );
-            Ok(0)
+            0
         }
-        Ok(_) => Ok(0),
+        Ok(_) => 0,
         Err(e) => {
             eprintln!("Error: could not collect unused blobs: {e}");
-            Ok(EXIT_ERROR)
+            EXIT_ERROR
         }
     }
 }
