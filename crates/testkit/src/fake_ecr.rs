@@ -9,10 +9,9 @@
 //! edits or removes a rule "outside" with [`FakeEcr::set_credential`] and
 //! [`FakeEcr::remove_rule`].
 
+use crate::http::{self, Reply, Request};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 const ACCOUNT: &str = "123456789012";
@@ -42,20 +41,10 @@ pub struct FakeEcr {
 
 impl FakeEcr {
     pub fn start() -> FakeEcr {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake ECR");
-        let port = listener.local_addr().expect("addr").port();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let st = shared.clone();
-                std::thread::spawn(move || serve(stream, &st));
-            }
-        });
-        FakeEcr {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            state,
-        }
+        let endpoint = http::serve("fake ECR", move |req| Reply::Keep(answer(&shared, &req)));
+        FakeEcr { endpoint, state }
     }
 
     /// The actions received so far.
@@ -81,61 +70,17 @@ impl FakeEcr {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>) {
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut length = 0usize;
-        let mut target = String::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap_or(0);
-                } else if k.eq_ignore_ascii_case("x-amz-target") {
-                    target = v.trim().to_string();
-                }
-            }
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let action = target.rsplit('.').next().unwrap_or_default().to_string();
-        let (status, out) = {
-            let mut st = state.lock().unwrap();
-            st.actions.push(action.clone());
-            match handle(&mut st, &action, &body) {
-                Ok(v) => (200, v),
-                Err((code, message)) => (400, json!({ "__type": code, "message": message })),
-            }
-        };
-        let text = out.to_string();
-        let head = format!(
-            "HTTP/1.1 {status} {}\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n",
-            if status == 200 { "OK" } else { "Bad Request" },
-            text.len()
-        );
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(text.as_bytes()).is_err()
-        {
-            return;
-        }
-    }
+fn answer(state: &Mutex<State>, req: &Request) -> Vec<u8> {
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let target = req.header("x-amz-target").unwrap_or_default();
+    let action = target.rsplit('.').next().unwrap_or_default().to_string();
+    let mut st = state.lock().unwrap();
+    st.actions.push(action.clone());
+    let (status, out) = match handle(&mut st, &action, &body) {
+        Ok(v) => (200, v),
+        Err((code, message)) => (400, json!({ "__type": code, "message": message })),
+    };
+    http::response(status, "application/x-amz-json-1.1", &[], &out.to_string())
 }
 
 type Failure = (&'static str, String);

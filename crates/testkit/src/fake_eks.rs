@@ -16,10 +16,9 @@
 //! learning each cluster moto creates through it — so a binary pointed at
 //! it with `AWS_ENDPOINT_URL` can apply configurations that mix both.
 
+use crate::http::{self, Reply, Request};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 const ACCOUNT: &str = "123456789012";
@@ -83,31 +82,17 @@ pub struct FakeEks {
 impl FakeEks {
     /// Start a server on a free loopback port.
     pub fn start() -> FakeEks {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake EKS");
-        let port = listener.local_addr().expect("addr").port();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let st = shared.clone();
-                std::thread::spawn(move || serve(stream, &st));
-            }
-        });
-        FakeEks {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            state,
-        }
+        let endpoint = http::serve("fake EKS", move |req| answer(&shared, req));
+        FakeEks { endpoint, state }
     }
 
     /// Start a server that answers the EKS calls moto lacks and forwards
     /// everything else to `upstream` (an `http://host:port` endpoint).
     pub fn in_front_of(upstream: &str) -> FakeEks {
         let fake = FakeEks::start();
-        let host = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
-        fake.state.lock().unwrap().upstream = Some(host);
+        fake.state.lock().unwrap().upstream = Some(http::host_of(upstream));
         fake
     }
 
@@ -124,123 +109,46 @@ impl FakeEks {
     }
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>) {
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let (method, target) = match (parts.next(), parts.next()) {
-            (Some(m), Some(t)) => (m.to_string(), t.to_string()),
-            _ => return,
-        };
-        let mut length = 0usize;
-        let mut chunked = false;
-        let mut headers: Vec<String> = Vec::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
+fn answer(state: &Mutex<State>, req: Request) -> Reply {
+    let upstream = state.lock().unwrap().upstream.clone();
+    if let Some(upstream) = upstream {
+        let eks = req.headers.iter().any(|h| {
+            h.to_ascii_lowercase().starts_with("authorization:") && h.contains("/eks/aws4_request")
+        });
+        if !(eks && fake_route(req.path())) {
+            let Some(mut response) = http::forward(&upstream, &req) else {
+                return Reply::Close(Vec::new());
+            };
+            if eks {
+                learn_cluster(state, &req.method, req.path(), &req.body, &response);
+                unique_issuer(&mut response);
             }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                if k.eq_ignore_ascii_case("content-length") {
-                    length = v.trim().parse().unwrap_or(0);
-                } else if k.eq_ignore_ascii_case("transfer-encoding") {
-                    chunked = v.to_ascii_lowercase().contains("chunked");
-                }
-            }
-            headers.push(h.to_string());
-        }
-        let body = if chunked {
-            match read_chunked(&mut reader) {
-                Some(b) => b,
-                None => return,
-            }
-        } else {
-            let mut body = vec![0u8; length];
-            if reader.read_exact(&mut body).is_err() {
-                return;
-            }
-            body
-        };
-        let upstream = state.lock().unwrap().upstream.clone();
-        if let Some(upstream) = upstream {
-            let (path, _) = target.split_once('?').unwrap_or((&target, ""));
-            let eks = headers.iter().any(|h| {
-                h.to_ascii_lowercase().starts_with("authorization:")
-                    && h.contains("/eks/aws4_request")
-            });
-            if !(eks && fake_route(path)) {
-                let Some(mut response) = forward(&upstream, &method, &target, &headers, &body)
-                else {
-                    return;
-                };
-                if eks {
-                    learn_cluster(state, &method, path, &body, &response);
-                    unique_issuer(&mut response);
-                }
-                let _ = writer.write_all(&response);
-                // The response says `connection: close`.
-                return;
-            }
-        }
-        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let (status, error, out) = {
-            let mut st = state.lock().unwrap();
-            let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-            st.requests.push(format!("{method} {path}"));
-            match handle(&mut st, &method, path, &parse_query(query), &body) {
-                Ok(v) => (200, None, v),
-                Err((status, code, message)) => (status, Some(code), json!({ "message": message })),
-            }
-        };
-        let text = out.to_string();
-        let mut head = format!(
-            "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
-            if status == 200 { "OK" } else { "Error" },
-            text.len()
-        );
-        if let Some(code) = error {
-            head.push_str(&format!("x-amzn-errortype: {code}\r\n"));
-        }
-        head.push_str("\r\n");
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(text.as_bytes()).is_err()
-        {
-            return;
+            return Reply::Close(response);
         }
     }
-}
-
-/// A chunked request body, de-chunked.
-fn read_chunked(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let mut size = String::new();
-        reader.read_line(&mut size).ok()?;
-        let size = usize::from_str_radix(size.trim().split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            // Trailers, up to the blank line.
-            loop {
-                let mut t = String::new();
-                if reader.read_line(&mut t).ok()? == 0 || t.trim().is_empty() {
-                    return Some(body);
-                }
-            }
-        }
-        let mut chunk = vec![0u8; size + 2];
-        reader.read_exact(&mut chunk).ok()?;
-        body.extend_from_slice(&chunk[..size]);
-    }
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let mut st = state.lock().unwrap();
+    st.requests.push(format!("{} {}", req.method, req.path()));
+    let (status, error, out) = match handle(
+        &mut st,
+        &req.method,
+        req.path(),
+        &parse_query(req.query()),
+        &body,
+    ) {
+        Ok(v) => (200, None, v),
+        Err((status, code, message)) => (status, Some(code), json!({ "message": message })),
+    };
+    let extra: Vec<(&str, &str)> = error
+        .iter()
+        .map(|c| ("x-amzn-errortype", c.as_str()))
+        .collect();
+    Reply::Keep(http::response(
+        status,
+        "application/json",
+        &extra,
+        &out.to_string(),
+    ))
 }
 
 /// In proxy mode, the EKS paths the fake answers itself.
@@ -267,51 +175,6 @@ fn fake_route(path: &str) -> bool {
         }
         _ => false,
     }
-}
-
-/// Send one request to `upstream` and return its whole response, with
-/// `connection: close` in its head (the connection ends after it).
-fn forward(
-    upstream: &str,
-    method: &str,
-    target: &str,
-    headers: &[String],
-    body: &[u8],
-) -> Option<Vec<u8>> {
-    let mut out = TcpStream::connect(upstream).ok()?;
-    let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {upstream}\r\n");
-    for h in headers {
-        let name = h.split(':').next().unwrap_or_default().to_ascii_lowercase();
-        if !matches!(
-            name.as_str(),
-            "host" | "connection" | "content-length" | "transfer-encoding"
-        ) {
-            head.push_str(h);
-            head.push_str("\r\n");
-        }
-    }
-    head.push_str(&format!(
-        "content-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    ));
-    out.write_all(head.as_bytes()).ok()?;
-    out.write_all(body).ok()?;
-    let mut response = Vec::new();
-    out.read_to_end(&mut response).ok()?;
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&response[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut rewritten = format!("{}\r\n", lines.next()?);
-    for l in lines {
-        if !l.to_ascii_lowercase().starts_with("connection:") {
-            rewritten.push_str(l);
-            rewritten.push_str("\r\n");
-        }
-    }
-    rewritten.push_str("connection: close\r\n\r\n");
-    let mut whole = rewritten.into_bytes();
-    whole.extend_from_slice(&response[split + 4..]);
-    Some(whole)
 }
 
 /// Proxy mode: a cluster created (or deleted) upstream is known (or

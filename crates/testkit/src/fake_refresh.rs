@@ -12,9 +12,8 @@
 //! The forwarding part is [`QueryProxy`]: any query-protocol service (STS,
 //! Auto Scaling, EC2) behind a handler that may answer an action itself.
 
+use crate::http::{self, Reply};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 const XMLNS: &str = "http://autoscaling.amazonaws.com/doc/2011-01-01/";
@@ -55,26 +54,22 @@ impl QueryProxy {
     /// Start on a free loopback port, forwarding to `upstream`
     /// (`http://127.0.0.1:PORT`).
     pub fn start(upstream: &str, handler: QueryHandler) -> QueryProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind query proxy");
-        let port = listener.local_addr().expect("addr").port();
         let actions = Arc::new(Mutex::new(Vec::new()));
         let seen = actions.clone();
-        let upstream = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let seen = seen.clone();
-                let up = upstream.clone();
-                let h = handler.clone();
-                std::thread::spawn(move || serve(stream, &seen, &up, &h));
+        let upstream = http::host_of(upstream);
+        let endpoint = http::serve("query proxy", move |req| {
+            let form: BTreeMap<String, String> =
+                crate::fake_eks::parse_query(&String::from_utf8_lossy(&req.body))
+                    .into_iter()
+                    .collect();
+            let action = form.get("Action").cloned().unwrap_or_default();
+            seen.lock().unwrap().push(action.clone());
+            match handler(&action, &form) {
+                Some((status, xml)) => Reply::Keep(http::response(status, "text/xml", &[], &xml)),
+                None => Reply::Close(http::forward(&upstream, &req).unwrap_or_default()),
             }
         });
-        QueryProxy {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            actions,
-        }
+        QueryProxy { endpoint, actions }
     }
 
     /// The actions received so far (forwarded ones included), in order.
@@ -143,104 +138,6 @@ impl FakeInstanceRefresh {
     pub fn fail_next_start(&self, code: &str) {
         self.state.lock().unwrap().fail_next_start = Some(code.to_string());
     }
-}
-
-fn serve(stream: TcpStream, actions: &Mutex<Vec<String>>, upstream: &str, handler: &QueryHandler) {
-    let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
-        Err(_) => return,
-    });
-    let mut writer = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut headers: Vec<String> = Vec::new();
-        let mut length = 0usize;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end().to_string();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
-            }
-            headers.push(h);
-        }
-        let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let form: BTreeMap<String, String> =
-            crate::fake_eks::parse_query(&String::from_utf8_lossy(&body))
-                .into_iter()
-                .collect();
-        let action = form.get("Action").cloned().unwrap_or_default();
-        actions.lock().unwrap().push(action.clone());
-        let response = match handler(&action, &form) {
-            Some((status, xml)) => format!(
-                "HTTP/1.1 {status} {}\r\ncontent-type: text/xml\r\ncontent-length: {}\r\n\r\n{xml}",
-                if status == 200 { "OK" } else { "Bad Request" },
-                xml.len()
-            )
-            .into_bytes(),
-            None => match forward(upstream, &line, &headers, &body) {
-                Some(r) => r,
-                None => return,
-            },
-        };
-        if writer.write_all(&response).is_err() {
-            return;
-        }
-    }
-}
-
-/// Send the request to moto on a new connection and relay the answer with
-/// its length, so the client's connection stays usable.
-fn forward(upstream: &str, line: &str, headers: &[String], body: &[u8]) -> Option<Vec<u8>> {
-    let mut up = TcpStream::connect(upstream).ok()?;
-    let mut req = line.trim_end().to_string();
-    req.push_str("\r\n");
-    for h in headers {
-        if h.to_ascii_lowercase().starts_with("connection:") {
-            continue;
-        }
-        req.push_str(h);
-        req.push_str("\r\n");
-    }
-    req.push_str("connection: close\r\n\r\n");
-    up.write_all(req.as_bytes()).ok()?;
-    up.write_all(body).ok()?;
-    let mut raw = Vec::new();
-    up.read_to_end(&mut raw).ok()?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let content = &raw[split + 4..];
-    let mut lines = head.lines();
-    let status = lines.next()?.to_string();
-    let mut out = format!("{status}\r\n");
-    for h in lines {
-        let lower = h.to_ascii_lowercase();
-        if lower.starts_with("connection:")
-            || lower.starts_with("content-length:")
-            || lower.starts_with("transfer-encoding:")
-        {
-            continue;
-        }
-        out.push_str(h);
-        out.push_str("\r\n");
-    }
-    out.push_str(&format!("content-length: {}\r\n\r\n", content.len()));
-    let mut bytes = out.into_bytes();
-    bytes.extend_from_slice(content);
-    Some(bytes)
 }
 
 fn error(code: &str, message: &str) -> (u16, String) {

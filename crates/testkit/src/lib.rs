@@ -21,6 +21,7 @@
 mod fake_ecr;
 mod fake_eks;
 mod fake_refresh;
+mod http;
 pub use fake_ecr::FakeEcr;
 pub use fake_eks::FakeEks;
 pub use fake_refresh::{FakeInstanceRefresh, QueryHandler, QueryProxy, query_error};
