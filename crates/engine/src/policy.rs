@@ -545,7 +545,10 @@ impl PolicyGate {
         if report.denied() {
             let mut d = report.diagnostics();
             d.0.retain(|x| x.is_error());
-            return Err(EngineError::config(d, self.set.sources.clone()));
+            return Err(EngineError::PolicyDenied {
+                diags: d,
+                sources: Box::new(self.set.sources.clone()),
+            });
         }
         for r in &report.results {
             match r.status {
