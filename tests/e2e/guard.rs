@@ -108,6 +108,18 @@ fn iam_call(endpoint: &str, params: &str) -> String {
     out
 }
 
+/// A template (a folder under environments/) of one terraform_data
+/// resource per name in `items`.
+fn write_template(p: &Project, name: &str, items: &[&str]) {
+    let text: Vec<String> = items
+        .iter()
+        .map(|i| {
+            format!("resource \"terraform_data\" \"{i}\" {{\n  input = terrace.environment\n}}\n")
+        })
+        .collect();
+    p.write_env(name, &[("main.tf", &text.join("\n"))]);
+}
+
 /// `env list --json`.
 fn env_list(p: &Project) -> Vec<serde_json::Value> {
     let r = run(p, &["env", "list", "--json"], &[]);
@@ -544,13 +556,7 @@ fn ephemeral_limits_ttl_and_count() {
             "environment \"{template}\" {{\n  max_ttl = \"4h\"\n  default_ttl = \"1h\"\n  max_count = 1\n}}\n"
         ),
     );
-    p.write_env(
-        &template,
-        &[(
-            "main.tf",
-            "resource \"terraform_data\" \"x\" {\n  input = terrace.environment\n}\n",
-        )],
-    );
+    write_template(&p, &template, &["x"]);
     let (a, b) = (format!("pa-{sfx}"), format!("pb-{sfx}"));
     let create = |name: &str, ttl: Option<&str>| {
         let mut args = vec!["env", "create", name, "--from", &template, "--auto-approve"];
@@ -604,13 +610,7 @@ fn racing_creates_take_the_last_slot_once() {
         moto,
         &format!("environment \"{template}\" {{\n  max_count = 2\n}}\n"),
     );
-    p.write_env(
-        &template,
-        &[(
-            "main.tf",
-            "resource \"terraform_data\" \"x\" {\n  input = terrace.environment\n}\n",
-        )],
-    );
+    write_template(&p, &template, &["x"]);
     let create = |name: &str| {
         run(
             &p,
@@ -795,17 +795,6 @@ environment "{env}" {{
     );
 }
 
-/// A template of two resources.
-fn two_item_template(p: &Project, template: &str) {
-    p.write_env(
-        template,
-        &[(
-            "main.tf",
-            "resource \"terraform_data\" \"a\" {\n  input = terrace.environment\n}\n\nresource \"terraform_data\" \"b\" {\n  input = terrace.environment\n}\n",
-        )],
-    );
-}
-
 /// Issue 19 §2: `env create`, `env destroy` and `env gc` run the guards of
 /// the block matching the environment's name, as `apply` does: a freeze
 /// window refuses a create (its registration is rolled back) unless
@@ -828,7 +817,7 @@ async fn env_commands_run_the_guards() {
             "environment \"ga{sfx}-*\" {{\n  max_deletes = 1\n  freeze {{\n    start  = \"{start}\"\n    end    = \"{end}\"\n    reason = \"launch\"\n  }}\n}}\n"
         ),
     );
-    two_item_template(&p, &template);
+    write_template(&p, &template, &["a", "b"]);
     // Created at `inside` with --ttl 1h, it is expired at `expired_inside`,
     // still in the window.
     let (inside, expired_inside, after) = (clock(3), clock(4), clock(6));
@@ -923,7 +912,7 @@ async fn protected_environments_are_destroyed_through_an_approved_plan() {
     let template = format!("tpl{sfx}");
     let name = format!("gp{sfx}-1");
     let p = project(moto, "");
-    two_item_template(&p, &template);
+    write_template(&p, &template, &["a", "b"]);
     let r = run(
         &p,
         &[

@@ -26,6 +26,13 @@ fn write_policy(p: &Project, name: &str, text: &str) {
     std::fs::write(d.join(name), text).unwrap();
 }
 
+/// A project against moto with one policy file.
+fn policy_project(moto: &terrace_testkit::Moto, file: &str, text: &str) -> Project {
+    let p = Project::new().with_moto(moto);
+    write_policy(&p, file, text);
+    p
+}
+
 async fn bucket_exists(moto: &terrace_testkit::Moto, name: &str) -> bool {
     let s3 = aws_sdk_s3::Client::new(&sdk_config(moto).await);
     s3.head_bucket().bucket(name).send().await.is_ok()
@@ -37,8 +44,7 @@ async fn an_untagged_bucket_in_stage_is_denied_until_the_policy_only_warns() {
         return;
     };
     let sfx = suffix();
-    let p = Project::new().with_moto(moto);
-    write_policy(&p, "tags.tf", &tags_policy("deny"));
+    let p = policy_project(moto, "tags.tf", &tags_policy("deny"));
     let bucket = format!("untagged-{sfx}");
     p.write_env(
         "stage",
@@ -311,9 +317,8 @@ async fn drift_reports_policies_failed_by_the_live_objects() {
         return;
     };
     let sfx = suffix();
-    let p = Project::new().with_moto(moto);
-    write_policy(
-        &p,
+    let p = policy_project(
+        moto,
         "s3.tf",
         r#"policy "public-access-blocked" {
   resource_types = ["aws_s3_bucket"]

@@ -142,20 +142,7 @@ pub fn live_plan(
             })
         })
         .collect();
-    Plan {
-        environment: env.to_string(),
-        mode: PlanMode::Normal,
-        prior_lineage: None,
-        prior_serial: None,
-        config_hash: String::new(),
-        changes,
-        drift: vec![],
-        outputs: BTreeMap::new(),
-        variables: BTreeMap::new(),
-        refreshed: BTreeMap::new(),
-        targets: vec![],
-        warnings: vec![],
-    }
+    Plan::of_changes(env, changes)
 }
 
 /// One `.terraceignore` rule.

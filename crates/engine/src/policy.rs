@@ -642,7 +642,6 @@ impl PolicyGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::PlanMode;
     use terrace_lang::Module;
 
     fn set(text: &str) -> PolicySet {
@@ -671,20 +670,7 @@ mod tests {
     }
 
     fn plan(env: &str, changes: Vec<ResourceChange>) -> Plan {
-        Plan {
-            environment: env.into(),
-            mode: PlanMode::Normal,
-            prior_lineage: None,
-            prior_serial: None,
-            config_hash: String::new(),
-            changes,
-            drift: vec![],
-            outputs: BTreeMap::new(),
-            variables: BTreeMap::new(),
-            refreshed: BTreeMap::new(),
-            targets: vec![],
-            warnings: vec![],
-        }
+        Plan::of_changes(env, changes)
     }
 
     fn config() -> Config {
