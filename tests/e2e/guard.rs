@@ -120,16 +120,19 @@ fn write_template(p: &Project, name: &str, items: &[&str]) {
     p.write_env(name, &[("main.tf", &text.join("\n"))]);
 }
 
-/// `env list --json`.
-fn env_list(p: &Project) -> Vec<serde_json::Value> {
-    let r = run(p, &["env", "list", "--json"], &[]);
+/// The registry record of `name` in `env list --json`, if listed, with
+/// `extra` in the environment (e.g. `TERRACE_STATE`).
+fn listed_in(p: &Project, name: &str, extra: &[(&str, &str)]) -> Option<serde_json::Value> {
+    let r = run(p, &["env", "list", "--json"], extra);
     assert_eq!(r.code, 0, "{}", r.all());
-    serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()))
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
+    list.into_iter().find(|e| e["name"] == name)
 }
 
-/// The registry record of `name` in `env list --json`, if listed.
+/// The same in the project's own (SQLite) store.
 fn listed(p: &Project, name: &str) -> Option<serde_json::Value> {
-    env_list(p).into_iter().find(|e| e["name"] == name)
+    listed_in(p, name, &[])
 }
 
 /// The test clock `hours` from now, for TERRACE_NOW.
@@ -598,12 +601,23 @@ fn ephemeral_limits_ttl_and_count() {
 /// Issue 19: two `env create` of one template racing for its last
 /// `max_count` slot: the count and the registration are one step under
 /// the template's create lock, so exactly one wins; the loser lists the
-/// live environments.
-#[test]
-fn racing_creates_take_the_last_slot_once() {
+/// live environments. On SQLite, PostgreSQL and S3 (`TERRACE_STATE`).
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_creates_take_the_last_slot_once() {
     let Some(moto) = terrace_testkit::shared_moto() else {
         return;
     };
+    for kind in ["sqlite", "postgres", "s3"] {
+        let Some(store) = crate::reliability::Store::open(kind, moto).await else {
+            continue;
+        };
+        let vars = store.env();
+        let state: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        race_for_the_last_slot(moto, &state, kind);
+    }
+}
+
+fn race_for_the_last_slot(moto: &terrace_testkit::Moto, state: &[(&str, &str)], kind: &str) {
     let sfx = suffix();
     let template = format!("tpl{sfx}");
     let p = project(
@@ -615,33 +629,38 @@ fn racing_creates_take_the_last_slot_once() {
         run(
             &p,
             &["env", "create", name, "--from", &template, "--auto-approve"],
-            &[],
+            state,
         )
     };
     let first = format!("ra-{sfx}");
-    assert_eq!(create(&first).code, 0);
+    let r = create(&first);
+    assert_eq!(r.code, 0, "{kind}: {}", r.all());
     let (b, c) = (format!("rb-{sfx}"), format!("rc-{sfx}"));
     let (rb, rc) = std::thread::scope(|s| {
         let tb = s.spawn(|| create(&b));
         let tc = s.spawn(|| create(&c));
         (tb.join().unwrap(), tc.join().unwrap())
     });
-    let won: Vec<&Run> = [&rb, &rc].into_iter().filter(|r| r.code == 0).collect();
-    assert_eq!(won.len(), 1, "{}\n---\n{}", rb.all(), rc.all());
+    let won = [&rb, &rc].iter().filter(|r| r.code == 0).count();
+    assert_eq!(won, 1, "{kind}: {}\n---\n{}", rb.all(), rc.all());
     let (winner, loser, lost) = if rb.code == 0 {
         (&b, &c, &rc)
     } else {
         (&c, &b, &rb)
     };
-    assert_eq!(lost.code, 1, "{}", lost.all());
-    assert!(lost.stderr.contains("max_count = 2"), "{}", lost.all());
+    assert_eq!(lost.code, 1, "{kind}: {}", lost.all());
     assert!(
-        lost.stderr.contains(&first) && lost.stderr.contains(winner.as_str()),
-        "{}",
+        lost.stderr.contains("max_count = 2"),
+        "{kind}: {}",
         lost.all()
     );
-    assert!(listed(&p, winner).is_some());
-    assert!(listed(&p, loser).is_none());
+    assert!(
+        lost.stderr.contains(&first) && lost.stderr.contains(winner.as_str()),
+        "{kind}: {}",
+        lost.all()
+    );
+    assert!(listed_in(&p, winner, state).is_some(), "{kind}");
+    assert!(listed_in(&p, loser, state).is_none(), "{kind}");
 }
 
 /// Issue 19 §2: promotion without a CI commit, by the content of the
