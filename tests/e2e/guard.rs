@@ -804,7 +804,7 @@ environment "{env}" {{
     assert_eq!(r.code, 0, "{}", r.all());
     let recs = records(&p, &env).await;
     assert_eq!(
-        recs.iter().map(|r| r.outcome.clone()).collect::<Vec<_>>(),
+        recs.iter().map(|r| r.outcome).collect::<Vec<_>>(),
         [
             Outcome::Refused,
             Outcome::Refused,

@@ -868,7 +868,7 @@ mod tests {
         assert_eq!(rules.len(), 4, "{doc:#}");
         let json: serde_json::Value = serde_json::from_str(
             &render_drift(
-                &[r.clone()],
+                std::slice::from_ref(&r),
                 DriftFormat::Json,
                 Path::new("/"),
                 Style { on: false },
