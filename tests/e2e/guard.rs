@@ -4,9 +4,11 @@
 //! applies; an approval of another plan does not count; a plan file edited
 //! after its approval is refused; self-approval is refused; max_deletes
 //! with --allow-destructive; a freeze window with the test clock and
-//! --break-glass (recorded and notified); promotion from stage by commit;
-//! ephemeral max_ttl, max_count and default_ttl (reaped by env gc); and
-//! `env diff`.
+//! --break-glass (recorded and notified), and a weekly one in a time zone;
+//! promotion from stage by commit and by module content; ephemeral
+//! max_ttl, max_count (two racing creates for the last slot: one wins) and
+//! default_ttl (reaped by env gc); `env create`, `env destroy` and `env gc`
+//! under the guards (freeze, max_deletes, protected); and `env diff`.
 
 use crate::support::{Project, Run, suffix};
 use std::io::{Read, Write};
@@ -104,6 +106,39 @@ fn iam_call(endpoint: &str, params: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "IAM {params}: {out}");
     out
+}
+
+/// A template (a folder under environments/) of one terraform_data
+/// resource per name in `items`.
+fn write_template(p: &Project, name: &str, items: &[&str]) {
+    let text: Vec<String> = items
+        .iter()
+        .map(|i| {
+            format!("resource \"terraform_data\" \"{i}\" {{\n  input = terrace.environment\n}}\n")
+        })
+        .collect();
+    p.write_env(name, &[("main.tf", &text.join("\n"))]);
+}
+
+/// The registry record of `name` in `env list --json`, if listed, with
+/// `extra` in the environment (e.g. `TERRACE_STATE`).
+fn listed_in(p: &Project, name: &str, extra: &[(&str, &str)]) -> Option<serde_json::Value> {
+    let r = run(p, &["env", "list", "--json"], extra);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
+    list.into_iter().find(|e| e["name"] == name)
+}
+
+/// The same in the project's own (SQLite) store.
+fn listed(p: &Project, name: &str) -> Option<serde_json::Value> {
+    listed_in(p, name, &[])
+}
+
+/// The test clock `hours` from now, for TERRACE_NOW.
+fn clock(hours: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(hours))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn between<'a>(text: &'a str, open: &str, close: &str) -> &'a str {
@@ -524,13 +559,7 @@ fn ephemeral_limits_ttl_and_count() {
             "environment \"{template}\" {{\n  max_ttl = \"4h\"\n  default_ttl = \"1h\"\n  max_count = 1\n}}\n"
         ),
     );
-    p.write_env(
-        &template,
-        &[(
-            "main.tf",
-            "resource \"terraform_data\" \"x\" {\n  input = terrace.environment\n}\n",
-        )],
-    );
+    write_template(&p, &template, &["x"]);
     let (a, b) = (format!("pa-{sfx}"), format!("pb-{sfx}"));
     let create = |name: &str, ttl: Option<&str>| {
         let mut args = vec!["env", "create", name, "--from", &template, "--auto-approve"];
@@ -545,9 +574,7 @@ fn ephemeral_limits_ttl_and_count() {
     // Without --ttl: default_ttl.
     let r = create(&a, None);
     assert_eq!(r.code, 0, "{}", r.all());
-    let list = run(&p, &["env", "list", "--json"], &[]);
-    let envs: Vec<serde_json::Value> = serde_json::from_str(&list.stdout).unwrap();
-    let rec = envs.iter().find(|e| e["name"] == a.as_str()).unwrap();
+    let rec = listed(&p, &a).unwrap();
     let exp = chrono::DateTime::parse_from_rfc3339(rec["expires_at"].as_str().unwrap()).unwrap();
     let left = exp.with_timezone(&chrono::Utc) - chrono::Utc::now();
     assert!(
@@ -566,8 +593,413 @@ fn ephemeral_limits_ttl_and_count() {
     let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     let r = run(&p, &["env", "gc"], &[("TERRACE_NOW", later.as_str())]);
     assert_eq!(r.code, 0, "{}", r.all());
-    let list = run(&p, &["env", "list", "--json"], &[]);
-    assert!(!list.stdout.contains(&a), "{}", list.all());
+    assert!(listed(&p, &a).is_none());
     let r = create(&b, Some("1h"));
     assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// Issue 19: two `env create` of one template racing for its last
+/// `max_count` slot: the count and the registration are one step under
+/// the template's create lock, so exactly one wins; the loser lists the
+/// live environments. On SQLite, PostgreSQL and S3 (`TERRACE_STATE`).
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_creates_take_the_last_slot_once() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    for kind in ["sqlite", "postgres", "s3"] {
+        let Some(store) = crate::reliability::Store::open(kind, moto).await else {
+            continue;
+        };
+        let vars = store.env();
+        let state: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        race_for_the_last_slot(moto, &state, kind);
+    }
+}
+
+fn race_for_the_last_slot(moto: &terrace_testkit::Moto, state: &[(&str, &str)], kind: &str) {
+    let sfx = suffix();
+    let template = format!("tpl{sfx}");
+    let p = project(
+        moto,
+        &format!("environment \"{template}\" {{\n  max_count = 2\n}}\n"),
+    );
+    write_template(&p, &template, &["x"]);
+    let create = |name: &str| {
+        run(
+            &p,
+            &["env", "create", name, "--from", &template, "--auto-approve"],
+            state,
+        )
+    };
+    let first = format!("ra-{sfx}");
+    let r = create(&first);
+    assert_eq!(r.code, 0, "{kind}: {}", r.all());
+    let (b, c) = (format!("rb-{sfx}"), format!("rc-{sfx}"));
+    let (rb, rc) = std::thread::scope(|s| {
+        let tb = s.spawn(|| create(&b));
+        let tc = s.spawn(|| create(&c));
+        (tb.join().unwrap(), tc.join().unwrap())
+    });
+    let won = [&rb, &rc].iter().filter(|r| r.code == 0).count();
+    assert_eq!(won, 1, "{kind}: {}\n---\n{}", rb.all(), rc.all());
+    let (winner, loser, lost) = if rb.code == 0 {
+        (&b, &c, &rc)
+    } else {
+        (&c, &b, &rb)
+    };
+    assert_eq!(lost.code, 1, "{kind}: {}", lost.all());
+    assert!(
+        lost.stderr.contains("max_count = 2"),
+        "{kind}: {}",
+        lost.all()
+    );
+    assert!(
+        lost.stderr.contains(&first) && lost.stderr.contains(winner.as_str()),
+        "{kind}: {}",
+        lost.all()
+    );
+    assert!(listed_in(&p, winner, state).is_some(), "{kind}");
+    assert!(listed_in(&p, loser, state).is_none(), "{kind}");
+}
+
+/// Issue 19 §2: promotion without a CI commit, by the content of the
+/// module folders both environments use.
+#[tokio::test(flavor = "multi_thread")]
+async fn promotion_by_module_content_without_a_commit() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let sfx = suffix();
+    let (stage, prod) = (format!("mst-{sfx}"), format!("mpr-{sfx}"));
+    let p = project(
+        moto,
+        &format!("environment \"{prod}\" {{\n  promote_from = \"{stage}\"\n}}\n"),
+    );
+    let module = |version: &str| {
+        let dir = p.path().join("modules/unit");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("main.tf"),
+            format!(
+                "variable \"label\" {{\n  type = string\n}}\n\nresource \"terraform_data\" \"x\" {{\n  input = \"{version}-${{var.label}}\"\n}}\n"
+            ),
+        )
+        .unwrap();
+    };
+    module("v1");
+    let uses =
+        "module \"unit\" {\n  source = \"../../modules/unit\"\n  label  = terrace.environment\n}\n";
+    // The environments' own folders differ: they are left out.
+    p.write_env(&stage, &[("main.tf", uses)]);
+    p.write_env(
+        &prod,
+        &[
+            ("main.tf", uses),
+            ("extra.tf", "locals {\n  size = \"large\"\n}\n"),
+        ],
+    );
+    let apply = |env: &str| run(&p, &["apply", "-e", env, "--auto-approve"], &[]);
+
+    let r = apply(&prod);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains(&format!("is promoted from '{stage}'"))
+            && r.stderr
+                .contains("the same module content (no CI commit is known for this run)"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(
+        records(&p, &prod).await.pop().unwrap().outcome,
+        Outcome::Refused
+    );
+    assert_eq!(apply(&stage).code, 0);
+    let r = apply(&prod);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let promoted = records(&p, &prod)
+        .await
+        .pop()
+        .unwrap()
+        .guard
+        .unwrap()
+        .promoted;
+    assert!(
+        promoted
+            .as_deref()
+            .is_some_and(|e| e.contains("with the same content")),
+        "{promoted:?}"
+    );
+
+    // The module changes: prod is refused until stage applied the new content.
+    module("v2");
+    let r = apply(&prod);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("the same module content"), "{}", r.all());
+    assert_eq!(apply(&stage).code, 0);
+    let r = apply(&prod);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// Issue 19 §2: a weekly freeze window in a time zone, with the test
+/// clock: Fridays 16:00 to Saturdays 08:00 in Berlin (UTC+1 in January).
+#[tokio::test(flavor = "multi_thread")]
+async fn weekly_freeze_windows_follow_their_time_zone() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let env = format!("wk-{}", suffix());
+    let p = project(
+        moto,
+        &format!(
+            r#"
+environment "{env}" {{
+  freeze {{
+    days       = ["fri"]
+    start_time = "16:00"
+    end_time   = "08:00"
+    time_zone  = "Europe/Berlin"
+    reason     = "no weekend deploys"
+  }}
+}}
+"#
+        ),
+    );
+    p.write_env(&env, &[("main.tf", &config("a"))]);
+    let apply_at = |now: &str, n: &str| {
+        run(
+            &p,
+            &[
+                "apply",
+                "-e",
+                &env,
+                "--auto-approve",
+                "--var",
+                &format!("n={n}"),
+            ],
+            &[("TERRACE_NOW", now)],
+        )
+    };
+    // Friday 15:30 UTC is 16:30 in Berlin: frozen (in UTC it would not be).
+    let r = apply_at("2031-01-03T15:30:00Z", "1");
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("is frozen"), "{}", r.all());
+    assert!(
+        r.stderr.contains("Europe/Berlin: no weekend deploys"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr.contains("until 2031-01-04T07:00:00Z"),
+        "{}",
+        r.all()
+    );
+    // The window runs past midnight: Saturday 07:59 in Berlin is frozen.
+    let r = apply_at("2031-01-04T06:59:00Z", "1");
+    assert_eq!(r.code, 1, "{}", r.all());
+    // At its end (08:00 Berlin), and before its start a week on, applies go ahead.
+    let r = apply_at("2031-01-04T07:00:00Z", "1");
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = apply_at("2031-01-10T14:59:00Z", "2");
+    assert_eq!(r.code, 0, "{}", r.all());
+    let recs = records(&p, &env).await;
+    assert_eq!(
+        recs.iter().map(|r| r.outcome).collect::<Vec<_>>(),
+        [
+            Outcome::Refused,
+            Outcome::Refused,
+            Outcome::Succeeded,
+            Outcome::Succeeded
+        ]
+    );
+}
+
+/// Issue 19 §2: `env create`, `env destroy` and `env gc` run the guards of
+/// the block matching the environment's name, as `apply` does: a freeze
+/// window refuses a create (its registration is rolled back) unless
+/// --break-glass; max_deletes refuses a destroy (the record keeps its
+/// status, with the reason) unless --allow-destructive; `env gc` leaves an
+/// expired environment alone inside a freeze window (not a failure) and
+/// reports one a limit refuses as a failure.
+#[tokio::test(flavor = "multi_thread")]
+async fn env_commands_run_the_guards() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let sfx = suffix();
+    let template = format!("tpl{sfx}");
+    let name = format!("ga{sfx}-1");
+    let (start, end) = (clock(2), clock(5));
+    let p = project(
+        moto,
+        &format!(
+            "environment \"ga{sfx}-*\" {{\n  max_deletes = 1\n  freeze {{\n    start  = \"{start}\"\n    end    = \"{end}\"\n    reason = \"launch\"\n  }}\n}}\n"
+        ),
+    );
+    write_template(&p, &template, &["a", "b"]);
+    // Created at `inside` with --ttl 1h, it is expired at `expired_inside`,
+    // still in the window.
+    let (inside, expired_inside, after) = (clock(3), clock(4), clock(6));
+    let at = |now: &str, args: &[&str]| run(&p, args, &[("TERRACE_NOW", now)]);
+    let create = [
+        "env",
+        "create",
+        &name,
+        "--from",
+        &template,
+        "--ttl",
+        "1h",
+        "--auto-approve",
+    ];
+
+    // Inside the freeze: refused, and nothing stays registered.
+    let r = at(&inside, &create);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("is frozen") && r.stderr.contains("launch"),
+        "{}",
+        r.all()
+    );
+    assert!(listed(&p, &name).is_none());
+    // --break-glass: created, the reason on the ledger record.
+    let mut glass = create.to_vec();
+    glass.extend(["--break-glass", "INC-9: launch demo"]);
+    let r = at(&inside, &glass);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let last = records(&p, &name).await.pop().unwrap();
+    assert_eq!(last.operation, "env create");
+    assert_eq!(
+        last.guard.unwrap().break_glass.as_deref(),
+        Some("INC-9: launch demo")
+    );
+
+    // env destroy deletes 2 > max_deletes: refused, the record unchanged
+    // (not destroy_failed, which gc would pick up) with the reason.
+    let r = at(&after, &["env", "destroy", &name, "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("deletes 2 resource(s)"), "{}", r.all());
+    assert!(r.stderr.contains("--allow-destructive"), "{}", r.all());
+    let rec = listed(&p, &name).unwrap();
+    assert_eq!(rec["status"], "active", "{rec}");
+    assert!(
+        rec["status_detail"]
+            .as_str()
+            .unwrap()
+            .contains("destroy refused"),
+        "{rec}"
+    );
+    assert_eq!(
+        records(&p, &name).await.pop().unwrap().outcome,
+        Outcome::Refused
+    );
+
+    // gc: expired but frozen: left alone, not a failure.
+    let r = at(&expired_inside, &["env", "gc"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        r.stdout.contains(&format!("Skipping '{name}'")),
+        "{}",
+        r.all()
+    );
+    assert!(r.stdout.contains("is frozen"), "{}", r.all());
+    assert_eq!(listed(&p, &name).unwrap()["status"], "active");
+    // After the window: refused by max_deletes (a failure), the record back
+    // to active; with --allow-destructive it is reaped.
+    let r = at(&after, &["env", "gc"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("--allow-destructive"), "{}", r.all());
+    assert_eq!(listed(&p, &name).unwrap()["status"], "active");
+    let r = at(&after, &["env", "gc", "--allow-destructive"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(listed(&p, &name).is_none());
+    let last = records(&p, &name).await.pop().unwrap();
+    assert_eq!(last.operation, "env gc");
+    assert!(last.guard.unwrap().allow_destructive);
+}
+
+/// Issue 19 §2: a protected environment is destroyed only through an
+/// approved saved plan: `env destroy` is refused and says how; that way
+/// works, and `env destroy` then removes the emptied environment. `env
+/// create` of a name a protected block matches is refused before anything
+/// is registered.
+#[tokio::test(flavor = "multi_thread")]
+async fn protected_environments_are_destroyed_through_an_approved_plan() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let sfx = suffix();
+    let template = format!("tpl{sfx}");
+    let name = format!("gp{sfx}-1");
+    let p = project(moto, "");
+    write_template(&p, &template, &["a", "b"]);
+    let r = run(
+        &p,
+        &[
+            "env",
+            "create",
+            &name,
+            "--from",
+            &template,
+            "--auto-approve",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.all());
+    // Protected from now on.
+    std::fs::write(
+        p.path().join("terrace.hcl"),
+        hcl(&format!(
+            "environment \"gp{sfx}-*\" {{\n  protected = true\n  allow_self_approval = true\n}}\n"
+        )),
+    )
+    .unwrap();
+    let r = run(&p, &["env", "destroy", &name, "--auto-approve"], &[]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    let file = format!("{name}-destroy.tfplan");
+    for step in [
+        format!("terrace plan -destroy -e {name} -out {file}"),
+        format!("terrace approve {file}"),
+        format!("terrace apply {file}"),
+        format!("terrace env destroy {name}"),
+    ] {
+        assert!(r.stderr.contains(&step), "{step}\n{}", r.all());
+    }
+    assert_eq!(listed(&p, &name).unwrap()["status"], "active");
+    assert_eq!(
+        records(&p, &name).await.pop().unwrap().outcome,
+        Outcome::Refused
+    );
+    // The way it names.
+    for args in [
+        vec!["plan", "-destroy", "-e", &name, "-out", &file],
+        vec!["approve", &file],
+        vec!["apply", &file],
+        vec!["env", "destroy", &name, "--auto-approve"],
+    ] {
+        let r = run(&p, &args, &[]);
+        assert_eq!(r.code, 0, "{args:?}\n{}", r.all());
+    }
+    assert!(listed(&p, &name).is_none());
+
+    // A create the protected block matches: refused up front.
+    let other = format!("gp{sfx}-2");
+    let r = run(
+        &p,
+        &[
+            "env",
+            "create",
+            &other,
+            "--from",
+            &template,
+            "--auto-approve",
+        ],
+        &[],
+    );
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("would be a protected environment"),
+        "{}",
+        r.all()
+    );
+    assert!(listed(&p, &other).is_none());
 }

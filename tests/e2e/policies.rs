@@ -26,6 +26,13 @@ fn write_policy(p: &Project, name: &str, text: &str) {
     std::fs::write(d.join(name), text).unwrap();
 }
 
+/// A project against moto with one policy file.
+fn policy_project(moto: &terrace_testkit::Moto, file: &str, text: &str) -> Project {
+    let p = Project::new().with_moto(moto);
+    write_policy(&p, file, text);
+    p
+}
+
 async fn bucket_exists(moto: &terrace_testkit::Moto, name: &str) -> bool {
     let s3 = aws_sdk_s3::Client::new(&sdk_config(moto).await);
     s3.head_bucket().bucket(name).send().await.is_ok()
@@ -37,8 +44,7 @@ async fn an_untagged_bucket_in_stage_is_denied_until_the_policy_only_warns() {
         return;
     };
     let sfx = suffix();
-    let p = Project::new().with_moto(moto);
-    write_policy(&p, "tags.tf", &tags_policy("deny"));
+    let p = policy_project(moto, "tags.tf", &tags_policy("deny"));
     let bucket = format!("untagged-{sfx}");
     p.write_env(
         "stage",
@@ -108,6 +114,21 @@ resource "aws_s3_bucket" "logs" {{
         !bucket_exists(moto, &bucket).await,
         "nothing may be created"
     );
+    // The ledger records both denied applies as refused (nothing changed),
+    // not as failed, with the denial as the reason.
+    let r = p.run(&["log", "-e", "stage", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let recs: Vec<terrace_state::LedgerRecord> =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    for rec in &recs {
+        assert_eq!(rec.outcome, terrace_state::Outcome::Refused, "{rec:?}");
+        let why = rec.error.as_deref().unwrap_or_default();
+        assert!(
+            why.starts_with("refused: Policy \"cost-tags\" denied aws_s3_bucket.logs"),
+            "{rec:?}"
+        );
+    }
 
     // The reports for CI: SARIF and JUnit.
     let r = p.run(&["policy", "check", "-e", "stage", "--format", "sarif"]);
@@ -284,4 +305,110 @@ fn the_shipped_environments_pass_the_shipped_policies() {
             assert!(text.contains("cost-tags"), "{env}: {doc:#}");
         }
     }
+}
+
+/// Issue 19: drift evaluates the policies on the live objects. A bucket
+/// whose public access block is deleted outside terrace fails the policy
+/// the configuration passes: a denied result in drift's JSON, JUnit and
+/// SARIF, and drift's findings exit code (2).
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_reports_policies_failed_by_the_live_objects() {
+    let Some(moto) = terrace_testkit::shared_moto() else {
+        return;
+    };
+    let sfx = suffix();
+    let p = policy_project(
+        moto,
+        "s3.tf",
+        r#"policy "public-access-blocked" {
+  resource_types = ["aws_s3_bucket"]
+  condition = anytrue([
+    for r in plan.resource_changes :
+    r.type == "aws_s3_bucket_public_access_block"
+    && contains(r.depends_on, resource.block_address)
+    && try(r.after.block_public_acls && r.after.restrict_public_buckets, false)
+  ])
+  error_message = "${resource.address} has no public access block"
+}
+"#,
+    );
+    let bucket = format!("pab-{sfx}");
+    p.write_env(
+        "stage",
+        &[(
+            "main.tf",
+            &format!(
+                r#"
+resource "aws_s3_bucket" "b" {{
+  bucket = "{bucket}"
+}}
+
+resource "aws_s3_bucket_public_access_block" "b" {{
+  bucket                  = aws_s3_bucket.b.id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}}
+"#
+            ),
+        )],
+    );
+    let r = p.run(&["apply", "-e", "stage", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let drift_json = || {
+        let r = p.run(&["drift", "-e", "stage", "--format", "json"]);
+        let doc: serde_json::Value =
+            serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
+        (r, doc)
+    };
+    let (r, doc) = drift_json();
+    assert_eq!(r.code, 0, "{}", r.all());
+    let pr = &doc["policy_results"];
+    assert_eq!(pr["denied"], false, "{pr}");
+    assert_eq!(pr["results"][0]["status"], "pass", "{pr}");
+
+    // Removed outside terrace.
+    let s3 = aws_sdk_s3::Client::new(&sdk_config(moto).await);
+    s3.delete_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let (r, doc) = drift_json();
+    assert_eq!(r.code, 2, "{}", r.all());
+    let pr = &doc["policy_results"];
+    assert_eq!(pr["denied"], true, "{pr}");
+    assert_eq!(pr["summary"]["denied"], 1, "{pr}");
+    let res = &pr["results"][0];
+    assert_eq!(res["address"], "aws_s3_bucket.b");
+    assert_eq!(res["status"], "fail");
+    assert_eq!(res["message"], "aws_s3_bucket.b has no public access block");
+
+    let r = p.run(&[
+        "drift", "-e", "stage", "--format", "junit", "--output", "d.xml", "--format", "sarif",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    let junit = std::fs::read_to_string(p.path().join("d.xml")).unwrap();
+    assert!(
+        junit.contains(
+            "<testcase classname=\"public-access-blocked\" name=\"aws_s3_bucket.b\" file=\"policies/s3.tf\" line=\"1\">"
+        ) && junit.contains("<failure type=\"policy-deny\""),
+        "{junit}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let denial = results
+        .iter()
+        .find(|x| x["ruleId"] == "public-access-blocked")
+        .unwrap_or_else(|| panic!("{sarif:#}"));
+    assert_eq!(denial["level"], "error");
+    assert_eq!(
+        denial["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "policies/s3.tf"
+    );
+    let r = p.run(&["drift", "-e", "stage"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(r.stdout.contains("1 denied"), "{}", r.all());
 }

@@ -27,7 +27,7 @@ const KILL_LEASE: Duration = Duration::from_secs(2);
 
 /// Where a test keeps state.
 #[derive(Clone, Debug)]
-enum Store {
+pub(crate) enum Store {
     Sqlite,
     Postgres(String),
     S3(String),
@@ -42,7 +42,7 @@ impl Store {
         }
     }
 
-    fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         match self {
             Store::Sqlite => vec![],
             Store::Postgres(u) | Store::S3(u) => vec![("TERRACE_STATE".into(), u.clone())],
@@ -50,7 +50,7 @@ impl Store {
     }
 
     /// The store for `kind` (`None`: its service is missing and we are not in CI).
-    async fn open(kind: &str, moto: &Moto) -> Option<Store> {
+    pub(crate) async fn open(kind: &str, moto: &Moto) -> Option<Store> {
         match kind {
             "sqlite" => Some(Store::Sqlite),
             "postgres" => terrace_testkit::fresh_postgres_db().map(Store::Postgres),

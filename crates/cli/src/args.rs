@@ -565,6 +565,8 @@ pub enum EnvCommand {
         /// How many operations run at once.
         #[arg(long = "parallelism", default_value_t = 10)]
         parallelism: usize,
+        #[command(flatten)]
+        guard: GuardFlags,
     },
     /// Every environment, persistent and ephemeral.
     List {
@@ -590,6 +592,8 @@ pub enum EnvCommand {
         /// How many operations run at once.
         #[arg(long = "parallelism", default_value_t = 10)]
         parallelism: usize,
+        #[command(flatten)]
+        guard: GuardFlags,
     },
     /// Compare two environments' resolved configurations, resource by resource (the parity report).
     Diff {
@@ -616,6 +620,8 @@ pub enum EnvCommand {
         /// How many operations run at once.
         #[arg(long = "parallelism", default_value_t = 10)]
         parallelism: usize,
+        #[command(flatten)]
+        guard: GuardFlags,
     },
 }
 

@@ -1,5 +1,7 @@
-//! Reports and state commands: drift in text/JSON/JUnit/SARIF/Markdown,
-//! drift history, `env list`, and `terrace state …`.
+//! Reports and state commands: drift in text/JSON/JUnit/SARIF/Markdown
+//! (with the policy results on the live objects), policy results in JUnit
+//! and SARIF (`policy check`), drift history, `env list`, and `terrace
+//! state …`.
 
 use crate::args::DriftFormat;
 use crate::output::Style;
@@ -9,6 +11,7 @@ use std::fmt::Write;
 use std::path::Path;
 use terrace_engine::Engine;
 use terrace_engine::drift::{DriftCategory, DriftItem, DriftReport};
+use terrace_engine::policy::{PolicyReport, PolicyStatus};
 use terrace_lang::Project;
 
 /// The Markdown report's limit (merge-request comments allow 65,536).
@@ -160,18 +163,168 @@ fn drift_text(reports: &[DriftReport], st: Style) -> String {
         if !r.ignored.is_empty() {
             let _ = writeln!(out, "\nignored by .terraceignore: {}", r.ignored.join(", "));
         }
+        if let Some(p) = &r.policy_results {
+            let line = format!("{} (on the live objects)", p.summary_line());
+            let line = if p.denied() { st.red(&line) } else { line };
+            let _ = writeln!(out, "\n{line}");
+            for x in p.results.iter().filter(|x| x.status != PolicyStatus::Pass) {
+                let sev = if x.blocks() { "denied" } else { "warning" };
+                let _ = writeln!(out, "  {sev}: {}", x.line());
+            }
+        }
         let _ = writeln!(out);
     }
     out
 }
 
+/// The JUnit test cases of policy results: one per policy and resource; a
+/// denial is a failure, a warning a `system-out` note, undecided a skip.
+fn policy_testcases(report: &PolicyReport, out: &mut String) {
+    for r in &report.results {
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\">",
+            xml_escape(&r.policy),
+            xml_escape(&r.address),
+            xml_escape(&r.source.filename),
+            r.source.start.line
+        );
+        let msg = xml_escape(r.message.as_deref().unwrap_or_default());
+        match r.status {
+            PolicyStatus::Pass => {}
+            PolicyStatus::Undecided => {
+                out.push_str("      <skipped message=\"cannot be decided until apply\"/>\n")
+            }
+            _ if r.blocks() => {
+                let _ = writeln!(
+                    out,
+                    "      <failure type=\"policy-deny\" message=\"{msg}\">{msg}</failure>"
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "      <system-out>warning: {msg}</system-out>");
+            }
+        }
+        out.push_str("    </testcase>\n");
+    }
+}
+
+/// `policy check --format junit`: one test suite for the environment.
+pub fn policy_junit(report: &PolicyReport) -> String {
+    let s = report.summary();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"terrace policy\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+        report.results.len(),
+        s.denied,
+        s.undecided
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">",
+        xml_escape(&report.environment),
+        report.results.len(),
+        s.denied,
+        s.undecided
+    );
+    policy_testcases(report, &mut out);
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+/// SARIF rules (one per policy) and results (one per denial `error`,
+/// warning `warning` or undecided result `note`, located at the policy).
+fn policy_sarif_parts(
+    report: &PolicyReport,
+    root: &Path,
+    rules: &mut Vec<serde_json::Value>,
+    results: &mut Vec<serde_json::Value>,
+) {
+    for r in &report.results {
+        if !rules.iter().any(|x| x["id"] == r.policy.as_str()) {
+            rules.push(serde_json::json!({
+                "id": r.policy,
+                "name": r.policy,
+                "shortDescription": { "text": format!("terrace policy \"{}\" ({})", r.policy, r.enforcement) },
+            }));
+        }
+        let level = match r.status {
+            PolicyStatus::Pass => continue,
+            PolicyStatus::Undecided => "note",
+            _ if r.blocks() => "error",
+            _ => "warning",
+        };
+        let text = match r.status {
+            PolicyStatus::Undecided => format!(
+                "{}: cannot be decided until apply; checked again when applied",
+                r.address
+            ),
+            _ => format!(
+                "{}: {}",
+                r.address,
+                r.message.as_deref().unwrap_or_default()
+            ),
+        };
+        results.push(serde_json::json!({
+            "ruleId": r.policy,
+            "level": level,
+            "message": { "text": text },
+            "properties": { "environment": report.environment, "address": r.address },
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": { "uri": artifact_uri(Path::new(&r.source.filename), root) },
+                    "region": { "startLine": r.source.start.line.max(1), "startColumn": r.source.start.column.max(1) },
+                },
+                "logicalLocations": [{ "fullyQualifiedName": r.address, "kind": "resource" }],
+            }],
+        }));
+    }
+}
+
+/// A SARIF 2.1.0 document of one tool run.
+fn sarif_doc(
+    name: &str,
+    rules: Vec<serde_json::Value>,
+    results: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": name,
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/terrace/terrace",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+/// `policy check --format sarif`.
+pub fn policy_sarif(report: &PolicyReport, root: &Path) -> serde_json::Value {
+    let (mut rules, mut results) = (Vec::new(), Vec::new());
+    policy_sarif_parts(report, root, &mut rules, &mut results);
+    sarif_doc("terrace-policy", rules, results)
+}
+
 fn drift_junit(reports: &[DriftReport]) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    // `tests` counts the testcase elements: one per drifted resource, plus
-    // one standing for all in-sync resources of an environment.
-    let cases = |r: &DriftReport| r.drift.len() + usize::from(r.counts.in_sync > 0);
+    // `tests` counts the testcase elements: one per drifted resource, one
+    // standing for all in-sync resources of an environment, and one per
+    // policy result on the live objects (a denial is a failure).
+    let policy = |r: &DriftReport| {
+        r.policy_results.as_ref().map_or((0, 0, 0), |p| {
+            let s = p.summary();
+            (p.results.len(), s.denied, s.undecided)
+        })
+    };
+    let cases = |r: &DriftReport| r.drift.len() + usize::from(r.counts.in_sync > 0) + policy(r).0;
+    let fails = |r: &DriftReport| r.drift.len() + policy(r).1;
     let tests: usize = reports.iter().map(cases).sum();
-    let failures: usize = reports.iter().map(|r| r.drift.len()).sum();
+    let failures: usize = reports.iter().map(fails).sum();
     let _ = writeln!(
         out,
         "<testsuites name=\"terrace drift\" tests=\"{tests}\" failures=\"{failures}\">"
@@ -181,9 +334,10 @@ fn drift_junit(reports: &[DriftReport]) -> String {
         let time = (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0;
         let _ = writeln!(
             out,
-            "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"{time:.3}\" timestamp=\"{}\">",
+            "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{time:.3}\" timestamp=\"{}\">",
             xml_escape(&r.environment),
-            r.drift.len(),
+            fails(r),
+            policy(r).2,
             r.started_at.format("%Y-%m-%dT%H:%M:%S")
         );
         for i in &r.drift {
@@ -210,6 +364,9 @@ fn drift_junit(reports: &[DriftReport]) -> String {
                 xml_escape(&r.environment),
                 r.counts.in_sync
             );
+        }
+        if let Some(p) = &r.policy_results {
+            policy_testcases(p, &mut out);
         }
         let _ = writeln!(out, "  </testsuite>");
     }
@@ -265,23 +422,21 @@ fn drift_sarif(reports: &[DriftReport], root: &Path) -> serde_json::Value {
         }
     }
     let rule = |id: &str, text: &str| serde_json::json!({ "id": format!("terrace/drift/{id}"), "name": id, "shortDescription": { "text": text } });
-    serde_json::json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "terrace",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/terrace/terrace",
-                "rules": [
-                    rule("changed", "A resource changed outside terrace"),
-                    rule("missing", "A resource was deleted outside terrace"),
-                    rule("unmanaged", "A resource carries the environment's ownership tag but is not in state"),
-                ]
-            }},
-            "results": results
-        }]
-    })
+    let mut rules = vec![
+        rule("changed", "A resource changed outside terrace"),
+        rule("missing", "A resource was deleted outside terrace"),
+        rule(
+            "unmanaged",
+            "A resource carries the environment's ownership tag but is not in state",
+        ),
+    ];
+    // Policies on the live objects: their own rules, after drift's.
+    for r in reports {
+        if let Some(p) = &r.policy_results {
+            policy_sarif_parts(p, root, &mut rules, &mut results);
+        }
+    }
+    sarif_doc("terrace", rules, results)
 }
 
 fn drift_markdown(reports: &[DriftReport]) -> String {
@@ -299,7 +454,12 @@ fn drift_markdown(reports: &[DriftReport]) -> String {
     out.push('\n');
     let mut body = String::new();
     for r in reports {
-        if r.drift.is_empty() {
+        let denied: Vec<_> = r
+            .policy_results
+            .iter()
+            .flat_map(|p| p.results.iter().filter(|x| x.blocks()))
+            .collect();
+        if r.drift.is_empty() && denied.is_empty() {
             continue;
         }
         let _ = writeln!(body, "### `{}`\n", r.environment);
@@ -308,6 +468,15 @@ fn drift_markdown(reports: &[DriftReport]) -> String {
             for a in &i.attributes {
                 let _ = writeln!(body, "  - `{}`: `{}` → `{}`", a.path, a.before, a.after);
             }
+        }
+        for x in denied {
+            let _ = writeln!(
+                body,
+                "- **policy `{}` denied** `{}`: {}",
+                x.policy,
+                x.address,
+                x.message.as_deref().unwrap_or_default()
+            );
         }
         body.push('\n');
     }
@@ -505,6 +674,7 @@ mod tests {
             pending: vec![],
             ignored: vec![],
             api_calls: Default::default(),
+            policy_results: None,
         }
     }
 
@@ -628,6 +798,95 @@ mod tests {
         let mut broken = doc.clone();
         broken["runs"][0]["results"][0]["level"] = "fatal".into();
         assert!(!validator.is_valid(&broken));
+    }
+
+    /// A drift report with policy results on the live objects: one denied
+    /// and one passed.
+    fn with_policies(mut r: DriftReport) -> DriftReport {
+        use terrace_engine::policy::PolicyResult;
+        let pos = |line| terrace_core::Pos {
+            line,
+            column: 1,
+            byte: 0,
+        };
+        let result = |address: &str, status, message: Option<&str>| PolicyResult {
+            policy: "s3-public-access-blocked".into(),
+            enforcement: "deny".into(),
+            address: address.into(),
+            resource_type: "aws_s3_bucket".into(),
+            status,
+            message: message.map(str::to_string),
+            source: terrace_core::SourceRange {
+                filename: "policies/s3.tf".into(),
+                start: pos(9),
+                end: pos(20),
+            },
+        };
+        r.policy_results = Some(PolicyReport {
+            format_version: "1".into(),
+            environment: r.environment.clone(),
+            policies_hash: "0".repeat(64),
+            policies: 1,
+            results: vec![
+                result("aws_s3_bucket.a", PolicyStatus::Fail, Some("no <block>")),
+                result("aws_s3_bucket.b", PolicyStatus::Pass, None),
+            ],
+        });
+        r
+    }
+
+    #[test]
+    fn drift_reports_carry_policy_results_on_the_live_objects() {
+        let r = with_policies(report("stage", 1, 2));
+        assert!(r.policy_denied());
+        let junit = drift_junit(std::slice::from_ref(&r));
+        // 1 drifted + 1 in-sync case + 2 policy cases; 2 failures.
+        assert!(
+            junit.contains("<testsuites name=\"terrace drift\" tests=\"4\" failures=\"2\">"),
+            "{junit}"
+        );
+        assert_eq!(junit.matches("<testcase ").count(), 4, "{junit}");
+        assert!(
+            junit.contains("<failure type=\"policy-deny\" message=\"no &lt;block&gt;\">"),
+            "{junit}"
+        );
+        let schema: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../tests/e2e/fixtures/sarif-schema-2.1.0.json"
+        ))
+        .unwrap();
+        let doc = drift_sarif(std::slice::from_ref(&r), Path::new("/work/proj"));
+        let validator = jsonschema::options().build(&schema).unwrap();
+        assert!(validator.is_valid(&doc), "{doc:#}");
+        let results = doc["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 2, "{doc:#}");
+        assert_eq!(results[1]["ruleId"], "s3-public-access-blocked");
+        assert_eq!(results[1]["level"], "error");
+        assert_eq!(results[1]["properties"]["environment"], "stage");
+        let rules = doc["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap();
+        assert_eq!(rules.len(), 4, "{doc:#}");
+        let json: serde_json::Value = serde_json::from_str(
+            &render_drift(
+                std::slice::from_ref(&r),
+                DriftFormat::Json,
+                Path::new("/"),
+                Style { on: false },
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["policy_results"]["denied"], true, "{json:#}");
+        assert_eq!(json["policy_results"]["summary"]["denied"], 1, "{json:#}");
+        let text = drift_text(&[r], Style { on: false });
+        assert!(
+            text.contains("Policies: 1 passed, 1 denied. (on the live objects)")
+                && text.contains("denied: policy \"s3-public-access-blocked\" (policies/s3.tf:9:1) aws_s3_bucket.a: no <block>"),
+            "{text}"
+        );
+        // Without policies the JSON has no section.
+        let plain = serde_json::to_value(report("dev", 0, 1)).unwrap();
+        assert!(plain.get("policy_results").is_none());
     }
 
     #[test]

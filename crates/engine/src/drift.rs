@@ -8,11 +8,13 @@
 
 use crate::context::{Engine, LoadedEnv, configure_providers};
 use crate::error::EngineError;
-use crate::model::{AttrDiff, PlanMode, diff_values};
+use crate::model::{Action, AttrDiff, Plan, PlanMode, ResourceChange, diff_values};
 use crate::plan::{PlanOptions, PriorState, make_plan, refresh};
+use crate::policy::PolicyReport;
 use crate::values::ValueTable;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use terrace_core::value::path_to_string;
@@ -80,12 +82,67 @@ pub struct DriftReport {
     pub ignored: Vec<String>,
     /// API calls per operation, made by this run.
     pub api_calls: BTreeMap<String, u64>,
+    /// The project's policies evaluated on the live objects (see
+    /// [`live_plan`]); absent when the project has no policies. Written as
+    /// plan JSON's `policy_results` section.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "policy_results_json"
+    )]
+    pub policy_results: Option<PolicyReport>,
+}
+
+fn policy_results_json<S: serde::Serializer>(
+    r: &Option<PolicyReport>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    r.as_ref().map(PolicyReport::to_json).serialize(s)
 }
 
 impl DriftReport {
     pub fn has_drift(&self) -> bool {
         !self.drift.is_empty()
     }
+
+    /// A `deny` policy fails on a live object.
+    pub fn policy_denied(&self) -> bool {
+        self.policy_results
+            .as_ref()
+            .is_some_and(PolicyReport::denied)
+    }
+}
+
+/// The objects the cloud holds now, as a plan of no-op changes (`before` =
+/// `after` = the object as read), for evaluating policies on what exists:
+/// a policy the configuration passes but a live object fails (a public
+/// access block deleted or switched off outside terrace) fails here.
+/// Objects deleted outside terrace are not live and left out.
+pub fn live_plan(
+    env: &str,
+    prior: &PriorState,
+    refreshed: &BTreeMap<String, Option<Value>>,
+) -> Plan {
+    let changes = prior
+        .resources
+        .iter()
+        .filter(|(_, r)| r.addr.mode == ResourceMode::Managed)
+        .filter_map(|(address, r)| {
+            let now = refreshed.get(address).cloned().flatten()?;
+            Some(ResourceChange {
+                addr: r.addr.clone(),
+                provider: r.record.provider.clone(),
+                action: Action::NoOp,
+                before: Some(now.clone()),
+                after: Some(now),
+                replace_paths: vec![],
+                reason: None,
+                dependencies: r.record.dependencies.clone(),
+                import_id: None,
+                moved_from: None,
+            })
+        })
+        .collect();
+    Plan::of_changes(env, changes)
 }
 
 /// One `.terraceignore` rule.
@@ -221,6 +278,8 @@ fn tags_view_only(d: &AttrDiff, stored: &Value, now: &Value) -> bool {
 #[derive(Debug, Clone, Default)]
 pub struct DriftOptions {
     pub ignore: Vec<IgnoreRule>,
+    /// The project's policies, evaluated on the live objects.
+    pub policies: Option<std::sync::Arc<terrace_lang::PolicySet>>,
 }
 
 /// Detect drift of one environment.
@@ -235,6 +294,13 @@ pub async fn detect_drift(
     let empty = ValueTable::new();
     let providers = configure_providers(engine, env, &empty, &prior.provider_keys()).await?;
     let refreshed = refresh(engine, &providers, &prior).await?;
+    let policy_results = opts
+        .policies
+        .as_ref()
+        .map(|set| {
+            crate::policy::evaluate(set, &live_plan(&env.name, &prior, &refreshed), &env.config)
+        })
+        .transpose()?;
 
     // Per-block lifecycle rules and ranges from the configuration.
     let mut ignore_changes: BTreeMap<String, IgnoreChanges> = BTreeMap::new();
@@ -441,6 +507,7 @@ pub async fn detect_drift(
         pending,
         ignored,
         api_calls,
+        policy_results,
     })
 }
 

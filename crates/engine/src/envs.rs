@@ -106,6 +106,97 @@ pub async fn register(
     }
 }
 
+/// `max_count` of a template: how many of its environments may be live at
+/// once, and where that is set (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountLimit {
+    pub max: u32,
+    pub location: String,
+}
+
+/// The name of the lock that serialises `env create` of one template while
+/// it counts the live environments and registers a new one. It is not an
+/// environment name `validate_name` accepts (it has a '.'), so it never
+/// meets a real environment's lock.
+pub fn create_lock_name(template: &str) -> String {
+    format!("{template}.env-create")
+}
+
+/// [`register`] under `max_count`: the count of the template's live
+/// environments and the registration happen while holding the template's
+/// create lock ([`create_lock_name`], the store's leased lock, so the same
+/// on SQLite, PostgreSQL and S3), so two creates racing for the last slot
+/// cannot both pass: the second waits for the lock, then counts the first.
+/// The refusal lists the live environments. The lock is held only for the
+/// count and the registration, never for the apply.
+pub async fn register_counted(
+    store: std::sync::Arc<dyn StateStore>,
+    name: &str,
+    template: &str,
+    ttl: Option<Duration>,
+    now: DateTime<Utc>,
+    who: &str,
+    limit: Option<&CountLimit>,
+) -> Result<EnvRecord, EngineError> {
+    let Some(limit) = limit else {
+        return register(store.as_ref(), name, template, ttl, now, who).await;
+    };
+    validate_template_name(template).map_err(EngineError::Other)?;
+    // Long enough for a dead holder's lease to run out.
+    let wait = store.lock_lease() + std::time::Duration::from_secs(15);
+    let held = terrace_state::lock_environment(
+        store.clone(),
+        &create_lock_name(template),
+        "env create",
+        wait,
+    )
+    .await?;
+    let registered = async {
+        let live: Vec<EnvRecord> = store
+            .registry_list()
+            .await?
+            .into_iter()
+            .filter(|r| r.template == template && r.name != name)
+            .collect();
+        if live.len() as u32 >= limit.max {
+            return Err(EngineError::Other(count_refusal(template, limit, &live)));
+        }
+        register(store.as_ref(), name, template, ttl, now, who).await
+    }
+    .await;
+    let released = held.release().await;
+    let rec = registered?;
+    released?;
+    Ok(rec)
+}
+
+/// The refusal of a create past `max_count`, listing the live environments.
+fn count_refusal(template: &str, limit: &CountLimit, live: &[EnvRecord]) -> String {
+    let list = live
+        .iter()
+        .map(|r| {
+            let exp = r
+                .expires_at
+                .map(|e| {
+                    format!(
+                        "expires {}",
+                        e.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )
+                })
+                .unwrap_or_else(|| "no expiry".into());
+            format!("{} ({}, {exp})", r.name, r.status)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "refused: template '{template}' already has {} live environment(s), and max_count = {} ({}): {list}. \
+         Destroy one first (`terrace env destroy NAME`) or wait for `terrace env gc` to reap an expired one",
+        live.len(),
+        limit.max,
+        limit.location
+    )
+}
+
 /// Change a record with compare-and-swap, retrying on a concurrent change:
 /// `change` sees the current record and returns `Ok(false)` to leave it as
 /// it is. Returns the stored record (`None` if there is none: a deleted
@@ -444,6 +535,49 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    /// Issue 19: two creates racing for the last slot of `max_count`:
+    /// exactly one registers; the other is refused, listing the live ones.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn max_count_is_checked_and_taken_atomically() {
+        let (_d, store) = sqlite_store().await;
+        let store: std::sync::Arc<dyn StateStore> = std::sync::Arc::new(store);
+        let now = Utc::now();
+        let limit = CountLimit {
+            max: 2,
+            location: "terrace.hcl:3:1".into(),
+        };
+        register_counted(
+            store.clone(),
+            "pr-1",
+            "preview",
+            None,
+            now,
+            "t",
+            Some(&limit),
+        )
+        .await
+        .unwrap();
+        let race = |name: &'static str| {
+            let store = store.clone();
+            let limit = limit.clone();
+            tokio::spawn(async move {
+                register_counted(store, name, "preview", None, now, "t", Some(&limit)).await
+            })
+        };
+        let (a, b) = (race("pr-2"), race("pr-3"));
+        let (a, b) = (a.await.unwrap(), b.await.unwrap());
+        assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+        let err = a.err().or(b.err()).unwrap().to_string();
+        assert!(err.contains("max_count = 2 (terrace.hcl:3:1)"), "{err}");
+        assert!(err.contains("pr-1 (creating, no expiry)"), "{err}");
+        assert!(err.contains("pr-2") || err.contains("pr-3"), "{err}");
+        assert_eq!(store.registry_list().await.unwrap().len(), 2);
+        // Another template's slots are its own; the lock is free again.
+        register_counted(store.clone(), "pr-4", "other", None, now, "t", Some(&limit))
+            .await
+            .unwrap();
     }
 
     #[test]

@@ -12,6 +12,13 @@ pub enum EngineError {
         diags: Diagnostics,
         sources: Box<SourceMap>,
     },
+    /// A plan a `deny` policy fails (the diagnostics at each policy):
+    /// refused before any change, recorded in the ledger as `refused`.
+    #[error("{diags}")]
+    PolicyDenied {
+        diags: Diagnostics,
+        sources: Box<SourceMap>,
+    },
     #[error(transparent)]
     State(#[from] StateError),
     /// A saved plan cannot be applied (stale, other environment, changed config).

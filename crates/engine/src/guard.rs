@@ -24,7 +24,7 @@ use terrace_state::{
 
 use crate::context::LoadedEnv;
 use crate::error::EngineError;
-use crate::model::{Action, Plan};
+use crate::model::{Action, Plan, PlanMode};
 
 /// What a saved plan file carries for the guard (the plan file's `guard`
 /// field): who made the plan, and whether `--allow-destructive` was given
@@ -157,23 +157,44 @@ pub fn counting(approvals: &[Approval], author: Option<&str>, allow_self: bool) 
         .collect()
 }
 
+/// The refusal of a run on a protected environment without a saved plan
+/// file: how to do the same through an approved plan. A destroy (`destroy`,
+/// `env destroy`, `env gc`) is told to plan with `-destroy`; an `env`
+/// command, that `env destroy` then removes the emptied environment.
+fn needs_saved_plan(
+    settings: &EnvironmentSettings,
+    env: &str,
+    destroy: bool,
+    operation: &str,
+) -> String {
+    let need = settings.approvals;
+    let (what, flag, file) = if destroy {
+        ("destroyed", " -destroy", format!("{env}-destroy.tfplan"))
+    } else {
+        ("applied", "", format!("{env}.tfplan"))
+    };
+    let then = if destroy && operation.starts_with("env ") {
+        format!("; `terrace env destroy {env}` then removes the emptied environment's record")
+    } else {
+        String::new()
+    };
+    format!(
+        "refused: '{env}' is a protected environment ({}): it is {what} only from a saved plan file with {need} approval(s). \
+         Run `terrace plan{flag} -e {env} -out {file}`, have it approved with `terrace approve {file}` by someone other than its author, \
+         then `terrace apply {file}`{then}.",
+        settings.location
+    )
+}
+
 /// Protected environments: the saved plan's approvals.
 async fn check_approvals(
     store: &dyn StateStore,
     settings: &EnvironmentSettings,
     env: &str,
-    saved: Option<&SavedPlanInfo>,
+    saved: &SavedPlanInfo,
     rec: &mut GuardRecord,
 ) -> Result<(), EngineError> {
     let need = settings.approvals;
-    let Some(saved) = saved else {
-        return Err(refuse(format!(
-            "refused: '{env}' is a protected environment ({}): it is applied only from a saved plan file with {need} approval(s). \
-             Run `terrace plan -e {env} -out {env}.tfplan`, have it approved with `terrace approve {env}.tfplan` by someone other than its author, \
-             then `terrace apply {env}.tfplan`.",
-            settings.location
-        )));
-    };
     rec.plan_sha256 = Some(saved.sha256.clone());
     let author = saved.guard.as_ref().map(|g| g.principal.as_str());
     let all = store.approvals(env, Some(&saved.sha256)).await?;
@@ -339,8 +360,23 @@ async fn check_promotion(
     )))
 }
 
+/// The freeze window of `settings` that is active at `now`, if any, as one
+/// line: its end, what it is and where it is set.
+pub fn active_freeze(settings: &EnvironmentSettings, now: DateTime<Utc>) -> Option<String> {
+    settings.freeze.iter().find_map(|w| {
+        let (_, end) = w.active_at(now)?;
+        Some(format!(
+            "freeze window until {} ({}; {})",
+            end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            w.describe(),
+            settings.location
+        ))
+    })
+}
+
 /// Run every check of the environment's settings for an apply of `plan`.
-/// `identity` is the running identity (CI context included).
+/// `identity` is the running identity (CI context included); `operation`
+/// the command (`apply`, `env destroy`, …), for the refusals' advice.
 pub async fn check(
     store: &dyn StateStore,
     opts: &GuardOptions,
@@ -348,6 +384,7 @@ pub async fn check(
     plan: &Plan,
     prior: Option<&State>,
     identity: &Identity,
+    operation: &str,
 ) -> Result<GuardRecord, EngineError> {
     let mut rec = GuardRecord {
         allow_destructive: opts.allow_destructive,
@@ -360,14 +397,15 @@ pub async fn check(
     rec.settings = Some(settings.location.clone());
     let now = opts.now.unwrap_or_else(Utc::now);
     if settings.protected {
-        check_approvals(
-            store,
-            settings,
-            &env.name,
-            opts.saved_plan.as_ref(),
-            &mut rec,
-        )
-        .await?;
+        let Some(saved) = opts.saved_plan.as_ref() else {
+            return Err(refuse(needs_saved_plan(
+                settings,
+                &env.name,
+                plan.mode == PlanMode::Destroy,
+                operation,
+            )));
+        };
+        check_approvals(store, settings, &env.name, saved, &mut rec).await?;
     } else if let Some(s) = &opts.saved_plan {
         rec.plan_sha256 = Some(s.sha256.clone());
     }
@@ -381,22 +419,14 @@ pub async fn check(
     let over =
         check_limits(settings, &env.name, plan, resource_total(prior), allow).map_err(refuse)?;
     rec.overridden.extend(over);
-    for w in &settings.freeze {
-        if let Some((_, end)) = w.active_at(now) {
-            let line = format!(
-                "freeze window until {} ({}; {})",
-                end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                w.describe(),
-                settings.location
-            );
-            if opts.break_glass.is_none() {
-                return Err(refuse(format!(
-                    "refused: '{}' is frozen: {line}. Wait until the window ends, or pass --break-glass REASON (recorded in the ledger and always notified).",
-                    env.name
-                )));
-            }
-            rec.overridden.push(line);
+    if let Some(line) = active_freeze(settings, now) {
+        if opts.break_glass.is_none() {
+            return Err(refuse(format!(
+                "refused: '{}' is frozen: {line}. Wait until the window ends, or pass --break-glass REASON (recorded in the ledger and always notified).",
+                env.name
+            )));
         }
+        rec.overridden.push(line);
     }
     if let Some(from) = &settings.promote_from {
         match check_promotion(store, settings, from, env, identity, opts, now).await {

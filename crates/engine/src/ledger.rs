@@ -142,10 +142,16 @@ pub fn finish(
             }
             Outcome::Failed
         }
-        // Declined at the confirmation prompt, or a saved plan that no
-        // longer fits (checked before the first change): nothing was changed.
+        // Declined at the confirmation prompt, a saved plan that no longer
+        // fits, or a plan a deny policy fails (checked before the first
+        // change): nothing was changed.
         Err(EngineError::Cancelled(msg) | EngineError::StalePlan(msg)) => {
             rec.error = Some(summary(msg));
+            Outcome::Refused
+        }
+        Err(EngineError::PolicyDenied { diags, .. }) => {
+            let denied: Vec<&str> = diags.iter().map(|d| d.summary.as_str()).collect();
+            rec.error = Some(summary(&format!("refused: {}", denied.join("; "))));
             Outcome::Refused
         }
         Err(e) => {
@@ -387,6 +393,22 @@ mod tests {
             Err(&EngineError::Cancelled("Apply cancelled.".into())),
         );
         assert_eq!(declined.outcome, Outcome::Refused);
+        let denied = finish(
+            rec.clone(),
+            None,
+            Err(&EngineError::PolicyDenied {
+                diags: terrace_core::Diagnostics(vec![terrace_core::Diagnostic::error(
+                    "Policy \"tags\" denied aws_s3_bucket.a",
+                    "needs tags",
+                )]),
+                sources: Box::default(),
+            }),
+        );
+        assert_eq!(denied.outcome, Outcome::Refused);
+        assert_eq!(
+            denied.error.as_deref(),
+            Some("refused: Policy \"tags\" denied aws_s3_bucket.a")
+        );
         let failed = finish(rec, None, Err(&EngineError::Other("boom".into())));
         assert_eq!(failed.outcome, Outcome::Failed);
         assert_eq!(failed.error.as_deref(), Some("boom"));

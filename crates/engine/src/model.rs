@@ -141,6 +141,26 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A normal-mode plan of `changes` alone: no prior state, outputs,
+    /// variables or drift (for plans made of objects rather than planned,
+    /// such as drift's live objects, and for tests).
+    pub fn of_changes(environment: &str, changes: Vec<ResourceChange>) -> Plan {
+        Plan {
+            environment: environment.to_string(),
+            mode: PlanMode::Normal,
+            prior_lineage: None,
+            prior_serial: None,
+            config_hash: String::new(),
+            changes,
+            drift: vec![],
+            outputs: BTreeMap::new(),
+            variables: BTreeMap::new(),
+            refreshed: BTreeMap::new(),
+            targets: vec![],
+            warnings: vec![],
+        }
+    }
+
     /// Changes that do something (not no-ops).
     pub fn effective_changes(&self) -> impl Iterator<Item = &ResourceChange> {
         self.changes.iter().filter(|c| c.action != Action::NoOp)
@@ -559,25 +579,15 @@ mod tests {
             import_id: None,
             moved_from: None,
         };
-        let plan = Plan {
-            environment: "dev".into(),
-            mode: PlanMode::Normal,
-            prior_lineage: None,
-            prior_serial: None,
-            config_hash: String::new(),
-            changes: vec![
+        let plan = Plan::of_changes(
+            "dev",
+            vec![
                 mk(Action::Create),
                 mk(Action::DeleteThenCreate),
                 mk(Action::Update),
                 mk(Action::NoOp),
             ],
-            drift: vec![],
-            outputs: BTreeMap::new(),
-            variables: BTreeMap::new(),
-            refreshed: BTreeMap::new(),
-            targets: vec![],
-            warnings: vec![],
-        };
+        );
         assert_eq!(plan.counts(), (2, 1, 1));
         let back = Plan::from_file(
             serde_json::from_str(&serde_json::to_string(&plan.to_file()).unwrap()).unwrap(),

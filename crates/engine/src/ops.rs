@@ -308,6 +308,7 @@ async fn apply_locked(
             &plan,
             stored.as_ref(),
             &rec.identity,
+            &req.apply_opts.operation,
         )
         .await?,
     );

@@ -545,7 +545,10 @@ impl PolicyGate {
         if report.denied() {
             let mut d = report.diagnostics();
             d.0.retain(|x| x.is_error());
-            return Err(EngineError::config(d, self.set.sources.clone()));
+            return Err(EngineError::PolicyDenied {
+                diags: d,
+                sources: Box::new(self.set.sources.clone()),
+            });
         }
         for r in &report.results {
             match r.status {
@@ -639,7 +642,6 @@ impl PolicyGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::PlanMode;
     use terrace_lang::Module;
 
     fn set(text: &str) -> PolicySet {
@@ -668,20 +670,7 @@ mod tests {
     }
 
     fn plan(env: &str, changes: Vec<ResourceChange>) -> Plan {
-        Plan {
-            environment: env.into(),
-            mode: PlanMode::Normal,
-            prior_lineage: None,
-            prior_serial: None,
-            config_hash: String::new(),
-            changes,
-            drift: vec![],
-            outputs: BTreeMap::new(),
-            variables: BTreeMap::new(),
-            refreshed: BTreeMap::new(),
-            targets: vec![],
-            warnings: vec![],
-        }
+        Plan::of_changes(env, changes)
     }
 
     fn config() -> Config {

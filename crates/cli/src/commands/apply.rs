@@ -297,12 +297,33 @@ pub(crate) struct RunApply {
 }
 
 pub(crate) async fn run_apply(engine: &Engine, r: RunApply) -> Result<u8> {
-    run_apply_failures(engine, r).await.map(|(code, _)| code)
+    run_apply_failures(engine, r).await.map(|run| run.code)
+}
+
+/// How an apply run ended, for `env` commands that keep the registry's
+/// status.
+pub(crate) struct ApplyRun {
+    /// The exit code.
+    pub(crate) code: u8,
+    /// Each failure as `ADDR: ERROR`, or the refusal.
+    pub(crate) failures: Vec<String>,
+    /// Refused before any change (a guard, a policy, a declined prompt).
+    pub(crate) refused: bool,
+}
+
+impl ApplyRun {
+    fn refused(msg: String) -> ApplyRun {
+        ApplyRun {
+            code: EXIT_ERROR,
+            failures: vec![msg],
+            refused: true,
+        }
+    }
 }
 
 /// Like `run_apply`, also returning each failure as `ADDR: ERROR` (for the
-/// environment registry's status detail).
-pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(u8, Vec<String>)> {
+/// environment registry's status detail) and whether the run was refused.
+pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<ApplyRun> {
     let cancel = CancelFlag::new();
     let fancy = crate::output::stderr_is_terminal() && stderr_color();
     let progress = Arc::new(Progress::new(fancy));
@@ -374,7 +395,12 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         Ok(o) => o,
         Err(EngineError::Cancelled(msg)) => {
             eprintln!("{msg}");
-            return Ok((EXIT_ERROR, vec![msg]));
+            return Ok(ApplyRun::refused(msg));
+        }
+        Err(e @ EngineError::PolicyDenied { .. }) => {
+            let line = e.to_string().lines().next().unwrap_or_default().to_string();
+            print_error(&e.into());
+            return Ok(ApplyRun::refused(line));
         }
         Err(e) => return Err(e.into()),
     };
@@ -387,7 +413,11 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         if r.stats {
             print_stats(&outcome.api_calls);
         }
-        return Ok((0, vec![]));
+        return Ok(ApplyRun {
+            code: 0,
+            failures: vec![],
+            refused: false,
+        });
     }
     let rep = &outcome.report;
     let st = Style { on: stdout_color() };
@@ -455,14 +485,15 @@ pub(crate) async fn run_apply_failures(engine: &Engine, r: RunApply) -> Result<(
         .iter()
         .map(|(addr, err)| format!("{addr}: {err}"))
         .collect();
-    Ok((
-        if rep.failures.is_empty() && !rep.cancelled {
+    Ok(ApplyRun {
+        code: if rep.failures.is_empty() && !rep.cancelled {
             0
         } else {
             EXIT_ERROR
         },
         failures,
-    ))
+        refused: false,
+    })
 }
 
 pub(crate) async fn apply(project: &Project, a: ApplyArgs) -> Result<u8> {

@@ -210,15 +210,18 @@ fn human(d: std::time::Duration) -> String {
 }
 
 /// `env create`: the TTL to give the new environment under `max_ttl` and
-/// `default_ttl`, refusing a `--ttl` above `max_ttl` and a create past
-/// `max_count` live environments of the template (listing them).
-pub(crate) async fn ephemeral_limits(
+/// `default_ttl` (refusing a `--ttl` above `max_ttl`), and the `max_count`
+/// of the template, checked when the environment is registered
+/// (`envs::register_counted`, atomically).
+pub(crate) fn ephemeral_limits(
     project: &Project,
-    engine: &Engine,
     name: &str,
     template: &str,
     ttl: Option<chrono::Duration>,
-) -> Result<Option<chrono::Duration>> {
+) -> Result<(
+    Option<chrono::Duration>,
+    Option<terrace_engine::envs::CountLimit>,
+)> {
     let max_ttl = ephemeral_setting(project, name, template, |s| s.max_ttl);
     if let (Some(t), Some((max, at))) = (ttl, &max_ttl)
         && t.to_std().unwrap_or_default() > *max
@@ -230,41 +233,19 @@ pub(crate) async fn ephemeral_limits(
             human(*max)
         );
     }
-    if let Some((max, at)) = ephemeral_setting(project, name, template, |s| s.max_count) {
-        let live: Vec<terrace_state::EnvRecord> = engine
-            .store
-            .registry_list()
-            .await?
-            .into_iter()
-            .filter(|r| r.template == template && r.name != name)
-            .collect();
-        if live.len() as u32 >= max {
-            let list = live
-                .iter()
-                .map(|r| {
-                    let exp = r
-                        .expires_at
-                        .map(|e| format!("expires {}", crate::progress::rfc3339(e)))
-                        .unwrap_or_else(|| "no expiry".into());
-                    format!("{} ({}, {exp})", r.name, r.status)
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            bail!(
-                "refused: template '{template}' already has {} live environment(s), and max_count = {max} ({at}): {list}. \
-                 Destroy one first (`terrace env destroy NAME`) or wait for `terrace env gc` to reap an expired one",
-                live.len()
-            );
-        }
-    }
+    let count = ephemeral_setting(project, name, template, |s| s.max_count)
+        .map(|(max, location)| terrace_engine::envs::CountLimit { max, location });
     if ttl.is_some() {
-        return Ok(ttl);
+        return Ok((ttl, count));
     }
     // Without --ttl: default_ttl, else max_ttl, so it is still reaped.
     let fallback = ephemeral_setting(project, name, template, |s| s.default_ttl)
         .map(|(d, _)| d)
         .or(max_ttl.map(|(d, _)| d));
-    Ok(fallback.and_then(|d| chrono::Duration::from_std(d).ok()))
+    Ok((
+        fallback.and_then(|d| chrono::Duration::from_std(d).ok()),
+        count,
+    ))
 }
 
 /// `env extend`: refuse a TTL above the environment's `max_ttl`.

@@ -95,6 +95,8 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
         vec![settings::require_env(&a.env)?]
     };
     let load = load_options(&a.vars)?;
+    // The project's policies, evaluated on what each environment holds.
+    let policies = load_policy_set(project)?;
     let sem = Arc::new(tokio::sync::Semaphore::new(a.concurrency.max(1)));
     let notify = Arc::new(settings::notify_targets(project));
     let mut tasks = Vec::new();
@@ -107,12 +109,14 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
             fixed_variables: None,
         };
         let sem = sem.clone();
+        let policies = policies.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire().await;
             let dir = settings::env_dir(&project, Some(engine.store.as_ref()), &name).await?;
             let env = load_env(&engine, &name, &dir, &load)?;
             let opts = DriftOptions {
                 ignore: load_ignore_rules(&dir),
+                policies,
             };
             let report = detect_drift(&engine, &env, &opts).await?;
             record_run(&engine, &report, &notify).await?;
@@ -174,7 +178,8 @@ pub(crate) async fn drift(project: &Project, a: DriftArgs) -> Result<u8> {
         }
         return Ok(EXIT_ERROR);
     }
-    let drifted = reports.iter().any(|r| r.has_drift());
+    // A deny policy failed by a live object is a finding, as drift is.
+    let drifted = reports.iter().any(|r| r.has_drift() || r.policy_denied());
     let pending = reports.iter().any(|r| !r.pending.is_empty());
     Ok(
         if drifted || (a.fail_on == Some(FailOn::Pending) && pending) {

@@ -13,6 +13,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
             vars: v,
             auto_approve,
             parallelism,
+            guard,
         } => {
             envs::validate_template_name(&from).map_err(|e| anyhow!("--from: {e}"))?;
             let template_dir = project.environments_dir.join(&from);
@@ -32,14 +33,26 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                 .transpose()
                 .map_err(|e| anyhow!(e))?;
             // max_ttl, default_ttl and max_count of the environment block.
-            let ttl = ephemeral_limits(project, &engine, &name, &from, ttl).await?;
-            let rec = envs::register(
-                engine.store.as_ref(),
+            let (ttl, count) = ephemeral_limits(project, &name, &from, ttl)?;
+            // The guardrails of the block matching the new name, as `apply`
+            // runs them (freeze, limits, promotion; checked under the lock).
+            let guard = guard_options(project, &name, &guard, None)?;
+            if let Some(s) = guard.settings.as_ref().filter(|s| s.protected) {
+                bail!(
+                    "refused: '{name}' would be a protected environment ({}), which is applied only from an approved saved plan file, \
+                     and `env create` applies without one. Leave protected environments out of the globs templates are created under \
+                     (e.g. name the block \"prod\", not \"*\"), or make '{name}' a persistent environment (environments/{name}).",
+                    s.location
+                );
+            }
+            let rec = envs::register_counted(
+                engine.store.clone(),
                 &name,
                 &from,
                 ttl,
                 now,
                 &settings::who(),
+                count.as_ref(),
             )
             .await?;
             if rec.created_at == now {
@@ -71,7 +84,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     notify: settings::notify_targets(project),
                     policy: policy_gate(project, None)?,
                     rollback: None,
-                    guard: Default::default(),
+                    guard,
                 },
             )
             .await;
@@ -125,16 +138,16 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
             name,
             auto_approve,
             parallelism,
+            guard,
         } => {
-            destroy_env(
-                project,
-                &engine,
-                &name,
+            let run = EnvDestroy {
                 auto_approve,
                 parallelism,
-                "env destroy",
-            )
-            .await
+                operation: "env destroy",
+                guard: guard_options(project, &name, &guard, None)?,
+                status_before: None,
+            };
+            destroy_env(project, &engine, &name, run).await
         }
         EnvCommand::Diff {
             a,
@@ -146,6 +159,7 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
             dry_run,
             shard,
             parallelism,
+            guard,
         } => {
             let shard = crate::shard::parse_opt(shard.as_deref(), "--shard")?;
             let mut due = envs::due(engine.store.as_ref(), now).await?;
@@ -165,6 +179,24 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                     Some(e) if e <= now => format!("expired {}", crate::progress::rfc3339(e)),
                     _ => format!("its last destroy failed: {}", rec.status_detail),
                 };
+                let opts = guard_options(project, &rec.name, &guard, None)?;
+                // Inside a freeze window of its environment block, an
+                // expired environment is left until the window ends (the
+                // first gc after it reaps it), unless --break-glass: the
+                // freeze was declared for these environments, and waiting
+                // costs only their upkeep. Not a failure.
+                let frozen = opts
+                    .settings
+                    .as_ref()
+                    .and_then(|s| terrace_engine::guard::active_freeze(s, now));
+                if let (Some(line), None) = (&frozen, &guard.break_glass) {
+                    println!(
+                        "Skipping '{}' ({why}): it is frozen: {line}. The first `terrace env gc` after the window reaps it; \
+                         --break-glass REASON reaps it now.",
+                        rec.name
+                    );
+                    continue;
+                }
                 if dry_run {
                     println!("would destroy '{}' ({why})", rec.name);
                     continue;
@@ -189,7 +221,14 @@ pub(crate) async fn env_command(project: &Project, c: EnvCommand) -> Result<u8> 
                 } else {
                     "env destroy"
                 };
-                match destroy_env(project, &engine, &rec.name, true, parallelism, operation).await {
+                let run = EnvDestroy {
+                    auto_approve: true,
+                    parallelism,
+                    operation,
+                    guard: opts,
+                    status_before: Some(rec.status.clone()),
+                };
+                match destroy_env(project, &engine, &rec.name, run).await {
                     Ok(0) => {}
                     Ok(_) => failed += 1,
                     Err(e) => {
@@ -297,15 +336,35 @@ async fn sweep_blobs(
     }
 }
 
+/// How `destroy_env` runs.
+pub(crate) struct EnvDestroy {
+    pub(crate) auto_approve: bool,
+    pub(crate) parallelism: usize,
+    /// `env destroy` or `env gc` (the ledger's operation).
+    pub(crate) operation: &'static str,
+    /// The guardrails of the environment's block and their overrides.
+    pub(crate) guard: terrace_engine::guard::GuardOptions,
+    /// The registry status to go back to when the destroy is refused
+    /// (`env gc` has already claimed the record as `destroying`); `None`:
+    /// the record's status when the destroy starts.
+    pub(crate) status_before: Option<String>,
+}
+
 pub(crate) async fn destroy_env(
     project: &Project,
     engine: &Engine,
     name: &str,
-    auto_approve: bool,
-    parallelism: usize,
-    operation: &'static str,
+    run: EnvDestroy,
 ) -> Result<u8> {
+    let EnvDestroy {
+        auto_approve,
+        parallelism,
+        operation,
+        guard,
+        status_before,
+    } = run;
     let rec = engine.store.registry_get(name).await?;
+    let status_before = status_before.or_else(|| rec.as_ref().map(|r| r.status.clone()));
     let dir = settings::env_dir(project, Some(engine.store.as_ref()), name).await?;
     envs::set_status(engine.store.as_ref(), name, envs::STATUS_DESTROYING, "").await?;
     let result = run_apply_failures(
@@ -330,10 +389,32 @@ pub(crate) async fn destroy_env(
             notify: settings::notify_targets(project),
             policy: policy_gate(project, None)?,
             rollback: None,
-            guard: Default::default(),
+            guard,
         },
     )
     .await;
+    // Refused before any change (a guard, a policy, a declined prompt):
+    // nothing was destroyed, so the record goes back to how it was, with
+    // the reason.
+    if let Ok(run) = &result
+        && run.refused
+    {
+        if let Some(status) = &status_before {
+            let status = if status == envs::STATUS_DESTROYING {
+                envs::STATUS_ACTIVE
+            } else {
+                status.as_str()
+            };
+            envs::set_status(
+                engine.store.as_ref(),
+                name,
+                status,
+                &format!("destroy refused: {}", run.failures.join("; ")),
+            )
+            .await?;
+        }
+        return Ok(run.code);
+    }
     // Count what remains under the lock, and delete the (empty) state in the
     // same holding: nothing can be written in between.
     let held = terrace_state::lock_environment(
@@ -350,7 +431,7 @@ pub(crate) async fn destroy_env(
             .await?
             .map(|s| s.resources.iter().filter(|r| r.mode == "managed").count())
             .unwrap_or(0);
-        if remaining == 0 && matches!(result, Ok((0, _))) && rec.is_some() {
+        if remaining == 0 && matches!(result, Ok(ApplyRun { code: 0, .. })) && rec.is_some() {
             // An ephemeral environment leaves nothing behind: its (empty)
             // current state goes first (history is kept), so that
             // `output -e NAME` fails and the name can be created anew; the
@@ -366,14 +447,14 @@ pub(crate) async fn destroy_env(
     held.release().await?;
     let remaining = counted?;
     match result {
-        Ok((0, _)) if remaining == 0 => {
+        Ok(ApplyRun { code: 0, .. }) if remaining == 0 => {
             if rec.is_some() {
                 engine.store.registry_delete(name).await?;
             }
             println!("Environment '{name}' destroyed.");
             Ok(0)
         }
-        Ok((code, failures)) => {
+        Ok(ApplyRun { code, failures, .. }) => {
             let reason = if failures.is_empty() {
                 String::new()
             } else {

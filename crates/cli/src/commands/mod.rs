@@ -131,7 +131,10 @@ pub fn print_error(e: &anyhow::Error) {
         eprint!("{}", d.render(stderr_color()));
         return;
     }
-    if let Some(EngineError::Config { diags, sources }) = e.downcast_ref::<EngineError>() {
+    if let Some(
+        EngineError::Config { diags, sources } | EngineError::PolicyDenied { diags, sources },
+    ) = e.downcast_ref::<EngineError>()
+    {
         eprint!(
             "{}",
             terrace_lang::render_diagnostics(diags, sources, stderr_color())

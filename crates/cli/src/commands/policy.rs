@@ -2,10 +2,11 @@
 //! after a plan (diagnostics at each policy's file and line on stderr, a
 //! summary line on stdout), the `policy_results` section of plan JSON and
 //! of saved plan files, the gate handed to apply, and `terrace policy
-//! check` (the plan's policy results as text, JSON, JUnit or SARIF).
+//! check` (the plan's policy results as text, JSON, JUnit or SARIF; the
+//! JUnit and SARIF writers are in `reports`, shared with `drift`).
 
 use super::*;
-use terrace_engine::policy::{PolicyGate, PolicyReport, PolicyStatus};
+use terrace_engine::policy::{PolicyGate, PolicyReport};
 use terrace_lang::PolicySet;
 
 /// `terrace policy …`.
@@ -138,116 +139,6 @@ pub(crate) fn policy_gate(
     Ok(Some(Arc::new(PolicyGate::new(set, saved))))
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// JUnit XML: one test case per policy and resource; a denial is a
-/// failure, a warning a `system-out` note, undecided a skip.
-pub(crate) fn policy_junit(report: &PolicyReport) -> String {
-    let s = report.summary();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!(
-        "<testsuites name=\"terrace policy\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">\n",
-        report.results.len(),
-        s.denied,
-        s.undecided
-    ));
-    out.push_str(&format!(
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\">\n",
-        xml_escape(&report.environment),
-        report.results.len(),
-        s.denied,
-        s.undecided
-    ));
-    for r in &report.results {
-        out.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\" line=\"{}\">\n",
-            xml_escape(&r.policy),
-            xml_escape(&r.address),
-            xml_escape(&r.source.filename),
-            r.source.start.line
-        ));
-        let msg = xml_escape(r.message.as_deref().unwrap_or_default());
-        match r.status {
-            PolicyStatus::Pass => {}
-            PolicyStatus::Undecided => {
-                out.push_str("      <skipped message=\"cannot be decided until apply\"/>\n")
-            }
-            _ if r.blocks() => out.push_str(&format!(
-                "      <failure type=\"policy-deny\" message=\"{msg}\">{msg}</failure>\n"
-            )),
-            _ => out.push_str(&format!("      <system-out>warning: {msg}</system-out>\n")),
-        }
-        out.push_str("    </testcase>\n");
-    }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
-}
-
-/// SARIF 2.1.0: one rule per policy, one result per denial (`error`),
-/// warning (`warning`) or undecided result (`note`), located at the policy.
-pub(crate) fn policy_sarif(report: &PolicyReport) -> serde_json::Value {
-    let mut rules: Vec<serde_json::Value> = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for r in &report.results {
-        if seen.insert(r.policy.clone()) {
-            rules.push(serde_json::json!({
-                "id": r.policy,
-                "name": r.policy,
-                "shortDescription": { "text": format!("terrace policy \"{}\" ({})", r.policy, r.enforcement) },
-            }));
-        }
-    }
-    let results: Vec<serde_json::Value> = report
-        .results
-        .iter()
-        .filter(|r| r.status != PolicyStatus::Pass)
-        .map(|r| {
-            let level = match r.status {
-                PolicyStatus::Undecided => "note",
-                _ if r.blocks() => "error",
-                _ => "warning",
-            };
-            let text = match r.status {
-                PolicyStatus::Undecided => format!(
-                    "{}: cannot be decided until apply; checked again when applied",
-                    r.address
-                ),
-                _ => format!("{}: {}", r.address, r.message.as_deref().unwrap_or_default()),
-            };
-            serde_json::json!({
-                "ruleId": r.policy,
-                "level": level,
-                "message": { "text": text },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": r.source.filename },
-                        "region": { "startLine": r.source.start.line, "startColumn": r.source.start.column },
-                    },
-                    "logicalLocations": [{ "fullyQualifiedName": r.address, "kind": "resource" }],
-                }],
-            })
-        })
-        .collect();
-    serde_json::json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "terrace-policy",
-                "informationUri": "https://github.com/terrace/terrace",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": rules,
-            }},
-            "results": results,
-        }],
-    })
-}
-
 /// `terrace policy check -e ENV`: plan, evaluate the policies and report;
 /// exit 1 when a deny policy fails.
 pub(crate) async fn policy_check(project: &Project, a: PolicyCheckArgs) -> Result<u8> {
@@ -302,10 +193,10 @@ pub(crate) async fn policy_check(project: &Project, a: PolicyCheckArgs) -> Resul
                 .to_string()
         }
         PolicyFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report.to_json())?),
-        PolicyFormat::Junit => policy_junit(&report),
+        PolicyFormat::Junit => crate::reports::policy_junit(&report),
         PolicyFormat::Sarif => format!(
             "{}\n",
-            serde_json::to_string_pretty(&policy_sarif(&report))?
+            serde_json::to_string_pretty(&crate::reports::policy_sarif(&report, &project.root))?
         ),
     };
     match &a.output {

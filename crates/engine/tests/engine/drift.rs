@@ -99,6 +99,7 @@ async fn changed_missing_and_unmanaged_objects_are_reported() {
         ignore: parse_ignore_file(
             "test_thing.a.size # resized by autoscaler\ntest_thing.a.password\n",
         ),
+        ..Default::default()
     };
     let report = detect_drift(&h.engine, &env, &opts).await.unwrap();
     assert!(
