@@ -1653,7 +1653,10 @@ async fn launch_template_network_interfaces_and_instance_options() {
     let config = lt_full_config(&net, "primary", "true");
     let state = create_checked(p, ty, &config, addr, "lt-full-1").await;
     let ni = &state.get("network_interfaces").unwrap().as_list().unwrap()[0];
-    assert_eq!(ni.get("associate_public_ip_address"), Some(&Value::from("true")));
+    assert_eq!(
+        ni.get("associate_public_ip_address"),
+        Some(&Value::from("true"))
+    );
     assert_eq!(ni.get("device_index"), Some(&Value::from(0i64)));
     assert_eq!(ni.get("subnet_id"), Some(&Value::from(net.subnet.as_str())));
     assert_eq!(
@@ -1683,7 +1686,14 @@ async fn launch_template_network_interfaces_and_instance_options() {
     assert_eq!(state.get("disable_api_stop"), Some(&Value::Bool(true)));
 
     // A changed interface: a new version, made the default.
-    let v2 = update_checked(p, ty, &state, &lt_full_config(&net, "primary", "false"), addr).await;
+    let v2 = update_checked(
+        p,
+        ty,
+        &state,
+        &lt_full_config(&net, "primary", "false"),
+        addr,
+    )
+    .await;
     assert_eq!(v2.get("latest_version"), Some(&Value::from(2i64)));
     let ni = &v2.get("network_interfaces").unwrap().as_list().unwrap()[0];
     assert_eq!(
@@ -1715,9 +1725,19 @@ async fn launch_template_network_interfaces_and_instance_options() {
         .unwrap()
         .unwrap();
     assert_eq!(drifted.get("latest_version"), Some(&Value::from(3i64)));
-    assert_eq!(drifted.get("network_interfaces"), Some(&Value::List(vec![])));
+    assert_eq!(
+        drifted.get("network_interfaces"),
+        Some(&Value::List(vec![]))
+    );
     assert_eq!(drifted.get("monitoring"), Some(&Value::List(vec![])));
-    let v4 = update_checked(p, ty, &drifted, &lt_full_config(&net, "primary", "false"), addr).await;
+    let v4 = update_checked(
+        p,
+        ty,
+        &drifted,
+        &lt_full_config(&net, "primary", "false"),
+        addr,
+    )
+    .await;
     assert_eq!(v4.get("latest_version"), Some(&Value::from(4i64)));
     assert_eq!(v4.get("network_interfaces"), v2.get("network_interfaces"));
 

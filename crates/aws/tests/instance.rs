@@ -584,13 +584,19 @@ async fn instance_options_in_place_drift_and_import() {
     ]);
     let state = create(&p, "aws_instance", &config, &c).await;
     let id = s(&state, "id");
-    assert_eq!(metadata_field(&state, "http_tokens"), Value::from("required"));
+    assert_eq!(
+        metadata_field(&state, "http_tokens"),
+        Value::from("required")
+    );
     assert_eq!(
         metadata_field(&state, "http_put_response_hop_limit"),
         Value::from(2)
     );
     // Unset fields are what EC2 chose.
-    assert_eq!(metadata_field(&state, "http_endpoint"), Value::from("enabled"));
+    assert_eq!(
+        metadata_field(&state, "http_endpoint"),
+        Value::from("enabled")
+    );
     assert_eq!(state.get("monitoring"), Some(&Value::Bool(true)));
     assert_eq!(state.get("ebs_optimized"), Some(&Value::Bool(true)));
     assert_eq!(state.get("source_dest_check"), Some(&Value::Bool(false)));
@@ -623,7 +629,11 @@ async fn instance_options_in_place_drift_and_import() {
     let plan = p
         .plan_resource("aws_instance", Some(&drifted), &config, &c.resource)
         .unwrap();
-    assert!(plan.requires_replace.is_empty(), "{:?}", plan.requires_replace);
+    assert!(
+        plan.requires_replace.is_empty(),
+        "{:?}",
+        plan.requires_replace
+    );
     assert_eq!(
         metadata_field(&plan.planned, "http_tokens"),
         Value::from("required")
@@ -632,9 +642,16 @@ async fn instance_options_in_place_drift_and_import() {
         .update("aws_instance", &drifted, &plan.planned, &c.resource)
         .await
         .unwrap();
-    assert_eq!(metadata_field(&fixed, "http_tokens"), Value::from("required"));
+    assert_eq!(
+        metadata_field(&fixed, "http_tokens"),
+        Value::from("required")
+    );
     assert_eq!(calls(&p, "ec2:ModifyInstanceMetadataOptions"), 1);
-    assert_eq!(calls(&p, "ec2:StopInstances"), 0, "IMDS changes need no stop");
+    assert_eq!(
+        calls(&p, "ec2:StopInstances"),
+        0,
+        "IMDS changes need no stop"
+    );
     assert_no_diff(&p, "aws_instance", &fixed, &config, &c.resource);
 
     // In place: a new hop limit, source/dest check back on, new user data
@@ -659,7 +676,11 @@ async fn instance_options_in_place_drift_and_import() {
     let plan = p
         .plan_resource("aws_instance", Some(&fixed), &config2, &c.resource)
         .unwrap();
-    assert!(plan.requires_replace.is_empty(), "{:?}", plan.requires_replace);
+    assert!(
+        plan.requires_replace.is_empty(),
+        "{:?}",
+        plan.requires_replace
+    );
     let updated = p
         .update("aws_instance", &fixed, &plan.planned, &c.resource)
         .await
@@ -704,7 +725,12 @@ async fn instance_options_in_place_drift_and_import() {
 
     // Import reads the options; user_data_replace_on_change is false.
     let imported = p.import("aws_instance", &id).await.unwrap().unwrap();
-    for key in ["metadata_options", "monitoring", "source_dest_check", "ebs_optimized"] {
+    for key in [
+        "metadata_options",
+        "monitoring",
+        "source_dest_check",
+        "ebs_optimized",
+    ] {
         assert_eq!(imported.get(key), updated.get(key), "{key}");
     }
     assert_eq!(
@@ -738,6 +764,26 @@ async fn instance_options_in_place_drift_and_import() {
     p.delete("aws_instance", &updated).await.unwrap();
 }
 
+/// A subnet (10.N.1.0/24) in a new VPC (10.N.0.0/16).
+async fn subnet_in_new_vpc(p: &AwsProvider, n: u8) -> String {
+    let ec2 = p.ec2_client();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block(format!("10.{n}.0.0/16"))
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block(format!("10.{n}.1.0/24"))
+        .send()
+        .await
+        .unwrap();
+    subnet.subnet().unwrap().subnet_id().unwrap().to_string()
+}
+
 /// `associate_public_ip_address` goes into the primary network interface
 /// with the subnet (EC2 refuses it at the top level); it forces a new
 /// instance. (Groups go there too; moto reports no instance-level groups
@@ -747,22 +793,7 @@ async fn instance_public_ip_through_the_primary_interface() {
     let env = "inst-pub";
     let Some(p) = provider(env).await else { return };
     let ami = amazon_linux(&p).await;
-    let ec2 = p.ec2_client();
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.77.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc_id)
-        .cidr_block("10.77.1.0/24")
-        .send()
-        .await
-        .unwrap();
-    let subnet_id = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    let subnet_id = subnet_in_new_vpc(&p, 77).await;
     let c = create_ctx(env, "aws_instance.pub");
     let config = Value::map([
         ("ami", Value::from(ami.as_str())),
@@ -822,21 +853,7 @@ async fn instance_on_existing_network_interfaces() {
     let Some(p) = provider(env).await else { return };
     let ami = amazon_linux(&p).await;
     let ec2 = p.ec2_client();
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.78.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc_id)
-        .cidr_block("10.78.1.0/24")
-        .send()
-        .await
-        .unwrap();
-    let subnet_id = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    let subnet_id = subnet_in_new_vpc(&p, 78).await;
     let (a, b, c2, d) = (
         eni(&p, &subnet_id).await,
         eni(&p, &subnet_id).await,
@@ -858,8 +875,15 @@ async fn instance_on_existing_network_interfaces() {
         ),
     ]);
     let one = create(&p, "aws_instance", &config, &ctx1).await;
-    let primary = &one.get("primary_network_interface").unwrap().as_list().unwrap()[0];
-    assert_eq!(primary.get("network_interface_id"), Some(&Value::from(a.as_str())));
+    let primary = &one
+        .get("primary_network_interface")
+        .unwrap()
+        .as_list()
+        .unwrap()[0];
+    assert_eq!(
+        primary.get("network_interface_id"),
+        Some(&Value::from(a.as_str()))
+    );
     assert_eq!(s(&one, "subnet_id"), subnet_id);
     assert_no_diff(&p, "aws_instance", &one, &config, &ctx1.resource);
     let other = with(

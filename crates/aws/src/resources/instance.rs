@@ -562,7 +562,10 @@ impl ResourceType for Instance {
         let mut planned = default_plan(p, &schema, prior, &config, ctx);
         let user_data_changed = prior.is_some_and(|pv| {
             get_str(pv, "user_data") != get_str(&planned.planned, "user_data")
-                || planned.planned.get("user_data").is_some_and(Value::is_unknown)
+                || planned
+                    .planned
+                    .get("user_data")
+                    .is_some_and(Value::is_unknown)
         });
         if user_data_changed && get_bool(&config, "user_data_replace_on_change") == Some(true) {
             // As Terraform: new user data replaces the instance only when asked.
@@ -697,7 +700,9 @@ impl ResourceType for Instance {
                     .min_count(1)
                     .max_count(1)
                     .set_subnet_id(top(get_str(planned, "subnet_id")))
-                    .set_security_group_ids((!sgs.is_empty() && nics.is_none()).then(|| sgs.clone()))
+                    .set_security_group_ids(
+                        (!sgs.is_empty() && nics.is_none()).then(|| sgs.clone()),
+                    )
                     .set_network_interfaces(nics.clone())
                     .set_metadata_options(options::metadata_request(planned))
                     .set_monitoring(monitoring.clone())

@@ -236,7 +236,10 @@ const BLOCKS: &[(&str, &[(&str, &[&str])])] = &[(
             "capacity_reservation_specification",
             &["capacity_reservation_preference"],
         ),
-        ("cpu_options", &["amd_sev_snp", "core_count", "threads_per_core"]),
+        (
+            "cpu_options",
+            &["amd_sev_snp", "core_count", "threads_per_core"],
+        ),
         ("credit_specification", &["cpu_credits"]),
         (
             "ebs_block_device",
@@ -591,7 +594,12 @@ mod tests {
     #[test]
     fn unimplemented_blocks_are_known_accepted_when_null_and_refused_when_set() {
         let s = complete_schema("aws_instance", Schema::new());
-        assert!(s.blocks["cpu_options"].schema.attributes.contains_key("core_count"));
+        assert!(
+            s.blocks["cpu_options"]
+                .schema
+                .attributes
+                .contains_key("core_count")
+        );
         let with = |v: Value| {
             Value::map([(
                 "credit_specification",

@@ -32,9 +32,7 @@ pub(super) fn schema(schema: Schema) -> Schema {
                 )
                 .attr(
                     "network_card_index",
-                    Attribute::optional(AttrType::Number)
-                        .default(0)
-                        .force_new(),
+                    Attribute::optional(AttrType::Number).default(0).force_new(),
                 ),
         )
         .list_block(
@@ -46,10 +44,7 @@ pub(super) fn schema(schema: Schema) -> Schema {
                     "network_interface_id",
                     Attribute::required(AttrType::String).force_new(),
                 )
-                .attr(
-                    "delete_on_termination",
-                    Attribute::computed(AttrType::Bool),
-                ),
+                .attr("delete_on_termination", Attribute::computed(AttrType::Bool)),
         )
         .computed_block("primary_network_interface")
 }

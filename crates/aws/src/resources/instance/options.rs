@@ -72,18 +72,25 @@ pub(super) fn fields(i: &Ec2Instance) -> Vec<(&'static str, Value)> {
             ),
         ])
     });
-    let monitored = i.monitoring().and_then(|m| m.state()).map(|st| {
-        matches!(st, MonitoringState::Enabled | MonitoringState::Pending)
-    });
+    let monitored = i
+        .monitoring()
+        .and_then(|m| m.state())
+        .map(|st| matches!(st, MonitoringState::Enabled | MonitoringState::Pending));
     let public = i.public_ip_address().is_some_and(|ip| !ip.is_empty());
     vec![
-        ("metadata_options", Value::List(metadata.into_iter().collect())),
+        (
+            "metadata_options",
+            Value::List(metadata.into_iter().collect()),
+        ),
         ("monitoring", Value::Bool(monitored.unwrap_or(false))),
         (
             "source_dest_check",
             Value::Bool(i.source_dest_check().unwrap_or(true)),
         ),
-        ("ebs_optimized", Value::Bool(i.ebs_optimized().unwrap_or(false))),
+        (
+            "ebs_optimized",
+            Value::Bool(i.ebs_optimized().unwrap_or(false)),
+        ),
         ("associate_public_ip_address", Value::Bool(public)),
     ]
 }

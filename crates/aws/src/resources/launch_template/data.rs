@@ -11,7 +11,9 @@
 //! (`associate_public_ip_address`, `delete_on_termination`, ...) are
 //! strings here too.
 
+use super::{bool_str, n, parse_bool_str, s};
 use crate::values::{first_block, get_blocks, get_bool, get_i64, get_str, get_strings, str_set};
+use aws_sdk_ec2::types::builders::RequestLaunchTemplateDataBuilder;
 use aws_sdk_ec2::types::{
     AmdSevSnpSpecification, CapacityReservationPreference, CapacityReservationTarget,
     CreditSpecificationRequest, HostnameType, InstanceInterruptionBehavior,
@@ -26,10 +28,8 @@ use aws_sdk_ec2::types::{
     LaunchTemplatesMonitoringRequest, MarketType, PrivateIpAddressSpecification,
     ResponseLaunchTemplateData, ShutdownBehavior, SpotInstanceType, Tenancy,
 };
-use aws_sdk_ec2::types::builders::RequestLaunchTemplateDataBuilder;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
-use super::{bool_str, n, parse_bool_str, s};
 use terrace_core::Value;
 use terrace_provider::{AttrType, Attribute, Schema};
 
@@ -63,9 +63,9 @@ fn optional(ty: AttrType) -> Attribute {
 }
 
 fn block_of(attrs: &[(&str, AttrType)]) -> Schema {
-    attrs
-        .iter()
-        .fold(Schema::new(), |sch, (k, t)| sch.attr(k, optional(t.clone())))
+    attrs.iter().fold(Schema::new(), |sch, (k, t)| {
+        sch.attr(k, optional(t.clone()))
+    })
 }
 
 fn strings() -> AttrType {
@@ -206,15 +206,27 @@ fn network_interface_request(
         .collect();
     let ipv6: Vec<InstanceIpv6AddressRequest> = get_strings(ni, "ipv6_addresses")
         .into_iter()
-        .map(|ip| InstanceIpv6AddressRequest::builder().ipv6_address(ip).build())
+        .map(|ip| {
+            InstanceIpv6AddressRequest::builder()
+                .ipv6_address(ip)
+                .build()
+        })
         .collect();
     let v4_prefixes: Vec<Ipv4PrefixSpecificationRequest> = get_strings(ni, "ipv4_prefixes")
         .into_iter()
-        .map(|p| Ipv4PrefixSpecificationRequest::builder().ipv4_prefix(p).build())
+        .map(|p| {
+            Ipv4PrefixSpecificationRequest::builder()
+                .ipv4_prefix(p)
+                .build()
+        })
         .collect();
     let v6_prefixes: Vec<Ipv6PrefixSpecificationRequest> = get_strings(ni, "ipv6_prefixes")
         .into_iter()
-        .map(|p| Ipv6PrefixSpecificationRequest::builder().ipv6_prefix(p).build())
+        .map(|p| {
+            Ipv6PrefixSpecificationRequest::builder()
+                .ipv6_prefix(p)
+                .build()
+        })
         .collect();
     let groups = get_strings(ni, "security_groups");
     LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
@@ -257,7 +269,10 @@ fn network_interface_value(ni: &LaunchTemplateInstanceNetworkInterfaceSpecificat
             "associate_public_ip_address",
             bool_str(ni.associate_public_ip_address()),
         ),
-        ("delete_on_termination", bool_str(ni.delete_on_termination())),
+        (
+            "delete_on_termination",
+            bool_str(ni.delete_on_termination()),
+        ),
         ("description", s(ni.description())),
         ("device_index", n(ni.device_index())),
         ("interface_type", s(ni.interface_type())),
@@ -465,8 +480,7 @@ pub(super) fn fields(d: &ResponseLaunchTemplateData) -> Vec<(&'static str, Value
             ),
             (
                 "valid_until",
-                s(so
-                    .valid_until()
+                s(so.valid_until()
                     .and_then(|t| t.fmt(Format::DateTime).ok())
                     .as_deref()),
             ),
