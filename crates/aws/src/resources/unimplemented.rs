@@ -224,12 +224,15 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
     ),
 ];
 
+/// A block and its arguments.
+type BlockArgs = (&'static str, &'static [&'static str]);
+
 /// Per type: nested blocks of the Terraform schema terrace lacks, with
 /// their arguments. Such a block is known (modules generate it with
 /// `dynamic` blocks, often with every argument null): accepted when absent
 /// or when all its arguments are null, refused at the block otherwise.
 /// Blocks nested in these are not listed.
-const BLOCKS: &[(&str, &[(&str, &[&str])])] = &[(
+const BLOCKS: &[(&str, &[BlockArgs])] = &[(
     "aws_instance",
     &[
         (
@@ -275,7 +278,7 @@ const BLOCKS: &[(&str, &[(&str, &[&str])])] = &[(
     ],
 )];
 
-fn unimplemented_blocks(type_name: &str) -> &'static [(&'static str, &'static [&'static str])] {
+fn unimplemented_blocks(type_name: &str) -> &'static [BlockArgs] {
     BLOCKS
         .iter()
         .find(|(t, _)| *t == type_name)
@@ -504,9 +507,10 @@ pub(crate) fn check(
         let Some(items) = map.get(*block).and_then(Value::as_list) else {
             continue;
         };
+        // Unknown until apply: checked again when the value is known.
         let set = items.iter().position(|item| {
             item.as_map()
-                .is_some_and(|m| m.values().any(|v| !v.is_null()))
+                .is_some_and(|m| m.values().any(|v| !v.is_null() && v.is_wholly_known()))
         });
         if let Some(i) = set {
             return Err(ProviderError::InvalidArgument {
@@ -518,7 +522,9 @@ pub(crate) fn check(
             });
         }
         // Only null arguments: as if absent (reads report it empty).
-        map.insert(block.to_string(), Value::List(Vec::new()));
+        if items.iter().all(Value::is_wholly_known) {
+            map.insert(block.to_string(), Value::List(Vec::new()));
+        }
     }
     if let Some(t) = map.get("timeouts").filter(|v| v.is_wholly_known()) {
         check_timeouts(type_name, t)?;
