@@ -109,6 +109,13 @@ resource "aws_instance" "runner" {
   subnet_id              = aws_subnet.runners[count.index % length(aws_subnet.runners)].id
   vpc_security_group_ids = [aws_security_group.runners.id]
 
+  # IMDSv2 only: a token is required to read instance metadata, so the
+  # instance role's credentials cannot be fetched by a plain GET (SSRF).
+  metadata_options {
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
   user_data = templatefile("${path.module}/runner.sh.tftpl", {
     environment = terrace.environment
     index       = count.index

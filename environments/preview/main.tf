@@ -122,6 +122,13 @@ resource "aws_instance" "app" {
   subnet_id              = aws_subnet.preview.id
   vpc_security_group_ids = [aws_security_group.app.id]
 
+  # IMDSv2 only: a token is required to read instance metadata, so the
+  # instance role's credentials cannot be fetched by a plain GET (SSRF).
+  metadata_options {
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+
   # Runs the image the merge request's pipeline pushes as :latest.
   user_data = <<-EOT
     #!/bin/bash

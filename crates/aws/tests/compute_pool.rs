@@ -1539,3 +1539,238 @@ async fn autoscaling_group_instance_refresh_on_template_change_and_triggers() {
     p.delete(ty, &retagged_state).await.unwrap();
     p.delete("aws_launch_template", &lt).await.unwrap();
 }
+
+fn one_block(pairs: &[(&str, Value)]) -> Value {
+    Value::List(vec![Value::map(pairs.iter().cloned())])
+}
+
+fn lt_full_config(net: &Net, description: &str, card_public: &str) -> Value {
+    Value::map([
+        ("name", Value::from("pooltest-lt-full")),
+        ("image_id", Value::from(net.ami.as_str())),
+        ("instance_type", Value::from("t3.micro")),
+        ("update_default_version", Value::Bool(true)),
+        ("disable_api_stop", Value::Bool(true)),
+        (
+            "instance_initiated_shutdown_behavior",
+            Value::from("terminate"),
+        ),
+        (
+            "network_interfaces",
+            one_block(&[
+                ("associate_public_ip_address", Value::from(card_public)),
+                ("delete_on_termination", Value::from("true")),
+                ("description", Value::from(description)),
+                ("device_index", Value::from(0i64)),
+                (
+                    "security_groups",
+                    Value::List(vec![Value::from(net.sg.as_str())]),
+                ),
+                ("subnet_id", Value::from(net.subnet.as_str())),
+                ("ipv4_address_count", Value::from(2i64)),
+            ]),
+        ),
+        (
+            "metadata_options",
+            one_block(&[
+                ("http_tokens", Value::from("required")),
+                ("http_put_response_hop_limit", Value::from(2i64)),
+                ("instance_metadata_tags", Value::from("enabled")),
+            ]),
+        ),
+        ("monitoring", one_block(&[("enabled", Value::Bool(true))])),
+        (
+            "credit_specification",
+            one_block(&[("cpu_credits", Value::from("unlimited"))]),
+        ),
+        (
+            "placement",
+            one_block(&[
+                ("availability_zone", Value::from("us-east-1a")),
+                ("tenancy", Value::from("default")),
+            ]),
+        ),
+        (
+            "private_dns_name_options",
+            one_block(&[
+                ("hostname_type", Value::from("resource-name")),
+                ("enable_resource_name_dns_a_record", Value::Bool(true)),
+            ]),
+        ),
+        (
+            "instance_market_options",
+            one_block(&[
+                ("market_type", Value::from("spot")),
+                (
+                    "spot_options",
+                    one_block(&[
+                        ("max_price", Value::from("0.05")),
+                        ("instance_interruption_behavior", Value::from("terminate")),
+                        ("spot_instance_type", Value::from("one-time")),
+                    ]),
+                ),
+            ]),
+        ),
+        (
+            "cpu_options",
+            one_block(&[
+                ("core_count", Value::from(1i64)),
+                ("threads_per_core", Value::from(2i64)),
+            ]),
+        ),
+        (
+            "maintenance_options",
+            one_block(&[("auto_recovery", Value::from("default"))]),
+        ),
+        (
+            "block_device_mappings",
+            one_block(&[
+                ("device_name", Value::from("/dev/xvda")),
+                (
+                    "ebs",
+                    one_block(&[
+                        ("volume_size", Value::from(30i64)),
+                        ("volume_type", Value::from("gp3")),
+                        ("encrypted", Value::from("true")),
+                        ("delete_on_termination", Value::from("true")),
+                    ]),
+                ),
+            ]),
+        ),
+    ])
+}
+
+/// `network_interfaces` and the other launch data blocks: created, read
+/// back, no-op re-plan, a new version on change, a version made by hand
+/// seen as drift, import, and a refused IMDS value at its argument.
+#[tokio::test]
+async fn launch_template_network_interfaces_and_instance_options() {
+    let Some(p) = provider().await else { return };
+    let p = p.as_ref();
+    let net = network(43).await;
+    let ty = "aws_launch_template";
+    let addr = "aws_launch_template.full";
+    let config = lt_full_config(&net, "primary", "true");
+    let state = create_checked(p, ty, &config, addr, "lt-full-1").await;
+    let ni = &state.get("network_interfaces").unwrap().as_list().unwrap()[0];
+    assert_eq!(
+        ni.get("associate_public_ip_address"),
+        Some(&Value::from("true"))
+    );
+    assert_eq!(ni.get("device_index"), Some(&Value::from(0i64)));
+    assert_eq!(ni.get("subnet_id"), Some(&Value::from(net.subnet.as_str())));
+    assert_eq!(
+        ni.get("security_groups"),
+        Some(&Value::set(vec![Value::from(net.sg.as_str())]))
+    );
+    assert_eq!(ni.get("ipv4_address_count"), Some(&Value::from(2i64)));
+    let first = |key: &str, field: &str| {
+        state.get(key).unwrap().as_list().unwrap()[0]
+            .get(field)
+            .cloned()
+    };
+    assert_eq!(first("monitoring", "enabled"), Some(Value::Bool(true)));
+    assert_eq!(
+        first("credit_specification", "cpu_credits"),
+        Some(Value::from("unlimited"))
+    );
+    assert_eq!(
+        first("instance_market_options", "market_type"),
+        Some(Value::from("spot"))
+    );
+    assert_eq!(first("cpu_options", "core_count"), Some(Value::from(1i64)));
+    assert_eq!(
+        first("metadata_options", "instance_metadata_tags"),
+        Some(Value::from("enabled"))
+    );
+    assert_eq!(state.get("disable_api_stop"), Some(&Value::Bool(true)));
+
+    // A changed interface: a new version, made the default.
+    let v2 = update_checked(
+        p,
+        ty,
+        &state,
+        &lt_full_config(&net, "primary", "false"),
+        addr,
+    )
+    .await;
+    assert_eq!(v2.get("latest_version"), Some(&Value::from(2i64)));
+    let ni = &v2.get("network_interfaces").unwrap().as_list().unwrap()[0];
+    assert_eq!(
+        ni.get("associate_public_ip_address"),
+        Some(&Value::from("false"))
+    );
+
+    // A version made by hand (no network interface, no monitoring): read
+    // as the template's latest version, the plan restores the blocks in a
+    // new version.
+    let id = v2.get("id").and_then(Value::as_str).unwrap().to_string();
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config().await);
+    ec2.create_launch_template_version()
+        .launch_template_id(&id)
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id(&net.ami)
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let drifted = p
+        .read_resources(ty, std::slice::from_ref(&v2))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    assert_eq!(drifted.get("latest_version"), Some(&Value::from(3i64)));
+    assert_eq!(
+        drifted.get("network_interfaces"),
+        Some(&Value::List(vec![]))
+    );
+    assert_eq!(drifted.get("monitoring"), Some(&Value::List(vec![])));
+    let v4 = update_checked(
+        p,
+        ty,
+        &drifted,
+        &lt_full_config(&net, "primary", "false"),
+        addr,
+    )
+    .await;
+    assert_eq!(v4.get("latest_version"), Some(&Value::from(4i64)));
+    assert_eq!(v4.get("network_interfaces"), v2.get("network_interfaces"));
+
+    let imported = p.import(ty, &id).await.unwrap().expect("import");
+    for key in [
+        "network_interfaces",
+        "monitoring",
+        "placement",
+        "instance_market_options",
+        "cpu_options",
+        "private_dns_name_options",
+        "maintenance_options",
+    ] {
+        assert_eq!(imported.get(key), v4.get(key), "{key}");
+    }
+
+    // IMDS values Terraform refuses: an error at the argument.
+    let mut bad = lt_full_config(&net, "primary", "false");
+    bad.as_map_mut().unwrap().insert(
+        "metadata_options".into(),
+        one_block(&[("http_tokens", Value::from("always"))]),
+    );
+    match p.plan_resource(ty, Some(&v4), &bad, &rctx(addr)) {
+        Err(terrace_provider::ProviderError::InvalidArgument { path, .. }) => assert_eq!(
+            path,
+            Some(vec![
+                PathStep::Key("metadata_options".into()),
+                PathStep::Index(0),
+                PathStep::Key("http_tokens".into()),
+            ])
+        ),
+        other => panic!("expected an invalid argument, got {other:?}"),
+    }
+
+    p.delete(ty, &v4).await.unwrap();
+}

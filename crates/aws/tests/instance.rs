@@ -88,12 +88,13 @@ async fn instance_lifecycle() {
     assert_planned_matches(&plan.planned, &updated);
     assert_no_diff(&p, "aws_instance", &updated, &config2, &c.resource);
 
-    // Changed user data replaces the instance.
+    // Changed user data replaces the instance when asked to
+    // (user_data_replace_on_change); without it, see
+    // `instance_options_in_place_drift_and_import`.
     let mut config3 = config2.clone();
-    config3
-        .as_map_mut()
-        .unwrap()
-        .insert("user_data".into(), Value::from("#!/bin/sh\necho bye\n"));
+    let m = config3.as_map_mut().unwrap();
+    m.insert("user_data".into(), Value::from("#!/bin/sh\necho bye\n"));
+    m.insert("user_data_replace_on_change".into(), Value::Bool(true));
     let plan = p
         .plan_resource("aws_instance", Some(&updated), &config3, &c.resource)
         .unwrap();
@@ -101,6 +102,7 @@ async fn instance_lifecycle() {
         plan.requires_replace,
         vec![vec![PathStep::Key("user_data".into())]]
     );
+    assert_eq!(plan.planned.get("id"), Some(&Value::Unknown));
 
     // Import and crash recovery.
     let imported = p.import("aws_instance", &id).await.unwrap().unwrap();
@@ -536,4 +538,421 @@ fn tag(key: &str, value: &str) -> aws_sdk_ec2::types::Tag {
 fn sha1_hex(text: &str) -> String {
     use sha1::Digest;
     hex::encode(sha1::Sha1::digest(text.as_bytes()))
+}
+
+fn metadata(pairs: &[(&str, Value)]) -> Value {
+    Value::List(vec![Value::map(pairs.iter().cloned())])
+}
+
+fn metadata_field(state: &Value, key: &str) -> Value {
+    state.get("metadata_options").unwrap().as_list().unwrap()[0]
+        .get(key)
+        .cloned()
+        .unwrap()
+}
+
+fn with(config: &Value, key: &str, v: Value) -> Value {
+    let mut c = config.clone();
+    c.as_map_mut().unwrap().insert(key.into(), v);
+    c
+}
+
+/// `metadata_options`, `monitoring`, `source_dest_check`, `ebs_optimized`
+/// and user data: created, read back, no-op re-plan, a hand edit seen as
+/// drift and put back in place, in-place updates, replacement where
+/// Terraform forces it, import, and refused values at their argument.
+#[tokio::test]
+async fn instance_options_in_place_drift_and_import() {
+    let env = "inst-opts";
+    let Some(p) = provider(env).await else { return };
+    let ami = amazon_linux(&p).await;
+    let c = create_ctx(env, "aws_instance.opts");
+    let config = Value::map([
+        ("ami", Value::from(ami.as_str())),
+        ("instance_type", Value::from("t3.micro")),
+        ("user_data", Value::from("#!/bin/sh\necho one\n")),
+        (
+            "metadata_options",
+            metadata(&[
+                ("http_tokens", Value::from("required")),
+                ("http_put_response_hop_limit", Value::from(2)),
+            ]),
+        ),
+        ("monitoring", Value::Bool(true)),
+        ("ebs_optimized", Value::Bool(true)),
+        ("source_dest_check", Value::Bool(false)),
+    ]);
+    let state = create(&p, "aws_instance", &config, &c).await;
+    let id = s(&state, "id");
+    assert_eq!(
+        metadata_field(&state, "http_tokens"),
+        Value::from("required")
+    );
+    assert_eq!(
+        metadata_field(&state, "http_put_response_hop_limit"),
+        Value::from(2)
+    );
+    // Unset fields are what EC2 chose.
+    assert_eq!(
+        metadata_field(&state, "http_endpoint"),
+        Value::from("enabled")
+    );
+    assert_eq!(state.get("monitoring"), Some(&Value::Bool(true)));
+    assert_eq!(state.get("ebs_optimized"), Some(&Value::Bool(true)));
+    assert_eq!(state.get("source_dest_check"), Some(&Value::Bool(false)));
+    assert_eq!(
+        state.get("user_data_replace_on_change"),
+        Some(&Value::Bool(false))
+    );
+    assert_no_diff(&p, "aws_instance", &state, &config, &c.resource);
+    assert_eq!(
+        read(&p, "aws_instance", &state).await.as_ref(),
+        Some(&state)
+    );
+
+    // IMDSv1 switched back on by hand: a read shows it, the plan puts it
+    // back in place.
+    p.ec2_client()
+        .modify_instance_metadata_options()
+        .instance_id(&id)
+        .http_tokens(aws_sdk_ec2::types::HttpTokensState::Optional)
+        .http_put_response_hop_limit(2)
+        .http_endpoint(aws_sdk_ec2::types::InstanceMetadataEndpointState::Enabled)
+        .send()
+        .await
+        .unwrap();
+    let drifted = read(&p, "aws_instance", &state).await.unwrap();
+    assert_eq!(
+        metadata_field(&drifted, "http_tokens"),
+        Value::from("optional")
+    );
+    let plan = p
+        .plan_resource("aws_instance", Some(&drifted), &config, &c.resource)
+        .unwrap();
+    assert!(
+        plan.requires_replace.is_empty(),
+        "{:?}",
+        plan.requires_replace
+    );
+    assert_eq!(
+        metadata_field(&plan.planned, "http_tokens"),
+        Value::from("required")
+    );
+    let fixed = p
+        .update("aws_instance", &drifted, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata_field(&fixed, "http_tokens"),
+        Value::from("required")
+    );
+    assert_eq!(calls(&p, "ec2:ModifyInstanceMetadataOptions"), 1);
+    assert_eq!(
+        calls(&p, "ec2:StopInstances"),
+        0,
+        "IMDS changes need no stop"
+    );
+    assert_no_diff(&p, "aws_instance", &fixed, &config, &c.resource);
+
+    // In place: a new hop limit, source/dest check back on, new user data
+    // (stop, modify, start — no replacement without
+    // user_data_replace_on_change).
+    let config2 = with(
+        &with(
+            &with(
+                &config,
+                "metadata_options",
+                metadata(&[
+                    ("http_tokens", Value::from("required")),
+                    ("http_put_response_hop_limit", Value::from(3)),
+                ]),
+            ),
+            "source_dest_check",
+            Value::Bool(true),
+        ),
+        "user_data",
+        Value::from("#!/bin/sh\necho two\n"),
+    );
+    let plan = p
+        .plan_resource("aws_instance", Some(&fixed), &config2, &c.resource)
+        .unwrap();
+    assert!(
+        plan.requires_replace.is_empty(),
+        "{:?}",
+        plan.requires_replace
+    );
+    let updated = p
+        .update("aws_instance", &fixed, &plan.planned, &c.resource)
+        .await
+        .unwrap();
+    assert_planned_matches(&plan.planned, &updated);
+    assert_eq!(s(&updated, "id"), id);
+    assert_eq!(
+        metadata_field(&updated, "http_put_response_hop_limit"),
+        Value::from(3)
+    );
+    assert_eq!(updated.get("source_dest_check"), Some(&Value::Bool(true)));
+    assert_eq!(s(&updated, "user_data"), sha1_hex("#!/bin/sh\necho two\n"));
+    assert_eq!(calls(&p, "ec2:StopInstances"), 1);
+    assert_eq!(calls(&p, "ec2:StartInstances"), 1);
+    let ud = p
+        .ec2_client()
+        .describe_instance_attribute()
+        .instance_id(&id)
+        .attribute(aws_sdk_ec2::types::InstanceAttributeName::UserData)
+        .send()
+        .await
+        .unwrap();
+    let sent = ud.user_data().and_then(|v| v.value()).unwrap_or_default();
+    let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sent)
+        .unwrap_or_default();
+    assert_eq!(String::from_utf8_lossy(&decoded), "#!/bin/sh\necho two\n");
+    assert_no_diff(&p, "aws_instance", &updated, &config2, &c.resource);
+
+    // Terraform forces a new instance for ebs_optimized.
+    let plan = p
+        .plan_resource(
+            "aws_instance",
+            Some(&updated),
+            &with(&config2, "ebs_optimized", Value::Bool(false)),
+            &c.resource,
+        )
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("ebs_optimized".into())]]
+    );
+
+    // Import reads the options; user_data_replace_on_change is false.
+    let imported = p.import("aws_instance", &id).await.unwrap().unwrap();
+    for key in [
+        "metadata_options",
+        "monitoring",
+        "source_dest_check",
+        "ebs_optimized",
+    ] {
+        assert_eq!(imported.get(key), updated.get(key), "{key}");
+    }
+    assert_eq!(
+        imported.get("user_data_replace_on_change"),
+        Some(&Value::Bool(false))
+    );
+
+    // Values Terraform refuses: an error at the argument, before any call.
+    for (key, bad) in [
+        ("http_tokens", Value::from("sometimes")),
+        ("http_endpoint", Value::from("on")),
+        ("http_put_response_hop_limit", Value::from(65)),
+    ] {
+        let cfg = with(&config, "metadata_options", metadata(&[(key, bad)]));
+        match p.plan_resource("aws_instance", None, &cfg, &c.resource) {
+            Err(terrace_provider::ProviderError::InvalidArgument { path, message, .. }) => {
+                assert_eq!(
+                    path,
+                    Some(vec![
+                        PathStep::Key("metadata_options".into()),
+                        PathStep::Index(0),
+                        PathStep::Key(key.into()),
+                    ])
+                );
+                assert!(message.contains(key), "{message}");
+            }
+            other => panic!("{key}: expected an invalid argument, got {other:?}"),
+        }
+    }
+
+    p.delete("aws_instance", &updated).await.unwrap();
+}
+
+/// A subnet (10.N.1.0/24) in a new VPC (10.N.0.0/16).
+async fn subnet_in_new_vpc(p: &AwsProvider, n: u8) -> String {
+    let ec2 = p.ec2_client();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block(format!("10.{n}.0.0/16"))
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block(format!("10.{n}.1.0/24"))
+        .send()
+        .await
+        .unwrap();
+    subnet.subnet().unwrap().subnet_id().unwrap().to_string()
+}
+
+/// `associate_public_ip_address` goes into the primary network interface
+/// with the subnet (EC2 refuses it at the top level); it forces a new
+/// instance. (Groups go there too; moto reports no instance-level groups
+/// for an instance launched with an interface, so they are not checked.)
+#[tokio::test]
+async fn instance_public_ip_through_the_primary_interface() {
+    let env = "inst-pub";
+    let Some(p) = provider(env).await else { return };
+    let ami = amazon_linux(&p).await;
+    let subnet_id = subnet_in_new_vpc(&p, 77).await;
+    let c = create_ctx(env, "aws_instance.pub");
+    let config = Value::map([
+        ("ami", Value::from(ami.as_str())),
+        ("instance_type", Value::from("t3.micro")),
+        ("subnet_id", Value::from(subnet_id.as_str())),
+        ("associate_public_ip_address", Value::Bool(true)),
+        (
+            "metadata_options",
+            metadata(&[("http_tokens", Value::from("required"))]),
+        ),
+    ]);
+    let state = create(&p, "aws_instance", &config, &c).await;
+    assert_eq!(s(&state, "subnet_id"), subnet_id);
+    assert_eq!(
+        state.get("associate_public_ip_address"),
+        Some(&Value::Bool(true))
+    );
+    assert!(!s(&state, "public_ip").is_empty());
+    assert_no_diff(&p, "aws_instance", &state, &config, &c.resource);
+    let plan = p
+        .plan_resource(
+            "aws_instance",
+            Some(&state),
+            &with(&config, "associate_public_ip_address", Value::Bool(false)),
+            &c.resource,
+        )
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("associate_public_ip_address".into())]]
+    );
+    p.delete("aws_instance", &state).await.unwrap();
+}
+
+async fn eni(p: &AwsProvider, subnet: &str) -> String {
+    let out = p
+        .ec2_client()
+        .create_network_interface()
+        .subnet_id(subnet)
+        .send()
+        .await
+        .unwrap();
+    out.network_interface()
+        .unwrap()
+        .network_interface_id()
+        .unwrap()
+        .to_string()
+}
+
+/// Launching on existing interfaces: `primary_network_interface` (v6) and
+/// `network_interface` blocks. Read back, no-op re-plan, an interface
+/// attached by hand at another index is no drift, a different interface
+/// forces a new instance.
+#[tokio::test]
+async fn instance_on_existing_network_interfaces() {
+    let env = "inst-eni";
+    let Some(p) = provider(env).await else { return };
+    let ami = amazon_linux(&p).await;
+    let ec2 = p.ec2_client();
+    let subnet_id = subnet_in_new_vpc(&p, 78).await;
+    let (a, b, c2, d) = (
+        eni(&p, &subnet_id).await,
+        eni(&p, &subnet_id).await,
+        eni(&p, &subnet_id).await,
+        eni(&p, &subnet_id).await,
+    );
+
+    // v6: the primary interface.
+    let ctx1 = create_ctx(env, "aws_instance.primary");
+    let config = Value::map([
+        ("ami", Value::from(ami.as_str())),
+        ("instance_type", Value::from("t3.micro")),
+        (
+            "primary_network_interface",
+            Value::List(vec![Value::map([(
+                "network_interface_id",
+                Value::from(a.as_str()),
+            )])]),
+        ),
+    ]);
+    let one = create(&p, "aws_instance", &config, &ctx1).await;
+    let primary = &one
+        .get("primary_network_interface")
+        .unwrap()
+        .as_list()
+        .unwrap()[0];
+    assert_eq!(
+        primary.get("network_interface_id"),
+        Some(&Value::from(a.as_str()))
+    );
+    assert_eq!(s(&one, "subnet_id"), subnet_id);
+    assert_no_diff(&p, "aws_instance", &one, &config, &ctx1.resource);
+    let other = with(
+        &config,
+        "primary_network_interface",
+        Value::List(vec![Value::map([(
+            "network_interface_id",
+            Value::from(b.as_str()),
+        )])]),
+    );
+    let plan = p
+        .plan_resource("aws_instance", Some(&one), &other, &ctx1.resource)
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![
+            PathStep::Key("primary_network_interface".into()),
+            PathStep::Index(0),
+            PathStep::Key("network_interface_id".into()),
+        ]]
+    );
+
+    // network_interface blocks at device indexes 0 and 1.
+    let ctx2 = create_ctx(env, "aws_instance.multi");
+    let item = |id: &str, index: i64| {
+        Value::map([
+            ("network_interface_id", Value::from(id)),
+            ("device_index", Value::from(index)),
+        ])
+    };
+    let config2 = Value::map([
+        ("ami", Value::from(ami.as_str())),
+        ("instance_type", Value::from("t3.micro")),
+        (
+            "network_interface",
+            Value::set(vec![item(&b, 0), item(&c2, 1)]),
+        ),
+    ]);
+    let two = create(&p, "aws_instance", &config2, &ctx2).await;
+    let items = two.get("network_interface").unwrap().as_list().unwrap();
+    assert_eq!(items.len(), 2, "{two}");
+    assert_no_diff(&p, "aws_instance", &two, &config2, &ctx2.resource);
+    // Attached by hand at index 2: not part of the configuration, no drift.
+    ec2.attach_network_interface()
+        .network_interface_id(&d)
+        .instance_id(s(&two, "id"))
+        .device_index(2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read(&p, "aws_instance", &two).await.as_ref(), Some(&two));
+    // Another interface at index 1: a new instance.
+    let plan = p
+        .plan_resource(
+            "aws_instance",
+            Some(&two),
+            &with(
+                &config2,
+                "network_interface",
+                Value::set(vec![item(&b, 0), item(&d, 1)]),
+            ),
+            &ctx2.resource,
+        )
+        .unwrap();
+    assert_eq!(
+        plan.requires_replace,
+        vec![vec![PathStep::Key("network_interface".into())]]
+    );
+
+    p.delete("aws_instance", &one).await.unwrap();
+    p.delete("aws_instance", &two).await.unwrap();
 }

@@ -21,7 +21,13 @@
 //!
 //! `user_data` is kept in state as the SHA1 hex of its text, as Terraform
 //! does; it is not read back from the API (a per-instance call), so its
-//! drift is not detected.
+//! drift is not detected. A change of it stops the instance, modifies the
+//! attribute and starts it again, or, with `user_data_replace_on_change`,
+//! replaces the instance (as in Terraform). IMDS options, monitoring and
+//! the other flags are mapped in [`options`].
+
+mod interfaces;
+pub(super) mod options;
 
 use super::ec2_support::{
     FILTER_CHUNK, environment_filter, filter, ok_if_gone, prior_ids, tag_spec, tags_to_map,
@@ -257,8 +263,22 @@ impl Instance {
             .and_then(|p| p.arn())
             .and_then(|arn| arn.rsplit('/').next());
         let (tags, tags_all) = tags_from_api(&tags_to_map(i.tags()), prior, &p.default_tags);
-        Obj::new(&p.resource_schema(NAME))
-            .keep(prior, &["user_data"])
+        let mut o = Obj::new(&p.resource_schema(NAME));
+        for (k, v) in options::fields(i)
+            .into_iter()
+            .chain(interfaces::fields(i, prior))
+        {
+            o = o.set(k, v);
+        }
+        // Not reported by the API: from state (false, Terraform's default,
+        // for an import).
+        let replace_on_change = prior
+            .and_then(|pv| pv.get("user_data_replace_on_change"))
+            .filter(|v| !v.is_null())
+            .cloned()
+            .unwrap_or(Value::Bool(false));
+        o.keep(prior, &["user_data"])
+            .set("user_data_replace_on_change", replace_on_change)
             .set("id", id)
             .set("arn", p.arn("ec2", account, &format!("instance/{id}")))
             .set_opt_str("ami", i.image_id())
@@ -475,7 +495,7 @@ impl ResourceType for Instance {
             .attr("iops", Attribute::optional_computed(AttrType::Number))
             .attr("device_name", Attribute::computed(AttrType::String))
             .attr("volume_id", Attribute::computed(AttrType::String));
-        tags_attributes(
+        tags_attributes(interfaces::schema(options::schema(
             Schema::new()
                 .attr("id", Attribute::computed(AttrType::String))
                 .attr("arn", Attribute::computed(AttrType::String))
@@ -489,9 +509,10 @@ impl ResourceType for Instance {
                     "vpc_security_group_ids",
                     Attribute::optional_computed(AttrType::set_of(AttrType::String)),
                 )
+                .attr("user_data", Attribute::optional(AttrType::String))
                 .attr(
-                    "user_data",
-                    Attribute::optional(AttrType::String).force_new(),
+                    "user_data_replace_on_change",
+                    Attribute::optional(AttrType::Bool).default(false),
                 )
                 .attr(
                     "iam_instance_profile",
@@ -515,7 +536,7 @@ impl ResourceType for Instance {
                 .attr("instance_state", Attribute::computed(AttrType::String))
                 .list_block("root_block_device", 0, 1, root)
                 .computed_block("root_block_device"),
-        )
+        )))
     }
 
     fn plan(
@@ -525,6 +546,7 @@ impl ResourceType for Instance {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
+        options::check_metadata_options(config)?;
         let mut config = config.clone();
         if let Some(text) = get_str(&config, "user_data") {
             let hash = user_data_hash(&text);
@@ -536,7 +558,23 @@ impl ResourceType for Instance {
                 m.insert("user_data".into(), Value::from(hash));
             }
         }
-        let mut planned = default_plan(p, &p.resource_schema(NAME), prior, &config, ctx);
+        let schema = p.resource_schema(NAME);
+        let mut planned = default_plan(p, &schema, prior, &config, ctx);
+        let user_data_changed = prior.is_some_and(|pv| {
+            get_str(pv, "user_data") != get_str(&planned.planned, "user_data")
+                || planned
+                    .planned
+                    .get("user_data")
+                    .is_some_and(Value::is_unknown)
+        });
+        if user_data_changed && get_bool(&config, "user_data_replace_on_change") == Some(true) {
+            // As Terraform: new user data replaces the instance only when asked.
+            let fresh = default_plan(p, &schema, None, &config, ctx);
+            planned.planned = fresh.planned;
+            planned
+                .requires_replace
+                .push(vec![terrace_core::PathStep::Key("user_data".into())]);
+        }
         let replacing = !planned.requires_replace.is_empty();
         if let Some(m) = planned.planned.as_map_mut() {
             // root_block_device is optional and computed: unconfigured, it
@@ -558,11 +596,13 @@ impl ResourceType for Instance {
             {
                 m.insert("instance_state".into(), Value::Unknown);
             }
-            // A type change stops and starts the instance: its public IP may change.
+            // A type or user data change stops and starts the instance:
+            // its public IP may change.
             if prior.is_some()
                 && !replacing
-                && prior.and_then(|pv| get_str(pv, "instance_type"))
-                    != get_str(&config, "instance_type")
+                && (user_data_changed
+                    || prior.and_then(|pv| get_str(pv, "instance_type"))
+                        != get_str(&config, "instance_type"))
             {
                 m.insert("public_ip".into(), Value::Unknown);
                 m.insert("public_dns".into(), Value::Unknown);
@@ -640,6 +680,15 @@ impl ResourceType for Instance {
         }
         let sgs = get_strings(planned, "vpc_security_group_ids");
         let token: String = ctx.idempotency_token.chars().take(64).collect();
+        // With a primary interface, subnet, groups and private IP go there.
+        let nics = interfaces::request(planned)
+            .or_else(|| options::primary_interface(planned).map(|n| vec![n]));
+        let top = |v: Option<String>| if nics.is_some() { None } else { v };
+        let monitoring = get_bool(planned, "monitoring").map(|on| {
+            aws_sdk_ec2::types::RunInstancesMonitoringEnabled::builder()
+                .enabled(on)
+                .build()
+        });
         let out = p
             .call("ec2:RunInstances", || {
                 p.ec2
@@ -650,11 +699,17 @@ impl ResourceType for Instance {
                     )
                     .min_count(1)
                     .max_count(1)
-                    .set_subnet_id(get_str(planned, "subnet_id"))
-                    .set_security_group_ids((!sgs.is_empty()).then(|| sgs.clone()))
+                    .set_subnet_id(top(get_str(planned, "subnet_id")))
+                    .set_security_group_ids(
+                        (!sgs.is_empty() && nics.is_none()).then(|| sgs.clone()),
+                    )
+                    .set_network_interfaces(nics.clone())
+                    .set_metadata_options(options::metadata_request(planned))
+                    .set_monitoring(monitoring.clone())
+                    .set_ebs_optimized(get_bool(planned, "ebs_optimized"))
                     .set_user_data(user_data.clone())
                     .set_key_name(get_str(planned, "key_name"))
-                    .set_private_ip_address(get_str(planned, "private_ip"))
+                    .set_private_ip_address(top(get_str(planned, "private_ip")))
                     .set_placement(get_str(planned, "availability_zone").map(|az| {
                         aws_sdk_ec2::types::Placement::builder()
                             .availability_zone(az)
@@ -681,6 +736,12 @@ impl ResourceType for Instance {
             .instance_waiter
             .wait(p, &id, Want::Running, true, ctx.timeout)
             .await?;
+        if get_bool(planned, "source_dest_check") == Some(false) {
+            options::set_source_dest_check(p, &id, false).await?;
+            return self.read_one(p, &id, Some(planned)).await?.ok_or_else(|| {
+                ProviderError::NotFound(format!("instance {id} not found after create"))
+            });
+        }
         match &reached.instance {
             Some(found) => Ok(self.to_value(p, found, &reached.volumes, Some(planned))),
             None => self.read_one(p, &id, Some(planned)).await?.ok_or_else(|| {
@@ -698,10 +759,16 @@ impl ResourceType for Instance {
     ) -> Result<Value, ProviderError> {
         let id = require_id(NAME, prior)?;
         let timeout = Duration::from_secs(600);
-        if let Some(t) = get_str(planned, "instance_type")
-            && get_str(prior, "instance_type").as_deref() != Some(t.as_str())
-        {
-            // Like the AWS provider: stop, change the type, start again.
+        let new_type = get_str(planned, "instance_type")
+            .filter(|t| get_str(prior, "instance_type").as_deref() != Some(t.as_str()));
+        let new_user_data = if get_str(planned, "user_data") != get_str(prior, "user_data") {
+            Some(self.user_data_text(p, planned)?.unwrap_or_default())
+        } else {
+            None
+        };
+        if new_type.is_some() || new_user_data.is_some() {
+            // Like the AWS provider: stop, change the type and/or the user
+            // data, start again.
             p.call("ec2:StopInstances", || {
                 p.ec2.stop_instances().instance_ids(&id).send()
             })
@@ -709,16 +776,36 @@ impl ResourceType for Instance {
             p.instance_waiter
                 .wait(p, &id, Want::Stopped, false, timeout)
                 .await?;
-            let v = AttributeValue::builder().value(&t).build();
-            p.call("ec2:ModifyInstanceAttribute", || {
-                p.ec2
-                    .modify_instance_attribute()
-                    .instance_id(&id)
-                    .instance_type(v.clone())
-                    .send()
-            })
-            .await
-            .map_err(|e| at_path(e, "instance_type"))?;
+            if let Some(t) = &new_type {
+                let v = AttributeValue::builder().value(t).build();
+                p.call("ec2:ModifyInstanceAttribute", || {
+                    p.ec2
+                        .modify_instance_attribute()
+                        .instance_id(&id)
+                        .instance_type(v.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| at_path(e, "instance_type"))?;
+            }
+            if let Some(text) = &new_user_data {
+                // The blob is the base64 text (EC2 stores user data
+                // encoded; the wire encoding comes on top), as RunInstances
+                // takes it.
+                let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+                let blob = aws_sdk_ec2::types::SecureBlobAttributeValue::builder()
+                    .value(aws_smithy_types::Blob::new(encoded.into_bytes()))
+                    .build();
+                p.call("ec2:ModifyInstanceAttribute", || {
+                    p.ec2
+                        .modify_instance_attribute()
+                        .instance_id(&id)
+                        .user_data(blob.clone())
+                        .send()
+                })
+                .await
+                .map_err(|e| at_path(e, "user_data"))?;
+            }
             p.call("ec2:StartInstances", || {
                 p.ec2.start_instances().instance_ids(&id).send()
             })
@@ -748,6 +835,7 @@ impl ResourceType for Instance {
         if profile != get_str(prior, "iam_instance_profile") {
             self.set_profile(p, &id, profile.as_deref()).await?;
         }
+        options::update(p, &id, prior, planned).await?;
         update_tags(p, &id, prior, planned).await?;
         self.read_one(p, &id, Some(planned)).await?.ok_or_else(|| {
             ProviderError::NotFound(format!("instance {id} disappeared during update"))

@@ -2,7 +2,12 @@
 //!
 //! State describes the template's latest version (as the Terraform AWS
 //! provider does). A change to the launch data creates a new version; with
-//! `update_default_version` it also becomes the default.
+//! `update_default_version` it also becomes the default. The launch data
+//! beyond image, type, groups, profile, metadata options, block devices and
+//! tag specifications (network interfaces, monitoring, placement, market
+//! and CPU options, ...) is mapped in [`data`].
+
+mod data;
 
 use super::ec2::find::find_all;
 use super::ec2_support::{
@@ -91,6 +96,7 @@ fn request_data(planned: &Value) -> RequestLaunchTemplateData {
         .set_user_data(get_str(planned, "user_data"))
         .set_ebs_optimized(parse_bool_str(planned, "ebs_optimized"))
         .set_disable_api_termination(get_bool(planned, "disable_api_termination"));
+    d = data::request(d, planned);
     let sgs = get_strings(planned, "vpc_security_group_ids");
     if !sgs.is_empty() {
         d = d.set_security_group_ids(Some(sgs));
@@ -268,6 +274,9 @@ fn data_fields(mut o: Obj, d: &ResponseLaunchTemplateData) -> Obj {
             ])
         })
         .collect();
+    for (k, v) in data::fields(d) {
+        o = o.set(k, v);
+    }
     o.set("iam_instance_profile", Value::List(ip))
         .set("metadata_options", Value::List(md))
         .set("block_device_mappings", Value::List(bdm))
@@ -595,7 +604,7 @@ impl ResourceType for LaunchTemplateType {
                 "volume_type",
                 Attribute::optional_computed(AttrType::String),
             );
-        super::tags_attributes(
+        super::tags_attributes(data::schema(
             Schema::new()
                 .attr("id", Attribute::computed(AttrType::String))
                 .attr("arn", Attribute::computed(AttrType::String))
@@ -689,7 +698,7 @@ impl ResourceType for LaunchTemplateType {
                             Attribute::optional(AttrType::map_of(AttrType::String)),
                         ),
                 ),
-        )
+        ))
     }
 
     fn plan(
@@ -699,6 +708,7 @@ impl ResourceType for LaunchTemplateType {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
+        super::instance::options::check_metadata_options(config)?;
         let mut planned = default_plan(p, &p.resource_schema(NAME), prior, config, ctx);
         if let Some(prior) = prior
             && planned.requires_replace.is_empty()

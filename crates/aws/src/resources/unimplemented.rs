@@ -98,12 +98,10 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
     (
         "aws_instance",
         &[
-            ("associate_public_ip_address", Bool(false)),
             ("cpu_core_count", Num),
             ("cpu_threads_per_core", Num),
             ("disable_api_stop", Bool(false)),
             ("disable_api_termination", Bool(false)),
-            ("ebs_optimized", Bool(false)),
             ("enable_primary_ipv6", Bool(false)),
             ("force_destroy", Bool(false)),
             ("get_password_data", Bool(false)),
@@ -113,15 +111,12 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
             ("instance_initiated_shutdown_behavior", StrDefault("stop")),
             ("ipv6_address_count", Num),
             ("ipv6_addresses", Strings),
-            ("monitoring", Bool(false)),
             ("placement_group", Str),
             ("placement_partition_number", Num),
             ("secondary_private_ips", Strings),
             ("security_groups", Strings),
-            ("source_dest_check", Bool(true)),
             ("tenancy", StrDefault("default")),
             ("user_data_base64", Str),
-            ("user_data_replace_on_change", Bool(false)),
             ("volume_tags", Map),
             ("instance_lifecycle", Computed),
             ("outpost_arn", Computed),
@@ -229,6 +224,68 @@ const TABLE: &[(&str, &[(&str, Arg)])] = &[
     ),
 ];
 
+/// A block and its arguments.
+type BlockArgs = (&'static str, &'static [&'static str]);
+
+/// Per type: nested blocks of the Terraform schema terrace lacks, with
+/// their arguments. Such a block is known (modules generate it with
+/// `dynamic` blocks, often with every argument null): accepted when absent
+/// or when all its arguments are null, refused at the block otherwise.
+/// Blocks nested in these are not listed.
+const BLOCKS: &[(&str, &[BlockArgs])] = &[(
+    "aws_instance",
+    &[
+        (
+            "capacity_reservation_specification",
+            &["capacity_reservation_preference"],
+        ),
+        (
+            "cpu_options",
+            &["amd_sev_snp", "core_count", "threads_per_core"],
+        ),
+        ("credit_specification", &["cpu_credits"]),
+        (
+            "ebs_block_device",
+            &[
+                "delete_on_termination",
+                "device_name",
+                "encrypted",
+                "iops",
+                "kms_key_id",
+                "snapshot_id",
+                "tags",
+                "throughput",
+                "volume_size",
+                "volume_type",
+            ],
+        ),
+        ("enclave_options", &["enabled"]),
+        (
+            "ephemeral_block_device",
+            &["device_name", "no_device", "virtual_name"],
+        ),
+        ("instance_market_options", &["market_type"]),
+        ("launch_template", &["id", "name", "version"]),
+        ("maintenance_options", &["auto_recovery"]),
+        (
+            "private_dns_name_options",
+            &[
+                "enable_resource_name_dns_a_record",
+                "enable_resource_name_dns_aaaa_record",
+                "hostname_type",
+            ],
+        ),
+    ],
+)];
+
+fn unimplemented_blocks(type_name: &str) -> &'static [BlockArgs] {
+    BLOCKS
+        .iter()
+        .find(|(t, _)| *t == type_name)
+        .map(|(_, b)| *b)
+        .unwrap_or(&[])
+}
+
 /// One argument of the Terraform schema that terrace accepts only when
 /// null (or at Terraform's default), for tests and documentation.
 #[derive(Debug, Clone)]
@@ -289,6 +346,18 @@ pub(crate) fn complete_schema(type_name: &str, mut schema: Schema) -> Schema {
             Computed => Attribute::computed(AttrType::String),
         };
         schema = schema.attr(name, attr.describe("not implemented by terrace yet"));
+    }
+    for (block, args) in unimplemented_blocks(type_name) {
+        if schema.blocks.contains_key(*block) {
+            continue;
+        }
+        let inner = args.iter().fold(Schema::new(), |s, a| {
+            s.attr(
+                a,
+                Attribute::optional(AttrType::Any).describe("not implemented by terrace yet"),
+            )
+        });
+        schema = schema.list_block(block, 0, 0, inner);
     }
     // Terraform's `timeouts` block (create / read / update / delete as Go
     // durations): accepted and checked; terrace keeps its own bounds.
@@ -434,6 +503,29 @@ pub(crate) fn check(
             _ => return Err(reject(name, "remove it or set it to null".into())),
         }
     }
+    for (block, _) in unimplemented_blocks(type_name) {
+        let Some(items) = map.get(*block).and_then(Value::as_list) else {
+            continue;
+        };
+        // Unknown until apply: checked again when the value is known.
+        let set = items.iter().position(|item| {
+            item.as_map()
+                .is_some_and(|m| m.values().any(|v| !v.is_null() && v.is_wholly_known()))
+        });
+        if let Some(i) = set {
+            return Err(ProviderError::InvalidArgument {
+                path: Some(vec![PathStep::Key(block.to_string()), PathStep::Index(i)]),
+                code: "NotImplemented".into(),
+                message: format!(
+                    "terrace does not implement the `{block}` block of `{type_name}` yet; remove it (a block whose arguments are all null is accepted)"
+                ),
+            });
+        }
+        // Only null arguments: as if absent (reads report it empty).
+        if items.iter().all(Value::is_wholly_known) {
+            map.insert(block.to_string(), Value::List(Vec::new()));
+        }
+    }
     if let Some(t) = map.get("timeouts").filter(|v| v.is_wholly_known()) {
         check_timeouts(type_name, t)?;
         // Never part of the object: reads report the block empty.
@@ -498,6 +590,44 @@ mod tests {
                 );
                 assert!(
                     message.contains("invalid duration \"5 minutes\""),
+                    "{message}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unimplemented_blocks_are_known_accepted_when_null_and_refused_when_set() {
+        let s = complete_schema("aws_instance", Schema::new());
+        assert!(
+            s.blocks["cpu_options"]
+                .schema
+                .attributes
+                .contains_key("core_count")
+        );
+        let with = |v: Value| {
+            Value::map([(
+                "credit_specification",
+                Value::List(vec![Value::map([("cpu_credits", v)])]),
+            )])
+        };
+        let out = check("aws_instance", &with(Value::Null), "us-east-1").unwrap();
+        assert_eq!(
+            out.get("credit_specification"),
+            Some(&Value::List(Vec::new()))
+        );
+        match check("aws_instance", &with(Value::from("unlimited")), "us-east-1").unwrap_err() {
+            ProviderError::InvalidArgument { path, message, .. } => {
+                assert_eq!(
+                    path,
+                    Some(vec![
+                        PathStep::Key("credit_specification".into()),
+                        PathStep::Index(0),
+                    ])
+                );
+                assert!(
+                    message.contains("`credit_specification` block of `aws_instance`"),
                     "{message}"
                 );
             }
