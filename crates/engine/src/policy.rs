@@ -681,6 +681,7 @@ mod tests {
             refreshed: BTreeMap::new(),
             targets: vec![],
             warnings: vec![],
+            configuration: None,
         }
     }
 
