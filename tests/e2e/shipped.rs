@@ -332,8 +332,14 @@ async fn prod_applies_cleanly_and_refuses_to_destroy_protected_resources() {
         "{}",
         r.all()
     );
-    // Deleting anything else (an admin's access entry) needs --allow-destructive.
-    let r = p.run(&["plan", "-e", "prod", "--var", "cluster_admin_role_names=[]"]);
+    // Deleting anything else (an add-on) needs --allow-destructive.
+    let r = p.run(&[
+        "plan",
+        "-e",
+        "prod",
+        "--var",
+        r#"cluster_addons={vpc-cni="v1.18.3-eksbuild.1",kube-proxy="v1.30.0-eksbuild.3",coredns="v1.11.1-eksbuild.9"}"#,
+    ]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains("max_deletes"), "{}", r.all());
     assert!(!r.stderr.contains("prod-prevent-destroy"), "{}", r.all());

@@ -215,21 +215,19 @@ impl Writer<'_> {
                     .map(|(k, e)| (k.clone(), expression(e, &m.dir, sensitive_var(k))))
                     .collect();
                 let mut j = json!({ "source": c.source, "expressions": exprs });
-                if let Some(e) = &c.count {
-                    j["count_expression"] = expression(e, &m.dir, false);
-                }
-                if let Some(e) = &c.for_each {
-                    j["for_each_expression"] = expression(e, &m.dir, false);
-                }
                 if let Some(ch) = child {
                     j["module"] = self.module(ch);
                 }
                 if let Some(v) = &c.version {
                     j["version_constraint"] = json!(v);
                 }
-                if let Some(deps) = depends_on(&c.depends_on) {
-                    j["depends_on"] = deps;
-                }
+                meta_arguments(
+                    &mut j,
+                    &m.dir,
+                    c.count.as_ref(),
+                    c.for_each.as_ref(),
+                    &c.depends_on,
+                );
                 (c.name.clone(), j)
             })
             .collect();
@@ -281,15 +279,13 @@ impl Writer<'_> {
             "expressions": exprs,
             "schema_version": self.schemas.schema_version(provider, r.mode, &r.type_name),
         });
-        if let Some(e) = &r.count {
-            j["count_expression"] = expression(e, &m.dir, false);
-        }
-        if let Some(e) = &r.for_each {
-            j["for_each_expression"] = expression(e, &m.dir, false);
-        }
-        if let Some(deps) = depends_on(&r.depends_on) {
-            j["depends_on"] = deps;
-        }
+        meta_arguments(
+            &mut j,
+            &m.dir,
+            r.count.as_ref(),
+            r.for_each.as_ref(),
+            &r.depends_on,
+        );
         j
     }
 
@@ -328,6 +324,26 @@ impl Writer<'_> {
             }
         }
         out
+    }
+}
+
+/// `count_expression`, `for_each_expression` and `depends_on` of a resource
+/// or module call, each when given.
+fn meta_arguments(
+    j: &mut Json,
+    dir: &Path,
+    count: Option<&Expr>,
+    for_each: Option<&Expr>,
+    deps: &[Expr],
+) {
+    if let Some(e) = count {
+        j["count_expression"] = expression(e, dir, false);
+    }
+    if let Some(e) = for_each {
+        j["for_each_expression"] = expression(e, dir, false);
+    }
+    if let Some(deps) = depends_on(deps) {
+        j["depends_on"] = deps;
     }
 }
 
