@@ -16,3 +16,12 @@ environments_dir = "environments"
 state {
   url = "sqlite:state/terrace.db"
 }
+
+# prod: a plan that deletes anything is refused unless `--allow-destructive`
+# is given, which the apply ledger records (replacements are counted apart:
+# max_replacements). The policy "prod-prevent-destroy" (policies/clusters.tf)
+# denies deleting or replacing prod's registries, buckets, keys and cluster
+# even then.
+environment "prod" {
+  max_deletes = 0
+}

@@ -12,14 +12,18 @@ policy "eks-private-endpoint" {
   error_message = "${resource.address} in prod must have endpoint_private_access = true, and either endpoint_public_access = false or public_access_cidrs without 0.0.0.0/0."
 }
 
-# prod's registries and clusters cannot be destroyed by a plan: the resource
-# block must say lifecycle { prevent_destroy = true } (removing it is then a
-# reviewed change of its own).
+# prod's registries, their buckets and keys, and its cluster are never
+# destroyed or replaced by a plan. Terraform's lifecycle { prevent_destroy }
+# must be a literal, so the shared modules cannot set it for prod only; this
+# policy protects them wherever they are declared (in prod's module calls).
+# A pure delete and a replacement both carry the "delete" action. Removing
+# one of them from prod is a reviewed change of this file.
 policy "prod-prevent-destroy" {
   environments   = ["prod"]
-  resource_types = ["aws_ecr_repository", "aws_eks_cluster"]
+  resource_types = ["aws_ecr_repository", "aws_s3_bucket", "aws_kms_key", "aws_eks_cluster"]
+  actions        = ["delete"]
   enforcement    = "deny"
 
-  condition     = resource.lifecycle.prevent_destroy
-  error_message = "${resource.address} in prod needs lifecycle { prevent_destroy = true }."
+  condition     = !contains(change.actions, "delete")
+  error_message = "${resource.address} in prod would be ${length(change.actions) > 1 ? "replaced" : "destroyed"}: prod's registries, buckets, keys and cluster are protected (policies/clusters.tf). Change the plan so it keeps them, or remove the protection in a reviewed change first."
 }

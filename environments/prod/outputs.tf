@@ -10,32 +10,32 @@ output "subnet_ids" {
 
 output "registry_urls" {
   description = "ECR repository URL by repository name."
-  value       = { for name, repo in aws_ecr_repository.service : name => repo.repository_url }
+  value       = module.registry.repository_urls
 }
 
 output "artifact_bucket" {
   description = "S3 bucket for build artifacts and CI caches."
-  value       = aws_s3_bucket.artifacts.id
+  value       = module.registry.bucket_name
 }
 
 output "cluster_name" {
   description = "Name of the EKS cluster."
-  value       = aws_eks_cluster.main.name
+  value       = module.cluster.name
 }
 
 output "cluster_endpoint" {
   description = "Kubernetes API endpoint of the EKS cluster."
-  value       = aws_eks_cluster.main.endpoint
+  value       = module.cluster.endpoint
 }
 
 output "cluster_arn" {
   description = "ARN of the EKS cluster."
-  value       = aws_eks_cluster.main.arn
+  value       = module.cluster.arn
 }
 
 output "node_groups" {
   description = "Managed node group names by key."
-  value       = { for key, ng in aws_eks_node_group.pool : key => ng.node_group_name }
+  value       = module.cluster.node_group_names
 }
 
 output "runner_autoscaling_group" {

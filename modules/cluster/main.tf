@@ -5,8 +5,9 @@
 # entries for the admin roles, and managed node groups in the private subnets
 # launched from a launch template (IMDSv2 required, encrypted volumes).
 #
-# Like modules/registry this module sets no prevent_destroy; environments/prod
-# declares its cluster directly, protected.
+# Like modules/registry this module sets no prevent_destroy (it must be a
+# literal); environments/prod protects its cluster and key with the policy
+# "prod-prevent-destroy" (policies/clusters.tf) and max_deletes in terrace.hcl.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}

@@ -89,7 +89,7 @@ variable "flow_logs_retention_in_days" {
 }
 
 variable "flow_logs_kms_key_arn" {
-  description = "ARN of a KMS key to encrypt the flow-log group with (its key policy must allow the CloudWatch Logs service). Null: CloudWatch's own encryption."
+  description = "ARN of a KMS key to encrypt the flow-log group with (its key policy must allow the CloudWatch Logs service). Null: the module creates a key (rotation on) that only this flow-log group may use."
   type        = string
   default     = null
 }

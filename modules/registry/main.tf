@@ -6,8 +6,9 @@
 # TLS-only bucket policy, server access logs into a second bucket).
 #
 # The module deliberately sets no lifecycle { prevent_destroy } (Terraform does
-# not allow it to come from a variable); environments/prod declares its
-# registry resources directly, with prevent_destroy = true.
+# not allow it to come from a variable); environments/prod protects its
+# repositories, buckets and key with the policy "prod-prevent-destroy"
+# (policies/clusters.tf) and max_deletes in terrace.hcl.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}

@@ -1,7 +1,8 @@
 //! The shipped environments (dev, stage, prod) against moto: each applies
 //! cleanly, a second plan is empty, and destroy leaves nothing carrying the
 //! environment's ownership tag — except prod, whose registries and cluster
-//! are protected by prevent_destroy. moto lacks EKS add-ons and access
+//! are protected by the shipped policy `prod-prevent-destroy` and
+//! `max_deletes = 0` (terrace.hcl). moto lacks EKS add-ons and access
 //! entries, so the binary talks to the test kit's fake EKS endpoint put in
 //! front of moto (it answers those calls and forwards every other one).
 //! The runner token, put into SSM beforehand as the modules expect, must
@@ -299,15 +300,109 @@ async fn prod_applies_cleanly_and_refuses_to_destroy_protected_resources() {
     assert_refresh_batched_and_concurrent(&p, "prod");
     assert_cluster_hardened(moto, "prod").await;
     assert_token_never_written(&p, moto, "prod", &token).await;
+    assert_moved_blocks_keep_old_prod_state(&p);
+
+    // prod's protection: the shipped policies and terrace.hcl's environment "prod".
+    let root = terrace_testkit::workspace_root();
+    copy_dir(&root.join("policies"), &p.path().join("policies"));
+    std::fs::copy(root.join("terrace.hcl"), p.path().join("terrace.hcl")).unwrap();
     let r = p.run(&["destroy", "-e", "prod", "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("prod-prevent-destroy"), "{}", r.all());
+    for protected in [
+        "module.cluster.aws_eks_cluster.this",
+        "module.registry.aws_s3_bucket.artifacts",
+        "module.registry.aws_kms_key.this",
+    ] {
+        assert!(r.stderr.contains(protected), "{protected}\n{}", r.all());
+    }
+    // Dropping a repository from prod destroys it: the policy denies the plan.
+    let r = p.run(&[
+        "plan",
+        "-e",
+        "prod",
+        "--var",
+        r#"repositories=["api","worker","migrations"]"#,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("prod-prevent-destroy"), "{}", r.all());
     assert!(
-        r.stderr.contains("Instance cannot be destroyed"),
+        r.stderr.contains(
+            r#"module.registry.aws_ecr_repository.this["web"] in prod would be destroyed"#
+        ),
         "{}",
         r.all()
     );
-    assert!(r.stderr.contains("prevent_destroy"), "{}", r.all());
-    // Nothing was destroyed: the refusal happens at plan time.
+    // Deleting anything else (an add-on) needs --allow-destructive.
+    let r = p.run(&[
+        "plan",
+        "-e",
+        "prod",
+        "--var",
+        r#"cluster_addons={vpc-cni="v1.18.3-eksbuild.1",kube-proxy="v1.30.0-eksbuild.3",coredns="v1.11.1-eksbuild.9"}"#,
+    ]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("max_deletes"), "{}", r.all());
+    assert!(!r.stderr.contains("prod-prevent-destroy"), "{}", r.all());
+    // Nothing was destroyed: every refusal happens at plan time.
+    let r = p.run(&["plan", "-e", "prod", "--detailed-exitcode"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+}
+
+/// A prod state written when prod declared its registries and cluster
+/// itself (`aws_ecr_repository.service`, `aws_eks_cluster.main`, …): the
+/// `moved` blocks of environments/prod/moved.tf take every such object to
+/// its module address, so the plan moves and changes nothing.
+fn assert_moved_blocks_keep_old_prod_state(p: &Project) {
+    let moved = std::fs::read_to_string(p.path().join("environments/prod/moved.tf")).unwrap();
+    let mut pairs = Vec::new();
+    let mut from = None;
+    for line in moved.lines().map(str::trim) {
+        if let Some(f) = line.strip_prefix("from = ") {
+            from = Some(f.to_string());
+        } else if let Some(t) = line.strip_prefix("to   = ") {
+            pairs.push((from.take().expect("from before to"), t.to_string()));
+        }
+    }
+    assert!(pairs.len() > 30, "moved.tf: {pairs:?}");
+    let r = p.run(&["state", "list", "-e", "prod"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let mut renamed = 0;
+    for addr in r.stdout.lines() {
+        let Some((old, new)) = pairs.iter().find(|(_, new)| {
+            addr == new
+                || addr
+                    .strip_prefix(new.as_str())
+                    .is_some_and(|k| k.starts_with('['))
+        }) else {
+            continue;
+        };
+        let old_addr = format!("{old}{}", &addr[new.len()..]);
+        let r = p.run(&["state", "mv", "-e", "prod", addr, &old_addr]);
+        assert_eq!(r.code, 0, "state mv {addr} {old_addr}\n{}", r.all());
+        renamed += 1;
+    }
+    assert!(renamed > 30, "only {renamed} objects renamed");
+    let r = p.run(&["plan", "-e", "prod", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("plan JSON");
+    let changes = doc["resource_changes"]
+        .as_array()
+        .expect("resource_changes");
+    let moves = changes
+        .iter()
+        .filter(|c| c["previous_address"].is_string())
+        .count();
+    assert_eq!(moves, renamed, "every renamed object moves back");
+    for c in changes {
+        assert_eq!(
+            c["change"]["actions"],
+            serde_json::json!(["no-op"]),
+            "{c:#}"
+        );
+    }
+    let r = p.run(&["apply", "-e", "prod", "--auto-approve"]);
+    assert_eq!(r.code, 0, "{}", r.all());
     let r = p.run(&["plan", "-e", "prod", "--detailed-exitcode"]);
     assert_eq!(r.code, 0, "{}", r.all());
 }

@@ -1011,6 +1011,7 @@ mod tests {
             refreshed: BTreeMap::new(),
             targets: vec![],
             warnings: vec![],
+            configuration: None,
         }
     }
 

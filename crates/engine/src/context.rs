@@ -8,8 +8,8 @@ use std::sync::Arc;
 use terrace_core::{Diagnostic, Diagnostics, ResourceMode, Value};
 use terrace_graph::DepGraph;
 use terrace_lang::{
-    AttrRequirement, BodySchema, Config, Evaluator, GraphNode, NodeKind, ProviderRef,
-    RemoteModules, SchemaLookup, SourceMap, VarInputs,
+    AttrRequirement, BodySchema, Config, ConfigSchemas, Evaluator, GraphNode, NodeKind,
+    ProviderRef, RemoteModules, SchemaLookup, SourceMap, VarInputs,
 };
 use terrace_provider::{AttrMode, Provider, ProviderFactory, Schema};
 use terrace_state::StateStore;
@@ -160,6 +160,38 @@ impl SchemaLookup for Schemas<'_> {
             .iter()
             .map(|f| f.name().to_string())
             .collect()
+    }
+}
+
+impl ConfigSchemas for Schemas<'_> {
+    fn is_sensitive(
+        &self,
+        provider: &str,
+        resource: Option<(ResourceMode, &str)>,
+        path: &[&str],
+    ) -> bool {
+        let Some(f) = self.engine.factory(provider) else {
+            return false;
+        };
+        let mut schema = match resource {
+            None => Some(&f.schema().provider),
+            Some((mode, t)) => self.engine.type_schema(mode, provider, t),
+        };
+        let Some((attr, blocks)) = path.split_last() else {
+            return false;
+        };
+        for b in blocks {
+            schema = schema.and_then(|s| s.blocks.get(*b)).map(|b| &b.schema);
+        }
+        schema
+            .and_then(|s| s.attributes.get(*attr))
+            .is_some_and(|a| a.sensitive)
+    }
+
+    fn schema_version(&self, provider: &str, mode: ResourceMode, type_name: &str) -> u64 {
+        self.engine
+            .type_schema(mode, provider, type_name)
+            .map_or(0, |s| u64::from(s.version))
     }
 }
 

@@ -138,6 +138,11 @@ pub struct Plan {
     pub targets: Vec<String>,
     /// Warnings found while planning (e.g. pending intents).
     pub warnings: Vec<String>,
+    /// The configuration as Terraform's plan JSON writes it
+    /// (`configuration`, see [`terrace_lang::configuration_json`]); kept in
+    /// plan files so `show -json FILE` has it. `None` for plans made
+    /// without a configuration at hand.
+    pub configuration: Option<serde_json::Value>,
 }
 
 impl Plan {
@@ -158,6 +163,7 @@ impl Plan {
             refreshed: BTreeMap::new(),
             targets: vec![],
             warnings: vec![],
+            configuration: None,
         }
     }
 
@@ -284,6 +290,10 @@ pub struct PlanFile {
     /// (see [`crate::guard`]); covered by the file's hash like the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guard: Option<crate::guard::PlanFileGuard>,
+    /// Terraform's `configuration` section of the plan JSON (no values
+    /// marked sensitive in it: see [`terrace_lang::configuration_json`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configuration: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -394,6 +404,7 @@ impl Plan {
             warnings: self.warnings.clone(),
             rollback_of: None,
             guard: None,
+            configuration: self.configuration.clone(),
         }
     }
 
@@ -471,6 +482,7 @@ impl Plan {
                 .collect(),
             targets: f.targets,
             warnings: f.warnings,
+            configuration: f.configuration,
         })
     }
 }

@@ -288,6 +288,10 @@ pub async fn make_plan(
         refreshed: refreshed.clone(),
         targets: opts.targets.iter().map(ToString::to_string).collect(),
         warnings,
+        configuration: Some(terrace_lang::configuration_json(
+            &env.config,
+            &crate::context::Schemas::new(engine),
+        )),
     };
 
     match opts.mode {

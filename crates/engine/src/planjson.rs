@@ -5,6 +5,9 @@
 //! `planned_values`, and marked `true` in `before_sensitive`/
 //! `after_sensitive`/`sensitive_values` — no secret reaches the document.
 //! Unknown values are omitted and marked in `after_unknown`.
+//!
+//! `configuration` is the one the plan carries ([`Plan::configuration`],
+//! written by [`terrace_lang::configuration_json`] when planning).
 
 use crate::model::{Action, Plan, ResourceChange};
 use serde_json::{Map, Value as Json, json};
@@ -12,13 +15,7 @@ use std::collections::BTreeMap;
 use terrace_core::{InstanceKey, ResourceMode, Value};
 
 /// The provider's registry name, as Terraform writes it.
-pub fn provider_name(key: &str) -> String {
-    let name = key.split('.').next().unwrap_or(key);
-    match name {
-        "terraform" => "terraform.io/builtin/terraform".into(),
-        other => format!("registry.terraform.io/hashicorp/{other}"),
-    }
-}
+pub use terrace_lang::provider_full_name as provider_name;
 
 /// Known, non-sensitive JSON of a value: sensitive → null, unknown → omitted.
 fn visible(v: &Value) -> Json {
@@ -257,57 +254,6 @@ pub fn plan_json(plan: &Plan, prior_state: Option<&terrace_state::State>) -> Jso
             )
         })
         .collect();
-    let config_resources: Vec<(String, Json)> = plan
-        .changes
-        .iter()
-        .filter(|c| {
-            c.addr.key.is_none()
-                || matches!(c.addr.key, Some(InstanceKey::Int(0)))
-                || matches!(c.addr.key, Some(InstanceKey::Str(_)))
-        })
-        .map(|c| {
-            let block = c.addr.block();
-            let expressions: Map<String, Json> = c
-                .after
-                .as_ref()
-                .and_then(Value::as_map)
-                .map(|m| {
-                    m.iter()
-                        .filter(|(_, v)| {
-                            v.is_wholly_known() && !v.is_null() && !v.contains_sensitive()
-                        })
-                        .map(|(k, v)| (k.clone(), json!({ "constant_value": visible(v) })))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let mut r = json!({
-                "address": block.local_name(),
-                "mode": mode_str(block.mode),
-                "type": block.type_name,
-                "name": block.name,
-                "provider_config_key": c.provider,
-                "schema_version": 0,
-                "expressions": expressions,
-            });
-            if !c.dependencies.is_empty() {
-                r["depends_on"] = json!(c.dependencies);
-            }
-            (c.addr.module.to_string(), r)
-        })
-        .collect();
-    let mut seen = std::collections::BTreeSet::new();
-    let config_resources: Vec<(String, Json)> = config_resources
-        .into_iter()
-        .filter(|(m, r)| seen.insert((m.clone(), r["address"].as_str().unwrap_or("").to_string())))
-        .collect();
-    let provider_config: Map<String, Json> = plan
-        .changes
-        .iter()
-        .map(|c| c.provider.clone())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .map(|p| (p.clone(), json!({ "name": p.split('.').next().unwrap_or(&p), "full_name": provider_name(&p) })))
-        .collect();
     let mut doc = json!({
         "format_version": "1.2",
         "terraform_version": format!("terrace-{}", env!("CARGO_PKG_VERSION")),
@@ -316,7 +262,10 @@ pub fn plan_json(plan: &Plan, prior_state: Option<&terrace_state::State>) -> Jso
         "resource_drift": drift,
         "resource_changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
         "output_changes": output_changes,
-        "configuration": { "provider_config": provider_config, "root_module": module_tree(config_resources) },
+        "configuration": plan
+            .configuration
+            .clone()
+            .unwrap_or_else(|| json!({ "root_module": {} })),
         "relevant_attributes": [],
         "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "errored": false,

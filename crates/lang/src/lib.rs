@@ -34,6 +34,7 @@
 //! `INSTA_UPDATE=always cargo test -p terrace-lang` or `cargo insta review`.
 
 mod config;
+mod configjson;
 pub mod envsettings;
 mod eval;
 mod evaluator;
@@ -55,6 +56,7 @@ pub use config::{
     ProviderRequirement, RemoteModules, RemoteSource, RemovedBlock, ReplaceTrigger, ResourceBlock,
     TerraformBlock, Variable, load_config, load_config_with, normalize as normalize_path,
 };
+pub use configjson::{ConfigSchemas, configuration_json, provider_full_name};
 pub use evaluator::{
     AttrRequirement, BodySchema, Evaluator, GraphNode, NodeKind, ResourceInstanceConfig,
     ResourceLookup, SchemaLookup,

@@ -8,7 +8,7 @@ use hcl_edit::expr::{Expression, TraversalOperator};
 use hcl_edit::structure::{Body, Structure};
 use hcl_edit::template::{Directive, Element, Template};
 use hcl_edit::{Decorated, Ident};
-use terrace_core::ResourceMode;
+use terrace_core::{InstanceKey, ResourceMode};
 
 /// What a reference points at.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -37,6 +37,41 @@ pub struct Reference {
     /// The first attribute accessed after the subject (skipping one index or
     /// splat), e.g. `id` in `aws_instance.r[0].id`, with its span.
     pub attr: Option<(String, Range<usize>)>,
+    /// The literal steps after the subject (up to the first splat or
+    /// computed index): `[0]`, `.id` of `aws_instance.r[0].id`. The
+    /// configuration's JSON form lists references with them.
+    pub steps: Vec<RefStep>,
+}
+
+/// One literal step of a traversal: `.name`, `[0]` or `["key"]`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefStep {
+    Attr(String),
+    Key(InstanceKey),
+}
+
+/// The literal steps of `ops`, stopping at the first splat or computed index.
+fn literal_steps(ops: &[Decorated<TraversalOperator>]) -> Vec<RefStep> {
+    let mut out = Vec::new();
+    for op in ops {
+        let step = match op.value() {
+            TraversalOperator::GetAttr(id) => RefStep::Attr(id.as_str().to_string()),
+            TraversalOperator::LegacyIndex(i) => match i64::try_from(*i.value()) {
+                Ok(i) => RefStep::Key(InstanceKey::Int(i)),
+                Err(_) => break,
+            },
+            TraversalOperator::Index(Expression::Number(n)) => match n.value().as_i64() {
+                Some(i) => RefStep::Key(InstanceKey::Int(i)),
+                None => break,
+            },
+            TraversalOperator::Index(Expression::String(s)) => {
+                RefStep::Key(InstanceKey::Str(s.value().to_string()))
+            }
+            _ => break,
+        };
+        out.push(step);
+    }
+    out
 }
 
 /// A bad reference prefix (`var` alone, `data.x` without a name).
@@ -340,6 +375,7 @@ impl RefCollector {
         match parse_subject(root, ops, &|n| bound.iter().any(|b| b == n)) {
             Ok(None) => {}
             Ok(Some((subject, consumed, span))) => {
+                let steps = literal_steps(&ops[consumed..]);
                 let mut rest = &ops[consumed..];
                 if let Some(first) = rest.first()
                     && matches!(
@@ -357,6 +393,7 @@ impl RefCollector {
                     subject,
                     span,
                     attr,
+                    steps,
                 });
             }
             Err(bad) => self.bad.push(bad),
