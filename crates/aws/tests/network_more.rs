@@ -618,49 +618,37 @@ async fn database_subnet_groups() {
 
 /// A tag added by hand to a database subnet group, through its service.
 async fn subnet_group_tag_outside(p: &AwsProvider, type_name: &str, group: &Value) {
-    let (key, value) = ("edited-by", "hand");
+    // The three services tag by ARN with the same call shape.
+    macro_rules! tag_by_arn {
+        ($client:expr, $call:ident, $tag:ty) => {
+            drop(
+                $client
+                    .$call()
+                    .resource_name(s(group, "arn"))
+                    .tags(<$tag>::builder().key("edited-by").value("hand").build())
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+        };
+    }
     match type_name {
-        "aws_db_subnet_group" => drop(
-            p.rds_client()
-                .add_tags_to_resource()
-                .resource_name(s(group, "arn"))
-                .tags(
-                    aws_sdk_rds::types::Tag::builder()
-                        .key(key)
-                        .value(value)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap(),
+        "aws_db_subnet_group" => {
+            tag_by_arn!(
+                p.rds_client(),
+                add_tags_to_resource,
+                aws_sdk_rds::types::Tag
+            )
+        }
+        "aws_elasticache_subnet_group" => tag_by_arn!(
+            p.elasticache_client(),
+            add_tags_to_resource,
+            aws_sdk_elasticache::types::Tag
         ),
-        "aws_elasticache_subnet_group" => drop(
-            p.elasticache_client()
-                .add_tags_to_resource()
-                .resource_name(s(group, "arn"))
-                .tags(
-                    aws_sdk_elasticache::types::Tag::builder()
-                        .key(key)
-                        .value(value)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap(),
-        ),
-        _ => drop(
-            p.redshift_client()
-                .create_tags()
-                .resource_name(s(group, "arn"))
-                .tags(
-                    aws_sdk_redshift::types::Tag::builder()
-                        .key(key)
-                        .value(value)
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap(),
+        _ => tag_by_arn!(
+            p.redshift_client(),
+            create_tags,
+            aws_sdk_redshift::types::Tag
         ),
     }
 }

@@ -104,6 +104,28 @@ fn assert_replaces(
     );
 }
 
+/// Rewrite security group rule `rule_id` by hand as `rule` with the
+/// description "by hand" (moto needs the whole rule, not only what changes).
+async fn rewrite_rule_by_hand(
+    p: &AwsProvider,
+    sg: &str,
+    rule_id: &str,
+    rule: aws_sdk_ec2::types::builders::SecurityGroupRuleRequestBuilder,
+) {
+    p.ec2_client()
+        .modify_security_group_rules()
+        .group_id(sg)
+        .security_group_rules(
+            aws_sdk_ec2::types::SecurityGroupRuleUpdate::builder()
+                .security_group_rule_id(rule_id)
+                .security_group_rule(rule.description("by hand").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 fn arg_error_at(e: &ProviderError, attr: &str) -> bool {
     matches!(e, ProviderError::InvalidArgument { path: Some(path), .. } if path.first() == Some(&PathStep::Key(attr.into())))
 }
@@ -343,31 +365,20 @@ async fn vpc_security_group_rules_lifecycle() {
     let owned = p.list_owned(ty, env).await.unwrap();
     assert!(owned.iter().any(|o| o.get("id") == updated.get("id")));
 
-    // Edited outside.
-    p.ec2_client()
-        .modify_security_group_rules()
-        .group_id(&sg)
-        .security_group_rules(
-            aws_sdk_ec2::types::SecurityGroupRuleUpdate::builder()
-                .security_group_rule_id(s(&updated, "id"))
-                .security_group_rule(
-                    aws_sdk_ec2::types::SecurityGroupRuleRequest::builder()
-                        .ip_protocol("tcp")
-                        .from_port(8443)
-                        .to_port(8443)
-                        .cidr_ipv4("10.0.0.0/8")
-                        .description("by hand")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        s(&read(&p, ty, &updated).await.unwrap(), "description"),
-        "by hand"
-    );
+    // Edited outside → changed: the description by hand.
+    let rule = aws_sdk_ec2::types::SecurityGroupRuleRequest::builder()
+        .ip_protocol("tcp")
+        .from_port(8443)
+        .to_port(8443)
+        .cidr_ipv4("10.0.0.0/8");
+    let updated = assert_edit_seen(
+        &p,
+        ty,
+        &updated,
+        rewrite_rule_by_hand(&p, &sg, &s(&updated, "id"), rule),
+        &["description"],
+    )
+    .await;
 
     // Egress rule to another group, all protocols.
     let ety = "aws_vpc_security_group_egress_rule";
@@ -418,32 +429,16 @@ async fn vpc_security_group_rules_lifecycle() {
         egress.get("referenced_security_group_id")
     );
     // Edited outside → changed: the description by hand.
+    let rule = aws_sdk_ec2::types::SecurityGroupRuleRequest::builder()
+        .ip_protocol("-1")
+        .from_port(-1)
+        .to_port(-1)
+        .referenced_group_id(&sg);
     let egress = assert_edit_seen(
         &p,
         ety,
         &egress,
-        async {
-            p.ec2_client()
-                .modify_security_group_rules()
-                .group_id(&sg)
-                .security_group_rules(
-                    aws_sdk_ec2::types::SecurityGroupRuleUpdate::builder()
-                        .security_group_rule_id(s(&egress, "id"))
-                        .security_group_rule(
-                            aws_sdk_ec2::types::SecurityGroupRuleRequest::builder()
-                                .ip_protocol("-1")
-                                .from_port(-1)
-                                .to_port(-1)
-                                .referenced_group_id(&sg)
-                                .description("by hand")
-                                .build(),
-                        )
-                        .build(),
-                )
-                .send()
-                .await
-                .unwrap();
-        },
+        rewrite_rule_by_hand(&p, &sg, &s(&egress, "id"), rule),
         &["description"],
     )
     .await;
