@@ -255,8 +255,13 @@ async fn role_lifecycle() {
             .is_none()
     );
 
-    // Edited outside → changed: the description by hand.
+    // Edited outside → changed: the description by hand (the session
+    // duration sent as it is: moto's UpdateRole resets it when left out).
     let iam = aws_sdk_iam::Client::new(&moto_sdk_config().await);
+    let duration = updated
+        .get("max_session_duration")
+        .and_then(Value::as_i64)
+        .unwrap();
     let updated = assert_edit_seen(
         p,
         ty,
@@ -265,6 +270,7 @@ async fn role_lifecycle() {
             iam.update_role()
                 .role_name(name)
                 .description("by hand")
+                .max_session_duration(duration as i32)
                 .send()
                 .await
                 .unwrap();
