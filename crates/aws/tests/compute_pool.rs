@@ -1,5 +1,8 @@
 //! `aws_launch_template` and `aws_autoscaling_group` against a real moto server.
 
+mod common;
+
+use common::assert_edit_seen;
 use std::sync::Arc;
 use std::time::Duration;
 use terrace_aws::AwsProviderFactory;
@@ -321,6 +324,26 @@ async fn launch_template_lifecycle() {
             .unwrap()
             .is_none()
     );
+
+    // Edited outside → changed: the first version made the default again by
+    // hand. (moto ignores SourceVersion, so a version made by hand would
+    // change every argument.)
+    let ec2 = aws_sdk_ec2::Client::new(&sdk_config().await);
+    let v2b = assert_edit_seen(
+        p,
+        ty,
+        &v2b,
+        async {
+            ec2.modify_launch_template()
+                .launch_template_id(&id)
+                .default_version("1")
+                .send()
+                .await
+                .unwrap();
+        },
+        &["default_version"],
+    )
+    .await;
 
     p.delete(ty, &v2b).await.unwrap();
     p.delete(ty, &v2b).await.unwrap();

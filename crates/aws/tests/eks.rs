@@ -1,5 +1,8 @@
 //! `aws_eks_cluster` and `aws_eks_node_group` against a real moto server.
 
+mod common;
+
+use common::assert_edit_seen;
 use std::sync::Arc;
 use std::time::Duration;
 use terrace_aws::AwsProviderFactory;
@@ -338,6 +341,24 @@ async fn cluster_lifecycle() {
             .is_none()
     );
 
+    // Edited outside → changed: a tag added by hand.
+    let eks = aws_sdk_eks::Client::new(&sdk_config().await);
+    let updated = assert_edit_seen(
+        p,
+        ty,
+        &updated,
+        async {
+            eks.tag_resource()
+                .resource_arn(updated.get("arn").and_then(Value::as_str).unwrap())
+                .tags("edited-by", "hand")
+                .send()
+                .await
+                .unwrap();
+        },
+        &["tags", "tags_all"],
+    )
+    .await;
+
     p.delete(ty, &updated).await.unwrap();
     assert_eq!(
         p.read_resources(ty, std::slice::from_ref(&updated))
@@ -525,8 +546,32 @@ async fn node_group_lifecycle() {
         .expect("found");
     assert_eq!(found.get("id"), updated.get("id"));
 
-    // Deleted outside terrace → gone, not an error; delete is then a no-op.
+    // Edited outside → changed: scaled by hand.
     let eks = aws_sdk_eks::Client::new(&sdk_config().await);
+    let updated = assert_edit_seen(
+        p,
+        ty,
+        &updated,
+        async {
+            eks.update_nodegroup_config()
+                .cluster_name("ekstest-ng")
+                .nodegroup_name("ekstest-ng-default")
+                .scaling_config(
+                    aws_sdk_eks::types::NodegroupScalingConfig::builder()
+                        .desired_size(2)
+                        .min_size(1)
+                        .max_size(5)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        },
+        &["scaling_config"],
+    )
+    .await;
+
+    // Deleted outside terrace → gone, not an error; delete is then a no-op.
     eks.delete_nodegroup()
         .cluster_name("ekstest-ng")
         .nodegroup_name("ekstest-ng-default")

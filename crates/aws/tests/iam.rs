@@ -1,6 +1,9 @@
 //! `aws_iam_role`, `aws_iam_instance_profile`, `aws_iam_role_policy_attachment`
 //! against a real moto server.
 
+mod common;
+
+use common::{assert_delete_seen, assert_edit_seen};
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
@@ -252,6 +255,30 @@ async fn role_lifecycle() {
             .is_none()
     );
 
+    // Edited outside → changed: the description by hand (the session
+    // duration sent as it is: moto's UpdateRole resets it when left out).
+    let iam = aws_sdk_iam::Client::new(&moto_sdk_config().await);
+    let duration = updated
+        .get("max_session_duration")
+        .and_then(Value::as_i64)
+        .unwrap();
+    let updated = assert_edit_seen(
+        p,
+        ty,
+        &updated,
+        async {
+            iam.update_role()
+                .role_name(name)
+                .description("by hand")
+                .max_session_duration(duration as i32)
+                .send()
+                .await
+                .unwrap();
+        },
+        &["description"],
+    )
+    .await;
+
     p.delete(ty, &updated).await.expect("delete");
     p.delete(ty, &updated)
         .await
@@ -440,6 +467,24 @@ async fn instance_profile_lifecycle() {
         .unwrap();
     assert_eq!(found.get("id"), Some(&Value::from(name)));
 
+    // Edited outside → changed: the role taken off by hand.
+    let iam = aws_sdk_iam::Client::new(&moto_sdk_config().await);
+    let updated = assert_edit_seen(
+        p,
+        ty,
+        &updated,
+        async {
+            iam.remove_role_from_instance_profile()
+                .instance_profile_name(name)
+                .role_name("iamtest-ip-r2")
+                .send()
+                .await
+                .unwrap();
+        },
+        &["role"],
+    )
+    .await;
+
     // Deleting the role detaches it from the profile first (as Terraform does).
     p.delete(ty, &updated).await.unwrap();
     assert_eq!(
@@ -449,6 +494,23 @@ async fn instance_profile_lifecycle() {
         vec![None]
     );
     p.delete(ty, &updated).await.unwrap();
+
+    // Deleted outside → missing.
+    let again = create_checked(p, ty, &config, "aws_iam_instance_profile.p", "tok-ip2").await;
+    assert_delete_seen(p, ty, &again, async {
+        iam.remove_role_from_instance_profile()
+            .instance_profile_name(name)
+            .role_name("iamtest-ip-r1")
+            .send()
+            .await
+            .unwrap();
+        iam.delete_instance_profile()
+            .instance_profile_name(name)
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
     p.delete("aws_iam_role", &r1).await.unwrap();
     p.delete("aws_iam_role", &r2).await.unwrap();
 }

@@ -259,6 +259,28 @@ async fn load_balancer_target_group_listener_and_attachment() {
         .unwrap()
         .unwrap();
     assert_eq!(imported.get("port"), Some(&Value::from(80)));
+    // Edited outside → changed: the deregistration delay by hand.
+    let tg2 = assert_edit_seen(
+        &p,
+        "aws_lb_target_group",
+        &tg2,
+        async {
+            p.elbv2_client()
+                .modify_target_group_attributes()
+                .target_group_arn(&tg_arn)
+                .attributes(
+                    aws_sdk_elasticloadbalancingv2::types::TargetGroupAttribute::builder()
+                        .key("deregistration_delay.timeout_seconds")
+                        .value("60")
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        },
+        &["deregistration_delay"],
+    )
+    .await;
 
     // aws_lb_listener: forward, then a fixed response, then a redirect.
     let forward = |tg: &str| {
@@ -344,6 +366,23 @@ async fn load_balancer_target_group_listener_and_attachment() {
         listener.get("default_action")
     );
     assert_eq!(p.list_owned("aws_lb_listener", env).await.unwrap().len(), 1);
+    // Edited outside → changed: another port by hand.
+    let listener = assert_edit_seen(
+        &p,
+        "aws_lb_listener",
+        &listener,
+        async {
+            p.elbv2_client()
+                .modify_listener()
+                .listener_arn(s(&listener, "arn"))
+                .port(8081)
+                .send()
+                .await
+                .unwrap();
+        },
+        &["port"],
+    )
+    .await;
 
     // The target group now reports its load balancer.
     let tg2 = read(&p, "aws_lb_target_group", &tg2).await.unwrap();
@@ -420,10 +459,31 @@ async fn load_balancer_target_group_listener_and_attachment() {
     // Destroy in dependency order; deleted objects read as gone.
     p.delete("aws_lb_listener", &listener).await.unwrap();
     assert_eq!(read(&p, "aws_lb_listener", &listener).await, None);
+    // Deleted outside → missing.
+    let again = create(&p, "aws_lb_listener", &l_config, &lc).await;
+    assert_delete_seen(&p, "aws_lb_listener", &again, async {
+        p.elbv2_client()
+            .delete_listener()
+            .listener_arn(s(&again, "arn"))
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
     for tg in [&tg2, &ip_tg] {
         p.delete("aws_lb_target_group", tg).await.unwrap();
         assert_eq!(read(&p, "aws_lb_target_group", tg).await, None);
     }
+    let again = create(&p, "aws_lb_target_group", &tg_config, &tc).await;
+    assert_delete_seen(&p, "aws_lb_target_group", &again, async {
+        p.elbv2_client()
+            .delete_target_group()
+            .target_group_arn(s(&again, "arn"))
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
     p.delete("aws_lb", &lb2).await.unwrap();
     assert_eq!(read(&p, "aws_lb", &lb2).await, None);
     p.delete("aws_lb", &lb2)

@@ -96,6 +96,16 @@ async fn vpc_lifecycle() {
         .expect("deleting twice is fine");
     assert!(p.import("aws_vpc", &id).await.unwrap().is_none());
     assert!(calls(&p, "ec2:CreateVpc") == 1);
+
+    // Deleted outside → missing.
+    let again = create(&p, "aws_vpc", &config, &c).await;
+    assert_delete_seen(
+        &p,
+        "aws_vpc",
+        &again,
+        ec2_delete_outside(&p, "aws_vpc", &s(&again, "id")),
+    )
+    .await;
 }
 
 async fn make_vpc(p: &terrace_aws::AwsProvider, env: &str, cidr: &str) -> Value {
@@ -171,6 +181,29 @@ async fn subnet_lifecycle() {
         .unwrap();
     assert_eq!(imported.get("cidr_block"), state.get("cidr_block"));
     assert_eq!(p.list_owned("aws_subnet", env).await.unwrap().len(), 1);
+
+    // Edited outside → changed: public IPs turned off by hand.
+    let sid = s(&updated, "id");
+    assert_edit_seen(
+        &p,
+        "aws_subnet",
+        &updated,
+        async {
+            p.ec2_client()
+                .modify_subnet_attribute()
+                .subnet_id(&sid)
+                .map_public_ip_on_launch(
+                    aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                        .value(false)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        },
+        &["map_public_ip_on_launch"],
+    )
+    .await;
 
     // Deleted outside terrace: the read says gone.
     p.ec2_client()
@@ -316,6 +349,16 @@ async fn security_group_lifecycle() {
 
     p.delete("aws_security_group", &updated).await.unwrap();
     assert_eq!(read(&p, "aws_security_group", &updated).await, None);
+
+    // Deleted outside → missing.
+    let again = create(&p, "aws_security_group", &config, &c).await;
+    assert_delete_seen(
+        &p,
+        "aws_security_group",
+        &again,
+        ec2_delete_outside(&p, "aws_security_group", &s(&again, "id")),
+    )
+    .await;
     p.delete("aws_vpc", &vpc).await.unwrap();
 }
 
@@ -465,9 +508,11 @@ async fn vpc_reads_are_batched() {
 }
 
 /// The lookups shared by the EC2 types that map one describable object
-/// (internet gateway, subnet, route table, egress-only gateway, elastic IP): batched refresh with gone
-/// objects as `None`, import by ID, crash lookup by ownership address and
-/// unmanaged listing by environment.
+/// (internet gateway, subnet, route table, egress-only gateway, elastic IP):
+/// no-op re-plan, tags in place, replacement where an argument forces it,
+/// batched refresh with gone objects as `None`, import by ID, crash lookup by ownership address,
+/// unmanaged listing by environment, a tag added by hand seen as a change,
+/// destroy, and deleted outside seen as missing.
 #[tokio::test]
 async fn ec2_shared_lookups_find_import_and_list() {
     let env = "net-lookups";
@@ -479,6 +524,7 @@ async fn ec2_shared_lookups_find_import_and_list() {
             "aws_internet_gateway",
             "aws_internet_gateway.gw",
             Value::map([("vpc_id", vpc_id.clone())]),
+            None,
         ),
         (
             "aws_subnet",
@@ -487,27 +533,50 @@ async fn ec2_shared_lookups_find_import_and_list() {
                 ("vpc_id", vpc_id.clone()),
                 ("cidr_block", Value::from("10.42.1.0/24")),
             ]),
+            Some(("cidr_block", Value::from("10.42.9.0/24"))),
         ),
         (
             "aws_route_table",
             "aws_route_table.private",
             Value::map([("vpc_id", vpc_id.clone())]),
+            Some(("vpc_id", Value::from("vpc-other"))),
         ),
         (
             "aws_egress_only_internet_gateway",
             "aws_egress_only_internet_gateway.v6",
             Value::map([("vpc_id", vpc_id.clone())]),
+            Some(("vpc_id", Value::from("vpc-other"))),
         ),
         (
             "aws_eip",
             "aws_eip.a",
             Value::map([("domain", Value::from("vpc"))]),
+            None,
         ),
     ];
-    for (ty, addr, config) in cases {
+    for (ty, addr, config, replacing) in cases {
         let c = create_ctx(env, addr);
         let made = create(&p, ty, &config, &c).await;
         let id = s(&made, "id");
+        assert_no_diff(&p, ty, &made, &config, &c.resource);
+        // In place: tags.
+        let mut tagged = config.clone();
+        tagged
+            .as_map_mut()
+            .unwrap()
+            .insert("tags".into(), Value::map([("Name", Value::from(addr))]));
+        let made = update_in_place(&p, ty, &made, &tagged, &c.resource).await;
+        assert_eq!(read(&p, ty, &made).await.as_ref(), Some(&made), "{ty}");
+        // Replacement where an argument forces it.
+        if let Some((key, value)) = replacing {
+            let mut moved = tagged.clone();
+            moved.as_map_mut().unwrap().insert(key.into(), value);
+            assert_eq!(
+                replaced_by(&p, ty, &made, &moved, &c.resource),
+                vec![vec![PathStep::Key(key.into())]],
+                "{ty}"
+            );
+        }
         // Import by ID reads the same object.
         let imported = p.import(ty, &id).await.unwrap().expect("import");
         assert_eq!(s(&imported, "id"), id, "{ty}");
@@ -544,9 +613,21 @@ async fn ec2_shared_lookups_find_import_and_list() {
         let read = p.read_resources(ty, &[ghost, made.clone()]).await.unwrap();
         assert!(read[0].is_none(), "{ty}");
         assert_eq!(read[1].as_ref().map(|v| s(v, "id")), Some(id.clone()));
-        // Deleted outside → gone.
-        p.delete(ty, &made).await.unwrap();
+        // Edited outside → changed: a tag added by hand.
+        let edited = assert_edit_seen(
+            &p,
+            ty,
+            &made,
+            ec2_tag_outside(&p, &id),
+            &["tags", "tags_all"],
+        )
+        .await;
+        // Destroy → gone.
+        p.delete(ty, &edited).await.unwrap();
         assert!(p.read_resources(ty, &[made]).await.unwrap()[0].is_none());
+        // Deleted outside → missing.
+        let again = create(&p, ty, &config, &c).await;
+        assert_delete_seen(&p, ty, &again, ec2_delete_outside(&p, ty, &s(&again, "id"))).await;
     }
 }
 

@@ -200,11 +200,68 @@ async fn dhcp_options_and_association() {
         read(&p, "aws_vpc_dhcp_options_association", &drifted).await,
         None
     );
+    // Deleted outside → missing: the VPC put back on `default` by hand.
+    let again = created(
+        &p,
+        "aws_vpc_dhcp_options_association",
+        &a_config,
+        env,
+        "aws_vpc_dhcp_options_association.a",
+    )
+    .await;
+    assert_delete_seen(&p, "aws_vpc_dhcp_options_association", &again, async {
+        p.ec2_client()
+            .associate_dhcp_options()
+            .vpc_id(s(&vpc, "id"))
+            .dhcp_options_id("default")
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
     // (moto keeps the options assigned until the VPC goes.)
     p.delete("aws_vpc", &vpc).await.unwrap();
     // (moto keeps DHCP options "assigned" after the VPC moves off them:
-    // their deletion cannot be checked against it.)
+    // their deletion is checked with a set no VPC ever used.)
     let _ = (&d2, &other);
+    let unused = created(
+        &p,
+        "aws_vpc_dhcp_options",
+        &Value::map([("domain_name", Value::from("c.internal"))]),
+        env,
+        "aws_vpc_dhcp_options.c",
+    )
+    .await;
+    let unused_id = s(&unused, "id");
+    // Edited outside → changed: a tag added by hand.
+    let unused = assert_edit_seen(
+        &p,
+        "aws_vpc_dhcp_options",
+        &unused,
+        ec2_tag_outside(&p, &unused_id),
+        &["tags", "tags_all"],
+    )
+    .await;
+    // Destroy → gone.
+    p.delete("aws_vpc_dhcp_options", &unused).await.unwrap();
+    assert_eq!(read(&p, "aws_vpc_dhcp_options", &unused).await, None);
+    // Deleted outside → missing.
+    let unused = created(
+        &p,
+        "aws_vpc_dhcp_options",
+        &Value::map([("domain_name", Value::from("c.internal"))]),
+        env,
+        "aws_vpc_dhcp_options.c",
+    )
+    .await;
+    let unused_id = s(&unused, "id");
+    assert_delete_seen(
+        &p,
+        "aws_vpc_dhcp_options",
+        &unused,
+        ec2_delete_outside(&p, "aws_vpc_dhcp_options", &unused_id),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -253,6 +310,15 @@ async fn customer_and_vpn_gateways() {
         .unwrap()
         .unwrap();
     assert_eq!(s(&imported, "ip_address"), "172.0.0.1");
+    // Edited outside → changed: a tag added by hand.
+    let cg = assert_edit_seen(
+        &p,
+        "aws_customer_gateway",
+        &cg,
+        ec2_tag_outside(&p, &cg_id),
+        &["tags", "tags_all"],
+    )
+    .await;
 
     // aws_vpn_gateway attached in place.
     let gw_address = "aws_vpn_gateway.vgw";
@@ -305,6 +371,12 @@ async fn customer_and_vpn_gateways() {
     )
     .await;
 
+    assert_eq!(
+        p.import("aws_vpn_gateway", &gw_id).await.unwrap().as_ref(),
+        Some(&gw),
+        "aws_vpn_gateway: import by ID"
+    );
+
     // aws_vpn_gateway_attachment.
     let at_config = Value::map([
         ("vpc_id", Value::from(vpc_id.clone())),
@@ -330,6 +402,13 @@ async fn customer_and_vpn_gateways() {
         p.import("aws_vpn_gateway_attachment", "nonsense")
             .await
             .is_err()
+    );
+    replaced_by(
+        &p,
+        "aws_vpn_gateway_attachment",
+        &at,
+        &with(&at_config, &[("vpc_id", Value::from("vpc-other"))]),
+        "vpc_id",
     );
 
     // aws_vpn_gateway_route_propagation: moto has no
@@ -359,8 +438,53 @@ async fn customer_and_vpn_gateways() {
     // Destroy the attachment: detached, reads gone.
     p.delete("aws_vpn_gateway_attachment", &at).await.unwrap();
     assert_eq!(read(&p, "aws_vpn_gateway_attachment", &at).await, None);
+    // Detached outside terrace → missing.
+    let at = created(
+        &p,
+        "aws_vpn_gateway_attachment",
+        &at_config,
+        env,
+        "aws_vpn_gateway_attachment.a",
+    )
+    .await;
+    assert_delete_seen(&p, "aws_vpn_gateway_attachment", &at, async {
+        p.ec2_client()
+            .detach_vpn_gateway()
+            .vpn_gateway_id(&gw_id)
+            .vpc_id(&vpc_id)
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
     p.delete("aws_vpn_gateway", &gw).await.unwrap();
     assert_eq!(read(&p, "aws_vpn_gateway", &gw).await, None);
+    let gw = created(
+        &p,
+        "aws_vpn_gateway",
+        &Value::map::<&str>([]),
+        env,
+        gw_address,
+    )
+    .await;
+    assert_delete_seen(
+        &p,
+        "aws_vpn_gateway",
+        &gw,
+        ec2_delete_outside(&p, "aws_vpn_gateway", &s(&gw, "id")),
+    )
+    .await;
+    // Destroy → gone.
+    let other_cg = created(
+        &p,
+        "aws_customer_gateway",
+        &with(&cg_config, &[("ip_address", Value::from("172.0.0.9"))]),
+        env,
+        "aws_customer_gateway.other",
+    )
+    .await;
+    p.delete("aws_customer_gateway", &other_cg).await.unwrap();
+    assert_eq!(read(&p, "aws_customer_gateway", &other_cg).await, None);
     // Deleted outside terrace → missing.
     p.ec2_client()
         .delete_customer_gateway()
@@ -447,6 +571,15 @@ async fn database_subnet_groups() {
             .expect("found by tags");
         assert_eq!(s(&found, "id"), name);
         assert_eq!(p.list_owned(type_name, env).await.unwrap().len(), 1);
+        // Edited outside → changed: a tag added by hand.
+        let g2 = assert_edit_seen(
+            &p,
+            type_name,
+            &g2,
+            subnet_group_tag_outside(&p, type_name, &g2),
+            &["tags", "tags_all"],
+        )
+        .await;
         if type_name == "aws_elasticache_subnet_group" {
             // moto has no DeleteCacheSubnetGroup.
             continue;
@@ -457,6 +590,66 @@ async fn database_subnet_groups() {
             .await
             .expect("deleting twice is fine");
         assert!(p.import(type_name, &name).await.unwrap().is_none());
+        // Deleted outside → missing.
+        let again = created(&p, type_name, &config, env, &address).await;
+        assert_delete_seen(&p, type_name, &again, async {
+            match type_name {
+                "aws_db_subnet_group" => drop(
+                    p.rds_client()
+                        .delete_db_subnet_group()
+                        .db_subnet_group_name(&name)
+                        .send()
+                        .await
+                        .unwrap(),
+                ),
+                _ => drop(
+                    p.redshift_client()
+                        .delete_cluster_subnet_group()
+                        .cluster_subnet_group_name(&name)
+                        .send()
+                        .await
+                        .unwrap(),
+                ),
+            }
+        })
+        .await;
+    }
+}
+
+/// A tag added by hand to a database subnet group, through its service.
+async fn subnet_group_tag_outside(p: &AwsProvider, type_name: &str, group: &Value) {
+    // The three services tag by ARN with the same call shape.
+    macro_rules! tag_by_arn {
+        ($client:expr, $call:ident, $tag:ty) => {
+            drop(
+                $client
+                    .$call()
+                    .resource_name(s(group, "arn"))
+                    .tags(<$tag>::builder().key("edited-by").value("hand").build())
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+        };
+    }
+    match type_name {
+        "aws_db_subnet_group" => {
+            tag_by_arn!(
+                p.rds_client(),
+                add_tags_to_resource,
+                aws_sdk_rds::types::Tag
+            )
+        }
+        "aws_elasticache_subnet_group" => tag_by_arn!(
+            p.elasticache_client(),
+            add_tags_to_resource,
+            aws_sdk_elasticache::types::Tag
+        ),
+        _ => tag_by_arn!(
+            p.redshift_client(),
+            create_tags,
+            aws_sdk_redshift::types::Tag
+        ),
     }
 }
 
@@ -769,6 +962,14 @@ async fn network_acl_and_default_network_acl() {
             .map(|l| l.len()),
         Some(2)
     );
+    // Protocols come back as numbers; against the named ones, no change.
+    assert_no_diff(
+        &p,
+        "aws_network_acl",
+        &imported,
+        &config2,
+        &ctx(env, address),
+    );
     // Edited outside → changed; no blocks leaves rules alone.
     p.ec2_client()
         .replace_network_acl_entry()
@@ -851,6 +1052,60 @@ async fn network_acl_and_default_network_acl() {
             .is_none(),
         "a non-default ACL is not a default ACL"
     );
+    let imported = p
+        .import("aws_default_network_acl", &default_id)
+        .await
+        .unwrap()
+        .expect("the default ACL imports by its ID");
+    // The API's protocol number ("6") stands for the configured "tcp": the
+    // imported object plans no change.
+    assert_no_diff(
+        &p,
+        "aws_default_network_acl",
+        &imported,
+        &with(
+            &d_config,
+            &[("ingress", Value::set(vec![acl_rule(100, 22)]))],
+        ),
+        &ctx(env, d_address),
+    );
+    replaced_by(
+        &p,
+        "aws_default_network_acl",
+        &d2,
+        &with(
+            &d_config,
+            &[("default_network_acl_id", Value::from("acl-other"))],
+        ),
+        "default_network_acl_id",
+    );
+    // Edited outside → changed: a rule added by hand.
+    let d2 = assert_edit_seen(
+        &p,
+        "aws_default_network_acl",
+        &d2,
+        async {
+            p.ec2_client()
+                .create_network_acl_entry()
+                .network_acl_id(&default_id)
+                .rule_number(300)
+                .egress(false)
+                .protocol("6")
+                .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+                .cidr_block("10.0.0.0/8")
+                .port_range(
+                    aws_sdk_ec2::types::PortRange::builder()
+                        .from(443)
+                        .to(443)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        },
+        &["ingress"],
+    )
+    .await;
     p.delete("aws_default_network_acl", &d2).await.unwrap();
     assert!(read(&p, "aws_default_network_acl", &d2).await.is_some());
 
@@ -858,6 +1113,15 @@ async fn network_acl_and_default_network_acl() {
     p.delete("aws_network_acl", &drifted).await.unwrap();
     assert_eq!(read(&p, "aws_network_acl", &drifted).await, None);
     p.delete("aws_network_acl", &drifted).await.unwrap();
+    // Deleted outside → missing.
+    let again = created(&p, "aws_network_acl", &no_blocks, env, address).await;
+    assert_delete_seen(
+        &p,
+        "aws_network_acl",
+        &again,
+        ec2_delete_outside(&p, "aws_network_acl", &s(&again, "id")),
+    )
+    .await;
     p.delete("aws_subnet", &subnet).await.unwrap();
     p.delete("aws_vpc", &vpc).await.unwrap();
 }

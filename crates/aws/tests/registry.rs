@@ -118,14 +118,58 @@ async fn ecr_repository_and_lifecycle_policy() {
         .await
         .unwrap();
     assert!(s(&pol2, "policy").contains("20"));
+    // Another repository is a new policy.
+    let moved = Value::map([
+        ("repository", Value::from("another-repository")),
+        ("policy", Value::from(policy2.as_str())),
+    ]);
+    assert_eq!(
+        p.plan_resource(
+            "aws_ecr_lifecycle_policy",
+            Some(&pol2),
+            &moved,
+            &lc.resource
+        )
+        .unwrap()
+        .requires_replace,
+        vec![vec![PathStep::Key("repository".into())]]
+    );
     assert!(
         p.import("aws_ecr_lifecycle_policy", &name)
             .await
             .unwrap()
             .is_some()
     );
+    // Edited outside → changed: another count by hand.
+    let pol2 = assert_edit_seen(
+        &p,
+        "aws_ecr_lifecycle_policy",
+        &pol2,
+        async {
+            p.ecr_client()
+                .put_lifecycle_policy()
+                .repository_name(&name)
+                .lifecycle_policy_text(policy.replace("\"countNumber\":10", "\"countNumber\":30"))
+                .send()
+                .await
+                .unwrap();
+        },
+        &["policy"],
+    )
+    .await;
     p.delete("aws_ecr_lifecycle_policy", &pol2).await.unwrap();
     assert_eq!(read(&p, "aws_ecr_lifecycle_policy", &pol2).await, None);
+    // Deleted outside → missing.
+    let again = create(&p, "aws_ecr_lifecycle_policy", &pcfg, &lc).await;
+    assert_delete_seen(&p, "aws_ecr_lifecycle_policy", &again, async {
+        p.ecr_client()
+            .delete_lifecycle_policy()
+            .repository_name(&name)
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
 
     // Repository policy: the same shape; pull granted to one role.
     let rc = create_ctx(env, "aws_ecr_repository_policy.app");
@@ -186,6 +230,22 @@ async fn ecr_repository_and_lifecycle_policy() {
         .await
         .unwrap();
     assert!(s(&rp2, "policy").contains("ecr:DescribeImages"));
+    let mut moved = rcfg("ecr:DescribeImages", false);
+    moved
+        .as_map_mut()
+        .unwrap()
+        .insert("repository".into(), Value::from("another-repository"));
+    assert_eq!(
+        p.plan_resource(
+            "aws_ecr_repository_policy",
+            Some(&rp2),
+            &moved,
+            &rc.resource
+        )
+        .unwrap()
+        .requires_replace,
+        vec![vec![PathStep::Key("repository".into())]]
+    );
     assert_eq!(
         p.import("aws_ecr_repository_policy", &name)
             .await
@@ -426,12 +486,57 @@ async fn s3_bucket_and_versioning() {
     );
     assert_eq!(p.list_owned("aws_s3_bucket", env).await.unwrap().len(), 1);
 
+    // Edited outside → changed: a tag added by hand.
+    let s3 = p.s3_client().clone();
+    let updated = assert_edit_seen(
+        &p,
+        "aws_s3_bucket",
+        &updated,
+        async {
+            let mut tags = s3
+                .get_bucket_tagging()
+                .bucket(&bucket)
+                .send()
+                .await
+                .unwrap()
+                .tag_set()
+                .to_vec();
+            tags.push(
+                aws_sdk_s3::types::Tag::builder()
+                    .key("edited-by")
+                    .value("hand")
+                    .build()
+                    .unwrap(),
+            );
+            s3.put_bucket_tagging()
+                .bucket(&bucket)
+                .tagging(
+                    aws_sdk_s3::types::Tagging::builder()
+                        .set_tag_set(Some(tags))
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await
+                .unwrap();
+        },
+        &["tags", "tags_all"],
+    )
+    .await;
+
     p.delete("aws_s3_bucket_versioning", &suspended)
         .await
         .unwrap();
     p.delete("aws_s3_bucket", &updated).await.unwrap();
     assert_eq!(read(&p, "aws_s3_bucket", &updated).await, None);
     assert_eq!(read(&p, "aws_s3_bucket_versioning", &suspended).await, None);
+
+    // Deleted outside → missing.
+    let again = create(&p, "aws_s3_bucket", &config, &c).await;
+    assert_delete_seen(&p, "aws_s3_bucket", &again, async {
+        s3.delete_bucket().bucket(&bucket).send().await.unwrap();
+    })
+    .await;
 }
 
 #[tokio::test]

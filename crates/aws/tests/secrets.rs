@@ -475,6 +475,24 @@ async fn secretsmanager_secret_and_version() {
             .await
             .is_err()
     );
+    // Edited outside → changed: the `blue` stage taken off by hand.
+    let staged = assert_edit_seen(
+        &p,
+        "aws_secretsmanager_secret_version",
+        &staged,
+        async {
+            p.secretsmanager_client()
+                .update_secret_version_stage()
+                .secret_id(&arn)
+                .version_stage("blue")
+                .remove_from_version_id(s(&staged, "version_id"))
+                .send()
+                .await
+                .unwrap();
+        },
+        &["version_stages"],
+    )
+    .await;
 
     // Data source: current value, sensitive; a stage nobody holds.
     let data = p
@@ -518,4 +536,35 @@ async fn secretsmanager_secret_and_version() {
     p.delete("aws_secretsmanager_secret", &drifted)
         .await
         .expect("already gone");
+
+    // Deleted outside → missing (the secret, and with it its version).
+    let again = create(&p, "aws_secretsmanager_secret", &config("one"), &c).await;
+    let again_arn = s(&again, "arn");
+    let version = create(
+        &p,
+        "aws_secretsmanager_secret_version",
+        &with_secret(&vcfg(None), &again_arn),
+        &vc,
+    )
+    .await;
+    assert_delete_seen(&p, "aws_secretsmanager_secret", &again, async {
+        p.secretsmanager_client()
+            .delete_secret()
+            .secret_id(&again_arn)
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
+    assert_delete_seen(&p, "aws_secretsmanager_secret_version", &version, async {}).await;
+}
+
+fn with_secret(config: &Value, arn: &str) -> Value {
+    let mut config = config.clone();
+    config
+        .as_map_mut()
+        .unwrap()
+        .insert("secret_id".into(), Value::from(arn));
+    config
 }

@@ -104,6 +104,28 @@ fn assert_replaces(
     );
 }
 
+/// Rewrite security group rule `rule_id` by hand as `rule` with the
+/// description "by hand" (moto needs the whole rule, not only what changes).
+async fn rewrite_rule_by_hand(
+    p: &AwsProvider,
+    sg: &str,
+    rule_id: &str,
+    rule: aws_sdk_ec2::types::builders::SecurityGroupRuleRequestBuilder,
+) {
+    p.ec2_client()
+        .modify_security_group_rules()
+        .group_id(sg)
+        .security_group_rules(
+            aws_sdk_ec2::types::SecurityGroupRuleUpdate::builder()
+                .security_group_rule_id(rule_id)
+                .security_group_rule(rule.description("by hand").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 fn arg_error_at(e: &ProviderError, attr: &str) -> bool {
     matches!(e, ProviderError::InvalidArgument { path: Some(path), .. } if path.first() == Some(&PathStep::Key(attr.into())))
 }
@@ -343,31 +365,20 @@ async fn vpc_security_group_rules_lifecycle() {
     let owned = p.list_owned(ty, env).await.unwrap();
     assert!(owned.iter().any(|o| o.get("id") == updated.get("id")));
 
-    // Edited outside.
-    p.ec2_client()
-        .modify_security_group_rules()
-        .group_id(&sg)
-        .security_group_rules(
-            aws_sdk_ec2::types::SecurityGroupRuleUpdate::builder()
-                .security_group_rule_id(s(&updated, "id"))
-                .security_group_rule(
-                    aws_sdk_ec2::types::SecurityGroupRuleRequest::builder()
-                        .ip_protocol("tcp")
-                        .from_port(8443)
-                        .to_port(8443)
-                        .cidr_ipv4("10.0.0.0/8")
-                        .description("by hand")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        s(&read(&p, ty, &updated).await.unwrap(), "description"),
-        "by hand"
-    );
+    // Edited outside → changed: the description by hand.
+    let rule = aws_sdk_ec2::types::SecurityGroupRuleRequest::builder()
+        .ip_protocol("tcp")
+        .from_port(8443)
+        .to_port(8443)
+        .cidr_ipv4("10.0.0.0/8");
+    let updated = assert_edit_seen(
+        &p,
+        ty,
+        &updated,
+        rewrite_rule_by_hand(&p, &sg, &s(&updated, "id"), rule),
+        &["description"],
+    )
+    .await;
 
     // Egress rule to another group, all protocols.
     let ety = "aws_vpc_security_group_egress_rule";
@@ -392,10 +403,60 @@ async fn vpc_security_group_rules_lifecycle() {
         &ecfg,
         &ctx(env, "aws_vpc_security_group_egress_rule.all"),
     );
+    // In place: description; replacement: the group; import by rule ID.
+    let eaddr = "aws_vpc_security_group_egress_rule.all";
+    assert_replaces(
+        &p,
+        env,
+        ety,
+        eaddr,
+        &egress,
+        &set(&ecfg, "security_group_id", "sg-other"),
+        "security_group_id",
+    );
+    let egress = update_in_place(
+        &p,
+        env,
+        ety,
+        eaddr,
+        &egress,
+        &set(&ecfg, "description", "to the group"),
+    )
+    .await;
+    let imported = p.import(ety, &s(&egress, "id")).await.unwrap().unwrap();
+    assert_eq!(
+        imported.get("referenced_security_group_id"),
+        egress.get("referenced_security_group_id")
+    );
+    // Edited outside → changed: the description by hand.
+    let rule = aws_sdk_ec2::types::SecurityGroupRuleRequest::builder()
+        .ip_protocol("-1")
+        .from_port(-1)
+        .to_port(-1)
+        .referenced_group_id(&sg);
+    let egress = assert_edit_seen(
+        &p,
+        ety,
+        &egress,
+        rewrite_rule_by_hand(&p, &sg, &s(&egress, "id"), rule),
+        &["description"],
+    )
+    .await;
 
     // Destroy; deleted outside reads as gone.
     p.delete(ety, &egress).await.unwrap();
     assert_eq!(read(&p, ety, &egress).await, None);
+    let again = make(&p, env, ety, eaddr, ecfg.clone()).await;
+    assert_delete_seen(&p, ety, &again, async {
+        p.ec2_client()
+            .revoke_security_group_egress()
+            .group_id(&sg)
+            .security_group_rule_ids(s(&again, "id"))
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
     p.ec2_client()
         .revoke_security_group_ingress()
         .group_id(&sg)
@@ -493,6 +554,16 @@ async fn key_pair_lifecycle() {
 
     p.delete(ty, &updated).await.unwrap();
     assert_eq!(read(&p, ty, &updated).await, None);
+
+    // Deleted outside → missing.
+    let again = make(&p, env, ty, "aws_key_pair.again", config.clone()).await;
+    assert_delete_seen(
+        &p,
+        ty,
+        &again,
+        ec2_delete_outside(&p, ty, &s(&again, "key_name")),
+    )
+    .await;
 
     // Name from a prefix; an ed25519 key.
     let prefixed = make(
@@ -671,6 +742,18 @@ async fn iam_policy_lifecycle_and_data_source() {
     assert_eq!(read(&p, ty, &current).await, None);
     p.delete(ty, &current).await.expect("already gone");
 
+    // Deleted outside → missing.
+    let again = make(&p, env, ty, "aws_iam_policy.again", config.clone()).await;
+    assert_delete_seen(&p, ty, &again, async {
+        p.iam_client()
+            .delete_policy()
+            .policy_arn(s(&again, "arn"))
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
+
     // A malformed document: an error at `policy`.
     let bad = set(&config, "name", unique("bad").as_str());
     let bad = set(&bad, "policy", "{\"Statement\": 7}");
@@ -806,6 +889,17 @@ async fn iam_role_policy_and_role_data_source() {
     assert!(s(&read(&p, ty, &updated).await.unwrap(), "policy").contains("s3:*"));
     p.delete(ty, &updated).await.unwrap();
     assert_eq!(read(&p, ty, &updated).await, None);
+    let again = make(&p, env, ty, addr, config.clone()).await;
+    assert_delete_seen(&p, ty, &again, async {
+        p.iam_client()
+            .delete_role_policy()
+            .role_name(&role_name)
+            .policy_name("inline")
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
 
     // Unknown role: an error at `role`.
     let planned = p
@@ -900,6 +994,18 @@ async fn openid_connect_provider_lifecycle() {
     p.delete(ty, &updated).await.unwrap();
     assert_eq!(read(&p, ty, &updated).await, None);
     p.delete(ty, &updated).await.expect("already gone");
+
+    // Deleted outside → missing.
+    let again = make(&p, env, ty, addr, config.clone()).await;
+    assert_delete_seen(&p, ty, &again, async {
+        p.iam_client()
+            .delete_open_id_connect_provider()
+            .open_id_connect_provider_arn(s(&again, "arn"))
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1026,8 +1132,36 @@ async fn kms_key_alias_and_data_source() {
         .plan_resource(aty, None, &set(&acfg, "name", "state"), &ctx(env, aaddr))
         .unwrap_err();
     assert!(arg_error_at(&e, "name"), "{e}");
+    // Edited outside → changed: pointed back at the first key by hand.
+    let retargeted = assert_edit_seen(
+        &p,
+        aty,
+        &retargeted,
+        async {
+            p.kms_client()
+                .update_alias()
+                .alias_name(&alias_name)
+                .target_key_id(&key_id)
+                .send()
+                .await
+                .unwrap();
+        },
+        &["target_key_arn", "target_key_id"],
+    )
+    .await;
     p.delete(aty, &retargeted).await.unwrap();
     assert_eq!(read(&p, aty, &retargeted).await, None);
+    // Deleted outside → missing.
+    let again = make(&p, env, aty, aaddr, acfg.clone()).await;
+    assert_delete_seen(&p, aty, &again, async {
+        p.kms_client()
+            .delete_alias()
+            .alias_name(&alias_name)
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
 
     let e = p
         .read_data(
@@ -1063,7 +1197,17 @@ async fn kms_key_alias_and_data_source() {
     p.delete(ty, &updated)
         .await
         .expect("already pending deletion");
-    p.delete(ty, &other).await.unwrap();
+    // Deletion scheduled outside → missing.
+    assert_delete_seen(&p, ty, &other, async {
+        p.kms_client()
+            .schedule_key_deletion()
+            .key_id(s(&other, "key_id"))
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .unwrap();
+    })
+    .await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1248,10 +1392,19 @@ async fn log_group_and_flow_log_lifecycle() {
         .unwrap_err();
     assert!(arg_error_at(&e, "traffic_type"), "{e}");
 
-    // Destroy the flow log; deleted outside reads as gone.
+    // Destroy the flow log: gone.
     p.delete(fty, &flow).await.unwrap();
     assert_eq!(read(&p, fty, &flow).await, None);
     p.delete(fty, &flow).await.expect("already gone");
+    // Deleted outside → missing.
+    let again = make(&p, env, fty, faddr, fcfg.clone()).await;
+    assert_delete_seen(
+        &p,
+        fty,
+        &again,
+        ec2_delete_outside(&p, fty, &s(&again, "id")),
+    )
+    .await;
 
     // skip_destroy leaves the group; deleted outside, it is gone.
     let group = read(&p, ty, &group).await.unwrap();
@@ -1428,6 +1581,9 @@ async fn vpc_endpoint_gateway_and_interface() {
     assert_eq!(read(&p, ty, &gw).await, None);
     assert_eq!(read(&p, ty, &iface).await, None);
     p.delete(ty, &gw).await.expect("already gone");
+    // Deleted outside → missing.
+    let again = make(&p, env, ty, addr, config.clone()).await;
+    assert_delete_seen(&p, ty, &again, ec2_delete_outside(&p, ty, &s(&again, "id"))).await;
 
     let e = p
         .plan_resource(

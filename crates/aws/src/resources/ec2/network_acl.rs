@@ -42,6 +42,59 @@ pub(crate) fn protocol_number(p: &str) -> String {
     }
 }
 
+/// `config` with each `ingress`/`egress` entry that equals one of `prior`
+/// but for the spelling of the same protocol (`tcp` and `6`) spelled as in
+/// `prior`, so that an imported ACL (whose API spells protocols as numbers)
+/// plans no change against a configuration that names them.
+fn prior_protocol_spelling(config: &Value, prior: Option<&Value>) -> Value {
+    let Some(prior) = prior else {
+        return config.clone();
+    };
+    let same_but_spelling = |c: &Value, q: &Value| {
+        let (Some(cm), Some(qm)) = (c.as_map(), q.as_map()) else {
+            return false;
+        };
+        let protocol = |m: &BTreeMap<String, Value>| {
+            m.get("protocol")
+                .and_then(Value::as_str)
+                .map(protocol_number)
+        };
+        // An argument left out of the configuration is null.
+        let get = |m: &BTreeMap<String, Value>, k: &str| m.get(k).cloned().unwrap_or(Value::Null);
+        protocol(cm) == protocol(qm)
+            && cm
+                .keys()
+                .chain(qm.keys())
+                .all(|k| k == "protocol" || get(cm, k) == get(qm, k))
+    };
+    let mut config = config.clone();
+    for key in ["ingress", "egress"] {
+        let (Some(entries), Some(old)) = (
+            config.get(key).and_then(Value::as_list),
+            prior.get(key).and_then(Value::as_list),
+        ) else {
+            continue;
+        };
+        let respelled: Vec<Value> = entries
+            .iter()
+            .map(|c| {
+                old.iter()
+                    .find(|q| same_but_spelling(c, q))
+                    .unwrap_or(c)
+                    .clone()
+            })
+            .collect();
+        let respelled = match config.get(key) {
+            Some(Value::List(_)) => Value::List(respelled),
+            _ => Value::set(respelled),
+        };
+        if let Some(m) = config.as_map_mut() {
+            m.insert(key.to_string(), respelled);
+        }
+    }
+    config
+}
+
 /// One ACL entry, keyed by direction and rule number.
 #[derive(Clone, PartialEq)]
 pub(crate) struct Entry {
@@ -412,7 +465,7 @@ impl ResourceType for NetworkAcl {
         config: &Value,
         ctx: &ResourceContext,
     ) -> Result<PlannedResource, ProviderError> {
-        let mut cfg = config.clone();
+        let mut cfg = prior_protocol_spelling(config, prior);
         for k in ["ingress", "egress"] {
             cfg = computed_block_config(&cfg, prior, k);
         }
@@ -538,6 +591,23 @@ impl ResourceType for DefaultNetworkAcl {
             Attribute::required(AttrType::String).force_new(),
         ))
         .attr("vpc_id", Attribute::computed(AttrType::String))
+    }
+
+    /// Protocols spelled as in state when they are the configured ones.
+    fn plan(
+        &self,
+        p: &AwsProvider,
+        prior: Option<&Value>,
+        config: &Value,
+        ctx: &ResourceContext,
+    ) -> Result<PlannedResource, ProviderError> {
+        Ok(default_plan(
+            p,
+            &p.resource_schema(DEFAULT_NAME),
+            prior,
+            &prior_protocol_spelling(config, prior),
+            ctx,
+        ))
     }
 
     async fn read_many(
