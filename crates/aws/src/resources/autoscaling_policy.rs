@@ -7,8 +7,10 @@
 //! `PutScalingPolicy` both creates and updates.
 
 use super::{ResourceType, bad_import_id, default_plan};
+use crate::Result;
 use crate::api::is_not_found;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, first_block, get_bool, get_i64, get_str};
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{
@@ -138,7 +140,7 @@ impl AutoscalingPolicy {
         p: &AwsProvider,
         group: &str,
         names: &[String],
-    ) -> Result<Vec<ScalingPolicy>, ProviderError> {
+    ) -> Result<Vec<ScalingPolicy>> {
         let mut out = Vec::new();
         for chunk in names.chunks(NAMES_PER_CALL) {
             let mut token: Option<String> = None;
@@ -174,7 +176,7 @@ impl AutoscalingPolicy {
         group: &str,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         Ok(self
             .describe(p, group, &[name.to_string()])
             .await?
@@ -196,11 +198,9 @@ impl ResourceType for AutoscalingPolicy {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
-            .attr("name", Attribute::required(AttrType::String).force_new())
-            .attr(
-                "autoscaling_group_name",
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attrs(
+                &["name", "autoscaling_group_name"],
                 Attribute::required(AttrType::String).force_new(),
             )
             .attr(
@@ -208,16 +208,15 @@ impl ResourceType for AutoscalingPolicy {
                 Attribute::optional(AttrType::String).default(SIMPLE),
             )
             .attr("adjustment_type", Attribute::optional(AttrType::String))
-            .attr("scaling_adjustment", Attribute::optional(AttrType::Number))
+            .attrs(
+                &[
+                    "scaling_adjustment",
+                    "min_adjustment_magnitude",
+                    "estimated_instance_warmup",
+                ],
+                Attribute::optional(AttrType::Number),
+            )
             .attr("cooldown", Attribute::optional_computed(AttrType::Number))
-            .attr(
-                "min_adjustment_magnitude",
-                Attribute::optional(AttrType::Number),
-            )
-            .attr(
-                "estimated_instance_warmup",
-                Attribute::optional(AttrType::Number),
-            )
             .attr(
                 "metric_aggregation_type",
                 Attribute::optional_computed(AttrType::String),
@@ -253,7 +252,7 @@ impl ResourceType for AutoscalingPolicy {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let policy_type = config
             .get("policy_type")
             .and_then(Value::as_str)
@@ -302,11 +301,7 @@ impl ResourceType for AutoscalingPolicy {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let mut by_group: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for pv in prior {
             if let Some((g, n)) = key_of(pv) {
@@ -330,14 +325,14 @@ impl ResourceType for AutoscalingPolicy {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let (group, name) = id
             .split_once('/')
             .ok_or_else(|| bad_import_id(id, "<autoscaling-group-name>/<policy-name>"))?;
         self.read_one(p, group, name, None).await
     }
 
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value> {
         let (group, name) = key_of(planned).ok_or_else(|| ProviderError::Api {
             code: "MissingId".into(),
             message: format!("{NAME} has no group or policy name"),
@@ -392,7 +387,7 @@ impl ResourceType for AutoscalingPolicy {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let Some((group, name)) = key_of(prior) else {
             return Ok(());
         };

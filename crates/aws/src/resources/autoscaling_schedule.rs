@@ -6,8 +6,10 @@
 //! 50 actions. `PutScheduledUpdateGroupAction` both creates and updates.
 
 use super::{ResourceType, bad_import_id, default_plan};
+use crate::Result;
 use crate::api::is_not_found;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_i64, get_str};
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::ScheduledUpdateGroupAction;
@@ -35,7 +37,7 @@ fn time_value(d: Option<&DateTime>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn parse_time(planned: &Value, key: &str) -> Result<Option<DateTime>, ProviderError> {
+fn parse_time(planned: &Value, key: &str) -> Result<Option<DateTime>> {
     let Some(text) = get_str(planned, key).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
@@ -86,7 +88,7 @@ impl AutoscalingSchedule {
         p: &AwsProvider,
         group: &str,
         names: &[String],
-    ) -> Result<Vec<ScheduledUpdateGroupAction>, ProviderError> {
+    ) -> Result<Vec<ScheduledUpdateGroupAction>> {
         let mut out = Vec::new();
         for chunk in names.chunks(NAMES_PER_CALL) {
             let mut token: Option<String> = None;
@@ -122,12 +124,7 @@ impl AutoscalingSchedule {
         Ok(out)
     }
 
-    async fn read_one(
-        &self,
-        p: &AwsProvider,
-        group: &str,
-        name: &str,
-    ) -> Result<Option<Value>, ProviderError> {
+    async fn read_one(&self, p: &AwsProvider, group: &str, name: &str) -> Result<Option<Value>> {
         Ok(self
             .describe(p, group, &[name.to_string()])
             .await?
@@ -149,30 +146,17 @@ impl ResourceType for AutoscalingSchedule {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
-            .attr(
-                "scheduled_action_name",
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attrs(
+                &["scheduled_action_name", "autoscaling_group_name"],
                 Attribute::required(AttrType::String).force_new(),
             )
-            .attr(
-                "autoscaling_group_name",
-                Attribute::required(AttrType::String).force_new(),
+            .attrs(
+                &["start_time", "end_time", "recurrence", "time_zone"],
+                Attribute::optional_computed(AttrType::String),
             )
-            .attr("start_time", Attribute::optional_computed(AttrType::String))
-            .attr("end_time", Attribute::optional_computed(AttrType::String))
-            .attr("recurrence", Attribute::optional_computed(AttrType::String))
-            .attr("time_zone", Attribute::optional_computed(AttrType::String))
-            .attr(
-                "min_size",
-                Attribute::optional(AttrType::Number).default(UNSET),
-            )
-            .attr(
-                "max_size",
-                Attribute::optional(AttrType::Number).default(UNSET),
-            )
-            .attr(
-                "desired_capacity",
+            .attrs(
+                &["min_size", "max_size", "desired_capacity"],
                 Attribute::optional(AttrType::Number).default(UNSET),
             )
     }
@@ -183,7 +167,7 @@ impl ResourceType for AutoscalingSchedule {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         for key in ["start_time", "end_time"] {
             if config.get(key).is_some_and(|v| v.as_str().is_some()) {
                 parse_time(config, key)?;
@@ -198,11 +182,7 @@ impl ResourceType for AutoscalingSchedule {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         // One call per group for all of its actions.
         let mut by_group: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for pv in prior {
@@ -236,14 +216,14 @@ impl ResourceType for AutoscalingSchedule {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let (group, name) = id
             .split_once('/')
             .ok_or_else(|| bad_import_id(id, "<autoscaling-group-name>/<scheduled-action-name>"))?;
         self.read_one(p, group, name).await
     }
 
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value> {
         let (group, name) = key_of(planned).ok_or_else(|| ProviderError::Api {
             code: "MissingId".into(),
             message: format!("{NAME} has no group or action name"),
@@ -295,7 +275,7 @@ impl ResourceType for AutoscalingSchedule {
         Ok(read)
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let Some((group, name)) = key_of(prior) else {
             return Ok(());
         };

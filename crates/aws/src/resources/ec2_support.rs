@@ -1,5 +1,6 @@
 //! Shared EC2 plumbing: filters, tags, batched describes by ID.
 
+use crate::Result;
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::tags::{TagMap, tag_changes};
 use crate::values::value_to_str_map;
@@ -7,7 +8,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, Tag, TagSpecif
 use std::collections::BTreeMap;
 use std::future::Future;
 use terrace_core::Value;
-use terrace_provider::{ProviderError, ResourceContext};
+use terrace_provider::ResourceContext;
 
 /// Values per filter in one describe call (the EC2 limit is 200).
 pub(crate) const FILTER_CHUNK: usize = 200;
@@ -68,7 +69,7 @@ pub(crate) async fn update_tags(
     id: &str,
     prior: &Value,
     planned: &Value,
-) -> Result<(), ProviderError> {
+) -> Result<()> {
     let old = value_to_str_map(prior.get("tags_all").unwrap_or(&Value::Null));
     let new = value_to_str_map(planned.get("tags_all").unwrap_or(&Value::Null));
     let (removed, changed) = tag_changes(&old, &new);
@@ -107,10 +108,10 @@ pub(crate) async fn update_tags(
 pub(crate) async fn describe_by_ids<T, F, Fut>(
     ids: &[String],
     describe: F,
-) -> Result<BTreeMap<String, T>, ProviderError>
+) -> Result<BTreeMap<String, T>>
 where
     F: Fn(Vec<String>, Option<String>) -> Fut,
-    Fut: Future<Output = Result<(Vec<(String, T)>, Option<String>), ProviderError>>,
+    Fut: Future<Output = Result<(Vec<(String, T)>, Option<String>)>>,
 {
     let mut unique: Vec<String> = ids.to_vec();
     unique.sort();
@@ -131,10 +132,10 @@ where
 }
 
 /// Describe with filters, following pages, collecting everything.
-pub(crate) async fn describe_all<T, F, Fut>(describe: F) -> Result<Vec<T>, ProviderError>
+pub(crate) async fn describe_all<T, F, Fut>(describe: F) -> Result<Vec<T>>
 where
     F: Fn(Option<String>) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, Option<String>), ProviderError>>,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>)>>,
 {
     let mut out = Vec::new();
     let mut token = None;
@@ -162,7 +163,7 @@ pub(crate) fn prior_ids(prior: &[Value]) -> Vec<String> {
 }
 
 /// Success when the object is already gone (deletes).
-pub(crate) fn ok_if_gone<T>(r: Result<T, ProviderError>) -> Result<(), ProviderError> {
+pub(crate) fn ok_if_gone<T>(r: Result<T>) -> Result<()> {
     match r {
         Ok(_) => Ok(()),
         Err(e) if crate::api::is_not_found(&e) => Ok(()),
