@@ -8,6 +8,7 @@
 //! in `autoscaling_parts`.
 
 use super::autoscaling_parts as parts;
+use super::ec2_support::{describe_all, describe_chunked};
 use super::iam::generated_name;
 use super::{ResourceType, default_plan, partially_created, require_id, wait_for};
 use crate::Result;
@@ -245,16 +246,14 @@ impl AutoscalingGroup {
         let mut unique: Vec<String> = names.iter().filter(|n| !n.is_empty()).cloned().collect();
         unique.sort();
         unique.dedup();
-        let mut out = BTreeMap::new();
-        for chunk in unique.chunks(NAMES_PER_CALL) {
-            let groups = self.describe_pages(p, Some(chunk.to_vec()), None).await?;
-            out.extend(
-                groups
-                    .into_iter()
-                    .filter_map(|g| Some((g.auto_scaling_group_name()?.to_string(), g))),
-            );
-        }
-        Ok(out)
+        let groups = describe_chunked(&unique, NAMES_PER_CALL, |chunk, token| {
+            self.describe_page(p, Some(chunk), None, token)
+        })
+        .await?;
+        Ok(groups
+            .into_iter()
+            .filter_map(|g| Some((g.auto_scaling_group_name()?.to_string(), g)))
+            .collect())
     }
 
     async fn describe_pages(
@@ -263,25 +262,29 @@ impl AutoscalingGroup {
         names: Option<Vec<String>>,
         filters: Option<Vec<Filter>>,
     ) -> Result<Vec<AutoScalingGroup>> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = p
-                .call("autoscaling:DescribeAutoScalingGroups", || {
-                    p.autoscaling
-                        .describe_auto_scaling_groups()
-                        .set_auto_scaling_group_names(names.clone())
-                        .set_filters(filters.clone())
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            out.extend(page.auto_scaling_groups().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
-            }
-        }
+        describe_all(|token| self.describe_page(p, names.clone(), filters.clone(), token)).await
+    }
+
+    /// One page of `DescribeAutoScalingGroups`.
+    async fn describe_page(
+        &self,
+        p: &AwsProvider,
+        names: Option<Vec<String>>,
+        filters: Option<Vec<Filter>>,
+        token: Option<String>,
+    ) -> Result<(Vec<AutoScalingGroup>, Option<String>)> {
+        let page = p
+            .call("autoscaling:DescribeAutoScalingGroups", || {
+                p.autoscaling
+                    .describe_auto_scaling_groups()
+                    .set_auto_scaling_group_names(names.clone())
+                    .set_filters(filters.clone())
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+        let next = page.next_token().map(str::to_string);
+        Ok((page.auto_scaling_groups().to_vec(), next))
     }
 
     async fn get(&self, p: &AwsProvider, name: &str) -> Result<Option<AutoScalingGroup>> {

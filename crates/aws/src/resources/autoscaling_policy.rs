@@ -6,6 +6,7 @@
 //! per group: one `DescribePolicies` names up to 50 policies.
 //! `PutScalingPolicy` both creates and updates.
 
+use super::ec2_support::describe_chunked;
 use super::{ResourceType, bad_import_id, default_plan};
 use crate::Result;
 use crate::api::is_not_found;
@@ -141,33 +142,26 @@ impl AutoscalingPolicy {
         group: &str,
         names: &[String],
     ) -> Result<Vec<ScalingPolicy>> {
-        let mut out = Vec::new();
-        for chunk in names.chunks(NAMES_PER_CALL) {
-            let mut token: Option<String> = None;
-            loop {
-                let page = match p
-                    .call("autoscaling:DescribePolicies", || {
-                        p.autoscaling
-                            .describe_policies()
-                            .auto_scaling_group_name(group)
-                            .set_policy_names(Some(chunk.to_vec()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await
-                {
-                    Ok(page) => page,
-                    Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-                    Err(e) => return Err(e),
-                };
-                out.extend(page.scaling_policies().iter().cloned());
-                match page.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
-                }
-            }
+        let found = describe_chunked(names, NAMES_PER_CALL, |chunk, token| async move {
+            let page = p
+                .call("autoscaling:DescribePolicies", || {
+                    p.autoscaling
+                        .describe_policies()
+                        .auto_scaling_group_name(group)
+                        .set_policy_names(Some(chunk.clone()))
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            let next = page.next_token().map(str::to_string);
+            Ok((page.scaling_policies().to_vec(), next))
+        })
+        .await;
+        match found {
+            // The group is gone, and its policies with it.
+            Err(e) if is_not_found(&e) => Ok(Vec::new()),
+            other => other,
         }
-        Ok(out)
     }
 
     async fn read_one(

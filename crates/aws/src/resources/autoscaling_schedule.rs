@@ -5,6 +5,7 @@
 //! batched per group: one `DescribeScheduledActions` per group names up to
 //! 50 actions. `PutScheduledUpdateGroupAction` both creates and updates.
 
+use super::ec2_support::describe_chunked;
 use super::{ResourceType, bad_import_id, default_plan};
 use crate::Result;
 use crate::api::is_not_found;
@@ -89,39 +90,31 @@ impl AutoscalingSchedule {
         group: &str,
         names: &[String],
     ) -> Result<Vec<ScheduledUpdateGroupAction>> {
-        let mut out = Vec::new();
-        for chunk in names.chunks(NAMES_PER_CALL) {
-            let mut token: Option<String> = None;
-            loop {
-                let page = match p
-                    .call("autoscaling:DescribeScheduledActions", || {
-                        p.autoscaling
-                            .describe_scheduled_actions()
-                            .auto_scaling_group_name(group)
-                            .set_scheduled_action_names(Some(chunk.to_vec()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await
-                {
-                    Ok(page) => page,
-                    // The group is gone, and its actions with it.
-                    Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-                    Err(ProviderError::InvalidArgument { message, .. })
-                        if message.contains("not found") =>
-                    {
-                        return Ok(Vec::new());
-                    }
-                    Err(e) => return Err(e),
-                };
-                out.extend(page.scheduled_update_group_actions().iter().cloned());
-                match page.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
-                }
+        let found = describe_chunked(names, NAMES_PER_CALL, |chunk, token| async move {
+            let page = p
+                .call("autoscaling:DescribeScheduledActions", || {
+                    p.autoscaling
+                        .describe_scheduled_actions()
+                        .auto_scaling_group_name(group)
+                        .set_scheduled_action_names(Some(chunk.clone()))
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            let next = page.next_token().map(str::to_string);
+            Ok((page.scheduled_update_group_actions().to_vec(), next))
+        })
+        .await;
+        match found {
+            // The group is gone, and its actions with it.
+            Err(e) if is_not_found(&e) => Ok(Vec::new()),
+            Err(ProviderError::InvalidArgument { message, .. })
+                if message.contains("not found") =>
+            {
+                Ok(Vec::new())
             }
+            other => other,
         }
-        Ok(out)
     }
 
     async fn read_one(&self, p: &AwsProvider, group: &str, name: &str) -> Result<Option<Value>> {

@@ -116,17 +116,27 @@ where
     let mut unique: Vec<String> = ids.to_vec();
     unique.sort();
     unique.dedup();
-    let mut out = BTreeMap::new();
-    for chunk in unique.chunks(FILTER_CHUNK) {
-        let mut token = None;
-        loop {
-            let (items, next) = describe(chunk.to_vec(), token.clone()).await?;
-            out.extend(items);
-            match next {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => break,
-            }
-        }
+    Ok(describe_chunked(&unique, FILTER_CHUNK, describe)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Describe `names` in chunks of `per_call` (the API's limit on names in
+/// one call), following each chunk's pages; everything the pages return,
+/// in order.
+pub(crate) async fn describe_chunked<T, F, Fut>(
+    names: &[String],
+    per_call: usize,
+    describe: F,
+) -> Result<Vec<T>>
+where
+    F: Fn(Vec<String>, Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>)>>,
+{
+    let mut out = Vec::new();
+    for chunk in names.chunks(per_call) {
+        out.extend(describe_all(|token| describe(chunk.to_vec(), token)).await?);
     }
     Ok(out)
 }
@@ -168,5 +178,50 @@ pub(crate) fn ok_if_gone<T>(r: Result<T>) -> Result<()> {
         Ok(_) => Ok(()),
         Err(e) if crate::api::is_not_found(&e) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use terrace_provider::ProviderError;
+
+    #[tokio::test]
+    async fn describe_chunked_sends_chunks_and_follows_their_pages() {
+        let names: Vec<String> = (0..5).map(|i| format!("n{i}")).collect();
+        let calls = Mutex::new(Vec::new());
+        let calls = &calls;
+        // Each chunk answers in two pages: its first name, then the rest.
+        let found = describe_chunked(&names, 2, |chunk, token| async move {
+            calls.lock().unwrap().push((chunk.clone(), token.clone()));
+            Ok(match token {
+                None if chunk.len() > 1 => (chunk[..1].to_vec(), Some("next".to_string())),
+                None => (chunk, Some(String::new())),
+                Some(_) => (chunk[1..].to_vec(), None),
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(found, names);
+        assert_eq!(
+            calls.lock().unwrap().len(),
+            5,
+            "two pages for each full chunk"
+        );
+    }
+
+    #[tokio::test]
+    async fn describe_chunked_stops_at_the_first_error() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let r: Result<Vec<String>> = describe_chunked(&names, 1, |chunk, _| async move {
+            if chunk[0] == "b" {
+                Err(ProviderError::NotFound("b".into()))
+            } else {
+                Ok((chunk, None))
+            }
+        })
+        .await;
+        assert!(matches!(r, Err(ProviderError::NotFound(_))));
     }
 }

@@ -13,7 +13,7 @@ use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
 use crate::schema::SchemaAttrs;
-use crate::tags::{TagMap, create_tags, tag_changes, tags_from_api};
+use crate::tags::{TagMap, create_tags, send_tag_changes, tags_from_api};
 use crate::values::{Obj, get_bool, get_i64, get_str, json_equivalent, value_to_str_map};
 use async_trait::async_trait;
 use aws_sdk_iam::types::{EntityType, Tag};
@@ -145,15 +145,49 @@ where
 {
     let old = value_to_str_map(prior.get("tags_all").unwrap_or(&Value::Null));
     let new = value_to_str_map(planned.get("tags_all").unwrap_or(&Value::Null));
-    let (removed, changed) = tag_changes(&old, &new);
-    if !removed.is_empty() {
-        untag(removed).await?;
-    }
-    if !changed.is_empty() {
-        tag(iam_tags(&changed)?).await?;
-    }
-    Ok(())
+    send_tag_changes(&old, &new, untag, |changed| async move {
+        tag(iam_tags(&changed)?).await
+    })
+    .await
 }
+
+/// [`sync_tags`] through an IAM object's own `Tag<Op>` / `Untag<Op>`
+/// pair, the object named by one setter: roles, instance profiles,
+/// policies and OIDC providers have the same shape, e.g.
+/// `sync_iam_tags!(p, prior, planned, "Role", tag_role / untag_role, role_name(name))`.
+macro_rules! sync_iam_tags {
+    ($p:expr, $prior:expr, $planned:expr, $op:literal, $tag:ident / $untag:ident, $setter:ident($id:expr)) => {{
+        let p = $p;
+        $crate::resources::iam::sync_tags(
+            $prior,
+            $planned,
+            |tags| async move {
+                p.call(concat!("iam:Tag", $op), || {
+                    p.iam
+                        .$tag()
+                        .$setter($id)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
+            },
+            |keys| async move {
+                p.call(concat!("iam:Untag", $op), || {
+                    p.iam
+                        .$untag()
+                        .$setter($id)
+                        .set_tag_keys(Some(keys.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
+            },
+        )
+        .await
+    }};
+}
+pub(super) use sync_iam_tags;
 
 /// Run `f` over `items` with bounded concurrency, keeping order.
 pub(crate) async fn read_each<T, R, F, Fut>(items: Vec<T>, f: F) -> Result<Vec<R>>
@@ -564,33 +598,14 @@ impl ResourceType for IamRole {
             }
         }
         let name = &name;
-        sync_tags(
+        sync_iam_tags!(
+            p,
             prior,
             planned,
-            |tags| async move {
-                p.call("iam:TagRole", || {
-                    p.iam
-                        .tag_role()
-                        .role_name(name)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-            |keys| async move {
-                p.call("iam:UntagRole", || {
-                    p.iam
-                        .untag_role()
-                        .role_name(name)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-        )
-        .await?;
+            "Role",
+            tag_role / untag_role,
+            role_name(name)
+        )?;
         self.read_one(p, name, Some(planned)).await?.ok_or_else(|| {
             ProviderError::NotFound(format!("IAM role {name} disappeared during update"))
         })
@@ -913,33 +928,14 @@ impl ResourceType for IamInstanceProfile {
         )
         .await?;
         let name = &name;
-        sync_tags(
+        sync_iam_tags!(
+            p,
             prior,
             planned,
-            |tags| async move {
-                p.call("iam:TagInstanceProfile", || {
-                    p.iam
-                        .tag_instance_profile()
-                        .instance_profile_name(name)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-            |keys| async move {
-                p.call("iam:UntagInstanceProfile", || {
-                    p.iam
-                        .untag_instance_profile()
-                        .instance_profile_name(name)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-        )
-        .await?;
+            "InstanceProfile",
+            tag_instance_profile / untag_instance_profile,
+            instance_profile_name(name)
+        )?;
         self.read_one(p, name, Some(planned)).await?.ok_or_else(|| {
             ProviderError::NotFound(format!("instance profile {name} disappeared during update"))
         })

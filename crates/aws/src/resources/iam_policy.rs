@@ -7,9 +7,9 @@
 //! batched reads: one call per object, a few in flight.
 
 use super::ReadByKey;
+use super::iam::sync_iam_tags;
 use super::iam::{
-    generated_name, iam_tags, keep_same_json, read_each, schema_name_attrs, stored_policy,
-    sync_tags, tag_map,
+    generated_name, iam_tags, keep_same_json, read_each, schema_name_attrs, stored_policy, tag_map,
 };
 use super::listed::{TagFilter, TagListed};
 use super::{ResourceType, bad_import_id, default_plan, require_id};
@@ -366,33 +366,14 @@ impl ResourceType for IamPolicy {
             .map_err(policy_error)?;
         }
         let arn = &arn;
-        sync_tags(
+        sync_iam_tags!(
+            p,
             prior,
             planned,
-            |tags| async move {
-                p.call("iam:TagPolicy", || {
-                    p.iam
-                        .tag_policy()
-                        .policy_arn(arn)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-            |keys| async move {
-                p.call("iam:UntagPolicy", || {
-                    p.iam
-                        .untag_policy()
-                        .policy_arn(arn)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-        )
-        .await?;
+            "Policy",
+            tag_policy / untag_policy,
+            policy_arn(arn)
+        )?;
         self.read_one(p, arn, Some(planned))
             .await?
             .ok_or_else(|| ProviderError::NotFound(format!("IAM policy {arn} disappeared")))
@@ -818,33 +799,14 @@ impl ResourceType for OidcProvider {
             .map_err(|e| at_path(e, "thumbprint_list"))?;
         }
         let arn = &arn;
-        sync_tags(
+        sync_iam_tags!(
+            p,
             prior,
             planned,
-            |tags| async move {
-                p.call("iam:TagOpenIDConnectProvider", || {
-                    p.iam
-                        .tag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(arn)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-            |keys| async move {
-                p.call("iam:UntagOpenIDConnectProvider", || {
-                    p.iam
-                        .untag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(arn)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-        )
-        .await?;
+            "OpenIDConnectProvider",
+            tag_open_id_connect_provider / untag_open_id_connect_provider,
+            open_id_connect_provider_arn(arn)
+        )?;
         self.read_one(p, arn, Some(planned))
             .await?
             .ok_or_else(|| ProviderError::NotFound(format!("OIDC provider {arn} disappeared")))

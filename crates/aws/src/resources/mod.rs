@@ -29,6 +29,23 @@
 //! (the mapping) and return `Some(self)` from [`ResourceType::lookups`];
 //! `read_many` (batched by ID), `find_created` (by ownership tags) and
 //! `list_owned` then come for free, and `find_by_id` serves `read_one`.
+//!
+//! The other shared shapes a type picks instead of writing them:
+//! - schema: `crate::schema::SchemaAttrs` (`attrs`: one attribute under
+//!   several names; `tagged`: `tags` and `tags_all`);
+//! - update: [`ResourceType::in_place`] — `Put` (the `put` write),
+//!   `Nothing` (every argument forces replacement), `Ec2Tags` (EC2 tags,
+//!   then a read through the lookups);
+//! - adoption: [`ResourceType::adopts`] (the `aws_default_*` types: no crash
+//!   lookup, nothing listed as unmanaged);
+//! - reads one object at a time by a key in state: [`ReadByKey`]
+//!   (`read_many` is `read_keyed`); per-cluster EKS objects:
+//!   `eks_access::ClusterChild`; objects listed with their tags:
+//!   [`listed::TagListed`];
+//! - paging: `ec2_support::describe_all` (one query's pages),
+//!   `describe_chunked` (names in chunks of the API's limit, each paged),
+//!   `describe_by_ids`; tags: `ec2_support::update_tags` (EC2),
+//!   `tags::send_tag_changes` (any API), `iam::sync_iam_tags!` (IAM).
 
 mod autoscaling;
 mod autoscaling_parts;
@@ -295,12 +312,7 @@ where
     F: Fn(Value) -> Fut,
     Fut: std::future::Future<Output = Result<Option<Value>>>,
 {
-    use futures::{StreamExt, TryStreamExt};
-    futures::stream::iter(prior.to_vec())
-        .map(read)
-        .buffered(8)
-        .try_collect()
-        .await
+    iam::read_each(prior.to_vec(), read).await
 }
 
 /// A type read one object at a time by a key its state holds (IAM,
@@ -614,4 +626,21 @@ pub(crate) async fn with_caller_arn(
         m.insert("arn".into(), Value::from(arn));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_of_takes_the_first_key_set() {
+        let v = Value::map([
+            ("id", Value::Null),
+            ("name", Value::from("role-a")),
+            ("arn", Value::from("arn:aws:iam::1:role/role-a")),
+        ]);
+        assert_eq!(key_of(&v, &["id", "name", "arn"]), "role-a");
+        assert_eq!(key_of(&v, &["arn", "name"]), "arn:aws:iam::1:role/role-a");
+        assert_eq!(key_of(&v, &["id", "missing"]), "");
+    }
 }
