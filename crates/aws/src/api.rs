@@ -23,6 +23,7 @@
 //! (`credentials.rs`) and the call — a create too — is sent again; static
 //! credentials stop the run with a message saying how to renew them.
 
+use crate::Result;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -90,7 +91,7 @@ impl ApiCalls {
 
     /// Run one SDK operation (`f` builds and sends it; it is called again
     /// for each retry). `op` is `service:Operation`, e.g. `ec2:DescribeVpcs`.
-    pub(crate) async fn call<T, E, F, Fut>(&self, op: &str, f: F) -> Result<T, ProviderError>
+    pub(crate) async fn call<T, E, F, Fut>(&self, op: &str, f: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,

@@ -21,6 +21,7 @@
 //! nears its expiry or AWS says it expired — so assumed credentials renew
 //! even when the base keys are static.
 
+use crate::Result;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{
     ProvideCredentials, SharedCredentialsProvider, future, future::ProvideCredentials as Fut,
@@ -68,7 +69,7 @@ pub(crate) struct AssumeRoleSource {
 impl AssumeRoleSource {
     /// A new role session, or an error saying which role could not be
     /// assumed and why (one line, no SDK dump).
-    pub(crate) async fn assume(&self) -> Result<Credentials, ProviderError> {
+    pub(crate) async fn assume(&self) -> Result<Credentials> {
         let arns: Vec<aws_sdk_sts::types::PolicyDescriptorType> = self
             .policy_arns
             .iter()
@@ -213,7 +214,7 @@ impl RefreshingCredentials {
         code: &str,
         message: &str,
         started: Instant,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let mut cached = self.cached.lock().await;
         let old = match cached.as_ref() {
             Some(c) if c.renewed.is_some_and(|r| r > started) => return Ok(()),

@@ -13,8 +13,13 @@ mod credentials;
 mod data_sources;
 mod provider;
 mod resources;
+mod schema;
 mod tags;
 mod values;
+
+/// What the provider's operations return: a [`terrace_provider::ProviderError`]
+/// unless another error type is named.
+pub(crate) type Result<T, E = terrace_provider::ProviderError> = std::result::Result<T, E>;
 
 pub use provider::{AwsProvider, AwsProviderFactory, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 pub use resources::unimplemented::{UnimplementedArgument, unimplemented_arguments};

@@ -1,5 +1,6 @@
 //! The provider factory, the configured provider and its SDK clients.
 
+use crate::Result;
 use crate::api::ApiCalls;
 use crate::credentials::{
     AssumeRoleSource, CredentialSource, RefreshingCredentials, SharedRefreshing,
@@ -7,6 +8,7 @@ use crate::credentials::{
 use crate::data_sources::{DataSourceType, all_data_source_types};
 use crate::resources::instance_waiter::InstanceWaiter;
 use crate::resources::{ResourceType, all_resource_types};
+use crate::schema::SchemaAttrs;
 use crate::tags::ProviderTags;
 use crate::values::{first_block, get_bool, get_str, get_str_map, get_strings};
 use async_trait::async_trait;
@@ -106,11 +108,7 @@ impl ProviderFactory for AwsProviderFactory {
         &self.schema
     }
 
-    async fn configure(
-        &self,
-        config: &Value,
-        environment: &str,
-    ) -> Result<Arc<dyn Provider>, ProviderError> {
+    async fn configure(&self, config: &Value, environment: &str) -> Result<Arc<dyn Provider>> {
         let mut provider = AwsProvider::connect(config, environment, &self.env_overrides).await?;
         provider.calls.share_answered(self.answered.clone());
         Ok(Arc::new(provider))
@@ -123,29 +121,22 @@ fn provider_schema() -> ProviderSchema {
         endpoints = endpoints.attr(s, Attribute::optional(AttrType::String));
     }
     let provider = Schema::new()
-        .attr("region", Attribute::optional(AttrType::String))
-        .attr("profile", Attribute::optional(AttrType::String))
-        .attr("access_key", Attribute::optional(AttrType::String))
-        .attr(
-            "secret_key",
+        .attrs(
+            &["region", "profile", "access_key"],
+            Attribute::optional(AttrType::String),
+        )
+        .attrs(
+            &["secret_key", "token"],
             Attribute::optional(AttrType::String).sensitive(),
         )
-        .attr("token", Attribute::optional(AttrType::String).sensitive())
-        .attr("s3_use_path_style", Attribute::optional(AttrType::Bool))
-        .attr(
-            "skip_credentials_validation",
-            Attribute::optional(AttrType::Bool),
-        )
-        .attr(
-            "skip_metadata_api_check",
-            Attribute::optional(AttrType::Bool),
-        )
-        .attr(
-            "skip_requesting_account_id",
-            Attribute::optional(AttrType::Bool),
-        )
-        .attr(
-            "skip_region_validation",
+        .attrs(
+            &[
+                "s3_use_path_style",
+                "skip_credentials_validation",
+                "skip_metadata_api_check",
+                "skip_requesting_account_id",
+                "skip_region_validation",
+            ],
             Attribute::optional(AttrType::Bool),
         )
         .list_block(
@@ -157,27 +148,18 @@ fn provider_schema() -> ProviderSchema {
                 Attribute::optional(AttrType::map_of(AttrType::String)),
             ),
         )
-        .attr(
-            "allowed_account_ids",
-            Attribute::optional(AttrType::set_of(AttrType::String)),
-        )
-        .attr(
-            "forbidden_account_ids",
+        .attrs(
+            &["allowed_account_ids", "forbidden_account_ids"],
             Attribute::optional(AttrType::set_of(AttrType::String)),
         )
         .list_block(
             "ignore_tags",
             0,
             1,
-            Schema::new()
-                .attr(
-                    "keys",
-                    Attribute::optional(AttrType::set_of(AttrType::String)),
-                )
-                .attr(
-                    "key_prefixes",
-                    Attribute::optional(AttrType::set_of(AttrType::String)),
-                ),
+            Schema::new().attrs(
+                &["keys", "key_prefixes"],
+                Attribute::optional(AttrType::set_of(AttrType::String)),
+            ),
         )
         .list_block("endpoints", 0, 1, endpoints)
         .list_block(
@@ -185,23 +167,24 @@ fn provider_schema() -> ProviderSchema {
             0,
             1,
             Schema::new()
-                .attr("role_arn", Attribute::optional(AttrType::String))
-                .attr("session_name", Attribute::optional(AttrType::String))
-                .attr("external_id", Attribute::optional(AttrType::String))
-                .attr("duration", Attribute::optional(AttrType::String))
-                .attr("policy", Attribute::optional(AttrType::String))
-                .attr(
-                    "policy_arns",
+                .attrs(
+                    &[
+                        "role_arn",
+                        "session_name",
+                        "external_id",
+                        "duration",
+                        "policy",
+                        "source_identity",
+                    ],
+                    Attribute::optional(AttrType::String),
+                )
+                .attrs(
+                    &["policy_arns", "transitive_tag_keys"],
                     Attribute::optional(AttrType::set_of(AttrType::String)),
                 )
-                .attr("source_identity", Attribute::optional(AttrType::String))
                 .attr(
                     "tags",
                     Attribute::optional(AttrType::map_of(AttrType::String)),
-                )
-                .attr(
-                    "transitive_tag_keys",
-                    Attribute::optional(AttrType::set_of(AttrType::String)),
                 ),
         );
     ProviderSchema {
@@ -222,11 +205,7 @@ fn provider_schema() -> ProviderSchema {
 
 /// Terraform's account check, naming the account of the credentials and
 /// the configured list.
-fn account_id_allowed(
-    account: &str,
-    allowed: &[String],
-    forbidden: &[String],
-) -> Result<(), ProviderError> {
+fn account_id_allowed(account: &str, allowed: &[String], forbidden: &[String]) -> Result<()> {
     if !allowed.is_empty() && !allowed.iter().any(|a| a == account) {
         return Err(ProviderError::Config(format!(
             "AWS account ID not allowed: the credentials are for account {account}, \
@@ -245,7 +224,7 @@ fn account_id_allowed(
 }
 
 /// The `endpoints {}` block: service → URL, every service known.
-fn configured_endpoints(config: &Value) -> Result<BTreeMap<String, String>, ProviderError> {
+fn configured_endpoints(config: &Value) -> Result<BTreeMap<String, String>> {
     let endpoints: BTreeMap<String, String> = single_block(config, "endpoints")
         .and_then(Value::as_map)
         .map(|m| {
@@ -272,7 +251,7 @@ fn assume_role_source(
     block: &Value,
     base: &SdkConfig,
     sts_endpoint: Option<String>,
-) -> Result<AssumeRoleSource, ProviderError> {
+) -> Result<AssumeRoleSource> {
     let bad = |m: String| ProviderError::Config(format!("assume_role: {m}"));
     let role_arn = get_str(block, "role_arn").ok_or_else(|| {
         bad("role_arn is required: the ARN of the role to assume, e.g. \
@@ -398,7 +377,7 @@ impl AwsProvider {
         config: &Value,
         environment: &str,
         env_overrides: &[(String, String)],
-    ) -> Result<Self, ProviderError> {
+    ) -> Result<Self> {
         let var = |name: &str| -> Option<String> {
             env_overrides
                 .iter()
@@ -587,7 +566,7 @@ impl AwsProvider {
     /// `allowed_account_ids` / `forbidden_account_ids`: asked once, when
     /// the provider is configured, so a plan against the wrong account stops
     /// before any change.
-    async fn check_account_id(&self, config: &Value) -> Result<(), ProviderError> {
+    async fn check_account_id(&self, config: &Value) -> Result<()> {
         let allowed = get_strings(config, "allowed_account_ids");
         let forbidden = get_strings(config, "forbidden_account_ids");
         if allowed.is_empty() && forbidden.is_empty() {
@@ -685,7 +664,7 @@ impl AwsProvider {
 
     /// Run one counted SDK operation: `op` is `service:Operation`, `f`
     /// builds and sends the request (called again on throttling retries).
-    pub(crate) async fn call<T, E, F, Fut>(&self, op: &str, f: F) -> Result<T, ProviderError>
+    pub(crate) async fn call<T, E, F, Fut>(&self, op: &str, f: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
@@ -737,7 +716,7 @@ impl AwsProvider {
             .unwrap_or_default()
     }
 
-    fn resource(&self, type_name: &str) -> Result<&dyn ResourceType, ProviderError> {
+    fn resource(&self, type_name: &str) -> Result<&dyn ResourceType> {
         self.resources
             .get(type_name)
             .map(|b| b.as_ref())
@@ -770,17 +749,13 @@ impl Provider for AwsProvider {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let resource = self.resource(type_name)?;
         let config = crate::resources::unimplemented::check(type_name, config, &self.region)?;
         resource.plan(self, prior, &config, ctx)
     }
 
-    async fn read_resources(
-        &self,
-        type_name: &str,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_resources(&self, type_name: &str, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         if prior.is_empty() {
             return Ok(Vec::new());
         }
@@ -795,12 +770,7 @@ impl Provider for AwsProvider {
         Ok(out)
     }
 
-    async fn create(
-        &self,
-        type_name: &str,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, type_name: &str, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         self.resource(type_name)?
             .create(self, planned, ctx)
             .await
@@ -813,18 +783,18 @@ impl Provider for AwsProvider {
         prior: &Value,
         planned: &Value,
         ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         self.resource(type_name)?
             .update(self, prior, planned, ctx)
             .await
             .map(with_empty_timeouts)
     }
 
-    async fn delete(&self, type_name: &str, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, type_name: &str, prior: &Value) -> Result<()> {
         self.resource(type_name)?.delete(self, prior).await
     }
 
-    async fn import(&self, type_name: &str, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, type_name: &str, id: &str) -> Result<Option<Value>> {
         Ok(self
             .resource(type_name)?
             .import(self, id)
@@ -832,7 +802,7 @@ impl Provider for AwsProvider {
             .map(with_empty_timeouts))
     }
 
-    async fn read_data(&self, type_name: &str, config: &Value) -> Result<Value, ProviderError> {
+    async fn read_data(&self, type_name: &str, config: &Value) -> Result<Value> {
         let ds = self.data_sources.get(type_name).ok_or_else(|| {
             ProviderError::Unsupported(format!("data source {type_name} is not supported"))
         })?;
@@ -844,17 +814,13 @@ impl Provider for AwsProvider {
         type_name: &str,
         token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         self.resource(type_name)?
             .find_created(self, token, ctx)
             .await
     }
 
-    async fn list_owned(
-        &self,
-        type_name: &str,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, type_name: &str, environment: &str) -> Result<Vec<Value>> {
         self.resource(type_name)?
             .list_owned(self, environment)
             .await

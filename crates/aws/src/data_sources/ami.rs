@@ -1,8 +1,10 @@
 //! `data "aws_ami"`.
 
 use super::{DataSourceType, filter_block, filters_from_config};
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::ec2_support::tags_to_map;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_bool, get_str, get_strings, str_map_value};
 use async_trait::async_trait;
 use terrace_core::{PathStep, Value};
@@ -17,35 +19,26 @@ impl DataSourceType for Ami {
     }
 
     fn schema(&self) -> Schema {
-        let computed = |s: Schema, names: &[&str]| {
-            names
-                .iter()
-                .fold(s, |s, n| s.attr(n, Attribute::computed(AttrType::String)))
-        };
+        let computed =
+            |s: Schema, names: &[&str]| s.attrs(names, Attribute::computed(AttrType::String));
         let s = Schema::new()
-            .attr(
-                "most_recent",
+            .attrs(
+                &["most_recent", "include_deprecated"],
                 Attribute::optional(AttrType::Bool).default(false),
             )
-            .attr(
-                "owners",
-                Attribute::optional(AttrType::list_of(AttrType::String)),
-            )
-            .attr(
-                "executable_users",
+            .attrs(
+                &["owners", "executable_users"],
                 Attribute::optional(AttrType::list_of(AttrType::String)),
             )
             .attr("name_regex", Attribute::optional(AttrType::String))
             .attr(
-                "include_deprecated",
-                Attribute::optional(AttrType::Bool).default(false),
-            )
-            .attr(
                 "tags",
                 Attribute::computed(AttrType::map_of(AttrType::String)),
             )
-            .attr("public", Attribute::computed(AttrType::Bool))
-            .attr("ena_support", Attribute::computed(AttrType::Bool))
+            .attrs(
+                &["public", "ena_support"],
+                Attribute::computed(AttrType::Bool),
+            )
             .set_block("filter", filter_block());
         computed(
             s,
@@ -74,7 +67,7 @@ impl DataSourceType for Ami {
         )
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let owners = get_strings(config, "owners");
         let users = get_strings(config, "executable_users");
         let filters = filters_from_config(config);

@@ -1,11 +1,13 @@
 //! `data "aws_availability_zones"`.
 
 use super::{DataSourceType, filter_block, filters_from_config};
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_bool, get_str, get_strings, str_list, str_set};
 use async_trait::async_trait;
 use terrace_core::Value;
-use terrace_provider::{AttrType, Attribute, ProviderError, Schema};
+use terrace_provider::{AttrType, Attribute, Schema};
 
 pub(crate) struct AvailabilityZones;
 
@@ -23,20 +25,12 @@ impl DataSourceType for AvailabilityZones {
                 "all_availability_zones",
                 Attribute::optional(AttrType::Bool),
             )
-            .attr(
-                "exclude_names",
+            .attrs(
+                &["exclude_names", "exclude_zone_ids"],
                 Attribute::optional(AttrType::set_of(AttrType::String)),
             )
-            .attr(
-                "exclude_zone_ids",
-                Attribute::optional(AttrType::set_of(AttrType::String)),
-            )
-            .attr(
-                "names",
-                Attribute::computed(AttrType::list_of(AttrType::String)),
-            )
-            .attr(
-                "zone_ids",
+            .attrs(
+                &["names", "zone_ids"],
                 Attribute::computed(AttrType::list_of(AttrType::String)),
             )
             .attr(
@@ -46,7 +40,7 @@ impl DataSourceType for AvailabilityZones {
             .set_block("filter", filter_block())
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let mut filters = filters_from_config(config);
         if let Some(state) = get_str(config, "state") {
             filters.push(crate::resources::ec2_support::filter("state", [state]));

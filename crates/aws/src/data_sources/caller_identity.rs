@@ -1,11 +1,13 @@
 //! `data "aws_caller_identity"`.
 
 use super::DataSourceType;
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::Obj;
 use async_trait::async_trait;
 use terrace_core::Value;
-use terrace_provider::{AttrType, Attribute, ProviderError, Schema};
+use terrace_provider::{AttrType, Attribute, Schema};
 
 pub(crate) struct CallerIdentity;
 
@@ -16,14 +18,13 @@ impl DataSourceType for CallerIdentity {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("account_id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
-            .attr("user_id", Attribute::computed(AttrType::String))
+        Schema::new().attrs(
+            &["id", "account_id", "arn", "user_id"],
+            Attribute::computed(AttrType::String),
+        )
     }
 
-    async fn read(&self, p: &AwsProvider, _config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, _config: &Value) -> Result<Value> {
         let out = p
             .call("sts:GetCallerIdentity", || {
                 p.sts.get_caller_identity().send()

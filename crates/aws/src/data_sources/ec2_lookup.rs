@@ -6,9 +6,11 @@
 //! constraints; `aws_subnets` returns an empty `ids` list instead.
 
 use super::{DataSourceType, filter_block, filters_from_config};
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::ec2::find::{Ec2Object, find_all};
 use crate::resources::ec2_support::{filter, tags_to_map};
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, str_list, str_map_value};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, SecurityGroup, Subnet, Vpc};
@@ -46,7 +48,7 @@ async fn find_one<T: Ec2Object>(
     config: &Value,
     args: &[(&str, &str)],
     kind: &str,
-) -> Result<T, ProviderError> {
+) -> Result<T> {
     let mut found: Vec<T> = find_all(p, lookup_filters(config, T::ID_FILTER, args)).await?;
     match found.len() {
         1 => Ok(found.remove(0)),
@@ -66,12 +68,8 @@ async fn find_one<T: Ec2Object>(
 /// Schema: every name optional+computed (arguments the lookup filters
 /// on), `computed` computed, `tags` and the `filter` block.
 fn lookup_schema(args: &[&str], computed: &[&str]) -> Schema {
-    let s = args.iter().fold(Schema::new(), |s, a| {
-        s.attr(a, Attribute::optional_computed(AttrType::String))
-    });
-    computed
-        .iter()
-        .fold(s, |s, a| s.attr(a, Attribute::computed(AttrType::String)))
+    let s = Schema::new().attrs(args, Attribute::optional_computed(AttrType::String));
+    s.attrs(computed, Attribute::computed(AttrType::String))
         .attr(
             "tags",
             Attribute::optional_computed(AttrType::map_of(AttrType::String)),
@@ -99,7 +97,7 @@ impl DataSourceType for VpcLookup {
         .attr("default", Attribute::optional_computed(AttrType::Bool))
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let args = [
             ("cidr_block", "cidr"),
             ("dhcp_options_id", "dhcp-options-id"),
@@ -176,7 +174,7 @@ impl DataSourceType for SubnetLookup {
         )
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let s: Subnet = find_one(p, config, &SUBNET_ARGS, "EC2 Subnet").await?;
         let id = s.subnet_id().unwrap_or_default();
         let owner = s.owner_id().unwrap_or_default();
@@ -234,7 +232,7 @@ impl DataSourceType for SubnetsLookup {
     }
 
     /// Every matching subnet; none is an empty list, not an error.
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let found: Vec<Subnet> = find_all(p, lookup_filters(config, "subnet-id", &[])).await?;
         Ok(Obj::new(&p.data_source_schema(self.name()))
             .keep(Some(config), &["filter", "tags"])
@@ -263,7 +261,7 @@ impl DataSourceType for SecurityGroupLookup {
         lookup_schema(&["id", "name", "vpc_id"], &["arn", "description"])
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let args = [("name", "group-name"), ("vpc_id", "vpc-id")];
         let g: SecurityGroup = find_one(p, config, &args, "EC2 Security Group").await?;
         let id = g.group_id().unwrap_or_default();

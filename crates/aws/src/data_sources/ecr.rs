@@ -4,7 +4,9 @@
 //! (by digest, tag, or the most recently pushed).
 
 use super::DataSourceType;
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_bool, get_str, opt_str, str_list};
 use async_trait::async_trait;
 use aws_sdk_ecr::types::ImageIdentifier;
@@ -27,23 +29,16 @@ impl DataSourceType for EcrRepository {
                 "registry_id",
                 Attribute::optional_computed(AttrType::String),
             )
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
-            .attr("repository_url", Attribute::computed(AttrType::String))
-            .attr(
-                "image_tag_mutability",
+            .attrs(
+                &["id", "arn", "repository_url", "image_tag_mutability"],
                 Attribute::computed(AttrType::String),
             )
             .attr(
                 "tags",
                 Attribute::optional_computed(AttrType::map_of(AttrType::String)),
             )
-            .attr(
-                "image_scanning_configuration",
-                Attribute::computed(AttrType::list_of(AttrType::Any)),
-            )
-            .attr(
-                "encryption_configuration",
+            .attrs(
+                &["image_scanning_configuration", "encryption_configuration"],
                 Attribute::computed(AttrType::list_of(AttrType::Any)),
             )
             .attr(
@@ -52,7 +47,7 @@ impl DataSourceType for EcrRepository {
             )
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let name = get_str(config, "name").unwrap_or_default();
         let repo = p
             .import("aws_ecr_repository", &name)
@@ -90,7 +85,7 @@ impl DataSourceType for EcrRepository {
 async fn most_recent(
     p: &AwsProvider,
     repo: &str,
-) -> Result<Option<aws_sdk_ecr::types::ImageDetail>, ProviderError> {
+) -> Result<Option<aws_sdk_ecr::types::ImageDetail>> {
     let out = p
         .call("ecr:DescribeImages", || {
             p.ecr.describe_images().repository_name(repo).send()
@@ -114,21 +109,17 @@ impl DataSourceType for EcrAuthorizationToken {
     fn schema(&self) -> Schema {
         Schema::new()
             .attr("registry_id", Attribute::optional(AttrType::String))
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr(
-                "authorization_token",
+            .attrs(
+                &["id", "expires_at", "proxy_endpoint", "user_name"],
+                Attribute::computed(AttrType::String),
+            )
+            .attrs(
+                &["authorization_token", "password"],
                 Attribute::computed(AttrType::String).sensitive(),
             )
-            .attr("expires_at", Attribute::computed(AttrType::String))
-            .attr(
-                "password",
-                Attribute::computed(AttrType::String).sensitive(),
-            )
-            .attr("proxy_endpoint", Attribute::computed(AttrType::String))
-            .attr("user_name", Attribute::computed(AttrType::String))
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let registry = get_str(config, "registry_id");
         let out = p
             .call("ecr:GetAuthorizationToken", || {
@@ -175,27 +166,24 @@ impl DataSourceType for EcrImage {
     fn schema(&self) -> Schema {
         Schema::new()
             .attr("repository_name", Attribute::required(AttrType::String))
-            .attr(
-                "registry_id",
-                Attribute::optional_computed(AttrType::String),
-            )
-            .attr(
-                "image_digest",
+            .attrs(
+                &["registry_id", "image_digest"],
                 Attribute::optional_computed(AttrType::String),
             )
             .attr("image_tag", Attribute::optional(AttrType::String))
             .attr("most_recent", Attribute::optional(AttrType::Bool))
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("image_pushed_at", Attribute::computed(AttrType::Number))
-            .attr("image_size_in_bytes", Attribute::computed(AttrType::Number))
+            .attrs(&["id", "image_uri"], Attribute::computed(AttrType::String))
+            .attrs(
+                &["image_pushed_at", "image_size_in_bytes"],
+                Attribute::computed(AttrType::Number),
+            )
             .attr(
                 "image_tags",
                 Attribute::computed(AttrType::list_of(AttrType::String)),
             )
-            .attr("image_uri", Attribute::computed(AttrType::String))
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let repo = get_str(config, "repository_name").unwrap_or_default();
         let digest = get_str(config, "image_digest");
         let tag = get_str(config, "image_tag");

@@ -8,7 +8,9 @@
 //! Kubernetes' API server sends that URL to STS to learn who is calling.
 
 use super::DataSourceType;
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_bool, get_str};
 use async_trait::async_trait;
 use aws_credential_types::provider::ProvideCredentials;
@@ -69,7 +71,7 @@ impl DataSourceType for EksCluster {
         s
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let name = get_str(config, "name").unwrap_or_default();
         let cluster = p.import("aws_eks_cluster", &name).await?.ok_or_else(|| {
             ProviderError::NotFound(format!(
@@ -99,11 +101,7 @@ fn sts_url(p: &AwsProvider) -> String {
 }
 
 /// The bearer token for cluster `name` (see the module documentation).
-pub(crate) async fn cluster_token(
-    p: &AwsProvider,
-    name: &str,
-    now: SystemTime,
-) -> Result<String, ProviderError> {
+pub(crate) async fn cluster_token(p: &AwsProvider, name: &str, now: SystemTime) -> Result<String> {
     let creds_provider = p.sdk_config.credentials_provider().ok_or_else(|| {
         ProviderError::Config(
             "no AWS credentials provider: a cluster token needs credentials to sign with".into(),
@@ -172,7 +170,7 @@ impl DataSourceType for EksClusterAuth {
             .attr("token", Attribute::computed(AttrType::String).sensitive())
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let name = get_str(config, "name").unwrap_or_default();
         if name.is_empty() {
             return Err(ProviderError::InvalidArgument {
@@ -198,14 +196,15 @@ impl DataSourceType for EksAddonVersion {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("addon_name", Attribute::required(AttrType::String))
-            .attr("kubernetes_version", Attribute::required(AttrType::String))
+            .attrs(
+                &["addon_name", "kubernetes_version"],
+                Attribute::required(AttrType::String),
+            )
             .attr("most_recent", Attribute::optional(AttrType::Bool))
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("version", Attribute::computed(AttrType::String))
+            .attrs(&["id", "version"], Attribute::computed(AttrType::String))
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let addon = get_str(config, "addon_name").unwrap_or_default();
         let k8s = get_str(config, "kubernetes_version").unwrap_or_default();
         let most_recent = get_bool(config, "most_recent").unwrap_or(false);

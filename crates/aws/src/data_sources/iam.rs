@@ -3,6 +3,7 @@
 //! the resource types' import, so they report the same attributes.
 
 use super::DataSourceType;
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
@@ -58,7 +59,7 @@ impl DataSourceType for IamRole {
             )
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let name = get_str(config, "name").unwrap_or_default();
         let role = p.import("aws_iam_role", &name).await?.ok_or_else(|| {
             ProviderError::NotFound(format!("reading IAM Role ({name}): couldn't find resource"))
@@ -105,7 +106,7 @@ impl DataSourceType for IamPolicy {
             .attr("attachment_count", Attribute::computed(AttrType::Number))
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let arn = match (get_str(config, "arn"), get_str(config, "name")) {
             (Some(arn), _) => arn,
             (None, Some(name)) => {
@@ -163,7 +164,7 @@ async fn policy_arns_named(
     p: &AwsProvider,
     name: &str,
     path_prefix: Option<&str>,
-) -> Result<Vec<String>, ProviderError> {
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
     loop {

@@ -1,7 +1,9 @@
 //! `aws_kms_key`: a key by ID, ARN, alias name or alias ARN (`DescribeKey`).
 
 use super::DataSourceType;
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
 use terrace_core::Value;
@@ -30,21 +32,20 @@ impl DataSourceType for KmsKey {
     }
 
     fn schema(&self) -> Schema {
-        STRINGS
-            .iter()
-            .fold(Schema::new(), |s, k| {
-                s.attr(k, Attribute::computed(AttrType::String))
-            })
+        Schema::new()
+            .attrs(STRINGS, Attribute::computed(AttrType::String))
             .attr("key_id", Attribute::required(AttrType::String))
             .attr(
                 "grant_tokens",
                 Attribute::optional(AttrType::list_of(AttrType::String)),
             )
-            .attr("enabled", Attribute::computed(AttrType::Bool))
-            .attr("multi_region", Attribute::computed(AttrType::Bool))
+            .attrs(
+                &["enabled", "multi_region"],
+                Attribute::computed(AttrType::Bool),
+            )
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let key_id = get_str(config, "key_id").unwrap_or_default();
         let m = match p
             .call("kms:DescribeKey", || {

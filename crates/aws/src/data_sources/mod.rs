@@ -14,10 +14,11 @@ mod policy_document;
 mod secretsmanager_secret_version;
 mod ssm_parameter;
 
+use crate::Result;
 use crate::provider::AwsProvider;
 use async_trait::async_trait;
 use terrace_core::Value;
-use terrace_provider::{ProviderError, Schema};
+use terrace_provider::Schema;
 
 #[async_trait]
 pub(crate) trait DataSourceType: Send + Sync {
@@ -27,7 +28,7 @@ pub(crate) trait DataSourceType: Send + Sync {
     fn schema(&self) -> Schema;
 
     /// Read with the evaluated configuration; returns every schema attribute.
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError>;
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value>;
 }
 
 /// Every supported data source. One line per type.

@@ -2,7 +2,9 @@
 //! provider's region (no API call), as the Terraform AWS provider does.
 
 use super::DataSourceType;
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
 use terrace_core::Value;
@@ -87,7 +89,7 @@ pub(crate) fn resolve_region(
     provider_region: &str,
     name: Option<&str>,
     endpoint: Option<&str>,
-) -> Result<(String, String), ProviderError> {
+) -> Result<(String, String)> {
     let describe = |r: &str| {
         REGIONS
             .iter()
@@ -145,14 +147,13 @@ impl DataSourceType for Partition {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("partition", Attribute::computed(AttrType::String))
-            .attr("dns_suffix", Attribute::computed(AttrType::String))
-            .attr("reverse_dns_prefix", Attribute::computed(AttrType::String))
+        Schema::new().attrs(
+            &["id", "partition", "dns_suffix", "reverse_dns_prefix"],
+            Attribute::computed(AttrType::String),
+        )
     }
 
-    async fn read(&self, p: &AwsProvider, _config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, _config: &Value) -> Result<Value> {
         let partition = partition_of(&p.region);
         let (dns, reverse) = partition_dns(partition);
         Ok(Obj::new(&p.data_source_schema(self.name()))
@@ -174,14 +175,17 @@ impl DataSourceType for Region {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("name", Attribute::optional_computed(AttrType::String))
-            .attr("region", Attribute::optional_computed(AttrType::String))
-            .attr("endpoint", Attribute::optional_computed(AttrType::String))
-            .attr("description", Attribute::computed(AttrType::String))
+            .attrs(
+                &["id", "description"],
+                Attribute::computed(AttrType::String),
+            )
+            .attrs(
+                &["name", "region", "endpoint"],
+                Attribute::optional_computed(AttrType::String),
+            )
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let wanted = get_str(config, "region").or_else(|| get_str(config, "name"));
         let endpoint = get_str(config, "endpoint");
         let (name, description) =

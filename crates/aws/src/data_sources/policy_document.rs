@@ -18,7 +18,9 @@
 //!   encoder does, and `id` is the CRC-32 of `json`.
 
 use super::DataSourceType;
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{get_blocks, get_str, get_strings};
 use async_trait::async_trait;
 use serde_json::{Map, Value as Json};
@@ -51,43 +53,39 @@ impl DataSourceType for PolicyDocument {
                 "effect",
                 Attribute::optional(AttrType::String).default("Allow"),
             )
-            .attr("actions", strings())
-            .attr("not_actions", strings())
-            .attr("resources", strings())
-            .attr("not_resources", strings())
+            .attrs(
+                &["actions", "not_actions", "resources", "not_resources"],
+                strings(),
+            )
             .set_block("principals", principals.clone())
             .set_block("not_principals", principals)
             .set_block(
                 "condition",
                 Schema::new()
-                    .attr("test", Attribute::required(AttrType::String))
-                    .attr("variable", Attribute::required(AttrType::String))
+                    .attrs(&["test", "variable"], Attribute::required(AttrType::String))
                     .attr(
                         "values",
                         Attribute::required(AttrType::list_of(AttrType::String)),
                     ),
             );
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("json", Attribute::computed(AttrType::String))
-            .attr("minified_json", Attribute::computed(AttrType::String))
+            .attrs(
+                &["id", "json", "minified_json"],
+                Attribute::computed(AttrType::String),
+            )
             .attr(
                 "version",
                 Attribute::optional(AttrType::String).default(VERSION_2012),
             )
             .attr("policy_id", Attribute::optional(AttrType::String))
-            .attr(
-                "source_policy_documents",
-                Attribute::optional(AttrType::list_of(AttrType::String)),
-            )
-            .attr(
-                "override_policy_documents",
+            .attrs(
+                &["source_policy_documents", "override_policy_documents"],
                 Attribute::optional(AttrType::list_of(AttrType::String)),
             )
             .list_block("statement", 0, 0, statement)
     }
 
-    async fn read(&self, _p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, _p: &AwsProvider, config: &Value) -> Result<Value> {
         let rendered = render(config)?;
         let mut out = config.clone();
         if let Some(m) = out.as_map_mut() {
@@ -309,7 +307,7 @@ fn statement_path(i: usize, attr: &str) -> Vec<PathStep> {
 }
 
 /// `&{` → `${` (policy variables written so HCL leaves them alone).
-fn replace_vars(s: String, version: &str, path: &[PathStep]) -> Result<String, ProviderError> {
+fn replace_vars(s: String, version: &str, path: &[PathStep]) -> Result<String> {
     if !s.contains("&{") {
         return Ok(s);
     }
@@ -324,11 +322,7 @@ fn replace_vars(s: String, version: &str, path: &[PathStep]) -> Result<String, P
     Ok(s.replace("&{", "${"))
 }
 
-fn replace_vars_all(
-    xs: Vec<String>,
-    version: &str,
-    path: &[PathStep],
-) -> Result<Vec<String>, ProviderError> {
+fn replace_vars_all(xs: Vec<String>, version: &str, path: &[PathStep]) -> Result<Vec<String>> {
     xs.into_iter()
         .map(|s| replace_vars(s, version, path))
         .collect()
@@ -340,7 +334,7 @@ fn config_principals(
     key: &str,
     i: usize,
     version: &str,
-) -> Result<Vec<(String, Ids)>, ProviderError> {
+) -> Result<Vec<(String, Ids)>> {
     let path = statement_path(i, key);
     get_blocks(stmt, key)
         .iter()
@@ -356,7 +350,7 @@ fn config_principals(
         .collect()
 }
 
-fn config_statement(stmt: &Value, i: usize, version: &str) -> Result<Statement, ProviderError> {
+fn config_statement(stmt: &Value, i: usize, version: &str) -> Result<Statement> {
     let effect = get_str(stmt, "effect").unwrap_or_else(|| "Allow".into());
     if effect != "Allow" && effect != "Deny" {
         return Err(invalid(
@@ -504,7 +498,7 @@ fn json_document(text: &str) -> Result<Document, String> {
     })
 }
 
-fn parse_documents(config: &Value, attr: &str) -> Result<Vec<Document>, ProviderError> {
+fn parse_documents(config: &Value, attr: &str) -> Result<Vec<Document>> {
     get_strings(config, attr)
         .iter()
         .enumerate()
@@ -524,7 +518,7 @@ fn duplicate_sid(sid: &str) -> String {
 }
 
 /// Render the document for an evaluated (wholly known) configuration.
-pub(crate) fn render(config: &Value) -> Result<Rendered, ProviderError> {
+pub(crate) fn render(config: &Value) -> Result<Rendered> {
     let version = get_str(config, "version").unwrap_or_else(|| VERSION_2012.into());
     if version != VERSION_2012 && version != VERSION_2008 {
         return Err(invalid(

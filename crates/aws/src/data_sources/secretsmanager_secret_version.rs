@@ -3,8 +3,10 @@
 //! `secret_string` and `secret_binary` are sensitive.
 
 use super::DataSourceType;
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::secretsmanager::get_version;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_str, opt_str, str_set};
 use async_trait::async_trait;
 use terrace_core::Value;
@@ -23,15 +25,12 @@ impl DataSourceType for SecretVersion {
             .attr("secret_id", Attribute::required(AttrType::String))
             .attr("version_id", Attribute::optional_computed(AttrType::String))
             .attr("version_stage", Attribute::optional(AttrType::String))
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
-            .attr("created_date", Attribute::computed(AttrType::String))
-            .attr(
-                "secret_string",
-                Attribute::computed(AttrType::String).sensitive(),
+            .attrs(
+                &["id", "arn", "created_date"],
+                Attribute::computed(AttrType::String),
             )
-            .attr(
-                "secret_binary",
+            .attrs(
+                &["secret_string", "secret_binary"],
                 Attribute::computed(AttrType::String).sensitive(),
             )
             .attr(
@@ -40,7 +39,7 @@ impl DataSourceType for SecretVersion {
             )
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let secret = get_str(config, "secret_id").unwrap_or_default();
         let version_id = get_str(config, "version_id");
         let stage = get_str(config, "version_stage")

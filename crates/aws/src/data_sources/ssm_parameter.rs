@@ -4,8 +4,10 @@
 //! non-`SecureString` parameter `insecure_value` carries it unmarked.
 
 use super::DataSourceType;
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::ssm_parameter::get_values;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_bool, get_str, opt_str};
 use async_trait::async_trait;
 use terrace_core::Value;
@@ -26,15 +28,15 @@ impl DataSourceType for SsmParameter {
                 "with_decryption",
                 Attribute::optional(AttrType::Bool).default(true),
             )
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
-            .attr("type", Attribute::computed(AttrType::String))
+            .attrs(
+                &["id", "arn", "type", "insecure_value"],
+                Attribute::computed(AttrType::String),
+            )
             .attr("value", Attribute::computed(AttrType::String).sensitive())
-            .attr("insecure_value", Attribute::computed(AttrType::String))
             .attr("version", Attribute::computed(AttrType::Number))
     }
 
-    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, config: &Value) -> Result<Value> {
         let name = get_str(config, "name").unwrap_or_default();
         let decrypt = get_bool(config, "with_decryption").unwrap_or(true);
         let found = get_values(p, std::slice::from_ref(&name), decrypt).await?;

@@ -8,10 +8,13 @@
 //! in `autoscaling_parts`.
 
 use super::autoscaling_parts as parts;
+use super::ec2_support::{describe_all, describe_chunked};
 use super::iam::generated_name;
 use super::{ResourceType, default_plan, partially_created, require_id, wait_for};
+use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::schema::SchemaAttrs;
 use crate::tags::ownership_tags;
 use crate::values::{
     Obj, first_block, get_blocks, get_bool, get_i64, get_str, get_strings, str_set,
@@ -239,20 +242,18 @@ impl AutoscalingGroup {
         &self,
         p: &AwsProvider,
         names: &[String],
-    ) -> Result<BTreeMap<String, AutoScalingGroup>, ProviderError> {
+    ) -> Result<BTreeMap<String, AutoScalingGroup>> {
         let mut unique: Vec<String> = names.iter().filter(|n| !n.is_empty()).cloned().collect();
         unique.sort();
         unique.dedup();
-        let mut out = BTreeMap::new();
-        for chunk in unique.chunks(NAMES_PER_CALL) {
-            let groups = self.describe_pages(p, Some(chunk.to_vec()), None).await?;
-            out.extend(
-                groups
-                    .into_iter()
-                    .filter_map(|g| Some((g.auto_scaling_group_name()?.to_string(), g))),
-            );
-        }
-        Ok(out)
+        let groups = describe_chunked(&unique, NAMES_PER_CALL, |chunk, token| {
+            self.describe_page(p, Some(chunk), None, token)
+        })
+        .await?;
+        Ok(groups
+            .into_iter()
+            .filter_map(|g| Some((g.auto_scaling_group_name()?.to_string(), g)))
+            .collect())
     }
 
     async fn describe_pages(
@@ -260,33 +261,33 @@ impl AutoscalingGroup {
         p: &AwsProvider,
         names: Option<Vec<String>>,
         filters: Option<Vec<Filter>>,
-    ) -> Result<Vec<AutoScalingGroup>, ProviderError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = p
-                .call("autoscaling:DescribeAutoScalingGroups", || {
-                    p.autoscaling
-                        .describe_auto_scaling_groups()
-                        .set_auto_scaling_group_names(names.clone())
-                        .set_filters(filters.clone())
-                        .set_next_token(token.clone())
-                        .send()
-                })
-                .await?;
-            out.extend(page.auto_scaling_groups().iter().cloned());
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
-            }
-        }
+    ) -> Result<Vec<AutoScalingGroup>> {
+        describe_all(|token| self.describe_page(p, names.clone(), filters.clone(), token)).await
     }
 
-    async fn get(
+    /// One page of `DescribeAutoScalingGroups`.
+    async fn describe_page(
         &self,
         p: &AwsProvider,
-        name: &str,
-    ) -> Result<Option<AutoScalingGroup>, ProviderError> {
+        names: Option<Vec<String>>,
+        filters: Option<Vec<Filter>>,
+        token: Option<String>,
+    ) -> Result<(Vec<AutoScalingGroup>, Option<String>)> {
+        let page = p
+            .call("autoscaling:DescribeAutoScalingGroups", || {
+                p.autoscaling
+                    .describe_auto_scaling_groups()
+                    .set_auto_scaling_group_names(names.clone())
+                    .set_filters(filters.clone())
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await?;
+        let next = page.next_token().map(str::to_string);
+        Ok((page.auto_scaling_groups().to_vec(), next))
+    }
+
+    async fn get(&self, p: &AwsProvider, name: &str) -> Result<Option<AutoScalingGroup>> {
         Ok(self.describe(p, &[name.to_string()]).await?.remove(name))
     }
 
@@ -295,7 +296,7 @@ impl AutoscalingGroup {
         p: &AwsProvider,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         Ok(self
             .get(p, name)
             .await?
@@ -310,7 +311,7 @@ impl AutoscalingGroup {
         name: &str,
         planned: &Value,
         limit: Duration,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let timeout = get_str(planned, "wait_for_capacity_timeout")
             .as_deref()
             .map(|t| parse_duration(t).unwrap_or(limit))
@@ -353,7 +354,7 @@ impl AutoscalingGroup {
         name: &str,
         prior: &Value,
         planned: &Value,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let diff = |k: &str| -> Option<(Vec<String>, Vec<String>)> {
             // Unknown or unset (optional+computed): leave as it is.
             if planned.get(k).is_none_or(|v| v.is_unknown() || v.is_null()) {
@@ -418,11 +419,7 @@ impl AutoscalingGroup {
         Filter::builder().name(name).values(value).build()
     }
 
-    async fn list_filtered(
-        &self,
-        p: &AwsProvider,
-        filters: Vec<Filter>,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_filtered(&self, p: &AwsProvider, filters: Vec<Filter>) -> Result<Vec<Value>> {
         Ok(self
             .describe_pages(p, None, Some(filters))
             .await?
@@ -440,8 +437,7 @@ impl ResourceType for AutoscalingGroup {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
             .attr(
                 "name",
                 Attribute::optional_computed(AttrType::String).force_new(),
@@ -450,38 +446,29 @@ impl ResourceType for AutoscalingGroup {
                 "name_prefix",
                 Attribute::optional(AttrType::String).force_new(),
             )
-            .attr("min_size", Attribute::required(AttrType::Number))
-            .attr("max_size", Attribute::required(AttrType::Number))
-            .attr(
-                "desired_capacity",
+            .attrs(
+                &["min_size", "max_size"],
+                Attribute::required(AttrType::Number),
+            )
+            .attrs(
+                &["desired_capacity", "default_cooldown"],
                 Attribute::optional_computed(AttrType::Number),
             )
-            .attr(
-                "default_cooldown",
-                Attribute::optional_computed(AttrType::Number),
-            )
-            .attr(
-                "health_check_type",
+            .attrs(
+                &["health_check_type", "service_linked_role_arn"],
                 Attribute::optional_computed(AttrType::String),
             )
             .attr(
                 "health_check_grace_period",
                 Attribute::optional(AttrType::Number).default(300i64),
             )
-            .attr(
-                "vpc_zone_identifier",
-                Attribute::optional_computed(AttrType::set_of(AttrType::String)),
-            )
-            .attr(
-                "availability_zones",
-                Attribute::optional_computed(AttrType::set_of(AttrType::String)),
-            )
-            .attr(
-                "target_group_arns",
-                Attribute::optional_computed(AttrType::set_of(AttrType::String)),
-            )
-            .attr(
-                "load_balancers",
+            .attrs(
+                &[
+                    "vpc_zone_identifier",
+                    "availability_zones",
+                    "target_group_arns",
+                    "load_balancers",
+                ],
                 Attribute::optional_computed(AttrType::set_of(AttrType::String)),
             )
             .attr(
@@ -492,16 +479,8 @@ impl ResourceType for AutoscalingGroup {
                 "max_instance_lifetime",
                 Attribute::optional(AttrType::Number),
             )
-            .attr(
-                "protect_from_scale_in",
-                Attribute::optional(AttrType::Bool).default(false),
-            )
-            .attr(
-                "service_linked_role_arn",
-                Attribute::optional_computed(AttrType::String),
-            )
-            .attr(
-                "force_delete",
+            .attrs(
+                &["protect_from_scale_in", "force_delete"],
                 Attribute::optional(AttrType::Bool).default(false),
             )
             .attr(
@@ -512,10 +491,10 @@ impl ResourceType for AutoscalingGroup {
                 "launch_template",
                 0,
                 1,
-                Schema::new()
-                    .attr("id", Attribute::optional_computed(AttrType::String))
-                    .attr("name", Attribute::optional_computed(AttrType::String))
-                    .attr("version", Attribute::optional_computed(AttrType::String)),
+                Schema::new().attrs(
+                    &["id", "name", "version"],
+                    Attribute::optional_computed(AttrType::String),
+                ),
             )
             .list_block(
                 "mixed_instances_policy",
@@ -528,8 +507,7 @@ impl ResourceType for AutoscalingGroup {
             .set_block(
                 "tag",
                 Schema::new()
-                    .attr("key", Attribute::required(AttrType::String))
-                    .attr("value", Attribute::required(AttrType::String))
+                    .attrs(&["key", "value"], Attribute::required(AttrType::String))
                     .attr("propagate_at_launch", Attribute::required(AttrType::Bool)),
             )
     }
@@ -540,7 +518,7 @@ impl ResourceType for AutoscalingGroup {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let schema = p.resource_schema(NAME);
         let arguments: Vec<String> = schema
             .attributes
@@ -574,11 +552,7 @@ impl ResourceType for AutoscalingGroup {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let names: Vec<String> = prior
             .iter()
             .map(|v| get_str(v, "id").unwrap_or_default())
@@ -591,12 +565,7 @@ impl ResourceType for AutoscalingGroup {
             .collect())
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = get_str(planned, "name").unwrap_or_else(|| {
             generated_name(
                 get_str(planned, "name_prefix").as_deref(),
@@ -677,7 +646,7 @@ impl ResourceType for AutoscalingGroup {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = require_id(NAME, prior)?;
         let changed = |k: &str| {
             prior.get(k) != planned.get(k) && planned.get(k).is_some_and(|v| !v.is_unknown())
@@ -822,7 +791,7 @@ impl ResourceType for AutoscalingGroup {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let name = require_id(NAME, prior)?;
         if self.get(p, &name).await?.is_none() {
             return Ok(());
@@ -872,7 +841,7 @@ impl ResourceType for AutoscalingGroup {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let filters = vec![
             Self::filter(&format!("tag:{OWNER_ENVIRONMENT_TAG}"), &ctx.environment),
             Self::filter(&format!("tag:{OWNER_ADDRESS_TAG}"), &ctx.address),
@@ -880,11 +849,7 @@ impl ResourceType for AutoscalingGroup {
         Ok(self.list_filtered(p, filters).await?.into_iter().next())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         self.list_filtered(
             p,
             vec![Self::filter(
@@ -899,7 +864,7 @@ impl ResourceType for AutoscalingGroup {
 /// The result of deleting a part of an Auto Scaling group (a scaling policy,
 /// a scheduled action) that may be gone already: Auto Scaling answers a
 /// missing one with not-found or with a validation error naming it.
-pub(super) fn ok_if_part_gone<T>(r: Result<T, ProviderError>) -> Result<(), ProviderError> {
+pub(super) fn ok_if_part_gone<T>(r: Result<T>) -> Result<()> {
     match r {
         Err(ProviderError::InvalidArgument { message, .. })
             if message.contains("not found") || message.contains("does not exist") =>

@@ -11,8 +11,10 @@
 
 use super::ec2_support::ok_if_gone;
 use super::wait_for;
+use crate::Result;
 use crate::api::is_not_found;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{first_block, get_blocks, get_bool, get_i64, get_str};
 use aws_sdk_autoscaling::types::{
     InstanceRefreshStatus, InstanceReusePolicy, InstancesDistribution, LaunchTemplate,
@@ -40,16 +42,10 @@ fn opt(s: Option<&str>) -> Value {
 // ---------------------------------------------------------------- schemas
 
 fn lt_spec_schema() -> Schema {
-    Schema::new()
-        .attr(
-            "launch_template_id",
-            Attribute::optional_computed(AttrType::String),
-        )
-        .attr(
-            "launch_template_name",
-            Attribute::optional_computed(AttrType::String),
-        )
-        .attr("version", Attribute::optional_computed(AttrType::String))
+    Schema::new().attrs(
+        &["launch_template_id", "launch_template_name", "version"],
+        Attribute::optional_computed(AttrType::String),
+    )
 }
 
 /// `mixed_instances_policy` (instance requirements in overrides are not
@@ -61,24 +57,16 @@ pub(super) fn mixed_instances_policy_schema() -> Schema {
             0,
             1,
             Schema::new()
-                .attr(
-                    "on_demand_allocation_strategy",
+                .attrs(
+                    &["on_demand_allocation_strategy", "spot_allocation_strategy"],
                     Attribute::optional_computed(AttrType::String),
                 )
-                .attr(
-                    "on_demand_base_capacity",
-                    Attribute::optional_computed(AttrType::Number),
-                )
-                .attr(
-                    "on_demand_percentage_above_base_capacity",
-                    Attribute::optional_computed(AttrType::Number),
-                )
-                .attr(
-                    "spot_allocation_strategy",
-                    Attribute::optional_computed(AttrType::String),
-                )
-                .attr(
-                    "spot_instance_pools",
+                .attrs(
+                    &[
+                        "on_demand_base_capacity",
+                        "on_demand_percentage_above_base_capacity",
+                        "spot_instance_pools",
+                    ],
                     Attribute::optional_computed(AttrType::Number),
                 )
                 .attr("spot_max_price", Attribute::optional(AttrType::String)),
@@ -96,8 +84,10 @@ pub(super) fn mixed_instances_policy_schema() -> Schema {
                     0,
                     0,
                     Schema::new()
-                        .attr("instance_type", Attribute::optional(AttrType::String))
-                        .attr("weighted_capacity", Attribute::optional(AttrType::String))
+                        .attrs(
+                            &["instance_type", "weighted_capacity"],
+                            Attribute::optional(AttrType::String),
+                        )
                         .list_block("launch_template_specification", 0, 1, lt_spec_schema()),
                 ),
         )
@@ -140,12 +130,14 @@ pub(super) fn instance_refresh_schema() -> Schema {
             0,
             1,
             Schema::new()
-                .attr("checkpoint_delay", Attribute::optional(AttrType::String))
+                .attrs(
+                    &["checkpoint_delay", "instance_warmup"],
+                    Attribute::optional(AttrType::String),
+                )
                 .attr(
                     "checkpoint_percentages",
                     Attribute::optional(AttrType::list_of(AttrType::Number)),
                 )
-                .attr("instance_warmup", Attribute::optional(AttrType::String))
                 .attr(
                     "min_healthy_percentage",
                     Attribute::optional(AttrType::Number).default(90i64),
@@ -154,20 +146,12 @@ pub(super) fn instance_refresh_schema() -> Schema {
                     "max_healthy_percentage",
                     Attribute::optional(AttrType::Number).default(100i64),
                 )
-                .attr(
-                    "skip_matching",
+                .attrs(
+                    &["skip_matching", "auto_rollback"],
                     Attribute::optional(AttrType::Bool).default(false),
                 )
-                .attr(
-                    "auto_rollback",
-                    Attribute::optional(AttrType::Bool).default(false),
-                )
-                .attr(
-                    "scale_in_protected_instances",
-                    Attribute::optional(AttrType::String).default("Ignore"),
-                )
-                .attr(
-                    "standby_instances",
+                .attrs(
+                    &["scale_in_protected_instances", "standby_instances"],
                     Attribute::optional(AttrType::String).default("Ignore"),
                 ),
         )
@@ -313,11 +297,7 @@ pub(super) fn mixed_instances_policy_value(m: &MixedInstancesPolicy) -> Value {
 // -------------------------------------------------------------- warm pool
 
 /// `PutWarmPool` with the planned `warm_pool` block.
-pub(super) async fn put_warm_pool(
-    p: &AwsProvider,
-    name: &str,
-    wp: &Value,
-) -> Result<(), ProviderError> {
+pub(super) async fn put_warm_pool(p: &AwsProvider, name: &str, wp: &Value) -> Result<()> {
     let reuse = first_block(wp, "instance_reuse_policy").map(|r| {
         InstanceReusePolicy::builder()
             .set_reuse_on_scale_in(get_bool(r, "reuse_on_scale_in"))
@@ -338,7 +318,7 @@ pub(super) async fn put_warm_pool(
 }
 
 /// `DeleteWarmPool`; a group that has none is fine.
-pub(super) async fn delete_warm_pool(p: &AwsProvider, name: &str) -> Result<(), ProviderError> {
+pub(super) async fn delete_warm_pool(p: &AwsProvider, name: &str) -> Result<()> {
     ok_if_gone(
         p.call("autoscaling:DeleteWarmPool", || {
             p.autoscaling
@@ -397,10 +377,7 @@ const ALWAYS_TRIGGERS: &[&str] = &[
 /// Check `instance_refresh` at plan, as the Terraform provider does:
 /// `triggers` name arguments of the group (the schema's attribute and block
 /// names), and the preferences' seconds are numbers.
-pub(super) fn check_instance_refresh(
-    config: &Value,
-    arguments: &[String],
-) -> Result<(), ProviderError> {
+pub(super) fn check_instance_refresh(config: &Value, arguments: &[String]) -> Result<()> {
     let Some(ir) = first_block(config, "instance_refresh") else {
         return Ok(());
     };
@@ -442,7 +419,7 @@ pub(super) fn refresh_needed(prior: &Value, planned: &Value) -> bool {
 
 /// Terraform's duration-or-seconds strings (`checkpoint_delay`,
 /// `instance_warmup`) as seconds.
-fn seconds(v: &Value, key: &str) -> Result<Option<i32>, ProviderError> {
+fn seconds(v: &Value, key: &str) -> Result<Option<i32>> {
     let Some(text) = get_str(v, key).filter(|_| !v.get(key).is_some_and(Value::is_unknown)) else {
         return Ok(None);
     };
@@ -462,7 +439,7 @@ fn seconds(v: &Value, key: &str) -> Result<Option<i32>, ProviderError> {
         })
 }
 
-fn preferences(ir: &Value) -> Result<Option<RefreshPreferences>, ProviderError> {
+fn preferences(ir: &Value) -> Result<Option<RefreshPreferences>> {
     let Some(pr) = first_block(ir, "preferences") else {
         return Ok(None);
     };
@@ -505,7 +482,7 @@ pub(super) async fn start_instance_refresh(
     p: &AwsProvider,
     name: &str,
     planned: &Value,
-) -> Result<(), ProviderError> {
+) -> Result<()> {
     let Some(ir) = first_block(planned, "instance_refresh") else {
         return Ok(());
     };

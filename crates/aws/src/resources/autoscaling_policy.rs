@@ -6,9 +6,12 @@
 //! per group: one `DescribePolicies` names up to 50 policies.
 //! `PutScalingPolicy` both creates and updates.
 
+use super::ec2_support::describe_chunked;
 use super::{ResourceType, bad_import_id, default_plan};
+use crate::Result;
 use crate::api::is_not_found;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, first_block, get_bool, get_i64, get_str};
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{
@@ -138,34 +141,27 @@ impl AutoscalingPolicy {
         p: &AwsProvider,
         group: &str,
         names: &[String],
-    ) -> Result<Vec<ScalingPolicy>, ProviderError> {
-        let mut out = Vec::new();
-        for chunk in names.chunks(NAMES_PER_CALL) {
-            let mut token: Option<String> = None;
-            loop {
-                let page = match p
-                    .call("autoscaling:DescribePolicies", || {
-                        p.autoscaling
-                            .describe_policies()
-                            .auto_scaling_group_name(group)
-                            .set_policy_names(Some(chunk.to_vec()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await
-                {
-                    Ok(page) => page,
-                    Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-                    Err(e) => return Err(e),
-                };
-                out.extend(page.scaling_policies().iter().cloned());
-                match page.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
-                }
-            }
+    ) -> Result<Vec<ScalingPolicy>> {
+        let found = describe_chunked(names, NAMES_PER_CALL, |chunk, token| async move {
+            let page = p
+                .call("autoscaling:DescribePolicies", || {
+                    p.autoscaling
+                        .describe_policies()
+                        .auto_scaling_group_name(group)
+                        .set_policy_names(Some(chunk.clone()))
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            let next = page.next_token().map(str::to_string);
+            Ok((page.scaling_policies().to_vec(), next))
+        })
+        .await;
+        match found {
+            // The group is gone, and its policies with it.
+            Err(e) if is_not_found(&e) => Ok(Vec::new()),
+            other => other,
         }
-        Ok(out)
     }
 
     async fn read_one(
@@ -174,7 +170,7 @@ impl AutoscalingPolicy {
         group: &str,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         Ok(self
             .describe(p, group, &[name.to_string()])
             .await?
@@ -196,11 +192,9 @@ impl ResourceType for AutoscalingPolicy {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
-            .attr("name", Attribute::required(AttrType::String).force_new())
-            .attr(
-                "autoscaling_group_name",
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attrs(
+                &["name", "autoscaling_group_name"],
                 Attribute::required(AttrType::String).force_new(),
             )
             .attr(
@@ -208,16 +202,15 @@ impl ResourceType for AutoscalingPolicy {
                 Attribute::optional(AttrType::String).default(SIMPLE),
             )
             .attr("adjustment_type", Attribute::optional(AttrType::String))
-            .attr("scaling_adjustment", Attribute::optional(AttrType::Number))
+            .attrs(
+                &[
+                    "scaling_adjustment",
+                    "min_adjustment_magnitude",
+                    "estimated_instance_warmup",
+                ],
+                Attribute::optional(AttrType::Number),
+            )
             .attr("cooldown", Attribute::optional_computed(AttrType::Number))
-            .attr(
-                "min_adjustment_magnitude",
-                Attribute::optional(AttrType::Number),
-            )
-            .attr(
-                "estimated_instance_warmup",
-                Attribute::optional(AttrType::Number),
-            )
             .attr(
                 "metric_aggregation_type",
                 Attribute::optional_computed(AttrType::String),
@@ -253,7 +246,7 @@ impl ResourceType for AutoscalingPolicy {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let policy_type = config
             .get("policy_type")
             .and_then(Value::as_str)
@@ -302,11 +295,7 @@ impl ResourceType for AutoscalingPolicy {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let mut by_group: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for pv in prior {
             if let Some((g, n)) = key_of(pv) {
@@ -330,14 +319,14 @@ impl ResourceType for AutoscalingPolicy {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let (group, name) = id
             .split_once('/')
             .ok_or_else(|| bad_import_id(id, "<autoscaling-group-name>/<policy-name>"))?;
         self.read_one(p, group, name, None).await
     }
 
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value> {
         let (group, name) = key_of(planned).ok_or_else(|| ProviderError::Api {
             code: "MissingId".into(),
             message: format!("{NAME} has no group or policy name"),
@@ -392,7 +381,7 @@ impl ResourceType for AutoscalingPolicy {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let Some((group, name)) = key_of(prior) else {
             return Ok(());
         };

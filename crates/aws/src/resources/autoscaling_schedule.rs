@@ -5,9 +5,12 @@
 //! batched per group: one `DescribeScheduledActions` per group names up to
 //! 50 actions. `PutScheduledUpdateGroupAction` both creates and updates.
 
+use super::ec2_support::describe_chunked;
 use super::{ResourceType, bad_import_id, default_plan};
+use crate::Result;
 use crate::api::is_not_found;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_i64, get_str};
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::ScheduledUpdateGroupAction;
@@ -35,7 +38,7 @@ fn time_value(d: Option<&DateTime>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn parse_time(planned: &Value, key: &str) -> Result<Option<DateTime>, ProviderError> {
+fn parse_time(planned: &Value, key: &str) -> Result<Option<DateTime>> {
     let Some(text) = get_str(planned, key).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
@@ -86,48 +89,35 @@ impl AutoscalingSchedule {
         p: &AwsProvider,
         group: &str,
         names: &[String],
-    ) -> Result<Vec<ScheduledUpdateGroupAction>, ProviderError> {
-        let mut out = Vec::new();
-        for chunk in names.chunks(NAMES_PER_CALL) {
-            let mut token: Option<String> = None;
-            loop {
-                let page = match p
-                    .call("autoscaling:DescribeScheduledActions", || {
-                        p.autoscaling
-                            .describe_scheduled_actions()
-                            .auto_scaling_group_name(group)
-                            .set_scheduled_action_names(Some(chunk.to_vec()))
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await
-                {
-                    Ok(page) => page,
-                    // The group is gone, and its actions with it.
-                    Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-                    Err(ProviderError::InvalidArgument { message, .. })
-                        if message.contains("not found") =>
-                    {
-                        return Ok(Vec::new());
-                    }
-                    Err(e) => return Err(e),
-                };
-                out.extend(page.scheduled_update_group_actions().iter().cloned());
-                match page.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
-                }
+    ) -> Result<Vec<ScheduledUpdateGroupAction>> {
+        let found = describe_chunked(names, NAMES_PER_CALL, |chunk, token| async move {
+            let page = p
+                .call("autoscaling:DescribeScheduledActions", || {
+                    p.autoscaling
+                        .describe_scheduled_actions()
+                        .auto_scaling_group_name(group)
+                        .set_scheduled_action_names(Some(chunk.clone()))
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            let next = page.next_token().map(str::to_string);
+            Ok((page.scheduled_update_group_actions().to_vec(), next))
+        })
+        .await;
+        match found {
+            // The group is gone, and its actions with it.
+            Err(e) if is_not_found(&e) => Ok(Vec::new()),
+            Err(ProviderError::InvalidArgument { message, .. })
+                if message.contains("not found") =>
+            {
+                Ok(Vec::new())
             }
+            other => other,
         }
-        Ok(out)
     }
 
-    async fn read_one(
-        &self,
-        p: &AwsProvider,
-        group: &str,
-        name: &str,
-    ) -> Result<Option<Value>, ProviderError> {
+    async fn read_one(&self, p: &AwsProvider, group: &str, name: &str) -> Result<Option<Value>> {
         Ok(self
             .describe(p, group, &[name.to_string()])
             .await?
@@ -149,30 +139,17 @@ impl ResourceType for AutoscalingSchedule {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
-            .attr(
-                "scheduled_action_name",
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attrs(
+                &["scheduled_action_name", "autoscaling_group_name"],
                 Attribute::required(AttrType::String).force_new(),
             )
-            .attr(
-                "autoscaling_group_name",
-                Attribute::required(AttrType::String).force_new(),
+            .attrs(
+                &["start_time", "end_time", "recurrence", "time_zone"],
+                Attribute::optional_computed(AttrType::String),
             )
-            .attr("start_time", Attribute::optional_computed(AttrType::String))
-            .attr("end_time", Attribute::optional_computed(AttrType::String))
-            .attr("recurrence", Attribute::optional_computed(AttrType::String))
-            .attr("time_zone", Attribute::optional_computed(AttrType::String))
-            .attr(
-                "min_size",
-                Attribute::optional(AttrType::Number).default(UNSET),
-            )
-            .attr(
-                "max_size",
-                Attribute::optional(AttrType::Number).default(UNSET),
-            )
-            .attr(
-                "desired_capacity",
+            .attrs(
+                &["min_size", "max_size", "desired_capacity"],
                 Attribute::optional(AttrType::Number).default(UNSET),
             )
     }
@@ -183,7 +160,7 @@ impl ResourceType for AutoscalingSchedule {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         for key in ["start_time", "end_time"] {
             if config.get(key).is_some_and(|v| v.as_str().is_some()) {
                 parse_time(config, key)?;
@@ -198,11 +175,7 @@ impl ResourceType for AutoscalingSchedule {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         // One call per group for all of its actions.
         let mut by_group: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for pv in prior {
@@ -236,14 +209,14 @@ impl ResourceType for AutoscalingSchedule {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let (group, name) = id
             .split_once('/')
             .ok_or_else(|| bad_import_id(id, "<autoscaling-group-name>/<scheduled-action-name>"))?;
         self.read_one(p, group, name).await
     }
 
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value> {
         let (group, name) = key_of(planned).ok_or_else(|| ProviderError::Api {
             code: "MissingId".into(),
             message: format!("{NAME} has no group or action name"),
@@ -295,7 +268,7 @@ impl ResourceType for AutoscalingSchedule {
         Ok(read)
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let Some((group, name)) = key_of(prior) else {
             return Ok(());
         };

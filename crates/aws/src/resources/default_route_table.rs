@@ -11,6 +11,7 @@ use super::route_table::{RouteTable, routes_of};
 use super::{
     ResourceType, computed_block_config, computed_block_unknown, default_plan, require_id,
 };
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::values::{get_str, str_map_value};
 use async_trait::async_trait;
@@ -67,7 +68,7 @@ impl ResourceType for DefaultRouteTable {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let config = computed_block_config(config, prior, "route");
         let mut planned = default_plan(p, &p.resource_schema(NAME), prior, &config, ctx);
         if prior.is_none() {
@@ -76,16 +77,12 @@ impl ResourceType for DefaultRouteTable {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         crate::resources::ec2::find::read_by_ids::<Rt>(p, prior, |rt, pv| to_value(p, rt, Some(pv)))
             .await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let found = find_all::<Rt>(
             p,
             vec![filter("vpc-id", [id]), filter("association.main", ["true"])],
@@ -102,7 +99,7 @@ impl ResourceType for DefaultRouteTable {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = get_str(planned, "default_route_table_id").unwrap_or_default();
         let missing = || ProviderError::InvalidArgument {
             path: Some(vec![PathStep::Key("default_route_table_id".into())]),
@@ -133,7 +130,7 @@ impl ResourceType for DefaultRouteTable {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(NAME, prior)?;
         RouteTable
             .sync_routes(p, &id, &routes_of(prior), &routes_of(planned))
@@ -146,7 +143,7 @@ impl ResourceType for DefaultRouteTable {
     }
 
     /// The main route table cannot be deleted: it is only forgotten.
-    async fn delete(&self, _p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, _p: &AwsProvider, prior: &Value) -> Result<()> {
         require_id(NAME, prior).map(|_| ())
     }
 
@@ -154,22 +151,7 @@ impl ResourceType for DefaultRouteTable {
         None
     }
 
-    async fn find_created(
-        &self,
-        _p: &AwsProvider,
-        _token: &str,
-        _ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        // Adopting creates nothing that could be orphaned.
-        Ok(None)
-    }
-
-    async fn list_owned(
-        &self,
-        _p: &AwsProvider,
-        _environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        // A VPC's main table goes with its VPC: never unmanaged on its own.
-        Ok(Vec::new())
+    fn adopts(&self) -> bool {
+        true
     }
 }

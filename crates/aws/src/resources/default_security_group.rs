@@ -8,6 +8,7 @@ use super::ec2::find::{find_all, find_by_environment, find_by_id, read_by_ids};
 use super::ec2_support::{filter, tags_to_map, update_tags};
 use super::security_group::{SecurityGroup, all_atoms, api_atoms, is_default_group, plan_rules};
 use super::{ResourceType, require_id};
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::values::{get_str, str_map_value};
 use async_trait::async_trait;
@@ -24,12 +25,7 @@ const NAME: &str = "aws_default_security_group";
 
 impl DefaultSecurityGroup {
     /// Bring the group's rules from what it has to what is planned.
-    async fn replace_rules(
-        &self,
-        p: &AwsProvider,
-        g: &Sg,
-        planned: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn replace_rules(&self, p: &AwsProvider, g: &Sg, planned: &Value) -> Result<()> {
         let id = g.group_id().unwrap_or_default();
         for (key, egress, now) in [
             ("ingress", false, g.ip_permissions()),
@@ -73,19 +69,15 @@ impl ResourceType for DefaultSecurityGroup {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         Ok(plan_rules(p, NAME, prior, config, ctx))
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         read_by_ids::<Sg>(p, prior, |g, pv| SecurityGroup.to_value(p, g, Some(pv))).await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         Ok(find_by_id::<Sg>(p, id)
             .await?
             .filter(is_default_group)
@@ -97,7 +89,7 @@ impl ResourceType for DefaultSecurityGroup {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let vpc = get_str(planned, "vpc_id").ok_or_else(|| ProviderError::InvalidArgument {
             path: Some(vec![terrace_core::PathStep::Key("vpc_id".into())]),
             code: "MissingVpcId".into(),
@@ -136,30 +128,20 @@ impl ResourceType for DefaultSecurityGroup {
         prior: &Value,
         planned: &Value,
         ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         SecurityGroup.update(p, prior, planned, ctx).await
     }
 
     /// The default group cannot be deleted: it is only forgotten.
-    async fn delete(&self, _p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, _p: &AwsProvider, prior: &Value) -> Result<()> {
         require_id(NAME, prior).map(|_| ())
     }
 
-    async fn find_created(
-        &self,
-        _p: &AwsProvider,
-        _token: &str,
-        _ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        // Adopting creates nothing that could be orphaned.
-        Ok(None)
+    fn adopts(&self) -> bool {
+        true
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         let found = find_by_environment::<Sg>(p, environment).await?;
         Ok(found
             .iter()

@@ -8,6 +8,7 @@ use super::ec2::find::find_all;
 use super::ec2_support::{filter, tags_to_map};
 use super::vpc::Vpc;
 use super::{ResourceType, require_id};
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::values::{get_bool, str_map_value};
 use async_trait::async_trait;
@@ -49,7 +50,7 @@ fn convert(p: &AwsProvider, v: Value, prior: Option<&Value>) -> Value {
     Value::Map(out)
 }
 
-async fn find_default(p: &AwsProvider) -> Result<Option<ApiVpc>, ProviderError> {
+async fn find_default(p: &AwsProvider) -> Result<Option<ApiVpc>> {
     let found = find_all::<ApiVpc>(p, vec![filter("is-default", ["true"])]).await?;
     Ok(found.into_iter().find(|v| v.is_default() == Some(true)))
 }
@@ -80,11 +81,7 @@ impl ResourceType for DefaultVpc {
         .attr("existing_default_vpc", Attribute::computed(AttrType::Bool))
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let read = Vpc.read_many(p, prior).await?;
         Ok(read
             .into_iter()
@@ -93,7 +90,7 @@ impl ResourceType for DefaultVpc {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let Some(v) = find_default(p).await?.filter(|v| v.vpc_id() == Some(id)) else {
             return Ok(None);
         };
@@ -105,12 +102,7 @@ impl ResourceType for DefaultVpc {
             .map(|v| convert(p, v, Some(&known))))
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let (vpc, existing) = match find_default(p).await? {
             Some(v) => (v, true),
             None => {
@@ -151,7 +143,7 @@ impl ResourceType for DefaultVpc {
         prior: &Value,
         planned: &Value,
         ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let v = Vpc.update(p, prior, planned, ctx).await?;
         let mut known = planned.clone();
         if let Some(m) = known.as_map_mut() {
@@ -165,7 +157,7 @@ impl ResourceType for DefaultVpc {
     }
 
     /// Forgotten, unless `force_destroy` is set and terrace created it.
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         require_id(NAME, prior)?;
         let force = get_bool(prior, "force_destroy") == Some(true);
         let created = get_bool(prior, "existing_default_vpc") == Some(false);
@@ -176,20 +168,7 @@ impl ResourceType for DefaultVpc {
         }
     }
 
-    async fn find_created(
-        &self,
-        _p: &AwsProvider,
-        _token: &str,
-        _ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(None)
-    }
-
-    async fn list_owned(
-        &self,
-        _p: &AwsProvider,
-        _environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        Ok(Vec::new())
+    fn adopts(&self) -> bool {
+        true
     }
 }

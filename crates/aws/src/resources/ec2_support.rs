@@ -1,5 +1,6 @@
 //! Shared EC2 plumbing: filters, tags, batched describes by ID.
 
+use crate::Result;
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::tags::{TagMap, tag_changes};
 use crate::values::value_to_str_map;
@@ -7,7 +8,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType as Ec2ResourceType, Tag, TagSpecif
 use std::collections::BTreeMap;
 use std::future::Future;
 use terrace_core::Value;
-use terrace_provider::{ProviderError, ResourceContext};
+use terrace_provider::ResourceContext;
 
 /// Values per filter in one describe call (the EC2 limit is 200).
 pub(crate) const FILTER_CHUNK: usize = 200;
@@ -68,7 +69,7 @@ pub(crate) async fn update_tags(
     id: &str,
     prior: &Value,
     planned: &Value,
-) -> Result<(), ProviderError> {
+) -> Result<()> {
     let old = value_to_str_map(prior.get("tags_all").unwrap_or(&Value::Null));
     let new = value_to_str_map(planned.get("tags_all").unwrap_or(&Value::Null));
     let (removed, changed) = tag_changes(&old, &new);
@@ -107,34 +108,44 @@ pub(crate) async fn update_tags(
 pub(crate) async fn describe_by_ids<T, F, Fut>(
     ids: &[String],
     describe: F,
-) -> Result<BTreeMap<String, T>, ProviderError>
+) -> Result<BTreeMap<String, T>>
 where
     F: Fn(Vec<String>, Option<String>) -> Fut,
-    Fut: Future<Output = Result<(Vec<(String, T)>, Option<String>), ProviderError>>,
+    Fut: Future<Output = Result<(Vec<(String, T)>, Option<String>)>>,
 {
     let mut unique: Vec<String> = ids.to_vec();
     unique.sort();
     unique.dedup();
-    let mut out = BTreeMap::new();
-    for chunk in unique.chunks(FILTER_CHUNK) {
-        let mut token = None;
-        loop {
-            let (items, next) = describe(chunk.to_vec(), token.clone()).await?;
-            out.extend(items);
-            match next {
-                Some(t) if !t.is_empty() => token = Some(t),
-                _ => break,
-            }
-        }
+    Ok(describe_chunked(&unique, FILTER_CHUNK, describe)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Describe `names` in chunks of `per_call` (the API's limit on names in
+/// one call), following each chunk's pages; everything the pages return,
+/// in order.
+pub(crate) async fn describe_chunked<T, F, Fut>(
+    names: &[String],
+    per_call: usize,
+    describe: F,
+) -> Result<Vec<T>>
+where
+    F: Fn(Vec<String>, Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>)>>,
+{
+    let mut out = Vec::new();
+    for chunk in names.chunks(per_call) {
+        out.extend(describe_all(|token| describe(chunk.to_vec(), token)).await?);
     }
     Ok(out)
 }
 
 /// Describe with filters, following pages, collecting everything.
-pub(crate) async fn describe_all<T, F, Fut>(describe: F) -> Result<Vec<T>, ProviderError>
+pub(crate) async fn describe_all<T, F, Fut>(describe: F) -> Result<Vec<T>>
 where
     F: Fn(Option<String>) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, Option<String>), ProviderError>>,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>)>>,
 {
     let mut out = Vec::new();
     let mut token = None;
@@ -162,10 +173,55 @@ pub(crate) fn prior_ids(prior: &[Value]) -> Vec<String> {
 }
 
 /// Success when the object is already gone (deletes).
-pub(crate) fn ok_if_gone<T>(r: Result<T, ProviderError>) -> Result<(), ProviderError> {
+pub(crate) fn ok_if_gone<T>(r: Result<T>) -> Result<()> {
     match r {
         Ok(_) => Ok(()),
         Err(e) if crate::api::is_not_found(&e) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use terrace_provider::ProviderError;
+
+    #[tokio::test]
+    async fn describe_chunked_sends_chunks_and_follows_their_pages() {
+        let names: Vec<String> = (0..5).map(|i| format!("n{i}")).collect();
+        let calls = Mutex::new(Vec::new());
+        let calls = &calls;
+        // Each chunk answers in two pages: its first name, then the rest.
+        let found = describe_chunked(&names, 2, |chunk, token| async move {
+            calls.lock().unwrap().push((chunk.clone(), token.clone()));
+            Ok(match token {
+                None if chunk.len() > 1 => (chunk[..1].to_vec(), Some("next".to_string())),
+                None => (chunk, Some(String::new())),
+                Some(_) => (chunk[1..].to_vec(), None),
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(found, names);
+        assert_eq!(
+            calls.lock().unwrap().len(),
+            5,
+            "two pages for each full chunk"
+        );
+    }
+
+    #[tokio::test]
+    async fn describe_chunked_stops_at_the_first_error() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        let r: Result<Vec<String>> = describe_chunked(&names, 1, |chunk, _| async move {
+            if chunk[0] == "b" {
+                Err(ProviderError::NotFound("b".into()))
+            } else {
+                Ok((chunk, None))
+            }
+        })
+        .await;
+        assert!(matches!(r, Err(ProviderError::NotFound(_))));
     }
 }

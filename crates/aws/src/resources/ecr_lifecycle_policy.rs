@@ -5,8 +5,10 @@
 
 use super::ec2_support::ok_if_gone;
 use super::{ResourceType, default_plan};
+use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_str, json_equivalent, normalize_json};
 use async_trait::async_trait;
 use terrace_core::{PathStep, Value};
@@ -23,11 +25,7 @@ pub(crate) enum EcrPolicy {
 
 impl EcrPolicy {
     /// The policy of one repository: `None` when the repository or its policy is gone.
-    async fn get(
-        &self,
-        p: &AwsProvider,
-        repo: &str,
-    ) -> Result<Option<(String, String)>, ProviderError> {
+    async fn get(&self, p: &AwsProvider, repo: &str) -> Result<Option<(String, String)>> {
         let r = match self {
             EcrPolicy::Lifecycle => p
                 .call("ecr:GetLifecyclePolicy", || {
@@ -76,7 +74,7 @@ impl EcrPolicy {
             .build()
     }
 
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<String, ProviderError> {
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<String> {
         let repo = get_str(planned, "repository").unwrap_or_default();
         let text = get_str(planned, "policy").unwrap_or_default();
         if serde_json::from_str::<serde_json::Value>(&text).is_err() {
@@ -133,13 +131,15 @@ impl ResourceType for EcrPolicy {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
+            .attrs(
+                &["id", "registry_id"],
+                Attribute::computed(AttrType::String),
+            )
             .attr(
                 "repository",
                 Attribute::required(AttrType::String).force_new(),
             )
             .attr("policy", Attribute::required(AttrType::String))
-            .attr("registry_id", Attribute::computed(AttrType::String))
     }
 
     fn plan(
@@ -148,7 +148,7 @@ impl ResourceType for EcrPolicy {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut planned = default_plan(p, &p.resource_schema(self.name()), prior, config, ctx);
         if let Some(m) = planned.planned.as_map_mut() {
             if let (Some(old), Some(new)) = (
@@ -165,11 +165,7 @@ impl ResourceType for EcrPolicy {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         // ECR has no batched policy read: one call per repository, concurrently.
         super::read_each(prior, |pv| async move {
             let repo = get_str(&pv, "repository")
@@ -184,7 +180,7 @@ impl ResourceType for EcrPolicy {
         .await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         Ok(self
             .get(p, id)
             .await?
@@ -196,7 +192,7 @@ impl ResourceType for EcrPolicy {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let repo = self.put(p, planned).await?;
         let (t, reg) = self.get(p, &repo).await?.ok_or_else(|| {
             ProviderError::NotFound(format!("{} of {repo} not found after create", self.name()))
@@ -210,7 +206,7 @@ impl ResourceType for EcrPolicy {
         _prior: &Value,
         planned: &Value,
         ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let c = CreateContext {
             resource: ctx.clone(),
             idempotency_token: String::new(),
@@ -219,7 +215,7 @@ impl ResourceType for EcrPolicy {
         self.create(p, planned, &c).await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let repo = get_str(prior, "repository")
             .or_else(|| get_str(prior, "id"))
             .unwrap_or_default();

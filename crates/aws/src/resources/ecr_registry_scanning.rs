@@ -5,7 +5,9 @@
 //! `BASIC` with no rules, as Terraform does.
 
 use super::{ResourceType, default_plan};
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_blocks, get_str};
 use async_trait::async_trait;
 use aws_sdk_ecr::types::{
@@ -22,7 +24,7 @@ pub(crate) struct RegistryScanning;
 const NAME: &str = "aws_ecr_registry_scanning_configuration";
 
 impl RegistryScanning {
-    async fn get(&self, p: &AwsProvider) -> Result<Value, ProviderError> {
+    async fn get(&self, p: &AwsProvider) -> Result<Value> {
         let out = p
             .call("ecr:GetRegistryScanningConfiguration", || {
                 p.ecr.get_registry_scanning_configuration().send()
@@ -85,8 +87,10 @@ impl ResourceType for RegistryScanning {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("registry_id", Attribute::computed(AttrType::String))
+            .attrs(
+                &["id", "registry_id"],
+                Attribute::computed(AttrType::String),
+            )
             .attr("scan_type", Attribute::required(AttrType::String))
             .set_block(
                 "rule",
@@ -94,9 +98,10 @@ impl ResourceType for RegistryScanning {
                     .attr("scan_frequency", Attribute::required(AttrType::String))
                     .set_block(
                         "repository_filter",
-                        Schema::new()
-                            .attr("filter", Attribute::required(AttrType::String))
-                            .attr("filter_type", Attribute::required(AttrType::String)),
+                        Schema::new().attrs(
+                            &["filter", "filter_type"],
+                            Attribute::required(AttrType::String),
+                        ),
                     ),
             )
     }
@@ -107,7 +112,7 @@ impl ResourceType for RegistryScanning {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         if let Some(t) = get_str(config, "scan_type")
             && t != "BASIC"
             && t != "ENHANCED"
@@ -127,21 +132,17 @@ impl ResourceType for RegistryScanning {
         ))
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         // One configuration per registry: one call serves every instance.
         let now = self.get(p).await?;
         Ok(prior.iter().map(|_| Some(now.clone())).collect())
     }
 
-    async fn import(&self, p: &AwsProvider, _id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, _id: &str) -> Result<Option<Value>> {
         self.get(p).await.map(Some)
     }
 
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value> {
         let mut rules = Vec::new();
         for r in get_blocks(planned, "rule") {
             let mut b = RegistryScanningRule::builder().scan_frequency(ScanFrequency::from(
@@ -175,7 +176,7 @@ impl ResourceType for RegistryScanning {
         self.get(p).await
     }
 
-    async fn delete(&self, p: &AwsProvider, _prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, _prior: &Value) -> Result<()> {
         let basic = Value::map([("scan_type", Value::from("BASIC"))]);
         self.put(p, &basic).await.map(|_| ())
     }

@@ -10,8 +10,10 @@
 
 use super::ec2_support::ok_if_gone;
 use super::{ResourceType, default_plan, require_id};
+use crate::Result;
 use crate::api::{argument_error, at_path};
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, first_block, get_blocks, get_str, opt_str};
 use async_trait::async_trait;
 use aws_sdk_ecr::types::{
@@ -40,7 +42,7 @@ fn config_error(message: String) -> ProviderError {
 
 impl ReplicationConfig {
     /// The registry's configuration; `None` when it has no rules.
-    async fn get(&self, p: &AwsProvider) -> Result<Option<Value>, ProviderError> {
+    async fn get(&self, p: &AwsProvider) -> Result<Option<Value>> {
         let out = p
             .call("ecr:DescribeRegistry", || p.ecr.describe_registry().send())
             .await?;
@@ -92,7 +94,7 @@ impl ReplicationConfig {
         ))
     }
 
-    async fn write(&self, p: &AwsProvider, planned: &Value) -> Result<(), ProviderError> {
+    async fn write(&self, p: &AwsProvider, planned: &Value) -> Result<()> {
         let mut rules = Vec::new();
         let cfg = first_block(planned, "replication_configuration");
         for r in cfg.map(|c| get_blocks(c, "rule")).unwrap_or_default() {
@@ -149,8 +151,10 @@ impl ResourceType for ReplicationConfig {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("registry_id", Attribute::computed(AttrType::String))
+            .attrs(
+                &["id", "registry_id"],
+                Attribute::computed(AttrType::String),
+            )
             .list_block(
                 "replication_configuration",
                 0,
@@ -164,37 +168,35 @@ impl ResourceType for ReplicationConfig {
                             "destination",
                             1,
                             100,
-                            Schema::new()
-                                .attr("region", Attribute::required(AttrType::String))
-                                .attr("registry_id", Attribute::required(AttrType::String)),
+                            Schema::new().attrs(
+                                &["region", "registry_id"],
+                                Attribute::required(AttrType::String),
+                            ),
                         )
                         .list_block(
                             "repository_filter",
                             0,
                             100,
-                            Schema::new()
-                                .attr("filter", Attribute::required(AttrType::String))
-                                .attr("filter_type", Attribute::required(AttrType::String)),
+                            Schema::new().attrs(
+                                &["filter", "filter_type"],
+                                Attribute::required(AttrType::String),
+                            ),
                         ),
                 ),
             )
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         // One configuration per registry: one call serves every instance.
         let now = self.get(p).await?;
         Ok(prior.iter().map(|_| now.clone()).collect())
     }
 
-    async fn import(&self, p: &AwsProvider, _id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, _id: &str) -> Result<Option<Value>> {
         self.get(p).await
     }
 
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value> {
         self.write(p, planned).await?;
         self.get(p).await?.ok_or_else(|| {
             config_error(
@@ -205,7 +207,7 @@ impl ResourceType for ReplicationConfig {
         })
     }
 
-    async fn delete(&self, p: &AwsProvider, _prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, _prior: &Value) -> Result<()> {
         self.write(p, &Value::map::<&str>([])).await
     }
 }
@@ -237,7 +239,7 @@ impl PullThroughCacheRuleType {
     }
 
     /// Every rule of the registry by prefix (paged).
-    async fn all(&self, p: &AwsProvider) -> Result<BTreeMap<String, Value>, ProviderError> {
+    async fn all(&self, p: &AwsProvider) -> Result<BTreeMap<String, Value>> {
         let mut out = BTreeMap::new();
         let mut token: Option<String> = None;
         loop {
@@ -261,7 +263,7 @@ impl PullThroughCacheRuleType {
         }
     }
 
-    async fn read_one(&self, p: &AwsProvider, prefix: &str) -> Result<Value, ProviderError> {
+    async fn read_one(&self, p: &AwsProvider, prefix: &str) -> Result<Value> {
         self.all(p).await?.remove(prefix).ok_or_else(|| {
             ProviderError::NotFound(format!(
                 "pull-through cache rule {prefix} vanished right after it was written"
@@ -283,22 +285,22 @@ impl ResourceType for PullThroughCacheRuleType {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr(
-                "ecr_repository_prefix",
+            .attrs(
+                &["id", "registry_id"],
+                Attribute::computed(AttrType::String),
+            )
+            .attrs(
+                &["ecr_repository_prefix", "upstream_registry_url"],
                 Attribute::required(AttrType::String).force_new(),
             )
-            .attr(
-                "upstream_registry_url",
-                Attribute::required(AttrType::String).force_new(),
+            .attrs(
+                &["credential_arn", "custom_role_arn"],
+                Attribute::optional(AttrType::String),
             )
-            .attr("credential_arn", Attribute::optional(AttrType::String))
-            .attr("custom_role_arn", Attribute::optional(AttrType::String))
             .attr(
                 "upstream_repository_prefix",
                 Attribute::optional_computed(AttrType::String).force_new(),
             )
-            .attr("registry_id", Attribute::computed(AttrType::String))
     }
 
     fn plan(
@@ -307,7 +309,7 @@ impl ResourceType for PullThroughCacheRuleType {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<terrace_provider::PlannedResource, ProviderError> {
+    ) -> Result<terrace_provider::PlannedResource> {
         if let Some(prefix) = get_str(config, "ecr_repository_prefix")
             && prefix != "ROOT"
             && !(2..=30).contains(&prefix.len())
@@ -330,11 +332,7 @@ impl ResourceType for PullThroughCacheRuleType {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let all = self.all(p).await?;
         Ok(prior
             .iter()
@@ -347,7 +345,7 @@ impl ResourceType for PullThroughCacheRuleType {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let prefix = get_str(planned, "ecr_repository_prefix").unwrap_or_default();
         p.call("ecr:CreatePullThroughCacheRule", || {
             p.ecr
@@ -383,7 +381,7 @@ impl ResourceType for PullThroughCacheRuleType {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let prefix = require_id(PULL_THROUGH, prior)?;
         p.call("ecr:UpdatePullThroughCacheRule", || {
             p.ecr
@@ -397,7 +395,7 @@ impl ResourceType for PullThroughCacheRuleType {
         self.read_one(p, &prefix).await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let prefix = require_id(PULL_THROUGH, prior)?;
         ok_if_gone(
             p.call("ecr:DeletePullThroughCacheRule", || {

@@ -1,10 +1,10 @@
 //! `aws_ecr_repository`.
 
-use super::{
-    ResourceType, computed_block_config, computed_block_unknown, default_plan, tags_attributes,
-};
+use super::{ResourceType, computed_block_config, computed_block_unknown, default_plan};
+use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, tag_changes, tags_from_api};
 use crate::values::{Obj, first_block, get_bool, get_str, value_to_str_map};
 use async_trait::async_trait;
@@ -26,7 +26,7 @@ const NAME: &str = "aws_ecr_repository";
 const NAMES_PER_CALL: usize = 100;
 const TAG_CONCURRENCY: usize = 8;
 
-fn ecr_tags(tags: &TagMap) -> Result<Vec<Tag>, ProviderError> {
+fn ecr_tags(tags: &TagMap) -> Result<Vec<Tag>> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -94,7 +94,7 @@ impl EcrRepository {
             .build()
     }
 
-    async fn tags_of(&self, p: &AwsProvider, arn: &str) -> Result<TagMap, ProviderError> {
+    async fn tags_of(&self, p: &AwsProvider, arn: &str) -> Result<TagMap> {
         let out = p
             .call("ecr:ListTagsForResource", || {
                 p.ecr.list_tags_for_resource().resource_arn(arn).send()
@@ -112,7 +112,7 @@ impl EcrRepository {
         &self,
         p: &AwsProvider,
         repos: Vec<Repository>,
-    ) -> Result<Vec<(Repository, TagMap)>, ProviderError> {
+    ) -> Result<Vec<(Repository, TagMap)>> {
         futures::stream::iter(repos)
             .map(|r| async move {
                 let tags = match r.repository_arn() {
@@ -132,7 +132,7 @@ impl EcrRepository {
             .map(|v| v.into_iter().flatten().collect())
     }
 
-    async fn describe_all(&self, p: &AwsProvider) -> Result<Vec<Repository>, ProviderError> {
+    async fn describe_all(&self, p: &AwsProvider) -> Result<Vec<Repository>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -154,11 +154,7 @@ impl EcrRepository {
     }
 
     /// Repositories by name, batched; missing names are simply absent.
-    async fn describe(
-        &self,
-        p: &AwsProvider,
-        names: &[String],
-    ) -> Result<Vec<Repository>, ProviderError> {
+    async fn describe(&self, p: &AwsProvider, names: &[String]) -> Result<Vec<Repository>> {
         let mut unique: Vec<String> = names.iter().filter(|n| !n.is_empty()).cloned().collect();
         unique.sort();
         unique.dedup();
@@ -196,18 +192,14 @@ impl EcrRepository {
         p: &AwsProvider,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = self
             .with_tags(p, self.describe(p, &[name.to_string()]).await?)
             .await?;
         Ok(found.first().map(|(r, t)| self.to_value(p, r, t, prior)))
     }
 
-    async fn owned(
-        &self,
-        p: &AwsProvider,
-        want: &[(&str, &str)],
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn owned(&self, p: &AwsProvider, want: &[(&str, &str)]) -> Result<Vec<Value>> {
         let all = self.with_tags(p, self.describe_all(p).await?).await?;
         Ok(all
             .iter()
@@ -239,43 +231,42 @@ impl ResourceType for EcrRepository {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("name", Attribute::required(AttrType::String).force_new())
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("registry_id", Attribute::computed(AttrType::String))
-                .attr("repository_url", Attribute::computed(AttrType::String))
-                .attr(
-                    "image_tag_mutability",
-                    Attribute::optional(AttrType::String).default("MUTABLE"),
-                )
-                .attr("force_delete", Attribute::optional(AttrType::Bool))
-                .list_block(
-                    "image_scanning_configuration",
-                    0,
-                    1,
-                    Schema::new().attr("scan_on_push", Attribute::required(AttrType::Bool)),
-                )
-                .list_block(
-                    "encryption_configuration",
-                    0,
-                    1,
-                    Schema::new()
-                        .attr(
-                            "encryption_type",
-                            Attribute::optional(AttrType::String)
-                                .default("AES256")
-                                .force_new(),
-                        )
-                        .attr(
-                            "kms_key",
-                            Attribute::optional_computed(AttrType::String).force_new(),
-                        ),
-                )
-                .computed_block("image_scanning_configuration")
-                .computed_block("encryption_configuration"),
-        )
+        Schema::new()
+            .attrs(
+                &["id", "arn", "registry_id", "repository_url"],
+                Attribute::computed(AttrType::String),
+            )
+            .attr("name", Attribute::required(AttrType::String).force_new())
+            .attr(
+                "image_tag_mutability",
+                Attribute::optional(AttrType::String).default("MUTABLE"),
+            )
+            .attr("force_delete", Attribute::optional(AttrType::Bool))
+            .list_block(
+                "image_scanning_configuration",
+                0,
+                1,
+                Schema::new().attr("scan_on_push", Attribute::required(AttrType::Bool)),
+            )
+            .list_block(
+                "encryption_configuration",
+                0,
+                1,
+                Schema::new()
+                    .attr(
+                        "encryption_type",
+                        Attribute::optional(AttrType::String)
+                            .default("AES256")
+                            .force_new(),
+                    )
+                    .attr(
+                        "kms_key",
+                        Attribute::optional_computed(AttrType::String).force_new(),
+                    ),
+            )
+            .computed_block("image_scanning_configuration")
+            .computed_block("encryption_configuration")
+            .tagged()
     }
 
     fn plan(
@@ -284,7 +275,7 @@ impl ResourceType for EcrRepository {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let original = config;
         let config = computed_block_config(config, prior, "image_scanning_configuration");
         let config = computed_block_config(&config, prior, "encryption_configuration");
@@ -313,11 +304,7 @@ impl ResourceType for EcrRepository {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let names: Vec<String> = prior.iter().map(name_of).collect();
         let found = self.with_tags(p, self.describe(p, &names).await?).await?;
         let by_name: BTreeMap<&str, &(Repository, TagMap)> = found
@@ -335,7 +322,7 @@ impl ResourceType for EcrRepository {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let v = self.read_one(p, id, None).await?;
         Ok(v.map(|mut v| {
             if let Some(m) = v.as_map_mut() {
@@ -345,12 +332,7 @@ impl ResourceType for EcrRepository {
         }))
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = name_of(planned);
         let tags = ecr_tags(&create_tags(&p.default_tags, planned, &ctx.resource))?;
         let scan = first_block(planned, "image_scanning_configuration")
@@ -405,7 +387,7 @@ impl ResourceType for EcrRepository {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = name_of(prior);
         if let Some(m) = get_str(planned, "image_tag_mutability")
             && get_str(prior, "image_tag_mutability") != Some(m.clone())
@@ -470,7 +452,7 @@ impl ResourceType for EcrRepository {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let name = name_of(prior);
         let force = get_bool(prior, "force_delete").unwrap_or(false);
         let r = p
@@ -490,7 +472,7 @@ impl ResourceType for EcrRepository {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = self
             .owned(
                 p,
@@ -503,11 +485,7 @@ impl ResourceType for EcrRepository {
         Ok(found.into_iter().next())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         self.owned(p, &[(OWNER_ENVIRONMENT_TAG, environment)]).await
     }
 }

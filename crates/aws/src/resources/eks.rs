@@ -4,10 +4,13 @@
 //! `DescribeNodegroup` per object (bounded concurrency). Creates pass the
 //! idempotency token as `clientRequestToken` and wait for `ACTIVE`.
 
+use super::ReadByKey;
 use super::iam::{generated_name, read_each};
 use super::{ResourceType, default_plan, require_id, wait_for};
+use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, tag_changes, tags_from_api};
 use crate::values::{
     Obj, first_block, get_blocks, get_bool, get_i64, get_str, get_str_map, get_strings, opt_str,
@@ -85,7 +88,7 @@ pub(super) async fn sync_tags(
     arn: &str,
     prior: &Value,
     planned: &Value,
-) -> Result<(), ProviderError> {
+) -> Result<()> {
     let old = value_to_str_map(prior.get("tags_all").unwrap_or(&Value::Null));
     let new = value_to_str_map(planned.get("tags_all").unwrap_or(&Value::Null));
     let (removed, changed) = tag_changes(&old, &new);
@@ -125,7 +128,7 @@ pub(super) fn unimplemented_as_unsupported(op: &str, e: ProviderError) -> Provid
     }
 }
 
-pub(super) async fn ok_if_gone(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
+pub(super) async fn ok_if_gone(r: Result<()>) -> Result<()> {
     match r {
         Err(e) if is_not_found(&e) => Ok(()),
         other => other,
@@ -137,7 +140,7 @@ pub(super) async fn ok_if_gone(r: Result<(), ProviderError>) -> Result<(), Provi
 // ---------------------------------------------------------------------------
 
 impl EksCluster {
-    async fn get(&self, p: &AwsProvider, name: &str) -> Result<Option<Cluster>, ProviderError> {
+    async fn get(&self, p: &AwsProvider, name: &str) -> Result<Option<Cluster>> {
         if name.is_empty() {
             return Ok(None);
         }
@@ -327,24 +330,7 @@ impl EksCluster {
             .build()
     }
 
-    async fn read_one(
-        &self,
-        p: &AwsProvider,
-        name: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .get(p, name)
-            .await?
-            .map(|c| self.to_value(p, &c, prior)))
-    }
-
-    async fn wait_active(
-        &self,
-        p: &AwsProvider,
-        name: &str,
-        timeout: Duration,
-    ) -> Result<Cluster, ProviderError> {
+    async fn wait_active(&self, p: &AwsProvider, name: &str, timeout: Duration) -> Result<Cluster> {
         wait_for(
             &format!("EKS cluster {name} to become ACTIVE"),
             timeout,
@@ -368,7 +354,7 @@ impl EksCluster {
         .await
     }
 
-    pub(super) async fn all_names(&self, p: &AwsProvider) -> Result<Vec<String>, ProviderError> {
+    pub(super) async fn all_names(&self, p: &AwsProvider) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -390,7 +376,7 @@ impl EksCluster {
         p: &AwsProvider,
         environment: &str,
         address: Option<&str>,
-    ) -> Result<Vec<Value>, ProviderError> {
+    ) -> Result<Vec<Value>> {
         let names = self.all_names(p).await?;
         let clusters = read_each(names, |n| async move { self.get(p, &n).await }).await?;
         Ok(clusters
@@ -487,122 +473,137 @@ fn logging_request(planned: &Value) -> Logging {
 }
 
 #[async_trait]
+impl ReadByKey for EksCluster {
+    const KEYS: &'static [&'static str] = &["id", "name"];
+
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>> {
+        Ok(self
+            .get(p, name)
+            .await?
+            .map(|c| self.to_value(p, &c, prior)))
+    }
+}
+
+#[async_trait]
 impl ResourceType for EksCluster {
     fn name(&self) -> &'static str {
         CLUSTER
     }
 
     fn schema(&self) -> Schema {
-        super::tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("name", Attribute::required(AttrType::String).force_new())
-                .attr(
-                    "role_arn",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr("version", Attribute::optional_computed(AttrType::String))
-                .attr("endpoint", Attribute::computed(AttrType::String))
-                .attr("platform_version", Attribute::computed(AttrType::String))
-                .attr("status", Attribute::computed(AttrType::String))
-                .attr("created_at", Attribute::computed(AttrType::String))
-                .attr(
-                    "certificate_authority",
-                    Attribute::computed(AttrType::list_of(AttrType::map_of(AttrType::String))),
-                )
-                .attr("identity", Attribute::computed(AttrType::Any))
-                .attr(
-                    "enabled_cluster_log_types",
-                    Attribute::optional(AttrType::set_of(AttrType::String)),
-                )
-                .list_block(
-                    "vpc_config",
-                    1,
-                    1,
-                    Schema::new()
-                        .attr(
-                            "subnet_ids",
-                            Attribute::required(AttrType::set_of(AttrType::String)).force_new(),
-                        )
-                        .attr(
-                            "security_group_ids",
-                            Attribute::optional(AttrType::set_of(AttrType::String)).force_new(),
-                        )
-                        .attr(
-                            "endpoint_private_access",
-                            Attribute::optional(AttrType::Bool).default(false),
-                        )
-                        .attr(
-                            "endpoint_public_access",
-                            Attribute::optional(AttrType::Bool).default(true),
-                        )
-                        .attr(
-                            "public_access_cidrs",
-                            Attribute::optional_computed(AttrType::set_of(AttrType::String)),
-                        )
-                        .attr(
-                            "cluster_security_group_id",
-                            Attribute::computed(AttrType::String),
-                        )
-                        .attr("vpc_id", Attribute::computed(AttrType::String)),
-                )
-                .attr(
-                    "bootstrap_self_managed_addons",
-                    Attribute::optional(AttrType::Bool)
-                        .default(true)
-                        .force_new(),
-                )
-                .list_block(
-                    "encryption_config",
-                    0,
-                    1,
-                    Schema::new()
-                        .attr(
-                            "resources",
-                            Attribute::required(AttrType::set_of(AttrType::String)),
-                        )
-                        .list_block(
-                            "provider",
-                            1,
-                            1,
-                            Schema::new().attr("key_arn", Attribute::required(AttrType::String)),
-                        ),
-                )
-                .list_block(
-                    "access_config",
-                    0,
-                    1,
-                    Schema::new()
-                        .attr(
-                            "authentication_mode",
-                            Attribute::optional_computed(AttrType::String),
-                        )
-                        .attr(
-                            "bootstrap_cluster_creator_admin_permissions",
-                            Attribute::optional(AttrType::Bool)
-                                .default(true)
-                                .force_new(),
-                        ),
-                )
-                .computed_block("access_config")
-                .list_block(
-                    "kubernetes_network_config",
-                    0,
-                    1,
-                    Schema::new()
-                        .attr(
-                            "service_ipv4_cidr",
-                            Attribute::optional_computed(AttrType::String).force_new(),
-                        )
-                        .attr(
-                            "ip_family",
-                            Attribute::optional_computed(AttrType::String).force_new(),
-                        )
-                        .attr("service_ipv6_cidr", Attribute::computed(AttrType::String)),
-                )
-                .computed_block("kubernetes_network_config"),
-        )
+        Schema::new()
+            .attrs(
+                &[
+                    "id",
+                    "arn",
+                    "endpoint",
+                    "platform_version",
+                    "status",
+                    "created_at",
+                ],
+                Attribute::computed(AttrType::String),
+            )
+            .attrs(
+                &["name", "role_arn"],
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attr("version", Attribute::optional_computed(AttrType::String))
+            .attr(
+                "certificate_authority",
+                Attribute::computed(AttrType::list_of(AttrType::map_of(AttrType::String))),
+            )
+            .attr("identity", Attribute::computed(AttrType::Any))
+            .attr(
+                "enabled_cluster_log_types",
+                Attribute::optional(AttrType::set_of(AttrType::String)),
+            )
+            .list_block(
+                "vpc_config",
+                1,
+                1,
+                Schema::new()
+                    .attr(
+                        "subnet_ids",
+                        Attribute::required(AttrType::set_of(AttrType::String)).force_new(),
+                    )
+                    .attr(
+                        "security_group_ids",
+                        Attribute::optional(AttrType::set_of(AttrType::String)).force_new(),
+                    )
+                    .attr(
+                        "endpoint_private_access",
+                        Attribute::optional(AttrType::Bool).default(false),
+                    )
+                    .attr(
+                        "endpoint_public_access",
+                        Attribute::optional(AttrType::Bool).default(true),
+                    )
+                    .attr(
+                        "public_access_cidrs",
+                        Attribute::optional_computed(AttrType::set_of(AttrType::String)),
+                    )
+                    .attrs(
+                        &["cluster_security_group_id", "vpc_id"],
+                        Attribute::computed(AttrType::String),
+                    ),
+            )
+            .attr(
+                "bootstrap_self_managed_addons",
+                Attribute::optional(AttrType::Bool)
+                    .default(true)
+                    .force_new(),
+            )
+            .list_block(
+                "encryption_config",
+                0,
+                1,
+                Schema::new()
+                    .attr(
+                        "resources",
+                        Attribute::required(AttrType::set_of(AttrType::String)),
+                    )
+                    .list_block(
+                        "provider",
+                        1,
+                        1,
+                        Schema::new().attr("key_arn", Attribute::required(AttrType::String)),
+                    ),
+            )
+            .list_block(
+                "access_config",
+                0,
+                1,
+                Schema::new()
+                    .attr(
+                        "authentication_mode",
+                        Attribute::optional_computed(AttrType::String),
+                    )
+                    .attr(
+                        "bootstrap_cluster_creator_admin_permissions",
+                        Attribute::optional(AttrType::Bool)
+                            .default(true)
+                            .force_new(),
+                    ),
+            )
+            .computed_block("access_config")
+            .list_block(
+                "kubernetes_network_config",
+                0,
+                1,
+                Schema::new()
+                    .attrs(
+                        &["service_ipv4_cidr", "ip_family"],
+                        Attribute::optional_computed(AttrType::String).force_new(),
+                    )
+                    .attr("service_ipv6_cidr", Attribute::computed(AttrType::String)),
+            )
+            .computed_block("kubernetes_network_config")
+            .tagged()
     }
 
     fn plan(
@@ -611,7 +612,7 @@ impl ResourceType for EksCluster {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let schema = p.resource_schema(CLUSTER);
         let mut planned = default_plan(p, &schema, prior, config, ctx);
         // Secrets encryption can be added to a cluster (AssociateEncryptionConfig)
@@ -643,26 +644,11 @@ impl ResourceType for EksCluster {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_each(prior.to_vec(), |pv| async move {
-            let name = get_str(&pv, "id")
-                .or_else(|| get_str(&pv, "name"))
-                .unwrap_or_default();
-            self.read_one(p, &name, Some(&pv)).await
-        })
-        .await
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        self.read_keyed(p, prior).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = get_str(planned, "name").unwrap_or_default();
         let tags = hash_tags(&create_tags(&p.default_tags, planned, &ctx.resource));
         let token = request_token(&ctx.idempotency_token);
@@ -712,7 +698,7 @@ impl ResourceType for EksCluster {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = require_id(CLUSTER, prior)?;
         if let Some(v) = get_str(planned, "version")
             && get_str(prior, "version").as_deref() != Some(v.as_str())
@@ -820,7 +806,7 @@ impl ResourceType for EksCluster {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let name = require_id(CLUSTER, prior)?;
         ok_if_gone(
             p.call("eks:DeleteCluster", || {
@@ -844,7 +830,7 @@ impl ResourceType for EksCluster {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         Ok(self
             .list_matching(p, &ctx.environment, Some(&ctx.address))
             .await?
@@ -852,11 +838,7 @@ impl ResourceType for EksCluster {
             .next())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         self.list_matching(p, environment, None).await
     }
 }
@@ -875,12 +857,7 @@ fn node_group_key(v: &Value) -> Option<(String, String)> {
 }
 
 impl EksNodeGroup {
-    async fn get(
-        &self,
-        p: &AwsProvider,
-        cluster: &str,
-        name: &str,
-    ) -> Result<Option<Nodegroup>, ProviderError> {
+    async fn get(&self, p: &AwsProvider, cluster: &str, name: &str) -> Result<Option<Nodegroup>> {
         if cluster.is_empty() || name.is_empty() {
             return Ok(None);
         }
@@ -1042,7 +1019,7 @@ impl EksNodeGroup {
         cluster: &str,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         Ok(self
             .get(p, cluster, name)
             .await?
@@ -1055,7 +1032,7 @@ impl EksNodeGroup {
         cluster: &str,
         name: &str,
         timeout: Duration,
-    ) -> Result<Nodegroup, ProviderError> {
+    ) -> Result<Nodegroup> {
         wait_for(
             &format!("EKS node group {cluster}:{name} to become ACTIVE"),
             timeout,
@@ -1091,7 +1068,7 @@ impl EksNodeGroup {
         p: &AwsProvider,
         environment: &str,
         address: Option<&str>,
-    ) -> Result<Vec<Value>, ProviderError> {
+    ) -> Result<Vec<Value>> {
         let clusters = EksCluster.all_names(p).await?;
         let mut pairs = Vec::new();
         for c in clusters {
@@ -1243,114 +1220,94 @@ impl ResourceType for EksNodeGroup {
     }
 
     fn schema(&self) -> Schema {
-        super::tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("status", Attribute::computed(AttrType::String))
-                .attr("resources", Attribute::computed(AttrType::Any))
-                .attr(
-                    "cluster_name",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "node_group_name",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "node_group_name_prefix",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr(
-                    "node_role_arn",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "subnet_ids",
-                    Attribute::required(AttrType::set_of(AttrType::String)).force_new(),
-                )
-                .attr(
-                    "instance_types",
-                    Attribute::optional_computed(AttrType::list_of(AttrType::String)).force_new(),
-                )
-                .attr(
-                    "capacity_type",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "ami_type",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "disk_size",
-                    Attribute::optional_computed(AttrType::Number).force_new(),
-                )
-                .attr("version", Attribute::optional_computed(AttrType::String))
-                .attr(
-                    "release_version",
-                    Attribute::optional_computed(AttrType::String),
-                )
-                .attr(
-                    "labels",
-                    Attribute::optional(AttrType::map_of(AttrType::String)),
-                )
-                .list_block(
-                    "scaling_config",
-                    1,
-                    1,
-                    Schema::new()
-                        .attr("desired_size", Attribute::required(AttrType::Number))
-                        .attr("max_size", Attribute::required(AttrType::Number))
-                        .attr("min_size", Attribute::required(AttrType::Number)),
-                )
-                .list_block(
-                    "update_config",
-                    0,
-                    1,
-                    Schema::new()
-                        .attr("max_unavailable", Attribute::optional(AttrType::Number))
-                        .attr(
-                            "max_unavailable_percentage",
-                            Attribute::optional(AttrType::Number),
-                        ),
-                )
-                .list_block(
-                    "launch_template",
-                    0,
-                    1,
-                    Schema::new()
-                        .attr(
-                            "id",
-                            Attribute::optional_computed(AttrType::String).force_new(),
-                        )
-                        .attr(
-                            "name",
-                            Attribute::optional_computed(AttrType::String).force_new(),
-                        )
-                        .attr("version", Attribute::required(AttrType::String)),
-                )
-                .list_block(
-                    "remote_access",
-                    0,
-                    1,
-                    Schema::new()
-                        .attr(
-                            "ec2_ssh_key",
-                            Attribute::optional(AttrType::String).force_new(),
-                        )
-                        .attr(
-                            "source_security_group_ids",
-                            Attribute::optional(AttrType::set_of(AttrType::String)).force_new(),
-                        ),
-                )
-                .set_block(
-                    "taint",
-                    Schema::new()
-                        .attr("key", Attribute::required(AttrType::String))
-                        .attr("value", Attribute::optional(AttrType::String))
-                        .attr("effect", Attribute::required(AttrType::String)),
+        Schema::new()
+            .attrs(
+                &["id", "arn", "status"],
+                Attribute::computed(AttrType::String),
+            )
+            .attr("resources", Attribute::computed(AttrType::Any))
+            .attrs(
+                &["cluster_name", "node_role_arn"],
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attrs(
+                &["node_group_name", "capacity_type", "ami_type"],
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attr(
+                "node_group_name_prefix",
+                Attribute::optional(AttrType::String).force_new(),
+            )
+            .attr(
+                "subnet_ids",
+                Attribute::required(AttrType::set_of(AttrType::String)).force_new(),
+            )
+            .attr(
+                "instance_types",
+                Attribute::optional_computed(AttrType::list_of(AttrType::String)).force_new(),
+            )
+            .attr(
+                "disk_size",
+                Attribute::optional_computed(AttrType::Number).force_new(),
+            )
+            .attrs(
+                &["version", "release_version"],
+                Attribute::optional_computed(AttrType::String),
+            )
+            .attr(
+                "labels",
+                Attribute::optional(AttrType::map_of(AttrType::String)),
+            )
+            .list_block(
+                "scaling_config",
+                1,
+                1,
+                Schema::new().attrs(
+                    &["desired_size", "max_size", "min_size"],
+                    Attribute::required(AttrType::Number),
                 ),
-        )
+            )
+            .list_block(
+                "update_config",
+                0,
+                1,
+                Schema::new().attrs(
+                    &["max_unavailable", "max_unavailable_percentage"],
+                    Attribute::optional(AttrType::Number),
+                ),
+            )
+            .list_block(
+                "launch_template",
+                0,
+                1,
+                Schema::new()
+                    .attrs(
+                        &["id", "name"],
+                        Attribute::optional_computed(AttrType::String).force_new(),
+                    )
+                    .attr("version", Attribute::required(AttrType::String)),
+            )
+            .list_block(
+                "remote_access",
+                0,
+                1,
+                Schema::new()
+                    .attr(
+                        "ec2_ssh_key",
+                        Attribute::optional(AttrType::String).force_new(),
+                    )
+                    .attr(
+                        "source_security_group_ids",
+                        Attribute::optional(AttrType::set_of(AttrType::String)).force_new(),
+                    ),
+            )
+            .set_block(
+                "taint",
+                Schema::new()
+                    .attrs(&["key", "effect"], Attribute::required(AttrType::String))
+                    .attr("value", Attribute::optional(AttrType::String)),
+            )
+            .tagged()
     }
 
     fn plan(
@@ -1359,7 +1316,7 @@ impl ResourceType for EksNodeGroup {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut planned = default_plan(p, &p.resource_schema(NODE_GROUP), prior, config, ctx);
         if prior.is_none()
             && let Some(m) = planned.planned.as_map_mut()
@@ -1375,11 +1332,7 @@ impl ResourceType for EksNodeGroup {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         read_each(prior.to_vec(), |pv| async move {
             let Some((c, n)) = node_group_key(&pv) else {
                 return Ok(None);
@@ -1389,7 +1342,7 @@ impl ResourceType for EksNodeGroup {
         .await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let Some((c, n)) = id.split_once(':') else {
             return Err(ProviderError::InvalidArgument {
                 path: None,
@@ -1402,12 +1355,7 @@ impl ResourceType for EksNodeGroup {
         self.read_one(p, c, n, None).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let cluster = get_str(planned, "cluster_name").unwrap_or_default();
         let name = get_str(planned, "node_group_name").unwrap_or_else(|| {
             generated_name(
@@ -1510,7 +1458,7 @@ impl ResourceType for EksNodeGroup {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let (cluster, name) = node_group_key(prior).ok_or_else(|| ProviderError::Api {
             code: "MissingId".into(),
             message: "node group has no id".into(),
@@ -1602,7 +1550,7 @@ impl ResourceType for EksNodeGroup {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let Some((cluster, name)) = node_group_key(prior) else {
             return Ok(());
         };
@@ -1632,7 +1580,7 @@ impl ResourceType for EksNodeGroup {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         Ok(self
             .list_matching(p, &ctx.environment, Some(&ctx.address))
             .await?
@@ -1640,11 +1588,7 @@ impl ResourceType for EksNodeGroup {
             .next())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         self.list_matching(p, environment, None).await
     }
 }

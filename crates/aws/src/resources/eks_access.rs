@@ -14,9 +14,12 @@ use super::eks::{
 use super::iam::read_each;
 use super::listed::{TagFilter, TagListed};
 use super::{ResourceType, bad_import_id, default_plan, wait_for};
+use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
-use crate::tags::{create_tags, tags_from_api};
+use crate::resources::InPlace;
+use crate::schema::SchemaAttrs;
+use crate::tags::{TagMap, create_tags, tags_from_api};
 use crate::values::{Obj, first_block, get_bool, get_str, get_strings, opt_str, str_set};
 use async_trait::async_trait;
 use aws_sdk_eks::types::{
@@ -54,7 +57,7 @@ fn missing_id(type_name: &str) -> ProviderError {
 }
 
 /// Not found → `None`; other errors pass.
-fn found<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+fn found<T>(r: Result<T>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if is_not_found(&e) => Ok(None),
@@ -88,17 +91,115 @@ fn split_id(v: &Value, sep: char) -> Option<(String, String)> {
     Some((c.to_string(), r.to_string()))
 }
 
+/// The shape the tagged per-cluster objects share (add-ons, access entries,
+/// pod identity associations): found by cluster and key, listed cluster by
+/// cluster. A type writes its describe, its list page and its mapping; reads,
+/// imports and listing by tags come from the provided methods.
+#[async_trait]
+trait ClusterChild: Send + Sync {
+    type Object: Send + Sync;
+    /// The state attribute holding the key beside `cluster_name`.
+    const KEY: &'static str;
+    /// Between cluster and key in the ID and the import ID.
+    const SEP: char;
+    /// The import ID's format, for the error on a malformed one.
+    const IMPORT_FORMAT: &'static str;
+
+    async fn get(&self, p: &AwsProvider, cluster: &str, key: &str) -> Result<Option<Self::Object>>;
+
+    /// One page of the keys in `cluster`; `None` when the cluster is gone.
+    async fn list_page(
+        &self,
+        p: &AwsProvider,
+        cluster: &str,
+        token: Option<String>,
+    ) -> Result<Option<(Vec<String>, Option<String>)>>;
+
+    fn to_value(&self, p: &AwsProvider, o: &Self::Object, prior: Option<&Value>) -> Value;
+
+    fn tags(o: &Self::Object) -> TagMap;
+
+    /// Cluster and key of a state object: its attributes, else its ID.
+    fn key_of(v: &Value) -> Option<(String, String)> {
+        match (get_str(v, "cluster_name"), get_str(v, Self::KEY)) {
+            (Some(c), Some(k)) => Some((c, k)),
+            _ => split_id(v, Self::SEP),
+        }
+    }
+
+    /// Whether an import ID's key part is well formed.
+    fn valid_key(key: &str) -> bool {
+        !key.is_empty()
+    }
+
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        cluster: &str,
+        key: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>> {
+        Ok(self
+            .get(p, cluster, key)
+            .await?
+            .map(|o| self.to_value(p, &o, prior)))
+    }
+
+    /// `read_many`: each prior by its cluster and key.
+    async fn read_children(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        read_each(prior.to_vec(), |pv| async move {
+            let Some((c, k)) = Self::key_of(&pv) else {
+                return Ok(None);
+            };
+            self.read_one(p, &c, &k, Some(&pv)).await
+        })
+        .await
+    }
+
+    async fn import_child(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
+        let (c, k) = id
+            .split_once(Self::SEP)
+            .filter(|(_, k)| Self::valid_key(k))
+            .ok_or_else(|| bad_import_id(id, Self::IMPORT_FORMAT))?;
+        self.read_one(p, c, k, None).await
+    }
+
+    /// `TagListed::read_matching`: every object of every cluster whose
+    /// tags `keep` accepts.
+    async fn list_children(&self, p: &AwsProvider, keep: TagFilter<'_>) -> Result<Vec<Value>> {
+        let mut pairs = Vec::new();
+        for c in EksCluster.all_names(p).await? {
+            let mut token: Option<String> = None;
+            while let Some((keys, next)) = self.list_page(p, &c, token.take()).await? {
+                pairs.extend(keys.into_iter().map(|k| (c.clone(), k)));
+                match next {
+                    Some(t) if !t.is_empty() => token = Some(t),
+                    _ => break,
+                }
+            }
+        }
+        let all = read_each(pairs, |(c, k)| async move { self.get(p, &c, &k).await }).await?;
+        Ok(all
+            .into_iter()
+            .flatten()
+            .filter(|o| keep(&Self::tags(o)))
+            .map(|o| self.to_value(p, &o, None))
+            .collect())
+    }
+}
+
 // ---------------------------------------------------------------------------
 // aws_eks_addon
 // ---------------------------------------------------------------------------
 
-impl EksAddon {
-    async fn get(
-        &self,
-        p: &AwsProvider,
-        cluster: &str,
-        name: &str,
-    ) -> Result<Option<Addon>, ProviderError> {
+#[async_trait]
+impl ClusterChild for EksAddon {
+    type Object = Addon;
+    const KEY: &'static str = "addon_name";
+    const SEP: char = ':';
+    const IMPORT_FORMAT: &'static str = "<cluster-name>:<addon-name>";
+
+    async fn get(&self, p: &AwsProvider, cluster: &str, name: &str) -> Result<Option<Addon>> {
         Ok(found(
             p.call("eks:DescribeAddon", || {
                 p.eks
@@ -147,26 +248,43 @@ impl EksAddon {
             .build()
     }
 
-    async fn read_one(
+    async fn list_page(
         &self,
         p: &AwsProvider,
         cluster: &str,
-        name: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .get(p, cluster, name)
-            .await?
-            .map(|a| self.to_value(p, &a, prior)))
+        token: Option<String>,
+    ) -> Result<Option<(Vec<String>, Option<String>)>> {
+        Ok(found(
+            p.call("eks:ListAddons", || {
+                p.eks
+                    .list_addons()
+                    .cluster_name(cluster)
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await,
+        )?
+        .map(|page| {
+            (
+                page.addons().to_vec(),
+                page.next_token().map(str::to_string),
+            )
+        }))
     }
 
+    fn tags(a: &Addon) -> TagMap {
+        from_hash(a.tags())
+    }
+}
+
+impl EksAddon {
     async fn wait_active(
         &self,
         p: &AwsProvider,
         cluster: &str,
         name: &str,
         timeout: Duration,
-    ) -> Result<Addon, ProviderError> {
+    ) -> Result<Addon> {
         wait_for(
             &format!("EKS add-on {cluster}:{name} to become ACTIVE"),
             timeout,
@@ -212,49 +330,8 @@ impl EksAddon {
 
 #[async_trait]
 impl TagListed for EksAddon {
-    async fn read_matching(
-        &self,
-        p: &AwsProvider,
-        keep: TagFilter<'_>,
-    ) -> Result<Vec<Value>, ProviderError> {
-        let mut pairs = Vec::new();
-        for c in EksCluster.all_names(p).await? {
-            let mut token: Option<String> = None;
-            loop {
-                let Some(page) = found(
-                    p.call("eks:ListAddons", || {
-                        p.eks
-                            .list_addons()
-                            .cluster_name(&c)
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await,
-                )?
-                else {
-                    break;
-                };
-                pairs.extend(page.addons().iter().map(|n| (c.clone(), n.clone())));
-                match page.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
-                }
-            }
-        }
-        let addons = read_each(pairs, |(c, n)| async move { self.get(p, &c, &n).await }).await?;
-        Ok(addons
-            .into_iter()
-            .flatten()
-            .filter(|a| keep(&from_hash(a.tags())))
-            .map(|a| self.to_value(p, &a, None))
-            .collect())
-    }
-}
-
-fn addon_key(v: &Value) -> Option<(String, String)> {
-    match (get_str(v, "cluster_name"), get_str(v, "addon_name")) {
-        (Some(c), Some(n)) => Some((c, n)),
-        _ => split_id(v, ':'),
+    async fn read_matching(&self, p: &AwsProvider, keep: TagFilter<'_>) -> Result<Vec<Value>> {
+        self.list_children(p, keep).await
     }
 }
 
@@ -269,42 +346,29 @@ impl ResourceType for EksAddon {
     }
 
     fn schema(&self) -> Schema {
-        super::tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr(
-                    "cluster_name",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "addon_name",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "addon_version",
-                    Attribute::optional_computed(AttrType::String),
-                )
-                .attr(
-                    "configuration_values",
-                    Attribute::optional_computed(AttrType::String),
-                )
-                .attr(
+        Schema::new()
+            .attrs(
+                &["id", "arn", "created_at", "modified_at"],
+                Attribute::computed(AttrType::String),
+            )
+            .attrs(
+                &["cluster_name", "addon_name"],
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attrs(
+                &["addon_version", "configuration_values"],
+                Attribute::optional_computed(AttrType::String),
+            )
+            .attrs(
+                &[
                     "service_account_role_arn",
-                    Attribute::optional(AttrType::String),
-                )
-                .attr(
                     "resolve_conflicts_on_create",
-                    Attribute::optional(AttrType::String),
-                )
-                .attr(
                     "resolve_conflicts_on_update",
-                    Attribute::optional(AttrType::String),
-                )
-                .attr("preserve", Attribute::optional(AttrType::Bool))
-                .attr("created_at", Attribute::computed(AttrType::String))
-                .attr("modified_at", Attribute::computed(AttrType::String)),
-        )
+                ],
+                Attribute::optional(AttrType::String),
+            )
+            .attr("preserve", Attribute::optional(AttrType::Bool))
+            .tagged()
     }
 
     fn plan(
@@ -313,7 +377,7 @@ impl ResourceType for EksAddon {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         for (key, allowed) in [
             ("resolve_conflicts_on_create", &["NONE", "OVERWRITE"][..]),
             (
@@ -355,33 +419,15 @@ impl ResourceType for EksAddon {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_each(prior.to_vec(), |pv| async move {
-            let Some((c, n)) = addon_key(&pv) else {
-                return Ok(None);
-            };
-            self.read_one(p, &c, &n, Some(&pv)).await
-        })
-        .await
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        self.read_children(p, prior).await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
-        let (c, n) = id
-            .split_once(':')
-            .ok_or_else(|| bad_import_id(id, "<cluster-name>:<addon-name>"))?;
-        self.read_one(p, c, n, None).await
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
+        self.import_child(p, id).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let cluster = get_str(planned, "cluster_name").unwrap_or_default();
         let name = get_str(planned, "addon_name").unwrap_or_default();
         let tags = hash_tags(&create_tags(&p.default_tags, planned, &ctx.resource));
@@ -411,8 +457,8 @@ impl ResourceType for EksAddon {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        let (cluster, name) = addon_key(prior).ok_or_else(|| missing_id(ADDON))?;
+    ) -> Result<Value> {
+        let (cluster, name) = EksAddon::key_of(prior).ok_or_else(|| missing_id(ADDON))?;
         let changed = |k: &str| {
             planned.get(k).is_some_and(|v| !v.is_unknown()) && prior.get(k) != planned.get(k)
         };
@@ -452,8 +498,8 @@ impl ResourceType for EksAddon {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
-        let Some((cluster, name)) = addon_key(prior) else {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
+        let Some((cluster, name)) = EksAddon::key_of(prior) else {
             return Ok(());
         };
         ok_if_gone(
@@ -487,20 +533,23 @@ impl ResourceType for EksAddon {
 // aws_eks_access_entry
 // ---------------------------------------------------------------------------
 
-fn entry_key(v: &Value) -> Option<(String, String)> {
-    match (get_str(v, "cluster_name"), get_str(v, "principal_arn")) {
-        (Some(c), Some(a)) => Some((c, a)),
-        _ => split_id(v, ':'),
-    }
-}
+#[async_trait]
+impl ClusterChild for EksAccessEntry {
+    type Object = AccessEntry;
+    const KEY: &'static str = "principal_arn";
+    const SEP: char = ':';
+    const IMPORT_FORMAT: &'static str = "<cluster-name>:<principal-arn>";
 
-impl EksAccessEntry {
+    fn valid_key(key: &str) -> bool {
+        key.starts_with("arn:")
+    }
+
     async fn get(
         &self,
         p: &AwsProvider,
         cluster: &str,
         principal: &str,
-    ) -> Result<Option<AccessEntry>, ProviderError> {
+    ) -> Result<Option<AccessEntry>> {
         Ok(found(
             p.call("eks:DescribeAccessEntry", || {
                 p.eks
@@ -533,58 +582,37 @@ impl EksAccessEntry {
             .build()
     }
 
-    async fn read_one(
+    async fn list_page(
         &self,
         p: &AwsProvider,
         cluster: &str,
-        principal: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .get(p, cluster, principal)
-            .await?
-            .map(|e| self.to_value(p, &e, prior)))
+        token: Option<String>,
+    ) -> Result<Option<(Vec<String>, Option<String>)>> {
+        Ok(found(
+            p.call("eks:ListAccessEntries", || {
+                p.eks
+                    .list_access_entries()
+                    .cluster_name(cluster)
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await,
+        )?
+        .map(|page| {
+            let next = page.next_token().map(str::to_string);
+            (page.access_entries().to_vec(), next)
+        }))
+    }
+
+    fn tags(e: &AccessEntry) -> TagMap {
+        from_hash(e.tags())
     }
 }
 
 #[async_trait]
 impl TagListed for EksAccessEntry {
-    async fn read_matching(
-        &self,
-        p: &AwsProvider,
-        keep: TagFilter<'_>,
-    ) -> Result<Vec<Value>, ProviderError> {
-        let mut pairs = Vec::new();
-        for c in EksCluster.all_names(p).await? {
-            let mut token: Option<String> = None;
-            loop {
-                let Some(page) = found(
-                    p.call("eks:ListAccessEntries", || {
-                        p.eks
-                            .list_access_entries()
-                            .cluster_name(&c)
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await,
-                )?
-                else {
-                    break;
-                };
-                pairs.extend(page.access_entries().iter().map(|a| (c.clone(), a.clone())));
-                match page.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
-                }
-            }
-        }
-        let entries = read_each(pairs, |(c, a)| async move { self.get(p, &c, &a).await }).await?;
-        Ok(entries
-            .into_iter()
-            .flatten()
-            .filter(|e| keep(&from_hash(e.tags())))
-            .map(|e| self.to_value(p, &e, None))
-            .collect())
+    async fn read_matching(&self, p: &AwsProvider, keep: TagFilter<'_>) -> Result<Vec<Value>> {
+        self.list_children(p, keep).await
     }
 }
 
@@ -595,32 +623,27 @@ impl ResourceType for EksAccessEntry {
     }
 
     fn schema(&self) -> Schema {
-        super::tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("access_entry_arn", Attribute::computed(AttrType::String))
-                .attr(
-                    "cluster_name",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "principal_arn",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "kubernetes_groups",
-                    Attribute::optional_computed(AttrType::set_of(AttrType::String)),
-                )
-                .attr(
-                    "type",
-                    Attribute::optional(AttrType::String)
-                        .default("STANDARD")
-                        .force_new(),
-                )
-                .attr("user_name", Attribute::optional_computed(AttrType::String))
-                .attr("created_at", Attribute::computed(AttrType::String))
-                .attr("modified_at", Attribute::computed(AttrType::String)),
-        )
+        Schema::new()
+            .attrs(
+                &["id", "access_entry_arn", "created_at", "modified_at"],
+                Attribute::computed(AttrType::String),
+            )
+            .attrs(
+                &["cluster_name", "principal_arn"],
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attr(
+                "kubernetes_groups",
+                Attribute::optional_computed(AttrType::set_of(AttrType::String)),
+            )
+            .attr(
+                "type",
+                Attribute::optional(AttrType::String)
+                    .default("STANDARD")
+                    .force_new(),
+            )
+            .attr("user_name", Attribute::optional_computed(AttrType::String))
+            .tagged()
     }
 
     fn plan(
@@ -629,7 +652,7 @@ impl ResourceType for EksAccessEntry {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut planned = default_plan(p, &p.resource_schema(ACCESS_ENTRY), prior, config, ctx);
         if let Some(m) = planned.planned.as_map_mut() {
             if let (Some(Value::String(c)), Some(Value::String(a))) =
@@ -649,34 +672,15 @@ impl ResourceType for EksAccessEntry {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_each(prior.to_vec(), |pv| async move {
-            let Some((c, a)) = entry_key(&pv) else {
-                return Ok(None);
-            };
-            self.read_one(p, &c, &a, Some(&pv)).await
-        })
-        .await
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        self.read_children(p, prior).await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
-        let (c, a) = id
-            .split_once(':')
-            .filter(|(_, a)| a.starts_with("arn:"))
-            .ok_or_else(|| bad_import_id(id, "<cluster-name>:<principal-arn>"))?;
-        self.read_one(p, c, a, None).await
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
+        self.import_child(p, id).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let cluster = get_str(planned, "cluster_name").unwrap_or_default();
         let principal = get_str(planned, "principal_arn").unwrap_or_default();
         let tags = hash_tags(&create_tags(&p.default_tags, planned, &ctx.resource));
@@ -716,8 +720,9 @@ impl ResourceType for EksAccessEntry {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        let (cluster, principal) = entry_key(prior).ok_or_else(|| missing_id(ACCESS_ENTRY))?;
+    ) -> Result<Value> {
+        let (cluster, principal) =
+            EksAccessEntry::key_of(prior).ok_or_else(|| missing_id(ACCESS_ENTRY))?;
         let changed = |k: &str| {
             planned.get(k).is_some_and(|v| !v.is_unknown()) && prior.get(k) != planned.get(k)
         };
@@ -751,8 +756,8 @@ impl ResourceType for EksAccessEntry {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
-        let Some((cluster, principal)) = entry_key(prior) else {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
+        let Some((cluster, principal)) = EksAccessEntry::key_of(prior) else {
             return Ok(());
         };
         ok_if_gone(
@@ -804,7 +809,7 @@ impl EksAccessPolicyAssociation {
         cluster: &str,
         principal: &str,
         policy: &str,
-    ) -> Result<Option<AssociatedAccessPolicy>, ProviderError> {
+    ) -> Result<Option<AssociatedAccessPolicy>> {
         let mut token: Option<String> = None;
         loop {
             let Some(page) = found(
@@ -875,7 +880,7 @@ impl EksAccessPolicyAssociation {
         &self,
         p: &AwsProvider,
         key: &(String, String, String),
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let (c, a, pol) = key;
         Ok(self
             .get(p, c, a, pol)
@@ -896,21 +901,14 @@ impl ResourceType for EksAccessPolicyAssociation {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr(
-                "cluster_name",
+            .attrs(
+                &["id", "associated_at", "modified_at"],
+                Attribute::computed(AttrType::String),
+            )
+            .attrs(
+                &["cluster_name", "principal_arn", "policy_arn"],
                 Attribute::required(AttrType::String).force_new(),
             )
-            .attr(
-                "principal_arn",
-                Attribute::required(AttrType::String).force_new(),
-            )
-            .attr(
-                "policy_arn",
-                Attribute::required(AttrType::String).force_new(),
-            )
-            .attr("associated_at", Attribute::computed(AttrType::String))
-            .attr("modified_at", Attribute::computed(AttrType::String))
             .list_block(
                 "access_scope",
                 1,
@@ -930,7 +928,7 @@ impl ResourceType for EksAccessPolicyAssociation {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         if let Some(t) = first_block(config, "access_scope")
             .and_then(|s| s.get("type"))
             .and_then(Value::as_str)
@@ -968,11 +966,7 @@ impl ResourceType for EksAccessPolicyAssociation {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         read_each(prior.to_vec(), |pv| async move {
             let Some(key) = association_key(&pv) else {
                 return Ok(None);
@@ -982,7 +976,7 @@ impl ResourceType for EksAccessPolicyAssociation {
         .await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let key = parse_association_id(id)
             .ok_or_else(|| bad_import_id(id, "<cluster-name>#<principal-arn>#<policy-arn>"))?;
         self.read_one(p, &key).await
@@ -993,7 +987,7 @@ impl ResourceType for EksAccessPolicyAssociation {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let key = association_key(planned).ok_or_else(|| missing_id(POLICY_ASSOCIATION))?;
         let (cluster, principal, policy) = &key;
         let scope = first_block(planned, "access_scope");
@@ -1039,18 +1033,11 @@ impl ResourceType for EksAccessPolicyAssociation {
         }
     }
 
-    async fn update(
-        &self,
-        _p: &AwsProvider,
-        _prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        // Every argument forces a new association.
-        Ok(planned.clone())
+    fn in_place(&self) -> InPlace {
+        InPlace::Nothing
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let Some((cluster, principal, policy)) = association_key(prior) else {
             return Ok(());
         };
@@ -1074,20 +1061,19 @@ impl ResourceType for EksAccessPolicyAssociation {
 // aws_eks_pod_identity_association
 // ---------------------------------------------------------------------------
 
-fn pod_key(v: &Value) -> Option<(String, String)> {
-    match (get_str(v, "cluster_name"), get_str(v, "association_id")) {
-        (Some(c), Some(id)) => Some((c, id)),
-        _ => split_id(v, ','),
-    }
-}
+#[async_trait]
+impl ClusterChild for EksPodIdentityAssociation {
+    type Object = PodIdentityAssociation;
+    const KEY: &'static str = "association_id";
+    const SEP: char = ',';
+    const IMPORT_FORMAT: &'static str = "<cluster-name>,<association-id>";
 
-impl EksPodIdentityAssociation {
     async fn get(
         &self,
         p: &AwsProvider,
         cluster: &str,
         id: &str,
-    ) -> Result<Option<PodIdentityAssociation>, ProviderError> {
+    ) -> Result<Option<PodIdentityAssociation>> {
         Ok(found(
             p.call("eks:DescribePodIdentityAssociation", || {
                 p.eks
@@ -1127,63 +1113,42 @@ impl EksPodIdentityAssociation {
             .build()
     }
 
-    async fn read_one(
+    async fn list_page(
         &self,
         p: &AwsProvider,
         cluster: &str,
-        id: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .get(p, cluster, id)
-            .await?
-            .map(|a| self.to_value(p, &a, prior)))
+        token: Option<String>,
+    ) -> Result<Option<(Vec<String>, Option<String>)>> {
+        Ok(found(
+            p.call("eks:ListPodIdentityAssociations", || {
+                p.eks
+                    .list_pod_identity_associations()
+                    .cluster_name(cluster)
+                    .set_next_token(token.clone())
+                    .send()
+            })
+            .await,
+        )?
+        .map(|page| {
+            let ids = page
+                .associations()
+                .iter()
+                .filter_map(|a| a.association_id())
+                .map(str::to_string)
+                .collect();
+            (ids, page.next_token().map(str::to_string))
+        }))
+    }
+
+    fn tags(a: &PodIdentityAssociation) -> TagMap {
+        from_hash(a.tags())
     }
 }
 
 #[async_trait]
 impl TagListed for EksPodIdentityAssociation {
-    async fn read_matching(
-        &self,
-        p: &AwsProvider,
-        keep: TagFilter<'_>,
-    ) -> Result<Vec<Value>, ProviderError> {
-        let mut pairs = Vec::new();
-        for c in EksCluster.all_names(p).await? {
-            let mut token: Option<String> = None;
-            loop {
-                let Some(page) = found(
-                    p.call("eks:ListPodIdentityAssociations", || {
-                        p.eks
-                            .list_pod_identity_associations()
-                            .cluster_name(&c)
-                            .set_next_token(token.clone())
-                            .send()
-                    })
-                    .await,
-                )?
-                else {
-                    break;
-                };
-                pairs.extend(
-                    page.associations()
-                        .iter()
-                        .filter_map(|a| a.association_id())
-                        .map(|id| (c.clone(), id.to_string())),
-                );
-                match page.next_token() {
-                    Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                    _ => break,
-                }
-            }
-        }
-        let all = read_each(pairs, |(c, id)| async move { self.get(p, &c, &id).await }).await?;
-        Ok(all
-            .into_iter()
-            .flatten()
-            .filter(|a| keep(&from_hash(a.tags())))
-            .map(|a| self.to_value(p, &a, None))
-            .collect())
+    async fn read_matching(&self, p: &AwsProvider, keep: TagFilter<'_>) -> Result<Vec<Value>> {
+        self.list_children(p, keep).await
     }
 }
 
@@ -1194,60 +1159,33 @@ impl ResourceType for EksPodIdentityAssociation {
     }
 
     fn schema(&self) -> Schema {
-        super::tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("association_id", Attribute::computed(AttrType::String))
-                .attr("association_arn", Attribute::computed(AttrType::String))
-                .attr("external_id", Attribute::computed(AttrType::String))
-                .attr(
-                    "cluster_name",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "namespace",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "service_account",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr("role_arn", Attribute::required(AttrType::String))
-                .attr("target_role_arn", Attribute::optional(AttrType::String))
-                .attr(
-                    "disable_session_tags",
-                    Attribute::optional_computed(AttrType::Bool),
-                ),
-        )
+        Schema::new()
+            .attrs(
+                &["id", "association_id", "association_arn", "external_id"],
+                Attribute::computed(AttrType::String),
+            )
+            .attrs(
+                &["cluster_name", "namespace", "service_account"],
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attr("role_arn", Attribute::required(AttrType::String))
+            .attr("target_role_arn", Attribute::optional(AttrType::String))
+            .attr(
+                "disable_session_tags",
+                Attribute::optional_computed(AttrType::Bool),
+            )
+            .tagged()
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_each(prior.to_vec(), |pv| async move {
-            let Some((c, id)) = pod_key(&pv) else {
-                return Ok(None);
-            };
-            self.read_one(p, &c, &id, Some(&pv)).await
-        })
-        .await
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        self.read_children(p, prior).await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
-        let (c, a) = id
-            .split_once(',')
-            .ok_or_else(|| bad_import_id(id, "<cluster-name>,<association-id>"))?;
-        self.read_one(p, c, a, None).await
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
+        self.import_child(p, id).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let cluster = get_str(planned, "cluster_name").unwrap_or_default();
         let tags = hash_tags(&create_tags(&p.default_tags, planned, &ctx.resource));
         let token = request_token(&ctx.idempotency_token);
@@ -1289,8 +1227,9 @@ impl ResourceType for EksPodIdentityAssociation {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        let (cluster, id) = pod_key(prior).ok_or_else(|| missing_id(POD_IDENTITY))?;
+    ) -> Result<Value> {
+        let (cluster, id) =
+            EksPodIdentityAssociation::key_of(prior).ok_or_else(|| missing_id(POD_IDENTITY))?;
         let changed = |k: &str| {
             planned.get(k).is_some_and(|v| !v.is_unknown()) && prior.get(k) != planned.get(k)
         };
@@ -1323,8 +1262,8 @@ impl ResourceType for EksPodIdentityAssociation {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
-        let Some((cluster, id)) = pod_key(prior) else {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
+        let Some((cluster, id)) = EksPodIdentityAssociation::key_of(prior) else {
             return Ok(());
         };
         ok_if_gone(

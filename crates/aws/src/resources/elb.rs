@@ -7,9 +7,11 @@
 
 use super::{
     ResourceType, computed_block_config, computed_block_unknown, default_plan, partially_created,
-    require_id, tags_attributes, with_caller_arn,
+    require_id, with_caller_arn,
 };
+use crate::Result;
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, send_tag_changes, tags_from_api};
 use crate::values::{
     Obj, first_block, get_blocks, get_bool, get_i64, get_str, get_strings, str_set,
@@ -47,7 +49,7 @@ fn i32_of(v: &Value, key: &str) -> i32 {
         .unwrap_or_default()
 }
 
-fn to_listener(l: &Value) -> Result<Listener, ProviderError> {
+fn to_listener(l: &Value) -> Result<Listener> {
     Listener::builder()
         .protocol(get_str(l, "lb_protocol").unwrap_or_default().to_uppercase())
         .load_balancer_port(i32_of(l, "lb_port"))
@@ -82,7 +84,7 @@ fn listener_value(l: &Listener) -> Value {
 const PROTOCOLS: &[&str] = &["http", "https", "tcp", "ssl"];
 
 /// Refuse a listener protocol the API does not know, at plan.
-fn check_protocols(config: &Value) -> Result<(), ProviderError> {
+fn check_protocols(config: &Value) -> Result<()> {
     for l in get_blocks(config, "listener") {
         for k in ["lb_protocol", "instance_protocol"] {
             if let Some(proto) = get_str(l, k)
@@ -130,7 +132,7 @@ fn lower_listeners(config: &Value) -> Value {
     c
 }
 
-fn to_health_check(h: &Value) -> Result<HealthCheck, ProviderError> {
+fn to_health_check(h: &Value) -> Result<HealthCheck> {
     HealthCheck::builder()
         .target(get_str(h, "target").unwrap_or_default())
         .interval(i32_of(h, "interval"))
@@ -141,7 +143,7 @@ fn to_health_check(h: &Value) -> Result<HealthCheck, ProviderError> {
         .map_err(bad)
 }
 
-fn attributes(planned: &Value) -> Result<LoadBalancerAttributes, ProviderError> {
+fn attributes(planned: &Value) -> Result<LoadBalancerAttributes> {
     let logs = first_block(planned, "access_logs");
     let access = AccessLog::builder()
         .enabled(logs.is_some_and(|l| get_bool(l, "enabled").unwrap_or(true)))
@@ -180,11 +182,7 @@ const ATTRIBUTE_KEYS: &[&str] = &[
 ];
 
 impl Elb {
-    async fn describe(
-        &self,
-        p: &AwsProvider,
-        names: Option<Vec<String>>,
-    ) -> Result<Vec<Lb>, ProviderError> {
+    async fn describe(&self, p: &AwsProvider, names: Option<Vec<String>>) -> Result<Vec<Lb>> {
         let page = |marker: Option<String>| {
             let names = names.clone();
             async move {
@@ -211,7 +209,7 @@ impl Elb {
 
     /// The balancers with these names (a missing name fails a whole
     /// describe: then each name alone).
-    async fn find(&self, p: &AwsProvider, names: &[String]) -> Result<Vec<Lb>, ProviderError> {
+    async fn find(&self, p: &AwsProvider, names: &[String]) -> Result<Vec<Lb>> {
         let mut out = Vec::new();
         for chunk in names.chunks(NAME_CHUNK) {
             let found = self.describe(p, Some(chunk.to_vec())).await?;
@@ -226,11 +224,7 @@ impl Elb {
         Ok(out)
     }
 
-    async fn tags_of(
-        &self,
-        p: &AwsProvider,
-        names: &[String],
-    ) -> Result<BTreeMap<String, TagMap>, ProviderError> {
+    async fn tags_of(&self, p: &AwsProvider, names: &[String]) -> Result<BTreeMap<String, TagMap>> {
         let mut out = BTreeMap::new();
         for chunk in names.chunks(NAME_CHUNK) {
             let got = p
@@ -264,7 +258,7 @@ impl Elb {
         lb: &Lb,
         tags: &TagMap,
         prior: Option<&Value>,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = lb.load_balancer_name().unwrap_or_default();
         let out = p
             .call("elb:DescribeLoadBalancerAttributes", || {
@@ -378,7 +372,7 @@ impl Elb {
         p: &AwsProvider,
         found: &[Lb],
         prior: impl Fn(&str) -> Option<Value>,
-    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+    ) -> Result<BTreeMap<String, Value>> {
         let names: Vec<String> = found
             .iter()
             .filter_map(|l| l.load_balancer_name().map(str::to_string))
@@ -399,7 +393,7 @@ impl Elb {
         p: &AwsProvider,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = self.find(p, &[name.to_string()]).await?;
         Ok(self
             .mapped(p, &found, |_| prior.cloned())
@@ -407,11 +401,7 @@ impl Elb {
             .remove(name))
     }
 
-    async fn owned(
-        &self,
-        p: &AwsProvider,
-        want: &[(&str, &str)],
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn owned(&self, p: &AwsProvider, want: &[(&str, &str)]) -> Result<Vec<Value>> {
         let all = self.describe(p, None).await?;
         let names: Vec<String> = all
             .iter()
@@ -441,12 +431,12 @@ impl Elb {
         key: &str,
         add: A,
         remove: R,
-    ) -> Result<(), ProviderError>
+    ) -> Result<()>
     where
         A: FnOnce(Vec<String>) -> AF,
-        AF: std::future::Future<Output = Result<(), ProviderError>>,
+        AF: std::future::Future<Output = Result<()>>,
         R: FnOnce(Vec<String>) -> RF,
-        RF: std::future::Future<Output = Result<(), ProviderError>>,
+        RF: std::future::Future<Output = Result<()>>,
     {
         if planned.get(key).is_none_or(|v| !v.is_wholly_known()) {
             return Ok(());
@@ -474,10 +464,14 @@ impl ResourceType for Elb {
     fn schema(&self) -> Schema {
         let strings = || Attribute::optional_computed(AttrType::set_of(AttrType::String));
         let listener = Schema::new()
-            .attr("instance_port", Attribute::required(AttrType::Number))
-            .attr("instance_protocol", Attribute::required(AttrType::String))
-            .attr("lb_port", Attribute::required(AttrType::Number))
-            .attr("lb_protocol", Attribute::required(AttrType::String))
+            .attrs(
+                &["instance_port", "lb_port"],
+                Attribute::required(AttrType::Number),
+            )
+            .attrs(
+                &["instance_protocol", "lb_protocol"],
+                Attribute::required(AttrType::String),
+            )
             .attr("ssl_certificate_id", Attribute::optional(AttrType::String));
         let health = [
             ("healthy_threshold", AttrType::Number),
@@ -496,60 +490,63 @@ impl ResourceType for Elb {
                 Attribute::optional(AttrType::Number).default(60),
             )
             .attr("enabled", Attribute::optional(AttrType::Bool).default(true));
-        let computed = [
-            "id",
-            "arn",
-            "dns_name",
-            "zone_id",
-            "source_security_group_id",
-        ]
-        .iter()
-        .fold(Schema::new(), |s, k| {
-            s.attr(k, Attribute::computed(AttrType::String))
-        });
-        tags_attributes(
-            computed
-                .attr(
-                    "name",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr(
-                    "internal",
-                    Attribute::optional_computed(AttrType::Bool).force_new(),
-                )
-                .attr("availability_zones", strings())
-                .attr("subnets", strings())
-                .attr("security_groups", strings())
-                .attr("instances", strings())
-                .attr(
-                    "source_security_group",
-                    Attribute::optional_computed(AttrType::String),
-                )
-                .attr(
-                    "cross_zone_load_balancing",
-                    Attribute::optional(AttrType::Bool).default(true),
-                )
-                .attr(
-                    "idle_timeout",
-                    Attribute::optional(AttrType::Number).default(60),
-                )
-                .attr(
-                    "connection_draining",
-                    Attribute::optional(AttrType::Bool).default(false),
-                )
-                .attr(
-                    "connection_draining_timeout",
-                    Attribute::optional(AttrType::Number).default(300),
-                )
-                .set_block("listener", listener)
-                .list_block("health_check", 0, 1, health)
-                .computed_block("health_check")
-                .list_block("access_logs", 0, 1, logs),
-        )
+        let computed = Schema::new().attrs(
+            &[
+                "id",
+                "arn",
+                "dns_name",
+                "zone_id",
+                "source_security_group_id",
+            ],
+            Attribute::computed(AttrType::String),
+        );
+        computed
+            .attr(
+                "name",
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attr(
+                "name_prefix",
+                Attribute::optional(AttrType::String).force_new(),
+            )
+            .attr(
+                "internal",
+                Attribute::optional_computed(AttrType::Bool).force_new(),
+            )
+            .attrs(
+                &[
+                    "availability_zones",
+                    "subnets",
+                    "security_groups",
+                    "instances",
+                ],
+                strings(),
+            )
+            .attr(
+                "source_security_group",
+                Attribute::optional_computed(AttrType::String),
+            )
+            .attr(
+                "cross_zone_load_balancing",
+                Attribute::optional(AttrType::Bool).default(true),
+            )
+            .attr(
+                "idle_timeout",
+                Attribute::optional(AttrType::Number).default(60),
+            )
+            .attr(
+                "connection_draining",
+                Attribute::optional(AttrType::Bool).default(false),
+            )
+            .attr(
+                "connection_draining_timeout",
+                Attribute::optional(AttrType::Number).default(300),
+            )
+            .set_block("listener", listener)
+            .list_block("health_check", 0, 1, health)
+            .computed_block("health_check")
+            .list_block("access_logs", 0, 1, logs)
+            .tagged()
     }
 
     fn plan(
@@ -558,7 +555,7 @@ impl ResourceType for Elb {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let config = lower_listeners(config);
         check_protocols(&config)?;
         let cfg = computed_block_config(&config, prior, "health_check");
@@ -569,11 +566,7 @@ impl ResourceType for Elb {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let names: Vec<String> = prior
             .iter()
             .map(|v| get_str(v, "id").unwrap_or_default())
@@ -589,7 +582,7 @@ impl ResourceType for Elb {
         Ok(names.iter().map(|n| mapped.remove(n)).collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let Some(v) = self.read_one(p, id, None).await? else {
             return Ok(None);
         };
@@ -598,12 +591,7 @@ impl ResourceType for Elb {
         ))
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags: Vec<Tag> = create_tags(&p.default_tags, planned, &ctx.resource)
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(bad))
@@ -662,7 +650,7 @@ impl ResourceType for Elb {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = require_id(NAME, prior)?;
         // Listeners: remove the changed/removed ports, then create the new.
         let old: Vec<&Value> = get_blocks(prior, "listener").iter().collect();
@@ -814,7 +802,7 @@ impl ResourceType for Elb {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let name = require_id(NAME, prior)?;
         // Deleting a missing classic balancer succeeds.
         p.call("elb:DeleteLoadBalancer", || {
@@ -832,7 +820,7 @@ impl ResourceType for Elb {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let want = [
             (OWNER_ENVIRONMENT_TAG, ctx.environment.as_str()),
             (OWNER_ADDRESS_TAG, ctx.address.as_str()),
@@ -840,11 +828,7 @@ impl ResourceType for Elb {
         Ok(self.owned(p, &want).await?.into_iter().next())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         self.owned(p, &[(OWNER_ENVIRONMENT_TAG, environment)]).await
     }
 }
@@ -858,7 +842,7 @@ impl Elb {
         name: &str,
         prior: &Value,
         planned: &Value,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let instances = |ids: Vec<String>| -> Vec<Instance> {
             ids.into_iter()
                 .map(|i| Instance::builder().instance_id(i).build())

@@ -6,11 +6,14 @@
 //! `GetAccountAuthorizationDetails` (every role with its tags, paginated)
 //! and `ListInstanceProfiles`.
 
+use super::ReadByKey;
 use super::ec2_support::ok_if_gone;
 use super::{ResourceType, default_plan, require_id};
+use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
-use crate::tags::{TagMap, create_tags, tag_changes, tags_from_api};
+use crate::schema::SchemaAttrs;
+use crate::tags::{TagMap, create_tags, send_tag_changes, tags_from_api};
 use crate::values::{Obj, get_bool, get_i64, get_str, json_equivalent, value_to_str_map};
 use async_trait::async_trait;
 use aws_sdk_iam::types::{EntityType, Tag};
@@ -37,7 +40,7 @@ const ATTACHMENT: &str = "aws_iam_role_policy_attachment";
 // Shared helpers
 // ---------------------------------------------------------------------------
 
-pub(super) fn iam_tags(tags: &TagMap) -> Result<Vec<Tag>, ProviderError> {
+pub(super) fn iam_tags(tags: &TagMap) -> Result<Vec<Tag>> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -133,30 +136,64 @@ pub(super) async fn sync_tags<FT, FU, T1, T2>(
     planned: &Value,
     tag: FT,
     untag: FU,
-) -> Result<(), ProviderError>
+) -> Result<()>
 where
     FT: FnOnce(Vec<Tag>) -> T1,
     FU: FnOnce(Vec<String>) -> T2,
-    T1: std::future::Future<Output = Result<(), ProviderError>>,
-    T2: std::future::Future<Output = Result<(), ProviderError>>,
+    T1: std::future::Future<Output = Result<()>>,
+    T2: std::future::Future<Output = Result<()>>,
 {
     let old = value_to_str_map(prior.get("tags_all").unwrap_or(&Value::Null));
     let new = value_to_str_map(planned.get("tags_all").unwrap_or(&Value::Null));
-    let (removed, changed) = tag_changes(&old, &new);
-    if !removed.is_empty() {
-        untag(removed).await?;
-    }
-    if !changed.is_empty() {
-        tag(iam_tags(&changed)?).await?;
-    }
-    Ok(())
+    send_tag_changes(&old, &new, untag, |changed| async move {
+        tag(iam_tags(&changed)?).await
+    })
+    .await
 }
 
+/// [`sync_tags`] through an IAM object's own `Tag<Op>` / `Untag<Op>`
+/// pair, the object named by one setter: roles, instance profiles,
+/// policies and OIDC providers have the same shape, e.g.
+/// `sync_iam_tags!(p, prior, planned, "Role", tag_role / untag_role, role_name(name))`.
+macro_rules! sync_iam_tags {
+    ($p:expr, $prior:expr, $planned:expr, $op:literal, $tag:ident / $untag:ident, $setter:ident($id:expr)) => {{
+        let p = $p;
+        $crate::resources::iam::sync_tags(
+            $prior,
+            $planned,
+            |tags| async move {
+                p.call(concat!("iam:Tag", $op), || {
+                    p.iam
+                        .$tag()
+                        .$setter($id)
+                        .set_tags(Some(tags.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
+            },
+            |keys| async move {
+                p.call(concat!("iam:Untag", $op), || {
+                    p.iam
+                        .$untag()
+                        .$setter($id)
+                        .set_tag_keys(Some(keys.clone()))
+                        .send()
+                })
+                .await
+                .map(|_| ())
+            },
+        )
+        .await
+    }};
+}
+pub(super) use sync_iam_tags;
+
 /// Run `f` over `items` with bounded concurrency, keeping order.
-pub(crate) async fn read_each<T, R, F, Fut>(items: Vec<T>, f: F) -> Result<Vec<R>, ProviderError>
+pub(crate) async fn read_each<T, R, F, Fut>(items: Vec<T>, f: F) -> Result<Vec<R>>
 where
     F: Fn(T) -> Fut,
-    Fut: std::future::Future<Output = Result<R, ProviderError>>,
+    Fut: std::future::Future<Output = Result<R>>,
 {
     futures::stream::iter(items)
         .map(f)
@@ -220,11 +257,7 @@ impl IamRole {
             .build()
     }
 
-    async fn get(
-        &self,
-        p: &AwsProvider,
-        name: &str,
-    ) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
+    async fn get(&self, p: &AwsProvider, name: &str) -> Result<Option<aws_sdk_iam::types::Role>> {
         if name.is_empty() {
             return Ok(None);
         }
@@ -238,20 +271,8 @@ impl IamRole {
         }
     }
 
-    async fn read_one(
-        &self,
-        p: &AwsProvider,
-        name: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .get(p, name)
-            .await?
-            .map(|r| self.to_value(p, &r, prior)))
-    }
-
     /// Every role with its tags (one paginated call for the whole account).
-    async fn all_role_tags(&self, p: &AwsProvider) -> Result<Vec<(String, TagMap)>, ProviderError> {
+    async fn all_role_tags(&self, p: &AwsProvider) -> Result<Vec<(String, TagMap)>> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -276,11 +297,7 @@ impl IamRole {
         }
     }
 
-    async fn read_names(
-        &self,
-        p: &AwsProvider,
-        names: Vec<String>,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn read_names(&self, p: &AwsProvider, names: Vec<String>) -> Result<Vec<Value>> {
         let found = read_each(names, |n| async move { self.read_one(p, &n, None).await }).await?;
         Ok(found.into_iter().flatten().collect())
     }
@@ -290,7 +307,7 @@ impl IamRole {
         p: &AwsProvider,
         name: &str,
         force_detach: bool,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         // Instance profiles always let go of the role (as Terraform does).
         let profiles = p
             .call("iam:ListInstanceProfilesForRole", || {
@@ -362,20 +379,40 @@ impl IamRole {
 }
 
 #[async_trait]
+impl ReadByKey for IamRole {
+    const KEYS: &'static [&'static str] = &["id", "name"];
+
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>> {
+        Ok(self
+            .get(p, name)
+            .await?
+            .map(|r| self.to_value(p, &r, prior)))
+    }
+}
+
+#[async_trait]
 impl ResourceType for IamRole {
     fn name(&self) -> &'static str {
         ROLE
     }
 
     fn schema(&self) -> Schema {
-        super::tags_attributes(schema_name_attrs(
+        schema_name_attrs(
             Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("unique_id", Attribute::computed(AttrType::String))
-                .attr("create_date", Attribute::computed(AttrType::String))
+                .attrs(
+                    &["id", "arn", "unique_id", "create_date"],
+                    Attribute::computed(AttrType::String),
+                )
                 .attr("assume_role_policy", Attribute::required(AttrType::String))
-                .attr("description", Attribute::optional(AttrType::String))
+                .attrs(
+                    &["description", "permissions_boundary"],
+                    Attribute::optional(AttrType::String),
+                )
                 .attr(
                     "path",
                     Attribute::optional(AttrType::String)
@@ -387,20 +424,15 @@ impl ResourceType for IamRole {
                     Attribute::optional(AttrType::Number).default(3600i64),
                 )
                 .attr(
-                    "permissions_boundary",
-                    Attribute::optional(AttrType::String),
-                )
-                .attr(
                     "force_detach_policies",
                     Attribute::optional(AttrType::Bool).default(false),
                 )
                 .set_block(
                     "inline_policy",
-                    Schema::new()
-                        .attr("name", Attribute::optional(AttrType::String))
-                        .attr("policy", Attribute::optional(AttrType::String)),
+                    Schema::new().attrs(&["name", "policy"], Attribute::optional(AttrType::String)),
                 ),
-        ))
+        )
+        .tagged()
     }
 
     fn plan(
@@ -409,7 +441,7 @@ impl ResourceType for IamRole {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         // `inline_policy` blocks are accepted only when absent (or empty, as
         // a `dynamic` block over nothing): inline policies are
         // `aws_iam_role_policy` resources here.
@@ -430,26 +462,11 @@ impl ResourceType for IamRole {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_each(prior.to_vec(), |pv| async move {
-            let name = get_str(&pv, "id")
-                .or_else(|| get_str(&pv, "name"))
-                .unwrap_or_default();
-            self.read_one(p, &name, Some(&pv)).await
-        })
-        .await
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        self.read_keyed(p, prior).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = get_str(planned, "name").unwrap_or_else(|| {
             generated_name(
                 get_str(planned, "name_prefix").as_deref(),
@@ -522,7 +539,7 @@ impl ResourceType for IamRole {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = require_id(ROLE, prior)?;
         let (old_doc, new_doc) = (
             get_str(prior, "assume_role_policy"),
@@ -581,39 +598,20 @@ impl ResourceType for IamRole {
             }
         }
         let name = &name;
-        sync_tags(
+        sync_iam_tags!(
+            p,
             prior,
             planned,
-            |tags| async move {
-                p.call("iam:TagRole", || {
-                    p.iam
-                        .tag_role()
-                        .role_name(name)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-            |keys| async move {
-                p.call("iam:UntagRole", || {
-                    p.iam
-                        .untag_role()
-                        .role_name(name)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-        )
-        .await?;
+            "Role",
+            tag_role / untag_role,
+            role_name(name)
+        )?;
         self.read_one(p, name, Some(planned)).await?.ok_or_else(|| {
             ProviderError::NotFound(format!("IAM role {name} disappeared during update"))
         })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let name = require_id(ROLE, prior)?;
         let force = get_bool(prior, "force_detach_policies").unwrap_or(false);
         match self.detach_everything(p, &name, force).await {
@@ -634,7 +632,7 @@ impl ResourceType for IamRole {
         p: &AwsProvider,
         token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         // An unnamed role got a name derived from the token.
         if let Some(role) = self.get(p, &generated_name(None, token)).await?
             && owned_by_address(&tag_map(role.tags()), ctx)
@@ -651,11 +649,7 @@ impl ResourceType for IamRole {
         Ok(self.read_names(p, names).await?.into_iter().next())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         let names: Vec<String> = self
             .all_role_tags(p)
             .await?
@@ -698,7 +692,7 @@ impl IamInstanceProfile {
         &self,
         p: &AwsProvider,
         name: &str,
-    ) -> Result<Option<aws_sdk_iam::types::InstanceProfile>, ProviderError> {
+    ) -> Result<Option<aws_sdk_iam::types::InstanceProfile>> {
         if name.is_empty() {
             return Ok(None);
         }
@@ -717,24 +711,12 @@ impl IamInstanceProfile {
         }
     }
 
-    async fn read_one(
-        &self,
-        p: &AwsProvider,
-        name: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .get(p, name)
-            .await?
-            .map(|ip| self.to_value(p, &ip, &tag_map(ip.tags()), prior)))
-    }
-
     /// Every instance profile with its tags. `ListInstanceProfiles` omits
     /// tags on AWS; untagged-looking profiles get one tag listing each.
     async fn list_all(
         &self,
         p: &AwsProvider,
-    ) -> Result<Vec<(aws_sdk_iam::types::InstanceProfile, TagMap)>, ProviderError> {
+    ) -> Result<Vec<(aws_sdk_iam::types::InstanceProfile, TagMap)>> {
         let mut profiles = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -782,7 +764,7 @@ impl IamInstanceProfile {
         name: &str,
         old: Option<&str>,
         new: Option<&str>,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         if old == new {
             return Ok(());
         }
@@ -837,18 +819,35 @@ impl IamInstanceProfile {
 }
 
 #[async_trait]
+impl ReadByKey for IamInstanceProfile {
+    const KEYS: &'static [&'static str] = &["id", "name"];
+
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>> {
+        Ok(self
+            .get(p, name)
+            .await?
+            .map(|ip| self.to_value(p, &ip, &tag_map(ip.tags()), prior)))
+    }
+}
+
+#[async_trait]
 impl ResourceType for IamInstanceProfile {
     fn name(&self) -> &'static str {
         PROFILE
     }
 
     fn schema(&self) -> Schema {
-        super::tags_attributes(schema_name_attrs(
+        schema_name_attrs(
             Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("unique_id", Attribute::computed(AttrType::String))
-                .attr("create_date", Attribute::computed(AttrType::String))
+                .attrs(
+                    &["id", "arn", "unique_id", "create_date"],
+                    Attribute::computed(AttrType::String),
+                )
                 .attr(
                     "path",
                     Attribute::optional(AttrType::String)
@@ -856,7 +855,8 @@ impl ResourceType for IamInstanceProfile {
                         .force_new(),
                 )
                 .attr("role", Attribute::optional(AttrType::String)),
-        ))
+        )
+        .tagged()
     }
 
     fn plan(
@@ -865,7 +865,7 @@ impl ResourceType for IamInstanceProfile {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         Ok(default_plan(
             p,
             &p.resource_schema(PROFILE),
@@ -875,26 +875,11 @@ impl ResourceType for IamInstanceProfile {
         ))
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_each(prior.to_vec(), |pv| async move {
-            let name = get_str(&pv, "id")
-                .or_else(|| get_str(&pv, "name"))
-                .unwrap_or_default();
-            self.read_one(p, &name, Some(&pv)).await
-        })
-        .await
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        self.read_keyed(p, prior).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = get_str(planned, "name").unwrap_or_else(|| {
             generated_name(
                 get_str(planned, "name_prefix").as_deref(),
@@ -933,7 +918,7 @@ impl ResourceType for IamInstanceProfile {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = require_id(PROFILE, prior)?;
         self.set_role(
             p,
@@ -943,39 +928,20 @@ impl ResourceType for IamInstanceProfile {
         )
         .await?;
         let name = &name;
-        sync_tags(
+        sync_iam_tags!(
+            p,
             prior,
             planned,
-            |tags| async move {
-                p.call("iam:TagInstanceProfile", || {
-                    p.iam
-                        .tag_instance_profile()
-                        .instance_profile_name(name)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-            |keys| async move {
-                p.call("iam:UntagInstanceProfile", || {
-                    p.iam
-                        .untag_instance_profile()
-                        .instance_profile_name(name)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-        )
-        .await?;
+            "InstanceProfile",
+            tag_instance_profile / untag_instance_profile,
+            instance_profile_name(name)
+        )?;
         self.read_one(p, name, Some(planned)).await?.ok_or_else(|| {
             ProviderError::NotFound(format!("instance profile {name} disappeared during update"))
         })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let name = require_id(PROFILE, prior)?;
         let Some(ip) = self.get(p, &name).await? else {
             return Ok(());
@@ -1000,7 +966,7 @@ impl ResourceType for IamInstanceProfile {
         p: &AwsProvider,
         token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         if let Some(ip) = self.get(p, &generated_name(None, token)).await?
             && owned_by_address(&tag_map(ip.tags()), ctx)
         {
@@ -1013,11 +979,7 @@ impl ResourceType for IamInstanceProfile {
             .next())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         let all = self.list_all(p).await?;
         Ok(self.list_matching(p, all, |t| owned_by_env(t, environment)))
     }
@@ -1028,10 +990,7 @@ impl ResourceType for IamInstanceProfile {
 // ---------------------------------------------------------------------------
 
 /// The managed policies attached to a role; `None` when the role is gone.
-async fn attached_policy_arns(
-    p: &AwsProvider,
-    role: &str,
-) -> Result<Option<Vec<String>>, ProviderError> {
+async fn attached_policy_arns(p: &AwsProvider, role: &str) -> Result<Option<Vec<String>>> {
     let mut arns = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -1099,19 +1058,14 @@ impl ResourceType for IamRolePolicyAttachment {
     fn schema(&self) -> Schema {
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
-            .attr("role", Attribute::required(AttrType::String).force_new())
-            .attr(
-                "policy_arn",
+            .attrs(
+                &["role", "policy_arn"],
                 Attribute::required(AttrType::String).force_new(),
             )
     }
 
     /// One `ListAttachedRolePolicies` per distinct role.
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let keys: Vec<Option<(String, String)>> = prior.iter().map(attachment_key).collect();
         let roles: Vec<String> = keys
             .iter()
@@ -1138,7 +1092,7 @@ impl ResourceType for IamRolePolicyAttachment {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let Some((role, arn)) = parse_attachment_id(id) else {
             return Err(ProviderError::InvalidArgument {
                 path: None,
@@ -1155,7 +1109,7 @@ impl ResourceType for IamRolePolicyAttachment {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let role = get_str(planned, "role").unwrap_or_default();
         let arn = get_str(planned, "policy_arn").unwrap_or_default();
         let attached = p
@@ -1197,13 +1151,13 @@ impl ResourceType for IamRolePolicyAttachment {
         _prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         // Both arguments force replacement: nothing to update in place.
         let (role, arn) = attachment_key(planned).unwrap_or_default();
         Ok(self.to_value(p, &role, &arn))
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let Some((role, arn)) = attachment_key(prior) else {
             return Ok(());
         };
@@ -1219,24 +1173,10 @@ impl ResourceType for IamRolePolicyAttachment {
         )
     }
 
-    /// Attachments carry no tags and `AttachRolePolicy` is idempotent: a
-    /// crashed create is simply made again.
-    async fn find_created(
-        &self,
-        _p: &AwsProvider,
-        _token: &str,
-        _ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(None)
-    }
-
-    /// Attachments cannot carry the ownership tag.
-    async fn list_owned(
-        &self,
-        _p: &AwsProvider,
-        _environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        Ok(Vec::new())
+    /// Attachments carry no tags (nothing is listed as unmanaged) and
+    /// `AttachRolePolicy` is idempotent: a crashed create is simply made again.
+    fn untagged(&self) -> bool {
+        true
     }
 }
 

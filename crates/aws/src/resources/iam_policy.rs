@@ -6,14 +6,17 @@
 //! the account's limit of five is reached (as Terraform does). IAM has no
 //! batched reads: one call per object, a few in flight.
 
+use super::ReadByKey;
+use super::iam::sync_iam_tags;
 use super::iam::{
-    generated_name, iam_tags, keep_same_json, read_each, schema_name_attrs, stored_policy,
-    sync_tags, tag_map,
+    generated_name, iam_tags, keep_same_json, read_each, schema_name_attrs, stored_policy, tag_map,
 };
 use super::listed::{TagFilter, TagListed};
-use super::{ResourceType, bad_import_id, default_plan, require_id, tags_attributes};
+use super::{ResourceType, bad_import_id, default_plan, require_id};
+use crate::Result;
 use crate::api::{argument_error, at_path, is_not_found};
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, tags_from_api};
 use crate::values::{Obj, get_str, get_strings, json_equivalent, str_list, str_set};
 use async_trait::async_trait;
@@ -77,10 +80,7 @@ pub(crate) struct PolicyRead {
 }
 
 /// Read a managed policy and its default document; `None` when gone.
-pub(crate) async fn get_policy(
-    p: &AwsProvider,
-    arn: &str,
-) -> Result<Option<PolicyRead>, ProviderError> {
+pub(crate) async fn get_policy(p: &AwsProvider, arn: &str) -> Result<Option<PolicyRead>> {
     if arn.is_empty() {
         return Ok(None);
     }
@@ -121,7 +121,7 @@ pub(crate) async fn get_policy(
 }
 
 /// `attachment_count` of a managed policy (0 when gone).
-pub(crate) async fn attachment_count(p: &AwsProvider, arn: &str) -> Result<Value, ProviderError> {
+pub(crate) async fn attachment_count(p: &AwsProvider, arn: &str) -> Result<Value> {
     let n = get_policy(p, arn)
         .await?
         .and_then(|r| r.policy.attachment_count())
@@ -150,19 +150,8 @@ impl IamPolicy {
             .build()
     }
 
-    async fn read_one(
-        &self,
-        p: &AwsProvider,
-        arn: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(get_policy(p, arn)
-            .await?
-            .map(|r| self.to_value(p, &r, prior)))
-    }
-
     /// Every local policy's ARN with its tags.
-    async fn all_tagged(&self, p: &AwsProvider) -> Result<Vec<(String, TagMap)>, ProviderError> {
+    async fn all_tagged(&self, p: &AwsProvider) -> Result<Vec<(String, TagMap)>> {
         let mut arns = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -204,11 +193,7 @@ impl IamPolicy {
 
 #[async_trait]
 impl TagListed for IamPolicy {
-    async fn read_matching(
-        &self,
-        p: &AwsProvider,
-        keep: TagFilter<'_>,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn read_matching(&self, p: &AwsProvider, keep: TagFilter<'_>) -> Result<Vec<Value>> {
         let arns: Vec<String> = self
             .all_tagged(p)
             .await?
@@ -224,7 +209,7 @@ impl TagListed for IamPolicy {
 impl IamPolicy {
     /// Make room for a new version: delete the oldest non-default one when
     /// five exist.
-    async fn prune_versions(&self, p: &AwsProvider, arn: &str) -> Result<(), ProviderError> {
+    async fn prune_versions(&self, p: &AwsProvider, arn: &str) -> Result<()> {
         let out = p
             .call("iam:ListPolicyVersions", || {
                 p.iam.list_policy_versions().policy_arn(arn).send()
@@ -255,6 +240,22 @@ impl IamPolicy {
 }
 
 #[async_trait]
+impl ReadByKey for IamPolicy {
+    const KEYS: &'static [&'static str] = &["arn", "id"];
+
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        arn: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>> {
+        Ok(get_policy(p, arn)
+            .await?
+            .map(|r| self.to_value(p, &r, prior)))
+    }
+}
+
+#[async_trait]
 impl ResourceType for IamPolicy {
     fn tag_listed(&self) -> Option<&dyn TagListed> {
         Some(self)
@@ -265,11 +266,12 @@ impl ResourceType for IamPolicy {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(schema_name_attrs(
+        schema_name_attrs(
             Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("policy_id", Attribute::computed(AttrType::String))
+                .attrs(
+                    &["id", "arn", "policy_id"],
+                    Attribute::computed(AttrType::String),
+                )
                 .attr(
                     "path",
                     Attribute::optional(AttrType::String)
@@ -281,7 +283,8 @@ impl ResourceType for IamPolicy {
                     Attribute::optional(AttrType::String).force_new(),
                 )
                 .attr("policy", Attribute::required(AttrType::String)),
-        ))
+        )
+        .tagged()
     }
 
     fn plan(
@@ -290,32 +293,17 @@ impl ResourceType for IamPolicy {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut planned = default_plan(p, &p.resource_schema(POLICY), prior, config, ctx);
         keep_same_json(&mut planned, prior, config, "policy");
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_each(prior.to_vec(), |pv| async move {
-            let arn = get_str(&pv, "arn")
-                .or_else(|| get_str(&pv, "id"))
-                .unwrap_or_default();
-            self.read_one(p, &arn, Some(&pv)).await
-        })
-        .await
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        self.read_keyed(p, prior).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = new_name(planned, &ctx.idempotency_token);
         let tags = iam_tags(&create_tags(&p.default_tags, planned, &ctx.resource))?;
         let doc = get_str(planned, "policy").unwrap_or_default();
@@ -359,7 +347,7 @@ impl ResourceType for IamPolicy {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let arn = require_id(POLICY, prior)?;
         let (old, new) = (get_str(prior, "policy"), get_str(planned, "policy"));
         if let Some(doc) = &new
@@ -378,39 +366,20 @@ impl ResourceType for IamPolicy {
             .map_err(policy_error)?;
         }
         let arn = &arn;
-        sync_tags(
+        sync_iam_tags!(
+            p,
             prior,
             planned,
-            |tags| async move {
-                p.call("iam:TagPolicy", || {
-                    p.iam
-                        .tag_policy()
-                        .policy_arn(arn)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-            |keys| async move {
-                p.call("iam:UntagPolicy", || {
-                    p.iam
-                        .untag_policy()
-                        .policy_arn(arn)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-        )
-        .await?;
+            "Policy",
+            tag_policy / untag_policy,
+            policy_arn(arn)
+        )?;
         self.read_one(p, arn, Some(planned))
             .await?
             .ok_or_else(|| ProviderError::NotFound(format!("IAM policy {arn} disappeared")))
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let arn = require_id(POLICY, prior)?;
         // Non-default versions first: a policy with versions cannot be deleted.
         match p
@@ -474,7 +443,7 @@ impl IamRolePolicy {
         role: &str,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let out = match p
             .call("iam:GetRolePolicy", || {
                 p.iam
@@ -503,13 +472,7 @@ impl IamRolePolicy {
         ))
     }
 
-    async fn put(
-        &self,
-        p: &AwsProvider,
-        role: &str,
-        name: &str,
-        doc: &str,
-    ) -> Result<(), ProviderError> {
+    async fn put(&self, p: &AwsProvider, role: &str, name: &str, doc: &str) -> Result<()> {
         p.call("iam:PutRolePolicy", || {
             p.iam
                 .put_role_policy()
@@ -556,17 +519,13 @@ impl ResourceType for IamRolePolicy {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut planned = default_plan(p, &p.resource_schema(ROLE_POLICY), prior, config, ctx);
         keep_same_json(&mut planned, prior, config, "policy");
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         read_each(prior.to_vec(), |pv| async move {
             let Some((role, name)) = role_policy_key(&pv) else {
                 return Ok(None);
@@ -576,7 +535,7 @@ impl ResourceType for IamRolePolicy {
         .await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let stub = Value::map([("id", Value::from(id))]);
         let Some((role, name)) = role_policy_key(&stub) else {
             return Err(bad_import_id(id, "<role-name>:<policy-name>"));
@@ -584,12 +543,7 @@ impl ResourceType for IamRolePolicy {
         self.read_key(p, &role, &name, None).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = new_name(planned, &ctx.idempotency_token);
         let role = get_str(planned, "role").unwrap_or_default();
         let doc = get_str(planned, "policy").unwrap_or_default();
@@ -606,7 +560,7 @@ impl ResourceType for IamRolePolicy {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let (role, name) = role_policy_key(prior).unwrap_or_default();
         let doc = get_str(planned, "policy").unwrap_or_default();
         self.put(p, &role, &name, &doc).await?;
@@ -615,7 +569,7 @@ impl ResourceType for IamRolePolicy {
             .ok_or_else(|| ProviderError::NotFound(format!("role policy {role}:{name} vanished")))
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let Some((role, name)) = role_policy_key(prior) else {
             return Ok(());
         };
@@ -650,13 +604,42 @@ fn same_url(a: &str, b: &str) -> bool {
     strip(a) == strip(b)
 }
 
-impl OidcProvider {
-    async fn read_arn(
+#[async_trait]
+impl TagListed for OidcProvider {
+    async fn read_matching(&self, p: &AwsProvider, keep: TagFilter<'_>) -> Result<Vec<Value>> {
+        let out = p
+            .call("iam:ListOpenIDConnectProviders", || {
+                p.iam.list_open_id_connect_providers().send()
+            })
+            .await?;
+        let arns: Vec<String> = out
+            .open_id_connect_provider_list()
+            .iter()
+            .filter_map(|e| e.arn().map(str::to_string))
+            .collect();
+        let found = read_each(arns, |a| async move { self.read_one(p, &a, None).await }).await?;
+        Ok(found
+            .into_iter()
+            .flatten()
+            .filter(|v| keep(&value_tags(v)))
+            .collect())
+    }
+}
+
+fn value_tags(v: &Value) -> TagMap {
+    crate::values::value_to_str_map(v.get("tags_all").unwrap_or(&Value::Null))
+}
+
+#[async_trait]
+impl ReadByKey for OidcProvider {
+    const KEYS: &'static [&'static str] = &["arn", "id"];
+
+    async fn read_one(
         &self,
         p: &AwsProvider,
         arn: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         if arn.is_empty() {
             return Ok(None);
         }
@@ -694,36 +677,6 @@ impl OidcProvider {
 }
 
 #[async_trait]
-impl TagListed for OidcProvider {
-    async fn read_matching(
-        &self,
-        p: &AwsProvider,
-        keep: TagFilter<'_>,
-    ) -> Result<Vec<Value>, ProviderError> {
-        let out = p
-            .call("iam:ListOpenIDConnectProviders", || {
-                p.iam.list_open_id_connect_providers().send()
-            })
-            .await?;
-        let arns: Vec<String> = out
-            .open_id_connect_provider_list()
-            .iter()
-            .filter_map(|e| e.arn().map(str::to_string))
-            .collect();
-        let found = read_each(arns, |a| async move { self.read_arn(p, &a, None).await }).await?;
-        Ok(found
-            .into_iter()
-            .flatten()
-            .filter(|v| keep(&value_tags(v)))
-            .collect())
-    }
-}
-
-fn value_tags(v: &Value) -> TagMap {
-    crate::values::value_to_str_map(v.get("tags_all").unwrap_or(&Value::Null))
-}
-
-#[async_trait]
 impl ResourceType for OidcProvider {
     fn tag_listed(&self) -> Option<&dyn TagListed> {
         Some(self)
@@ -734,20 +687,18 @@ impl ResourceType for OidcProvider {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("url", Attribute::required(AttrType::String).force_new())
-                .attr(
-                    "client_id_list",
-                    Attribute::required(AttrType::set_of(AttrType::String)),
-                )
-                .attr(
-                    "thumbprint_list",
-                    Attribute::optional_computed(AttrType::list_of(AttrType::String)),
-                ),
-        )
+        Schema::new()
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attr("url", Attribute::required(AttrType::String).force_new())
+            .attr(
+                "client_id_list",
+                Attribute::required(AttrType::set_of(AttrType::String)),
+            )
+            .attr(
+                "thumbprint_list",
+                Attribute::optional_computed(AttrType::list_of(AttrType::String)),
+            )
+            .tagged()
     }
 
     fn plan(
@@ -756,7 +707,7 @@ impl ResourceType for OidcProvider {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut config = config.clone();
         if let (Some(old), Some(new)) = (
             prior.and_then(|pv| get_str(pv, "url")),
@@ -774,26 +725,11 @@ impl ResourceType for OidcProvider {
         ))
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_each(prior.to_vec(), |pv| async move {
-            let arn = get_str(&pv, "arn")
-                .or_else(|| get_str(&pv, "id"))
-                .unwrap_or_default();
-            self.read_arn(p, &arn, Some(&pv)).await
-        })
-        .await
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        self.read_keyed(p, prior).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = iam_tags(&create_tags(&p.default_tags, planned, &ctx.resource))?;
         let url = get_str(planned, "url").unwrap_or_default();
         let thumbprints = get_strings(planned, "thumbprint_list");
@@ -813,7 +749,7 @@ impl ResourceType for OidcProvider {
             .open_id_connect_provider_arn()
             .unwrap_or_default()
             .to_string();
-        self.read_arn(p, &arn, Some(planned))
+        self.read_one(p, &arn, Some(planned))
             .await?
             .ok_or_else(|| ProviderError::NotFound(format!("OIDC provider {arn} vanished")))
     }
@@ -824,7 +760,7 @@ impl ResourceType for OidcProvider {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let arn = require_id(OIDC, prior)?;
         let old: Vec<String> = get_strings(prior, "client_id_list");
         let new: Vec<String> = get_strings(planned, "client_id_list");
@@ -863,39 +799,20 @@ impl ResourceType for OidcProvider {
             .map_err(|e| at_path(e, "thumbprint_list"))?;
         }
         let arn = &arn;
-        sync_tags(
+        sync_iam_tags!(
+            p,
             prior,
             planned,
-            |tags| async move {
-                p.call("iam:TagOpenIDConnectProvider", || {
-                    p.iam
-                        .tag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(arn)
-                        .set_tags(Some(tags.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-            |keys| async move {
-                p.call("iam:UntagOpenIDConnectProvider", || {
-                    p.iam
-                        .untag_open_id_connect_provider()
-                        .open_id_connect_provider_arn(arn)
-                        .set_tag_keys(Some(keys.clone()))
-                        .send()
-                })
-                .await
-                .map(|_| ())
-            },
-        )
-        .await?;
-        self.read_arn(p, arn, Some(planned))
+            "OpenIDConnectProvider",
+            tag_open_id_connect_provider / untag_open_id_connect_provider,
+            open_id_connect_provider_arn(arn)
+        )?;
+        self.read_one(p, arn, Some(planned))
             .await?
             .ok_or_else(|| ProviderError::NotFound(format!("OIDC provider {arn} disappeared")))
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let arn = require_id(OIDC, prior)?;
         match p
             .call("iam:DeleteOpenIDConnectProvider", || {

@@ -2,8 +2,10 @@
 
 use super::ec2::find::{Ec2Mapped, Lookups, find_by_id};
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
-use super::{ResourceType, require_id, tags_attributes};
+use super::{ResourceType, require_id};
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
@@ -23,12 +25,12 @@ impl InternetGateway {
         p: &AwsProvider,
         id: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = find_by_id::<Igw>(p, id).await?;
         Ok(found.map(|g| self.map(p, &g, prior)))
     }
 
-    async fn attach(&self, p: &AwsProvider, id: &str, vpc: &str) -> Result<(), ProviderError> {
+    async fn attach(&self, p: &AwsProvider, id: &str, vpc: &str) -> Result<()> {
         p.call("ec2:AttachInternetGateway", || {
             p.ec2
                 .attach_internet_gateway()
@@ -40,7 +42,7 @@ impl InternetGateway {
         .map(|_| ())
     }
 
-    async fn detach(&self, p: &AwsProvider, id: &str, vpc: &str) -> Result<(), ProviderError> {
+    async fn detach(&self, p: &AwsProvider, id: &str, vpc: &str) -> Result<()> {
         let r = p
             .call("ec2:DetachInternetGateway", || {
                 p.ec2
@@ -85,25 +87,20 @@ impl ResourceType for InternetGateway {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("vpc_id", Attribute::optional(AttrType::String))
-                .attr("owner_id", Attribute::computed(AttrType::String)),
-        )
+        Schema::new()
+            .attrs(
+                &["id", "arn", "owner_id"],
+                Attribute::computed(AttrType::String),
+            )
+            .attr("vpc_id", Attribute::optional(AttrType::String))
+            .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let out = p
             .call("ec2:CreateInternetGateway", || {
@@ -132,7 +129,7 @@ impl ResourceType for InternetGateway {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(NAME, prior)?;
         let old = get_str(prior, "vpc_id");
         let new = get_str(planned, "vpc_id");
@@ -150,7 +147,7 @@ impl ResourceType for InternetGateway {
         })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         // Detach from whatever the gateway is attached to now, not only what state says.
         let current = find_by_id::<Igw>(p, &id).await?;

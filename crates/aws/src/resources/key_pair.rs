@@ -6,9 +6,11 @@
 use super::ec2::find::{Ec2Mapped, Lookups, read_mapped};
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::iam::generated_name;
-use super::{ResourceType, require_id, tags_attributes};
+use super::{ResourceType, require_id};
+use crate::Result;
 use crate::api::argument_error;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
@@ -50,38 +52,31 @@ impl ResourceType for KeyPair {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr(
-                    "key_name",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "key_name_prefix",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr(
-                    "public_key",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr("key_pair_id", Attribute::computed(AttrType::String))
-                .attr("fingerprint", Attribute::computed(AttrType::String))
-                .attr("key_type", Attribute::computed(AttrType::String)),
-        )
+        Schema::new()
+            .attrs(
+                &["id", "arn", "key_pair_id", "fingerprint", "key_type"],
+                Attribute::computed(AttrType::String),
+            )
+            .attr(
+                "key_name",
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attr(
+                "key_name_prefix",
+                Attribute::optional(AttrType::String).force_new(),
+            )
+            .attr(
+                "public_key",
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = get_str(planned, "key_name").unwrap_or_else(|| {
             generated_name(
                 Some(
@@ -143,7 +138,7 @@ impl ResourceType for KeyPair {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = require_id(NAME, prior)?;
         // Tags are set on the key pair ID.
         let id = get_str(prior, "key_pair_id").unwrap_or_default();
@@ -151,7 +146,7 @@ impl ResourceType for KeyPair {
         read_mapped(self, p, &name, Some(planned), "key pair").await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let name = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("ec2:DeleteKeyPair", || {
@@ -166,7 +161,7 @@ impl ResourceType for KeyPair {
 /// `ecdsa-sha2-nistp*` with a base64 body (AWS answers anything else with
 /// `InvalidKey.Format`; checking first gives the same error on every
 /// endpoint and never sends a create that cannot succeed).
-fn check_public_key(key: &str) -> Result<(), ProviderError> {
+fn check_public_key(key: &str) -> Result<()> {
     use base64::Engine;
     let mut words = key.split_whitespace();
     let kind = words.next().unwrap_or("");

@@ -7,11 +7,14 @@
 //! unset), as Terraform does. Aliases are read with one paged
 //! `ListAliases` for all of them.
 
+use super::ReadByKey;
 use super::iam::{keep_same_json, read_each};
 use super::listed::{TagFilter, TagListed};
-use super::{ResourceType, default_plan, require_id, tags_attributes};
+use super::{ResourceType, default_plan, require_id};
+use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, send_tag_changes, tags_from_api};
 use crate::values::{Obj, get_bool, get_i64, get_str, json_equivalent, value_to_str_map};
 use async_trait::async_trait;
@@ -52,10 +55,7 @@ pub(crate) struct KeyRead {
 
 /// `DescribeKey` of an ID, ARN or alias; `None` when missing or pending
 /// deletion.
-pub(crate) async fn describe_key(
-    p: &AwsProvider,
-    key_id: &str,
-) -> Result<Option<KeyMetadata>, ProviderError> {
+pub(crate) async fn describe_key(p: &AwsProvider, key_id: &str) -> Result<Option<KeyMetadata>> {
     if key_id.is_empty() {
         return Ok(None);
     }
@@ -77,7 +77,7 @@ pub(crate) async fn describe_key(
 }
 
 impl KmsKey {
-    async fn get(&self, p: &AwsProvider, key_id: &str) -> Result<Option<KeyRead>, ProviderError> {
+    async fn get(&self, p: &AwsProvider, key_id: &str) -> Result<Option<KeyRead>> {
         let Some(meta) = describe_key(p, key_id).await? else {
             return Ok(None);
         };
@@ -148,27 +148,11 @@ impl KmsKey {
             .set("tags_all", tags_all)
             .build()
     }
-
-    async fn read_one(
-        &self,
-        p: &AwsProvider,
-        key_id: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(self
-            .get(p, key_id)
-            .await?
-            .map(|k| self.to_value(p, &k, prior)))
-    }
 }
 
 #[async_trait]
 impl TagListed for KmsKey {
-    async fn read_matching(
-        &self,
-        p: &AwsProvider,
-        keep: TagFilter<'_>,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn read_matching(&self, p: &AwsProvider, keep: TagFilter<'_>) -> Result<Vec<Value>> {
         let mut ids = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -198,7 +182,7 @@ impl TagListed for KmsKey {
 }
 
 impl KmsKey {
-    async fn set_enabled(&self, p: &AwsProvider, id: &str, on: bool) -> Result<(), ProviderError> {
+    async fn set_enabled(&self, p: &AwsProvider, id: &str, on: bool) -> Result<()> {
         if on {
             p.call("kms:EnableKey", || p.kms.enable_key().key_id(id).send())
                 .await
@@ -210,7 +194,7 @@ impl KmsKey {
         }
     }
 
-    async fn set_rotation(&self, p: &AwsProvider, id: &str, on: bool) -> Result<(), ProviderError> {
+    async fn set_rotation(&self, p: &AwsProvider, id: &str, on: bool) -> Result<()> {
         if on {
             p.call("kms:EnableKeyRotation", || {
                 p.kms.enable_key_rotation().key_id(id).send()
@@ -229,6 +213,23 @@ impl KmsKey {
 }
 
 #[async_trait]
+impl ReadByKey for KmsKey {
+    const KEYS: &'static [&'static str] = &["id"];
+
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        key_id: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>> {
+        Ok(self
+            .get(p, key_id)
+            .await?
+            .map(|k| self.to_value(p, &k, prior)))
+    }
+}
+
+#[async_trait]
 impl ResourceType for KmsKey {
     fn tag_listed(&self) -> Option<&dyn TagListed> {
         Some(self)
@@ -239,48 +240,44 @@ impl ResourceType for KmsKey {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("key_id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("description", Attribute::optional(AttrType::String))
-                .attr(
-                    "key_usage",
-                    Attribute::optional(AttrType::String)
-                        .default("ENCRYPT_DECRYPT")
-                        .force_new(),
-                )
-                .attr(
-                    "customer_master_key_spec",
-                    Attribute::optional(AttrType::String)
-                        .default("SYMMETRIC_DEFAULT")
-                        .force_new(),
-                )
-                .attr("policy", Attribute::optional_computed(AttrType::String))
-                .attr(
-                    "bypass_policy_lockout_safety_check",
-                    Attribute::optional(AttrType::Bool).default(false),
-                )
-                .attr(
-                    "deletion_window_in_days",
-                    Attribute::optional(AttrType::Number),
-                )
-                .attr(
-                    "is_enabled",
-                    Attribute::optional(AttrType::Bool).default(true),
-                )
-                .attr(
-                    "enable_key_rotation",
-                    Attribute::optional(AttrType::Bool).default(false),
-                )
-                .attr(
-                    "multi_region",
-                    Attribute::optional(AttrType::Bool)
-                        .default(false)
-                        .force_new(),
-                ),
-        )
+        Schema::new()
+            .attrs(
+                &["id", "key_id", "arn"],
+                Attribute::computed(AttrType::String),
+            )
+            .attr("description", Attribute::optional(AttrType::String))
+            .attr(
+                "key_usage",
+                Attribute::optional(AttrType::String)
+                    .default("ENCRYPT_DECRYPT")
+                    .force_new(),
+            )
+            .attr(
+                "customer_master_key_spec",
+                Attribute::optional(AttrType::String)
+                    .default("SYMMETRIC_DEFAULT")
+                    .force_new(),
+            )
+            .attr("policy", Attribute::optional_computed(AttrType::String))
+            .attrs(
+                &["bypass_policy_lockout_safety_check", "enable_key_rotation"],
+                Attribute::optional(AttrType::Bool).default(false),
+            )
+            .attr(
+                "deletion_window_in_days",
+                Attribute::optional(AttrType::Number),
+            )
+            .attr(
+                "is_enabled",
+                Attribute::optional(AttrType::Bool).default(true),
+            )
+            .attr(
+                "multi_region",
+                Attribute::optional(AttrType::Bool)
+                    .default(false)
+                    .force_new(),
+            )
+            .tagged()
     }
 
     fn plan(
@@ -289,7 +286,7 @@ impl ResourceType for KmsKey {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         if let Some(d) = get_i64(config, "deletion_window_in_days")
             && !(7..=30).contains(&d)
         {
@@ -303,24 +300,11 @@ impl ResourceType for KmsKey {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_each(prior.to_vec(), |pv| async move {
-            let id = get_str(&pv, "id").unwrap_or_default();
-            self.read_one(p, &id, Some(&pv)).await
-        })
-        .await
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        self.read_keyed(p, prior).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = kms_tags(&create_tags(&p.default_tags, planned, &ctx.resource));
         let usage = get_str(planned, "key_usage").unwrap_or_else(|| "ENCRYPT_DECRYPT".into());
         let spec = get_str(planned, "customer_master_key_spec")
@@ -376,7 +360,7 @@ impl ResourceType for KmsKey {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(KEY, prior)?;
         let changed = |k: &str| prior.get(k) != planned.get(k);
         if changed("is_enabled") && get_bool(planned, "is_enabled") != Some(false) {
@@ -457,7 +441,7 @@ impl ResourceType for KmsKey {
     }
 
     /// Schedules deletion after `deletion_window_in_days` (30 when unset).
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(KEY, prior)?;
         let days = get_i64(prior, "deletion_window_in_days").unwrap_or(30) as i32;
         match p
@@ -489,10 +473,7 @@ impl ResourceType for KmsKey {
 
 impl KmsAlias {
     /// Every alias by name: `(arn, target key ID)`.
-    async fn all(
-        &self,
-        p: &AwsProvider,
-    ) -> Result<BTreeMap<String, (String, String)>, ProviderError> {
+    async fn all(&self, p: &AwsProvider) -> Result<BTreeMap<String, (String, String)>> {
         let mut out = BTreeMap::new();
         let mut marker: Option<String> = None;
         loop {
@@ -551,7 +532,7 @@ impl KmsAlias {
         p: &AwsProvider,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let all = self.all(p).await?;
         Ok(all
             .get(name)
@@ -567,8 +548,10 @@ impl ResourceType for KmsAlias {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
+            .attrs(
+                &["id", "arn", "target_key_arn"],
+                Attribute::computed(AttrType::String),
+            )
             .attr(
                 "name",
                 Attribute::optional_computed(AttrType::String).force_new(),
@@ -578,7 +561,6 @@ impl ResourceType for KmsAlias {
                 Attribute::optional(AttrType::String).force_new(),
             )
             .attr("target_key_id", Attribute::required(AttrType::String))
-            .attr("target_key_arn", Attribute::computed(AttrType::String))
     }
 
     fn untagged(&self) -> bool {
@@ -591,7 +573,7 @@ impl ResourceType for KmsAlias {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         for key in ["name", "name_prefix"] {
             if let Some(n) = get_str(config, key)
                 && !n.starts_with("alias/")
@@ -612,11 +594,7 @@ impl ResourceType for KmsAlias {
     }
 
     /// One paged `ListAliases` for every alias.
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let all = self.all(p).await?;
         Ok(prior
             .iter()
@@ -628,12 +606,7 @@ impl ResourceType for KmsAlias {
             .collect())
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = get_str(planned, "name").unwrap_or_else(|| {
             super::iam::generated_name(
                 Some(
@@ -676,7 +649,7 @@ impl ResourceType for KmsAlias {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = require_id(ALIAS, prior)?;
         let target = get_str(planned, "target_key_id").unwrap_or_default();
         p.call("kms:UpdateAlias", || {
@@ -693,7 +666,7 @@ impl ResourceType for KmsAlias {
             .ok_or_else(|| ProviderError::NotFound(format!("KMS alias {name} disappeared")))
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let name = require_id(ALIAS, prior)?;
         match p
             .call("kms:DeleteAlias", || {

@@ -5,11 +5,12 @@
 //! ownership address) and unmanaged detection (`list_owned`, by the
 //! environment) then come from its one `read_matching`.
 
+use crate::Result;
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::tags::TagMap;
 use async_trait::async_trait;
 use terrace_core::Value;
-use terrace_provider::{ProviderError, ResourceContext};
+use terrace_provider::ResourceContext;
 
 /// Which tag sets to keep.
 pub(crate) type TagFilter<'a> = &'a (dyn Fn(&TagMap) -> bool + Send + Sync);
@@ -17,11 +18,7 @@ pub(crate) type TagFilter<'a> = &'a (dyn Fn(&TagMap) -> bool + Send + Sync);
 #[async_trait]
 pub(crate) trait TagListed: Send + Sync {
     /// Every object of the type whose tags `keep` accepts, as state values.
-    async fn read_matching(
-        &self,
-        p: &AwsProvider,
-        keep: TagFilter<'_>,
-    ) -> Result<Vec<Value>, ProviderError>;
+    async fn read_matching(&self, p: &AwsProvider, keep: TagFilter<'_>) -> Result<Vec<Value>>;
 }
 
 pub(crate) fn owned_by_env(tags: &TagMap, environment: &str) -> bool {
@@ -37,7 +34,7 @@ pub(crate) async fn find_created(
     t: &dyn TagListed,
     p: &AwsProvider,
     ctx: &ResourceContext,
-) -> Result<Option<Value>, ProviderError> {
+) -> Result<Option<Value>> {
     let keep = |tags: &TagMap| owned_by_address(tags, ctx);
     Ok(t.read_matching(p, &keep).await?.into_iter().next())
 }
@@ -47,7 +44,7 @@ pub(crate) async fn list_owned(
     t: &dyn TagListed,
     p: &AwsProvider,
     environment: &str,
-) -> Result<Vec<Value>, ProviderError> {
+) -> Result<Vec<Value>> {
     let keep = |tags: &TagMap| owned_by_env(tags, environment);
     t.read_matching(p, &keep).await
 }

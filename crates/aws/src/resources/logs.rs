@@ -7,13 +7,16 @@
 //! serve them, and every argument but `tags` forces replacement. The API
 //! reports no flow-log ARN: it is built at create (null after an import).
 
+use super::ReadByKey;
 use super::ec2::find::{Ec2Mapped, Lookups, read_mapped};
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::iam::read_each;
 use super::listed::{TagFilter, TagListed};
-use super::{ResourceType, default_plan, require_id, tags_attributes};
+use super::{ResourceType, default_plan, require_id};
+use crate::Result;
 use crate::api::{argument_error, at_path, is_not_found};
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, send_tag_changes, tags_from_api};
 use crate::values::{Obj, get_bool, get_i64, get_str, value_to_str_map};
 use async_trait::async_trait;
@@ -55,7 +58,7 @@ fn group_arn(g: &LogGroup) -> String {
 }
 
 impl LogGroupType {
-    async fn get(&self, p: &AwsProvider, name: &str) -> Result<Option<LogGroup>, ProviderError> {
+    async fn get(&self, p: &AwsProvider, name: &str) -> Result<Option<LogGroup>> {
         if name.is_empty() {
             return Ok(None);
         }
@@ -84,7 +87,7 @@ impl LogGroupType {
         }
     }
 
-    async fn tags(&self, p: &AwsProvider, arn: &str) -> Result<TagMap, ProviderError> {
+    async fn tags(&self, p: &AwsProvider, arn: &str) -> Result<TagMap> {
         match p
             .call("logs:ListTagsForResource", || {
                 p.logs.list_tags_for_resource().resource_arn(arn).send()
@@ -127,28 +130,11 @@ impl LogGroupType {
             .set("tags_all", tags_all)
             .build()
     }
-
-    async fn read_one(
-        &self,
-        p: &AwsProvider,
-        name: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
-        let Some(g) = self.get(p, name).await? else {
-            return Ok(None);
-        };
-        let tags = self.tags(p, &group_arn(&g)).await?;
-        Ok(Some(self.to_value(p, &g, &tags, prior)))
-    }
 }
 
 #[async_trait]
 impl TagListed for LogGroupType {
-    async fn read_matching(
-        &self,
-        p: &AwsProvider,
-        keep: TagFilter<'_>,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn read_matching(&self, p: &AwsProvider, keep: TagFilter<'_>) -> Result<Vec<Value>> {
         let mut groups = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -180,12 +166,7 @@ impl TagListed for LogGroupType {
 }
 
 impl LogGroupType {
-    async fn set_retention(
-        &self,
-        p: &AwsProvider,
-        name: &str,
-        days: i64,
-    ) -> Result<(), ProviderError> {
+    async fn set_retention(&self, p: &AwsProvider, name: &str, days: i64) -> Result<()> {
         if days == 0 {
             p.call("logs:DeleteRetentionPolicy", || {
                 p.logs.delete_retention_policy().log_group_name(name).send()
@@ -208,6 +189,24 @@ impl LogGroupType {
 }
 
 #[async_trait]
+impl ReadByKey for LogGroupType {
+    const KEYS: &'static [&'static str] = &["id", "name"];
+
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        name: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>> {
+        let Some(g) = self.get(p, name).await? else {
+            return Ok(None);
+        };
+        let tags = self.tags(p, &group_arn(&g)).await?;
+        Ok(Some(self.to_value(p, &g, &tags, prior)))
+    }
+}
+
+#[async_trait]
 impl ResourceType for LogGroupType {
     fn tag_listed(&self) -> Option<&dyn TagListed> {
         Some(self)
@@ -218,34 +217,32 @@ impl ResourceType for LogGroupType {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr(
-                    "name",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr(
-                    "retention_in_days",
-                    Attribute::optional(AttrType::Number).default(0i64),
-                )
-                .attr("kms_key_id", Attribute::optional(AttrType::String))
-                .attr(
-                    "skip_destroy",
-                    Attribute::optional(AttrType::Bool).default(false),
-                )
-                .attr(
-                    "log_group_class",
-                    Attribute::optional(AttrType::String)
-                        .default("STANDARD")
-                        .force_new(),
-                ),
-        )
+        Schema::new()
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attr(
+                "name",
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attr(
+                "name_prefix",
+                Attribute::optional(AttrType::String).force_new(),
+            )
+            .attr(
+                "retention_in_days",
+                Attribute::optional(AttrType::Number).default(0i64),
+            )
+            .attr("kms_key_id", Attribute::optional(AttrType::String))
+            .attr(
+                "skip_destroy",
+                Attribute::optional(AttrType::Bool).default(false),
+            )
+            .attr(
+                "log_group_class",
+                Attribute::optional(AttrType::String)
+                    .default("STANDARD")
+                    .force_new(),
+            )
+            .tagged()
     }
 
     fn plan(
@@ -254,7 +251,7 @@ impl ResourceType for LogGroupType {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         if let Some(d) = get_i64(config, "retention_in_days")
             && !RETENTION_DAYS.contains(&d)
         {
@@ -282,26 +279,11 @@ impl ResourceType for LogGroupType {
         ))
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
-        read_each(prior.to_vec(), |pv| async move {
-            let name = get_str(&pv, "id")
-                .or_else(|| get_str(&pv, "name"))
-                .unwrap_or_default();
-            self.read_one(p, &name, Some(&pv)).await
-        })
-        .await
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        self.read_keyed(p, prior).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = get_str(planned, "name").unwrap_or_else(|| {
             super::iam::generated_name(
                 Some(
@@ -359,7 +341,7 @@ impl ResourceType for LogGroupType {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = require_id(GROUP, prior)?;
         let days = get_i64(planned, "retention_in_days").unwrap_or(0);
         if get_i64(prior, "retention_in_days").unwrap_or(0) != days {
@@ -419,7 +401,7 @@ impl ResourceType for LogGroupType {
             .ok_or_else(|| ProviderError::NotFound(format!("log group {name} disappeared")))
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         if get_bool(prior, "skip_destroy") == Some(true) {
             return Ok(());
         }
@@ -514,30 +496,31 @@ impl ResourceType for FlowLogType {
         let new_str = || Attribute::optional(AttrType::String).force_new();
         let new_computed = || Attribute::optional_computed(AttrType::String).force_new();
         let mut s = Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
-            .attr("traffic_type", new_str())
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attrs(
+                &["traffic_type", "iam_role_arn", "deliver_cross_account_role"],
+                new_str(),
+            )
             .attr(
                 "log_destination_type",
                 Attribute::optional(AttrType::String)
                     .default("cloud-watch-logs")
                     .force_new(),
             )
-            .attr("log_destination", new_computed())
-            .attr("log_group_name", new_computed())
-            .attr("iam_role_arn", new_str())
-            .attr("deliver_cross_account_role", new_str())
+            .attrs(
+                &["log_destination", "log_group_name", "log_format"],
+                new_computed(),
+            )
             .attr(
                 "max_aggregation_interval",
                 Attribute::optional(AttrType::Number)
                     .default(600i64)
                     .force_new(),
-            )
-            .attr("log_format", new_computed());
+            );
         for (a, _) in TARGETS {
             s = s.attr(a, new_str());
         }
-        tags_attributes(s)
+        s.tagged()
     }
 
     fn plan(
@@ -546,7 +529,7 @@ impl ResourceType for FlowLogType {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         if config.is_wholly_known() {
             let set: Vec<&str> = TARGETS
                 .iter()
@@ -614,12 +597,7 @@ impl ResourceType for FlowLogType {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let (attr, rtype) = TARGETS
             .iter()
             .find(|(a, _)| get_str(planned, a).is_some())
@@ -696,13 +674,13 @@ impl ResourceType for FlowLogType {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(FLOW, prior)?;
         update_tags(p, &id, prior, planned).await?;
         read_mapped(self, p, &id, Some(planned), "flow log").await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(FLOW, prior)?;
         ok_if_gone(
             p.call("ec2:DeleteFlowLogs", || {

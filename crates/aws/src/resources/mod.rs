@@ -4,7 +4,7 @@
 //! 1. Create `src/resources/<thing>.rs` with a unit struct implementing
 //!    [`ResourceType`]: `name()` is the Terraform type name, `schema()` uses the
 //!    Terraform AWS provider's attribute names (include `tags` + `tags_all` via
-//!    [`tags_attributes`] when the API can tag it).
+//!    `SchemaAttrs::tagged` when the API can tag it).
 //! 2. Make every SDK call through `p.call("service:Operation", || builder.clone().send())`
 //!    (counting, throttling retries, error classification come with it).
 //! 3. Build state with `Obj::new(&p.resource_schema(self.name()))` so every attribute is present;
@@ -29,6 +29,23 @@
 //! (the mapping) and return `Some(self)` from [`ResourceType::lookups`];
 //! `read_many` (batched by ID), `find_created` (by ownership tags) and
 //! `list_owned` then come for free, and `find_by_id` serves `read_one`.
+//!
+//! The other shared shapes a type picks instead of writing them:
+//! - schema: `crate::schema::SchemaAttrs` (`attrs`: one attribute under
+//!   several names; `tagged`: `tags` and `tags_all`);
+//! - update: [`ResourceType::in_place`] — `Put` (the `put` write),
+//!   `Nothing` (every argument forces replacement), `Ec2Tags` (EC2 tags,
+//!   then a read through the lookups);
+//! - adoption: [`ResourceType::adopts`] (the `aws_default_*` types: no crash
+//!   lookup, nothing listed as unmanaged);
+//! - reads one object at a time by a key in state: [`ReadByKey`]
+//!   (`read_many` is `read_keyed`); per-cluster EKS objects:
+//!   `eks_access::ClusterChild`; objects listed with their tags:
+//!   [`listed::TagListed`];
+//! - paging: `ec2_support::describe_all` (one query's pages),
+//!   `describe_chunked` (names in chunks of the API's limit, each paged),
+//!   `describe_by_ids`; tags: `ec2_support::update_tags` (EC2),
+//!   `tags::send_tag_changes` (any API), `iam::sync_iam_tags!` (IAM).
 
 mod autoscaling;
 mod autoscaling_parts;
@@ -73,7 +90,9 @@ pub(crate) mod unimplemented;
 mod vpc;
 pub(crate) mod vpc_endpoint;
 
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::planned_tags_all;
 use crate::values::Obj;
 use async_trait::async_trait;
@@ -81,9 +100,23 @@ use ec2::find::Lookups;
 use s3_bucket_part::BucketResource;
 use terrace_core::Value;
 use terrace_provider::{
-    AttrMode, AttrType, Attribute, CreateContext, Nesting, PlannedResource, ProviderError,
-    ResourceContext, Schema, plan_with_schema,
+    AttrMode, CreateContext, Nesting, PlannedResource, ProviderError, ResourceContext, Schema,
+    plan_with_schema,
 };
+
+/// What a type's default `update` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InPlace {
+    /// Call `put`: one idempotent write serves create and update.
+    Put,
+    /// Nothing: every argument forces replacement (in Terraform, a resource
+    /// without an update function: associations, attachments, rules), so
+    /// what changes in place is state only (e.g. `timeouts`).
+    Nothing,
+    /// Only the tags, by EC2 `CreateTags`/`DeleteTags` on the ID; then a
+    /// read through the type's lookups.
+    Ec2Tags,
+}
 
 /// One AWS resource type.
 #[async_trait]
@@ -100,7 +133,7 @@ pub(crate) trait ResourceType: Send + Sync {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         Ok(default_plan(
             p,
             &p.resource_schema(self.name()),
@@ -133,12 +166,23 @@ pub(crate) trait ResourceType: Send + Sync {
         false
     }
 
+    /// What the default `update` does; types that update otherwise
+    /// override `update` instead.
+    fn in_place(&self) -> InPlace {
+        InPlace::Put
+    }
+
+    /// True for a type that adopts an object AWS made with its parent (the
+    /// default VPC, and a VPC's default security group, main route table
+    /// and default network ACL): its create makes nothing a crash could
+    /// leave behind, so `find_created` finds nothing, and nothing is listed
+    /// as unmanaged unless the type overrides `list_owned`.
+    fn adopts(&self) -> bool {
+        false
+    }
+
     /// Refresh many objects; one entry per prior, in order; `None` = gone.
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         no_lookups(self.name(), self.lookups())?
             .read_many(p, prior)
             .await
@@ -148,7 +192,7 @@ pub(crate) trait ResourceType: Send + Sync {
     /// (a `Put*` call) and a read: that write, returning the new state.
     /// The default `create` and `update` call it; other types override
     /// those two instead.
-    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value, ProviderError> {
+    async fn put(&self, p: &AwsProvider, planned: &Value) -> Result<Value> {
         let _ = (p, planned);
         Err(ProviderError::Unsupported(format!(
             "{}: the provider implements no create or update for this type",
@@ -156,12 +200,7 @@ pub(crate) trait ResourceType: Send + Sync {
         )))
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let _ = ctx;
         self.put(p, planned).await
     }
@@ -172,17 +211,38 @@ pub(crate) trait ResourceType: Send + Sync {
         prior: &Value,
         planned: &Value,
         ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        let _ = (prior, ctx);
-        self.put(p, planned).await
+    ) -> Result<Value> {
+        let _ = ctx;
+        match self.in_place() {
+            InPlace::Put => self.put(p, planned).await,
+            InPlace::Nothing => Ok(planned.clone()),
+            InPlace::Ec2Tags => {
+                let id = require_id(self.name(), prior)?;
+                ec2_support::update_tags(p, &id, prior, planned).await?;
+                let mut written = planned.clone();
+                if let Some(m) = written.as_map_mut() {
+                    m.insert("id".into(), Value::from(id.as_str()));
+                }
+                self.read_many(p, &[written])
+                    .await?
+                    .pop()
+                    .flatten()
+                    .ok_or_else(|| {
+                        ProviderError::NotFound(format!(
+                            "{} {id} not found after writing it",
+                            self.name()
+                        ))
+                    })
+            }
+        }
     }
 
     /// Delete; already gone is success.
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError>;
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()>;
 
     /// Read by import ID. The default reads an object whose `id` is the
     /// import ID.
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let stub = Obj::new(&p.resource_schema(self.name()))
             .set("id", id)
             .build();
@@ -195,9 +255,9 @@ pub(crate) trait ResourceType: Send + Sync {
         p: &AwsProvider,
         token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let _ = token;
-        if self.untagged() {
+        if self.untagged() || self.adopts() {
             return Ok(None);
         }
         if let Some(t) = self.tag_listed() {
@@ -209,12 +269,8 @@ pub(crate) trait ResourceType: Send + Sync {
     }
 
     /// Every object of this type carrying `terrace:environment=<environment>`.
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        if self.untagged() {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
+        if self.untagged() || self.adopts() {
             return Ok(Vec::new());
         }
         if let Some(t) = self.tag_listed() {
@@ -227,10 +283,7 @@ pub(crate) trait ResourceType: Send + Sync {
 }
 
 /// The lookups of a type, or an error naming the type that forgot them.
-fn no_lookups<'a>(
-    type_name: &str,
-    lookups: Option<&'a dyn Lookups>,
-) -> Result<&'a dyn Lookups, ProviderError> {
+fn no_lookups<'a>(type_name: &str, lookups: Option<&'a dyn Lookups>) -> Result<&'a dyn Lookups> {
     lookups.ok_or_else(|| {
         ProviderError::Unsupported(format!(
             "{type_name}: the provider implements no lookups for this type"
@@ -254,20 +307,47 @@ pub(crate) fn partially_created(object: &Value, error: ProviderError) -> Provide
 
 /// Read each prior with `read` (APIs without a batched read), a few
 /// calls in flight; one entry per prior, in order.
-pub(crate) async fn read_each<F, Fut>(
-    prior: &[Value],
-    read: F,
-) -> Result<Vec<Option<Value>>, ProviderError>
+pub(crate) async fn read_each<F, Fut>(prior: &[Value], read: F) -> Result<Vec<Option<Value>>>
 where
     F: Fn(Value) -> Fut,
-    Fut: std::future::Future<Output = Result<Option<Value>, ProviderError>>,
+    Fut: std::future::Future<Output = Result<Option<Value>>>,
 {
-    use futures::{StreamExt, TryStreamExt};
-    futures::stream::iter(prior.to_vec())
-        .map(read)
-        .buffered(8)
-        .try_collect()
+    iam::read_each(prior.to_vec(), read).await
+}
+
+/// A type read one object at a time by a key its state holds (IAM,
+/// KMS, CloudWatch Logs, EKS clusters): it writes `read_one`, and its
+/// `read_many` is `read_keyed`.
+#[async_trait]
+pub(crate) trait ReadByKey: Send + Sync {
+    /// The state attributes naming the object; the first one set is the key.
+    const KEYS: &'static [&'static str];
+
+    /// The object named `key` as state; `None` when it does not exist.
+    async fn read_one(
+        &self,
+        p: &AwsProvider,
+        key: &str,
+        prior: Option<&Value>,
+    ) -> Result<Option<Value>>;
+
+    /// Each prior by its key, a few calls in flight; `None` for gone ones.
+    async fn read_keyed(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
+        read_each(prior, |pv| async move {
+            let key = key_of(&pv, Self::KEYS);
+            self.read_one(p, &key, Some(&pv)).await
+        })
         .await
+    }
+}
+
+/// The first of `keys` set in `v` (empty when none is: such a key names
+/// nothing).
+pub(crate) fn key_of(v: &Value, keys: &[&str]) -> String {
+    keys.iter()
+        .find_map(|k| v.get(k).and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Every supported resource type. One line per type.
@@ -356,15 +436,7 @@ pub(crate) fn all_resource_types() -> Vec<Box<dyn ResourceType>> {
 
 /// `tags` (optional map) and `tags_all` (computed) for taggable types.
 pub(crate) fn tags_attributes(schema: Schema) -> Schema {
-    schema
-        .attr(
-            "tags",
-            Attribute::optional(AttrType::map_of(AttrType::String)),
-        )
-        .attr(
-            "tags_all",
-            Attribute::computed(AttrType::map_of(AttrType::String)),
-        )
+    schema.tagged()
 }
 
 /// Plan by schema, then predict `tags_all` exactly when the schema has it.
@@ -459,7 +531,7 @@ pub(crate) fn bad_import_id(id: &str, form: &str) -> ProviderError {
 }
 
 /// The `id` of a state object, or an error naming the type.
-pub(crate) fn require_id(type_name: &str, v: &Value) -> Result<String, ProviderError> {
+pub(crate) fn require_id(type_name: &str, v: &Value) -> Result<String> {
     v.get("id")
         .and_then(Value::as_str)
         .map(str::to_string)
@@ -475,10 +547,10 @@ pub(crate) async fn wait_for<T, F, Fut>(
     timeout: std::time::Duration,
     interval: std::time::Duration,
     mut check: F,
-) -> Result<T, ProviderError>
+) -> Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>, ProviderError>>,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
 {
     let start = std::time::Instant::now();
     loop {
@@ -529,7 +601,7 @@ pub(crate) fn computed_block_unknown(planned: &mut PlannedResource, config: &Val
 
 /// The caller's account ID (`sts:GetCallerIdentity`), for the ARNs of
 /// objects whose API reports no owner.
-pub(crate) async fn caller_account(p: &AwsProvider) -> Result<String, ProviderError> {
+pub(crate) async fn caller_account(p: &AwsProvider) -> Result<String> {
     let who = p
         .call("sts:GetCallerIdentity", || {
             p.sts.get_caller_identity().send()
@@ -547,11 +619,28 @@ pub(crate) async fn with_caller_arn(
     v: &Value,
     service: &str,
     resource: &str,
-) -> Result<Value, ProviderError> {
+) -> Result<Value> {
     let arn = p.arn(service, &caller_account(p).await?, resource);
     let mut v = v.clone();
     if let Some(m) = v.as_map_mut() {
         m.insert("arn".into(), Value::from(arn));
     }
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_of_takes_the_first_key_set() {
+        let v = Value::map([
+            ("id", Value::Null),
+            ("name", Value::from("role-a")),
+            ("arn", Value::from("arn:aws:iam::1:role/role-a")),
+        ]);
+        assert_eq!(key_of(&v, &["id", "name", "arn"]), "role-a");
+        assert_eq!(key_of(&v, &["arn", "name"]), "arn:aws:iam::1:role/role-a");
+        assert_eq!(key_of(&v, &["id", "missing"]), "");
+    }
 }

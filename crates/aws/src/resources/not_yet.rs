@@ -5,8 +5,10 @@
 //! `aws_vpc_block_public_access_exclusion` (moto has no VPC Block Public
 //! Access API to test them against).
 
-use super::{ResourceType, tags_attributes};
+use super::ResourceType;
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use async_trait::async_trait;
 use terrace_core::Value;
 use terrace_provider::{
@@ -30,10 +32,8 @@ impl ResourceType for NotYet {
     }
 
     fn schema(&self) -> Schema {
-        let computed = |s: Schema, keys: &[&str]| {
-            keys.iter()
-                .fold(s, |s, k| s.attr(k, Attribute::computed(AttrType::String)))
-        };
+        let computed =
+            |s: Schema, keys: &[&str]| s.attrs(keys, Attribute::computed(AttrType::String));
         match self.0 {
             "aws_vpc_block_public_access_options" => computed(
                 Schema::new().attr(
@@ -42,19 +42,19 @@ impl ResourceType for NotYet {
                 ),
                 &["id", "aws_account_id", "aws_region"],
             ),
-            _ => tags_attributes(computed(
+            _ => computed(
                 Schema::new()
                     .attr(
                         "internet_gateway_exclusion_mode",
                         Attribute::required(AttrType::String),
                     )
-                    .attr(
-                        "subnet_id",
+                    .attrs(
+                        &["subnet_id", "vpc_id"],
                         Attribute::optional(AttrType::String).force_new(),
-                    )
-                    .attr("vpc_id", Attribute::optional(AttrType::String).force_new()),
+                    ),
                 &["id", "resource_arn"],
-            )),
+            )
+            .tagged(),
         }
     }
 
@@ -62,11 +62,7 @@ impl ResourceType for NotYet {
         true
     }
 
-    async fn read_many(
-        &self,
-        _p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, _p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         if prior.is_empty() {
             Ok(Vec::new())
         } else {
@@ -74,7 +70,7 @@ impl ResourceType for NotYet {
         }
     }
 
-    async fn import(&self, _p: &AwsProvider, _id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, _p: &AwsProvider, _id: &str) -> Result<Option<Value>> {
         Err(refuse(self.0))
     }
 
@@ -83,7 +79,7 @@ impl ResourceType for NotYet {
         _p: &AwsProvider,
         _planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         Err(refuse(self.0))
     }
 
@@ -93,11 +89,11 @@ impl ResourceType for NotYet {
         _prior: &Value,
         _planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         Err(refuse(self.0))
     }
 
-    async fn delete(&self, _p: &AwsProvider, _prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, _p: &AwsProvider, _prior: &Value) -> Result<()> {
         Err(refuse(self.0))
     }
 }

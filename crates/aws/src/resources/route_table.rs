@@ -7,9 +7,10 @@ use super::ec2::routes::{
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{
     ResourceType, computed_block_config, computed_block_unknown, default_plan, require_id,
-    tags_attributes,
 };
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_blocks, get_str};
 use async_trait::async_trait;
@@ -25,12 +26,11 @@ pub(crate) struct RouteTable;
 const NAME: &str = "aws_route_table";
 
 fn route_schema() -> Schema {
-    let s = Schema::new()
-        .attr("cidr_block", Attribute::optional(AttrType::String))
-        .attr("ipv6_cidr_block", Attribute::optional(AttrType::String));
-    TARGETS
-        .iter()
-        .fold(s, |s, t| s.attr(t, Attribute::optional(AttrType::String)))
+    let s = Schema::new().attrs(
+        &["cidr_block", "ipv6_cidr_block"],
+        Attribute::optional(AttrType::String),
+    );
+    s.attrs(TARGETS, Attribute::optional(AttrType::String))
 }
 
 impl RouteTable {
@@ -39,7 +39,7 @@ impl RouteTable {
         p: &AwsProvider,
         id: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = find_by_id::<Rt>(p, id).await?;
         Ok(found.map(|rt| self.map(p, &rt, prior)))
     }
@@ -51,7 +51,7 @@ impl RouteTable {
         id: &str,
         old: &[RouteSpec],
         new: &[RouteSpec],
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let old: BTreeMap<String, &RouteSpec> = old.iter().map(|r| (r.destination(), r)).collect();
         let new: BTreeMap<String, &RouteSpec> = new.iter().map(|r| (r.destination(), r)).collect();
         for (dest, r) in &old {
@@ -113,14 +113,14 @@ impl ResourceType for RouteTable {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("vpc_id", Attribute::required(AttrType::String).force_new())
-                .attr("owner_id", Attribute::computed(AttrType::String))
-                .set_block("route", route_schema()),
-        )
+        Schema::new()
+            .attrs(
+                &["id", "arn", "owner_id"],
+                Attribute::computed(AttrType::String),
+            )
+            .attr("vpc_id", Attribute::required(AttrType::String).force_new())
+            .set_block("route", route_schema())
+            .tagged()
     }
 
     /// `route` is optional and computed, as in Terraform: a table with no
@@ -132,7 +132,7 @@ impl ResourceType for RouteTable {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let config = computed_block_config(config, prior, "route");
         let mut planned = default_plan(p, &p.resource_schema(NAME), prior, &config, ctx);
         if prior.is_none() {
@@ -145,12 +145,7 @@ impl ResourceType for RouteTable {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let out = p
             .call("ec2:CreateRouteTable", || {
@@ -178,7 +173,7 @@ impl ResourceType for RouteTable {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(NAME, prior)?;
         self.sync_routes(p, &id, &routes_of(prior), &routes_of(planned))
             .await?;
@@ -188,7 +183,7 @@ impl ResourceType for RouteTable {
         })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("ec2:DeleteRouteTable", || {

@@ -3,9 +3,11 @@
 //! S3 has no batched describe: a read lists all buckets once (existence and
 //! region), then reads tags per existing bucket, concurrently.
 
-use super::{ResourceType, default_plan, partially_created, tags_attributes};
+use super::{ResourceType, default_plan, partially_created};
+use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, tags_from_api};
 use crate::values::{Obj, get_bool, get_str, value_to_str_map};
 use async_trait::async_trait;
@@ -60,10 +62,7 @@ impl S3Bucket {
     }
 
     /// Every bucket of the account with its region.
-    async fn list_buckets(
-        &self,
-        p: &AwsProvider,
-    ) -> Result<BTreeMap<String, String>, ProviderError> {
+    async fn list_buckets(&self, p: &AwsProvider) -> Result<BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
         let mut token: Option<String> = None;
         loop {
@@ -89,11 +88,7 @@ impl S3Bucket {
         }
     }
 
-    async fn tags_of(
-        &self,
-        p: &AwsProvider,
-        bucket: &str,
-    ) -> Result<Option<TagMap>, ProviderError> {
+    async fn tags_of(&self, p: &AwsProvider, bucket: &str) -> Result<Option<TagMap>> {
         match p
             .call("s3:GetBucketTagging", || {
                 p.s3.get_bucket_tagging().bucket(bucket).send()
@@ -119,7 +114,7 @@ impl S3Bucket {
         &self,
         p: &AwsProvider,
         names: &[String],
-    ) -> Result<BTreeMap<String, (String, TagMap)>, ProviderError> {
+    ) -> Result<BTreeMap<String, (String, TagMap)>> {
         let all = self.list_buckets(p).await?;
         let wanted: Vec<(String, String)> = names
             .iter()
@@ -140,19 +135,14 @@ impl S3Bucket {
         p: &AwsProvider,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = self.describe(p, &[name.to_string()]).await?;
         Ok(found
             .get(name)
             .map(|(r, t)| self.to_value(p, name, r, t, prior)))
     }
 
-    async fn put_tags(
-        &self,
-        p: &AwsProvider,
-        bucket: &str,
-        tags: &TagMap,
-    ) -> Result<(), ProviderError> {
+    async fn put_tags(&self, p: &AwsProvider, bucket: &str, tags: &TagMap) -> Result<()> {
         if tags.is_empty() {
             p.call("s3:DeleteBucketTagging", || {
                 p.s3.delete_bucket_tagging().bucket(bucket).send()
@@ -180,7 +170,7 @@ impl S3Bucket {
     }
 
     /// Delete every object version and delete marker (force_destroy).
-    async fn empty_bucket(&self, p: &AwsProvider, bucket: &str) -> Result<(), ProviderError> {
+    async fn empty_bucket(&self, p: &AwsProvider, bucket: &str) -> Result<()> {
         loop {
             let page = p
                 .call("s3:ListObjectVersions", || {
@@ -230,11 +220,7 @@ impl S3Bucket {
         }
     }
 
-    async fn owned(
-        &self,
-        p: &AwsProvider,
-        want: &[(&str, &str)],
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn owned(&self, p: &AwsProvider, want: &[(&str, &str)]) -> Result<Vec<Value>> {
         let all: Vec<String> = self.list_buckets(p).await?.into_keys().collect();
         let found = self.describe(p, &all).await?;
         Ok(found
@@ -261,29 +247,30 @@ impl ResourceType for S3Bucket {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr(
-                    "bucket",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "bucket_prefix",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr(
-                    "force_destroy",
-                    Attribute::optional(AttrType::Bool).default(false),
-                )
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("bucket_domain_name", Attribute::computed(AttrType::String))
-                .attr(
+        Schema::new()
+            .attrs(
+                &[
+                    "id",
+                    "arn",
+                    "bucket_domain_name",
                     "bucket_regional_domain_name",
-                    Attribute::computed(AttrType::String),
-                )
-                .attr("region", Attribute::computed(AttrType::String)),
-        )
+                    "region",
+                ],
+                Attribute::computed(AttrType::String),
+            )
+            .attr(
+                "bucket",
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attr(
+                "bucket_prefix",
+                Attribute::optional(AttrType::String).force_new(),
+            )
+            .attr(
+                "force_destroy",
+                Attribute::optional(AttrType::Bool).default(false),
+            )
+            .tagged()
     }
 
     fn plan(
@@ -292,7 +279,7 @@ impl ResourceType for S3Bucket {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut planned = default_plan(p, &p.resource_schema(NAME), prior, config, ctx);
         let replacing = !planned.requires_replace.is_empty();
         if let Some(m) = planned.planned.as_map_mut()
@@ -318,11 +305,7 @@ impl ResourceType for S3Bucket {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let names: Vec<String> = prior
             .iter()
             .map(|v| {
@@ -343,7 +326,7 @@ impl ResourceType for S3Bucket {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let v = self.read_one(p, id, None).await?;
         Ok(v.map(|mut v| {
             if let Some(m) = v.as_map_mut() {
@@ -353,12 +336,7 @@ impl ResourceType for S3Bucket {
         }))
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let bucket = get_str(planned, "bucket").unwrap_or_else(|| {
             let prefix = get_str(planned, "bucket_prefix").unwrap_or_else(|| "terraform-".into());
             let suffix: String = (0..26)
@@ -427,7 +405,7 @@ impl ResourceType for S3Bucket {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let bucket = get_str(prior, "bucket").unwrap_or_default();
         let old = value_to_str_map(prior.get("tags_all").unwrap_or(&Value::Null));
         let new = value_to_str_map(planned.get("tags_all").unwrap_or(&Value::Null));
@@ -441,7 +419,7 @@ impl ResourceType for S3Bucket {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let bucket = get_str(prior, "bucket").unwrap_or_default();
         if get_bool(prior, "force_destroy") == Some(true) {
             match self.empty_bucket(p, &bucket).await {
@@ -462,7 +440,7 @@ impl ResourceType for S3Bucket {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = self
             .owned(
                 p,
@@ -475,11 +453,7 @@ impl ResourceType for S3Bucket {
         Ok(found.into_iter().next())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         self.owned(p, &[(OWNER_ENVIRONMENT_TAG, environment)]).await
     }
 }

@@ -7,6 +7,7 @@
 //! calls); [`BucketResource`] makes it a [`ResourceType`].
 
 use super::{ResourceType, default_plan};
+use crate::Result;
 use crate::api::is_not_found;
 use crate::provider::AwsProvider;
 use crate::values::{Obj, get_str};
@@ -14,7 +15,7 @@ use async_trait::async_trait;
 use std::time::Duration;
 use terrace_core::Value;
 use terrace_provider::{
-    AttrType, Attribute, CreateContext, PlannedResource, ProviderError, ResourceContext, Schema,
+    AttrType, Attribute, CreateContext, PlannedResource, ResourceContext, Schema,
 };
 
 /// How long a just-written configuration may take to be readable (S3 is
@@ -38,7 +39,7 @@ pub(crate) trait BucketPart: Send + Sync {
         p: &AwsProvider,
         bucket: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError>;
+    ) -> Result<Option<Vec<(&'static str, Value)>>>;
 
     /// Write the planned configuration (`prior` is `None` on create).
     async fn put(
@@ -47,16 +48,11 @@ pub(crate) trait BucketPart: Send + Sync {
         bucket: &str,
         prior: Option<&Value>,
         planned: &Value,
-    ) -> Result<(), ProviderError>;
+    ) -> Result<()>;
 
     /// Remove the configuration; a gone bucket is success (the caller
     /// maps not-found).
-    async fn delete(
-        &self,
-        p: &AwsProvider,
-        bucket: &str,
-        prior: &Value,
-    ) -> Result<(), ProviderError>;
+    async fn delete(&self, p: &AwsProvider, bucket: &str, prior: &Value) -> Result<()>;
 
     /// Type-specific planning after the schema's (e.g. keep an equivalent
     /// JSON document as it was).
@@ -80,7 +76,7 @@ impl<T: BucketPart> BucketResource<T> {
         p: &AwsProvider,
         bucket: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let fields = match self.0.get(p, bucket, prior).await {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(None),
@@ -103,7 +99,7 @@ impl<T: BucketPart> BucketResource<T> {
         p: &AwsProvider,
         prior: Option<&Value>,
         planned: &Value,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let bucket = Self::bucket_of(planned);
         self.0.put(p, &bucket, prior, planned).await?;
         super::wait_for(
@@ -148,7 +144,7 @@ impl<T: BucketPart> ResourceType for BucketResource<T> {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut planned = default_plan(p, &p.resource_schema(self.0.name()), prior, config, ctx);
         self.0.adjust_plan(prior, config, &mut planned.planned);
         if let Some(m) = planned.planned.as_map_mut()
@@ -159,18 +155,14 @@ impl<T: BucketPart> ResourceType for BucketResource<T> {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         super::read_each(prior, |pv| async move {
             self.get(p, &Self::bucket_of(&pv), Some(&pv)).await
         })
         .await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         // Terraform also accepts `bucket,expected_bucket_owner`.
         let bucket = id.split(',').next().unwrap_or(id);
         let found = self.get(p, bucket, None).await?;
@@ -188,7 +180,7 @@ impl<T: BucketPart> ResourceType for BucketResource<T> {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         self.apply(p, None, planned).await
     }
 
@@ -198,11 +190,11 @@ impl<T: BucketPart> ResourceType for BucketResource<T> {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         self.apply(p, Some(prior), planned).await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         super::ec2_support::ok_if_gone(self.0.delete(p, &Self::bucket_of(prior), prior).await)
     }
 }

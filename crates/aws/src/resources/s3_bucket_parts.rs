@@ -4,8 +4,10 @@
 //! and access logging. Each is its schema, its mapping and three calls.
 
 use super::s3_bucket_part::BucketPart;
+use crate::Result;
 use crate::api::at_path;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::values::{first_block, get_blocks, get_bool, get_i64, get_str, json_equivalent};
 use async_trait::async_trait;
 use aws_sdk_s3::types as s3;
@@ -24,7 +26,7 @@ macro_rules! by_bucket {
 
 /// A request the SDK could not build (a required field missing): an
 /// argument error at `path`.
-fn built<T>(r: Result<T, BuildError>, path: &str) -> Result<T, ProviderError> {
+fn built<T>(r: Result<T, BuildError>, path: &str) -> Result<T> {
     r.map_err(|e| ProviderError::InvalidArgument {
         path: Some(vec![PathStep::Key(path.to_string())]),
         code: "InvalidArgument".into(),
@@ -64,9 +66,10 @@ impl BucketPart for PublicAccessBlock {
     }
 
     fn schema(&self) -> Schema {
-        PAB_FLAGS.iter().fold(Schema::new(), |s, f| {
-            s.attr(f, Attribute::optional(AttrType::Bool).default(false))
-        })
+        Schema::new().attrs(
+            &PAB_FLAGS,
+            Attribute::optional(AttrType::Bool).default(false),
+        )
     }
 
     async fn get(
@@ -74,7 +77,7 @@ impl BucketPart for PublicAccessBlock {
         p: &AwsProvider,
         bucket: &str,
         _prior: Option<&Value>,
-    ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
+    ) -> Result<Option<Vec<(&'static str, Value)>>> {
         let out = by_bucket!(
             p,
             "s3:GetPublicAccessBlock",
@@ -102,7 +105,7 @@ impl BucketPart for PublicAccessBlock {
         bucket: &str,
         _prior: Option<&Value>,
         planned: &Value,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let flag = |k| get_bool(planned, k).unwrap_or(false);
         let cfg = s3::PublicAccessBlockConfiguration::builder()
             .block_public_acls(flag("block_public_acls"))
@@ -120,12 +123,7 @@ impl BucketPart for PublicAccessBlock {
         .map(|_| ())
     }
 
-    async fn delete(
-        &self,
-        p: &AwsProvider,
-        bucket: &str,
-        _prior: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, bucket: &str, _prior: &Value) -> Result<()> {
         by_bucket!(
             p,
             "s3:DeletePublicAccessBlock",
@@ -171,7 +169,7 @@ impl BucketPart for ServerSideEncryption {
         p: &AwsProvider,
         bucket: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
+    ) -> Result<Option<Vec<(&'static str, Value)>>> {
         let out = by_bucket!(p, "s3:GetBucketEncryption", get_bucket_encryption, bucket)?;
         let Some(cfg) = out.server_side_encryption_configuration() else {
             return Ok(None);
@@ -216,7 +214,7 @@ impl BucketPart for ServerSideEncryption {
         bucket: &str,
         _prior: Option<&Value>,
         planned: &Value,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let mut cfg = s3::ServerSideEncryptionConfiguration::builder();
         for rule in get_blocks(planned, "rule") {
             let mut r = s3::ServerSideEncryptionRule::builder()
@@ -258,12 +256,7 @@ impl BucketPart for ServerSideEncryption {
         .map_err(|e| at_path(e, "rule"))
     }
 
-    async fn delete(
-        &self,
-        p: &AwsProvider,
-        bucket: &str,
-        _prior: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, bucket: &str, _prior: &Value) -> Result<()> {
         by_bucket!(
             p,
             "s3:DeleteBucketEncryption",
@@ -295,7 +288,7 @@ impl BucketPart for BucketPolicy {
         p: &AwsProvider,
         bucket: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
+    ) -> Result<Option<Vec<(&'static str, Value)>>> {
         let out = by_bucket!(p, "s3:GetBucketPolicy", get_bucket_policy, bucket)?;
         Ok(out.policy().map(|text| {
             let policy = match prior.and_then(|pv| get_str(pv, "policy")) {
@@ -312,7 +305,7 @@ impl BucketPart for BucketPolicy {
         bucket: &str,
         _prior: Option<&Value>,
         planned: &Value,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let policy = get_str(planned, "policy").unwrap_or_default();
         if let Err(e) = serde_json::from_str::<serde_json::Value>(&policy) {
             return Err(ProviderError::InvalidArgument {
@@ -332,12 +325,7 @@ impl BucketPart for BucketPolicy {
         .map_err(|e| at_path(e, "policy"))
     }
 
-    async fn delete(
-        &self,
-        p: &AwsProvider,
-        bucket: &str,
-        _prior: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, bucket: &str, _prior: &Value) -> Result<()> {
         by_bucket!(p, "s3:DeleteBucketPolicy", delete_bucket_policy, bucket).map(|_| ())
     }
 
@@ -378,7 +366,7 @@ impl BucketPart for OwnershipControls {
         p: &AwsProvider,
         bucket: &str,
         _prior: Option<&Value>,
-    ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
+    ) -> Result<Option<Vec<(&'static str, Value)>>> {
         let out = by_bucket!(
             p,
             "s3:GetBucketOwnershipControls",
@@ -406,7 +394,7 @@ impl BucketPart for OwnershipControls {
         bucket: &str,
         _prior: Option<&Value>,
         planned: &Value,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let ownership = first_block(planned, "rule")
             .and_then(|r| get_str(r, "object_ownership"))
             .unwrap_or_default();
@@ -428,12 +416,7 @@ impl BucketPart for OwnershipControls {
         .map_err(|e| at_path(e, "rule"))
     }
 
-    async fn delete(
-        &self,
-        p: &AwsProvider,
-        bucket: &str,
-        _prior: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, bucket: &str, _prior: &Value) -> Result<()> {
         p.call("s3:DeleteBucketOwnershipControls", || {
             p.s3.delete_bucket_ownership_controls()
                 .bucket(bucket)
@@ -457,9 +440,10 @@ impl BucketPart for BucketLogging {
     }
 
     fn schema(&self) -> Schema {
-        Schema::new()
-            .attr("target_bucket", Attribute::required(AttrType::String))
-            .attr("target_prefix", Attribute::required(AttrType::String))
+        Schema::new().attrs(
+            &["target_bucket", "target_prefix"],
+            Attribute::required(AttrType::String),
+        )
     }
 
     async fn get(
@@ -467,7 +451,7 @@ impl BucketPart for BucketLogging {
         p: &AwsProvider,
         bucket: &str,
         _prior: Option<&Value>,
-    ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
+    ) -> Result<Option<Vec<(&'static str, Value)>>> {
         let out = by_bucket!(p, "s3:GetBucketLogging", get_bucket_logging, bucket)?;
         Ok(out.logging_enabled().map(|l| {
             vec![
@@ -483,7 +467,7 @@ impl BucketPart for BucketLogging {
         bucket: &str,
         _prior: Option<&Value>,
         planned: &Value,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let enabled = built(
             s3::LoggingEnabled::builder()
                 .target_bucket(get_str(planned, "target_bucket").unwrap_or_default())
@@ -505,12 +489,7 @@ impl BucketPart for BucketLogging {
         .map_err(|e| at_path(e, "target_bucket"))
     }
 
-    async fn delete(
-        &self,
-        p: &AwsProvider,
-        bucket: &str,
-        _prior: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, bucket: &str, _prior: &Value) -> Result<()> {
         let off = s3::BucketLoggingStatus::builder().build();
         p.call("s3:PutBucketLogging", || {
             p.s3.put_bucket_logging()
@@ -536,26 +515,27 @@ fn num() -> Attribute {
 }
 
 fn lifecycle_rule_schema() -> Schema {
-    let tag = Schema::new()
-        .attr("key", Attribute::required(AttrType::String))
-        .attr("value", Attribute::required(AttrType::String));
+    let tag = Schema::new().attrs(&["key", "value"], Attribute::required(AttrType::String));
     let and = Schema::new()
         .attr("prefix", Attribute::optional(AttrType::String))
-        .attr("object_size_greater_than", num())
-        .attr("object_size_less_than", num())
+        .attrs(
+            &["object_size_greater_than", "object_size_less_than"],
+            num(),
+        )
         .attr(
             "tags",
             Attribute::optional(AttrType::map_of(AttrType::String)),
         );
     let filter = Schema::new()
         .attr("prefix", Attribute::optional(AttrType::String))
-        .attr("object_size_greater_than", num())
-        .attr("object_size_less_than", num())
+        .attrs(
+            &["object_size_greater_than", "object_size_less_than"],
+            num(),
+        )
         .list_block("tag", 0, 1, tag)
         .list_block("and", 0, 1, and);
     Schema::new()
-        .attr("id", Attribute::required(AttrType::String))
-        .attr("status", Attribute::required(AttrType::String))
+        .attrs(&["id", "status"], Attribute::required(AttrType::String))
         .attr("prefix", Attribute::optional(AttrType::String))
         .list_block("filter", 0, 1, filter)
         .list_block(
@@ -581,15 +561,12 @@ fn lifecycle_rule_schema() -> Schema {
             "noncurrent_version_expiration",
             0,
             1,
-            Schema::new()
-                .attr("noncurrent_days", num())
-                .attr("newer_noncurrent_versions", num()),
+            Schema::new().attrs(&["noncurrent_days", "newer_noncurrent_versions"], num()),
         )
         .set_block(
             "noncurrent_version_transition",
             Schema::new()
-                .attr("noncurrent_days", num())
-                .attr("newer_noncurrent_versions", num())
+                .attrs(&["noncurrent_days", "newer_noncurrent_versions"], num())
                 .attr("storage_class", Attribute::required(AttrType::String)),
         )
         .list_block(
@@ -604,7 +581,7 @@ fn date_value(d: Option<&aws_smithy_types::DateTime>) -> Value {
     opt(d.and_then(|d| d.fmt(Format::DateTime).ok()))
 }
 
-fn parse_date(v: &Value, path: &str) -> Result<Option<aws_smithy_types::DateTime>, ProviderError> {
+fn parse_date(v: &Value, path: &str) -> Result<Option<aws_smithy_types::DateTime>> {
     let Some(s) = get_str(v, "date") else {
         return Ok(None);
     };
@@ -752,11 +729,11 @@ fn rule_to_value(r: &s3::LifecycleRule) -> Value {
     ])
 }
 
-fn s3_tag(key: &str, value: &str) -> Result<s3::Tag, ProviderError> {
+fn s3_tag(key: &str, value: &str) -> Result<s3::Tag> {
     built(s3::Tag::builder().key(key).value(value).build(), "rule")
 }
 
-fn filter_from_value(f: &Value) -> Result<s3::LifecycleRuleFilter, ProviderError> {
+fn filter_from_value(f: &Value) -> Result<s3::LifecycleRuleFilter> {
     let mut b = s3::LifecycleRuleFilter::builder()
         .set_object_size_greater_than(get_i64(f, "object_size_greater_than"))
         .set_object_size_less_than(get_i64(f, "object_size_less_than"));
@@ -789,7 +766,7 @@ fn filter_from_value(f: &Value) -> Result<s3::LifecycleRuleFilter, ProviderError
     Ok(b.build())
 }
 
-fn rule_from_value(r: &Value) -> Result<s3::LifecycleRule, ProviderError> {
+fn rule_from_value(r: &Value) -> Result<s3::LifecycleRule> {
     let mut b = s3::LifecycleRule::builder()
         .set_id(get_str(r, "id"))
         .status(s3::ExpirationStatus::from(
@@ -878,7 +855,7 @@ impl BucketPart for LifecycleConfiguration {
         p: &AwsProvider,
         bucket: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
+    ) -> Result<Option<Vec<(&'static str, Value)>>> {
         let out = p
             .call("s3:GetBucketLifecycleConfiguration", || {
                 p.s3.get_bucket_lifecycle_configuration()
@@ -912,7 +889,7 @@ impl BucketPart for LifecycleConfiguration {
         bucket: &str,
         _prior: Option<&Value>,
         planned: &Value,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let rules = get_blocks(planned, "rule")
             .iter()
             .map(rule_from_value)
@@ -937,12 +914,7 @@ impl BucketPart for LifecycleConfiguration {
         .map_err(|e| at_path(e, "rule"))
     }
 
-    async fn delete(
-        &self,
-        p: &AwsProvider,
-        bucket: &str,
-        _prior: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, bucket: &str, _prior: &Value) -> Result<()> {
         by_bucket!(
             p,
             "s3:DeleteBucketLifecycle",

@@ -3,6 +3,7 @@
 //! enabled", and destroying enabled versioning suspends it (as Terraform).
 
 use super::s3_bucket_part::BucketPart;
+use crate::Result;
 use crate::api::{at_path, classify};
 use crate::provider::AwsProvider;
 use crate::values::{first_block, get_str};
@@ -10,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use terrace_core::Value;
-use terrace_provider::{AttrType, Attribute, ProviderError, Schema};
+use terrace_provider::{AttrType, Attribute, Schema};
 
 pub(crate) struct S3BucketVersioning;
 
@@ -22,7 +23,7 @@ impl S3BucketVersioning {
         &self,
         p: &AwsProvider,
         bucket: &str,
-    ) -> Result<(Option<String>, Option<String>), ProviderError> {
+    ) -> Result<(Option<String>, Option<String>)> {
         p.record_call("s3:GetBucketVersioning");
         match p.s3.get_bucket_versioning().bucket(bucket).send().await {
             Ok(o) => Ok((
@@ -47,7 +48,7 @@ impl S3BucketVersioning {
         }
     }
 
-    async fn send(&self, p: &AwsProvider, bucket: &str, status: &str) -> Result<(), ProviderError> {
+    async fn send(&self, p: &AwsProvider, bucket: &str, status: &str) -> Result<()> {
         let cfg = VersioningConfiguration::builder()
             .status(BucketVersioningStatus::from(status))
             .build();
@@ -91,7 +92,7 @@ impl BucketPart for S3BucketVersioning {
         p: &AwsProvider,
         bucket: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Vec<(&'static str, Value)>>, ProviderError> {
+    ) -> Result<Option<Vec<(&'static str, Value)>>> {
         let (status, mfa) = self.fetch(p, bucket).await?;
         let status = status.unwrap_or_else(|| "Disabled".into());
         let mfa = mfa.map(Value::from).unwrap_or_else(|| {
@@ -117,7 +118,7 @@ impl BucketPart for S3BucketVersioning {
         bucket: &str,
         prior: Option<&Value>,
         planned: &Value,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let status = Self::status(planned);
         // "Disabled" means "never enabled": nothing to send unless it was enabled.
         if status != "Disabled" {
@@ -129,12 +130,7 @@ impl BucketPart for S3BucketVersioning {
         }
     }
 
-    async fn delete(
-        &self,
-        p: &AwsProvider,
-        bucket: &str,
-        prior: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, bucket: &str, prior: &Value) -> Result<()> {
         if Self::status(prior) == "Enabled" {
             self.send(p, bucket, "Suspended").await?;
         }

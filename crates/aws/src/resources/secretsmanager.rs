@@ -7,9 +7,11 @@
 //! the user marking them). Secrets Manager has no batched describe: reads
 //! run concurrently, one `DescribeSecret` per secret.
 
-use super::{ResourceType, default_plan, tags_attributes};
+use super::{ResourceType, default_plan};
+use crate::Result;
 use crate::api::is_not_found;
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, send_tag_changes, tags_from_api};
 use crate::values::{
     Obj, get_i64, get_str, get_str_map, get_strings, json_equivalent, opt_str, str_set,
@@ -35,7 +37,7 @@ fn invalid(attr: &str, message: String) -> ProviderError {
 }
 
 /// "Marked for deletion" answers: the secret is as good as gone.
-fn gone<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+fn gone<T>(r: Result<T>) -> Result<Option<T>> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if is_not_found(&e) => Ok(None),
@@ -49,12 +51,7 @@ fn gone<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
 pub(crate) struct Secret;
 
 impl Secret {
-    async fn get(
-        &self,
-        p: &AwsProvider,
-        id: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    async fn get(&self, p: &AwsProvider, id: &str, prior: Option<&Value>) -> Result<Option<Value>> {
         let Some(d) = gone(
             p.call("secretsmanager:DescribeSecret", || {
                 p.secretsmanager.describe_secret().secret_id(id).send()
@@ -111,12 +108,7 @@ impl Secret {
         .map(|v| v.map(|v| fill_defaults(v, prior.is_none())))
     }
 
-    async fn put_policy(
-        &self,
-        p: &AwsProvider,
-        arn: &str,
-        planned: &Value,
-    ) -> Result<(), ProviderError> {
+    async fn put_policy(&self, p: &AwsProvider, arn: &str, planned: &Value) -> Result<()> {
         match get_str(planned, "policy") {
             Some(policy) => p
                 .call("secretsmanager:PutResourcePolicy", || {
@@ -141,11 +133,7 @@ impl Secret {
         }
     }
 
-    async fn owned(
-        &self,
-        p: &AwsProvider,
-        tags: &[(&str, &str)],
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn owned(&self, p: &AwsProvider, tags: &[(&str, &str)]) -> Result<Vec<Value>> {
         let filters = vec![
             Filter::builder()
                 .key(FilterNameStringType::TagValue)
@@ -211,30 +199,30 @@ impl ResourceType for Secret {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr(
-                    "name",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr("description", Attribute::optional(AttrType::String))
-                .attr("kms_key_id", Attribute::optional(AttrType::String))
-                .attr("policy", Attribute::optional_computed(AttrType::String))
-                .attr(
-                    "recovery_window_in_days",
-                    Attribute::optional(AttrType::Number).default(30),
-                )
-                .attr(
-                    "force_overwrite_replica_secret",
-                    Attribute::optional(AttrType::Bool).default(false),
-                ),
-        )
+        Schema::new()
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attr(
+                "name",
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attr(
+                "name_prefix",
+                Attribute::optional(AttrType::String).force_new(),
+            )
+            .attrs(
+                &["description", "kms_key_id"],
+                Attribute::optional(AttrType::String),
+            )
+            .attr("policy", Attribute::optional_computed(AttrType::String))
+            .attr(
+                "recovery_window_in_days",
+                Attribute::optional(AttrType::Number).default(30),
+            )
+            .attr(
+                "force_overwrite_replica_secret",
+                Attribute::optional(AttrType::Bool).default(false),
+            )
+            .tagged()
     }
 
     fn plan(
@@ -243,7 +231,7 @@ impl ResourceType for Secret {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         if let Some(w) = get_i64(config, "recovery_window_in_days")
             && w != 0
             && !(7..=30).contains(&w)
@@ -274,11 +262,7 @@ impl ResourceType for Secret {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         super::read_each(prior, |pv| async move {
             let id = get_str(&pv, "id").unwrap_or_default();
             self.get(p, &id, Some(&pv)).await
@@ -286,16 +270,11 @@ impl ResourceType for Secret {
         .await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         self.get(p, id, None).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = match (get_str(planned, "name"), get_str(planned, "name_prefix")) {
             (Some(n), _) => n,
             (None, Some(prefix)) => format!("{prefix}{}", unique_suffix()),
@@ -346,7 +325,7 @@ impl ResourceType for Secret {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let arn = get_str(prior, "id").unwrap_or_default();
         if ["description", "kms_key_id"]
             .iter()
@@ -401,7 +380,7 @@ impl ResourceType for Secret {
             .ok_or_else(|| ProviderError::NotFound(format!("secret {arn} not found after update")))
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let arn = get_str(prior, "id").unwrap_or_default();
         let window = get_i64(prior, "recovery_window_in_days").unwrap_or(30);
         let r = p
@@ -422,7 +401,7 @@ impl ResourceType for Secret {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         Ok(self
             .owned(
                 p,
@@ -435,11 +414,7 @@ impl ResourceType for Secret {
             .pop())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         self.owned(p, &[(OWNER_ENVIRONMENT_TAG, environment)]).await
     }
 }
@@ -477,7 +452,7 @@ pub(crate) async fn get_version(
     secret: &str,
     version_id: Option<&str>,
     stage: Option<&str>,
-) -> Result<Option<VersionRead>, ProviderError> {
+) -> Result<Option<VersionRead>> {
     let r = gone(
         p.call("secretsmanager:GetSecretValue", || {
             p.secretsmanager
@@ -518,12 +493,7 @@ impl SecretVersion {
             .build()
     }
 
-    async fn get(
-        &self,
-        p: &AwsProvider,
-        id: &str,
-        prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    async fn get(&self, p: &AwsProvider, id: &str, prior: Option<&Value>) -> Result<Option<Value>> {
         let Some((arn, version)) = id.split_once('|') else {
             return Err(invalid(
                 "id",
@@ -551,7 +521,7 @@ impl SecretVersion {
         version: &str,
         old: &[String],
         new: &[String],
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         for stage in new.iter().filter(|s| !old.contains(s)) {
             let holder = get_version(p, arn, None, Some(stage))
                 .await?
@@ -599,21 +569,16 @@ impl ResourceType for SecretVersion {
 
     fn schema(&self) -> Schema {
         Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
-            .attr("version_id", Attribute::computed(AttrType::String))
+            .attrs(
+                &["id", "arn", "version_id"],
+                Attribute::computed(AttrType::String),
+            )
             .attr(
                 "secret_id",
                 Attribute::required(AttrType::String).force_new(),
             )
-            .attr(
-                "secret_string",
-                Attribute::optional(AttrType::String)
-                    .sensitive()
-                    .force_new(),
-            )
-            .attr(
-                "secret_binary",
+            .attrs(
+                &["secret_string", "secret_binary"],
                 Attribute::optional(AttrType::String)
                     .sensitive()
                     .force_new(),
@@ -630,7 +595,7 @@ impl ResourceType for SecretVersion {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let set = |k| config.get(k).is_some_and(|v: &Value| !v.is_null());
         if set("secret_string") && set("secret_binary") {
             return Err(invalid(
@@ -647,11 +612,7 @@ impl ResourceType for SecretVersion {
         ))
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         super::read_each(prior, |pv| async move {
             let id = get_str(&pv, "id").unwrap_or_default();
             self.get(p, &id, Some(&pv)).await
@@ -659,16 +620,11 @@ impl ResourceType for SecretVersion {
         .await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         self.get(p, id, None).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let secret = get_str(planned, "secret_id").unwrap_or_default();
         let binary = match get_str(planned, "secret_binary") {
             Some(b) => Some(
@@ -712,7 +668,7 @@ impl ResourceType for SecretVersion {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let arn = get_str(prior, "arn").unwrap_or_default();
         let version = get_str(prior, "version_id").unwrap_or_default();
         let new = get_strings(planned, "version_stages");
@@ -735,7 +691,7 @@ impl ResourceType for SecretVersion {
             .ok_or_else(|| ProviderError::NotFound(format!("secret version {id} not found")))
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         // A version cannot be deleted: take its stages away (AWSCURRENT
         // stays, as in Terraform); without stages it is deprecated.
         let arn = get_str(prior, "arn").unwrap_or_default();

@@ -14,10 +14,11 @@ use super::ec2::find::{find_by_address, find_by_environment, find_by_id, read_by
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::{
     ResourceType, computed_block_config, computed_block_unknown, default_plan, require_id,
-    tags_attributes,
 };
+use crate::Result;
 use crate::api::at_path;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{
     Obj, get_blocks, get_bool, get_i64, get_str, get_strings, opt_str, str_list, str_set,
@@ -301,19 +302,13 @@ fn regroup(mut actual: BTreeSet<Atom>, prior_rules: &[Value]) -> Value {
 
 fn rule_schema() -> Schema {
     Schema::new()
-        .attr("from_port", Attribute::required(AttrType::Number))
-        .attr("to_port", Attribute::required(AttrType::Number))
+        .attrs(
+            &["from_port", "to_port"],
+            Attribute::required(AttrType::Number),
+        )
         .attr("protocol", Attribute::required(AttrType::String))
-        .attr(
-            "cidr_blocks",
-            Attribute::optional(AttrType::list_of(AttrType::String)),
-        )
-        .attr(
-            "ipv6_cidr_blocks",
-            Attribute::optional(AttrType::list_of(AttrType::String)),
-        )
-        .attr(
-            "prefix_list_ids",
+        .attrs(
+            &["cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"],
             Attribute::optional(AttrType::list_of(AttrType::String)),
         )
         .attr(
@@ -379,7 +374,7 @@ impl SecurityGroup {
         p: &AwsProvider,
         id: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = find_by_id::<Sg>(p, id).await?;
         Ok(found.map(|g| self.to_value(p, &g, prior)))
     }
@@ -391,7 +386,7 @@ impl SecurityGroup {
         egress: bool,
         revoke: &BTreeSet<Atom>,
         authorize: &BTreeSet<Atom>,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let perms = |atoms: &BTreeSet<Atom>| {
             atoms
                 .iter()
@@ -511,36 +506,32 @@ impl ResourceType for SecurityGroup {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr(
-                    "name",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr(
-                    "description",
-                    Attribute::optional(AttrType::String)
-                        .force_new()
-                        .default(DEFAULT_DESCRIPTION),
-                )
-                .attr(
-                    "vpc_id",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr("owner_id", Attribute::computed(AttrType::String))
-                .attr(
-                    "revoke_rules_on_delete",
-                    Attribute::optional(AttrType::Bool).default(false),
-                )
-                .set_block("ingress", rule_schema())
-                .set_block("egress", rule_schema()),
-        )
+        Schema::new()
+            .attrs(
+                &["id", "arn", "owner_id"],
+                Attribute::computed(AttrType::String),
+            )
+            .attrs(
+                &["name", "vpc_id"],
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attr(
+                "name_prefix",
+                Attribute::optional(AttrType::String).force_new(),
+            )
+            .attr(
+                "description",
+                Attribute::optional(AttrType::String)
+                    .force_new()
+                    .default(DEFAULT_DESCRIPTION),
+            )
+            .attr(
+                "revoke_rules_on_delete",
+                Attribute::optional(AttrType::Bool).default(false),
+            )
+            .set_block("ingress", rule_schema())
+            .set_block("egress", rule_schema())
+            .tagged()
     }
 
     fn plan(
@@ -549,7 +540,7 @@ impl ResourceType for SecurityGroup {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let config = computed_block_config(config, prior, "ingress");
         let config = computed_block_config(&config, prior, "egress");
         let mut planned = plan_rules(p, NAME, prior, &config, ctx);
@@ -560,26 +551,17 @@ impl ResourceType for SecurityGroup {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         read_by_ids::<Sg>(p, prior, |g, pv| self.to_value(p, g, Some(pv))).await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         Ok(find_by_id::<Sg>(p, id)
             .await?
             .map(|g| self.to_value_fresh(p, &g)))
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let name = get_str(planned, "name").unwrap_or_else(|| {
             let prefix =
                 get_str(planned, "name_prefix").unwrap_or_else(|| "terraform-".to_string());
@@ -642,7 +624,7 @@ impl ResourceType for SecurityGroup {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(NAME, prior)?;
         for (key, egress) in [("ingress", false), ("egress", true)] {
             let old = all_atoms(prior, key);
@@ -657,7 +639,7 @@ impl ResourceType for SecurityGroup {
         })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         if get_bool(prior, "revoke_rules_on_delete") == Some(true) {
             for (key, egress) in [("ingress", false), ("egress", true)] {
@@ -678,17 +660,13 @@ impl ResourceType for SecurityGroup {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         Ok(find_by_address::<Sg>(p, ctx)
             .await?
             .map(|g| self.to_value_fresh(p, &g)))
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         let found = find_by_environment::<Sg>(p, environment).await?;
         Ok(found
             .iter()

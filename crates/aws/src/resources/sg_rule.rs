@@ -19,9 +19,11 @@
 use super::ec2::find::{Ec2Mapped, Lookups, find_by_ids, read_mapped};
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use super::security_group::{Atom, SecurityGroup, api_atoms, normalize_protocol, rule_atoms};
-use super::{ResourceType, bad_import_id, default_plan, require_id, tags_attributes};
+use super::{ResourceType, bad_import_id, default_plan, require_id};
+use crate::Result;
 use crate::api::at_path;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_bool, get_i64, get_str, get_strings, opt_str, str_list};
 use async_trait::async_trait;
@@ -155,7 +157,7 @@ impl SecurityGroupRule {
         Some(v)
     }
 
-    async fn change(&self, p: &AwsProvider, v: &Value, revoke: bool) -> Result<(), ProviderError> {
+    async fn change(&self, p: &AwsProvider, v: &Value, revoke: bool) -> Result<()> {
         let group = get_str(v, "security_group_id").unwrap_or_default();
         let atoms: BTreeSet<Atom> = rule_atoms(&as_inline(v)).into_iter().collect();
         let none = BTreeSet::new();
@@ -198,7 +200,7 @@ impl SecurityGroupRule {
 }
 
 /// Parse `sg-…_ingress_tcp_80_80_10.0.0.0/8[_source…]` (Terraform's import ID).
-fn parse_import(p: &AwsProvider, id: &str) -> Result<Value, ProviderError> {
+fn parse_import(p: &AwsProvider, id: &str) -> Result<Value> {
     const FORM: &str = "<security_group_id>_<type>_<protocol>_<from_port>_<to_port>_<source>[_<source>…] (source: CIDR, IPv6 CIDR, pl-…, sg-… or self)";
     let parts: Vec<&str> = id.split('_').collect();
     if parts.len() < 6 || !matches!(parts[1], "ingress" | "egress") {
@@ -256,23 +258,18 @@ impl ResourceType for SecurityGroupRule {
         let list = || Attribute::optional(AttrType::list_of(AttrType::String)).force_new();
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
-            .attr("type", Attribute::required(AttrType::String).force_new())
-            .attr(
-                "security_group_id",
+            .attrs(
+                &["type", "security_group_id", "protocol"],
                 Attribute::required(AttrType::String).force_new(),
             )
-            .attr(
-                "from_port",
+            .attrs(
+                &["from_port", "to_port"],
                 Attribute::required(AttrType::Number).force_new(),
             )
-            .attr("to_port", Attribute::required(AttrType::Number).force_new())
-            .attr(
-                "protocol",
-                Attribute::required(AttrType::String).force_new(),
+            .attrs(
+                &["cidr_blocks", "ipv6_cidr_blocks", "prefix_list_ids"],
+                list(),
             )
-            .attr("cidr_blocks", list())
-            .attr("ipv6_cidr_blocks", list())
-            .attr("prefix_list_ids", list())
             .attr(
                 "source_security_group_id",
                 Attribute::optional(AttrType::String).force_new(),
@@ -296,7 +293,7 @@ impl ResourceType for SecurityGroupRule {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let config = normalized(config);
         if config.is_wholly_known() {
             let t = get_str(&config, "type").unwrap_or_default();
@@ -345,11 +342,7 @@ impl ResourceType for SecurityGroupRule {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let groups: Vec<String> = prior
             .iter()
             .filter_map(|v| get_str(v, "security_group_id"))
@@ -364,7 +357,7 @@ impl ResourceType for SecurityGroupRule {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let stub = parse_import(p, id)?;
         Ok(self.read_many(p, &[stub]).await?.pop().flatten())
     }
@@ -374,7 +367,7 @@ impl ResourceType for SecurityGroupRule {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         self.change(p, planned, false).await?;
         let mut v = planned.clone();
         if let Some(m) = v.as_map_mut() {
@@ -390,7 +383,7 @@ impl ResourceType for SecurityGroupRule {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         // Only the description updates in place.
         let group = get_str(prior, "security_group_id").unwrap_or_default();
         let perms: Vec<IpPermission> = rule_atoms(&as_inline(planned))
@@ -421,7 +414,7 @@ impl ResourceType for SecurityGroupRule {
         Ok(planned.clone())
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         self.change(p, prior, true).await
     }
 }
@@ -562,30 +555,31 @@ impl ResourceType for VpcRule {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr(
-                    "security_group_rule_id",
-                    Attribute::computed(AttrType::String),
-                )
-                .attr(
-                    "security_group_id",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr("ip_protocol", Attribute::required(AttrType::String))
-                .attr("from_port", Attribute::optional(AttrType::Number))
-                .attr("to_port", Attribute::optional(AttrType::Number))
-                .attr("cidr_ipv4", Attribute::optional(AttrType::String))
-                .attr("cidr_ipv6", Attribute::optional(AttrType::String))
-                .attr("prefix_list_id", Attribute::optional(AttrType::String))
-                .attr(
+        Schema::new()
+            .attrs(
+                &["id", "arn", "security_group_rule_id"],
+                Attribute::computed(AttrType::String),
+            )
+            .attr(
+                "security_group_id",
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attr("ip_protocol", Attribute::required(AttrType::String))
+            .attrs(
+                &["from_port", "to_port"],
+                Attribute::optional(AttrType::Number),
+            )
+            .attrs(
+                &[
+                    "cidr_ipv4",
+                    "cidr_ipv6",
+                    "prefix_list_id",
                     "referenced_security_group_id",
-                    Attribute::optional(AttrType::String),
-                )
-                .attr("description", Attribute::optional(AttrType::String)),
-        )
+                    "description",
+                ],
+                Attribute::optional(AttrType::String),
+            )
+            .tagged()
     }
 
     fn plan(
@@ -594,7 +588,7 @@ impl ResourceType for VpcRule {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut config = config.clone();
         if let Some(m) = config.as_map_mut()
             && let Some(proto) = m
@@ -626,12 +620,7 @@ impl ResourceType for VpcRule {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let group = get_str(planned, "security_group_id").unwrap_or_default();
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let spec = tag_spec(Ec2ResourceType::SecurityGroupRule, &tags);
@@ -683,7 +672,7 @@ impl ResourceType for VpcRule {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(self.type_name(), prior)?;
         let group = get_str(prior, "security_group_id").unwrap_or_default();
         let content = |v: &Value| {
@@ -725,7 +714,7 @@ impl ResourceType for VpcRule {
         read_mapped(self, p, &id, Some(planned), "security group rule").await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(self.type_name(), prior)?;
         let group = get_str(prior, "security_group_id").unwrap_or_default();
         let r = if self.egress {

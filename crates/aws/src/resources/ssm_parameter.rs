@@ -5,8 +5,10 @@
 //! (`GetParameters`, ten names a call, decrypted) and metadata batched
 //! (`DescribeParameters`, a `Name` filter of up to fifty names).
 
-use super::{ResourceType, default_plan, tags_attributes};
+use super::{ResourceType, default_plan};
+use crate::Result;
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, send_tag_changes, tags_from_api};
 use crate::values::{Obj, get_bool, get_str, get_str_map, opt_str};
 use async_trait::async_trait;
@@ -30,7 +32,7 @@ pub(crate) async fn get_values(
     p: &AwsProvider,
     names: &[String],
     decrypt: bool,
-) -> Result<HashMap<String, Parameter>, ProviderError> {
+) -> Result<HashMap<String, Parameter>> {
     let mut out = HashMap::new();
     for chunk in names.chunks(10) {
         let r = p
@@ -55,7 +57,7 @@ pub(crate) async fn get_values(
 async fn describe(
     p: &AwsProvider,
     filters: Vec<ParameterStringFilter>,
-) -> Result<Vec<ParameterMetadata>, ProviderError> {
+) -> Result<Vec<ParameterMetadata>> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -76,7 +78,7 @@ async fn describe(
     }
 }
 
-fn filter(key: &str, values: Vec<String>) -> Result<ParameterStringFilter, ProviderError> {
+fn filter(key: &str, values: Vec<String>) -> Result<ParameterStringFilter> {
     ParameterStringFilter::builder()
         .key(key)
         .option("Equals")
@@ -89,7 +91,7 @@ fn filter(key: &str, values: Vec<String>) -> Result<ParameterStringFilter, Provi
 }
 
 impl SsmParameter {
-    async fn tags(&self, p: &AwsProvider, name: &str) -> Result<TagMap, ProviderError> {
+    async fn tags(&self, p: &AwsProvider, name: &str) -> Result<TagMap> {
         let r = p
             .call("ssm:ListTagsForResource", || {
                 p.ssm
@@ -163,7 +165,7 @@ impl SsmParameter {
         p: &AwsProvider,
         names: &[String],
         prior: &[Option<&Value>],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    ) -> Result<Vec<Option<Value>>> {
         let values = get_values(p, names, true).await?;
         let mut metas: HashMap<String, ParameterMetadata> = HashMap::new();
         let found: Vec<String> = names
@@ -196,7 +198,7 @@ impl SsmParameter {
         p: &AwsProvider,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         Ok(self
             .read_names(p, &[name.to_string()], &[prior])
             .await?
@@ -210,7 +212,7 @@ impl SsmParameter {
         planned: &Value,
         overwrite: bool,
         tags: Option<Vec<Tag>>,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let name = get_str(planned, "name").unwrap_or_default();
         let ptype = get_str(planned, "type").unwrap_or_default();
         if !TYPES.contains(&ptype.as_str()) {
@@ -257,13 +259,7 @@ impl SsmParameter {
         })
     }
 
-    async fn retag(
-        &self,
-        p: &AwsProvider,
-        name: &str,
-        old: &TagMap,
-        new: &TagMap,
-    ) -> Result<(), ProviderError> {
+    async fn retag(&self, p: &AwsProvider, name: &str, old: &TagMap, new: &TagMap) -> Result<()> {
         send_tag_changes(
             old,
             new,
@@ -296,11 +292,7 @@ impl SsmParameter {
         .await
     }
 
-    async fn by_tags(
-        &self,
-        p: &AwsProvider,
-        tags: &[(&str, &str)],
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn by_tags(&self, p: &AwsProvider, tags: &[(&str, &str)]) -> Result<Vec<Value>> {
         let filters = tags
             .iter()
             .map(|(k, v)| filter(&format!("tag:{k}"), vec![v.to_string()]))
@@ -328,7 +320,7 @@ fn invalid(attr: &str, message: String) -> ProviderError {
     }
 }
 
-fn ssm_tags(tags: &TagMap) -> Result<Vec<Tag>, ProviderError> {
+fn ssm_tags(tags: &TagMap) -> Result<Vec<Tag>> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()
@@ -347,36 +339,35 @@ impl ResourceType for SsmParameter {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("name", Attribute::required(AttrType::String).force_new())
-                .attr("type", Attribute::required(AttrType::String))
-                .attr(
-                    "value",
-                    Attribute::optional_computed(AttrType::String).sensitive(),
-                )
-                .attr(
-                    "insecure_value",
-                    Attribute::optional_computed(AttrType::String),
-                )
-                .attr("description", Attribute::optional(AttrType::String))
-                .attr("key_id", Attribute::optional_computed(AttrType::String))
-                .attr(
-                    "tier",
-                    Attribute::optional(AttrType::String).default("Standard"),
-                )
-                .attr("allowed_pattern", Attribute::optional(AttrType::String))
-                .attr(
-                    "data_type",
-                    Attribute::optional(AttrType::String)
-                        .default("text")
-                        .force_new(),
-                )
-                .attr("overwrite", Attribute::optional(AttrType::Bool))
-                .attr("arn", Attribute::optional_computed(AttrType::String))
-                .attr("version", Attribute::computed(AttrType::Number)),
-        )
+        Schema::new()
+            .attr("id", Attribute::computed(AttrType::String))
+            .attr("name", Attribute::required(AttrType::String).force_new())
+            .attr("type", Attribute::required(AttrType::String))
+            .attr(
+                "value",
+                Attribute::optional_computed(AttrType::String).sensitive(),
+            )
+            .attrs(
+                &["insecure_value", "key_id", "arn"],
+                Attribute::optional_computed(AttrType::String),
+            )
+            .attrs(
+                &["description", "allowed_pattern"],
+                Attribute::optional(AttrType::String),
+            )
+            .attr(
+                "tier",
+                Attribute::optional(AttrType::String).default("Standard"),
+            )
+            .attr(
+                "data_type",
+                Attribute::optional(AttrType::String)
+                    .default("text")
+                    .force_new(),
+            )
+            .attr("overwrite", Attribute::optional(AttrType::Bool))
+            .attr("version", Attribute::computed(AttrType::Number))
+            .tagged()
     }
 
     fn plan(
@@ -385,7 +376,7 @@ impl ResourceType for SsmParameter {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let both = ["value", "insecure_value"]
             .iter()
             .all(|k| config.get(k).is_some_and(|v| !v.is_null()));
@@ -429,11 +420,7 @@ impl ResourceType for SsmParameter {
         Ok(planned)
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let names: Vec<String> = prior
             .iter()
             .map(|pv| {
@@ -446,12 +433,7 @@ impl ResourceType for SsmParameter {
         self.read_names(p, &names, &priors).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let name = get_str(planned, "name").unwrap_or_default();
         let overwrite = get_bool(planned, "overwrite").unwrap_or(false);
@@ -477,7 +459,7 @@ impl ResourceType for SsmParameter {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = get_str(planned, "name").unwrap_or_default();
         let keys = [
             "value",
@@ -505,7 +487,7 @@ impl ResourceType for SsmParameter {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let name = get_str(prior, "name")
             .or_else(|| get_str(prior, "id"))
             .unwrap_or_default();
@@ -522,7 +504,7 @@ impl ResourceType for SsmParameter {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         Ok(self
             .by_tags(
                 p,
@@ -535,11 +517,7 @@ impl ResourceType for SsmParameter {
             .pop())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         self.by_tags(p, &[(OWNER_ENVIRONMENT_TAG, environment)])
             .await
     }

@@ -2,9 +2,11 @@
 
 use super::ec2::find::{Ec2Mapped, Lookups, find_by_id};
 use super::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
-use super::{ResourceType, require_id, tags_attributes, wait_for};
+use super::{ResourceType, require_id, wait_for};
+use crate::Result;
 use crate::api::at_path;
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_bool, get_str};
 use async_trait::async_trait;
@@ -27,17 +29,12 @@ impl Subnet {
         p: &AwsProvider,
         id: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = find_by_id::<Ec2Subnet>(p, id).await?;
         Ok(found.map(|s| self.map(p, &s, prior)))
     }
 
-    async fn set_public_ip(
-        &self,
-        p: &AwsProvider,
-        id: &str,
-        value: bool,
-    ) -> Result<(), ProviderError> {
+    async fn set_public_ip(&self, p: &AwsProvider, id: &str, value: bool) -> Result<()> {
         let v = AttributeBooleanValue::builder().value(value).build();
         p.call("ec2:ModifySubnetAttribute", || {
             p.ec2
@@ -87,41 +84,31 @@ impl ResourceType for Subnet {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("vpc_id", Attribute::required(AttrType::String).force_new())
-                .attr(
-                    "cidr_block",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "availability_zone",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "availability_zone_id",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "map_public_ip_on_launch",
-                    Attribute::optional(AttrType::Bool).default(false),
-                )
-                .attr("owner_id", Attribute::computed(AttrType::String)),
-        )
+        Schema::new()
+            .attrs(
+                &["id", "arn", "owner_id"],
+                Attribute::computed(AttrType::String),
+            )
+            .attrs(
+                &["vpc_id", "cidr_block"],
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attrs(
+                &["availability_zone", "availability_zone_id"],
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attr(
+                "map_public_ip_on_launch",
+                Attribute::optional(AttrType::Bool).default(false),
+            )
+            .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let out = p
             .call("ec2:CreateSubnet", || {
@@ -159,7 +146,7 @@ impl ResourceType for Subnet {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(NAME, prior)?;
         let want = get_bool(planned, "map_public_ip_on_launch").unwrap_or(false);
         if get_bool(prior, "map_public_ip_on_launch").unwrap_or(false) != want {
@@ -171,7 +158,7 @@ impl ResourceType for Subnet {
         })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("ec2:DeleteSubnet", || {

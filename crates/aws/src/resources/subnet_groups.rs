@@ -6,8 +6,10 @@
 //! The ID is the name; the name forces replacement; the description
 //! defaults to "Managed by Terraform" as in Terraform.
 
-use super::{ResourceType, partially_created, require_id, tags_attributes};
+use super::{ResourceType, partially_created, require_id};
+use crate::Result;
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, send_tag_changes, tags_from_api};
 use crate::values::{Obj, get_str, get_strings, str_set, value_to_str_map};
 use async_trait::async_trait;
@@ -76,7 +78,7 @@ impl Service {
         p: &AwsProvider,
         name: Option<String>,
         marker: Option<String>,
-    ) -> Result<(Vec<Group>, Option<String>), ProviderError> {
+    ) -> Result<(Vec<Group>, Option<String>)> {
         match self {
             Rds => {
                 let out = p
@@ -173,11 +175,7 @@ impl Service {
 
     /// The groups named (all of them when `name` is `None`); a missing
     /// name is an empty list.
-    async fn describe(
-        self,
-        p: &AwsProvider,
-        name: Option<&str>,
-    ) -> Result<Vec<Group>, ProviderError> {
+    async fn describe(self, p: &AwsProvider, name: Option<&str>) -> Result<Vec<Group>> {
         let name = name.map(str::to_string);
         let r = super::ec2_support::describe_all(|m| self.describe_page(p, name.clone(), m)).await;
         match r {
@@ -187,7 +185,7 @@ impl Service {
     }
 
     /// The ARN (Redshift reports none: it names the caller's account).
-    async fn arn_of(self, p: &AwsProvider, g: &Group) -> Result<String, ProviderError> {
+    async fn arn_of(self, p: &AwsProvider, g: &Group) -> Result<String> {
         if let Some(arn) = &g.arn {
             return Ok(arn.clone());
         }
@@ -195,7 +193,7 @@ impl Service {
         Ok(p.arn("redshift", &account, &format!("subnetgroup:{}", g.name)))
     }
 
-    async fn tags(self, p: &AwsProvider, g: &Group, arn: &str) -> Result<TagMap, ProviderError> {
+    async fn tags(self, p: &AwsProvider, g: &Group, arn: &str) -> Result<TagMap> {
         match (self, &g.tags) {
             (_, Some(t)) => Ok(t.clone()),
             (Rds, None) => {
@@ -227,7 +225,7 @@ impl Service {
         description: &str,
         subnets: Vec<String>,
         tags: &TagMap,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         match self {
             Rds => {
                 let tags = sdk_tags!(aws_sdk_rds, tags);
@@ -280,7 +278,7 @@ impl Service {
         name: &str,
         description: &str,
         subnets: Vec<String>,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         match self {
             Rds => p
                 .call("rds:ModifyDBSubnetGroup", || {
@@ -318,12 +316,7 @@ impl Service {
         }
     }
 
-    async fn remove_tags(
-        self,
-        p: &AwsProvider,
-        arn: &str,
-        keys: Vec<String>,
-    ) -> Result<(), ProviderError> {
+    async fn remove_tags(self, p: &AwsProvider, arn: &str, keys: Vec<String>) -> Result<()> {
         match self {
             Rds => p
                 .call("rds:RemoveTagsFromResource", || {
@@ -358,7 +351,7 @@ impl Service {
         }
     }
 
-    async fn add_tags(self, p: &AwsProvider, arn: &str, tags: TagMap) -> Result<(), ProviderError> {
+    async fn add_tags(self, p: &AwsProvider, arn: &str, tags: TagMap) -> Result<()> {
         match self {
             Rds => {
                 let tags = sdk_tags!(aws_sdk_rds, tags);
@@ -399,7 +392,7 @@ impl Service {
         }
     }
 
-    async fn delete(self, p: &AwsProvider, name: &str) -> Result<(), ProviderError> {
+    async fn delete(self, p: &AwsProvider, name: &str) -> Result<()> {
         let r = match self {
             Rds => p
                 .call("rds:DeleteDBSubnetGroup", || {
@@ -437,12 +430,7 @@ impl Service {
 pub(crate) struct SubnetGroup(pub(crate) Service);
 
 impl SubnetGroup {
-    async fn to_value(
-        &self,
-        p: &AwsProvider,
-        g: &Group,
-        prior: Option<&Value>,
-    ) -> Result<Value, ProviderError> {
+    async fn to_value(&self, p: &AwsProvider, g: &Group, prior: Option<&Value>) -> Result<Value> {
         let arn = self.0.arn_of(p, g).await?;
         let actual = self.0.tags(p, g, &arn).await?;
         let (tags, tags_all) = tags_from_api(&actual, prior, &p.default_tags);
@@ -479,18 +467,14 @@ impl SubnetGroup {
         p: &AwsProvider,
         name: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         match self.0.describe(p, Some(name)).await?.first() {
             Some(g) => Ok(Some(self.to_value(p, g, prior).await?)),
             None => Ok(None),
         }
     }
 
-    async fn owned(
-        &self,
-        p: &AwsProvider,
-        want: &[(&str, &str)],
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn owned(&self, p: &AwsProvider, want: &[(&str, &str)]) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         for g in self.0.describe(p, None).await? {
             let v = self.to_value(p, &g, None).await?;
@@ -519,8 +503,7 @@ impl ResourceType for SubnetGroup {
             Attribute::required(AttrType::String).force_new()
         };
         let mut s = Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
-            .attr("arn", Attribute::computed(AttrType::String))
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
             .attr("name", name)
             .attr(
                 "description",
@@ -544,17 +527,13 @@ impl ResourceType for SubnetGroup {
                     Attribute::computed(AttrType::set_of(AttrType::String)),
                 );
         }
-        tags_attributes(s)
+        s.tagged()
     }
 
     /// One describe of all groups when several are read, one by name
     /// otherwise; tags by ARN for each found (RDS and ElastiCache list
     /// them per resource).
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let names: Vec<String> = prior
             .iter()
             .map(|v| get_str(v, "id").unwrap_or_default())
@@ -573,16 +552,11 @@ impl ResourceType for SubnetGroup {
         Ok(out)
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         self.read_one(p, id, None).await
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let name = get_str(planned, "name").unwrap_or_else(|| {
             let prefix = get_str(planned, "name_prefix").unwrap_or("tf-".into());
@@ -618,7 +592,7 @@ impl ResourceType for SubnetGroup {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let name = require_id(self.name(), prior)?;
         if prior.get("description") != planned.get("description")
             || prior.get("subnet_ids") != planned.get("subnet_ids")
@@ -646,7 +620,7 @@ impl ResourceType for SubnetGroup {
             })
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let name = require_id(self.name(), prior)?;
         self.0.delete(p, &name).await
     }
@@ -656,7 +630,7 @@ impl ResourceType for SubnetGroup {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let want = [
             (OWNER_ENVIRONMENT_TAG, ctx.environment.as_str()),
             (OWNER_ADDRESS_TAG, ctx.address.as_str()),
@@ -664,11 +638,7 @@ impl ResourceType for SubnetGroup {
         Ok(self.owned(p, &want).await?.into_iter().next())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         self.owned(p, &[(OWNER_ENVIRONMENT_TAG, environment)]).await
     }
 }

@@ -5,9 +5,11 @@ use super::ec2_support::{
     address_filters, environment_filter, filter, ok_if_gone, prior_ids, tag_spec, tags_to_map,
     update_tags,
 };
-use super::{ResourceType, require_id, tags_attributes, wait_for};
+use super::{ResourceType, require_id, wait_for};
+use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_bool, get_str};
 use async_trait::async_trait;
@@ -45,7 +47,7 @@ impl Vpc {
         &self,
         p: &AwsProvider,
         ids: &[String],
-    ) -> Result<BTreeMap<String, (aws_sdk_ec2::types::Vpc, VpcExtras)>, ProviderError> {
+    ) -> Result<BTreeMap<String, (aws_sdk_ec2::types::Vpc, VpcExtras)>> {
         let vpcs = find_by_ids::<aws_sdk_ec2::types::Vpc>(p, ids).await?;
         self.with_extras(p, vpcs.into_values().collect()).await
     }
@@ -54,7 +56,7 @@ impl Vpc {
         &self,
         p: &AwsProvider,
         vpcs: Vec<aws_sdk_ec2::types::Vpc>,
-    ) -> Result<BTreeMap<String, (aws_sdk_ec2::types::Vpc, VpcExtras)>, ProviderError> {
+    ) -> Result<BTreeMap<String, (aws_sdk_ec2::types::Vpc, VpcExtras)>> {
         let ids: Vec<String> = vpcs
             .iter()
             .filter_map(|v| v.vpc_id().map(str::to_string))
@@ -176,7 +178,7 @@ impl Vpc {
         p: &AwsProvider,
         id: &str,
         prior: Option<&Value>,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = self.describe(p, &[id.to_string()]).await?;
         Ok(found.get(id).map(|(v, x)| self.to_value(p, v, x, prior)))
     }
@@ -187,7 +189,7 @@ impl Vpc {
         id: &str,
         attr: VpcAttributeName,
         value: bool,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let v = AttributeBooleanValue::builder().value(value).build();
         let result = match attr {
             VpcAttributeName::EnableDnsSupport => {
@@ -215,11 +217,7 @@ impl Vpc {
     }
 }
 
-async fn vpc_attribute(
-    p: &AwsProvider,
-    id: &str,
-    attr: VpcAttributeName,
-) -> Result<Option<bool>, ProviderError> {
+async fn vpc_attribute(p: &AwsProvider, id: &str, attr: VpcAttributeName) -> Result<Option<bool>> {
     let out = p
         .call("ec2:DescribeVpcAttribute", || {
             p.ec2
@@ -246,49 +244,40 @@ impl ResourceType for Vpc {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr(
-                    "cidr_block",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "instance_tenancy",
-                    Attribute::optional(AttrType::String).default("default"),
-                )
-                .attr(
-                    "enable_dns_support",
-                    Attribute::optional(AttrType::Bool).default(true),
-                )
-                .attr(
-                    "enable_dns_hostnames",
-                    Attribute::optional_computed(AttrType::Bool),
-                )
-                .attr("main_route_table_id", Attribute::computed(AttrType::String))
-                .attr(
+        Schema::new()
+            .attrs(
+                &[
+                    "id",
+                    "arn",
+                    "main_route_table_id",
                     "default_route_table_id",
-                    Attribute::computed(AttrType::String),
-                )
-                .attr(
                     "default_security_group_id",
-                    Attribute::computed(AttrType::String),
-                )
-                .attr(
                     "default_network_acl_id",
-                    Attribute::computed(AttrType::String),
-                )
-                .attr("dhcp_options_id", Attribute::computed(AttrType::String))
-                .attr("owner_id", Attribute::computed(AttrType::String)),
-        )
+                    "dhcp_options_id",
+                    "owner_id",
+                ],
+                Attribute::computed(AttrType::String),
+            )
+            .attr(
+                "cidr_block",
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attr(
+                "instance_tenancy",
+                Attribute::optional(AttrType::String).default("default"),
+            )
+            .attr(
+                "enable_dns_support",
+                Attribute::optional(AttrType::Bool).default(true),
+            )
+            .attr(
+                "enable_dns_hostnames",
+                Attribute::optional_computed(AttrType::Bool),
+            )
+            .tagged()
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let ids = prior_ids(prior);
         let found = self.describe(p, &ids).await?;
         Ok(prior
@@ -298,12 +287,7 @@ impl ResourceType for Vpc {
             .collect())
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let cidr = get_str(planned, "cidr_block");
         let tenancy = get_str(planned, "instance_tenancy").map(|t| Tenancy::from(t.as_str()));
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
@@ -346,7 +330,7 @@ impl ResourceType for Vpc {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(NAME, prior)?;
         for (key, attr) in [
             ("enable_dns_support", VpcAttributeName::EnableDnsSupport),
@@ -377,7 +361,7 @@ impl ResourceType for Vpc {
             .ok_or_else(|| ProviderError::NotFound(format!("VPC {id} disappeared during update")))
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("ec2:DeleteVpc", || p.ec2.delete_vpc().vpc_id(&id).send())
@@ -390,16 +374,12 @@ impl ResourceType for Vpc {
         p: &AwsProvider,
         _token: &str,
         ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    ) -> Result<Option<Value>> {
         let found = self.list_filtered(p, address_filters(ctx)).await?;
         Ok(found.into_iter().next())
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         self.list_filtered(p, vec![environment_filter(environment)])
             .await
     }
@@ -410,7 +390,7 @@ impl Vpc {
         &self,
         p: &AwsProvider,
         filters: Vec<aws_sdk_ec2::types::Filter>,
-    ) -> Result<Vec<Value>, ProviderError> {
+    ) -> Result<Vec<Value>> {
         let vpcs = find_all::<aws_sdk_ec2::types::Vpc>(p, filters).await?;
         let found = self.with_extras(p, vpcs).await?;
         Ok(found

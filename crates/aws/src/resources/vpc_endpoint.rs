@@ -10,9 +10,11 @@
 use super::ec2::find::{Ec2Mapped, Lookups, read_mapped, wait_gone, wait_until};
 use super::ec2_support::{tag_spec, tags_to_map, update_tags};
 use super::iam::keep_same_json;
-use super::{ResourceType, default_plan, require_id, tags_attributes};
+use super::{ResourceType, default_plan, require_id};
+use crate::Result;
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_bool, get_str, get_strings, json_equivalent, str_set};
 use async_trait::async_trait;
@@ -38,7 +40,7 @@ pub(crate) fn endpoint_state(e: &VpcEndpoint) -> String {
 }
 
 /// Ready (`Ok(true)`), still working (`Ok(false)`), or failed.
-fn ready(e: &VpcEndpoint) -> Result<bool, ProviderError> {
+fn ready(e: &VpcEndpoint) -> Result<bool> {
     match endpoint_state(e).as_str() {
         "available" | "pendingacceptance" => Ok(true),
         "failed" | "rejected" | "expired" | "deleted" | "deleting" => Err(ProviderError::Api {
@@ -134,42 +136,41 @@ impl ResourceType for VpcEndpointResource {
 
     fn schema(&self) -> Schema {
         let ids = || Attribute::optional_computed(AttrType::set_of(AttrType::String));
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("owner_id", Attribute::computed(AttrType::String))
-                .attr("state", Attribute::computed(AttrType::String))
-                .attr("requester_managed", Attribute::computed(AttrType::Bool))
-                .attr("vpc_id", Attribute::required(AttrType::String).force_new())
-                .attr(
-                    "service_name",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr(
-                    "vpc_endpoint_type",
-                    Attribute::optional(AttrType::String)
-                        .default("Gateway")
-                        .force_new(),
-                )
-                .attr("auto_accept", Attribute::optional(AttrType::Bool))
-                .attr("policy", Attribute::optional_computed(AttrType::String))
-                .attr(
-                    "private_dns_enabled",
-                    Attribute::optional_computed(AttrType::Bool),
-                )
-                .attr("route_table_ids", ids())
-                .attr("subnet_ids", ids())
-                .attr("security_group_ids", ids())
-                .attr(
-                    "network_interface_ids",
-                    Attribute::computed(AttrType::set_of(AttrType::String)),
-                )
-                .attr(
-                    "dns_entry",
-                    Attribute::computed(AttrType::list_of(AttrType::map_of(AttrType::String))),
-                ),
-        )
+        Schema::new()
+            .attrs(
+                &["id", "arn", "owner_id", "state"],
+                Attribute::computed(AttrType::String),
+            )
+            .attr("requester_managed", Attribute::computed(AttrType::Bool))
+            .attrs(
+                &["vpc_id", "service_name"],
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attr(
+                "vpc_endpoint_type",
+                Attribute::optional(AttrType::String)
+                    .default("Gateway")
+                    .force_new(),
+            )
+            .attr("auto_accept", Attribute::optional(AttrType::Bool))
+            .attr("policy", Attribute::optional_computed(AttrType::String))
+            .attr(
+                "private_dns_enabled",
+                Attribute::optional_computed(AttrType::Bool),
+            )
+            .attrs(
+                &["route_table_ids", "subnet_ids", "security_group_ids"],
+                ids(),
+            )
+            .attr(
+                "network_interface_ids",
+                Attribute::computed(AttrType::set_of(AttrType::String)),
+            )
+            .attr(
+                "dns_entry",
+                Attribute::computed(AttrType::list_of(AttrType::map_of(AttrType::String))),
+            )
+            .tagged()
     }
 
     fn plan(
@@ -178,7 +179,7 @@ impl ResourceType for VpcEndpointResource {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         if let Some(t) = get_str(config, "vpc_endpoint_type")
             && !matches!(t.as_str(), "Gateway" | "Interface" | "GatewayLoadBalancer")
         {
@@ -199,12 +200,7 @@ impl ResourceType for VpcEndpointResource {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let kind = get_str(planned, "vpc_endpoint_type").unwrap_or_else(|| "Gateway".into());
         let list = |k: &str| {
@@ -281,7 +277,7 @@ impl ResourceType for VpcEndpointResource {
         prior: &Value,
         planned: &Value,
         ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let _ = ctx;
         let id = require_id(NAME, prior)?;
         let (add_rt, rm_rt) = set_diff(
@@ -332,7 +328,7 @@ impl ResourceType for VpcEndpointResource {
         read_mapped(self, p, &id, Some(planned), "VPC endpoint").await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         let out = match p
             .call("ec2:DeleteVpcEndpoints", || {

@@ -3,18 +3,19 @@
 //! lists as `deleted` for a while, count as gone.
 
 use super::find::{Ec2Mapped, Lookups, read_mapped};
+use crate::Result;
 use crate::provider::AwsProvider;
-use crate::resources::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
+use crate::resources::InPlace;
+use crate::resources::ec2_support::{ok_if_gone, tag_spec, tags_to_map};
 use crate::resources::with_caller_arn;
-use crate::resources::{ResourceType, require_id, tags_attributes};
+use crate::resources::{ResourceType, require_id};
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{CustomerGateway as Cgw, GatewayType, ResourceType as Ec2ResourceType};
 use terrace_core::Value;
-use terrace_provider::{
-    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
-};
+use terrace_provider::{AttrType, Attribute, CreateContext, Schema};
 
 pub(crate) struct CustomerGateway;
 
@@ -54,22 +55,19 @@ impl ResourceType for CustomerGateway {
     }
 
     fn schema(&self) -> Schema {
-        let s = [
-            "bgp_asn",
-            "bgp_asn_extended",
-            "certificate_arn",
-            "device_name",
-            "ip_address",
-        ]
-        .iter()
-        .fold(Schema::new(), |s, k| {
-            s.attr(k, Attribute::optional(AttrType::String).force_new())
-        });
-        tags_attributes(
-            s.attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("type", Attribute::required(AttrType::String).force_new()),
-        )
+        let s = Schema::new().attrs(
+            &[
+                "bgp_asn",
+                "bgp_asn_extended",
+                "certificate_arn",
+                "device_name",
+                "ip_address",
+            ],
+            Attribute::optional(AttrType::String).force_new(),
+        );
+        s.attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attr("type", Attribute::required(AttrType::String).force_new())
+            .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
@@ -77,7 +75,7 @@ impl ResourceType for CustomerGateway {
     }
 
     /// Imported with the ARN (the API reports no owner).
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         match super::find::find_by_id::<Cgw>(p, id).await? {
             Some(g) => {
                 let v = self.map(p, &g, None);
@@ -89,12 +87,7 @@ impl ResourceType for CustomerGateway {
         }
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let asn = |k| get_str(planned, k).and_then(|a| a.parse::<i64>().ok());
         let out = p
@@ -122,19 +115,11 @@ impl ResourceType for CustomerGateway {
         read_mapped(self, p, &id, Some(&known), "customer gateway").await
     }
 
-    async fn update(
-        &self,
-        p: &AwsProvider,
-        prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        let id = require_id(NAME, prior)?;
-        update_tags(p, &id, prior, planned).await?;
-        read_mapped(self, p, &id, Some(planned), "customer gateway").await
+    fn in_place(&self) -> InPlace {
+        InPlace::Ec2Tags
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("ec2:DeleteCustomerGateway", || {

@@ -5,9 +5,12 @@
 //! `<dhcp_options_id>-<vpc_id>`; it imports by VPC ID.
 
 use super::find::{Ec2Mapped, Lookups, find_by_id, find_by_ids, read_mapped};
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::resources::InPlace;
 use crate::resources::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
-use crate::resources::{ResourceType, require_id, tags_attributes};
+use crate::resources::{ResourceType, require_id};
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_str, get_strings, str_list};
 use async_trait::async_trait;
@@ -15,9 +18,7 @@ use aws_sdk_ec2::types::{
     DhcpOptions as Dopt, NewDhcpConfiguration, ResourceType as Ec2ResourceType, Vpc,
 };
 use terrace_core::Value;
-use terrace_provider::{
-    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
-};
+use terrace_provider::{AttrType, Attribute, CreateContext, ResourceContext, Schema};
 
 pub(crate) struct DhcpOptions;
 
@@ -82,23 +83,18 @@ impl ResourceType for DhcpOptions {
             };
             s.attr(key, Attribute::optional(ty).force_new())
         });
-        tags_attributes(
-            ["id", "arn", "owner_id"]
-                .iter()
-                .fold(s, |s, k| s.attr(k, Attribute::computed(AttrType::String))),
+        s.attrs(
+            &["id", "arn", "owner_id"],
+            Attribute::computed(AttrType::String),
         )
+        .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let configs: Vec<NewDhcpConfiguration> = OPTIONS
             .iter()
@@ -138,19 +134,11 @@ impl ResourceType for DhcpOptions {
         read_mapped(self, p, &id, Some(planned), "DHCP options").await
     }
 
-    async fn update(
-        &self,
-        p: &AwsProvider,
-        prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        let id = require_id(NAME, prior)?;
-        update_tags(p, &id, prior, planned).await?;
-        read_mapped(self, p, &id, Some(planned), "DHCP options").await
+    fn in_place(&self) -> InPlace {
+        InPlace::Ec2Tags
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("ec2:DeleteDhcpOptions", || {
@@ -166,12 +154,7 @@ pub(crate) struct DhcpOptionsAssociation;
 const ASSOCIATION: &str = "aws_vpc_dhcp_options_association";
 
 impl DhcpOptionsAssociation {
-    async fn associate(
-        &self,
-        p: &AwsProvider,
-        vpc: &str,
-        options: &str,
-    ) -> Result<(), ProviderError> {
+    async fn associate(&self, p: &AwsProvider, vpc: &str, options: &str) -> Result<()> {
         p.call("ec2:AssociateDhcpOptions", || {
             p.ec2
                 .associate_dhcp_options()
@@ -220,11 +203,7 @@ impl ResourceType for DhcpOptionsAssociation {
 
     /// One `DescribeVpcs` for all priors; an association whose VPC is on
     /// other (or default) options is gone.
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let vpcs: Vec<String> = prior
             .iter()
             .map(|v| get_str(v, "vpc_id").unwrap_or_default())
@@ -237,7 +216,7 @@ impl ResourceType for DhcpOptionsAssociation {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         Ok(find_by_id::<Vpc>(p, id)
             .await?
             .and_then(|v| self.value(p, &v, None)))
@@ -248,7 +227,7 @@ impl ResourceType for DhcpOptionsAssociation {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let vpc = get_str(planned, "vpc_id").unwrap_or_default();
         let options = get_str(planned, "dhcp_options_id").unwrap_or_default();
         self.associate(p, &vpc, &options).await?;
@@ -265,14 +244,14 @@ impl ResourceType for DhcpOptionsAssociation {
         _prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let vpc = get_str(planned, "vpc_id").unwrap_or_default();
         let options = get_str(planned, "dhcp_options_id").unwrap_or_default();
         self.associate(p, &vpc, &options).await?;
         Ok(planned.clone())
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let vpc = get_str(prior, "vpc_id").unwrap_or_default();
         ok_if_gone(self.associate(p, &vpc, "default").await)
     }

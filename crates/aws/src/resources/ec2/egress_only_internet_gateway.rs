@@ -2,17 +2,18 @@
 //! Everything but the tags forces replacement.
 
 use super::find::{Ec2Mapped, Lookups, read_mapped};
+use crate::Result;
 use crate::provider::AwsProvider;
-use crate::resources::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
-use crate::resources::{ResourceType, require_id, tags_attributes};
+use crate::resources::InPlace;
+use crate::resources::ec2_support::{ok_if_gone, tag_spec, tags_to_map};
+use crate::resources::{ResourceType, require_id};
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{EgressOnlyInternetGateway as Eigw, ResourceType as Ec2ResourceType};
 use terrace_core::Value;
-use terrace_provider::{
-    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
-};
+use terrace_provider::{AttrType, Attribute, CreateContext, Schema};
 
 pub(crate) struct EgressOnlyInternetGateway;
 
@@ -39,23 +40,17 @@ impl ResourceType for EgressOnlyInternetGateway {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("vpc_id", Attribute::required(AttrType::String).force_new()),
-        )
+        Schema::new()
+            .attr("id", Attribute::computed(AttrType::String))
+            .attr("vpc_id", Attribute::required(AttrType::String).force_new())
+            .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let out = p
             .call("ec2:CreateEgressOnlyInternetGateway", || {
@@ -74,19 +69,11 @@ impl ResourceType for EgressOnlyInternetGateway {
         read_mapped(self, p, &id, Some(planned), "egress-only internet gateway").await
     }
 
-    async fn update(
-        &self,
-        p: &AwsProvider,
-        prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        let id = require_id(NAME, prior)?;
-        update_tags(p, &id, prior, planned).await?;
-        read_mapped(self, p, &id, Some(planned), "egress-only internet gateway").await
+    fn in_place(&self) -> InPlace {
+        InPlace::Ec2Tags
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("ec2:DeleteEgressOnlyInternetGateway", || {

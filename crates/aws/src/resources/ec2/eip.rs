@@ -3,9 +3,11 @@
 //! allocation ID (also the import ID).
 
 use super::find::{Ec2Mapped, Lookups, read_mapped};
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
-use crate::resources::{ResourceType, require_id, tags_attributes};
+use crate::resources::{ResourceType, require_id};
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
@@ -31,7 +33,7 @@ fn dns_name(region: &str, prefix: &str, ip: &str, public: bool) -> String {
 }
 
 impl Eip {
-    async fn associate(&self, p: &AwsProvider, id: &str, v: &Value) -> Result<(), ProviderError> {
+    async fn associate(&self, p: &AwsProvider, id: &str, v: &Value) -> Result<()> {
         let instance = get_str(v, "instance");
         let eni = get_str(v, "network_interface");
         if instance.is_none() && eni.is_none() {
@@ -50,7 +52,7 @@ impl Eip {
         .map(|_| ())
     }
 
-    async fn disassociate(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn disassociate(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let Some(assoc) = get_str(prior, "association_id") else {
             return Ok(());
         };
@@ -120,44 +122,27 @@ impl ResourceType for Eip {
             "customer_owned_ip",
             "ptr_record",
         ];
-        let s = computed.iter().fold(Schema::new(), |s, k| {
-            s.attr(k, Attribute::computed(AttrType::String))
-        });
-        tags_attributes(
-            s.attr(
-                "domain",
-                Attribute::optional_computed(AttrType::String).force_new(),
-            )
-            .attr("instance", Attribute::optional_computed(AttrType::String))
-            .attr(
-                "network_interface",
-                Attribute::optional_computed(AttrType::String),
-            )
-            .attr(
-                "associate_with_private_ip",
-                Attribute::optional(AttrType::String),
-            )
-            .attr(
-                "public_ipv4_pool",
-                Attribute::optional_computed(AttrType::String).force_new(),
-            )
-            .attr(
-                "network_border_group",
-                Attribute::optional_computed(AttrType::String).force_new(),
-            ),
+        let s = Schema::new().attrs(&computed, Attribute::computed(AttrType::String));
+        s.attrs(
+            &["domain", "public_ipv4_pool", "network_border_group"],
+            Attribute::optional_computed(AttrType::String).force_new(),
         )
+        .attrs(
+            &["instance", "network_interface"],
+            Attribute::optional_computed(AttrType::String),
+        )
+        .attr(
+            "associate_with_private_ip",
+            Attribute::optional(AttrType::String),
+        )
+        .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         if get_str(planned, "domain").is_some_and(|d| d != "vpc") {
             return Err(ProviderError::InvalidArgument {
                 path: Some(vec![terrace_core::PathStep::Key("domain".into())]),
@@ -191,7 +176,7 @@ impl ResourceType for Eip {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(NAME, prior)?;
         let target = |v: &Value| {
             (
@@ -208,7 +193,7 @@ impl ResourceType for Eip {
         read_mapped(self, p, &id, Some(planned), "elastic IP").await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         self.disassociate(p, prior).await?;
         ok_if_gone(

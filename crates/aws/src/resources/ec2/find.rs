@@ -5,6 +5,7 @@
 //! environment (unmanaged-object detection). Every call is counted as
 //! `ec2:Describe…` through [`AwsProvider::call`].
 
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::provider::{OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::resources::ec2_support::{
@@ -41,7 +42,7 @@ pub(crate) trait Ec2Object: Sized + Clone + Send + Sync + 'static {
         p: &AwsProvider,
         filters: Vec<Filter>,
         token: Option<String>,
-    ) -> Result<(Vec<Self>, Option<String>), ProviderError>;
+    ) -> Result<(Vec<Self>, Option<String>)>;
 }
 
 /// Implements [`Ec2Object`]: type, ID filter, ID accessor, counted
@@ -78,7 +79,7 @@ macro_rules! describable {
                 p: &AwsProvider,
                 filters: Vec<Filter>,
                 token: Option<String>,
-            ) -> Result<(Vec<Self>, Option<String>), ProviderError> {
+            ) -> Result<(Vec<Self>, Option<String>)> {
                 #[allow(unused_mut)]
                 let mut filters = filters;
                 #[allow(unused_mut, unused_assignments)]
@@ -291,7 +292,7 @@ describable!(
 pub(crate) async fn find_all<T: Ec2Object>(
     p: &AwsProvider,
     filters: Vec<Filter>,
-) -> Result<Vec<T>, ProviderError> {
+) -> Result<Vec<T>> {
     let all = describe_all(|token| T::describe_page(p, filters.clone(), token)).await?;
     Ok(all.into_iter().filter(|o| !o.is_gone()).collect())
 }
@@ -301,7 +302,7 @@ pub(crate) async fn find_all<T: Ec2Object>(
 pub(crate) async fn find_by_ids<T: Ec2Object>(
     p: &AwsProvider,
     ids: &[String],
-) -> Result<BTreeMap<String, T>, ProviderError> {
+) -> Result<BTreeMap<String, T>> {
     let key = |o: &T| o.object_id().map(str::to_string);
     match find_keyed(p, T::ID_FILTER, ids, Vec::new(), key).await {
         // Calls that take the IDs as a list fail when one is missing:
@@ -329,7 +330,7 @@ pub(crate) async fn find_keyed<T: Ec2Object>(
     values: &[String],
     extra: Vec<Filter>,
     key: impl Fn(&T) -> Option<String>,
-) -> Result<BTreeMap<String, T>, ProviderError> {
+) -> Result<BTreeMap<String, T>> {
     let key = &key;
     let extra = &extra;
     describe_by_ids(values, |chunk, token| async move {
@@ -347,10 +348,7 @@ pub(crate) async fn find_keyed<T: Ec2Object>(
 }
 
 /// One object by ID (`None` when it does not exist).
-pub(crate) async fn find_by_id<T: Ec2Object>(
-    p: &AwsProvider,
-    id: &str,
-) -> Result<Option<T>, ProviderError> {
+pub(crate) async fn find_by_id<T: Ec2Object>(p: &AwsProvider, id: &str) -> Result<Option<T>> {
     match find_all::<T>(p, vec![filter(T::ID_FILTER, [id])]).await {
         Ok(found) => Ok(found.into_iter().find(|o| o.object_id() == Some(id))),
         Err(e) if crate::api::is_not_found(&e) => Ok(None),
@@ -362,7 +360,7 @@ pub(crate) async fn find_by_id<T: Ec2Object>(
 pub(crate) async fn find_by_address<T: Ec2Object>(
     p: &AwsProvider,
     ctx: &ResourceContext,
-) -> Result<Option<T>, ProviderError> {
+) -> Result<Option<T>> {
     let owned = |o: &T| {
         let tags = tags_to_map(o.object_tags());
         tags.get(OWNER_ENVIRONMENT_TAG) == Some(&ctx.environment)
@@ -378,7 +376,7 @@ pub(crate) async fn find_by_address<T: Ec2Object>(
 pub(crate) async fn find_by_environment<T: Ec2Object>(
     p: &AwsProvider,
     environment: &str,
-) -> Result<Vec<T>, ProviderError> {
+) -> Result<Vec<T>> {
     let found: Vec<T> = find_all(p, vec![environment_filter(environment)]).await?;
     Ok(found
         .into_iter()
@@ -396,7 +394,7 @@ pub(crate) async fn read_by_ids<T: Ec2Object>(
     p: &AwsProvider,
     prior: &[Value],
     to_value: impl Fn(&T, &Value) -> Value,
-) -> Result<Vec<Option<Value>>, ProviderError> {
+) -> Result<Vec<Option<Value>>> {
     let ids = prior_ids(prior);
     let found = find_by_ids::<T>(p, &ids).await?;
     Ok(prior
@@ -429,52 +427,28 @@ pub(crate) trait Ec2Mapped: Send + Sync {
 #[async_trait]
 pub(crate) trait Lookups: Send + Sync {
     /// One entry per prior, in order; `None` for gone objects.
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError>;
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>>;
 
     /// What the resource instance `ctx` made, by its ownership tags.
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError>;
+    async fn find_created(&self, p: &AwsProvider, ctx: &ResourceContext) -> Result<Option<Value>>;
 
     /// Everything carrying the environment's ownership tag.
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError>;
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>>;
 }
 
 #[async_trait]
 impl<M: Ec2Mapped> Lookups for M {
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         read_by_ids::<M::Object>(p, prior, |o, pv| self.map(p, o, Some(pv))).await
     }
 
-    async fn find_created(
-        &self,
-        p: &AwsProvider,
-        ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
+    async fn find_created(&self, p: &AwsProvider, ctx: &ResourceContext) -> Result<Option<Value>> {
         Ok(find_by_address::<M::Object>(p, ctx)
             .await?
             .map(|o| self.map(p, &o, None)))
     }
 
-    async fn list_owned(
-        &self,
-        p: &AwsProvider,
-        environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
+    async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
         let found = find_by_environment::<M::Object>(p, environment).await?;
         Ok(found
             .iter()
@@ -492,7 +466,7 @@ pub(crate) async fn read_mapped<M: Ec2Mapped>(
     id: &str,
     prior: Option<&Value>,
     what: &str,
-) -> Result<Value, ProviderError> {
+) -> Result<Value> {
     find_by_id::<M::Object>(p, id)
         .await?
         .map(|o| m.map(p, &o, prior))
@@ -506,8 +480,8 @@ pub(crate) async fn wait_until<T: Ec2Object>(
     id: &str,
     what: &str,
     timeout: std::time::Duration,
-    ready: impl Fn(&T) -> Result<bool, ProviderError>,
-) -> Result<T, ProviderError> {
+    ready: impl Fn(&T) -> Result<bool>,
+) -> Result<T> {
     let ready = &ready;
     crate::resources::wait_for(
         what,
@@ -529,7 +503,7 @@ pub(crate) async fn wait_gone<T: Ec2Object>(
     id: &str,
     what: &str,
     timeout: std::time::Duration,
-) -> Result<(), ProviderError> {
+) -> Result<()> {
     crate::resources::wait_for(what, timeout, std::time::Duration::from_secs(2), || async {
         Ok(find_by_id::<T>(p, id).await?.is_none().then_some(()))
     })

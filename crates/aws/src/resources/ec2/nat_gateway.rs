@@ -4,9 +4,12 @@
 //! next apply replaces it); delete waits until it is `deleted`.
 
 use super::find::{Ec2Mapped, Lookups, read_mapped, wait_gone, wait_until};
+use crate::Result;
 use crate::provider::AwsProvider;
-use crate::resources::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
-use crate::resources::{ResourceType, partially_created, require_id, tags_attributes};
+use crate::resources::InPlace;
+use crate::resources::ec2_support::{ok_if_gone, tag_spec, tags_to_map};
+use crate::resources::{ResourceType, partially_created, require_id};
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
@@ -15,9 +18,7 @@ use aws_sdk_ec2::types::{
 };
 use std::time::Duration;
 use terrace_core::Value;
-use terrace_provider::{
-    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
-};
+use terrace_provider::{AttrType, Attribute, CreateContext, ProviderError, Schema};
 
 pub(crate) struct NatGateway;
 
@@ -63,43 +64,36 @@ impl ResourceType for NatGateway {
     }
 
     fn schema(&self) -> Schema {
-        let s = ["id", "association_id", "network_interface_id", "public_ip"]
-            .iter()
-            .fold(Schema::new(), |s, k| {
-                s.attr(k, Attribute::computed(AttrType::String))
-            });
-        tags_attributes(
-            s.attr(
-                "allocation_id",
-                Attribute::optional(AttrType::String).force_new(),
-            )
-            .attr(
-                "connectivity_type",
-                Attribute::optional(AttrType::String)
-                    .force_new()
-                    .default("public"),
-            )
-            .attr(
-                "private_ip",
-                Attribute::optional_computed(AttrType::String).force_new(),
-            )
-            .attr(
-                "subnet_id",
-                Attribute::required(AttrType::String).force_new(),
-            ),
+        let s = Schema::new().attrs(
+            &["id", "association_id", "network_interface_id", "public_ip"],
+            Attribute::computed(AttrType::String),
+        );
+        s.attr(
+            "allocation_id",
+            Attribute::optional(AttrType::String).force_new(),
         )
+        .attr(
+            "connectivity_type",
+            Attribute::optional(AttrType::String)
+                .force_new()
+                .default("public"),
+        )
+        .attr(
+            "private_ip",
+            Attribute::optional_computed(AttrType::String).force_new(),
+        )
+        .attr(
+            "subnet_id",
+            Attribute::required(AttrType::String).force_new(),
+        )
+        .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let connectivity = get_str(planned, "connectivity_type").unwrap_or("public".into());
         let token: String = ctx.idempotency_token.chars().take(64).collect();
@@ -144,19 +138,11 @@ impl ResourceType for NatGateway {
         read_mapped(self, p, &id, Some(planned), "NAT gateway").await
     }
 
-    async fn update(
-        &self,
-        p: &AwsProvider,
-        prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        let id = require_id(NAME, prior)?;
-        update_tags(p, &id, prior, planned).await?;
-        read_mapped(self, p, &id, Some(planned), "NAT gateway").await
+    fn in_place(&self) -> InPlace {
+        InPlace::Ec2Tags
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("ec2:DeleteNatGateway", || {

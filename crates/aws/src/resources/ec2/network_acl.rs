@@ -8,12 +8,13 @@
 //! created, and destroying it only forgets it. Both import by ACL ID.
 
 use super::find::{Ec2Mapped, Lookups, find_all, find_by_id, read_mapped};
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::ec2_support::{filter, ok_if_gone, tag_spec, tags_to_map, update_tags};
 use crate::resources::{
     ResourceType, computed_block_config, computed_block_unknown, default_plan, require_id,
-    tags_attributes,
 };
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_blocks, get_i64, get_str, get_strings, str_map_value, str_set};
 use async_trait::async_trait;
@@ -181,12 +182,7 @@ impl Entry {
     }
 
     /// Create (or, `replace`, overwrite) the entry in `acl`.
-    pub(crate) async fn put(
-        &self,
-        p: &AwsProvider,
-        acl: &str,
-        replace: bool,
-    ) -> Result<(), ProviderError> {
+    pub(crate) async fn put(&self, p: &AwsProvider, acl: &str, replace: bool) -> Result<()> {
         let int = |x: Option<i64>| x.and_then(|n| i32::try_from(n).ok());
         let ports = (self.from_port.is_some() || self.to_port.is_some()).then(|| {
             PortRange::builder()
@@ -230,7 +226,7 @@ impl Entry {
         }
     }
 
-    pub(crate) async fn delete(&self, p: &AwsProvider, acl: &str) -> Result<(), ProviderError> {
+    pub(crate) async fn delete(&self, p: &AwsProvider, acl: &str) -> Result<()> {
         ok_if_gone(
             p.call("ec2:DeleteNetworkAclEntry", || {
                 p.ec2
@@ -259,12 +255,7 @@ fn entries_of(v: &Value) -> Vec<Entry> {
 
 /// Bring the ACL's entries from `old` to `new`, keyed by direction and
 /// rule number.
-async fn sync_entries(
-    p: &AwsProvider,
-    acl: &str,
-    old: &[Entry],
-    new: &[Entry],
-) -> Result<(), ProviderError> {
+async fn sync_entries(p: &AwsProvider, acl: &str, old: &[Entry], new: &[Entry]) -> Result<()> {
     let key = |e: &Entry| (e.egress, e.number);
     let old: BTreeMap<_, &Entry> = old.iter().map(|e| (key(e), e)).collect();
     let new: BTreeMap<_, &Entry> = new.iter().map(|e| (key(e), e)).collect();
@@ -293,12 +284,7 @@ fn api_entries(acl: &Acl) -> Vec<Entry> {
 }
 
 /// Move `subnets` onto `target`, from whatever ACL they are on now.
-async fn move_subnets(
-    p: &AwsProvider,
-    vpc: &str,
-    subnets: &[String],
-    target: &str,
-) -> Result<(), ProviderError> {
+async fn move_subnets(p: &AwsProvider, vpc: &str, subnets: &[String], target: &str) -> Result<()> {
     if subnets.is_empty() {
         return Ok(());
     }
@@ -324,7 +310,7 @@ async fn move_subnets(
     Ok(())
 }
 
-async fn default_acl_of(p: &AwsProvider, vpc: &str) -> Result<Option<String>, ProviderError> {
+async fn default_acl_of(p: &AwsProvider, vpc: &str) -> Result<Option<String>> {
     let found = find_all::<Acl>(
         p,
         vec![filter("vpc-id", [vpc]), filter("default", ["true"])],
@@ -377,37 +363,38 @@ fn acl_value(p: &AwsProvider, type_name: &str, a: &Acl, prior: Option<&Value>) -
 }
 
 fn entry_schema() -> Schema {
-    let s = ["from_port", "to_port", "rule_no"]
-        .iter()
-        .fold(Schema::new(), |s, k| {
-            s.attr(k, Attribute::required(AttrType::Number))
-        });
-    let s = ["action", "protocol"]
-        .iter()
-        .fold(s, |s, k| s.attr(k, Attribute::required(AttrType::String)));
-    let s = ["cidr_block", "ipv6_cidr_block"]
-        .iter()
-        .fold(s, |s, k| s.attr(k, Attribute::optional(AttrType::String)));
-    ["icmp_type", "icmp_code"]
-        .iter()
-        .fold(s, |s, k| s.attr(k, Attribute::optional(AttrType::Number)))
+    let s = Schema::new().attrs(
+        &["from_port", "to_port", "rule_no"],
+        Attribute::required(AttrType::Number),
+    );
+    let s = s.attrs(
+        &["action", "protocol"],
+        Attribute::required(AttrType::String),
+    );
+    let s = s.attrs(
+        &["cidr_block", "ipv6_cidr_block"],
+        Attribute::optional(AttrType::String),
+    );
+    s.attrs(
+        &["icmp_type", "icmp_code"],
+        Attribute::optional(AttrType::Number),
+    )
 }
 
 fn acl_schema(id_attr: (&str, Attribute)) -> Schema {
-    tags_attributes(
-        ["id", "arn", "owner_id"]
-            .iter()
-            .fold(Schema::new(), |s, k| {
-                s.attr(k, Attribute::computed(AttrType::String))
-            })
-            .attr(id_attr.0, id_attr.1)
-            .attr(
-                "subnet_ids",
-                Attribute::optional_computed(AttrType::set_of(AttrType::String)),
-            )
-            .set_block("ingress", entry_schema())
-            .set_block("egress", entry_schema()),
-    )
+    Schema::new()
+        .attrs(
+            &["id", "arn", "owner_id"],
+            Attribute::computed(AttrType::String),
+        )
+        .attr(id_attr.0, id_attr.1)
+        .attr(
+            "subnet_ids",
+            Attribute::optional_computed(AttrType::set_of(AttrType::String)),
+        )
+        .set_block("ingress", entry_schema())
+        .set_block("egress", entry_schema())
+        .tagged()
 }
 
 /// Subnets to move onto the ACL and back to the default one.
@@ -464,7 +451,7 @@ impl ResourceType for NetworkAcl {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut cfg = prior_protocol_spelling(config, prior);
         for k in ["ingress", "egress"] {
             cfg = computed_block_config(&cfg, prior, k);
@@ -482,12 +469,7 @@ impl ResourceType for NetworkAcl {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let vpc = get_str(planned, "vpc_id").unwrap_or_default();
         let out = p
@@ -523,7 +505,7 @@ impl ResourceType for NetworkAcl {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(NAME, prior)?;
         let vpc = get_str(prior, "vpc_id").unwrap_or_default();
         sync_entries(p, &id, &entries_of(prior), &entries_of(planned)).await?;
@@ -540,7 +522,7 @@ impl ResourceType for NetworkAcl {
     }
 
     /// Subnets go back to the VPC's default ACL first, as in Terraform.
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         if let Some(acl) = find_by_id::<Acl>(p, &id).await? {
             let vpc = acl.vpc_id().unwrap_or_default().to_string();
@@ -600,7 +582,7 @@ impl ResourceType for DefaultNetworkAcl {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         Ok(default_plan(
             p,
             &p.resource_schema(DEFAULT_NAME),
@@ -610,15 +592,11 @@ impl ResourceType for DefaultNetworkAcl {
         ))
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         super::find::read_by_ids::<Acl>(p, prior, |a, pv| default_value(p, a, Some(pv))).await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         Ok(find_by_id::<Acl>(p, id)
             .await?
             .filter(|a| a.is_default() == Some(true))
@@ -630,7 +608,7 @@ impl ResourceType for DefaultNetworkAcl {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = get_str(planned, "default_network_acl_id").unwrap_or_default();
         let missing = || ProviderError::InvalidArgument {
             path: Some(vec![PathStep::Key("default_network_acl_id".into())]),
@@ -660,7 +638,7 @@ impl ResourceType for DefaultNetworkAcl {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(DEFAULT_NAME, prior)?;
         sync_entries(p, &id, &entries_of(prior), &entries_of(planned)).await?;
         if let Some((add, _)) = subnet_changes(Some(prior), planned) {
@@ -675,25 +653,11 @@ impl ResourceType for DefaultNetworkAcl {
     }
 
     /// The default ACL cannot be deleted: it is only forgotten.
-    async fn delete(&self, _p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, _p: &AwsProvider, prior: &Value) -> Result<()> {
         require_id(DEFAULT_NAME, prior).map(|_| ())
     }
 
-    async fn find_created(
-        &self,
-        _p: &AwsProvider,
-        _token: &str,
-        _ctx: &ResourceContext,
-    ) -> Result<Option<Value>, ProviderError> {
-        Ok(None)
-    }
-
-    async fn list_owned(
-        &self,
-        _p: &AwsProvider,
-        _environment: &str,
-    ) -> Result<Vec<Value>, ProviderError> {
-        // A VPC's default ACL goes with its VPC.
-        Ok(Vec::new())
+    fn adopts(&self) -> bool {
+        true
     }
 }

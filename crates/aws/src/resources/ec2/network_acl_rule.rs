@@ -7,15 +7,15 @@
 
 use super::find::{find_by_id, find_by_ids};
 use super::network_acl::{Entry, EntryKeys};
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::resources::InPlace;
 use crate::resources::{ResourceType, bad_import_id};
 use crate::values::{Obj, get_bool, get_i64, get_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NetworkAcl, NetworkAclEntry};
 use terrace_core::Value;
-use terrace_provider::{
-    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
-};
+use terrace_provider::{AttrType, Attribute, CreateContext, ProviderError, Schema};
 
 pub(crate) struct NetworkAclRule;
 
@@ -108,11 +108,7 @@ impl ResourceType for NetworkAclRule {
         true
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let acls: Vec<String> = prior.iter().map(|v| key(v).0).collect();
         let found = find_by_ids::<NetworkAcl>(p, &acls).await?;
         Ok(prior
@@ -125,7 +121,7 @@ impl ResourceType for NetworkAclRule {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let form = "<network_acl_id>:<rule_number>:<protocol>:<egress>";
         let parts: Vec<&str> = id.split(':').collect();
         let [acl, number, protocol, egress] = parts.as_slice() else {
@@ -148,7 +144,7 @@ impl ResourceType for NetworkAclRule {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let (acl, number, egress) = key(planned);
         let entry = Entry::from_value(planned, egress, &KEYS);
         entry.put(p, &acl, false).await?;
@@ -165,17 +161,11 @@ impl ResourceType for NetworkAclRule {
         })
     }
 
-    async fn update(
-        &self,
-        _p: &AwsProvider,
-        _prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        Ok(planned.clone())
+    fn in_place(&self) -> InPlace {
+        InPlace::Nothing
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let (acl, _, egress) = key(prior);
         Entry::from_value(prior, egress, &KEYS)
             .delete(p, &acl)

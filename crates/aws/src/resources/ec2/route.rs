@@ -4,8 +4,10 @@
 
 use super::find::find_by_ids;
 use super::routes::{ROUTE_KEYS, RouteSpec, TARGETS, delete_route, managed_elsewhere, put_route};
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::{ResourceType, bad_import_id, require_id, wait_for};
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::RouteTable as Rt;
@@ -45,7 +47,7 @@ impl Route {
         &self,
         p: &AwsProvider,
         wanted: &[(String, String)],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    ) -> Result<Vec<Option<Value>>> {
         let tables: Vec<String> = wanted.iter().map(|(t, _)| t.clone()).collect();
         let found = find_by_ids::<Rt>(p, &tables).await?;
         Ok(wanted
@@ -66,7 +68,7 @@ impl Route {
         p: &AwsProvider,
         table: &str,
         spec: &RouteSpec,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let wanted = [(table.to_string(), spec.destination())];
         wait_for(
             &format!("route {} in {table}", spec.destination()),
@@ -81,7 +83,7 @@ impl Route {
     }
 }
 
-fn table_and_spec(v: &Value) -> Result<(String, RouteSpec), ProviderError> {
+fn table_and_spec(v: &Value) -> Result<(String, RouteSpec)> {
     let table = get_str(v, "route_table_id").ok_or_else(|| ProviderError::Api {
         code: "MissingId".into(),
         message: format!("{NAME} has no route_table_id"),
@@ -97,37 +99,26 @@ impl ResourceType for Route {
 
     fn schema(&self) -> Schema {
         let s = Schema::new()
-            .attr("id", Attribute::computed(AttrType::String))
+            .attrs(
+                &["id", "instance_id", "instance_owner_id", "origin", "state"],
+                Attribute::computed(AttrType::String),
+            )
             .attr(
                 "route_table_id",
                 Attribute::required(AttrType::String).force_new(),
             )
-            .attr(
-                "destination_cidr_block",
+            .attrs(
+                &["destination_cidr_block", "destination_ipv6_cidr_block"],
                 Attribute::optional(AttrType::String).force_new(),
-            )
-            .attr(
-                "destination_ipv6_cidr_block",
-                Attribute::optional(AttrType::String).force_new(),
-            )
-            .attr("instance_id", Attribute::computed(AttrType::String))
-            .attr("instance_owner_id", Attribute::computed(AttrType::String))
-            .attr("origin", Attribute::computed(AttrType::String))
-            .attr("state", Attribute::computed(AttrType::String));
-        TARGETS
-            .iter()
-            .fold(s, |s, t| s.attr(t, Attribute::optional(AttrType::String)))
+            );
+        s.attrs(TARGETS, Attribute::optional(AttrType::String))
     }
 
     fn untagged(&self) -> bool {
         true
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let wanted: Vec<(String, String)> = prior
             .iter()
             .map(|v| {
@@ -143,7 +134,7 @@ impl ResourceType for Route {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let (table, spec) = table_and_spec(planned)?;
         if spec.cidr.is_some() == spec.ipv6.is_some() {
             return Err(ProviderError::InvalidArgument {
@@ -162,19 +153,19 @@ impl ResourceType for Route {
         _prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let (table, spec) = table_and_spec(planned)?;
         put_route(p, &table, &spec, true).await?;
         self.read_after_write(p, &table, &spec).await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         require_id(NAME, prior)?;
         let (table, spec) = table_and_spec(prior)?;
         delete_route(p, &table, &spec).await
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let form = "<route_table_id>_<destination>, e.g. rtb-0123_0.0.0.0/0";
         let (table, dest) = id.split_once('_').ok_or_else(|| bad_import_id(id, form))?;
         if !table.starts_with("rtb-") || dest.is_empty() {

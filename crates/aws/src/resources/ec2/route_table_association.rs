@@ -5,9 +5,11 @@
 //! (`ReplaceRouteTableAssociation`, which gives it a new ID, as in Terraform).
 
 use super::find::{Ec2Object, find_by_id};
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::ec2_support::{describe_by_ids, filter, ok_if_gone, prior_ids};
 use crate::resources::{ResourceType, bad_import_id, default_plan, require_id};
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{RouteTable as Rt, RouteTableAssociation};
@@ -35,7 +37,7 @@ impl Association {
         &self,
         p: &AwsProvider,
         ids: &[String],
-    ) -> Result<std::collections::BTreeMap<String, RouteTableAssociation>, ProviderError> {
+    ) -> Result<std::collections::BTreeMap<String, RouteTableAssociation>> {
         describe_by_ids(ids, |chunk, token| async move {
             let filters = vec![filter("association.route-table-association-id", &chunk)];
             let (tables, next) = Rt::describe_page(p, filters, token).await?;
@@ -53,7 +55,7 @@ impl Association {
         .await
     }
 
-    async fn read_one(&self, p: &AwsProvider, id: &str) -> Result<Value, ProviderError> {
+    async fn read_one(&self, p: &AwsProvider, id: &str) -> Result<Value> {
         self.by_ids(p, &[id.to_string()])
             .await?
             .get(id)
@@ -72,12 +74,8 @@ impl ResourceType for Association {
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
             .attr("route_table_id", Attribute::required(AttrType::String))
-            .attr(
-                "subnet_id",
-                Attribute::optional(AttrType::String).force_new(),
-            )
-            .attr(
-                "gateway_id",
+            .attrs(
+                &["subnet_id", "gateway_id"],
                 Attribute::optional(AttrType::String).force_new(),
             )
     }
@@ -89,7 +87,7 @@ impl ResourceType for Association {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let mut planned = default_plan(p, &p.resource_schema(NAME), prior, config, ctx);
         let moved = prior
             .is_some_and(|pv| pv.get("route_table_id") != planned.planned.get("route_table_id"));
@@ -103,11 +101,7 @@ impl ResourceType for Association {
         true
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let ids = prior_ids(prior);
         let found = self.by_ids(p, &ids).await?;
         Ok(ids
@@ -121,7 +115,7 @@ impl ResourceType for Association {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let subnet = get_str(planned, "subnet_id");
         let gateway = get_str(planned, "gateway_id");
         if subnet.is_some() == gateway.is_some() {
@@ -154,7 +148,7 @@ impl ResourceType for Association {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(NAME, prior)?;
         let table = get_str(planned, "route_table_id").unwrap_or_default();
         let out = p
@@ -170,7 +164,7 @@ impl ResourceType for Association {
             .await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("ec2:DisassociateRouteTable", || {
@@ -180,7 +174,7 @@ impl ResourceType for Association {
         )
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let form = "<subnet_id>/<route_table_id> or <gateway_id>/<route_table_id>";
         let (target, table) = id.split_once('/').ok_or_else(|| bad_import_id(id, form))?;
         let Some(rt) = find_by_id::<Rt>(p, table).await? else {

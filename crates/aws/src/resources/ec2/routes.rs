@@ -4,13 +4,13 @@
 //! something else (the `local` route, propagated routes, the routes a
 //! gateway VPC endpoint adds).
 
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::ec2_support::ok_if_gone;
 use crate::values::{get_str, opt_str};
 use aws_sdk_ec2::types::{Route, RouteOrigin};
 use std::collections::BTreeMap;
 use terrace_core::Value;
-use terrace_provider::ProviderError;
 
 /// Route targets, in the order the API and the schema name them.
 pub(crate) const TARGETS: &[&str] = &[
@@ -140,7 +140,7 @@ pub(crate) async fn put_route(
     table: &str,
     r: &RouteSpec,
     replace: bool,
-) -> Result<(), ProviderError> {
+) -> Result<()> {
     let t = |k: &str| r.targets.get(k).cloned();
     if replace {
         p.call("ec2:ReplaceRoute", || {
@@ -184,11 +184,7 @@ pub(crate) async fn put_route(
 }
 
 /// Delete one route; already gone is success.
-pub(crate) async fn delete_route(
-    p: &AwsProvider,
-    table: &str,
-    r: &RouteSpec,
-) -> Result<(), ProviderError> {
+pub(crate) async fn delete_route(p: &AwsProvider, table: &str, r: &RouteSpec) -> Result<()> {
     ok_if_gone(
         p.call("ec2:DeleteRoute", || {
             p.ec2

@@ -5,7 +5,9 @@
 //! find every prior's VPC in one filtered `DescribeVpcs`.
 
 use super::find::{find_all, find_by_ids};
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::resources::InPlace;
 use crate::resources::ec2_support::{filter, ok_if_gone, prior_ids};
 use crate::resources::{ResourceType, partially_created, require_id, wait_for};
 use crate::values::{Obj, get_str};
@@ -13,9 +15,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{Vpc, VpcCidrBlockAssociation, VpcCidrBlockStateCode};
 use std::time::Duration;
 use terrace_core::Value;
-use terrace_provider::{
-    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
-};
+use terrace_provider::{AttrType, Attribute, CreateContext, ProviderError, Schema};
 
 pub(crate) struct VpcCidrAssociation;
 
@@ -57,13 +57,13 @@ impl VpcCidrAssociation {
             .build()
     }
 
-    async fn lookup(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn lookup(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let vpcs = find_all::<Vpc>(p, vec![filter(FILTER, [id])]).await?;
         Ok(find(&vpcs, id).map(|(v, a)| self.value(p, v, a)))
     }
 
     /// Wait until the association is `associated` (`true`) or gone.
-    async fn wait(&self, p: &AwsProvider, id: &str, associated: bool) -> Result<(), ProviderError> {
+    async fn wait(&self, p: &AwsProvider, id: &str, associated: bool) -> Result<()> {
         let what = if associated {
             "VPC CIDR block to associate"
         } else {
@@ -108,11 +108,7 @@ impl ResourceType for VpcCidrAssociation {
         true
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let vpc_ids: Vec<String> = prior
             .iter()
             .map(|v| get_str(v, "vpc_id").unwrap_or_default())
@@ -124,7 +120,7 @@ impl ResourceType for VpcCidrAssociation {
             .collect())
     }
 
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         self.lookup(p, id).await
     }
 
@@ -133,7 +129,7 @@ impl ResourceType for VpcCidrAssociation {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let out = p
             .call("ec2:AssociateVpcCidrBlock", || {
                 p.ec2
@@ -160,17 +156,11 @@ impl ResourceType for VpcCidrAssociation {
         done.await.map_err(|e| partially_created(&made, e))
     }
 
-    async fn update(
-        &self,
-        _p: &AwsProvider,
-        _prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        Ok(planned.clone())
+    fn in_place(&self) -> InPlace {
+        InPlace::Nothing
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         let r = p
             .call("ec2:DisassociateVpcCidrBlock", || {

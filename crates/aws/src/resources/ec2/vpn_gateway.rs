@@ -5,10 +5,13 @@
 //! attachment `detached`, as Terraform does.
 
 use super::find::{Ec2Mapped, Lookups, find_by_id, find_by_ids, read_mapped, wait_until};
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::resources::InPlace;
 use crate::resources::ec2_support::{ok_if_gone, tag_spec, tags_to_map, update_tags};
 use crate::resources::with_caller_arn;
-use crate::resources::{ResourceType, bad_import_id, require_id, tags_attributes};
+use crate::resources::{ResourceType, bad_import_id, require_id};
+use crate::schema::SchemaAttrs;
 use crate::tags::{create_tags, tags_from_api};
 use crate::values::{Obj, get_str};
 use async_trait::async_trait;
@@ -41,7 +44,7 @@ fn attached_vpc(g: &Vgw) -> Option<&str> {
         .and_then(|a| a.vpc_id())
 }
 
-async fn attach(p: &AwsProvider, gateway: &str, vpc: &str) -> Result<(), ProviderError> {
+async fn attach(p: &AwsProvider, gateway: &str, vpc: &str) -> Result<()> {
     p.call("ec2:AttachVpnGateway", || {
         p.ec2
             .attach_vpn_gateway()
@@ -59,7 +62,7 @@ async fn attach(p: &AwsProvider, gateway: &str, vpc: &str) -> Result<(), Provide
     .map(|_| ())
 }
 
-async fn detach(p: &AwsProvider, gateway: &str, vpc: &str) -> Result<(), ProviderError> {
+async fn detach(p: &AwsProvider, gateway: &str, vpc: &str) -> Result<()> {
     let r = p
         .call("ec2:DetachVpnGateway", || {
             p.ec2
@@ -114,20 +117,18 @@ impl ResourceType for VpnGateway {
     }
 
     fn schema(&self) -> Schema {
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr("vpc_id", Attribute::optional_computed(AttrType::String))
-                .attr(
-                    "availability_zone",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr(
-                    "amazon_side_asn",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                ),
-        )
+        Schema::new()
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attr("vpc_id", Attribute::optional_computed(AttrType::String))
+            .attr(
+                "availability_zone",
+                Attribute::optional(AttrType::String).force_new(),
+            )
+            .attr(
+                "amazon_side_asn",
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
@@ -135,7 +136,7 @@ impl ResourceType for VpnGateway {
     }
 
     /// Imported with the ARN (the API reports no owner).
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         match super::find::find_by_id::<Vgw>(p, id).await? {
             Some(g) => {
                 let v = self.map(p, &g, None);
@@ -147,12 +148,7 @@ impl ResourceType for VpnGateway {
         }
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = create_tags(&p.default_tags, planned, &ctx.resource);
         let asn = get_str(planned, "amazon_side_asn").and_then(|a| a.parse::<i64>().ok());
         let out = p
@@ -189,7 +185,7 @@ impl ResourceType for VpnGateway {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let id = require_id(NAME, prior)?;
         let (old, new) = (get_str(prior, "vpc_id"), get_str(planned, "vpc_id"));
         if old != new {
@@ -204,7 +200,7 @@ impl ResourceType for VpnGateway {
         read_mapped(self, p, &id, Some(planned), "VPN gateway").await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let id = require_id(NAME, prior)?;
         if let Some(g) = find_by_id::<Vgw>(p, &id).await?
             && let Some(vpc) = attached_vpc(&g)
@@ -251,9 +247,8 @@ impl ResourceType for VpnGatewayAttachment {
     fn schema(&self) -> Schema {
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
-            .attr("vpc_id", Attribute::required(AttrType::String).force_new())
-            .attr(
-                "vpn_gateway_id",
+            .attrs(
+                &["vpc_id", "vpn_gateway_id"],
                 Attribute::required(AttrType::String).force_new(),
             )
     }
@@ -263,11 +258,7 @@ impl ResourceType for VpnGatewayAttachment {
     }
 
     /// One `DescribeVpnGateways` for all priors.
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let gateways: Vec<String> = prior
             .iter()
             .map(|v| get_str(v, "vpn_gateway_id").unwrap_or_default())
@@ -285,7 +276,7 @@ impl ResourceType for VpnGatewayAttachment {
     }
 
     /// Terraform cannot import it; terrace takes `<vpn_gateway_id>`.
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         if !id.starts_with("vgw-") {
             return Err(bad_import_id(id, "<vpn_gateway_id>"));
         }
@@ -299,24 +290,18 @@ impl ResourceType for VpnGatewayAttachment {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let vpc = get_str(planned, "vpc_id").unwrap_or_default();
         let gateway = get_str(planned, "vpn_gateway_id").unwrap_or_default();
         attach(p, &gateway, &vpc).await?;
         Ok(self.value(p, &vpc, &gateway))
     }
 
-    async fn update(
-        &self,
-        _p: &AwsProvider,
-        _prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        Ok(planned.clone())
+    fn in_place(&self) -> InPlace {
+        InPlace::Nothing
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let vpc = get_str(prior, "vpc_id").unwrap_or_default();
         let gateway = get_str(prior, "vpn_gateway_id").unwrap_or_default();
         detach(p, &gateway, &vpc).await
@@ -352,12 +337,8 @@ impl ResourceType for RoutePropagation {
     fn schema(&self) -> Schema {
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
-            .attr(
-                "route_table_id",
-                Attribute::required(AttrType::String).force_new(),
-            )
-            .attr(
-                "vpn_gateway_id",
+            .attrs(
+                &["route_table_id", "vpn_gateway_id"],
                 Attribute::required(AttrType::String).force_new(),
             )
     }
@@ -367,11 +348,7 @@ impl ResourceType for RoutePropagation {
     }
 
     /// One `DescribeRouteTables` for all priors.
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let tables: Vec<String> = prior
             .iter()
             .map(|v| get_str(v, "route_table_id").unwrap_or_default())
@@ -391,7 +368,7 @@ impl ResourceType for RoutePropagation {
     }
 
     /// Import ID `<route_table_id>_<vpn_gateway_id>`.
-    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, p: &AwsProvider, id: &str) -> Result<Option<Value>> {
         let Some((table, gateway)) = id.split_once('_') else {
             return Err(bad_import_id(id, "<route_table_id>_<vpn_gateway_id>"));
         };
@@ -406,7 +383,7 @@ impl ResourceType for RoutePropagation {
         p: &AwsProvider,
         planned: &Value,
         _ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let table = get_str(planned, "route_table_id").unwrap_or_default();
         let gateway = get_str(planned, "vpn_gateway_id").unwrap_or_default();
         p.call("ec2:EnableVgwRoutePropagation", || {
@@ -420,17 +397,11 @@ impl ResourceType for RoutePropagation {
         Ok(self.value(p, &table, &gateway))
     }
 
-    async fn update(
-        &self,
-        _p: &AwsProvider,
-        _prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        Ok(planned.clone())
+    fn in_place(&self) -> InPlace {
+        InPlace::Nothing
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let table = get_str(prior, "route_table_id").unwrap_or_default();
         let gateway = get_str(prior, "vpn_gateway_id").unwrap_or_default();
         ok_if_gone(

@@ -5,17 +5,18 @@
 //! target AWS reports as not registered is gone. As in Terraform, it
 //! cannot be imported.
 
+use crate::Result;
 use crate::provider::AwsProvider;
+use crate::resources::InPlace;
 use crate::resources::ec2_support::ok_if_gone;
 use crate::resources::{ResourceType, require_id};
+use crate::schema::SchemaAttrs;
 use crate::values::{Obj, get_i64, get_str};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{TargetDescription, TargetHealthStateEnum};
 use std::collections::BTreeMap;
 use terrace_core::Value;
-use terrace_provider::{
-    AttrType, Attribute, CreateContext, ProviderError, ResourceContext, Schema,
-};
+use terrace_provider::{AttrType, Attribute, CreateContext, ProviderError, Schema};
 
 pub(crate) struct Attachment;
 
@@ -35,11 +36,7 @@ type Key = (String, Option<i64>);
 impl Attachment {
     /// The registered targets of a target group (`None` when the group
     /// itself is gone).
-    async fn registered(
-        &self,
-        p: &AwsProvider,
-        group: &str,
-    ) -> Result<Option<Vec<Key>>, ProviderError> {
+    async fn registered(&self, p: &AwsProvider, group: &str) -> Result<Option<Vec<Key>>> {
         let out = match p
             .call("elbv2:DescribeTargetHealth", || {
                 p.elbv2
@@ -81,12 +78,8 @@ impl ResourceType for Attachment {
     fn schema(&self) -> Schema {
         Schema::new()
             .attr("id", Attribute::computed(AttrType::String))
-            .attr(
-                "target_group_arn",
-                Attribute::required(AttrType::String).force_new(),
-            )
-            .attr(
-                "target_id",
+            .attrs(
+                &["target_group_arn", "target_id"],
                 Attribute::required(AttrType::String).force_new(),
             )
             .attr("port", Attribute::optional(AttrType::Number).force_new())
@@ -100,11 +93,7 @@ impl ResourceType for Attachment {
         true
     }
 
-    async fn read_many(
-        &self,
-        p: &AwsProvider,
-        prior: &[Value],
-    ) -> Result<Vec<Option<Value>>, ProviderError> {
+    async fn read_many(&self, p: &AwsProvider, prior: &[Value]) -> Result<Vec<Option<Value>>> {
         let mut groups: BTreeMap<String, Option<Vec<Key>>> = BTreeMap::new();
         for pv in prior {
             let group = get_str(pv, "target_group_arn").unwrap_or_default();
@@ -128,18 +117,13 @@ impl ResourceType for Attachment {
             .collect())
     }
 
-    async fn import(&self, _p: &AwsProvider, _id: &str) -> Result<Option<Value>, ProviderError> {
+    async fn import(&self, _p: &AwsProvider, _id: &str) -> Result<Option<Value>> {
         Err(ProviderError::Unsupported(format!(
             "{NAME} cannot be imported (as in Terraform); declare it and apply: registering a registered target changes nothing"
         )))
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let group = get_str(planned, "target_group_arn").unwrap_or_default();
         let t = target(planned);
         p.call("elbv2:RegisterTargets", || {
@@ -160,18 +144,11 @@ impl ResourceType for Attachment {
             .build())
     }
 
-    async fn update(
-        &self,
-        _p: &AwsProvider,
-        _prior: &Value,
-        planned: &Value,
-        _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
-        // Every argument forces replacement: nothing to change in place.
-        Ok(planned.clone())
+    fn in_place(&self) -> InPlace {
+        InPlace::Nothing
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         require_id(NAME, prior)?;
         let group = get_str(prior, "target_group_arn").unwrap_or_default();
         let t = target(prior);

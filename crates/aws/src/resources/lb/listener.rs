@@ -4,10 +4,12 @@
 //! actions update in place (`ModifyListener`). The ID is the ARN.
 
 use super::{Elbv2Mapped, Elbv2Object, elbv2_lookups, read_one, to_tags, update_tags};
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::ec2::find::Lookups;
 use crate::resources::ec2_support::ok_if_gone;
-use crate::resources::{ResourceType, require_id, tags_attributes};
+use crate::resources::{ResourceType, require_id};
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, tags_from_api};
 use crate::values::{Obj, first_block, get_blocks, get_i64, get_str};
 use async_trait::async_trait;
@@ -35,7 +37,7 @@ impl Elbv2Object for L {
         p: &AwsProvider,
         arns: Option<Vec<String>>,
         marker: Option<String>,
-    ) -> Result<(Vec<Self>, Option<String>), ProviderError> {
+    ) -> Result<(Vec<Self>, Option<String>)> {
         let out = p
             .call("elbv2:DescribeListeners", || {
                 p.elbv2
@@ -52,7 +54,7 @@ impl Elbv2Object for L {
     }
 
     /// Listeners are listed per load balancer.
-    async fn describe_every(p: &AwsProvider) -> Result<Vec<Self>, ProviderError> {
+    async fn describe_every(p: &AwsProvider) -> Result<Vec<Self>> {
         let mut out = Vec::new();
         for lb in Lb::describe_every(p).await? {
             let Some(lb_arn) = lb.load_balancer_arn() else {
@@ -200,12 +202,7 @@ fn from_action(a: &Action, prior: Option<&Value>) -> Value {
 }
 
 impl Listener {
-    async fn read(
-        &self,
-        p: &AwsProvider,
-        arn: &str,
-        prior: &Value,
-    ) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, arn: &str, prior: &Value) -> Result<Value> {
         read_one(self, p, arn, Some(prior)).await?.ok_or_else(|| {
             ProviderError::NotFound(format!("listener {arn} not found after writing it"))
         })
@@ -222,7 +219,7 @@ impl Elbv2Mapped for Listener {
         l: &L,
         tags: &TagMap,
         prior: Option<&Value>,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let arn = l.listener_arn().unwrap_or_default();
         let (tags, tags_all) = tags_from_api(tags, prior, &p.default_tags);
         let prior_actions = prior.map(|pv| get_blocks(pv, "default_action"));
@@ -318,32 +315,27 @@ impl ResourceType for Listener {
             .list_block("redirect", 0, 1, redirect)
             .list_block("fixed_response", 0, 1, fixed)
             .list_block("forward", 0, 1, forward);
-        tags_attributes(
-            Schema::new()
-                .attr("id", Attribute::computed(AttrType::String))
-                .attr("arn", Attribute::computed(AttrType::String))
-                .attr(
-                    "load_balancer_arn",
-                    Attribute::required(AttrType::String).force_new(),
-                )
-                .attr("port", Attribute::optional(AttrType::Number))
-                .attr("protocol", Attribute::optional_computed(AttrType::String))
-                .attr("ssl_policy", Attribute::optional_computed(AttrType::String))
-                .attr("certificate_arn", Attribute::optional(AttrType::String))
-                .list_block("default_action", 1, 0, action),
-        )
+        Schema::new()
+            .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
+            .attr(
+                "load_balancer_arn",
+                Attribute::required(AttrType::String).force_new(),
+            )
+            .attr("port", Attribute::optional(AttrType::Number))
+            .attrs(
+                &["protocol", "ssl_policy"],
+                Attribute::optional_computed(AttrType::String),
+            )
+            .attr("certificate_arn", Attribute::optional(AttrType::String))
+            .list_block("default_action", 1, 0, action)
+            .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = to_tags(&create_tags(&p.default_tags, planned, &ctx.resource));
         let actions = planned_actions(planned);
         let out = p
@@ -377,7 +369,7 @@ impl ResourceType for Listener {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let arn = require_id(NAME, prior)?;
         let keys = [
             "port",
@@ -407,7 +399,7 @@ impl ResourceType for Listener {
         self.read(p, &arn, planned).await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let arn = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("elbv2:DeleteListener", || {

@@ -8,10 +8,12 @@ use super::{
     Elbv2Mapped, Elbv2Object, arn_suffix, attribute_map, elbv2_lookups, read_one, to_tags,
     update_tags,
 };
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::ec2::find::Lookups;
 use crate::resources::ec2_support::ok_if_gone;
-use crate::resources::{ResourceType, partially_created, require_id, tags_attributes, wait_for};
+use crate::resources::{ResourceType, partially_created, require_id, wait_for};
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, tags_from_api};
 use crate::values::{Obj, first_block, get_bool, get_i64, get_str, get_strings, str_set};
 use async_trait::async_trait;
@@ -43,7 +45,7 @@ impl Elbv2Object for Lb {
         p: &AwsProvider,
         arns: Option<Vec<String>>,
         marker: Option<String>,
-    ) -> Result<(Vec<Self>, Option<String>), ProviderError> {
+    ) -> Result<(Vec<Self>, Option<String>)> {
         let out = p
             .call("elbv2:DescribeLoadBalancers", || {
                 p.elbv2
@@ -89,11 +91,7 @@ fn applies(lb_type: &str, alb: bool, nlb: bool) -> bool {
 }
 
 impl LoadBalancer {
-    async fn attributes(
-        &self,
-        p: &AwsProvider,
-        arn: &str,
-    ) -> Result<BTreeMap<String, String>, ProviderError> {
+    async fn attributes(&self, p: &AwsProvider, arn: &str) -> Result<BTreeMap<String, String>> {
         let out = p
             .call("elbv2:DescribeLoadBalancerAttributes", || {
                 p.elbv2
@@ -147,7 +145,7 @@ impl LoadBalancer {
         p: &AwsProvider,
         arn: &str,
         attributes: Vec<LoadBalancerAttribute>,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         if attributes.is_empty() {
             return Ok(());
         }
@@ -162,7 +160,7 @@ impl LoadBalancer {
         .map(|_| ())
     }
 
-    async fn wait_active(&self, p: &AwsProvider, arn: &str) -> Result<(), ProviderError> {
+    async fn wait_active(&self, p: &AwsProvider, arn: &str) -> Result<()> {
         wait_for(
             "load balancer to become active",
             TIMEOUT,
@@ -192,12 +190,7 @@ impl LoadBalancer {
         .await
     }
 
-    async fn read(
-        &self,
-        p: &AwsProvider,
-        arn: &str,
-        prior: &Value,
-    ) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, arn: &str, prior: &Value) -> Result<Value> {
         read_one(self, p, arn, Some(prior)).await?.ok_or_else(|| {
             ProviderError::NotFound(format!("load balancer {arn} not found after writing it"))
         })
@@ -214,7 +207,7 @@ impl Elbv2Mapped for LoadBalancer {
         lb: &Lb,
         tags: &TagMap,
         prior: Option<&Value>,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let arn = lb.load_balancer_arn().unwrap_or_default();
         let attrs = self.attributes(p, arn).await?;
         let lb_type = lb.r#type().map_or("application", |t| t.as_str());
@@ -311,77 +304,67 @@ impl ResourceType for LoadBalancer {
     }
 
     fn schema(&self) -> Schema {
-        let computed = ["id", "arn", "arn_suffix", "dns_name", "zone_id", "vpc_id"]
-            .iter()
-            .fold(Schema::new(), |s, k| {
-                s.attr(k, Attribute::computed(AttrType::String))
-            });
+        let computed = Schema::new().attrs(
+            &["id", "arn", "arn_suffix", "dns_name", "zone_id", "vpc_id"],
+            Attribute::computed(AttrType::String),
+        );
         let flag = |default: bool| Attribute::optional(AttrType::Bool).default(default);
-        tags_attributes(
-            computed
-                .attr(
-                    "name",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr(
-                    "internal",
-                    Attribute::optional_computed(AttrType::Bool).force_new(),
-                )
-                .attr(
-                    "load_balancer_type",
-                    Attribute::optional(AttrType::String)
-                        .default("application")
-                        .force_new(),
-                )
-                .attr(
-                    "ip_address_type",
-                    Attribute::optional_computed(AttrType::String),
-                )
-                .attr(
-                    "subnets",
-                    Attribute::optional_computed(AttrType::set_of(AttrType::String)),
-                )
-                .attr(
-                    "security_groups",
-                    Attribute::optional_computed(AttrType::set_of(AttrType::String)),
-                )
-                .attr(
-                    "idle_timeout",
-                    Attribute::optional(AttrType::Number).default(60),
-                )
-                .attr("enable_deletion_protection", flag(false))
-                .attr("enable_http2", flag(true))
-                .attr("drop_invalid_header_fields", flag(false))
-                .attr(
-                    "enable_cross_zone_load_balancing",
-                    Attribute::optional_computed(AttrType::Bool),
-                )
-                .list_block(
-                    "access_logs",
-                    0,
-                    1,
-                    Schema::new()
-                        .attr("bucket", Attribute::optional(AttrType::String))
-                        .attr("enabled", flag(false))
-                        .attr("prefix", Attribute::optional(AttrType::String)),
-                ),
-        )
+        computed
+            .attr(
+                "name",
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attr(
+                "name_prefix",
+                Attribute::optional(AttrType::String).force_new(),
+            )
+            .attr(
+                "internal",
+                Attribute::optional_computed(AttrType::Bool).force_new(),
+            )
+            .attr(
+                "load_balancer_type",
+                Attribute::optional(AttrType::String)
+                    .default("application")
+                    .force_new(),
+            )
+            .attr(
+                "ip_address_type",
+                Attribute::optional_computed(AttrType::String),
+            )
+            .attrs(
+                &["subnets", "security_groups"],
+                Attribute::optional_computed(AttrType::set_of(AttrType::String)),
+            )
+            .attr(
+                "idle_timeout",
+                Attribute::optional(AttrType::Number).default(60),
+            )
+            .attrs(
+                &["enable_deletion_protection", "drop_invalid_header_fields"],
+                flag(false),
+            )
+            .attr("enable_http2", flag(true))
+            .attr(
+                "enable_cross_zone_load_balancing",
+                Attribute::optional_computed(AttrType::Bool),
+            )
+            .list_block(
+                "access_logs",
+                0,
+                1,
+                Schema::new()
+                    .attrs(&["bucket", "prefix"], Attribute::optional(AttrType::String))
+                    .attr("enabled", flag(false)),
+            )
+            .tagged()
     }
 
     fn lookups(&self) -> Option<&dyn Lookups> {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = to_tags(&create_tags(&p.default_tags, planned, &ctx.resource));
         let name = get_str(planned, "name").unwrap_or_else(|| {
             generated_name(
@@ -435,7 +418,7 @@ impl ResourceType for LoadBalancer {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let arn = require_id(NAME, prior)?;
         if prior.get("subnets") != planned.get("subnets") {
             let subnets = get_strings(planned, "subnets");
@@ -477,7 +460,7 @@ impl ResourceType for LoadBalancer {
         self.read(p, &arn, planned).await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let arn = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("elbv2:DeleteLoadBalancer", || {

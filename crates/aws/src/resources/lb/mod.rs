@@ -11,6 +11,7 @@ pub(crate) mod listener;
 pub(crate) mod load_balancer;
 pub(crate) mod target_group;
 
+use crate::Result;
 use crate::provider::{AwsProvider, OWNER_ADDRESS_TAG, OWNER_ENVIRONMENT_TAG};
 use crate::resources::ec2_support::prior_ids;
 use crate::tags::{TagMap, send_tag_changes};
@@ -19,7 +20,7 @@ use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use std::collections::BTreeMap;
 use terrace_core::Value;
-use terrace_provider::{ProviderError, ResourceContext};
+use terrace_provider::ResourceContext;
 
 /// ARNs per `Describe*` / `DescribeTags` call (the ELBv2 limit).
 const ARN_CHUNK: usize = 20;
@@ -34,20 +35,20 @@ pub(crate) trait Elbv2Object: Sized + Clone + Send + Sync + 'static {
         p: &AwsProvider,
         arns: Option<Vec<String>>,
         marker: Option<String>,
-    ) -> Result<(Vec<Self>, Option<String>), ProviderError>;
+    ) -> Result<(Vec<Self>, Option<String>)>;
 
     /// Every object of the type (the default follows the pages of an
     /// unfiltered describe).
-    async fn describe_every(p: &AwsProvider) -> Result<Vec<Self>, ProviderError> {
+    async fn describe_every(p: &AwsProvider) -> Result<Vec<Self>> {
         pages(|m| Self::describe_page(p, None, m)).await
     }
 }
 
 /// Follow the markers of a describe call.
-pub(crate) async fn pages<T, F, Fut>(describe: F) -> Result<Vec<T>, ProviderError>
+pub(crate) async fn pages<T, F, Fut>(describe: F) -> Result<Vec<T>>
 where
     F: Fn(Option<String>) -> Fut,
-    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), ProviderError>>,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>)>>,
 {
     crate::resources::ec2_support::describe_all(describe).await
 }
@@ -58,7 +59,7 @@ where
 pub(crate) async fn find_by_arns<T: Elbv2Object>(
     p: &AwsProvider,
     arns: &[String],
-) -> Result<BTreeMap<String, T>, ProviderError> {
+) -> Result<BTreeMap<String, T>> {
     let mut unique: Vec<String> = arns.iter().filter(|a| !a.is_empty()).cloned().collect();
     unique.sort();
     unique.dedup();
@@ -90,10 +91,7 @@ pub(crate) async fn find_by_arns<T: Elbv2Object>(
 }
 
 /// The tags of these ARNs, `DescribeTags` in chunks of 20.
-pub(crate) async fn tags_of(
-    p: &AwsProvider,
-    arns: &[String],
-) -> Result<BTreeMap<String, TagMap>, ProviderError> {
+pub(crate) async fn tags_of(p: &AwsProvider, arns: &[String]) -> Result<BTreeMap<String, TagMap>> {
     let mut out = BTreeMap::new();
     for chunk in arns.chunks(ARN_CHUNK) {
         let got = p
@@ -134,7 +132,7 @@ pub(crate) async fn update_tags(
     arn: &str,
     prior: &Value,
     planned: &Value,
-) -> Result<(), ProviderError> {
+) -> Result<()> {
     let old = value_to_str_map(prior.get("tags_all").unwrap_or(&Value::Null));
     let new = value_to_str_map(planned.get("tags_all").unwrap_or(&Value::Null));
     send_tag_changes(
@@ -181,7 +179,7 @@ pub(crate) trait Elbv2Mapped: Send + Sync {
         object: &Self::Object,
         tags: &TagMap,
         prior: Option<&Value>,
-    ) -> Result<Value, ProviderError>;
+    ) -> Result<Value>;
 }
 
 /// Map objects with their tags (one `DescribeTags` per 20), a few
@@ -190,7 +188,7 @@ async fn map_all<M: Elbv2Mapped>(
     m: &M,
     p: &AwsProvider,
     objects: Vec<(M::Object, Option<Value>)>,
-) -> Result<Vec<Value>, ProviderError> {
+) -> Result<Vec<Value>> {
     use futures::{StreamExt, TryStreamExt};
     let arns: Vec<String> = objects
         .iter()
@@ -216,7 +214,7 @@ pub(crate) async fn read_many<M: Elbv2Mapped>(
     m: &M,
     p: &AwsProvider,
     prior: &[Value],
-) -> Result<Vec<Option<Value>>, ProviderError> {
+) -> Result<Vec<Option<Value>>> {
     let ids = prior_ids(prior);
     let mut found = find_by_arns::<M::Object>(p, &ids).await?;
     let present: Vec<(usize, M::Object)> = ids
@@ -243,7 +241,7 @@ pub(crate) async fn read_one<M: Elbv2Mapped>(
     p: &AwsProvider,
     arn: &str,
     prior: Option<&Value>,
-) -> Result<Option<Value>, ProviderError> {
+) -> Result<Option<Value>> {
     let found = find_by_arns::<M::Object>(p, &[arn.to_string()]).await?;
     let objects = found.into_values().map(|o| (o, prior.cloned())).collect();
     Ok(map_all(m, p, objects).await?.pop())
@@ -254,7 +252,7 @@ pub(crate) async fn owned<M: Elbv2Mapped>(
     m: &M,
     p: &AwsProvider,
     want: &[(&str, &str)],
-) -> Result<Vec<Value>, ProviderError> {
+) -> Result<Vec<Value>> {
     let all = M::Object::describe_every(p).await?;
     let arns: Vec<String> = all
         .iter()
@@ -278,7 +276,7 @@ pub(crate) async fn find_owned<M: Elbv2Mapped>(
     m: &M,
     p: &AwsProvider,
     ctx: &ResourceContext,
-) -> Result<Option<Value>, ProviderError> {
+) -> Result<Option<Value>> {
     let want = [
         (OWNER_ENVIRONMENT_TAG, ctx.environment.as_str()),
         (OWNER_ADDRESS_TAG, ctx.address.as_str()),
@@ -295,7 +293,7 @@ macro_rules! elbv2_lookups {
                 &self,
                 p: &AwsProvider,
                 prior: &[Value],
-            ) -> Result<Vec<Option<Value>>, ProviderError> {
+            ) -> Result<Vec<Option<Value>>> {
                 crate::resources::lb::read_many(self, p, prior).await
             }
 
@@ -303,15 +301,11 @@ macro_rules! elbv2_lookups {
                 &self,
                 p: &AwsProvider,
                 ctx: &terrace_provider::ResourceContext,
-            ) -> Result<Option<Value>, ProviderError> {
+            ) -> Result<Option<Value>> {
                 crate::resources::lb::find_owned(self, p, ctx).await
             }
 
-            async fn list_owned(
-                &self,
-                p: &AwsProvider,
-                environment: &str,
-            ) -> Result<Vec<Value>, ProviderError> {
+            async fn list_owned(&self, p: &AwsProvider, environment: &str) -> Result<Vec<Value>> {
                 let want = [(crate::provider::OWNER_ENVIRONMENT_TAG, environment)];
                 crate::resources::lb::owned(self, p, &want).await
             }

@@ -7,13 +7,15 @@ use super::{
     Elbv2Mapped, Elbv2Object, arn_suffix, attribute_map, elbv2_lookups, read_one, to_tags,
     update_tags,
 };
+use crate::Result;
 use crate::provider::AwsProvider;
 use crate::resources::ec2::find::Lookups;
 use crate::resources::ec2_support::ok_if_gone;
 use crate::resources::{
     ResourceType, computed_block_config, computed_block_unknown, default_plan, partially_created,
-    require_id, tags_attributes,
+    require_id,
 };
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, tags_from_api};
 use crate::values::{Obj, first_block, get_bool, get_i64, get_str, str_set};
 use async_trait::async_trait;
@@ -39,7 +41,7 @@ impl Elbv2Object for Tg {
         p: &AwsProvider,
         arns: Option<Vec<String>>,
         marker: Option<String>,
-    ) -> Result<(Vec<Self>, Option<String>), ProviderError> {
+    ) -> Result<(Vec<Self>, Option<String>)> {
         let out = p
             .call("elbv2:DescribeTargetGroups", || {
                 p.elbv2
@@ -125,7 +127,7 @@ impl TargetGroup {
         arn: &str,
         planned: &Value,
         prior: Option<&Value>,
-    ) -> Result<(), ProviderError> {
+    ) -> Result<()> {
         let attributes: Vec<TargetGroupAttribute> = ATTRIBUTES
             .iter()
             .filter_map(|(key, api, default)| {
@@ -151,12 +153,7 @@ impl TargetGroup {
         .map(|_| ())
     }
 
-    async fn read(
-        &self,
-        p: &AwsProvider,
-        arn: &str,
-        prior: &Value,
-    ) -> Result<Value, ProviderError> {
+    async fn read(&self, p: &AwsProvider, arn: &str, prior: &Value) -> Result<Value> {
         read_one(self, p, arn, Some(prior)).await?.ok_or_else(|| {
             ProviderError::NotFound(format!("target group {arn} not found after writing it"))
         })
@@ -180,7 +177,7 @@ impl Elbv2Mapped for TargetGroup {
         tg: &Tg,
         tags: &TagMap,
         prior: Option<&Value>,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let arn = tg.target_group_arn().unwrap_or_default();
         let out = p
             .call("elbv2:DescribeTargetGroupAttributes", || {
@@ -267,20 +264,20 @@ impl ResourceType for TargetGroup {
     }
 
     fn schema(&self) -> Schema {
-        let computed = ["id", "arn", "arn_suffix"]
-            .iter()
-            .fold(Schema::new(), |s, k| {
-                s.attr(k, Attribute::computed(AttrType::String))
-            });
+        let computed = Schema::new().attrs(
+            &["id", "arn", "arn_suffix"],
+            Attribute::computed(AttrType::String),
+        );
         let int = |d: i64| Attribute::optional(AttrType::Number).default(d);
         let health = Schema::new()
             .attr("enabled", Attribute::optional(AttrType::Bool).default(true))
-            .attr("healthy_threshold", int(3))
-            .attr("unhealthy_threshold", int(3))
+            .attrs(&["healthy_threshold", "unhealthy_threshold"], int(3))
             .attr("interval", int(30))
             .attr("timeout", Attribute::optional_computed(AttrType::Number))
-            .attr("path", Attribute::optional_computed(AttrType::String))
-            .attr("matcher", Attribute::optional_computed(AttrType::String))
+            .attrs(
+                &["path", "matcher"],
+                Attribute::optional_computed(AttrType::String),
+            )
             .attr(
                 "port",
                 Attribute::optional(AttrType::String).default("traffic-port"),
@@ -289,44 +286,34 @@ impl ResourceType for TargetGroup {
                 "protocol",
                 Attribute::optional(AttrType::String).default("HTTP"),
             );
-        tags_attributes(
-            computed
-                .attr(
-                    "load_balancer_arns",
-                    Attribute::computed(AttrType::set_of(AttrType::String)),
-                )
-                .attr(
-                    "name",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr("port", Attribute::optional(AttrType::Number).force_new())
-                .attr(
-                    "protocol",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
-                .attr(
-                    "protocol_version",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr("vpc_id", Attribute::optional(AttrType::String).force_new())
-                .attr(
-                    "target_type",
-                    Attribute::optional(AttrType::String)
-                        .default("instance")
-                        .force_new(),
-                )
-                .attr(
-                    "deregistration_delay",
-                    Attribute::optional(AttrType::String).default("300"),
-                )
-                .attr("slow_start", int(0))
-                .list_block("health_check", 0, 1, health)
-                .computed_block("health_check"),
-        )
+        computed
+            .attr(
+                "load_balancer_arns",
+                Attribute::computed(AttrType::set_of(AttrType::String)),
+            )
+            .attrs(
+                &["name", "protocol_version"],
+                Attribute::optional_computed(AttrType::String).force_new(),
+            )
+            .attrs(
+                &["name_prefix", "protocol", "vpc_id"],
+                Attribute::optional(AttrType::String).force_new(),
+            )
+            .attr("port", Attribute::optional(AttrType::Number).force_new())
+            .attr(
+                "target_type",
+                Attribute::optional(AttrType::String)
+                    .default("instance")
+                    .force_new(),
+            )
+            .attr(
+                "deregistration_delay",
+                Attribute::optional(AttrType::String).default("300"),
+            )
+            .attr("slow_start", int(0))
+            .list_block("health_check", 0, 1, health)
+            .computed_block("health_check")
+            .tagged()
     }
 
     fn plan(
@@ -335,7 +322,7 @@ impl ResourceType for TargetGroup {
         prior: Option<&Value>,
         config: &Value,
         ctx: &ResourceContext,
-    ) -> Result<PlannedResource, ProviderError> {
+    ) -> Result<PlannedResource> {
         let cfg = computed_block_config(config, prior, "health_check");
         let mut planned = default_plan(p, &p.resource_schema(NAME), prior, &cfg, ctx);
         if prior.is_none() {
@@ -348,12 +335,7 @@ impl ResourceType for TargetGroup {
         Some(self)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        planned: &Value,
-        ctx: &CreateContext,
-    ) -> Result<Value, ProviderError> {
+    async fn create(&self, p: &AwsProvider, planned: &Value, ctx: &CreateContext) -> Result<Value> {
         let tags = to_tags(&create_tags(&p.default_tags, planned, &ctx.resource));
         let name = get_str(planned, "name").unwrap_or_else(|| {
             super::load_balancer::generated_name(
@@ -401,7 +383,7 @@ impl ResourceType for TargetGroup {
         prior: &Value,
         planned: &Value,
         _ctx: &ResourceContext,
-    ) -> Result<Value, ProviderError> {
+    ) -> Result<Value> {
         let arn = require_id(NAME, prior)?;
         if prior.get("health_check") != planned.get("health_check") {
             let hc = HealthCheck::from_planned(planned);
@@ -416,7 +398,7 @@ impl ResourceType for TargetGroup {
         self.read(p, &arn, planned).await
     }
 
-    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<(), ProviderError> {
+    async fn delete(&self, p: &AwsProvider, prior: &Value) -> Result<()> {
         let arn = require_id(NAME, prior)?;
         ok_if_gone(
             p.call("elbv2:DeleteTargetGroup", || {
