@@ -63,7 +63,12 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    Value::set(items.into_iter().map(|s| Value::String(s.into())).collect())
+    Value::set(
+        items
+            .into_iter()
+            .map(|s| Value::string(Into::<String>::into(s)))
+            .collect(),
+    )
 }
 
 pub(crate) fn str_list<I, S>(items: I) -> Value
@@ -71,13 +76,18 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    Value::List(items.into_iter().map(|s| Value::String(s.into())).collect())
+    Value::List(
+        items
+            .into_iter()
+            .map(|s| Value::string(Into::<String>::into(s)))
+            .collect(),
+    )
 }
 
 pub(crate) fn str_map_value(m: &BTreeMap<String, String>) -> Value {
     Value::Map(
         m.iter()
-            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .map(|(k, v)| (k.clone(), Value::string(v.clone())))
             .collect(),
     )
 }

@@ -20,6 +20,7 @@ use bigdecimal::{BigDecimal, ToPrimitive};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// An arbitrary-precision decimal number. Equality and order are numeric
 /// (`1.0 == 1`).
@@ -225,13 +226,125 @@ impl From<BigDecimal> for Number {
     }
 }
 
+/// The text of a string [`Value`]: an `Arc<str>`, so copies of a value share
+/// it (a 700 KiB `file()` read once is not copied into every planned object,
+/// table entry and change). Reads like a `&str` (it derefs to one, compares
+/// with `str`/`String`, prints and hashes as the text).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SharedStr(Arc<str>);
+
+impl SharedStr {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The shared text itself.
+    pub fn as_arc(&self) -> &Arc<str> {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+impl AsRef<str> for SharedStr {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+impl std::borrow::Borrow<str> for SharedStr {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+impl fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+impl fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.0, f)
+    }
+}
+impl From<String> for SharedStr {
+    fn from(s: String) -> Self {
+        SharedStr(s.into())
+    }
+}
+impl From<&String> for SharedStr {
+    fn from(s: &String) -> Self {
+        SharedStr(s.as_str().into())
+    }
+}
+impl From<&str> for SharedStr {
+    fn from(s: &str) -> Self {
+        SharedStr(s.into())
+    }
+}
+impl From<Box<str>> for SharedStr {
+    fn from(s: Box<str>) -> Self {
+        SharedStr(s.into())
+    }
+}
+impl From<std::borrow::Cow<'_, str>> for SharedStr {
+    fn from(s: std::borrow::Cow<'_, str>) -> Self {
+        SharedStr(s.into())
+    }
+}
+impl From<Arc<str>> for SharedStr {
+    fn from(s: Arc<str>) -> Self {
+        SharedStr(s)
+    }
+}
+impl From<SharedStr> for String {
+    fn from(s: SharedStr) -> Self {
+        s.0.to_string()
+    }
+}
+impl PartialEq<str> for SharedStr {
+    fn eq(&self, o: &str) -> bool {
+        &*self.0 == o
+    }
+}
+impl PartialEq<&str> for SharedStr {
+    fn eq(&self, o: &&str) -> bool {
+        &*self.0 == *o
+    }
+}
+impl PartialEq<String> for SharedStr {
+    fn eq(&self, o: &String) -> bool {
+        *self.0 == **o
+    }
+}
+impl PartialEq<SharedStr> for str {
+    fn eq(&self, o: &SharedStr) -> bool {
+        self == &*o.0
+    }
+}
+impl PartialEq<SharedStr> for &str {
+    fn eq(&self, o: &SharedStr) -> bool {
+        *self == &*o.0
+    }
+}
+impl PartialEq<SharedStr> for String {
+    fn eq(&self, o: &SharedStr) -> bool {
+        **self == *o.0
+    }
+}
+
 /// A configuration value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
+    /// Shared: copying a value (config → plan → value table → change) does
+    /// not copy its strings; build one with [`Value::string`] or `.into()`.
+    String(SharedStr),
     /// A list or tuple: ordered, may repeat.
     List(Vec<Value>),
     /// A set: kept sorted by canonical JSON and free of duplicates.
@@ -295,7 +408,7 @@ pub fn path_to_string(path: &[PathStep]) -> String {
 }
 
 impl Value {
-    pub fn string(s: impl Into<String>) -> Value {
+    pub fn string(s: impl Into<SharedStr>) -> Value {
         Value::String(s.into())
     }
 
@@ -320,7 +433,7 @@ impl Value {
     /// A string that sorts and compares values structurally (used for sets).
     pub fn canonical_key(&self) -> String {
         match self {
-            Value::String(s) => s.clone(),
+            Value::String(s) => s.to_string(),
             Value::Number(n) => n.to_string(),
             Value::Bool(b) => b.to_string(),
             other => other.to_json_lossy().to_string(),
@@ -522,7 +635,7 @@ impl Value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Number(Number::from_json(n)),
-            serde_json::Value::String(s) => Value::String(s.clone()),
+            serde_json::Value::String(s) => Value::String(s.as_str().into()),
             serde_json::Value::Array(xs) => Value::List(xs.iter().map(Value::from_json).collect()),
             serde_json::Value::Object(m) => Value::Map(
                 m.iter()
@@ -540,7 +653,7 @@ impl Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Number(n) => n.to_json(),
-            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::String(s) => serde_json::Value::String(s.to_string()),
             Value::List(xs) | Value::Set(xs) => {
                 serde_json::Value::Array(xs.iter().map(Value::to_json).collect::<Result<_, _>>()?)
             }
@@ -781,7 +894,7 @@ impl fmt::Display for Value {
             Value::Null => write!(f, "null"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Number(n) => write!(f, "{n}"),
-            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.to_string())),
             Value::List(xs) | Value::Set(xs) => {
                 write!(f, "[")?;
                 for (i, x) in xs.iter().enumerate() {
@@ -810,11 +923,21 @@ impl fmt::Display for Value {
 
 impl From<&str> for Value {
     fn from(s: &str) -> Self {
-        Value::String(s.to_string())
+        Value::String(s.into())
     }
 }
 impl From<String> for Value {
     fn from(s: String) -> Self {
+        Value::String(s.into())
+    }
+}
+impl From<Arc<str>> for Value {
+    fn from(s: Arc<str>) -> Self {
+        Value::String(SharedStr(s))
+    }
+}
+impl From<SharedStr> for Value {
+    fn from(s: SharedStr) -> Self {
         Value::String(s)
     }
 }

@@ -1230,6 +1230,13 @@ impl Run<'_> {
             let Some(provider) = self.providers.get(&pkey) else {
                 continue;
             };
+            // Objects that live in state alone read back as they were
+            // written: no other change can have touched them, and decoding
+            // them all again costs a copy of every value (scenario 3's
+            // 1,000 × 700 KiB inputs).
+            if !provider.has_remote_objects() {
+                continue;
+            }
             let values: Vec<Value> = records.iter().map(crate::values::state_value).collect();
             let read = match provider.read_resources(&type_name, &values).await {
                 Ok(read) if read.len() == records.len() => read,

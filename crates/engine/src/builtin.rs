@@ -122,7 +122,7 @@ impl Provider for BuiltinProvider {
             // crash yields the same object.
             m.insert(
                 "id".to_string(),
-                Value::String(ctx.idempotency_token.clone()),
+                Value::string(ctx.idempotency_token.clone()),
             );
             let input = m.get("input").cloned().unwrap_or(Value::Null);
             m.insert("output".to_string(), input);

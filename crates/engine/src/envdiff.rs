@@ -70,7 +70,7 @@ pub fn show(v: &Value) -> String {
 /// names derived from the environment compare equal.
 fn normalise(v: &Value, env: &str) -> Value {
     match v {
-        Value::String(s) if !env.is_empty() => Value::String(s.replace(env, "${env}")),
+        Value::String(s) if !env.is_empty() => Value::string(s.replace(env, "${env}")),
         Value::List(xs) => Value::List(xs.iter().map(|x| normalise(x, env)).collect()),
         Value::Set(xs) => Value::Set(xs.iter().map(|x| normalise(x, env)).collect()),
         Value::Map(m) => Value::Map(
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn names_derived_from_the_environment_are_equal() {
-        let s = |x: &str| Value::String(x.into());
+        let s = |x: &str| Value::string(x);
         let a = m(&[
             ("bucket", s("acme-stage-logs")),
             ("instance_type", s("t3.small")),

@@ -32,8 +32,13 @@ pub fn operation_name(operation: &str, mode: PlanMode) -> String {
 /// format, keys sorted).
 pub fn plan_hash(plan: &Plan, prior: Option<&State>) -> String {
     let json = crate::planjson::plan_json(plan, prior);
-    let bytes = serde_json::to_vec(&json).unwrap_or_default();
-    hex::encode(Sha256::digest(&bytes))
+    // Hashed as it is written: a plan of large values would otherwise be
+    // held once more as bytes (the same bytes `to_vec` gives).
+    let mut sha = Sha256::new();
+    if serde_json::to_writer(&mut sha, &json).is_err() {
+        sha = Sha256::new();
+    }
+    hex::encode(sha.finalize())
 }
 
 /// Record a run that did not start because the lock is held. A failure to

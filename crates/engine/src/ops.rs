@@ -8,7 +8,7 @@ use crate::apply::{
 use crate::context::{Engine, LoadOptions, LoadedEnv, Providers, configure_providers, load_env};
 use crate::error::EngineError;
 use crate::model::{Plan, PlanMode};
-use crate::plan::{PlanOptions, PriorState, make_plan};
+use crate::plan::{PlanOptions, make_plan};
 use crate::values::ValueTable;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -246,8 +246,7 @@ async fn apply_locked(
         .with_lease_check(lost);
 
     // Reconcile what an interrupted run left behind before planning.
-    let prior = PriorState::decode(stored.clone())?;
-    let mut extra = prior.provider_keys();
+    let mut extra = crate::plan::provider_keys(stored.iter().flat_map(|s| s.resources.iter()));
     for i in engine.store.journal_pending(&env.name).await? {
         if let Some(p) = i.detail.get("provider").and_then(|v| v.as_str()) {
             extra.push(p.to_string());

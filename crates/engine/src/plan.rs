@@ -44,17 +44,20 @@ pub struct PriorResource {
 }
 
 /// The stored state of an environment, decoded and indexed by address.
+/// Each record is held once: `decode` moves the records out of `state`
+/// (whose `resources` is then empty) into `resources`.
 #[derive(Debug, Clone, Default)]
 pub struct PriorState {
+    /// The state's lineage, serial and outputs; its records are in `resources`.
     pub state: Option<State>,
     pub resources: BTreeMap<String, PriorResource>,
 }
 
 impl PriorState {
-    pub fn decode(state: Option<State>) -> Result<Self, EngineError> {
+    pub fn decode(mut state: Option<State>) -> Result<Self, EngineError> {
         let mut resources = BTreeMap::new();
-        if let Some(s) = &state {
-            for r in &s.resources {
+        if let Some(s) = &mut state {
+            for r in std::mem::take(&mut s.resources) {
                 let addr: ResourceAddr = r.address.parse().map_err(|e| {
                     EngineError::Other(format!(
                         "state holds an invalid address {:?}: {e}",
@@ -65,8 +68,8 @@ impl PriorState {
                     r.address.clone(),
                     PriorResource {
                         addr,
-                        value: state_value(r),
-                        record: r.clone(),
+                        value: state_value(&r),
+                        record: r,
                     },
                 );
             }
@@ -76,13 +79,14 @@ impl PriorState {
 
     /// Every provider key state refers to.
     pub fn provider_keys(&self) -> Vec<String> {
-        let set: BTreeSet<String> = self
-            .resources
-            .values()
-            .map(|r| r.record.provider.clone())
-            .collect();
-        set.into_iter().collect()
+        provider_keys(self.resources.values().map(|r| &r.record))
     }
+}
+
+/// Every provider key these records refer to, once each, sorted.
+pub fn provider_keys<'a>(records: impl Iterator<Item = &'a ResourceState>) -> Vec<String> {
+    let set: BTreeSet<&str> = records.map(|r| r.provider.as_str()).collect();
+    set.into_iter().map(str::to_string).collect()
 }
 
 /// Refresh every managed resource in `prior`: one batched read per
@@ -285,7 +289,9 @@ pub async fn make_plan(
         drift,
         outputs: BTreeMap::new(),
         variables: env.variables.clone(),
-        refreshed: refreshed.clone(),
+        // Moved in once the walk is done with it: one copy of every
+        // refreshed object, not two.
+        refreshed: BTreeMap::new(),
         targets: opts.targets.iter().map(ToString::to_string).collect(),
         warnings,
         configuration: Some(terrace_lang::configuration_json(
@@ -296,6 +302,7 @@ pub async fn make_plan(
 
     match opts.mode {
         PlanMode::RefreshOnly => {
+            plan.refreshed = refreshed;
             return Ok((plan, providers));
         }
         PlanMode::Destroy => {
@@ -313,6 +320,7 @@ pub async fn make_plan(
                     },
                 );
             }
+            plan.refreshed = refreshed;
             return Ok((plan, providers));
         }
         PlanMode::Normal => {}
@@ -328,6 +336,7 @@ pub async fn make_plan(
         moved: &moved,
     };
     let (changes, table) = walk.run().await?;
+    plan.refreshed = refreshed;
     plan.changes = changes;
     check_target_addresses(env, &prior, &plan.changes, opts)?;
     add_targeting_warning(&mut plan);

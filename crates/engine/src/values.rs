@@ -169,7 +169,7 @@ fn collect_secret_strings(v: &Value, inside: bool, out: &mut std::collections::B
     match v {
         Value::Sensitive(inner) => collect_secret_strings(inner, true, out),
         Value::String(s) if inside && !s.is_empty() => {
-            out.insert(s.clone());
+            out.insert(s.to_string());
         }
         Value::List(xs) | Value::Set(xs) => xs
             .iter()
@@ -186,7 +186,9 @@ fn mark_copies(v: Value, secrets: &std::collections::BTreeSet<String>) -> Value 
         return v;
     }
     match v {
-        Value::String(s) if secrets.contains(&s) => Value::Sensitive(Box::new(Value::String(s))),
+        Value::String(s) if secrets.contains(s.as_str()) => {
+            Value::Sensitive(Box::new(Value::String(s)))
+        }
         Value::List(xs) => Value::List(xs.into_iter().map(|x| mark_copies(x, secrets)).collect()),
         Value::Set(xs) => Value::Set(xs.into_iter().map(|x| mark_copies(x, secrets)).collect()),
         Value::Map(m) => Value::Map(

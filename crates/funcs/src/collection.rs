@@ -106,7 +106,7 @@ pub(crate) fn coalesce(a: &Args<'_>, _: &FuncContext) -> R {
             Value::String(s) if s.is_empty() => continue,
             other => {
                 if mixed_to_string && let Some(s) = convert::to_string(other) {
-                    return Ok(Value::String(s));
+                    return Ok(Value::string(s));
                 }
                 return Ok(other.clone());
             }
@@ -148,7 +148,7 @@ pub(crate) fn compact(a: &Args<'_>, _: &FuncContext) -> R {
                     )
                 })?;
                 if !s.is_empty() {
-                    out.push(Value::String(s));
+                    out.push(Value::string(s));
                 }
             }
         }
@@ -260,7 +260,7 @@ pub(crate) fn index(a: &Args<'_>, _: &FuncContext) -> R {
 pub(crate) fn keys(a: &Args<'_>, _: &FuncContext) -> R {
     let m = a.map(0)?;
     Ok(Value::List(
-        m.keys().map(|k| Value::String(k.clone())).collect(),
+        m.keys().map(|k| Value::string(k.clone())).collect(),
     ))
 }
 
@@ -299,7 +299,7 @@ pub(crate) fn lookup(a: &Args<'_>, _: &FuncContext) -> R {
     // of strings comes back as a string.
     let all_strings = !m.is_empty() && m.values().all(|v| matches!(v, Value::String(_)));
     if all_strings && matches!(default, Value::Number(_) | Value::Bool(_)) {
-        return Ok(convert::to_string(&default).map_or(default, Value::String));
+        return Ok(convert::to_string(&default).map_or(default, Value::string));
     }
     Ok(default)
 }
@@ -532,7 +532,7 @@ pub(crate) fn sort(a: &Args<'_>, _: &FuncContext) -> R {
         out.push(s);
     }
     out.sort();
-    Ok(Value::List(out.into_iter().map(Value::String).collect()))
+    Ok(Value::List(out.into_iter().map(Value::string).collect()))
 }
 
 pub(crate) fn sum(a: &Args<'_>, _: &FuncContext) -> R {
@@ -559,7 +559,7 @@ pub(crate) fn transpose(a: &Args<'_>, _: &FuncContext) -> R {
         for el in list {
             let s = convert::to_string(el)
                 .ok_or_else(|| a.invalid(0, "map of lists of strings required"))?;
-            out.entry(s).or_default().push(Value::String(k.clone()));
+            out.entry(s).or_default().push(Value::string(k.clone()));
         }
     }
     Ok(Value::Map(
@@ -636,7 +636,7 @@ pub(crate) fn tostring(a: &Args<'_>, _: &FuncContext) -> R {
     match a.get(0) {
         Value::Null => Ok(Value::Null),
         other => convert::to_string(other)
-            .map(Value::String)
+            .map(Value::string)
             .ok_or_else(|| a.invalid(0, format!("cannot convert {} to string", other.type_name()))),
     }
 }

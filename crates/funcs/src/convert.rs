@@ -8,7 +8,7 @@ use terrace_core::{Number, Value};
 /// bools as `true`/`false`. `None` for null and collections.
 pub(crate) fn to_string(v: &Value) -> Option<String> {
     match v.unmarked() {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s.to_string()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
@@ -161,7 +161,7 @@ pub(crate) fn unify(vals: Vec<Value>) -> Result<Vec<Value>, String> {
     Ok(vals
         .into_iter()
         .map(|v| match to_string(&v) {
-            Some(s) if kind(&v).is_some() => Value::String(s),
+            Some(s) if kind(&v).is_some() => Value::string(s),
             _ => v,
         })
         .collect())

@@ -29,14 +29,14 @@ pub(crate) fn digest(hash: Hash, data: &[u8]) -> Vec<u8> {
 }
 
 fn hex_hash(a: &Args<'_>, hash: Hash) -> R {
-    Ok(Value::String(hex::encode(digest(
+    Ok(Value::string(hex::encode(digest(
         hash,
         a.string(0)?.as_bytes(),
     ))))
 }
 
 fn base64_hash(a: &Args<'_>, hash: Hash) -> R {
-    Ok(Value::String(
+    Ok(Value::string(
         STANDARD.encode(digest(hash, a.string(0)?.as_bytes())),
     ))
 }
@@ -66,7 +66,7 @@ pub(crate) fn base64sha512(a: &Args<'_>, _: &FuncContext) -> R {
 }
 
 pub(crate) fn uuid(_: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::String(uuid::Uuid::new_v4().to_string()))
+    Ok(Value::string(uuid::Uuid::new_v4().to_string()))
 }
 
 /// A name-based (SHA-1, version 5) UUID per RFC 4122.
@@ -96,5 +96,5 @@ pub(crate) fn uuidv5(a: &Args<'_>, _: &FuncContext) -> R {
     bytes.copy_from_slice(&sum[..16]);
     bytes[6] = (bytes[6] & 0x0f) | 0x50;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    Ok(Value::String(uuid::Uuid::from_bytes(bytes).to_string()))
+    Ok(Value::string(uuid::Uuid::from_bytes(bytes).to_string()))
 }

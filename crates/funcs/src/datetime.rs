@@ -168,7 +168,7 @@ pub(crate) fn formatdate(a: &Args<'_>, _: &FuncContext) -> R {
             _ => return Err(a.error(0, format!("invalid date format verb {tok:?}"))),
         }
     }
-    Ok(Value::String(out))
+    Ok(Value::string(out))
 }
 
 /// Parse a duration as Go's `time.ParseDuration` ("1h30m", "-1.5h", "300ms").
@@ -267,7 +267,7 @@ pub(crate) fn timeadd(a: &Args<'_>, _: &FuncContext) -> R {
     let sum = t
         .checked_add_signed(chrono::Duration::nanoseconds(ns))
         .ok_or_else(|| a.error(1, "the resulting time is out of range"))?;
-    Ok(Value::String(rfc3339(&sum)))
+    Ok(Value::string(rfc3339(&sum)))
 }
 
 pub(crate) fn timecmp(a: &Args<'_>, _: &FuncContext) -> R {
@@ -281,5 +281,5 @@ pub(crate) fn timecmp(a: &Args<'_>, _: &FuncContext) -> R {
 }
 
 pub(crate) fn timestamp(_: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::String(rfc3339(&Utc::now().fixed_offset())))
+    Ok(Value::string(rfc3339(&Utc::now().fixed_offset())))
 }

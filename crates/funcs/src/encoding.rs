@@ -10,7 +10,7 @@ use terrace_core::Value;
 type R = Result<Value, FuncError>;
 
 pub(crate) fn base64encode(a: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::String(STANDARD.encode(a.string(0)?)))
+    Ok(Value::string(STANDARD.encode(a.string(0)?)))
 }
 
 pub(crate) fn base64decode(a: &Args<'_>, _: &FuncContext) -> R {
@@ -23,7 +23,7 @@ pub(crate) fn base64decode(a: &Args<'_>, _: &FuncContext) -> R {
             format!("failed to decode base64 data {}", a.quote(0, &s)),
         )
     })?;
-    String::from_utf8(bytes).map(Value::String).map_err(|_| {
+    String::from_utf8(bytes).map(Value::string).map_err(|_| {
         a.error(
             0,
             "the result of decoding the provided string is not valid UTF-8",
@@ -96,7 +96,7 @@ fn write_json_string(s: &str, out: &mut String) {
 
 pub(crate) fn jsonencode(a: &Args<'_>, _: &FuncContext) -> R {
     json_encode(a.get(0))
-        .map(Value::String)
+        .map(Value::string)
         .map_err(|e| a.error(0, e))
 }
 
@@ -126,7 +126,7 @@ pub(crate) fn urlencode(a: &Args<'_>, _: &FuncContext) -> R {
             other => out.push_str(&format!("%{other:02X}")),
         }
     }
-    Ok(Value::String(out))
+    Ok(Value::string(out))
 }
 
 /// Go's `url.QueryUnescape`.
@@ -163,7 +163,7 @@ pub(crate) fn urldecode(a: &Args<'_>, _: &FuncContext) -> R {
             }
         }
     }
-    String::from_utf8(out).map(Value::String).map_err(|_| {
+    String::from_utf8(out).map(Value::string).map_err(|_| {
         a.error(
             0,
             "the result of decoding the provided string is not valid UTF-8",
@@ -270,7 +270,7 @@ pub(crate) fn csvdecode(a: &Args<'_>, _: &FuncContext) -> R {
             let m: BTreeMap<String, Value> = header
                 .iter()
                 .cloned()
-                .zip(r.into_iter().map(Value::String))
+                .zip(r.into_iter().map(Value::string))
                 .collect();
             Value::Map(m)
         })

@@ -7,7 +7,7 @@ use crate::{FuncContext, FuncError};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::path::{Path, PathBuf};
-use terrace_core::Value;
+use terrace_core::{SharedStr, Value};
 
 type R = Result<Value, FuncError>;
 
@@ -61,9 +61,60 @@ fn read(a: &Args<'_>, ctx: &FuncContext) -> Result<(String, Vec<u8>), FuncError>
     }
 }
 
+/// Files at least this large are read once per process while unchanged:
+/// `file()` in a block with `count = 1000` then gives every instance the same
+/// shared string instead of a copy each.
+const SHARED_FILE_BYTES: u64 = 64 * 1024;
+
+/// A large file's text as last read, with what identifies that version.
+struct SharedFile {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    text: SharedStr,
+}
+
+type SharedFiles = std::sync::Mutex<std::collections::HashMap<PathBuf, SharedFile>>;
+
+fn shared_files() -> &'static SharedFiles {
+    static FILES: std::sync::OnceLock<SharedFiles> = std::sync::OnceLock::new();
+    FILES.get_or_init(Default::default)
+}
+
+/// The text of a large file read before, if it has the same length and
+/// modification time now.
+fn shared_text(full: &Path) -> Option<SharedStr> {
+    let meta = std::fs::metadata(full).ok()?;
+    if meta.len() < SHARED_FILE_BYTES {
+        return None;
+    }
+    let files = shared_files().lock().ok()?;
+    let f = files.get(full)?;
+    (f.len == meta.len() && f.modified == meta.modified().ok()).then(|| f.text.clone())
+}
+
 pub(crate) fn file(a: &Args<'_>, ctx: &FuncContext) -> R {
+    let (_, full) = resolve(a, ctx, 0)?;
+    if let Some(text) = shared_text(&full) {
+        return Ok(Value::String(text));
+    }
+    let before = std::fs::metadata(&full).ok();
     let (given, bytes) = read(a, ctx)?;
-    String::from_utf8(bytes).map(Value::String).map_err(|_| {
+    let text = String::from_utf8(bytes).map(SharedStr::from);
+    if let (Ok(text), Some(meta)) = (&text, before)
+        && meta.len() >= SHARED_FILE_BYTES
+        && meta.len() == text.len() as u64
+        && let Ok(mut files) = shared_files().lock()
+    {
+        files.insert(
+            full,
+            SharedFile {
+                len: meta.len(),
+                modified: meta.modified().ok(),
+                text: text.clone(),
+            },
+        );
+    }
+    text.map(Value::String).map_err(|_| {
         a.error(
             0,
             format!(
@@ -75,13 +126,13 @@ pub(crate) fn file(a: &Args<'_>, ctx: &FuncContext) -> R {
 }
 
 pub(crate) fn filebase64(a: &Args<'_>, ctx: &FuncContext) -> R {
-    Ok(Value::String(STANDARD.encode(read(a, ctx)?.1)))
+    Ok(Value::string(STANDARD.encode(read(a, ctx)?.1)))
 }
 
 fn file_hash(a: &Args<'_>, ctx: &FuncContext, hash: Hash, base64: bool) -> R {
     let bytes = read(a, ctx)?.1;
     let sum = digest(hash, &bytes);
-    Ok(Value::String(if base64 {
+    Ok(Value::string(if base64 {
         STANDARD.encode(sum)
     } else {
         hex::encode(sum)
@@ -129,7 +180,7 @@ pub(crate) fn fileexists(a: &Args<'_>, ctx: &FuncContext) -> R {
 pub(crate) fn pathexpand(a: &Args<'_>, _: &FuncContext) -> R {
     let path = a.string(0)?;
     expand_home(&path)
-        .map(Value::String)
+        .map(Value::string)
         .map_err(|e| a.error(0, e))
 }
 
@@ -161,12 +212,12 @@ pub(crate) fn clean(path: &str) -> String {
 pub(crate) fn abspath(a: &Args<'_>, _: &FuncContext) -> R {
     let path = a.string(0)?.replace('\\', "/");
     if path.starts_with('/') {
-        return Ok(Value::String(clean(&path)));
+        return Ok(Value::string(clean(&path)));
     }
     let cwd = std::env::current_dir()
         .map_err(|e| a.error(0, format!("cannot find the current directory: {e}")))?;
     let cwd = cwd.to_string_lossy().replace('\\', "/");
-    Ok(Value::String(clean(&format!("{cwd}/{path}"))))
+    Ok(Value::string(clean(&format!("{cwd}/{path}"))))
 }
 
 pub(crate) fn basename(a: &Args<'_>, _: &FuncContext) -> R {
@@ -187,7 +238,7 @@ pub(crate) fn dirname(a: &Args<'_>, _: &FuncContext) -> R {
         Some(i) => &path[..=i],
         None => "",
     };
-    Ok(Value::String(clean(dir)))
+    Ok(Value::string(clean(dir)))
 }
 
 // ---- fileset -------------------------------------------------------------
@@ -438,7 +489,7 @@ pub(crate) fn fileset(a: &Args<'_>, ctx: &FuncContext) -> R {
     let matched: Vec<Value> = files
         .into_iter()
         .filter(|f| glob.matches(&f.split('/').collect::<Vec<_>>()))
-        .map(Value::String)
+        .map(Value::string)
         .collect();
     Ok(Value::set(matched))
 }

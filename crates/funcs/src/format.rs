@@ -31,7 +31,7 @@ fn fail(value: Option<usize>, message: String) -> FmtError {
 pub(crate) fn format(a: &Args<'_>, _: &FuncContext) -> R {
     let spec = a.string(0)?;
     format_values(&spec, a.rest(1))
-        .map(Value::String)
+        .map(Value::string)
         .map_err(|e| FuncError {
             arg: Some(e.value.map_or(0, |v| v + 1)),
             message: e.message,
@@ -43,7 +43,7 @@ pub(crate) fn formatlist(a: &Args<'_>, _: &FuncContext) -> R {
     let vals = a.rest(1);
     if vals.is_empty() {
         let s = format_values(&spec, vals).map_err(|e| FuncError::at(0, e.message))?;
-        return Ok(Value::List(vec![Value::String(s)]));
+        return Ok(Value::List(vec![Value::string(s)]));
     }
     let mut len: Option<(usize, usize)> = None; // (length, argument index)
     for (i, v) in vals.iter().enumerate() {
@@ -81,7 +81,7 @@ pub(crate) fn formatlist(a: &Args<'_>, _: &FuncContext) -> R {
         }
         let s = format_values(&spec, &row)
             .map_err(|e| FuncError::new(format!("error on format iteration {n}: {}", e.message)))?;
-        out.push(Value::String(s));
+        out.push(Value::string(s));
     }
     Ok(Value::List(out))
 }
@@ -242,7 +242,7 @@ fn append(verb: &Verb, out: &mut String, vals: &[Value]) -> Result<(), FmtError>
     match verb.mode {
         'v' => {
             let s = match val {
-                Value::String(s) if !verb.sharp => s.clone(),
+                Value::String(s) if !verb.sharp => s.to_string(),
                 Value::Number(n) if !verb.sharp => go_float(n.to_f64(), 'g', None),
                 other => json_encode(other).map_err(|e| unsupported(&e))?,
             };
@@ -288,7 +288,7 @@ fn append(verb: &Verb, out: &mut String, vals: &[Value]) -> Result<(), FmtError>
                 s = graphemes(&s).into_iter().take(p).collect();
             }
             if verb.mode == 'q' {
-                s = json_encode(&Value::String(s)).map_err(|e| unsupported(&e))?;
+                s = json_encode(&Value::string(s)).map_err(|e| unsupported(&e))?;
             }
             out.push_str(&pad(verb, s));
         }

@@ -143,7 +143,7 @@ pub(crate) fn cidrhost(a: &Args<'_>, _: &FuncContext) -> R {
         }
         n
     };
-    Ok(Value::String(format_ip(net.bits, net.addr | host)))
+    Ok(Value::string(format_ip(net.bits, net.addr | host)))
 }
 
 pub(crate) fn cidrnetmask(a: &Args<'_>, _: &FuncContext) -> R {
@@ -158,7 +158,7 @@ pub(crate) fn cidrnetmask(a: &Args<'_>, _: &FuncContext) -> R {
             ),
         ));
     }
-    Ok(Value::String(format_ip(32, mask(net.len, 32))))
+    Ok(Value::string(format_ip(32, mask(net.len, 32))))
 }
 
 pub(crate) fn cidrsubnet(a: &Args<'_>, _: &FuncContext) -> R {
@@ -194,7 +194,7 @@ pub(crate) fn cidrsubnet(a: &Args<'_>, _: &FuncContext) -> R {
     } else {
         (netnum as u128) << shift
     };
-    Ok(Value::String(format_net(&Net {
+    Ok(Value::string(format_net(&Net {
         bits: net.bits,
         addr: net.addr | offset,
         len: new_len,
@@ -249,7 +249,7 @@ pub(crate) fn cidrsubnets(a: &Args<'_>, _: &FuncContext) -> R {
             .checked_add(1)
             .filter(|c| *c <= all_ones(bits));
         current = Some(subnet);
-        out.push(Value::String(format_net(&subnet)));
+        out.push(Value::string(format_net(&subnet)));
     }
     Ok(Value::List(out))
 }

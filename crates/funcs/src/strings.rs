@@ -68,7 +68,7 @@ pub(crate) fn char_count(s: &str) -> usize {
 
 pub(crate) fn chomp(a: &Args<'_>, _: &FuncContext) -> R {
     let s = a.string(0)?;
-    Ok(Value::String(s.trim_end_matches(['\r', '\n']).to_string()))
+    Ok(Value::string(s.trim_end_matches(['\r', '\n']).to_string()))
 }
 
 pub(crate) fn endswith(a: &Args<'_>, _: &FuncContext) -> R {
@@ -91,14 +91,14 @@ pub(crate) fn indent(a: &Args<'_>, _: &FuncContext) -> R {
     }
     let lines = s.matches('\n').count();
     if lines == 0 {
-        return Ok(Value::String(s));
+        return Ok(Value::string(s));
     }
     let spaces = usize::try_from(spaces).unwrap_or(usize::MAX);
     if spaces.saturating_mul(lines).saturating_add(s.len()) > MAX_OUTPUT {
         return Err(a.error(0, "the indented string would be too large"));
     }
     let pad = format!("\n{}", " ".repeat(spaces));
-    Ok(Value::String(s.replace('\n', &pad)))
+    Ok(Value::string(s.replace('\n', &pad)))
 }
 
 pub(crate) fn join(a: &Args<'_>, _: &FuncContext) -> R {
@@ -124,15 +124,15 @@ pub(crate) fn join(a: &Args<'_>, _: &FuncContext) -> R {
             parts.push(s);
         }
     }
-    Ok(Value::String(parts.join(&sep)))
+    Ok(Value::string(parts.join(&sep)))
 }
 
 pub(crate) fn lower(a: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::String(a.string(0)?.to_lowercase()))
+    Ok(Value::string(a.string(0)?.to_lowercase()))
 }
 
 pub(crate) fn upper(a: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::String(a.string(0)?.to_uppercase()))
+    Ok(Value::string(a.string(0)?.to_uppercase()))
 }
 
 fn compile(a: &Args<'_>, i: usize, pattern: &str) -> Result<regex::Regex, FuncError> {
@@ -222,7 +222,7 @@ pub(crate) fn replace(a: &Args<'_>, _: &FuncContext) -> R {
         {
             return Err(a.error(2, "the result would be too large"));
         }
-        return Ok(Value::String(
+        return Ok(Value::string(
             re.replace_all(&s, replacement.as_str()).into_owned(),
         ));
     }
@@ -236,14 +236,14 @@ pub(crate) fn replace(a: &Args<'_>, _: &FuncContext) -> R {
             return Err(a.error(2, "the result would be too large"));
         }
     }
-    Ok(Value::String(s.replace(&substr, &replacement)))
+    Ok(Value::string(s.replace(&substr, &replacement)))
 }
 
 pub(crate) fn split(a: &Args<'_>, _: &FuncContext) -> R {
     let sep = a.string(0)?;
     let s = a.string(1)?;
     let parts: Vec<Value> = if sep.is_empty() {
-        s.chars().map(|c| Value::String(c.to_string())).collect()
+        s.chars().map(|c| Value::string(c.to_string())).collect()
     } else {
         s.split(sep.as_str()).map(Value::string).collect()
     };
@@ -252,7 +252,9 @@ pub(crate) fn split(a: &Args<'_>, _: &FuncContext) -> R {
 
 pub(crate) fn strrev(a: &Args<'_>, _: &FuncContext) -> R {
     let s = a.string(0)?;
-    Ok(Value::String(graphemes(&s).into_iter().rev().collect()))
+    Ok(Value::string(
+        graphemes(&s).into_iter().rev().collect::<String>(),
+    ))
 }
 
 pub(crate) fn substr(a: &Args<'_>, _: &FuncContext) -> R {
@@ -273,7 +275,7 @@ pub(crate) fn substr(a: &Args<'_>, _: &FuncContext) -> R {
     } else {
         start.saturating_add(length as usize).min(g.len())
     };
-    Ok(Value::String(g[start..end].concat()))
+    Ok(Value::string(g[start..end].concat()))
 }
 
 /// Go's `strings.Title` word separators.
@@ -299,13 +301,13 @@ pub(crate) fn title(a: &Args<'_>, _: &FuncContext) -> R {
         }
         prev_sep = is_separator(c);
     }
-    Ok(Value::String(out))
+    Ok(Value::string(out))
 }
 
 pub(crate) fn trim(a: &Args<'_>, _: &FuncContext) -> R {
     let s = a.string(0)?;
     let cutset: Vec<char> = a.string(1)?.chars().collect();
-    Ok(Value::String(
+    Ok(Value::string(
         s.trim_matches(|c| cutset.contains(&c)).to_string(),
     ))
 }
@@ -313,7 +315,7 @@ pub(crate) fn trim(a: &Args<'_>, _: &FuncContext) -> R {
 pub(crate) fn trimprefix(a: &Args<'_>, _: &FuncContext) -> R {
     let s = a.string(0)?;
     let prefix = a.string(1)?;
-    Ok(Value::String(
+    Ok(Value::string(
         s.strip_prefix(prefix.as_str()).unwrap_or(&s).to_string(),
     ))
 }
@@ -321,11 +323,11 @@ pub(crate) fn trimprefix(a: &Args<'_>, _: &FuncContext) -> R {
 pub(crate) fn trimsuffix(a: &Args<'_>, _: &FuncContext) -> R {
     let s = a.string(0)?;
     let suffix = a.string(1)?;
-    Ok(Value::String(
+    Ok(Value::string(
         s.strip_suffix(suffix.as_str()).unwrap_or(&s).to_string(),
     ))
 }
 
 pub(crate) fn trimspace(a: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::String(a.string(0)?.trim().to_string()))
+    Ok(Value::string(a.string(0)?.trim().to_string()))
 }

@@ -18,7 +18,7 @@ pub(crate) fn base64gzip(a: &Args<'_>, _: &FuncContext) -> R {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(s.as_bytes())
         .and_then(|_| enc.finish())
-        .map(|bytes| Value::String(STANDARD.encode(bytes)))
+        .map(|bytes| Value::string(STANDARD.encode(bytes)))
         .map_err(|e| a.error(0, format!("failed to compress: {e}")))
 }
 
@@ -89,7 +89,7 @@ pub(crate) fn textencodebase64(a: &Args<'_>, _: &FuncContext) -> R {
             out
         }
     };
-    Ok(Value::String(STANDARD.encode(bytes)))
+    Ok(Value::string(STANDARD.encode(bytes)))
 }
 
 pub(crate) fn textdecodebase64(a: &Args<'_>, _: &FuncContext) -> R {
@@ -133,7 +133,7 @@ pub(crate) fn textdecodebase64(a: &Args<'_>, _: &FuncContext) -> R {
             bytes.iter().map(|b| *b as char).collect()
         }
     };
-    Ok(Value::String(text))
+    Ok(Value::string(text))
 }
 
 /// A bcrypt hash (random salt, so impure); cost defaults to 10 as in Terraform.
@@ -147,7 +147,7 @@ pub(crate) fn bcrypt(a: &Args<'_>, _: &FuncContext) -> R {
         ));
     }
     bcrypt::hash(s, cost as u32)
-        .map(Value::String)
+        .map(Value::string)
         .map_err(|e| a.error(0, format!("failed to hash: {e}")))
 }
 
@@ -176,7 +176,7 @@ pub(crate) fn rsadecrypt(a: &Args<'_>, _: &FuncContext) -> R {
         )
     })?;
     String::from_utf8(plain)
-        .map(Value::String)
+        .map(Value::string)
         .map_err(|_| a.error(0, "the decrypted data is not valid UTF-8"))
 }
 
@@ -185,7 +185,7 @@ static PLAN_TIME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// The time the plan was made: fixed for the whole run (every call in one
 /// plan returns the same value), unlike `timestamp`.
 pub(crate) fn plantimestamp(_: &Args<'_>, _: &FuncContext) -> R {
-    Ok(Value::String(
+    Ok(Value::string(
         PLAN_TIME
             .get_or_init(|| chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .clone(),
@@ -203,7 +203,7 @@ mod tests {
     use terrace_core::Value;
 
     fn s(x: &str) -> Value {
-        Value::String(x.to_string())
+        Value::string(x.to_string())
     }
 
     fn ok(name: &str, args: Vec<Value>) -> Value {
@@ -223,7 +223,9 @@ mod tests {
         let Value::String(b) = ok("base64gzip", vec![s("hello world")]) else {
             panic!()
         };
-        let bytes = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b.as_bytes())
+            .unwrap();
         assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip magic");
         let mut out = String::new();
         flate2::read::GzDecoder::new(&bytes[..])

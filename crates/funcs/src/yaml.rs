@@ -48,7 +48,7 @@ fn from_yaml(y: Yaml) -> Result<Value, String> {
                 .or_else(|| n.as_f64().and_then(terrace_core::Number::from_f64))
                 .ok_or("number out of range")?,
         ),
-        Yaml::String(s) => Value::String(s),
+        Yaml::String(s) => Value::string(s),
         Yaml::Sequence(xs) => Value::List(xs.into_iter().map(from_yaml).collect::<Result<_, _>>()?),
         Yaml::Mapping(m) => {
             let mut out = BTreeMap::new();
@@ -63,7 +63,7 @@ fn from_yaml(y: Yaml) -> Result<Value, String> {
 
 pub(crate) fn yamlencode(a: &Args<'_>, _: &FuncContext) -> R {
     yaml_encode(a.get(0))
-        .map(Value::String)
+        .map(Value::string)
         .map_err(|e| a.error(0, e))
 }
 

@@ -2103,3 +2103,38 @@ fn hostile_inputs() {
         );
     }
 }
+
+/// A large file read by `file()` again while unchanged is the same shared
+/// string (no copy per call); once changed on disk, the new text is read.
+#[test]
+fn large_file_text_is_shared_until_the_file_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.txt");
+    let text = "a".repeat(100 * 1024);
+    std::fs::write(&path, &text).expect("write");
+    let ctx = FuncContext::new(dir.path());
+    let read = || match call("file", vec![s("big.txt")], &ctx).expect("file") {
+        Value::String(t) => t,
+        other => panic!("file() gave {other:?}"),
+    };
+    let (first, second) = (read(), read());
+    assert_eq!(&*first, text.as_str());
+    assert!(std::sync::Arc::ptr_eq(first.as_arc(), second.as_arc()));
+    // Same length, other content: the modification time tells them apart.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let changed = "b".repeat(100 * 1024);
+    std::fs::write(&path, &changed).expect("rewrite");
+    let filetime = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_modified(filetime))
+        .expect("set mtime");
+    assert_eq!(&*read(), changed.as_str());
+    // Shorter: the length alone tells.
+    std::fs::write(&path, "small").expect("rewrite");
+    assert_eq!(&*read(), "small");
+    // Small files are read each time, never shared.
+    let (a, b) = (read(), read());
+    assert!(!std::sync::Arc::ptr_eq(a.as_arc(), b.as_arc()));
+}

@@ -1212,7 +1212,7 @@ impl Loader<'_> {
 
     fn literal_string(&mut self, file: &SourceFile, a: &Attribute) -> Option<String> {
         match eval_const(&a.value, file, Path::new(".")) {
-            Ok(Value::String(s)) => Some(s),
+            Ok(Value::String(s)) => Some(s.to_string()),
             Ok(other) => {
                 self.err(
                     file,
@@ -1288,7 +1288,7 @@ impl Loader<'_> {
                                 }
                                 let req = match eval_const(&a.value, file, Path::new(".")) {
                                     Ok(Value::String(v)) => ProviderRequirement {
-                                        version: Some(v),
+                                        version: Some(v.to_string()),
                                         ..ProviderRequirement::default()
                                     },
                                     Ok(_) => {
@@ -1384,9 +1384,9 @@ impl Loader<'_> {
                 "source" | "version" => match eval_const(value, file, Path::new(".")) {
                     Ok(Value::String(s)) => {
                         if key == "source" {
-                            req.source = Some(s)
+                            req.source = Some(s.to_string())
                         } else {
-                            req.version = Some(s)
+                            req.version = Some(s.to_string())
                         }
                     }
                     Ok(other) => {

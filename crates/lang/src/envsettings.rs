@@ -374,7 +374,7 @@ pub(crate) fn parse_environment_block(
                     },
                     "promote_from" => match value {
                         Value::String(v) if v == pattern => diags.push(err(vspan, "Invalid promote_from", format!("\"{v}\" cannot be promoted from itself; name the environment changes must pass first (e.g. promote_from = \"stage\")."))),
-                        Value::String(v) if crate_env_name_ok(&v) => s.promote_from = Some(v),
+                        Value::String(v) if crate_env_name_ok(&v) => s.promote_from = Some(v.to_string()),
                         _ => diags.push(err(vspan, "Invalid promote_from", "promote_from must name one environment, e.g. promote_from = \"stage\".".into())),
                     },
                     "promote_within" | "max_ttl" | "default_ttl" => match value {
@@ -573,7 +573,7 @@ fn parse_freeze(
             }
         };
         let text = match (&value, key) {
-            (Value::String(s), _) => Some(s.clone()),
+            (Value::String(s), _) => Some(s.to_string()),
             (_, "days") => None,
             _ => {
                 diags.push(err(
@@ -665,7 +665,7 @@ fn parse_freeze(
         }
     }
     let reason = match reason {
-        Some(r) if !r.trim().is_empty() => r,
+        Some(r) if !r.trim().is_empty() => r.to_string(),
         _ => {
             diags.push(err(
                 header.clone(),

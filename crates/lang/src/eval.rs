@@ -110,7 +110,7 @@ impl<'a> Ctx<'a> {
             Expression::Null(_) => Ok(Value::Null),
             Expression::Bool(b) => Ok(Value::Bool(*b.value())),
             Expression::Number(n) => Ok(Value::Number(self.number_literal(n, span_of(e)))),
-            Expression::String(s) => Ok(Value::String(nfc(s.value()))),
+            Expression::String(s) => Ok(Value::string(nfc(s.value()))),
             Expression::Array(a) => {
                 let mut out = Vec::with_capacity(a.len());
                 let mut diags = Diagnostics::new();
@@ -139,7 +139,7 @@ impl<'a> Ctx<'a> {
                             let (kv, s) = kv.into_unmarked();
                             sens |= s;
                             match kv {
-                                Value::String(s) => Ok(s),
+                                Value::String(s) => Ok(s.to_string()),
                                 Value::Number(n) => Ok(n.to_string()),
                                 Value::Bool(b) => Ok(b.to_string()),
                                 Value::Unknown => {
@@ -373,7 +373,7 @@ impl<'a> Ctx<'a> {
             }
             Value::Map(m) => {
                 let k = match &key {
-                    Value::String(s) => s.clone(),
+                    Value::String(s) => s.to_string(),
                     Value::Number(n) => n.to_string(),
                     Value::Bool(b) => b.to_string(),
                     other => {
@@ -621,7 +621,7 @@ impl<'a> Ctx<'a> {
                 .map(|(i, x)| (Value::from(i as i64), x))
                 .collect(),
             Value::Set(xs) => xs.into_iter().map(|x| (x.clone(), x)).collect(),
-            Value::Map(m) => m.into_iter().map(|(k, x)| (Value::String(k), x)).collect(),
+            Value::Map(m) => m.into_iter().map(|(k, x)| (Value::string(k), x)).collect(),
             other => {
                 return Err(self.err(
                     span_of(&f.intro.collection_expr),
@@ -672,7 +672,7 @@ impl<'a> Ctx<'a> {
                         let (kv, s) = kv.into_unmarked();
                         result_sens |= s;
                         let key = match kv {
-                            Value::String(s) => s,
+                            Value::String(s) => s.to_string(),
                             Value::Number(n) => n.to_string(),
                             Value::Bool(b) => b.to_string(),
                             Value::Unknown => {
@@ -746,7 +746,7 @@ impl<'a> Ctx<'a> {
         if state.unknown {
             return Ok(Value::Unknown.mark_if(state.sensitive));
         }
-        Ok(Value::String(nfc_owned(out)).mark_if(state.sensitive))
+        Ok(Value::string(nfc_owned(out)).mark_if(state.sensitive))
     }
 
     fn render(
@@ -836,7 +836,7 @@ impl<'a> Ctx<'a> {
                                 .collect(),
                             Value::Set(xs) => xs.into_iter().map(|x| (x.clone(), x)).collect(),
                             Value::Map(m) => {
-                                m.into_iter().map(|(k, x)| (Value::String(k), x)).collect()
+                                m.into_iter().map(|(k, x)| (Value::string(k), x)).collect()
                             }
                             other => {
                                 return Err(self.err(
@@ -1135,7 +1135,7 @@ impl<'a> Ctx<'a> {
         let (first, first_sens) = it.next().unwrap_or(Value::Null).into_unmarked();
         let vars = it.next().unwrap_or(Value::Null);
         let first = match first {
-            Value::String(s) => s,
+            Value::String(s) => s.to_string(),
             Value::Unknown => return Ok(None),
             other => {
                 return Err(self.err(spans[0].clone(), "Invalid function argument", format!("Invalid value for argument 1 of \"{name}\": a string is required, but have {}.", other.type_name())));

@@ -206,7 +206,7 @@ impl Scope<'_> {
             (Some(InstanceKey::Int(i)), None) => (Some(*i), None),
             (Some(InstanceKey::Str(s)), Some(v)) => (None, Some((s.clone(), v.clone()))),
             (Some(InstanceKey::Str(s)), None) => {
-                (None, Some((s.clone(), Value::String(s.clone()))))
+                (None, Some((s.clone(), Value::string(s.clone()))))
             }
             _ => (None, None),
         };
@@ -301,7 +301,7 @@ impl Env for Scope<'_> {
                 (other, _) => Err(error(file, span, "Invalid \"count\" attribute", format!("The \"count\" object does not have an attribute named \"{other}\". The only supported attribute is count.index.")).into()),
             },
             RefSubject::Each(a) => match (a.as_str(), &self.each) {
-                ("key", Some((k, _))) => Ok(Arc::new(Value::String(k.clone()))),
+                ("key", Some((k, _))) => Ok(Arc::new(Value::string(k.clone()))),
                 ("value", Some((_, v))) => Ok(Arc::new(v.clone())),
                 ("key" | "value", None) => Err(error(
                     file,
@@ -313,17 +313,17 @@ impl Env for Scope<'_> {
                 (other, _) => Err(error(file, span, "Invalid \"each\" attribute", format!("The \"each\" object does not have an attribute named \"{other}\". The supported attributes are each.key and each.value.")).into()),
             },
             RefSubject::Path(a) => match a.as_str() {
-                "module" => Ok(Arc::new(Value::String(m.dir.to_string_lossy().into_owned()))),
-                "root" => Ok(Arc::new(Value::String(self.ev.config.root.dir.to_string_lossy().into_owned()))),
-                "cwd" => Ok(Arc::new(Value::String(self.ev.cwd.to_string_lossy().into_owned()))),
+                "module" => Ok(Arc::new(Value::string(m.dir.to_string_lossy().into_owned()))),
+                "root" => Ok(Arc::new(Value::string(self.ev.config.root.dir.to_string_lossy().into_owned()))),
+                "cwd" => Ok(Arc::new(Value::string(self.ev.cwd.to_string_lossy().into_owned()))),
                 other => Err(error(file, span, "Invalid \"path\" attribute", format!("The \"path\" object does not have an attribute named \"{other}\".{}", did_you_mean(other, ["module", "root", "cwd"]))).into()),
             },
             RefSubject::Terrace(a) => match a.as_str() {
-                "environment" => Ok(Arc::new(Value::String(self.ev.environment.clone()))),
+                "environment" => Ok(Arc::new(Value::string(self.ev.environment.clone()))),
                 other => Err(error(file, span, "Invalid \"terrace\" attribute", format!("The \"terrace\" object does not have an attribute named \"{other}\".{}", did_you_mean(other, ["environment"]))).into()),
             },
             RefSubject::Terraform(a) => match a.as_str() {
-                "workspace" => Ok(Arc::new(Value::String(self.ev.environment.clone()))),
+                "workspace" => Ok(Arc::new(Value::string(self.ev.environment.clone()))),
                 other => Err(error(file, span, "Invalid \"terraform\" attribute", format!("The \"terraform\" object does not have an attribute named \"{other}\". The only supported attribute is terraform.workspace.")).into()),
             },
         }
@@ -438,7 +438,7 @@ fn eval_dynamic(
             .map(|(i, x)| (Value::from(i as i64), x))
             .collect(),
         Value::Set(xs) => xs.into_iter().map(|x| (x.clone(), x)).collect(),
-        Value::Map(m) => m.into_iter().map(|(k, x)| (Value::String(k), x)).collect(),
+        Value::Map(m) => m.into_iter().map(|(k, x)| (Value::string(k), x)).collect(),
         other => {
             return Err(error(
                 ctx.file,
@@ -1302,7 +1302,7 @@ impl Evaluator {
                     }
                 };
                 let key = match v.unmarked() {
-                    Value::String(s) => InstanceKey::Str(s.clone()),
+                    Value::String(s) => InstanceKey::Str(s.to_string()),
                     Value::Number(n) => match n.to_string().parse::<i64>() {
                         Ok(i) if i >= 0 => InstanceKey::Int(i),
                         _ => {
@@ -1548,7 +1548,7 @@ fn expand_keys(
                 let mut out = Vec::new();
                 for x in xs {
                     match x.unmarked() {
-                        Value::String(s) => out.push(Expansion { key: Some(InstanceKey::Str(s.clone())), each_value: Some(Value::String(s.clone())) }),
+                        Value::String(s) => out.push(Expansion { key: Some(InstanceKey::Str(s.to_string())), each_value: Some(Value::string(s.clone())) }),
                         Value::Unknown => return Ok(None),
                         other => return Err(bad(format!("The given \"for_each\" argument value is unsuitable: \"for_each\" supports maps and sets of strings, but you have provided a set containing type {}.", other.type_name()))),
                     }
@@ -2497,7 +2497,7 @@ fn check_conditions(
             Value::Bool(false) => {
                 let msg = match eval_expr(ctx, &c.error_message) {
                     Ok(m) => match m.unmarked() {
-                        Value::String(s) => s.clone(),
+                        Value::String(s) => s.to_string(),
                         _ => "(the error_message is not a string)".to_string(),
                     },
                     Err(d) => d

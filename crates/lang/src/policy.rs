@@ -222,7 +222,7 @@ impl Policy {
             Ok(v) if v.contains_sensitive() => {
                 "(the error message includes a sensitive value, so it is not displayed)".into()
             }
-            Ok(Value::String(s)) => s,
+            Ok(Value::String(s)) => s.to_string(),
             Ok(Value::Unknown) => format!(
                 "policy \"{}\" failed (its error message refers to values known only after apply)",
                 self.name
@@ -421,7 +421,7 @@ fn parse_file(file: &Arc<SourceFile>, out: &mut Vec<Policy>, diags: &mut Diagnos
                     let mut out = Vec::new();
                     for x in xs {
                         match x {
-                            Value::String(s) if !s.is_empty() => out.push(s),
+                            Value::String(s) if !s.is_empty() => out.push(s.to_string()),
                             other => diags.push(err(
                                 span_of(e),
                                 "Incorrect attribute value type",

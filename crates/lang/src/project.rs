@@ -163,7 +163,7 @@ fn parse_project(
     let string_of = |e: &hcl_edit::expr::Expression, diags: &mut Diagnostics| match eval_const(
         e, &file, root,
     ) {
-        Ok(Value::String(s)) => Some(s),
+        Ok(Value::String(s)) => Some(s.to_string()),
         Ok(other) => {
             diags.push(err(
                 span_of(e),
@@ -425,7 +425,7 @@ fn parse_project(
                                 for x in xs {
                                     match x {
                                         Value::String(e) if NOTIFY_EVENTS.contains(&e.as_str()) => {
-                                            n.events.push(e)
+                                            n.events.push(e.to_string())
                                         }
                                         other => diags.push(err(
                                             span_of(&a.value),

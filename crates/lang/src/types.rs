@@ -181,8 +181,8 @@ fn convert_at(v: Value, ty: &TypeConstraint, path: &mut Vec<String>) -> Result<V
         TypeConstraint::Any => Ok(v),
         TypeConstraint::String => match v {
             Value::String(_) => Ok(v),
-            Value::Number(n) => Ok(Value::String(n.to_string())),
-            Value::Bool(b) => Ok(Value::String(b.to_string())),
+            Value::Number(n) => Ok(Value::string(n.to_string())),
+            Value::Bool(b) => Ok(Value::string(b.to_string())),
             other => Err(at(
                 path,
                 &format!("string required, but have {}", other.type_name()),

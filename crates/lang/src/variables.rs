@@ -304,7 +304,7 @@ fn read_var_file(
 /// A CLI or environment string: literal for string variables, else an HCL expression.
 fn parse_raw(var: &Variable, raw: &str, origin: &str) -> Result<Value, Box<Diagnostic>> {
     if var.wants_string_input() {
-        return Ok(Value::String(crate::eval::nfc(raw)));
+        return Ok(Value::string(crate::eval::nfc(raw)));
     }
     let bad = |detail: String| {
         Box::new(Diagnostic::error(

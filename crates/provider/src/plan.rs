@@ -26,11 +26,11 @@ pub fn convert_to_type(v: &Value, ty: &AttrType) -> Value {
     let out = match (ty, inner) {
         (_, Value::Null) => Value::Null,
         (_, Value::Unknown) => Value::Unknown,
-        (AttrType::String, Value::Number(n)) => Value::String(n.to_string()),
-        (AttrType::String, Value::Bool(b)) => Value::String(b.to_string()),
+        (AttrType::String, Value::Number(n)) => Value::string(n.to_string()),
+        (AttrType::String, Value::Bool(b)) => Value::string(b.to_string()),
         (AttrType::Number, Value::String(s)) => match terrace_core::Number::parse(s.trim()) {
             Some(n) => Value::Number(n),
-            None => Value::String(s),
+            None => Value::string(s),
         },
         (AttrType::Bool, Value::String(s)) if s == "true" || s == "false" => {
             Value::Bool(s == "true")

@@ -283,37 +283,33 @@ impl Codec {
                 found: state.format_version,
             });
         }
-        let json = serde_json::to_string(state).map_err(StateError::backend)?;
-        let (payload, encryption) = match &self.key {
-            None => (json, None),
-            Some(ks) => {
-                let kdf = ks.write_kdf.clone();
-                let key = self.derive(ks, Some(&kdf))?;
-                let cipher = Aes256Gcm::new_from_slice(&key).map_err(StateError::backend)?;
-                let mut nonce = [0u8; 12];
-                rand::rngs::OsRng.fill_bytes(&mut nonce);
-                let aad = aad(env, &state.lineage, state.serial);
-                let ct = cipher
-                    .encrypt(
-                        Nonce::from_slice(&nonce),
-                        Payload {
-                            msg: json.as_bytes(),
-                            aad: &aad,
-                        },
-                    )
-                    .map_err(|_| enc_err("encryption failed"))?;
-                let b64 = base64::engine::general_purpose::STANDARD;
-                (
-                    b64.encode(ct),
-                    Some(EncryptionHeader {
-                        algorithm: ALGORITHM.to_string(),
-                        key_id: Self::key_id(Some(&kdf), &key),
-                        nonce: b64.encode(nonce),
-                        kdf: Some(kdf),
-                    }),
-                )
-            }
+        let Some(ks) = &self.key else {
+            return encode_plain(state, meta, written_at);
         };
+        let json = serde_json::to_string(state).map_err(StateError::backend)?;
+        let kdf = ks.write_kdf.clone();
+        let key = self.derive(ks, Some(&kdf))?;
+        let cipher = Aes256Gcm::new_from_slice(&key).map_err(StateError::backend)?;
+        let mut nonce = [0u8; 12];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let aad = aad(env, &state.lineage, state.serial);
+        let ct = cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: json.as_bytes(),
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| enc_err("encryption failed"))?;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let payload = b64.encode(ct);
+        let encryption = Some(EncryptionHeader {
+            algorithm: ALGORITHM.to_string(),
+            key_id: Self::key_id(Some(&kdf), &key),
+            nonce: b64.encode(nonce),
+            kdf: Some(kdf),
+        });
         let sha256 = checksum(FORMAT_VERSION, state.serial, &state.lineage, &payload);
         let env = Envelope {
             terrace_state: FORMAT_VERSION,
@@ -694,6 +690,101 @@ pub(crate) fn random_key() -> [u8; 32] {
     k
 }
 
+/// The envelope of an unencrypted state, byte for byte what serialising an
+/// [`Envelope`] with the state JSON as its payload gives, written without
+/// holding the state JSON and its escaped copy at once: the state is
+/// serialised straight into the envelope's `payload` string (escaped as it
+/// is written), the checksum is computed over the unescaped bytes as they
+/// pass, and written into a placeholder in front of the payload at the end.
+fn encode_plain(
+    state: &State,
+    meta: &WriteMeta,
+    written_at: DateTime<Utc>,
+) -> Result<String, StateError> {
+    const TAIL: &str = "\",\"payload\":\"\"}";
+    let placeholder = "0".repeat(64);
+    let head = serde_json::to_string(&Envelope {
+        terrace_state: FORMAT_VERSION,
+        serial: state.serial,
+        lineage: state.lineage,
+        written_at,
+        operation: meta.operation.clone(),
+        who: meta.who.clone(),
+        encryption: None,
+        sha256: placeholder.clone(),
+        payload: String::new(),
+    })
+    .map_err(StateError::backend)?;
+    // `…,"sha256":"<placeholder>","payload":""}`: keep everything up to the
+    // payload's opening quote.
+    let Some(sha_at) = head
+        .strip_suffix(TAIL)
+        .filter(|h| h.ends_with(placeholder.as_str()))
+        .map(|h| h.len() - placeholder.len())
+    else {
+        return Err(StateError::backend(format!(
+            "unexpected envelope layout: {head}"
+        )));
+    };
+    let mut out = head.into_bytes();
+    out.truncate(out.len() - 2);
+    let mut sink = EscapingSink {
+        out,
+        sha: Sha256::new(),
+    };
+    sink.sha
+        .update(format!("{FORMAT_VERSION}\n{}\n{}\n", state.serial, state.lineage).as_bytes());
+    serde_json::to_writer(&mut sink, state).map_err(StateError::backend)?;
+    let EscapingSink { mut out, sha } = sink;
+    out.extend_from_slice(b"\"}");
+    out[sha_at..sha_at + 64].copy_from_slice(hex::encode(sha.finalize()).as_bytes());
+    String::from_utf8(out).map_err(StateError::backend)
+}
+
+/// Appends what is written to it as the inside of a JSON string (escaped as
+/// serde_json escapes strings) and hashes the unescaped bytes.
+struct EscapingSink {
+    out: Vec<u8>,
+    sha: Sha256,
+}
+
+impl std::io::Write for EscapingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.sha.update(buf);
+        let mut start = 0;
+        for (i, &b) in buf.iter().enumerate() {
+            let short = match b {
+                b'"' => b'"',
+                b'\\' => b'\\',
+                0x08 => b'b',
+                0x0c => b'f',
+                b'\n' => b'n',
+                b'\r' => b'r',
+                b'\t' => b't',
+                0x00..=0x1f => 0,
+                _ => continue,
+            };
+            self.out.extend_from_slice(&buf[start..i]);
+            start = i + 1;
+            if short == 0 {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                self.out.extend_from_slice(b"\\u00");
+                self.out.push(HEX[usize::from(b >> 4)]);
+                self.out.push(HEX[usize::from(b & 0xf)]);
+            } else {
+                self.out.push(b'\\');
+                self.out.push(short);
+            }
+        }
+        self.out.extend_from_slice(&buf[start..]);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn checksum(version: u32, serial: u64, lineage: &uuid::Uuid, payload: &str) -> String {
     let mut h = Sha256::new();
     h.update(format!("{version}\n{serial}\n{lineage}\n").as_bytes());
@@ -704,6 +795,57 @@ fn checksum(version: u32, serial: u64, lineage: &uuid::Uuid, payload: &str) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `encode` wrote before it streamed: the state JSON, then the
+    /// envelope around it.
+    fn encode_by_value(state: &State, meta: &WriteMeta, written_at: DateTime<Utc>) -> String {
+        let payload = serde_json::to_string(state).unwrap();
+        serde_json::to_string(&Envelope {
+            terrace_state: FORMAT_VERSION,
+            serial: state.serial,
+            lineage: state.lineage,
+            written_at,
+            operation: meta.operation.clone(),
+            who: meta.who.clone(),
+            encryption: None,
+            sha256: checksum(FORMAT_VERSION, state.serial, &state.lineage, &payload),
+            payload,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn streamed_plain_envelope_is_byte_identical() {
+        let mut st = sample();
+        let every_byte: String = (0u8..0x80).map(char::from).collect();
+        st.outputs.insert(
+            "tricky \"quoted\" \\ \u{7f} é 😀".into(),
+            crate::OutputState {
+                value: serde_json::json!({"all": every_byte, "nested": ["\\\"", "\u{2028}"]}),
+                sensitive: false,
+            },
+        );
+        let mut meta = WriteMeta::new("apply \"x\"");
+        meta.who = "ünï\\côde@host\n".into();
+        let at = Utc::now();
+        let streamed = Codec::new(None).encode("dev", &st, &meta, at).unwrap();
+        assert_eq!(streamed, encode_by_value(&st, &meta, at));
+        let (h, back) = Codec::new(None).decode(&streamed, "x", "dev").unwrap();
+        assert_eq!(h.who, meta.who);
+        assert_eq!(back, st);
+    }
+
+    #[test]
+    fn streamed_envelope_checksum_is_checked() {
+        let raw = Codec::new(None)
+            .encode("dev", &sample(), &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
+        let tampered = raw.replace("secret", "SECRET");
+        assert!(matches!(
+            Codec::new(None).decode(&tampered, "x", "dev"),
+            Err(StateError::Corrupt { .. })
+        ));
+    }
 
     fn sample() -> State {
         let mut s = State::new();

@@ -22,7 +22,7 @@ use terrace_provider::{AttrType, Attribute, ProviderError, Schema};
 fn lookup_filters(config: &Value, id_filter: &str, args: &[(&str, &str)]) -> Vec<Filter> {
     let mut filters = filters_from_config(config);
     let as_text = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,

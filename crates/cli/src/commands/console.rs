@@ -150,13 +150,13 @@ mod tests {
     #[test]
     fn values_print_in_terraform_console_notation() {
         let v = Value::map([
-            ("name", Value::String("a \"b\" ${c}".into())),
+            ("name", Value::string("a \"b\" ${c}")),
             ("n", Value::Number(3.into())),
             (
                 "list",
                 Value::List(vec![Value::Bool(true), Value::Null, Value::Unknown]),
             ),
-            ("secret", Value::String("x".into()).mark_if(true)),
+            ("secret", Value::string("x").mark_if(true)),
             ("empty", Value::Set(vec![])),
         ]);
         assert_eq!(
@@ -164,9 +164,9 @@ mod tests {
             "{\n  \"empty\" = toset([])\n  \"list\" = [\n    true,\n    null,\n    (known after apply),\n  ]\n  \"n\" = 3\n  \"name\" = \"a \\\"b\\\" $${c}\"\n  \"secret\" = (sensitive value)\n}"
         );
         assert_eq!(
-            console_value(&Value::String("a\nb\n".into()), 0),
+            console_value(&Value::string("a\nb\n"), 0),
             "<<EOT\na\nb\nEOT"
         );
-        assert_eq!(console_value(&Value::String("a\tb".into()), 0), "\"a\\tb\"");
+        assert_eq!(console_value(&Value::string("a\tb"), 0), "\"a\\tb\"");
     }
 }

@@ -238,16 +238,13 @@ mod tests {
                 Attribute::optional(AttrType::map_of(AttrType::String)),
             );
         let obj = Value::map([
-            ("id", Value::String("x-1".into())),
-            ("name", Value::String("a ${b}".into())),
+            ("id", Value::string("x-1")),
+            ("name", Value::string("a ${b}")),
             ("note", Value::Null),
-            ("password", Value::String("hunter2".into())),
+            ("password", Value::string("hunter2")),
             (
                 "tags",
-                Value::map([
-                    ("Name", Value::String("n".into())),
-                    ("a:b", Value::String("c".into())),
-                ]),
+                Value::map([("Name", Value::string("n")), ("a:b", Value::string("c"))]),
             ),
         ]);
         let addr: ResourceAddr = "test_thing.a".parse().unwrap();

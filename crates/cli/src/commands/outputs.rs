@@ -35,7 +35,7 @@ pub(crate) fn dotenv_name(k: &str) -> String {
 
 pub(crate) fn flat(v: &Value) -> String {
     match v.unmarked() {
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         other => json_of(other).to_string(),
     }
 }
@@ -140,7 +140,7 @@ pub(crate) fn append_github(pairs: &[(String, String)]) -> Result<()> {
 /// newline); anything else is an error, as in Terraform.
 pub(crate) fn raw_output(name: &str, v: &Value) -> Result<String> {
     match v.unmarked() {
-        Value::String(s) => Ok(s.clone()),
+        Value::String(s) => Ok(s.to_string()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
         other => bail!(
