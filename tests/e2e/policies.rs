@@ -46,8 +46,11 @@ async fn an_untagged_bucket_in_stage_is_denied_until_the_policy_only_warns() {
     let sfx = suffix();
     let p = policy_project(moto, "tags.tf", &tags_policy("deny"));
     let bucket = format!("untagged-{sfx}");
+    // A `stage*` name of its own: moto is shared, and another test's
+    // `stage` would see this bucket as unmanaged while it exists.
+    let env = format!("stage-{sfx}");
     p.write_env(
-        "stage",
+        &env,
         &[(
             "main.tf",
             &format!(
@@ -62,11 +65,12 @@ resource "aws_s3_bucket" "logs" {{
     );
 
     // The plan is denied: exit 1, the policy's message, where the policy is.
-    let r = p.run(&["plan", "-e", "stage", "--out", "stage.tfplan"]);
+    let r = p.run(&["plan", "-e", &env, "--out", "stage.tfplan"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
-        r.stderr
-            .contains("every bucket in stage needs CostCenter and Owner tags (aws_s3_bucket.logs)"),
+        r.stderr.contains(&format!(
+            "every bucket in {env} needs CostCenter and Owner tags (aws_s3_bucket.logs)"
+        )),
         "{}",
         r.all()
     );
@@ -76,7 +80,7 @@ resource "aws_s3_bucket" "logs" {{
     assert!(p.path().join("stage.tfplan").exists());
 
     // plan --json carries policy_results beside Terraform's fields.
-    let r = p.run(&["plan", "-e", "stage", "--json"]);
+    let r = p.run(&["plan", "-e", &env, "--json"]);
     assert_eq!(r.code, 1, "{}", r.all());
     let doc: serde_json::Value =
         serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
@@ -103,7 +107,7 @@ resource "aws_s3_bucket" "logs" {{
         r.all()
     );
     // Nor does apply without a plan file go ahead.
-    let r = p.run(&["apply", "-e", "stage", "--auto-approve"]);
+    let r = p.run(&["apply", "-e", &env, "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
         r.stderr.contains("needs CostCenter and Owner"),
@@ -116,7 +120,7 @@ resource "aws_s3_bucket" "logs" {{
     );
     // The ledger records both denied applies as refused (nothing changed),
     // not as failed, with the denial as the reason.
-    let r = p.run(&["log", "-e", "stage", "--format", "json"]);
+    let r = p.run(&["log", "-e", &env, "--format", "json"]);
     assert_eq!(r.code, 0, "{}", r.all());
     let recs: Vec<terrace_state::LedgerRecord> =
         serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
@@ -131,14 +135,14 @@ resource "aws_s3_bucket" "logs" {{
     }
 
     // The reports for CI: SARIF and JUnit.
-    let r = p.run(&["policy", "check", "-e", "stage", "--format", "sarif"]);
+    let r = p.run(&["policy", "check", "-e", &env, "--format", "sarif"]);
     assert_eq!(r.code, 1, "{}", r.all());
     let sarif: serde_json::Value =
         serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
     let res = &sarif["runs"][0]["results"][0];
     assert_eq!(res["level"], "error");
     assert_eq!(res["ruleId"], "cost-tags");
-    let r = p.run(&["policy", "check", "-e", "stage", "--format", "junit"]);
+    let r = p.run(&["policy", "check", "-e", &env, "--format", "junit"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
         r.stdout.contains("<failure type=\"policy-deny\""),
@@ -160,7 +164,7 @@ resource "aws_s3_bucket" "logs" {{
     // The policy becomes a warning: the saved plan is evaluated again (the
     // policies changed since it was saved) and applies, with the warning.
     write_policy(&p, "tags.tf", &tags_policy("warn"));
-    let r = p.run(&["plan", "-e", "stage"]);
+    let r = p.run(&["plan", "-e", &env]);
     assert_eq!(r.code, 0, "{}", r.all());
     assert!(r.stdout.contains("1 warned"), "{}", r.all());
     assert!(
@@ -183,7 +187,7 @@ resource "aws_s3_bucket" "logs" {{
     );
     assert!(bucket_exists(moto, &bucket).await);
 
-    let r = p.run(&["destroy", "-e", "stage", "--auto-approve"]);
+    let r = p.run(&["destroy", "-e", &env, "--auto-approve"]);
     assert_eq!(r.code, 0, "{}", r.all());
 }
 
@@ -333,8 +337,11 @@ async fn drift_reports_policies_failed_by_the_live_objects() {
 "#,
     );
     let bucket = format!("pab-{sfx}");
+    // Its own environment name: moto is shared, and another test's `stage`
+    // would see this bucket as unmanaged.
+    let env = format!("pab-{sfx}");
     p.write_env(
-        "stage",
+        &env,
         &[(
             "main.tf",
             &format!(
@@ -354,10 +361,10 @@ resource "aws_s3_bucket_public_access_block" "b" {{
             ),
         )],
     );
-    let r = p.run(&["apply", "-e", "stage", "--auto-approve"]);
+    let r = p.run(&["apply", "-e", &env, "--auto-approve"]);
     assert_eq!(r.code, 0, "{}", r.all());
     let drift_json = || {
-        let r = p.run(&["drift", "-e", "stage", "--format", "json"]);
+        let r = p.run(&["drift", "-e", &env, "--format", "json"]);
         let doc: serde_json::Value =
             serde_json::from_str(&r.stdout).unwrap_or_else(|_| panic!("{}", r.all()));
         (r, doc)
@@ -386,7 +393,7 @@ resource "aws_s3_bucket_public_access_block" "b" {{
     assert_eq!(res["message"], "aws_s3_bucket.b has no public access block");
 
     let r = p.run(&[
-        "drift", "-e", "stage", "--format", "junit", "--output", "d.xml", "--format", "sarif",
+        "drift", "-e", &env, "--format", "junit", "--output", "d.xml", "--format", "sarif",
     ]);
     assert_eq!(r.code, 2, "{}", r.all());
     let junit = std::fs::read_to_string(p.path().join("d.xml")).unwrap();
@@ -408,7 +415,7 @@ resource "aws_s3_bucket_public_access_block" "b" {{
         denial["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
         "policies/s3.tf"
     );
-    let r = p.run(&["drift", "-e", "stage"]);
+    let r = p.run(&["drift", "-e", &env]);
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(r.stdout.contains("1 denied"), "{}", r.all());
 }

@@ -326,9 +326,9 @@ async fn unimplemented_arguments_accepted_when_null_rejected_when_set() {
         p.plan_resource("aws_instance", None, &cfg, &ctx(env, "aws_instance.x"))
     };
     assert!(instance("associate_public_ip_address", Value::Null).is_ok());
-    assert!(instance("source_dest_check", Value::Bool(true)).is_ok());
+    assert!(instance("hibernation", Value::Bool(false)).is_ok());
     assert!(matches!(
-        instance("source_dest_check", Value::Bool(false)),
+        instance("hibernation", Value::Bool(true)),
         Err(ProviderError::InvalidArgument { .. })
     ));
     p.delete("aws_subnet", &subnet).await.unwrap();
