@@ -11,6 +11,11 @@ pub(crate) trait SchemaAttrs {
     /// Terraform's `tags` (optional) and `tags_all` (computed) maps, for
     /// every type the API can tag.
     fn tagged(self) -> Self;
+
+    /// Terraform's `name` (optional, computed when left out) and
+    /// `name_prefix` (optional), both forcing a new object when changed:
+    /// the pair of every type whose name AWS can generate.
+    fn named_or_prefixed(self) -> Self;
 }
 
 impl SchemaAttrs for Schema {
@@ -26,6 +31,17 @@ impl SchemaAttrs for Schema {
         .attr(
             "tags_all",
             Attribute::computed(AttrType::map_of(AttrType::String)),
+        )
+    }
+
+    fn named_or_prefixed(self) -> Self {
+        self.attr(
+            "name",
+            Attribute::optional_computed(AttrType::String).force_new(),
+        )
+        .attr(
+            "name_prefix",
+            Attribute::optional(AttrType::String).force_new(),
         )
     }
 }
@@ -62,6 +78,20 @@ mod tests {
         assert_eq!(
             s.attributes["tags_all"].ty,
             AttrType::map_of(AttrType::String)
+        );
+    }
+
+    #[test]
+    fn named_or_prefixed_declares_name_and_name_prefix_forcing_new() {
+        let s = Schema::new().named_or_prefixed();
+        assert_eq!(s.attributes.len(), 2);
+        assert_eq!(
+            s.attributes["name"],
+            Attribute::optional_computed(AttrType::String).force_new()
+        );
+        assert_eq!(
+            s.attributes["name_prefix"],
+            Attribute::optional(AttrType::String).force_new()
         );
     }
 }

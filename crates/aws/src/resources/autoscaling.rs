@@ -438,14 +438,7 @@ impl ResourceType for AutoscalingGroup {
     fn schema(&self) -> Schema {
         Schema::new()
             .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
-            .attr(
-                "name",
-                Attribute::optional_computed(AttrType::String).force_new(),
-            )
-            .attr(
-                "name_prefix",
-                Attribute::optional(AttrType::String).force_new(),
-            )
+            .named_or_prefixed()
             .attrs(
                 &["min_size", "max_size"],
                 Attribute::required(AttrType::Number),

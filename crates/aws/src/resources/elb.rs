@@ -501,14 +501,7 @@ impl ResourceType for Elb {
             Attribute::computed(AttrType::String),
         );
         computed
-            .attr(
-                "name",
-                Attribute::optional_computed(AttrType::String).force_new(),
-            )
-            .attr(
-                "name_prefix",
-                Attribute::optional(AttrType::String).force_new(),
-            )
+            .named_or_prefixed()
             .attr(
                 "internal",
                 Attribute::optional_computed(AttrType::Bool).force_new(),

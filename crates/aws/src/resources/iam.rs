@@ -203,15 +203,7 @@ where
 }
 
 pub(super) fn schema_name_attrs(schema: Schema) -> Schema {
-    schema
-        .attr(
-            "name",
-            Attribute::optional_computed(AttrType::String).force_new(),
-        )
-        .attr(
-            "name_prefix",
-            Attribute::optional(AttrType::String).force_new(),
-        )
+    schema.named_or_prefixed()
 }
 
 // ---------------------------------------------------------------------------

@@ -552,14 +552,7 @@ impl ResourceType for KmsAlias {
                 &["id", "arn", "target_key_arn"],
                 Attribute::computed(AttrType::String),
             )
-            .attr(
-                "name",
-                Attribute::optional_computed(AttrType::String).force_new(),
-            )
-            .attr(
-                "name_prefix",
-                Attribute::optional(AttrType::String).force_new(),
-            )
+            .named_or_prefixed()
             .attr("target_key_id", Attribute::required(AttrType::String))
     }
 

@@ -17,6 +17,7 @@ use super::iam::{generated_name, read_each};
 use super::{ResourceType, default_plan, require_id};
 use crate::api::{at_path, is_not_found};
 use crate::provider::AwsProvider;
+use crate::schema::SchemaAttrs;
 use crate::tags::{TagMap, create_tags, tags_from_api};
 use crate::values::{
     Obj, first_block, get_blocks, get_bool, get_i64, get_str, get_str_map, get_strings,
@@ -608,14 +609,7 @@ impl ResourceType for LaunchTemplateType {
             Schema::new()
                 .attr("id", Attribute::computed(AttrType::String))
                 .attr("arn", Attribute::computed(AttrType::String))
-                .attr(
-                    "name",
-                    Attribute::optional_computed(AttrType::String).force_new(),
-                )
-                .attr(
-                    "name_prefix",
-                    Attribute::optional(AttrType::String).force_new(),
-                )
+                .named_or_prefixed()
                 .attr("description", Attribute::optional(AttrType::String))
                 .attr(
                     "default_version",

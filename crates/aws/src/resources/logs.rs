@@ -219,14 +219,7 @@ impl ResourceType for LogGroupType {
     fn schema(&self) -> Schema {
         Schema::new()
             .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
-            .attr(
-                "name",
-                Attribute::optional_computed(AttrType::String).force_new(),
-            )
-            .attr(
-                "name_prefix",
-                Attribute::optional(AttrType::String).force_new(),
-            )
+            .named_or_prefixed()
             .attr(
                 "retention_in_days",
                 Attribute::optional(AttrType::Number).default(0i64),

@@ -201,14 +201,7 @@ impl ResourceType for Secret {
     fn schema(&self) -> Schema {
         Schema::new()
             .attrs(&["id", "arn"], Attribute::computed(AttrType::String))
-            .attr(
-                "name",
-                Attribute::optional_computed(AttrType::String).force_new(),
-            )
-            .attr(
-                "name_prefix",
-                Attribute::optional(AttrType::String).force_new(),
-            )
+            .named_or_prefixed()
             .attrs(
                 &["description", "kms_key_id"],
                 Attribute::optional(AttrType::String),

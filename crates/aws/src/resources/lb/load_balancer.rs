@@ -310,14 +310,7 @@ impl ResourceType for LoadBalancer {
         );
         let flag = |default: bool| Attribute::optional(AttrType::Bool).default(default);
         computed
-            .attr(
-                "name",
-                Attribute::optional_computed(AttrType::String).force_new(),
-            )
-            .attr(
-                "name_prefix",
-                Attribute::optional(AttrType::String).force_new(),
-            )
+            .named_or_prefixed()
             .attr(
                 "internal",
                 Attribute::optional_computed(AttrType::Bool).force_new(),
