@@ -39,6 +39,8 @@ pub struct PlanOptions {
 #[derive(Debug, Clone)]
 pub struct PriorResource {
     pub addr: ResourceAddr,
+    /// The stored record without its attributes (`attributes` is JSON
+    /// `null`): `value` is their one decoded copy.
     pub record: ResourceState,
     pub value: Value,
 }
@@ -57,7 +59,11 @@ impl PriorState {
     pub fn decode(mut state: Option<State>) -> Result<Self, EngineError> {
         let mut resources = BTreeMap::new();
         if let Some(s) = &mut state {
-            for r in std::mem::take(&mut s.resources) {
+            // One shared `null` stands in for every record's attributes once
+            // they are decoded into `value` (a no-op plan of 100,000
+            // resources held both).
+            let dropped = std::sync::Arc::new(serde_json::Value::Null);
+            for mut r in std::mem::take(&mut s.resources) {
                 let addr: ResourceAddr = r.address.parse().map_err(|e| {
                     EngineError::Other(format!(
                         "state holds an invalid address {:?}: {e}",
@@ -68,7 +74,11 @@ impl PriorState {
                     r.address.clone(),
                     PriorResource {
                         addr,
-                        value: state_value(&r),
+                        value: {
+                            let v = state_value(&r);
+                            r.attributes = dropped.clone();
+                            v
+                        },
                         record: r,
                     },
                 );

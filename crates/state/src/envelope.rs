@@ -268,6 +268,36 @@ impl Codec {
         hex::encode(&h.finalize()[..8])
     }
 
+    /// Encode `state` as the version of environment `env`, in parts of at
+    /// most `max` bytes (see [`EnvelopeParts`]). A state that cannot be
+    /// encoded at all (a newer format) is refused here, before any part.
+    pub fn encode_parts<'a>(
+        &self,
+        env: &str,
+        state: &'a State,
+        meta: &WriteMeta,
+        written_at: DateTime<Utc>,
+        max: usize,
+    ) -> Result<EnvelopeParts<'a>, StateError> {
+        if self.key.is_none() && state.format_version <= FORMAT_VERSION {
+            let plain = PlainParts::new(state, meta, written_at, max)?;
+            if plain.fits() {
+                return Ok(EnvelopeParts {
+                    inner: PartsInner::Plain(plain),
+                });
+            }
+        }
+        let text = self.encode(env, state, meta, written_at)?;
+        let cuts = cuts(&text, max);
+        Ok(EnvelopeParts {
+            inner: PartsInner::Whole {
+                text,
+                cuts,
+                next: 0,
+            },
+        })
+    }
+
     /// Encode `state` as the version of environment `env`.
     pub fn encode(
         &self,
@@ -284,7 +314,9 @@ impl Codec {
             });
         }
         let Some(ks) = &self.key else {
-            return encode_plain(state, meta, written_at);
+            let mut whole = PlainParts::new(state, meta, written_at, usize::MAX)?;
+            while whole.next_part()?.is_some() {}
+            return whole.finish().map(|f| f.first);
         };
         let json = serde_json::to_string(state).map_err(StateError::backend)?;
         let kdf = ks.write_kdf.clone();
@@ -423,19 +455,26 @@ impl Codec {
             }
             (Some(_), None) => unreachable!("check_key rejects encrypted state without key"),
         };
-        let probe: serde_json::Value =
-            serde_json::from_slice(&json).map_err(|e| StateError::Corrupt {
-                what: what.to_string(),
-                detail: format!("state JSON: {e}"),
-            })?;
-        if let Some(v) = probe.get("format_version").and_then(|v| v.as_u64())
+        // The format version first, so a newer state is reported as such
+        // rather than as a field this version does not know; the probe skips
+        // everything else without building it (a whole JSON tree of the
+        // state would be its largest copy).
+        #[derive(Deserialize)]
+        struct Probe {
+            format_version: Option<serde_json::Value>,
+        }
+        let probe: Probe = serde_json::from_slice(&json).map_err(|e| StateError::Corrupt {
+            what: what.to_string(),
+            detail: format!("state JSON: {e}"),
+        })?;
+        if let Some(v) = probe.format_version.as_ref().and_then(|v| v.as_u64())
             && v > u64::from(FORMAT_VERSION)
         {
             return Err(StateError::UnsupportedVersion {
                 found: u32::try_from(v).unwrap_or(u32::MAX),
             });
         }
-        let state: State = serde_json::from_value(probe).map_err(|e| StateError::Corrupt {
+        let state: State = serde_json::from_slice(&json).map_err(|e| StateError::Corrupt {
             what: what.to_string(),
             detail: format!("state JSON: {e}"),
         })?;
@@ -690,55 +729,297 @@ pub(crate) fn random_key() -> [u8; 32] {
     k
 }
 
+/// A state version's envelope in parts of at most `max` bytes, cut where
+/// [`split_text`] would cut the whole text (at the last character boundary
+/// at or before `max`), so the stored parts are the same either way. The
+/// continuation parts (the second onwards) come out of
+/// [`EnvelopeParts::next_part`] one at a time, so a store can write each
+/// and drop it before the next is encoded; the first part, which carries
+/// the checksum, comes out of [`EnvelopeParts::finish`] at the end. An
+/// unencrypted state is serialised record by record as parts are asked
+/// for, so neither the state JSON nor the whole envelope is ever held.
+pub struct EnvelopeParts<'a> {
+    inner: PartsInner<'a>,
+}
+
+enum PartsInner<'a> {
+    Plain(PlainParts<'a>),
+    /// An encrypted state (AES-GCM needs the whole plaintext), or parts too
+    /// small to hold the envelope's header: the text is built first.
+    Whole {
+        text: String,
+        cuts: Vec<usize>,
+        next: usize,
+    },
+}
+
+impl EnvelopeParts<'_> {
+    /// The next continuation part, or `None` once every one has come out
+    /// (then [`EnvelopeParts::finish`]).
+    pub fn next_part(&mut self) -> Result<Option<String>, StateError> {
+        match &mut self.inner {
+            PartsInner::Plain(p) => p.next_part(),
+            PartsInner::Whole { text, cuts, next } => {
+                if *next + 1 >= cuts.len() {
+                    return Ok(None);
+                }
+                *next += 1;
+                let end = cuts.get(*next + 1).copied().unwrap_or(text.len());
+                Ok(Some(text[cuts[*next]..end].to_string()))
+            }
+        }
+    }
+
+    /// The first part (with its checksum) and the length of the whole
+    /// envelope. Call after [`EnvelopeParts::next_part`] returned `None`.
+    pub fn finish(self) -> Result<Finished, StateError> {
+        match self.inner {
+            PartsInner::Plain(p) => p.finish(),
+            PartsInner::Whole {
+                mut text,
+                cuts,
+                next,
+            } => {
+                if next + 1 < cuts.len() {
+                    return Err(StateError::backend(
+                        "envelope parts finished before the last one",
+                    ));
+                }
+                let len = text.len();
+                text.truncate(cuts.get(1).copied().unwrap_or(len));
+                Ok(Finished {
+                    first: text,
+                    len,
+                    record_digests: None,
+                })
+            }
+        }
+    }
+}
+
+/// What is left once every continuation part is out.
+pub struct Finished {
+    /// The first part, checksum filled in.
+    pub first: String,
+    /// The whole envelope's length in bytes.
+    pub len: usize,
+    /// The SHA-256 of each record's JSON, in order, where the encoder
+    /// serialised the records itself (unencrypted); `None` otherwise.
+    pub record_digests: Option<Vec<[u8; 32]>>,
+}
+
+/// Where [`split_text`] cuts `text` into pieces of at most `max` bytes:
+/// the start of every piece.
+fn cuts(text: &str, max: usize) -> Vec<usize> {
+    let mut out = vec![0];
+    let mut at = 0;
+    while text.len() - at > max {
+        let mut cut = at + max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.push(cut);
+        at = cut;
+    }
+    out
+}
+
+/// `text` in pieces of at most `max` bytes, each cut at the last character
+/// boundary at or before `max` (the parts SQL stores keep).
+pub(crate) fn split_text(text: &str, max: usize) -> Vec<&str> {
+    let c = cuts(text, max);
+    c.iter()
+        .enumerate()
+        .map(|(i, &at)| &text[at..c.get(i + 1).copied().unwrap_or(text.len())])
+        .collect()
+}
+
 /// The envelope of an unencrypted state, byte for byte what serialising an
 /// [`Envelope`] with the state JSON as its payload gives, written without
 /// holding the state JSON and its escaped copy at once: the state is
 /// serialised straight into the envelope's `payload` string (escaped as it
-/// is written), the checksum is computed over the unescaped bytes as they
-/// pass, and written into a placeholder in front of the payload at the end.
-fn encode_plain(
-    state: &State,
-    meta: &WriteMeta,
-    written_at: DateTime<Utc>,
-) -> Result<String, StateError> {
-    const TAIL: &str = "\",\"payload\":\"\"}";
-    let placeholder = "0".repeat(64);
-    let head = serde_json::to_string(&Envelope {
-        terrace_state: FORMAT_VERSION,
-        serial: state.serial,
-        lineage: state.lineage,
-        written_at,
-        operation: meta.operation.clone(),
-        who: meta.who.clone(),
-        encryption: None,
-        sha256: placeholder.clone(),
-        payload: String::new(),
-    })
-    .map_err(StateError::backend)?;
-    // `…,"sha256":"<placeholder>","payload":""}`: keep everything up to the
-    // payload's opening quote.
-    let Some(sha_at) = head
-        .strip_suffix(TAIL)
-        .filter(|h| h.ends_with(placeholder.as_str()))
-        .map(|h| h.len() - placeholder.len())
-    else {
-        return Err(StateError::backend(format!(
-            "unexpected envelope layout: {head}"
-        )));
-    };
-    let mut out = head.into_bytes();
-    out.truncate(out.len() - 2);
-    let mut sink = EscapingSink {
-        out,
-        sha: Sha256::new(),
-    };
-    sink.sha
-        .update(format!("{FORMAT_VERSION}\n{}\n{}\n", state.serial, state.lineage).as_bytes());
-    serde_json::to_writer(&mut sink, state).map_err(StateError::backend)?;
-    let EscapingSink { mut out, sha } = sink;
-    out.extend_from_slice(b"\"}");
-    out[sha_at..sha_at + 64].copy_from_slice(hex::encode(sha.finalize()).as_bytes());
-    String::from_utf8(out).map_err(StateError::backend)
+/// is written), a record at a time, the checksum computed over the
+/// unescaped bytes as they pass and written into a placeholder in front of
+/// the payload at the end.
+struct PlainParts<'a> {
+    state: &'a State,
+    /// What is serialised next: 0 the state's fields before `resources`,
+    /// 1..=n resource i-1, n+1 the rest; then nothing.
+    step: usize,
+    sink: EscapingSink,
+    /// The first part, once cut (it waits for the checksum).
+    first: Option<Vec<u8>>,
+    /// Where the checksum placeholder starts in the first part.
+    sha_at: usize,
+    max: usize,
+    /// Bytes of the parts already given out.
+    given: usize,
+    /// The SHA-256 of each record's JSON, in order.
+    records: Vec<[u8; 32]>,
+}
+
+impl<'a> PlainParts<'a> {
+    fn new(
+        state: &'a State,
+        meta: &WriteMeta,
+        written_at: DateTime<Utc>,
+        max: usize,
+    ) -> Result<PlainParts<'a>, StateError> {
+        const TAIL: &str = "\",\"payload\":\"\"}";
+        let placeholder = "0".repeat(64);
+        let head = serde_json::to_string(&Envelope {
+            terrace_state: FORMAT_VERSION,
+            serial: state.serial,
+            lineage: state.lineage,
+            written_at,
+            operation: meta.operation.clone(),
+            who: meta.who.clone(),
+            encryption: None,
+            sha256: placeholder.clone(),
+            payload: String::new(),
+        })
+        .map_err(StateError::backend)?;
+        // `…,"sha256":"<placeholder>","payload":""}`: keep everything up to the
+        // payload's opening quote.
+        let Some(sha_at) = head
+            .strip_suffix(TAIL)
+            .filter(|h| h.ends_with(placeholder.as_str()))
+            .map(|h| h.len() - placeholder.len())
+        else {
+            return Err(StateError::backend(format!(
+                "unexpected envelope layout: {head}"
+            )));
+        };
+        let mut out = head.into_bytes();
+        out.truncate(out.len() - 2);
+        let mut sha = Sha256::new();
+        sha.update(format!("{FORMAT_VERSION}\n{}\n{}\n", state.serial, state.lineage).as_bytes());
+        Ok(PlainParts {
+            state,
+            step: 0,
+            sink: EscapingSink {
+                out,
+                sha,
+                record: None,
+            },
+            records: Vec::with_capacity(state.resources.len()),
+            first: None,
+            sha_at,
+            max,
+            given: 0,
+        })
+    }
+
+    /// Whether the checksum placeholder fits in the first part.
+    fn fits(&self) -> bool {
+        self.sha_at + 64 <= self.max
+    }
+
+    /// Serialise the next step into the sink; `false` when all is written.
+    fn step(&mut self) -> Result<bool, StateError> {
+        use std::io::Write as _;
+        // Every field, so a field added to `State` fails to compile here
+        // rather than go missing from stored states.
+        let State {
+            format_version,
+            lineage,
+            serial,
+            terrace_version,
+            resources,
+            outputs,
+        } = self.state;
+        let w = &mut self.sink;
+        let io = |e: std::io::Error| StateError::backend(e);
+        let js = |e: serde_json::Error| StateError::backend(e);
+        match self.step {
+            0 => {
+                w.write_all(b"{\"format_version\":").map_err(io)?;
+                serde_json::to_writer(&mut *w, format_version).map_err(js)?;
+                w.write_all(b",\"lineage\":").map_err(io)?;
+                serde_json::to_writer(&mut *w, lineage).map_err(js)?;
+                w.write_all(b",\"serial\":").map_err(io)?;
+                serde_json::to_writer(&mut *w, serial).map_err(js)?;
+                w.write_all(b",\"terrace_version\":").map_err(io)?;
+                serde_json::to_writer(&mut *w, terrace_version).map_err(js)?;
+                w.write_all(b",\"resources\":[").map_err(io)?;
+            }
+            i if i <= resources.len() => {
+                if i > 1 {
+                    w.write_all(b",").map_err(io)?;
+                }
+                w.record = Some(Sha256::new());
+                serde_json::to_writer(&mut *w, &resources[i - 1]).map_err(js)?;
+                if let Some(h) = w.record.take() {
+                    self.records.push(h.finalize().into());
+                }
+            }
+            i if i == resources.len() + 1 => {
+                w.write_all(b"],\"outputs\":").map_err(io)?;
+                serde_json::to_writer(&mut *w, outputs).map_err(js)?;
+                w.write_all(b"}").map_err(io)?;
+                // The envelope's end, outside the escaped payload.
+                w.out.extend_from_slice(b"\"}");
+            }
+            _ => return Ok(false),
+        }
+        self.step += 1;
+        Ok(true)
+    }
+
+    fn next_part(&mut self) -> Result<Option<String>, StateError> {
+        loop {
+            let out = &mut self.sink.out;
+            if out.len() > self.max {
+                let mut cut = self.max;
+                while cut > 0 && out[cut] & 0xc0 == 0x80 {
+                    cut -= 1;
+                }
+                let mut rest =
+                    Vec::with_capacity(self.max.saturating_add(self.max / 8).min(1 << 30));
+                rest.extend_from_slice(&out[cut..]);
+                out.truncate(cut);
+                let head = std::mem::replace(out, rest);
+                if self.first.is_none() {
+                    self.first = Some(head);
+                    continue;
+                }
+                self.given += head.len();
+                return String::from_utf8(head)
+                    .map(Some)
+                    .map_err(StateError::backend);
+            }
+            if !self.step()? {
+                if self.first.is_some() && !self.sink.out.is_empty() {
+                    let last = std::mem::take(&mut self.sink.out);
+                    self.given += last.len();
+                    return String::from_utf8(last)
+                        .map(Some)
+                        .map_err(StateError::backend);
+                }
+                return Ok(None);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<Finished, StateError> {
+        if self.step <= self.state.resources.len() + 1
+            || (self.first.is_some() && !self.sink.out.is_empty())
+        {
+            return Err(StateError::backend(
+                "envelope parts finished before the last one",
+            ));
+        }
+        let EscapingSink { out, sha, .. } = self.sink;
+        let mut first = self.first.take().unwrap_or(out);
+        first[self.sha_at..self.sha_at + 64]
+            .copy_from_slice(hex::encode(sha.finalize()).as_bytes());
+        let len = self.given + first.len();
+        Ok(Finished {
+            first: String::from_utf8(first).map_err(StateError::backend)?,
+            len,
+            record_digests: Some(self.records),
+        })
+    }
 }
 
 /// Appends what is written to it as the inside of a JSON string (escaped as
@@ -746,11 +1027,17 @@ fn encode_plain(
 struct EscapingSink {
     out: Vec<u8>,
     sha: Sha256,
+    /// While a state record passes: the hash of its JSON alone (the
+    /// history digest of the record, taken from the same bytes).
+    record: Option<Sha256>,
 }
 
 impl std::io::Write for EscapingSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.sha.update(buf);
+        if let Some(r) = &mut self.record {
+            r.update(buf);
+        }
         let mut start = 0;
         for (i, &b) in buf.iter().enumerate() {
             let short = match b {
@@ -833,6 +1120,120 @@ mod tests {
         let (h, back) = Codec::new(None).decode(&streamed, "x", "dev").unwrap();
         assert_eq!(h.who, meta.who);
         assert_eq!(back, st);
+    }
+
+    fn record(i: usize) -> crate::ResourceState {
+        crate::ResourceState {
+            address: format!("terraform_data.x[{i}]"),
+            mode: "managed".into(),
+            type_name: "terraform_data".into(),
+            provider: "terraform".into(),
+            // Multi-byte characters and escapes, so cuts land inside both.
+            attributes: serde_json::json!({"input": format!("\"é😀{}\n", "ü😀".repeat(i * 7))})
+                .into(),
+            sensitive_paths: vec![],
+            dependencies: vec![format!("dep{i}")],
+            schema_version: 0,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+            updated_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    fn all_parts(p: EnvelopeParts<'_>) -> (Vec<String>, usize) {
+        let (parts, f) = all_parts_and(p);
+        (parts, f.len)
+    }
+
+    fn all_parts_and(mut p: EnvelopeParts<'_>) -> (Vec<String>, Finished) {
+        let mut rest = Vec::new();
+        while let Some(part) = p.next_part().unwrap() {
+            rest.push(part);
+        }
+        let mut f = p.finish().unwrap();
+        rest.insert(0, std::mem::take(&mut f.first));
+        (rest, f)
+    }
+
+    #[test]
+    fn envelope_parts_are_the_pieces_of_the_whole_text() {
+        let mut st = sample();
+        st.resources = (0..40).map(record).collect();
+        let meta = WriteMeta::new("apply");
+        let at = Utc::now();
+        let codec = Codec::new(None);
+        let whole = codec.encode("dev", &st, &meta, at).unwrap();
+        assert_eq!(whole, encode_by_value(&st, &meta, at));
+        let n = whole.len();
+        // 16 and 64: too small for the header, built whole and then cut.
+        for max in [
+            16,
+            64,
+            400,
+            401,
+            577,
+            1000,
+            4096,
+            n - 1,
+            n,
+            n + 1,
+            usize::MAX,
+        ] {
+            let (parts, len) = all_parts(codec.encode_parts("dev", &st, &meta, at, max).unwrap());
+            assert_eq!(len, n, "max {max}");
+            assert_eq!(parts, split_text(&whole, max), "max {max}");
+            assert!(
+                parts.iter().all(|p| p.len() <= max && !p.is_empty()),
+                "max {max}"
+            );
+        }
+        // The streamed encoder hashes each record's JSON as history's digests do.
+        let (_, f) = all_parts_and(codec.encode_parts("dev", &st, &meta, at, 1000).unwrap());
+        let expected: Vec<[u8; 32]> = st
+            .resources
+            .iter()
+            .map(|r| Sha256::digest(serde_json::to_vec(r).unwrap()).into())
+            .collect();
+        assert_eq!(f.record_digests, Some(expected));
+        // No resources at all, and a part size that cuts the header's end.
+        let empty = sample();
+        let whole = codec.encode("dev", &empty, &meta, at).unwrap();
+        for max in [300, whole.len() / 2, whole.len()] {
+            let (parts, _) = all_parts(codec.encode_parts("dev", &empty, &meta, at, max).unwrap());
+            assert_eq!(parts.concat(), whole, "max {max}");
+        }
+    }
+
+    #[test]
+    fn encrypted_envelope_parts_reassemble_and_decode() {
+        let mut st = sample();
+        st.resources = (0..10).map(record).collect();
+        let codec = Codec::new(Some("pass phrase"));
+        let (parts, len) = all_parts(
+            codec
+                .encode_parts("dev", &st, &WriteMeta::new("apply"), Utc::now(), 500)
+                .unwrap(),
+        );
+        assert!(parts.len() > 2);
+        let text = parts.concat();
+        assert_eq!(text.len(), len);
+        assert_eq!(codec.decode(&text, "x", "dev").unwrap().1, st);
+    }
+
+    #[test]
+    fn envelope_parts_refuse_to_finish_early_and_newer_formats() {
+        let mut st = sample();
+        st.resources = (0..40).map(record).collect();
+        let codec = Codec::new(None);
+        let mut p = codec
+            .encode_parts("dev", &st, &WriteMeta::new("apply"), Utc::now(), 1000)
+            .unwrap();
+        assert!(p.next_part().unwrap().is_some());
+        assert!(matches!(p.finish(), Err(StateError::Backend { .. })));
+        st.format_version = FORMAT_VERSION + 1;
+        assert!(matches!(
+            codec.encode_parts("dev", &st, &WriteMeta::new("apply"), Utc::now(), 1000),
+            Err(StateError::UnsupportedVersion { .. })
+        ));
     }
 
     #[test]

@@ -149,6 +149,28 @@ fn sha(bytes: &[u8]) -> [u8; 32] {
 
 /// The digests of `state` (each record and output serialized once).
 pub(crate) fn digests(state: &State) -> Result<Digests, StateError> {
+    let records = state
+        .resources
+        .iter()
+        .map(|r| {
+            serde_json::to_vec(r)
+                .map(|b| sha(&b))
+                .map_err(StateError::backend)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    digests_with(state, records)
+}
+
+/// The digests of `state` given the SHA-256 of each record's JSON, in
+/// order (the envelope encoder hashes them as it serialises them).
+pub(crate) fn digests_with(state: &State, records: Vec<[u8; 32]>) -> Result<Digests, StateError> {
+    if records.len() != state.resources.len() {
+        return Err(StateError::backend(format!(
+            "{} record digests for {} records",
+            records.len(),
+            state.resources.len()
+        )));
+    }
     let mut d = Digests::default();
     let mut whole = Sha256::new();
     whole.update(
@@ -158,8 +180,7 @@ pub(crate) fn digests(state: &State) -> Result<Digests, StateError> {
         )
         .as_bytes(),
     );
-    for r in &state.resources {
-        let h = sha(&serde_json::to_vec(r).map_err(StateError::backend)?);
+    for (r, h) in state.resources.iter().zip(records) {
         whole.update(b"r");
         whole.update(h);
         d.resources.insert(r.address.as_str().into(), h);

@@ -377,8 +377,11 @@ pub struct StoreOptions {
     pub clock_skew: chrono::Duration,
 }
 
-/// The default part size of SQL-stored states: 256 MiB.
-pub const DEFAULT_PAYLOAD_PART_BYTES: usize = 256 << 20;
+/// The default part size of SQL-stored states: 64 MiB. A write holds about
+/// three parts at a time (the first, waiting for its checksum; the one being
+/// encoded; the one being inserted, with the database's copy of it), so the
+/// part size bounds a write's memory beyond the state itself.
+pub const DEFAULT_PAYLOAD_PART_BYTES: usize = 64 << 20;
 
 impl Default for StoreOptions {
     fn default() -> Self {

@@ -283,23 +283,6 @@ impl OwnWrites {
     }
 }
 
-/// `payload` cut into pieces of at most `max` bytes, at character boundaries.
-fn split_payload(payload: &str, max: usize) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = payload;
-    while rest.len() > max {
-        let mut cut = max;
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let (head, tail) = rest.split_at(cut);
-        out.push(head);
-        rest = tail;
-    }
-    out.push(rest);
-    out
-}
-
 fn check_serial(env: &str, expected: Option<u64>, given: u64) -> Result<(), StateError> {
     if given > expected.unwrap_or(0) {
         Ok(())
@@ -375,7 +358,7 @@ macro_rules! sql_store {
                 owner: String,
                 text: &str,
             ) -> Result<(String, i64, String), StateError> {
-                let pieces = split_payload(text, self.opts.payload_part_bytes);
+                let pieces = crate::envelope::split_text(text, self.opts.payload_part_bytes);
                 let parts = i64::try_from(pieces.len() - 1).map_err(StateError::backend)?;
                 let owner = if parts > 0 { owner } else { String::new() };
                 for (seq, part) in pieces.iter().enumerate().skip(1) {
@@ -388,6 +371,29 @@ macro_rules! sql_store {
                         .map_err(self.err())?;
                 }
                 Ok((pieces[0].to_string(), parts, owner))
+            }
+
+            /// Write the continuation parts of `parts` under `owner` as they
+            /// are encoded (each is dropped once written); returns the rest
+            /// (first part, length, record digests) and how many were written.
+            async fn stream_parts(
+                &self,
+                tx: &mut sqlx::Transaction<'static, $db>,
+                owner: &str,
+                mut parts: crate::envelope::EnvelopeParts<'_>,
+            ) -> Result<(crate::envelope::Finished, i64), StateError> {
+                let mut seq = 0i64;
+                while let Some(part) = parts.next_part()? {
+                    seq += 1;
+                    sqlx::query("INSERT INTO payload_parts (owner, seq, part) VALUES ($1, $2, $3)")
+                        .bind(owner)
+                        .bind(seq)
+                        .bind(part)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(self.err())?;
+                }
+                Ok((parts.finish()?, seq))
             }
 
             /// Insert a history row; returns its id. `link`: its place in a
@@ -710,8 +716,10 @@ macro_rules! sql_store {
                 validate_env_name(env)?;
                 check_serial(env, expected_serial, state.serial)?;
                 let now = self.opts.client_now();
-                let payload = self.codec.encode(env, state, meta, now)?;
-                let digests = history::digests(state)?;
+                // Encoded part by part below, each part written and dropped
+                // before the next (a refusal to encode comes here, before the
+                // store is touched; a later failure rolls the transaction back).
+                let encoder = self.codec.encode_parts(env, state, meta, now, self.opts.payload_part_bytes)?;
                 let serial = to_i64(state.serial)?;
                 let lineage = state.lineage.to_string();
                 let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
@@ -770,18 +778,14 @@ macro_rules! sql_store {
                 if found != expected_serial {
                     return Err(StateError::Conflict { env: env.to_string(), expected: expected_serial, found });
                 }
-                let pieces = split_payload(&payload, self.opts.payload_part_bytes);
-                let parts = i64::try_from(pieces.len() - 1).map_err(StateError::backend)?;
-                let owner = if parts > 0 { format!("{env}/{serial}/{}", uuid::Uuid::new_v4()) } else { String::new() };
-                for (seq, part) in pieces.iter().enumerate().skip(1) {
-                    sqlx::query("INSERT INTO payload_parts (owner, seq, part) VALUES ($1, $2, $3)")
-                        .bind(&owner)
-                        .bind(i64::try_from(seq).map_err(StateError::backend)?)
-                        .bind(*part)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(self.err())?;
-                }
+                let owner = format!("{env}/{serial}/{}", uuid::Uuid::new_v4());
+                let (done, parts) = self.stream_parts(&mut tx, &owner, encoder).await?;
+                let owner = if parts > 0 { owner } else { String::new() };
+                let (first, payload_len) = (done.first, done.len);
+                let digests = match done.record_digests {
+                    Some(records) => history::digests_with(state, records)?,
+                    None => history::digests(state)?,
+                };
                 let changed = match expected_serial {
                     None => sqlx::query(
                         "INSERT INTO states (env, serial, lineage, payload, written_at, parts, parts_owner) \
@@ -790,7 +794,7 @@ macro_rules! sql_store {
                     .bind(env)
                     .bind(serial)
                     .bind(&lineage)
-                    .bind(pieces[0])
+                    .bind(&first)
                     .bind(now)
                     .bind(parts)
                     .bind(&owner)
@@ -805,7 +809,7 @@ macro_rules! sql_store {
                     .bind(env)
                     .bind(serial)
                     .bind(&lineage)
-                    .bind(pieces[0])
+                    .bind(&first)
                     .bind(now)
                     .bind(to_i64(expected)?)
                     .bind(parts)
@@ -831,14 +835,14 @@ macro_rules! sql_store {
                         &digests,
                         &m.at,
                         m.link.as_ref(),
-                        payload.len(),
+                        payload_len,
                     )?,
                     None => None,
                 };
                 let (id, link) = match delta {
                     // A full version shares the current row's parts.
                     None => (
-                        self.insert_version(&mut tx, env, serial, &lineage, now, meta, (pieces[0], parts, &owner), None)
+                        self.insert_version(&mut tx, env, serial, &lineage, now, meta, (&first, parts, &owner), None)
                             .await?,
                         None,
                     ),
@@ -997,10 +1001,10 @@ macro_rules! sql_store {
                 validate_env_name(env)?;
                 check_serial(env, None, state.serial)?;
                 let now = self.opts.client_now();
-                // Encoded before the store is touched: a state that cannot be
-                // written changes nothing.
-                let payload = self.codec.encode(env, state, meta, now)?;
-                let digests = history::digests(state)?;
+                // A state that cannot be encoded is refused here, before the
+                // store is touched; the parts are written as they are encoded
+                // below, and a failure there rolls the transaction back.
+                let encoder = self.codec.encode_parts(env, state, meta, now, self.opts.payload_part_bytes)?;
                 let what = format!("the state of '{env}'");
                 let mut tx = self.pool.begin_with($begin).await.map_err(self.err())?;
                 self.check_lease(&mut tx, env, lease).await?;
@@ -1028,18 +1032,14 @@ macro_rules! sql_store {
                     .map_err(self.err())?;
                 let serial = to_i64(state.serial)?;
                 let lineage = state.lineage.to_string();
-                let pieces = split_payload(&payload, self.opts.payload_part_bytes);
-                let parts = i64::try_from(pieces.len() - 1).map_err(StateError::backend)?;
-                let owner = if parts > 0 { format!("{env}/{serial}/{}", uuid::Uuid::new_v4()) } else { String::new() };
-                for (seq, part) in pieces.iter().enumerate().skip(1) {
-                    sqlx::query("INSERT INTO payload_parts (owner, seq, part) VALUES ($1, $2, $3)")
-                        .bind(&owner)
-                        .bind(i64::try_from(seq).map_err(StateError::backend)?)
-                        .bind(*part)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(self.err())?;
-                }
+                let owner = format!("{env}/{serial}/{}", uuid::Uuid::new_v4());
+                let (done, parts) = self.stream_parts(&mut tx, &owner, encoder).await?;
+                let owner = if parts > 0 { owner } else { String::new() };
+                let first = done.first;
+                let digests = match done.record_digests {
+                    Some(records) => history::digests_with(state, records)?,
+                    None => history::digests(state)?,
+                };
                 sqlx::query(
                     "INSERT INTO states (env, serial, lineage, payload, written_at, parts, parts_owner) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -1047,7 +1047,7 @@ macro_rules! sql_store {
                 .bind(env)
                 .bind(serial)
                 .bind(&lineage)
-                .bind(pieces[0])
+                .bind(&first)
                 .bind(now)
                 .bind(parts)
                 .bind(&owner)
@@ -1055,7 +1055,7 @@ macro_rules! sql_store {
                 .await
                 .map_err(self.err())?;
                 let id = self
-                    .insert_version(&mut tx, env, serial, &lineage, now, meta, (pieces[0], parts, &owner), None)
+                    .insert_version(&mut tx, env, serial, &lineage, now, meta, (&first, parts, &owner), None)
                     .await?;
                 tx.commit().await.map_err(self.err())?;
                 self.written.record(env, Some(lease), serial, &lineage, Memo { digests, at: id.to_string(), link: None });

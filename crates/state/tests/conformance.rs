@@ -143,6 +143,27 @@ impl Backend {
         }
     }
 
+    /// Run `sql` on the SQL stores behind the store's back (false for S3).
+    async fn exec_sql(&self, sql: &str) -> bool {
+        match self {
+            Backend::Sqlite { path, .. } => {
+                let s = SqliteStore::open(path, "raw", StoreOptions::default())
+                    .await
+                    .unwrap();
+                sqlx::raw_sql(sql).execute(s.pool()).await.unwrap();
+                true
+            }
+            Backend::Postgres { url } => {
+                let s = PostgresStore::open(url, StoreOptions::default())
+                    .await
+                    .unwrap();
+                sqlx::raw_sql(sql).execute(s.pool()).await.unwrap();
+                true
+            }
+            Backend::S3 { .. } => false,
+        }
+    }
+
     /// How many continuation parts the SQL stores hold (None for S3).
     async fn payload_part_rows(&self) -> Option<i64> {
         match self {
@@ -1079,6 +1100,156 @@ async fn large_state_in_parts(b: Backend) {
             "the payloads were not split ({parts} part rows)"
         );
     }
+}
+
+/// A state of many records written with parts larger than the envelope's
+/// header: the SQL stores encode it record by record and write each part as
+/// it fills (the first, with the checksum, last). What is read back —
+/// current state, a full version and a delta version in history — is what
+/// was written, and a store with another part size reads it too.
+async fn large_state_streamed_in_parts(b: Backend) {
+    let store = b
+        .open(StoreOptions {
+            payload_part_bytes: 2048,
+            ..Default::default()
+        })
+        .await;
+    let lineage = uuid::Uuid::new_v4();
+    let mut s1 = state_with(1, lineage, "one");
+    for i in 0..120 {
+        let mut r = s1.resources[0].clone();
+        r.address = format!("aws_instance.many[{i:03}]");
+        r.attributes =
+            json!({"id": format!("i-{i}"), "note": format!("\"é😀\n{}", "ü€".repeat(i * 3))})
+                .into();
+        s1.set_resource(r);
+    }
+    let before = b.payload_part_rows().await;
+    store
+        .write("big", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(store.read("big").await.unwrap().as_ref(), Some(&s1));
+    if let (Some(before), Some(after)) = (before, b.payload_part_rows().await) {
+        // About 40 KB of state in 2 KiB parts.
+        assert!(
+            after - before > 10,
+            "the payload was not split ({} part rows)",
+            after - before
+        );
+    }
+    let lease = store
+        .acquire_lock("big", &LockInfo::new("apply"))
+        .await
+        .unwrap()
+        .lease;
+    let mut s2 = s1.clone();
+    s2.serial = 2;
+    let mut changed = s2.resources[7].clone();
+    changed.attributes = json!({"id": "i-changed"}).into();
+    s2.set_resource(changed);
+    store
+        .write("big", &s2, Some(1), Some(&lease), &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(store.read("big").await.unwrap().as_ref(), Some(&s2));
+    assert_eq!(
+        store.read_version("big", 1).await.unwrap().as_ref(),
+        Some(&s1)
+    );
+    assert_eq!(
+        store.read_version("big", 2).await.unwrap().as_ref(),
+        Some(&s2)
+    );
+    // A stale writer is refused before it writes a part, and changes nothing.
+    let mut stale = s1.clone();
+    stale.serial = 2;
+    assert!(matches!(
+        store
+            .write("big", &stale, Some(1), Some(&lease), &meta("apply"))
+            .await,
+        Err(StateError::Conflict { .. })
+    ));
+    let other = b.default_store().await;
+    assert_eq!(other.read("big").await.unwrap().as_ref(), Some(&s2));
+    // Replaced whole (`state push --force`), streamed the same way.
+    let mut s3 = s1.clone();
+    s3.lineage = uuid::Uuid::new_v4();
+    s3.serial = 9;
+    store
+        .replace("big", &s3, &lease, &meta("state push"))
+        .await
+        .unwrap();
+    assert_eq!(other.read("big").await.unwrap().as_ref(), Some(&s3));
+}
+
+/// A write that fails after some of its parts are in (the database refuses
+/// the third part: a trigger on the SQL stores) leaves nothing: the current
+/// state and history are as before, no part of it stays behind, and the
+/// next write goes through.
+async fn write_failing_mid_stream_leaves_nothing(b: Backend) {
+    let store = b
+        .open(StoreOptions {
+            payload_part_bytes: 1024,
+            ..Default::default()
+        })
+        .await;
+    let lineage = uuid::Uuid::new_v4();
+    let s1 = state_with(1, lineage, "one");
+    store
+        .write("mid", &s1, None, None, &meta("apply"))
+        .await
+        .unwrap();
+    let mut s2 = s1.clone();
+    s2.serial = 2;
+    for i in 0..60 {
+        let mut r = s1.resources[0].clone();
+        r.address = format!("aws_instance.many[{i:03}]");
+        r.attributes = json!({"id": format!("i-{i}"), "pad": "p".repeat(300)}).into();
+        s2.set_resource(r);
+    }
+    let installed = match &b {
+        Backend::Sqlite { .. } => {
+            b.exec_sql(
+                "CREATE TRIGGER refuse_part BEFORE INSERT ON payload_parts WHEN NEW.seq >= 3 \
+                 BEGIN SELECT RAISE(ABORT, 'injected: part refused'); END",
+            )
+            .await
+        }
+        Backend::Postgres { .. } => {
+            b.exec_sql(
+                "CREATE FUNCTION refuse_part() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.seq >= 3 THEN RAISE EXCEPTION 'injected: part refused'; END IF; RETURN NEW; END $$; \
+                 CREATE TRIGGER refuse_part BEFORE INSERT ON payload_parts \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_part()",
+            )
+            .await
+        }
+        Backend::S3 { .. } => false,
+    };
+    if !installed {
+        return; // S3 writes one object: there is no "after some parts".
+    }
+    let parts_before = b.payload_part_rows().await;
+    let versions_before = store.history("mid").await.unwrap().len();
+    let err = store
+        .write("mid", &s2, Some(1), None, &meta("apply"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("injected"), "{err}");
+    assert_eq!(store.read("mid").await.unwrap().as_ref(), Some(&s1));
+    assert_eq!(b.payload_part_rows().await, parts_before);
+    assert_eq!(store.history("mid").await.unwrap().len(), versions_before);
+    b.exec_sql(match &b {
+        Backend::Postgres { .. } => "DROP TRIGGER refuse_part ON payload_parts",
+        _ => "DROP TRIGGER refuse_part",
+    })
+    .await;
+    store
+        .write("mid", &s2, Some(1), None, &meta("apply"))
+        .await
+        .unwrap();
+    assert_eq!(store.read("mid").await.unwrap().as_ref(), Some(&s2));
 }
 
 async fn corrupt_payload(b: Backend) {
@@ -2306,6 +2477,8 @@ conformance!(
     force_unlock,
     corrupt_payload,
     large_state_in_parts,
+    large_state_streamed_in_parts,
+    write_failing_mid_stream_leaves_nothing,
     unsupported_version,
     encryption,
     encryption_binds_environment,
