@@ -381,7 +381,7 @@ pub struct StoreOptions {
 /// three parts at a time (the first, waiting for its checksum; the one being
 /// encoded; the one being inserted, with the database's copy of it), so the
 /// part size bounds a write's memory beyond the state itself.
-pub const DEFAULT_PAYLOAD_PART_BYTES: usize = 64 << 20;
+pub const DEFAULT_PAYLOAD_PART_BYTES: usize = 16 << 20;
 
 impl Default for StoreOptions {
     fn default() -> Self {
