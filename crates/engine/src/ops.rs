@@ -424,5 +424,6 @@ pub fn destroy_options(targets: Vec<terrace_core::ResourceAddr>, refresh: bool) 
         targets,
         replace: vec![],
         imports: vec![],
+        skip_configuration: false,
     }
 }

@@ -33,6 +33,11 @@ pub struct PlanOptions {
     /// `terrace import ADDR ID`: imports asked for on the command line,
     /// planned exactly as `import` blocks are (same checks, same reads).
     pub imports: Vec<(ResourceAddr, String)>,
+    /// Leave the plan's `configuration` (Terraform's plan JSON section,
+    /// [`terrace_lang::configuration_json`]) out: `terrace plan` without
+    /// `-out` or `-json` never shows it, and for 100,000 resources it is
+    /// the plan's largest single structure.
+    pub skip_configuration: bool,
 }
 
 /// One resource instance from state, decoded.
@@ -42,6 +47,8 @@ pub struct PriorResource {
     /// The stored record without its attributes (`attributes` is JSON
     /// `null`): `value` is their one decoded copy.
     pub record: ResourceState,
+    /// The stored object. A plan without refresh moves a managed
+    /// instance's object into its refreshed objects (`null` here after).
     pub value: Value,
 }
 
@@ -254,9 +261,12 @@ pub async fn make_plan(
     let refreshed: BTreeMap<String, Option<Value>> = if opts.refresh {
         refresh(engine, &providers, &prior).await?
     } else {
+        // The stored objects are the refreshed ones: moved, not copied
+        // (a managed instance's `value` is `null` from here on; every
+        // reader looks in `refreshed` first).
         prior
             .resources
-            .iter()
+            .iter_mut()
             .filter(|(_, r)| r.addr.mode == ResourceMode::Managed)
             .map(|(k, r)| {
                 // State stores sets as JSON arrays: give providers the schema's types.
@@ -264,14 +274,15 @@ pub async fn make_plan(
                     ResourceMode::Managed,
                     &r.record.provider,
                     &r.record.type_name,
-                    r.value.clone(),
+                    std::mem::replace(&mut r.value, Value::Null),
                 );
                 (k.clone(), Some(v))
             })
             .collect()
     };
     let mut drift = Vec::new();
-    for (addr, now) in &refreshed {
+    // Without a refresh nothing was read, so nothing can have drifted.
+    for (addr, now) in refreshed.iter().filter(|_| opts.refresh) {
         let Some(r) = prior.resources.get(addr) else {
             continue;
         };
@@ -304,10 +315,9 @@ pub async fn make_plan(
         refreshed: BTreeMap::new(),
         targets: opts.targets.iter().map(ToString::to_string).collect(),
         warnings,
-        configuration: Some(terrace_lang::configuration_json(
-            &env.config,
-            &crate::context::Schemas::new(engine),
-        )),
+        configuration: (!opts.skip_configuration).then(|| {
+            terrace_lang::configuration_json(&env.config, &crate::context::Schemas::new(engine))
+        }),
     };
 
     match opts.mode {
@@ -930,10 +940,14 @@ impl PlanWalk<'_> {
             .resources
             .iter()
             .find(|(a, r)| {
+                let stored = match self.refreshed.get(a.as_str()) {
+                    Some(Some(v)) => v,
+                    _ => &r.value,
+                };
                 a.as_str() != addr_s
                     && r.addr.mode == ResourceMode::Managed
                     && r.addr.type_name == type_name
-                    && r.value.get("id").and_then(Value::as_str) == Some(id)
+                    && stored.get("id").and_then(Value::as_str) == Some(id)
             })
             .map(|(a, _)| a.clone())
     }

@@ -783,6 +783,7 @@ async fn fresh_nodes(
         targets: parse(saved.targets.clone()),
         replace: parse(replace),
         imports: vec![],
+        skip_configuration: false,
     };
     let load = crate::context::LoadOptions {
         vars: VarInputs::default(),

@@ -14,7 +14,9 @@ pub(crate) async fn plan(project: &Project, a: PlanArgs) -> Result<u8> {
     tf_flags(&a.flags.tf, "plan");
     let engine = settings::engine(project, std::time::Duration::ZERO).await?;
     let t = target(project, &engine, &a.env).await?;
-    let opts = plan_options(&a.flags)?;
+    let mut opts = plan_options(&a.flags)?;
+    // Only plan files and plan JSON carry the configuration section.
+    opts.skip_configuration = !a.json && a.out.is_none();
     let policies = load_policy_set(project)?;
     if let Some(out) = &a.generate_config_out {
         generate_config(&engine, &t, &load_options(&a.flags.vars)?, out).await?;

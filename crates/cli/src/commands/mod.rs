@@ -264,6 +264,7 @@ pub(crate) fn plan_options(f: &PlanFlags) -> Result<PlanOptions> {
         targets: parse_addrs(&f.targets, "--target")?,
         replace: parse_addrs(&f.replace, "--replace")?,
         imports: vec![],
+        skip_configuration: false,
     })
 }
 

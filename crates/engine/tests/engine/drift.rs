@@ -108,3 +108,59 @@ async fn changed_missing_and_unmanaged_objects_are_reported() {
         report.drift
     );
 }
+
+/// `--refresh=false` reads nothing, so it reports no drift even when the
+/// cloud changed; the stored objects (moved, not copied, into the plan's
+/// refreshed objects) are the changes' before values, and an orphan's
+/// delete still carries its stored object. The configuration section is
+/// left out only when asked (`terrace plan` without `-out`/`-json`).
+#[tokio::test]
+async fn a_plan_without_refresh_uses_the_stored_objects_and_reports_no_drift() {
+    let h = Harness::new(CFG).await;
+    h.apply_ok().await;
+    {
+        let mut g = h.cloud.lock();
+        let a = g.objects.get_mut("thing-a-1").unwrap();
+        a.value
+            .as_map_mut()
+            .unwrap()
+            .insert("size".into(), Value::from(7));
+    }
+    let no_refresh = terrace_engine::PlanOptions::default();
+    let (_, plan, _) = h.try_plan(no_refresh.clone()).await.unwrap();
+    assert!(plan.drift.is_empty(), "{:?}", plan.drift);
+    assert!(!plan.has_changes(), "{}", summary(&plan));
+    let a = change(&plan, "test_thing.a");
+    assert_eq!(
+        a.before.as_ref().and_then(|v| v.get("size")).cloned(),
+        Some(Value::from(1)),
+        "the stored size, not the cloud's"
+    );
+    assert!(plan.refreshed.contains_key("test_thing.a"));
+    assert!(plan.configuration.is_some());
+    let skipped = terrace_engine::PlanOptions {
+        skip_configuration: true,
+        ..no_refresh.clone()
+    };
+    assert!(h.try_plan(skipped).await.unwrap().1.configuration.is_none());
+    // With refresh, the same cloud change is drift.
+    let (_, refreshed, _) = h.try_plan(refresh()).await.unwrap();
+    assert_eq!(refreshed.drift.len(), 1);
+    // An orphan planned without refresh is deleted with its stored object.
+    h.write_config(
+        r#"
+resource "test_thing" "a" {
+  name     = "a"
+  size     = 1
+  password = "initial-password"
+}
+"#,
+    );
+    let (_, plan, _) = h.try_plan(no_refresh).await.unwrap();
+    let b = change(&plan, "test_thing.b");
+    assert_eq!(b.action, terrace_engine::Action::Delete);
+    assert_eq!(
+        b.before.as_ref().and_then(|v| v.get("name")).cloned(),
+        Some(Value::from("b"))
+    );
+}
