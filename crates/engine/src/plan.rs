@@ -351,12 +351,15 @@ pub async fn make_plan(
         env,
         providers: &providers,
         prior: &prior,
-        refreshed: &refreshed,
+        refreshed: std::sync::Mutex::new(refreshed),
+        stored_ids: std::sync::OnceLock::new(),
         opts,
         moved: &moved,
     };
+    // The walk moves each refreshed object into its change (`before`):
+    // one copy of every object, not two. Only refresh-only plans (above)
+    // keep them in `plan.refreshed`.
     let (changes, table) = walk.run().await?;
-    plan.refreshed = refreshed;
     plan.changes = changes;
     check_target_addresses(env, &prior, &plan.changes, opts)?;
     add_targeting_warning(&mut plan);
@@ -681,7 +684,11 @@ struct PlanWalk<'a> {
     env: &'a LoadedEnv,
     providers: &'a Providers,
     prior: &'a PriorState,
-    refreshed: &'a BTreeMap<String, Option<Value>>,
+    /// Refreshed objects not yet planned: each is taken out by its change.
+    refreshed: std::sync::Mutex<BTreeMap<String, Option<Value>>>,
+    /// (type, id) → the addresses whose stored object it is; built before
+    /// the walk takes the objects, only when something is imported.
+    stored_ids: std::sync::OnceLock<HashMap<(String, String), Vec<String>>>,
     opts: &'a PlanOptions,
     moved: &'a BTreeMap<String, String>,
 }
@@ -710,6 +717,9 @@ impl PlanWalk<'_> {
                 .push(addr.clone());
         }
         let imports = self.import_ids()?;
+        if !imports.is_empty() {
+            let _ = self.stored_ids.set(self.index_stored_ids());
+        }
         let table = ValueTable::new();
         let mut diags = Diagnostics::new();
         let mut changes: Vec<ResourceChange> = Vec::new();
@@ -805,10 +815,8 @@ impl PlanWalk<'_> {
                 continue; // data sources just leave state
             }
             let Some(before) = self
-                .refreshed
-                .get(addr)
-                .cloned()
-                .unwrap_or(Some(r.value.clone()))
+                .take_refreshed(addr)
+                .unwrap_or_else(|| Some(r.value.clone()))
             else {
                 continue; // already gone outside terrace
             };
@@ -932,24 +940,48 @@ impl PlanWalk<'_> {
         Ok(out)
     }
 
+    /// Take `addr`'s refreshed object out (`None`: not refreshed; `Some(None)`: gone).
+    fn take_refreshed(&self, addr: &str) -> Option<Option<Value>> {
+        self.refreshed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(addr)
+    }
+
+    /// Every managed instance's object id in state (refreshed where it was).
+    fn index_stored_ids(&self) -> HashMap<(String, String), Vec<String>> {
+        let refreshed = self
+            .refreshed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out: HashMap<(String, String), Vec<String>> = HashMap::new();
+        for (a, r) in &self.prior.resources {
+            if r.addr.mode != ResourceMode::Managed {
+                continue;
+            }
+            let stored = match refreshed.get(a.as_str()) {
+                Some(Some(v)) => v,
+                _ => &r.value,
+            };
+            if let Some(id) = stored.get("id").and_then(Value::as_str) {
+                out.entry((r.addr.type_name.clone(), id.to_string()))
+                    .or_default()
+                    .push(a.clone());
+            }
+        }
+        out
+    }
+
     /// The address other than `addr_s` whose state record holds the object
     /// `obj` of type `type_name` (same `id`), if any.
     fn managed_elsewhere(&self, type_name: &str, addr_s: &str, obj: &Value) -> Option<String> {
         let id = obj.get("id").and_then(Value::as_str)?;
-        self.prior
-            .resources
+        self.stored_ids
+            .get_or_init(|| self.index_stored_ids())
+            .get(&(type_name.to_string(), id.to_string()))?
             .iter()
-            .find(|(a, r)| {
-                let stored = match self.refreshed.get(a.as_str()) {
-                    Some(Some(v)) => v,
-                    _ => &r.value,
-                };
-                a.as_str() != addr_s
-                    && r.addr.mode == ResourceMode::Managed
-                    && r.addr.type_name == type_name
-                    && stored.get("id").and_then(Value::as_str) == Some(id)
-            })
-            .map(|(a, _)| a.clone())
+            .find(|a| a.as_str() != addr_s)
+            .cloned()
     }
 
     async fn plan_managed(
@@ -969,7 +1001,7 @@ impl PlanWalk<'_> {
             )
             .at(Some(inst.range.clone()))
         })?;
-        let mut before: Option<Value> = self.refreshed.get(addr_s).cloned().flatten();
+        let mut before: Option<Value> = self.take_refreshed(addr_s).flatten();
         let mut import_id = None;
         if before.is_none()
             && let Some((id, import_range)) = imports.get(addr_s)
