@@ -283,7 +283,7 @@ impl Codec {
             let plain = PlainParts::new(state, meta, written_at, max)?;
             if plain.fits() {
                 return Ok(EnvelopeParts {
-                    inner: PartsInner::Plain(plain),
+                    inner: PartsInner::Plain(Box::new(plain)),
                 });
             }
         }
@@ -743,7 +743,7 @@ pub struct EnvelopeParts<'a> {
 }
 
 enum PartsInner<'a> {
-    Plain(PlainParts<'a>),
+    Plain(Box<PlainParts<'a>>),
     /// An encrypted state (AES-GCM needs the whole plaintext), or parts too
     /// small to hold the envelope's header: the text is built first.
     Whole {

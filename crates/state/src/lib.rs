@@ -377,10 +377,12 @@ pub struct StoreOptions {
     pub clock_skew: chrono::Duration,
 }
 
-/// The default part size of SQL-stored states: 64 MiB. A write holds about
+/// The default part size of SQL-stored states: 16 MiB. A write holds about
 /// three parts at a time (the first, waiting for its checksum; the one being
-/// encoded; the one being inserted, with the database's copy of it), so the
-/// part size bounds a write's memory beyond the state itself.
+/// encoded; the one being inserted, with the database's copies of it), so
+/// the part size bounds a write's memory beyond the state itself. Below
+/// 32 MiB (glibc's largest mmap threshold) freed part buffers are reused
+/// instead of mapped and faulted in afresh for every part.
 pub const DEFAULT_PAYLOAD_PART_BYTES: usize = 16 << 20;
 
 impl Default for StoreOptions {
