@@ -362,15 +362,28 @@ macro_rules! sql_store {
                 let parts = i64::try_from(pieces.len() - 1).map_err(StateError::backend)?;
                 let owner = if parts > 0 { owner } else { String::new() };
                 for (seq, part) in pieces.iter().enumerate().skip(1) {
-                    sqlx::query("INSERT INTO payload_parts (owner, seq, part) VALUES ($1, $2, $3)")
-                        .bind(&owner)
-                        .bind(i64::try_from(seq).map_err(StateError::backend)?)
-                        .bind(*part)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(self.err())?;
+                    let seq = i64::try_from(seq).map_err(StateError::backend)?;
+                    self.insert_part(tx, &owner, seq, part.to_string()).await?;
                 }
                 Ok((pieces[0].to_string(), parts, owner))
+            }
+
+            /// One continuation part of a stored text.
+            async fn insert_part(
+                &self,
+                tx: &mut sqlx::Transaction<'static, $db>,
+                owner: &str,
+                seq: i64,
+                part: String,
+            ) -> Result<(), StateError> {
+                sqlx::query("INSERT INTO payload_parts (owner, seq, part) VALUES ($1, $2, $3)")
+                    .bind(owner)
+                    .bind(seq)
+                    .bind(part)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(self.err())?;
+                Ok(())
             }
 
             /// Write the continuation parts of `parts` under `owner` as they
@@ -385,13 +398,7 @@ macro_rules! sql_store {
                 let mut seq = 0i64;
                 while let Some(part) = parts.next_part()? {
                     seq += 1;
-                    sqlx::query("INSERT INTO payload_parts (owner, seq, part) VALUES ($1, $2, $3)")
-                        .bind(owner)
-                        .bind(seq)
-                        .bind(part)
-                        .execute(&mut **tx)
-                        .await
-                        .map_err(self.err())?;
+                    self.insert_part(tx, owner, seq, part).await?;
                 }
                 Ok((parts.finish()?, seq))
             }
