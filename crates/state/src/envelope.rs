@@ -287,18 +287,21 @@ impl Codec {
                 });
             }
         }
-        let text = self.encode(env, state, meta, written_at)?;
-        let cuts = cuts(&text, max);
+        let whole = self.encode_whole(env, state, meta, written_at)?;
+        let cuts = cuts(&whole.first, max);
         Ok(EnvelopeParts {
             inner: PartsInner::Whole {
-                text,
+                text: whole.first,
                 cuts,
                 next: 0,
+                record_digests: whole.record_digests,
             },
         })
     }
 
-    /// Encode `state` as the version of environment `env`.
+    /// Encode `state` as the version of environment `env` (the stores use
+    /// [`Codec::encode_whole`] or [`Codec::encode_parts`]).
+    #[cfg(test)]
     pub fn encode(
         &self,
         env: &str,
@@ -306,6 +309,20 @@ impl Codec {
         meta: &WriteMeta,
         written_at: DateTime<Utc>,
     ) -> Result<String, StateError> {
+        self.encode_whole(env, state, meta, written_at)
+            .map(|f| f.first)
+    }
+
+    /// [`Codec::encode`], with the record digests the encoder took on the
+    /// way where it serialised the records itself (unencrypted): the whole
+    /// envelope is `first`.
+    pub fn encode_whole(
+        &self,
+        env: &str,
+        state: &State,
+        meta: &WriteMeta,
+        written_at: DateTime<Utc>,
+    ) -> Result<Finished, StateError> {
         // A state claiming a newer format would be written under this
         // envelope and then be unreadable by this very version: refuse it.
         if state.format_version > FORMAT_VERSION {
@@ -316,7 +333,7 @@ impl Codec {
         let Some(ks) = &self.key else {
             let mut whole = PlainParts::new(state, meta, written_at, usize::MAX)?;
             while whole.next_part()?.is_some() {}
-            return whole.finish().map(|f| f.first);
+            return whole.finish();
         };
         let json = serde_json::to_string(state).map_err(StateError::backend)?;
         let kdf = ks.write_kdf.clone();
@@ -354,7 +371,12 @@ impl Codec {
             sha256,
             payload,
         };
-        serde_json::to_string(&env).map_err(StateError::backend)
+        let text = serde_json::to_string(&env).map_err(StateError::backend)?;
+        Ok(Finished {
+            len: text.len(),
+            first: text,
+            record_digests: None,
+        })
     }
 
     /// Check the envelope's version and checksum and return its header.
@@ -750,6 +772,7 @@ enum PartsInner<'a> {
         text: String,
         cuts: Vec<usize>,
         next: usize,
+        record_digests: Option<Vec<[u8; 32]>>,
     },
 }
 
@@ -759,7 +782,9 @@ impl EnvelopeParts<'_> {
     pub fn next_part(&mut self) -> Result<Option<String>, StateError> {
         match &mut self.inner {
             PartsInner::Plain(p) => p.next_part(),
-            PartsInner::Whole { text, cuts, next } => {
+            PartsInner::Whole {
+                text, cuts, next, ..
+            } => {
                 if *next + 1 >= cuts.len() {
                     return Ok(None);
                 }
@@ -779,6 +804,7 @@ impl EnvelopeParts<'_> {
                 mut text,
                 cuts,
                 next,
+                record_digests,
             } => {
                 if next + 1 < cuts.len() {
                     return Err(StateError::backend(
@@ -790,7 +816,7 @@ impl EnvelopeParts<'_> {
                 Ok(Finished {
                     first: text,
                     len,
-                    record_digests: None,
+                    record_digests,
                 })
             }
         }
@@ -1218,6 +1244,9 @@ mod tests {
             .iter()
             .map(|r| Sha256::digest(serde_json::to_vec(r).unwrap()).into())
             .collect();
+        assert_eq!(f.record_digests.as_ref(), Some(&expected));
+        // So does the whole-text path (parts too small for the header).
+        let (_, f) = all_parts_and(codec.encode_parts("dev", &st, &meta, at, 16).unwrap());
         assert_eq!(f.record_digests, Some(expected));
         // No resources at all, and a part size that cuts the header's end.
         let empty = sample();

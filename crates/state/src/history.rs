@@ -149,21 +149,28 @@ fn sha(bytes: &[u8]) -> [u8; 32] {
 
 /// The digests of `state` (each record and output serialized once).
 pub(crate) fn digests(state: &State) -> Result<Digests, StateError> {
-    let records = state
-        .resources
-        .iter()
-        .map(|r| {
-            serde_json::to_vec(r)
-                .map(|b| sha(&b))
-                .map_err(StateError::backend)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    digests_with(state, records)
+    digests_with(state, None)
 }
 
-/// The digests of `state` given the SHA-256 of each record's JSON, in
-/// order (the envelope encoder hashes them as it serialises them).
-pub(crate) fn digests_with(state: &State, records: Vec<[u8; 32]>) -> Result<Digests, StateError> {
+/// The digests of `state`, given the SHA-256 of each record's JSON in
+/// order where the envelope encoder already hashed them as it serialised
+/// them (`None`: each record is serialised and hashed here).
+pub(crate) fn digests_with(
+    state: &State,
+    records: Option<Vec<[u8; 32]>>,
+) -> Result<Digests, StateError> {
+    let records = match records {
+        Some(r) => r,
+        None => state
+            .resources
+            .iter()
+            .map(|r| {
+                serde_json::to_vec(r)
+                    .map(|b| sha(&b))
+                    .map_err(StateError::backend)
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
     if records.len() != state.resources.len() {
         return Err(StateError::backend(format!(
             "{} record digests for {} records",

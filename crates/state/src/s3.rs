@@ -882,8 +882,10 @@ impl StateStore for S3Store {
             });
         }
         let now = Utc::now();
-        let payload = self.codec.encode(env, state, meta, now)?;
-        let digests = history::digests(state)?;
+        // The record digests come from the encoder's own pass over them.
+        let encoded = self.codec.encode_whole(env, state, meta, now)?;
+        let digests = history::digests_with(state, encoded.record_digests)?;
+        let payload = encoded.first;
         if let Some(lease) = lease {
             self.check_lease(env, lease).await?;
         }
@@ -1085,8 +1087,10 @@ impl StateStore for S3Store {
         let now = Utc::now();
         // Encoded before the store is touched: a state that cannot be
         // written changes nothing.
-        let payload = self.codec.encode(env, state, meta, now)?;
-        let digests = history::digests(state)?;
+        // The record digests come from the encoder's own pass over them.
+        let encoded = self.codec.encode_whole(env, state, meta, now)?;
+        let digests = history::digests_with(state, encoded.record_digests)?;
+        let payload = encoded.first;
         self.check_lease(env, lease).await?;
         let key = self.state_key(env);
         let what = format!("the state of '{env}'");

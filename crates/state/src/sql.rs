@@ -283,6 +283,18 @@ impl OwnWrites {
     }
 }
 
+/// A state version written in parts ([`EnvelopeParts`](crate::envelope::EnvelopeParts)).
+struct Streamed {
+    /// The first part, for the row itself.
+    first: String,
+    /// The whole envelope's length.
+    len: usize,
+    /// Continuation parts written, and their owner (empty when none).
+    parts: i64,
+    owner: String,
+    digests: history::Digests,
+}
+
 fn check_serial(env: &str, expected: Option<u64>, given: u64) -> Result<(), StateError> {
     if given > expected.unwrap_or(0) {
         Ok(())
@@ -386,21 +398,31 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Write the continuation parts of `parts` under `owner` as they
-            /// are encoded (each is dropped once written); returns the rest
-            /// (first part, length, record digests) and how many were written.
+            /// Write the continuation parts of version `serial` of `env` as
+            /// they are encoded (each is dropped once written); returns the
+            /// first part, where the rest went, and `state`'s digests.
             async fn stream_parts(
                 &self,
                 tx: &mut sqlx::Transaction<'static, $db>,
-                owner: &str,
+                env: &str,
+                serial: i64,
+                state: &State,
                 mut parts: crate::envelope::EnvelopeParts<'_>,
-            ) -> Result<(crate::envelope::Finished, i64), StateError> {
+            ) -> Result<Streamed, StateError> {
+                let owner = format!("{env}/{serial}/{}", uuid::Uuid::new_v4());
                 let mut seq = 0i64;
                 while let Some(part) = parts.next_part()? {
                     seq += 1;
-                    self.insert_part(tx, owner, seq, part).await?;
+                    self.insert_part(tx, &owner, seq, part).await?;
                 }
-                Ok((parts.finish()?, seq))
+                let done = parts.finish()?;
+                Ok(Streamed {
+                    digests: history::digests_with(state, done.record_digests)?,
+                    first: done.first,
+                    len: done.len,
+                    parts: seq,
+                    owner: if seq > 0 { owner } else { String::new() },
+                })
             }
 
             /// Insert a history row; returns its id. `link`: its place in a
@@ -785,14 +807,8 @@ macro_rules! sql_store {
                 if found != expected_serial {
                     return Err(StateError::Conflict { env: env.to_string(), expected: expected_serial, found });
                 }
-                let owner = format!("{env}/{serial}/{}", uuid::Uuid::new_v4());
-                let (done, parts) = self.stream_parts(&mut tx, &owner, encoder).await?;
-                let owner = if parts > 0 { owner } else { String::new() };
-                let (first, payload_len) = (done.first, done.len);
-                let digests = match done.record_digests {
-                    Some(records) => history::digests_with(state, records)?,
-                    None => history::digests(state)?,
-                };
+                let Streamed { first, len: payload_len, parts, owner, digests } =
+                    self.stream_parts(&mut tx, env, serial, state, encoder).await?;
                 let changed = match expected_serial {
                     None => sqlx::query(
                         "INSERT INTO states (env, serial, lineage, payload, written_at, parts, parts_owner) \
@@ -1039,14 +1055,8 @@ macro_rules! sql_store {
                     .map_err(self.err())?;
                 let serial = to_i64(state.serial)?;
                 let lineage = state.lineage.to_string();
-                let owner = format!("{env}/{serial}/{}", uuid::Uuid::new_v4());
-                let (done, parts) = self.stream_parts(&mut tx, &owner, encoder).await?;
-                let owner = if parts > 0 { owner } else { String::new() };
-                let first = done.first;
-                let digests = match done.record_digests {
-                    Some(records) => history::digests_with(state, records)?,
-                    None => history::digests(state)?,
-                };
+                let Streamed { first, parts, owner, digests, .. } =
+                    self.stream_parts(&mut tx, env, serial, state, encoder).await?;
                 sqlx::query(
                     "INSERT INTO states (env, serial, lineage, payload, written_at, parts, parts_owner) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
