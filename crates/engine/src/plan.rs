@@ -77,15 +77,13 @@ impl PriorState {
                         r.address
                     ))
                 })?;
+                let value = state_value(&r);
+                r.attributes = dropped.clone();
                 resources.insert(
                     r.address.clone(),
                     PriorResource {
                         addr,
-                        value: {
-                            let v = state_value(&r);
-                            r.attributes = dropped.clone();
-                            v
-                        },
+                        value,
                         record: r,
                     },
                 );
@@ -686,8 +684,9 @@ struct PlanWalk<'a> {
     prior: &'a PriorState,
     /// Refreshed objects not yet planned: each is taken out by its change.
     refreshed: std::sync::Mutex<BTreeMap<String, Option<Value>>>,
-    /// (type, id) → the addresses whose stored object it is; built before
-    /// the walk takes the objects, only when something is imported.
+    /// (type, id) → the addresses whose stored object it is; set before
+    /// the walk takes the objects, when something is imported (only
+    /// imports ask).
     stored_ids: std::sync::OnceLock<HashMap<(String, String), Vec<String>>>,
     opts: &'a PlanOptions,
     moved: &'a BTreeMap<String, String>,
@@ -977,7 +976,7 @@ impl PlanWalk<'_> {
     fn managed_elsewhere(&self, type_name: &str, addr_s: &str, obj: &Value) -> Option<String> {
         let id = obj.get("id").and_then(Value::as_str)?;
         self.stored_ids
-            .get_or_init(|| self.index_stored_ids())
+            .get()?
             .get(&(type_name.to_string(), id.to_string()))?
             .iter()
             .find(|a| a.as_str() != addr_s)
