@@ -140,7 +140,7 @@ impl Obj {
     }
 
     pub(crate) fn build(self) -> Value {
-        Value::Map(self.fields)
+        Value::Map(self.fields.into())
     }
 }
 

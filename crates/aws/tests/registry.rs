@@ -630,7 +630,7 @@ fn with_bucket(bucket: &str, pairs: Vec<(&str, Value)>) -> Value {
     let mut m: std::collections::BTreeMap<String, Value> =
         pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     m.insert("bucket".into(), Value::from(bucket));
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 fn block(pairs: Vec<(&str, Value)>) -> Value {

@@ -13,7 +13,7 @@ fn param(name: &str, extra: &[(&str, Value)]) -> Value {
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
     m.insert("name".into(), Value::from(name));
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 #[tokio::test]

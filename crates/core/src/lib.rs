@@ -13,4 +13,4 @@ pub mod value;
 
 pub use address::{AddrParseError, InstanceKey, ModuleInstance, ResourceAddr, ResourceMode};
 pub use diagnostic::{Diagnostic, Diagnostics, Pos, Severity, SourceRange};
-pub use value::{Number, PathStep, SharedStr, Value, ValuePath};
+pub use value::{Number, ObjectMap, PathStep, SharedStr, Value, ValuePath};

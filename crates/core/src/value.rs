@@ -25,7 +25,11 @@ use std::sync::Arc;
 /// An arbitrary-precision decimal number. Equality and order are numeric
 /// (`1.0 == 1`).
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Number(BigDecimal);
+pub struct Number(Box<BigDecimal>);
+
+// Boxed so that a `Value` is 32 bytes, not 48: every map node and list
+// element of every object pays for the largest variant, and numbers are rare.
+const _: () = assert!(std::mem::size_of::<Value>() <= 32);
 
 /// Digits kept by a division that does not terminate (Terraform keeps 512
 /// bits, about 154 decimal digits).
@@ -39,7 +43,9 @@ impl Number {
         if !n.is_finite() {
             return None;
         }
-        BigDecimal::from_str(&format!("{n:?}")).ok().map(Number)
+        BigDecimal::from_str(&format!("{n:?}"))
+            .ok()
+            .map(Number::from_decimal)
     }
 
     /// Parse decimal text (`12`, `-1.5`, `1e3`); `None` if it is not a
@@ -52,11 +58,13 @@ impl Number {
         if !ok {
             return None;
         }
-        BigDecimal::from_str(s).ok().map(|d| Number(d.normalized()))
+        BigDecimal::from_str(s)
+            .ok()
+            .map(|d| Number::from_decimal(d.normalized()))
     }
 
     pub fn from_decimal(d: BigDecimal) -> Number {
-        Number(d)
+        Number(Box::new(d))
     }
 
     /// The decimal itself.
@@ -95,7 +103,7 @@ impl Number {
     }
 
     pub fn is_zero(&self) -> bool {
-        bigdecimal::Zero::is_zero(&self.0)
+        bigdecimal::Zero::is_zero(&*self.0)
     }
 
     pub fn is_negative(&self) -> bool {
@@ -103,15 +111,15 @@ impl Number {
     }
 
     pub fn add(&self, o: &Number) -> Number {
-        Number((&self.0 + &o.0).normalized())
+        Number::from_decimal((&*self.0 + &*o.0).normalized())
     }
 
     pub fn sub(&self, o: &Number) -> Number {
-        Number((&self.0 - &o.0).normalized())
+        Number::from_decimal((&*self.0 - &*o.0).normalized())
     }
 
     pub fn mul(&self, o: &Number) -> Number {
-        Number((&self.0 * &o.0).normalized())
+        Number::from_decimal((&*self.0 * &*o.0).normalized())
     }
 
     /// `None` when dividing by zero.
@@ -119,8 +127,10 @@ impl Number {
         if o.is_zero() {
             return None;
         }
-        let exact = &self.0 / &o.0;
-        Some(Number(exact.with_prec(DIV_PRECISION).normalized()))
+        let exact = &*self.0 / &*o.0;
+        Some(Number::from_decimal(
+            exact.with_prec(DIV_PRECISION).normalized(),
+        ))
     }
 
     /// The remainder with the sign of the dividend, as Terraform's `%`;
@@ -129,20 +139,20 @@ impl Number {
         if o.is_zero() {
             return None;
         }
-        Some(Number((&self.0 % &o.0).normalized()))
+        Some(Number::from_decimal((&*self.0 % &*o.0).normalized()))
     }
 
     pub fn neg(&self) -> Number {
-        Number(-self.0.clone())
+        Number::from_decimal(-(*self.0).clone())
     }
 
     pub fn abs(&self) -> Number {
-        Number(self.0.abs())
+        Number::from_decimal(self.0.abs())
     }
 
     /// Round towards negative infinity.
     pub fn floor(&self) -> Number {
-        Number(
+        Number::from_decimal(
             self.0
                 .with_scale_round(0, bigdecimal::RoundingMode::Floor)
                 .normalized(),
@@ -151,7 +161,7 @@ impl Number {
 
     /// Round towards positive infinity.
     pub fn ceil(&self) -> Number {
-        Number(
+        Number::from_decimal(
             self.0
                 .with_scale_round(0, bigdecimal::RoundingMode::Ceiling)
                 .normalized(),
@@ -202,27 +212,27 @@ impl fmt::Debug for Number {
 
 impl From<i64> for Number {
     fn from(n: i64) -> Self {
-        Number(BigDecimal::from(n))
+        Number::from_decimal(BigDecimal::from(n))
     }
 }
 impl From<i32> for Number {
     fn from(n: i32) -> Self {
-        Number(BigDecimal::from(n))
+        Number::from_decimal(BigDecimal::from(n))
     }
 }
 impl From<u64> for Number {
     fn from(n: u64) -> Self {
-        Number(BigDecimal::from(n))
+        Number::from_decimal(BigDecimal::from(n))
     }
 }
 impl From<usize> for Number {
     fn from(n: usize) -> Self {
-        Number(BigDecimal::from(n as u64))
+        Number::from_decimal(BigDecimal::from(n as u64))
     }
 }
 impl From<BigDecimal> for Number {
     fn from(d: BigDecimal) -> Self {
-        Number(d)
+        Number::from_decimal(d)
     }
 }
 
@@ -336,6 +346,101 @@ impl PartialEq<SharedStr> for String {
     }
 }
 
+/// The entries of a [`Value::Map`]: a `BTreeMap` behind an `Arc`. Reading
+/// derefs to the map; writing through `&mut` (insert, remove, `get_mut`)
+/// copies the map first if another value shares it, so sharing is never
+/// visible. A planned object stored in the change, the value table and
+/// the aggregate of its block is one allocation, not three.
+#[derive(Clone, Default)]
+pub struct ObjectMap(Arc<BTreeMap<String, Value>>);
+
+impl ObjectMap {
+    pub fn new() -> ObjectMap {
+        ObjectMap::default()
+    }
+
+    /// The map itself, copied only if it is shared.
+    pub fn into_inner(self) -> BTreeMap<String, Value> {
+        Arc::unwrap_or_clone(self.0)
+    }
+
+    /// Whether two maps are the same allocation (so equal without looking).
+    pub fn ptr_eq(a: &ObjectMap, b: &ObjectMap) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}
+
+impl fmt::Debug for ObjectMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::ops::Deref for ObjectMap {
+    type Target = BTreeMap<String, Value>;
+    fn deref(&self) -> &BTreeMap<String, Value> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ObjectMap {
+    fn deref_mut(&mut self) -> &mut BTreeMap<String, Value> {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl From<BTreeMap<String, Value>> for ObjectMap {
+    fn from(m: BTreeMap<String, Value>) -> ObjectMap {
+        ObjectMap(Arc::new(m))
+    }
+}
+
+impl From<ObjectMap> for BTreeMap<String, Value> {
+    fn from(m: ObjectMap) -> BTreeMap<String, Value> {
+        m.into_inner()
+    }
+}
+
+impl FromIterator<(String, Value)> for ObjectMap {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> ObjectMap {
+        ObjectMap(Arc::new(iter.into_iter().collect()))
+    }
+}
+
+impl IntoIterator for ObjectMap {
+    type Item = (String, Value);
+    type IntoIter = std::collections::btree_map::IntoIter<String, Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.into_inner().into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a ObjectMap {
+    type Item = (&'a String, &'a Value);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, Value>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl Extend<(String, Value)> for ObjectMap {
+    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
+        Arc::make_mut(&mut self.0).extend(iter)
+    }
+}
+
+impl PartialEq for ObjectMap {
+    fn eq(&self, o: &ObjectMap) -> bool {
+        Arc::ptr_eq(&self.0, &o.0) || *self.0 == *o.0
+    }
+}
+
+impl PartialEq<BTreeMap<String, Value>> for ObjectMap {
+    fn eq(&self, o: &BTreeMap<String, Value>) -> bool {
+        *self.0 == *o
+    }
+}
+
 /// A configuration value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -349,8 +454,10 @@ pub enum Value {
     List(Vec<Value>),
     /// A set: kept sorted by canonical JSON and free of duplicates.
     Set(Vec<Value>),
-    /// A map or object: string keys in sorted order.
-    Map(BTreeMap<String, Value>),
+    /// A map or object: string keys in sorted order. Shared: copying a
+    /// value copies a pointer, and a change copies only the map it changes
+    /// ([`ObjectMap`] is copy-on-write).
+    Map(ObjectMap),
     /// Not known until apply.
     Unknown,
     /// A sensitive value: never printed.
@@ -583,14 +690,14 @@ impl Value {
 
     pub fn as_map(&self) -> Option<&BTreeMap<String, Value>> {
         match self.unmarked() {
-            Value::Map(m) => Some(m),
+            Value::Map(m) => Some(&**m),
             _ => None,
         }
     }
 
     pub fn as_map_mut(&mut self) -> Option<&mut BTreeMap<String, Value>> {
         match self {
-            Value::Map(m) => Some(m),
+            Value::Map(m) => Some(&mut **m),
             Value::Sensitive(inner) => inner.as_map_mut(),
             _ => None,
         }
@@ -982,6 +1089,31 @@ impl From<Number> for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_maps_copy_on_write() {
+        let a = Value::map([("id", Value::from("i-1")), ("n", Value::from(1))]);
+        let mut b = a.clone();
+        let (Value::Map(ma), Value::Map(mb)) = (&a, &b) else {
+            panic!("maps")
+        };
+        assert!(ObjectMap::ptr_eq(ma, mb), "a clone shares the map");
+        // Writing through one copy leaves the other as it was.
+        b.as_map_mut().unwrap().insert("n".into(), Value::from(2));
+        assert_eq!(a.get("n"), Some(&Value::from(1)));
+        assert_eq!(b.get("n"), Some(&Value::from(2)));
+        assert_ne!(a, b);
+        // Sensitive wrappers reach the map too, and still copy first.
+        let mut c = a.clone().mark_sensitive();
+        c.as_map_mut().unwrap().remove("id");
+        assert!(a.get("id").is_some());
+        // Taking the entries out of a shared map copies; of an unshared one, not.
+        let Value::Map(m) = a.clone() else {
+            panic!("map")
+        };
+        assert_eq!(m.into_inner().len(), 2);
+        assert_eq!(a.as_map().map(|m| m.len()), Some(2));
+    }
 
     #[test]
     fn json_round_trip_keeps_integers() {

@@ -546,15 +546,75 @@ fn diff_at(before: &Value, after: &Value, at: &mut ValuePath, out: &mut Vec<Attr
 /// Lists and sets with the same elements in the same order are equal (state
 /// stores both as JSON arrays).
 pub fn equal_ignoring_marks(a: &Value, b: &Value) -> bool {
-    if !a.is_wholly_known() || !b.is_wholly_known() {
-        return false;
+    // Walked in place: converting both sides to JSON to compare them
+    // allocated two trees per resource instance in every plan.
+    match (a.unmarked(), b.unmarked()) {
+        (Value::Unknown, _) | (_, Value::Unknown) => false,
+        (Value::Map(x), Value::Map(y)) if terrace_core::ObjectMap::ptr_eq(x, y) => {
+            x.values().all(Value::is_wholly_known)
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((ka, va), (kb, vb))| ka == kb && equal_ignoring_marks(va, vb))
+        }
+        // JSON does not tell lists from sets; neither does this.
+        (Value::List(xs) | Value::Set(xs), Value::List(ys) | Value::Set(ys)) => {
+            xs.len() == ys.len()
+                && xs
+                    .iter()
+                    .zip(ys.iter())
+                    .all(|(x, y)| equal_ignoring_marks(x, y))
+        }
+        (x, y) => x == y,
     }
-    a.to_json_lossy() == b.to_json_lossy()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equality_ignores_marks_and_never_equates_unknowns() {
+        let obj = |input: Value| Value::map([("id", Value::from("a")), ("input", input)]);
+        // Sensitive marks do not count, at any depth.
+        assert!(equal_ignoring_marks(
+            &obj(Value::from("x")),
+            &obj(Value::from("x").mark_sensitive())
+        ));
+        assert!(!equal_ignoring_marks(
+            &obj(Value::from("x")),
+            &obj(Value::from("y").mark_sensitive())
+        ));
+        // A list and a set holding the same elements are one JSON array.
+        assert!(equal_ignoring_marks(
+            &Value::List(vec![Value::from(1i64)]),
+            &Value::Set(vec![Value::from(1i64)])
+        ));
+        assert!(!equal_ignoring_marks(
+            &Value::List(vec![Value::from(1i64)]),
+            &Value::List(vec![Value::from(1i64), Value::from(2i64)])
+        ));
+        // Numbers compare by value, strings and numbers never equal.
+        assert!(equal_ignoring_marks(
+            &Value::from(1.0f64),
+            &Value::from(1i64)
+        ));
+        assert!(!equal_ignoring_marks(&Value::from("1"), &Value::from(1i64)));
+        // An unknown is never equal, even to itself, even inside one shared map.
+        let unknown = obj(Value::Unknown);
+        let shared = unknown.clone();
+        assert!(!equal_ignoring_marks(&unknown, &shared));
+        assert!(!equal_ignoring_marks(&Value::Unknown, &Value::Unknown));
+        let known = obj(Value::from("x"));
+        assert!(equal_ignoring_marks(&known, &known.clone()));
+        // A missing key differs from a null one (JSON keeps the key).
+        assert!(!equal_ignoring_marks(
+            &Value::map([("a", Value::Null)]),
+            &Value::map::<&str>([])
+        ));
+    }
 
     #[test]
     fn diff_finds_leaf_changes_only() {

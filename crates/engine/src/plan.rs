@@ -1114,6 +1114,15 @@ impl PlanWalk<'_> {
                 .map_err(|e| provider_diag(env, inst, "Invalid resource configuration", &e))?;
             after = crate::values::carry_sensitive(&inst.config, fresh.planned);
         }
+        // A no-op plans the object it already has: keep that one, so the
+        // change's before and after, the value table and the block's
+        // aggregate all share one map instead of holding equal copies.
+        if action == Action::NoOp
+            && let Some(prior) = &before
+            && after == *prior
+        {
+            after = prior.clone();
+        }
         let mut dependencies: Vec<String> = dep_addrs.to_vec();
         for d in &inst.depends_on {
             dependencies.push(d.to_string());
@@ -1332,7 +1341,7 @@ fn keep_prior_configurable(prior: &Value, planned: &Value) -> Value {
             for (k, v) in p {
                 out.insert(k.clone(), v.clone());
             }
-            Value::Map(out)
+            Value::Map(out.into())
         }
         _ => prior.clone(),
     }

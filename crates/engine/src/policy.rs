@@ -408,7 +408,7 @@ pub fn plan_scope(plan: &Plan) -> Value {
     m.insert("change".into(), Value::from(change as i64));
     m.insert("destroy".into(), Value::from(destroy as i64));
     m.insert("resource_changes".into(), Value::List(changes));
-    Value::Map(m)
+    Value::Map(m.into())
 }
 
 fn result(

@@ -338,7 +338,7 @@ pub(crate) fn merge(a: &Args<'_>, _: &FuncContext) -> R {
             }
         }
     }
-    Ok(Value::Map(out))
+    Ok(Value::Map(out.into()))
 }
 
 pub(crate) fn one(a: &Args<'_>, _: &FuncContext) -> R {
@@ -596,7 +596,7 @@ pub(crate) fn zipmap(a: &Args<'_>, _: &FuncContext) -> R {
         })?;
         out.insert(k, v.clone());
     }
-    Ok(Value::Map(out))
+    Ok(Value::Map(out.into()))
 }
 
 // ---- type conversion ------------------------------------------------------

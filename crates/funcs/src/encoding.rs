@@ -272,7 +272,7 @@ pub(crate) fn csvdecode(a: &Args<'_>, _: &FuncContext) -> R {
                 .cloned()
                 .zip(r.into_iter().map(Value::string))
                 .collect();
-            Value::Map(m)
+            Value::Map(m.into())
         })
         .collect(),
     ))

@@ -55,7 +55,7 @@ fn from_yaml(y: Yaml) -> Result<Value, String> {
             for (k, v) in m {
                 out.insert(yaml_key(k)?, from_yaml(v)?);
             }
-            Value::Map(out)
+            Value::Map(out.into())
         }
         Yaml::Tagged(t) => from_yaml(t.value)?,
     })

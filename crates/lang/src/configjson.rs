@@ -282,8 +282,8 @@ impl Writer<'_> {
         meta_arguments(
             &mut j,
             &m.dir,
-            r.count.as_ref(),
-            r.for_each.as_ref(),
+            r.count.as_deref(),
+            r.for_each.as_deref(),
             &r.depends_on,
         );
         j

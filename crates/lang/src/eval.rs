@@ -174,7 +174,7 @@ impl<'a> Ctx<'a> {
                 if unknown_key {
                     return Ok(Value::Unknown.mark_if(sens));
                 }
-                Ok(Value::Map(out).mark_if(sens))
+                Ok(Value::Map(out.into()).mark_if(sens))
             }
             Expression::StringTemplate(t) => self.template_expr(t),
             Expression::HeredocTemplate(h) => self.template_expr(&h.template),
@@ -725,7 +725,7 @@ impl<'a> Ctx<'a> {
                     .map(|(k, v)| (k, Value::List(v)))
                     .collect(),
             ),
-            Some(_) => Value::Map(map),
+            Some(_) => Value::Map(map.into()),
         };
         Ok(out.mark_if(result_sens))
     }
@@ -1158,7 +1158,7 @@ impl<'a> Ctx<'a> {
                 format!("{name} calls are nested too deeply."),
             ));
         }
-        Ok(Some((first, first_sens, vars_map, vars_sens)))
+        Ok(Some((first, first_sens, vars_map.into_inner(), vars_sens)))
     }
 
     fn templatefile(

@@ -369,7 +369,7 @@ fn eval_body(ctx: &mut Ctx, body: &Body) -> R<Value> {
         }
     }
     if diags.is_empty() {
-        Ok(Value::Map(map))
+        Ok(Value::Map(map.into()))
     } else {
         Err(diags)
     }
@@ -795,7 +795,7 @@ impl Evaluator {
                 let v = self.output_value(&child_inst, child, name, lookup, stack, false)?;
                 obj.insert(name.clone(), (*v).clone());
             }
-            Ok(Value::Map(obj))
+            Ok(Value::Map(obj.into()))
         };
         let v = if call.count.is_some() {
             Value::List(exps.list.iter().map(|e| object(&e.key)).collect::<R<_>>()?)
@@ -806,7 +806,7 @@ impl Evaluator {
                     m.insert(k.clone(), object(&e.key)?);
                 }
             }
-            Value::Map(m)
+            Value::Map(m.into())
         } else {
             object(&None)?
         };
@@ -927,14 +927,17 @@ impl Evaluator {
         })?;
         let stack = RefCell::new(Vec::new());
         let scope = self.scope(&addr.module, m, lookup, &stack);
-        let Some(exps) = expand_keys(&scope, r.count.as_ref(), r.for_each.as_ref())? else {
+        let Some(exps) = expand_keys(&scope, r.count.as_deref(), r.for_each.as_deref())? else {
             if allow_unknown {
                 return Ok(None);
             }
-            let (what, e) = if let Some(c) = &r.count {
+            let (what, e) = if let Some(c) = r.count.as_deref() {
                 ("count", c)
             } else {
-                ("for_each", r.for_each.as_ref().expect("count or for_each"))
+                (
+                    "for_each",
+                    r.for_each.as_deref().expect("count or for_each"),
+                )
             };
             let detail = if what == "count" {
                 "The \"count\" value depends on resource attributes that cannot be determined until apply, so terrace cannot predict how many instances will be created. Make count depend only on variables, locals and attributes that are known before apply."
@@ -1056,7 +1059,7 @@ impl Evaluator {
             .iter()
             .find(|b| b.name == p.name && b.alias == p.alias)
         else {
-            return Ok(Value::Map(BTreeMap::new()));
+            return Ok(Value::Map(BTreeMap::new().into()));
         };
         let stack = RefCell::new(Vec::new());
         let inst = ModuleInstance::root();
@@ -1243,7 +1246,8 @@ impl Evaluator {
         }
         let stack = RefCell::new(Vec::new());
         let scope = self.scope(&addr.module, m, lookup, &stack);
-        let exps = expand_keys(&scope, r.count.as_ref(), r.for_each.as_ref())?.unwrap_or_default();
+        let exps =
+            expand_keys(&scope, r.count.as_deref(), r.for_each.as_deref())?.unwrap_or_default();
         let fallback = Expansion {
             key: addr.key.clone(),
             each_value: None,
@@ -1740,8 +1744,9 @@ impl GraphBuilder<'_> {
         for r in m.resources.values() {
             let meta = r
                 .count
-                .iter()
-                .chain(r.for_each.iter())
+                .as_deref()
+                .into_iter()
+                .chain(r.for_each.as_deref())
                 .chain(r.depends_on.iter())
                 .chain(r.replace_exprs.iter())
                 .chain(

@@ -573,10 +573,11 @@ mod tests {
 
     fn obj(pairs: &[(&str, Value)]) -> Value {
         Value::Map(
-            pairs
+            (pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
-                .collect::<BTreeMap<_, _>>(),
+                .collect::<BTreeMap<_, _>>())
+            .into(),
         )
     }
 

@@ -251,7 +251,7 @@ fn convert_at(v: Value, ty: &TypeConstraint, path: &mut Vec<String>) -> Result<V
                 path.pop();
                 out.insert(k, c);
             }
-            Ok(Value::Map(out))
+            Ok(Value::Map(out.into()))
         }
         TypeConstraint::Object(attrs) => {
             let mut m = match v {
@@ -288,7 +288,7 @@ fn convert_at(v: Value, ty: &TypeConstraint, path: &mut Vec<String>) -> Result<V
                     }
                 }
             }
-            Ok(Value::Map(out))
+            Ok(Value::Map(out.into()))
         }
         TypeConstraint::Tuple(ts) => {
             let items = match v {

@@ -131,7 +131,7 @@ fn plan_object(
         at.pop();
         out.insert(name.clone(), planned);
     }
-    Value::Map(out)
+    Value::Map(out.into())
 }
 
 fn plan_block(

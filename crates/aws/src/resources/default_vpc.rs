@@ -47,7 +47,7 @@ fn convert(p: &AwsProvider, v: Value, prior: Option<&Value>) -> Value {
     if out.get("force_destroy").is_none_or(Value::is_null) {
         out.insert("force_destroy".into(), Value::Bool(false));
     }
-    Value::Map(out)
+    Value::Map(out.into())
 }
 
 async fn find_default(p: &AwsProvider) -> Result<Option<ApiVpc>> {

@@ -87,7 +87,7 @@ impl Ec2Mapped for RouteTable {
             .routes()
             .iter()
             .filter(|r| !managed_elsewhere(r))
-            .map(|r| Value::Map(RouteSpec::from_api(r).attributes(BLOCK_KEYS)))
+            .map(|r| Value::Map(RouteSpec::from_api(r).attributes(BLOCK_KEYS).into()))
             .collect();
         let (tags, tags_all) = tags_from_api(&tags_to_map(rt.tags()), prior, &p.default_tags);
         Obj::new(&p.resource_schema(NAME))
