@@ -22,6 +22,13 @@ use std::process::ExitCode;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
 
+/// mimalloc instead of glibc's malloc: a plan allocates millions of small
+/// objects from several tokio threads, and glibc's per-thread arenas kept
+/// freed memory that no later allocation could use (measured in
+/// BENCHMARKS.md, round 3).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // `terrace state pull | head`: a closed stdout is not an error. println!
     // panics on it; exit quietly instead of printing a panic.

@@ -24,12 +24,14 @@ impl fmt::Display for InstanceKey {
 }
 
 /// A path of module calls from the root: empty for the root module.
+/// Shared: every address of a module instance's resources (in the plan,
+/// the value table, the graph and state) copies a pointer, not the path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct ModuleInstance(pub Vec<(String, Option<InstanceKey>)>);
+pub struct ModuleInstance(pub std::sync::Arc<[(String, Option<InstanceKey>)]>);
 
 impl ModuleInstance {
     pub fn root() -> Self {
-        ModuleInstance(Vec::new())
+        ModuleInstance(Vec::new().into())
     }
 
     pub fn is_root(&self) -> bool {
@@ -38,9 +40,9 @@ impl ModuleInstance {
 
     /// The instance of child module call `name` (with optional key).
     pub fn child(&self, name: &str, key: Option<InstanceKey>) -> Self {
-        let mut steps = self.0.clone();
+        let mut steps = self.0.to_vec();
         steps.push((name.to_string(), key));
-        ModuleInstance(steps)
+        ModuleInstance(steps.into())
     }
 
     /// The module path without instance keys, e.g. `module.a.module.b`.
@@ -237,7 +239,7 @@ impl FromStr for ResourceAddr {
             return Err(err(&format!("unexpected {:?}", c.rest())));
         }
         Ok(ResourceAddr {
-            module: ModuleInstance(module),
+            module: ModuleInstance(module.into()),
             mode,
             type_name: type_name.to_string(),
             name: name.to_string(),

@@ -682,9 +682,9 @@ impl Evaluator {
         lookup: &dyn ResourceLookup,
         stack: &RefCell<Vec<String>>,
     ) -> R<(ModuleInstance, &'a Module, &'a ModuleCall, Expansion)> {
-        let mut steps = inst.0.clone();
+        let mut steps = inst.0.to_vec();
         let (name, key) = steps.pop().ok_or_else(Diagnostics::new)?;
-        let parent_inst = ModuleInstance(steps);
+        let parent_inst = ModuleInstance(steps.into());
         let parent = self
             .config
             .module(&parent_inst.config_path())
@@ -820,7 +820,7 @@ impl Evaluator {
     /// The root provider configuration a resource in `inst` uses.
     fn resolve_provider(&self, inst: &ModuleInstance, p: &ProviderRef) -> ProviderRef {
         let mut p = p.clone();
-        let mut steps = inst.0.clone();
+        let mut steps = inst.0.to_vec();
         while let Some((name, _)) = steps.pop() {
             let Some(parent) = self
                 .config
@@ -882,6 +882,8 @@ impl Evaluator {
         if diags.has_errors() {
             Err(diags)
         } else {
+            // Kept for the whole run: give back what doubling reserved.
+            nodes.shrink_to_fit();
             Ok(nodes)
         }
     }
