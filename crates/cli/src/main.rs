@@ -26,6 +26,9 @@ pub const EXIT_CHANGES: u8 = 2;
 /// objects from several tokio threads, and glibc's per-thread arenas kept
 /// freed memory that no later allocation could use (measured in
 /// BENCHMARKS.md, round 3).
+///
+/// `--features system-allocator` keeps glibc's malloc, for heaptrack.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -418,6 +418,31 @@ impl Codec {
         env_name: &str,
     ) -> Result<(Header, State), StateError> {
         let (header, env) = self.open(raw, what)?;
+        self.decode_opened(header, env, what, env_name)
+    }
+
+    /// [`Codec::decode`] of text the caller no longer needs: it is freed
+    /// once the envelope is read, before the state inside is parsed. The
+    /// stored text, the payload and the parsed records together were the
+    /// peak of reading a large state.
+    pub fn decode_owned(
+        &self,
+        raw: String,
+        what: &str,
+        env_name: &str,
+    ) -> Result<(Header, State), StateError> {
+        let (header, env) = self.open(&raw, what)?;
+        drop(raw);
+        self.decode_opened(header, env, what, env_name)
+    }
+
+    fn decode_opened(
+        &self,
+        header: Header,
+        env: Envelope,
+        what: &str,
+        env_name: &str,
+    ) -> Result<(Header, State), StateError> {
         self.check_key(&header)?;
         let json = match (&env.encryption, &self.key) {
             (None, None) => env.payload.into_bytes(),

@@ -859,7 +859,7 @@ impl StateStore for S3Store {
             None => Ok(None),
             Some((raw, _)) => Ok(Some(
                 self.codec
-                    .decode(&raw, &format!("the state of '{env}'"), env)?
+                    .decode_owned(raw, &format!("the state of '{env}'"), env)?
                     .1,
             )),
         }

@@ -354,8 +354,15 @@ macro_rules! sql_store {
                         detail: format!("{} of its {parts} continuation parts are stored", rows.len()),
                     });
                 }
+                // Sized once: grown by doubling, the text of a large state
+                // held up to twice its length while it was decoded.
+                let mut texts = Vec::with_capacity(rows.len());
                 for r in rows {
                     let part: String = r.try_get("part").map_err(self.err())?;
+                    texts.push(part);
+                }
+                payload.reserve_exact(texts.iter().map(String::len).sum());
+                for part in texts {
                     payload.push_str(&part);
                 }
                 Ok(payload)
@@ -729,7 +736,7 @@ macro_rules! sql_store {
                     Some(r) => {
                         let what = format!("the state of '{env}'");
                         let payload = self.assemble(&r, &what).await?;
-                        Ok(Some(self.codec.decode(&payload, &what, env)?.1))
+                        Ok(Some(self.codec.decode_owned(payload, &what, env)?.1))
                     }
                 }
             }
@@ -931,7 +938,7 @@ macro_rules! sql_store {
                             return self.rebuild(env, id, base, &what).await.map(Some);
                         }
                         let payload = self.assemble(&r, &what).await?;
-                        Ok(Some(self.codec.decode(&payload, &what, env)?.1))
+                        Ok(Some(self.codec.decode_owned(payload, &what, env)?.1))
                     }
                 }
             }
