@@ -1357,6 +1357,31 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn decode_owned_is_decode() {
+        let c = Codec::new(None);
+        let raw = c
+            .encode("dev", &sample(), &WriteMeta::new("apply"), Utc::now())
+            .unwrap();
+        let (h1, s1) = c.decode(&raw, "state", "dev").unwrap();
+        let (h2, s2) = c.decode_owned(raw.clone(), "state", "dev").unwrap();
+        assert_eq!((h1.serial, h1.lineage), (h2.serial, h2.lineage));
+        assert_eq!(s1, s2);
+        // The checks are the same: a tampered text, or one cut short, is refused.
+        let tampered = raw.replace("secret", "SECRET");
+        assert!(matches!(
+            c.decode_owned(tampered, "x", "dev"),
+            Err(StateError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            c.decode_owned(raw[..raw.len() / 2].to_string(), "x", "dev"),
+            Err(StateError::Corrupt { .. })
+        ));
+        // And a plaintext state is refused where a key is configured.
+        let keyed = Codec::new(Some("pass"));
+        assert!(keyed.decode_owned(raw, "x", "dev").is_err());
+    }
+
     fn sample() -> State {
         let mut s = State::new();
         s.serial = 3;
