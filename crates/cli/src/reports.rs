@@ -273,7 +273,7 @@ fn policy_sarif_parts(
             "properties": { "environment": report.environment, "address": r.address },
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": { "uri": artifact_uri(Path::new(&r.source.filename), root) },
+                    "artifactLocation": { "uri": artifact_uri(Path::new(r.source.filename.as_str()), root) },
                     "region": { "startLine": r.source.start.line.max(1), "startColumn": r.source.start.column.max(1) },
                 },
                 "logicalLocations": [{ "fullyQualifiedName": r.address, "kind": "resource" }],
@@ -410,7 +410,7 @@ fn drift_sarif(reports: &[DriftReport], root: &Path) -> serde_json::Value {
                 "properties": { "environment": r.environment, "address": i.address },
             });
             if let Some(loc) = &i.location {
-                let uri = artifact_uri(Path::new(&loc.filename), root);
+                let uri = artifact_uri(Path::new(loc.filename.as_str()), root);
                 res["locations"] = serde_json::json!([{
                     "physicalLocation": {
                         "artifactLocation": { "uri": uri },

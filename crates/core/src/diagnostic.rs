@@ -26,7 +26,10 @@ pub struct Pos {
 /// A range in one source file. `end` is exclusive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceRange {
-    pub filename: String,
+    /// Shared with the file and every other range in it (a 100,000-block
+    /// configuration held one copy of the file's name per block range and
+    /// per graph node).
+    pub filename: crate::SharedStr,
     pub start: Pos,
     pub end: Pos,
 }

@@ -1483,7 +1483,7 @@ fn dedup(mut diags: Diagnostics) -> Diagnostics {
         diags
             .into_iter()
             .filter(|d| match &d.range {
-                Some(r) => seen.insert((String::new(), r.filename.clone(), r.start.byte)),
+                Some(r) => seen.insert((String::new(), r.filename.to_string(), r.start.byte)),
                 None => seen.insert((d.summary.clone(), d.detail.clone(), 0)),
             })
             .collect(),
@@ -1794,6 +1794,9 @@ impl GraphBuilder<'_> {
     ) {
         let mut seen = HashSet::new();
         deps.retain(|d| seen.insert(d.clone()));
+        // Kept with the node for the whole run: no spare slots (a resource
+        // with one dependency, its provider, had reserved four).
+        deps.shrink_to_fit();
         self.nodes.push(GraphNode {
             id,
             kind,

@@ -330,7 +330,8 @@ pub fn load_policies(
                 }
             };
             let file = set.sources.add(&path, text);
-            set.files.push((file.name.clone(), Arc::from(file.text())));
+            set.files
+                .push((file.name.to_string(), Arc::from(file.text())));
             parse_file(&file, &mut set.policies, &mut diags);
         }
     }

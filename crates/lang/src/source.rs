@@ -14,7 +14,7 @@ use unicode_width::UnicodeWidthStr;
 #[derive(Debug)]
 pub struct SourceFile {
     /// The name shown in diagnostics (relative to the project root when possible).
-    pub name: String,
+    pub name: terrace_core::SharedStr,
     /// The path on disk.
     pub path: PathBuf,
     text: Arc<str>,
@@ -42,7 +42,7 @@ impl SourceFile {
                 .map(|(i, _)| i + 1),
         );
         SourceFile {
-            name,
+            name: name.into(),
             path,
             text,
             shown,

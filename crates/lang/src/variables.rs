@@ -241,7 +241,7 @@ fn read_var_file(
                         Given {
                             value: Value::from_json(&v),
                             range: Some(file.range(0..0)),
-                            origin: origin.clone(),
+                            origin: origin.to_string(),
                         },
                     );
                 }
@@ -284,7 +284,7 @@ fn read_var_file(
                             Given {
                                 value,
                                 range: Some(file.range(span_of(&a.value))),
-                                origin: origin.clone(),
+                                origin: origin.to_string(),
                             },
                         );
                     }
