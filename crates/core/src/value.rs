@@ -367,10 +367,6 @@ impl PartialEq<SharedStr> for String {
 pub struct ObjectMap(Arc<BTreeMap<String, Value>>);
 
 impl ObjectMap {
-    pub fn new() -> ObjectMap {
-        ObjectMap::default()
-    }
-
     /// The map itself, copied only if it is shared.
     pub fn into_inner(self) -> BTreeMap<String, Value> {
         Arc::unwrap_or_clone(self.0)
@@ -407,12 +403,6 @@ impl From<BTreeMap<String, Value>> for ObjectMap {
     }
 }
 
-impl From<ObjectMap> for BTreeMap<String, Value> {
-    fn from(m: ObjectMap) -> BTreeMap<String, Value> {
-        m.into_inner()
-    }
-}
-
 impl FromIterator<(String, Value)> for ObjectMap {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> ObjectMap {
         ObjectMap(Arc::new(iter.into_iter().collect()))
@@ -444,12 +434,6 @@ impl Extend<(String, Value)> for ObjectMap {
 impl PartialEq for ObjectMap {
     fn eq(&self, o: &ObjectMap) -> bool {
         Arc::ptr_eq(&self.0, &o.0) || *self.0 == *o.0
-    }
-}
-
-impl PartialEq<BTreeMap<String, Value>> for ObjectMap {
-    fn eq(&self, o: &BTreeMap<String, Value>) -> bool {
-        *self.0 == *o
     }
 }
 

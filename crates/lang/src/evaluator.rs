@@ -682,19 +682,15 @@ impl Evaluator {
         lookup: &dyn ResourceLookup,
         stack: &RefCell<Vec<String>>,
     ) -> R<(ModuleInstance, &'a Module, &'a ModuleCall, Expansion)> {
-        let mut steps = inst.0.to_vec();
-        let (name, key) = steps.pop().ok_or_else(Diagnostics::new)?;
-        let parent_inst = ModuleInstance(steps.into());
+        let ((name, key), parent_steps) = inst.0.split_last().ok_or_else(Diagnostics::new)?;
+        let parent_inst = ModuleInstance(parent_steps.into());
         let parent = self
             .config
             .module(&parent_inst.config_path())
             .ok_or_else(Diagnostics::new)?;
-        let call = parent
-            .module_calls
-            .get(&name)
-            .ok_or_else(Diagnostics::new)?;
+        let call = parent.module_calls.get(name).ok_or_else(Diagnostics::new)?;
         let exps = self.expansions(&parent_inst, parent, call, lookup, stack)?;
-        let exp = exps.get(&key).cloned().ok_or_else(|| {
+        let exp = exps.get(key).cloned().ok_or_else(|| {
             Diagnostics::from(
                 Diagnostic::error(
                     "Invalid module instance",
@@ -820,15 +816,17 @@ impl Evaluator {
     /// The root provider configuration a resource in `inst` uses.
     fn resolve_provider(&self, inst: &ModuleInstance, p: &ProviderRef) -> ProviderRef {
         let mut p = p.clone();
-        let mut steps = inst.0.to_vec();
-        while let Some((name, _)) = steps.pop() {
-            let Some(parent) = self
-                .config
-                .module(&steps.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>())
-            else {
+        for depth in (0..inst.0.len()).rev() {
+            let (name, _) = &inst.0[depth];
+            let Some(parent) = self.config.module(
+                &inst.0[..depth]
+                    .iter()
+                    .map(|(n, _)| n.clone())
+                    .collect::<Vec<_>>(),
+            ) else {
                 break;
             };
-            let Some(call) = parent.module_calls.get(&name) else {
+            let Some(call) = parent.module_calls.get(name) else {
                 break;
             };
             if let Some((_, to)) = call.providers.iter().find(|(c, _)| *c == p) {

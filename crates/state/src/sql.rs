@@ -355,15 +355,15 @@ macro_rules! sql_store {
                     });
                 }
                 // Sized once: grown by doubling, the text of a large state
-                // held up to twice its length while it was decoded.
-                let mut texts = Vec::with_capacity(rows.len());
-                for r in rows {
-                    let part: String = r.try_get("part").map_err(self.err())?;
-                    texts.push(part);
-                }
-                payload.reserve_exact(texts.iter().map(String::len).sum());
+                // held up to twice its length while it was decoded. The
+                // parts are read in place from the fetched rows.
+                let texts = rows
+                    .iter()
+                    .map(|r| r.try_get::<&str, _>("part").map_err(self.err()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                payload.reserve_exact(texts.iter().map(|t| t.len()).sum());
                 for part in texts {
-                    payload.push_str(&part);
+                    payload.push_str(part);
                 }
                 Ok(payload)
             }
