@@ -699,23 +699,7 @@ async fn network_acl_rules() {
     assert_eq!(imported, rule);
     assert!(p.import("aws_network_acl_rule", "acl-1:x").await.is_err());
     // Edited outside terrace → changed.
-    p.ec2_client()
-        .replace_network_acl_entry()
-        .network_acl_id(&acl)
-        .rule_number(100)
-        .egress(false)
-        .protocol("6")
-        .rule_action(aws_sdk_ec2::types::RuleAction::Deny)
-        .cidr_block("0.0.0.0/0")
-        .port_range(
-            aws_sdk_ec2::types::PortRange::builder()
-                .from(443)
-                .to(443)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    deny_tcp_ingress_outside(&p, &acl, 100, 443).await;
     let drifted = read(&p, "aws_network_acl_rule", &rule).await.unwrap();
     assert_eq!(s(&drifted, "rule_action"), "deny");
     // (moto has no DeleteNetworkAclEntry: the rule goes with its ACL.)
@@ -891,6 +875,28 @@ async fn default_route_table_is_adopted_and_forgotten() {
     p.delete("aws_vpc", &vpc).await.unwrap();
 }
 
+/// Replace ingress entry `no` of `acl` behind terrace's back with a TCP
+/// deny of `port` from anywhere.
+async fn deny_tcp_ingress_outside(p: &AwsProvider, acl: &str, no: i32, port: i32) {
+    p.ec2_client()
+        .replace_network_acl_entry()
+        .network_acl_id(acl)
+        .rule_number(no)
+        .egress(false)
+        .protocol("6")
+        .rule_action(aws_sdk_ec2::types::RuleAction::Deny)
+        .cidr_block("0.0.0.0/0")
+        .port_range(
+            aws_sdk_ec2::types::PortRange::builder()
+                .from(port)
+                .to(port)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 fn acl_rule(no: i64, port: i64) -> Value {
     Value::map([
         ("rule_no", Value::from(no)),
@@ -971,23 +977,7 @@ async fn network_acl_and_default_network_acl() {
         &ctx(env, address),
     );
     // Edited outside → changed; no blocks leaves rules alone.
-    p.ec2_client()
-        .replace_network_acl_entry()
-        .network_acl_id(&acl_id)
-        .rule_number(200)
-        .egress(false)
-        .protocol("6")
-        .rule_action(aws_sdk_ec2::types::RuleAction::Deny)
-        .cidr_block("0.0.0.0/0")
-        .port_range(
-            aws_sdk_ec2::types::PortRange::builder()
-                .from(80)
-                .to(80)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    deny_tcp_ingress_outside(&p, &acl_id, 200, 80).await;
     let drifted = read(&p, "aws_network_acl", &acl2).await.unwrap();
     assert_ne!(drifted.get("ingress"), acl2.get("ingress"));
     let no_blocks = Value::map([("vpc_id", vpc.get("id").unwrap().clone())]);

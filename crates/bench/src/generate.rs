@@ -9,6 +9,20 @@ pub struct Project {
     pub dir: tempfile::TempDir,
 }
 
+impl Drop for Project {
+    /// With `TERRACE_BENCH_KEEP=1` the project stays on disk (for profiling
+    /// a run by hand); its path is printed.
+    fn drop(&mut self) {
+        if std::env::var_os("TERRACE_BENCH_KEEP").is_some_and(|v| v == "1") {
+            let dir = std::mem::replace(
+                &mut self.dir,
+                tempfile::tempdir().expect("placeholder temp dir"),
+            );
+            eprintln!("terrace-bench: kept {}", dir.keep().display());
+        }
+    }
+}
+
 impl Project {
     pub fn new() -> Project {
         let dir = tempfile::Builder::new()

@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const USAGE: &str = "usage: terrace-bench [--quick] [--moto] [--only SUBSTRING]... [--runs N] [--sizes 1000,10000,100000] [--timeout SECS] [--json FILE] [--terrace PATH] [--history N,APPLIES] [--fleet ENVS]
+const USAGE: &str = "usage: terrace-bench [--quick] [--moto] [--only SUBSTRING]... [--runs N] [--sizes 1000,10000,100000] [--timeout SECS] [--json FILE] [--terrace PATH] [--history N,APPLIES] [--fleet ENVS[,REGIONS]]
 
   --quick          sizes 1,000 and 10,000 only, 3 runs, the large-state scenario at 100 resources
   --moto           also the moto scenarios (apply, refresh and drift of 1,000 instances)
@@ -30,8 +30,11 @@ const USAGE: &str = "usage: terrace-bench [--quick] [--moto] [--only SUBSTRING].
   --terrace PATH   the terrace binary to drive (default: the one next to terrace-bench)
   --history N,A    the history scenario (bytes stored by A applies each changing one resource of N;
                    S3 state on moto): default 10000,100 (--quick: 1000,20); run it alone with --only history
-  --fleet ENVS     the fleet scenario: drift --all of ENVS environments of 10 aws_security_group on moto,
-                   in one process and as --shard K/4 in 4 processes at once (default 200 with --only fleet)";
+  --fleet E[,R]    the fleet scenario: drift --all of E environments of 10 aws_security_group on moto,
+                   in one process and as --shard K/4 in 4 processes at once (default 200 with --only fleet),
+                   the environments spread round-robin over R regions (default 1: all in us-east-1)
+
+  TERRACE_BENCH_KEEP=1 keeps the generated projects (their paths are printed) for profiling.";
 
 struct Options {
     quick: bool,
@@ -43,7 +46,7 @@ struct Options {
     json: Option<PathBuf>,
     terrace: Option<PathBuf>,
     history: Option<(usize, usize)>,
-    fleet: Option<usize>,
+    fleet: Option<(usize, usize)>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -89,11 +92,18 @@ fn parse_args() -> Result<Options, String> {
             }
             "--json" => o.json = Some(PathBuf::from(value("--json")?)),
             "--fleet" => {
-                o.fleet = Some(
-                    value("--fleet")?
-                        .parse()
-                        .map_err(|e| format!("--fleet: {e}"))?,
-                )
+                let v = value("--fleet")?;
+                let (e, r) = v.split_once(',').unwrap_or((&v, "1"));
+                let parse = |x: &str| x.trim().replace('_', "").parse::<usize>();
+                let envs = parse(e).map_err(|e| format!("--fleet ENVS: {e}"))?;
+                let regions = parse(r).map_err(|e| format!("--fleet REGIONS: {e}"))?;
+                if !(1..=fleet::REGIONS.len()).contains(&regions) {
+                    return Err(format!(
+                        "--fleet REGIONS must be 1 to {}",
+                        fleet::REGIONS.len()
+                    ));
+                }
+                o.fleet = Some((envs, regions));
             }
             "--terrace" => o.terrace = Some(PathBuf::from(value("--terrace")?)),
             "--history" => {
@@ -389,8 +399,8 @@ fn main() {
         history::history(&mut b, n, applies);
     }
     if b.opts.fleet.is_some() || (!b.opts.only.is_empty() && b.wanted(&["fleet"])) {
-        let envs = b.opts.fleet.unwrap_or(200);
-        fleet::fleet(&mut b, envs);
+        let (envs, regions) = b.opts.fleet.unwrap_or((200, 1));
+        fleet::fleet(&mut b, envs, regions);
     }
 
     println!("\n## Issue 8 targets\n");

@@ -13,12 +13,12 @@ use crate::model::{
 use crate::values::{ValueTable, conform_to_schema, state_value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use terrace_core::{
-    Diagnostic, Diagnostics, PathStep, ResourceAddr, ResourceMode, Value, ValuePath,
+    Diagnostic, Diagnostics, ModuleInstance, PathStep, ResourceAddr, ResourceMode, Value, ValuePath,
 };
 use terrace_graph::DepGraph;
 use terrace_lang::{GraphNode, IgnoreChanges, NodeKind, ResourceInstanceConfig};
 use terrace_provider::{ProviderError, ResourceContext};
-use terrace_state::{ResourceState, State};
+use terrace_state::{ResourceState, State, StateStore};
 
 /// How to plan.
 #[derive(Debug, Clone, Default)]
@@ -53,8 +53,8 @@ pub struct PriorResource {
 }
 
 /// The stored state of an environment, decoded and indexed by address.
-/// Each record is held once: `decode` moves the records out of `state`
-/// (whose `resources` is then empty) into `resources`.
+/// Each record is held once: `read` decodes the records into `resources`
+/// as the store parses them (`state.resources` is empty).
 #[derive(Debug, Clone, Default)]
 pub struct PriorState {
     /// The state's lineage, serial and outputs; its records are in `resources`.
@@ -66,33 +66,62 @@ pub struct PriorState {
 }
 
 impl PriorState {
-    pub fn decode(mut state: Option<State>) -> Result<Self, EngineError> {
-        let mut resources = BTreeMap::new();
-        if let Some(s) = &mut state {
-            // One shared `null` stands in for every record's attributes once
-            // they are decoded into `value` (a no-op plan of 100,000
-            // resources held both).
-            let dropped = std::sync::Arc::new(serde_json::Value::Null);
-            for mut r in std::mem::take(&mut s.resources) {
-                let addr: ResourceAddr = r.address.parse().map_err(|e| {
-                    EngineError::Other(format!(
-                        "state holds an invalid address {:?}: {e}",
-                        r.address
-                    ))
-                })?;
-                let value = state_value(&r);
-                r.attributes = dropped.clone();
-                resources.insert(
-                    r.address.clone(),
-                    Box::new(PriorResource {
-                        addr,
-                        value,
-                        record: r,
-                    }),
-                );
+    /// The stored state of `env`, each record decoded as the store parses
+    /// it ([`StateStore::read_with`]): a large state's records are never
+    /// all held as JSON as well as decoded (that was the peak of a no-op
+    /// plan of 100,000 resources).
+    pub async fn read(store: &dyn StateStore, env: &str) -> Result<Self, EngineError> {
+        let mut prior = PriorState::default();
+        let state = store.read_with(env, &mut prior.adder()).await?;
+        prior.state = state;
+        Ok(prior)
+    }
+
+    /// How many resource blocks (per module instance) the stored records
+    /// belong to. Records are sorted by address, so a block's instances
+    /// are adjacent (near enough for an estimate: it sizes a table).
+    pub fn block_count(&self) -> usize {
+        let mut count = 0;
+        let mut last: Option<&ResourceAddr> = None;
+        for r in self.resources.values() {
+            let a = &r.addr;
+            let same = last.is_some_and(|l| {
+                l.name == a.name
+                    && l.type_name == a.type_name
+                    && l.mode == a.mode
+                    && l.module == a.module
+            });
+            if !same {
+                count += 1;
             }
+            last = Some(a);
         }
-        Ok(PriorState { state, resources })
+        count
+    }
+
+    /// Decodes one stored record into `resources`.
+    fn adder(&mut self) -> impl FnMut(ResourceState) -> Result<(), String> + Send + '_ {
+        // One shared `null` stands in for every record's attributes once
+        // they are decoded into `value` (a no-op plan of 100,000 resources
+        // held both).
+        let dropped = std::sync::Arc::new(serde_json::Value::Null);
+        move |mut r: ResourceState| {
+            let addr: ResourceAddr = r
+                .address
+                .parse()
+                .map_err(|e| format!("state holds an invalid address {:?}: {e}", r.address))?;
+            let value = state_value(&r);
+            r.attributes = dropped.clone();
+            self.resources.insert(
+                r.address.clone(),
+                Box::new(PriorResource {
+                    addr,
+                    value,
+                    record: r,
+                }),
+            );
+            Ok(())
+        }
     }
 
     /// Every provider key state refers to.
@@ -211,6 +240,8 @@ fn rand_jitter(max: u64) -> u64 {
 
 /// Resource blocks each graph node depends on, looking through locals,
 /// variables and outputs.
+/// The resource blocks each resource node depends on, through any chain of
+/// other nodes; resources without any have no entry.
 pub fn resource_dependencies(env: &LoadedEnv) -> HashMap<usize, Vec<ResourceAddr>> {
     let g: &DepGraph<usize> = &env.graph;
     let mut out = HashMap::new();
@@ -233,7 +264,12 @@ pub fn resource_dependencies(env: &LoadedEnv) -> HashMap<usize, Vec<ResourceAddr
                 _ => stack.extend(g.dependencies(d)),
             }
         }
-        out.insert(*g.payload(ix), found.into_iter().collect());
+        // Only resources with dependencies: most of a large flat
+        // configuration has none, and an empty entry per block cost a
+        // slot of the map each.
+        if !found.is_empty() {
+            out.insert(*g.payload(ix), found.into_iter().collect());
+        }
     }
     out
 }
@@ -244,8 +280,7 @@ pub async fn make_plan(
     env: &LoadedEnv,
     opts: &PlanOptions,
 ) -> Result<(Plan, Providers), EngineError> {
-    let stored = engine.store.read(&env.name).await?;
-    let mut prior = PriorState::decode(stored)?;
+    let mut prior = PriorState::read(engine.store.as_ref(), &env.name).await?;
     let mut warnings = env.warnings.clone();
     let pending = engine.store.journal_pending(&env.name).await?;
     if !pending.is_empty() {
@@ -710,19 +745,35 @@ impl PlanWalk<'_> {
         })?;
         let res_deps = resource_dependencies(env);
         // State addresses by block, built once: looking them up per block
-        // by scanning all of state made planning quadratic.
+        // by scanning all of state made planning quadratic. Only blocks
+        // something depends on are looked up (a flat configuration of
+        // 100,000 blocks has none, and the index cost 22 MiB there).
+        let depended_on: HashSet<(&ModuleInstance, ResourceMode, &str, &str)> = res_deps
+            .values()
+            .flatten()
+            .map(|b| (&b.module, b.mode, b.type_name.as_str(), b.name.as_str()))
+            .collect();
         let mut prior_by_block: HashMap<ResourceAddr, Vec<&str>> = HashMap::new();
-        for (addr, r) in &self.prior.resources {
-            prior_by_block
-                .entry(r.addr.block())
-                .or_default()
-                .push(addr.as_str());
+        if !depended_on.is_empty() {
+            for (addr, r) in &self.prior.resources {
+                let a = &r.addr;
+                if depended_on.contains(&(&a.module, a.mode, a.type_name.as_str(), a.name.as_str()))
+                {
+                    prior_by_block
+                        .entry(a.block())
+                        .or_default()
+                        .push(addr.as_str());
+                }
+            }
         }
         let imports = self.import_ids()?;
         if !imports.is_empty() {
             let _ = self.stored_ids.set(self.index_stored_ids());
         }
-        let table = ValueTable::new();
+        // One entry per block instance: reserved at the stored count of
+        // them, so the table is not rehashed while the walk is at its
+        // largest (growing it held the old and the new table at once).
+        let table = ValueTable::with_capacity(self.prior.block_count());
         let mut diags = Diagnostics::new();
         // About one change per stored instance: reserved once instead of
         // doubling (a 100,000-instance plan left 31,072 unused slots).
@@ -849,7 +900,11 @@ impl PlanWalk<'_> {
         if diags.has_errors() {
             return Err(EngineError::config(diags, env.sources.clone()));
         }
-        changes.sort_by(|a, b| a.addr.cmp(&b.addr));
+        drop(seen);
+        drop(prior_by_block);
+        // Addresses are unique, so an unstable sort orders the same; it
+        // needs no buffer (a stable one took half the list's size again).
+        changes.sort_unstable_by(|a, b| a.addr.cmp(&b.addr));
         Ok((changes, table))
     }
 

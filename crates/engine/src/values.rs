@@ -30,6 +30,13 @@ impl ValueTable {
         Self::default()
     }
 
+    /// A table with room for `blocks` blocks.
+    pub fn with_capacity(blocks: usize) -> Self {
+        ValueTable {
+            blocks: RwLock::new(HashMap::with_capacity(blocks)),
+        }
+    }
+
     /// Record (or replace) one instance's object.
     pub fn set(&self, addr: &ResourceAddr, value: Value) {
         let mut blocks = self.blocks.write().expect("value table lock");

@@ -256,11 +256,29 @@ pub struct ResourceBlock {
     /// The block header (`resource "aws_instance" "x"`).
     pub range: SourceRange,
     pub provider: ProviderRef,
-    pub lifecycle: Lifecycle,
     /// Boxed (as is `for_each`): most blocks have neither, and an inline
     /// `Expr` is 192 bytes of every block of a 100,000-block configuration.
     pub(crate) count: Option<Box<Expr>>,
     pub(crate) for_each: Option<Box<Expr>>,
+    /// The meta-arguments most blocks leave unset (`lifecycle`,
+    /// `depends_on`, conditions, override files), read through `Deref`
+    /// (`block.lifecycle`); none while all are unset. Inline they were
+    /// 176 bytes of every block.
+    extras: Option<Box<BlockExtras>>,
+    /// The body without meta-arguments.
+    pub(crate) body: Body,
+    pub(crate) file: Arc<SourceFile>,
+    /// The references of `body` and `overlays`, collected on first use
+    /// (after loading); boxed, and none when there are none (most blocks
+    /// of a large configuration: 40 bytes each inline).
+    collected_body: OnceLock<Option<Box<CollectedRefs>>>,
+}
+
+/// The parts of a [`ResourceBlock`] most blocks leave unset; a block
+/// derefs to them (the shared empty set when it has none of them).
+#[derive(Debug, Clone, Default)]
+pub struct BlockExtras {
+    pub lifecycle: Lifecycle,
     pub(crate) depends_on: Vec<Expr>,
     pub(crate) replace_exprs: Vec<Expr>,
     /// `lifecycle { precondition { … } }`: checked per instance before planning it.
@@ -268,14 +286,41 @@ pub struct ResourceBlock {
     /// `lifecycle { postcondition { … } }`: checked per instance against the
     /// planned object (when known) and again after it is created, updated or read.
     pub(crate) postconditions: Vec<Condition>,
-    /// The body without meta-arguments.
-    pub(crate) body: Body,
-    pub(crate) file: Arc<SourceFile>,
     /// Arguments and nested blocks from override files, each with its
     /// file (what they replace is gone from `body`).
     pub(crate) overlays: Vec<(Arc<SourceFile>, Body)>,
-    /// The references of `body` and `overlays`, collected on first use (after loading).
-    collected_body: OnceLock<CollectedRefs>,
+}
+
+// A 100,000-block configuration holds 100,000 of these: keep them small.
+const _: () = assert!(std::mem::size_of::<ResourceBlock>() <= 320);
+
+static NO_EXTRAS: BlockExtras = BlockExtras {
+    lifecycle: Lifecycle {
+        create_before_destroy: false,
+        prevent_destroy: false,
+        ignore_changes: IgnoreChanges::None,
+        replace_triggered_by: Vec::new(),
+    },
+    depends_on: Vec::new(),
+    replace_exprs: Vec::new(),
+    preconditions: Vec::new(),
+    postconditions: Vec::new(),
+    overlays: Vec::new(),
+};
+
+impl std::ops::Deref for ResourceBlock {
+    type Target = BlockExtras;
+
+    fn deref(&self) -> &BlockExtras {
+        self.extras.as_deref().unwrap_or(&NO_EXTRAS)
+    }
+}
+
+/// Writing to an extra part gives the block its own set of them.
+impl std::ops::DerefMut for ResourceBlock {
+    fn deref_mut(&mut self) -> &mut BlockExtras {
+        self.extras.get_or_insert_with(Box::default)
+    }
 }
 
 impl ResourceBlock {
@@ -305,15 +350,18 @@ impl ResourceBlock {
     /// The references of the body (meta-arguments excluded), walked once
     /// per block however many module instances contain it.
     pub(crate) fn body_refs(&self) -> &CollectedRefs {
-        self.collected_body.get_or_init(|| {
-            let mut c = CollectedRefs::of_body(&self.body);
-            for (_, b) in &self.overlays {
-                let o = CollectedRefs::of_body(b);
-                c.refs.extend(o.refs);
-                c.bad.extend(o.bad);
-            }
-            c
-        })
+        self.collected_body
+            .get_or_init(|| {
+                let mut c = CollectedRefs::of_body(&self.body);
+                for (_, b) in &self.overlays {
+                    let o = CollectedRefs::of_body(b);
+                    c.refs.extend(o.refs);
+                    c.bad.extend(o.bad);
+                }
+                (!c.refs.is_empty() || !c.bad.is_empty()).then(|| Box::new(c))
+            })
+            .as_deref()
+            .unwrap_or(&crate::refs::NO_REFS)
     }
 }
 
@@ -1760,16 +1808,11 @@ impl Loader<'_> {
             name: l[1].clone(),
             range: file.range(hs.clone()),
             provider: ProviderRef::default_for(&l[0]),
-            lifecycle: Lifecycle::default(),
             count: None,
             for_each: None,
-            depends_on: Vec::new(),
-            replace_exprs: Vec::new(),
-            preconditions: Vec::new(),
-            postconditions: Vec::new(),
+            extras: None,
             body: Body::new(),
             file: file.clone(),
-            overlays: Vec::new(),
             collected_body: OnceLock::new(),
         };
         let mut for_each_span = None;
@@ -2260,4 +2303,63 @@ fn parse_endpoint(text: &str) -> Option<MoveEndpoint> {
     let probe = format!("{text}.x_x.y");
     let a = probe.parse::<ResourceAddr>().ok()?;
     Some(MoveEndpoint::Module(a.module))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A block without lifecycle, depends_on, conditions or overrides holds
+    /// none of them (it reads the shared empty set); one that sets any has
+    /// its own, and an override file reaches a plain block's extras too.
+    #[test]
+    fn unset_meta_arguments_cost_nothing_and_read_as_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("main.tf"),
+            r#"
+resource "terraform_data" "plain" {
+  input = "a"
+}
+resource "terraform_data" "kept" {
+  input      = "b"
+  depends_on = [terraform_data.plain]
+  lifecycle {
+    prevent_destroy = true
+    ignore_changes  = all
+  }
+}
+resource "terraform_data" "overridden" {
+  input = "c"
+}
+"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("main_override.tf"),
+            "resource \"terraform_data\" \"overridden\" {\n  lifecycle {\n    create_before_destroy = true\n  }\n}\n",
+        )
+        .unwrap();
+        let mut sources = SourceMap::default();
+        let (config, diags) = load_config(dir.path(), &mut sources);
+        assert!(!diags.has_errors(), "{diags:?}");
+        let config = config.unwrap();
+        let block = |n: &str| &config.root.resources[&format!("terraform_data.{n}")];
+
+        let plain = block("plain");
+        assert!(plain.extras.is_none(), "a plain block holds extras");
+        assert!(!plain.lifecycle.prevent_destroy && !plain.lifecycle.create_before_destroy);
+        assert_eq!(plain.lifecycle.ignore_changes, IgnoreChanges::None);
+        assert!(plain.depends_on.is_empty() && plain.overlays.is_empty());
+
+        let kept = block("kept");
+        assert!(kept.extras.is_some());
+        assert!(kept.lifecycle.prevent_destroy);
+        assert_eq!(kept.lifecycle.ignore_changes, IgnoreChanges::All);
+        assert_eq!(kept.depends_on.len(), 1);
+
+        let overridden = block("overridden");
+        assert!(overridden.lifecycle.create_before_destroy);
+        assert!(!overridden.lifecycle.prevent_destroy);
+    }
 }

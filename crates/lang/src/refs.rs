@@ -179,6 +179,12 @@ pub struct CollectedRefs {
     pub bad: Vec<BadReference>,
 }
 
+/// No references.
+pub(crate) static NO_REFS: CollectedRefs = CollectedRefs {
+    refs: Vec::new(),
+    bad: Vec::new(),
+};
+
 impl CollectedRefs {
     pub(crate) fn of_expr(e: &Expression) -> Self {
         let mut c = RefCollector::new();

@@ -106,6 +106,96 @@ pub struct ResourceState {
     pub updated_at: DateTime<Utc>,
 }
 
+/// Receives each resource record of a state as it is parsed (see
+/// [`crate::StateStore::read_with`]); an `Err` stops the read with that
+/// message.
+pub type RecordSink<'a> = dyn FnMut(ResourceState) -> Result<(), String> + Send + 'a;
+
+/// Parses a [`State`] handing each record in `resources` to a sink instead
+/// of collecting them: the state returned holds no records. A large state's
+/// records are never all held in their JSON form at once.
+pub(crate) struct StreamedState<'s, 'a> {
+    pub(crate) sink: &'s mut RecordSink<'a>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for StreamedState<'_, '_> {
+    type Value = State;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<State, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StreamedState<'_, '_> {
+    type Value = State;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a terrace state object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<State, A::Error> {
+        use serde::de::Error;
+        let mut format_version = None;
+        let mut lineage = None;
+        let mut serial = None;
+        let mut terrace_version = None;
+        let mut outputs = None;
+        while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "format_version" => format_version = Some(m.next_value()?),
+                "lineage" => lineage = Some(m.next_value()?),
+                "serial" => serial = Some(m.next_value()?),
+                "terrace_version" => terrace_version = Some(m.next_value()?),
+                "outputs" => outputs = Some(m.next_value()?),
+                "resources" => m.next_value_seed(Records {
+                    sink: &mut *self.sink,
+                })?,
+                _ => {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(State {
+            format_version: format_version
+                .ok_or_else(|| A::Error::missing_field("format_version"))?,
+            lineage: lineage.ok_or_else(|| A::Error::missing_field("lineage"))?,
+            serial: serial.ok_or_else(|| A::Error::missing_field("serial"))?,
+            terrace_version: terrace_version
+                .ok_or_else(|| A::Error::missing_field("terrace_version"))?,
+            resources: Vec::new(),
+            outputs: outputs.unwrap_or_default(),
+        })
+    }
+}
+
+/// The `resources` array of a streamed state: each record to the sink.
+struct Records<'s, 'a> {
+    sink: &'s mut RecordSink<'a>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Records<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Records<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of resource records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(r) = seq.next_element::<ResourceState>()? {
+            (self.sink)(r).map_err(serde::de::Error::custom)?;
+        }
+        Ok(())
+    }
+}
+
 /// A root module output.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct OutputState {
@@ -330,6 +420,69 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
+    }
+
+    /// Streamed parsing reads what the derived parser reads: fields in any
+    /// order, unknown ones skipped, `resources` and `outputs` optional, a
+    /// missing required field or a bad record refused.
+    #[test]
+    fn streamed_state_is_the_derived_parse() {
+        use serde::de::DeserializeSeed;
+        fn streamed(text: &str) -> Result<(State, Vec<ResourceState>), String> {
+            let mut seen = Vec::new();
+            let mut sink = |r: ResourceState| {
+                seen.push(r);
+                Ok(())
+            };
+            let mut de = serde_json::Deserializer::from_str(text);
+            let state = StreamedState { sink: &mut sink }
+                .deserialize(&mut de)
+                .map_err(|e| e.to_string())?;
+            de.end().map_err(|e| e.to_string())?;
+            Ok((state, seen))
+        }
+        let mut s = State::new();
+        s.serial = 4;
+        s.set_resource(res("b.x"));
+        s.set_resource(res("a.x"));
+        s.outputs.insert(
+            "o".into(),
+            OutputState {
+                value: serde_json::json!([1, "two"]),
+                sensitive: true,
+            },
+        );
+        let mut doc = serde_json::to_value(&s).unwrap();
+        doc["from_a_newer_terrace"] = serde_json::json!({"ignored": [1, 2]});
+        let (head, records) = streamed(&doc.to_string()).unwrap();
+        assert_eq!(records, s.resources);
+        assert!(head.resources.is_empty());
+        let mut whole = head;
+        whole.resources = records;
+        assert_eq!(whole, s);
+        assert_eq!(
+            serde_json::from_value::<State>(doc.clone()).unwrap(),
+            whole,
+            "the derived parser reads the same"
+        );
+        // Optional parts absent.
+        let bare = serde_json::json!({"format_version": 1, "lineage": s.lineage,
+            "serial": 1, "terrace_version": "x"});
+        let (head, records) = streamed(&bare.to_string()).unwrap();
+        assert!(records.is_empty() && head.outputs.is_empty());
+        // Refusals.
+        let mut no_serial = doc.clone();
+        no_serial.as_object_mut().unwrap().remove("serial");
+        assert!(
+            streamed(&no_serial.to_string())
+                .unwrap_err()
+                .contains("missing field `serial`")
+        );
+        let mut bad = doc.clone();
+        bad["resources"][1]["schema_version"] = serde_json::json!("one");
+        assert!(streamed(&bad.to_string()).is_err());
+        assert!(streamed(&format!("{doc} trailing")).is_err());
+        assert!(streamed("[]").is_err());
     }
 
     #[test]
