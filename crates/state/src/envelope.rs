@@ -672,10 +672,18 @@ impl Codec {
             what: what.to_string(),
             detail,
         };
-        let probe: serde_json::Value = serde_json::from_str(raw)
+        // The version first, so a newer envelope is reported as such rather
+        // than as fields this version does not know; the probe skips the
+        // rest without building it.
+        #[derive(Deserialize)]
+        struct Probe {
+            terrace_state: Option<serde_json::Value>,
+        }
+        let probe: Probe = serde_json::from_str(raw)
             .map_err(|e| corrupt(format!("not a complete JSON document ({e})")))?;
         let version = probe
-            .get("terrace_state")
+            .terrace_state
+            .as_ref()
             .and_then(|v| v.as_u64())
             .ok_or_else(|| {
                 corrupt("not a terrace state envelope (no 'terrace_state' version)".into())
@@ -685,8 +693,38 @@ impl Codec {
                 found: u32::try_from(version).unwrap_or(u32::MAX),
             });
         }
-        let env: Envelope =
-            serde_json::from_value(probe).map_err(|e| corrupt(format!("bad envelope: {e}")))?;
+        // The payload (the state's JSON, as a JSON string) is taken as its
+        // raw literal and unescaped into a string sized once: serde_json
+        // unescapes into a buffer grown by doubling and then copies it,
+        // which for a 1.4 GB state held three copies of it at once.
+        #[derive(Deserialize)]
+        struct Text<'a> {
+            terrace_state: u32,
+            serial: u64,
+            lineage: uuid::Uuid,
+            written_at: DateTime<Utc>,
+            operation: String,
+            who: String,
+            encryption: Option<EncryptionHeader>,
+            sha256: String,
+            #[serde(borrow)]
+            payload: &'a serde_json::value::RawValue,
+        }
+        let text: Text<'_> =
+            serde_json::from_str(raw).map_err(|e| corrupt(format!("bad envelope: {e}")))?;
+        let payload = unescape_json_string(text.payload.get())
+            .map_err(|e| corrupt(format!("bad envelope: payload: {e}")))?;
+        let env = Envelope {
+            terrace_state: text.terrace_state,
+            serial: text.serial,
+            lineage: text.lineage,
+            written_at: text.written_at,
+            operation: text.operation,
+            who: text.who,
+            encryption: text.encryption,
+            sha256: text.sha256,
+            payload,
+        };
         let expected = checksum(env.terrace_state, env.serial, &env.lineage, &env.payload);
         if expected != env.sha256 {
             return Err(corrupt(format!(
@@ -707,6 +745,64 @@ impl Codec {
         };
         Ok((header, env))
     }
+}
+
+/// The text of a JSON string literal (`"…"`, as serde_json's `RawValue`
+/// gives it: already checked to be well formed), unescaped into a string
+/// allocated once at the literal's length (the most it can need).
+fn unescape_json_string(literal: &str) -> Result<String, String> {
+    let inner = literal
+        .strip_prefix('"')
+        .and_then(|l| l.strip_suffix('"'))
+        .ok_or("not a JSON string")?;
+    let mut out = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = &rest[at + 1..];
+        let mut used = 1;
+        match escape.as_bytes().first() {
+            Some(b'"') => out.push('"'),
+            Some(b'\\') => out.push('\\'),
+            Some(b'/') => out.push('/'),
+            Some(b'b') => out.push('\u{8}'),
+            Some(b'f') => out.push('\u{c}'),
+            Some(b'n') => out.push('\n'),
+            Some(b'r') => out.push('\r'),
+            Some(b't') => out.push('\t'),
+            Some(b'u') => {
+                let unit = |s: &str| {
+                    s.get(..4)
+                        .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                        .ok_or("bad \\u escape")
+                };
+                let first = unit(&escape[1..])?;
+                used = 5;
+                let code = if (0xD800..0xDC00).contains(&first) {
+                    // A high surrogate: its low half must follow.
+                    let low = escape[5..]
+                        .strip_prefix("\\u")
+                        .ok_or("lone leading surrogate in \\u escape")
+                        .and_then(|l| {
+                            unit(l).map_err(|_| "lone leading surrogate in \\u escape")
+                        })?;
+                    if !(0xDC00..0xE000).contains(&low) {
+                        return Err("lone leading surrogate in \\u escape".into());
+                    }
+                    used = 11;
+                    0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00)
+                } else {
+                    first
+                };
+                out.push(char::from_u32(code).ok_or("lone trailing surrogate in \\u escape")?);
+            }
+            _ => return Err("bad escape".into()),
+        }
+        rest = &escape[used..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// A small payload sealed with the state key outside any state version
@@ -1382,6 +1478,47 @@ mod tests {
             Codec::new(None).decode(&tampered, "x", "dev"),
             Err(StateError::Corrupt { .. })
         ));
+    }
+
+    /// The payload's literal is unescaped exactly as serde_json would
+    /// (every escape, surrogate pairs, multi-byte text, escapes at the
+    /// edges), and what serde_json refuses is refused.
+    #[test]
+    fn payload_unescaping_is_serde_jsons() {
+        let texts = [
+            String::new(),
+            "plain".into(),
+            "\"quoted\" \\ back/slash\u{8}\u{c}\n\r\t".into(),
+            "é€😀 \u{1} \u{1f} \u{7f} \u{ffff}".into(),
+            "\\".into(),
+            "{\"resources\":[{\"attributes\":{\"note\":\"a\\\"b\"}}]}".into(),
+            "x".repeat(10_000) + "\"",
+        ];
+        for text in &texts {
+            let literal = serde_json::to_string(text).unwrap();
+            assert_eq!(&unescape_json_string(&literal).unwrap(), text, "{literal}");
+        }
+        // Escapes serde_json writes only when asked, and surrogate pairs.
+        for literal in [
+            r#""\u0041\u00e9\u20ac\ud83d\ude00\/""#,
+            r#""\uD83D\uDE00 upper-case hex""#,
+            r#""\u0000 nul""#,
+        ] {
+            let want: String = serde_json::from_str(literal).unwrap();
+            assert_eq!(unescape_json_string(literal).unwrap(), want, "{literal}");
+        }
+        for bad in [
+            r#""\ud83d alone""#,
+            r#""\ude00 trailing alone""#,
+            r#""\ud83d\u0041""#,
+            r#""\u+041""#,
+            r#""\x41""#,
+            r#""\u12""#,
+            "no quotes",
+        ] {
+            assert!(unescape_json_string(bad).is_err(), "{bad} was accepted");
+            assert!(serde_json::from_str::<String>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
