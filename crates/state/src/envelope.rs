@@ -58,8 +58,10 @@ const ARGON2_MAX_M_KIB: u32 = 256 * 1024;
 const ARGON2_MAX_T: u32 = 16;
 const ARGON2_MAX_P: u32 = 16;
 
+/// The stored envelope. Read with the payload as its raw JSON literal
+/// (`Envelope<&RawValue>`, see `Codec::open`), then with it unescaped.
 #[derive(Serialize, Deserialize)]
-struct Envelope {
+struct Envelope<P = String> {
     terrace_state: u32,
     serial: u64,
     lineage: uuid::Uuid,
@@ -68,7 +70,23 @@ struct Envelope {
     who: String,
     encryption: Option<EncryptionHeader>,
     sha256: String,
-    payload: String,
+    payload: P,
+}
+
+impl<P> Envelope<P> {
+    fn with_payload<Q>(self, payload: Q) -> Envelope<Q> {
+        Envelope {
+            terrace_state: self.terrace_state,
+            serial: self.serial,
+            lineage: self.lineage,
+            written_at: self.written_at,
+            operation: self.operation,
+            who: self.who,
+            encryption: self.encryption,
+            sha256: self.sha256,
+            payload,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -697,34 +715,11 @@ impl Codec {
         // raw literal and unescaped into a string sized once: serde_json
         // unescapes into a buffer grown by doubling and then copies it,
         // which for a 1.4 GB state held three copies of it at once.
-        #[derive(Deserialize)]
-        struct Text<'a> {
-            terrace_state: u32,
-            serial: u64,
-            lineage: uuid::Uuid,
-            written_at: DateTime<Utc>,
-            operation: String,
-            who: String,
-            encryption: Option<EncryptionHeader>,
-            sha256: String,
-            #[serde(borrow)]
-            payload: &'a serde_json::value::RawValue,
-        }
-        let text: Text<'_> =
+        let text: Envelope<&serde_json::value::RawValue> =
             serde_json::from_str(raw).map_err(|e| corrupt(format!("bad envelope: {e}")))?;
         let payload = unescape_json_string(text.payload.get())
             .map_err(|e| corrupt(format!("bad envelope: payload: {e}")))?;
-        let env = Envelope {
-            terrace_state: text.terrace_state,
-            serial: text.serial,
-            lineage: text.lineage,
-            written_at: text.written_at,
-            operation: text.operation,
-            who: text.who,
-            encryption: text.encryption,
-            sha256: text.sha256,
-            payload,
-        };
+        let env = text.with_payload(payload);
         let expected = checksum(env.terrace_state, env.serial, &env.lineage, &env.payload);
         if expected != env.sha256 {
             return Err(corrupt(format!(
