@@ -289,7 +289,8 @@ pub async fn detect_drift(
     opts: &DriftOptions,
 ) -> Result<DriftReport, EngineError> {
     let started_at = Utc::now();
-    let prior = PriorState::read(engine.store.as_ref(), &env.name).await?;
+    let stored = engine.store.read(&env.name).await?;
+    let prior = PriorState::decode(stored)?;
     let empty = ValueTable::new();
     let providers = configure_providers(engine, env, &empty, &prior.provider_keys()).await?;
     let refreshed = refresh(engine, &providers, &prior).await?;

@@ -18,7 +18,7 @@ use terrace_core::{
 use terrace_graph::DepGraph;
 use terrace_lang::{GraphNode, IgnoreChanges, NodeKind, ResourceInstanceConfig};
 use terrace_provider::{ProviderError, ResourceContext};
-use terrace_state::{ResourceState, State, StateStore};
+use terrace_state::{ResourceState, State};
 
 /// How to plan.
 #[derive(Debug, Clone, Default)]
@@ -53,8 +53,8 @@ pub struct PriorResource {
 }
 
 /// The stored state of an environment, decoded and indexed by address.
-/// Each record is held once: `read` decodes the records into `resources`
-/// as the store parses them (`state.resources` is empty).
+/// Each record is held once: `decode` moves the records out of `state`
+/// (whose `resources` is then empty) into `resources`.
 #[derive(Debug, Clone, Default)]
 pub struct PriorState {
     /// The state's lineage, serial and outputs; its records are in `resources`.
@@ -66,15 +66,33 @@ pub struct PriorState {
 }
 
 impl PriorState {
-    /// The stored state of `env`, each record decoded as the store parses
-    /// it ([`StateStore::read_with`]): a large state's records are never
-    /// all held as JSON as well as decoded (that was the peak of a no-op
-    /// plan of 100,000 resources).
-    pub async fn read(store: &dyn StateStore, env: &str) -> Result<Self, EngineError> {
-        let mut prior = PriorState::default();
-        let state = store.read_with(env, &mut prior.adder()).await?;
-        prior.state = state;
-        Ok(prior)
+    pub fn decode(mut state: Option<State>) -> Result<Self, EngineError> {
+        let mut resources = BTreeMap::new();
+        if let Some(s) = &mut state {
+            // One shared `null` stands in for every record's attributes once
+            // they are decoded into `value` (a no-op plan of 100,000
+            // resources held both).
+            let dropped = std::sync::Arc::new(serde_json::Value::Null);
+            for mut r in std::mem::take(&mut s.resources) {
+                let addr: ResourceAddr = r.address.parse().map_err(|e| {
+                    EngineError::Other(format!(
+                        "state holds an invalid address {:?}: {e}",
+                        r.address
+                    ))
+                })?;
+                let value = state_value(&r);
+                r.attributes = dropped.clone();
+                resources.insert(
+                    r.address.clone(),
+                    Box::new(PriorResource {
+                        addr,
+                        value,
+                        record: r,
+                    }),
+                );
+            }
+        }
+        Ok(PriorState { state, resources })
     }
 
     /// How many resource blocks (per module instance) the stored records
@@ -82,46 +100,15 @@ impl PriorState {
     /// are adjacent (near enough for an estimate: it sizes a table).
     pub fn block_count(&self) -> usize {
         let mut count = 0;
-        let mut last: Option<&ResourceAddr> = None;
+        let mut last = None;
         for r in self.resources.values() {
-            let a = &r.addr;
-            let same = last.is_some_and(|l| {
-                l.name == a.name
-                    && l.type_name == a.type_name
-                    && l.mode == a.mode
-                    && l.module == a.module
-            });
-            if !same {
+            let block = block_key(&r.addr);
+            if last != Some(block) {
                 count += 1;
             }
-            last = Some(a);
+            last = Some(block);
         }
         count
-    }
-
-    /// Decodes one stored record into `resources`.
-    fn adder(&mut self) -> impl FnMut(ResourceState) -> Result<(), String> + Send + '_ {
-        // One shared `null` stands in for every record's attributes once
-        // they are decoded into `value` (a no-op plan of 100,000 resources
-        // held both).
-        let dropped = std::sync::Arc::new(serde_json::Value::Null);
-        move |mut r: ResourceState| {
-            let addr: ResourceAddr = r
-                .address
-                .parse()
-                .map_err(|e| format!("state holds an invalid address {:?}: {e}", r.address))?;
-            let value = state_value(&r);
-            r.attributes = dropped.clone();
-            self.resources.insert(
-                r.address.clone(),
-                Box::new(PriorResource {
-                    addr,
-                    value,
-                    record: r,
-                }),
-            );
-            Ok(())
-        }
     }
 
     /// Every provider key state refers to.
@@ -238,10 +225,16 @@ fn rand_jitter(max: u64) -> u64 {
     u64::from(nanos) % max
 }
 
-/// Resource blocks each graph node depends on, looking through locals,
-/// variables and outputs.
-/// The resource blocks each resource node depends on, through any chain of
-/// other nodes; resources without any have no entry.
+/// An address's block (module instance, mode, type, name), borrowed: what
+/// [`ResourceAddr::block`] gives without allocating.
+type BlockKey<'a> = (&'a ModuleInstance, ResourceMode, &'a str, &'a str);
+
+fn block_key(a: &ResourceAddr) -> BlockKey<'_> {
+    (&a.module, a.mode, &a.type_name, &a.name)
+}
+
+/// The resource blocks each resource node depends on, looking through
+/// locals, variables and outputs; resources without any have no entry.
 pub fn resource_dependencies(env: &LoadedEnv) -> HashMap<usize, Vec<ResourceAddr>> {
     let g: &DepGraph<usize> = &env.graph;
     let mut out = HashMap::new();
@@ -280,7 +273,8 @@ pub async fn make_plan(
     env: &LoadedEnv,
     opts: &PlanOptions,
 ) -> Result<(Plan, Providers), EngineError> {
-    let mut prior = PriorState::read(engine.store.as_ref(), &env.name).await?;
+    let stored = engine.store.read(&env.name).await?;
+    let mut prior = PriorState::decode(stored)?;
     let mut warnings = env.warnings.clone();
     let pending = engine.store.journal_pending(&env.name).await?;
     if !pending.is_empty() {
@@ -748,19 +742,13 @@ impl PlanWalk<'_> {
         // by scanning all of state made planning quadratic. Only blocks
         // something depends on are looked up (a flat configuration of
         // 100,000 blocks has none, and the index cost 22 MiB there).
-        let depended_on: HashSet<(&ModuleInstance, ResourceMode, &str, &str)> = res_deps
-            .values()
-            .flatten()
-            .map(|b| (&b.module, b.mode, b.type_name.as_str(), b.name.as_str()))
-            .collect();
+        let depended_on: HashSet<BlockKey> = res_deps.values().flatten().map(block_key).collect();
         let mut prior_by_block: HashMap<ResourceAddr, Vec<&str>> = HashMap::new();
         if !depended_on.is_empty() {
             for (addr, r) in &self.prior.resources {
-                let a = &r.addr;
-                if depended_on.contains(&(&a.module, a.mode, a.type_name.as_str(), a.name.as_str()))
-                {
+                if depended_on.contains(&block_key(&r.addr)) {
                     prior_by_block
-                        .entry(a.block())
+                        .entry(r.addr.block())
                         .or_default()
                         .push(addr.as_str());
                 }
@@ -770,9 +758,9 @@ impl PlanWalk<'_> {
         if !imports.is_empty() {
             let _ = self.stored_ids.set(self.index_stored_ids());
         }
-        // One entry per block instance: reserved at the stored count of
-        // them, so the table is not rehashed while the walk is at its
-        // largest (growing it held the old and the new table at once).
+        // One entry per block (per module instance): reserved at the stored
+        // count of them, so the table is not rehashed while the walk is at
+        // its largest (growing it held the old and the new table at once).
         let table = ValueTable::with_capacity(self.prior.block_count());
         let mut diags = Diagnostics::new();
         // About one change per stored instance: reserved once instead of

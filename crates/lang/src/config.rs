@@ -748,7 +748,7 @@ impl Loader<'_> {
         }
         self.check_removed(&m);
         // Kept for the whole run: give back what doubling reserved (a
-        // 536-byte block per slot, a quarter of them unused at 100,000).
+        // whole block per slot, a quarter of them unused at 100,000).
         m.resources.shrink_to_fit();
         Some(m)
     }

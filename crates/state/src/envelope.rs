@@ -436,7 +436,7 @@ impl Codec {
         env_name: &str,
     ) -> Result<(Header, State), StateError> {
         let (header, env) = self.open(raw, what)?;
-        self.decode_opened(header, env, what, env_name, None)
+        self.decode_opened(header, env, what, env_name)
     }
 
     /// [`Codec::decode`] of text the caller no longer needs: it is freed
@@ -449,23 +449,9 @@ impl Codec {
         what: &str,
         env_name: &str,
     ) -> Result<(Header, State), StateError> {
-        self.decode_owned_with(raw, what, env_name, None)
-    }
-
-    /// [`Codec::decode_owned`], handing each resource record to `sink` (when
-    /// given) as it is parsed instead of collecting them in the state
-    /// returned. The checks are the same; when one fails after records were
-    /// handed over, the caller drops what it built from them.
-    pub fn decode_owned_with(
-        &self,
-        raw: String,
-        what: &str,
-        env_name: &str,
-        sink: Option<&mut crate::RecordSink<'_>>,
-    ) -> Result<(Header, State), StateError> {
         let (header, env) = self.open(&raw, what)?;
         drop(raw);
-        self.decode_opened(header, env, what, env_name, sink)
+        self.decode_opened(header, env, what, env_name)
     }
 
     fn decode_opened(
@@ -474,7 +460,6 @@ impl Codec {
         env: Envelope,
         what: &str,
         env_name: &str,
-        sink: Option<&mut crate::RecordSink<'_>>,
     ) -> Result<(Header, State), StateError> {
         self.check_key(&header)?;
         let json = match (&env.encryption, &self.key) {
@@ -554,22 +539,10 @@ impl Codec {
                 found: u32::try_from(v).unwrap_or(u32::MAX),
             });
         }
-        let corrupt = |e: serde_json::Error| StateError::Corrupt {
+        let state: State = serde_json::from_slice(&json).map_err(|e| StateError::Corrupt {
             what: what.to_string(),
             detail: format!("state JSON: {e}"),
-        };
-        let state: State = match sink {
-            None => serde_json::from_slice(&json).map_err(corrupt)?,
-            Some(sink) => {
-                use serde::de::DeserializeSeed;
-                let mut de = serde_json::Deserializer::from_slice(&json);
-                let state = crate::model::StreamedState { sink }
-                    .deserialize(&mut de)
-                    .map_err(corrupt)?;
-                de.end().map_err(corrupt)?;
-                state
-            }
-        };
+        })?;
         if state.serial != header.serial || state.lineage != header.lineage {
             return Err(StateError::Corrupt {
                 what: what.to_string(),

@@ -41,7 +41,7 @@ pub use ledger::{
 pub use lock::{HeldLock, lock_environment};
 pub use model::{
     Acquired, DriftRun, EnvRecord, FORMAT_VERSION, HistoryEntry, Intent, IntentStatus, LockInfo,
-    LockLease, OutputState, RecordSink, ResourceState, State, WriteMeta, current_host, current_who,
+    LockLease, OutputState, ResourceState, State, WriteMeta, current_host, current_who,
     validate_env_name,
 };
 pub use s3::S3Store;
@@ -79,32 +79,6 @@ pub trait StateStore: Send + Sync {
     /// Environments that have a current state, sorted.
     async fn list_environments(&self) -> Result<Vec<String>, StateError>;
     async fn read(&self, env: &str) -> Result<Option<State>, StateError>;
-    /// [`StateStore::read`], handing each resource record to `sink` as it
-    /// is decoded instead of collecting them: the state returned holds no
-    /// records. A caller that converts the records (the engine's plan and
-    /// drift) never holds all of them in their JSON form at once. When the
-    /// read fails after some records were handed over, the caller drops
-    /// what it built from them; an `Err` from the sink fails the read as
-    /// corrupt state.
-    ///
-    /// The default reads the whole state, then hands its records over; the
-    /// stores of this crate decode as they go.
-    async fn read_with(
-        &self,
-        env: &str,
-        sink: &mut RecordSink<'_>,
-    ) -> Result<Option<State>, StateError> {
-        let Some(mut state) = self.read(env).await? else {
-            return Ok(None);
-        };
-        for r in std::mem::take(&mut state.resources) {
-            sink(r).map_err(|detail| StateError::Corrupt {
-                what: format!("the state of '{env}'"),
-                detail,
-            })?;
-        }
-        Ok(Some(state))
-    }
     async fn write(
         &self,
         env: &str,

@@ -71,7 +71,7 @@ use crate::ledger::{
 use crate::model::validate_env_name;
 use crate::{
     Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
-    LockInfo, LockLease, RecordSink, State, StateError, StateStore, StoreOptions, WriteMeta,
+    LockInfo, LockLease, State, StateError, StateStore, StoreOptions, WriteMeta,
 };
 
 const REGISTRY: &str = "_registry/";
@@ -216,23 +216,6 @@ enum Fail {
 }
 
 impl S3Store {
-    /// The current state of `env`, its records to `sink` when given.
-    async fn read_current(
-        &self,
-        env: &str,
-        sink: Option<&mut RecordSink<'_>>,
-    ) -> Result<Option<State>, StateError> {
-        validate_env_name(env)?;
-        match self.get(&self.state_key(env)).await? {
-            None => Ok(None),
-            Some((raw, _)) => Ok(Some(
-                self.codec
-                    .decode_owned_with(raw, &format!("the state of '{env}'"), env, sink)?
-                    .1,
-            )),
-        }
-    }
-
     /// Open `s3://bucket/prefix` with credentials and region from the
     /// standard AWS chain (`AWS_ENDPOINT_URL` honoured, path-style addressing).
     pub async fn open(
@@ -871,15 +854,15 @@ impl StateStore for S3Store {
     }
 
     async fn read(&self, env: &str) -> Result<Option<State>, StateError> {
-        self.read_current(env, None).await
-    }
-
-    async fn read_with(
-        &self,
-        env: &str,
-        sink: &mut RecordSink<'_>,
-    ) -> Result<Option<State>, StateError> {
-        self.read_current(env, Some(sink)).await
+        validate_env_name(env)?;
+        match self.get(&self.state_key(env)).await? {
+            None => Ok(None),
+            Some((raw, _)) => Ok(Some(
+                self.codec
+                    .decode_owned(raw, &format!("the state of '{env}'"), env)?
+                    .1,
+            )),
+        }
     }
 
     async fn write(

@@ -41,8 +41,7 @@ use crate::ledger::{
 use crate::model::validate_env_name;
 use crate::{
     Acquired, DriftRun, EnvRecord, HistoryEntry, Intent, IntentStatus, LedgerQuery, LedgerRecord,
-    LockInfo, LockLease, RecordSink, State, StateError, StateStore, StoreOptions, WriteMeta,
-    redact_url,
+    LockInfo, LockLease, State, StateError, StateStore, StoreOptions, WriteMeta, redact_url,
 };
 
 /// State in an SQLite database file.
@@ -333,29 +332,6 @@ fn parse_json(text: &str, what: &str) -> Result<serde_json::Value, StateError> {
 macro_rules! sql_store {
     ($store:ident, $db:ty, $begin:literal, $for_update:literal, $now_sql:literal) => {
         impl $store {
-            /// The current state of `env`, its records to `sink` when given.
-            async fn read_current(
-                &self,
-                env: &str,
-                sink: Option<&mut RecordSink<'_>>,
-            ) -> Result<Option<State>, StateError> {
-                validate_env_name(env)?;
-                let row = sqlx::query("SELECT payload, parts, parts_owner FROM states WHERE env = $1")
-                    .bind(env)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(self.err())?;
-                match row {
-                    None => Ok(None),
-                    Some(r) => {
-                        let what = format!("the state of '{env}'");
-                        let payload = self.assemble(&r, &what).await?;
-                        drop(r);
-                        Ok(Some(self.codec.decode_owned_with(payload, &what, env, sink)?.1))
-                    }
-                }
-            }
-
             /// The whole stored text of a `states`/`state_versions` row
             /// (`payload`, `parts`, `parts_owner`): its first part plus the
             /// rest from payload_parts. Parts never change once written, so
@@ -749,15 +725,20 @@ macro_rules! sql_store {
             }
 
             async fn read(&self, env: &str) -> Result<Option<State>, StateError> {
-                self.read_current(env, None).await
-            }
-
-            async fn read_with(
-                &self,
-                env: &str,
-                sink: &mut RecordSink<'_>,
-            ) -> Result<Option<State>, StateError> {
-                self.read_current(env, Some(sink)).await
+                validate_env_name(env)?;
+                let row = sqlx::query("SELECT payload, parts, parts_owner FROM states WHERE env = $1")
+                    .bind(env)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(self.err())?;
+                match row {
+                    None => Ok(None),
+                    Some(r) => {
+                        let what = format!("the state of '{env}'");
+                        let payload = self.assemble(&r, &what).await?;
+                        Ok(Some(self.codec.decode_owned(payload, &what, env)?.1))
+                    }
+                }
             }
 
             async fn write(

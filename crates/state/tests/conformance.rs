@@ -1183,78 +1183,6 @@ async fn large_state_streamed_in_parts(b: Backend) {
     assert_eq!(other.read("big").await.unwrap().as_ref(), Some(&s3));
 }
 
-/// `read_with` hands each record over as it is decoded and returns the
-/// state without them; what it hands over is exactly what `read` returns,
-/// in parts and encrypted. A sink's error ends the read as corrupt state;
-/// a missing environment hands nothing over. (`corrupt_payload` checks
-/// that it refuses a tampered or cut state as `read` does.)
-async fn read_with_streams_records(b: Backend) {
-    async fn streamed(
-        store: &dyn StateStore,
-        env: &str,
-    ) -> Result<(Option<State>, Vec<ResourceState>), StateError> {
-        let mut seen = Vec::new();
-        let state = store
-            .read_with(env, &mut |r| {
-                seen.push(r);
-                Ok(())
-            })
-            .await?;
-        Ok((state, seen))
-    }
-    for (env, key) in [("big-plain", None), ("big-keyed", Some("streamed key"))] {
-        let store = b.with_key(key).await;
-        let small_parts = b
-            .open(StoreOptions {
-                payload_part_bytes: 512,
-                encryption_key: key.map(str::to_string),
-                ..Default::default()
-            })
-            .await;
-        let mut s1 = state_with(1, uuid::Uuid::new_v4(), "one");
-        for i in 0..40 {
-            let mut r = s1.resources[0].clone();
-            r.address = format!("aws_instance.many[{i:02}]");
-            r.attributes = json!({"id": format!("i-{i}"), "note": "ü€\"\n".repeat(i)}).into();
-            s1.set_resource(r);
-        }
-        small_parts
-            .write(env, &s1, None, None, &meta("apply"))
-            .await
-            .unwrap();
-        for reader in [&store, &small_parts] {
-            let (state, seen) = streamed(reader.as_ref(), env).await.unwrap();
-            let state = state.expect("the state is there");
-            assert!(state.resources.is_empty(), "records were also collected");
-            assert_eq!(seen, s1.resources, "key {key:?}");
-            let mut whole = state.clone();
-            whole.resources = seen;
-            assert_eq!(whole, s1);
-        }
-        // The sink's error ends the read, as corrupt state, with its message.
-        let mut count = 0;
-        let err = store
-            .read_with(env, &mut |_| {
-                count += 1;
-                if count == 3 {
-                    Err("record three is refused".to_string())
-                } else {
-                    Ok(())
-                }
-            })
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&err, StateError::Corrupt { detail, .. } if detail.contains("record three is refused")),
-            "{err}"
-        );
-        assert_eq!(count, 3, "the read went on after the sink refused");
-        // No environment: nothing handed over.
-        let (none, seen) = streamed(store.as_ref(), "nowhere").await.unwrap();
-        assert!(none.is_none() && seen.is_empty());
-    }
-}
-
 /// A write that fails after some of its parts are in (the database refuses
 /// the third part: a trigger on the SQL stores) leaves nothing: the current
 /// state and history are as before, no part of it stays behind, and the
@@ -1342,19 +1270,6 @@ async fn corrupt_payload(b: Backend) {
         matches!(&err, StateError::Corrupt { detail, .. } if detail.contains("checksum")),
         "{err}"
     );
-    let mut handed = 0;
-    let err = store
-        .read_with("dev", &mut |_| {
-            handed += 1;
-            Ok(())
-        })
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, StateError::Corrupt { detail, .. } if detail.contains("checksum")),
-        "{err}"
-    );
-    assert_eq!(handed, 0, "records of a tampered state were handed over");
     let err = store
         .write(
             "dev",
@@ -1376,10 +1291,6 @@ async fn corrupt_payload(b: Backend) {
     b.set_raw("dev", &good[..good.len() / 2]).await;
     assert!(matches!(
         store.read("dev").await,
-        Err(StateError::Corrupt { .. })
-    ));
-    assert!(matches!(
-        store.read_with("dev", &mut |_| Ok(())).await,
         Err(StateError::Corrupt { .. })
     ));
 
@@ -2567,7 +2478,6 @@ conformance!(
     corrupt_payload,
     large_state_in_parts,
     large_state_streamed_in_parts,
-    read_with_streams_records,
     write_failing_mid_stream_leaves_nothing,
     unsupported_version,
     encryption,
